@@ -1,0 +1,67 @@
+/** `htsandbox check [ROOT]`: every .htaccess problem the host would only show as a 500. */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { checkSite } from '../adapters/site-checker.js';
+import { loadHost } from '../adapters/server-config-loader.js';
+import { formatDiagnostics, type DiagnosticFormat } from './diagnostic-formats.js';
+import type { CommandIo } from './io.js';
+
+export interface CheckOptions {
+  root: string;
+  config?: string;
+  profile?: string;
+  format: DiagnosticFormat;
+  /** Also print warnings about directives htsandbox parses but does not emulate. */
+  showNotEmulated: boolean;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FINDINGS = 1;
+export const EXIT_USAGE = 2;
+
+/** Runs `check`; returns the exit code (0 clean, 1 errors found, 2 usage or I/O problem). */
+export function runCheck(opts: CheckOptions, io: CommandIo, version: string): number {
+  const rootAbs = resolve(io.cwd, opts.root);
+  try {
+    if (!statSync(rootAbs).isDirectory()) {
+      io.stderr.write(`htsandbox check: ${opts.root} is not a directory\n`);
+      return EXIT_USAGE;
+    }
+  } catch (err) {
+    io.stderr.write(`htsandbox check: cannot read ${opts.root}: ${(err as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  const source: { siteRoot: string; configFile?: string; profile?: string } = { siteRoot: rootAbs };
+  if (opts.config) source.configFile = resolve(io.cwd, opts.config);
+  if (opts.profile) source.profile = opts.profile;
+  const loaded = loadHost(source);
+  if ('error' in loaded) {
+    io.stderr.write(`htsandbox check: ${loaded.error}\n`);
+    return EXIT_USAGE;
+  }
+  const configErrors = loaded.diagnostics.filter((d) => d.severity === 'error');
+  if (configErrors.length > 0) {
+    io.stderr.write(`htsandbox check: the server configuration ${loaded.source} has errors:\n`);
+    io.stderr.write(`${formatDiagnostics(configErrors, 'text', { color: false, version })}\n`);
+    return EXIT_USAGE;
+  }
+  const root = opts.root;
+  const result = checkSite(root, loaded);
+  const shown = result.diagnostics.filter((d) => opts.showNotEmulated || d.code !== 'HT200');
+  const io_errors = shown.some((d) => d.code === 'HT300');
+  const errors = shown.filter((d) => d.severity === 'error').length;
+  const warnings = shown.filter((d) => d.severity === 'warning').length;
+  const out = formatDiagnostics(shown, opts.format, { color: Boolean(io.stdout.isTTY), version });
+  if (out !== '') io.stdout.write(`${out}\n`);
+  if (opts.format === 'text') {
+    const rejected = result.files.filter((f) => f.rejected).length;
+    io.stderr.write(
+      `checked ${result.files.length} access file${result.files.length === 1 ? '' : 's'}: ` +
+        `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}` +
+        (rejected ? ` (${rejected} file${rejected === 1 ? '' : 's'} the host would answer 500 for)` : '') +
+        '\n',
+    );
+  }
+  if (errors > 0) return EXIT_FINDINGS;
+  return io_errors ? EXIT_USAGE : EXIT_OK;
+}

@@ -1,0 +1,61 @@
+/** The command-line entry: parses arguments with commander and returns an exit code. */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import { runCheck } from './check-command.js';
+import type { CommandIo } from './io.js';
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '../../package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Runs the CLI with `argv` (without node and script); never calls process.exit. */
+export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  const version = packageVersion();
+  let exitCode = 0;
+  const program = new Command();
+  program
+    .name('htsandbox')
+    .description('A local emulator of a Scripts-style shared web host (Apache 2.4 + mod_fcgid + .htaccess)')
+    .version(version)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  program
+    .command('check')
+    .description('find every .htaccess error the host would answer 500 for, with file:line')
+    .argument('[root]', 'site root to check', '.')
+    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github', 'sarif']).default('text'))
+    .option('--not-emulated', 'also list directives htsandbox accepts but does not emulate')
+    .action((root: string, o: { config?: string; profile?: string; format: 'text' | 'json' | 'github' | 'sarif'; notEmulated?: boolean }) => {
+      const opts: Parameters<typeof runCheck>[0] = { root, format: o.format, showNotEmulated: Boolean(o.notEmulated) };
+      if (o.config) opts.config = o.config;
+      if (o.profile) opts.profile = o.profile;
+      exitCode = runCheck(opts, io, version);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    throw err;
+  }
+  if (argv.length === 0) {
+    io.stdout.write(program.helpInformation());
+  }
+  return exitCode;
+}

@@ -1,0 +1,512 @@
+/**
+ * The directive registry: every directive htsandbox knows, with the module that defines it,
+ * its argument shape and where it may appear, as in each module's `command_rec` table
+ * (Apache 2.4 and mod_fcgid 2.3). Help strings are appended to argument errors exactly as
+ * Apache appends them (`invoke_cmd`, server/config.c).
+ */
+
+/** How Apache splits a directive's arguments before calling its handler. */
+export type ArgShape =
+  | 'RAW_ARGS'
+  | 'TAKE_ARGV'
+  | 'NO_ARGS'
+  | 'TAKE1'
+  | 'TAKE2'
+  | 'TAKE12'
+  | 'TAKE3'
+  | 'TAKE23'
+  | 'TAKE123'
+  | 'TAKE13'
+  | 'ITERATE'
+  | 'ITERATE2'
+  | 'FLAG';
+
+/** Override and context bits (include/http_config.h). */
+export const OR_LIMIT = 1;
+export const OR_OPTIONS = 2;
+export const OR_FILEINFO = 4;
+export const OR_AUTHCFG = 8;
+export const OR_INDEXES = 16;
+export const OR_UNSET = 32;
+export const ACCESS_CONF = 64;
+export const RSRC_CONF = 128;
+export const EXEC_ON_READ = 256;
+export const NONFATAL_OVERRIDE = 512;
+export const NONFATAL_UNKNOWN = 1024;
+export const OR_ALL = OR_LIMIT | OR_OPTIONS | OR_FILEINFO | OR_AUTHCFG | OR_INDEXES;
+
+const BITS: Record<string, number> = {
+  OR_NONE: 0,
+  OR_LIMIT,
+  OR_OPTIONS,
+  OR_FILEINFO,
+  OR_AUTHCFG,
+  OR_INDEXES,
+  OR_ALL,
+  ACCESS_CONF,
+  RSRC_CONF,
+  EXEC_ON_READ,
+  DIR_CMD_PERMS: OR_INDEXES,
+};
+
+/** One directive. */
+export interface DirectiveSpec {
+  /** Name as the defining module spells it (Apache uses this spelling in messages). */
+  name: string;
+  /** Modules that define it (any loaded one makes it valid). */
+  modules: readonly string[];
+  shape: ArgShape;
+  /** Bit mask of contexts/override classes (`req_override`). */
+  override: number;
+  /** Apache's help string, appended to argument-count errors. */
+  help: string;
+  /** Whether htsandbox emulates its effect (otherwise `check` warns "parsed, not emulated"). */
+  emulated: boolean;
+}
+
+type Row = [name: string, modules: string, shape: ArgShape, override: string, help: string];
+
+// Generated from the command tables of httpd 2.4.x and mod_fcgid, then extended by hand
+// with the MPM/listen directives, PHP's module and htsandbox's own directives.
+const ROWS: Row[] = [
+  ["order", "access_compat", 'TAKE1', "OR_LIMIT", "'allow,deny', 'deny,allow', or 'mutual-failure'"],
+  ["allow", "access_compat", 'ITERATE2', "OR_LIMIT", "'from' followed by hostnames or IP-address wildcards"],
+  ["deny", "access_compat", 'ITERATE2', "OR_LIMIT", "'from' followed by hostnames or IP-address wildcards"],
+  ["Satisfy", "access_compat", 'TAKE1', "OR_AUTHCFG", "access policy if both allow and require used ('all' or 'any')"],
+  ["AuthBasicProvider", "auth_basic", 'ITERATE', "OR_AUTHCFG", "specify the auth providers for a directory or location"],
+  ["AuthBasicAuthoritative", "auth_basic", 'FLAG', "OR_AUTHCFG", "Set to 'Off' to allow access control to be passed along to lower modules if the UserID is not known to this module"],
+  ["AuthBasicFake", "auth_basic", 'TAKE12', "OR_AUTHCFG", "Fake basic authentication using the given expressions for username and password, 'off' to disable. Password defaults to 'password' if missing."],
+  ["AuthBasicUseDigestAlgorithm", "auth_basic", 'TAKE1', "OR_AUTHCFG", "Set to 'MD5' to use the auth provider's authentication check for digest auth, using a hash of 'user:realm:pass'"],
+  ["AuthType", "authn_core", 'TAKE1', "OR_AUTHCFG", "an HTTP authorization type (e.g., \"Basic\")"],
+  ["AuthName", "authn_core|auth_digest", 'TAKE1', "OR_AUTHCFG", "the authentication realm (e.g. \"Members Only\")"],
+  ["<AuthnProviderAlias", "authn_core", 'RAW_ARGS', "RSRC_CONF", "container for grouping an authentication provider's directives under a provider alias"],
+  ["AuthUserFile", "authn_file", 'TAKE1', "OR_AUTHCFG", "text file containing user IDs and passwords"],
+  ["<AuthzProviderAlias", "authz_core", 'RAW_ARGS', "RSRC_CONF", "container for grouping an authorization provider's directives under a provider alias"],
+  ["Require", "authz_core", 'RAW_ARGS', "OR_AUTHCFG", "specifies authorization directives which one must pass (or not) for a request to suceeed"],
+  ["<RequireAll", "authz_core", 'RAW_ARGS', "OR_AUTHCFG", "container for grouping authorization directives of which none must fail and at least one must pass for a request to succeed"],
+  ["<RequireAny", "authz_core", 'RAW_ARGS', "OR_AUTHCFG", "container for grouping authorization directives of which one must pass for a request to succeed"],
+  ["<RequireNotAll", "authz_core", 'RAW_ARGS', "OR_AUTHCFG", "container for grouping authorization directives of which some must fail or none must pass for a request to succeed"],
+  ["<RequireNone", "authz_core", 'RAW_ARGS', "OR_AUTHCFG", "container for grouping authorization directives of which none must pass for a request to succeed"],
+  ["AuthMerging", "authz_core", 'TAKE1', "OR_AUTHCFG", "controls how a <Directory>, <Location>, or similar directive's authorization directives are combined with those of its predecessor"],
+  ["AuthzSendForbiddenOnFailure", "authz_core", 'FLAG', "OR_AUTHCFG", "Controls if an authorization failure should result in a '403 FORBIDDEN' response instead of the HTTP-conforming '401 UNAUTHORIZED'"],
+  ["AuthGroupFile", "authz_groupfile", 'TAKE1', "OR_AUTHCFG", "text file containing group names and member user IDs"],
+  ["FilterDeclare", "filter", 'TAKE12', "OR_OPTIONS", "filter-name [filter-type]"],
+  ["FilterProvider", "filter", 'TAKE3', "OR_OPTIONS", "filter-name provider-name match-expression"],
+  ["FilterChain", "filter", 'ITERATE', "OR_OPTIONS", "list of filter names with optional [+-=!@]"],
+  ["FilterTrace", "filter", 'TAKE2', "RSRC_CONF|ACCESS_CONF", "filter-name debug-level"],
+  ["AddOutputFilterByType", "filter", 'TAKE_ARGV', "OR_FILEINFO", "output filter name followed by one or more content-types"],
+  ["FilterProtocol", "filter", 'TAKE23', "OR_OPTIONS", "filter-name [provider-name] protocol-args"],
+  ["AddIcon", "autoindex", 'ITERATE2', "DIR_CMD_PERMS", "an icon URL followed by one or more filenames"],
+  ["AddIconByType", "autoindex", 'ITERATE2', "DIR_CMD_PERMS", "an icon URL followed by one or more MIME types"],
+  ["AddIconByEncoding", "autoindex", 'ITERATE2', "DIR_CMD_PERMS", "an icon URL followed by one or more content encodings"],
+  ["AddAlt", "autoindex", 'ITERATE2', "DIR_CMD_PERMS", "alternate descriptive text followed by one or more filenames"],
+  ["AddAltByType", "autoindex", 'ITERATE2', "DIR_CMD_PERMS", "alternate descriptive text followed by one or more MIME types"],
+  ["AddAltByEncoding", "autoindex", 'ITERATE2', "DIR_CMD_PERMS", "alternate descriptive text followed by one or more content encodings"],
+  ["IndexOptions", "autoindex", 'TAKE_ARGV', "DIR_CMD_PERMS", "one or more index options [+|-][]"],
+  ["IndexOrderDefault", "autoindex", 'TAKE2', "DIR_CMD_PERMS", "{Ascending,Descending} {Name,Size,Description,Date}"],
+  ["IndexIgnore", "autoindex", 'ITERATE', "DIR_CMD_PERMS", "one or more file extensions"],
+  ["IndexIgnoreReset", "autoindex", 'FLAG', "DIR_CMD_PERMS", "Reset the inherited list of IndexIgnore filenames"],
+  ["AddDescription", "autoindex", 'ITERATE2', "DIR_CMD_PERMS", "Descriptive text followed by one or more filenames"],
+  ["HeaderName", "autoindex", 'TAKE1', "DIR_CMD_PERMS", "a filename"],
+  ["ReadmeName", "autoindex", 'TAKE1', "DIR_CMD_PERMS", "a filename"],
+  ["FancyIndexing", "autoindex", 'RAW_ARGS', "OR_ALL", "The FancyIndexing directive is no longer supported. Use IndexOptions FancyIndexing."],
+  ["DefaultIcon", "autoindex", 'TAKE1', "DIR_CMD_PERMS", "an icon URL"],
+  ["IndexStyleSheet", "autoindex", 'TAKE1', "DIR_CMD_PERMS", "URL to style sheet"],
+  ["IndexHeadInsert", "autoindex", 'TAKE1', "DIR_CMD_PERMS", "String to insert in HTML HEAD section"],
+  ["ScriptLog", "cgid|cgi", 'TAKE1', "RSRC_CONF", "the name of a log for script debugging info"],
+  ["ScriptLogLength", "cgid|cgi", 'TAKE1', "RSRC_CONF", "the maximum length (in bytes) of the script debug log"],
+  ["ScriptLogBuffer", "cgid|cgi", 'TAKE1', "RSRC_CONF", "the maximum size (in bytes) to record of a POST request"],
+  ["ScriptSock", "cgid", 'TAKE1', "RSRC_CONF", "the name of the socket to use for communication with the cgi daemon."],
+  ["CGIDScriptTimeout", "cgid", 'TAKE1', "RSRC_CONF|ACCESS_CONF", "The amount of time to wait between successful reads from the CGI script, in seconds."],
+  ["AddCharset", "mime", 'ITERATE2', "OR_FILEINFO", "a charset (e.g., iso-2022-jp), followed by one or more file extensions"],
+  ["AddEncoding", "mime", 'ITERATE2', "OR_FILEINFO", "an encoding (e.g., gzip), followed by one or more file extensions"],
+  ["AddHandler", "mime", 'ITERATE2', "OR_FILEINFO", "a handler name followed by one or more file extensions"],
+  ["AddInputFilter", "mime", 'ITERATE2', "OR_FILEINFO", "input filter name (or ; delimited names) followed by one or more file extensions"],
+  ["AddLanguage", "mime", 'ITERATE2', "OR_FILEINFO", "a language (e.g., fr), followed by one or more file extensions"],
+  ["AddOutputFilter", "mime", 'ITERATE2', "OR_FILEINFO", "output filter name (or ; delimited names) followed by one or more file extensions"],
+  ["AddType", "mime", 'ITERATE2', "OR_FILEINFO", "a mime type followed by one or more file extensions"],
+  ["DefaultLanguage", "mime", 'TAKE1', "OR_FILEINFO", "language to use for documents with no other language file extension"],
+  ["MultiviewsMatch", "mime", 'ITERATE', "OR_FILEINFO", "NegotiatedOnly (default), Handlers and/or Filters, or Any"],
+  ["RemoveCharset", "mime", 'ITERATE', "OR_FILEINFO", "one or more file extensions"],
+  ["RemoveEncoding", "mime", 'ITERATE', "OR_FILEINFO", "one or more file extensions"],
+  ["RemoveHandler", "mime", 'ITERATE', "OR_FILEINFO", "one or more file extensions"],
+  ["RemoveInputFilter", "mime", 'ITERATE', "OR_FILEINFO", "one or more file extensions"],
+  ["RemoveLanguage", "mime", 'ITERATE', "OR_FILEINFO", "one or more file extensions"],
+  ["RemoveOutputFilter", "mime", 'ITERATE', "OR_FILEINFO", "one or more file extensions"],
+  ["RemoveType", "mime", 'ITERATE', "OR_FILEINFO", "one or more file extensions"],
+  ["TypesConfig", "mime", 'TAKE1', "RSRC_CONF", "the MIME types config file"],
+  ["ModMimeUsePathInfo", "mime", 'FLAG', "ACCESS_CONF", "Set to 'yes' to allow mod_mime to use path info for type checking"],
+  ["Alias", "alias", 'TAKE12', "RSRC_CONF|ACCESS_CONF", "a fakename and a realname, or a realname in a Location"],
+  ["ScriptAlias", "alias", 'TAKE12', "RSRC_CONF|ACCESS_CONF", "a fakename and a realname, or a realname in a Location"],
+  ["Redirect", "alias", 'TAKE123', "OR_FILEINFO", "an optional status, then document to be redirected and destination URL"],
+  ["AliasMatch", "alias", 'TAKE2', "RSRC_CONF", "a regular expression and a filename"],
+  ["ScriptAliasMatch", "alias", 'TAKE2', "RSRC_CONF", "a regular expression and a filename"],
+  ["RedirectMatch", "alias", 'TAKE23', "OR_FILEINFO", "an optional status, then a regular expression and destination URL"],
+  ["RedirectTemp", "alias", 'TAKE2', "OR_FILEINFO", "a document to be redirected, then the destination URL"],
+  ["RedirectPermanent", "alias", 'TAKE2', "OR_FILEINFO", "a document to be redirected, then the destination URL"],
+  ["RedirectRelative", "alias", 'FLAG', "OR_FILEINFO", "Set to ON to allow relative redirect targets to be issued as-is"],
+  ["AliasPreservePath", "alias", 'FLAG', "OR_FILEINFO", "Set to ON to map the full path after the fakename to the realname."],
+  ["FallbackResource", "dir", 'TAKE1', "DIR_CMD_PERMS", "Set a default handler"],
+  ["DirectoryIndex", "dir", 'RAW_ARGS', "DIR_CMD_PERMS", "a list of file names"],
+  ["DirectorySlash", "dir", 'FLAG', "DIR_CMD_PERMS", "On or Off"],
+  ["DirectoryCheckHandler", "dir", 'FLAG', "DIR_CMD_PERMS", "On or Off"],
+  ["DirectoryIndexRedirect", "dir", 'TAKE1', "DIR_CMD_PERMS", "On, Off, or a 3xx status code."],
+  ["RewriteEngine", "rewrite", 'FLAG', "OR_FILEINFO", "On or Off to enable or disable (default) the whole rewriting engine"],
+  ["RewriteOptions", "rewrite", 'ITERATE', "OR_FILEINFO", "List of option strings to set"],
+  ["RewriteBase", "rewrite", 'TAKE1', "OR_FILEINFO", "the base URL of the per-directory context"],
+  ["RewriteCond", "rewrite", 'RAW_ARGS', "OR_FILEINFO", "an input string and a to be applied regexp-pattern"],
+  ["RewriteRule", "rewrite", 'RAW_ARGS', "OR_FILEINFO", "an URL-applied regexp-pattern and a substitution URL"],
+  ["RewriteMap", "rewrite", 'TAKE23', "RSRC_CONF", "a mapname and a filename and options"],
+  ["PassEnv", "env", 'ITERATE', "OR_FILEINFO", "a list of environment variables to pass to CGI."],
+  ["SetEnv", "env", 'TAKE12', "OR_FILEINFO", "an environment variable name and optional value to pass to CGI."],
+  ["UnsetEnv", "env", 'ITERATE', "OR_FILEINFO", "a list of variables to remove from the CGI environment."],
+  ["ExpiresActive", "expires", 'FLAG', "DIR_CMD_PERMS", "Limited to 'on' or 'off'"],
+  ["ExpiresByType", "expires", 'TAKE2', "DIR_CMD_PERMS", "a MIME type followed by an expiry date code"],
+  ["ExpiresDefault", "expires", 'TAKE1', "DIR_CMD_PERMS", "an expiry date code"],
+  ["Header", "headers", 'RAW_ARGS', "OR_FILEINFO", "an optional condition, an action, header and value followed by optional env clause"],
+  ["RequestHeader", "headers", 'RAW_ARGS', "OR_FILEINFO", "an action, header and value followed by optional env clause"],
+  ["SetEnvIf", "setenvif", 'RAW_ARGS', "OR_FILEINFO", "A header-name, regex and a list of variables."],
+  ["SetEnvIfNoCase", "setenvif", 'RAW_ARGS', "OR_FILEINFO", "a header-name, regex and a list of variables."],
+  ["SetEnvIfExpr", "setenvif", 'RAW_ARGS', "OR_FILEINFO", "an expression and a list of variables."],
+  ["BrowserMatch", "setenvif", 'RAW_ARGS', "OR_FILEINFO", "A browser regex and a list of variables."],
+  ["BrowserMatchNoCase", "setenvif", 'RAW_ARGS', "OR_FILEINFO", "A browser regex and a list of variables."],
+  ["<Directory", "core", 'RAW_ARGS', "RSRC_CONF", "Container for directives affecting resources located in the specified directories"],
+  ["<Location", "core", 'RAW_ARGS', "RSRC_CONF", "Container for directives affecting resources accessed through the specified URL paths"],
+  ["<VirtualHost", "core", 'RAW_ARGS', "RSRC_CONF", "Container to map directives to a particular virtual host, takes one or more host addresses"],
+  ["<Files", "core", 'RAW_ARGS', "OR_ALL", "Container for directives affecting files matching specified patterns"],
+  ["<Limit", "core", 'RAW_ARGS', "OR_LIMIT|OR_AUTHCFG", "Container for authentication directives when accessed using specified HTTP methods"],
+  ["<LimitExcept", "core", 'RAW_ARGS', "OR_LIMIT|OR_AUTHCFG", "Container for authentication directives to be applied when any HTTP method other than those specified is used to access the resource"],
+  ["<IfModule", "core", 'RAW_ARGS', "EXEC_ON_READ|OR_ALL", "Container for directives based on existence of specified modules"],
+  ["<IfDefine", "core", 'RAW_ARGS', "EXEC_ON_READ|OR_ALL", "Container for directives based on existence of command line defines"],
+  ["<IfFile", "core", 'RAW_ARGS', "EXEC_ON_READ|OR_ALL", "Container for directives based on existence of files on disk"],
+  ["<IfDirective", "core", 'RAW_ARGS', "EXEC_ON_READ|OR_ALL", "Container for directives based on existence of named directive"],
+  ["<IfSection", "core", 'RAW_ARGS', "EXEC_ON_READ|OR_ALL", "Container for directives based on existence of named section"],
+  ["<DirectoryMatch", "core", 'RAW_ARGS', "RSRC_CONF", "Container for directives affecting resources located in the specified directories"],
+  ["<LocationMatch", "core", 'RAW_ARGS', "RSRC_CONF", "Container for directives affecting resources accessed through the specified URL paths"],
+  ["<FilesMatch", "core", 'RAW_ARGS', "OR_ALL", "Container for directives affecting files matching specified patterns"],
+  ["GprofDir", "core", 'TAKE1', "RSRC_CONF", "Directory to plop gmon.out files"],
+  ["AddDefaultCharset", "core", 'TAKE1', "OR_FILEINFO", "The name of the default charset to add to any Content-Type without one or 'Off' to disable"],
+  ["AcceptPathInfo", "core", 'TAKE1', "OR_FILEINFO", "Set to on or off for PATH_INFO to be accepted by handlers, or default for the per-handler preference"],
+  ["Define", "core", 'TAKE12', "EXEC_ON_READ|ACCESS_CONF|RSRC_CONF", "Define a variable, optionally to a value.  Same as passing -D to the command line."],
+  ["UnDefine", "core", 'TAKE1', "EXEC_ON_READ|ACCESS_CONF|RSRC_CONF", "Undefine the existence of a variable. Undo a Define."],
+  ["Error", "core", 'RAW_ARGS', "OR_ALL", "Generate error message from within configuration"],
+  ["<If", "core", 'RAW_ARGS', "OR_ALL", "Container for directives to be conditionally applied"],
+  ["<ElseIf", "core", 'RAW_ARGS', "OR_ALL", "Container for directives to be conditionally applied"],
+  ["<Else", "core", 'RAW_ARGS', "OR_ALL", "Container for directives to be conditionally applied"],
+  ["AccessFileName", "core", 'RAW_ARGS', "RSRC_CONF", "Name(s) of per-directory config files (default: .htaccess)"],
+  ["DocumentRoot", "core", 'TAKE1', "RSRC_CONF", "Root directory of the document tree"],
+  ["ErrorDocument", "core", 'TAKE2', "OR_FILEINFO", "Change responses for HTTP errors"],
+  ["AllowOverride", "core", 'RAW_ARGS', "ACCESS_CONF", "Controls what groups of directives can be configured by per-directory config files"],
+  ["AllowOverrideList", "core", 'TAKE_ARGV', "ACCESS_CONF", "Controls what individual directives can be configured by per-directory config files"],
+  ["Options", "core", 'RAW_ARGS', "OR_OPTIONS", "Set a number of attributes for a given directory"],
+  ["DefaultType", "core", 'TAKE1', "OR_FILEINFO", "the default media type for otherwise untyped files (DEPRECATED)"],
+  ["FileETag", "core", 'RAW_ARGS', "OR_FILEINFO", "Specify components used to construct a file's ETag"],
+  ["EnableMMAP", "core", 'TAKE1', "OR_FILEINFO", "Controls whether memory-mapping may be used to read files"],
+  ["EnableSendfile", "core", 'TAKE1', "OR_FILEINFO", "Controls whether sendfile may be used to transmit files"],
+  ["ReadBufferSize", "core", 'TAKE1', "ACCESS_CONF|RSRC_CONF", "Size (in bytes) of the memory buffers used to read data"],
+  ["FlushMaxThreshold", "core", 'TAKE1', "RSRC_CONF", "Maximum threshold above which pending data are flushed to the network"],
+  ["FlushMaxPipelined", "core", 'TAKE1', "RSRC_CONF", "Maximum number of pipelined responses (pending) above which they are flushed to the network"],
+  ["UNCList", "core", 'TAKE_ARGV', "RSRC_CONF|EXEC_ON_READ", "Controls what UNC hosts may be looked up"],
+  ["Protocol", "core", 'TAKE1', "RSRC_CONF", "Set the Protocol for httpd to use."],
+  ["AcceptFilter", "core", 'TAKE2', "RSRC_CONF", "Set the Accept Filter to use for a protocol"],
+  ["Port", "core", 'TAKE1', "RSRC_CONF", "Port was replaced with Listen in Apache 2.0"],
+  ["HostnameLookups", "core", 'TAKE1', "ACCESS_CONF|RSRC_CONF", "\"on\" to enable, \"off\" to disable reverse DNS lookups, or \"double\" to enable double-reverse DNS lookups"],
+  ["ServerAdmin", "core", 'TAKE1', "RSRC_CONF", "The email address of the server administrator"],
+  ["ServerName", "core", 'TAKE1', "RSRC_CONF", "The hostname and port of the server"],
+  ["ServerSignature", "core", 'TAKE1', "OR_ALL", "En-/disable server signature (on|off|email)"],
+  ["ServerRoot", "core", 'TAKE1', "RSRC_CONF|EXEC_ON_READ", "Common directory of server-related files (logs, confs, etc.)"],
+  ["DefaultRuntimeDir", "core", 'TAKE1', "RSRC_CONF|EXEC_ON_READ", "Common directory for run-time files (shared memory, locks, etc.)"],
+  ["ErrorLog", "core", 'TAKE1', "RSRC_CONF", "The filename of the error log"],
+  ["ErrorLogFormat", "core", 'TAKE12', "RSRC_CONF", "Format string for the ErrorLog"],
+  ["ServerAlias", "core", 'RAW_ARGS', "RSRC_CONF", "A name or names alternately used to access the server"],
+  ["ServerPath", "core", 'TAKE1', "RSRC_CONF", "The pathname the server can be reached at"],
+  ["Timeout", "core", 'TAKE1', "RSRC_CONF", "Timeout duration (sec)"],
+  ["ContentDigest", "core", 'FLAG', "OR_OPTIONS", "whether or not to send a Content-MD5 header with each request"],
+  ["UseCanonicalName", "core", 'TAKE1', "RSRC_CONF|ACCESS_CONF", "How to work out the ServerName : Port when constructing URLs"],
+  ["UseCanonicalPhysicalPort", "core", 'TAKE1', "RSRC_CONF|ACCESS_CONF", "Whether to use the physical Port when constructing URLs"],
+  ["Include", "core", 'TAKE1', "RSRC_CONF|ACCESS_CONF|EXEC_ON_READ", "Name(s) of the config file(s) to be included; fails if the wildcard does not match at least one file"],
+  ["IncludeOptional", "core", 'TAKE1', "RSRC_CONF|ACCESS_CONF|EXEC_ON_READ", "Name or pattern of the config file(s) to be included; ignored if the file does not exist or the pattern does not match any files"],
+  ["LogLevel", "core", 'ITERATE', "RSRC_CONF|ACCESS_CONF", "Level of verbosity in error logging"],
+  ["NameVirtualHost", "core", 'TAKE1', "RSRC_CONF", "A numeric IP address:port, or the name of a host"],
+  ["ServerTokens", "core", 'TAKE1', "RSRC_CONF", "Determine tokens displayed in the Server: header - Min(imal), Major, Minor, Prod(uctOnly), OS, or Full"],
+  ["LimitRequestLine", "core", 'TAKE1', "RSRC_CONF", "Limit on maximum size of an HTTP request line"],
+  ["LimitRequestFieldsize", "core", 'TAKE1', "RSRC_CONF", "Limit on maximum size of an HTTP request header field"],
+  ["LimitRequestFields", "core", 'TAKE1', "RSRC_CONF", "Limit (0 = unlimited) on max number of header fields in a request message"],
+  ["LimitRequestBody", "core", 'TAKE1', "OR_ALL", "Limit (in bytes) on maximum size of request message body"],
+  ["LimitXMLRequestBody", "core", 'TAKE1', "OR_ALL", "Limit (in bytes) on maximum size of an XML-based request body"],
+  ["Mutex", "core", 'RAW_ARGS', "RSRC_CONF", "mutex (or \"default\") and mechanism"],
+  ["MaxRanges", "core", 'TAKE1', "RSRC_CONF|ACCESS_CONF", "Maximum number of Ranges in a request before returning the entire resource, or 0 for unlimited"],
+  ["MaxRangeOverlaps", "core", 'TAKE1', "RSRC_CONF|ACCESS_CONF", "Maximum number of overlaps in Ranges in a request before returning the entire resource, or 0 for unlimited"],
+  ["MaxRangeReversals", "core", 'TAKE1', "RSRC_CONF|ACCESS_CONF", "Maximum number of reversals in Ranges in a request before returning the entire resource, or 0 for unlimited"],
+  ["RLimitCPU", "core", 'TAKE12', "OR_ALL", "Soft/hard limits for max CPU usage in seconds"],
+  ["RLimitMEM", "core", 'TAKE12', "OR_ALL", "Soft/hard limits for max memory usage per process"],
+  ["RLimitNPROC", "core", 'TAKE12', "OR_ALL", "soft/hard limits for max number of processes per uid"],
+  ["RegexDefaultOptions", "core", 'RAW_ARGS', "RSRC_CONF", "default options for regexes (prefixed by '+' to add, '-' to del)"],
+  ["LimitInternalRecursion", "core", 'TAKE12', "RSRC_CONF", "maximum recursion depth of internal redirects and subrequests"],
+  ["CGIPassAuth", "core", 'FLAG', "OR_AUTHCFG", "Controls whether HTTP authorization headers, normally hidden, will be passed to scripts"],
+  ["CGIVar", "core", 'TAKE2', "OR_FILEINFO", "Controls how some CGI variables are set"],
+  ["QualifyRedirectURL", "core", 'FLAG', "OR_FILEINFO", "Controls whether the REDIRECT_URL environment variable is fully qualified"],
+  ["StrictHostCheck", "core", 'FLAG', "RSRC_CONF", "Controls whether a hostname match is required"],
+  ["ForceType", "core", 'TAKE1', "OR_FILEINFO", "a mime type that overrides other configured type"],
+  ["SetHandler", "core", 'TAKE1', "OR_FILEINFO", "a handler name that overrides any other configured handler"],
+  ["SetOutputFilter", "core", 'TAKE1', "OR_FILEINFO", "filter (or ; delimited list of filters) to be run on the request content"],
+  ["SetInputFilter", "core", 'TAKE1', "OR_FILEINFO", "filter (or ; delimited list of filters) to be run on the request body"],
+  ["AllowEncodedSlashes", "core", 'TAKE1', "RSRC_CONF", "Allow URLs containing '/' encoded as '%2F'"],
+  ["ScoreBoardFile", "core", 'TAKE1', "RSRC_CONF", "A file for Apache to maintain runtime process management information"],
+  ["ExtendedStatus", "core", 'FLAG', "RSRC_CONF", "\"On\" to track extended status information, \"Off\" to disable"],
+  ["SeeRequestTail", "core", 'FLAG', "RSRC_CONF", "For extended status, \"On\" to see the last 63 chars of the request line, \"Off\" (default) to see the first 63"],
+  ["PidFile", "core", 'TAKE1', "RSRC_CONF", "A file for logging the server process ID"],
+  ["MaxRequestsPerChild", "core", 'TAKE1', "RSRC_CONF", "Maximum number of connections a particular child serves before dying. (DEPRECATED, use MaxConnectionsPerChild)"],
+  ["MaxConnectionsPerChild", "core", 'TAKE1', "RSRC_CONF", "Maximum number of connections a particular child serves before dying."],
+  ["CoreDumpDirectory", "core", 'TAKE1', "RSRC_CONF", "The location of the directory Apache changes to before dumping core"],
+  ["MaxMemFree", "core", 'TAKE1', "RSRC_CONF", "Maximum number of 1k blocks a particular child's allocator may hold."],
+  ["ThreadStackSize", "core", 'TAKE1', "RSRC_CONF", "Size in bytes of stack used by threads handling client connections"],
+  ["EnableExceptionHook", "core", 'TAKE1', "RSRC_CONF", "Controls whether exception hook may be called after a crash"],
+  ["TraceEnable", "core", 'TAKE1', "RSRC_CONF", "'on' (default), 'off' or 'extended' to trace request body content"],
+  ["MergeTrailers", "core", 'FLAG', "RSRC_CONF", "merge request trailers into request headers or not"],
+  ["Protocols", "core", 'ITERATE', "RSRC_CONF", "Controls which protocols are allowed"],
+  ["ProtocolsHonorOrder", "core", 'TAKE1', "RSRC_CONF", "'off' (default) or 'on' to respect given order of protocols, by default the client specified order determines selection"],
+  ["HttpProtocolOptions", "core", 'ITERATE', "RSRC_CONF", "'Allow0.9' or 'Require1.0' (default); 'RegisteredMethods' or 'LenientMethods' (default); 'Unsafe' or 'Strict' (default). Sets HTTP acceptance rules"],
+  ["RegisterHttpMethod", "core", 'ITERATE', "RSRC_CONF", "Registers non-standard HTTP methods"],
+  ["MergeSlashes", "core", 'FLAG', "RSRC_CONF", "Controls whether consecutive slashes in the URI path are merged"],
+  ["CustomLog", "log_config", 'TAKE23', "RSRC_CONF", "a file name, a custom log format string or format name, and an optional \"env=\" or \"expr=\" clause (see docs)"],
+  ["GlobalLog", "log_config", 'TAKE23', "RSRC_CONF", "Same as CustomLog, but forces virtualhosts to inherit the log"],
+  ["TransferLog", "log_config", 'TAKE1', "RSRC_CONF", "the filename of the access log"],
+  ["LogFormat", "log_config", 'TAKE12', "RSRC_CONF", "a log format string (see docs) and an optional format name"],
+  ["BufferedLogs", "log_config", 'FLAG', "RSRC_CONF", "Enable Buffered Logging (experimental)"],
+  ["LogIOTrackTTFB", "logio", 'FLAG', "OR_ALL", "Set to 'ON' to enable tracking time to first byte"],
+  ["LoadModule", "so", 'TAKE2', "RSRC_CONF|EXEC_ON_READ", "a module name and the name of a shared object file to load it from"],
+  ["LoadFile", "so", 'ITERATE', "RSRC_CONF|EXEC_ON_READ", "shared object file or library to load into the server at runtime"],
+  ["User", "unixd", 'TAKE1', "RSRC_CONF", "Effective user id for this server"],
+  ["Group", "unixd", 'TAKE1', "RSRC_CONF", "Effective group id for this server"],
+  ["ChrootDir", "unixd", 'TAKE1', "RSRC_CONF", "The directory to chroot(2) into"],
+  ["Suexec", "unixd", 'FLAG', "RSRC_CONF", "Enable or disable suEXEC support"],
+  ["<IfVersion", "version", 'TAKE123', "EXEC_ON_READ|OR_ALL", "a comparison operator, a version (and a delimiter)"],
+  ["WatchdogInterval", "watchdog", 'TAKE1', "RSRC_CONF", "Watchdog interval in seconds"],
+  ["CGIScriptTimeout", "cgi", 'TAKE1', "RSRC_CONF|ACCESS_CONF", "The amount of time to wait between successful reads from the CGI script, in seconds."],
+  ["<Proxy", "proxy", 'RAW_ARGS', "RSRC_CONF", "Container for directives affecting resources located in the proxied location"],
+  ["<ProxyMatch", "proxy", 'RAW_ARGS', "RSRC_CONF", "Container for directives affecting resources located in the proxied location, in regular expression syntax"],
+  ["ProxyRequests", "proxy", 'FLAG', "RSRC_CONF", "on if the true proxy requests should be accepted"],
+  ["ProxyRemote", "proxy", 'TAKE23', "RSRC_CONF", "a scheme, partial URL or '*' and a proxy server"],
+  ["ProxyRemoteMatch", "proxy", 'TAKE23', "RSRC_CONF", "a regex pattern and a proxy server"],
+  ["ProxyPassInterpolateEnv", "proxy", 'FLAG', "RSRC_CONF|ACCESS_CONF", "Interpolate Env Vars in reverse Proxy"],
+  ["ProxyPass", "proxy", 'RAW_ARGS', "RSRC_CONF|ACCESS_CONF", "a virtual path and a URL"],
+  ["ProxyPassMatch", "proxy", 'RAW_ARGS', "RSRC_CONF|ACCESS_CONF", "a virtual path and a URL"],
+  ["ProxyPassReverse", "proxy", 'TAKE123', "RSRC_CONF|ACCESS_CONF", "a virtual path and a URL for reverse proxy behaviour"],
+  ["ProxyPassReverseCookiePath", "proxy", 'TAKE23', "RSRC_CONF|ACCESS_CONF", "Path rewrite rule for proxying cookies"],
+  ["ProxyPassReverseCookieDomain", "proxy", 'TAKE23', "RSRC_CONF|ACCESS_CONF", "Domain rewrite rule for proxying cookies"],
+  ["ProxyBlock", "proxy", 'ITERATE', "RSRC_CONF", "A list of names, hosts or domains to which the proxy will not connect"],
+  ["ProxyReceiveBufferSize", "proxy", 'TAKE1', "RSRC_CONF", "Receive buffer size for outgoing HTTP and FTP connections in bytes"],
+  ["ProxyIOBufferSize", "proxy", 'TAKE1', "RSRC_CONF", "IO buffer size for outgoing HTTP and FTP connections in bytes"],
+  ["ProxyMaxForwards", "proxy", 'TAKE1', "RSRC_CONF", "The maximum number of proxies a request may be forwarded through."],
+  ["NoProxy", "proxy", 'ITERATE', "RSRC_CONF", "A list of domains, hosts, or subnets to which the proxy will connect directly"],
+  ["ProxyDomain", "proxy", 'TAKE1', "RSRC_CONF", "The default intranet domain name (in absence of a domain in the URL)"],
+  ["ProxyVia", "proxy", 'TAKE1', "RSRC_CONF", "Configure Via: proxy header header to one of: on | off | block | full"],
+  ["ProxyErrorOverride", "proxy", 'ITERATE', "RSRC_CONF|ACCESS_CONF", "use our error handling pages instead of the servers' we are proxying"],
+  ["ProxyPreserveHost", "proxy", 'FLAG', "RSRC_CONF|ACCESS_CONF", "on if we should preserve host header while proxying"],
+  ["ProxyTimeout", "proxy", 'TAKE1', "RSRC_CONF", "Set the timeout (in seconds) for a proxied connection. This overrides the server timeout"],
+  ["ProxyBadHeader", "proxy", 'TAKE1', "RSRC_CONF", "How to handle bad header line in response: IsError | Ignore | StartBody"],
+  ["BalancerMember", "proxy", 'RAW_ARGS', "RSRC_CONF|ACCESS_CONF", "A balancer name and scheme with list of params"],
+  ["BalancerGrowth", "proxy", 'TAKE1', "RSRC_CONF", "Number of additional Balancers that can be added post-config"],
+  ["BalancerPersist", "proxy", 'FLAG', "RSRC_CONF", "on if the balancer should persist changes on reboot/restart made via the Balancer Manager"],
+  ["BalancerInherit", "proxy", 'FLAG', "RSRC_CONF", "on if this server should inherit Balancers and Workers defined in the main server (Setting to off recommended if using the Balancer Manager)"],
+  ["ProxyPassInherit", "proxy", 'FLAG', "RSRC_CONF", "on if this server should inherit all ProxyPass directives defined in the main server (Setting to off recommended if using the Balancer Manager)"],
+  ["ProxyStatus", "proxy", 'TAKE1', "RSRC_CONF", "Configure Status: proxy status to one of: on | off | full"],
+  ["ProxySet", "proxy", 'RAW_ARGS', "RSRC_CONF|ACCESS_CONF", "A balancer or worker name with list of params"],
+  ["ProxySourceAddress", "proxy", 'TAKE1', "RSRC_CONF", "Configure local source IP used for request forward"],
+  ["ProxyAddHeaders", "proxy", 'FLAG', "RSRC_CONF|ACCESS_CONF", "on if X-Forwarded-* headers should be added or completed"],
+  ["Proxy100Continue", "proxy", 'FLAG', "RSRC_CONF|ACCESS_CONF", "on if 100-Continue should be forwarded to the origin server, off if the proxy should handle it by itself"],
+  ["ProxyFCGIBackendType", "proxy_fcgi", 'TAKE1', "OR_FILEINFO", "Specify the type of FastCGI server: 'Generic', 'FPM'"],
+  ["ProxyFCGISetEnvIf", "proxy_fcgi", 'TAKE23', "OR_FILEINFO", "expr-condition env-name expr-value"],
+  ["UserDir", "userdir", 'RAW_ARGS', "RSRC_CONF", "the public subdirectory in users' home directories, or 'disabled', or 'disabled username username...', or 'enabled username username...'"],
+  ["Action", "actions", 'TAKE23', "OR_FILEINFO", "a media type followed by a script name"],
+  ["Script", "actions", 'TAKE2', "ACCESS_CONF|RSRC_CONF", "a method followed by a script name"],
+  ["StartServers", "mpm_event", 'TAKE1', "RSRC_CONF", "Number of child processes launched at server startup"],
+  ["ServerLimit", "mpm_event", 'TAKE1', "RSRC_CONF", "Maximum number of child processes for this run of Apache"],
+  ["MinSpareThreads", "mpm_event", 'TAKE1', "RSRC_CONF", "Minimum number of idle threads, to handle request spikes"],
+  ["MaxSpareThreads", "mpm_event", 'TAKE1', "RSRC_CONF", "Maximum number of idle threads"],
+  ["MaxClients", "mpm_event", 'TAKE1', "RSRC_CONF", "Deprecated name of MaxRequestWorkers"],
+  ["MaxRequestWorkers", "mpm_event", 'TAKE1', "RSRC_CONF", "Maximum number of threads alive at the same time"],
+  ["ThreadsPerChild", "mpm_event", 'TAKE1', "RSRC_CONF", "Number of threads each child creates"],
+  ["ThreadLimit", "mpm_event", 'TAKE1', "RSRC_CONF", "Maximum number of worker threads per child process for this run of Apache - Upper limit for ThreadsPerChild"],
+  ["AsyncRequestWorkerFactor", "mpm_event", 'TAKE1', "RSRC_CONF", "How many additional connects will be accepted per idle worker thread"],
+  ["FcgidAccessChecker", "fcgid", 'TAKE1', "ACCESS_CONF|OR_FILEINFO", "a absolute access checker file path"],
+  ["FcgidAccessCheckerAuthoritative", "fcgid", 'FLAG', "ACCESS_CONF|OR_FILEINFO", "Set to 'off' to allow access control to be passed along to lower modules upon failure"],
+  ["FcgidAuthenticator", "fcgid", 'TAKE1', "ACCESS_CONF|OR_FILEINFO", "a absolute authenticator file path"],
+  ["FcgidAuthenticatorAuthoritative", "fcgid", 'FLAG', "ACCESS_CONF|OR_FILEINFO", "Set to 'off' to allow authentication to be passed along to lower modules upon failure"],
+  ["FcgidAuthorizer", "fcgid", 'TAKE1', "ACCESS_CONF|OR_FILEINFO", "a absolute authorizer file path"],
+  ["FcgidAuthorizerAuthoritative", "fcgid", 'FLAG', "ACCESS_CONF|OR_FILEINFO", "Set to 'off' to allow authorization to be passed along to lower modules upon failure"],
+  ["FcgidBusyScanInterval", "fcgid", 'TAKE1', "RSRC_CONF", "scan interval for busy timeout process"],
+  ["FcgidBusyTimeout", "fcgid", 'TAKE1', "RSRC_CONF", "a fastcgi application will be killed after handling a request for BusyTimeout"],
+  ["FcgidCmdOptions", "fcgid", 'RAW_ARGS', "RSRC_CONF", "set processing options for a FastCGI command"],
+  ["FcgidInitialEnv", "fcgid", 'TAKE12', "RSRC_CONF", "an environment variable name and optional value to pass to FastCGI."],
+  ["FcgidMaxProcessesPerClass", "fcgid", 'TAKE1', "RSRC_CONF", "Max process count of one class of fastcgi application"],
+  ["FcgidMinProcessesPerClass", "fcgid", 'TAKE1', "RSRC_CONF", "Min process count of one class of fastcgi application"],
+  ["FcgidErrorScanInterval", "fcgid", 'TAKE1', "RSRC_CONF", "scan interval for exited process"],
+  ["FcgidIdleScanInterval", "fcgid", 'TAKE1', "RSRC_CONF", "scan interval for idle timeout process"],
+  ["FcgidIdleTimeout", "fcgid", 'TAKE1', "RSRC_CONF", "an idle fastcgi application will be killed after IdleTimeout"],
+  ["FcgidIOTimeout", "fcgid", 'TAKE1', "RSRC_CONF", "Communication timeout to fastcgi server"],
+  ["FcgidConnectTimeout", "fcgid", 'TAKE1', "RSRC_CONF", "Connect timeout to fastcgi server"],
+  ["FcgidMaxProcesses", "fcgid", 'TAKE1', "RSRC_CONF", "Max total process count"],
+  ["FcgidMaxRequestInMem", "fcgid", 'TAKE1', "RSRC_CONF", "The part of HTTP request which greater than this limit will swap to disk"],
+  ["FcgidMaxRequestLen", "fcgid", 'TAKE1', "RSRC_CONF", "Max HTTP request length in byte"],
+  ["FcgidMaxRequestsPerProcess", "fcgid", 'TAKE1', "RSRC_CONF", "Max requests handled by each fastcgi application"],
+  ["FcgidOutputBufferSize", "fcgid", 'TAKE1', "RSRC_CONF", "CGI output buffer size"],
+  ["FcgidPassHeader", "fcgid", 'TAKE1', "RSRC_CONF", "Header name which will be passed to FastCGI as environment variable."],
+  ["FcgidFixPathinfo", "fcgid", 'TAKE1', "RSRC_CONF", "Set 1, if cgi.fix_pathinfo=1 in php.ini"],
+  ["FcgidProcessLifeTime", "fcgid", 'TAKE1', "RSRC_CONF", "fastcgi application lifetime"],
+  ["FcgidProcessTableFile", "fcgid", 'TAKE1', "RSRC_CONF", "fastcgi shared memory file path"],
+  ["FcgidIPCDir", "fcgid", 'TAKE1', "RSRC_CONF", "fastcgi socket file path"],
+  ["FcgidSpawnScore", "fcgid", 'TAKE1', "RSRC_CONF", "Score of spawn"],
+  ["FcgidSpawnScoreUpLimit", "fcgid", 'TAKE1', "RSRC_CONF", "Spawn score up limit"],
+  ["FcgidTerminationScore", "fcgid", 'TAKE1', "RSRC_CONF", "Score of termination"],
+  ["FcgidTimeScore", "fcgid", 'TAKE1', "RSRC_CONF", "Score of passage of time (in seconds)"],
+  ["FcgidWrapper", "fcgid", 'TAKE123', "RSRC_CONF|ACCESS_CONF|OR_FILEINFO", "The CGI wrapper file an optional URL suffix and an optional flag"],
+  ["FcgidZombieScanInterval", "fcgid", 'TAKE1', "RSRC_CONF", "scan interval for zombie process"],
+  ["FcgidWin32PreventOrphans", "fcgid", 'FLAG', "RSRC_CONF", "Prevented fcgi process orphaning during Apache worker abrupt shutdowns [see documentation]"],
+  ["BusyScanInterval", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidBusyScanInterval' instead"],
+  ["BusyTimeout", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidBusyTimeout' instead"],
+  ["DefaultInitEnv", "fcgid", 'TAKE12', "RSRC_CONF", "Deprecated - Use 'FcgidInitialEnv' instead"],
+  ["DefaultMaxClassProcessCount", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidMaxProcessesPerClass' instead"],
+  ["DefaultMinClassProcessCount", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidMinProcessesPerClass' instead"],
+  ["ErrorScanInterval", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidErrorScanInterval' instead"],
+  ["FastCgiAccessChecker", "fcgid", 'TAKE1', "ACCESS_CONF|OR_FILEINFO", "Deprecated - Use 'FcgidAccessChecker' instead"],
+  ["FastCgiAccessCheckerAuthoritative", "fcgid", 'FLAG', "ACCESS_CONF|OR_FILEINFO", "Deprecated - Use 'FcgidAccessCheckerAuthoritative' instead"],
+  ["FastCgiAuthenticator", "fcgid", 'TAKE1', "ACCESS_CONF|OR_FILEINFO", "Deprecated - Use 'FcgidAuthenticator' instead"],
+  ["FastCgiAuthenticatorAuthoritative", "fcgid", 'FLAG', "ACCESS_CONF|OR_FILEINFO", "Deprecated - Use 'FcgidAuthenticatorAuthoritative' instead"],
+  ["FastCgiAuthorizer", "fcgid", 'TAKE1', "ACCESS_CONF|OR_FILEINFO", "Deprecated - Use 'FcgidAuthorizer' instead"],
+  ["FastCgiAuthorizerAuthoritative", "fcgid", 'FLAG', "ACCESS_CONF|OR_FILEINFO", "Deprecated - Use 'FcgidAuthorizerAuthoritative' instead"],
+  ["FCGIWrapper", "fcgid", 'TAKE123', "RSRC_CONF|ACCESS_CONF|OR_FILEINFO", "Deprecated - Use 'FcgidWrapper' instead"],
+  ["IdleScanInterval", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidIdleScanInterval' instead"],
+  ["IdleTimeout", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidIdleTimeout' instead"],
+  ["IPCCommTimeout", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidIOTimeout' instead"],
+  ["IPCConnectTimeout", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidConnectTimeout' instead"],
+  ["MaxProcessCount", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidMaxProcesses' instead"],
+  ["MaxRequestInMem", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidMaxRequestInMem' instead"],
+  ["MaxRequestLen", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidMaxRequestLen' instead"],
+  ["MaxRequestsPerProcess", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidMaxRequestsPerProcess' instead"],
+  ["OutputBufferSize", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidOutputBufferSize' instead"],
+  ["PassHeader", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidPassHeader' instead"],
+  ["PHP_Fix_Pathinfo_Enable", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidFixPathinfo' instead"],
+  ["ProcessLifeTime", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidProcessLifeTime' instead"],
+  ["SharememPath", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidProcessTableFile' instead"],
+  ["SocketPath", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidIPCDir' instead"],
+  ["SpawnScore", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidSpawnScore' instead"],
+  ["SpawnScoreUpLimit", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidSpawnScoreUpLimit' instead"],
+  ["TerminationScore", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidTerminationScore' instead"],
+  ["TimeScore", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidTimeScore' instead"],
+  ["ZombieScanInterval", "fcgid", 'TAKE1', "RSRC_CONF", "Deprecated - Use 'FcgidZombieScanInterval' instead"],
+  ["CacheNegotiatedDocs", "negotiation", 'FLAG', "RSRC_CONF", "Either 'on' or 'off' (default)"],
+  ["LanguagePriority", "negotiation", 'ITERATE', "OR_FILEINFO", "space-delimited list of MIME language abbreviations"],
+  ["ForceLanguagePriority", "negotiation", 'ITERATE', "OR_FILEINFO", "Force LanguagePriority elections, either None, or Fallback and/or Prefer"],
+  ["XBitHack", "include", 'TAKE1', "OR_OPTIONS", "Off, On, or Full"],
+  ["SSIErrorMsg", "include", 'TAKE1', "OR_ALL", "a string"],
+  ["SSITimeFormat", "include", 'TAKE1', "OR_ALL", "a strftime(3) formatted string"],
+  ["SSIStartTag", "include", 'TAKE1', "RSRC_CONF", "SSI Start String Tag"],
+  ["SSIEndTag", "include", 'TAKE1', "RSRC_CONF", "SSI End String Tag"],
+  ["SSIUndefinedEcho", "include", 'TAKE1', "OR_ALL", "String to be displayed if an echoed variable is undefined"],
+  ["SSILegacyExprParser", "include", 'FLAG', "OR_LIMIT", "Whether to use the legacy expression parser compatible with <= 2.2.x. Limited to 'on' or 'off'"],
+  ["SSILastModified", "include", 'FLAG', "OR_LIMIT", "Whether to set the last modified header or respect an existing header. Limited to 'on' or 'off'"],
+  ["SSIEtag", "include", 'FLAG', "OR_LIMIT", "Whether to allow the generation of ETags within the server. Existing ETags will be preserved. Limited to 'on' or 'off'"],
+  ["DeflateFilterNote", "deflate", 'TAKE12', "RSRC_CONF", "Set a note to report on compression ratio"],
+  ["DeflateWindowSize", "deflate", 'TAKE1', "RSRC_CONF", "Set the Deflate window size (1-15)"],
+  ["DeflateBufferSize", "deflate", 'TAKE1', "RSRC_CONF", "Set the Deflate Buffer Size"],
+  ["DeflateMemLevel", "deflate", 'TAKE1', "RSRC_CONF", "Set the Deflate Memory Level (1-9)"],
+  ["DeflateCompressionLevel", "deflate", 'TAKE1', "RSRC_CONF", "Set the Deflate Compression Level (1-9)"],
+  ["DeflateInflateLimitRequestBody", "deflate", 'TAKE1', "OR_ALL", "Set a limit on size of inflated input"],
+  ["DeflateInflateRatioLimit", "deflate", 'TAKE1', "OR_ALL", "Set the inflate ratio limit above which inflation is aborted (default: )"],
+  ["DeflateInflateRatioBurst", "deflate", 'TAKE1', "OR_ALL", "Set the maximum number of following inflate ratios above limit (default: )"],
+  ["DeflateAlterEtag", "deflate", 'TAKE1', "RSRC_CONF", "Set how mod_deflate should modify ETAG response headers: 'AddSuffix' (default), 'NoChange' (2.2.x behavior), 'Remove'"],
+  ["AuthDigestProvider", "auth_digest", 'ITERATE', "OR_AUTHCFG", "specify the auth providers for a directory or location"],
+  ["AuthDigestQop", "auth_digest", 'ITERATE', "OR_AUTHCFG", "A list of quality-of-protection options"],
+  ["AuthDigestNonceLifetime", "auth_digest", 'TAKE1', "OR_AUTHCFG", "Maximum lifetime of the server nonce (seconds)"],
+  ["AuthDigestNonceFormat", "auth_digest", 'TAKE1', "OR_AUTHCFG", "The format to use when generating the server nonce"],
+  ["AuthDigestNcCheck", "auth_digest", 'FLAG', "OR_AUTHCFG", "Whether or not to check the nonce-count sent by the client"],
+  ["AuthDigestAlgorithm", "auth_digest", 'TAKE1', "OR_AUTHCFG", "The algorithm used for the hash calculation"],
+  ["AuthDigestDomain", "auth_digest", 'ITERATE', "OR_AUTHCFG", "A list of URI's which belong to the same protection space as the current URI"],
+  ["AuthDigestShmemSize", "auth_digest", 'TAKE1', "RSRC_CONF", "The amount of shared memory to allocate for keeping track of clients"],
+  ["Anonymous", "authn_anon", 'ITERATE', "OR_AUTHCFG", "a space-separated list of user IDs"],
+  ["Anonymous_MustGiveEmail", "authn_anon", 'FLAG', "OR_AUTHCFG", "Limited to 'on' or 'off'"],
+  ["Anonymous_NoUserId", "authn_anon", 'FLAG', "OR_AUTHCFG", "Limited to 'on' or 'off'"],
+  ["Anonymous_VerifyEmail", "authn_anon", 'FLAG', "OR_AUTHCFG", "Limited to 'on' or 'off'"],
+  ["Anonymous_LogEmail", "authn_anon", 'FLAG', "OR_AUTHCFG", "Limited to 'on' or 'off'"],
+  ["KeepAliveTimeout", "http_core", 'TAKE1', "RSRC_CONF", "Keep-Alive timeout duration (sec)"],
+  ["MaxKeepAliveRequests", "http_core", 'TAKE1', "RSRC_CONF", "Maximum number of Keep-Alive requests per connection, or 0 for infinite"],
+  ["KeepAlive", "http_core", 'FLAG', "RSRC_CONF", "Whether persistent connections should be On or Off"],
+  ["Listen", "mpm_event", 'TAKE_ARGV', "RSRC_CONF", "A port number or a numeric IP address and a port number, and an optional protocol"],
+  ["ListenBacklog", "mpm_event", 'TAKE1', "RSRC_CONF", "Maximum length of the queue of pending connections, as used by listen(2)"],
+  ["ListenCoresBucketsRatio", "mpm_event", 'TAKE1', "RSRC_CONF", "Ratio between the number of CPU cores (online) and the number of listeners buckets"],
+  ["SendBufferSize", "mpm_event", 'TAKE1', "RSRC_CONF", "Send buffer size in bytes"],
+  ["ReceiveBufferSize", "mpm_event", 'TAKE1', "RSRC_CONF", "Receive buffer size in bytes"],
+  ["php_value", "php", 'TAKE2', "OR_OPTIONS", "PHP Value Modifier"],
+  ["php_flag", "php", 'TAKE2', "OR_OPTIONS", "PHP Flag Modifier"],
+  ["php_admin_value", "php", 'TAKE2', "ACCESS_CONF|RSRC_CONF", "PHP Value Modifier (Admin)"],
+  ["php_admin_flag", "php", 'TAKE2', "ACCESS_CONF|RSRC_CONF", "PHP Flag Modifier (Admin)"],
+  ["SSLRequireSSL", "ssl", 'NO_ARGS', "OR_AUTHCFG", "Require the SSL protocol for the per-directory context (`SSLv2|SSLv3|TLSv1')"],
+  ["SSLRequire", "ssl", 'RAW_ARGS', "OR_AUTHCFG", "Require a boolean expression to evaluate to true for granting access(arbitrary complex boolean expression - see manual)"],
+  ["SSLOptions", "ssl", 'RAW_ARGS', "OR_OPTIONS", "Set one or more options to configure the SSL engine(`[+-]option[=value] ...' - see manual)"],
+  ["SSLVerifyClient", "ssl", 'TAKE1', "RSRC_CONF|OR_AUTHCFG", "SSL Client verify type (`none', `optional', `require', `optional_no_ca')"],
+  ["SSLVerifyDepth", "ssl", 'TAKE1', "RSRC_CONF|OR_AUTHCFG", "SSL Client verify depth (`N' - number of intermediate certificates)"],
+  ["SSLRenegBufferSize", "ssl", 'TAKE1', "OR_AUTHCFG", "Size of the renegotiation buffer (`N' - number of bytes)"],
+  ["AuthSSLCertVar", "auth_sslcert", 'TAKE1', "OR_AUTHCFG", "SSL variable to use as the username"],
+  ["AuthSSLCertStripSuffix", "auth_sslcert", 'TAKE1', "OR_AUTHCFG", "An optional suffix to strip from the username"],
+  ["AuthSSLCertStripSuffixRequired", "auth_sslcert", 'FLAG', "OR_AUTHCFG", "Set to 'On' to only allow usernames that end with the suffix"],
+  ["AuthSSLCertAuthoritative", "auth_sslcert", 'FLAG', "OR_AUTHCFG", "Set to 'Off' to allow access control to be passed along to lower modules if the UserID is not known to this module"],
+  ["AuthOptional", "auth_optional", 'FLAG', "OR_AUTHCFG", "Make authentication optional"],
+  ["AuthOptionalDefaultUser", "auth_optional", 'TAKE1', "OR_AUTHCFG", "Default username for optional authentication"],
+  ["HtsandboxFcgidKeepConn", "htsandbox", 'FLAG', "RSRC_CONF", "reuse one FastCGI connection per process (htsandbox)"],
+  ["HtsandboxFcgidMultiplex", "htsandbox", 'FLAG', "RSRC_CONF", "multiplex requests on one FastCGI connection (htsandbox)"],
+  ["HtsandboxFcgidSleepQuirk", "htsandbox", 'FLAG', "RSRC_CONF", "sleep like mod_fcgid when every process is busy (htsandbox)"],
+  ["HtsandboxReloadOnChange", "htsandbox", 'FLAG', "RSRC_CONF", "replace FastCGI processes when their script changes (htsandbox)"],
+];
+
+/**
+ * Directives whose effect htsandbox reproduces. Everything else a loaded module defines is
+ * accepted like Apache accepts it, and `check` says it is not emulated.
+ */
+const EMULATED = new Set<string>([
+  // Read by the configuration layer itself.
+  'loadmodule', 'include', 'includeoptional', 'define', 'undefine', 'documentroot',
+  'accessfilename', 'allowoverride', 'allowoverridelist', '<directory', '<directorymatch',
+  '<files', '<filesmatch', '<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile',
+  'user', 'group', 'servername',
+]);
+
+function parseBits(s: string): number {
+  let v = 0;
+  for (const part of s.split('|')) {
+    const bit = BITS[part.trim()];
+    if (bit === undefined) throw new Error(`unknown override bit ${part}`);
+    v |= bit;
+  }
+  return v;
+}
+
+const REGISTRY = new Map<string, DirectiveSpec>();
+for (const [name, modules, shape, override, help] of ROWS) {
+  const key = name.toLowerCase();
+  REGISTRY.set(key, {
+    name,
+    modules: modules.split('|'),
+    shape,
+    override: parseBits(override),
+    help,
+    emulated: EMULATED.has(key),
+  });
+}
+
+/** Looks a directive up by lower-cased name (sections with their `<`). */
+export function lookupDirective(key: string): DirectiveSpec | undefined {
+  return REGISTRY.get(key);
+}
+
+/** The registry's spelling of a directive name, or undefined if unknown. */
+export function canonicalDirectiveName(key: string): string | undefined {
+  return REGISTRY.get(key)?.name;
+}
+
+/** Every directive, in registry order (for docs and tests). */
+export function allDirectives(): DirectiveSpec[] {
+  return [...REGISTRY.values()];
+}
+

@@ -1,0 +1,586 @@
+/**
+ * Value checks of individual directives, with the error text the defining module returns.
+ * Each returns undefined when Apache accepts the value.
+ */
+import type { ErrorCode } from '../vocabulary/error-catalog.js';
+import { parseOptions } from './options.js';
+import { compileApacheRegex } from './regex.js';
+import { getWordConf, splitWords } from './words.js';
+
+/** What a validator sees of one directive. */
+export interface ValidatorInput {
+  /** Arguments as Apache's tokenizer splits the raw argument text. */
+  words: string[];
+  rawArgs: string;
+  kind: 'htaccess' | 'server';
+  /** `override_opts`: options an `.htaccess` `Options` line may set here. */
+  overrideOpts: number;
+  hasModule(id: string): boolean;
+}
+
+/** A validator's finding. */
+export interface ValidatorFinding {
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+}
+
+type Validator = (input: ValidatorInput) => ValidatorFinding | ValidatorFinding[] | undefined;
+
+const fail = (message: string, code: ErrorCode = 'HT105', hint?: string): ValidatorFinding =>
+  hint === undefined ? { code, message } : { code, message, hint };
+
+/** PCRE compile check shared by every regex-taking directive. */
+function regexFinding(pattern: string, icase: boolean, onError: string): ValidatorFinding | undefined {
+  const r = compileApacheRegex(pattern, icase);
+  if (!r.ok) return fail(onError, 'HT106', `The pattern does not compile: ${r.reason}.`);
+  if (r.regex === undefined) {
+    return {
+      code: 'HT201',
+      message: `pattern '${pattern}' uses PCRE features htsandbox cannot run (${r.unsupported}); the host accepts it`,
+    };
+  }
+  return undefined;
+}
+
+const HTTP_STATUS_REASONS = new Set([
+  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308,
+  400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424,
+  425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
+]);
+
+const isRedirect = (s: number): boolean => s >= 300 && s <= 399;
+/** `ap_is_url`: a scheme of letters, digits, `+`, `-`, `.` followed by `:`. */
+const isUrl = (s: string): boolean => /^[A-Za-z0-9+.-]+:/.test(s);
+
+// --- mod_rewrite (cmd_rewritecond / cmd_rewriterule, modules/mappers/mod_rewrite.c) ---
+
+/** `parseargline`: up to three words, quotes honoured, `\ ` escapes a space. */
+export function rewriteArgLine(str: string): { a1: string; a2: string; a3?: string } | undefined {
+  let i = 0;
+  const n = str.length;
+  const isSpace = (c: string | undefined): boolean => c !== undefined && /[ \t\n\v\f\r]/.test(c);
+  const word = (): { value: string; ended: boolean } => {
+    let quote = '';
+    if (str[i] === '"' || str[i] === "'") quote = str[i++]!;
+    const start = i;
+    for (; i < n; i++) {
+      const c = str[i]!;
+      if ((isSpace(c) && !quote) || c === quote) break;
+      if (c === '\\' && isSpace(str[i + 1])) i++;
+    }
+    const value = str.slice(start, i);
+    const ended = i >= n;
+    return { value, ended };
+  };
+  while (isSpace(str[i])) i++;
+  const w1 = word();
+  if (w1.ended) return undefined;
+  i++;
+  while (isSpace(str[i])) i++;
+  const w2 = word();
+  if (w2.ended) return { a1: w1.value, a2: w2.value };
+  i++;
+  while (isSpace(str[i])) i++;
+  if (i >= n) return { a1: w1.value, a2: w2.value };
+  const w3 = word();
+  return { a1: w1.value, a2: w2.value, a3: w3.value };
+}
+
+/** `cmd_parseflagfield`: `[a,b=c]` → key/value pairs, or Apache's error. */
+export function rewriteFlagField(field: string): { pairs: [string, string][] } | { error: string } {
+  if (!field.startsWith('[') || !field.endsWith(']') || field.length < 2) return { error: 'bad flag delimiters' };
+  const body = `${field.slice(1, -1)},`;
+  const pairs: [string, string][] = [];
+  let pos = 0;
+  while (pos < body.length) {
+    while (pos < body.length && /\s/.test(body[pos]!)) pos++;
+    const comma = body.indexOf(',', pos);
+    if (pos >= body.length || comma === -1) break;
+    const item = body.slice(pos, comma).replace(/\s+$/, '');
+    const eq = item.indexOf('=');
+    pairs.push(eq === -1 ? [item, ''] : [item.slice(0, eq), item.slice(eq + 1)]);
+    pos = comma + 1;
+  }
+  return { pairs };
+}
+
+const RULE_FLAG_WORDS: Record<string, string[]> = {
+  b: ['', 'ackrefescaping', 'ne', 'np', 'ackrefernoplus', 'ctls'],
+  c: ['', 'hain', 'o', 'ookie'],
+  e: ['', 'nv', 'nd'],
+  f: ['', 'orbidden'],
+  g: ['', 'one'],
+  h: ['', 'andler'],
+  l: ['', 'ast'],
+  n: ['e', 'oescape', '', 'ext', 's', 'osubreq', 'c', 'ocase'],
+  p: ['', 'roxy', 't', 'assthrough'],
+  q: ['sa', 'sappend', 'sd', 'sdiscard', 'sl', 'slast'],
+  r: ['', 'edirect'],
+  s: ['', 'kip'],
+  t: ['', 'ype'],
+  u: ['nsafeprefixstat', 'nsafeallow3f', 'nc'],
+};
+
+/** `cmd_rewriterule_setflag`: Apache's verdict on one flag. */
+export function ruleFlagError(key: string, val: string): string | undefined {
+  const first = key[0]?.toLowerCase() ?? '';
+  const rest = key.slice(1).toLowerCase();
+  if (first === 'd') return undefined; // any D… is taken as DPI
+  const words = RULE_FLAG_WORDS[first];
+  if (!words || !words.includes(rest)) return `unknown flag '${key}'`;
+  if (first === 'b' && rest === 'ne' && val === '') return "flag 'BNE' wants a list of characters (i.e. [BNE=...])";
+  if (first === 'r' && /^\d/.test(val)) {
+    const status = Number.parseInt(val, 10);
+    if (status !== 500 && !HTTP_STATUS_REASONS.has(status)) return `invalid HTTP response code '${val}' for flag 'R'`;
+  }
+  return undefined;
+}
+
+function condFlagError(key: string): string | undefined {
+  const k = key.toLowerCase();
+  if (['nocase', 'nc', 'ornext', 'or', 'novary', 'nv'].includes(k)) return undefined;
+  return `unknown flag '${key}'`;
+}
+
+const rewriteCond: Validator = ({ rawArgs }) => {
+  const line = rewriteArgLine(rawArgs);
+  if (!line) return fail(`RewriteCond: bad argument line '${rawArgs}'`);
+  let icase = false;
+  if (line.a3 !== undefined) {
+    const f = rewriteFlagField(line.a3);
+    if ('error' in f) return fail(`RewriteCond: ${f.error}`, 'HT107');
+    for (const [k] of f.pairs) {
+      const e = condFlagError(k);
+      if (e) return fail(`RewriteCond: ${e}`, 'HT107');
+      if (['nocase', 'nc'].includes(k.toLowerCase())) icase = true;
+    }
+  }
+  let a2 = line.a2;
+  if (a2.startsWith('!')) a2 = a2.slice(1);
+  if (line.a1.toLowerCase() === 'expr') {
+    return { code: 'HT200', message: "RewriteCond expr is accepted but not emulated by htsandbox" };
+  }
+  // Everything that is not one of the test operators is a regular expression.
+  const isTest = /^-[fsdxhlLUF]$/.test(a2) || /^-(lt|le|gt|ge|eq|ne)./.test(a2) || /^[<>=]/.test(a2);
+  if (a2.length > 1 && isTest) return undefined;
+  return regexFinding(a2, icase, `RewriteCond: cannot compile regular expression '${a2}'`);
+};
+
+const rewriteRule: Validator = ({ rawArgs }) => {
+  const line = rewriteArgLine(rawArgs);
+  if (!line) return fail(`RewriteRule: bad argument line '${rawArgs}'`);
+  let icase = false;
+  if (line.a3 !== undefined) {
+    const f = rewriteFlagField(line.a3);
+    if ('error' in f) return fail(`RewriteRule: ${f.error}`, 'HT107');
+    for (const [k, v] of f.pairs) {
+      const e = ruleFlagError(k, v);
+      if (e) return fail(`RewriteRule: ${e}`, 'HT107');
+      if (/^(nc|nocase)$/i.test(k)) icase = true;
+    }
+  }
+  const pattern = line.a1.startsWith('!') ? line.a1.slice(1) : line.a1;
+  return regexFinding(pattern, icase, `RewriteRule: cannot compile regular expression '${pattern}'`);
+};
+
+const REWRITE_OPTIONS = new Set([
+  'inherit', 'inheritbefore', 'inheritdown', 'inheritdownbefore', 'ignoreinherit', 'allownoslash',
+  'allowanyuri', 'mergebase', 'ignorecontextinfo', 'legacyprefixdocroot', 'unsafeprefixstat',
+]);
+
+const rewriteOptions: Validator = ({ words }) => {
+  for (const w of words) {
+    if (/^maxredirects=/i.test(w)) continue;
+    if (!REWRITE_OPTIONS.has(w.toLowerCase())) return fail(`RewriteOptions: unknown option '${w}'`);
+  }
+  return undefined;
+};
+
+const rewriteBase: Validator = ({ words, kind }) => {
+  const w = words[0] ?? '';
+  if (kind === 'server') return fail('RewriteBase: only valid in per-directory config files');
+  if (w === '') return fail('RewriteBase: empty URL not allowed');
+  if (!w.startsWith('/')) return fail('RewriteBase: argument is not a valid URL');
+  return undefined;
+};
+
+// --- mod_authz_core, mod_authz_host, mod_authz_user, mod_access_compat ---
+
+const AUTHZ_PROVIDERS: Record<string, string> = {
+  all: 'authz_core',
+  env: 'authz_core',
+  method: 'authz_core',
+  expr: 'authz_core',
+  ip: 'authz_host',
+  host: 'authz_host',
+  'forward-dns': 'authz_host',
+  local: 'authz_host',
+  user: 'authz_user',
+  'valid-user': 'authz_user',
+  group: 'authz_groupfile',
+  'file-group': 'authz_groupfile',
+  'file-owner': 'authz_owner',
+  afsgroup: 'authz_afsgroup',
+};
+
+const HTTP_METHODS = new Set([
+  'GET', 'PUT', 'POST', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'PROPPATCH', 'MKCOL',
+  'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'VERSION-CONTROL', 'CHECKOUT', 'UNCHECKOUT', 'CHECKIN', 'UPDATE', 'LABEL',
+  'REPORT', 'MKWORKSPACE', 'MKACTIVITY', 'BASELINE-CONTROL', 'MERGE', 'INVALID', 'HEAD',
+]);
+
+function validIp(w: string): boolean {
+  const [addr, mask] = w.split('/', 2) as [string, string | undefined];
+  if (addr.includes(':')) return /^[0-9A-Fa-f:.]+$/.test(addr) && (mask === undefined || /^\d+$/.test(mask));
+  const parts = addr.split('.');
+  if (parts.length > 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return false;
+  if (mask === undefined) return true;
+  if (/^\d+$/.test(mask)) return Number(mask) <= 32;
+  return mask.split('.').every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+/** Parses a `Require` line: provider and arguments, or Apache's error. */
+export function parseRequire(
+  rawArgs: string,
+  hasModule: (id: string) => boolean,
+): { negate: boolean; provider: string; args: string[] } | { error: string } {
+  let w = getWordConf(rawArgs, 0);
+  let provider = w.value;
+  let negate = false;
+  let rest = rawArgs.slice(w.next);
+  if (provider.toLowerCase() === 'not') {
+    negate = true;
+    w = getWordConf(rest, 0);
+    provider = w.value;
+    rest = rest.slice(w.next);
+  }
+  const module = AUTHZ_PROVIDERS[provider];
+  if (module === undefined || !hasModule(module)) return { error: `Unknown Authz provider: ${provider}` };
+  const args = splitWords(rest).map((x) => x.value);
+  if (provider === 'all') {
+    const a = rest.trim().toLowerCase();
+    if (a !== 'granted' && a !== 'denied') return { error: "Argument for 'Require all' must be 'granted' or 'denied'" };
+  } else if (provider === 'ip') {
+    if (args.length === 0) return { error: "'require ip' requires an argument" };
+    for (const a of args) if (!validIp(a)) return { error: `ip address '${a}' appears to be invalid` };
+  } else if (provider === 'method') {
+    for (const a of args) if (!HTTP_METHODS.has(a)) return { error: `Invalid Method '${a}'` };
+  }
+  return { negate, provider, args };
+}
+
+const order: Validator = ({ words }) => {
+  const w = (words[0] ?? '').toLowerCase();
+  if (!['allow,deny', 'deny,allow', 'mutual-failure'].includes(w)) return fail('unknown order');
+  return undefined;
+};
+
+const allowDeny: Validator = ({ words }) => {
+  if ((words[0] ?? '').toLowerCase() !== 'from') return fail("allow and deny must be followed by 'from'");
+  for (const w of words.slice(1)) {
+    if (w.startsWith('#')) return fail('No comments are allowed here');
+  }
+  return undefined;
+};
+
+const satisfy: Validator = ({ words }) => {
+  const w = (words[0] ?? '').toLowerCase();
+  if (w !== 'all' && w !== 'any') return fail("Satisfy either 'any' or 'all'.");
+  return undefined;
+};
+
+// --- mod_headers (header_cmd / header_inout_cmd) ---
+
+function headerDirective(isResponse: boolean): Validator {
+  return ({ rawArgs }) => {
+    let pos = 0;
+    const next = (): string => {
+      const w = getWordConf(rawArgs, pos);
+      pos = w.next;
+      return w.value;
+    };
+    const more = (): boolean => pos < rawArgs.length;
+    let action = next();
+    if (isResponse && (action.toLowerCase() === 'always' || action.toLowerCase() === 'onsuccess')) action = next();
+    const hdr = next();
+    const value = more() ? next() : undefined;
+    const subs = more() ? next() : undefined;
+    let envclause = more() ? next() : undefined;
+    const name = isResponse ? 'Header' : 'RequestHeader';
+    if (more()) return fail(`${name} has too many arguments`);
+    const a = action.toLowerCase();
+    const known = ['set', 'setifempty', 'add', 'append', 'merge', 'unset', 'echo', 'edit', 'edit*', 'note'];
+    if (!known.includes(a)) {
+      return fail(
+        "first argument must be 'add', 'set', 'setifempty', 'append', 'merge', 'unset', 'echo', 'note', 'edit', or 'edit*'.",
+      );
+    }
+    let val = value;
+    if (a === 'edit' || a === 'edit*') {
+      if (subs === undefined) return fail('Header edit requires a match and a substitution');
+      const r = regexFinding(val ?? '', false, 'Header edit regex could not be compiled');
+      if (r) return r;
+    } else {
+      if (envclause !== undefined) return fail('Too many arguments to directive');
+      envclause = subs;
+    }
+    if (a === 'unset') {
+      if (val !== undefined) {
+        if (envclause !== undefined) return fail('header unset takes two arguments');
+        envclause = val;
+        val = undefined;
+      }
+    } else if (a === 'echo') {
+      if (val !== undefined) {
+        if (envclause !== undefined) return fail('Header echo takes two arguments');
+        envclause = val;
+        val = undefined;
+      }
+      if (!isResponse) return fail('Header echo only valid on Header directives');
+      const r = regexFinding(hdr, false, 'Header echo regex could not be compiled');
+      if (r) return r;
+    } else if (val === undefined) {
+      return fail('Header requires three arguments');
+    }
+    if (envclause !== undefined) {
+      const e = envclause.toLowerCase();
+      if (e === 'early') return undefined;
+      if (e.startsWith('env=')) {
+        if (envclause.length === 4 || envclause === `${envclause.slice(0, 4)}!`) {
+          return fail('error: missing environment variable name. envclause should be in the form env=envar ');
+        }
+        return undefined;
+      }
+      if (e.startsWith('expr=')) return { code: 'HT200', message: `${name} expr= conditions are accepted but not emulated` };
+      return fail(`Unknown parameter: ${envclause}`);
+    }
+    if (val !== undefined) {
+      const bad = /%(?:\{[^}]*\})?([^{tDlibe%])/.exec(val.replace(/%%/g, ''));
+      if (bad && /%[a-zA-Z]/.test(bad[0])) return fail(`Unrecognized header format %${bad[1]}`);
+    }
+    return undefined;
+  };
+}
+
+// --- mod_alias (add_redirect_internal) ---
+
+function redirect(useRegex: boolean, fixedStatus?: number): Validator {
+  return ({ words, kind }) => {
+    let [arg1, arg2, arg3] = words as [string, string | undefined, string | undefined];
+    if (fixedStatus !== undefined) {
+      arg3 = arg2;
+      arg2 = arg1;
+      arg1 = String(fixedStatus);
+    }
+    let status = 302;
+    let grok = 1;
+    const l = arg1.toLowerCase();
+    if (l === 'permanent') status = 301;
+    else if (l === 'temp') status = 302;
+    else if (l === 'seeother') status = 303;
+    else if (l === 'gone') {
+      status = 410;
+      grok = -1;
+    } else if (/^\d/.test(arg1)) {
+      status = Number.parseInt(arg1, 10);
+      if (!isRedirect(status)) grok = -1;
+    } else grok = 0;
+    if (arg3 !== undefined && grok === 0) return fail('Redirect: invalid first argument (of three)');
+    const dirContext = kind === 'htaccess';
+    if (dirContext && ((grok > 0 && arg2 !== undefined && arg3 === undefined) || (grok === 0 && arg2 === undefined))) {
+      return undefined; // the expression form: every request here goes to that URL
+    }
+    if (dirContext && grok < 0 && arg2 === undefined) return undefined;
+    let fake = arg2;
+    let url = arg3;
+    if (arg3 === undefined && grok === 0) {
+      fake = arg1;
+      url = arg2;
+    }
+    if (useRegex && fake !== undefined) {
+      const r = regexFinding(fake, false, 'Regular expression could not be compiled.');
+      if (r) return r;
+    }
+    if (isRedirect(status)) {
+      if (url === undefined) return fail('URL to redirect to is missing');
+      if (!useRegex && !isUrl(url) && !url.startsWith('/')) return fail('Redirect to non-URL');
+    } else if (url !== undefined) {
+      return fail('Redirect URL not valid for this status');
+    }
+    return undefined;
+  };
+}
+
+// --- mod_expires (check_code) ---
+
+function expiresCode(code: string): string | undefined {
+  if (code.startsWith('A') || code.startsWith('M')) return undefined;
+  let pos = 0;
+  const next = (): string => {
+    const w = getWordConf(code, pos);
+    pos = w.next;
+    return w.value;
+  };
+  let word = next();
+  const lw = word.toLowerCase();
+  if (!(lw.startsWith('n') || lw.startsWith('a') || lw.startsWith('m')) || word === '') {
+    return `bad expires code, unrecognised <base> '${word}'`;
+  }
+  word = next();
+  if (word.toLowerCase().startsWith('p')) word = next();
+  while (word !== '') {
+    if (!/^\d/.test(word)) return `bad expires code, numeric value expected <num> '${word}'`;
+    word = next();
+    if (word === '') return 'bad expires code, missing <type>';
+    const t = word.toLowerCase();
+    const ok =
+      t.startsWith('y') || t.startsWith('mo') || t.startsWith('w') || t.startsWith('d') || t.startsWith('h') ||
+      t.startsWith('mi') || t.startsWith('s');
+    if (!ok) return `bad expires code, unrecognised <type>'${word}'`;
+    word = next();
+  }
+  return undefined;
+}
+
+const expiresByType: Validator = ({ words }) => {
+  const [mime, code] = words as [string, string];
+  if (!mime.includes('/')) return fail('Invalid mimetype: should contain a slash');
+  const e = expiresCode(code);
+  return e ? fail(`'ExpiresByType ${mime} ${code}': ${e}`) : undefined;
+};
+
+const expiresDefault: Validator = ({ words }) => {
+  const code = words[0]!;
+  const e = expiresCode(code);
+  return e ? fail(`'ExpiresDefault ${code}': ${e}`) : undefined;
+};
+
+// --- mod_setenvif ---
+
+function setEnvIf(name: string, icase: boolean, browser: boolean): Validator {
+  return ({ rawArgs }) => {
+    const words = splitWords(rawArgs).map((w) => w.value);
+    let i = 0;
+    if (!browser) {
+      const field = words[i++];
+      if (field === undefined || field === '') return fail(`Missing header-field name for ${name}`);
+    }
+    const regex = words[i++];
+    if (regex === undefined || regex === '') return fail(`Missing regular expression for ${name}`);
+    if (words.length <= i) return fail(`Missing envariable expression for ${name}`);
+    return regexFinding(regex, icase, `${name} regex could not be compiled.`);
+  };
+}
+
+// --- core ---
+
+const STATUS_CODES_FOR_ERRORDOCUMENT = HTTP_STATUS_REASONS;
+
+const errorDocument: Validator = ({ words }) => {
+  const code = Number.parseInt(words[0] ?? '', 10);
+  if (!STATUS_CODES_FOR_ERRORDOCUMENT.has(code) || code < 400 || !/^\d+$/.test(words[0] ?? '')) {
+    if (!(code >= 400 && code < 600)) return fail(`Unsupported HTTP response code ${words[0]}`);
+  }
+  return undefined;
+};
+
+const acceptPathInfo: Validator = ({ words }) =>
+  ['on', 'off', 'default'].includes((words[0] ?? '').toLowerCase())
+    ? undefined
+    : fail('AcceptPathInfo must be set to on, off or default');
+
+const serverSignature: Validator = ({ words }) =>
+  ['on', 'off', 'email'].includes((words[0] ?? '').toLowerCase())
+    ? undefined
+    : fail('ServerSignature: use one of: off | on | email');
+
+const limitRequestBody: Validator = ({ words }) => {
+  const w = words[0] ?? '';
+  if (!/^\s*[+-]?\d+/.test(w) || /^\s*[+-]?\d+\D/.test(w)) return fail('LimitRequestBody argument is not parsable.');
+  if (w.trim().startsWith('-')) return fail('LimitRequestBody requires a non-negative integer.');
+  return undefined;
+};
+
+const fileETag: Validator = ({ words }) => {
+  for (const raw of words) {
+    const w = raw.replace(/^[+-]/, '').toLowerCase();
+    if (!['none', 'all', 'size', 'lmtime', 'mtime', 'lastmodified', 'inode', 'digest'].includes(w)) {
+      return fail(`Unknown keyword '${raw.replace(/^[+-]/, '')}' for FileETag directive`);
+    }
+    if (/^[+-]/.test(raw) && ['none', 'all', 'digest'].includes(w)) {
+      return fail(`FileETag keyword '${raw.slice(1)}' cannot be used with '+' or '-'`);
+    }
+  }
+  return undefined;
+};
+
+const defaultType: Validator = ({ words }) => {
+  const w = (words[0] ?? '').toLowerCase();
+  if (w === 'none' || w === 'off') return undefined;
+  return { code: 'HT202', message: 'Ignoring deprecated use of DefaultType (it has no effect in Apache 2.4)' };
+};
+
+const options: Validator = ({ rawArgs, overrideOpts }) => {
+  const r = parseOptions(
+    splitWords(rawArgs).map((w) => w.value),
+    overrideOpts,
+  );
+  return 'error' in r ? fail(r.error) : undefined;
+};
+
+const directoryIndexRedirect: Validator = ({ words }) => {
+  const w = (words[0] ?? '').toLowerCase();
+  if (['on', 'off', 'permanent', 'temp', 'seeother'].includes(w)) return undefined;
+  const n = Number.parseInt(w, 10);
+  if (Number.isNaN(n) || n < 300 || n > 399) return fail('DirectoryIndexRedirect only accepts values between 300 and 399');
+  return undefined;
+};
+
+const authBasicProvider: Validator = ({ words, hasModule }) => {
+  const providers: Record<string, string> = { file: 'authn_file', anon: 'authn_anon', dbm: 'authn_dbm', dbd: 'authn_dbd', socache: 'authn_socache' };
+  for (const w of words) {
+    const m = providers[w];
+    if (m === undefined || !hasModule(m)) return fail(`Unknown Authn provider: ${w}`);
+  }
+  return undefined;
+};
+
+const require: Validator = ({ rawArgs, hasModule }) => {
+  const r = parseRequire(rawArgs, hasModule);
+  return 'error' in r ? fail(r.error) : undefined;
+};
+
+/** Validators by lower-cased directive name. */
+export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<string, Validator>([
+  ['options', options],
+  ['order', order],
+  ['allow', allowDeny],
+  ['deny', allowDeny],
+  ['satisfy', satisfy],
+  ['require', require],
+  ['rewritecond', rewriteCond],
+  ['rewriterule', rewriteRule],
+  ['rewriteoptions', rewriteOptions],
+  ['rewritebase', rewriteBase],
+  ['header', headerDirective(true)],
+  ['requestheader', headerDirective(false)],
+  ['redirect', redirect(false)],
+  ['redirectmatch', redirect(true)],
+  ['redirecttemp', redirect(false, 302)],
+  ['redirectpermanent', redirect(false, 301)],
+  ['expiresbytype', expiresByType],
+  ['expiresdefault', expiresDefault],
+  ['setenvif', setEnvIf('SetEnvIf', false, false)],
+  ['setenvifnocase', setEnvIf('SetEnvIfNoCase', true, false)],
+  ['browsermatch', setEnvIf('BrowserMatch', false, true)],
+  ['browsermatchnocase', setEnvIf('BrowserMatchNoCase', true, true)],
+  ['errordocument', errorDocument],
+  ['acceptpathinfo', acceptPathInfo],
+  ['serversignature', serverSignature],
+  ['limitrequestbody', limitRequestBody],
+  ['fileetag', fileETag],
+  ['defaulttype', defaultType],
+  ['directoryindexredirect', directoryIndexRedirect],
+  ['authbasicprovider', authBasicProvider],
+]);

@@ -1,0 +1,119 @@
+/**
+ * Apache's regular expressions (PCRE2, compiled by `ap_pregcomp` with AP_REG_EXTENDED and the
+ * default DOTALL | DOLLAR_ENDONLY flags) mapped onto engines Node can run.
+ *
+ * Decision (docs/decisions.md): RE2 first — linear time, so a student's pattern can never stall
+ * the server, and it reads `(?i)` and POSIX classes as PCRE does. Patterns RE2 cannot run
+ * (backreferences, lookaround) fall back to a translated JavaScript RegExp; those are the only
+ * ones that could backtrack, and they are marked so callers can bound their input.
+ * Constructs only PCRE has (possessive quantifiers, atomic groups, `\K`, `(?x)` …) are
+ * accepted as the host accepts them, but reported as not honoured.
+ */
+import { createRequire } from 'node:module';
+
+type Re2Ctor = new (pattern: string, flags?: string) => RegExpLike;
+interface RegExpLike {
+  exec(s: string): RegExpExecArray | null;
+  test(s: string): boolean;
+}
+
+const require = createRequire(import.meta.url);
+const RE2 = require('re2') as Re2Ctor;
+
+/** A compiled pattern, whichever engine runs it. */
+export interface ApacheRegex {
+  readonly source: string;
+  readonly engine: 're2' | 'js';
+  /** True when the engine may backtrack (the JS fallback). */
+  readonly mayBacktrack: boolean;
+  /** Captures: index 0 is the whole match; unmatched groups are undefined. */
+  exec(subject: string): (string | undefined)[] | null;
+  test(subject: string): boolean;
+  /** Named groups of the last successful exec (for `MATCH_<NAME>` variables). */
+  groups(subject: string): Record<string, string | undefined> | undefined;
+}
+
+export type RegexCompileResult =
+  | { ok: true; regex: ApacheRegex }
+  /** PCRE accepts it but no engine here can run it as PCRE would. */
+  | { ok: true; regex: undefined; unsupported: string }
+  | { ok: false; reason: string };
+
+const POSIX_CLASSES: Record<string, string> = {
+  alpha: 'A-Za-z',
+  digit: '0-9',
+  alnum: 'A-Za-z0-9',
+  upper: 'A-Z',
+  lower: 'a-z',
+  space: ' \\t\\n\\r\\f\\v',
+  blank: ' \\t',
+  punct: '!-\\/:-@\\[-`{-~',
+  xdigit: '0-9A-Fa-f',
+  word: 'A-Za-z0-9_',
+  cntrl: '\\x00-\\x1f\\x7f',
+  print: '\\x20-\\x7e',
+  graph: '\\x21-\\x7e',
+};
+
+/** Rewrites the PCRE-only spellings JavaScript lacks; undefined when it cannot. */
+function toJavaScript(pattern: string): { source: string; flags: string } | undefined {
+  let p = pattern;
+  let flags = 's';
+  const lead = /^\(\?([imsx]+)\)/.exec(p);
+  if (lead) {
+    const f = lead[1]!;
+    if (f.includes('x')) return undefined;
+    if (f.includes('i')) flags += 'i';
+    if (f.includes('m')) flags += 'm';
+    p = p.slice(lead[0].length);
+  }
+  if (/\(\?[imsx-]+[:)]/.test(p)) return undefined;
+  p = p.replace(/\[:(\w+):\]/g, (whole, name: string) => POSIX_CLASSES[name] ?? whole);
+  p = p.replace(/\\A/g, '^').replace(/\\z/g, '$').replace(/\\Z/g, '(?=\\n?$)');
+  p = p.replace(/\(\?P<(\w+)>/g, '(?<$1>').replace(/\(\?P=(\w+)\)/g, '\\k<$1>');
+  return { source: p, flags };
+}
+
+/** Constructs PCRE2 accepts that neither RE2 nor JavaScript can run. */
+const PCRE_ONLY = /[*+?}]\+|\(\?>|\\[KhHvVRXCN]|\(\?x|\(\?\||\(\?R\)|\(\?\d|\(\?&|\(\*[A-Z]|\\g\{?-?\d|\\[pP]\{\^|\}\{\d/;
+
+function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex {
+  return {
+    source,
+    engine,
+    mayBacktrack: engine === 'js',
+    exec(subject) {
+      const m = re.exec(subject);
+      return m ? Array.from(m, (x) => (x === undefined ? undefined : x)) : null;
+    },
+    test(subject) {
+      return re.test(subject);
+    },
+    groups(subject) {
+      const m = re.exec(subject);
+      return m?.groups ? { ...m.groups } : undefined;
+    },
+  };
+}
+
+/** Compiles a pattern as Apache would; `icase` adds AP_REG_ICASE (e.g. `[NC]`). */
+export function compileApacheRegex(pattern: string, icase = false): RegexCompileResult {
+  const flags = icase ? 'si' : 's';
+  try {
+    return { ok: true, regex: wrap(pattern, 're2', new RE2(pattern, flags)) };
+  } catch (re2Error) {
+    const js = toJavaScript(pattern);
+    if (js) {
+      try {
+        const f = icase && !js.flags.includes('i') ? `${js.flags}i` : js.flags;
+        return { ok: true, regex: wrap(pattern, 'js', new RegExp(js.source, f)) };
+      } catch {
+        /* fall through */
+      }
+    }
+    if (PCRE_ONLY.test(pattern)) {
+      return { ok: true, regex: undefined, unsupported: (re2Error as Error).message };
+    }
+    return { ok: false, reason: (re2Error as Error).message };
+  }
+}

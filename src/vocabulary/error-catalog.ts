@@ -1,0 +1,61 @@
+import type { Severity } from './diagnostic.js';
+
+/** One entry of the error catalog: a stable code and what it means. */
+export interface CatalogEntry {
+  /** Stable identifier, never reused for another meaning. */
+  code: string;
+  severity: Severity;
+  /** One line on what the code means (documented in docs/errors.md). */
+  summary: string;
+  /** The HTTP status the host answers when this happens while serving (undefined: not a request error). */
+  status?: number;
+  /** Default advice shown with the diagnostic. */
+  hint?: string;
+}
+
+const entries = [
+  // --- .htaccess / configuration syntax (the host rejects the file: 500) ---
+  { code: 'HT100', severity: 'error', status: 500, summary: 'Invalid command: unknown directive, or one of a module the host does not load',
+    hint: 'Check the spelling; if the directive is right, the module that defines it is not loaded on this host.' },
+  { code: 'HT101', severity: 'error', status: 500, summary: 'Directive not allowed here (wrong context or forbidden by AllowOverride)',
+    hint: 'The host\'s AllowOverride does not let .htaccess files use this directive here, or it belongs in the server configuration.' },
+  { code: 'HT102', severity: 'error', status: 500, summary: 'Wrong number or shape of arguments',
+    hint: 'Note that "#" starts a comment only at the beginning of a line; a trailing "# note" is read as more arguments.' },
+  { code: 'HT103', severity: 'error', status: 500, summary: 'Section not closed, closed twice or closed with the wrong name' },
+  { code: 'HT104', severity: 'error', status: 500, summary: 'Line longer than Apache accepts in a .htaccess file (8190 characters after joining continuations)' },
+  { code: 'HT105', severity: 'error', status: 500, summary: 'Invalid argument value (rejected by the directive itself)' },
+  { code: 'HT106', severity: 'error', status: 500, summary: 'Regular expression that does not compile' },
+  { code: 'HT107', severity: 'error', status: 500, summary: 'Bad flag or option in a RewriteRule or RewriteCond' },
+  { code: 'HT108', severity: 'error', status: 500, summary: 'Error directive reached' },
+  { code: 'HT109', severity: 'error', status: 500, summary: 'Byte-order mark at the start of the file (Apache on Unix reads it as part of the first directive name)',
+    hint: 'Save the file as UTF-8 without BOM.' },
+  // --- warnings: the host accepts the file, but something is off ---
+  { code: 'HT200', severity: 'warning', summary: 'Directive parsed and accepted, but not emulated by htsandbox (the preview may differ from the host)' },
+  { code: 'HT201', severity: 'warning', summary: 'Regular expression the host accepts but htsandbox cannot honour exactly' },
+  { code: 'HT202', severity: 'warning', summary: 'Directive accepted by the host but with no effect (deprecated or ignored)' },
+  { code: 'HT203', severity: 'warning', summary: 'Handler name no module provides: the host serves such files as plain static files (source code disclosure)' },
+  { code: 'HT204', severity: 'warning', summary: 'Trailing text that looks like a comment is read as arguments' },
+  { code: 'HT205', severity: 'warning', summary: 'Directive skipped because AllowOverride Nonfatal is set' },
+  { code: 'HT206', severity: 'warning', summary: 'Config variable ${NAME} is not defined' },
+  // --- I/O while checking or loading ---
+  { code: 'HT300', severity: 'error', summary: 'File or directory cannot be read' },
+  { code: 'HT301', severity: 'error', summary: 'Include pattern matches no file' },
+  { code: 'HT302', severity: 'error', status: 403, summary: '.htaccess exists but cannot be read (the host answers 403)' },
+  // --- usage ---
+  { code: 'HT900', severity: 'error', summary: 'Command-line usage error' },
+] as const satisfies readonly CatalogEntry[];
+
+/** Every code the project may emit. */
+export type ErrorCode = (typeof entries)[number]['code'];
+
+/** The error catalog, by code. */
+export const ERROR_CATALOG: ReadonlyMap<ErrorCode, CatalogEntry> = new Map(
+  entries.map((e) => [e.code, e as CatalogEntry]),
+);
+
+/** Looks up a catalog entry; every code used in the source must be in the catalog. */
+export function catalogEntry(code: ErrorCode): CatalogEntry {
+  const entry = ERROR_CATALOG.get(code);
+  if (!entry) throw new Error(`unknown error code ${code}`);
+  return entry;
+}
