@@ -230,14 +230,22 @@ const HTTP_METHODS = new Set([
   'REPORT', 'MKWORKSPACE', 'MKACTIVITY', 'BASELINE-CONTROL', 'MERGE', 'INVALID', 'HEAD',
 ]);
 
-function validIp(w: string): boolean {
+/** `apr_ipsubnet_create`'s verdict: undefined when valid, else the error Apache appends. */
+function ipProblem(w: string): string | undefined {
   const [addr, mask] = w.split('/', 2) as [string, string | undefined];
-  if (addr.includes(':')) return /^[0-9A-Fa-f:.]+$/.test(addr) && (mask === undefined || /^\d+$/.test(mask));
+  const v6 = addr.includes(':');
+  if (v6 ? !/^[0-9A-Fa-f:.]+$/.test(addr) : !/^[\d.]+$/.test(addr)) return ''; // EINVAL: not an address at all
+  if (v6) {
+    if (mask !== undefined && !(/^\d+$/.test(mask) && Number(mask) <= 128)) return ': The specified network mask is invalid.';
+    return undefined;
+  }
   const parts = addr.split('.');
-  if (parts.length > 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return false;
-  if (mask === undefined) return true;
-  if (/^\d+$/.test(mask)) return Number(mask) <= 32;
-  return mask.split('.').every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+  if (parts.length > 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return ': The specified IP address is invalid.';
+  if (mask === undefined) return undefined;
+  const maskOk = /^\d+$/.test(mask)
+    ? Number(mask) <= 32
+    : mask.split('.').length === 4 && mask.split('.').every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+  return maskOk ? undefined : ': The specified network mask is invalid.';
 }
 
 /** Parses a `Require` line: provider and arguments, or Apache's error. */
@@ -263,7 +271,10 @@ export function parseRequire(
     if (a !== 'granted' && a !== 'denied') return { error: "Argument for 'Require all' must be 'granted' or 'denied'" };
   } else if (provider === 'ip') {
     if (args.length === 0) return { error: "'require ip' requires an argument" };
-    for (const a of args) if (!validIp(a)) return { error: `ip address '${a}' appears to be invalid` };
+    for (const a of args) {
+      const problem = ipProblem(a);
+      if (problem !== undefined) return { error: `ip address '${a}' appears to be invalid${problem}` };
+    }
   } else if (provider === 'method') {
     for (const a of args) if (!HTTP_METHODS.has(a)) return { error: `Invalid Method '${a}'` };
   }
@@ -497,8 +508,11 @@ const serverSignature: Validator = ({ words }) =>
 
 const limitRequestBody: Validator = ({ words }) => {
   const w = words[0] ?? '';
-  if (!/^\s*[+-]?\d+/.test(w) || /^\s*[+-]?\d+\D/.test(w)) return fail('LimitRequestBody argument is not parsable.');
-  if (w.trim().startsWith('-')) return fail('LimitRequestBody requires a non-negative integer.');
+  const m = /^\s*([+-]?)(\d*)/.exec(w)!;
+  if (m[2]!.length > 18) return fail('LimitRequestBody argument is not parsable.');
+  if (m[0].length !== w.length || m[2] === '' || (m[1] === '-' && Number(m[2]) > 0)) {
+    return fail('LimitRequestBody requires a non-negative integer.');
+  }
   return undefined;
 };
 
@@ -551,6 +565,13 @@ const require: Validator = ({ rawArgs, hasModule }) => {
   return 'error' in r ? fail(r.error) : undefined;
 };
 
+/** `Error` (generate_error, core.c): always fails, with its own text. */
+const errorDirective: Validator = ({ rawArgs }) => {
+  const w = getWordConf(rawArgs, 0);
+  const text = w.quoted && w.next >= rawArgs.length ? w.value : rawArgs;
+  return fail(text, 'HT108');
+};
+
 /** Validators by lower-cased directive name. */
 export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<string, Validator>([
   ['options', options],
@@ -583,4 +604,5 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['defaulttype', defaultType],
   ['directoryindexredirect', directoryIndexRedirect],
   ['authbasicprovider', authBasicProvider],
+  ['error', errorDirective],
 ]);

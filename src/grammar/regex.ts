@@ -75,7 +75,7 @@ function toJavaScript(pattern: string): { source: string; flags: string } | unde
 }
 
 /** Constructs PCRE2 accepts that neither RE2 nor JavaScript can run. */
-const PCRE_ONLY = /[*+?}]\+|\(\?>|\\[KhHvVRXCN]|\(\?x|\(\?\||\(\?R\)|\(\?\d|\(\?&|\(\*[A-Z]|\\g\{?-?\d|\\[pP]\{\^|\}\{\d/;
+const PCRE_ONLY = /[*+?}]\+|\(\?>|\\[KhHvVRXCN]|\(\?x|\(\?\||\(\?R\)|\(\?\d|\(\?&|\(\*[A-Z]|\\g\{?-?\d|\\[pP]\{\^/;
 
 function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex {
   return {

@@ -212,7 +212,7 @@ class Walker {
     const key = node.key;
     if (key === '<files' || key === '<filesmatch') {
       if (frame.inLimit) {
-        this.add('HT101', node, `${name}> cannot occur within <Limit> section`);
+        this.add('HT101', node, `${name}> cannot occur within <Limit> or <LimitExcept> section`);
         return;
       }
       if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);

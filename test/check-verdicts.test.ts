@@ -1,0 +1,122 @@
+/**
+ * `check` must report an error exactly when real Apache rejects the file. With Apache
+ * installed the verdicts are taken live (and must equal the recording: drift fails); without
+ * it, the recorded verdicts are the judge. HTSANDBOX_RECORD=1 rewrites the recording.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { get } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadHost } from '../src/adapters/server-config-loader.js';
+import { checkSite } from '../src/adapters/site-checker.js';
+import { apacheMissing, peerAvailable } from './helpers/peers.js';
+import { startPrivateApache, writeHostConfig, PROFILES_DIR, type PrivateApache } from './helpers/private-apache.js';
+import {
+  loadFixtures,
+  overrideSections,
+  readVerdicts,
+  VERDICTS_FILE,
+  type ApacheVerdict,
+} from './helpers/htaccess-fixtures.js';
+
+const fixtures = loadFixtures();
+const RECORD = process.env.HTSANDBOX_RECORD === '1';
+
+function buildSite(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'htsandbox-fixtures-'));
+  const site = join(dir, 'site');
+  mkdirSync(site);
+  for (const f of fixtures) {
+    mkdirSync(join(site, f.name));
+    writeFileSync(join(site, f.name, '.htaccess'), f.content);
+    writeFileSync(join(site, f.name, 'index.html'), 'ok\n');
+  }
+  return site;
+}
+
+function fetchStatus(port: number, path: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const req = get({ host: '127.0.0.1', port, path, headers: { Connection: 'close' } }, (r) => {
+      r.resume();
+      r.on('end', () => res(r.statusCode ?? 0));
+    });
+    req.on('error', rej);
+  });
+}
+
+/** Reads Apache's alert/crit lines for each fixture directory from its error log. */
+function verdictsFromLog(log: string, siteRoot: string, statuses: Map<string, number>): Record<string, ApacheVerdict> {
+  const out: Record<string, ApacheVerdict> = {};
+  for (const f of fixtures) {
+    const prefix = `${siteRoot}/${f.name}/.htaccess: `;
+    const line = log.split('\n').find((l) => l.includes('[core:alert]') && l.includes(prefix));
+    if (line) {
+      const message = line.slice(line.indexOf(prefix) + prefix.length).split(siteRoot).join('{root}');
+      out[f.name] = { rejected: true, message };
+    } else {
+      out[f.name] = { rejected: statuses.get(f.name) === 500 };
+    }
+  }
+  return out;
+}
+
+let recorded: Record<string, ApacheVerdict> = {};
+try {
+  recorded = readVerdicts();
+} catch {
+  recorded = {};
+}
+
+describe('check agrees with Apache on the .htaccess corpus', () => {
+  const live = peerAvailable('Apache verdicts for the .htaccess corpus', apacheMissing());
+  let apache: PrivateApache | undefined;
+  let liveVerdicts: Record<string, ApacheVerdict> | undefined;
+  let ours: Map<string, { rejected: boolean; messages: string[] }>;
+
+  beforeAll(async () => {
+    const site = buildSite();
+    if (live) {
+      apache = await startPrivateApache({ site, extraConfig: (root) => overrideSections(root, fixtures) });
+      const statuses = new Map<string, number>();
+      for (const f of fixtures) statuses.set(f.name, await fetchStatus(apache.port, `/${f.name}/index.html`));
+      liveVerdicts = verdictsFromLog(apache.errorLog(), apache.siteRoot, statuses);
+      if (RECORD) writeFileSync(VERDICTS_FILE, `${JSON.stringify(liveVerdicts, null, 2)}\n`);
+    }
+    // Our verdicts, with the same host configuration Apache read.
+    const cfgDir = mkdtempSync(join(tmpdir(), 'htsandbox-cfg-'));
+    const cfg = join(cfgDir, 'host.conf');
+    writeHostConfig(cfg, site, join(PROFILES_DIR, 'apache.conf'), overrideSections(site, fixtures));
+    const loaded = loadHost({ configFile: cfg, siteRoot: site });
+    if ('error' in loaded) throw new Error(loaded.error);
+    const result = checkSite(site, loaded);
+    ours = new Map();
+    for (const f of fixtures) {
+      const file = join(site, f.name, '.htaccess');
+      const messages = result.diagnostics.filter((d) => d.file === file && d.severity === 'error').map((d) => d.message.split(site).join('{root}'));
+      ours.set(f.name, { rejected: messages.length > 0, messages });
+    }
+    rmSync(cfgDir, { recursive: true, force: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    await apache?.stop();
+  });
+
+  it('has at least 60 fixtures', () => {
+    expect(fixtures.length).toBeGreaterThanOrEqual(60);
+  });
+
+  it.each(fixtures.map((f) => f.name))('%s', (name) => {
+    const expected = liveVerdicts?.[name] ?? recorded[name];
+    expect(expected, `no recorded Apache verdict for ${name}; run npm run record:htaccess`).toBeDefined();
+    if (liveVerdicts && !RECORD) {
+      expect(liveVerdicts[name], 'Apache drifted from the recorded verdict').toEqual(recorded[name]);
+    }
+    const mine = ours.get(name)!;
+    expect({ rejected: mine.rejected, messages: mine.messages }).toMatchObject({ rejected: expected!.rejected });
+    if (expected!.rejected && expected!.message !== undefined) {
+      expect(mine.messages[0]).toBe(expected!.message);
+    }
+  });
+});

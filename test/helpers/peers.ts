@@ -1,0 +1,28 @@
+/**
+ * Real peers (Apache, php-cgi, …): a test that needs one skips with a printed reason when it
+ * is missing, and fails instead when HTSANDBOX_REQUIRE_PEERS=1 (as in CI).
+ */
+import { existsSync } from 'node:fs';
+
+export const REQUIRE_PEERS = process.env.HTSANDBOX_REQUIRE_PEERS === '1';
+
+export const APACHE_BIN = process.env.APACHE_BIN ?? '/usr/sbin/apache2';
+export const APACHE_MODULES = '/usr/lib/apache2/modules';
+
+/** Undefined when Apache 2.4 + mod_fcgid are installed, else why not. */
+export function apacheMissing(): string | undefined {
+  if (!existsSync(APACHE_BIN)) return `${APACHE_BIN} not found (apt-get install apache2)`;
+  if (!existsSync(`${APACHE_MODULES}/mod_fcgid.so`)) return 'mod_fcgid not found (apt-get install libapache2-mod-fcgid)';
+  return undefined;
+}
+
+/**
+ * Decides whether a peer-dependent suite runs: returns true to run; when the peer is missing
+ * it prints why and returns false, or throws when peers are required.
+ */
+export function peerAvailable(what: string, missing: string | undefined): boolean {
+  if (missing === undefined) return true;
+  if (REQUIRE_PEERS) throw new Error(`HTSANDBOX_REQUIRE_PEERS=1 but ${what} is unavailable: ${missing}`);
+  process.stderr.write(`[skip] ${what}: ${missing}\n`);
+  return false;
+}
