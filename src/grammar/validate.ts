@@ -133,7 +133,7 @@ class Walker {
           'HT100',
           node,
           `Invalid command '${displayName}', perhaps misspelled or defined by a module not included in the server configuration`,
-          spec
+          spec && !node.key.startsWith('php_')
             ? `'${spec.name}' belongs to mod_${spec.modules[0]}, which this host does not load.`
             : unknownDirectiveHint(node.key),
         );

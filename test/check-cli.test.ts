@@ -1,0 +1,99 @@
+/** `htsandbox check` end to end, in process: exit codes and every output format. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { PROJECT_ROOT } from './helpers/private-apache.js';
+
+function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  return main(args, {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    env: {},
+    cwd: PROJECT_ROOT,
+  }).then((code) => ({ code, out, err }));
+}
+
+const dirs: string[] = [];
+function site(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'htsandbox-check-'));
+  dirs.push(root);
+  for (const [p, text] of Object.entries(files)) {
+    mkdirSync(join(root, p, '..'), { recursive: true });
+    writeFileSync(join(root, p), text);
+  }
+  return root;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const BROKEN = { '.htaccess': 'Options -Indexes\n', 'sub/.htaccess': '# sub\nDirectoryIndex index.html\nRewriteEngin On\n' };
+
+describe('htsandbox check', () => {
+  it('passes the bundled example site', async () => {
+    const r = await run(['check', 'fixtures/example-site']);
+    expect(r.code).toBe(0);
+  });
+
+  it('names sub/.htaccess:3 with Apache\'s wording and exits 1', async () => {
+    const root = site(BROKEN);
+    const r = await run(['check', root]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('sub/.htaccess:3:1 error HT100');
+    expect(r.out).toContain(
+      "Invalid command 'RewriteEngin', perhaps misspelled or defined by a module not included in the server configuration",
+    );
+  });
+
+  it('--format json parses', async () => {
+    const r = await run(['check', site(BROKEN), '--format', 'json']);
+    const parsed = JSON.parse(r.out) as { diagnostics: { file: string; line: number; code: string }[] };
+    expect(parsed.diagnostics.some((d) => d.file.endsWith('sub/.htaccess') && d.line === 3 && d.code === 'HT100')).toBe(true);
+  });
+
+  it('--format sarif is SARIF 2.1.0 with a physical location', async () => {
+    const r = await run(['check', site(BROKEN), '--format', 'sarif']);
+    const log = JSON.parse(r.out);
+    expect(log.version).toBe('2.1.0');
+    const loc = log.runs[0].results[0].locations[0].physicalLocation;
+    expect(loc.artifactLocation.uri).toMatch(/sub\/\.htaccess$/);
+    expect(loc.region.startLine).toBe(3);
+  });
+
+  it('--format github prints workflow annotations', async () => {
+    const r = await run(['check', site(BROKEN), '--format', 'github']);
+    expect(r.out).toMatch(/^::error file=[^,]*sub\/\.htaccess,line=3,col=1,title=HT100::Invalid command 'RewriteEngin'/m);
+  });
+
+  it('exit 2 for a missing root and for an unknown profile', async () => {
+    expect((await run(['check', '/nonexistent/site'])).code).toBe(2);
+    expect((await run(['check', site({}), '--profile', 'nope'])).code).toBe(2);
+  });
+
+  it('php_value is an error on the scripts profile, with a hint about php.ini', async () => {
+    const r = await run(['check', site({ '.htaccess': 'php_value upload_max_filesize 10M\n' })]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('php.ini');
+  });
+
+  it('warns but exits 0 for directives that are accepted but not emulated', async () => {
+    const r = await run(['check', site({ '.htaccess': 'ContentDigest On\n' }), '--not-emulated']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('HT200');
+  });
+
+  it('accepts the oracle host settings as --config', async () => {
+    const root = site({ '.htaccess': 'Options -Indexes\n' });
+    const conf = join(root, '..', `${root.split('/').pop()}-host.conf`);
+    const { execFileSync } = await import('node:child_process');
+    execFileSync(join(PROJECT_ROOT, '../shared/oracle/apache/render-host-conf.sh'), [root, conf]);
+    dirs.push(conf);
+    const r = await run(['check', root, '--config', conf]);
+    expect(r.err).not.toContain('has errors');
+    expect(r.code).toBe(0);
+  });
+});
