@@ -21,7 +21,9 @@ const BOM = '\xef\xbb\xbf';
 
 /** Apache's error-log escaping (`ap_escape_errorlog_item`): non-printable bytes as \xHH. */
 export function escapeLogItem(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return s.replace(/[\x00-\x1f\x7f-\xff"\\]/g, (c) =>
+    c === '"' || c === '\\' ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 /** Analyses the latin1 text of one `.htaccess` file under the given override policy. */

@@ -96,9 +96,13 @@ function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex
   };
 }
 
+/** PCRE2 refuses a range with a class escape at either end (`[a-\d]`); RE2 reads it literally. */
+const CLASS_ESCAPE_RANGE = /\[(?:[^\]\\]|\\.)*?(?:[^\\[]-\\[dDsSwWhHvV]|\\[dDsSwWhHvV]-[^\]])/;
+
 /** Compiles a pattern as Apache would; `icase` adds AP_REG_ICASE (e.g. `[NC]`). */
 export function compileApacheRegex(pattern: string, icase = false): RegexCompileResult {
   const flags = icase ? 'si' : 's';
+  if (CLASS_ESCAPE_RANGE.test(pattern)) return { ok: false, reason: 'invalid range in character class' };
   try {
     return { ok: true, regex: wrap(pattern, 're2', new RE2(pattern, flags)) };
   } catch (re2Error) {
