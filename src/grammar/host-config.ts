@@ -5,7 +5,7 @@
 import { BUILT_IN_MODULES, HTSANDBOX_MODULE, moduleIdFromSymbol, moduleNames } from './module-catalog.js';
 import type { HostFacts } from './conditions.js';
 import { lookupDirective, OR_ALL, OR_AUTHCFG, OR_FILEINFO, OR_INDEXES, OR_LIMIT, OR_OPTIONS, OR_UNSET, NONFATAL_OVERRIDE, NONFATAL_UNKNOWN } from './directive-registry.js';
-import { OPT_ALL, OPT_EXECCGI, OPT_INCLUDES, OPT_INC_WITH_EXEC, OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS, OPT_SYM_OWNER } from './options.js';
+import { OPT_ALL, OPTION_KEYWORDS } from './options.js';
 import { DEFAULT_OVERRIDE_OPTS } from './validate.js';
 import type { ConfigNode, SectionNode } from './syntax-tree.js';
 import { walkActive } from './syntax-tree.js';
@@ -78,19 +78,12 @@ export function parseAllowOverride(words: readonly string[]): { mask: number; op
 }
 
 function parseOverrideOptions(list: string): number {
-  const map: Record<string, number> = {
-    indexes: OPT_INDEXES,
-    includes: OPT_INCLUDES | OPT_INC_WITH_EXEC,
-    includesnoexec: OPT_INCLUDES,
-    followsymlinks: OPT_SYM_LINKS,
-    symlinksifownermatch: OPT_SYM_OWNER,
-    execcgi: OPT_EXECCGI,
-    multiviews: OPT_MULTI,
-    all: OPT_ALL,
-    none: 0,
-  };
+  const extra: Record<string, number> = { all: OPT_ALL, none: 0 };
   let opts = 0;
-  for (const part of list.split(',')) opts |= map[part.toLowerCase()] ?? 0;
+  for (const part of list.split(',')) {
+    const k = part.toLowerCase();
+    opts |= OPTION_KEYWORDS[k] ?? extra[k] ?? 0;
+  }
   return opts;
 }
 

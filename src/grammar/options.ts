@@ -24,7 +24,8 @@ export interface OptionsChange {
   remove: number;
 }
 
-const KEYWORDS: Record<string, number> = {
+/** Option keywords (lower-case) and the bits they set. */
+export const OPTION_KEYWORDS: Readonly<Record<string, number>> = {
   indexes: OPT_INDEXES,
   includes: OPT_INCLUDES | OPT_INC_WITH_EXEC,
   includesnoexec: OPT_INCLUDES,
@@ -69,7 +70,7 @@ export function parseOptions(words: readonly string[], allowed: number): { chang
       opt = lw === 'none' ? OPT_NONE : OPT_ALL;
       allNone = true;
     } else {
-      const k = KEYWORDS[lw];
+      const k = OPTION_KEYWORDS[lw];
       if (k === undefined) return { error: `Illegal option ${w}` };
       opt = k;
     }
