@@ -54,6 +54,12 @@ export function runCheck(opts: CheckOptions, io: CommandIo, version: string): nu
   const out = formatDiagnostics(shown, opts.format, { color: Boolean(io.stdout.isTTY), version });
   if (out !== '') io.stdout.write(`${out}\n`);
   if (opts.format === 'text') {
+    const notEmulated = result.diagnostics.filter((d) => d.code === 'HT200').length;
+    if (!opts.showNotEmulated && notEmulated > 0) {
+      io.stderr.write(
+        `note: ${notEmulated} directive${notEmulated === 1 ? ' is' : 's are'} accepted by the host but not emulated by htsandbox yet (--not-emulated lists them)\n`,
+      );
+    }
     const rejected = result.files.filter((f) => f.rejected).length;
     io.stderr.write(
       `checked ${result.files.length} access file${result.files.length === 1 ? '' : 's'}: ` +
