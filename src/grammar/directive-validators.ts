@@ -567,8 +567,8 @@ const require: Validator = ({ rawArgs, hasModule }) => {
 
 /** `Error` (generate_error, core.c): always fails, with its own text. */
 const errorDirective: Validator = ({ rawArgs }) => {
-  const w = getWordConf(rawArgs, 0);
-  const text = w.quoted && w.next >= rawArgs.length ? w.value : rawArgs;
+  // Only the surrounding quotes go; escapes inside stay as written.
+  const text = rawArgs.length >= 2 && rawArgs.startsWith('"') && rawArgs.endsWith('"') ? rawArgs.slice(1, -1) : rawArgs;
   return fail(text, 'HT108');
 };
 

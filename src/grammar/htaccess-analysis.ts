@@ -19,10 +19,13 @@ export interface HtaccessAnalysis {
 
 const BOM = '\xef\xbb\xbf';
 
-/** Apache's error-log escaping (`ap_escape_errorlog_item`): non-printable bytes as \xHH. */
+/**
+ * Apache's error-log escaping (`ap_escape_errorlog_item`): non-printable bytes as \xHH and a
+ * backslash doubled; a double quote stays as it is (fixture error-with-quote).
+ */
 export function escapeLogItem(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f-\xff"\\]/g, (c) =>
-    c === '"' || c === '\\' ? `\\${c}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  return s.replace(/[\x00-\x1f\x7f-\xff\\]/g, (c) =>
+    c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
 }
 
