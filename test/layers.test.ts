@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from './helpers/private-apache.js';
 
-const LAYERS = ['vocabulary', 'grammar', 'adapters', 'server', 'cli'];
+const LAYERS = ['vocabulary', 'grammar', 'engine', 'adapters', 'server', 'cli'];
 const IO_MODULES = /^node:(fs|net|http|https|child_process|dgram|tls|cluster|worker_threads)(\/|$)/;
 
 function files(dir: string): string[] {
@@ -30,7 +30,7 @@ describe('layering', () => {
           const target = relative(src, join(file, '..', spec)).split('/')[0]!;
           expect(LAYERS.indexOf(target), `${rel} imports ${spec}`).toBeLessThanOrEqual(LAYERS.indexOf(layer));
         }
-        if (layer === 'grammar' || layer === 'vocabulary') {
+        if (layer === 'grammar' || layer === 'vocabulary' || layer === 'engine') {
           expect(IO_MODULES.test(spec), `${rel} imports ${spec}`).toBe(false);
         }
       }

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { runCheck } from './check-command.js';
+import { runServe } from './serve-command.js';
 import type { CommandIo } from './io.js';
 
 function packageVersion(): string {
@@ -43,6 +44,31 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       if (o.config) opts.config = o.config;
       if (o.profile) opts.profile = o.profile;
       exitCode = runCheck(opts, io, version);
+    });
+
+  program
+    .command('serve')
+    .description('serve a site the way the host answers it')
+    .argument('[root]', 'site root (the DocumentRoot)', '.')
+    .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
+    .option('--access-log <file>', 'combined-format access log (- for stderr)')
+    .option('--error-log <file>', 'error log (default stderr)')
+    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string }) => {
+      const port = Number.parseInt(o.port, 10);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        io.stderr.write(`htsandbox serve: bad port ${o.port}\n`);
+        exitCode = 2;
+        return;
+      }
+      const opts: Parameters<typeof runServe>[0] = { root, port, host: o.host };
+      if (o.config) opts.config = o.config;
+      if (o.profile) opts.profile = o.profile;
+      if (o.accessLog) opts.accessLog = o.accessLog;
+      if (o.errorLog) opts.errorLog = o.errorLog;
+      exitCode = await runServe(opts, io);
     });
 
   try {

@@ -1,0 +1,89 @@
+/** `htsandbox serve [ROOT]`: answers requests as the host would. */
+import { createWriteStream, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import pino from 'pino';
+import { createHttpFront } from '../server/http-server.js';
+import { createSiteContext } from '../server/site-context.js';
+import type { CommandIo } from './io.js';
+
+export interface ServeOptions {
+  root: string;
+  port: number;
+  host: string;
+  config?: string;
+  profile?: string;
+  accessLog?: string;
+  errorLog?: string;
+  /** Resolves once the server is listening (tests); the signal stops it. */
+  signal?: AbortSignal;
+  onListening?: (port: number) => void;
+}
+
+/** Maximum time in-flight requests get to finish after SIGINT/SIGTERM. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+export async function runServe(opts: ServeOptions, io: CommandIo): Promise<number> {
+  const rootAbs = resolve(io.cwd, opts.root);
+  try {
+    if (!statSync(rootAbs).isDirectory()) {
+      io.stderr.write(`htsandbox serve: ${opts.root} is not a directory\n`);
+      return 2;
+    }
+  } catch (err) {
+    io.stderr.write(`htsandbox serve: cannot read ${opts.root}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const src: { siteRoot: string; configFile?: string; profile?: string } = { siteRoot: rootAbs };
+  if (opts.config) src.configFile = resolve(io.cwd, opts.config);
+  if (opts.profile) src.profile = opts.profile;
+  const site = createSiteContext(src);
+  if ('error' in site) {
+    io.stderr.write(`htsandbox serve: ${site.error}\n`);
+    return 2;
+  }
+  const errorDest =
+    opts.errorLog && opts.errorLog !== '-'
+      ? pino.destination({ dest: resolve(io.cwd, opts.errorLog), sync: false })
+      : io.stderr.isTTY
+        ? pino.transport({ target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname,apache' } })
+        : pino.destination({ dest: 2, sync: false });
+  const logger = pino({ base: undefined, level: 'info' }, errorDest);
+  let accessLog: ((line: string) => void) | undefined;
+  if (opts.accessLog === '-') accessLog = (line) => io.stderr.write(`${line}\n`);
+  else if (opts.accessLog) {
+    const stream = createWriteStream(resolve(io.cwd, opts.accessLog), { flags: 'a' });
+    accessLog = (line) => stream.write(`${line}\n`);
+  }
+  const front = createHttpFrontSafe(site, logger, accessLog);
+  return new Promise<number>((done) => {
+    front.once('error', (err: NodeJS.ErrnoException) => {
+      io.stderr.write(`htsandbox serve: cannot listen on ${opts.host}:${opts.port}: ${err.message}\n`);
+      done(2);
+    });
+    front.listen(opts.port, opts.host, () => {
+      const addr = front.address();
+      const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+      io.stdout.write(`htsandbox: serving ${opts.root} at http://${opts.host}:${port}/\n`);
+      opts.onListening?.(port);
+    });
+    let stopping = false;
+    const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
+      front.close(() => done(0));
+      front.closeIdleConnections();
+      setTimeout(() => {
+        front.closeAllConnections();
+      }, SHUTDOWN_GRACE_MS).unref();
+    };
+    opts.signal?.addEventListener('abort', stop, { once: true });
+    if (!opts.signal) {
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    }
+  });
+}
+
+function createHttpFrontSafe(site: Exclude<ReturnType<typeof createSiteContext>, { error: string }>, logger: pino.Logger, accessLog?: (line: string) => void) {
+  return createHttpFront(accessLog ? { site, logger, accessLog } : { site, logger });
+}

@@ -1,0 +1,119 @@
+/** Access control without a user: mod_access_compat's Order/Allow/Deny and mod_authz_core's Require. Pure. */
+import type { AccessCompat, AuthzRule } from './dir-config.js';
+
+export interface AccessRequest {
+  method: string;
+  remoteAddr: string;
+  env: ReadonlyMap<string, string>;
+}
+
+type AuthzResult = 'granted' | 'denied' | 'neutral' | 'denied-no-user';
+
+function ipv4(addr: string): number[] | undefined {
+  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  const parts = a.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d+$/.test(p))) return undefined;
+  return parts.map(Number);
+}
+
+/** `Require ip` / `Allow from` address match: full, partial (`10.1`), CIDR or netmask. */
+export function ipMatches(spec: string, remote: string): boolean {
+  const r = ipv4(remote);
+  if (spec.includes(':')) return spec === remote || (spec === '::1' && remote === '::1');
+  if (!r) return false;
+  const [addr, mask] = spec.split('/', 2) as [string, string | undefined];
+  const parts = addr.split('.').filter((p) => p !== '').map(Number);
+  if (mask === undefined) return parts.every((p, i) => r[i] === p);
+  const toInt = (x: number[]): number => ((x[0]! << 24) | (x[1]! << 16) | (x[2]! << 8) | x[3]!) >>> 0;
+  const full = [...parts, 0, 0, 0, 0].slice(0, 4);
+  const m = /^\d+$/.test(mask) ? (Number(mask) === 0 ? 0 : (0xffffffff << (32 - Number(mask))) >>> 0) : toInt(mask.split('.').map(Number));
+  return ((toInt(r) & m) >>> 0) === ((toInt(full) & m) >>> 0);
+}
+
+function hostMatches(list: readonly string[], req: AccessRequest): boolean {
+  return list.some((w) => {
+    const l = w.toLowerCase();
+    if (l === 'all') return true;
+    if (l.startsWith('env=')) {
+      const name = w.slice(4);
+      return name.startsWith('!') ? !req.env.has(name.slice(1)) : req.env.has(name);
+    }
+    if (/^[\d./]+$/.test(w) || w.includes(':')) return ipMatches(w, req.remoteAddr);
+    return false; // host names: no reverse DNS (HostnameLookups Off)
+  });
+}
+
+/** mod_access_compat `check_dir_access`: true when the client is let through. */
+export function accessCompatAllows(c: AccessCompat, req: AccessRequest): boolean {
+  const allowed = hostMatches(c.allow, req);
+  const denied = hostMatches(c.deny, req);
+  switch (c.order) {
+    case 'deny,allow':
+      return !denied || allowed;
+    case 'allow,deny':
+      return allowed && !denied;
+    case 'mutual-failure':
+      return allowed && !denied;
+  }
+}
+
+function evalRule(rule: AuthzRule, req: AccessRequest): AuthzResult {
+  if (rule.kind === 'group') {
+    const results = rule.rules.map((r) => evalRule(r, req));
+    if (rule.op === 'all') {
+      if (results.some((r) => r === 'denied')) return 'denied';
+      if (results.some((r) => r === 'denied-no-user')) return 'denied-no-user';
+      return results.some((r) => r === 'granted') ? 'granted' : 'neutral';
+    }
+    if (rule.op === 'any') {
+      if (results.some((r) => r === 'granted')) return 'granted';
+      if (results.some((r) => r === 'denied-no-user')) return 'denied-no-user';
+      return results.some((r) => r === 'denied') ? 'denied' : 'neutral';
+    }
+    // none: granted if nothing granted
+    if (results.some((r) => r === 'granted')) return 'denied';
+    return results.some((r) => r === 'denied' || r === 'denied-no-user') ? 'granted' : 'neutral';
+  }
+  if (rule.methods) {
+    const applies = rule.methods.some((m) => (m.startsWith('!') ? m.slice(1) !== req.method : m === req.method || (m === 'GET' && req.method === 'HEAD')));
+    const negated = rule.methods.every((m) => m.startsWith('!'));
+    const limitApplies = negated ? !rule.methods.some((m) => m.slice(1) === req.method || (m === '!GET' && req.method === 'HEAD')) : applies;
+    if (!limitApplies) return 'neutral';
+  }
+  let result: AuthzResult;
+  switch (rule.provider) {
+    case 'all':
+      result = rule.args[0]?.toLowerCase() === 'granted' ? 'granted' : 'denied';
+      break;
+    case 'ip':
+      result = rule.args.some((a) => ipMatches(a, req.remoteAddr)) ? 'granted' : 'denied';
+      break;
+    case 'local':
+      result = /^(127\.|::1$|::ffff:127\.)/.test(req.remoteAddr) ? 'granted' : 'denied';
+      break;
+    case 'env':
+      result = rule.args.some((a) => req.env.has(a)) ? 'granted' : 'denied';
+      break;
+    case 'method':
+      result = rule.args.includes(req.method) || (req.method === 'HEAD' && rule.args.includes('GET')) ? 'granted' : 'denied';
+      break;
+    case 'host':
+    case 'forward-dns':
+      result = 'denied';
+      break;
+    default:
+      result = 'denied-no-user';
+  }
+  if (rule.negate) {
+    if (result === 'granted') return 'denied';
+    if (result === 'denied') return 'neutral';
+  }
+  return result;
+}
+
+/** `authorize_userless`: the verdict before any authentication. */
+export function authorizeWithoutUser(rule: AuthzRule | undefined, req: AccessRequest): AuthzResult {
+  if (!rule) return 'granted';
+  const r = evalRule(rule, req);
+  return r === 'neutral' ? 'denied' : r;
+}

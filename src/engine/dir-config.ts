@@ -1,0 +1,262 @@
+/**
+ * The per-directory configuration a request ends up with, built level by level the way
+ * Apache merges it (`../shared/docs/apache-core.md` §2.4): server `<Directory>` sections,
+ * each `.htaccess`, then `<Files>`/`<FilesMatch>`. Pure.
+ */
+import type { ConfigNode, SectionNode } from '../grammar/syntax-tree.js';
+import { parseOptions, OPT_SYM_LINKS } from '../grammar/options.js';
+import { parseRequire } from '../grammar/directive-validators.js';
+import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
+import { getWordConf, splitWords } from '../grammar/words.js';
+import picomatch from 'picomatch';
+
+/** One `Require` line, or a `<RequireAll|Any|None>` group. */
+export type AuthzRule =
+  | { kind: 'require'; negate: boolean; provider: string; args: string[]; methods?: readonly string[] }
+  | { kind: 'group'; op: 'all' | 'any' | 'none'; rules: AuthzRule[] };
+
+/** mod_access_compat's state (replaced wholesale by any level that sets one of its directives). */
+export interface AccessCompat {
+  order: 'deny,allow' | 'allow,deny' | 'mutual-failure';
+  allow: string[];
+  deny: string[];
+}
+
+/** What mod_mime knows about one extension. */
+export interface ExtensionInfo {
+  type?: string;
+  handler?: string;
+  charset?: string;
+  encoding?: string;
+}
+
+/** `ErrorDocument`, classified as `set_error_document` does (after quote removal). */
+export type ErrorDocument = { kind: 'message' | 'local' | 'url'; value: string };
+
+/** A `<Files>`/`<FilesMatch>` section, ready to match a basename. */
+export interface FilesSection {
+  matches(basename: string): boolean;
+  nodes: readonly ConfigNode[];
+}
+
+export interface DirConfig {
+  /** Options bits in effect. */
+  options: number;
+  /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
+  setHandler: string | undefined;
+  forceType: string | undefined;
+  extensions: ReadonlyMap<string, ExtensionInfo>;
+  addDefaultCharset: string | undefined;
+  directoryIndex: readonly string[];
+  directorySlash: boolean;
+  acceptPathInfo: 'on' | 'off' | 'default';
+  errorDocuments: ReadonlyMap<number, ErrorDocument>;
+  files: readonly FilesSection[];
+  /** Implicit RequireAny of the lines at the level that set them; undefined: none configured. */
+  authz: AuthzRule | undefined;
+  accessCompat: AccessCompat | undefined;
+  satisfyAny: boolean;
+  serverSignature: 'on' | 'off' | 'email';
+}
+
+export const EMPTY_DIR_CONFIG: DirConfig = {
+  options: OPT_SYM_LINKS,
+  setHandler: undefined,
+  forceType: undefined,
+  extensions: new Map(),
+  addDefaultCharset: undefined,
+  directoryIndex: ['index.html'],
+  directorySlash: true,
+  acceptPathInfo: 'default',
+  errorDocuments: new Map(),
+  files: [],
+  authz: undefined,
+  accessCompat: undefined,
+  satisfyAny: false,
+  serverSignature: 'off',
+};
+
+function filesSection(node: SectionNode): FilesSection | undefined {
+  const raw = node.rawArgs.slice(0, Math.max(0, node.rawArgs.lastIndexOf('>')));
+  const first = getWordConf(raw, 0);
+  let pattern = first.value;
+  let regex: ApacheRegex | undefined;
+  if (node.key === '<filesmatch' || pattern === '~') {
+    if (pattern === '~') pattern = getWordConf(raw, first.next).value;
+    const r = compileApacheRegex(pattern);
+    if (!r.ok || !r.regex) return undefined;
+    regex = r.regex;
+    const re = regex;
+    return { matches: (b) => re.test(b), nodes: node.children };
+  }
+  if (/[*?[]/.test(pattern)) {
+    // apr_fnmatch(APR_FNM_PATHNAME), case-sensitive, `*` matches a leading dot.
+    const isMatch = picomatch(pattern, { dot: true, nobrace: true, noextglob: true, nonegate: true, noglobstar: true });
+    return { matches: (b) => b !== '' && isMatch(b), nodes: node.children };
+  }
+  return { matches: (b) => b === pattern, nodes: node.children };
+}
+
+function requireRules(nodes: readonly ConfigNode[], hasModule: (m: string) => boolean, methods?: readonly string[]): AuthzRule[] {
+  const rules: AuthzRule[] = [];
+  for (const n of nodes) {
+    if (n.kind === 'directive' && n.key === 'require') {
+      const r = parseRequire(n.rawArgs, hasModule);
+      if (!('error' in r)) rules.push({ kind: 'require', negate: r.negate, provider: r.provider, args: r.args, ...(methods ? { methods } : {}) });
+    } else if (n.kind === 'section' && (n.key === '<requireall' || n.key === '<requireany' || n.key === '<requirenone')) {
+      const op = n.key === '<requireall' ? 'all' : n.key === '<requireany' ? 'any' : 'none';
+      rules.push({ kind: 'group', op, rules: requireRules(n.children, hasModule, methods) });
+    } else if (n.kind === 'section' && (n.key === '<limit' || n.key === '<limitexcept')) {
+      const listed = splitWords(n.rawArgs.slice(0, Math.max(0, n.rawArgs.lastIndexOf('>')))).map((w) => w.value);
+      const inner = n.key === '<limit' ? listed : listed.map((m) => `!${m}`);
+      rules.push(...requireRules(n.children, hasModule, inner));
+    } else if (n.kind === 'section' && n.active && (n.key === '<ifmodule' || n.key === '<ifdefine' || n.key === '<ifversion')) {
+      rules.push(...requireRules(n.children, hasModule, methods));
+    }
+  }
+  return rules;
+}
+
+/** Active nodes of one level, conditional sections flattened (Apache splices them in). */
+function flatten(nodes: readonly ConfigNode[]): ConfigNode[] {
+  const out: ConfigNode[] = [];
+  for (const n of nodes) {
+    if (n.kind === 'section' && ['<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile'].includes(n.key)) {
+      if (n.active) out.push(...flatten(n.children));
+    } else if (n.kind === 'directive' && n.included) {
+      out.push(...flatten(n.included));
+    } else out.push(n);
+  }
+  return out;
+}
+
+/**
+ * Applies one configuration level (a `<Directory>` body, an `.htaccess`, a `<Files>` body) on
+ * top of what is inherited. `overrideOpts` limits Options in `.htaccess`.
+ */
+export function applyLevel(
+  base: DirConfig,
+  levelNodes: readonly ConfigNode[],
+  hasModule: (m: string) => boolean,
+  overrideOpts = 0xffff,
+): DirConfig {
+  const nodes = flatten(levelNodes);
+  const cfg: DirConfig = { ...base };
+  const ext = new Map(base.extensions);
+  const errorDocs = new Map(base.errorDocuments);
+  const files = [...base.files];
+  const removals: { field: keyof ExtensionInfo; ext: string }[] = [];
+  const setExt = (e: string, field: keyof ExtensionInfo, value: string): void => {
+    const key = e.replace(/^\./, '').toLowerCase();
+    ext.set(key, { ...ext.get(key), [field]: value });
+  };
+  const levelRules = requireRules(nodes, hasModule);
+  if (levelRules.length > 0) cfg.authz = { kind: 'group', op: 'any', rules: levelRules };
+  let compat: AccessCompat | undefined;
+  for (const n of nodes) {
+    if (n.kind === 'section') {
+      if (n.key === '<files' || n.key === '<filesmatch') {
+        const s = filesSection(n);
+        if (s) files.push(s);
+      }
+      continue;
+    }
+    const words = n.args.map((a) => a.value);
+    const w0 = words[0] ?? '';
+    switch (n.key) {
+      case 'options': {
+        const r = parseOptions(splitWords(n.rawArgs).map((x) => x.value), overrideOpts);
+        if ('change' in r) {
+          const c = r.change;
+          cfg.options = c.absolute ? c.opts : (cfg.options | c.add) & ~c.remove;
+        }
+        break;
+      }
+      case 'sethandler':
+        cfg.setHandler = w0.toLowerCase().startsWith('proxy:unix') ? w0 : w0.toLowerCase();
+        break;
+      case 'forcetype':
+        cfg.forceType = w0.toLowerCase();
+        break;
+      case 'addtype':
+        for (const e of words.slice(1)) setExt(e, 'type', w0.toLowerCase());
+        break;
+      case 'addhandler':
+        for (const e of words.slice(1)) setExt(e, 'handler', w0.toLowerCase());
+        break;
+      case 'addcharset':
+        for (const e of words.slice(1)) setExt(e, 'charset', w0.toLowerCase());
+        break;
+      case 'addencoding':
+        for (const e of words.slice(1)) setExt(e, 'encoding', w0.toLowerCase());
+        break;
+      case 'removehandler':
+        for (const e of words) removals.push({ field: 'handler', ext: e });
+        break;
+      case 'removetype':
+        for (const e of words) removals.push({ field: 'type', ext: e });
+        break;
+      case 'removecharset':
+        for (const e of words) removals.push({ field: 'charset', ext: e });
+        break;
+      case 'removeencoding':
+        for (const e of words) removals.push({ field: 'encoding', ext: e });
+        break;
+      case 'adddefaultcharset': {
+        const l = w0.toLowerCase();
+        cfg.addDefaultCharset = l === 'off' ? undefined : l === 'on' ? 'iso-8859-1' : w0;
+        break;
+      }
+      case 'directoryindex': {
+        const list = splitWords(n.rawArgs).map((x) => x.value);
+        cfg.directoryIndex = list[0]?.toLowerCase() === 'disabled' ? [] : list;
+        break;
+      }
+      case 'directoryslash':
+        cfg.directorySlash = w0.toLowerCase() === 'on';
+        break;
+      case 'acceptpathinfo':
+        cfg.acceptPathInfo = w0.toLowerCase() as DirConfig['acceptPathInfo'];
+        break;
+      case 'errordocument': {
+        const code = Number.parseInt(w0, 10);
+        const target = n.args[1]?.value ?? '';
+        if (target.toLowerCase() === 'default') errorDocs.delete(code);
+        else if (target.includes(' ')) errorDocs.set(code, { kind: 'message', value: target });
+        else if (target.startsWith('/')) errorDocs.set(code, { kind: 'local', value: target });
+        else if (/^[A-Za-z0-9+.-]+:/.test(target)) errorDocs.set(code, { kind: 'url', value: target });
+        else errorDocs.set(code, { kind: 'message', value: target });
+        break;
+      }
+      case 'order':
+        compat = { ...(compat ?? { order: 'deny,allow', allow: [], deny: [] }), order: w0.toLowerCase() as AccessCompat['order'] };
+        break;
+      case 'allow':
+      case 'deny': {
+        const c = compat ?? { order: 'deny,allow', allow: [], deny: [] };
+        const list = words.slice(1);
+        compat = n.key === 'allow' ? { ...c, allow: [...c.allow, ...list] } : { ...c, deny: [...c.deny, ...list] };
+        break;
+      }
+      case 'satisfy':
+        cfg.satisfyAny = w0.toLowerCase() === 'any';
+        break;
+      case 'serversignature':
+        cfg.serverSignature = w0.toLowerCase() as DirConfig['serverSignature'];
+        break;
+    }
+  }
+  // RemoveX at a level undoes what it inherited for that extension (mod_mime's merge).
+  for (const r of removals) {
+    const key = r.ext.replace(/^\./, '').toLowerCase();
+    const info = { ...ext.get(key) };
+    if (r.field === 'type') info.type = '';
+    else delete info[r.field];
+    ext.set(key, info);
+  }
+  if (compat) cfg.accessCompat = compat;
+  cfg.extensions = ext;
+  cfg.errorDocuments = errorDocs;
+  cfg.files = files;
+  return cfg;
+}

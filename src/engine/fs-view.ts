@@ -1,0 +1,27 @@
+/** What the request resolver needs to know about the file system; an adapter supplies it. */
+import type { HtaccessAnalysis } from '../grammar/htaccess-analysis.js';
+import type { OverridePolicy } from '../grammar/host-config.js';
+
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'other' | 'missing' | 'denied';
+
+export interface FsEntry {
+  kind: EntryKind;
+  size: number;
+  /** Modification time in microseconds (Apache's ETag and Last-Modified use it). */
+  mtimeUs: bigint;
+  uid: number;
+  mode: number;
+}
+
+/** The outcome of reading one directory's access file. */
+export type HtaccessRead =
+  | { kind: 'none' }
+  | { kind: 'parsed'; file: string; analysis: HtaccessAnalysis; policy: OverridePolicy }
+  | { kind: 'unreadable'; file: string; dir: string };
+
+export interface FsView {
+  lstat(path: string): FsEntry;
+  stat(path: string): FsEntry;
+  /** Reads (or takes from cache) the access file of `dir`, judged under `policy`. */
+  htaccess(dir: string): HtaccessRead;
+}

@@ -1,0 +1,323 @@
+/**
+ * Turns a request into a decision, as Apache's request pipeline would (`ap_process_request_internal`):
+ * URL normalisation, the directory walk with every `.htaccess`, `<Files>`, access control, type
+ * and handler selection, mod_dir. Pure: the file system is seen through an `FsView`.
+ */
+import type { HostConfig } from '../grammar/host-config.js';
+import { directorySectionsFor } from '../grammar/host-config.js';
+import { fileExtensions } from '../grammar/mime-types.js';
+import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
+import { normalizeRequestPath } from '../grammar/url-path.js';
+import { accessCompatAllows, authorizeWithoutUser } from './access.js';
+import { applyLevel, type DirConfig } from './dir-config.js';
+import type { FsEntry, FsView } from './fs-view.js';
+
+/** One line for the error log, in Apache's wording. */
+export interface LogEvent {
+  module: string;
+  level: 'alert' | 'crit' | 'error' | 'warn' | 'info';
+  message: string;
+  /** Plain-words explanation for students (htsandbox's addition). */
+  explain?: string;
+}
+
+export interface RequestFacts {
+  method: string;
+  /** Path part of the request-target, raw. */
+  rawPath: string;
+  query: string | undefined;
+  remoteAddr: string;
+  /** Scheme://host[:port] the client used (for absolute redirects). */
+  origin: string;
+}
+
+export type Decision =
+  | { kind: 'error'; status: number; log?: LogEvent; allow?: string; cfg?: DirConfig; errorNotes?: string }
+  | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
+  | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
+  | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
+  | { kind: 'options'; allow: string; cfg: DirConfig }
+  | { kind: 'handler'; handler: string; path: string; uri: string; pathInfo: string; cfg: DirConfig };
+
+export interface ResolveContext {
+  host: HostConfig;
+  fs: FsView;
+  documentRoot: string;
+  /** The server-level configuration (top-level directives, server `<Files>`). */
+  serverConfig: DirConfig;
+  mimeTypes: ReadonlyMap<string, string>;
+  hasModule: (m: string) => boolean;
+}
+
+/** Handlers some module provides; any other name falls to the default handler. */
+const KNOWN_HANDLERS = new Set(['cgi-script', 'application/x-httpd-cgi', 'fcgid-script', 'server-status']);
+
+interface Walked {
+  cfg: DirConfig;
+  filename: string;
+  entry: FsEntry;
+  pathInfo: string;
+}
+
+function splitPath(p: string): string[] {
+  return p.split('/').filter((s, i, a) => s !== '' || i === a.length - 1);
+}
+
+/** `ap_directory_walk` + `ap_file_walk`. */
+function walk(ctx: ResolveContext, uri: string): Walked | Decision {
+  const filename = ctx.documentRoot.replace(/\/$/, '') + uri;
+  const components = splitPath(filename.slice(1));
+  let cfg = ctx.serverConfig;
+  let dir = '/';
+  let depth = 0;
+  const applyDir = (d: string, level: number): Decision | undefined => {
+    for (const s of directorySectionsFor(ctx.host, d)) {
+      if (s.components === level) cfg = applyLevel(cfg, s.node.children, ctx.hasModule);
+    }
+    const ht = ctx.fs.htaccess(d);
+    if (ht.kind === 'unreadable') {
+      return {
+        kind: 'error',
+        status: 403,
+        errorNotes: 'Server unable to read htaccess file, denying access to be safe',
+        log: {
+          module: 'core',
+          level: 'crit',
+          message: `(13)Permission denied: AH00529: ${ht.file} pcfg_openfile: unable to check htaccess file, ensure it is readable and that '${d.endsWith('/') ? d : `${d}/`}' is executable`,
+        },
+      };
+    }
+    if (ht.kind === 'parsed') {
+      const fatal = ht.analysis.fatal;
+      if (fatal) {
+        return {
+          kind: 'error',
+          status: 500,
+          log: {
+            module: 'core',
+            level: 'alert',
+            message: `${ht.file}: ${fatal.message}`,
+            explain: `${ht.file}:${fatal.line}:${fatal.column}: the host rejects this file, so every request in ${d} and below fails with 500.${fatal.hint ? ` ${fatal.hint}` : ''}`,
+          },
+        };
+      }
+      cfg = applyLevel(cfg, ht.analysis.nodes, ctx.hasModule, ht.policy.opts);
+    }
+    return undefined;
+  };
+  const first = applyDir('/', 0);
+  if (first) return first;
+  for (let i = 0; i < components.length; i++) {
+    const seg = components[i]!;
+    if (seg === '') {
+      // trailing slash on a directory: r->filename keeps it, path_info is empty
+      return fileWalk(ctx, cfg, `${dir === '/' ? '' : dir}/`, ctx.fs.stat(dir), '');
+    }
+    const path = dir === '/' ? `/${seg}` : `${dir}/${seg}`;
+    let entry = ctx.fs.lstat(path);
+    const rest = components.slice(i + 1).join('/');
+    const pathInfo = i + 1 < components.length ? `/${rest}` : '';
+    if (entry.kind === 'denied') {
+      return {
+        kind: 'error',
+        status: 403,
+        log: { module: 'core', level: 'error', message: `AH00035: access to ${uri} denied (filesystem path '${path}') because search permissions are missing on a component of the path` },
+      };
+    }
+    if (entry.kind === 'symlink') {
+      const target = ctx.fs.stat(path);
+      const follow = (cfg.options & OPT_SYM_LINKS) !== 0;
+      const ownerOk = (cfg.options & OPT_SYM_OWNER) !== 0 && target.kind !== 'missing' && target.uid === entry.uid;
+      if ((!follow && !ownerOk) || target.kind === 'missing' || target.kind === 'denied') {
+        return {
+          kind: 'error',
+          status: 403,
+          cfg,
+          log: { module: 'core', level: 'error', message: `AH00037: Symbolic link not allowed or link target not accessible: ${path}` },
+        };
+      }
+      entry = target;
+    }
+    if (entry.kind === 'missing') {
+      return fileWalk(ctx, cfg, path, entry, pathInfo);
+    }
+    if (entry.kind === 'file') return fileWalk(ctx, cfg, path, entry, pathInfo);
+    if (entry.kind === 'other') {
+      return { kind: 'error', status: 403, log: { module: 'core', level: 'error', message: `AH00038: Forbidden: ${path} doesn't point to a file or directory` } };
+    }
+    dir = path;
+    depth++;
+    const err = applyDir(dir, depth);
+    if (err) return err;
+  }
+  return fileWalk(ctx, cfg, dir, ctx.fs.stat(dir), '');
+}
+
+function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry: FsEntry, pathInfo: string): Walked {
+  const basename = filename.slice(filename.lastIndexOf('/') + 1);
+  let cfg = base;
+  // Each matching section is merged in list order; sections nested in them join the list too.
+  for (let i = 0; i < cfg.files.length; i++) {
+    const s = cfg.files[i]!;
+    if (s.matches(basename)) cfg = applyLevel(cfg, s.nodes, ctx.hasModule);
+  }
+  void entry;
+  return { cfg, filename, entry, pathInfo };
+}
+
+function allowHeader(): string {
+  return 'GET,POST,OPTIONS,HEAD';
+}
+
+/** Resolves one request. `depth` counts internal redirects (DirectoryIndex). */
+export function resolveRequest(ctx: ResolveContext, req: RequestFacts, depth = 0): Decision {
+  const norm = normalizeRequestPath(req.rawPath);
+  if (!norm.ok) {
+    return { kind: 'error', status: norm.status, log: { module: 'core', level: norm.status === 400 ? 'error' : 'info', message: norm.reason } };
+  }
+  return resolveUri(ctx, req, norm.uri, depth);
+}
+
+export function resolveUri(ctx: ResolveContext, req: RequestFacts, uri: string, depth = 0): Decision {
+  const walked = walk(ctx, uri);
+  if ('kind' in walked) return walked;
+  const { cfg, filename, entry, pathInfo } = walked;
+  // Access: mod_access_compat first, then authz_core (Satisfy All).
+  const accessReq = { method: req.method, remoteAddr: req.remoteAddr, env: new Map<string, string>() };
+  const compatOk = cfg.accessCompat ? accessCompatAllows(cfg.accessCompat, accessReq) : true;
+  const authz = authorizeWithoutUser(cfg.authz, accessReq);
+  const granted = cfg.satisfyAny ? compatOk || authz === 'granted' : compatOk && authz === 'granted';
+  if (!granted) {
+    if (!compatOk && !cfg.satisfyAny) {
+      return { kind: 'error', status: 403, cfg, log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` } };
+    }
+    if (authz === 'denied-no-user') {
+      return {
+        kind: 'error',
+        status: 500,
+        cfg,
+        log: {
+          module: 'core',
+          level: 'error',
+          message: `AH00027: No authentication done but request not allowed without authentication for ${uri}. Authentication not configured?`,
+          explain: 'Authentication (AuthType Basic) is not emulated by htsandbox yet.',
+        },
+      };
+    }
+    return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
+  }
+  // Type and handler (mod_mime find_ct, then core_override_type).
+  const basename = filename.slice(filename.lastIndexOf('/') + 1);
+  let contentType: string | undefined;
+  let handler: string | undefined;
+  let charset: string | undefined;
+  let encoding: string | undefined;
+  if (entry.kind !== 'dir') {
+    for (const ext of fileExtensions(basename)) {
+      const info = cfg.extensions.get(ext);
+      if (info?.type !== undefined && info.type !== '') contentType = info.type;
+      else if (info?.type === undefined) {
+        const t = ctx.mimeTypes.get(ext);
+        if (t) contentType = t;
+      }
+      if (info?.handler) handler = info.handler;
+      if (info?.charset) charset = info.charset;
+      if (info?.encoding) encoding = encoding ? `${encoding}, ${info.encoding}` : info.encoding;
+    }
+  }
+  if (cfg.forceType && cfg.forceType !== 'none') contentType = cfg.forceType;
+  if (cfg.setHandler && cfg.setHandler !== 'none') handler = cfg.setHandler;
+  if (contentType && charset && !/;\s*charset=/i.test(contentType)) contentType = `${contentType}; charset=${charset}`;
+  if (!handler && contentType === 'application/x-httpd-cgi') handler = 'cgi-script';
+
+  if (entry.kind === 'dir') {
+    if (!uri.endsWith('/')) {
+      if (cfg.directorySlash) {
+        const q = req.query !== undefined ? `?${req.query}` : '';
+        return { kind: 'redirect', status: 301, location: `${req.origin}${encodeUriPath(uri)}/${q}`, cfg };
+      }
+    } else if (depth < 10) {
+      let remembered: Decision | undefined;
+      for (const name of cfg.directoryIndex) {
+        const target = name.startsWith('/') ? name : `${uri}${name}`;
+        const sub = resolveUri(ctx, req, target, depth + 1);
+        if (sub.kind === 'file' || sub.kind === 'handler') return sub;
+        if (sub.kind === 'error' && sub.status === 404) continue;
+        if (sub.kind === 'redirect') return sub;
+        remembered ??= sub;
+      }
+      if (remembered) return remembered;
+    }
+    if (handler && KNOWN_HANDLERS.has(handler) && handler !== 'server-status') {
+      return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
+    }
+    if (uri.endsWith('/') && cfg.options & OPT_INDEXES && ctx.hasModule('autoindex')) {
+      if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'listing', path: filename, uri, cfg };
+    }
+    if (ctx.hasModule('autoindex')) {
+      const names = cfg.directoryIndex.length ? cfg.directoryIndex.join(',') : 'none';
+      return {
+        kind: 'error',
+        status: 403,
+        cfg,
+        log: {
+          module: 'autoindex',
+          level: 'error',
+          message: `AH01276: Cannot serve directory ${filename.endsWith('/') ? filename : `${filename}/`}: No matching DirectoryIndex (${names}) found, and server-generated directory index forbidden by Options directive`,
+        },
+      };
+    }
+    return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00129: Attempt to serve directory: ${filename}` } };
+  }
+  if (handler && KNOWN_HANDLERS.has(handler) && ((handler !== 'fcgid-script' && ctx.hasModule('cgid')) || ctx.hasModule('cgi') || (handler === 'fcgid-script' && ctx.hasModule('fcgid')))) {
+    return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
+  }
+  // core's default handler
+  if (entry.kind === 'missing') {
+    return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00128: File does not exist: ${filename}${pathInfo}` } };
+  }
+  if (pathInfo !== '' && cfg.acceptPathInfo !== 'on') {
+    return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00130: File does not exist: ${filename}${pathInfo}` } };
+  }
+  if (req.method === 'OPTIONS') return { kind: 'options', allow: allowHeader(), cfg };
+  if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
+    return { kind: 'error', status: 405, allow: allowHeader(), cfg };
+  }
+  const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, cfg };
+  if (encoding) out.encoding = encoding;
+  return out;
+}
+
+function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, filename: string, uri: string, pathInfo: string, entry: FsEntry): Decision {
+  if (handler === 'cgi-script' || handler === 'application/x-httpd-cgi' || handler === 'fcgid-script') {
+    if (!(cfg.options & OPT_EXECCGI)) {
+      if (handler === 'fcgid-script') return { kind: 'error', status: 403, cfg };
+      const mod = ctx.hasModule('cgid') ? 'cgid' : 'cgi';
+      const code = mod === 'cgid' ? 'AH01262' : 'AH02809';
+      return {
+        kind: 'error',
+        status: 403,
+        cfg,
+        log: {
+          module: mod,
+          level: 'error',
+          message: `${code}: stderr from ${filename}: Options ExecCGI is off in this directory`,
+          explain: `${filename} is mapped to ${handler} but Options ExecCGI is off here: add "Options +ExecCGI" to the .htaccess of its directory.`,
+        },
+      };
+    }
+    if (entry.kind === 'missing') {
+      return { kind: 'error', status: 404, cfg, log: { module: 'cgid', level: 'error', message: `AH01264: script not found or unable to stat: ${filename}${pathInfo}` } };
+    }
+  }
+  return { kind: 'handler', handler, path: filename, uri, pathInfo, cfg };
+}
+
+/** `ap_os_escape_path` for a Location header. */
+export function encodeUriPath(p: string): string {
+  return p.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g, (c) =>
+    Array.from(Buffer.from(c, 'latin1'))
+      .map((b) => `%${b.toString(16).padStart(2, '0')}`)
+      .join(''),
+  );
+}

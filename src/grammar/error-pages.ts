@@ -1,0 +1,79 @@
+/** Apache's built-in error pages (`ap_send_error_response`, `get_canned_error_string`). Pure. */
+
+export const STATUS_REASONS: Readonly<Record<number, string>> = {
+  200: 'OK', 206: 'Partial Content', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
+  307: 'Temporary Redirect', 308: 'Permanent Redirect', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
+  404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 408: 'Request Timeout', 410: 'Gone',
+  411: 'Length Required', 412: 'Precondition Failed', 413: 'Request Entity Too Large', 414: 'Request-URI Too Long',
+  415: 'Unsupported Media Type', 416: 'Requested Range Not Satisfiable', 417: 'Expectation Failed',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export const escapeHtml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+export interface ErrorPageContext {
+  method: string;
+  /** For 3xx pages. */
+  location?: string;
+  /** The `error-notes` note some 403/400 pages append. */
+  errorNotes?: string;
+  serverAdmin: string;
+  /** The `<hr><address>` line when ServerSignature is On (empty when Off). */
+  signature: string;
+}
+
+function bodyFor(status: number, c: ErrorPageContext): string {
+  const notes = (prefix: string, suffix: string): string => `${prefix}${c.errorNotes ?? ''}${suffix}`;
+  switch (status) {
+    case 301:
+    case 302:
+    case 307:
+    case 308:
+      return `<p>The document has moved <a href="${escapeHtml(c.location ?? '')}">here</a>.</p>\n`;
+    case 303:
+      return `<p>The answer to your request is located <a href="${escapeHtml(c.location ?? '')}">here</a>.</p>\n`;
+    case 401:
+      return '<p>This server could not verify that you\nare authorized to access the document\nrequested.  Either you supplied the wrong\ncredentials (e.g., bad password), or your\nbrowser doesn\'t understand how to supply\nthe credentials required.</p>\n';
+    case 400:
+      return notes('<p>Your browser sent a request that this server could not understand.<br />\n', '</p>\n');
+    case 403:
+      return notes("<p>You don't have permission to access this resource.", '</p>\n');
+    case 404:
+      return '<p>The requested URL was not found on this server.</p>\n';
+    case 405:
+      return `<p>The requested method ${escapeHtml(c.method)} is not allowed for this URL.</p>\n`;
+    case 410:
+      return '<p>The requested resource is no longer available on this server and there is no forwarding address.\nPlease remove all references to this resource.</p>\n';
+    case 412:
+      return '<p>The precondition on the request for this URL evaluated to false.</p>\n';
+    case 413:
+      return `The requested resource does not allow request data with ${escapeHtml(c.method)} requests, or the amount of data provided in\nthe request exceeds the capacity limit.\n`;
+    case 416:
+      return '<p>None of the range-specifier values in the Range\nrequest-header field overlap the current extent\nof the selected resource.</p>\n';
+    case 501:
+      return notes(`<p>${escapeHtml(c.method)} not supported for current URL.<br />\n`, '</p>\n');
+    case 503:
+      return '<p>The server is temporarily unable to service your\nrequest due to maintenance downtime or capacity\nproblems. Please try again later.</p>\n';
+    case 504:
+      return '<p>The gateway did not receive a timely response\nfrom the upstream server or application.</p>\n';
+    default:
+      return (
+        '<p>The server encountered an internal error or\nmisconfiguration and was unable to complete\nyour request.</p>\n' +
+        `<p>Please contact the server administrator at \n ${c.serverAdmin} to inform them of the time this error occurred,\n` +
+        ' and the actions you performed just before this error.</p>\n' +
+        '<p>More information about this error may be available\nin the server error log.</p>\n'
+      );
+  }
+}
+
+/** The full HTML page Apache sends for an error or redirect status. */
+export function cannedErrorPage(status: number, c: ErrorPageContext): string {
+  const reason = STATUS_REASONS[status] ?? 'Internal Server Error';
+  const title = `${status} ${reason}`;
+  return (
+    '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n' +
+    `<html><head>\n<title>${title}</title>\n</head><body>\n<h1>${reason}</h1>\n${bodyFor(status, c)}${c.signature}</body></html>\n`
+  );
+}

@@ -1,0 +1,179 @@
+/** Turns a decision into an HTTP response: static files, Apache's error pages, redirects. */
+import { createReadStream } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import rangeParser from 'range-parser';
+import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
+import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
+import { resolveUri } from '../engine/resolve.js';
+import type { SiteContext } from './site-context.js';
+import { readdirSync } from 'node:fs';
+
+export interface ErrorLogger {
+  (event: LogEvent, req: RequestFacts): void;
+}
+
+const httpDate = (us: bigint): string => new Date(Number(us / 1_000_000n) * 1000).toUTCString();
+
+function etagOf(size: number, mtimeUs: bigint): string {
+  return `"${size.toString(16)}-${mtimeUs.toString(16)}"`;
+}
+
+function sendError(
+  site: SiteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  facts: RequestFacts,
+  d: Extract<Decision, { kind: 'error' | 'redirect' }>,
+  log: ErrorLogger,
+  redirects = 0,
+): void {
+  const status = d.status;
+  const cfg = d.cfg ?? site.serverConfig;
+  const doc = status >= 400 ? cfg.errorDocuments.get(status) : undefined;
+  if (doc && redirects < 1) {
+    if (doc.kind === 'url') {
+      res.writeHead(302, { Location: doc.value, 'Content-Type': 'text/html; charset=iso-8859-1' });
+      res.end(facts.method === 'HEAD' ? undefined : cannedErrorPage(302, { method: facts.method, location: doc.value, serverAdmin: site.serverAdmin, signature: '' }));
+      return;
+    }
+    if (doc.kind === 'message') {
+      res.writeHead(status, { 'Content-Type': 'text/html; charset=iso-8859-1' });
+      res.end(facts.method === 'HEAD' ? undefined : doc.value);
+      return;
+    }
+    const sub = resolveUri(site, { ...facts, method: 'GET' }, doc.value.split('?')[0]!);
+    if (sub.kind === 'file') {
+      sendFile(res, { ...facts, method: facts.method === 'HEAD' ? 'HEAD' : 'GET' }, sub, req, status);
+      return;
+    }
+  }
+  const headers: Record<string, string> = { 'Content-Type': 'text/html; charset=iso-8859-1' };
+  if (d.kind === 'redirect') headers.Location = d.location;
+  if (d.kind === 'error' && d.allow) headers.Allow = d.allow;
+  const body = cannedErrorPage(status, {
+    method: facts.method,
+    serverAdmin: site.serverAdmin,
+    signature: '',
+    ...(d.kind === 'redirect' ? { location: d.location } : {}),
+    ...(d.kind === 'error' && d.errorNotes ? { errorNotes: `<br />\n${d.errorNotes}` } : {}),
+  });
+  headers['Content-Length'] = String(Buffer.byteLength(body, 'latin1'));
+  res.writeHead(status, headers);
+  res.end(facts.method === 'HEAD' ? undefined : Buffer.from(body, 'latin1'));
+  void log;
+}
+
+function sendFile(
+  res: ServerResponse,
+  facts: RequestFacts,
+  d: Extract<Decision, { kind: 'file' }>,
+  req: IncomingMessage,
+  statusOverride?: number,
+): void {
+  const { entry } = d;
+  const etag = etagOf(entry.size, entry.mtimeUs);
+  const lastModified = httpDate(entry.mtimeUs);
+  const mtimeSec = Number(entry.mtimeUs / 1_000_000n);
+  const headers: Record<string, string> = { 'Last-Modified': lastModified, ETag: etag, 'Accept-Ranges': 'bytes' };
+  if (d.contentType) headers['Content-Type'] = d.contentType;
+  if (d.encoding) headers['Content-Encoding'] = d.encoding;
+  if (statusOverride === undefined) {
+    // ap_meets_conditions
+    const ifMatch = req.headers['if-match'];
+    if (ifMatch && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(etag)) {
+      res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
+      res.end();
+      return;
+    }
+    const ius = req.headers['if-unmodified-since'];
+    if (!ifMatch && ius && Date.parse(ius) / 1000 < mtimeSec) {
+      res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
+      res.end();
+      return;
+    }
+    const inm = req.headers['if-none-match'];
+    const ims = req.headers['if-modified-since'];
+    const notModified = inm
+      ? inm.trim() === '*' || inm.split(',').map((s) => s.trim().replace(/^W\//, '')).includes(etag)
+      : ims !== undefined && !Number.isNaN(Date.parse(ims)) && Date.parse(ims) / 1000 >= mtimeSec;
+    if (notModified && (facts.method === 'GET' || facts.method === 'HEAD')) {
+      res.writeHead(304, { 'Last-Modified': lastModified, ETag: etag });
+      res.end();
+      return;
+    }
+  }
+  const range = req.headers.range;
+  const ifRange = req.headers['if-range'];
+  const rangeApplies = statusOverride === undefined && facts.method === 'GET' && range !== undefined && (!ifRange || ifRange === etag || ifRange === lastModified);
+  if (rangeApplies && entry.size > 0) {
+    const parsed = rangeParser(entry.size, range, { combine: true });
+    if (parsed === -1) {
+      res.writeHead(416, { 'Content-Range': `bytes */${entry.size}`, 'Content-Type': 'text/html; charset=iso-8859-1' });
+      res.end();
+      return;
+    }
+    if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) {
+      const r = parsed[0]!;
+      headers['Content-Range'] = `bytes ${r.start}-${r.end}/${entry.size}`;
+      headers['Content-Length'] = String(r.end - r.start + 1);
+      res.writeHead(206, headers);
+      createReadStream(d.path, { start: r.start, end: r.end }).pipe(res);
+      return;
+    }
+  }
+  headers['Content-Length'] = String(entry.size);
+  res.writeHead(statusOverride ?? 200, headers);
+  if (facts.method === 'HEAD' || entry.size === 0) {
+    res.end();
+    return;
+  }
+  const stream = createReadStream(d.path);
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+}
+
+function sendListing(res: ServerResponse, facts: RequestFacts, d: Extract<Decision, { kind: 'listing' }>): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(d.path).filter((n) => !n.startsWith('.')).sort();
+  } catch {
+    names = [];
+  }
+  const title = escapeHtml(d.uri);
+  const rows = names.map((n) => `<tr><td><a href="${encodeURIComponent(n)}">${escapeHtml(n)}</a></td></tr>`).join('\n');
+  const body = `<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN">\n<html>\n <head>\n  <title>Index of ${title}</title>\n </head>\n <body>\n<h1>Index of ${title}</h1>\n  <table>\n${rows}\n</table>\n</body></html>\n`;
+  res.writeHead(200, { 'Content-Type': 'text/html;charset=UTF-8', 'Content-Length': String(Buffer.byteLength(body)) });
+  res.end(facts.method === 'HEAD' ? undefined : body);
+}
+
+/** Sends the response for a decision. */
+export function respond(site: SiteContext, req: IncomingMessage, res: ServerResponse, facts: RequestFacts, d: Decision, log: ErrorLogger): void {
+  if (d.kind === 'error' && d.log) log(d.log, facts);
+  switch (d.kind) {
+    case 'error':
+    case 'redirect':
+      sendError(site, req, res, facts, d, log);
+      return;
+    case 'file':
+      sendFile(res, facts, d, req);
+      return;
+    case 'listing':
+      sendListing(res, facts, d);
+      return;
+    case 'options':
+      res.writeHead(200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });
+      res.end();
+      return;
+    case 'handler': {
+      const event: LogEvent = {
+        module: 'htsandbox',
+        level: 'error',
+        message: `handler "${d.handler}" is not available in this htsandbox build: ${d.path}`,
+        explain: `${d.path} would run as ${d.handler} on the host; htsandbox does not run CGI/FastCGI scripts yet, so it answers 500.`,
+      };
+      log(event, facts);
+      sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg }, log);
+      return;
+    }
+  }
+}

@@ -1,0 +1,51 @@
+/** Everything a running server needs about the host and the site, resolved once at start-up. */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { DiskFsView } from '../adapters/disk-fs-view.js';
+import { loadHost, type HostSource, type LoadedHost } from '../adapters/server-config-loader.js';
+import { parseMimeTypes } from '../grammar/mime-types.js';
+import { applyLevel, EMPTY_DIR_CONFIG } from '../engine/dir-config.js';
+import type { ResolveContext } from '../engine/resolve.js';
+
+export interface SiteContext extends ResolveContext {
+  loaded: LoadedHost;
+  fs: DiskFsView;
+  serverAdmin: string;
+  serverName: string;
+}
+
+export function createSiteContext(src: HostSource): SiteContext | { error: string } {
+  const loaded = loadHost(src);
+  if ('error' in loaded) return loaded;
+  const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
+  if (errors.length) {
+    return { error: errors.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join('\n') };
+  }
+  const host = loaded.host;
+  const hasModule = (m: string): boolean => host.modules.has(m);
+  let mimeTypes = new Map<string, string>();
+  if (host.typesConfig) {
+    const file = isAbsolute(host.typesConfig) ? host.typesConfig : join(dirname(loaded.source), host.typesConfig);
+    try {
+      mimeTypes = parseMimeTypes(readFileSync(file, 'utf8'));
+    } catch (err) {
+      return { error: `cannot read TypesConfig ${file}: ${(err as Error).message}` };
+    }
+  }
+  const serverConfig = applyLevel(EMPTY_DIR_CONFIG, host.nodes, hasModule);
+  const arg = (key: string): string | undefined => {
+    const n = host.nodes.find((x) => x.kind === 'directive' && x.key === key);
+    return n?.args[0]?.value;
+  };
+  return {
+    loaded,
+    host,
+    fs: new DiskFsView(host, loaded.facts),
+    documentRoot: resolve(host.documentRoot ?? src.siteRoot),
+    serverConfig,
+    mimeTypes,
+    hasModule,
+    serverAdmin: arg('serveradmin') ?? '[no address given]',
+    serverName: arg('servername') ?? 'localhost',
+  };
+}
