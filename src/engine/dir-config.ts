@@ -57,6 +57,28 @@ export interface DirConfig {
   accessCompat: AccessCompat | undefined;
   satisfyAny: boolean;
   serverSignature: 'on' | 'off' | 'email';
+  /** mod_headers `Header` lines, parent first (all run; a later `set` wins). */
+  headers: readonly HeaderOp[];
+  /** mod_alias Redirect/RedirectMatch, child level first (the first match wins). */
+  redirects: readonly RedirectRule[];
+}
+
+/** One `Header` line. */
+export interface HeaderOp {
+  always: boolean;
+  action: 'set' | 'setifempty' | 'add' | 'append' | 'merge' | 'unset' | 'echo' | 'edit' | 'edit*' | 'note';
+  name: string;
+  value: string;
+  /** `env=VAR` / `env=!VAR` condition. */
+  env?: { name: string; negate: boolean };
+}
+
+/** One Redirect or RedirectMatch. */
+export interface RedirectRule {
+  status: number;
+  /** URL-path prefix (Redirect) or regex (RedirectMatch). */
+  match: { kind: 'prefix'; path: string } | { kind: 'regex'; regex: ApacheRegex } | { kind: 'all' };
+  target: string | undefined;
 }
 
 export const EMPTY_DIR_CONFIG: DirConfig = {
@@ -74,6 +96,8 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   accessCompat: undefined,
   satisfyAny: false,
   serverSignature: 'off',
+  headers: [],
+  redirects: [],
 };
 
 function filesSection(node: SectionNode): FilesSection | undefined {
@@ -153,6 +177,8 @@ export function applyLevel(
   const levelRules = requireRules(nodes, hasModule);
   if (levelRules.length > 0) cfg.authz = { kind: 'group', op: 'any', rules: levelRules };
   let compat: AccessCompat | undefined;
+  const headers = [...base.headers];
+  const levelRedirects: RedirectRule[] = [];
   for (const n of nodes) {
     if (n.kind === 'section') {
       if (n.key === '<files' || n.key === '<filesmatch') {
@@ -241,6 +267,19 @@ export function applyLevel(
       case 'satisfy':
         cfg.satisfyAny = w0.toLowerCase() === 'any';
         break;
+      case 'header': {
+        const h = headerOp(n.rawArgs);
+        if (h) headers.push(h);
+        break;
+      }
+      case 'redirect':
+      case 'redirecttemp':
+      case 'redirectpermanent':
+      case 'redirectmatch': {
+        const r = redirectRule(n.key, words);
+        if (r) levelRedirects.push(r);
+        break;
+      }
       case 'serversignature':
         cfg.serverSignature = w0.toLowerCase() as DirConfig['serverSignature'];
         break;
@@ -255,8 +294,65 @@ export function applyLevel(
     ext.set(key, info);
   }
   if (compat) cfg.accessCompat = compat;
+  cfg.headers = headers;
+  if (levelRedirects.length) cfg.redirects = [...levelRedirects, ...base.redirects];
   cfg.extensions = ext;
   cfg.errorDocuments = errorDocs;
   cfg.files = files;
   return cfg;
+}
+
+function headerOp(rawArgs: string): HeaderOp | undefined {
+  const words = splitWords(rawArgs).map((w) => w.value);
+  let i = 0;
+  let always = false;
+  const first = words[0]?.toLowerCase();
+  if (first === 'always' || first === 'onsuccess') {
+    always = first === 'always';
+    i++;
+  }
+  const action = words[i++]?.toLowerCase() as HeaderOp['action'] | undefined;
+  const name = words[i++];
+  if (!action || !name) return undefined;
+  let value = '';
+  let envWord: string | undefined;
+  if (action === 'unset' || action === 'echo') envWord = words[i];
+  else {
+    value = words[i++] ?? '';
+    envWord = words[i];
+  }
+  const op: HeaderOp = { always, action, name: name.replace(/:.*$/, ''), value };
+  if (envWord && /^env=/i.test(envWord)) {
+    const v = envWord.slice(4);
+    op.env = v.startsWith('!') ? { name: v.slice(1), negate: true } : { name: v, negate: false };
+  }
+  return op;
+}
+
+function redirectRule(key: string, words: string[]): RedirectRule | undefined {
+  let status = key === 'redirectpermanent' ? 301 : 302;
+  let args = words;
+  if (key === 'redirect' || key === 'redirectmatch') {
+    const f = (words[0] ?? '').toLowerCase();
+    const known: Record<string, number> = { permanent: 301, temp: 302, seeother: 303, gone: 410 };
+    if (known[f] !== undefined) {
+      status = known[f]!;
+      args = words.slice(1);
+    } else if (/^\d/.test(f)) {
+      status = Number.parseInt(f, 10);
+      args = words.slice(1);
+    }
+  }
+  const [from, to] = args;
+  if (from === undefined) return { status, match: { kind: 'all' }, target: undefined };
+  if (key === 'redirectmatch') {
+    const r = compileApacheRegex(from);
+    if (!r.ok || !r.regex) return undefined;
+    return { status, match: { kind: 'regex', regex: r.regex }, target: to };
+  }
+  if (to === undefined && status >= 300 && status < 400) {
+    // dir-context expression form: every request here goes to that URL
+    return { status, match: { kind: 'all' }, target: from };
+  }
+  return { status, match: { kind: 'prefix', path: from }, target: to };
 }

@@ -206,6 +206,9 @@ export function resolveUri(ctx: ResolveContext, req: RequestFacts, uri: string, 
     }
     return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
   }
+  // mod_alias per-directory redirects run in fixups, after access control.
+  const redirect = matchRedirect(cfg.redirects, uri, req);
+  if (redirect) return { ...redirect, cfg };
   // Type and handler (mod_mime find_ct, then core_override_type).
   const basename = filename.slice(filename.lastIndexOf('/') + 1);
   let contentType: string | undefined;
@@ -311,6 +314,46 @@ function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, f
     }
   }
   return { kind: 'handler', handler, path: filename, uri, pathInfo, cfg };
+}
+
+/** `alias_matches`: length of the matched prefix (segment-aware, slash runs equal), or 0. */
+function aliasMatches(uri: string, fake: string): number {
+  let u = 0;
+  let f = 0;
+  while (f < fake.length) {
+    if (fake[f] === '/') {
+      if (uri[u] !== '/') return 0;
+      while (fake[f] === '/') f++;
+      while (uri[u] === '/') u++;
+    } else if (uri[u++] !== fake[f++]) return 0;
+  }
+  // The match must end at a segment boundary.
+  if (f > 0 && fake[f - 1] !== '/' && u < uri.length && uri[u] !== '/') return 0;
+  return u;
+}
+
+type RedirectOutcome = { kind: 'redirect'; status: number; location: string } | { kind: 'error'; status: number };
+
+function matchRedirect(rules: DirConfig['redirects'], uri: string, req: RequestFacts): RedirectOutcome | undefined {
+  for (const r of rules) {
+    let target: string | undefined;
+    if (r.match.kind === 'all') target = r.target;
+    else if (r.match.kind === 'prefix') {
+      const len = aliasMatches(uri, r.match.path);
+      if (len === 0) continue;
+      target = r.target === undefined ? undefined : r.target + encodeUriPath(uri.slice(len));
+    } else {
+      const m = r.match.regex.exec(uri);
+      if (!m) continue;
+      target = r.target?.replace(/\$(\d)/g, (_, d: string) => m[Number(d)] ?? '');
+    }
+    if (r.status < 300 || r.status > 399) return { kind: 'error', status: r.status };
+    if (target === undefined) continue;
+    if (target.startsWith('/')) target = `${req.origin}${target}`;
+    if (req.query !== undefined && !target.includes('?')) target += `?${req.query}`;
+    return { kind: 'redirect', status: r.status, location: target };
+  }
+  return undefined;
 }
 
 /** `ap_os_escape_path` for a Location header. */

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import rangeParser from 'range-parser';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
+import type { HeaderOp } from '../engine/dir-config.js';
 import { resolveUri } from '../engine/resolve.js';
 import type { SiteContext } from './site-context.js';
 import { readdirSync } from 'node:fs';
@@ -146,9 +147,55 @@ function sendListing(res: ServerResponse, facts: RequestFacts, d: Extract<Decisi
   res.end(facts.method === 'HEAD' ? undefined : body);
 }
 
+/** mod_headers: `always` lines act on every response, the others only on handler output. */
+function applyHeaderOps(res: ServerResponse, req: IncomingMessage, ops: readonly HeaderOp[], generatedError: boolean): void {
+  const env = new Map<string, string>();
+  const ordered = [...ops.filter((o) => o.always), ...(generatedError ? [] : ops.filter((o) => !o.always))];
+  const headers = new Map<string, string[]>();
+  for (const op of ordered) {
+    if (op.env && env.has(op.env.name) === op.env.negate) continue;
+    const key = op.name.toLowerCase();
+    const current = res.getHeader(key);
+    const list = current === undefined ? [] : Array.isArray(current) ? current.map(String) : [String(current)];
+    const value = op.value.replace(/%%/g, '%');
+    switch (op.action) {
+      case 'set':
+        res.setHeader(op.name, value);
+        break;
+      case 'setifempty':
+        if (list.length === 0) res.setHeader(op.name, value);
+        break;
+      case 'add':
+        res.setHeader(op.name, [...list, value]);
+        break;
+      case 'append':
+        res.setHeader(op.name, list.length ? `${list.join(', ')}, ${value}` : value);
+        break;
+      case 'merge': {
+        const tokens = list.join(', ').split(',').map((t) => t.trim());
+        if (!tokens.includes(value)) res.setHeader(op.name, list.length ? `${list.join(', ')}, ${value}` : value);
+        break;
+      }
+      case 'unset':
+        res.removeHeader(op.name);
+        break;
+      case 'echo':
+        for (const [k, v] of Object.entries(req.headers)) {
+          if (k.toLowerCase() === key && v !== undefined) res.setHeader(k, v);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  void headers;
+}
+
 /** Sends the response for a decision. */
 export function respond(site: SiteContext, req: IncomingMessage, res: ServerResponse, facts: RequestFacts, d: Decision, log: ErrorLogger): void {
   if (d.kind === 'error' && d.log) log(d.log, facts);
+  const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
+  applyHeaderOps(res, req, cfg.headers, d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler');
   switch (d.kind) {
     case 'error':
     case 'redirect':
