@@ -1,0 +1,48 @@
+/** Starts `htsandbox serve` in this process on a free port; `stop()` shuts it down. */
+import { request } from 'node:http';
+import { runServe } from '../../src/cli/serve-command.js';
+
+export interface RunningServer {
+  port: number;
+  output: () => string;
+  stop(): Promise<number>;
+}
+
+export async function serveInProcess(root: string, args: { profile?: string; config?: string } = {}): Promise<RunningServer> {
+  const controller = new AbortController();
+  let out = '';
+  let resolvePort: (p: number) => void = () => {};
+  const portPromise = new Promise<number>((r) => (resolvePort = r));
+  const done = runServe(
+    { root, port: 0, host: '127.0.0.1', errorLog: '/dev/null', signal: controller.signal, onListening: resolvePort, ...args },
+    { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (out += s) }, env: {}, cwd: process.cwd() },
+  );
+  const port = await Promise.race([portPromise, done.then((code) => Promise.reject(new Error(`serve exited ${code}: ${out}`)))]);
+  return {
+    port,
+    output: () => out,
+    stop: () => {
+      controller.abort();
+      return done;
+    },
+  };
+}
+
+export interface SimpleResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** Sends a raw request-target (no normalisation by the client). */
+export function get(port: number, path: string, method = 'GET', headers: Record<string, string> = {}): Promise<SimpleResponse> {
+  return new Promise((res, rej) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers: { Connection: 'close', ...headers } }, (r) => {
+      const chunks: Buffer[] = [];
+      r.on('data', (c: Buffer) => chunks.push(c));
+      r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', rej);
+    req.end();
+  });
+}
