@@ -470,6 +470,12 @@ const EMULATED = new Set<string>([
   'accessfilename', 'allowoverride', 'allowoverridelist', '<directory', '<directorymatch',
   '<files', '<filesmatch', '<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile',
   'user', 'group', 'servername',
+  // Emulated by `serve` (src/engine/).
+  'options', 'sethandler', 'forcetype', 'addtype', 'addhandler', 'addcharset', 'addencoding',
+  'removehandler', 'removetype', 'removecharset', 'removeencoding', 'directoryindex', 'directoryslash',
+  'acceptpathinfo', 'errordocument', 'order', 'allow', 'deny', 'satisfy', 'require', '<requireall',
+  '<requireany', '<requirenone', '<limit', '<limitexcept', 'header', 'redirect', 'redirectmatch',
+  'redirecttemp', 'redirectpermanent', 'typesconfig', 'serveradmin',
 ]);
 
 function parseBits(s: string): number {
