@@ -57,6 +57,8 @@ export interface DirConfig {
   accessCompat: AccessCompat | undefined;
   satisfyAny: boolean;
   serverSignature: 'on' | 'off' | 'email';
+  /** mod_autoindex `IndexIgnore` patterns (accumulated). */
+  indexIgnore: readonly string[];
   /** mod_headers `Header` lines, parent first (all run; a later `set` wins). */
   headers: readonly HeaderOp[];
   /** mod_alias Redirect/RedirectMatch, child level first (the first match wins). */
@@ -98,6 +100,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   serverSignature: 'off',
   headers: [],
   redirects: [],
+  indexIgnore: [],
 };
 
 function filesSection(node: SectionNode): FilesSection | undefined {
@@ -280,6 +283,12 @@ export function applyLevel(
         if (r) levelRedirects.push(r);
         break;
       }
+      case 'indexignore':
+        cfg.indexIgnore = [...cfg.indexIgnore, ...words];
+        break;
+      case 'indexignorereset':
+        if (w0.toLowerCase() === 'on') cfg.indexIgnore = [];
+        break;
       case 'serversignature':
         cfg.serverSignature = w0.toLowerCase() as DirConfig['serverSignature'];
         break;

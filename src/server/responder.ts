@@ -2,12 +2,15 @@
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import rangeParser from 'range-parser';
-import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
+import { cannedErrorPage } from '../grammar/error-pages.js';
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import type { HeaderOp } from '../engine/dir-config.js';
 import { resolveUri } from '../engine/resolve.js';
 import type { SiteContext } from './site-context.js';
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import picomatch from 'picomatch';
+import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 
 export interface ErrorLogger {
   (event: LogEvent, req: RequestFacts): void;
@@ -133,16 +136,22 @@ function sendFile(
   stream.pipe(res);
 }
 
-function sendListing(res: ServerResponse, facts: RequestFacts, d: Extract<Decision, { kind: 'listing' }>): void {
+function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts, d: Extract<Decision, { kind: 'listing' }>): void {
+  const ignore = d.cfg.indexIgnore.map((p) => picomatch(p, { dot: true }));
+  const entries: ListingEntry[] = [];
   let names: string[] = [];
   try {
-    names = readdirSync(d.path).filter((n) => !n.startsWith('.')).sort();
+    names = readdirSync(d.path);
   } catch {
     names = [];
   }
-  const title = escapeHtml(d.uri);
-  const rows = names.map((n) => `<tr><td><a href="${encodeURIComponent(n)}">${escapeHtml(n)}</a></td></tr>`).join('\n');
-  const body = `<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN">\n<html>\n <head>\n  <title>Index of ${title}</title>\n </head>\n <body>\n<h1>Index of ${title}</h1>\n  <table>\n${rows}\n</table>\n</body></html>\n`;
+  for (const name of names) {
+    if (name === '.' || name === '..' || ignore.some((m) => m(name))) continue;
+    const entry = site.fs.stat(join(d.path, name));
+    if (entry.kind !== 'file' && entry.kind !== 'dir') continue;
+    entries.push({ name, isDir: entry.kind === 'dir', size: entry.size, mtimeMs: Number(entry.mtimeUs / 1000n) });
+  }
+  const body = renderListing(d.uri, entries, facts.query, d.uri !== '/');
   res.writeHead(200, { 'Content-Type': 'text/html;charset=UTF-8', 'Content-Length': String(Buffer.byteLength(body)) });
   res.end(facts.method === 'HEAD' ? undefined : body);
 }
@@ -205,7 +214,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
       sendFile(res, facts, d, req);
       return;
     case 'listing':
-      sendListing(res, facts, d);
+      sendListing(site, res, facts, d);
       return;
     case 'options':
       res.writeHead(200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });
