@@ -157,6 +157,31 @@ function flatten(nodes: readonly ConfigNode[]): ConfigNode[] {
   return out;
 }
 
+const levelMemo = new WeakMap<DirConfig, WeakMap<readonly ConfigNode[], Map<number, DirConfig>>>();
+
+/**
+ * `applyLevel`, memoised by the identity of its inputs: parsed files and sections are kept
+ * while unchanged, so a directory's merged configuration is computed once per change
+ * (style.md §9) instead of once per request.
+ */
+export function applyLevelCached(
+  base: DirConfig,
+  levelNodes: readonly ConfigNode[],
+  hasModule: (m: string) => boolean,
+  overrideOpts = 0xffff,
+): DirConfig {
+  let byNodes = levelMemo.get(base);
+  if (!byNodes) levelMemo.set(base, (byNodes = new WeakMap()));
+  let byOpts = byNodes.get(levelNodes);
+  if (!byOpts) byNodes.set(levelNodes, (byOpts = new Map()));
+  let out = byOpts.get(overrideOpts);
+  if (!out) {
+    out = applyLevel(base, levelNodes, hasModule, overrideOpts);
+    byOpts.set(overrideOpts, out);
+  }
+  return out;
+}
+
 /**
  * Applies one configuration level (a `<Directory>` body, an `.htaccess`, a `<Files>` body) on
  * top of what is inherited. `overrideOpts` limits Options in `.htaccess`.

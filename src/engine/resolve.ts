@@ -9,7 +9,7 @@ import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { accessCompatAllows, authorizeWithoutUser } from './access.js';
-import { applyLevel, type DirConfig } from './dir-config.js';
+import { applyLevelCached as applyLevel, type DirConfig } from './dir-config.js';
 import type { FsEntry, FsView } from './fs-view.js';
 
 /** One line for the error log, in Apache's wording. */
@@ -114,7 +114,9 @@ function walk(ctx: ResolveContext, uri: string): Walked | Decision {
       return fileWalk(ctx, cfg, `${dir === '/' ? '' : dir}/`, ctx.fs.stat(dir), '');
     }
     const path = dir === '/' ? `/${seg}` : `${dir}/${seg}`;
-    let entry = ctx.fs.lstat(path);
+    // With FollowSymLinks (and no owner check) links need no look of their own, as in Apache.
+    const plainFollow = (cfg.options & OPT_SYM_LINKS) !== 0 && (cfg.options & OPT_SYM_OWNER) === 0;
+    let entry = plainFollow ? ctx.fs.stat(path) : ctx.fs.lstat(path);
     const rest = components.slice(i + 1).join('/');
     const pathInfo = i + 1 < components.length ? `/${rest}` : '';
     if (entry.kind === 'denied') {

@@ -175,8 +175,28 @@ function sectionMatches(section: DirectorySection, dir: string): boolean {
   return picomatch.isMatch(prefix, section.path, { dot: true, nonegate: true, noextglob: true, nobrace: true });
 }
 
+// The host configuration is frozen once read, so per-directory answers are memoised.
+const sectionsMemo = new WeakMap<HostConfig, Map<string, DirectorySection[]>>();
+const policyMemo = new WeakMap<HostConfig, Map<string, OverridePolicy>>();
+
+function memo<T>(store: WeakMap<HostConfig, Map<string, T>>, host: HostConfig, dir: string, make: () => T): T {
+  let m = store.get(host);
+  if (!m) store.set(host, (m = new Map()));
+  let v = m.get(dir);
+  if (v === undefined) {
+    v = make();
+    if (m.size > 10_000) m.clear();
+    m.set(dir, v);
+  }
+  return v;
+}
+
 /** The non-regex `<Directory>` sections that apply to an absolute directory, in Apache's order. */
 export function directorySectionsFor(host: HostConfig, dir: string): DirectorySection[] {
+  return memo(sectionsMemo, host, dir, () => computeSections(host, dir));
+}
+
+function computeSections(host: HostConfig, dir: string): DirectorySection[] {
   return host.directories
     .map((s, index) => ({ s, index }))
     .filter(({ s }) => !s.regex && sectionMatches(s, dir))
@@ -186,6 +206,10 @@ export function directorySectionsFor(host: HostConfig, dir: string): DirectorySe
 
 /** What `.htaccess` in `dir` (absolute, no trailing slash) may override. */
 export function overridePolicyFor(host: HostConfig, dir: string): OverridePolicy {
+  return memo(policyMemo, host, dir, () => computePolicy(host, dir));
+}
+
+function computePolicy(host: HostConfig, dir: string): OverridePolicy {
   let mask = OR_UNSET;
   let opts = DEFAULT_OVERRIDE_OPTS;
   let list = new Set<string>();

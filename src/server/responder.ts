@@ -7,7 +7,10 @@ import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import type { HeaderOp } from '../engine/dir-config.js';
 import { resolveUri } from '../engine/resolve.js';
 import type { SiteContext } from './site-context.js';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Files up to this size are read in one call instead of streamed. */
+const SMALL_FILE = 64 * 1024;
 import { join } from 'node:path';
 import picomatch from 'picomatch';
 import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
@@ -129,6 +132,18 @@ function sendFile(
   res.writeHead(statusOverride ?? 200, headers);
   if (facts.method === 'HEAD' || entry.size === 0) {
     res.end();
+    return;
+  }
+  if (entry.size <= SMALL_FILE) {
+    // One read beats a stream's setup for small files; large ones stream (bounded memory).
+    let data: Buffer;
+    try {
+      data = readFileSync(d.path);
+    } catch {
+      res.destroy();
+      return;
+    }
+    res.end(data);
     return;
   }
   const stream = createReadStream(d.path);
