@@ -20,7 +20,10 @@ function toEntry(st: BigIntStats): FsEntry {
 
 function statWith(fn: typeof statSync, path: string): FsEntry {
   try {
-    return toEntry(fn(path, { bigint: true }));
+    // throwIfNoEntry: a missing file is common (probes for .htaccess, index files) and an
+    // exception per miss is costly.
+    const st = fn(path, { bigint: true, throwIfNoEntry: false });
+    return st ? toEntry(st) : MISSING;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES') return DENIED;
@@ -56,14 +59,15 @@ export class DiskFsView implements FsView {
     if (htaccessIgnored(policy)) return { kind: 'none' };
     for (const name of this.host.accessFileNames) {
       const file = join(dir, name);
-      let st: BigIntStats;
+      let st: BigIntStats | undefined;
       try {
-        st = statSync(file, { bigint: true });
+        st = statSync(file, { bigint: true, throwIfNoEntry: false });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+        if (code === 'ENOTDIR') continue;
         return { kind: 'unreadable', file, dir };
       }
+      if (!st) continue;
       const key = `${st.ino}:${st.size}:${st.mtimeNs}:${policy.mask}:${policy.opts}`;
       const cached = this.cache.get(file);
       if (cached && cached.key === key) return cached.read;

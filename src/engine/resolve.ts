@@ -63,6 +63,33 @@ function splitPath(p: string): string[] {
   return p.split('/').filter((s, i, a) => s !== '' || i === a.length - 1);
 }
 
+/**
+ * The configuration in force at the document root's parent, when nothing above the document
+ * root can change between requests (no `.htaccess` may be read there): computed once.
+ */
+const ancestorMemo = new WeakMap<ResolveContext, { cfg: DirConfig } | null>();
+
+function ancestorConfig(ctx: ResolveContext): { cfg: DirConfig } | null {
+  let m = ancestorMemo.get(ctx);
+  if (m !== undefined) return m;
+  const parts = ctx.documentRoot.split('/').filter(Boolean);
+  let cfg = ctx.serverConfig;
+  m = { cfg };
+  for (let depth = 0; depth < parts.length; depth++) {
+    const d = depth === 0 ? '/' : `/${parts.slice(0, depth).join('/')}`;
+    if (ctx.fs.htaccess(d).kind !== 'none') {
+      m = null;
+      break;
+    }
+    for (const s of directorySectionsFor(ctx.host, d)) {
+      if (s.components === depth) cfg = applyLevel(cfg, s.node.children, ctx.hasModule);
+    }
+    m = { cfg };
+  }
+  ancestorMemo.set(ctx, m);
+  return m;
+}
+
 /** `ap_directory_walk` + `ap_file_walk`. */
 function walk(ctx: ResolveContext, uri: string): Walked | Decision {
   const filename = ctx.documentRoot.replace(/\/$/, '') + uri;
@@ -105,9 +132,20 @@ function walk(ctx: ResolveContext, uri: string): Walked | Decision {
     }
     return undefined;
   };
-  const first = applyDir('/', 0);
-  if (first) return first;
-  for (let i = 0; i < components.length; i++) {
+  let start = 0;
+  const ancestors = ancestorConfig(ctx);
+  const rootParts = ctx.documentRoot.split('/').filter(Boolean).length;
+  if (ancestors && rootParts > 0) {
+    // Resume the walk at the document root itself (its parents cannot change per request).
+    cfg = ancestors.cfg;
+    depth = rootParts - 1;
+    dir = `/${components.slice(0, depth).join('/')}`;
+    start = depth;
+  } else {
+    const first = applyDir('/', 0);
+    if (first) return first;
+  }
+  for (let i = start; i < components.length; i++) {
     const seg = components[i]!;
     if (seg === '') {
       // trailing slash on a directory: r->filename keeps it, path_info is empty
