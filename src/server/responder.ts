@@ -9,8 +9,34 @@ import { resolveUri } from '../engine/resolve.js';
 import type { SiteContext } from './site-context.js';
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Files up to this size are read in one call instead of streamed. */
+/** Files up to this size are read in one call (and cached) instead of streamed. */
 const SMALL_FILE = 64 * 1024;
+/** Upper bound of the small-file cache, in bytes. */
+const SMALL_FILE_CACHE_BYTES = 32 * 1024 * 1024;
+
+const smallFiles = new Map<string, { key: string; data: Buffer }>();
+let smallFilesBytes = 0;
+
+function smallFile(path: string, size: number, mtimeUs: bigint): Buffer | undefined {
+  const key = `${size}:${mtimeUs}`;
+  const hit = smallFiles.get(path);
+  if (hit && hit.key === key) return hit.data;
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch {
+    return undefined;
+  }
+  if (data.length !== size) return data; // changed while we looked: serve it, do not cache
+  if (hit) smallFilesBytes -= hit.data.length;
+  if (smallFilesBytes + size > SMALL_FILE_CACHE_BYTES) {
+    smallFiles.clear();
+    smallFilesBytes = 0;
+  }
+  smallFiles.set(path, { key, data });
+  smallFilesBytes += size;
+  return data;
+}
 import { join } from 'node:path';
 import picomatch from 'picomatch';
 import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
@@ -135,11 +161,10 @@ function sendFile(
     return;
   }
   if (entry.size <= SMALL_FILE) {
-    // One read beats a stream's setup for small files; large ones stream (bounded memory).
-    let data: Buffer;
-    try {
-      data = readFileSync(d.path);
-    } catch {
+    // Small files come from a bounded cache keyed by (path, size, mtime): the walk has just
+    // stat'ed the file, so a change is seen on the next request. Large ones stream.
+    const data = smallFile(d.path, entry.size, entry.mtimeUs);
+    if (!data) {
       res.destroy();
       return;
     }
@@ -171,8 +196,52 @@ function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts
   res.end(facts.method === 'HEAD' ? undefined : body);
 }
 
+/** Names the handlers set themselves; a plan touching them must run per response. */
+const HANDLER_HEADERS = new Set(['content-type', 'content-length', 'content-range', 'content-encoding', 'etag', 'last-modified', 'accept-ranges', 'location', 'allow', 'server', 'date']);
+const planMemo = new WeakMap<readonly HeaderOp[], Map<boolean, [string, string | string[]][] | null>>();
+
+/**
+ * The headers a list of ops produces when it depends on nothing but itself (no env
+ * conditions, echo or edit, no handler-set names): computed once per configuration.
+ */
+function staticPlan(ops: readonly HeaderOp[], generatedError: boolean): [string, string | string[]][] | null {
+  let byKind = planMemo.get(ops);
+  if (!byKind) planMemo.set(ops, (byKind = new Map()));
+  const cached = byKind.get(generatedError);
+  if (cached !== undefined) return cached;
+  let plan: [string, string | string[]][] | null = null;
+  const simple = ops.every((o) => !o.env && !['echo', 'edit', 'edit*', 'note'].includes(o.action) && !HANDLER_HEADERS.has(o.name.toLowerCase()));
+  if (simple) {
+    const fake = new Map<string, { name: string; values: string[] }>();
+    const ordered = [...ops.filter((o) => o.always), ...(generatedError ? [] : ops.filter((o) => !o.always))];
+    for (const op of ordered) {
+      const key = op.name.toLowerCase();
+      const cur = fake.get(key)?.values ?? [];
+      const value = op.value.replace(/%%/g, '%');
+      if (op.action === 'set') fake.set(key, { name: op.name, values: [value] });
+      else if (op.action === 'setifempty') {
+        if (cur.length === 0) fake.set(key, { name: op.name, values: [value] });
+      } else if (op.action === 'add') fake.set(key, { name: op.name, values: [...cur, value] });
+      else if (op.action === 'append') fake.set(key, { name: op.name, values: [cur.length ? `${cur.join(', ')}, ${value}` : value] });
+      else if (op.action === 'merge') {
+        const tokens = cur.join(', ').split(',').map((t) => t.trim());
+        if (!tokens.includes(value)) fake.set(key, { name: op.name, values: [cur.length ? `${cur.join(', ')}, ${value}` : value] });
+      } else if (op.action === 'unset') fake.delete(key);
+    }
+    plan = [...fake.values()].map((h) => [h.name, h.values.length === 1 ? h.values[0]! : h.values]);
+  }
+  byKind.set(generatedError, plan);
+  return plan;
+}
+
 /** mod_headers: `always` lines act on every response, the others only on handler output. */
 function applyHeaderOps(res: ServerResponse, req: IncomingMessage, ops: readonly HeaderOp[], generatedError: boolean): void {
+  if (ops.length === 0) return;
+  const plan = staticPlan(ops, generatedError);
+  if (plan) {
+    for (const [name, value] of plan) res.setHeader(name, value);
+    return;
+  }
   const env = new Map<string, string>();
   const ordered = [...ops.filter((o) => o.always), ...(generatedError ? [] : ops.filter((o) => !o.always))];
   const headers = new Map<string, string[]>();
