@@ -61,6 +61,12 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       done(2);
     });
     front.listen(opts.port, opts.host, () => {
+      const switched = dropPrivileges(site.host.user, site.host.group);
+      if (switched !== undefined) {
+        io.stderr.write(`htsandbox serve: ${switched}\n`);
+        front.close(() => done(2));
+        return;
+      }
       const addr = front.address();
       const port = typeof addr === 'object' && addr ? addr.port : opts.port;
       io.stdout.write(`htsandbox: serving ${opts.root} at http://${opts.host}:${port}/\n`);
@@ -82,6 +88,36 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       process.once('SIGTERM', stop);
     }
   });
+}
+
+/**
+ * Apache's `User`/`Group` (mod_unixd): when started as root, switch the whole server to that
+ * user after binding the port, so files are read (and scripts will run) with its rights.
+ * Without `User`, or when not root, nothing changes. Returns an error message, if any.
+ */
+function dropPrivileges(user: string | undefined, group: string | undefined): string | undefined {
+  if (!user || typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+  const id = (v: string): string | number => (v.startsWith('#') ? Number(v.slice(1)) : v);
+  try {
+    const u = id(user);
+    const g = group ? id(group) : undefined;
+    if (u === 'root' || u === 0) return undefined;
+    if (g !== undefined) {
+      const posix = process as unknown as {
+        initgroups(user: string, group: string | number): void;
+        setgroups(groups: (string | number)[]): void;
+        setgid(id: string | number): void;
+        setuid(id: string | number): void;
+      };
+      if (typeof u === 'string') posix.initgroups(u, g);
+      else posix.setgroups([g]);
+      posix.setgid(g);
+    }
+    (process as unknown as { setuid(id: string | number): void }).setuid(u);
+    return undefined;
+  } catch (err) {
+    return `cannot switch to User ${user} / Group ${group ?? '-'}: ${(err as Error).message}`;
+  }
 }
 
 function createHttpFrontSafe(site: Exclude<ReturnType<typeof createSiteContext>, { error: string }>, logger: pino.Logger, accessLog?: (line: string) => void) {

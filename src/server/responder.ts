@@ -7,7 +7,7 @@ import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import type { HeaderOp } from '../engine/dir-config.js';
 import { resolveUri } from '../engine/resolve.js';
 import type { SiteContext } from './site-context.js';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
 /** Files up to this size are read in one call (and cached) instead of streamed. */
 const SMALL_FILE = 64 * 1024;
@@ -102,8 +102,22 @@ function sendFile(
   d: Extract<Decision, { kind: 'file' }>,
   req: IncomingMessage,
   statusOverride?: number,
+  unreadable: (d: Extract<Decision, { kind: 'file' }>) => void = () => res.destroy(),
 ): void {
   const { entry } = d;
+  // The default handler opens the file first: a file the server user cannot read is 403 (AH00132).
+  let fd: number;
+  try {
+    fd = openSync(d.path, 'r');
+  } catch {
+    unreadable(d);
+    return;
+  }
+  let fdOwned = true;
+  const release = (): void => {
+    if (fdOwned) closeSync(fd);
+    fdOwned = false;
+  };
   const etag = etagOf(entry.size, entry.mtimeUs);
   const lastModified = httpDate(entry.mtimeUs);
   const mtimeSec = Number(entry.mtimeUs / 1_000_000n);
@@ -115,12 +129,14 @@ function sendFile(
     const ifMatch = req.headers['if-match'];
     if (ifMatch && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(etag)) {
       res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
+      release();
       res.end();
       return;
     }
     const ius = req.headers['if-unmodified-since'];
     if (!ifMatch && ius && Date.parse(ius) / 1000 < mtimeSec) {
       res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
+      release();
       res.end();
       return;
     }
@@ -131,6 +147,7 @@ function sendFile(
       : ims !== undefined && !Number.isNaN(Date.parse(ims)) && Date.parse(ims) / 1000 >= mtimeSec;
     if (notModified && (facts.method === 'GET' || facts.method === 'HEAD')) {
       res.writeHead(304, { 'Last-Modified': lastModified, ETag: etag });
+      release();
       res.end();
       return;
     }
@@ -142,6 +159,7 @@ function sendFile(
     const parsed = rangeParser(entry.size, range, { combine: true });
     if (parsed === -1) {
       res.writeHead(416, { 'Content-Range': `bytes */${entry.size}`, 'Content-Type': 'text/html; charset=iso-8859-1' });
+      release();
       res.end();
       return;
     }
@@ -150,17 +168,20 @@ function sendFile(
       headers['Content-Range'] = `bytes ${r.start}-${r.end}/${entry.size}`;
       headers['Content-Length'] = String(r.end - r.start + 1);
       res.writeHead(206, headers);
-      createReadStream(d.path, { start: r.start, end: r.end }).pipe(res);
+      fdOwned = false;
+      createReadStream(d.path, { fd, start: r.start, end: r.end }).pipe(res);
       return;
     }
   }
   headers['Content-Length'] = String(entry.size);
   res.writeHead(statusOverride ?? 200, headers);
   if (facts.method === 'HEAD' || entry.size === 0) {
+    release();
     res.end();
     return;
   }
   if (entry.size <= SMALL_FILE) {
+    release();
     // Small files come from a bounded cache keyed by (path, size, mtime): the walk has just
     // stat'ed the file, so a change is seen on the next request. Large ones stream.
     const data = smallFile(d.path, entry.size, entry.mtimeUs);
@@ -171,7 +192,8 @@ function sendFile(
     res.end(data);
     return;
   }
-  const stream = createReadStream(d.path);
+  fdOwned = false;
+  const stream = createReadStream(d.path, { fd });
   stream.on('error', () => res.destroy());
   stream.pipe(res);
 }
@@ -295,7 +317,20 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
       sendError(site, req, res, facts, d, log);
       return;
     case 'file':
-      sendFile(res, facts, d, req);
+      sendFile(res, facts, d, req, undefined, (f) => {
+        const err: Decision = {
+          kind: 'error',
+          status: 403,
+          cfg: f.cfg,
+          log: {
+            module: 'core',
+            level: 'error',
+            message: `(13)Permission denied: AH00132: file permissions deny server access: ${f.path}`,
+            explain: `The server user cannot read ${f.path}: make it readable by that user (for example chmod o+r, or chown it to the site's owner).`,
+          },
+        };
+        respond(site, req, res, facts, err, log);
+      });
       return;
     case 'listing':
       sendListing(site, res, facts, d);

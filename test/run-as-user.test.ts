@@ -1,0 +1,84 @@
+/**
+ * `User`/`Group` as Apache: started as root with `User www-data`, htsandbox reads files with
+ * that user's rights, so a file www-data cannot read is 403, as on Apache.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { get } from './helpers/serve-in-process.js';
+import { apacheMissing, peerAvailable, REQUIRE_PEERS } from './helpers/peers.js';
+import { PROFILES_DIR, PROJECT_ROOT, startPrivateApache, type PrivateApache } from './helpers/private-apache.js';
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+let hasWwwData = false;
+try {
+  execFileSync('id', ['www-data'], { stdio: 'ignore' });
+  hasWwwData = true;
+} catch {
+  hasWwwData = false;
+}
+const runnable = isRoot && hasWwwData;
+if (!runnable) {
+  const why = isRoot ? 'no www-data user' : 'not running as root';
+  if (REQUIRE_PEERS) throw new Error(`run-as-user tests need root and www-data: ${why}`);
+  process.stderr.write(`[skip] run-as-user: ${why}\n`);
+}
+
+describe.runIf(runnable)('serve as root with User www-data', () => {
+  let base: string;
+  let child: ChildProcess;
+  let port = 0;
+  let apache: PrivateApache | undefined;
+  const live = runnable && peerAvailable('Apache for the run-as-user comparison', apacheMissing());
+
+  beforeAll(async () => {
+    base = mkdtempSync(join(tmpdir(), 'htsandbox-user-'));
+    chmodSync(base, 0o755);
+    const site = join(base, 'site');
+    mkdirSync(site);
+    writeFileSync(join(site, 'ok.txt'), 'ok\n');
+    writeFileSync(join(site, 'unreadable.txt'), 'secret\n');
+    mkdirSync(join(site, 'closed'));
+    writeFileSync(join(site, 'closed', 'in.txt'), 'in\n');
+    execFileSync('chown', ['-R', 'www-data:www-data', site]);
+    chmodSync(site, 0o755);
+    chmodSync(join(site, 'unreadable.txt'), 0o000);
+    chmodSync(join(site, 'closed'), 0o000);
+    const conf = join(base, 'host.conf');
+    writeFileSync(conf, `Include "${PROFILES_DIR}/apache.conf"\nUser www-data\nGroup www-data\n`);
+    child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/htsandbox.js'), 'serve', site, '--port', '0', '--config', conf], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    port = await new Promise<number>((res, rej) => {
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /:(\d+)\/\n/.exec(out);
+        if (m) res(Number(m[1]));
+      });
+      child.once('exit', (code) => rej(new Error(`serve exited ${code}`)));
+    });
+    if (live) apache = await startPrivateApache({ site, extraConfig: '' });
+  }, 60_000);
+
+  afterAll(async () => {
+    child?.kill('SIGTERM');
+    await apache?.stop();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('runs as www-data', () => {
+    const user = execFileSync('ps', ['-o', 'user=', '-p', String(child.pid)]).toString().trim();
+    expect(user).toBe('www-data');
+  });
+
+  for (const path of ['/ok.txt', '/unreadable.txt', '/closed/in.txt', '/closed/']) {
+    it(`${path} answers as Apache does`, async () => {
+      const ours = (await get(port, path)).status;
+      const expected = apache ? (await get(apache.port, path)).status : { '/ok.txt': 200 }[path] ?? 403;
+      expect(ours).toBe(expected);
+    });
+  }
+});
