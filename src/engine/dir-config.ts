@@ -57,12 +57,27 @@ export interface DirConfig {
   accessCompat: AccessCompat | undefined;
   satisfyAny: boolean;
   serverSignature: 'on' | 'off' | 'email';
+  /** mod_env: variables set (value) or unset (undefined) for this request, in order. */
+  setEnv: ReadonlyMap<string, string | undefined>;
+  /** mod_setenvif rules, in order. */
+  setEnvIf: readonly SetEnvIfRule[];
+  /** mod_expires. */
+  expires: { active: boolean; byType: ReadonlyMap<string, string>; default: string | undefined };
   /** mod_autoindex `IndexIgnore` patterns (accumulated). */
   indexIgnore: readonly string[];
   /** mod_headers `Header` lines, parent first (all run; a later `set` wins). */
   headers: readonly HeaderOp[];
   /** mod_alias Redirect/RedirectMatch, child level first (the first match wins). */
   redirects: readonly RedirectRule[];
+}
+
+/** One `SetEnvIf`/`SetEnvIfNoCase`/`BrowserMatch` line. */
+export interface SetEnvIfRule {
+  /** Request attribute: a header name, or Remote_Addr, Request_URI, Request_Method … */
+  attribute: string;
+  regex: ApacheRegex;
+  /** `[name, value]`; value undefined means `!name` (unset). */
+  assignments: [string, string | undefined][];
 }
 
 /** One `Header` line. */
@@ -101,6 +116,9 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   headers: [],
   redirects: [],
   indexIgnore: [],
+  setEnv: new Map(),
+  setEnvIf: [],
+  expires: { active: false, byType: new Map(), default: undefined },
 };
 
 function filesSection(node: SectionNode): FilesSection | undefined {
@@ -308,6 +326,47 @@ export function applyLevel(
         if (r) levelRedirects.push(r);
         break;
       }
+      case 'setenv': {
+        const env = new Map(cfg.setEnv);
+        env.set(w0, words[1] ?? '');
+        cfg.setEnv = env;
+        break;
+      }
+      case 'unsetenv': {
+        const env = new Map(cfg.setEnv);
+        for (const w of words) env.set(w, undefined);
+        cfg.setEnv = env;
+        break;
+      }
+      case 'setenvif':
+      case 'setenvifnocase':
+      case 'browsermatch':
+      case 'browsermatchnocase': {
+        const browser = n.key.startsWith('browsermatch');
+        const attribute = browser ? 'User-Agent' : w0;
+        const pattern = browser ? w0 : words[1] ?? '';
+        const r = compileApacheRegex(pattern, n.key.endsWith('nocase'));
+        if (!r.ok || !r.regex) break;
+        const assignments: [string, string | undefined][] = words.slice(browser ? 1 : 2).map((a) => {
+          if (a.startsWith('!')) return [a.slice(1), undefined];
+          const eq = a.indexOf('=');
+          return eq === -1 ? [a, '1'] : [a.slice(0, eq), a.slice(eq + 1)];
+        });
+        cfg.setEnvIf = [...cfg.setEnvIf, { attribute, regex: r.regex, assignments }];
+        break;
+      }
+      case 'expiresactive':
+        cfg.expires = { ...cfg.expires, active: w0.toLowerCase() === 'on' };
+        break;
+      case 'expiresbytype': {
+        const byType = new Map(cfg.expires.byType);
+        byType.set(w0.toLowerCase(), words[1] ?? '');
+        cfg.expires = { ...cfg.expires, byType };
+        break;
+      }
+      case 'expiresdefault':
+        cfg.expires = { ...cfg.expires, default: w0 };
+        break;
       case 'indexignore':
         cfg.indexIgnore = [...cfg.indexIgnore, ...words];
         break;

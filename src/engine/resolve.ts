@@ -29,9 +29,42 @@ export interface RequestFacts {
   remoteAddr: string;
   /** Scheme://host[:port] the client used (for absolute redirects). */
   origin: string;
+  /** Request headers, lower-cased names (for SetEnvIf). */
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-export type Decision =
+/** mod_setenvif `match_headers` (per-directory rules), then nothing else: SetEnv comes later. */
+export function setEnvIfVariables(cfg: DirConfig, req: RequestFacts, uri: string): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const rule of cfg.setEnvIf) {
+    const a = rule.attribute.toLowerCase();
+    let subject: string | undefined;
+    if (a === 'remote_addr') subject = req.remoteAddr;
+    else if (a === 'request_method') subject = req.method;
+    else if (a === 'request_uri') subject = uri;
+    else if (a === 'request_protocol') subject = 'HTTP/1.1';
+    else if (a === 'remote_host') subject = req.remoteAddr;
+    else if (a === 'server_addr') subject = '127.0.0.1';
+    else {
+      const h = req.headers?.[a];
+      subject = Array.isArray(h) ? h.join(', ') : h;
+      if (subject === undefined && env.has(rule.attribute)) subject = env.get(rule.attribute);
+    }
+    if (subject === undefined || !rule.regex.test(subject)) continue;
+    for (const [name, value] of rule.assignments) {
+      if (value === undefined) env.delete(name);
+      else env.set(name, value);
+    }
+  }
+  return env;
+}
+
+export type Decision = DecisionBody & {
+  /** The request's environment (SetEnvIf, SetEnv), for Header env= and scripts. */
+  env?: Map<string, string>;
+};
+
+type DecisionBody =
   | { kind: 'error'; status: number; log?: LogEvent; allow?: string; cfg?: DirConfig; errorNotes?: string }
   | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
   | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
@@ -223,7 +256,8 @@ export function resolveUri(ctx: ResolveContext, req: RequestFacts, uri: string, 
   if ('kind' in walked) return walked;
   const { cfg, filename, entry, pathInfo } = walked;
   // Access: mod_access_compat first, then authz_core (Satisfy All).
-  const accessReq = { method: req.method, remoteAddr: req.remoteAddr, env: new Map<string, string>() };
+  const env = setEnvIfVariables(cfg, req, uri);
+  const accessReq = { method: req.method, remoteAddr: req.remoteAddr, env };
   const compatOk = cfg.accessCompat ? accessCompatAllows(cfg.accessCompat, accessReq) : true;
   const authz = authorizeWithoutUser(cfg.authz, accessReq);
   const granted = cfg.satisfyAny ? compatOk || authz === 'granted' : compatOk && authz === 'granted';
@@ -246,6 +280,26 @@ export function resolveUri(ctx: ResolveContext, req: RequestFacts, uri: string, 
     }
     return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
   }
+  // mod_env runs in fixups, after access control.
+  for (const [k, v] of cfg.setEnv) {
+    if (v === undefined) env.delete(k);
+    else env.set(k, v);
+  }
+  const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo);
+  if (!decided.env) decided.env = env;
+  return decided;
+}
+
+function decideAfterAccess(
+  ctx: ResolveContext,
+  req: RequestFacts,
+  uri: string,
+  depth: number,
+  cfg: DirConfig,
+  filename: string,
+  entry: FsEntry,
+  pathInfo: string,
+): Decision {
   // mod_alias per-directory redirects run in fixups, after access control.
   const redirect = matchRedirect(cfg.redirects, uri, req);
   if (redirect) return { ...redirect, cfg };

@@ -476,6 +476,8 @@ const EMULATED = new Set<string>([
   'acceptpathinfo', 'errordocument', 'order', 'allow', 'deny', 'satisfy', 'require', '<requireall',
   '<requireany', '<requirenone', '<limit', '<limitexcept', 'header', 'redirect', 'redirectmatch',
   'redirecttemp', 'redirectpermanent', 'typesconfig', 'serveradmin',
+  'setenv', 'unsetenv', 'setenvif', 'setenvifnocase', 'browsermatch', 'browsermatchnocase',
+  'expiresactive', 'expiresbytype', 'expiresdefault', 'serversignature', 'indexignore', 'indexignorereset',
 ]);
 
 function parseBits(s: string): number {

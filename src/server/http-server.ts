@@ -42,6 +42,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       query: q === -1 ? undefined : target.slice(q + 1),
       remoteAddr: remoteAddress(req),
       origin: `http://${hostHeader}`,
+      headers: req.headers,
     };
     const log = (event: LogEvent, f: RequestFacts): void => {
       const line = `[${event.module}:${event.level}] [client ${f.remoteAddr}] ${event.message}`;

@@ -2,9 +2,10 @@
 import { createReadStream } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import rangeParser from 'range-parser';
-import { cannedErrorPage } from '../grammar/error-pages.js';
+import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
-import type { HeaderOp } from '../engine/dir-config.js';
+import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
+import { parseExpiresCode } from '../grammar/expires-code.js';
 import { resolveUri } from '../engine/resolve.js';
 import type { SiteContext } from './site-context.js';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -51,6 +52,16 @@ function etagOf(size: number, mtimeUs: bigint): string {
   return `"${size.toString(16)}-${mtimeUs.toString(16)}"`;
 }
 
+/** The `<hr><address>` footer for `ServerSignature On|EMail` (ServerTokens Prod: "Apache"). */
+function serverSignature(cfg: DirConfig, site: SiteContext, req: IncomingMessage): string {
+  if (cfg.serverSignature === 'off') return '';
+  const hostHeader = req.headers.host ?? site.serverName;
+  const name = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const port = /:(\d+)$/.exec(hostHeader)?.[1] ?? String(req.socket.localPort ?? 80);
+  const who = cfg.serverSignature === 'email' ? `<a href="mailto:${escapeHtml(site.serverAdmin)}">${escapeHtml(name)}</a>` : escapeHtml(name);
+  return `<hr>\n<address>Apache Server at ${who} Port ${port}</address>\n`;
+}
+
 function sendError(
   site: SiteContext,
   req: IncomingMessage,
@@ -86,7 +97,7 @@ function sendError(
   const body = cannedErrorPage(status, {
     method: facts.method,
     serverAdmin: site.serverAdmin,
-    signature: '',
+    signature: serverSignature(cfg, site, req),
     ...(d.kind === 'redirect' ? { location: d.location } : {}),
     ...(d.kind === 'error' && d.errorNotes ? { errorNotes: `<br />\n${d.errorNotes}` } : {}),
   });
@@ -257,14 +268,19 @@ function staticPlan(ops: readonly HeaderOp[], generatedError: boolean): [string,
 }
 
 /** mod_headers: `always` lines act on every response, the others only on handler output. */
-function applyHeaderOps(res: ServerResponse, req: IncomingMessage, ops: readonly HeaderOp[], generatedError: boolean): void {
+function applyHeaderOps(
+  res: ServerResponse,
+  req: IncomingMessage,
+  ops: readonly HeaderOp[],
+  generatedError: boolean,
+  env: ReadonlyMap<string, string> = new Map(),
+): void {
   if (ops.length === 0) return;
   const plan = staticPlan(ops, generatedError);
   if (plan) {
     for (const [name, value] of plan) res.setHeader(name, value);
     return;
   }
-  const env = new Map<string, string>();
   const ordered = [...ops.filter((o) => o.always), ...(generatedError ? [] : ops.filter((o) => !o.always))];
   const headers = new Map<string, string[]>();
   for (const op of ordered) {
@@ -306,11 +322,40 @@ function applyHeaderOps(res: ServerResponse, req: IncomingMessage, ops: readonly
   void headers;
 }
 
+/** mod_expires: `Expires` and a merged `Cache-Control: max-age` for successful responses. */
+function applyExpires(res: ServerResponse, cfg: DirConfig, d: Decision): void {
+  const e = cfg.expires;
+  if (!e.active || (e.byType.size === 0 && e.default === undefined)) return;
+  const type = d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined;
+  const bare = type?.split(';')[0]!.trim().toLowerCase();
+  let code: string | undefined;
+  if (bare) {
+    code = e.byType.get(bare) ?? e.byType.get(`${bare.split('/')[0]}/*`);
+  }
+  code ??= e.default;
+  if (code === undefined) return;
+  const parsed = parseExpiresCode(code);
+  if (!parsed) return;
+  const nowSec = Math.floor(Date.now() / 1000);
+  let baseSec = nowSec;
+  if (parsed.base === 'M') {
+    if (d.kind !== 'file') return;
+    baseSec = Number(d.entry.mtimeUs / 1_000_000n);
+  }
+  const expires = Math.max(baseSec + parsed.seconds, nowSec);
+  res.setHeader('Expires', new Date(expires * 1000).toUTCString());
+  const cc = res.getHeader('Cache-Control');
+  const maxAge = `max-age=${expires - nowSec}`;
+  res.setHeader('Cache-Control', cc ? `${String(cc)}, ${maxAge}` : maxAge);
+}
+
 /** Sends the response for a decision. */
 export function respond(site: SiteContext, req: IncomingMessage, res: ServerResponse, facts: RequestFacts, d: Decision, log: ErrorLogger): void {
   if (d.kind === 'error' && d.log) log(d.log, facts);
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
-  applyHeaderOps(res, req, cfg.headers, d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler');
+  const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
+  if (!generated) applyExpires(res, cfg, d);
+  applyHeaderOps(res, req, cfg.headers, generated, d.env);
   switch (d.kind) {
     case 'error':
     case 'redirect':
