@@ -113,7 +113,16 @@ function evalRule(rule: AuthzRule, req: AccessRequest): AuthzResult {
 
 /** `authorize_userless`: the verdict before any authentication. */
 export function authorizeWithoutUser(rule: AuthzRule | undefined, req: AccessRequest): AuthzResult {
-  if (!rule) return 'granted';
+  if (!rule || !appliesToMethod(rule, req.method)) return 'granted';
   const r = evalRule(rule, req);
   return r === 'neutral' ? 'denied' : r;
+}
+
+/** False when every Require line is inside a <Limit>/<LimitExcept> that excludes this method. */
+function appliesToMethod(rule: AuthzRule, method: string): boolean {
+  if (rule.kind === 'group') return rule.rules.some((r) => appliesToMethod(r, method));
+  if (!rule.methods) return true;
+  const m = method === 'HEAD' ? 'GET' : method;
+  const negated = rule.methods.every((x) => x.startsWith('!'));
+  return negated ? !rule.methods.some((x) => x.slice(1) === m) : rule.methods.includes(m);
 }

@@ -348,7 +348,8 @@ function decideAfterAccess(
     if (handler && KNOWN_HANDLERS.has(handler) && handler !== 'server-status') {
       return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
     }
-    if (uri.endsWith('/') && cfg.options & OPT_INDEXES && ctx.hasModule('autoindex')) {
+    // mod_autoindex lists a directory whether or not the URL ends in a slash (DirectorySlash Off).
+    if (cfg.options & OPT_INDEXES && ctx.hasModule('autoindex')) {
       if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'listing', path: filename, uri, cfg };
     }
     if (ctx.hasModule('autoindex')) {

@@ -139,6 +139,7 @@ function sendFile(
     // ap_meets_conditions
     const ifMatch = req.headers['if-match'];
     if (ifMatch && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(etag)) {
+      // Apache's 412 from ap_meets_conditions carries no body.
       res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
       release();
       res.end();
@@ -146,6 +147,7 @@ function sendFile(
     }
     const ius = req.headers['if-unmodified-since'];
     if (!ifMatch && ius && Date.parse(ius) / 1000 < mtimeSec) {
+      // Apache's 412 from ap_meets_conditions carries no body.
       res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
       release();
       res.end();
@@ -169,9 +171,11 @@ function sendFile(
   if (rangeApplies && entry.size > 0) {
     const parsed = rangeParser(entry.size, range, { combine: true });
     if (parsed === -1) {
-      res.writeHead(416, { 'Content-Range': `bytes */${entry.size}`, 'Content-Type': 'text/html; charset=iso-8859-1' });
+      // Apache answers 416 with its error page and no Content-Range.
+      const page = cannedErrorPage(416, { method: facts.method, serverAdmin: '', signature: '' });
+      res.writeHead(416, { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) });
       release();
-      res.end();
+      res.end(page);
       return;
     }
     if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) {

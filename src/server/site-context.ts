@@ -6,6 +6,7 @@ import { loadHost, type HostSource, type LoadedHost } from '../adapters/server-c
 import { parseMimeTypes } from '../grammar/mime-types.js';
 import { applyLevel, EMPTY_DIR_CONFIG } from '../engine/dir-config.js';
 import type { ResolveContext } from '../engine/resolve.js';
+import { walkActive } from '../grammar/syntax-tree.js';
 
 export interface SiteContext extends ResolveContext {
   loaded: LoadedHost;
@@ -34,8 +35,11 @@ export function createSiteContext(src: HostSource): SiteContext | { error: strin
   }
   const serverConfig = applyLevel(EMPTY_DIR_CONFIG, host.nodes, hasModule);
   const arg = (key: string): string | undefined => {
-    const n = host.nodes.find((x) => x.kind === 'directive' && x.key === key);
-    return n?.args[0]?.value;
+    let value: string | undefined;
+    for (const { node, parents } of walkActive(host.nodes)) {
+      if (node.kind === 'directive' && node.key === key && parents.every((p) => p.key.startsWith('<if'))) value = node.args[0]?.value;
+    }
+    return value;
   };
   return {
     loaded,

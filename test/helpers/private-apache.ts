@@ -22,6 +22,8 @@ export interface PrivateApacheOptions {
   /** Extra server configuration appended after the host settings (given the served root). */
   extraConfig?: string | ((siteRoot: string) => string);
   logLevel?: string;
+  /** Called on the copy after it was made and chowned (modes, mtimes, placeholders). */
+  prepare?: (siteRoot: string) => void;
 }
 
 export interface PrivateApache {
@@ -84,6 +86,7 @@ export async function startPrivateApache(opts: PrivateApacheOptions): Promise<Pr
   cpSync(opts.site, siteRoot, { recursive: true, verbatimSymlinks: true });
   if (isRoot) execFileSync('chown', ['-R', 'www-data:www-data', siteRoot]);
   else execFileSync('chmod', ['-R', 'o+rX', siteRoot]);
+  opts.prepare?.(siteRoot);
   const port = await freePort();
   const hostConfigFile = join(stateDir, 'host.conf');
   const extra = typeof opts.extraConfig === 'function' ? opts.extraConfig(siteRoot) : opts.extraConfig;

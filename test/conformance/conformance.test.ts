@@ -1,0 +1,166 @@
+/**
+ * The differential suite: every case in fixtures/conformance/ is answered by a private Apache
+ * and by `htsandbox serve` on identical copies with one host configuration, and the answers
+ * must agree (compare.ts). Apache's answers are recorded in each case's expected.jsonl:
+ * without Apache the suite judges htsandbox by the recording; with Apache it also re-checks
+ * the recording (drift fails). HTSANDBOX_RECORD=1 (npm run conformance:record) rewrites it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { apacheMissing, peerAvailable } from '../helpers/peers.js';
+import { PROFILES_DIR, PROJECT_ROOT, startPrivateApache, writeHostConfig, type PrivateApache } from '../helpers/private-apache.js';
+import { copySite, finishSiteCopy } from '../helpers/site-copy.js';
+import { compareResponses, normalizeResponse, type CaseRequest, type RecordedResponse } from './compare.js';
+
+const CASES_DIR = join(PROJECT_ROOT, 'fixtures/conformance');
+const RECORD = process.env.HTSANDBOX_RECORD === '1';
+const ONLY = process.env.HTSANDBOX_CASE?.split(',');
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const live = peerAvailable('Apache for the conformance suite', apacheMissing());
+
+const cases = readdirSync(CASES_DIR)
+  .filter((c) => existsSync(join(CASES_DIR, c, 'requests.jsonl')))
+  .filter((c) => !ONLY || ONLY.includes(c))
+  .sort();
+
+const readJsonl = <T>(file: string): T[] =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as T)
+    : [];
+
+function send(port: number, r: CaseRequest): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((res, rej) => {
+    const body = r.body !== undefined ? Buffer.from(r.body, 'utf8') : undefined;
+    const headers: Record<string, string> = { Host: `localhost:${port}`, Connection: 'close', ...(r.headers ?? {}) };
+    for (const k of Object.keys(headers)) headers[k] = headers[k]!.replace(/\{port\}/g, String(port));
+    if (body && !Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h))) headers['Content-Length'] = String(body.length);
+    const req = request({ host: '127.0.0.1', port, path: r.path.replace(/\{port\}/g, String(port)), method: r.method ?? 'GET', headers }, (resp) => {
+      const chunks: Buffer[] = [];
+      resp.on('data', (c: Buffer) => chunks.push(c));
+      resp.on('end', () => res({ status: resp.statusCode ?? 0, headers: resp.headers, body: Buffer.concat(chunks) }));
+      resp.on('error', rej);
+    });
+    req.setTimeout(20_000, () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => res({ status: 0, headers: {}, body: Buffer.from(String(err.message)) }));
+    req.end(body);
+  });
+}
+
+/** Host settings for one side: the apache profile, the case's fragment, the run-as user. */
+function hostSettings(siteRoot: string, caseDir: string): string {
+  const fragmentFile = join(caseDir, 'config.conf');
+  const fragment = existsSync(fragmentFile) ? readFileSync(fragmentFile, 'utf8').split('{{ROOT}}').join(siteRoot) : '';
+  return [isRoot ? 'User www-data\nGroup www-data' : '', fragment].join('\n');
+}
+
+async function startHtsandbox(caseDir: string): Promise<{ port: number; siteRoot: string; stop(): Promise<void>; log(): string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'htsandbox-conf-'));
+  chmodSync(dir, 0o755); // the run-as user must traverse it, as with Apache's copy
+  const siteRoot = join(dir, 'site');
+  copySite(join(caseDir, 'site'), siteRoot, join(caseDir, 'modes.txt'));
+  const conf = join(dir, 'host.conf');
+  writeHostConfig(conf, siteRoot, join(PROFILES_DIR, 'apache.conf'), hostSettings(siteRoot, caseDir));
+  const child: ChildProcess = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/htsandbox.js'), 'serve', siteRoot, '--port', '0', '--host', '127.0.0.1', '--config', conf], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  const port = await new Promise<number>((res, rej) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /:(\d+)\/\n/.exec(out);
+      if (m) res(Number(m[1]));
+    });
+    child.once('exit', (code) => rej(new Error(`htsandbox exited ${code}: ${log}`)));
+  });
+  return {
+    port,
+    siteRoot,
+    log: () => log,
+    stop: () =>
+      new Promise<void>((res) => {
+        child.once('exit', () => {
+          rmSync(dir, { recursive: true, force: true });
+          res();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+let agreed = 0;
+let total = 0;
+
+describe('conformance with Apache', () => {
+  afterAll(() => {
+    process.stdout.write(`conformance: ${agreed}/${total} agree\n`);
+  });
+
+  for (const name of cases) {
+    const caseDir = join(CASES_DIR, name);
+    const requests = readJsonl<CaseRequest>(join(caseDir, 'requests.jsonl'));
+    describe(name, () => {
+      const expectedFile = join(caseDir, 'expected.jsonl');
+      let recorded = new Map(readJsonl<RecordedResponse>(expectedFile).map((r) => [r.name, r]));
+      const apacheAnswers = new Map<string, RecordedResponse>();
+      const ours = new Map<string, RecordedResponse>();
+      let serverLog = '';
+
+      it('both servers answer every request', async () => {
+        let apache: PrivateApache | undefined;
+        if (live) {
+          apache = await startPrivateApache({
+            site: join(caseDir, 'site'),
+            extraConfig: (root) => hostSettings(root, caseDir),
+            prepare: (root) => finishSiteCopy(root, join(caseDir, 'modes.txt')),
+          });
+        }
+        const mine = await startHtsandbox(caseDir);
+        try {
+          for (const r of requests) {
+            if (apache) {
+              const a = await send(apache.port, r);
+              apacheAnswers.set(r.name, normalizeResponse(r.name, a.status, a.headers, a.body, apache.siteRoot, apache.port));
+            }
+            const b = await send(mine.port, r);
+            ours.set(r.name, normalizeResponse(r.name, b.status, b.headers, b.body, mine.siteRoot, mine.port));
+          }
+        } finally {
+          serverLog = mine.log();
+          await mine.stop();
+          await apache?.stop();
+        }
+        if (RECORD && live) {
+          writeFileSync(expectedFile, requests.map((r) => JSON.stringify(apacheAnswers.get(r.name))).join('\n') + '\n');
+          recorded = new Map(apacheAnswers);
+        }
+      }, 120_000);
+
+      for (const r of requests) {
+        it(r.name, () => {
+          const expected = recorded.get(r.name);
+          expect(expected, `no recorded Apache answer for ${name}/${r.name}: npm run conformance:record`).toBeDefined();
+          const live = apacheAnswers.get(r.name);
+          if (live) {
+            const drift = compareResponses(r, expected!, live);
+            expect(drift, `Apache no longer gives the recorded answer for ${name}/${r.name}`).toEqual([]);
+          }
+          const actual = ours.get(r.name);
+          expect(actual, 'htsandbox gave no answer').toBeDefined();
+          total++;
+          const diffs = compareResponses(r, expected!, actual!);
+          if (diffs.length === 0) agreed++;
+          expect(diffs, `${name}/${r.name} ${r.method ?? 'GET'} ${r.path}\n${diffs.join('\n')}\n-- htsandbox log --\n${serverLog.slice(-2000)}`).toEqual([]);
+        });
+      }
+    });
+  }
+});

@@ -1,0 +1,53 @@
+/**
+ * The judge is tested too: a candidate that is deliberately wrong must be reported, request
+ * by request, and a correct one must not be.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../helpers/private-apache.js';
+import { compareResponses, normalizeResponse, type CaseRequest, type RecordedResponse } from './compare.js';
+
+const caseDir = join(PROJECT_ROOT, 'fixtures/conformance/dir-index');
+const requests = readFileSync(join(caseDir, 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as CaseRequest);
+const expected = new Map(
+  readFileSync(join(caseDir, 'expected.jsonl'), 'utf8').trim().split('\n').map((l) => {
+    const r = JSON.parse(l) as RecordedResponse;
+    return [r.name, r] as const;
+  }),
+);
+
+describe('conformance harness', () => {
+  it('reports a candidate that answers 200 "wrong" to everything', () => {
+    let differing = 0;
+    // A request that compares only a 200 status cannot tell this candidate apart.
+    const blind = requests.filter((r) => r.compare?.join() === 'status' && expected.get(r.name)!.status === 200).length;
+    for (const r of requests) {
+      const wrong = normalizeResponse(r.name, 200, { 'content-type': 'text/plain' }, Buffer.from('wrong'), '/x', 1);
+      if (compareResponses(r, expected.get(r.name)!, wrong).length > 0) differing++;
+    }
+    expect(blind).toBeLessThan(requests.length);
+    expect(differing).toBe(requests.length - blind);
+  });
+
+  it('reports swapped DirectoryIndex entries (the other file is served)', () => {
+    const r = requests.find((q) => q.name === 'custom-first')!;
+    const exp = expected.get('custom-first')!;
+    const swapped: RecordedResponse = { ...exp, body: 'other\n' };
+    expect(compareResponses(r, exp, swapped)).toEqual([expect.stringMatching(/^body:/)]);
+  });
+
+  it('accepts the recorded answer itself, and ignores volatile headers', () => {
+    for (const r of requests) {
+      const exp = expected.get(r.name)!;
+      const same = { ...exp, headers: { ...exp.headers, date: 'Mon, 01 Jan 2035 00:00:00 GMT', server: 'other' } };
+      expect(compareResponses(r, exp, same)).toEqual([]);
+    }
+  });
+
+  it('normalises the site root and the port', () => {
+    const n = normalizeResponse('x', 301, { location: 'http://localhost:4567/a/', Date: 'x' }, Buffer.from('/srv/site/a at 4567'), '/srv/site', 4567);
+    expect(n.headers).toEqual({ location: 'http://localhost:{port}/a/' });
+    expect(n.body).toBe('{root}/a at {port}');
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * Site preparation shared by Apache's and htsandbox's copies of a conformance case:
+ * `{{ROOT}}` in .htaccess files becomes the copy's path, modes git cannot store come from
+ * `modes.txt` ("0600 path" lines), and every mtime is fixed so ETag, Last-Modified and listing
+ * dates are reproducible.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** 2001-09-09T01:46:40Z, the fixed mtime of every file (as in the shared oracle). */
+export const FIXED_MTIME = 1_000_000_000;
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+function walk(dir: string, visit: (p: string) => void): void {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    visit(p);
+    const st = lstatSync(p);
+    if (st.isDirectory() && !st.isSymbolicLink()) walk(p, visit);
+  }
+}
+
+/** Finishes a copy in place: placeholders, owner, modes, then mtimes (deepest first). */
+export function finishSiteCopy(siteRoot: string, modesFile?: string): void {
+  walk(siteRoot, (p) => {
+    if (p.endsWith('/.htaccess') && lstatSync(p).isFile()) {
+      const text = readFileSync(p, 'latin1');
+      if (text.includes('{{ROOT}}')) writeFileSync(p, text.split('{{ROOT}}').join(siteRoot), 'latin1');
+    }
+  });
+  if (isRoot) execFileSync('chown', ['-R', '-h', 'www-data:www-data', siteRoot]);
+  if (modesFile && existsSync(modesFile)) {
+    for (const line of readFileSync(modesFile, 'utf8').split('\n')) {
+      const m = /^\s*([0-7]{3,4})\s+(.+?)\s*$/.exec(line);
+      if (m) chmodSync(join(siteRoot, m[2]!), Number.parseInt(m[1]!, 8));
+    }
+  }
+  const all: string[] = [];
+  walk(siteRoot, (p) => all.push(p));
+  for (const p of all.reverse()) {
+    if (lstatSync(p).isSymbolicLink()) lutimesSync(p, FIXED_MTIME, FIXED_MTIME);
+    else utimesSync(p, FIXED_MTIME, FIXED_MTIME);
+  }
+  utimesSync(siteRoot, FIXED_MTIME, FIXED_MTIME);
+}
+
+/** Copies a case's site to `dest` and finishes it. */
+export function copySite(src: string, dest: string, modesFile?: string): void {
+  cpSync(src, dest, { recursive: true, verbatimSymlinks: true });
+  finishSiteCopy(dest, modesFile);
+}
