@@ -35,6 +35,8 @@ export interface HostSource {
   profile?: string;
   /** Absolute site root; profiles refer to it as `${HTSANDBOX_SITE_ROOT}`. */
   siteRoot: string;
+  /** `--userdir`: defines `HTSANDBOX_USERDIR` for the profiles' user-site sections. */
+  userDir?: string;
 }
 
 function includeResolver(serverRoot: string) {
@@ -100,6 +102,7 @@ export function loadHost(src: HostSource): LoadedHost | { error: string } {
     ['HTSANDBOX_SITE_ROOT', src.siteRoot],
     ['HTSANDBOX_PROFILES', PROFILES_DIR],
   ]);
+  if (src.userDir) defines.set('HTSANDBOX_USERDIR', src.userDir);
   // While the server config is read, every module it will load counts for <IfModule>
   // only after its LoadModule line; a first pass finds them.
   const firstPass = parseConfig(text, {

@@ -56,7 +56,8 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .option('--access-log <file>', 'combined-format access log (- for stderr)')
     .option('--error-log <file>', 'error log (default stderr)')
-    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string }) => {
+    .option('--userdir <dir>', 'serve /~NAME/... from DIR/NAME/web_scripts/... (one server for a whole class)')
+    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string }) => {
       const port = Number.parseInt(o.port, 10);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         io.stderr.write(`htsandbox serve: bad port ${o.port}\n`);
@@ -68,6 +69,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       if (o.profile) opts.profile = o.profile;
       if (o.accessLog) opts.accessLog = o.accessLog;
       if (o.errorLog) opts.errorLog = o.errorLog;
+      if (o.userdir) opts.userDir = o.userdir;
       exitCode = await runServe(opts, io);
     });
 

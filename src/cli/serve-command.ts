@@ -14,6 +14,8 @@ export interface ServeOptions {
   profile?: string;
   accessLog?: string;
   errorLog?: string;
+  /** Serve `/~NAME/…` from `DIR/NAME/web_scripts/…`. */
+  userDir?: string;
   /** Resolves once the server is listening (tests); the signal stops it. */
   signal?: AbortSignal;
   onListening?: (port: number) => void;
@@ -33,7 +35,8 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     io.stderr.write(`htsandbox serve: cannot read ${opts.root}: ${(err as Error).message}\n`);
     return 2;
   }
-  const src: { siteRoot: string; configFile?: string; profile?: string } = { siteRoot: rootAbs };
+  const src: { siteRoot: string; configFile?: string; profile?: string; userDir?: string } = { siteRoot: rootAbs };
+  if (opts.userDir) src.userDir = resolve(io.cwd, opts.userDir);
   if (opts.config) src.configFile = resolve(io.cwd, opts.config);
   if (opts.profile) src.profile = opts.profile;
   const site = createSiteContext(src);

@@ -76,6 +76,8 @@ export interface ResolveContext {
   host: HostConfig;
   fs: FsView;
   documentRoot: string;
+  /** `--userdir`: `/~NAME/…` is served from `userDir/NAME/web_scripts/…` (mod_userdir, Scripts layout). */
+  userDir?: string;
   /** The server-level configuration (top-level directives, server `<Files>`). */
   serverConfig: DirConfig;
   mimeTypes: ReadonlyMap<string, string>;
@@ -100,12 +102,14 @@ function splitPath(p: string): string[] {
  * The configuration in force at the document root's parent, when nothing above the document
  * root can change between requests (no `.htaccess` may be read there): computed once.
  */
-const ancestorMemo = new WeakMap<ResolveContext, { cfg: DirConfig } | null>();
+const ancestorMemo = new WeakMap<ResolveContext, Map<string, { cfg: DirConfig } | null>>();
 
-function ancestorConfig(ctx: ResolveContext): { cfg: DirConfig } | null {
-  let m = ancestorMemo.get(ctx);
+function ancestorConfig(ctx: ResolveContext, docRoot: string): { cfg: DirConfig } | null {
+  let byRoot = ancestorMemo.get(ctx);
+  if (!byRoot) ancestorMemo.set(ctx, (byRoot = new Map()));
+  let m = byRoot.get(docRoot);
   if (m !== undefined) return m;
-  const parts = ctx.documentRoot.split('/').filter(Boolean);
+  const parts = docRoot.split('/').filter(Boolean);
   let cfg = ctx.serverConfig;
   m = { cfg };
   for (let depth = 0; depth < parts.length; depth++) {
@@ -119,13 +123,14 @@ function ancestorConfig(ctx: ResolveContext): { cfg: DirConfig } | null {
     }
     m = { cfg };
   }
-  ancestorMemo.set(ctx, m);
+  if (byRoot.size > 1000) byRoot.clear();
+  byRoot.set(docRoot, m);
   return m;
 }
 
 /** `ap_directory_walk` + `ap_file_walk`. */
-function walk(ctx: ResolveContext, uri: string): Walked | Decision {
-  const filename = ctx.documentRoot.replace(/\/$/, '') + uri;
+function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decision {
+  const filename = docRoot.replace(/\/$/, '') + uri;
   const components = splitPath(filename.slice(1));
   let cfg = ctx.serverConfig;
   let dir = '/';
@@ -166,8 +171,8 @@ function walk(ctx: ResolveContext, uri: string): Walked | Decision {
     return undefined;
   };
   let start = 0;
-  const ancestors = ancestorConfig(ctx);
-  const rootParts = ctx.documentRoot.split('/').filter(Boolean).length;
+  const ancestors = ancestorConfig(ctx, docRoot);
+  const rootParts = docRoot.split('/').filter(Boolean).length;
   if (ancestors && rootParts > 0) {
     // Resume the walk at the document root itself (its parents cannot change per request).
     cfg = ancestors.cfg;
@@ -251,8 +256,21 @@ export function resolveRequest(ctx: ResolveContext, req: RequestFacts, depth = 0
   return resolveUri(ctx, req, norm.uri, depth);
 }
 
+/** mod_userdir: the document root and path for a `/~NAME/…` URL, when --userdir is on. */
+function userDirTarget(ctx: ResolveContext, uri: string): { docRoot: string; path: string; prefix: string } | undefined {
+  if (!ctx.userDir) return undefined;
+  const m = /^\/~([^/]+)(\/.*)?$/.exec(uri);
+  if (!m) return undefined;
+  const name = m[1]!;
+  return { docRoot: `${ctx.userDir.replace(/\/$/, '')}/${name}/web_scripts`, path: m[2] ?? '', prefix: `/~${name}` };
+}
+
 export function resolveUri(ctx: ResolveContext, req: RequestFacts, uri: string, depth = 0): Decision {
-  const walked = walk(ctx, uri);
+  const user = userDirTarget(ctx, uri);
+  if (user && ctx.fs.stat(user.docRoot).kind !== 'dir') {
+    return { kind: 'error', status: 404, log: { module: 'core', level: 'info', message: `AH00128: File does not exist: ${user.docRoot}` } };
+  }
+  const walked = walk(ctx, user ? user.path : uri, user ? user.docRoot : ctx.documentRoot);
   if ('kind' in walked) return walked;
   const { cfg, filename, entry, pathInfo } = walked;
   // Access: mod_access_compat first, then authz_core (Satisfy All).

@@ -46,6 +46,7 @@ export function createSiteContext(src: HostSource): SiteContext | { error: strin
     host,
     fs: new DiskFsView(host, loaded.facts),
     documentRoot: resolve(host.documentRoot ?? src.siteRoot),
+    ...(src.userDir ? { userDir: resolve(src.userDir) } : {}),
     serverConfig,
     mimeTypes,
     hasModule,
