@@ -70,7 +70,18 @@ type DecisionBody =
   | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
   | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
   | { kind: 'options'; allow: string; cfg: DirConfig }
-  | { kind: 'handler'; handler: string; path: string; uri: string; pathInfo: string; cfg: DirConfig };
+  | {
+      kind: 'handler';
+      handler: string;
+      path: string;
+      uri: string;
+      pathInfo: string;
+      cfg: DirConfig;
+      /** The request's document root (a user's web_scripts under --userdir). */
+      documentRoot?: string;
+      /** CONTEXT_PREFIX (`/~name` under --userdir). */
+      contextPrefix?: string;
+    };
 
 export interface ResolveContext {
   host: HostConfig;
@@ -271,6 +282,17 @@ export function resolveUri(ctx: ResolveContext, req: RequestFacts, uri: string, 
     return { kind: 'error', status: 404, log: { module: 'core', level: 'info', message: `AH00128: File does not exist: ${user.docRoot}` } };
   }
   const walked = walk(ctx, user ? user.path : uri, user ? user.docRoot : ctx.documentRoot);
+  return afterWalk(ctx, req, uri, depth, walked, user);
+}
+
+function afterWalk(
+  ctx: ResolveContext,
+  req: RequestFacts,
+  uri: string,
+  depth: number,
+  walked: Walked | Decision,
+  user: { docRoot: string; prefix: string } | undefined,
+): Decision {
   if ('kind' in walked) return walked;
   const { cfg, filename, entry, pathInfo } = walked;
   // Access: mod_access_compat first, then authz_core (Satisfy All).
@@ -305,6 +327,10 @@ export function resolveUri(ctx: ResolveContext, req: RequestFacts, uri: string, 
   }
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo);
   if (!decided.env) decided.env = env;
+  if (decided.kind === 'handler' && user && decided.path.startsWith(user.docRoot)) {
+    decided.documentRoot = user.docRoot;
+    decided.contextPrefix = user.prefix;
+  }
   return decided;
 }
 

@@ -52,8 +52,6 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       if (event.explain) logger[level === 'debug' ? 'debug' : 'warn']({ module: 'htsandbox', url: target }, event.explain);
     };
     res.setHeader('Server', 'Apache (htsandbox)');
-    // Drain any request body: static handlers ignore it, as Apache's default handler does.
-    req.resume();
     try {
       const decision = resolveRequest(site, facts);
       respond(site, req, res, facts, decision, log);

@@ -6,7 +6,8 @@ import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
 import { parseExpiresCode } from '../grammar/expires-code.js';
-import { resolveUri } from '../engine/resolve.js';
+import { resolveRequest, resolveUri } from '../engine/resolve.js';
+import { runCgi } from './cgi-handler.js';
 import type { SiteContext } from './site-context.js';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
@@ -353,9 +354,61 @@ function applyExpires(res: ServerResponse, cfg: DirConfig, d: Decision): void {
   res.setHeader('Cache-Control', cc ? `${String(cc)}, ${maxAge}` : maxAge);
 }
 
+/** A CGI's `Location: /local` (no Status): the request starts again as GET at that URL. */
+function internalRedirect(
+  site: SiteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  facts: RequestFacts,
+  d: Extract<Decision, { kind: 'handler' }>,
+  location: string,
+  scriptEnv: Map<string, string>,
+  log: ErrorLogger,
+  previous: RedirectState | undefined,
+): void {
+  const depth = (previous?.depth ?? 0) + 1;
+  if (depth > 10) {
+    log({ module: 'core', level: 'error', message: 'AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use \'LimitInternalRecursion\' to increase the limit if necessary. Use \'LogLevel debug\' to get a backtrace.' }, facts);
+    sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg }, log);
+    return;
+  }
+  // rename_original_env: every variable of the previous request gets a REDIRECT_ prefix.
+  // The script's environment was the request's subprocess_env, so all of it is renamed.
+  const env = new Map<string, string>();
+  for (const [k, v] of scriptEnv) env.set(`REDIRECT_${k}`, v);
+  env.set('REDIRECT_URL', d.uri);
+  env.set('REDIRECT_STATUS', '200');
+  const q = location.indexOf('?');
+  const next: RequestFacts = {
+    ...facts,
+    method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
+    rawPath: q === -1 ? location : location.slice(0, q),
+    query: q === -1 ? undefined : location.slice(q + 1),
+  };
+  const decision = resolveRequest(site, next);
+  respond(site, req, res, next, decision, log, { env, depth });
+}
+
+/** Internal-redirect state: REDIRECT_* variables and how deep we are (LimitInternalRecursion 10). */
+export interface RedirectState {
+  env: ReadonlyMap<string, string>;
+  depth: number;
+}
+
 /** Sends the response for a decision. */
-export function respond(site: SiteContext, req: IncomingMessage, res: ServerResponse, facts: RequestFacts, d: Decision, log: ErrorLogger): void {
+export function respond(
+  site: SiteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  facts: RequestFacts,
+  d: Decision,
+  log: ErrorLogger,
+  redirected?: RedirectState,
+): void {
   if (d.kind === 'error' && d.log) log(d.log, facts);
+  const isCgi = d.kind === 'handler' && (d.handler === 'cgi-script' || d.handler === 'application/x-httpd-cgi');
+  // Only scripts read the request body; for everything else it is drained.
+  if (!isCgi) req.resume();
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
   const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
   if (!generated) applyExpires(res, cfg, d);
@@ -389,6 +442,20 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
       res.end();
       return;
     case 'handler': {
+      if (isCgi) {
+        runCgi({
+          site,
+          req,
+          res,
+          facts,
+          decision: d,
+          log: (e) => log(e, facts),
+          fail: (status) => sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log),
+          redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
+          ...(redirected ? { redirectEnv: redirected.env } : {}),
+        });
+        return;
+      }
       const event: LogEvent = {
         module: 'htsandbox',
         level: 'error',

@@ -13,6 +13,10 @@ export interface SiteContext extends ResolveContext {
   fs: DiskFsView;
   serverAdmin: string;
   serverName: string;
+  /** suEXEC is loaded: scripts get only its safe environment. */
+  suexec: boolean;
+  /** `Timeout`: how long a script may stay silent, in milliseconds (Apache's default 60 s). */
+  timeoutMs: number;
 }
 
 export function createSiteContext(src: HostSource): SiteContext | { error: string } {
@@ -52,5 +56,7 @@ export function createSiteContext(src: HostSource): SiteContext | { error: strin
     hasModule,
     serverAdmin: arg('serveradmin') ?? '[no address given]',
     serverName: arg('servername') ?? 'localhost',
+    suexec: host.modules.has('suexec'),
+    timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
   };
 }

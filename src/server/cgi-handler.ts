@@ -1,0 +1,233 @@
+/**
+ * The `cgi-script` handler (mod_cgid's behaviour): runs the script once per request, streams
+ * the body in and the output out, and turns the script's headers into the response as
+ * `cgi_handle_response` does (Status, Location → internal redirect or 302, header merging).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
+import { checkExecutable, killGroup, spawnCgi } from '../adapters/cgi-process.js';
+import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
+import { cannedErrorPage } from '../grammar/error-pages.js';
+import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
+import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
+import type { SiteContext } from './site-context.js';
+
+export interface CgiContext {
+  site: SiteContext;
+  req: IncomingMessage;
+  res: ServerResponse;
+  facts: RequestFacts;
+  decision: Extract<Decision, { kind: 'handler' }>;
+  log: (e: LogEvent) => void;
+  /** Sends an error response (Apache's page) for a status. */
+  fail: (status: number) => void;
+  /** Internal redirect to a local URL (CGI `Location: /path`), as GET; `env` is the script's environment. */
+  redirect: (location: string, env: Map<string, string>) => void;
+  /** REDIRECT_* variables when this request is itself an internal redirect. */
+  redirectEnv?: ReadonlyMap<string, string>;
+}
+
+function mergedHeaders(req: IncomingMessage): [string, string][] {
+  const byName = new Map<string, [string, string[]]>();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!;
+    const value = req.rawHeaders[i + 1]!;
+    const key = name.toLowerCase();
+    const e = byName.get(key);
+    if (e) e[1].push(value);
+    else byName.set(key, [name, [value]]);
+  }
+  return [...byName.values()].map(([n, v]) => [n, v.join(', ')]);
+}
+
+/** Runs one CGI request. */
+export function runCgi(c: CgiContext): void {
+  const { site, req, res, facts, decision: d } = c;
+  const base = d.path.slice(d.path.lastIndexOf('/') + 1);
+  const problem = checkExecutable(d.path);
+  if (problem) {
+    c.log({ module: 'cgid', level: 'error', message: problem.message });
+    c.log({ module: 'cgid', level: 'error', message: `End of script output before headers: ${base}`, explain: problem.explain });
+    req.resume();
+    c.fail(500);
+    return;
+  }
+  const hostHeader = req.headers.host ?? site.serverName;
+  const serverName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const serverPort = Number(/:(\d+)$/.exec(hostHeader)?.[1] ?? req.socket.localPort ?? 80);
+  const scriptName = d.pathInfo && d.uri.endsWith(d.pathInfo) ? d.uri.slice(0, d.uri.length - d.pathInfo.length) : d.uri;
+  const docRoot = d.documentRoot ?? site.documentRoot;
+  const env = buildCgiEnvironment({
+    method: facts.method,
+    requestUri: req.url ?? '/',
+    query: facts.query,
+    scriptName,
+    pathInfo: d.pathInfo,
+    ...(d.pathInfo ? { pathTranslated: docRoot + d.pathInfo } : {}),
+    scriptFilename: d.path,
+    documentRoot: docRoot,
+    contextPrefix: d.contextPrefix ?? '',
+    contextDocumentRoot: docRoot,
+    // After an internal redirect the request is a GET without a body (Content-Length removed).
+    headers: mergedHeaders(req).filter(([n]) => !c.redirectEnv || !/^(content-length|transfer-encoding)$/i.test(n)),
+    remoteAddr: facts.remoteAddr,
+    remotePort: req.socket.remotePort ?? 0,
+    serverAddr: (req.socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+    serverPort,
+    serverName,
+    serverAdmin: site.serverAdmin,
+    serverSoftware: 'Apache',
+    serverSignature: '',
+    protocol: `HTTP/${req.httpVersion}`,
+    extra: d.env ?? new Map(),
+    passAuth: false,
+    path: DEBIAN_APACHE_PATH,
+    ...(c.redirectEnv ? { redirect: c.redirectEnv } : {}),
+  });
+  const finalEnv = site.suexec ? suexecFilter(env) : env;
+  const child = spawnCgi({ program: d.path, args: [], cwd: dirname(d.path), env: finalEnv });
+  const parser = new CgiHeaderParser();
+  let headersDone = false;
+  let finished = false;
+  let timer: NodeJS.Timeout | undefined;
+  const timeoutMs = site.timeoutMs;
+  const arm = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      killGroup(child.pid);
+      if (!headersDone) {
+        c.log({ module: 'cgid', level: 'error', message: `Script timed out before returning headers: ${base}` });
+        finish();
+        c.fail(504);
+      } else {
+        c.log({ module: 'cgid', level: 'warn', message: `AH01220: Timeout waiting for output from CGI script ${d.path}` });
+        finish();
+        res.end();
+      }
+    }, timeoutMs);
+    timer.unref();
+  };
+  const finish = (): void => {
+    finished = true;
+    if (timer) clearTimeout(timer);
+  };
+  arm();
+  // A client that goes away takes the script's whole process group with it.
+  res.on('close', () => {
+    if (!res.writableFinished) killGroup(child.pid);
+    finish();
+  });
+  child.on('error', (err) => {
+    c.log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed` });
+  });
+  let stderrRest = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    // mod_cgid writes a script's stderr to the error log as it is, line by line.
+    const text = stderrRest + chunk.toString('latin1');
+    const lines = text.split('\n');
+    stderrRest = lines.pop() ?? '';
+    for (const line of lines) c.log({ module: 'cgid', level: 'error', message: line });
+  });
+  child.stderr.on('end', () => {
+    if (stderrRest) c.log({ module: 'cgid', level: 'error', message: stderrRest });
+  });
+  req.pipe(child.stdin);
+  child.stdin.on('error', () => {
+    /* the script stopped reading: Apache discards the rest of the body */
+  });
+  child.stdout.on('data', (chunk: Buffer) => {
+    if (finished) return;
+    arm();
+    if (headersDone) {
+      if (facts.method !== 'HEAD' && !res.write(chunk)) {
+        child.stdout.pause();
+        res.once('drain', () => child.stdout.resume());
+      }
+      return;
+    }
+    const ev = parser.push(chunk);
+    if (ev.kind === 'more') return;
+    headersDone = true;
+    if (ev.kind === 'error') {
+      c.log({ module: 'cgid', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+      finish();
+      killGroup(child.pid);
+      c.fail(500);
+      return;
+    }
+    const outcome = startResponse(c, ev.headers, env);
+    if (outcome === 'discard') {
+      finish();
+      child.stdout.resume();
+      return;
+    }
+    if (ev.rest.length && facts.method !== 'HEAD') res.write(ev.rest);
+  });
+  child.stdout.on('end', () => {
+    if (finished) return;
+    if (!headersDone) {
+      const ev = parser.end();
+      headersDone = true;
+      if (ev.kind === 'error') {
+        c.log({ module: 'cgid', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+        finish();
+        c.fail(500);
+        return;
+      }
+    }
+    finish();
+    res.end();
+  });
+}
+
+/** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
+function startResponse(c: CgiContext, headers: CgiHeaders, env: Record<string, string>): 'stream' | 'discard' {
+  const { res } = c;
+  let status = 200;
+  let statusLine: string | undefined;
+  let location: string | undefined;
+  const out: [string, string][] = [];
+  for (const [name, value] of headers.fields) {
+    const key = name.toLowerCase();
+    if (key === 'status') {
+      status = Number.parseInt(value, 10) || 0;
+      statusLine = value.replace(/^\d+\s*/, '');
+    } else if (key === 'location') {
+      location = value;
+      out.push(['Location', value]);
+    } else if (key === 'content-type') {
+      const semi = value.indexOf(';');
+      const v = value.replace(/\s+$/, '');
+      out.push(['Content-Type', semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi)]);
+    } else if (key === 'content-length' || key === 'transfer-encoding') {
+      // Apache frames the body itself (2.4.59+ drops a script's Content-Length).
+    } else {
+      out.push([name, value]);
+    }
+  }
+  if (location !== undefined && status === 200 && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) {
+    if (location.startsWith('/')) {
+      c.redirect(location, new Map(Object.entries(env)));
+      return 'discard';
+    }
+    const page = cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' });
+    res.writeHead(302, { Location: location, 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) });
+    res.end(c.facts.method === 'HEAD' ? undefined : page);
+    return 'discard';
+  }
+  const grouped = new Map<string, [string, string[]]>();
+  for (const [n, v] of out) {
+    const k = n.toLowerCase();
+    const e = grouped.get(k);
+    if (e && k !== 'content-type' && k !== 'location') e[1].push(v);
+    else grouped.set(k, [n, [v]]);
+  }
+  for (const [n, v] of grouped.values()) res.setHeader(n, n.toLowerCase() === 'set-cookie' ? v : v.join(', '));
+  if (statusLine) res.statusMessage = statusLine;
+  res.statusCode = status;
+  if (status === 204 || status === 304 || status < 200) {
+    res.end();
+    return 'discard';
+  }
+  return 'stream';
+}
