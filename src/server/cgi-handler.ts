@@ -12,6 +12,9 @@ import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import type { SiteContext } from './site-context.js';
 
+/** The PHP CGI binary the Scripts host uses for `.php`. */
+const PHP_CGI = '/usr/bin/php-cgi';
+
 export interface CgiContext {
   site: SiteContext;
   req: IncomingMessage;
@@ -44,7 +47,10 @@ function mergedHeaders(req: IncomingMessage): [string, string][] {
 export function runCgi(c: CgiContext): void {
   const { site, req, res, facts, decision: d } = c;
   const base = d.path.slice(d.path.lastIndexOf('/') + 1);
-  const problem = checkExecutable(d.path);
+  // The Scripts host's patched suexec runs `.php` (case-sensitive) as `php-cgi -f FILE` with
+  // PHPRC set to the script's directory, and needs no execute bit for it.
+  const viaPhp = site.suexec && /\.php$/.test(base);
+  const problem = viaPhp ? undefined : checkExecutable(d.path);
   if (problem) {
     c.log({ module: 'cgid', level: 'error', message: problem.message });
     c.log({ module: 'cgid', level: 'error', message: `End of script output before headers: ${base}`, explain: problem.explain });
@@ -85,7 +91,11 @@ export function runCgi(c: CgiContext): void {
     ...(c.redirectEnv ? { redirect: c.redirectEnv } : {}),
   });
   const finalEnv = site.suexec ? suexecFilter(env) : env;
-  const child = spawnCgi({ program: d.path, args: [], cwd: dirname(d.path), env: finalEnv });
+  if (viaPhp) finalEnv.PHPRC = dirname(d.path);
+  // Debian's php-cgi refuses to run without REDIRECT_STATUS (cgi.force_redirect); the host's does run.
+  const child = viaPhp
+    ? spawnCgi({ program: PHP_CGI, args: ['-d', 'cgi.force_redirect=0', '-f', d.path], cwd: dirname(d.path), env: finalEnv })
+    : spawnCgi({ program: d.path, args: [], cwd: dirname(d.path), env: finalEnv });
   const parser = new CgiHeaderParser();
   let headersDone = false;
   let finished = false;
