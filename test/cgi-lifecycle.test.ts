@@ -1,6 +1,6 @@
 /** CGI processes are accounted for: timeouts and client aborts leave nothing behind, no fd leaks. */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,22 @@ function processesWithMark(): string[] {
   } catch {
     return [];
   }
+}
+
+/** Children of this process that exited but were not reaped. */
+function zombieChildren(): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' && Number(fields[1]) === process.pid) out.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -48,6 +64,7 @@ describe('CGI lifecycle', () => {
     expect(r.status).toBe(504);
     await sleep(300);
     expect(processesWithMark()).toEqual([]);
+    expect(zombieChildren()).toEqual([]);
   }, 20_000);
 
   it('a client that disconnects takes the script with it', async () => {
@@ -72,5 +89,6 @@ describe('CGI lifecycle', () => {
     await sleep(300);
     const after = readdirSync('/proc/self/fd').length;
     expect(after).toBeLessThanOrEqual(before + 2);
+    expect(zombieChildren()).toEqual([]);
   }, 60_000);
 });

@@ -3,8 +3,13 @@
  * exactly the environment given (nothing of ours leaks in). Policy (what to run, with which
  * environment, what a failure means) lives with the callers.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 
 export interface CgiSpawnOptions {
   /** Program to exec (the script itself, or an interpreter such as php-cgi). */
@@ -73,9 +78,95 @@ export function checkExecutable(file: string): ExecProblem | undefined {
   return undefined;
 }
 
+/** A running script: its pipes and a way to learn when it has exited (and was reaped). */
+export interface CgiProcess {
+  pid: number | undefined;
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  /** Called once, with the exit status, after the process is reaped. */
+  onExit(cb: (code: number) => void): void;
+  /** Called if the program could not be started. */
+  onError(cb: (err: Error) => void): void;
+}
+
+interface FastSpawn {
+  spawn(program: string, argv: string[], envp: string[], cwd: string): [number, number, number, number];
+  reap(pid: number): number;
+}
+
+/**
+ * The native posix_spawn helper (native/fast-spawn.c, built by `npm install`). Node's own spawn
+ * forks the whole server process, which halves the CGI request rate (docs/performance.md).
+ */
+function loadFastSpawn(): FastSpawn | undefined {
+  if (process.env.HTSANDBOX_NODE_SPAWN === '1') return undefined;
+  try {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+    return createRequire(import.meta.url)(join(root, 'build/Release/fast_spawn.node')) as FastSpawn;
+  } catch {
+    return undefined;
+  }
+}
+
+const fast = loadFastSpawn();
+
+/** Which mechanism starts scripts (for logs and docs). */
+export const SPAWN_MECHANISM = fast ? 'posix_spawn' : 'child_process';
+
+/** Polls for a child's exit without blocking (its SIGCHLD is libuv's, which ignores our pids). */
+function reapLater(pid: number, cb: (code: number) => void, delay = 1): void {
+  const code = fast!.reap(pid);
+  if (code >= 0 || code === -2) {
+    cb(code < 0 ? 0 : code);
+    return;
+  }
+  setTimeout(() => reapLater(pid, cb, Math.min(delay * 2, 200)), delay);
+}
+
 /** Starts the process in a new process group (so the whole group can be killed). */
-export function spawnCgi(opts: CgiSpawnOptions): ChildProcessWithoutNullStreams {
-  return spawn(opts.program, opts.args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: 'pipe' });
+export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
+  if (fast) {
+    const envp = Object.entries(opts.env).map(([k, v]) => `${k}=${v}`);
+    let started: [number, number, number, number];
+    try {
+      started = fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd);
+    } catch (err) {
+      const failed = new Socket();
+      const errorCbs: ((e: Error) => void)[] = [];
+      queueMicrotask(() => errorCbs.forEach((cb) => cb(err as Error)));
+      return {
+        pid: undefined,
+        stdin: failed,
+        stdout: failed,
+        stderr: failed,
+        onExit: () => undefined,
+        onError: (cb) => errorCbs.push(cb),
+      };
+    }
+    const [pid, inFd, outFd, errFd] = started;
+    const stdin = new Socket({ fd: inFd, readable: false, writable: true });
+    const stdout = new Socket({ fd: outFd, readable: true, writable: false });
+    const stderr = new Socket({ fd: errFd, readable: true, writable: false });
+    let ended = 0;
+    const exitCbs: ((code: number) => void)[] = [];
+    const onEnd = (): void => {
+      ended++;
+      if (ended === 2) reapLater(pid, (code) => exitCbs.forEach((cb) => cb(code)));
+    };
+    stdout.once('close', onEnd);
+    stderr.once('close', onEnd);
+    return { pid, stdin, stdout, stderr, onExit: (cb) => exitCbs.push(cb), onError: () => undefined };
+  }
+  const child = spawn(opts.program, opts.args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: 'pipe' });
+  return {
+    pid: child.pid,
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    onExit: (cb) => child.once('exit', (code, signal) => cb(code ?? (signal ? 128 : 0))),
+    onError: (cb) => child.once('error', cb),
+  };
 }
 
 /** Kills a script's whole process group; harmless when it is gone already. */

@@ -127,7 +127,7 @@ export function runCgi(c: CgiContext): void {
     if (!res.writableFinished) killGroup(child.pid);
     finish();
   });
-  child.on('error', (err) => {
+  child.onError((err) => {
     c.log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed` });
   });
   let stderrRest = '';

@@ -1,0 +1,137 @@
+/*
+ * fast-spawn: starts a CGI process with posix_spawn (glibc uses clone(CLONE_VM|CLONE_VFORK),
+ * so the cost does not grow with the server's heap as fork() does), in a new process group,
+ * with default signal dispositions (Node ignores SIGPIPE; scripts must not inherit that),
+ * and returns the parent's ends of three pipes. Reaping is explicit: reap(pid).
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char **string_array(napi_env env, napi_value arr) {
+  uint32_t n = 0;
+  napi_get_array_length(env, arr, &n);
+  char **out = calloc(n + 1, sizeof(char *));
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    size_t len = 0;
+    napi_get_element(env, arr, i, &v);
+    napi_get_value_string_utf8(env, v, NULL, 0, &len);
+    out[i] = malloc(len + 1);
+    napi_get_value_string_utf8(env, v, out[i], len + 1, &len);
+  }
+  return out;
+}
+
+static void free_array(char **a) {
+  for (char **p = a; *p; p++) free(*p);
+  free(a);
+}
+
+static char *string_arg(napi_env env, napi_value v) {
+  size_t len = 0;
+  napi_get_value_string_utf8(env, v, NULL, 0, &len);
+  char *s = malloc(len + 1);
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *what) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value code, message, error;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_int32(env, err, &code);
+  napi_create_error(env, NULL, message, &error);
+  napi_set_named_property(env, error, "errno", code);
+  napi_throw(env, error);
+  return NULL;
+}
+
+/* spawn(program, argv[], envp[], cwd) -> [pid, stdinFd, stdoutFd, stderrFd] */
+static napi_value Spawn(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *program = string_arg(env, argv[0]);
+  char **args = string_array(env, argv[1]);
+  char **envp = string_array(env, argv[2]);
+  char *cwd = string_arg(env, argv[3]);
+
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+    int e = errno;
+    free(program); free(cwd); free_array(args); free_array(envp);
+    return throw_errno(env, e, "pipe2");
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_USEVFORK);
+
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, program, &fa, &attr, args, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  free(program); free(cwd); free_array(args); free_array(envp);
+  if (rc != 0) {
+    close(in[1]); close(out[0]); close(err[0]);
+    return throw_errno(env, rc, "posix_spawn");
+  }
+  napi_value result, v;
+  napi_create_array_with_length(env, 4, &result);
+  int values[4] = {pid, in[1], out[0], err[0]};
+  for (int i = 0; i < 4; i++) {
+    napi_create_int32(env, values[i], &v);
+    napi_set_element(env, result, i, v);
+  }
+  return result;
+}
+
+/* reap(pid) -> exit status (>= 0), -1 while it runs, -2 when it is not our child */
+static napi_value Reap(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t pid = 0;
+  napi_get_value_int32(env, argv[0], &pid);
+  int status = 0;
+  pid_t r = waitpid(pid, &status, WNOHANG);
+  int out = r == 0 ? -1 : r < 0 ? -2 : (WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  napi_value v;
+  napi_create_int32(env, out, &v);
+  return v;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, Spawn, NULL, &fn);
+  napi_set_named_property(env, exports, "spawn", fn);
+  napi_create_function(env, "reap", NAPI_AUTO_LENGTH, Reap, NULL, &fn);
+  napi_set_named_property(env, exports, "reap", fn);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
