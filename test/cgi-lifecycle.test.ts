@@ -92,3 +92,13 @@ describe('CGI lifecycle', () => {
     expect(zombieChildren()).toEqual([]);
   }, 60_000);
 });
+
+describe('spawning mechanism', () => {
+  it('uses the posix_spawn addon when it is built (always in CI)', async () => {
+    const { SPAWN_MECHANISM } = await import('../src/adapters/cgi-process.js');
+    const { existsSync } = await import('node:fs');
+    const built = existsSync(join(import.meta.dirname, '../build/Release/fast_spawn.node'));
+    if (process.env.HTSANDBOX_REQUIRE_PEERS === '1') expect(built).toBe(true);
+    expect(SPAWN_MECHANISM).toBe(built ? 'posix_spawn' : 'child_process');
+  });
+});

@@ -57,6 +57,8 @@ export interface DirConfig {
   accessCompat: AccessCompat | undefined;
   satisfyAny: boolean;
   serverSignature: 'on' | 'off' | 'email';
+  /** LimitRequestBody in bytes (0: unlimited). Apache's default since 2.4.54 is 1 GiB. */
+  limitRequestBody: number;
   /** mod_env: variables set (value) or unset (undefined) for this request, in order. */
   setEnv: ReadonlyMap<string, string | undefined>;
   /** mod_setenvif rules, in order. */
@@ -116,6 +118,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   headers: [],
   redirects: [],
   indexIgnore: [],
+  limitRequestBody: 1024 * 1024 * 1024,
   setEnv: new Map(),
   setEnvIf: [],
   expires: { active: false, byType: new Map(), default: undefined },
@@ -366,6 +369,9 @@ export function applyLevel(
       }
       case 'expiresdefault':
         cfg.expires = { ...cfg.expires, default: w0 };
+        break;
+      case 'limitrequestbody':
+        cfg.limitRequestBody = Number.parseInt(w0, 10) || 0;
         break;
       case 'indexignore':
         cfg.indexIgnore = [...cfg.indexIgnore, ...words];

@@ -58,6 +58,14 @@ export function runCgi(c: CgiContext): void {
     c.fail(500);
     return;
   }
+  const limit = d.cfg.limitRequestBody;
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (limit > 0 && declared > limit) {
+    c.log({ module: 'core', level: 'error', message: `Requested content-length of ${declared} is larger than the configured limit of ${limit}` });
+    req.resume();
+    c.fail(413);
+    return;
+  }
   const hostHeader = req.headers.host ?? site.serverName;
   const serverName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   const serverPort = Number(/:(\d+)$/.exec(hostHeader)?.[1] ?? req.socket.localPort ?? 80);
@@ -145,6 +153,23 @@ export function runCgi(c: CgiContext): void {
   child.stdin.on('error', () => {
     /* the script stopped reading: Apache discards the rest of the body */
   });
+  if (base.startsWith('nph-')) {
+    // Non-parsed headers: the script's output is the whole HTTP response, sent as it is.
+    const socket = req.socket;
+    child.stdout.on('data', (chunk: Buffer) => {
+      arm();
+      headersDone = true;
+      if (!socket.write(chunk)) {
+        child.stdout.pause();
+        socket.once('drain', () => child.stdout.resume());
+      }
+    });
+    child.stdout.on('end', () => {
+      finish();
+      socket.end();
+    });
+    return;
+  }
   child.stdout.on('data', (chunk: Buffer) => {
     if (finished) return;
     arm();
