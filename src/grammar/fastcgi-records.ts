@@ -1,0 +1,177 @@
+/**
+ * FastCGI 1.0 records (the spec's §3 and appendix A), as pure functions over Buffers: an
+ * encoder that never puts more than 65535 bytes of content in a record and never splits a
+ * name-value pair across PARAMS records, and an incremental decoder that gives the same
+ * records for any chunking of its input.
+ */
+
+export const FCGI_VERSION = 1;
+export const FCGI_HEADER_LEN = 8;
+export const FCGI_MAX_CONTENT = 0xffff;
+
+export const RecordType = {
+  BEGIN_REQUEST: 1,
+  ABORT_REQUEST: 2,
+  END_REQUEST: 3,
+  PARAMS: 4,
+  STDIN: 5,
+  STDOUT: 6,
+  STDERR: 7,
+  DATA: 8,
+  GET_VALUES: 9,
+  GET_VALUES_RESULT: 10,
+  UNKNOWN_TYPE: 11,
+} as const;
+
+export const Role = { RESPONDER: 1, AUTHORIZER: 2, FILTER: 3 } as const;
+export const FCGI_KEEP_CONN = 1;
+
+export const ProtocolStatus = { REQUEST_COMPLETE: 0, CANT_MPX_CONN: 1, OVERLOADED: 2, UNKNOWN_ROLE: 3 } as const;
+
+export interface FcgiRecord {
+  type: number;
+  requestId: number;
+  content: Buffer;
+}
+
+function header(type: number, requestId: number, length: number): Buffer {
+  const h = Buffer.alloc(FCGI_HEADER_LEN);
+  h[0] = FCGI_VERSION;
+  h[1] = type;
+  h.writeUInt16BE(requestId, 2);
+  h.writeUInt16BE(length, 4);
+  return h;
+}
+
+/** One record (no padding: some peers reject content+padding over 65535). */
+export function encodeRecord(type: number, requestId: number, content: Buffer = Buffer.alloc(0)): Buffer {
+  if (content.length > FCGI_MAX_CONTENT) throw new RangeError('record content over 65535 bytes');
+  return Buffer.concat([header(type, requestId, content.length), content]);
+}
+
+/** A stream (STDIN, STDOUT …) split into records of at most 65535 bytes, without its terminator. */
+export function encodeStream(type: number, requestId: number, data: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i += FCGI_MAX_CONTENT) {
+    out.push(encodeRecord(type, requestId, data.subarray(i, i + FCGI_MAX_CONTENT)));
+  }
+  return out;
+}
+
+export function encodeBeginRequest(requestId: number, role: number, flags: number): Buffer {
+  const body = Buffer.alloc(8);
+  body.writeUInt16BE(role, 0);
+  body[2] = flags;
+  return encodeRecord(RecordType.BEGIN_REQUEST, requestId, body);
+}
+
+function lengthBytes(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE((n | 0x80000000) >>> 0, 0);
+  return b;
+}
+
+/** One name-value pair (1-byte lengths below 128, 4-byte otherwise, as mod_fcgid writes them). */
+export function encodePair(name: string, value: string): Buffer {
+  const n = Buffer.from(name, 'latin1');
+  const v = Buffer.from(value, 'latin1');
+  return Buffer.concat([lengthBytes(n.length), lengthBytes(v.length), n, v]);
+}
+
+/**
+ * PARAMS records for an environment: pairs packed into records of at most 65535 bytes, never
+ * split (php-cgi resets the connection, ruby-fcgi corrupts silently). Returns undefined when a
+ * single pair is larger than one record can hold. The empty terminator is not included.
+ */
+export function encodeParams(requestId: number, env: Readonly<Record<string, string>>): Buffer[] | undefined {
+  const records: Buffer[] = [];
+  let current: Buffer[] = [];
+  let size = 0;
+  for (const [k, v] of Object.entries(env)) {
+    const pair = encodePair(k, v);
+    if (pair.length > FCGI_MAX_CONTENT) return undefined;
+    if (size + pair.length > FCGI_MAX_CONTENT) {
+      records.push(encodeRecord(RecordType.PARAMS, requestId, Buffer.concat(current, size)));
+      current = [];
+      size = 0;
+    }
+    current.push(pair);
+    size += pair.length;
+  }
+  if (size > 0) records.push(encodeRecord(RecordType.PARAMS, requestId, Buffer.concat(current, size)));
+  return records;
+}
+
+/** Decodes name-value pairs; undefined when the bytes are not a whole number of pairs. */
+export function decodePairs(buf: Buffer): [string, string][] | undefined {
+  const out: [string, string][] = [];
+  let i = 0;
+  const readLen = (): number | undefined => {
+    if (i >= buf.length) return undefined;
+    const b = buf[i]!;
+    if (b < 0x80) {
+      i += 1;
+      return b;
+    }
+    if (i + 4 > buf.length) return undefined;
+    const n = buf.readUInt32BE(i) & 0x7fffffff;
+    i += 4;
+    return n;
+  };
+  while (i < buf.length) {
+    const nl = readLen();
+    const vl = readLen();
+    if (nl === undefined || vl === undefined || i + nl + vl > buf.length) return undefined;
+    out.push([buf.toString('latin1', i, i + nl), buf.toString('latin1', i + nl, i + nl + vl)]);
+    i += nl + vl;
+  }
+  return out;
+}
+
+/** END_REQUEST's body. */
+export function decodeEndRequest(content: Buffer): { appStatus: number; protocolStatus: number } | undefined {
+  if (content.length < 8) return undefined;
+  return { appStatus: content.readUInt32BE(0), protocolStatus: content[4]! };
+}
+
+export type DecodeResult = { records: FcgiRecord[]; error?: string };
+
+/** Incremental decoder: push chunks of any size, get whole records out. */
+export class RecordDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+  private failed: string | undefined;
+
+  push(chunk: Buffer): DecodeResult {
+    if (this.failed) return { records: [], error: this.failed };
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const records: FcgiRecord[] = [];
+    let off = 0;
+    while (this.pending.length - off >= FCGI_HEADER_LEN) {
+      const version = this.pending[off]!;
+      const type = this.pending[off + 1]!;
+      if (version !== FCGI_VERSION) {
+        this.failed = `bad FastCGI record version ${version}`;
+        break;
+      }
+      if (type < 1 || type > 11) {
+        this.failed = `unknown FastCGI record type ${type}`;
+        break;
+      }
+      const requestId = this.pending.readUInt16BE(off + 2);
+      const length = this.pending.readUInt16BE(off + 4);
+      const padding = this.pending[off + 6]!;
+      const total = FCGI_HEADER_LEN + length + padding;
+      if (this.pending.length - off < total) break;
+      records.push({ type, requestId, content: Buffer.from(this.pending.subarray(off + FCGI_HEADER_LEN, off + FCGI_HEADER_LEN + length)) });
+      off += total;
+    }
+    this.pending = this.pending.subarray(off);
+    return this.failed ? { records, error: this.failed } : { records };
+  }
+
+  /** Bytes of an incomplete record left over (non-zero at EOF means a truncated stream). */
+  get leftover(): number {
+    return this.pending.length;
+  }
+}

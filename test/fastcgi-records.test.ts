@@ -1,0 +1,88 @@
+/** FastCGI codec: limits, pair encoding, and decoding independent of chunking. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decodePairs,
+  encodeBeginRequest,
+  encodeParams,
+  encodeRecord,
+  encodeStream,
+  FCGI_MAX_CONTENT,
+  RecordDecoder,
+  RecordType,
+  type FcgiRecord,
+} from '../src/grammar/fastcgi-records.js';
+
+const decodeAll = (chunks: Buffer[]): { records: FcgiRecord[]; error?: string } => {
+  const d = new RecordDecoder();
+  const records: FcgiRecord[] = [];
+  let error: string | undefined;
+  for (const c of chunks) {
+    const r = d.push(c);
+    records.push(...r.records);
+    if (r.error) {
+      error = r.error;
+      break;
+    }
+  }
+  return error ? { records, error } : { records };
+};
+
+describe('FastCGI records', () => {
+  it('never puts more than 65535 bytes in a record and keeps pairs whole', () => {
+    const env: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) env[`VAR_${i}`] = 'x'.repeat(5000);
+    const records = encodeParams(1, env)!;
+    expect(records.length).toBeGreaterThan(1);
+    const seen: [string, string][] = [];
+    for (const r of records) {
+      const len = r.readUInt16BE(4);
+      expect(len).toBeLessThanOrEqual(FCGI_MAX_CONTENT);
+      const pairs = decodePairs(r.subarray(8, 8 + len));
+      expect(pairs).toBeDefined();
+      seen.push(...pairs!);
+    }
+    expect(Object.fromEntries(seen)).toEqual(env);
+    expect(encodeParams(1, { BIG: 'y'.repeat(70000) })).toBeUndefined();
+  });
+  it('uses 1-byte lengths below 128 and 4-byte lengths from 128', () => {
+    const r = encodeParams(1, { A: 'b', ['N'.repeat(200)]: 'v'.repeat(127) })![0]!;
+    const body = r.subarray(8);
+    expect([...body.subarray(0, 2)]).toEqual([1, 1]);
+    expect(body[4]! & 0x80).toBe(0x80);
+    expect(decodePairs(body)).toEqual([['A', 'b'], ['N'.repeat(200), 'v'.repeat(127)]]);
+  });
+  it('splits streams into 65535-byte records', () => {
+    const parts = encodeStream(RecordType.STDIN, 1, Buffer.alloc(200_000, 1));
+    expect(parts.map((p) => p.readUInt16BE(4))).toEqual([65535, 65535, 65535, 3395]);
+  });
+  it('decodes the same records for any chunking', () => {
+    const padded = Buffer.concat([Buffer.from([1, 6, 0, 1, 0, 3, 5, 0]), Buffer.from('abc'), Buffer.alloc(5)]);
+    const stream = Buffer.concat([encodeBeginRequest(1, 1, 0), padded, encodeRecord(RecordType.STDOUT, 1, Buffer.from('hello')), encodeRecord(RecordType.END_REQUEST, 1, Buffer.alloc(8))]);
+    const whole = decodeAll([stream]);
+    expect(whole.records.map((r) => r.type)).toEqual([1, 6, 6, 3]);
+    expect(whole.records[1]!.content.toString()).toBe('abc');
+    for (let i = 0; i <= stream.length; i++) expect(decodeAll([stream.subarray(0, i), stream.subarray(i)])).toEqual(whole);
+    expect(decodeAll([...stream].map((b) => Buffer.from([b])))).toEqual(whole);
+  });
+  it('random bytes: never throws, same answer for any chunking (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), fc.array(fc.nat(), { maxLength: 6 }), (bytes, cuts) => {
+        const b = Buffer.from(bytes);
+        const points = [...new Set(cuts.map((c) => c % (b.length + 1)))].sort((x, y) => x - y);
+        const chunks: Buffer[] = [];
+        let prev = 0;
+        for (const p of points) {
+          chunks.push(b.subarray(prev, p));
+          prev = p;
+        }
+        chunks.push(b.subarray(prev));
+        expect(decodeAll(chunks)).toEqual(decodeAll([b]));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+  it('rejects a bad version', () => {
+    expect(decodeAll([Buffer.from([2, 6, 0, 1, 0, 0, 0, 0])]).error).toMatch(/version 2/);
+  });
+});
