@@ -10,8 +10,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,11 +59,16 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   return NULL;
 }
 
-/* spawn(program, argv[], envp[], cwd) -> [pid, stdinFd, stdoutFd, stderrFd] */
+/*
+ * spawn(program, argv[], envp[], cwd[, fd0]) -> [pid, stdinFd, stdoutFd, stderrFd]
+ * With fd0 (a FastCGI listening socket), the child's fd 0 is that socket and stdinFd is -1.
+ */
 static napi_value Spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd0 = -1;
+  if (argc >= 5) napi_get_value_int32(env, argv[4], &fd0);
   char *program = string_arg(env, argv[0]);
   char **args = string_array(env, argv[1]);
   char **envp = string_array(env, argv[2]);
@@ -73,7 +82,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, fd0 >= 0 ? fd0 : in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   posix_spawn_file_actions_addchdir_np(&fa, cwd);
@@ -95,9 +104,14 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   close(in[0]);
   close(out[1]);
   close(err[1]);
+  if (fd0 >= 0) {
+    close(in[1]);
+    in[1] = -1;
+  }
   free(program); free(cwd); free_array(args); free_array(envp);
   if (rc != 0) {
-    close(in[1]); close(out[0]); close(err[0]);
+    if (in[1] >= 0) close(in[1]);
+    close(out[0]); close(err[0]);
     return throw_errno(env, rc, "posix_spawn");
   }
   napi_value result, v;
@@ -125,12 +139,64 @@ static napi_value Reap(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* listenUnix(path, backlog) -> fd: a listening Unix socket (mode 0700) for a FastCGI app's fd 0 */
+static napi_value ListenUnix(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *path = string_arg(env, argv[0]);
+  int32_t backlog = 5;
+  napi_get_value_int32(env, argv[1], &backlog);
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof addr.sun_path) {
+    free(path);
+    return throw_errno(env, ENAMETOOLONG, "listenUnix");
+  }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int e = errno;
+    free(path);
+    return throw_errno(env, e, "socket");
+  }
+  mode_t old = umask(0077);
+  int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+  umask(old);
+  if (rc < 0 || listen(fd, backlog) < 0) {
+    int e = errno;
+    close(fd);
+    free(path);
+    return throw_errno(env, e, "bind/listen");
+  }
+  free(path);
+  napi_value v;
+  napi_create_int32(env, fd, &v);
+  return v;
+}
+
+/* closeFd(fd) */
+static napi_value CloseFd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  napi_get_value_int32(env, argv[0], &fd);
+  if (fd >= 0) close(fd);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, Spawn, NULL, &fn);
   napi_set_named_property(env, exports, "spawn", fn);
   napi_create_function(env, "reap", NAPI_AUTO_LENGTH, Reap, NULL, &fn);
   napi_set_named_property(env, exports, "reap", fn);
+  napi_create_function(env, "listenUnix", NAPI_AUTO_LENGTH, ListenUnix, NULL, &fn);
+  napi_set_named_property(env, exports, "listenUnix", fn);
+  napi_create_function(env, "closeFd", NAPI_AUTO_LENGTH, CloseFd, NULL, &fn);
+  napi_set_named_property(env, exports, "closeFd", fn);
   return exports;
 }
 

@@ -3,7 +3,7 @@ import { createWriteStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { createHttpFront } from '../server/http-server.js';
-import { createSiteContext } from '../server/site-context.js';
+import { createSiteContext, setFcgiLogger } from '../server/site-context.js';
 import type { CommandIo } from './io.js';
 
 export interface ServeOptions {
@@ -51,6 +51,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
         ? pino.transport({ target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname,apache' } })
         : pino.destination({ dest: 2, sync: false });
   const logger = pino({ base: undefined, level: 'info' }, errorDest);
+  setFcgiLogger((level, message) => logger[level === 'info' ? 'debug' : level]({ module: 'fcgid' }, message));
   let accessLog: ((line: string) => void) | undefined;
   if (opts.accessLog === '-') accessLog = (line) => io.stderr.write(`${line}\n`);
   else if (opts.accessLog) {
@@ -67,6 +68,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       const switched = dropPrivileges(site.host.user, site.host.group);
       if (switched !== undefined) {
         io.stderr.write(`htsandbox serve: ${switched}\n`);
+        void site.fcgiPool.shutdown();
         front.close(() => done(2));
         return;
       }
@@ -79,7 +81,8 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
-      front.close(() => done(0));
+      // Applications end first (within 2 s), then the listener closes.
+      void site.fcgiPool.shutdown().then(() => front.close(() => done(0)));
       front.closeIdleConnections();
       setTimeout(() => {
         front.closeAllConnections();

@@ -43,35 +43,15 @@ function mergedHeaders(req: IncomingMessage): [string, string][] {
   return [...byName.values()].map(([n, v]) => [n, v.join(', ')]);
 }
 
-/** Runs one CGI request. */
-export function runCgi(c: CgiContext): void {
-  const { site, req, res, facts, decision: d } = c;
-  const base = d.path.slice(d.path.lastIndexOf('/') + 1);
-  // The Scripts host's patched suexec runs `.php` (case-sensitive) as `php-cgi -f FILE` with
-  // PHPRC set to the script's directory, and needs no execute bit for it.
-  const viaPhp = site.suexec && /\.php$/.test(base);
-  const problem = viaPhp ? undefined : checkExecutable(d.path);
-  if (problem) {
-    c.log({ module: 'cgid', level: 'error', message: problem.message });
-    c.log({ module: 'cgid', level: 'error', message: `End of script output before headers: ${base}`, explain: problem.explain });
-    req.resume();
-    c.fail(500);
-    return;
-  }
-  const limit = d.cfg.limitRequestBody;
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (limit > 0 && declared > limit) {
-    c.log({ module: 'core', level: 'error', message: `Requested content-length of ${declared} is larger than the configured limit of ${limit}` });
-    req.resume();
-    c.fail(413);
-    return;
-  }
+/** The CGI/1.1 environment of this request (the FastCGI PARAMS are the same variables). */
+export function requestEnvironment(c: CgiContext): Record<string, string> {
+  const { site, req, facts, decision: d } = c;
   const hostHeader = req.headers.host ?? site.serverName;
   const serverName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   const serverPort = Number(/:(\d+)$/.exec(hostHeader)?.[1] ?? req.socket.localPort ?? 80);
   const scriptName = d.pathInfo && d.uri.endsWith(d.pathInfo) ? d.uri.slice(0, d.uri.length - d.pathInfo.length) : d.uri;
   const docRoot = d.documentRoot ?? site.documentRoot;
-  const env = buildCgiEnvironment({
+  return buildCgiEnvironment({
     method: facts.method,
     requestUri: req.url ?? '/',
     query: facts.query,
@@ -98,6 +78,32 @@ export function runCgi(c: CgiContext): void {
     path: DEBIAN_APACHE_PATH,
     ...(c.redirectEnv ? { redirect: c.redirectEnv } : {}),
   });
+}
+
+/** Runs one CGI request. */
+export function runCgi(c: CgiContext): void {
+  const { site, req, res, facts, decision: d } = c;
+  const base = d.path.slice(d.path.lastIndexOf('/') + 1);
+  // The Scripts host's patched suexec runs `.php` (case-sensitive) as `php-cgi -f FILE` with
+  // PHPRC set to the script's directory, and needs no execute bit for it.
+  const viaPhp = site.suexec && /\.php$/.test(base);
+  const problem = viaPhp ? undefined : checkExecutable(d.path);
+  if (problem) {
+    c.log({ module: 'cgid', level: 'error', message: problem.message });
+    c.log({ module: 'cgid', level: 'error', message: `End of script output before headers: ${base}`, explain: problem.explain });
+    req.resume();
+    c.fail(500);
+    return;
+  }
+  const limit = d.cfg.limitRequestBody;
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (limit > 0 && declared > limit) {
+    c.log({ module: 'core', level: 'error', message: `Requested content-length of ${declared} is larger than the configured limit of ${limit}` });
+    req.resume();
+    c.fail(413);
+    return;
+  }
+  const env = requestEnvironment(c);
   const finalEnv = site.suexec ? suexecFilter(env) : env;
   if (viaPhp) finalEnv.PHPRC = dirname(d.path);
   // Debian's php-cgi refuses to run without REDIRECT_STATUS (cgi.force_redirect); the host's does run.
@@ -216,7 +222,7 @@ export function runCgi(c: CgiContext): void {
 }
 
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
-function startResponse(c: CgiContext, headers: CgiHeaders, env: Record<string, string>): 'stream' | 'discard' {
+export function startResponse(c: CgiContext, headers: CgiHeaders, env: Record<string, string>): 'stream' | 'discard' {
   const { res } = c;
   let status = 200;
   let statusLine: string | undefined;

@@ -7,7 +7,8 @@ import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
 import { parseExpiresCode } from '../grammar/expires-code.js';
 import { resolveRequest, resolveUri } from '../engine/resolve.js';
-import { runCgi } from './cgi-handler.js';
+import { runCgi, type CgiContext } from './cgi-handler.js';
+import { runFcgid } from './fcgid-handler.js';
 import type { SiteContext } from './site-context.js';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
@@ -406,7 +407,7 @@ export function respond(
   redirected?: RedirectState,
 ): void {
   if (d.kind === 'error' && d.log) log(d.log, facts);
-  const isCgi = d.kind === 'handler' && (d.handler === 'cgi-script' || d.handler === 'application/x-httpd-cgi');
+  const isCgi = d.kind === 'handler' && (d.handler === 'cgi-script' || d.handler === 'application/x-httpd-cgi' || d.handler === 'fcgid-script');
   // Only scripts read the request body; for everything else it is drained.
   if (!isCgi) req.resume();
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
@@ -443,7 +444,7 @@ export function respond(
       return;
     case 'handler': {
       if (isCgi) {
-        runCgi({
+        const context: CgiContext = {
           site,
           req,
           res,
@@ -453,7 +454,9 @@ export function respond(
           fail: (status) => sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log),
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
           ...(redirected ? { redirectEnv: redirected.env } : {}),
-        });
+        };
+        if (d.handler === 'fcgid-script') runFcgid({ ...context, pool: site.fcgiPool, limits: site.fcgiLimits });
+        else runCgi(context);
         return;
       }
       const event: LogEvent = {

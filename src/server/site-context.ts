@@ -1,6 +1,9 @@
 /** Everything a running server needs about the host and the site, resolved once at start-up. */
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
+import { DEFAULT_FCGI_LIMITS, type FcgiLimits } from '../engine/fcgi-spawn-policy.js';
 import { DiskFsView } from '../adapters/disk-fs-view.js';
 import { loadHost, type HostSource, type LoadedHost } from '../adapters/server-config-loader.js';
 import { parseMimeTypes } from '../grammar/mime-types.js';
@@ -15,8 +18,17 @@ export interface SiteContext extends ResolveContext {
   serverName: string;
   /** suEXEC is loaded: scripts get only its safe environment. */
   suexec: boolean;
+  /** mod_fcgid's process pool and limits. */
+  fcgiPool: FcgiProcessPool;
+  fcgiLimits: FcgiLimits;
   /** `Timeout`: how long a script may stay silent, in milliseconds (Apache's default 60 s). */
   timeoutMs: number;
+}
+
+/** Where the process pool's lines go until the server sets its logger. */
+let fcgiLog: (level: 'error' | 'warn' | 'info', message: string) => void = () => undefined;
+export function setFcgiLogger(fn: typeof fcgiLog): void {
+  fcgiLog = fn;
 }
 
 export function createSiteContext(src: HostSource): SiteContext | { error: string } {
@@ -45,6 +57,23 @@ export function createSiteContext(src: HostSource): SiteContext | { error: strin
     }
     return value;
   };
+  const num = (key: string, fallback: number): number => {
+    const v = arg(key);
+    const n = v === undefined ? Number.NaN : Number.parseInt(v, 10);
+    return Number.isFinite(n) ? n : fallback;
+  };
+  const d = DEFAULT_FCGI_LIMITS;
+  const fcgiLimits: FcgiLimits = {
+    maxProcesses: num('fcgidmaxprocesses', d.maxProcesses),
+    maxPerClass: num('fcgidmaxprocessesperclass', d.maxPerClass),
+    minPerClass: num('fcgidminprocessesperclass', d.minPerClass),
+    idleTimeoutMs: num('fcgididletimeout', d.idleTimeoutMs / 1000) * 1000,
+    lifetimeMs: num('fcgidprocesslifetime', d.lifetimeMs / 1000) * 1000,
+    maxRequestsPerProcess: num('fcgidmaxrequestsperprocess', d.maxRequestsPerProcess),
+    ioTimeoutMs: num('fcgidiotimeout', d.ioTimeoutMs / 1000) * 1000,
+    maxRequestLen: num('fcgidmaxrequestlen', d.maxRequestLen),
+    busyWaitMs: d.busyWaitMs,
+  };
   return {
     loaded,
     host,
@@ -57,6 +86,10 @@ export function createSiteContext(src: HostSource): SiteContext | { error: strin
     serverAdmin: arg('serveradmin') ?? '[no address given]',
     serverName: arg('servername') ?? 'localhost',
     suexec: host.modules.has('suexec'),
+    fcgiLimits,
+    fcgiPool: new FcgiProcessPool(fcgiLimits, join(tmpdir(), `htsandbox-fcgid-${process.pid}-${Date.now()}`), (level, message) =>
+      fcgiLog(level, message),
+    ),
     timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
   };
 }

@@ -1,0 +1,287 @@
+/**
+ * The FastCGI process manager's mechanism: spawns applications with a listening Unix socket as
+ * fd 0 (FCGI_LISTENSOCK_FILENO), hands processes to requests, kills them. Every decision comes
+ * from engine/fcgi-spawn-policy.ts. Each application runs in its own process group.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer, Socket, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import {
+  decideAcquire,
+  decideAfterRequest,
+  decideSweep,
+  type FcgiLimits,
+  type ProcRecord,
+} from '../engine/fcgi-spawn-policy.js';
+
+/** What to run for one process class. */
+export interface FcgiApp {
+  /** mod_fcgid's class: script inode/device and command line. */
+  classKey: string;
+  program: string;
+  args: string[];
+  cwd: string;
+  /** The process environment (PATH + FcgidInitialEnv). */
+  env: Record<string, string>;
+  /** For logs: the script path. */
+  label: string;
+}
+
+/** A process handed to one request. */
+export interface FcgiLease {
+  pid: number;
+  socketPath: string;
+  /** Give it back; `ok` false retires it (any communication error kills the process, as mod_fcgid). */
+  release(ok: boolean): void;
+  /** How the process ended, once it has (for explanations). */
+  exited(): Promise<{ code: number; output: string }>;
+}
+
+export type PoolLog = (level: 'error' | 'warn' | 'info', message: string) => void;
+
+interface FastSpawn {
+  spawn(program: string, argv: string[], envp: string[], cwd: string, fd0?: number): [number, number, number, number];
+  reap(pid: number): number;
+  listenUnix(path: string, backlog: number): number;
+  closeFd(fd: number): void;
+}
+
+function loadFast(): FastSpawn | undefined {
+  try {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+    return createRequire(import.meta.url)(join(root, 'build/Release/fast_spawn.node')) as FastSpawn;
+  } catch {
+    return undefined;
+  }
+}
+const fast = loadFast();
+
+interface Entry {
+  rec: ProcRecord;
+  pid: number;
+  socketPath: string;
+  exit: Promise<{ code: number; output: string }>;
+}
+
+/** The pool of FastCGI processes of one server. */
+export class FcgiProcessPool {
+  private readonly entries = new Map<number, Entry>();
+  private readonly waiters = new Map<string, ((e: Entry) => void)[]>();
+  private nextId = 1;
+  private counter = 0;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly limits: FcgiLimits,
+    private readonly socketDir: string,
+    private readonly log: PoolLog,
+  ) {
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(limits.idleTimeoutMs, 10_000));
+    this.sweepTimer.unref();
+  }
+
+  /** A copy of the process table (for the status page and tests). */
+  snapshot(): ProcRecord[] {
+    return [...this.entries.values()].map((e) => ({ ...e.rec }));
+  }
+
+  /** Hands the request a process: an idle one, a new one, or the next that frees up. */
+  acquire(app: FcgiApp): Promise<FcgiLease> {
+    const decision = decideAcquire(this.snapshot(), app.classKey, this.limits);
+    if (decision.action === 'use') return Promise.resolve(this.lease(this.entries.get(decision.id)!));
+    if (decision.action === 'spawn') {
+      try {
+        return Promise.resolve(this.lease(this.spawn(app)));
+      } catch (err) {
+        return Promise.reject(Object.assign(new Error(`can't run ${app.label}: ${(err as Error).message}`), { code: 'SPAWN' }));
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const list = this.waiters.get(app.classKey) ?? [];
+      const waiter = (e: Entry): void => {
+        clearTimeout(timer);
+        resolve(this.lease(e));
+      };
+      const timer = setTimeout(() => {
+        const l = this.waiters.get(app.classKey) ?? [];
+        this.waiters.set(app.classKey, l.filter((w) => w !== waiter));
+        reject(Object.assign(new Error(`can't apply process slot for ${app.label}`), { code: 'NO_SLOT' }));
+      }, this.limits.busyWaitMs);
+      list.push(waiter);
+      this.waiters.set(app.classKey, list);
+    });
+  }
+
+  private lease(e: Entry): FcgiLease {
+    e.rec.state = 'busy';
+    e.rec.lastActiveAt = Date.now();
+    let released = false;
+    return {
+      pid: e.pid,
+      socketPath: e.socketPath,
+      exited: () => e.exit,
+      release: (ok) => {
+        if (released) return;
+        released = true;
+        e.rec.requests++;
+        e.rec.lastActiveAt = Date.now();
+        if (!this.entries.has(e.rec.id)) return;
+        if (decideAfterRequest(e.rec, ok, this.limits) === 'retire') {
+          this.retire(e);
+          this.wakeClass(e.rec.classKey);
+          return;
+        }
+        const waiting = this.waiters.get(e.rec.classKey);
+        const next = waiting?.shift();
+        if (next) next(e);
+        else e.rec.state = 'idle';
+      },
+    };
+  }
+
+  /** A slot freed up in a class (a process died or retired): start one for the next waiter. */
+  private wakeClass(classKey: string): void {
+    const waiting = this.waiters.get(classKey);
+    if (!waiting?.length || this.closed) return;
+    const app = this.apps.get(classKey);
+    if (!app) return;
+    const d = decideAcquire(this.snapshot(), classKey, this.limits);
+    if (d.action !== 'spawn') return;
+    try {
+      const entry = this.spawn(app);
+      waiting.shift()!(entry);
+    } catch (err) {
+      this.log('error', `mod_fcgid: can't run ${app.label}: ${(err as Error).message}`);
+    }
+  }
+
+  private readonly apps = new Map<string, FcgiApp>();
+
+  private spawn(app: FcgiApp): Entry {
+    this.apps.set(app.classKey, app);
+    // Created on first use, by the server's (possibly switched) user, as Apache hands its
+    // runtime directories to User.
+    mkdirSync(this.socketDir, { recursive: true, mode: 0o700 });
+    const id = this.nextId++;
+    const socketPath = join(this.socketDir, `${process.pid}.${this.counter++}`);
+    const envp = Object.entries(app.env).map(([k, v]) => `${k}=${v}`);
+    let pid: number;
+    let outputs: Readable[];
+    let fallbackServer: Server | undefined;
+    let exitResolve: (v: { code: number; output: string }) => void = () => {};
+    const exit = new Promise<{ code: number; output: string }>((r) => (exitResolve = r));
+    let output = '';
+    if (fast) {
+      const fd = fast.listenUnix(socketPath, 511);
+      try {
+        const [p, , outFd, errFd] = fast.spawn(app.program, [app.program, ...app.args], envp, app.cwd, fd);
+        pid = p;
+        outputs = [new Socket({ fd: outFd, readable: true, writable: false }), new Socket({ fd: errFd, readable: true, writable: false })];
+      } finally {
+        fast.closeFd(fd);
+      }
+    } else {
+      // Fallback: Node's own listener and spawn (forks the server; see docs/performance.md).
+      fallbackServer = createServer();
+      fallbackServer.listen(socketPath);
+      const fd = (fallbackServer as unknown as { _handle: { fd: number } })._handle.fd;
+      const child = spawn(app.program, app.args, { cwd: app.cwd, env: app.env, detached: true, stdio: [fd, 'pipe', 'pipe'] });
+      fallbackServer.close();
+      pid = child.pid ?? -1;
+      outputs = [child.stdout!, child.stderr!];
+      child.once('exit', (code, sig) => finishExit(code ?? (sig ? 128 : 0)));
+    }
+    const rec: ProcRecord = { id, classKey: app.classKey, state: 'busy', requests: 0, startedAt: Date.now(), lastActiveAt: Date.now() };
+    const entry: Entry = { rec, pid, socketPath, exit };
+    this.entries.set(id, entry);
+    this.log('info', `mod_fcgid: server ${app.label}(${pid}) started`);
+    // mod_fcgid points an application's stdout and stderr at the error log.
+    let open = outputs.length;
+    for (const s of outputs) {
+      let rest = '';
+      s.on('data', (c: Buffer) => {
+        const text = rest + c.toString('latin1');
+        output += c.toString('latin1');
+        if (output.length > 4096) output = output.slice(-4096);
+        const lines = text.split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) this.log('error', line);
+      });
+      s.on('close', () => {
+        if (rest) this.log('error', rest);
+        if (--open === 0 && fast) this.reapLater(pid, finishExit);
+      });
+    }
+    const finishExit = (code: number): void => {
+      this.entries.delete(id);
+      try {
+        unlinkSync(socketPath);
+      } catch {
+        /* gone */
+      }
+      exitResolve({ code, output });
+      this.wakeClass(app.classKey);
+    };
+    return entry;
+  }
+
+  private reapLater(pid: number, cb: (code: number) => void, delay = 1): void {
+    const code = fast!.reap(pid);
+    if (code >= 0 || code === -2) cb(code < 0 ? 0 : code);
+    else setTimeout(() => this.reapLater(pid, cb, Math.min(delay * 2, 200)), delay).unref();
+  }
+
+  private retire(e: Entry): void {
+    if (e.rec.state === 'dying') return;
+    e.rec.state = 'dying';
+    try {
+      process.kill(-e.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    const t = setTimeout(() => {
+      try {
+        process.kill(-e.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, 3000);
+    t.unref();
+  }
+
+  private sweep(): void {
+    for (const id of decideSweep(this.snapshot(), Date.now(), this.limits)) {
+      const e = this.entries.get(id);
+      if (e) this.retire(e);
+    }
+  }
+
+  /** Ends every application (SIGTERM, then SIGKILL after 2 s) and removes the sockets. */
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    const all = [...this.entries.values()];
+    for (const e of all) {
+      try {
+        process.kill(-e.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
+    const deadline = new Promise<void>((r) => setTimeout(r, 2000).unref());
+    await Promise.race([Promise.all(all.map((e) => e.exit)), deadline]);
+    for (const e of this.entries.values()) {
+      try {
+        process.kill(-e.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    rmSync(this.socketDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * The `fcgid-script` handler (mod_fcgid's behaviour): the request body is read first, a process
+ * of the script's class is taken from the pool (or spawned), the request goes over FastCGI, and
+ * the STDOUT stream is answered like a CGI response.
+ */
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { checkExecutable } from '../adapters/cgi-process.js';
+import { fcgiRequest } from '../adapters/fcgi-client.js';
+import type { FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
+import { CgiHeaderParser, cgiHeaderErrorMessage } from '../grammar/cgi-response.js';
+import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
+import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
+import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+
+export interface FcgidContext extends CgiContext {
+  pool: FcgiProcessPool;
+  limits: FcgiLimits;
+}
+
+/** Request headers mod_fcgid never passes on (it forces HTTP_CONNECTION=close). */
+const DROPPED = ['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTTP_TRAILER', 'HTTP_TRANSFER_ENCODING', 'HTTP_UPGRADE'];
+
+export function runFcgid(c: FcgidContext): void {
+  const { req, res, facts, decision: d } = c;
+  const base = d.path.slice(d.path.lastIndexOf('/') + 1);
+  // mod_fcgid reads the whole body before it takes a process (add_request_body).
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLong = false;
+  req.on('data', (chunk: Buffer) => {
+    if (tooLong) return;
+    size += chunk.length;
+    if (size > c.limits.maxRequestLen) {
+      tooLong = true;
+      chunks.length = 0;
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on('end', () => {
+    if (tooLong) {
+      c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: HTTP request length ${size} (so far) exceeds MaxRequestLen (${c.limits.maxRequestLen})` });
+      c.fail(500);
+      return;
+    }
+    dispatch(c, Buffer.concat(chunks, size), base);
+  });
+  req.on('error', () => res.destroy());
+}
+
+function dispatch(c: FcgidContext, body: Buffer, base: string): void {
+  const { res, facts, decision: d } = c;
+  const problem = checkExecutable(d.path);
+  if (problem) {
+    c.log({ module: 'fcgid', level: 'warn', message: `(104)Connection reset by peer: mod_fcgid: error reading data from FastCGI server` });
+    c.log({ module: 'core', level: 'error', message: `End of script output before headers: ${base}`, explain: problem.explain });
+    c.fail(500);
+    return;
+  }
+  const env = requestEnvironment(c);
+  for (const k of DROPPED) delete env[k];
+  env.HTTP_CONNECTION = 'close';
+  // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
+  env.CONTENT_LENGTH = String(body.length);
+  let st: { dev: number; ino: number };
+  try {
+    st = statSync(d.path);
+  } catch {
+    c.fail(404);
+    return;
+  }
+  const app = {
+    classKey: `${st.dev}:${st.ino}:${d.path}`,
+    program: d.path,
+    args: [],
+    cwd: dirname(d.path),
+    env: { PATH: DEBIAN_APACHE_PATH },
+    label: d.path,
+  };
+  c.pool.acquire(app).then(
+    (lease) => {
+      const parser = new CgiHeaderParser();
+      let headersDone = false;
+      let streaming = true;
+      const abort = fcgiRequest(lease.socketPath, env, body, c.limits.ioTimeoutMs, {
+        stdout: (chunk) => {
+          if (headersDone) {
+            if (streaming && facts.method !== 'HEAD') res.write(chunk);
+            return;
+          }
+          const ev = parser.push(chunk);
+          if (ev.kind === 'more') return;
+          headersDone = true;
+          if (ev.kind === 'error') {
+            streaming = false;
+            c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+            c.fail(500);
+            return;
+          }
+          if (startResponse(c, ev.headers, env) === 'discard') {
+            streaming = false;
+            return;
+          }
+          if (ev.rest.length && facts.method !== 'HEAD') res.write(ev.rest);
+        },
+        stderr: (line) => c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${line}` }),
+        end: () => {
+          lease.release(true);
+          if (!headersDone) {
+            const ev = parser.end();
+            if (ev.kind === 'error') {
+              c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+              c.fail(500);
+              return;
+            }
+          }
+          if (streaming) res.end();
+        },
+        error: (message) => {
+          lease.release(false);
+          c.log({ module: 'fcgid', level: 'warn', message });
+          if (!headersDone) {
+            const ev = parser.end();
+            const text = ev.kind === 'error' ? cgiHeaderErrorMessage(ev.error, base) : `Premature end of script headers: ${base}`;
+            void lease.exited().then(({ output }) => {
+              const looksLikeCgi = /content-type:/i.test(output);
+              c.log({
+                module: 'core',
+                level: 'error',
+                message: text,
+                ...(looksLikeCgi
+                  ? { explain: `${d.path} is mapped to fcgid-script but did not accept a FastCGI connection: it printed a CGI response to stdout instead. Use a FastCGI library (e.g. Perl FCGI, Ruby fcgi, flup) or map the file to cgi-script.` }
+                  : {}),
+              });
+            });
+            c.fail(500);
+          } else if (streaming) {
+            res.destroy();
+          }
+        },
+      });
+      res.on('close', () => {
+        if (!res.writableFinished) abort();
+      });
+    },
+    (err: Error & { code?: string }) => {
+      c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: ${err.message}` });
+      c.fail(err.code === 'NO_SLOT' ? 503 : 500);
+    },
+  );
+}
