@@ -10,12 +10,12 @@ import { htaccessIgnored, overridePolicyFor, type HostConfig } from '../grammar/
 import type { HostFacts } from '../grammar/conditions.js';
 import type { FsEntry, FsView, HtaccessRead } from '../engine/fs-view.js';
 
-const MISSING: FsEntry = { kind: 'missing', size: 0, mtimeUs: 0n, uid: -1, mode: 0 };
-const DENIED: FsEntry = { kind: 'denied', size: 0, mtimeUs: 0n, uid: -1, mode: 0 };
+const MISSING: FsEntry = { kind: 'missing', size: 0, mtimeUs: 0n, uid: -1, mode: 0, dev: 0, ino: 0 };
+const DENIED: FsEntry = { kind: 'denied', size: 0, mtimeUs: 0n, uid: -1, mode: 0, dev: 0, ino: 0 };
 
 function toEntry(st: BigIntStats): FsEntry {
   const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-  return { kind, size: Number(st.size), mtimeUs: st.mtimeNs / 1000n, uid: Number(st.uid), mode: Number(st.mode) };
+  return { kind, size: Number(st.size), mtimeUs: st.mtimeNs / 1000n, uid: Number(st.uid), mode: Number(st.mode), dev: Number(st.dev), ino: Number(st.ino) };
 }
 
 function statWith(fn: typeof statSync, path: string): FsEntry {

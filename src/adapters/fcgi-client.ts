@@ -1,13 +1,17 @@
 /**
- * One FastCGI request on a fresh connection, the way mod_fcgid sends it (request id 1, PARAMS
- * in whole pairs, the empty PARAMS and STDIN terminators, END_REQUEST ends the response).
+ * FastCGI client connections. By default one connection per process is kept and reused with
+ * FCGI_KEEP_CONN (libfcgi, Perl FCGI, php-cgi and flup honour it; an app that closes anyway is
+ * simply reconnected). Otherwise it behaves as mod_fcgid: request id 1, PARAMS in whole pairs,
+ * the empty PARAMS and STDIN terminators, END_REQUEST ends the response (php-cgi never sends the
+ * empty STDOUT).
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import {
   encodeBeginRequest,
   encodeParams,
   encodeRecord,
   encodeStream,
+  FCGI_KEEP_CONN,
   RecordDecoder,
   RecordType,
   Role,
@@ -18,73 +22,109 @@ export interface FcgiExchange {
   stderr(text: string): void;
   /** END_REQUEST arrived. */
   end(): void;
-  /** The exchange failed before END_REQUEST (mod_fcgid's wording). */
-  error(message: string): void;
+  /**
+   * The exchange failed before END_REQUEST (mod_fcgid's wording). `retryable` is true when a
+   * reused connection failed before any reply: the app had closed it; try a new one.
+   */
+  error(message: string, retryable: boolean): void;
 }
 
-/** Sends one request; returns a function that aborts it (closing the connection). */
-export function fcgiRequest(
-  socketPath: string,
-  params: Record<string, string>,
-  body: Buffer | undefined,
-  ioTimeoutMs: number,
-  on: FcgiExchange,
-  role: number = Role.RESPONDER,
-): () => void {
-  const records = encodeParams(1, params);
-  if (!records) {
-    queueMicrotask(() => on.error("mod_fcgid: can't init env request header"));
-    return () => undefined;
+const errnoText = (err: NodeJS.ErrnoException): string =>
+  err.code === 'ECONNRESET'
+    ? '(104)Connection reset by peer'
+    : err.code === 'ECONNREFUSED'
+      ? '(111)Connection refused'
+      : err.code === 'EPIPE'
+        ? '(32)Broken pipe'
+        : `(${err.errno ?? 0})${err.message}`;
+
+/** One transport connection to one application process. */
+export class FcgiConnection {
+  private readonly sock: Socket;
+  private decoder = new RecordDecoder();
+  private current: { on: FcgiExchange; received: boolean; keep: boolean } | undefined;
+  private requests = 0;
+  /** False once the connection is closed or broken. */
+  alive = true;
+
+  constructor(socketPath: string) {
+    this.sock = connect(socketPath);
+    this.sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.sock.on('error', (err: NodeJS.ErrnoException) => this.fail(`${errnoText(err)}: mod_fcgid: error reading data from FastCGI server`));
+    this.sock.on('end', () => this.fail('mod_fcgid: error reading data, FastCGI server closed connection'));
+    this.sock.on('close', () => this.fail('mod_fcgid: error reading data, FastCGI server closed connection'));
+    this.sock.on('timeout', () => this.fail(`mod_fcgid: read data timeout in ${Math.round(this.ioTimeoutMs / 1000)} seconds`));
   }
-  const sock = connect(socketPath);
-  let done = false;
-  const finish = (): void => {
-    done = true;
-    sock.destroy();
-  };
-  sock.setTimeout(ioTimeoutMs, () => {
-    if (done) return;
-    finish();
-    on.error(`mod_fcgid: read data timeout in ${Math.round(ioTimeoutMs / 1000)} seconds`);
-  });
-  const out: Buffer[] = [encodeBeginRequest(1, role, 0), ...records, encodeRecord(RecordType.PARAMS, 1)];
-  if (role === Role.RESPONDER) {
-    if (body && body.length) out.push(...encodeStream(RecordType.STDIN, 1, body));
-    out.push(encodeRecord(RecordType.STDIN, 1));
+
+  private ioTimeoutMs = 0;
+
+  /** True when a request may be sent now. */
+  get idle(): boolean {
+    return this.alive && this.current === undefined;
   }
-  sock.write(Buffer.concat(out));
-  const decoder = new RecordDecoder();
-  sock.on('data', (chunk: Buffer) => {
-    if (done) return;
-    const r = decoder.push(chunk);
+
+  private fail(message: string): void {
+    this.alive = false;
+    const cur = this.current;
+    this.current = undefined;
+    this.sock.destroy();
+    if (cur) cur.on.error(message, !cur.received && this.requests > 1);
+  }
+
+  private onData(chunk: Buffer): void {
+    const cur = this.current;
+    if (!cur) return;
+    cur.received = true;
+    const r = this.decoder.push(chunk);
     for (const rec of r.records) {
       if (rec.type === RecordType.STDOUT) {
-        if (rec.content.length) on.stdout(rec.content);
+        if (rec.content.length) cur.on.stdout(rec.content);
       } else if (rec.type === RecordType.STDERR) {
-        for (const line of rec.content.toString('latin1').split(/[\r\n]+/)) if (line) on.stderr(line);
+        for (const line of rec.content.toString('latin1').split(/[\r\n]+/)) if (line) cur.on.stderr(line);
       } else if (rec.type === RecordType.END_REQUEST) {
-        finish();
-        on.end();
+        this.current = undefined;
+        this.decoder = new RecordDecoder();
+        this.sock.setTimeout(0);
+        if (!cur.keep) {
+          this.alive = false;
+          this.sock.destroy();
+        }
+        cur.on.end();
         return;
       }
     }
-    if (r.error) {
-      finish();
-      on.error(`mod_fcgid: ${r.error}`);
+    if (r.error) this.fail(`mod_fcgid: ${r.error}`);
+  }
+
+  /** Sends one request; returns a function that aborts it (closing the connection). */
+  request(params: Record<string, string>, body: Buffer | undefined, ioTimeoutMs: number, on: FcgiExchange, keep: boolean, role: number = Role.RESPONDER): () => void {
+    const records = encodeParams(1, params);
+    if (!records) {
+      queueMicrotask(() => on.error("mod_fcgid: can't init env request header", false));
+      return () => undefined;
     }
-  });
-  sock.on('error', (err: NodeJS.ErrnoException) => {
-    if (done) return;
-    finish();
-    const errno = err.code === 'ECONNRESET' ? '(104)Connection reset by peer' : err.code === 'ECONNREFUSED' ? '(111)Connection refused' : `(${err.errno ?? 0})${err.message}`;
-    on.error(`${errno}: mod_fcgid: error reading data from FastCGI server`);
-  });
-  sock.on('end', () => {
-    if (done) return;
-    finish();
-    on.error('mod_fcgid: error reading data, FastCGI server closed connection');
-  });
-  return () => {
-    if (!done) finish();
-  };
+    this.requests++;
+    this.current = { on, received: false, keep };
+    this.ioTimeoutMs = ioTimeoutMs;
+    this.sock.setTimeout(ioTimeoutMs);
+    const out: Buffer[] = [encodeBeginRequest(1, role, keep ? FCGI_KEEP_CONN : 0), ...records, encodeRecord(RecordType.PARAMS, 1)];
+    if (role === Role.RESPONDER) {
+      if (body && body.length) out.push(...encodeStream(RecordType.STDIN, 1, body));
+      out.push(encodeRecord(RecordType.STDIN, 1));
+    }
+    this.sock.write(Buffer.concat(out));
+    return () => {
+      if (this.current?.on === on) {
+        // A client that goes away: mod_fcgid closes the connection (no ABORT_REQUEST).
+        this.current = undefined;
+        this.alive = false;
+        this.sock.destroy();
+      }
+    };
+  }
+
+  close(): void {
+    this.alive = false;
+    this.sock.destroy();
+  }
 }

@@ -10,6 +10,7 @@ import { createServer, Socket, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { FcgiConnection } from './fcgi-client.js';
 import {
   decideAcquire,
   decideAfterRequest,
@@ -29,12 +30,16 @@ export interface FcgiApp {
   env: Record<string, string>;
   /** For logs: the script path. */
   label: string;
+  /** Checked before a process is spawned (not per request): a reason it cannot run, if any. */
+  preflight?: () => Error | undefined;
 }
 
 /** A process handed to one request. */
 export interface FcgiLease {
   pid: number;
   socketPath: string;
+  /** The process's kept connection, or a new one (a broken one is replaced). */
+  connection(fresh?: boolean): FcgiConnection;
   /** Give it back; `ok` false retires it (any communication error kills the process, as mod_fcgid). */
   release(ok: boolean): void;
   /** How the process ended, once it has (for explanations). */
@@ -64,6 +69,7 @@ interface Entry {
   rec: ProcRecord;
   pid: number;
   socketPath: string;
+  conn?: FcgiConnection;
   exit: Promise<{ code: number; output: string }>;
 }
 
@@ -95,6 +101,8 @@ export class FcgiProcessPool {
     const decision = decideAcquire(this.snapshot(), app.classKey, this.limits);
     if (decision.action === 'use') return Promise.resolve(this.lease(this.entries.get(decision.id)!));
     if (decision.action === 'spawn') {
+      const problem = app.preflight?.();
+      if (problem) return Promise.reject(problem);
       try {
         return Promise.resolve(this.lease(this.spawn(app)));
       } catch (err) {
@@ -124,6 +132,13 @@ export class FcgiProcessPool {
     return {
       pid: e.pid,
       socketPath: e.socketPath,
+      connection: (fresh = false) => {
+        if (fresh || !e.conn || !e.conn.idle) {
+          e.conn?.close();
+          e.conn = new FcgiConnection(e.socketPath);
+        }
+        return e.conn;
+      },
       exited: () => e.exit,
       release: (ok) => {
         if (released) return;
@@ -239,6 +254,7 @@ export class FcgiProcessPool {
   private retire(e: Entry): void {
     if (e.rec.state === 'dying') return;
     e.rec.state = 'dying';
+    e.conn?.close();
     try {
       process.kill(-e.pid, 'SIGTERM');
     } catch {
@@ -267,6 +283,7 @@ export class FcgiProcessPool {
     clearInterval(this.sweepTimer);
     const all = [...this.entries.values()];
     for (const e of all) {
+      e.conn?.close();
       try {
         process.kill(-e.pid, 'SIGTERM');
       } catch {

@@ -11,6 +11,9 @@ export interface FsEntry {
   mtimeUs: bigint;
   uid: number;
   mode: number;
+  /** Device and inode (mod_fcgid keys its process classes by them). */
+  dev: number;
+  ino: number;
 }
 
 /** The outcome of reading one directory's access file. */

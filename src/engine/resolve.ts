@@ -81,6 +81,8 @@ type DecisionBody =
       documentRoot?: string;
       /** CONTEXT_PREFIX (`/~name` under --userdir). */
       contextPrefix?: string;
+      /** The script's file (device, inode, mode) as the walk found it. */
+      entry?: FsEntry;
     };
 
 export interface ResolveContext {
@@ -452,7 +454,7 @@ function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, f
       return { kind: 'error', status: 404, cfg, log: { module: 'cgid', level: 'error', message: `AH01264: script not found or unable to stat: ${filename}${pathInfo}` } };
     }
   }
-  return { kind: 'handler', handler, path: filename, uri, pathInfo, cfg };
+  return { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry };
 }
 
 /** `alias_matches`: length of the matched prefix (segment-aware, slash runs equal), or 0. */

@@ -3,11 +3,10 @@
  * of the script's class is taken from the pool (or spawned), the request goes over FastCGI, and
  * the STDOUT stream is answered like a CGI response.
  */
-import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { checkExecutable } from '../adapters/cgi-process.js';
-import { fcgiRequest } from '../adapters/fcgi-client.js';
-import type { FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
+import type { FcgiExchange } from '../adapters/fcgi-client.js';
+import type { FcgiApp, FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
 import { CgiHeaderParser, cgiHeaderErrorMessage } from '../grammar/cgi-response.js';
 import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
@@ -16,6 +15,8 @@ import { requestEnvironment, startResponse, type CgiContext } from './cgi-handle
 export interface FcgidContext extends CgiContext {
   pool: FcgiProcessPool;
   limits: FcgiLimits;
+  /** Keep one connection per process (FCGI_KEEP_CONN); off: a connection per request, as mod_fcgid. */
+  keepConn: boolean;
 }
 
 /** Request headers mod_fcgid never passes on (it forces HTTP_CONNECTION=close). */
@@ -51,39 +52,35 @@ export function runFcgid(c: FcgidContext): void {
 
 function dispatch(c: FcgidContext, body: Buffer, base: string): void {
   const { res, facts, decision: d } = c;
-  const problem = checkExecutable(d.path);
-  if (problem) {
-    c.log({ module: 'fcgid', level: 'warn', message: `(104)Connection reset by peer: mod_fcgid: error reading data from FastCGI server` });
-    c.log({ module: 'core', level: 'error', message: `End of script output before headers: ${base}`, explain: problem.explain });
-    c.fail(500);
-    return;
-  }
   const env = requestEnvironment(c);
   for (const k of DROPPED) delete env[k];
   env.HTTP_CONNECTION = 'close';
   // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
   env.CONTENT_LENGTH = String(body.length);
-  let st: { dev: number; ino: number };
-  try {
-    st = statSync(d.path);
-  } catch {
-    c.fail(404);
-    return;
-  }
-  const app = {
+  const st = d.entry ?? { dev: 0, ino: 0 };
+  const app: FcgiApp = {
     classKey: `${st.dev}:${st.ino}:${d.path}`,
     program: d.path,
     args: [],
     cwd: dirname(d.path),
     env: { PATH: DEBIAN_APACHE_PATH },
     label: d.path,
+    preflight: () => {
+      const problem = checkExecutable(d.path);
+      return problem ? Object.assign(new Error(problem.explain), { code: 'EXEC' }) : undefined;
+    },
   };
   c.pool.acquire(app).then(
     (lease) => {
       const parser = new CgiHeaderParser();
       let headersDone = false;
       let streaming = true;
-      const abort = fcgiRequest(lease.socketPath, env, body, c.limits.ioTimeoutMs, {
+      let retried = false;
+      let abort: () => void = () => undefined;
+      const send = (fresh: boolean): void => {
+        abort = lease.connection(fresh || !c.keepConn).request(env, body, c.limits.ioTimeoutMs, exchange, c.keepConn);
+      };
+      const exchange: FcgiExchange = {
         stdout: (chunk) => {
           if (headersDone) {
             if (streaming && facts.method !== 'HEAD') res.write(chunk);
@@ -117,7 +114,14 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
           }
           if (streaming) res.end();
         },
-        error: (message) => {
+        error: (message, retryable) => {
+          if (retryable && !retried) {
+            // The app closed its kept connection after the last request (e.g. ruby-fcgi
+            // ignores FCGI_KEEP_CONN): send the request again on a new one.
+            retried = true;
+            send(true);
+            return;
+          }
           lease.release(false);
           c.log({ module: 'fcgid', level: 'warn', message });
           if (!headersDone) {
@@ -139,12 +143,23 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
             res.destroy();
           }
         },
-      });
+      };
+      send(false);
       res.on('close', () => {
-        if (!res.writableFinished) abort();
+        if (res.writableFinished) return;
+        // The client went away: close the connection and release the process normally.
+        abort();
+        lease.release(true);
       });
     },
     (err: Error & { code?: string }) => {
+      if (err.code === 'EXEC') {
+        // The host forks, the exec fails, and the connection is reset: a 500.
+        c.log({ module: 'fcgid', level: 'warn', message: '(104)Connection reset by peer: mod_fcgid: error reading data from FastCGI server' });
+        c.log({ module: 'core', level: 'error', message: `End of script output before headers: ${base}`, explain: err.message });
+        c.fail(500);
+        return;
+      }
       c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: ${err.message}` });
       c.fail(err.code === 'NO_SLOT' ? 503 : 500);
     },

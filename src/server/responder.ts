@@ -455,7 +455,7 @@ export function respond(
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
           ...(redirected ? { redirectEnv: redirected.env } : {}),
         };
-        if (d.handler === 'fcgid-script') runFcgid({ ...context, pool: site.fcgiPool, limits: site.fcgiLimits });
+        if (d.handler === 'fcgid-script') runFcgid({ ...context, pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn });
         else runCgi(context);
         return;
       }

@@ -21,6 +21,8 @@ export interface SiteContext extends ResolveContext {
   /** mod_fcgid's process pool and limits. */
   fcgiPool: FcgiProcessPool;
   fcgiLimits: FcgiLimits;
+  /** `HtsandboxFcgidKeepConn` (default On). */
+  fcgiKeepConn: boolean;
   /** `Timeout`: how long a script may stay silent, in milliseconds (Apache's default 60 s). */
   timeoutMs: number;
 }
@@ -87,6 +89,7 @@ export function createSiteContext(src: HostSource): SiteContext | { error: strin
     serverName: arg('servername') ?? 'localhost',
     suexec: host.modules.has('suexec'),
     fcgiLimits,
+    fcgiKeepConn: (arg('htsandboxfcgidkeepconn') ?? 'on').toLowerCase() !== 'off',
     fcgiPool: new FcgiProcessPool(fcgiLimits, join(tmpdir(), `htsandbox-fcgid-${process.pid}-${Date.now()}`), (level, message) =>
       fcgiLog(level, message),
     ),
