@@ -54,6 +54,14 @@ export class DiskFsView implements FsView {
     return statWith(statSync, path);
   }
 
+  readText(path: string): string | undefined {
+    try {
+      return readFileSync(path, 'latin1');
+    } catch {
+      return undefined;
+    }
+  }
+
   htaccess(dir: string): HtaccessRead {
     const policy = overridePolicyFor(this.host, dir);
     if (htaccessIgnored(policy)) return { kind: 'none' };

@@ -5,6 +5,10 @@ export interface AccessRequest {
   method: string;
   remoteAddr: string;
   env: ReadonlyMap<string, string>;
+  /** The authenticated user, once authentication ran. */
+  user?: string;
+  /** That user's groups (AuthGroupFile). */
+  groups?: readonly string[];
 }
 
 type AuthzResult = 'granted' | 'denied' | 'neutral' | 'denied-no-user';
@@ -101,6 +105,15 @@ function evalRule(rule: AuthzRule, req: AccessRequest): AuthzResult {
     case 'forward-dns':
       result = 'denied';
       break;
+    case 'valid-user':
+      result = req.user !== undefined ? 'granted' : 'denied-no-user';
+      break;
+    case 'user':
+      result = req.user === undefined ? 'denied-no-user' : rule.args.includes(req.user) ? 'granted' : 'denied';
+      break;
+    case 'group':
+      result = req.user === undefined ? 'denied-no-user' : rule.args.some((g) => req.groups?.includes(g)) ? 'granted' : 'denied';
+      break;
     default:
       result = 'denied-no-user';
   }
@@ -109,6 +122,13 @@ function evalRule(rule: AuthzRule, req: AccessRequest): AuthzResult {
     if (result === 'denied') return 'neutral';
   }
   return result;
+}
+
+/** `authorize_user`: the verdict once a user is known. */
+export function authorizeUser(rule: AuthzRule | undefined, req: AccessRequest): AuthzResult {
+  if (!rule || !appliesToMethod(rule, req.method)) return 'granted';
+  const r = evalRule(rule, req);
+  return r === 'neutral' ? 'denied' : r;
 }
 
 /** `authorize_userless`: the verdict before any authentication. */

@@ -57,6 +57,8 @@ export interface DirConfig {
   accessCompat: AccessCompat | undefined;
   satisfyAny: boolean;
   serverSignature: 'on' | 'off' | 'email';
+  /** mod_authn_core / mod_auth_basic / mod_authn_file / mod_authz_groupfile. */
+  auth: { type?: string; name?: string; userFile?: string; groupFile?: string; passAuth: boolean };
   /** LimitRequestBody in bytes (0: unlimited). Apache's default since 2.4.54 is 1 GiB. */
   limitRequestBody: number;
   /** mod_env: variables set (value) or unset (undefined) for this request, in order. */
@@ -119,6 +121,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   redirects: [],
   indexIgnore: [],
   limitRequestBody: 1024 * 1024 * 1024,
+  auth: { passAuth: false },
   setEnv: new Map(),
   setEnvIf: [],
   expires: { active: false, byType: new Map(), default: undefined },
@@ -369,6 +372,21 @@ export function applyLevel(
       }
       case 'expiresdefault':
         cfg.expires = { ...cfg.expires, default: w0 };
+        break;
+      case 'authtype':
+        cfg.auth = { ...cfg.auth, type: w0 };
+        break;
+      case 'authname':
+        cfg.auth = { ...cfg.auth, name: w0 };
+        break;
+      case 'authuserfile':
+        cfg.auth = { ...cfg.auth, userFile: w0 };
+        break;
+      case 'authgroupfile':
+        cfg.auth = { ...cfg.auth, groupFile: w0 };
+        break;
+      case 'cgipassauth':
+        cfg.auth = { ...cfg.auth, passAuth: w0.toLowerCase() === 'on' };
         break;
       case 'limitrequestbody':
         cfg.limitRequestBody = Number.parseInt(w0, 10) || 0;

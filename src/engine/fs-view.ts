@@ -25,6 +25,8 @@ export type HtaccessRead =
 export interface FsView {
   lstat(path: string): FsEntry;
   stat(path: string): FsEntry;
+  /** Reads a small text file (htpasswd, group file); undefined when it cannot be read. */
+  readText(path: string): string | undefined;
   /** Reads (or takes from cache) the access file of `dir`, judged under `policy`. */
   htaccess(dir: string): HtaccessRead;
 }

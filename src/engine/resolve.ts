@@ -8,7 +8,8 @@ import { directorySectionsFor } from '../grammar/host-config.js';
 import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
-import { accessCompatAllows, authorizeWithoutUser } from './access.js';
+import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
+import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { applyLevelCached as applyLevel, type DirConfig } from './dir-config.js';
 import type { FsEntry, FsView } from './fs-view.js';
 
@@ -62,10 +63,21 @@ export function setEnvIfVariables(cfg: DirConfig, req: RequestFacts, uri: string
 export type Decision = DecisionBody & {
   /** The request's environment (SetEnvIf, SetEnv), for Header env= and scripts. */
   env?: Map<string, string>;
+  /** REMOTE_USER and AUTH_TYPE once Basic authentication succeeded. */
+  user?: { name: string; authType: string };
 };
 
 type DecisionBody =
-  | { kind: 'error'; status: number; log?: LogEvent; allow?: string; cfg?: DirConfig; errorNotes?: string }
+  | {
+      kind: 'error';
+      status: number;
+      log?: LogEvent;
+      allow?: string;
+      cfg?: DirConfig;
+      errorNotes?: string;
+      /** Headers that go out with the error page (err_headers_out), e.g. WWW-Authenticate. */
+      headers?: Record<string, string>;
+    }
   | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
   | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
   | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
@@ -303,24 +315,28 @@ function afterWalk(
   const compatOk = cfg.accessCompat ? accessCompatAllows(cfg.accessCompat, accessReq) : true;
   const authz = authorizeWithoutUser(cfg.authz, accessReq);
   const granted = cfg.satisfyAny ? compatOk || authz === 'granted' : compatOk && authz === 'granted';
+  let authUser: { name: string; authType: string } | undefined;
   if (!granted) {
     if (!compatOk && !cfg.satisfyAny) {
       return { kind: 'error', status: 403, cfg, log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` } };
     }
-    if (authz === 'denied-no-user') {
+    if (authz !== 'denied-no-user') {
+      return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
+    }
+    const authn = authenticate(ctx, cfg, req, uri);
+    if ('kind' in authn) return authn;
+    const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', authn.user) : [];
+    const verdict = authorizeUser(cfg.authz, { ...accessReq, user: authn.user, groups });
+    if (verdict !== 'granted') {
       return {
         kind: 'error',
-        status: 500,
+        status: 401,
         cfg,
-        log: {
-          module: 'core',
-          level: 'error',
-          message: `AH00027: No authentication done but request not allowed without authentication for ${uri}. Authentication not configured?`,
-          explain: 'Authentication (AuthType Basic) is not emulated by htsandbox yet.',
-        },
+        headers: challenge(cfg),
+        log: { module: 'authz_core', level: 'error', message: `AH01631: user ${authn.user}: authorization failure for "${uri}": ` },
       };
     }
-    return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
+    authUser = { name: authn.user, authType: cfg.auth.type ?? 'Basic' };
   }
   // mod_env runs in fixups, after access control.
   for (const [k, v] of cfg.setEnv) {
@@ -329,6 +345,7 @@ function afterWalk(
   }
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo);
   if (!decided.env) decided.env = env;
+  if (authUser) decided.user = authUser;
   if (decided.kind === 'handler' && user && decided.path.startsWith(user.docRoot)) {
     decided.documentRoot = user.docRoot;
     decided.contextPrefix = user.prefix;
@@ -455,6 +472,70 @@ function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, f
     }
   }
   return { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry };
+}
+
+/** Debian's ServerRoot: relative AuthUserFile/AuthGroupFile paths resolve against it, as on the host. */
+const SERVER_ROOT = '/etc/apache2';
+const serverRootPath = (p: string): string => (p.startsWith('/') ? p : `${SERVER_ROOT}/${p}`);
+
+function challenge(cfg: DirConfig): Record<string, string> {
+  return { 'WWW-Authenticate': `Basic realm="${(cfg.auth.name ?? '').replace(/(["\\])/g, '\\$1')}"` };
+}
+
+/** mod_auth_basic `authenticate_basic_user` with mod_authn_file. */
+function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, uri: string): { user: string } | Decision {
+  const type = cfg.auth.type?.toLowerCase();
+  if (!type || type === 'none') {
+    return {
+      kind: 'error',
+      status: 500,
+      cfg,
+      log: {
+        module: 'core',
+        level: 'error',
+        message: `AH00027: No authentication done but request not allowed without authentication for ${uri}. Authentication not configured?`,
+        explain: 'A Require user/valid-user/group line needs "AuthType Basic", "AuthName" and "AuthUserFile" in the same .htaccess.',
+      },
+    };
+  }
+  if (type !== 'basic') {
+    return { kind: 'error', status: 500, cfg, log: { module: 'core', level: 'error', message: `AuthType ${cfg.auth.type} is not emulated by htsandbox`, explain: 'Only AuthType Basic is emulated.' } };
+  }
+  if (cfg.auth.name === undefined) {
+    return { kind: 'error', status: 500, cfg, log: { module: 'auth_basic', level: 'error', message: `AH01615: need AuthName: ${uri}` } };
+  }
+  const header = req.headers?.authorization;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return { kind: 'error', status: 401, cfg, headers: challenge(cfg) };
+  const m = /^\s*(\S+)\s*(.*)$/.exec(value);
+  if (!m || m[1]!.toLowerCase() !== 'basic') {
+    return { kind: 'error', status: 401, cfg, headers: challenge(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01614: client used wrong authentication scheme: ${uri}` } };
+  }
+  const decoded = Buffer.from(m[2]!.trim(), 'base64').toString('latin1');
+  const colon = decoded.indexOf(':');
+  const user = colon === -1 ? decoded : decoded.slice(0, colon);
+  const password = colon === -1 ? '' : decoded.slice(colon + 1);
+  if (!cfg.auth.userFile) {
+    return { kind: 'error', status: 500, cfg, log: { module: 'authn_file', level: 'error', message: `AH01619: AuthUserFile not specified in the configuration` } };
+  }
+  const file = serverRootPath(cfg.auth.userFile);
+  const text = ctx.fs.readText(file);
+  if (text === undefined) {
+    return {
+      kind: 'error',
+      status: 500,
+      cfg,
+      log: { module: 'authn_file', level: 'error', message: `AH01620: Could not open password file: ${file}`, explain: `The AuthUserFile ${file} cannot be read: check the path (a relative path is relative to ${SERVER_ROOT}, not to the .htaccess).` },
+    };
+  }
+  const hash = findUserHash(text, user);
+  if (hash === undefined) {
+    return { kind: 'error', status: 401, cfg, headers: challenge(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` } };
+  }
+  if (!verifyPassword(password, hash)) {
+    return { kind: 'error', status: 401, cfg, headers: challenge(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01617: user ${user}: authentication failure for "${uri}": Password Mismatch` } };
+  }
+  return { user };
 }
 
 /** `alias_matches`: length of the matched prefix (segment-aware, slash runs equal), or 0. */

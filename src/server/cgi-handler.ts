@@ -74,7 +74,8 @@ export function requestEnvironment(c: CgiContext): Record<string, string> {
     serverSignature: '',
     protocol: `HTTP/${req.httpVersion}`,
     extra: d.env ?? new Map(),
-    passAuth: false,
+    passAuth: d.cfg.auth.passAuth,
+    ...(d.user ? { remoteUser: d.user.name, authType: d.user.authType } : {}),
     path: DEBIAN_APACHE_PATH,
     ...(c.redirectEnv ? { redirect: c.redirectEnv } : {}),
   });

@@ -96,6 +96,7 @@ function sendError(
   const headers: Record<string, string> = { 'Content-Type': 'text/html; charset=iso-8859-1' };
   if (d.kind === 'redirect') headers.Location = d.location;
   if (d.kind === 'error' && d.allow) headers.Allow = d.allow;
+  if (d.kind === 'error' && d.headers) Object.assign(headers, d.headers);
   const body = cannedErrorPage(status, {
     method: facts.method,
     serverAdmin: site.serverAdmin,
