@@ -8,6 +8,7 @@ import { parseOptions, OPT_SYM_LINKS } from '../grammar/options.js';
 import { parseRequire } from '../grammar/directive-validators.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf, splitWords } from '../grammar/words.js';
+import { compileRewriteLevel, type RewriteConfig } from './rewrite.js';
 import picomatch from 'picomatch';
 
 /** One `Require` line, or a `<RequireAll|Any|None>` group. */
@@ -59,6 +60,8 @@ export interface DirConfig {
   serverSignature: 'on' | 'off' | 'email';
   /** mod_authn_core / mod_auth_basic / mod_authn_file / mod_authz_groupfile. */
   auth: { type?: string; name?: string; userFile?: string; groupFile?: string; passAuth: boolean };
+  /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
+  rewrite: RewriteConfig | undefined;
   /** LimitRequestBody in bytes (0: unlimited). Apache's default since 2.4.54 is 1 GiB. */
   limitRequestBody: number;
   /** mod_env: variables set (value) or unset (undefined) for this request, in order. */
@@ -122,6 +125,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   indexIgnore: [],
   limitRequestBody: 1024 * 1024 * 1024,
   auth: { passAuth: false },
+  rewrite: undefined,
   setEnv: new Map(),
   setEnvIf: [],
   expires: { active: false, byType: new Map(), default: undefined },
@@ -181,7 +185,7 @@ function flatten(nodes: readonly ConfigNode[]): ConfigNode[] {
   return out;
 }
 
-const levelMemo = new WeakMap<DirConfig, WeakMap<readonly ConfigNode[], Map<number, DirConfig>>>();
+const levelMemo = new WeakMap<DirConfig, WeakMap<readonly ConfigNode[], Map<string, DirConfig>>>();
 
 /**
  * `applyLevel`, memoised by the identity of its inputs: parsed files and sections are kept
@@ -193,15 +197,17 @@ export function applyLevelCached(
   levelNodes: readonly ConfigNode[],
   hasModule: (m: string) => boolean,
   overrideOpts = 0xffff,
+  levelDir = '',
 ): DirConfig {
   let byNodes = levelMemo.get(base);
   if (!byNodes) levelMemo.set(base, (byNodes = new WeakMap()));
   let byOpts = byNodes.get(levelNodes);
   if (!byOpts) byNodes.set(levelNodes, (byOpts = new Map()));
-  let out = byOpts.get(overrideOpts);
+  const key = `${overrideOpts}\0${levelDir}`;
+  let out = byOpts.get(key);
   if (!out) {
-    out = applyLevel(base, levelNodes, hasModule, overrideOpts);
-    byOpts.set(overrideOpts, out);
+    out = applyLevel(base, levelNodes, hasModule, overrideOpts, levelDir);
+    byOpts.set(key, out);
   }
   return out;
 }
@@ -215,9 +221,15 @@ export function applyLevel(
   levelNodes: readonly ConfigNode[],
   hasModule: (m: string) => boolean,
   overrideOpts = 0xffff,
+  levelDir = '',
 ): DirConfig {
   const nodes = flatten(levelNodes);
   const cfg: DirConfig = { ...base };
+  // mod_rewrite: a level with any rewrite directive replaces the parent's rules (config_perdir_merge).
+  if (levelDir) {
+    const rw = compileRewriteLevel(nodes, levelDir, base.rewrite);
+    if (rw) cfg.rewrite = rw;
+  }
   const ext = new Map(base.extensions);
   const errorDocs = new Map(base.errorDocuments);
   const files = [...base.files];

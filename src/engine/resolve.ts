@@ -10,6 +10,7 @@ import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../gramm
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
+import { runRewriteRound, type RewriteEnvironment } from './rewrite.js';
 import { applyLevelCached as applyLevel, type DirConfig } from './dir-config.js';
 import type { FsEntry, FsView } from './fs-view.js';
 
@@ -32,6 +33,12 @@ export interface RequestFacts {
   origin: string;
   /** Request headers, lower-cased names (for SetEnvIf). */
   headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** The raw request line's target (THE_REQUEST, REQUEST_URI for scripts). */
+  rawTarget?: string;
+  /** REDIRECT_* variables when this request is an internal redirect. */
+  redirectEnv?: ReadonlyMap<string, string>;
+  /** A rewrite rule with [END] ran earlier on this request chain. */
+  rewriteEnded?: boolean;
 }
 
 /** mod_setenvif `match_headers` (per-directory rules), then nothing else: SetEnv comes later. */
@@ -82,6 +89,8 @@ type DecisionBody =
   | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
   | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
   | { kind: 'options'; allow: string; cfg: DirConfig }
+  /** mod_rewrite changed the URL: the request starts again there (same method). */
+  | { kind: 'internal'; url: string; query: string | undefined; cfg: DirConfig; rewriteEnv: [string, string | undefined][]; end: boolean }
   | {
       kind: 'handler';
       handler: string;
@@ -162,7 +171,7 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
   let depth = 0;
   const applyDir = (d: string, level: number): Decision | undefined => {
     for (const s of directorySectionsFor(ctx.host, d)) {
-      if (s.components === level) cfg = applyLevel(cfg, s.node.children, ctx.hasModule);
+      if (s.components === level) cfg = applyLevel(cfg, s.node.children, ctx.hasModule, 0xffff, d);
     }
     const ht = ctx.fs.htaccess(d);
     if (ht.kind === 'unreadable') {
@@ -191,7 +200,7 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
           },
         };
       }
-      cfg = applyLevel(cfg, ht.analysis.nodes, ctx.hasModule, ht.policy.opts);
+      cfg = applyLevel(cfg, ht.analysis.nodes, ctx.hasModule, ht.policy.opts, d);
     }
     return undefined;
   };
@@ -343,7 +352,7 @@ function afterWalk(
     if (v === undefined) env.delete(k);
     else env.set(k, v);
   }
-  const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo);
+  const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env);
   if (!decided.env) decided.env = env;
   if (authUser) decided.user = authUser;
   if (decided.kind === 'handler' && user && decided.path.startsWith(user.docRoot)) {
@@ -362,7 +371,45 @@ function decideAfterAccess(
   filename: string,
   entry: FsEntry,
   pathInfo: string,
+  env: Map<string, string>,
 ): Decision {
+  // mod_rewrite's per-directory rules run first in fixups.
+  let forcedType: string | undefined;
+  let forcedHandler: string | undefined;
+  const rw = cfg.rewrite;
+  if (rw && rw.engine && rw.rules.length > 0 && !req.rewriteEnded) {
+    const full = filename + pathInfo;
+    const declined = full === rw.dir.slice(0, -1) && !rw.options.has('allownoslash');
+    if (!declined) {
+      if (!(cfg.options & (OPT_SYM_LINKS | OPT_SYM_OWNER))) {
+        return {
+          kind: 'error',
+          status: 403,
+          cfg,
+          log: { module: 'rewrite', level: 'error', message: `AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the RewriteRule directive is also forbidden due to its similar ability to circumvent directory restrictions : ${filename}` },
+        };
+      }
+      const outcome = runRewriteRound(rw, { path: full, query: req.query, documentRoot: ctx.documentRoot }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, cfg));
+      if (outcome.kind === 'status') {
+        return { kind: 'error', status: outcome.status, cfg };
+      }
+      if (outcome.kind === 'redirect') {
+        const location = outcome.location.startsWith('/') ? `${req.origin}${outcome.location}` : outcome.location;
+        return { kind: 'redirect', status: outcome.status, location, cfg };
+      }
+      if (outcome.kind === 'internal') {
+        return { kind: 'internal', url: outcome.url, query: outcome.query, cfg, rewriteEnv: outcome.env, end: outcome.end };
+      }
+      for (const [k, v] of outcome.env) {
+        if (v === undefined) env.delete(k);
+        else env.set(k, v);
+      }
+      if (outcome.kind === 'unchanged') {
+        forcedType = outcome.type;
+        forcedHandler = outcome.handler;
+      }
+    }
+  }
   // mod_alias per-directory redirects run in fixups, after access control.
   const redirect = matchRedirect(cfg.redirects, uri, req);
   if (redirect) return { ...redirect, cfg };
@@ -388,6 +435,8 @@ function decideAfterAccess(
   if (cfg.forceType && cfg.forceType !== 'none') contentType = cfg.forceType;
   if (cfg.setHandler && cfg.setHandler !== 'none') handler = cfg.setHandler;
   if (contentType && charset && !/;\s*charset=/i.test(contentType)) contentType = `${contentType}; charset=${charset}`;
+  if (forcedType) contentType = forcedType;
+  if (forcedHandler) handler = forcedHandler;
   if (!handler && contentType === 'application/x-httpd-cgi') handler = 'cgi-script';
 
   if (entry.kind === 'dir') {
@@ -472,6 +521,108 @@ function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, f
     }
   }
   return { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry };
+}
+
+/** `lookup_variable` for `%{VAR}` in per-directory rewrite rules (unknown names give ""). */
+function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, cfg: DirConfig): RewriteEnvironment {
+  const header = (name: string): string => {
+    const v = req.headers?.[name.toLowerCase()];
+    return Array.isArray(v) ? v.join(', ') : (v ?? '');
+  };
+  const hostHeader = header('host');
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return {
+    variable(raw: string): string {
+      const name = raw.toUpperCase();
+      if (name.startsWith('HTTP:')) return header(raw.slice(5));
+      if (name.startsWith('ENV:')) {
+        const key = raw.slice(4);
+        return req.redirectEnv?.get(key) ?? cfg.setEnv.get(key) ?? '';
+      }
+      if (name.startsWith('HTTP_')) return header(name.slice(5).replace(/_/g, '-'));
+      const now = new Date();
+      switch (name) {
+        case 'REQUEST_FILENAME':
+        case 'SCRIPT_FILENAME':
+          return filename;
+        case 'REQUEST_URI':
+          return uri;
+        case 'QUERY_STRING':
+          return req.query ?? '';
+        case 'PATH_INFO':
+          return pathInfo;
+        case 'REQUEST_METHOD':
+          return req.method;
+        case 'REQUEST_SCHEME':
+          return 'http';
+        case 'HTTPS':
+          return 'off';
+        case 'SERVER_PROTOCOL':
+          return 'HTTP/1.1';
+        case 'THE_REQUEST':
+          return `${req.method} ${req.rawTarget ?? uri} HTTP/1.1`;
+        case 'REMOTE_ADDR':
+        case 'CONN_REMOTE_ADDR':
+        case 'REMOTE_HOST':
+          return req.remoteAddr;
+        case 'SERVER_NAME':
+          return hostHeader.replace(/:\d+$/, '') || 'localhost';
+        case 'SERVER_PORT':
+          return /:(\d+)$/.exec(hostHeader)?.[1] ?? '80';
+        case 'SERVER_ADDR':
+          return '127.0.0.1';
+        case 'DOCUMENT_ROOT':
+        case 'CONTEXT_DOCUMENT_ROOT':
+          return ctx.documentRoot;
+        case 'CONTEXT_PREFIX':
+          return '';
+        case 'SERVER_SOFTWARE':
+          return 'Apache';
+        case 'IS_SUBREQ':
+          return 'false';
+        case 'IPV6':
+          return req.remoteAddr.includes(':') ? 'on' : 'off';
+        case 'TIME_YEAR':
+          return String(now.getFullYear());
+        case 'TIME_MON':
+          return pad(now.getMonth() + 1);
+        case 'TIME_DAY':
+          return pad(now.getDate());
+        case 'TIME_HOUR':
+          return pad(now.getHours());
+        case 'TIME_MIN':
+          return pad(now.getMinutes());
+        case 'TIME_SEC':
+          return pad(now.getSeconds());
+        case 'TIME_WDAY':
+          return String(now.getDay());
+        case 'TIME':
+          return `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+        default:
+          return '';
+      }
+    },
+    fileTest(kind, path) {
+      const e = kind === 'l' ? ctx.fs.lstat(path) : ctx.fs.stat(path);
+      switch (kind) {
+        case 'f':
+          return e.kind === 'file';
+        case 's':
+          return e.kind === 'file' && e.size > 0;
+        case 'd':
+          return e.kind === 'dir';
+        case 'l':
+          return e.kind === 'symlink';
+        case 'x':
+          return e.kind !== 'missing' && e.kind !== 'denied' && (e.mode & 0o111) !== 0;
+      }
+    },
+    lookahead(kind, value) {
+      if (kind === 'F') return ctx.fs.stat(value).kind === 'file';
+      const sub = resolveUri(ctx, { ...req, method: 'GET' }, value, 9);
+      return sub.kind !== 'error' || sub.status < 400;
+    },
+  };
 }
 
 /** Debian's ServerRoot: relative AuthUserFile/AuthGroupFile paths resolve against it, as on the host. */

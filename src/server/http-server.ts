@@ -43,6 +43,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       remoteAddr: remoteAddress(req),
       origin: `http://${hostHeader}`,
       headers: req.headers,
+      rawTarget: target,
     };
     const log = (event: LogEvent, f: RequestFacts): void => {
       const line = `[${event.module}:${event.level}] [client ${f.remoteAddr}] ${event.message}`;

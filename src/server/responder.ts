@@ -391,6 +391,48 @@ function internalRedirect(
   respond(site, req, res, next, decision, log, { env, depth });
 }
 
+/** mod_rewrite's internal redirect: the request starts again at the new URL, same method. */
+function rewriteRedirect(
+  site: SiteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  facts: RequestFacts,
+  d: Extract<Decision, { kind: 'internal' }>,
+  log: ErrorLogger,
+  previous: RedirectState | undefined,
+): void {
+  const depth = (previous?.depth ?? 0) + 1;
+  if (depth > 10) {
+    log({ module: 'core', level: 'error', message: "AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.", explain: 'A RewriteRule keeps matching its own result: add a RewriteCond that stops it (e.g. %{REQUEST_FILENAME} !-f) or use [END].' }, facts);
+    sendError(site, req, res, facts, { kind: 'error', status: 500 }, log);
+    return;
+  }
+  // rename_original_env: the request's variables (SetEnv, E=) come back with a REDIRECT_ prefix.
+  const env = new Map<string, string>();
+  for (const [k, v] of previous?.env ?? []) env.set(`REDIRECT_${k}`, v);
+  for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
+  env.set('REDIRECT_STATUS', '200');
+  env.set('REDIRECT_URL', facts.rawPath ? decodeURIComponentSafe(facts.rawPath) : '/');
+  if (facts.query !== undefined) env.set('REDIRECT_QUERY_STRING', facts.query);
+  const next: RequestFacts = {
+    ...facts,
+    rawPath: d.url,
+    query: d.query,
+    redirectEnv: env,
+    rewriteEnded: Boolean(facts.rewriteEnded || d.end),
+  };
+  const decision = resolveRequest(site, next);
+  respond(site, req, res, next, decision, log, { env, depth });
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 /** Internal-redirect state: REDIRECT_* variables and how deep we are (LimitInternalRecursion 10). */
 export interface RedirectState {
   env: ReadonlyMap<string, string>;
@@ -410,7 +452,7 @@ export function respond(
   if (d.kind === 'error' && d.log) log(d.log, facts);
   const isCgi = d.kind === 'handler' && (d.handler === 'cgi-script' || d.handler === 'application/x-httpd-cgi' || d.handler === 'fcgid-script');
   // Only scripts read the request body; for everything else it is drained.
-  if (!isCgi) req.resume();
+  if (!isCgi && d.kind !== 'internal') req.resume();
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
   const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
   if (!generated) applyExpires(res, cfg, d);
@@ -438,6 +480,9 @@ export function respond(
       return;
     case 'listing':
       sendListing(site, res, facts, d);
+      return;
+    case 'internal':
+      rewriteRedirect(site, req, res, facts, d, log, redirected);
       return;
     case 'options':
       res.writeHead(200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });

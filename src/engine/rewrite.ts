@@ -1,0 +1,478 @@
+/**
+ * Per-directory mod_rewrite (`hook_fixup` + `apply_rewrite_list`, modules/mappers/mod_rewrite.c),
+ * pure: rules compiled from a level's nodes, then run over a request's filename. The file
+ * tests and variables come through callbacks the resolver supplies.
+ */
+import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
+import { rewriteArgLine, rewriteFlagField } from '../grammar/directive-validators.js';
+import type { ConfigNode } from '../grammar/syntax-tree.js';
+
+export interface RewriteCond {
+  input: string;
+  kind: 'regex' | 'eq' | 'lt' | 'le' | 'gt' | 'ge' | 'ilt' | 'ile' | 'igt' | 'ige' | 'ieq' | 'f' | 's' | 'd' | 'l' | 'x' | 'F' | 'U' | 'expr';
+  pattern: string;
+  regex?: ApacheRegex;
+  negate: boolean;
+  nocase: boolean;
+  ornext: boolean;
+}
+
+export interface RewriteFlags {
+  last: boolean;
+  end: boolean;
+  chain: boolean;
+  next: boolean;
+  skip: number;
+  redirect?: number;
+  forbidden: boolean;
+  gone: boolean;
+  status?: number;
+  qsa: boolean;
+  qsd: boolean;
+  qsl: boolean;
+  noescape: boolean;
+  passthrough: boolean;
+  escapeBackrefs: boolean;
+  escapeNoPlus: boolean;
+  noEscapeChars?: string;
+  discardPathInfo: boolean;
+  nosubreq: boolean;
+  proxy: boolean;
+  env: string[];
+  type?: string;
+  handler?: string;
+}
+
+export interface RewriteRule {
+  regex: ApacheRegex;
+  negate: boolean;
+  substitution: string;
+  flags: RewriteFlags;
+  conds: RewriteCond[];
+}
+
+/** mod_rewrite's per-directory configuration of one level. */
+export interface RewriteConfig {
+  engine: boolean | undefined;
+  options: ReadonlySet<string>;
+  base: string | undefined;
+  rules: readonly RewriteRule[];
+  /** The directory the rules were written for (their per-dir prefix), with a trailing slash. */
+  dir: string;
+  /** True when this level had any rewrite directive (a level without one keeps the parent's). */
+  ownRules: boolean;
+}
+
+function parseFlags(field: string | undefined): RewriteFlags {
+  const f: RewriteFlags = {
+    last: false, end: false, chain: false, next: false, skip: 0, forbidden: false, gone: false, qsa: false, qsd: false, qsl: false,
+    noescape: false, passthrough: false, escapeBackrefs: false, escapeNoPlus: false, discardPathInfo: false, nosubreq: false, proxy: false, env: [],
+  };
+  if (field === undefined) return f;
+  const parsed = rewriteFlagField(field);
+  if ('error' in parsed) return f;
+  for (const [rawKey, val] of parsed.pairs) {
+    const k = rawKey.toLowerCase();
+    if (k === 'l' || k === 'last') f.last = true;
+    else if (k === 'end') f.end = true;
+    else if (k === 'c' || k === 'chain') f.chain = true;
+    else if (k === 'n' || k === 'next') f.next = true;
+    else if (k === 's' || k === 'skip') f.skip = Number.parseInt(val, 10) || 0;
+    else if (k === 'f' || k === 'forbidden') f.forbidden = true;
+    else if (k === 'g' || k === 'gone') f.gone = true;
+    else if (k === 'r' || k === 'redirect') {
+      const v = val.toLowerCase();
+      const status = v === '' || v === 'temp' ? 302 : v === 'permanent' ? 301 : v === 'seeother' ? 303 : Number.parseInt(v, 10);
+      if (status >= 300 && status < 400) f.redirect = status;
+      else f.status = status;
+    } else if (k === 'qsa' || k === 'qsappend') f.qsa = true;
+    else if (k === 'qsd' || k === 'qsdiscard') f.qsd = true;
+    else if (k === 'qsl' || k === 'qslast') f.qsl = true;
+    else if (k === 'ne' || k === 'noescape') f.noescape = true;
+    else if (k === 'pt' || k === 'passthrough') f.passthrough = true;
+    else if (k === 'b' || k === 'backrefescaping') f.escapeBackrefs = true;
+    else if (k === 'bnp' || k === 'backrefnoplus') f.escapeNoPlus = true;
+    else if (k === 'bne') f.noEscapeChars = val;
+    else if (k.startsWith('d')) f.discardPathInfo = true;
+    else if (k === 'ns' || k === 'nosubreq') f.nosubreq = true;
+    else if (k === 'p' || k === 'proxy') f.proxy = true;
+    else if (k === 'e' || k === 'env') f.env.push(val);
+    else if (k === 't' || k === 'type') f.type = val;
+    else if (k === 'h' || k === 'handler') f.handler = val;
+  }
+  return f;
+}
+
+function parseCond(rawArgs: string): RewriteCond | undefined {
+  const line = rewriteArgLine(rawArgs);
+  if (!line) return undefined;
+  const cond: RewriteCond = { input: line.a1, kind: 'regex', pattern: '', negate: false, nocase: false, ornext: false };
+  if (line.a3 !== undefined) {
+    const f = rewriteFlagField(line.a3);
+    if (!('error' in f)) {
+      for (const [k] of f.pairs) {
+        const l = k.toLowerCase();
+        if (l === 'nc' || l === 'nocase') cond.nocase = true;
+        if (l === 'or' || l === 'ornext') cond.ornext = true;
+      }
+    }
+  }
+  let p = line.a2;
+  if (p.startsWith('!')) {
+    cond.negate = true;
+    p = p.slice(1);
+  }
+  if (line.a1.toLowerCase() === 'expr') cond.kind = 'expr';
+  else if (p.length > 1 && /^-[fsdxhlLUF]$/.test(p)) {
+    const c = p[1]!;
+    cond.kind = c === 'h' || c === 'L' ? 'l' : (c as RewriteCond['kind']);
+  } else if (/^-(lt|le|gt|ge|eq|ne)./.test(p)) {
+    const op = p.slice(1, 3);
+    cond.kind = op === 'ne' ? 'ieq' : (`i${op}` as RewriteCond['kind']);
+    if (op === 'ne') cond.negate = !cond.negate;
+    p = p.slice(3);
+  } else if (p.length > 1 && (p[0] === '<' || p[0] === '>')) {
+    const eq = p[1] === '=';
+    cond.kind = p[0] === '<' ? (eq ? 'le' : 'lt') : eq ? 'ge' : 'gt';
+    p = p.slice(eq ? 2 : 1);
+  } else if (p.length > 0 && p[0] === '=' ) {
+    cond.kind = 'eq';
+    p = p.slice(1);
+    if (p === '""') p = '';
+  }
+  cond.pattern = p;
+  if (cond.kind === 'regex') {
+    const r = compileApacheRegex(p, cond.nocase);
+    if (!r.ok || !r.regex) return undefined;
+    cond.regex = r.regex;
+  }
+  return cond;
+}
+
+/** Compiles one level's rewrite directives (in file order). */
+export function compileRewriteLevel(
+  nodes: readonly ConfigNode[],
+  dir: string,
+  parent: RewriteConfig | undefined,
+): RewriteConfig | undefined {
+  let engine: boolean | undefined;
+  let base: string | undefined;
+  const options = new Set<string>();
+  const rules: RewriteRule[] = [];
+  let pending: RewriteCond[] = [];
+  let any = false;
+  for (const n of nodes) {
+    if (n.kind !== 'directive') continue;
+    switch (n.key) {
+      case 'rewriteengine':
+        any = true;
+        engine = (n.args[0]?.value ?? '').toLowerCase() === 'on';
+        break;
+      case 'rewritebase':
+        any = true;
+        base = n.args[0]?.value;
+        break;
+      case 'rewriteoptions':
+        any = true;
+        for (const a of n.args) options.add(a.value.toLowerCase());
+        break;
+      case 'rewritecond': {
+        any = true;
+        const c = parseCond(n.rawArgs);
+        if (c) pending.push(c);
+        break;
+      }
+      case 'rewriterule': {
+        any = true;
+        const line = rewriteArgLine(n.rawArgs);
+        if (!line) break;
+        const flags = parseFlags(line.a3);
+        let pat = line.a1;
+        const negate = pat.startsWith('!');
+        if (negate) pat = pat.slice(1);
+        const nocase = line.a3 !== undefined && /(^|[[,])\s*(nc|nocase)\s*([,\]]|$)/i.test(line.a3);
+        const r = compileApacheRegex(pat, nocase);
+        if (r.ok && r.regex) rules.push({ regex: r.regex, negate, substitution: line.a2, flags, conds: pending });
+        pending = [];
+        break;
+      }
+    }
+  }
+  if (!any) return undefined;
+  let allRules: RewriteRule[] = rules;
+  if (parent && !options.has('ignoreinherit')) {
+    if (options.has('inherit')) allRules = [...rules, ...parent.rules];
+    else if (options.has('inheritbefore')) allRules = [...parent.rules, ...rules];
+  }
+  return {
+    engine: engine ?? parent?.engine,
+    options,
+    base: base ?? (options.has('mergebase') ? parent?.base : undefined),
+    rules: allRules,
+    dir: dir.endsWith('/') ? dir : `${dir}/`,
+    ownRules: true,
+  };
+}
+
+/** What the engine needs from the request and the file system. */
+export interface RewriteEnvironment {
+  /** `%{VAR}` lookup (unknown names give ""). */
+  variable(name: string): string;
+  /** File tests on a path. */
+  fileTest(kind: 'f' | 's' | 'd' | 'l' | 'x', path: string): boolean;
+  /** -U / -F look-aheads. */
+  lookahead(kind: 'U' | 'F', value: string): boolean;
+}
+
+export type RewriteOutcome =
+  | { kind: 'none'; env: [string, string | undefined][] }
+  | { kind: 'status'; status: number; env: [string, string | undefined][] }
+  | { kind: 'redirect'; status: number; location: string; env: [string, string | undefined][] }
+  | { kind: 'internal'; url: string; query: string | undefined; env: [string, string | undefined][]; end: boolean; type?: string; handler?: string }
+  | { kind: 'unchanged'; env: [string, string | undefined][]; end: boolean; type?: string; handler?: string };
+
+/** `B` flag escaping: alphanumerics and `_` stay, space → `+` (`%20` with BNP), other bytes → %xx. */
+function escapeBackref(s: string, noPlus: boolean, keep = ''): string {
+  let out = '';
+  for (const ch of Buffer.from(s, 'latin1')) {
+    const c = String.fromCharCode(ch);
+    if (/[A-Za-z0-9_]/.test(c) || keep.includes(c)) out += c;
+    else if (c === ' ' && !noPlus) out += '+';
+    else out += `%${ch.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** `do_expand`: `$N`, `%N`, `%{VAR}`, `${map:key|default}`, `\c`. */
+function expand(
+  template: string,
+  ruleCaps: readonly (string | undefined)[],
+  condCaps: readonly (string | undefined)[],
+  env: RewriteEnvironment,
+  escapeRefs?: (s: string) => string,
+): string {
+  let out = '';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i]!;
+    const d = template[i + 1];
+    if (c === '\\' && d !== undefined) {
+      out += d;
+      i++;
+    } else if (c === '$' && d !== undefined && /\d/.test(d)) {
+      const v = ruleCaps[Number(d)] ?? '';
+      out += escapeRefs ? escapeRefs(v) : v;
+      i++;
+    } else if (c === '%' && d !== undefined && /\d/.test(d)) {
+      const v = condCaps[Number(d)] ?? '';
+      out += escapeRefs ? escapeRefs(v) : v;
+      i++;
+    } else if (c === '%' && d === '{') {
+      const close = template.indexOf('}', i + 2);
+      if (close === -1) {
+        out += c;
+        continue;
+      }
+      out += env.variable(template.slice(i + 2, close));
+      i = close;
+    } else if (c === '$' && d === '{') {
+      const close = template.indexOf('}', i + 2);
+      if (close === -1) {
+        out += c;
+        continue;
+      }
+      const inner = template.slice(i + 2, close);
+      const bar = inner.indexOf('|');
+      // No RewriteMap is emulated: a lookup gives its default, or "" (as an unknown map does).
+      out += bar === -1 ? '' : expand(inner.slice(bar + 1), ruleCaps, condCaps, env);
+      i = close;
+    } else out += c;
+  }
+  return out;
+}
+
+/** Apache's `compare_lexicography`: the longer string is greater; equal lengths compare bytewise. */
+function lexCompare(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function evalCond(cond: RewriteCond, ruleCaps: readonly (string | undefined)[], condCaps: (string | undefined)[], env: RewriteEnvironment): { ok: boolean; caps?: (string | undefined)[] } {
+  const input = expand(cond.input, ruleCaps, condCaps, env);
+  let ok: boolean;
+  let caps: (string | undefined)[] | undefined;
+  switch (cond.kind) {
+    case 'regex': {
+      const m = cond.regex!.exec(input);
+      ok = m !== null;
+      if (m) caps = m;
+      break;
+    }
+    case 'eq':
+      ok = cond.nocase ? input.toLowerCase() === cond.pattern.toLowerCase() : input === cond.pattern;
+      break;
+    case 'lt':
+    case 'le':
+    case 'gt':
+    case 'ge': {
+      const r = cond.nocase ? input.toLowerCase().localeCompare(cond.pattern.toLowerCase()) : lexCompare(input, cond.pattern);
+      ok = cond.kind === 'lt' ? r < 0 : cond.kind === 'le' ? r <= 0 : cond.kind === 'gt' ? r > 0 : r >= 0;
+      break;
+    }
+    case 'ieq':
+    case 'ilt':
+    case 'ile':
+    case 'igt':
+    case 'ige': {
+      const a = Number.parseInt(input, 10) || 0;
+      const b = Number.parseInt(cond.pattern, 10) || 0;
+      ok = cond.kind === 'ieq' ? a === b : cond.kind === 'ilt' ? a < b : cond.kind === 'ile' ? a <= b : cond.kind === 'igt' ? a > b : a >= b;
+      break;
+    }
+    case 'f':
+    case 's':
+    case 'd':
+    case 'l':
+    case 'x':
+      ok = env.fileTest(cond.kind, input);
+      break;
+    case 'U':
+    case 'F':
+      ok = env.lookahead(cond.kind, input);
+      break;
+    case 'expr':
+      ok = false;
+      break;
+  }
+  if (cond.negate) return { ok: !ok };
+  return caps ? { ok, caps } : { ok };
+}
+
+export interface RewriteInput {
+  /** r->filename + r->path_info. */
+  path: string;
+  query: string | undefined;
+  /** The document root (a rewritten filesystem path under it becomes a URL again). */
+  documentRoot: string;
+}
+
+/** Runs one per-directory round of `cfg`'s rules. */
+export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironment): RewriteOutcome {
+  const envSets: [string, string | undefined][] = [];
+  let path = input.path;
+  let query = input.query;
+  let changed = false;
+  let end = false;
+  let redirect: number | undefined;
+  let type: string | undefined;
+  let handler: string | undefined;
+  let rounds = 0;
+  restart: for (;;) {
+    if (++rounds > 32000) return { kind: 'status', status: 500, env: envSets };
+    let skipChain = false;
+    for (let i = 0; i < cfg.rules.length; i++) {
+      const rule = cfg.rules[i]!;
+      if (skipChain) {
+        if (!rule.flags.chain) skipChain = false;
+        continue;
+      }
+      const subject = path.startsWith(cfg.dir) ? path.slice(cfg.dir.length) : path === cfg.dir.slice(0, -1) ? '' : path;
+      const m = rule.regex.exec(subject);
+      const matched = rule.negate ? m === null : m !== null;
+      const ruleCaps = rule.negate ? [] : (m ?? []);
+      let condCaps: (string | undefined)[] = [];
+      let condsOk = matched;
+      if (matched) {
+        // Conditions AND together; a run of [OR] short-circuits at its first true one.
+        let ok = true;
+        let orSatisfied = false;
+        for (let j = 0; j < rule.conds.length; j++) {
+          const cond = rule.conds[j]!;
+          if (orSatisfied) {
+            if (!cond.ornext) orSatisfied = false;
+            continue;
+          }
+          const r = evalCond(cond, ruleCaps, condCaps, env);
+          if (r.ok && r.caps) condCaps = r.caps;
+          if (cond.ornext) {
+            if (r.ok) orSatisfied = true;
+            continue;
+          }
+          if (!r.ok) {
+            // A false condition ends the chain unless the previous ones were an [OR] run.
+            const prevOr = j > 0 && rule.conds[j - 1]!.ornext;
+            if (!prevOr) {
+              ok = false;
+              break;
+            }
+            ok = false;
+            break;
+          }
+        }
+        condsOk = ok;
+      }
+      if (!condsOk) {
+        if (rule.flags.chain) skipChain = true;
+        continue;
+      }
+      for (const e of rule.flags.env) {
+        const x = expand(e, ruleCaps, condCaps, env);
+        if (x.startsWith('!')) envSets.push([x.slice(1), undefined]);
+        else {
+          const colon = x.indexOf(':');
+          envSets.push(colon === -1 ? [x, ''] : [x.slice(0, colon), x.slice(colon + 1)]);
+        }
+      }
+      if (rule.flags.type) type = expand(rule.flags.type, ruleCaps, condCaps, env);
+      if (rule.flags.handler) handler = expand(rule.flags.handler, ruleCaps, condCaps, env);
+      if (rule.flags.forbidden) return { kind: 'status', status: 403, env: envSets };
+      if (rule.flags.gone) return { kind: 'status', status: 410, env: envSets };
+      if (rule.substitution !== '-') {
+        if (rule.flags.status !== undefined) return { kind: 'status', status: rule.flags.status, env: envSets };
+        const escape = rule.flags.escapeBackrefs || rule.flags.escapeNoPlus ? (s: string): string => escapeBackref(s, rule.flags.escapeNoPlus, rule.flags.noEscapeChars) : undefined;
+        let out = expand(rule.substitution, ruleCaps, condCaps, env, escape);
+        // Query string: a '?' in the substitution starts a new one (QSA appends the old).
+        const qpos = rule.flags.qsl ? out.lastIndexOf('?') : out.indexOf('?');
+        if (qpos !== -1) {
+          const newQ = out.slice(qpos + 1);
+          out = out.slice(0, qpos);
+          if (rule.flags.qsa && query) query = newQ ? `${newQ}&${query}` : query;
+          else query = newQ === '' ? undefined : newQ;
+          if (query !== undefined && query.endsWith('&')) query = query.slice(0, -1);
+        } else if (rule.flags.qsd) query = undefined;
+        if (/^[a-z][a-z0-9+.-]*:\/\//i.test(out)) {
+          return { kind: 'redirect', status: rule.flags.redirect ?? 302, location: out + (query ? `?${query}` : ''), env: envSets };
+        }
+        if (!out.startsWith('/')) out = cfg.dir + out;
+        if (!out.startsWith('//')) out = out.replace(/^\/+/, '/');
+        if (rule.flags.discardPathInfo) {
+          /* path_info is dropped with the new filename */
+        }
+        path = out;
+        changed = true;
+        if (rule.flags.redirect !== undefined) redirect = rule.flags.redirect;
+      } else if (rule.flags.qsd) {
+        query = undefined;
+      }
+      if (rule.flags.end) end = true;
+      if (rule.flags.next) continue restart;
+      if (rule.flags.last || rule.flags.end || rule.flags.passthrough || redirect !== undefined) break;
+      if (rule.flags.skip > 0) i += rule.flags.skip;
+    }
+    break;
+  }
+  if (!changed) {
+    return { kind: 'unchanged', env: envSets, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+  }
+  // Back from a filesystem path to a URL: RewriteBase replaces the directory, else the
+  // document root is stripped.
+  let url = path;
+  if (cfg.base !== undefined && url.startsWith(cfg.dir)) url = cfg.base.replace(/\/?$/, '/') + url.slice(cfg.dir.length);
+  else if (url.startsWith(`${input.documentRoot}/`)) url = url.slice(input.documentRoot.length);
+  if (redirect !== undefined) {
+    return { kind: 'redirect', status: redirect, location: url + (query ? `?${query}` : ''), env: envSets };
+  }
+  if (path === input.path && query === input.query) {
+    return { kind: 'unchanged', env: envSets, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+  }
+  return { kind: 'internal', url, query, env: envSets, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+}
