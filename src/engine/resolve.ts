@@ -390,6 +390,10 @@ function decideAfterAccess(
         };
       }
       const outcome = runRewriteRound(rw, { path: full, query: req.query, documentRoot: ctx.documentRoot }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, cfg));
+      for (const [k, v] of outcome.env) {
+        if (v === undefined) env.delete(k);
+        else env.set(k, v);
+      }
       if (outcome.kind === 'status') {
         return { kind: 'error', status: outcome.status, cfg };
       }
@@ -399,10 +403,6 @@ function decideAfterAccess(
       }
       if (outcome.kind === 'internal') {
         return { kind: 'internal', url: outcome.url, query: outcome.query, cfg, rewriteEnv: outcome.env, end: outcome.end };
-      }
-      for (const [k, v] of outcome.env) {
-        if (v === undefined) env.delete(k);
-        else env.set(k, v);
       }
       if (outcome.kind === 'unchanged') {
         forcedType = outcome.type;
@@ -451,8 +451,9 @@ function decideAfterAccess(
         const target = name.startsWith('/') ? name : `${uri}${name}`;
         const sub = resolveUri(ctx, req, target, depth + 1);
         if (sub.kind === 'file' || sub.kind === 'handler') return sub;
-        if (sub.kind === 'error' && sub.status === 404) continue;
         if (sub.kind === 'redirect') return sub;
+        // A candidate a RewriteRule sent elsewhere is not a regular file: mod_dir moves on.
+        if (sub.kind === 'internal' || (sub.kind === 'error' && sub.status === 404)) continue;
         remembered ??= sub;
       }
       if (remembered) return remembered;

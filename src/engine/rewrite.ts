@@ -466,11 +466,13 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
   // Back from a filesystem path to a URL: RewriteBase replaces the directory, else the
   // document root is stripped.
   let url = path;
-  if (cfg.base !== undefined && url.startsWith(cfg.dir)) url = cfg.base.replace(/\/?$/, '/') + url.slice(cfg.dir.length);
-  else if (url.startsWith(`${input.documentRoot}/`)) url = url.slice(input.documentRoot.length);
+  const rebased = cfg.base !== undefined && url.startsWith(cfg.dir);
+  if (rebased) url = cfg.base!.replace(/\/?$/, '/') + url.slice(cfg.dir.length);
   if (redirect !== undefined) {
+    // A relative [R] target without RewriteBase keeps the filesystem path (Apache leaks it too).
     return { kind: 'redirect', status: redirect, location: url + (query ? `?${query}` : ''), env: envSets };
   }
+  if (!rebased && url.startsWith(`${input.documentRoot}/`)) url = url.slice(input.documentRoot.length);
   if (path === input.path && query === input.query) {
     return { kind: 'unchanged', env: envSets, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
   }

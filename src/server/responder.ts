@@ -413,11 +413,15 @@ function rewriteRedirect(
   for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
   env.set('REDIRECT_STATUS', '200');
   env.set('REDIRECT_URL', facts.rawPath ? decodeURIComponentSafe(facts.rawPath) : '/');
-  if (facts.query !== undefined) env.set('REDIRECT_QUERY_STRING', facts.query);
+  // r->args was already rewritten: that is what REDIRECT_QUERY_STRING shows.
+  if (d.query !== undefined) env.set('REDIRECT_QUERY_STRING', d.query);
+  // ap_internal_redirect(url + "?" + args) parses the new URL at its first '?' (QSL can leave one in the path).
+  const full = d.url + (d.query !== undefined ? `?${d.query}` : '');
+  const q = full.indexOf('?');
   const next: RequestFacts = {
     ...facts,
-    rawPath: d.url,
-    query: d.query,
+    rawPath: q === -1 ? full : full.slice(0, q),
+    query: q === -1 ? undefined : full.slice(q + 1),
     redirectEnv: env,
     rewriteEnded: Boolean(facts.rewriteEnded || d.end),
   };
