@@ -74,6 +74,8 @@ export interface DirConfig {
   indexIgnore: readonly string[];
   /** mod_headers `Header` lines, parent first (all run; a later `set` wins). */
   headers: readonly HeaderOp[];
+  /** mod_headers `RequestHeader` lines (they change what scripts see), parent first. */
+  requestHeaders: readonly HeaderOp[];
   /** mod_alias Redirect/RedirectMatch, child level first (the first match wins). */
   redirects: readonly RedirectRule[];
 }
@@ -121,6 +123,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   satisfyAny: false,
   serverSignature: 'off',
   headers: [],
+  requestHeaders: [],
   redirects: [],
   indexIgnore: [],
   limitRequestBody: 1024 * 1024 * 1024,
@@ -334,6 +337,11 @@ export function applyLevel(
       case 'header': {
         const h = headerOp(n.rawArgs);
         if (h) headers.push(h);
+        break;
+      }
+      case 'requestheader': {
+        const h = headerOp(n.rawArgs);
+        if (h) cfg.requestHeaders = [...cfg.requestHeaders, h];
         break;
       }
       case 'redirect':

@@ -478,6 +478,10 @@ const EMULATED = new Set<string>([
   'redirecttemp', 'redirectpermanent', 'typesconfig', 'serveradmin',
   'setenv', 'unsetenv', 'setenvif', 'setenvifnocase', 'browsermatch', 'browsermatchnocase',
   'expiresactive', 'expiresbytype', 'expiresdefault', 'serversignature', 'indexignore', 'indexignorereset',
+  'requestheader', 'limitrequestbody', 'rewriteengine', 'rewritebase', 'rewritecond', 'rewriterule', 'rewriteoptions',
+  'authtype', 'authname', 'authuserfile', 'authgroupfile', 'cgipassauth', 'timeout', 'serversignature',
+  'fcgidmaxprocesses', 'fcgidmaxprocessesperclass', 'fcgidminprocessesperclass', 'fcgididletimeout',
+  'fcgidprocesslifetime', 'fcgidmaxrequestsperprocess', 'fcgidiotimeout', 'fcgidmaxrequestlen', 'htsandboxfcgidkeepconn',
 ]);
 
 function parseBits(s: string): number {

@@ -11,6 +11,7 @@ import { cannedErrorPage } from '../grammar/error-pages.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import type { SiteContext } from './site-context.js';
+import type { HeaderOp } from '../engine/dir-config.js';
 
 /** The PHP CGI binary the Scripts host uses for `.php`. */
 const PHP_CGI = '/usr/bin/php-cgi';
@@ -28,6 +29,41 @@ export interface CgiContext {
   redirect: (location: string, env: Map<string, string>) => void;
   /** REDIRECT_* variables when this request is itself an internal redirect. */
   redirectEnv?: ReadonlyMap<string, string>;
+}
+
+/** mod_headers' RequestHeader runs in fixups: scripts see the edited request headers. */
+function applyRequestHeaders(headers: [string, string][], ops: readonly HeaderOp[], env: ReadonlyMap<string, string>): [string, string][] {
+  let out = headers;
+  for (const op of ops) {
+    if (op.env && env.has(op.env.name) === op.env.negate) continue;
+    const key = op.name.toLowerCase();
+    const idx = out.findIndex(([n]) => n.toLowerCase() === key);
+    const value = op.value.replace(/%%/g, '%');
+    switch (op.action) {
+      case 'set':
+        out = [...out.filter(([n]) => n.toLowerCase() !== key), [op.name, value]];
+        break;
+      case 'setifempty':
+        if (idx === -1) out = [...out, [op.name, value]];
+        break;
+      case 'add':
+      case 'append':
+        out = idx === -1 ? [...out, [op.name, value]] : out.map(([n, v], i) => (i === idx ? [n, `${v}, ${value}`] : [n, v]));
+        break;
+      case 'merge': {
+        const cur = idx === -1 ? undefined : out[idx]![1];
+        if (cur === undefined) out = [...out, [op.name, value]];
+        else if (!cur.split(',').map((t) => t.trim()).includes(value)) out = out.map(([n, v], i) => (i === idx ? [n, `${v}, ${value}`] : [n, v]));
+        break;
+      }
+      case 'unset':
+        out = out.filter(([n]) => n.toLowerCase() !== key);
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
 }
 
 function mergedHeaders(req: IncomingMessage): [string, string][] {
@@ -63,7 +99,11 @@ export function requestEnvironment(c: CgiContext): Record<string, string> {
     contextPrefix: d.contextPrefix ?? '',
     contextDocumentRoot: docRoot,
     // After an internal redirect the request is a GET without a body (Content-Length removed).
-    headers: mergedHeaders(req).filter(([n]) => !c.redirectEnv || !/^(content-length|transfer-encoding)$/i.test(n)),
+    headers: applyRequestHeaders(
+      mergedHeaders(req).filter(([n]) => !c.redirectEnv || !/^(content-length|transfer-encoding)$/i.test(n)),
+      d.cfg.requestHeaders,
+      d.env ?? new Map(),
+    ),
     remoteAddr: facts.remoteAddr,
     remotePort: req.socket.remotePort ?? 0,
     serverAddr: (req.socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
