@@ -12,7 +12,7 @@ import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './acces
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { runRewriteRound, type RewriteEnvironment } from './rewrite.js';
 import { applyLevelCached as applyLevel, type DirConfig } from './dir-config.js';
-import type { FsEntry, FsView } from './fs-view.js';
+import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 
 /** One line for the error log, in Apache's wording. */
 export interface LogEvent {
@@ -118,6 +118,9 @@ export interface ResolveContext {
   hasModule: (m: string) => boolean;
 }
 
+/** What a directory known to exist (its .htaccess was found) looks like to the walk. */
+const DIR_ENTRY: FsEntry = { kind: 'dir', size: 0, mtimeUs: 0n, uid: -1, mode: 0o755, dev: 0, ino: 0 };
+
 /** Handlers some module provides; any other name falls to the default handler. */
 const KNOWN_HANDLERS = new Set(['cgi-script', 'application/x-httpd-cgi', 'fcgid-script', 'server-status']);
 
@@ -169,11 +172,11 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
   let cfg = ctx.serverConfig;
   let dir = '/';
   let depth = 0;
-  const applyDir = (d: string, level: number): Decision | undefined => {
+  const applyDir = (d: string, level: number, known?: HtaccessRead): Decision | undefined => {
     for (const s of directorySectionsFor(ctx.host, d)) {
       if (s.components === level) cfg = applyLevel(cfg, s.node.children, ctx.hasModule, 0xffff, d);
     }
-    const ht = ctx.fs.htaccess(d);
+    const ht = known ?? ctx.fs.htaccess(d);
     if (ht.kind === 'unreadable') {
       return {
         kind: 'error',
@@ -226,7 +229,14 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
     const path = dir === '/' ? `/${seg}` : `${dir}/${seg}`;
     // With FollowSymLinks (and no owner check) links need no look of their own, as in Apache.
     const plainFollow = (cfg.options & OPT_SYM_LINKS) !== 0 && (cfg.options & OPT_SYM_OWNER) === 0;
-    let entry = plainFollow ? ctx.fs.stat(path) : ctx.fs.lstat(path);
+    // An intermediate component whose .htaccess exists is a directory: that look at the
+    // access file (needed anyway) spares a stat of the directory itself.
+    let early: HtaccessRead | undefined;
+    if (plainFollow && i + 1 < components.length && components[i + 1] !== undefined) {
+      early = ctx.fs.htaccess(path);
+      if (early.kind === 'none') early = undefined;
+    }
+    let entry = early ? DIR_ENTRY : plainFollow ? ctx.fs.stat(path) : ctx.fs.lstat(path);
     const rest = components.slice(i + 1).join('/');
     const pathInfo = i + 1 < components.length ? `/${rest}` : '';
     if (entry.kind === 'denied') {
@@ -259,7 +269,7 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
     }
     dir = path;
     depth++;
-    const err = applyDir(dir, depth);
+    const err = applyDir(dir, depth, early);
     if (err) return err;
   }
   return fileWalk(ctx, cfg, dir, ctx.fs.stat(dir), '');
