@@ -32,6 +32,8 @@ export interface FcgiApp {
   label: string;
   /** Checked before a process is spawned (not per request): a reason it cannot run, if any. */
   preflight?: () => Error | undefined;
+  /** The script's modification time now (µs): processes started before a change run old code. */
+  version?: string;
 }
 
 /** A process handed to one request. */
@@ -70,6 +72,10 @@ interface Entry {
   pid: number;
   socketPath: string;
   conn?: FcgiConnection;
+  /** Retire after the current request (its script changed, --reload-on-change). */
+  retireWhenDone?: boolean;
+  /** The script version the process started with. */
+  version: string | undefined;
   exit: Promise<{ code: number; output: string }>;
 }
 
@@ -86,6 +92,8 @@ export class FcgiProcessPool {
     private readonly limits: FcgiLimits,
     private readonly socketDir: string,
     private readonly log: PoolLog,
+    /** Replace processes whose script changed (`--reload-on-change`). */
+    private readonly reloadOnChange = false,
   ) {
     this.sweepTimer = setInterval(() => this.sweep(), Math.min(limits.idleTimeoutMs, 10_000));
     this.sweepTimer.unref();
@@ -96,9 +104,45 @@ export class FcgiProcessPool {
     return [...this.entries.values()].map((e) => ({ ...e.rec }));
   }
 
+  private readonly warnedVersions = new Map<string, string>();
+
+  /**
+   * mod_fcgid never notices an edited script: its processes keep the code they started with.
+   * htsandbox says so (once per change), or with reloadOnChange retires them gracefully.
+   */
+  private checkStale(app: FcgiApp): void {
+    if (app.version === undefined) return;
+    const stale = [...this.entries.values()].filter((e) => e.rec.classKey === app.classKey && e.rec.state !== 'dying' && e.version !== app.version);
+    if (stale.length === 0) return;
+    if (this.reloadOnChange) {
+      for (const e of stale) {
+        if (e.rec.state === 'idle') this.retire(e);
+        else e.retireWhenDone = true;
+      }
+      this.log('warn', `${app.label} changed on disk; replacing ${stale.length} process${stale.length === 1 ? '' : 'es'} (--reload-on-change)`);
+      return;
+    }
+    if (this.warnedVersions.get(app.classKey) === app.version) return;
+    this.warnedVersions.set(app.classKey, app.version);
+    this.log(
+      'warn',
+      `${app.label.split('/').pop()} changed on disk; ${stale.length} process${stale.length === 1 ? '' : 'es'} still run${stale.length === 1 ? 's' : ''} the old code, as ${stale.length === 1 ? 'it' : 'they'} would on the host (mod_fcgid never reloads). Use --reload-on-change, or make the app exit when its file changes.`,
+    );
+  }
+
+  /** Processes of a class that run an older version of their script (for the status data). */
+  staleCount(classKey: string, version: string): number {
+    return [...this.entries.values()].filter((e) => e.rec.classKey === classKey && e.rec.state !== 'dying' && e.version !== version).length;
+  }
+
   /** Hands the request a process: an idle one, a new one, or the next that frees up. */
   acquire(app: FcgiApp): Promise<FcgiLease> {
-    const decision = decideAcquire(this.snapshot(), app.classKey, this.limits);
+    this.checkStale(app);
+    // With --reload-on-change, processes of an old version are not handed out any more.
+    const current = this.reloadOnChange && app.version !== undefined
+      ? this.snapshot().filter((r) => this.entries.get(r.id)?.version === app.version || r.classKey !== app.classKey)
+      : this.snapshot();
+    const decision = decideAcquire(current, app.classKey, this.limits);
     if (decision.action === 'use') return Promise.resolve(this.lease(this.entries.get(decision.id)!));
     if (decision.action === 'spawn') {
       const problem = app.preflight?.();
@@ -146,7 +190,7 @@ export class FcgiProcessPool {
         e.rec.requests++;
         e.rec.lastActiveAt = Date.now();
         if (!this.entries.has(e.rec.id)) return;
-        if (decideAfterRequest(e.rec, ok, this.limits) === 'retire') {
+        if (e.retireWhenDone || decideAfterRequest(e.rec, ok, this.limits) === 'retire') {
           this.retire(e);
           this.wakeClass(e.rec.classKey);
           return;
@@ -212,7 +256,7 @@ export class FcgiProcessPool {
       child.once('exit', (code, sig) => finishExit(code ?? (sig ? 128 : 0)));
     }
     const rec: ProcRecord = { id, classKey: app.classKey, state: 'busy', requests: 0, startedAt: Date.now(), lastActiveAt: Date.now() };
-    const entry: Entry = { rec, pid, socketPath, exit };
+    const entry: Entry = { rec, pid, socketPath, exit, version: app.version };
     this.entries.set(id, entry);
     this.log('info', `mod_fcgid: server ${app.label}(${pid}) started`);
     // mod_fcgid points an application's stdout and stderr at the error log.

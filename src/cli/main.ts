@@ -57,7 +57,8 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--access-log <file>', 'combined-format access log (- for stderr)')
     .option('--error-log <file>', 'error log (default stderr)')
     .option('--userdir <dir>', 'serve /~NAME/... from DIR/NAME/web_scripts/... (one server for a whole class)')
-    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string }) => {
+    .option('--reload-on-change', 'replace FastCGI processes when their script changes (the host never does)')
+    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean }) => {
       const port = Number.parseInt(o.port, 10);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         io.stderr.write(`htsandbox serve: bad port ${o.port}\n`);
@@ -70,6 +71,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       if (o.accessLog) opts.accessLog = o.accessLog;
       if (o.errorLog) opts.errorLog = o.errorLog;
       if (o.userdir) opts.userDir = o.userdir;
+      if (o.reloadOnChange) opts.reloadOnChange = true;
       exitCode = await runServe(opts, io);
     });
 

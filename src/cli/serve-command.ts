@@ -16,6 +16,8 @@ export interface ServeOptions {
   errorLog?: string;
   /** Serve `/~NAME/…` from `DIR/NAME/web_scripts/…`. */
   userDir?: string;
+  /** Replace FastCGI processes whose script changed on disk. */
+  reloadOnChange?: boolean;
   /** Resolves once the server is listening (tests); the signal stops it. */
   signal?: AbortSignal;
   onListening?: (port: number) => void;
@@ -39,7 +41,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   if (opts.userDir) src.userDir = resolve(io.cwd, opts.userDir);
   if (opts.config) src.configFile = resolve(io.cwd, opts.config);
   if (opts.profile) src.profile = opts.profile;
-  const site = createSiteContext(src);
+  const site = createSiteContext(src, { reloadOnChange: Boolean(opts.reloadOnChange) });
   if ('error' in site) {
     io.stderr.write(`htsandbox serve: ${site.error}\n`);
     return 2;

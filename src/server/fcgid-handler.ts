@@ -65,6 +65,7 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
     cwd: dirname(d.path),
     env: { PATH: DEBIAN_APACHE_PATH },
     label: d.path,
+    ...(d.entry ? { version: `${d.entry.mtimeUs}:${d.entry.size}` } : {}),
     preflight: () => {
       const problem = checkExecutable(d.path);
       return problem ? Object.assign(new Error(problem.explain), { code: 'EXEC' }) : undefined;

@@ -33,7 +33,7 @@ export function setFcgiLogger(fn: typeof fcgiLog): void {
   fcgiLog = fn;
 }
 
-export function createSiteContext(src: HostSource): SiteContext | { error: string } {
+export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: boolean } = {}): SiteContext | { error: string } {
   const loaded = loadHost(src);
   if ('error' in loaded) return loaded;
   const errors = loaded.diagnostics.filter((d) => d.severity === 'error');
@@ -90,8 +90,11 @@ export function createSiteContext(src: HostSource): SiteContext | { error: strin
     suexec: host.modules.has('suexec'),
     fcgiLimits,
     fcgiKeepConn: (arg('htsandboxfcgidkeepconn') ?? 'on').toLowerCase() !== 'off',
-    fcgiPool: new FcgiProcessPool(fcgiLimits, join(tmpdir(), `htsandbox-fcgid-${process.pid}-${Date.now()}`), (level, message) =>
-      fcgiLog(level, message),
+    fcgiPool: new FcgiProcessPool(
+      fcgiLimits,
+      join(tmpdir(), `htsandbox-fcgid-${process.pid}-${Date.now()}`),
+      (level, message) => fcgiLog(level, message),
+      Boolean(runtime.reloadOnChange) || (arg('htsandboxreloadonchange') ?? 'off').toLowerCase() === 'on',
     ),
     timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
   };
