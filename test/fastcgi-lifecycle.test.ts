@@ -5,20 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { get } from './helpers/serve-in-process.js';
-import { peerAvailable } from './helpers/peers.js';
+import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
 import { PROFILES_DIR, PROJECT_ROOT } from './helpers/private-apache.js';
 
-const havePerlFcgi = peerAvailable(
-  'Perl FCGI',
-  (() => {
-    try {
-      execFileSync('perl', ['-MFCGI', '-e', '1'], { stdio: 'ignore' });
-      return undefined;
-    } catch {
-      return 'perl FCGI module missing (apt-get install libfcgi-perl)';
-    }
-  })(),
-);
+const havePerlFcgi = peerAvailable('Perl FCGI', perlFcgiMissing());
 
 const base = mkdtempSync(join(tmpdir(), 'htsandbox-fcgi-life-'));
 const MARK = `fcgi-life-${process.pid}`;

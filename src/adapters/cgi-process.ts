@@ -5,11 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
+import { fastSpawn, reapLater } from './fast-spawn.js';
 
 export interface CgiSpawnOptions {
   /** Program to exec (the script itself, or an interpreter such as php-cgi). */
@@ -90,39 +88,10 @@ export interface CgiProcess {
   onError(cb: (err: Error) => void): void;
 }
 
-interface FastSpawn {
-  spawn(program: string, argv: string[], envp: string[], cwd: string): [number, number, number, number];
-  reap(pid: number): number;
-}
-
-/**
- * The native posix_spawn helper (native/fast-spawn.c, built by `npm install`). Node's own spawn
- * forks the whole server process, which halves the CGI request rate (docs/performance.md).
- */
-function loadFastSpawn(): FastSpawn | undefined {
-  if (process.env.HTSANDBOX_NODE_SPAWN === '1') return undefined;
-  try {
-    const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-    return createRequire(import.meta.url)(join(root, 'build/Release/fast_spawn.node')) as FastSpawn;
-  } catch {
-    return undefined;
-  }
-}
-
-const fast = loadFastSpawn();
+const fast = fastSpawn;
 
 /** Which mechanism starts scripts (for logs and docs). */
 export const SPAWN_MECHANISM = fast ? 'posix_spawn' : 'child_process';
-
-/** Polls for a child's exit without blocking (its SIGCHLD is libuv's, which ignores our pids). */
-function reapLater(pid: number, cb: (code: number) => void, delay = 1): void {
-  const code = fast!.reap(pid);
-  if (code >= 0 || code === -2) {
-    cb(code < 0 ? 0 : code);
-    return;
-  }
-  setTimeout(() => reapLater(pid, cb, Math.min(delay * 2, 200)), delay);
-}
 
 /** Starts the process in a new process group (so the whole group can be killed). */
 export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {

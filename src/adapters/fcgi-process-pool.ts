@@ -5,12 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, unlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createServer, Socket, type Server } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { FcgiConnection } from './fcgi-client.js';
+import { fastSpawn, reapLater } from './fast-spawn.js';
 import {
   decideAcquire,
   decideAfterRequest,
@@ -50,22 +49,7 @@ export interface FcgiLease {
 
 export type PoolLog = (level: 'error' | 'warn' | 'info', message: string) => void;
 
-interface FastSpawn {
-  spawn(program: string, argv: string[], envp: string[], cwd: string, fd0?: number): [number, number, number, number];
-  reap(pid: number): number;
-  listenUnix(path: string, backlog: number): number;
-  closeFd(fd: number): void;
-}
-
-function loadFast(): FastSpawn | undefined {
-  try {
-    const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-    return createRequire(import.meta.url)(join(root, 'build/Release/fast_spawn.node')) as FastSpawn;
-  } catch {
-    return undefined;
-  }
-}
-const fast = loadFast();
+const fast = fastSpawn;
 
 interface Entry {
   rec: ProcRecord;
@@ -273,7 +257,7 @@ export class FcgiProcessPool {
       });
       s.on('close', () => {
         if (rest) this.log('error', rest);
-        if (--open === 0 && fast) this.reapLater(pid, finishExit);
+        if (--open === 0 && fast) reapLater(pid, finishExit);
       });
     }
     const finishExit = (code: number): void => {
@@ -287,12 +271,6 @@ export class FcgiProcessPool {
       this.wakeClass(app.classKey);
     };
     return entry;
-  }
-
-  private reapLater(pid: number, cb: (code: number) => void, delay = 1): void {
-    const code = fast!.reap(pid);
-    if (code >= 0 || code === -2) cb(code < 0 ? 0 : code);
-    else setTimeout(() => this.reapLater(pid, cb, Math.min(delay * 2, 200)), delay).unref();
   }
 
   private retire(e: Entry): void {

@@ -2,6 +2,7 @@
  * Real peers (Apache, php-cgi, …): a test that needs one skips with a printed reason when it
  * is missing, and fails instead when HTSANDBOX_REQUIRE_PEERS=1 (as in CI).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 export const REQUIRE_PEERS = process.env.HTSANDBOX_REQUIRE_PEERS === '1';
@@ -25,4 +26,14 @@ export function peerAvailable(what: string, missing: string | undefined): boolea
   if (REQUIRE_PEERS) throw new Error(`HTSANDBOX_REQUIRE_PEERS=1 but ${what} is unavailable: ${missing}`);
   process.stderr.write(`[skip] ${what}: ${missing}\n`);
   return false;
+}
+
+/** Undefined when Perl's FCGI module is installed, else why not. */
+export function perlFcgiMissing(): string | undefined {
+  try {
+    execFileSync('perl', ['-MFCGI', '-e', '1'], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return 'perl FCGI module missing (apt-get install libfcgi-perl)';
+  }
 }

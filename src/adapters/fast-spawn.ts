@@ -1,0 +1,40 @@
+/**
+ * The native helper (native/fast-spawn.c, built by `npm install` through node-gyp): posix_spawn
+ * with its own process group and default signals, explicit reaping, listening Unix sockets for
+ * FastCGI apps. Undefined when it was not built; callers then fall back to child_process.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface FastSpawn {
+  /** [pid, stdinFd (-1 with fd0), stdoutFd, stderrFd]. */
+  spawn(program: string, argv: string[], envp: string[], cwd: string, fd0?: number): [number, number, number, number];
+  /** Exit status, -1 while running, -2 when not our child. */
+  reap(pid: number): number;
+  listenUnix(path: string, backlog: number): number;
+  closeFd(fd: number): void;
+}
+
+function load(): FastSpawn | undefined {
+  // Read once at start-up: forces Node's own spawn, to compare the two (docs/performance.md).
+  if (process.env.HTSANDBOX_NODE_SPAWN === '1') return undefined;
+  try {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+    return createRequire(import.meta.url)(join(root, 'build/Release/fast_spawn.node')) as FastSpawn;
+  } catch {
+    return undefined;
+  }
+}
+
+export const fastSpawn: FastSpawn | undefined = load();
+
+/** Polls for a child's exit without blocking (libuv's SIGCHLD handler ignores our pids). */
+export function reapLater(pid: number, cb: (code: number) => void, delay = 1): void {
+  const code = fastSpawn!.reap(pid);
+  if (code >= 0 || code === -2) {
+    cb(code < 0 ? 0 : code);
+    return;
+  }
+  setTimeout(() => reapLater(pid, cb, Math.min(delay * 2, 200)), delay).unref();
+}
