@@ -62,6 +62,8 @@ export interface DirConfig {
   auth: { type?: string; name?: string; userFile?: string; groupFile?: string; passAuth: boolean };
   /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
   rewrite: RewriteConfig | undefined;
+  /** mod_fcgid's FcgidWrapper by suffix (`.php`) or `ALL`: the command that runs such scripts. */
+  fcgidWrappers: ReadonlyMap<string, { argv: string[]; virtual: boolean }>;
   /** LimitRequestBody in bytes (0: unlimited). Apache's default since 2.4.54 is 1 GiB. */
   limitRequestBody: number;
   /** mod_env: variables set (value) or unset (undefined) for this request, in order. */
@@ -128,6 +130,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   indexIgnore: [],
   limitRequestBody: 1024 * 1024 * 1024,
   auth: { passAuth: false },
+  fcgidWrappers: new Map(),
   rewrite: undefined,
   setEnv: new Map(),
   setEnvIf: [],
@@ -408,6 +411,17 @@ export function applyLevel(
       case 'cgipassauth':
         cfg.auth = { ...cfg.auth, passAuth: w0.toLowerCase() === 'on' };
         break;
+      case 'fcgidwrapper':
+      case 'fcgiwrapper': {
+        // FcgidWrapper command [suffix] [virtual]; the command itself may carry arguments.
+        const argv = splitWords(w0).map((x) => x.value);
+        const suffix = words[1] && words[1].toLowerCase() !== 'virtual' ? words[1] : 'ALL';
+        const virtual = words.some((w, i) => i > 0 && w.toLowerCase() === 'virtual');
+        const m = new Map(cfg.fcgidWrappers);
+        m.set(suffix === 'ALL' ? 'ALL' : suffix.startsWith('.') ? suffix : `.${suffix}`, { argv, virtual });
+        cfg.fcgidWrappers = m;
+        break;
+      }
       case 'limitrequestbody':
         cfg.limitRequestBody = Number.parseInt(w0, 10) || 0;
         break;

@@ -481,7 +481,7 @@ const EMULATED = new Set<string>([
   'requestheader', 'limitrequestbody', 'rewriteengine', 'rewritebase', 'rewritecond', 'rewriterule', 'rewriteoptions',
   'authtype', 'authname', 'authuserfile', 'authgroupfile', 'cgipassauth', 'timeout', 'serversignature',
   'fcgidmaxprocesses', 'fcgidmaxprocessesperclass', 'fcgidminprocessesperclass', 'fcgididletimeout',
-  'fcgidprocesslifetime', 'fcgidmaxrequestsperprocess', 'fcgidiotimeout', 'fcgidmaxrequestlen', 'htsandboxfcgidkeepconn', 'htsandboxreloadonchange',
+  'fcgidprocesslifetime', 'fcgidmaxrequestsperprocess', 'fcgidiotimeout', 'fcgidmaxrequestlen', 'htsandboxfcgidkeepconn', 'htsandboxreloadonchange', 'fcgidwrapper', 'fcgiwrapper',
 ]);
 
 function parseBits(s: string): number {

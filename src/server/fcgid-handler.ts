@@ -58,16 +58,23 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
   // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
   env.CONTENT_LENGTH = String(body.length);
   const st = d.entry ?? { dev: 0, ino: 0 };
+  // get_wrapper_info: the suffix from the last '.' of the file name, else ALL.
+  const dot = d.path.lastIndexOf('.');
+  const suffix = dot > d.path.lastIndexOf('/') ? d.path.slice(dot) : '';
+  const wrapper = d.cfg.fcgidWrappers.get(suffix) ?? d.cfg.fcgidWrappers.get('ALL');
+  const program = wrapper ? wrapper.argv[0]! : d.path;
   const app: FcgiApp = {
-    classKey: `${st.dev}:${st.ino}:${d.path}`,
-    program: d.path,
-    args: [],
-    cwd: dirname(d.path),
+    // A wrapper's processes are one class per command line (all .php files share php-cgi).
+    classKey: wrapper ? `wrapper:${wrapper.argv.join(' ')}` : `${st.dev}:${st.ino}:${d.path}`,
+    program,
+    args: wrapper ? wrapper.argv.slice(1) : [],
+    cwd: dirname(program),
     env: { PATH: DEBIAN_APACHE_PATH },
     label: d.path,
-    ...(d.entry ? { version: `${d.entry.mtimeUs}:${d.entry.size}` } : {}),
+    // A wrapper's class runs many scripts: an edit to one of them is not stale code.
+    ...(d.entry && !wrapper ? { version: `${d.entry.mtimeUs}:${d.entry.size}` } : {}),
     preflight: () => {
-      const problem = checkExecutable(d.path);
+      const problem = checkExecutable(program);
       return problem ? Object.assign(new Error(problem.explain), { code: 'EXEC' }) : undefined;
     },
   };
