@@ -482,6 +482,7 @@ const EMULATED = new Set<string>([
   'authtype', 'authname', 'authuserfile', 'authgroupfile', 'cgipassauth', 'timeout', 'serversignature',
   'fcgidmaxprocesses', 'fcgidmaxprocessesperclass', 'fcgidminprocessesperclass', 'fcgididletimeout',
   'fcgidprocesslifetime', 'fcgidmaxrequestsperprocess', 'fcgidiotimeout', 'fcgidmaxrequestlen', 'htsandboxfcgidkeepconn', 'htsandboxreloadonchange', 'fcgidwrapper', 'fcgiwrapper',
+  'fcgidinitialenv', 'fcgidpassheader',
 ]);
 
 function parseBits(s: string): number {

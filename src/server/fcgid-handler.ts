@@ -17,6 +17,8 @@ export interface FcgidContext extends CgiContext {
   limits: FcgiLimits;
   /** Keep one connection per process (FCGI_KEEP_CONN); off: a connection per request, as mod_fcgid. */
   keepConn: boolean;
+  initialEnv: ReadonlyMap<string, string>;
+  passHeaders: readonly string[];
 }
 
 /** Request headers mod_fcgid never passes on (it forces HTTP_CONNECTION=close). */
@@ -57,6 +59,15 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
   env.HTTP_CONNECTION = 'close';
   // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
   env.CONTENT_LENGTH = String(body.length);
+  // FcgidPassHeader X: the raw header as X (name as written) and as HTTP_X.
+  for (const name of c.passHeaders) {
+    const v = c.req.headers[name.toLowerCase()];
+    const value = Array.isArray(v) ? v.join(', ') : v;
+    if (value === undefined) continue;
+    // ap_create_environment turns every other character of a name into '_' (X-Token → X_Token).
+    env[name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^\d/, '_')] = value;
+    env[`HTTP_${name.toUpperCase().replace(/-/g, '_')}`] = value;
+  }
   const st = d.entry ?? { dev: 0, ino: 0 };
   // get_wrapper_info: the suffix from the last '.' of the file name, else ALL.
   const dot = d.path.lastIndexOf('.');
@@ -69,7 +80,7 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
     program,
     args: wrapper ? wrapper.argv.slice(1) : [],
     cwd: dirname(program),
-    env: { PATH: DEBIAN_APACHE_PATH },
+    env: { PATH: DEBIAN_APACHE_PATH, ...Object.fromEntries(c.initialEnv) },
     label: d.path,
     // A wrapper's class runs many scripts: an edit to one of them is not stale code.
     ...(d.entry && !wrapper ? { version: `${d.entry.mtimeUs}:${d.entry.size}` } : {}),

@@ -505,7 +505,7 @@ export function respond(
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
           ...(redirected ? { redirectEnv: redirected.env } : {}),
         };
-        if (d.handler === 'fcgid-script') runFcgid({ ...context, pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn });
+        if (d.handler === 'fcgid-script') runFcgid({ ...context, pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn, initialEnv: site.fcgiInitialEnv, passHeaders: site.fcgiPassHeaders });
         else runCgi(context);
         return;
       }

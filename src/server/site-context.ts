@@ -23,6 +23,10 @@ export interface SiteContext extends ResolveContext {
   fcgiLimits: FcgiLimits;
   /** `HtsandboxFcgidKeepConn` (default On). */
   fcgiKeepConn: boolean;
+  /** `FcgidInitialEnv`: variables of every FastCGI process's own environment. */
+  fcgiInitialEnv: ReadonlyMap<string, string>;
+  /** `FcgidPassHeader`: request headers passed raw as PARAMS. */
+  fcgiPassHeaders: readonly string[];
   /** `Timeout`: how long a script may stay silent, in milliseconds (Apache's default 60 s). */
   timeoutMs: number;
 }
@@ -59,6 +63,13 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     }
     return value;
   };
+  const all = (key: string): string[][] => {
+    const out: string[][] = [];
+    for (const { node, parents } of walkActive(host.nodes)) {
+      if (node.kind === 'directive' && node.key === key && parents.every((p) => p.key.startsWith('<if'))) out.push(node.args.map((a) => a.value));
+    }
+    return out;
+  };
   const num = (key: string, fallback: number): number => {
     const v = arg(key);
     const n = v === undefined ? Number.NaN : Number.parseInt(v, 10);
@@ -90,6 +101,8 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     suexec: host.modules.has('suexec'),
     fcgiLimits,
     fcgiKeepConn: (arg('htsandboxfcgidkeepconn') ?? 'on').toLowerCase() !== 'off',
+    fcgiInitialEnv: new Map(all('fcgidinitialenv').map((a) => [a[0] ?? '', a[1] ?? ''] as [string, string]).slice(0, 64)),
+    fcgiPassHeaders: all('fcgidpassheader').map((a) => a[0] ?? ''),
     fcgiPool: new FcgiProcessPool(
       fcgiLimits,
       join(tmpdir(), `htsandbox-fcgid-${process.pid}-${Date.now()}`),
