@@ -1,12 +1,12 @@
 /** FastCGI applications are accounted for: shutdown ends them within 2 s; crashes are clean 500s. */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { get } from './helpers/serve-in-process.js';
+import { get, spawnServe } from './helpers/serve-in-process.js';
 import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
-import { PROFILES_DIR, PROJECT_ROOT } from './helpers/private-apache.js';
+import { PROFILES_DIR } from './helpers/private-apache.js';
 
 const havePerlFcgi = peerAvailable('Perl FCGI', perlFcgiMissing());
 
@@ -34,15 +34,8 @@ describe.runIf(havePerlFcgi)('FastCGI lifecycle', () => {
     chmodSync(app, 0o755);
     const conf = join(base, 'host.conf');
     writeFileSync(conf, `Include "${PROFILES_DIR}/apache.conf"\n`);
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/htsandbox.js'), 'serve', site, '--port', '0', '--config', conf], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const port = await new Promise<number>((res) => {
-      let out = '';
-      child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /:(\d+)\/\n/.exec(out);
-        if (m) res(Number(m[1]));
-      });
-    });
+    const server = await spawnServe([site, '--port', '0', '--config', conf]);
+    const port = server.port;
     const path = `/${MARK}.fcgi`;
     const a = await get(port, path);
     const b = await get(port, path);
@@ -53,9 +46,7 @@ describe.runIf(havePerlFcgi)('FastCGI lifecycle', () => {
     expect(c.status).toBe(200);
     expect(c.body.toString()).toMatch(/^n=1 /);
     expect(alive().length).toBeGreaterThan(0);
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await server.stop()).toBe(0);
     await new Promise((r) => setTimeout(r, 200));
     expect(alive()).toEqual([]);
     expect(existsSync(app)).toBe(true);

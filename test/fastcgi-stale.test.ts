@@ -2,14 +2,13 @@
  * Stale code, the seed's caveat: an app edited in place keeps serving old code (as on the
  * host), and htsandbox says so; with --reload-on-change the next request gets the new code.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { get } from './helpers/serve-in-process.js';
+import { get, spawnServe } from './helpers/serve-in-process.js';
 import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
-import { PROFILES_DIR, PROJECT_ROOT } from './helpers/private-apache.js';
+import { PROFILES_DIR } from './helpers/private-apache.js';
 
 const havePerlFcgi = peerAvailable('Perl FCGI', perlFcgiMissing());
 
@@ -18,21 +17,6 @@ afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 const app = (version: string): string =>
   `#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) {\n  print "Content-Type: text/plain\\r\\n\\r\\n${version}\\n";\n}\n`;
-
-async function start(args: string[]): Promise<{ port: number; log: () => string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/htsandbox.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  const port = await new Promise<number>((res) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /:(\d+)\/\n/.exec(out);
-      if (m) res(Number(m[1]));
-    });
-  });
-  return { port, log: () => log, stop: () => new Promise((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
-}
 
 describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
   for (const reload of [false, true]) {
@@ -44,7 +28,7 @@ describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
       chmodSync(file, 0o755);
       const conf = join(base, `host-${reload}.conf`);
       writeFileSync(conf, `Include "${PROFILES_DIR}/apache.conf"\n`);
-      const s = await start([site, '--port', '0', '--config', conf, ...(reload ? ['--reload-on-change'] : [])]);
+      const s = await spawnServe([site, '--port', '0', '--config', conf, ...(reload ? ['--reload-on-change'] : [])]);
       expect((await get(s.port, '/app.fcgi')).body.toString()).toBe('v1\n');
       writeFileSync(file, app('v2'));
       utimesSync(file, new Date(), new Date(Date.now() + 5000));

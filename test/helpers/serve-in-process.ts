@@ -46,3 +46,41 @@ export function get(port: number, path: string, method = 'GET', headers: Record<
     req.end();
   });
 }
+
+/** `htsandbox serve …` as a child process (for tests that need their own process). */
+export interface ServeChild {
+  port: number;
+  child: import('node:child_process').ChildProcess;
+  log(): string;
+  /** SIGTERM, resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function spawnServe(args: string[]): Promise<ServeChild> {
+  const { spawn } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const root = join(import.meta.dirname, '../..');
+  const child = spawn(process.execPath, [join(root, 'bin/htsandbox.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  const port = await new Promise<number>((res, rej) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /:(\d+)\/\n/.exec(out);
+      if (m) res(Number(m[1]));
+    });
+    child.once('exit', (code) => rej(new Error(`serve exited ${code}: ${log}`)));
+  });
+  return {
+    port,
+    child,
+    log: () => log,
+    stop: () =>
+      new Promise((r) => {
+        if (child.exitCode !== null) return r(child.exitCode);
+        child.once('exit', (code) => r(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
