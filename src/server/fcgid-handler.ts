@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { checkExecutable } from '../adapters/cgi-process.js';
 import type { FcgiExchange } from '../adapters/fcgi-client.js';
 import type { FcgiApp, FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
-import { CgiHeaderParser, cgiHeaderErrorMessage } from '../grammar/cgi-response.js';
+import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
 import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
@@ -20,6 +20,9 @@ export interface FcgidContext extends CgiContext {
   initialEnv: ReadonlyMap<string, string>;
   passHeaders: readonly string[];
 }
+
+/** FcgidOutputBufferSize: output is held until it exceeds this, then streamed. */
+const OUTPUT_BUFFER_SIZE = 65536;
 
 /** Request headers mod_fcgid never passes on (it forces HTTP_CONNECTION=close). */
 const DROPPED = ['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTTP_TRAILER', 'HTTP_TRANSFER_ENCODING', 'HTTP_UPGRADE'];
@@ -94,6 +97,19 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
       const parser = new CgiHeaderParser();
       let headersDone = false;
       let streaming = true;
+      let flushed = false;
+      let headers: CgiHeaders | undefined;
+      const held: Buffer[] = [];
+      let heldBytes = 0;
+      const flush = (): void => {
+        flushed = true;
+        if (startResponse(c, headers!, env) === 'discard') {
+          streaming = false;
+          return;
+        }
+        if (facts.method !== 'HEAD') for (const b of held) res.write(b);
+        held.length = 0;
+      };
       let retried = false;
       let abort: () => void = () => undefined;
       const send = (fresh: boolean): void => {
@@ -101,8 +117,14 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
       };
       const exchange: FcgiExchange = {
         stdout: (chunk) => {
-          if (headersDone) {
+          if (flushed) {
             if (streaming && facts.method !== 'HEAD') res.write(chunk);
+            return;
+          }
+          if (headersDone) {
+            held.push(chunk);
+            heldBytes += chunk.length;
+            if (heldBytes > OUTPUT_BUFFER_SIZE) flush();
             return;
           }
           const ev = parser.push(chunk);
@@ -110,19 +132,22 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
           headersDone = true;
           if (ev.kind === 'error') {
             streaming = false;
+            flushed = true;
             c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
             c.fail(500);
             return;
           }
-          if (startResponse(c, ev.headers, env) === 'discard') {
-            streaming = false;
-            return;
+          headers = ev.headers;
+          if (ev.rest.length) {
+            held.push(ev.rest);
+            heldBytes += ev.rest.length;
           }
-          if (ev.rest.length && facts.method !== 'HEAD') res.write(ev.rest);
+          if (heldBytes > OUTPUT_BUFFER_SIZE) flush();
         },
         stderr: (line) => c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${line}` }),
         end: () => {
           lease.release(true);
+          if (headersDone && !flushed) flush();
           if (!headersDone) {
             const ev = parser.end();
             if (ev.kind === 'error') {
@@ -143,9 +168,16 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
           }
           lease.release(false);
           c.log({ module: 'fcgid', level: 'warn', message });
-          if (!headersDone) {
-            const ev = parser.end();
-            const text = ev.kind === 'error' ? cgiHeaderErrorMessage(ev.error, base) : `Premature end of script headers: ${base}`;
+          if (!flushed) {
+            // mod_fcgid holds the first 64 KiB: a failure before it went out is a clean 500.
+            streaming = false;
+            flushed = true;
+            const ev = headersDone ? undefined : parser.end();
+            const text = headersDone
+              ? 'mod_fcgid: ap_pass_brigade failed in handle_request_ipc function'
+              : ev && ev.kind === 'error'
+                ? cgiHeaderErrorMessage(ev.error, base)
+                : `Premature end of script headers: ${base}`;
             void lease.exited().then(({ output }) => {
               const looksLikeCgi = /content-type:/i.test(output);
               c.log({
