@@ -2,14 +2,14 @@
  * `User`/`Group` as Apache: started as root with `User www-data`, htsandbox reads files with
  * that user's rights, so a file www-data cannot read is 403, as on Apache.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get } from './helpers/serve-in-process.js';
+import { get, spawnServe, type ServeChild } from './helpers/serve-in-process.js';
 import { apacheMissing, peerAvailable, REQUIRE_PEERS } from './helpers/peers.js';
-import { PROFILES_DIR, PROJECT_ROOT, startPrivateApache, type PrivateApache } from './helpers/private-apache.js';
+import { PROFILES_DIR, startPrivateApache, type PrivateApache } from './helpers/private-apache.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 let hasWwwData = false;
@@ -28,7 +28,7 @@ if (!runnable) {
 
 describe.runIf(runnable)('serve as root with User www-data', () => {
   let base: string;
-  let child: ChildProcess;
+  let server: ServeChild;
   let port = 0;
   let apache: PrivateApache | undefined;
   const live = runnable && peerAvailable('Apache for the run-as-user comparison', apacheMissing());
@@ -48,29 +48,19 @@ describe.runIf(runnable)('serve as root with User www-data', () => {
     chmodSync(join(site, 'closed'), 0o000);
     const conf = join(base, 'host.conf');
     writeFileSync(conf, `Include "${PROFILES_DIR}/apache.conf"\nUser www-data\nGroup www-data\n`);
-    child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/htsandbox.js'), 'serve', site, '--port', '0', '--config', conf], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    port = await new Promise<number>((res, rej) => {
-      let out = '';
-      child.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /:(\d+)\/\n/.exec(out);
-        if (m) res(Number(m[1]));
-      });
-      child.once('exit', (code) => rej(new Error(`serve exited ${code}`)));
-    });
+    server = await spawnServe([site, '--port', '0', '--config', conf]);
+    port = server.port;
     if (live) apache = await startPrivateApache({ site, extraConfig: '' });
   }, 60_000);
 
   afterAll(async () => {
-    child?.kill('SIGTERM');
+    await server?.stop();
     await apache?.stop();
     rmSync(base, { recursive: true, force: true });
   });
 
   it('runs as www-data', () => {
-    const user = execFileSync('ps', ['-o', 'user=', '-p', String(child.pid)]).toString().trim();
+    const user = execFileSync('ps', ['-o', 'user=', '-p', String(server.child.pid)]).toString().trim();
     expect(user).toBe('www-data');
   });
 

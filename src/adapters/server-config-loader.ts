@@ -7,7 +7,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import picomatch from 'picomatch';
 import type { Diagnostic } from '../vocabulary/diagnostic.js';
-import { hostFacts, readHostConfig, type HostConfig } from '../grammar/host-config.js';
+import { builtInModules, hostFacts, readHostConfig, type HostConfig } from '../grammar/host-config.js';
+import { moduleIdFromSymbol } from '../grammar/module-catalog.js';
 import { parseConfig, type IncludeResult } from '../grammar/parser.js';
 import { validateNodes } from '../grammar/validate.js';
 import type { HostFacts } from '../grammar/conditions.js';
@@ -103,23 +104,18 @@ export function loadHost(src: HostSource): LoadedHost | { error: string } {
     ['HTSANDBOX_PROFILES', PROFILES_DIR],
   ]);
   if (src.userDir) defines.set('HTSANDBOX_USERDIR', src.userDir);
-  // While the server config is read, every module it will load counts for <IfModule>
-  // only after its LoadModule line; a first pass finds them.
-  const firstPass = parseConfig(text, {
-    file: where.file,
-    kind: 'server',
-    host: hostFacts(new Set(), defines),
-    include: includeResolver(dirname(where.file)),
-    defines: new Map(defines),
-  });
-  const modules = readHostConfig(firstPass.nodes).modules;
-  const facts = hostFacts(modules, defines);
+  // As in Apache, a module counts for <IfModule> from its LoadModule line on.
+  const loaded = builtInModules();
   const parsed = parseConfig(text, {
     file: where.file,
     kind: 'server',
-    host: facts,
+    host: hostFacts(loaded, defines),
     include: includeResolver(dirname(where.file)),
     defines: new Map(defines),
+    onLoadModule: (symbol) => {
+      const id = moduleIdFromSymbol(symbol);
+      if (id) loaded.add(id);
+    },
   });
   const host = readHostConfig(parsed.nodes);
   const walk = validateNodes(parsed.nodes, {

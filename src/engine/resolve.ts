@@ -283,7 +283,6 @@ function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry:
     const s = cfg.files[i]!;
     if (s.matches(basename)) cfg = applyLevel(cfg, s.nodes, ctx.hasModule);
   }
-  void entry;
   return { cfg, filename, entry, pathInfo };
 }
 

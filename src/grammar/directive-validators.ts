@@ -224,10 +224,11 @@ const AUTHZ_PROVIDERS: Record<string, string> = {
   afsgroup: 'authz_afsgroup',
 };
 
-const HTTP_METHODS = new Set([
+/** Methods httpd registers (`ap_method_registry`), for Require method and <Limit>. */
+export const HTTP_METHODS: ReadonlySet<string> = new Set([
   'GET', 'PUT', 'POST', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'PROPPATCH', 'MKCOL',
   'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'VERSION-CONTROL', 'CHECKOUT', 'UNCHECKOUT', 'CHECKIN', 'UPDATE', 'LABEL',
-  'REPORT', 'MKWORKSPACE', 'MKACTIVITY', 'BASELINE-CONTROL', 'MERGE', 'INVALID', 'HEAD',
+  'REPORT', 'MKWORKSPACE', 'MKACTIVITY', 'BASELINE-CONTROL', 'MERGE', 'HEAD',
 ]);
 
 /** `apr_ipsubnet_create`'s verdict: undefined when valid, else the error Apache appends. */

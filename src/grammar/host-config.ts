@@ -93,9 +93,14 @@ function stripSectionArg(section: SectionNode): string {
   return getWordConf(gt === -1 ? raw : raw.slice(0, gt), 0).value;
 }
 
+/** Modules every host has before its first LoadModule line. */
+export function builtInModules(): Set<string> {
+  return new Set<string>([...BUILT_IN_MODULES, HTSANDBOX_MODULE, 'mpm_event']);
+}
+
 /** Reads the host from parsed server-config nodes. */
 export function readHostConfig(nodes: readonly ConfigNode[]): HostConfig {
-  const modules = new Set<string>([...BUILT_IN_MODULES, HTSANDBOX_MODULE, 'mpm_event']);
+  const modules = builtInModules();
   const directories: DirectorySection[] = [];
   let documentRoot: string | undefined;
   let accessFileNames: string[] = ['.htaccess'];
@@ -150,10 +155,9 @@ export function readHostConfig(nodes: readonly ConfigNode[]): HostConfig {
 
 /** Host facts for reading `.htaccess` files on this host. */
 export function hostFacts(modules: ReadonlySet<string>, defines: ReadonlyMap<string, string> = new Map()): HostFacts {
-  const names = new Set<string>();
-  for (const id of modules) for (const n of moduleNames(id)) names.add(n);
+  // Looked up live: while a server config is read, LoadModule lines add to `modules`.
   return {
-    hasModule: (name) => names.has(name),
+    hasModule: (name) => [...modules].some((id) => moduleNames(id).includes(name)),
     isDefined: (name) => defines.has(name),
     defineValue: (name) => defines.get(name),
     hasDirective: (key) => {

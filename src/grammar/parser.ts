@@ -37,6 +37,8 @@ export interface ParseOptions {
   include?: (pattern: string, optional: boolean, from: { file: string; line: number }) => IncludeResult;
   /** Defines added by `Define` while reading (shared across included files). */
   defines?: Map<string, string>;
+  /** Called for each `LoadModule` in server config, so later `<IfModule>` lines see it. */
+  onLoadModule?: (symbol: string) => void;
 }
 
 export interface ParseResult {
@@ -91,10 +93,6 @@ class Builder {
   result(): ParseResult {
     const nodes = this.buildSequence(null);
     return { nodes, diagnostics: this.diagnostics };
-  }
-
-  addDiagnostic(d: Diagnostic): void {
-    this.diagnostics.push(d);
   }
 
   private error(code: ErrorCode, line: LogicalLine, offset: number, message: string, hint?: string): void {
@@ -264,7 +262,10 @@ class Builder {
   /** Server-config directives Apache runs while reading: Define, UnDefine, Include. */
   private executeOnRead(node: ConfigNode, line: LogicalLine): void {
     const key = node.key;
-    if (key === 'define') {
+    if (key === 'loadmodule') {
+      const symbol = node.args[0]?.value;
+      if (symbol) this.opts.onLoadModule?.(symbol);
+    } else if (key === 'define') {
       const [n, v] = node.args;
       if (n) this.defines.set(n.value, v?.value ?? '');
     } else if (key === 'undefine') {

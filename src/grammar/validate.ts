@@ -7,7 +7,7 @@ import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import type { ErrorCode } from '../vocabulary/error-catalog.js';
 import { catalogEntry } from '../vocabulary/error-catalog.js';
 import { isConditionalSection } from './conditional-sections.js';
-import { DIRECTIVE_VALIDATORS, parseRequire, type ValidatorFinding } from './directive-validators.js';
+import { DIRECTIVE_VALIDATORS, HTTP_METHODS, parseRequire, type ValidatorFinding } from './directive-validators.js';
 import {
   ACCESS_CONF,
   NONFATAL_OVERRIDE,
@@ -242,7 +242,7 @@ class Walker {
       if (methods.length === 0) return this.add('HT102', node, `${name}> directive requires additional arguments`);
       for (const m of methods) {
         if (m === 'TRACE') return this.add('HT105', node, 'TRACE cannot be controlled by <Limit>, see TraceEnable');
-        if (!/^[A-Z-]+$/.test(m) || !KNOWN_METHODS.has(m)) {
+        if (!/^[A-Z-]+$/.test(m) || !HTTP_METHODS.has(m)) {
           if (this.ctx.kind === 'htaccess') {
             return this.add('HT105', node, `Could not register method '${m}' for ${name} from .htaccess configuration`);
           }
@@ -277,11 +277,6 @@ class Walker {
   }
 }
 
-const KNOWN_METHODS = new Set([
-  'GET', 'PUT', 'POST', 'DELETE', 'CONNECT', 'OPTIONS', 'PATCH', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE',
-  'LOCK', 'UNLOCK', 'VERSION-CONTROL', 'CHECKOUT', 'UNCHECKOUT', 'CHECKIN', 'UPDATE', 'LABEL', 'REPORT',
-  'MKWORKSPACE', 'MKACTIVITY', 'BASELINE-CONTROL', 'MERGE', 'HEAD',
-]);
 
 function overrideClassName(mask: number): string {
   const names: string[] = [];

@@ -1,16 +1,17 @@
 /** Turns a decision into an HTTP response: static files, Apache's error pages, redirects. */
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import picomatch from 'picomatch';
 import rangeParser from 'range-parser';
+import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
-import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
 import { parseExpiresCode } from '../grammar/expires-code.js';
-import { resolveRequest, resolveUri } from '../engine/resolve.js';
+import { resolveRequest, resolveUri, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runFcgid } from './fcgid-handler.js';
 import type { SiteContext } from './site-context.js';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 
 /** Files up to this size are read in one call (and cached) instead of streamed. */
 const SMALL_FILE = 64 * 1024;
@@ -40,9 +41,6 @@ function smallFile(path: string, size: number, mtimeUs: bigint): Buffer | undefi
   smallFilesBytes += size;
   return data;
 }
-import { join } from 'node:path';
-import picomatch from 'picomatch';
-import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 
 export interface ErrorLogger {
   (event: LogEvent, req: RequestFacts): void;
@@ -107,7 +105,6 @@ function sendError(
   headers['Content-Length'] = String(Buffer.byteLength(body, 'latin1'));
   res.writeHead(status, headers);
   res.end(facts.method === 'HEAD' ? undefined : Buffer.from(body, 'latin1'));
-  void log;
 }
 
 function sendFile(
@@ -289,7 +286,6 @@ function applyHeaderOps(
     return;
   }
   const ordered = [...ops.filter((o) => o.always), ...(generatedError ? [] : ops.filter((o) => !o.always))];
-  const headers = new Map<string, string[]>();
   for (const op of ordered) {
     if (op.env && env.has(op.env.name) === op.env.negate) continue;
     const key = op.name.toLowerCase();
@@ -326,7 +322,6 @@ function applyHeaderOps(
         break;
     }
   }
-  void headers;
 }
 
 /** mod_expires: `Expires` and a merged `Cache-Control: max-age` for successful responses. */
@@ -356,6 +351,47 @@ function applyExpires(res: ServerResponse, cfg: DirConfig, d: Decision): void {
   res.setHeader('Cache-Control', cc ? `${String(cc)}, ${maxAge}` : maxAge);
 }
 
+/**
+ * `ap_internal_redirect`: the request starts again at `url` (parsed at its first '?'), with
+ * the previous request's variables renamed REDIRECT_*, up to LimitInternalRecursion (10).
+ */
+function redirectInternally(
+  site: SiteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  facts: RequestFacts,
+  url: string,
+  env: Map<string, string>,
+  log: ErrorLogger,
+  previous: RedirectState | undefined,
+  change: { method?: string; rewriteEnded?: boolean; cfg?: DirConfig; explain?: string },
+): void {
+  const depth = (previous?.depth ?? 0) + 1;
+  if (depth > 10) {
+    log(
+      {
+        module: 'core',
+        level: 'error',
+        message: "AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.",
+        ...(change.explain ? { explain: change.explain } : {}),
+      },
+      facts,
+    );
+    sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.cfg ? { cfg: change.cfg } : {}) }, log);
+    return;
+  }
+  const q = url.indexOf('?');
+  const next: RequestFacts = {
+    ...facts,
+    method: change.method ?? facts.method,
+    rawPath: q === -1 ? url : url.slice(0, q),
+    query: q === -1 ? undefined : url.slice(q + 1),
+    redirectEnv: env,
+    rewriteEnded: Boolean(facts.rewriteEnded || change.rewriteEnded),
+  };
+  respond(site, req, res, next, resolveRequest(site, next), log, { env, depth });
+}
+
 /** A CGI's `Location: /local` (no Status): the request starts again as GET at that URL. */
 function internalRedirect(
   site: SiteContext,
@@ -368,27 +404,15 @@ function internalRedirect(
   log: ErrorLogger,
   previous: RedirectState | undefined,
 ): void {
-  const depth = (previous?.depth ?? 0) + 1;
-  if (depth > 10) {
-    log({ module: 'core', level: 'error', message: 'AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use \'LimitInternalRecursion\' to increase the limit if necessary. Use \'LogLevel debug\' to get a backtrace.' }, facts);
-    sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg }, log);
-    return;
-  }
-  // rename_original_env: every variable of the previous request gets a REDIRECT_ prefix.
   // The script's environment was the request's subprocess_env, so all of it is renamed.
   const env = new Map<string, string>();
   for (const [k, v] of scriptEnv) env.set(`REDIRECT_${k}`, v);
   env.set('REDIRECT_URL', d.uri);
   env.set('REDIRECT_STATUS', '200');
-  const q = location.indexOf('?');
-  const next: RequestFacts = {
-    ...facts,
+  redirectInternally(site, req, res, facts, location, env, log, previous, {
     method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
-    rawPath: q === -1 ? location : location.slice(0, q),
-    query: q === -1 ? undefined : location.slice(q + 1),
-  };
-  const decision = resolveRequest(site, next);
-  respond(site, req, res, next, decision, log, { env, depth });
+    cfg: d.cfg,
+  });
 }
 
 /** mod_rewrite's internal redirect: the request starts again at the new URL, same method. */
@@ -401,13 +425,7 @@ function rewriteRedirect(
   log: ErrorLogger,
   previous: RedirectState | undefined,
 ): void {
-  const depth = (previous?.depth ?? 0) + 1;
-  if (depth > 10) {
-    log({ module: 'core', level: 'error', message: "AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.", explain: 'A RewriteRule keeps matching its own result: add a RewriteCond that stops it (e.g. %{REQUEST_FILENAME} !-f) or use [END].' }, facts);
-    sendError(site, req, res, facts, { kind: 'error', status: 500 }, log);
-    return;
-  }
-  // rename_original_env: the request's variables (SetEnv, E=) come back with a REDIRECT_ prefix.
+  // The request's variables (SetEnv, E=) come back with a REDIRECT_ prefix.
   const env = new Map<string, string>();
   for (const [k, v] of previous?.env ?? []) env.set(`REDIRECT_${k}`, v);
   for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
@@ -415,18 +433,12 @@ function rewriteRedirect(
   env.set('REDIRECT_URL', facts.rawPath ? decodeURIComponentSafe(facts.rawPath) : '/');
   // r->args was already rewritten: that is what REDIRECT_QUERY_STRING shows.
   if (d.query !== undefined) env.set('REDIRECT_QUERY_STRING', d.query);
-  // ap_internal_redirect(url + "?" + args) parses the new URL at its first '?' (QSL can leave one in the path).
-  const full = d.url + (d.query !== undefined ? `?${d.query}` : '');
-  const q = full.indexOf('?');
-  const next: RequestFacts = {
-    ...facts,
-    rawPath: q === -1 ? full : full.slice(0, q),
-    query: q === -1 ? undefined : full.slice(q + 1),
-    redirectEnv: env,
-    rewriteEnded: Boolean(facts.rewriteEnded || d.end),
-  };
-  const decision = resolveRequest(site, next);
-  respond(site, req, res, next, decision, log, { env, depth });
+  // QSL can leave a '?' in the path: the new URL is split at its first one.
+  const url = d.url + (d.query !== undefined ? `?${d.query}` : '');
+  redirectInternally(site, req, res, facts, url, env, log, previous, {
+    rewriteEnded: d.end,
+    explain: 'A RewriteRule keeps matching its own result: add a RewriteCond that stops it (e.g. %{REQUEST_FILENAME} !-f) or use [END].',
+  });
 }
 
 function decodeURIComponentSafe(s: string): string {

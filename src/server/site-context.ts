@@ -56,13 +56,6 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     }
   }
   const serverConfig = applyLevel(EMPTY_DIR_CONFIG, host.nodes, hasModule);
-  const arg = (key: string): string | undefined => {
-    let value: string | undefined;
-    for (const { node, parents } of walkActive(host.nodes)) {
-      if (node.kind === 'directive' && node.key === key && parents.every((p) => p.key.startsWith('<if'))) value = node.args[0]?.value;
-    }
-    return value;
-  };
   const all = (key: string): string[][] => {
     const out: string[][] = [];
     for (const { node, parents } of walkActive(host.nodes)) {
@@ -70,6 +63,8 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     }
     return out;
   };
+  /** The value of the last server-level `key` directive. */
+  const arg = (key: string): string | undefined => all(key).at(-1)?.[0];
   const num = (key: string, fallback: number): number => {
     const v = arg(key);
     const n = v === undefined ? Number.NaN : Number.parseInt(v, 10);

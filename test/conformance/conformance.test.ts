@@ -5,7 +5,6 @@
  * without Apache the suite judges htsandbox by the recording; with Apache it also re-checks
  * the recording (drift fails). HTSANDBOX_RECORD=1 (npm run conformance:record) rewrites it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { apacheMissing, peerAvailable } from '../helpers/peers.js';
 import { PROFILES_DIR, PROJECT_ROOT, startPrivateApache, writeHostConfig, type PrivateApache } from '../helpers/private-apache.js';
 import { copySite, finishSiteCopy } from '../helpers/site-copy.js';
+import { spawnServe } from '../helpers/serve-in-process.js';
 import { compareResponses, normalizeResponse, type CaseRequest, type RecordedResponse } from './compare.js';
 
 const CASES_DIR = join(PROJECT_ROOT, 'fixtures/conformance');
@@ -68,32 +68,15 @@ async function startHtsandbox(caseDir: string): Promise<{ port: number; siteRoot
   copySite(join(caseDir, 'site'), siteRoot, join(caseDir, 'modes.txt'));
   const conf = join(dir, 'host.conf');
   writeHostConfig(conf, siteRoot, join(PROFILES_DIR, 'apache.conf'), hostSettings(siteRoot, caseDir));
-  const child: ChildProcess = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/htsandbox.js'), 'serve', siteRoot, '--port', '0', '--host', '127.0.0.1', '--config', conf], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  const port = await new Promise<number>((res, rej) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /:(\d+)\/\n/.exec(out);
-      if (m) res(Number(m[1]));
-    });
-    child.once('exit', (code) => rej(new Error(`htsandbox exited ${code}: ${log}`)));
-  });
+  const server = await spawnServe([siteRoot, '--port', '0', '--host', '127.0.0.1', '--config', conf]);
   return {
-    port,
+    port: server.port,
     siteRoot,
-    log: () => log,
-    stop: () =>
-      new Promise<void>((res) => {
-        child.once('exit', () => {
-          rmSync(dir, { recursive: true, force: true });
-          res();
-        });
-        child.kill('SIGTERM');
-      }),
+    log: server.log,
+    stop: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
