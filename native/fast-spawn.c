@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -187,8 +188,29 @@ static napi_value CloseFd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * pollIn(fd, timeoutMs) -> 1 when fd is readable (or at EOF), 0 on timeout, -errno on error.
+ * For RewriteMap programs: mod_rewrite's lookup is synchronous, so is ours, but bounded.
+ */
+static napi_value PollIn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1, timeout = 0;
+  napi_get_value_int32(env, argv[0], &fd);
+  napi_get_value_int32(env, argv[1], &timeout);
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  int rc;
+  do rc = poll(&p, 1, timeout); while (rc < 0 && errno == EINTR);
+  napi_value v;
+  napi_create_int32(env, rc < 0 ? -errno : rc > 0 ? 1 : 0, &v);
+  return v;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
+  napi_create_function(env, "pollIn", NAPI_AUTO_LENGTH, PollIn, NULL, &fn);
+  napi_set_named_property(env, exports, "pollIn", fn);
   napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, Spawn, NULL, &fn);
   napi_set_named_property(env, exports, "spawn", fn);
   napi_create_function(env, "reap", NAPI_AUTO_LENGTH, Reap, NULL, &fn);

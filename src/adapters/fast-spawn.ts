@@ -14,6 +14,8 @@ export interface FastSpawn {
   reap(pid: number): number;
   listenUnix(path: string, backlog: number): number;
   closeFd(fd: number): void;
+  /** 1 when fd is readable or at EOF, 0 on timeout, -errno on error. */
+  pollIn(fd: number, timeoutMs: number): number;
 }
 
 function load(): FastSpawn | undefined {

@@ -3,7 +3,7 @@ import { createWriteStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { createHttpFront } from '../server/http-server.js';
-import { createSiteContext, setFcgiLogger } from '../server/site-context.js';
+import { createSiteContext, setSiteLogger } from '../server/site-context.js';
 import type { CommandIo } from './io.js';
 
 export interface ServeOptions {
@@ -53,17 +53,20 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
         ? pino.transport({ target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname,apache' } })
         : pino.destination({ dest: 2, sync: false });
   const logger = pino({ base: undefined, level: 'info' }, errorDest);
-  setFcgiLogger((level, message) => logger[level === 'info' ? 'debug' : level]({ module: 'fcgid' }, message));
+  setSiteLogger((module, level, message) => logger[level === 'info' ? 'debug' : level]({ module }, message));
   let accessLog: ((line: string) => void) | undefined;
   if (opts.accessLog === '-') accessLog = (line) => io.stderr.write(`${line}\n`);
   else if (opts.accessLog) {
     const stream = createWriteStream(resolve(io.cwd, opts.accessLog), { flags: 'a' });
     accessLog = (line) => stream.write(`${line}\n`);
   }
+  // Map programs start before the switch to `User`, as mod_rewrite's do in Apache's parent.
+  site.rewriteMaps.startPrograms();
   const front = createHttpFrontSafe(site, logger, accessLog);
   return new Promise<number>((done) => {
     front.once('error', (err: NodeJS.ErrnoException) => {
       io.stderr.write(`htsandbox serve: cannot listen on ${opts.host}:${opts.port}: ${err.message}\n`);
+      site.rewriteMaps.shutdown();
       done(2);
     });
     front.listen(opts.port, opts.host, () => {
@@ -71,6 +74,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       if (switched !== undefined) {
         io.stderr.write(`htsandbox serve: ${switched}\n`);
         void site.fcgiPool.shutdown();
+        site.rewriteMaps.shutdown();
         front.close(() => done(2));
         return;
       }
@@ -84,6 +88,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       if (stopping) return;
       stopping = true;
       // Applications end first (within 2 s), then the listener closes.
+      site.rewriteMaps.shutdown();
       void site.fcgiPool.shutdown().then(() => front.close(() => done(0)));
       front.closeIdleConnections();
       setTimeout(() => {

@@ -10,7 +10,7 @@ import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../gramm
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
-import { runRewriteRound, type RewriteEnvironment } from './rewrite.js';
+import { HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
 import { applyLevelCached as applyLevel, type DirConfig } from './dir-config.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 
@@ -72,6 +72,8 @@ export type Decision = DecisionBody & {
   env?: Map<string, string>;
   /** REMOTE_USER and AUTH_TYPE once Basic authentication succeeded. */
   user?: { name: string; authType: string };
+  /** Request headers mod_rewrite's conditions read (its `Vary`); error pages drop them, as Apache's do. */
+  vary?: string[];
 };
 
 type DecisionBody =
@@ -116,6 +118,13 @@ export interface ResolveContext {
   serverConfig: DirConfig;
   mimeTypes: ReadonlyMap<string, string>;
   hasModule: (m: string) => boolean;
+  /** The server's `RewriteMap`s; without it every lookup fails (gives the default). */
+  rewriteMaps?: RewriteMapLookup;
+}
+
+/** Answers `${name:key}`; undefined when the map or key is unknown or the lookup failed. */
+export interface RewriteMapLookup {
+  lookup(name: string, key: string): string | undefined;
 }
 
 /** What a directory known to exist (its .htaccess was found) looks like to the walk. */
@@ -361,8 +370,10 @@ function afterWalk(
     if (v === undefined) env.delete(k);
     else env.set(k, v);
   }
-  const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env);
+  const notes: { vary?: string[] } = {};
+  const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
   if (!decided.env) decided.env = env;
+  if (notes.vary?.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = notes.vary;
   if (authUser) decided.user = authUser;
   if (decided.kind === 'handler' && user && decided.path.startsWith(user.docRoot)) {
     decided.documentRoot = user.docRoot;
@@ -381,6 +392,7 @@ function decideAfterAccess(
   entry: FsEntry,
   pathInfo: string,
   env: Map<string, string>,
+  notes: { vary?: string[] },
 ): Decision {
   // mod_rewrite's per-directory rules run first in fixups.
   let forcedType: string | undefined;
@@ -398,13 +410,14 @@ function decideAfterAccess(
           log: { module: 'rewrite', level: 'error', message: `AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the RewriteRule directive is also forbidden due to its similar ability to circumvent directory restrictions : ${filename}` },
         };
       }
-      const outcome = runRewriteRound(rw, { path: full, query: req.query, documentRoot: ctx.documentRoot }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, cfg));
+      const outcome = runRewriteRound(rw, { path: full, query: req.query, documentRoot: ctx.documentRoot }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, cfg, env));
+      notes.vary = outcome.vary;
       for (const [k, v] of outcome.env) {
         if (v === undefined) env.delete(k);
         else env.set(k, v);
       }
       if (outcome.kind === 'status') {
-        return { kind: 'error', status: outcome.status, cfg };
+        return { kind: 'error', status: outcome.status, cfg, ...(outcome.reason ? { log: { module: 'rewrite', level: 'error', message: outcome.reason, explain: 'A RewriteRule keeps growing the path it rewrites (often with [N]): make its pattern stop matching its own output.' } } : {}) };
       }
       if (outcome.kind === 'redirect') {
         const location = outcome.location.startsWith('/') ? `${req.origin}${outcome.location}` : outcome.location;
@@ -534,7 +547,7 @@ function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, f
 }
 
 /** `lookup_variable` for `%{VAR}` in per-directory rewrite rules (unknown names give ""). */
-function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, cfg: DirConfig): RewriteEnvironment {
+function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, cfg: DirConfig, env: ReadonlyMap<string, string>): RewriteEnvironment {
   const header = (name: string): string => {
     const v = req.headers?.[name.toLowerCase()];
     return Array.isArray(v) ? v.join(', ') : (v ?? '');
@@ -547,9 +560,10 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
       if (name.startsWith('HTTP:')) return header(raw.slice(5));
       if (name.startsWith('ENV:')) {
         const key = raw.slice(4);
-        return req.redirectEnv?.get(key) ?? cfg.setEnv.get(key) ?? '';
+        return env.get(key) ?? req.redirectEnv?.get(key) ?? '';
       }
-      if (name.startsWith('HTTP_')) return header(name.slice(5).replace(/_/g, '-'));
+      // Only these HTTP_* names exist for mod_rewrite; any other gives "" (use %{HTTP:Name}).
+      if (name.startsWith('HTTP_')) return HEADER_VARIABLES[raw] !== undefined ? header(HEADER_VARIABLES[raw]) : '';
       const now = new Date();
       switch (name) {
         case 'REQUEST_FILENAME':
@@ -631,6 +645,9 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
       if (kind === 'F') return ctx.fs.stat(value).kind === 'file';
       const sub = resolveUri(ctx, { ...req, method: 'GET' }, value, 9);
       return sub.kind !== 'error' || sub.status < 400;
+    },
+    map(name, key) {
+      return ctx.rewriteMaps?.lookup(name, key);
     },
   };
 }

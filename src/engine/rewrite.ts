@@ -15,6 +15,8 @@ export interface RewriteCond {
   negate: boolean;
   nocase: boolean;
   ornext: boolean;
+  /** [NV]: a header this condition reads is not added to Vary. */
+  novary: boolean;
 }
 
 export interface RewriteFlags {
@@ -44,6 +46,8 @@ export interface RewriteFlags {
 }
 
 export interface RewriteRule {
+  /** The pattern as written (for log lines). */
+  pattern: string;
   regex: ApacheRegex;
   negate: boolean;
   substitution: string;
@@ -106,7 +110,7 @@ function parseFlags(field: string | undefined): RewriteFlags {
 function parseCond(rawArgs: string): RewriteCond | undefined {
   const line = rewriteArgLine(rawArgs);
   if (!line) return undefined;
-  const cond: RewriteCond = { input: line.a1, kind: 'regex', pattern: '', negate: false, nocase: false, ornext: false };
+  const cond: RewriteCond = { input: line.a1, kind: 'regex', pattern: '', negate: false, nocase: false, ornext: false, novary: false };
   if (line.a3 !== undefined) {
     const f = rewriteFlagField(line.a3);
     if (!('error' in f)) {
@@ -114,6 +118,7 @@ function parseCond(rawArgs: string): RewriteCond | undefined {
         const l = k.toLowerCase();
         if (l === 'nc' || l === 'nocase') cond.nocase = true;
         if (l === 'or' || l === 'ornext') cond.ornext = true;
+        if (l === 'nv' || l === 'novary') cond.novary = true;
       }
     }
   }
@@ -192,7 +197,7 @@ export function compileRewriteLevel(
         if (negate) pat = pat.slice(1);
         const nocase = line.a3 !== undefined && /(^|[[,])\s*(nc|nocase)\s*([,\]]|$)/i.test(line.a3);
         const r = compileApacheRegex(pat, nocase);
-        if (r.ok && r.regex) rules.push({ regex: r.regex, negate, substitution: line.a2, flags, conds: pending });
+        if (r.ok && r.regex) rules.push({ pattern: line.a1, regex: r.regex, negate, substitution: line.a2, flags, conds: pending });
         pending = [];
         break;
       }
@@ -222,14 +227,36 @@ export interface RewriteEnvironment {
   fileTest(kind: 'f' | 's' | 'd' | 'l' | 'x', path: string): boolean;
   /** -U / -F look-aheads. */
   lookahead(kind: 'U' | 'F', value: string): boolean;
+  /** `${name:key}`: the map's value, undefined when the map or the key is unknown. */
+  map(name: string, key: string): string | undefined;
 }
 
-export type RewriteOutcome =
-  | { kind: 'none'; env: [string, string | undefined][] }
-  | { kind: 'status'; status: number; env: [string, string | undefined][] }
-  | { kind: 'redirect'; status: number; location: string; env: [string, string | undefined][] }
-  | { kind: 'internal'; url: string; query: string | undefined; env: [string, string | undefined][]; end: boolean; type?: string; handler?: string }
-  | { kind: 'unchanged'; env: [string, string | undefined][]; end: boolean; type?: string; handler?: string };
+/** What a round did; `vary` names the request headers its matching rules' conditions read. */
+export type RewriteOutcome = { env: [string, string | undefined][]; vary: string[] } & (
+  | { kind: 'none' }
+  | { kind: 'status'; status: number; reason?: string }
+  | { kind: 'redirect'; status: number; location: string }
+  | { kind: 'internal'; url: string; query: string | undefined; end: boolean; type?: string; handler?: string }
+  | { kind: 'unchanged'; end: boolean; type?: string; handler?: string }
+);
+
+const MAX_REWRITTEN_LENGTH = 2 * 8190;
+
+/** Header names `lookup_variable` reads through `lookup_header` (the ones that can enter Vary). */
+export const HEADER_VARIABLES: Readonly<Record<string, string>> = {
+  HTTP_HOST: 'Host',
+  HTTP_ACCEPT: 'Accept',
+  HTTP_COOKIE: 'Cookie',
+  HTTP_REFERER: 'Referer',
+  HTTP_FORWARDED: 'Forwarded',
+  HTTP_USER_AGENT: 'User-Agent',
+  HTTP_PROXY_CONNECTION: 'Proxy-Connection',
+};
+
+function headerOfVariable(name: string): string | undefined {
+  if (/^http:/i.test(name)) return name.slice(5) || undefined;
+  return HEADER_VARIABLES[name];
+}
 
 /** `B` flag escaping: alphanumerics and `_` stay, space → `+` (`%20` with BNP), other bytes → %xx. */
 function escapeBackref(s: string, noPlus: boolean, keep = ''): string {
@@ -266,34 +293,55 @@ function expand(
       const v = condCaps[Number(d)] ?? '';
       out += escapeRefs ? escapeRefs(v) : v;
       i++;
-    } else if (c === '%' && d === '{') {
-      const close = template.indexOf('}', i + 2);
-      if (close === -1) {
-        out += c;
-        continue;
+    } else if ((c === '%' || c === '$') && d === '{') {
+      const close = findInCurlies(template, i + 2, '}');
+      const colon = c === '$' && close !== -1 ? findInCurlies(template, i + 2, ':') : -1;
+      if (close === -1 || (c === '$' && colon === -1)) {
+        out += c + d;
+        i++;
+      } else if (c === '%') {
+        out += env.variable(template.slice(i + 2, close));
+        i = close;
+      } else {
+        // `${map:key|default}`: key and default are expanded, the map's answer is not.
+        const bar = findInCurlies(template, colon + 1, '|');
+        const keyEnd = bar === -1 || bar > close ? close : bar;
+        const value = env.map(template.slice(i + 2, colon), expand(template.slice(colon + 1, keyEnd), ruleCaps, condCaps, env));
+        if (value !== undefined) out += value;
+        else if (keyEnd !== close && close > keyEnd + 1) out += expand(template.slice(keyEnd + 1, close), ruleCaps, condCaps, env);
+        i = close;
       }
-      out += env.variable(template.slice(i + 2, close));
-      i = close;
-    } else if (c === '$' && d === '{') {
-      const close = template.indexOf('}', i + 2);
-      if (close === -1) {
-        out += c;
-        continue;
-      }
-      const inner = template.slice(i + 2, close);
-      const bar = inner.indexOf('|');
-      // No RewriteMap is emulated: a lookup gives its default, or "" (as an unknown map does).
-      out += bar === -1 ? '' : expand(inner.slice(bar + 1), ruleCaps, condCaps, env);
-      i = close;
     } else out += c;
   }
   return out;
+}
+
+/**
+ * `find_closing_curly` (`want` = '}') and `find_char_in_curlies`: the index of `want` at depth 1
+ * from `from`, braces nesting; -1 when the braces close first or never do.
+ */
+function findInCurlies(s: string, from: number, want: string): number {
+  let depth = 1;
+  for (let i = from; i < s.length; i++) {
+    const c = s[i];
+    if (want === '}' ? c === '}' && --depth === 0 : c === want && depth === 1) return i;
+    if (want !== '}' && c === '}' && --depth === 0) return -1;
+    if (c === '{') depth++;
+  }
+  return -1;
 }
 
 /** Apache's `compare_lexicography`: the longer string is greater; equal lengths compare bytewise. */
 function lexCompare(a: string, b: string): number {
   if (a.length !== b.length) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** `strcasecmp` on bytes. */
+function caseCompare(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function evalCond(cond: RewriteCond, ruleCaps: readonly (string | undefined)[], condCaps: (string | undefined)[], env: RewriteEnvironment): { ok: boolean; caps?: (string | undefined)[] } {
@@ -314,7 +362,8 @@ function evalCond(cond: RewriteCond, ruleCaps: readonly (string | undefined)[], 
     case 'le':
     case 'gt':
     case 'ge': {
-      const r = cond.nocase ? input.toLowerCase().localeCompare(cond.pattern.toLowerCase()) : lexCompare(input, cond.pattern);
+      // With [NC] Apache uses strcasecmp, which is not length-first.
+      const r = cond.nocase ? caseCompare(input, cond.pattern) : lexCompare(input, cond.pattern);
       ok = cond.kind === 'lt' ? r < 0 : cond.kind === 'le' ? r <= 0 : cond.kind === 'gt' ? r > 0 : r >= 0;
       break;
     }
@@ -366,8 +415,24 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
   let type: string | undefined;
   let handler: string | undefined;
   let rounds = 0;
+  const vary: string[] = [];
+  let varyThis: string[] = [];
+  // %{ENV:x} sees what [E=] set earlier in this round; header lookups are noted for Vary.
+  const roundEnv: RewriteEnvironment = {
+    ...env,
+    variable(name: string): string {
+      if (/^env:/i.test(name)) {
+        const key = name.slice(4);
+        for (let k = envSets.length - 1; k >= 0; k--) if (envSets[k]![0] === key) return envSets[k]![1] ?? '';
+      }
+      const value = env.variable(name);
+      const header = headerOfVariable(name);
+      if (header !== undefined && value !== '' && header.toLowerCase() !== 'host') varyThis.push(header);
+      return value;
+    },
+  };
   restart: for (;;) {
-    if (++rounds > 32000) return { kind: 'status', status: 500, env: envSets };
+    if (++rounds > 32000) return { kind: 'status', status: 500, env: envSets, vary };
     let skipChain = false;
     for (let i = 0; i < cfg.rules.length; i++) {
       const rule = cfg.rules[i]!;
@@ -381,55 +446,48 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
       const ruleCaps = rule.negate ? [] : (m ?? []);
       let condCaps: (string | undefined)[] = [];
       let condsOk = matched;
+      const ruleVary: string[] = [];
       if (matched) {
-        // Conditions AND together; a run of [OR] short-circuits at its first true one.
-        let ok = true;
-        let orSatisfied = false;
+        // apply_rewrite_rule's condition loop: a true [OR] member skips the rest of its run;
+        // headers read by a condition that held go to Vary.
         for (let j = 0; j < rule.conds.length; j++) {
           const cond = rule.conds[j]!;
-          if (orSatisfied) {
-            if (!cond.ornext) orSatisfied = false;
-            continue;
-          }
-          const r = evalCond(cond, ruleCaps, condCaps, env);
+          varyThis = [];
+          const r = evalCond(cond, ruleCaps, condCaps, roundEnv);
           if (r.ok && r.caps) condCaps = r.caps;
+          if (cond.novary) varyThis = [];
           if (cond.ornext) {
-            if (r.ok) orSatisfied = true;
-            continue;
-          }
-          if (!r.ok) {
-            // A false condition ends the chain unless the previous ones were an [OR] run.
-            const prevOr = j > 0 && rule.conds[j - 1]!.ornext;
-            if (!prevOr) {
-              ok = false;
-              break;
-            }
-            ok = false;
+            if (!r.ok) continue;
+            while (j < rule.conds.length && rule.conds[j]!.ornext) j++;
+          } else if (!r.ok) {
+            condsOk = false;
             break;
           }
+          ruleVary.push(...varyThis);
         }
-        condsOk = ok;
       }
       if (!condsOk) {
         if (rule.flags.chain) skipChain = true;
         continue;
       }
+      for (const h of ruleVary) if (!vary.includes(h)) vary.push(h);
+      // The substitution is expanded before this rule's [E=] are set (apply_rewrite_rule).
+      const escape = rule.flags.escapeBackrefs || rule.flags.escapeNoPlus ? (s: string): string => escapeBackref(s, rule.flags.escapeNoPlus, rule.flags.noEscapeChars) : undefined;
+      let out = rule.substitution === '-' ? '' : expand(rule.substitution, ruleCaps, condCaps, roundEnv, escape);
       for (const e of rule.flags.env) {
-        const x = expand(e, ruleCaps, condCaps, env);
+        const x = expand(e, ruleCaps, condCaps, roundEnv);
         if (x.startsWith('!')) envSets.push([x.slice(1), undefined]);
         else {
           const colon = x.indexOf(':');
           envSets.push(colon === -1 ? [x, ''] : [x.slice(0, colon), x.slice(colon + 1)]);
         }
       }
-      if (rule.flags.type) type = expand(rule.flags.type, ruleCaps, condCaps, env);
-      if (rule.flags.handler) handler = expand(rule.flags.handler, ruleCaps, condCaps, env);
-      if (rule.flags.forbidden) return { kind: 'status', status: 403, env: envSets };
-      if (rule.flags.gone) return { kind: 'status', status: 410, env: envSets };
+      if (rule.flags.type) type = expand(rule.flags.type, ruleCaps, condCaps, roundEnv);
+      if (rule.flags.handler) handler = expand(rule.flags.handler, ruleCaps, condCaps, roundEnv);
+      if (rule.flags.forbidden) return { kind: 'status', status: 403, env: envSets, vary };
+      if (rule.flags.gone) return { kind: 'status', status: 410, env: envSets, vary };
       if (rule.substitution !== '-') {
-        if (rule.flags.status !== undefined) return { kind: 'status', status: rule.flags.status, env: envSets };
-        const escape = rule.flags.escapeBackrefs || rule.flags.escapeNoPlus ? (s: string): string => escapeBackref(s, rule.flags.escapeNoPlus, rule.flags.noEscapeChars) : undefined;
-        let out = expand(rule.substitution, ruleCaps, condCaps, env, escape);
+        if (rule.flags.status !== undefined) return { kind: 'status', status: rule.flags.status, env: envSets, vary };
         // Query string: a '?' in the substitution starts a new one (QSA appends the old).
         const qpos = rule.flags.qsl ? out.lastIndexOf('?') : out.indexOf('?');
         if (qpos !== -1) {
@@ -440,7 +498,7 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
           if (query !== undefined && query.endsWith('&')) query = query.slice(0, -1);
         } else if (rule.flags.qsd) query = undefined;
         if (/^[a-z][a-z0-9+.-]*:\/\//i.test(out)) {
-          return { kind: 'redirect', status: rule.flags.redirect ?? 302, location: out + (query ? `?${query}` : ''), env: envSets };
+          return { kind: 'redirect', status: rule.flags.redirect ?? 302, location: out + (query ? `?${query}` : ''), env: envSets, vary };
         }
         if (!out.startsWith('/')) out = cfg.dir + out;
         if (!out.startsWith('//')) out = out.replace(/^\/+/, '/');
@@ -449,6 +507,10 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
         }
         path = out;
         changed = true;
+        // Looping rules that grow the path stop at twice LimitRequestLine (8190), as in Apache.
+        if (path.length > MAX_REWRITTEN_LENGTH) {
+          return { kind: 'status', status: 500, env: envSets, vary, reason: `RewriteRule '${rule.pattern}' and URI '${path.slice(0, 200)}…' exceeded maximum length (${MAX_REWRITTEN_LENGTH})` };
+        }
         if (rule.flags.redirect !== undefined) redirect = rule.flags.redirect;
       } else if (rule.flags.qsd) {
         query = undefined;
@@ -461,7 +523,7 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
     break;
   }
   if (!changed) {
-    return { kind: 'unchanged', env: envSets, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+    return { kind: 'unchanged', env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
   }
   // Back from a filesystem path to a URL: RewriteBase replaces the directory, else the
   // document root is stripped.
@@ -470,11 +532,11 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
   if (rebased) url = cfg.base!.replace(/\/?$/, '/') + url.slice(cfg.dir.length);
   if (redirect !== undefined) {
     // A relative [R] target without RewriteBase keeps the filesystem path (Apache leaks it too).
-    return { kind: 'redirect', status: redirect, location: url + (query ? `?${query}` : ''), env: envSets };
+    return { kind: 'redirect', status: redirect, location: url + (query ? `?${query}` : ''), env: envSets, vary };
   }
   if (!rebased && url.startsWith(`${input.documentRoot}/`)) url = url.slice(input.documentRoot.length);
   if (path === input.path && query === input.query) {
-    return { kind: 'unchanged', env: envSets, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+    return { kind: 'unchanged', env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
   }
-  return { kind: 'internal', url, query, env: envSets, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+  return { kind: 'internal', url, query, env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
 }

@@ -364,7 +364,7 @@ function redirectInternally(
   env: Map<string, string>,
   log: ErrorLogger,
   previous: RedirectState | undefined,
-  change: { method?: string; rewriteEnded?: boolean; cfg?: DirConfig; explain?: string },
+  change: { method?: string; rewriteEnded?: boolean; cfg?: DirConfig; explain?: string; vary?: readonly string[] },
 ): void {
   const depth = (previous?.depth ?? 0) + 1;
   if (depth > 10) {
@@ -389,7 +389,7 @@ function redirectInternally(
     redirectEnv: env,
     rewriteEnded: Boolean(facts.rewriteEnded || change.rewriteEnded),
   };
-  respond(site, req, res, next, resolveRequest(site, next), log, { env, depth });
+  respond(site, req, res, next, resolveRequest(site, next), log, { env, depth, ...(change.vary?.length ? { vary: change.vary } : {}) });
 }
 
 /** A CGI's `Location: /local` (no Status): the request starts again as GET at that URL. */
@@ -435,7 +435,9 @@ function rewriteRedirect(
   if (d.query !== undefined) env.set('REDIRECT_QUERY_STRING', d.query);
   // QSL can leave a '?' in the path: the new URL is split at its first one.
   const url = d.url + (d.query !== undefined ? `?${d.query}` : '');
+  // mod_rewrite sets redirect-keeps-vary: the Vary it collected survives the redirect.
   redirectInternally(site, req, res, facts, url, env, log, previous, {
+    vary: [...(previous?.vary ?? []), ...(d.vary ?? [])],
     rewriteEnded: d.end,
     explain: 'A RewriteRule keeps matching its own result: add a RewriteCond that stops it (e.g. %{REQUEST_FILENAME} !-f) or use [END].',
   });
@@ -453,6 +455,8 @@ function decodeURIComponentSafe(s: string): string {
 export interface RedirectState {
   env: ReadonlyMap<string, string>;
   depth: number;
+  /** Vary kept across mod_rewrite's internal redirects. */
+  vary?: readonly string[];
 }
 
 /** Sends the response for a decision. */
@@ -472,6 +476,11 @@ export function respond(
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
   const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
   if (!generated) applyExpires(res, cfg, d);
+  if (d.kind !== 'error' && d.kind !== 'redirect' && d.kind !== 'internal') {
+    // ap_http_header_filter's fixup_vary drops repeated names.
+    const vary = [...new Map([...(redirected?.vary ?? []), ...(d.vary ?? [])].map((h) => [h.toLowerCase(), h])).values()];
+    if (vary.length) res.setHeader('Vary', vary.join(', '));
+  }
   applyHeaderOps(res, req, cfg.headers, generated, d.env);
   switch (d.kind) {
     case 'error':

@@ -10,6 +10,8 @@ import { parseMimeTypes } from '../grammar/mime-types.js';
 import { applyLevel, EMPTY_DIR_CONFIG } from '../engine/dir-config.js';
 import type { ResolveContext } from '../engine/resolve.js';
 import { walkActive } from '../grammar/syntax-tree.js';
+import { parseRewriteMap, type RewriteMapSpec } from '../grammar/rewrite-map.js';
+import { RewriteMapStore } from '../adapters/rewrite-maps.js';
 
 export interface SiteContext extends ResolveContext {
   loaded: LoadedHost;
@@ -29,12 +31,14 @@ export interface SiteContext extends ResolveContext {
   fcgiPassHeaders: readonly string[];
   /** `Timeout`: how long a script may stay silent, in milliseconds (Apache's default 60 s). */
   timeoutMs: number;
+  rewriteMaps: RewriteMapStore;
 }
 
-/** Where the process pool's lines go until the server sets its logger. */
-let fcgiLog: (level: 'error' | 'warn' | 'info', message: string) => void = () => undefined;
-export function setFcgiLogger(fn: typeof fcgiLog): void {
-  fcgiLog = fn;
+type ModuleLog = (module: string, level: 'error' | 'warn' | 'info', message: string) => void;
+/** Where the process pool's and the map programs' lines go until the server sets its logger. */
+let siteLog: ModuleLog = () => undefined;
+export function setSiteLogger(fn: ModuleLog): void {
+  siteLog = fn;
 }
 
 export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: boolean } = {}): SiteContext | { error: string } {
@@ -70,6 +74,15 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     const n = v === undefined ? Number.NaN : Number.parseInt(v, 10);
     return Number.isFinite(n) ? n : fallback;
   };
+  const mapSpecs: RewriteMapSpec[] = [];
+  for (const args of all('rewritemap')) {
+    // ap_server_root_relative, with Debian's ServerRoot.
+    const spec = parseRewriteMap(args, (p) => (isAbsolute(p) ? p : join('/etc/apache2', p)));
+    const problem = 'error' in spec ? spec.error : RewriteMapStore.missingFile(spec);
+    if (problem) return { error: problem };
+    if (!('error' in spec)) mapSpecs.push(spec);
+  }
+  const rewriteMaps = new RewriteMapStore(mapSpecs, (level, message) => siteLog('rewrite', level, message));
   const d = DEFAULT_FCGI_LIMITS;
   const fcgiLimits: FcgiLimits = {
     maxProcesses: num('fcgidmaxprocesses', d.maxProcesses),
@@ -101,9 +114,10 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     fcgiPool: new FcgiProcessPool(
       fcgiLimits,
       join(tmpdir(), `htsandbox-fcgid-${process.pid}-${Date.now()}`),
-      (level, message) => fcgiLog(level, message),
+      (level, message) => siteLog('fcgid', level, message),
       Boolean(runtime.reloadOnChange) || (arg('htsandboxreloadonchange') ?? 'off').toLowerCase() === 'on',
     ),
     timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
+    rewriteMaps,
   };
 }
