@@ -40,6 +40,14 @@ export interface FilesSection {
   nodes: readonly ConfigNode[];
 }
 
+/** FCGI_APACHE_ROLE values of mod_fcgid's three access-phase roles. */
+export type FcgidAuthRole = 'ACCESS_CHECKER' | 'AUTHENTICATOR' | 'AUTHORIZER';
+const FCGID_AUTH_ROLE_OF: Readonly<Record<string, FcgidAuthRole>> = {
+  accesschecker: 'ACCESS_CHECKER',
+  authenticator: 'AUTHENTICATOR',
+  authorizer: 'AUTHORIZER',
+};
+
 export interface DirConfig {
   /** Options bits in effect. */
   options: number;
@@ -59,7 +67,9 @@ export interface DirConfig {
   satisfyAny: boolean;
   serverSignature: 'on' | 'off' | 'email';
   /** mod_authn_core / mod_auth_basic / mod_authn_file / mod_authz_groupfile. */
-  auth: { type?: string; name?: string; userFile?: string; groupFile?: string; passAuth: boolean };
+  auth: { type?: string; name?: string; userFile?: string; groupFile?: string; passAuth: boolean; basicAuthoritative: boolean };
+  /** mod_fcgid's FastCGI access checker, authenticator and authorizer programs. */
+  fcgidAuth: { readonly [R in FcgidAuthRole]?: { program: string; authoritative: boolean } };
   /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
   rewrite: RewriteConfig | undefined;
   /** mod_fcgid's FcgidWrapper by suffix (`.php`) or `ALL`: the command that runs such scripts. */
@@ -129,7 +139,8 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   redirects: [],
   indexIgnore: [],
   limitRequestBody: 1024 * 1024 * 1024,
-  auth: { passAuth: false },
+  auth: { passAuth: false, basicAuthoritative: true },
+  fcgidAuth: {},
   fcgidWrappers: new Map(),
   rewrite: undefined,
   setEnv: new Map(),
@@ -408,6 +419,33 @@ export function applyLevel(
       case 'authgroupfile':
         cfg.auth = { ...cfg.auth, groupFile: w0 };
         break;
+      case 'authbasicauthoritative':
+        cfg.auth = { ...cfg.auth, basicAuthoritative: w0.toLowerCase() !== 'off' };
+        break;
+      case 'fcgidaccesschecker':
+      case 'fastcgiaccesschecker':
+      case 'fcgidauthenticator':
+      case 'fastcgiauthenticator':
+      case 'fcgidauthorizer':
+      case 'fastcgiauthorizer': {
+        const role = FCGID_AUTH_ROLE_OF[n.key.replace(/^(fcgid|fastcgi)/, '')]!;
+        // apr_tokenize_to_argv: the program is the first word.
+        const program = splitWords(w0)[0]?.value ?? '';
+        cfg.fcgidAuth = { ...cfg.fcgidAuth, [role]: { program, authoritative: cfg.fcgidAuth[role]?.authoritative ?? true } };
+        break;
+      }
+      case 'fcgidaccesscheckerauthoritative':
+      case 'fastcgiaccesscheckerauthoritative':
+      case 'fcgidauthenticatorauthoritative':
+      case 'fastcgiauthenticatorauthoritative':
+      case 'fcgidauthorizerauthoritative':
+      case 'fastcgiauthorizerauthoritative': {
+        const role = FCGID_AUTH_ROLE_OF[n.key.replace(/^(fcgid|fastcgi)/, '').replace(/authoritative$/, '')]!;
+        const current = cfg.fcgidAuth[role];
+        // Authoritative without a program is remembered for when a later level names one.
+        cfg.fcgidAuth = { ...cfg.fcgidAuth, [role]: { program: current?.program ?? '', authoritative: w0.toLowerCase() !== 'off' } };
+        break;
+      }
       case 'cgipassauth':
         cfg.auth = { ...cfg.auth, passAuth: w0.toLowerCase() === 'on' };
         break;

@@ -11,7 +11,7 @@ import { normalizeRequestPath } from '../grammar/url-path.js';
 import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
-import { applyLevelCached as applyLevel, type DirConfig } from './dir-config.js';
+import { applyLevelCached as applyLevel, type DirConfig, type FcgidAuthRole } from './dir-config.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 
 /** One line for the error log, in Apache's wording. */
@@ -74,6 +74,10 @@ export type Decision = DecisionBody & {
   user?: { name: string; authType: string };
   /** Request headers mod_rewrite's conditions read (its `Vary`); error pages drop them, as Apache's do. */
   vary?: string[];
+  /** Header fields of mod_fcgid access-phase programs' answers: they go out with the response. */
+  authHeaders?: [string, string][];
+  /** The status a failing non-authoritative mod_fcgid program left (Apache keeps r->status). */
+  statusOverride?: number;
 };
 
 type DecisionBody =
@@ -87,7 +91,23 @@ type DecisionBody =
       /** Headers that go out with the error page (err_headers_out), e.g. WWW-Authenticate. */
       headers?: Record<string, string>;
     }
-  | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
+  | { kind: 'redirect'; status: number; location: string; cfg: DirConfig; headers?: [string, string][] }
+  /** Run a mod_fcgid access-phase program (FastCGI Authorizer role), then go on with `resume`. */
+  | {
+      kind: 'fcgi-auth';
+      role: FcgidAuthRole;
+      program: string;
+      path: string;
+      uri: string;
+      pathInfo: string;
+      entry: FsEntry;
+      cfg: DirConfig;
+      env: Map<string, string>;
+      user?: { name: string; authType: string };
+      /** REMOTE_PASSWD, for an authenticator. */
+      password?: string;
+      resume(outcome: FcgidAuthOutcome): Decision;
+    }
   | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
   | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
   | { kind: 'options'; allow: string; cfg: DirConfig }
@@ -335,36 +355,141 @@ function afterWalk(
   user: { docRoot: string; prefix: string } | undefined,
 ): Decision {
   if ('kind' in walked) return walked;
-  const { cfg, filename, entry, pathInfo } = walked;
-  // Access: mod_access_compat first, then authz_core (Satisfy All).
+  const { cfg, filename } = walked;
+  // Access: mod_access_compat first, then mod_fcgid's access checker, then authz_core (Satisfy All).
   const env = setEnvIfVariables(cfg, req, uri);
   const accessReq = { method: req.method, remoteAddr: req.remoteAddr, env };
   const compatOk = cfg.accessCompat ? accessCompatAllows(cfg.accessCompat, accessReq) : true;
-  const authz = authorizeWithoutUser(cfg.authz, accessReq);
-  const granted = cfg.satisfyAny ? compatOk || authz === 'granted' : compatOk && authz === 'granted';
-  let authUser: { name: string; authType: string } | undefined;
-  if (!granted) {
-    if (!compatOk && !cfg.satisfyAny) {
-      return { kind: 'error', status: 403, cfg, log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` } };
-    }
+  if (!compatOk && !cfg.satisfyAny) {
+    return { kind: 'error', status: 403, cfg, log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` } };
+  }
+  const extras: AuthExtras = { headers: [] };
+  const afterAccessChecker = (): Decision => {
+    const authz = authorizeWithoutUser(cfg.authz, accessReq);
+    const granted = cfg.satisfyAny ? compatOk || authz === 'granted' : authz === 'granted';
+    if (granted) return finishAccess(ctx, req, uri, depth, walked, user, env, extras, undefined);
     if (authz !== 'denied-no-user') {
       return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
     }
     const authn = authenticate(ctx, cfg, req, uri);
     if ('kind' in authn) return authn;
-    const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', authn.user) : [];
-    const verdict = authorizeUser(cfg.authz, { ...accessReq, user: authn.user, groups });
-    if (verdict !== 'granted') {
+    const authorize = (name: string): Decision => {
+      const authUser = { name, authType: cfg.auth.type ?? 'Basic' };
+      const byRequire = (): Decision => {
+        const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', name) : [];
+        if (authorizeUser(cfg.authz, { ...accessReq, user: name, groups }) !== 'granted') {
+          return {
+            kind: 'error',
+            status: 401,
+            cfg,
+            headers: challenge(cfg),
+            log: { module: 'authz_core', level: 'error', message: `AH01631: user ${name}: authorization failure for "${uri}": ` },
+          };
+        }
+        return finishAccess(ctx, req, uri, depth, walked, user, env, extras, authUser);
+      };
+      // mod_fcgid's auth_checker hook runs before authz_core's: its 200 settles authorization.
+      return askFcgid('AUTHORIZER', walked, uri, env, authUser, undefined, extras, byRequire, () => finishAccess(ctx, req, uri, depth, walked, user, env, extras, authUser)) ?? byRequire();
+    };
+    if ('notFound' in authn) {
+      // AuthBasicAuthoritative Off: a user the file does not know goes on to mod_fcgid's authenticator.
+      const asked = askFcgid('AUTHENTICATOR', walked, uri, env, { name: authn.notFound.user, authType: 'Basic' }, authn.notFound.password, extras, () => authn.notFound.decision, () => authorize(authn.notFound.user));
+      return asked ?? authn.notFound.decision;
+    }
+    return authorize(authn.user);
+  };
+  return askFcgid('ACCESS_CHECKER', walked, uri, env, undefined, undefined, extras, afterAccessChecker, afterAccessChecker) ?? afterAccessChecker();
+}
+
+/** What mod_fcgid's access-phase programs added: headers for the response (err_headers_out). */
+interface AuthExtras {
+  headers: [string, string][];
+  /** A non-authoritative program's failing status, which the response keeps (as Apache's r->status). */
+  status?: number;
+}
+
+/** What running a mod_fcgid access-phase program gave. */
+export type FcgidAuthOutcome =
+  /** The program answered: its status, Location and other header fields. */
+  | { ran: true; status: number; location?: string; headers: [string, string][] }
+  /** It could not be run or its answer was unreadable (mod_fcgid: an error status). */
+  | { ran: false; status: number };
+
+/**
+ * mod_fcgid's access checker, authenticator or authorizer, when the directory has one: a
+ * decision asking the server to run it, with what follows each answer. Undefined without one.
+ */
+function askFcgid(
+  role: FcgidAuthRole,
+  walked: Walked,
+  uri: string,
+  env: Map<string, string>,
+  user: { name: string; authType: string } | undefined,
+  password: string | undefined,
+  extras: AuthExtras,
+  declined: () => Decision,
+  passed: () => Decision,
+): Decision | undefined {
+  const setting = walked.cfg.fcgidAuth[role];
+  if (!setting?.program) return undefined;
+  const { cfg } = walked;
+  return {
+    kind: 'fcgi-auth',
+    role,
+    program: setting.program,
+    path: walked.filename,
+    uri,
+    pathInfo: walked.pathInfo,
+    entry: walked.entry,
+    cfg,
+    env,
+    ...(user ? { user } : {}),
+    ...(password !== undefined ? { password } : {}),
+    resume(outcome: FcgidAuthOutcome): Decision {
+      if (outcome.ran && outcome.status === 200 && outcome.location === undefined) {
+        // mod_fcgid_modify_auth_header: Variable-X: v becomes X=v for the request.
+        for (const [name, value] of outcome.headers) if (/^variable-/i.test(name)) env.set(name.slice(9), value);
+        extras.headers.push(...outcome.headers);
+        return passed();
+      }
+      if (outcome.ran) extras.headers.push(...outcome.headers);
+      if (!setting.authoritative) {
+        if (outcome.ran) extras.status = outcome.status;
+        if (outcome.ran && outcome.location !== undefined && outcome.status >= 300 && outcome.status < 400) {
+          return { kind: 'redirect', status: outcome.status, location: outcome.location, cfg, headers: extras.headers };
+        }
+        return declined();
+      }
+      const status = outcome.ran ? 401 : outcome.status;
       return {
         kind: 'error',
-        status: 401,
+        status,
         cfg,
-        headers: challenge(cfg),
-        log: { module: 'authz_core', level: 'error', message: `AH01631: user ${authn.user}: authorization failure for "${uri}": ` },
+        headers: Object.fromEntries([...extras.headers, ...(role !== 'ACCESS_CHECKER' ? Object.entries(challenge(cfg)) : [])]),
+        log: {
+          module: 'fcgid',
+          level: 'error',
+          message: `mod_fcgid: ${role === 'ACCESS_CHECKER' ? 'Access check' : role === 'AUTHENTICATOR' ? 'Authentication' : 'Authorization'}${user ? ` of user ${user.name}` : ''} to access ${uri} failed, reason: script returned status ${outcome.status}${outcome.ran && outcome.status === 200 ? '; internal redirection not allowed' : ''}`,
+          explain: `${setting.program} (Fcgid${role === 'ACCESS_CHECKER' ? 'AccessChecker' : role === 'AUTHENTICATOR' ? 'Authenticator' : 'Authorizer'}) did not answer "Status: 200" without a Location, so the request is refused with 401 as mod_fcgid does.`,
+        },
       };
-    }
-    authUser = { name: authn.user, authType: cfg.auth.type ?? 'Basic' };
-  }
+    },
+  };
+}
+
+/** After access control: mod_env, then the handler decision, with what authentication added. */
+function finishAccess(
+  ctx: ResolveContext,
+  req: RequestFacts,
+  uri: string,
+  depth: number,
+  walked: Walked,
+  user: { docRoot: string; prefix: string } | undefined,
+  env: Map<string, string>,
+  extras: AuthExtras,
+  authUser: { name: string; authType: string } | undefined,
+): Decision {
+  const { cfg, filename, entry, pathInfo } = walked;
   // mod_env runs in fixups, after access control.
   for (const [k, v] of cfg.setEnv) {
     if (v === undefined) env.delete(k);
@@ -375,6 +500,8 @@ function afterWalk(
   if (!decided.env) decided.env = env;
   if (notes.vary?.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = notes.vary;
   if (authUser) decided.user = authUser;
+  if (extras.headers.length) decided.authHeaders = [...extras.headers];
+  if (extras.status !== undefined) decided.statusOverride = extras.status;
   if (decided.kind === 'handler' && user && decided.path.startsWith(user.docRoot)) {
     decided.documentRoot = user.docRoot;
     decided.contextPrefix = user.prefix;
@@ -661,7 +788,12 @@ function challenge(cfg: DirConfig): Record<string, string> {
 }
 
 /** mod_auth_basic `authenticate_basic_user` with mod_authn_file. */
-function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, uri: string): { user: string } | Decision {
+function authenticate(
+  ctx: ResolveContext,
+  cfg: DirConfig,
+  req: RequestFacts,
+  uri: string,
+): { user: string } | { notFound: { user: string; password: string; decision: Decision } } | Decision {
   const type = cfg.auth.type?.toLowerCase();
   if (!type || type === 'none') {
     return {
@@ -708,7 +840,9 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
   }
   const hash = findUserHash(text, user);
   if (hash === undefined) {
-    return { kind: 'error', status: 401, cfg, headers: challenge(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` } };
+    const decision: Decision = { kind: 'error', status: 401, cfg, headers: challenge(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` } };
+    // AuthBasicAuthoritative Off: the next check_user_id hook (mod_fcgid's authenticator) may know the user.
+    return cfg.auth.basicAuthoritative ? decision : { notFound: { user, password, decision } };
   }
   if (!verifyPassword(password, hash)) {
     return { kind: 'error', status: 401, cfg, headers: challenge(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01617: user ${user}: authentication failure for "${uri}": Password Mismatch` } };

@@ -482,6 +482,8 @@ const EMULATED = new Set<string>([
   'authtype', 'authname', 'authuserfile', 'authgroupfile', 'cgipassauth', 'timeout', 'serversignature',
   'fcgidmaxprocesses', 'fcgidmaxprocessesperclass', 'fcgidminprocessesperclass', 'fcgididletimeout',
   'fcgidprocesslifetime', 'fcgidmaxrequestsperprocess', 'fcgidiotimeout', 'fcgidmaxrequestlen', 'htsandboxfcgidkeepconn', 'htsandboxreloadonchange', 'fcgidwrapper', 'fcgiwrapper',
+  'fcgidaccesschecker', 'fcgidaccesscheckerauthoritative', 'fcgidauthenticator', 'fcgidauthenticatorauthoritative', 'fcgidauthorizer', 'fcgidauthorizerauthoritative',
+  'fastcgiaccesschecker', 'fastcgiaccesscheckerauthoritative', 'fastcgiauthenticator', 'fastcgiauthenticatorauthoritative', 'fastcgiauthorizer', 'fastcgiauthorizerauthoritative', 'authbasicauthoritative',
   'fcgidinitialenv', 'fcgidpassheader',
 ]);
 

@@ -265,7 +265,8 @@ export function runCgi(c: CgiContext): void {
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
 export function startResponse(c: CgiContext, headers: CgiHeaders, env: Record<string, string>): 'stream' | 'discard' {
   const { res } = c;
-  let status = 200;
+  // A failing non-authoritative mod_fcgid program's status stays the request's (r->status).
+  let status = c.decision.statusOverride ?? 200;
   let statusLine: string | undefined;
   let location: string | undefined;
   const out: [string, string][] = [];

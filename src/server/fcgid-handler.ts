@@ -3,12 +3,15 @@
  * of the script's class is taken from the pool (or spawned), the request goes over FastCGI, and
  * the STDOUT stream is answered like a CGI response.
  */
+import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { checkExecutable } from '../adapters/cgi-process.js';
 import type { FcgiExchange } from '../adapters/fcgi-client.js';
 import type { FcgiApp, FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
 import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
 import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
+import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
+import { Role } from '../grammar/fastcgi-records.js';
 import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
 
@@ -213,6 +216,121 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
       }
       c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: ${err.message}` });
       c.fail(err.code === 'NO_SLOT' ? 503 : 500);
+    },
+  );
+}
+
+/**
+ * mod_fcgid's access checker, authenticator or authorizer (`mod_fcgid_check_auth`): the
+ * program gets the request's CGI variables minus CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED
+ * and SCRIPT_NAME, plus FCGI_APACHE_ROLE (and REMOTE_PASSWD for an authenticator), in the
+ * FastCGI Authorizer role with no STDIN; its status and header fields decide.
+ */
+export function runFcgidAuthorizer(
+  c: Omit<FcgidContext, 'decision' | 'fail' | 'redirect'>,
+  d: Extract<Decision, { kind: 'fcgi-auth' }>,
+  done: (outcome: FcgidAuthOutcome) => void,
+): void {
+  const asHandler: Extract<Decision, { kind: 'handler' }> = {
+    kind: 'handler',
+    handler: 'fcgid-script',
+    path: d.path,
+    uri: d.uri,
+    pathInfo: d.pathInfo,
+    cfg: d.cfg,
+    entry: d.entry,
+    env: d.env,
+    ...(d.user ? { user: d.user } : {}),
+  };
+  const env = requestEnvironment({ ...c, decision: asHandler, fail: () => undefined, redirect: () => undefined });
+  for (const k of [...DROPPED, 'CONTENT_LENGTH', 'PATH_INFO', 'PATH_TRANSLATED', 'SCRIPT_NAME']) delete env[k];
+  env.HTTP_CONNECTION = 'close';
+  env.FCGI_APACHE_ROLE = d.role;
+  if (d.password !== undefined) env.REMOTE_PASSWD = d.password;
+  const program = d.program;
+  let st: { dev: number; ino: number };
+  try {
+    st = statSync(program);
+  } catch {
+    c.log({ module: 'fcgid', level: 'error', message: `mod_fcgid: can't get ${program} file info`, explain: `Fcgid${d.role === 'ACCESS_CHECKER' ? 'AccessChecker' : d.role === 'AUTHENTICATOR' ? 'Authenticator' : 'Authorizer'} names ${program}, which does not exist: give the program's absolute path.` });
+    done({ ran: false, status: 500 });
+    return;
+  }
+  const app: FcgiApp = {
+    classKey: `${st.dev}:${st.ino}:${program}`,
+    program,
+    args: [],
+    cwd: dirname(program),
+    env: { PATH: DEBIAN_APACHE_PATH, ...Object.fromEntries(c.initialEnv) },
+    label: program,
+    preflight: () => {
+      const problem = checkExecutable(program);
+      return problem ? Object.assign(new Error(problem.explain), { code: 'EXEC' }) : undefined;
+    },
+  };
+  const base = program.slice(program.lastIndexOf('/') + 1);
+  c.pool.acquire(app).then(
+    (lease) => {
+      const parser = new CgiHeaderParser();
+      let headers: CgiHeaders | undefined;
+      let failed = false;
+      let retried = false;
+      const send = (fresh: boolean): void => {
+        lease.connection(fresh || !c.keepConn).request(env, undefined, c.limits.ioTimeoutMs, exchange, c.keepConn, Role.AUTHORIZER);
+      };
+      const exchange: FcgiExchange = {
+        stdout: (chunk) => {
+          if (headers || failed) return; // the body of an authorizer's answer is ignored
+          const ev = parser.push(chunk);
+          if (ev.kind === 'more') return;
+          if (ev.kind === 'error') {
+            failed = true;
+            c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+            return;
+          }
+          headers = ev.headers;
+        },
+        stderr: (line) => c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${line}` }),
+        end: () => {
+          lease.release(true);
+          if (!headers && !failed) {
+            const ev = parser.end();
+            if (ev.kind === 'headers') headers = ev.headers;
+            else if (ev.kind === 'error') c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+          }
+          if (!headers) {
+            done({ ran: false, status: 500 });
+            return;
+          }
+          let status = 200;
+          let location: string | undefined;
+          const fields: [string, string][] = [];
+          for (const [name, value] of headers.fields) {
+            const key = name.toLowerCase();
+            if (key === 'status') status = Number.parseInt(value, 10) || 500;
+            else if (key === 'location') location = value;
+            else if (key !== 'content-type' && key !== 'content-length' && key !== 'transfer-encoding') fields.push([name, value]);
+          }
+          // A Location without Status is a redirect (ap_scan_script_header_err sets 302).
+          if (location !== undefined && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) status = 302;
+          done({ ran: true, status, headers: fields, ...(location !== undefined ? { location } : {}) });
+        },
+        error: (message, retryable) => {
+          if (retryable && !retried) {
+            retried = true;
+            send(true);
+            return;
+          }
+          lease.release(false);
+          c.log({ module: 'fcgid', level: 'warn', message });
+          done({ ran: false, status: 500 });
+        },
+      };
+      send(false);
+    },
+    (err: Error) => {
+      c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: ${err.message}` });
+      done({ ran: false, status: 500 });
     },
   );
 }

@@ -10,7 +10,7 @@ import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
 import { parseExpiresCode } from '../grammar/expires-code.js';
 import { resolveRequest, resolveUri, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
-import { runFcgid } from './fcgid-handler.js';
+import { runFcgid, runFcgidAuthorizer } from './fcgid-handler.js';
 import type { SiteContext } from './site-context.js';
 
 /** Files up to this size are read in one call (and cached) instead of streamed. */
@@ -469,7 +469,21 @@ export function respond(
   log: ErrorLogger,
   redirected?: RedirectState,
 ): void {
+  if (d.kind === 'fcgi-auth') {
+    // The access phase waits for mod_fcgid's program; the body stays unread for the handler.
+    runFcgidAuthorizer(
+      { site, req, res, facts, log: (e) => log(e, facts), pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn, initialEnv: site.fcgiInitialEnv, passHeaders: site.fcgiPassHeaders, ...(redirected ? { redirectEnv: redirected.env } : {}) },
+      d,
+      (outcome) => respond(site, req, res, facts, d.resume(outcome), log, redirected),
+    );
+    return;
+  }
   if (d.kind === 'error' && d.log) log(d.log, facts);
+  // An access-phase program's header fields go out with whatever the answer is (err_headers_out).
+  for (const [name, value] of d.authHeaders ?? (d.kind === 'redirect' ? d.headers : undefined) ?? []) {
+    const prev = res.getHeader(name);
+    res.setHeader(name, prev === undefined ? value : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
+  }
   const isCgi = d.kind === 'handler' && (d.handler === 'cgi-script' || d.handler === 'application/x-httpd-cgi' || d.handler === 'fcgid-script');
   // Only scripts read the request body; for everything else it is drained.
   if (!isCgi && d.kind !== 'internal') req.resume();
