@@ -3,6 +3,9 @@
  * so the cost does not grow with the server's heap as fork() does), in a new process group,
  * with default signal dispositions (Node ignores SIGPIPE; scripts must not inherit that),
  * and returns the parent's ends of three pipes. Reaping is explicit: reap(pid).
+ * It also gives the server inotify without libuv's event loop: the static path drains the
+ * queue synchronously at the start of each request, so an edit made before a request is
+ * always seen by it.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -207,8 +211,72 @@ static napi_value PollIn(napi_env env, napi_callback_info info) {
   return v;
 }
 
+static int32_t int_arg(napi_env env, napi_value v) {
+  int32_t out = -1;
+  napi_get_value_int32(env, v, &out);
+  return out;
+}
+
+static napi_value int_result(napi_env env, int32_t n) {
+  napi_value v;
+  napi_create_int32(env, n, &v);
+  return v;
+}
+
+/* inotifyInit() -> a non-blocking inotify fd, or -errno */
+static napi_value InotifyInit(napi_env env, napi_callback_info info) {
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  return int_result(env, fd < 0 ? -errno : fd);
+}
+
+/* inotifyWatch(fd, path) -> watch descriptor, or -errno: every change of a directory's entries or of itself */
+static napi_value InotifyWatch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = int_arg(env, argv[0]);
+  char *path = string_arg(env, argv[1]);
+  uint32_t mask = IN_ATTRIB | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MODIFY | IN_MOVE_SELF | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE;
+  int wd = inotify_add_watch(fd, path, mask);
+  int e = errno;
+  free(path);
+  return int_result(env, wd < 0 ? -e : wd);
+}
+
+/* inotifyDrain(fd) -> number of events read (0: nothing changed), -1 on queue overflow or error */
+static napi_value InotifyDrain(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = int_arg(env, argv[0]);
+  char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+  int32_t count = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      return int_result(env, -1);
+    }
+    if (n == 0) break;
+    for (char *p = buf; p < buf + n;) {
+      struct inotify_event *ev = (struct inotify_event *)p;
+      if (ev->mask & IN_Q_OVERFLOW) count = -1;
+      else if (count >= 0) count++;
+      p += sizeof(struct inotify_event) + ev->len;
+    }
+  }
+  return int_result(env, count);
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
+  napi_create_function(env, "inotifyInit", NAPI_AUTO_LENGTH, InotifyInit, NULL, &fn);
+  napi_set_named_property(env, exports, "inotifyInit", fn);
+  napi_create_function(env, "inotifyWatch", NAPI_AUTO_LENGTH, InotifyWatch, NULL, &fn);
+  napi_set_named_property(env, exports, "inotifyWatch", fn);
+  napi_create_function(env, "inotifyDrain", NAPI_AUTO_LENGTH, InotifyDrain, NULL, &fn);
+  napi_set_named_property(env, exports, "inotifyDrain", fn);
   napi_create_function(env, "pollIn", NAPI_AUTO_LENGTH, PollIn, NULL, &fn);
   napi_set_named_property(env, exports, "pollIn", fn);
   napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, Spawn, NULL, &fn);

@@ -1,5 +1,5 @@
 /** Each .htaccess is parsed once per change, however many requests read it. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,11 +14,52 @@ describe('htaccess cache', () => {
     const site = createSiteContext({ siteRoot: root, profile: 'apache' });
     if ('error' in site) throw new Error(site.error);
     const req = { method: 'GET', rawPath: '/a.txt', query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost' };
-    for (let i = 0; i < 20; i++) expect(resolveRequest(site, req).kind).toBe('file');
+    // As the server does: each request starts with sync() (drops what a change made stale).
+    const resolve = (): ReturnType<typeof resolveRequest> => {
+      site.fs.sync();
+      return resolveRequest(site, req);
+    };
+    for (let i = 0; i < 20; i++) expect(resolve().kind).toBe('file');
     expect(site.fs.parseCount).toBe(1);
     writeFileSync(join(root, '.htaccess'), 'Header set X-A 22\n');
-    for (let i = 0; i < 20; i++) resolveRequest(site, req);
+    for (let i = 0; i < 20; i++) resolve();
     expect(site.fs.parseCount).toBe(2);
     rmSync(root, { recursive: true, force: true });
+  });
+
+  it('sees every kind of change on the next request, with or without inotify', () => {
+    for (const inotify of [true, false]) {
+      const root = mkdtempSync(join(tmpdir(), 'htsandbox-cache-'));
+      mkdirSync(join(root, 'sub'));
+      writeFileSync(join(root, 'sub', 'a.txt'), 'a');
+      if (!inotify) process.env.HTSANDBOX_NO_INOTIFY = '1';
+      const site = createSiteContext({ siteRoot: root, profile: 'apache' });
+      delete process.env.HTSANDBOX_NO_INOTIFY;
+      if ('error' in site) throw new Error(site.error);
+      const req = { method: 'GET', rawPath: '/sub/a.txt', query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost' };
+      const status = (): number => {
+        site.fs.sync();
+        const d = resolveRequest(site, req);
+        return d.kind === 'error' ? d.status : d.kind === 'file' ? 200 : -1;
+      };
+      expect(status()).toBe(200);
+      writeFileSync(join(root, 'sub', '.htaccess'), 'Require all denied\n');
+      expect(status()).toBe(403);
+      rmSync(join(root, 'sub', '.htaccess'));
+      expect(status()).toBe(200);
+      writeFileSync(join(root, '.htaccess'), 'Require all denied\n');
+      expect(status()).toBe(403);
+      rmSync(join(root, '.htaccess'));
+      rmSync(join(root, 'sub', 'a.txt'));
+      expect(status()).toBe(404);
+      // The directory itself replaced by another: its new contents count.
+      rmSync(join(root, 'sub'), { recursive: true });
+      mkdirSync(join(root, 'sub'));
+      writeFileSync(join(root, 'sub', 'a.txt'), 'again');
+      expect(status()).toBe(200);
+      writeFileSync(join(root, 'sub', '.htaccess'), 'this is not a directive\n');
+      expect(status()).toBe(500);
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

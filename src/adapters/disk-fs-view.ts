@@ -4,7 +4,8 @@
  * every file on every request, so an edit shows on the next request either way.
  */
 import { lstatSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { ChangeWatcher } from './change-watcher.js';
 import { analyzeHtaccess } from '../grammar/htaccess-analysis.js';
 import { htaccessIgnored, overridePolicyFor, type HostConfig } from '../grammar/host-config.js';
 import type { HostFacts } from '../grammar/conditions.js';
@@ -36,33 +37,89 @@ interface CacheEntry {
   read: HtaccessRead;
 }
 
+/** Bound on remembered answers (hostile URLs make many distinct missing paths). */
+const MAX_REMEMBERED = 20_000;
+
 export class DiskFsView implements FsView {
   private readonly cache = new Map<string, CacheEntry>();
   /** How many times an access file was parsed (for tests: once per change). */
   parseCount = 0;
+  /** Answers kept until the watcher reports a change (only with a watcher). */
+  private readonly lstats = new Map<string, FsEntry>();
+  private readonly stats = new Map<string, FsEntry>();
+  private readonly reads = new Map<string, HtaccessRead>();
+  private readonly texts = new Map<string, string | undefined>();
 
   constructor(
     private readonly host: HostConfig,
     private readonly facts: HostFacts,
+    private readonly watcher: ChangeWatcher | undefined = ChangeWatcher.create(),
   ) {}
 
+  /** Called as each request starts: forgets every remembered answer if anything changed. */
+  sync(): void {
+    if (this.watcher?.changed()) this.forget();
+  }
+
+  private forget(): void {
+    this.lstats.clear();
+    this.stats.clear();
+    this.reads.clear();
+    this.texts.clear();
+  }
+
+  /** Remembers `value` for `key` when `dir` is watched. */
+  private remember<V>(map: Map<string, V>, key: string, dir: string, value: V): V {
+    if (!this.watcher || !this.watcher.watch(dir)) return value;
+    if (map.size >= MAX_REMEMBERED) map.clear();
+    map.set(key, value);
+    return value;
+  }
+
   lstat(path: string): FsEntry {
-    return statWith(lstatSync as typeof statSync, path);
+    const known = this.lstats.get(path);
+    if (known) return known;
+    // Watch first, then look: a change in between is then reported, never lost.
+    const dir = dirname(path);
+    if (this.watcher) this.watcher.watch(dir);
+    return this.remember(this.lstats, path, dir, statWith(lstatSync as typeof statSync, path));
   }
 
   stat(path: string): FsEntry {
-    return statWith(statSync, path);
+    const known = this.stats.get(path);
+    if (known) return known;
+    const dir = dirname(path);
+    if (this.watcher) this.watcher.watch(dir);
+    const entry = statWith(statSync, path);
+    // A symlink's target may live in a directory nobody watches: look again every time.
+    if (!this.watcher || this.lstat(path).kind === 'symlink') return entry;
+    return this.remember(this.stats, path, dir, entry);
   }
 
   readText(path: string): string | undefined {
+    if (this.texts.has(path)) return this.texts.get(path);
+    const dir = dirname(path);
+    if (this.watcher) this.watcher.watch(dir);
+    let text: string | undefined;
     try {
-      return readFileSync(path, 'latin1');
+      text = readFileSync(path, 'latin1');
     } catch {
-      return undefined;
+      text = undefined;
     }
+    if (!this.watcher || this.lstat(path).kind === 'symlink' || (text !== undefined && text.length > 1 << 20)) return text;
+    return this.remember(this.texts, path, dir, text);
   }
 
   htaccess(dir: string): HtaccessRead {
+    const known = this.reads.get(dir);
+    if (known) return known;
+    if (this.watcher) this.watcher.watch(dir);
+    const read = this.readHtaccess(dir);
+    if (read.kind === 'parsed' && this.lstat(read.file).kind === 'symlink') return read;
+    return this.remember(this.reads, dir, dir, read);
+  }
+
+  private readHtaccess(dir: string): HtaccessRead {
     const policy = overridePolicyFor(this.host, dir);
     if (htaccessIgnored(policy)) return { kind: 'none' };
     for (const name of this.host.accessFileNames) {

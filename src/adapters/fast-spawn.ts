@@ -16,6 +16,12 @@ export interface FastSpawn {
   closeFd(fd: number): void;
   /** 1 when fd is readable or at EOF, 0 on timeout, -errno on error. */
   pollIn(fd: number, timeoutMs: number): number;
+  /** A non-blocking inotify fd, or -errno. */
+  inotifyInit(): number;
+  /** Watches a directory's entries and itself; a watch descriptor, or -errno. */
+  inotifyWatch(fd: number, path: string): number;
+  /** Reads every queued event: how many (0: none), -1 on overflow or error. */
+  inotifyDrain(fd: number): number;
 }
 
 function load(): FastSpawn | undefined {

@@ -54,6 +54,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     };
     res.setHeader('Server', 'Apache (htsandbox)');
     try {
+      site.fs.sync();
       const decision = resolveRequest(site, facts);
       respond(site, req, res, facts, decision, log);
     } catch (err) {

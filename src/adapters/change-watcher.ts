@@ -1,0 +1,48 @@
+/**
+ * Tells the server whether anything it looked at on disk may have changed, so it can keep
+ * stat results and `.htaccess` reads between requests and still see an edit on the very next
+ * request, as Apache (which re-reads everything every time) does.
+ *
+ * Every directory whose entries were looked at is watched with inotify; `changed()` drains the
+ * queue synchronously. The kernel queues an event before the writing call returns, so a change
+ * made before a request was sent is always seen when that request starts. Any event (or a
+ * queue overflow) drops every cached answer: coarse, but never stale.
+ */
+import { fastSpawn } from './fast-spawn.js';
+
+/** Beyond this many directories, new ones are simply not cached (the default per-user inotify limit is 8192). */
+const MAX_WATCHED_DIRECTORIES = 4096;
+
+export class ChangeWatcher {
+  private readonly fd: number;
+  private readonly watched = new Set<string>();
+
+  private constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /** Undefined without inotify (no native helper, or HTSANDBOX_NO_INOTIFY=1): then nothing is cached. */
+  static create(): ChangeWatcher | undefined {
+    if (!fastSpawn || process.env.HTSANDBOX_NO_INOTIFY === '1') return undefined;
+    const fd = fastSpawn.inotifyInit();
+    return fd < 0 ? undefined : new ChangeWatcher(fd);
+  }
+
+  /** Watches `dir` (its entries and itself); false when it cannot be watched (do not cache then). */
+  watch(dir: string): boolean {
+    if (this.watched.has(dir)) return true;
+    if (this.watched.size >= MAX_WATCHED_DIRECTORIES) return false;
+    if (fastSpawn!.inotifyWatch(this.fd, dir) < 0) return false;
+    this.watched.add(dir);
+    return true;
+  }
+
+  /** True when anything may have changed since the last call. */
+  changed(): boolean {
+    if (fastSpawn!.inotifyDrain(this.fd) === 0) return false;
+    // A removed directory loses its watch: every directory is watched again as it is next used
+    // (adding a watch that exists is harmless).
+    this.watched.clear();
+    return true;
+  }
+}
