@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FcgiConnection } from './fcgi-client.js';
 import { fastSpawn, reapLater } from './fast-spawn.js';
+import { ProcessTable } from './process-table.js';
 import {
   decideAcquire,
   decideAfterRequest,
@@ -204,12 +205,19 @@ export class FcgiProcessPool {
   }
 
   private readonly apps = new Map<string, FcgiApp>();
+  /** The state directory's process table, once the first application starts. */
+  private table: ProcessTable | undefined;
 
   private spawn(app: FcgiApp): Entry {
     this.apps.set(app.classKey, app);
     // Created on first use, by the server's (possibly switched) user, as Apache hands its
     // runtime directories to User.
-    mkdirSync(this.socketDir, { recursive: true, mode: 0o700 });
+    if (!this.table) {
+      mkdirSync(this.socketDir, { recursive: true, mode: 0o700 });
+      this.table = new ProcessTable(this.socketDir);
+      this.table.claim();
+    }
+    const table = this.table;
     const id = this.nextId++;
     const socketPath = join(this.socketDir, `${process.pid}.${this.counter++}`);
     const envp = Object.entries(app.env).map(([k, v]) => `${k}=${v}`);
@@ -239,6 +247,7 @@ export class FcgiProcessPool {
       outputs = [child.stdout!, child.stderr!];
       child.once('exit', (code, sig) => finishExit(code ?? (sig ? 128 : 0)));
     }
+    table.add(pid);
     const rec: ProcRecord = { id, classKey: app.classKey, state: 'busy', requests: 0, startedAt: Date.now(), lastActiveAt: Date.now() };
     const entry: Entry = { rec, pid, socketPath, exit, version: app.version };
     this.entries.set(id, entry);
@@ -262,6 +271,7 @@ export class FcgiProcessPool {
     }
     const finishExit = (code: number): void => {
       this.entries.delete(id);
+      table.remove(pid);
       try {
         unlinkSync(socketPath);
       } catch {

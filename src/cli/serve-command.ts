@@ -4,6 +4,8 @@ import { resolve } from 'node:path';
 import pino from 'pino';
 import { createHttpFront } from '../server/http-server.js';
 import { createSiteContext, setSiteLogger } from '../server/site-context.js';
+import { reapLeftovers } from '../adapters/process-table.js';
+import { tmpdir } from 'node:os';
 import type { CommandIo } from './io.js';
 
 export interface ServeOptions {
@@ -60,6 +62,9 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     const stream = createWriteStream(resolve(io.cwd, opts.accessLog), { flags: 'a' });
     accessLog = (line) => stream.write(`${line}\n`);
   }
+  // Applications left running by a server that was killed (SIGKILL, a crash) are ended now.
+  const ended = reapLeftovers(tmpdir());
+  if (ended.length) logger.warn({ module: 'fcgid' }, `ended ${ended.length} FastCGI application(s) left running by a server that did not shut down: pid ${ended.join(', ')}`);
   // Map programs start before the switch to `User`, as mod_rewrite's do in Apache's parent.
   site.rewriteMaps.startPrograms();
   const front = createHttpFrontSafe(site, logger, accessLog);

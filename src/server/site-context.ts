@@ -12,6 +12,7 @@ import type { ResolveContext } from '../engine/resolve.js';
 import { walkActive } from '../grammar/syntax-tree.js';
 import { parseRewriteMap, type RewriteMapSpec } from '../grammar/rewrite-map.js';
 import { RewriteMapStore } from '../adapters/rewrite-maps.js';
+import { STATE_DIR_PREFIX } from '../adapters/process-table.js';
 
 export interface SiteContext extends ResolveContext {
   loaded: LoadedHost;
@@ -113,7 +114,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     fcgiPassHeaders: all('fcgidpassheader').map((a) => a[0] ?? ''),
     fcgiPool: new FcgiProcessPool(
       fcgiLimits,
-      join(tmpdir(), `htsandbox-fcgid-${process.pid}-${Date.now()}`),
+      join(tmpdir(), `${STATE_DIR_PREFIX}${process.pid}-${Date.now()}`),
       (level, message) => siteLog('fcgid', level, message),
       Boolean(runtime.reloadOnChange) || (arg('htsandboxreloadonchange') ?? 'off').toLowerCase() === 'on',
     ),

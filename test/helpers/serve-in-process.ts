@@ -56,11 +56,11 @@ export interface ServeChild {
   stop(): Promise<number | null>;
 }
 
-export async function spawnServe(args: string[]): Promise<ServeChild> {
+export async function spawnServe(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ServeChild> {
   const { spawn } = await import('node:child_process');
   const { join } = await import('node:path');
   const root = join(import.meta.dirname, '../..');
-  const child = spawn(process.execPath, [join(root, 'bin/htsandbox.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'bin/htsandbox.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let log = '';
   child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   const port = await new Promise<number>((res, rej) => {

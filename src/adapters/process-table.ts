@@ -1,0 +1,101 @@
+/**
+ * Each server's FastCGI state directory keeps a process table: `server.pid` (the server's pid
+ * and start time) and one `<pid>.app` file per running application (its start time). When a
+ * server dies without shutting down (SIGKILL, a crash), its applications keep running; the
+ * next server to start finds the directory of a server that is gone and ends them — checking
+ * each pid's start time first, so a pid the kernel has since reused is never killed.
+ */
+import { readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The prefix of every server's state directory under the temporary directory. */
+export const STATE_DIR_PREFIX = 'htsandbox-fcgid-';
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks since boot); undefined when the pid does not exist. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export class ProcessTable {
+  constructor(private readonly dir: string) {}
+
+  /** Marks the directory as this server's (call once it exists). */
+  claim(): void {
+    writeFileSync(join(this.dir, 'server.pid'), `${process.pid} ${processStartTime(process.pid) ?? ''}\n`);
+  }
+
+  add(pid: number): void {
+    const start = processStartTime(pid);
+    if (start !== undefined) writeFileSync(join(this.dir, `${pid}.app`), `${start}\n`);
+  }
+
+  remove(pid: number): void {
+    try {
+      unlinkSync(join(this.dir, `${pid}.app`));
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Whether `pid` still is the process that was recorded with `start`. */
+function sameProcess(pid: number, start: string | undefined): boolean {
+  return start !== undefined && start !== '' && processStartTime(pid) === start;
+}
+
+/**
+ * Ends the applications of servers that are gone and removes their state directories.
+ * Returns the pids that were ended.
+ */
+export function reapLeftovers(parent: string): number[] {
+  const ended: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(parent).filter((n) => n.startsWith(STATE_DIR_PREFIX));
+  } catch {
+    return ended;
+  }
+  for (const name of names) {
+    const dir = join(parent, name);
+    let owner: string;
+    try {
+      if (!statSync(dir).isDirectory()) continue;
+      owner = readFileSync(join(dir, 'server.pid'), 'latin1');
+    } catch {
+      continue; // not claimed yet, or not ours to read
+    }
+    const [pidText, start] = owner.trim().split(' ');
+    if (sameProcess(Number(pidText), start)) continue; // that server is alive
+    let apps: string[] = [];
+    try {
+      apps = readdirSync(dir).filter((n) => n.endsWith('.app'));
+    } catch {
+      continue;
+    }
+    for (const app of apps) {
+      const pid = Number.parseInt(app, 10);
+      let recorded: string | undefined;
+      try {
+        recorded = readFileSync(join(dir, app), 'latin1').trim();
+      } catch {
+        continue;
+      }
+      if (!Number.isInteger(pid) || pid <= 1 || !sameProcess(pid, recorded)) continue;
+      try {
+        // Each application leads its own process group: end the group.
+        process.kill(-pid, 'SIGKILL');
+        ended.push(pid);
+      } catch {
+        /* not ours to end (another user's), or gone */
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return ended;
+}
