@@ -64,6 +64,21 @@ describe.runIf(runnable)('serve as root with User www-data', () => {
     expect(user).toBe('www-data');
   });
 
+  it('a file made unreadable after it was served (and cached) answers 403 on the next request', async () => {
+    const file = join(base, 'site', 'ok.txt');
+    expect((await get(port, '/ok.txt')).status).toBe(200);
+    expect((await get(port, '/ok.txt')).status).toBe(200);
+    chmodSync(file, 0o600);
+    execFileSync('chown', ['root', file]);
+    try {
+      expect((await get(port, '/ok.txt')).status).toBe(403);
+    } finally {
+      execFileSync('chown', ['www-data', file]);
+      chmodSync(file, 0o644);
+    }
+    expect((await get(port, '/ok.txt')).status).toBe(200);
+  });
+
   for (const path of ['/ok.txt', '/unreadable.txt', '/closed/in.txt', '/closed/']) {
     it(`${path} answers as Apache does`, async () => {
       const ours = (await get(port, path)).status;

@@ -61,7 +61,17 @@ export class DiskFsView implements FsView {
     if (this.watcher?.changed()) this.forget();
   }
 
+  /**
+   * Counts the changes seen so far; undefined without a watcher. While it stays the same, what
+   * was checked on disk earlier (e.g. that the server user may read a file) still holds.
+   */
+  get generation(): number | undefined {
+    return this.watcher ? this.changes : undefined;
+  }
+  private changes = 0;
+
   private forget(): void {
+    this.changes++;
     this.lstats.clear();
     this.stats.clear();
     this.reads.clear();

@@ -18,13 +18,22 @@ const SMALL_FILE = 64 * 1024;
 /** Upper bound of the small-file cache, in bytes. */
 const SMALL_FILE_CACHE_BYTES = 32 * 1024 * 1024;
 
-const smallFiles = new Map<string, { key: string; data: Buffer }>();
+const smallFiles = new Map<string, { key: string; data: Buffer; generation?: number | undefined }>();
 let smallFilesBytes = 0;
 
-function smallFile(path: string, size: number, mtimeUs: bigint): Buffer | undefined {
+/** A cached small file still known readable: nothing on disk changed since it was opened. */
+function trustedSmallFile(path: string, size: number, mtimeUs: bigint, generation: number | undefined): Buffer | undefined {
+  const hit = smallFiles.get(path);
+  return generation !== undefined && hit && hit.generation === generation && hit.key === `${size}:${mtimeUs}` ? hit.data : undefined;
+}
+
+function smallFile(path: string, size: number, mtimeUs: bigint, generation: number | undefined): Buffer | undefined {
   const key = `${size}:${mtimeUs}`;
   const hit = smallFiles.get(path);
-  if (hit && hit.key === key) return hit.data;
+  if (hit && hit.key === key) {
+    hit.generation = generation;
+    return hit.data;
+  }
   let data: Buffer;
   try {
     data = readFileSync(path);
@@ -37,7 +46,7 @@ function smallFile(path: string, size: number, mtimeUs: bigint): Buffer | undefi
     smallFiles.clear();
     smallFilesBytes = 0;
   }
-  smallFiles.set(path, { key, data });
+  smallFiles.set(path, { key, data, generation });
   smallFilesBytes += size;
   return data;
 }
@@ -114,17 +123,22 @@ function sendFile(
   req: IncomingMessage,
   statusOverride?: number,
   unreadable: (d: Extract<Decision, { kind: 'file' }>) => void = () => res.destroy(),
+  generation?: number,
 ): void {
   const { entry } = d;
   // The default handler opens the file first: a file the server user cannot read is 403 (AH00132).
-  let fd: number;
-  try {
-    fd = openSync(d.path, 'r');
-  } catch {
-    unreadable(d);
-    return;
+  // A small file opened before, with nothing changed on disk since, need not be opened again.
+  const trusted = !req.headers.range ? trustedSmallFile(d.path, entry.size, entry.mtimeUs, generation) : undefined;
+  let fd = -1;
+  if (!trusted) {
+    try {
+      fd = openSync(d.path, 'r');
+    } catch {
+      unreadable(d);
+      return;
+    }
   }
-  let fdOwned = true;
+  let fdOwned = !trusted;
   const release = (): void => {
     if (fdOwned) closeSync(fd);
     fdOwned = false;
@@ -199,7 +213,7 @@ function sendFile(
     release();
     // Small files come from a bounded cache keyed by (path, size, mtime): the walk has just
     // stat'ed the file, so a change is seen on the next request. Large ones stream.
-    const data = smallFile(d.path, entry.size, entry.mtimeUs);
+    const data = trusted ?? smallFile(d.path, entry.size, entry.mtimeUs, generation);
     if (!data) {
       res.destroy();
       return;
@@ -515,7 +529,7 @@ export function respond(
           },
         };
         respond(site, req, res, facts, err, log);
-      });
+      }, site.fs.generation);
       return;
     case 'listing':
       sendListing(site, res, facts, d);
