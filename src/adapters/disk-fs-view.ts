@@ -78,9 +78,14 @@ export class DiskFsView implements FsView {
     this.texts.clear();
   }
 
-  /** Remembers `value` for `key` when `dir` is watched. */
-  private remember<V>(map: Map<string, V>, key: string, dir: string, value: V): V {
-    if (!this.watcher || !this.watcher.watch(dir)) return value;
+  /** Watches `dir` before it is read (a change in between is then reported, never lost). */
+  private watched(dir: string): boolean {
+    return this.watcher?.watch(dir) ?? false;
+  }
+
+  /** Remembers `value` for `key` when its directory was watched before it was read. */
+  private remember<V>(map: Map<string, V>, key: string, watched: boolean, value: V): V {
+    if (!watched) return value;
     if (map.size >= MAX_REMEMBERED) map.clear();
     map.set(key, value);
     return value;
@@ -89,44 +94,38 @@ export class DiskFsView implements FsView {
   lstat(path: string): FsEntry {
     const known = this.lstats.get(path);
     if (known) return known;
-    // Watch first, then look: a change in between is then reported, never lost.
-    const dir = dirname(path);
-    if (this.watcher) this.watcher.watch(dir);
-    return this.remember(this.lstats, path, dir, statWith(lstatSync as typeof statSync, path));
+    const watched = this.watched(dirname(path));
+    return this.remember(this.lstats, path, watched, statWith(lstatSync as typeof statSync, path));
   }
 
   stat(path: string): FsEntry {
     const known = this.stats.get(path);
     if (known) return known;
-    const dir = dirname(path);
-    if (this.watcher) this.watcher.watch(dir);
+    const watched = this.watched(dirname(path));
     const entry = statWith(statSync, path);
     // A symlink's target may live in a directory nobody watches: look again every time.
-    if (!this.watcher || this.lstat(path).kind === 'symlink') return entry;
-    return this.remember(this.stats, path, dir, entry);
+    return this.remember(this.stats, path, watched && this.lstat(path).kind !== 'symlink', entry);
   }
 
   readText(path: string): string | undefined {
     if (this.texts.has(path)) return this.texts.get(path);
-    const dir = dirname(path);
-    if (this.watcher) this.watcher.watch(dir);
+    const watched = this.watched(dirname(path));
     let text: string | undefined;
     try {
       text = readFileSync(path, 'latin1');
     } catch {
       text = undefined;
     }
-    if (!this.watcher || this.lstat(path).kind === 'symlink' || (text !== undefined && text.length > 1 << 20)) return text;
-    return this.remember(this.texts, path, dir, text);
+    const small = text === undefined || text.length <= 1 << 20;
+    return this.remember(this.texts, path, watched && small && this.lstat(path).kind !== 'symlink', text);
   }
 
   htaccess(dir: string): HtaccessRead {
     const known = this.reads.get(dir);
     if (known) return known;
-    if (this.watcher) this.watcher.watch(dir);
+    const watched = this.watched(dir);
     const read = this.readHtaccess(dir);
-    if (read.kind === 'parsed' && this.lstat(read.file).kind === 'symlink') return read;
-    return this.remember(this.reads, dir, dir, read);
+    return this.remember(this.reads, dir, watched && (read.kind !== 'parsed' || this.lstat(read.file).kind !== 'symlink'), read);
   }
 
   private readHtaccess(dir: string): HtaccessRead {

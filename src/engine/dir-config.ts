@@ -42,6 +42,12 @@ export interface FilesSection {
 
 /** FCGI_APACHE_ROLE values of mod_fcgid's three access-phase roles. */
 export type FcgidAuthRole = 'ACCESS_CHECKER' | 'AUTHENTICATOR' | 'AUTHORIZER';
+/** How mod_fcgid names each role: its directive and, in log lines, its check. */
+export const FCGID_AUTH_NAMES: Readonly<Record<FcgidAuthRole, { directive: string; check: string }>> = {
+  ACCESS_CHECKER: { directive: 'FcgidAccessChecker', check: 'Access check' },
+  AUTHENTICATOR: { directive: 'FcgidAuthenticator', check: 'Authentication' },
+  AUTHORIZER: { directive: 'FcgidAuthorizer', check: 'Authorization' },
+};
 const FCGID_AUTH_ROLE_OF: Readonly<Record<string, FcgidAuthRole>> = {
   accesschecker: 'ACCESS_CHECKER',
   authenticator: 'AUTHENTICATOR',

@@ -11,7 +11,7 @@ import { normalizeRequestPath } from '../grammar/url-path.js';
 import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
-import { applyLevelCached as applyLevel, type DirConfig, type FcgidAuthRole } from './dir-config.js';
+import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 
 /** One line for the error log, in Apache's wording. */
@@ -91,7 +91,7 @@ type DecisionBody =
       /** Headers that go out with the error page (err_headers_out), e.g. WWW-Authenticate. */
       headers?: Record<string, string>;
     }
-  | { kind: 'redirect'; status: number; location: string; cfg: DirConfig; headers?: [string, string][] }
+  | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
   /** Run a mod_fcgid access-phase program (FastCGI Authorizer role), then go on with `resume`. */
   | {
       kind: 'fcgi-auth';
@@ -456,7 +456,7 @@ function askFcgid(
       if (!setting.authoritative) {
         if (outcome.ran) extras.status = outcome.status;
         if (outcome.ran && outcome.location !== undefined && outcome.status >= 300 && outcome.status < 400) {
-          return { kind: 'redirect', status: outcome.status, location: outcome.location, cfg, headers: extras.headers };
+          return { kind: 'redirect', status: outcome.status, location: outcome.location, cfg, authHeaders: extras.headers };
         }
         return declined();
       }
@@ -469,8 +469,8 @@ function askFcgid(
         log: {
           module: 'fcgid',
           level: 'error',
-          message: `mod_fcgid: ${role === 'ACCESS_CHECKER' ? 'Access check' : role === 'AUTHENTICATOR' ? 'Authentication' : 'Authorization'}${user ? ` of user ${user.name}` : ''} to access ${uri} failed, reason: script returned status ${outcome.status}${outcome.ran && outcome.status === 200 ? '; internal redirection not allowed' : ''}`,
-          explain: `${setting.program} (Fcgid${role === 'ACCESS_CHECKER' ? 'AccessChecker' : role === 'AUTHENTICATOR' ? 'Authenticator' : 'Authorizer'}) did not answer "Status: 200" without a Location, so the request is refused with 401 as mod_fcgid does.`,
+          message: `mod_fcgid: ${FCGID_AUTH_NAMES[role].check}${user ? ` of user ${user.name}` : ''} to access ${uri} failed, reason: script returned status ${outcome.status}${outcome.ran && outcome.status === 200 ? '; internal redirection not allowed' : ''}`,
+          explain: `${setting.program} (${FCGID_AUTH_NAMES[role].directive}) did not answer "Status: 200" without a Location, so the request is refused with 401 as mod_fcgid does.`,
         },
       };
     },
@@ -537,7 +537,7 @@ function decideAfterAccess(
           log: { module: 'rewrite', level: 'error', message: `AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the RewriteRule directive is also forbidden due to its similar ability to circumvent directory restrictions : ${filename}` },
         };
       }
-      const outcome = runRewriteRound(rw, { path: full, query: req.query, documentRoot: ctx.documentRoot }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, cfg, env));
+      const outcome = runRewriteRound(rw, { path: full, query: req.query, documentRoot: ctx.documentRoot }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, env));
       notes.vary = outcome.vary;
       for (const [k, v] of outcome.env) {
         if (v === undefined) env.delete(k);
@@ -674,7 +674,7 @@ function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, f
 }
 
 /** `lookup_variable` for `%{VAR}` in per-directory rewrite rules (unknown names give ""). */
-function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, cfg: DirConfig, env: ReadonlyMap<string, string>): RewriteEnvironment {
+function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, env: ReadonlyMap<string, string>): RewriteEnvironment {
   const header = (name: string): string => {
     const v = req.headers?.[name.toLowerCase()];
     return Array.isArray(v) ? v.join(', ') : (v ?? '');

@@ -13,6 +13,7 @@ import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
 import { Role } from '../grammar/fastcgi-records.js';
 import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
+import { FCGID_AUTH_NAMES } from '../engine/dir-config.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
 
 export interface FcgidContext extends CgiContext {
@@ -29,6 +30,22 @@ const OUTPUT_BUFFER_SIZE = 65536;
 
 /** Request headers mod_fcgid never passes on (it forces HTTP_CONNECTION=close). */
 const DROPPED = ['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTTP_TRAILER', 'HTTP_TRANSFER_ENCODING', 'HTTP_UPGRADE'];
+
+/** A process class as mod_fcgid starts it: PATH plus FcgidInitialEnv, in the program's directory. */
+function fcgiApp(
+  c: Pick<FcgidContext, 'initialEnv'>,
+  a: { classKey: string; program: string; args: string[]; label: string; version?: string },
+): FcgiApp {
+  return {
+    ...a,
+    cwd: dirname(a.program),
+    env: { PATH: DEBIAN_APACHE_PATH, ...Object.fromEntries(c.initialEnv) },
+    preflight: () => {
+      const problem = checkExecutable(a.program);
+      return problem ? Object.assign(new Error(problem.explain), { code: 'EXEC' }) : undefined;
+    },
+  };
+}
 
 export function runFcgid(c: FcgidContext): void {
   const { req, res, facts, decision: d } = c;
@@ -80,21 +97,15 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
   const suffix = dot > d.path.lastIndexOf('/') ? d.path.slice(dot) : '';
   const wrapper = d.cfg.fcgidWrappers.get(suffix) ?? d.cfg.fcgidWrappers.get('ALL');
   const program = wrapper ? wrapper.argv[0]! : d.path;
-  const app: FcgiApp = {
+  const app = fcgiApp(c, {
     // A wrapper's processes are one class per command line (all .php files share php-cgi).
     classKey: wrapper ? `wrapper:${wrapper.argv.join(' ')}` : `${st.dev}:${st.ino}:${d.path}`,
     program,
     args: wrapper ? wrapper.argv.slice(1) : [],
-    cwd: dirname(program),
-    env: { PATH: DEBIAN_APACHE_PATH, ...Object.fromEntries(c.initialEnv) },
     label: d.path,
     // A wrapper's class runs many scripts: an edit to one of them is not stale code.
     ...(d.entry && !wrapper ? { version: `${d.entry.mtimeUs}:${d.entry.size}` } : {}),
-    preflight: () => {
-      const problem = checkExecutable(program);
-      return problem ? Object.assign(new Error(problem.explain), { code: 'EXEC' }) : undefined;
-    },
-  };
+  });
   c.pool.acquire(app).then(
     (lease) => {
       const parser = new CgiHeaderParser();
@@ -252,22 +263,11 @@ export function runFcgidAuthorizer(
   try {
     st = statSync(program);
   } catch {
-    c.log({ module: 'fcgid', level: 'error', message: `mod_fcgid: can't get ${program} file info`, explain: `Fcgid${d.role === 'ACCESS_CHECKER' ? 'AccessChecker' : d.role === 'AUTHENTICATOR' ? 'Authenticator' : 'Authorizer'} names ${program}, which does not exist: give the program's absolute path.` });
+    c.log({ module: 'fcgid', level: 'error', message: `mod_fcgid: can't get ${program} file info`, explain: `${FCGID_AUTH_NAMES[d.role].directive} names ${program}, which does not exist: give the program's absolute path.` });
     done({ ran: false, status: 500 });
     return;
   }
-  const app: FcgiApp = {
-    classKey: `${st.dev}:${st.ino}:${program}`,
-    program,
-    args: [],
-    cwd: dirname(program),
-    env: { PATH: DEBIAN_APACHE_PATH, ...Object.fromEntries(c.initialEnv) },
-    label: program,
-    preflight: () => {
-      const problem = checkExecutable(program);
-      return problem ? Object.assign(new Error(problem.explain), { code: 'EXEC' }) : undefined;
-    },
-  };
+  const app = fcgiApp(c, { classKey: `${st.dev}:${st.ino}:${program}`, program, args: [], label: program });
   const base = program.slice(program.lastIndexOf('/') + 1);
   c.pool.acquire(app).then(
     (lease) => {

@@ -494,7 +494,7 @@ export function respond(
   }
   if (d.kind === 'error' && d.log) log(d.log, facts);
   // An access-phase program's header fields go out with whatever the answer is (err_headers_out).
-  for (const [name, value] of d.authHeaders ?? (d.kind === 'redirect' ? d.headers : undefined) ?? []) {
+  for (const [name, value] of d.authHeaders ?? []) {
     const prev = res.getHeader(name);
     res.setHeader(name, prev === undefined ? value : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
   }
