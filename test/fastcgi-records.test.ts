@@ -6,6 +6,7 @@ import {
   encodeBeginRequest,
   encodeParams,
   encodeRecord,
+  encodeRequest,
   encodeStream,
   FCGI_MAX_CONTENT,
   RecordDecoder,
@@ -51,6 +52,30 @@ describe('FastCGI records', () => {
     expect([...body.subarray(0, 2)]).toEqual([1, 1]);
     expect(body[4]! & 0x80).toBe(0x80);
     expect(decodePairs(body)).toEqual([['A', 'b'], ['N'.repeat(200), 'v'.repeat(127)]]);
+  });
+  it('encodes a whole request that decodes back to its parts, for any body size and role', () => {
+    const env: Record<string, string> = { A: 'b', ['N'.repeat(200)]: 'v'.repeat(300), EMPTY: '' };
+    for (let i = 0; i < 30; i++) env[`BIG_${i}`] = 'x'.repeat(5000);
+    for (const size of [0, 1, 65535, 65536, 4 * 65535, 4 * 65535 + 1, 1_000_000]) {
+      const body = Buffer.alloc(size, 7);
+      const wire = encodeRequest(1, 1, 1, env, body)!;
+      const { records, error } = decodeAll([Buffer.concat(wire)]);
+      expect(error).toBeUndefined();
+      expect(records[0]!.type).toBe(RecordType.BEGIN_REQUEST);
+      expect([...records[0]!.content]).toEqual([0, 1, 1, 0, 0, 0, 0, 0]);
+      const params = records.filter((r) => r.type === RecordType.PARAMS);
+      expect(params.at(-1)!.content.length).toBe(0);
+      expect(Object.fromEntries(params.flatMap((r) => decodePairs(r.content)!))).toEqual(env);
+      const stdin = records.filter((r) => r.type === RecordType.STDIN);
+      expect(stdin.at(-1)!.content.length).toBe(0);
+      expect(stdin.every((r) => r.content.length <= FCGI_MAX_CONTENT)).toBe(true);
+      expect(Buffer.concat(stdin.map((r) => r.content)).equals(body)).toBe(true);
+      // The record sequence is the one encodeParams/encodeStream give separately.
+      expect(Buffer.concat(wire).equals(Buffer.concat([encodeBeginRequest(1, 1, 1), ...encodeParams(1, env)!, encodeRecord(RecordType.PARAMS, 1), ...encodeStream(RecordType.STDIN, 1, body), encodeRecord(RecordType.STDIN, 1)]))).toBe(true);
+    }
+    const auth = decodeAll(encodeRequest(1, 2, 0, { X: 'y' }, null)!).records;
+    expect(auth.map((r) => r.type)).toEqual([RecordType.BEGIN_REQUEST, RecordType.PARAMS, RecordType.PARAMS]);
+    expect(encodeRequest(1, 1, 0, { BIG: 'y'.repeat(70000) }, Buffer.alloc(0))).toBeUndefined();
   });
   it('splits streams into 65535-byte records', () => {
     const parts = encodeStream(RecordType.STDIN, 1, Buffer.alloc(200_000, 1));

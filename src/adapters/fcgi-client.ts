@@ -7,10 +7,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import {
-  encodeBeginRequest,
-  encodeParams,
-  encodeRecord,
-  encodeStream,
+  encodeRequest,
   FCGI_KEEP_CONN,
   RecordDecoder,
   RecordType,
@@ -98,8 +95,8 @@ export class FcgiConnection {
 
   /** Sends one request; returns a function that aborts it (closing the connection). */
   request(params: Record<string, string>, body: Buffer | undefined, ioTimeoutMs: number, on: FcgiExchange, keep: boolean, role: number = Role.RESPONDER): () => void {
-    const records = encodeParams(1, params);
-    if (!records) {
+    const wire = encodeRequest(1, role, keep ? FCGI_KEEP_CONN : 0, params, role === Role.RESPONDER ? (body ?? Buffer.alloc(0)) : null);
+    if (!wire) {
       queueMicrotask(() => on.error("mod_fcgid: can't init env request header", false));
       return () => undefined;
     }
@@ -107,12 +104,12 @@ export class FcgiConnection {
     this.current = { on, received: false, keep };
     this.ioTimeoutMs = ioTimeoutMs;
     this.sock.setTimeout(ioTimeoutMs);
-    const out: Buffer[] = [encodeBeginRequest(1, role, keep ? FCGI_KEEP_CONN : 0), ...records, encodeRecord(RecordType.PARAMS, 1)];
-    if (role === Role.RESPONDER) {
-      if (body && body.length) out.push(...encodeStream(RecordType.STDIN, 1, body));
-      out.push(encodeRecord(RecordType.STDIN, 1));
+    if (wire.length === 1) this.sock.write(wire[0]!);
+    else {
+      this.sock.cork();
+      for (const b of wire) this.sock.write(b);
+      this.sock.uncork();
     }
-    this.sock.write(Buffer.concat(out));
     return () => {
       if (this.current?.on === on) {
         // A client that goes away: mod_fcgid closes the connection (no ABORT_REQUEST).

@@ -85,22 +85,136 @@ export function encodePair(name: string, value: string): Buffer {
  * single pair is larger than one record can hold. The empty terminator is not included.
  */
 export function encodeParams(requestId: number, env: Readonly<Record<string, string>>): Buffer[] | undefined {
+  const layout = layoutParams(env);
+  if (!layout) return undefined;
+  const out = Buffer.allocUnsafe(layout.bytes);
+  writeParams(out, 0, requestId, env, layout);
   const records: Buffer[] = [];
-  let current: Buffer[] = [];
+  let off = 0;
+  for (const size of layout.records) {
+    records.push(out.subarray(off, off + FCGI_HEADER_LEN + size));
+    off += FCGI_HEADER_LEN + size;
+  }
+  return records;
+}
+
+/** Where the pairs of an environment fall: the content size of each PARAMS record. */
+interface ParamsLayout {
+  records: number[];
+  /** All PARAMS records with their headers. */
+  bytes: number;
+}
+
+const lengthSize = (n: number): number => (n < 0x80 ? 1 : 4);
+
+// Names and values are written as latin1 (one byte per UTF-16 unit, as Buffer.from(s, 'latin1')),
+// so a string's byte length is its length and the whole request can be sized before it is written.
+function layoutParams(env: Readonly<Record<string, string>>): ParamsLayout | undefined {
+  const records: number[] = [];
   let size = 0;
-  for (const [k, v] of Object.entries(env)) {
-    const pair = encodePair(k, v);
-    if (pair.length > FCGI_MAX_CONTENT) return undefined;
-    if (size + pair.length > FCGI_MAX_CONTENT) {
-      records.push(encodeRecord(RecordType.PARAMS, requestId, Buffer.concat(current, size)));
-      current = [];
+  for (const k in env) {
+    const v = env[k]!;
+    const pair = lengthSize(k.length) + lengthSize(v.length) + k.length + v.length;
+    if (pair > FCGI_MAX_CONTENT) return undefined;
+    if (size + pair > FCGI_MAX_CONTENT) {
+      records.push(size);
       size = 0;
     }
-    current.push(pair);
-    size += pair.length;
+    size += pair;
   }
-  if (size > 0) records.push(encodeRecord(RecordType.PARAMS, requestId, Buffer.concat(current, size)));
-  return records;
+  if (size > 0) records.push(size);
+  return { records, bytes: records.length * FCGI_HEADER_LEN + records.reduce((a, b) => a + b, 0) };
+}
+
+function writeHeader(out: Buffer, off: number, type: number, requestId: number, length: number): number {
+  out[off] = FCGI_VERSION;
+  out[off + 1] = type;
+  out.writeUInt16BE(requestId, off + 2);
+  out.writeUInt16BE(length, off + 4);
+  out[off + 6] = 0;
+  out[off + 7] = 0;
+  return off + FCGI_HEADER_LEN;
+}
+
+function writeLength(out: Buffer, off: number, n: number): number {
+  if (n < 0x80) {
+    out[off] = n;
+    return off + 1;
+  }
+  out.writeUInt32BE((n | 0x80000000) >>> 0, off);
+  return off + 4;
+}
+
+function writeParams(out: Buffer, off: number, requestId: number, env: Readonly<Record<string, string>>, layout: ParamsLayout): number {
+  let record = 0;
+  let left = 0;
+  for (const k in env) {
+    const v = env[k]!;
+    const pair = lengthSize(k.length) + lengthSize(v.length) + k.length + v.length;
+    if (left === 0) {
+      left = layout.records[record++]!;
+      off = writeHeader(out, off, RecordType.PARAMS, requestId, left);
+    }
+    off = writeLength(out, off, k.length);
+    off = writeLength(out, off, v.length);
+    off += out.write(k, off, 'latin1');
+    off += out.write(v, off, 'latin1');
+    left -= pair;
+  }
+  return off;
+}
+
+/** A STDIN body of at most this size travels in the same buffer as the request's head. */
+const INLINE_BODY = 4 * FCGI_MAX_CONTENT;
+
+/**
+ * A whole request as the client sends it: BEGIN_REQUEST, the PARAMS records and their empty
+ * terminator, then (unless `stdin` is null, as for the Authorizer role) the body as STDIN records
+ * and the empty STDIN. Small requests come back as one buffer (one write); a large body's bytes
+ * are not copied, only framed. Undefined when one pair cannot fit in a record.
+ */
+export function encodeRequest(
+  requestId: number,
+  role: number,
+  flags: number,
+  env: Readonly<Record<string, string>>,
+  stdin: Buffer | null,
+): Buffer[] | undefined {
+  const layout = layoutParams(env);
+  if (!layout) return undefined;
+  const body = stdin ?? Buffer.alloc(0);
+  const inline = body.length <= INLINE_BODY;
+  const bodyRecords = Math.ceil(body.length / FCGI_MAX_CONTENT);
+  const headBytes =
+    2 * FCGI_HEADER_LEN + layout.bytes + FCGI_HEADER_LEN + (stdin === null ? 0 : inline ? bodyRecords * FCGI_HEADER_LEN + body.length + FCGI_HEADER_LEN : 0);
+  const head = Buffer.allocUnsafe(headBytes);
+  let off = writeHeader(head, 0, RecordType.BEGIN_REQUEST, requestId, 8);
+  head.writeUInt16BE(role, off);
+  head[off + 2] = flags;
+  head.fill(0, off + 3, off + 8);
+  off = writeParams(head, off + 8, requestId, env, layout);
+  off = writeHeader(head, off, RecordType.PARAMS, requestId, 0);
+  if (stdin === null) return [head];
+  if (inline) {
+    for (let i = 0; i < body.length; i += FCGI_MAX_CONTENT) {
+      const part = body.subarray(i, i + FCGI_MAX_CONTENT);
+      off = writeHeader(head, off, RecordType.STDIN, requestId, part.length);
+      off += part.copy(head, off);
+    }
+    writeHeader(head, off, RecordType.STDIN, requestId, 0);
+    return [head];
+  }
+  return [head, ...encodeStreamFrames(RecordType.STDIN, requestId, body), header(RecordType.STDIN, requestId, 0)];
+}
+
+/** A stream's records as header and content buffers, the content not copied. */
+function encodeStreamFrames(type: number, requestId: number, data: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i += FCGI_MAX_CONTENT) {
+    const part = data.subarray(i, i + FCGI_MAX_CONTENT);
+    out.push(header(type, requestId, part.length), part);
+  }
+  return out;
 }
 
 /** Decodes name-value pairs; undefined when the bytes are not a whole number of pairs. */

@@ -161,6 +161,8 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
         stderr: (line) => c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${line}` }),
         end: () => {
           lease.release(true);
+          // Head, held body and the last chunk leave in one write: res.end() uncorks.
+          res.cork();
           if (headersDone && !flushed) flush();
           if (!headersDone) {
             const ev = parser.end();
