@@ -48,7 +48,7 @@ export interface FcgiLease {
   exited(): Promise<{ code: number; output: string }>;
 }
 
-export type PoolLog = (level: 'error' | 'warn' | 'info', message: string) => void;
+export type PoolLog = (level: 'error' | 'warn' | 'info', message: string, fields?: Record<string, unknown>) => void;
 
 const fast = fastSpawn;
 
@@ -252,9 +252,11 @@ export class FcgiProcessPool {
     const entry: Entry = { rec, pid, socketPath, exit, version: app.version };
     this.entries.set(id, entry);
     this.log('info', `mod_fcgid: server ${app.label}(${pid}) started`);
-    // mod_fcgid points an application's stdout and stderr at the error log.
+    // mod_fcgid points an application's stdout and stderr at the error log (raw lines, whatever
+    // the LogLevel); the fields say which process wrote them.
     let open = outputs.length;
-    for (const s of outputs) {
+    for (const [n, s] of outputs.entries()) {
+      const from = { app: app.label, pid, appOutput: n === 0 ? 'stdout' : 'stderr' };
       let rest = '';
       s.on('data', (c: Buffer) => {
         const text = rest + c.toString('latin1');
@@ -262,10 +264,10 @@ export class FcgiProcessPool {
         if (output.length > 4096) output = output.slice(-4096);
         const lines = text.split('\n');
         rest = lines.pop() ?? '';
-        for (const line of lines) this.log('error', line);
+        for (const line of lines) this.log('error', line, from);
       });
       s.on('close', () => {
-        if (rest) this.log('error', rest);
+        if (rest) this.log('error', rest, from);
         if (--open === 0 && fast) reapLater(pid, finishExit);
       });
     }

@@ -55,7 +55,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
         ? pino.transport({ target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname,apache' } })
         : pino.destination({ dest: 2, sync: false });
   const logger = pino({ base: undefined, level: 'info' }, errorDest);
-  setSiteLogger((module, level, message) => logger[level === 'info' ? 'debug' : level]({ module }, message));
+  setSiteLogger((module, level, message, fields) => logger[level === 'info' ? 'debug' : level]({ module, ...fields }, message));
   let accessLog: ((line: string) => void) | undefined;
   if (opts.accessLog === '-') accessLog = (line) => io.stderr.write(`${line}\n`);
   else if (opts.accessLog) {

@@ -35,7 +35,7 @@ export interface SiteContext extends ResolveContext {
   rewriteMaps: RewriteMapStore;
 }
 
-type ModuleLog = (module: string, level: 'error' | 'warn' | 'info', message: string) => void;
+type ModuleLog = (module: string, level: 'error' | 'warn' | 'info', message: string, fields?: Record<string, unknown>) => void;
 /** Where the process pool's and the map programs' lines go until the server sets its logger. */
 let siteLog: ModuleLog = () => undefined;
 export function setSiteLogger(fn: ModuleLog): void {
@@ -115,7 +115,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     fcgiPool: new FcgiProcessPool(
       fcgiLimits,
       join(tmpdir(), `${STATE_DIR_PREFIX}${process.pid}-${Date.now()}`),
-      (level, message) => siteLog('fcgid', level, message),
+      (level, message, fields) => siteLog('fcgid', level, message, fields),
       Boolean(runtime.reloadOnChange) || (arg('htsandboxreloadonchange') ?? 'off').toLowerCase() === 'on',
     ),
     timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
