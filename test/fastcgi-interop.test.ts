@@ -244,16 +244,18 @@ afterAll(async () => {
   for (const f of execFileSync('ls', [tmpdir()]).toString().split('\n')) if (f.startsWith(`${MARK}-php-`)) rmSync(join(tmpdir(), f), { force: true });
 });
 
-/** A request with a body, on its own connection. */
-function send(port: number, path: string, method: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
+/** A request with a body, on its own connection; `chunked` sends it without a Content-Length. */
+function send(port: number, path: string, method: string, body?: Buffer, chunked = false): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers: { Connection: 'close', ...(body ? { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length } : {}) } }, (r) => {
+    const length = body && !chunked ? { 'Content-Length': body.length } : {};
+    const req = request({ host: '127.0.0.1', port, path, method, headers: { Connection: 'close', ...(body ? { 'Content-Type': 'application/octet-stream', ...length } : {}) } }, (r) => {
       const chunks: Buffer[] = [];
       r.on('data', (c: Buffer) => chunks.push(c));
       r.on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks) }));
     });
     req.on('error', reject);
-    req.end(body);
+    if (body && chunked) for (let i = 0; i < body.length; i += 100_000) req.write(body.subarray(i, i + 100_000));
+    req.end(chunked ? undefined : body);
   });
 }
 
@@ -327,6 +329,14 @@ for (const lib of LIBRARIES) {
       const r = await send(server.port, lib.path, 'POST', body);
       expect(r.status, r.body.toString().slice(0, 500)).toBe(200);
       expect(fields(r.body)).toMatchObject({ len: String(TEN_MIB), digest: lib.digest(body) });
+    }, 60_000);
+
+    it('a chunked upload (no Content-Length) arrives whole', async () => {
+      const body = Buffer.alloc(1_500_000);
+      for (let i = 0; i < body.length; i++) body[i] = (i * 13) & 0xff;
+      const r = await send(server.port, lib.path, 'POST', body, true);
+      expect(r.status, r.body.toString().slice(0, 500)).toBe(200);
+      expect(fields(r.body)).toMatchObject({ len: String(body.length), digest: lib.digest(body) });
     }, 60_000);
 
     it('a 10 MiB response arrives whole', async () => {

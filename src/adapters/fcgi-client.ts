@@ -7,12 +7,16 @@
  */
 import { connect, type Socket } from 'node:net';
 import {
+  encodeRecord,
   encodeRequest,
   FCGI_KEEP_CONN,
+  FCGI_MAX_CONTENT,
+  recordHeader,
   RecordDecoder,
   RecordType,
   Role,
 } from '../grammar/fastcgi-records.js';
+import { isSpooled, type RequestBody, type SpooledBody } from './request-body-spool.js';
 
 export interface FcgiExchange {
   stdout(chunk: Buffer): void;
@@ -94,14 +98,17 @@ export class FcgiConnection {
   }
 
   /** Sends one request; returns a function that aborts it (closing the connection). */
-  request(params: Record<string, string>, body: Buffer | undefined, ioTimeoutMs: number, on: FcgiExchange, keep: boolean, role: number = Role.RESPONDER): () => void {
-    const wire = encodeRequest(1, role, keep ? FCGI_KEEP_CONN : 0, params, role === Role.RESPONDER ? (body ?? Buffer.alloc(0)) : null);
+  request(params: Record<string, string>, body: RequestBody | undefined, ioTimeoutMs: number, on: FcgiExchange, keep: boolean, role: number = Role.RESPONDER): () => void {
+    const spooled = body !== undefined && isSpooled(body);
+    const stdin = role !== Role.RESPONDER || spooled ? null : ((body as Buffer | undefined) ?? Buffer.alloc(0));
+    const wire = encodeRequest(1, role, keep ? FCGI_KEEP_CONN : 0, params, stdin);
     if (!wire) {
       queueMicrotask(() => on.error("mod_fcgid: can't init env request header", false));
       return () => undefined;
     }
     this.requests++;
-    this.current = { on, received: false, keep };
+    const current = { on, received: false, keep };
+    this.current = current;
     this.ioTimeoutMs = ioTimeoutMs;
     this.sock.setTimeout(ioTimeoutMs);
     if (wire.length === 1) this.sock.write(wire[0]!);
@@ -110,6 +117,7 @@ export class FcgiConnection {
       for (const b of wire) this.sock.write(b);
       this.sock.uncork();
     }
+    if (spooled && role === Role.RESPONDER) this.streamStdin(body, () => this.current === current);
     return () => {
       if (this.current?.on === on) {
         // A client that goes away: mod_fcgid closes the connection (no ABORT_REQUEST).
@@ -118,6 +126,30 @@ export class FcgiConnection {
         this.sock.destroy();
       }
     };
+  }
+
+  /** A spooled body as STDIN records, read from its file as the socket drains. */
+  private streamStdin(body: SpooledBody, stillCurrent: () => boolean): void {
+    let position = 0;
+    const next = (): void => {
+      if (!stillCurrent() || !this.alive) return;
+      if (position >= body.size) {
+        this.sock.write(encodeRecord(RecordType.STDIN, 1));
+        return;
+      }
+      body.read(position, Math.min(FCGI_MAX_CONTENT, body.size - position), (err, data) => {
+        if (!stillCurrent() || !this.alive) return;
+        if (err || data.length === 0) {
+          this.fail(`mod_fcgid: can't read the spooled request body: ${err?.message ?? 'short file'}`);
+          return;
+        }
+        position += data.length;
+        this.sock.write(recordHeader(RecordType.STDIN, 1, data.length));
+        if (this.sock.write(data)) next();
+        else this.sock.once('drain', next);
+      });
+    };
+    next();
   }
 
   close(): void {

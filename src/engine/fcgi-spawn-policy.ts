@@ -22,6 +22,10 @@ export interface FcgiLimits {
   ioTimeoutMs: number;
   /** FcgidMaxRequestLen in bytes (default 131072). */
   maxRequestLen: number;
+  /** FcgidMaxRequestInMem in bytes (default 65536): the rest of a body is spooled to a file. */
+  maxRequestInMem: number;
+  /** FcgidOutputBufferSize in bytes (default 65536): output is held until it exceeds this. */
+  outputBufferSize: number;
   /** How long a request waits for a process slot before 503 (mod_fcgid: about 64 s). */
   busyWaitMs: number;
 }
@@ -35,6 +39,8 @@ export const DEFAULT_FCGI_LIMITS: FcgiLimits = {
   maxRequestsPerProcess: 0,
   ioTimeoutMs: 40_000,
   maxRequestLen: 131_072,
+  maxRequestInMem: 65_536,
+  outputBufferSize: 65_536,
   busyWaitMs: 64_000,
 };
 

@@ -481,7 +481,7 @@ const EMULATED = new Set<string>([
   'requestheader', 'limitrequestbody', 'rewriteengine', 'rewritebase', 'rewritecond', 'rewriterule', 'rewriteoptions', 'rewritemap',
   'authtype', 'authname', 'authuserfile', 'authgroupfile', 'cgipassauth', 'timeout', 'serversignature',
   'fcgidmaxprocesses', 'fcgidmaxprocessesperclass', 'fcgidminprocessesperclass', 'fcgididletimeout',
-  'fcgidprocesslifetime', 'fcgidmaxrequestsperprocess', 'fcgidiotimeout', 'fcgidmaxrequestlen', 'htsandboxfcgidkeepconn', 'htsandboxreloadonchange', 'fcgidwrapper', 'fcgiwrapper',
+  'fcgidprocesslifetime', 'fcgidmaxrequestsperprocess', 'fcgidiotimeout', 'fcgidmaxrequestlen', 'fcgidmaxrequestinmem', 'fcgidoutputbuffersize', 'htsandboxfcgidkeepconn', 'htsandboxreloadonchange', 'fcgidwrapper', 'fcgiwrapper',
   'fcgidaccesschecker', 'fcgidaccesscheckerauthoritative', 'fcgidauthenticator', 'fcgidauthenticatorauthoritative', 'fcgidauthorizer', 'fcgidauthorizerauthoritative',
   'fastcgiaccesschecker', 'fastcgiaccesscheckerauthoritative', 'fastcgiauthenticator', 'fastcgiauthenticatorauthoritative', 'fastcgiauthorizer', 'fastcgiauthorizerauthoritative', 'authbasicauthoritative',
   'fcgidinitialenv', 'fcgidpassheader',

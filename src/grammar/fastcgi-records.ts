@@ -34,7 +34,8 @@ export interface FcgiRecord {
   content: Buffer;
 }
 
-function header(type: number, requestId: number, length: number): Buffer {
+/** A record header with no padding (the content follows separately). */
+export function recordHeader(type: number, requestId: number, length: number): Buffer {
   const h = Buffer.alloc(FCGI_HEADER_LEN);
   h[0] = FCGI_VERSION;
   h[1] = type;
@@ -46,7 +47,7 @@ function header(type: number, requestId: number, length: number): Buffer {
 /** One record (no padding: some peers reject content+padding over 65535). */
 export function encodeRecord(type: number, requestId: number, content: Buffer = Buffer.alloc(0)): Buffer {
   if (content.length > FCGI_MAX_CONTENT) throw new RangeError('record content over 65535 bytes');
-  return Buffer.concat([header(type, requestId, content.length), content]);
+  return Buffer.concat([recordHeader(type, requestId, content.length), content]);
 }
 
 /** A stream (STDIN, STDOUT …) split into records of at most 65535 bytes, without its terminator. */
@@ -204,7 +205,7 @@ export function encodeRequest(
     writeHeader(head, off, RecordType.STDIN, requestId, 0);
     return [head];
   }
-  return [head, ...encodeStreamFrames(RecordType.STDIN, requestId, body), header(RecordType.STDIN, requestId, 0)];
+  return [head, ...encodeStreamFrames(RecordType.STDIN, requestId, body), recordHeader(RecordType.STDIN, requestId, 0)];
 }
 
 /** A stream's records as header and content buffers, the content not copied. */
@@ -212,7 +213,7 @@ function encodeStreamFrames(type: number, requestId: number, data: Buffer): Buff
   const out: Buffer[] = [];
   for (let i = 0; i < data.length; i += FCGI_MAX_CONTENT) {
     const part = data.subarray(i, i + FCGI_MAX_CONTENT);
-    out.push(header(type, requestId, part.length), part);
+    out.push(recordHeader(type, requestId, part.length), part);
   }
   return out;
 }

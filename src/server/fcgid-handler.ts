@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { checkExecutable } from '../adapters/cgi-process.js';
+import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
 import type { FcgiExchange } from '../adapters/fcgi-client.js';
 import type { FcgiApp, FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
 import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
@@ -24,9 +25,6 @@ export interface FcgidContext extends CgiContext {
   initialEnv: ReadonlyMap<string, string>;
   passHeaders: readonly string[];
 }
-
-/** FcgidOutputBufferSize: output is held until it exceeds this, then streamed. */
-const OUTPUT_BUFFER_SIZE = 65536;
 
 /** Request headers mod_fcgid never passes on (it forces HTTP_CONNECTION=close). */
 const DROPPED = ['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTTP_TRAILER', 'HTTP_TRANSFER_ENCODING', 'HTTP_UPGRADE'];
@@ -48,21 +46,22 @@ function fcgiApp(
 }
 
 export function runFcgid(c: FcgidContext): void {
-  const { req, res, facts, decision: d } = c;
+  const { req, res, decision: d } = c;
   const base = d.path.slice(d.path.lastIndexOf('/') + 1);
-  // mod_fcgid reads the whole body before it takes a process (add_request_body).
-  const chunks: Buffer[] = [];
-  let size = 0;
+  // mod_fcgid reads the whole body before it takes a process (add_request_body): up to
+  // FcgidMaxRequestInMem in memory, the rest in a temporary file.
+  const spool = new RequestBodySpool(c.limits.maxRequestInMem);
   let tooLong = false;
+  let size = 0;
   req.on('data', (chunk: Buffer) => {
     if (tooLong) return;
     size += chunk.length;
     if (size > c.limits.maxRequestLen) {
       tooLong = true;
-      chunks.length = 0;
+      spool.discard();
       return;
     }
-    chunks.push(chunk);
+    if (!spool.push(chunk, () => req.resume())) req.pause();
   });
   req.on('end', () => {
     if (tooLong) {
@@ -70,18 +69,35 @@ export function runFcgid(c: FcgidContext): void {
       c.fail(500);
       return;
     }
-    dispatch(c, Buffer.concat(chunks, size), base);
+    spool.finish((err, body) => {
+      if (err) {
+        c.log({ module: 'fcgid', level: 'error', message: `mod_fcgid: can't write the request body to a temporary file: ${err.message}` });
+        c.fail(500);
+        return;
+      }
+      if (res.destroyed) {
+        if (isSpooled(body)) body.close();
+        return;
+      }
+      dispatch(c, body, base);
+    });
   });
-  req.on('error', () => res.destroy());
+  req.on('error', () => {
+    spool.discard();
+    res.destroy();
+  });
 }
 
-function dispatch(c: FcgidContext, body: Buffer, base: string): void {
+function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
   const { res, facts, decision: d } = c;
   const env = requestEnvironment(c);
   for (const k of DROPPED) delete env[k];
   env.HTTP_CONNECTION = 'close';
   // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
-  env.CONTENT_LENGTH = String(body.length);
+  env.CONTENT_LENGTH = String(isSpooled(body) ? body.size : body.length);
+  const closeBody = (): void => {
+    if (isSpooled(body)) body.close();
+  };
   // FcgidPassHeader X: the raw header as X (name as written) and as HTTP_X.
   for (const name of c.passHeaders) {
     const v = c.req.headers[name.toLowerCase()];
@@ -138,7 +154,7 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
           if (headersDone) {
             held.push(chunk);
             heldBytes += chunk.length;
-            if (heldBytes > OUTPUT_BUFFER_SIZE) flush();
+            if (heldBytes > c.limits.outputBufferSize) flush();
             return;
           }
           const ev = parser.push(chunk);
@@ -156,11 +172,12 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
             held.push(ev.rest);
             heldBytes += ev.rest.length;
           }
-          if (heldBytes > OUTPUT_BUFFER_SIZE) flush();
+          if (heldBytes > c.limits.outputBufferSize) flush();
         },
         stderr: (line) => c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${line}` }),
         end: () => {
           lease.release(true);
+          closeBody();
           // Head, held body and the last chunk leave in one write: res.end() uncorks.
           res.cork();
           if (headersDone && !flushed) flush();
@@ -183,6 +200,7 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
             return;
           }
           lease.release(false);
+          closeBody();
           c.log({ module: 'fcgid', level: 'warn', message });
           if (!flushed) {
             // mod_fcgid holds the first 64 KiB: a failure before it went out is a clean 500.
@@ -217,9 +235,11 @@ function dispatch(c: FcgidContext, body: Buffer, base: string): void {
         // The client went away: close the connection and release the process normally.
         abort();
         lease.release(true);
+        closeBody();
       });
     },
     (err: Error & { code?: string }) => {
+      closeBody();
       if (err.code === 'EXEC') {
         // The host forks, the exec fails, and the connection is reset: a 500.
         c.log({ module: 'fcgid', level: 'warn', message: '(104)Connection reset by peer: mod_fcgid: error reading data from FastCGI server' });

@@ -94,6 +94,8 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     maxRequestsPerProcess: num('fcgidmaxrequestsperprocess', d.maxRequestsPerProcess),
     ioTimeoutMs: num('fcgidiotimeout', d.ioTimeoutMs / 1000) * 1000,
     maxRequestLen: num('fcgidmaxrequestlen', d.maxRequestLen),
+    maxRequestInMem: num('fcgidmaxrequestinmem', d.maxRequestInMem),
+    outputBufferSize: num('fcgidoutputbuffersize', d.outputBufferSize),
     busyWaitMs: d.busyWaitMs,
   };
   return {
