@@ -6,6 +6,8 @@ import type { ErrorCode } from '../vocabulary/error-catalog.js';
 import { parseOptions } from './options.js';
 import { compileApacheRegex } from './regex.js';
 import { getWordConf, splitWords } from './words.js';
+import { HANDLER_MODULES } from './module-catalog.js';
+import { parseProxyHandler, proxySchemeModule } from './proxy-target.js';
 
 /** What a validator sees of one directive. */
 export interface ValidatorInput {
@@ -567,6 +569,40 @@ const require: Validator = ({ rawArgs, hasModule }) => {
 };
 
 /** `Error` (generate_error, core.c): always fails, with its own text. */
+/**
+ * A handler no loaded module provides is not an error for Apache: core's default handler sends
+ * the file as it is — a script's source goes out as text. Said once per line.
+ */
+function handlerFinding(handler: string, hasModule: (id: string) => boolean): ValidatorFinding | undefined {
+  const proxy = parseProxyHandler(handler);
+  if (proxy !== undefined) {
+    if ('error' in proxy) return { code: 'HT207', message: proxy.error };
+    const needed = ['proxy', proxySchemeModule(proxy)].filter((m) => !hasModule(m));
+    if (needed.length) {
+      return {
+        code: 'HT203',
+        message: `handler "${handler}" needs ${needed.map((m) => `mod_${m}`).join(' and ')}, which this host does not load: matching files are sent as they are`,
+        hint: `Load ${needed.map((m) => `${m}_module`).join(' and ')} in the host configuration, or use "SetHandler fcgid-script" to have the host run the script itself.`,
+      };
+    }
+    if (proxy.kind === 'other') return { code: 'HT207', message: `handler "${handler}": htsandbox forwards fcgi:// and balancer:// targets only` };
+    return undefined;
+  }
+  const key = handler.toLowerCase();
+  if (key === 'none') return undefined;
+  const providers = HANDLER_MODULES.get(key);
+  if (providers?.some((m) => m === 'core' || hasModule(m))) return undefined;
+  return {
+    code: 'HT203',
+    message: providers
+      ? `handler "${handler}" needs mod_${providers[0]}, which this host does not load: matching files are sent as they are (a script's source is visible)`
+      : `no module provides handler "${handler}": matching files are sent as they are (a script's source is visible)`,
+  };
+}
+
+const setHandler: Validator = ({ words, hasModule }) => (words[0] === undefined ? undefined : handlerFinding(words[0], hasModule));
+const addHandler: Validator = ({ words, hasModule }) => (words[0] === undefined || words.length < 2 ? undefined : handlerFinding(words[0], hasModule));
+
 const errorDirective: Validator = ({ rawArgs }) => {
   // Only the surrounding quotes go; escapes inside stay as written.
   const text = rawArgs.length >= 2 && rawArgs.startsWith('"') && rawArgs.endsWith('"') ? rawArgs.slice(1, -1) : rawArgs;
@@ -606,4 +642,6 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['directoryindexredirect', directoryIndexRedirect],
   ['authbasicprovider', authBasicProvider],
   ['error', errorDirective],
+  ['sethandler', setHandler],
+  ['addhandler', addHandler],
 ]);

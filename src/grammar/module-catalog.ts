@@ -33,3 +33,22 @@ export function moduleNames(id: string): string[] {
   if (id === 'php') names.push('php_module', 'php7_module', 'php5_module', 'mod_php7.c', 'mod_php5.c');
   return names;
 }
+
+/**
+ * Handler names and the modules that provide them (any one of the list). A handler no loaded
+ * module provides is left to core's default handler: the file is sent as it is.
+ */
+export const HANDLER_MODULES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['cgi-script', ['cgi', 'cgid']],
+  ['application/x-httpd-cgi', ['cgi', 'cgid']],
+  ['fcgid-script', ['fcgid']],
+  ['server-status', ['status']],
+  ['server-info', ['info']],
+  ['send-as-is', ['asis']],
+  ['type-map', ['negotiation']],
+  ['imap-file', ['imagemap']],
+  ['balancer-manager', ['proxy_balancer']],
+  ['application/x-httpd-php', ['php']],
+  ['application/x-httpd-php-source', ['php']],
+  ['default-handler', ['core']],
+]);

@@ -37,6 +37,7 @@ const entries = [
   { code: 'HT204', severity: 'warning', summary: 'Trailing text that looks like a comment is read as arguments' },
   { code: 'HT205', severity: 'warning', summary: 'Directive skipped because AllowOverride Nonfatal is set' },
   { code: 'HT206', severity: 'warning', summary: 'Config variable ${NAME} is not defined' },
+  { code: 'HT207', severity: 'warning', summary: 'proxy: handler htsandbox cannot follow (malformed target, or a scheme other than fcgi://)' },
   // --- I/O while checking or loading ---
   { code: 'HT300', severity: 'error', summary: 'File or directory cannot be read' },
   { code: 'HT301', severity: 'error', summary: 'Include pattern matches no file' },

@@ -1,0 +1,117 @@
+/**
+ * mod_proxy's handler form (`SetHandler "proxy:…"`, 2.4.10+) for FastCGI backends, and the
+ * balancers a server configuration declares with `<Proxy "balancer://name">` + `BalancerMember`.
+ * Pure: what a handler name means, never a connection.
+ */
+import type { ConfigNode } from './syntax-tree.js';
+import { walkActive } from './syntax-tree.js';
+
+/** Where one FastCGI backend listens. */
+export type FcgiEndpoint = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+/** What a `proxy:` handler names. */
+export type ProxyTarget =
+  | {
+      kind: 'fcgi';
+      endpoint: FcgiEndpoint;
+      /**
+       * mod_proxy_fcgi leaves `proxy:fcgi://host[:port]` in front of SCRIPT_FILENAME (PHP-FPM
+       * strips it); `proxy:unix:` targets show the host named after the `|`.
+       */
+      scriptFilenamePrefix: string;
+    }
+  | { kind: 'balancer'; name: string }
+  | { kind: 'other'; scheme: string };
+
+/** `ap_proxy_port_of_scheme("fcgi")`. */
+export const FCGI_DEFAULT_PORT = 8000;
+
+/** Host and port of `//host[:port][/…]`; IPv6 literals in brackets. */
+function netloc(rest: string): { host: string; port: number } | undefined {
+  const m = /^\/\/(\[[^\]]*\]|[^:/?#]*)(?::(\d*))?(?:[/?#].*)?$/.exec(rest);
+  if (!m || m[1] === '') return undefined;
+  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+  const port = m[2] ? Number(m[2]) : FCGI_DEFAULT_PORT;
+  return port > 0 && port < 65536 ? { host, port } : undefined;
+}
+
+const prefixFor = (host: string, port: number): string =>
+  `proxy:fcgi://${host.includes(':') ? `[${host}]` : host}${port === FCGI_DEFAULT_PORT ? '' : `:${port}`}`;
+
+/** Parses a handler name that starts with `proxy:`; undefined for any other handler. */
+export function parseProxyHandler(handler: string): ProxyTarget | { error: string } | undefined {
+  if (!/^proxy:/i.test(handler)) return undefined;
+  let url = handler.slice(6);
+  let socketPath: string | undefined;
+  if (/^unix:/i.test(url)) {
+    // `ap_proxy_de_socketfy`: "unix:/path|scheme://host…"; the path may not be empty.
+    const bar = url.indexOf('|');
+    if (bar === -1) return { error: `${handler}: a unix: target needs "|fcgi://host" after the socket path` };
+    socketPath = url.slice(5, bar);
+    url = url.slice(bar + 1);
+    if (!socketPath.startsWith('/')) return { error: `${handler}: the socket path must be absolute` };
+  }
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined) return { error: `${handler}: no scheme after proxy:` };
+  const rest = url.slice(scheme.length + 1);
+  if (scheme === 'balancer') {
+    const name = /^\/\/([^/?#]+)/.exec(rest)?.[1];
+    return name ? { kind: 'balancer', name: name.toLowerCase() } : { error: `${handler}: no balancer name` };
+  }
+  if (scheme !== 'fcgi') return { kind: 'other', scheme };
+  const loc = netloc(rest);
+  if (!loc) return { error: `${handler}: cannot read host and port` };
+  return {
+    kind: 'fcgi',
+    endpoint: socketPath !== undefined ? { kind: 'unix', path: socketPath } : { kind: 'tcp', host: loc.host, port: loc.port },
+    scriptFilenamePrefix: prefixFor(loc.host, loc.port),
+  };
+}
+
+/** The modules a handler name needs, beyond mod_proxy itself (for `proxy:` names). */
+export function proxySchemeModule(target: ProxyTarget): string {
+  return target.kind === 'fcgi' ? 'proxy_fcgi' : target.kind === 'balancer' ? 'proxy_balancer' : `proxy_${target.scheme}`;
+}
+
+export interface BalancerMember {
+  endpoint: FcgiEndpoint;
+  url: string;
+  file: string;
+  line: number;
+}
+
+/**
+ * `<Proxy "balancer://name">` sections and their `BalancerMember` lines (also the
+ * `BalancerMember balancer://name url` form outside a section). Members of other schemes than
+ * fcgi are listed with an error.
+ */
+export function proxyBalancers(nodes: readonly ConfigNode[]): { balancers: Map<string, BalancerMember[]>; errors: { file: string; line: number; message: string }[] } {
+  const balancers = new Map<string, BalancerMember[]>();
+  const errors: { file: string; line: number; message: string }[] = [];
+  for (const { node, parents } of walkActive(nodes)) {
+    if (node.kind !== 'directive' || node.key !== 'balancermember') continue;
+    const words = node.args.map((a) => a.value);
+    const section = [...parents].reverse().find((p) => p.key === '<proxy');
+    let name: string | undefined;
+    let url: string | undefined;
+    if (section) {
+      name = /^balancer:\/\/([^/]+)/i.exec(section.args[0]?.value ?? '')?.[1];
+      url = words[0];
+    } else {
+      name = /^balancer:\/\/([^/]+)/i.exec(words[0] ?? '')?.[1];
+      url = words[1];
+    }
+    if (!name || !url) {
+      errors.push({ file: node.file, line: node.line, message: 'BalancerMember must be in a <Proxy balancer://name> section or name its balancer' });
+      continue;
+    }
+    const parsed = parseProxyHandler(`proxy:${url}`);
+    if (!parsed || 'error' in parsed || parsed.kind !== 'fcgi') {
+      errors.push({ file: node.file, line: node.line, message: `BalancerMember ${url}: htsandbox runs fcgi:// members only` });
+      continue;
+    }
+    const key = name.toLowerCase();
+    balancers.set(key, [...(balancers.get(key) ?? []), { endpoint: parsed.endpoint, url, file: node.file, line: node.line }]);
+  }
+  return { balancers, errors };
+}
