@@ -17,9 +17,11 @@ import {
   Role,
 } from '../grammar/fastcgi-records.js';
 import { isSpooled, type RequestBody, type SpooledBody } from './request-body-spool.js';
+import type { FcgiEndpoint } from '../grammar/proxy-target.js';
 
 export interface FcgiExchange {
   stdout(chunk: Buffer): void;
+  /** One STDERR record's text. */
   stderr(text: string): void;
   /** END_REQUEST arrived. */
   end(): void;
@@ -27,7 +29,7 @@ export interface FcgiExchange {
    * The exchange failed before END_REQUEST (mod_fcgid's wording). `retryable` is true when a
    * reused connection failed before any reply: the app had closed it; try a new one.
    */
-  error(message: string, retryable: boolean): void;
+  error(message: string, retryable: boolean, detail?: { connected: boolean; code?: string }): void;
 }
 
 const errnoText = (err: NodeJS.ErrnoException): string =>
@@ -48,10 +50,17 @@ export class FcgiConnection {
   /** False once the connection is closed or broken. */
   alive = true;
 
-  constructor(socketPath: string) {
-    this.sock = connect(socketPath);
+  /** True once the transport connected (a failure before is a connect error). */
+  private connected = false;
+
+  /** A Unix socket path (mod_fcgid's processes) or a TCP/Unix endpoint (mod_proxy_fcgi backends). */
+  constructor(target: string | FcgiEndpoint) {
+    const t: FcgiEndpoint = typeof target === 'string' ? { kind: 'unix', path: target } : target;
+    this.sock = t.kind === 'unix' ? connect(t.path) : connect(t.port, t.host);
+    this.sock.setNoDelay(true);
+    this.sock.on('connect', () => (this.connected = true));
     this.sock.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.sock.on('error', (err: NodeJS.ErrnoException) => this.fail(`${errnoText(err)}: mod_fcgid: error reading data from FastCGI server`));
+    this.sock.on('error', (err: NodeJS.ErrnoException) => this.fail(`${errnoText(err)}: mod_fcgid: error reading data from FastCGI server`, err.code));
     this.sock.on('end', () => this.fail('mod_fcgid: error reading data, FastCGI server closed connection'));
     this.sock.on('close', () => this.fail('mod_fcgid: error reading data, FastCGI server closed connection'));
     this.sock.on('timeout', () => this.fail(`mod_fcgid: read data timeout in ${Math.round(this.ioTimeoutMs / 1000)} seconds`));
@@ -64,12 +73,12 @@ export class FcgiConnection {
     return this.alive && this.current === undefined;
   }
 
-  private fail(message: string): void {
+  private fail(message: string, code?: string): void {
     this.alive = false;
     const cur = this.current;
     this.current = undefined;
     this.sock.destroy();
-    if (cur) cur.on.error(message, !cur.received && this.requests > 1);
+    if (cur) cur.on.error(message, !cur.received && this.requests > 1, { connected: this.connected, ...(code ? { code } : {}) });
   }
 
   private onData(chunk: Buffer): void {
@@ -81,7 +90,7 @@ export class FcgiConnection {
       if (rec.type === RecordType.STDOUT) {
         if (rec.content.length) cur.on.stdout(rec.content);
       } else if (rec.type === RecordType.STDERR) {
-        for (const line of rec.content.toString('latin1').split(/[\r\n]+/)) if (line) cur.on.stderr(line);
+        if (rec.content.length) cur.on.stderr(rec.content.toString('latin1'));
       } else if (rec.type === RecordType.END_REQUEST) {
         this.current = undefined;
         this.decoder = new RecordDecoder();

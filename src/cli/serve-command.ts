@@ -56,6 +56,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
         : pino.destination({ dest: 2, sync: false });
   const logger = pino({ base: undefined, level: 'info' }, errorDest);
   setSiteLogger((module, level, message, fields) => logger[level === 'info' ? 'debug' : level]({ module, ...fields }, message));
+  for (const problem of site.proxyBalancerProblems) logger.warn({ module: 'proxy_balancer' }, problem);
   let accessLog: ((line: string) => void) | undefined;
   if (opts.accessLog === '-') accessLog = (line) => io.stderr.write(`${line}\n`);
   else if (opts.accessLog) {

@@ -39,6 +39,11 @@ export interface CgiRequestInfo {
   authType?: string;
   /** REDIRECT_* variables after an internal redirect. */
   redirect?: ReadonlyMap<string, string>;
+  /**
+   * `ap_create_environment`'s renaming (every other character of a name to '_'); mod_cgid and
+   * mod_fcgid apply it, mod_proxy_fcgi sends the table as it is (default true).
+   */
+  createEnvironment?: boolean;
 }
 
 /** Debian's apache2 runs with this PATH, and scripts inherit it. */
@@ -66,6 +71,8 @@ export function suexecFilter(env: Record<string, string>): Record<string, string
 }
 
 const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+const ODD_NAME = /[^A-Za-z0-9_]|^\d/;
 
 /** The environment for one CGI request. */
 export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string> {
@@ -110,10 +117,11 @@ export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string
     env.PATH_INFO = info.pathInfo;
     if (info.pathTranslated !== undefined) env.PATH_TRANSLATED = info.pathTranslated;
   }
+  if (info.createEnvironment === false) return env;
   // ap_create_environment: every non-alnum character of a name becomes '_', a leading digit too.
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    out[k.replace(/[^A-Za-z0-9_]/g, '_').replace(/^\d/, '_')] = v;
+  for (const k in env) {
+    out[ODD_NAME.test(k) ? k.replace(/[^A-Za-z0-9_]/g, '_').replace(/^\d/, '_') : k] = env[k]!;
   }
   return out;
 }

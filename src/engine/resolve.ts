@@ -3,6 +3,7 @@
  * URL normalisation, the directory walk with every `.htaccess`, `<Files>`, access control, type
  * and handler selection, mod_dir. Pure: the file system is seen through an `FsView`.
  */
+import { parseProxyHandler } from '../grammar/proxy-target.js';
 import type { HostConfig } from '../grammar/host-config.js';
 import { directorySectionsFor } from '../grammar/host-config.js';
 import { fileExtensions } from '../grammar/mime-types.js';
@@ -599,6 +600,9 @@ function decideAfterAccess(
       for (const name of cfg.directoryIndex) {
         const target = name.startsWith('/') ? name : `${uri}${name}`;
         const sub = resolveUri(ctx, req, target, depth + 1);
+        // mod_dir takes a candidate that is a regular file; a handler that would take anything
+        // (mod_proxy's) does not make a missing index file exist.
+        if (sub.kind === 'handler' && sub.handler.startsWith('proxy:') && sub.entry?.kind !== 'file') continue;
         if (sub.kind === 'file' || sub.kind === 'handler') return sub;
         if (sub.kind === 'redirect') return sub;
         // A candidate a RewriteRule sent elsewhere is not a regular file: mod_dir moves on.
@@ -607,7 +611,7 @@ function decideAfterAccess(
       }
       if (remembered) return remembered;
     }
-    if (handler && KNOWN_HANDLERS.has(handler) && handler !== 'server-status') {
+    if (handler && ((KNOWN_HANDLERS.has(handler) && handler !== 'server-status') || proxyHandlerUsable(ctx, handler))) {
       return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
     }
     // mod_autoindex lists a directory whether or not the URL ends in a slash (DirectorySlash Off).
@@ -632,6 +636,8 @@ function decideAfterAccess(
   if (handler && KNOWN_HANDLERS.has(handler) && ((handler !== 'fcgid-script' && ctx.hasModule('cgid')) || ctx.hasModule('cgi') || (handler === 'fcgid-script' && ctx.hasModule('fcgid')))) {
     return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
   }
+  // mod_proxy's handler takes the request whether or not the file exists (the backend decides).
+  if (handler && proxyHandlerUsable(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
   // core's default handler
   if (entry.kind === 'missing') {
     return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00128: File does not exist: ${filename}${pathInfo}` } };
@@ -646,6 +652,15 @@ function decideAfterAccess(
   const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, cfg };
   if (encoding) out.encoding = encoding;
   return out;
+}
+
+/** A `proxy:` handler the loaded modules serve (mod_proxy with mod_proxy_fcgi, and mod_proxy_balancer for balancer://). */
+function proxyHandlerUsable(ctx: ResolveContext, handler: string): boolean {
+  const target = parseProxyHandler(handler);
+  if (!target || 'error' in target || !ctx.hasModule('proxy')) return false;
+  if (target.kind === 'fcgi') return ctx.hasModule('proxy_fcgi');
+  if (target.kind === 'balancer') return ctx.hasModule('proxy_balancer') && ctx.hasModule('proxy_fcgi');
+  return false;
 }
 
 function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, filename: string, uri: string, pathInfo: string, entry: FsEntry): Decision {

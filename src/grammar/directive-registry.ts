@@ -485,6 +485,7 @@ const EMULATED = new Set<string>([
   'fcgidaccesschecker', 'fcgidaccesscheckerauthoritative', 'fcgidauthenticator', 'fcgidauthenticatorauthoritative', 'fcgidauthorizer', 'fcgidauthorizerauthoritative',
   'fastcgiaccesschecker', 'fastcgiaccesscheckerauthoritative', 'fastcgiauthenticator', 'fastcgiauthenticatorauthoritative', 'fastcgiauthorizer', 'fastcgiauthorizerauthoritative', 'authbasicauthoritative',
   'fcgidinitialenv', 'fcgidpassheader',
+  '<proxy', 'balancermember',
 ]);
 
 function parseBits(s: string): number {

@@ -26,17 +26,19 @@ export type ProxyTarget =
 /** `ap_proxy_port_of_scheme("fcgi")`. */
 export const FCGI_DEFAULT_PORT = 8000;
 
-/** Host and port of `//host[:port][/…]`; IPv6 literals in brackets. */
-function netloc(rest: string): { host: string; port: number } | undefined {
-  const m = /^\/\/(\[[^\]]*\]|[^:/?#]*)(?::(\d*))?(?:[/?#].*)?$/.exec(rest);
+/** Host, port and path of `//host[:port][/path]`; IPv6 literals in brackets. */
+function netloc(rest: string): { host: string; port: number; path: string } | undefined {
+  const m = /^\/\/(\[[^\]]*\]|[^:/?#]*)(?::(\d*))?(\/[^?#]*)?(?:[?#].*)?$/.exec(rest);
   if (!m || m[1] === '') return undefined;
   const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
   const port = m[2] ? Number(m[2]) : FCGI_DEFAULT_PORT;
-  return port > 0 && port < 65536 ? { host, port } : undefined;
+  return port > 0 && port < 65536 ? { host, port, path: m[3] ?? '' } : undefined;
 }
 
-const prefixFor = (host: string, port: number): string =>
-  `proxy:fcgi://${host.includes(':') ? `[${host}]` : host}${port === FCGI_DEFAULT_PORT ? '' : `:${port}`}`;
+// The handler and the file name are joined as they are: "fcgi://h:9000/" + "/srv/x.php" keeps
+// both slashes (seen on 2.4.71).
+const prefixFor = (host: string, port: number, path: string): string =>
+  `proxy:fcgi://${host.includes(':') ? `[${host}]` : host}${port === FCGI_DEFAULT_PORT ? '' : `:${port}`}${path}`;
 
 /** Parses a handler name that starts with `proxy:`; undefined for any other handler. */
 export function parseProxyHandler(handler: string): ProxyTarget | { error: string } | undefined {
@@ -64,7 +66,7 @@ export function parseProxyHandler(handler: string): ProxyTarget | { error: strin
   return {
     kind: 'fcgi',
     endpoint: socketPath !== undefined ? { kind: 'unix', path: socketPath } : { kind: 'tcp', host: loc.host, port: loc.port },
-    scriptFilenamePrefix: prefixFor(loc.host, loc.port),
+    scriptFilenamePrefix: prefixFor(loc.host, loc.port, loc.path),
   };
 }
 
@@ -75,7 +77,10 @@ export function proxySchemeModule(target: ProxyTarget): string {
 
 export interface BalancerMember {
   endpoint: FcgiEndpoint;
+  /** The member as written (BALANCER_WORKER_NAME). */
   url: string;
+  /** What the member puts in front of SCRIPT_FILENAME. */
+  scriptFilenamePrefix: string;
   file: string;
   line: number;
 }
@@ -111,7 +116,7 @@ export function proxyBalancers(nodes: readonly ConfigNode[]): { balancers: Map<s
       continue;
     }
     const key = name.toLowerCase();
-    balancers.set(key, [...(balancers.get(key) ?? []), { endpoint: parsed.endpoint, url, file: node.file, line: node.line }]);
+    balancers.set(key, [...(balancers.get(key) ?? []), { endpoint: parsed.endpoint, url, scriptFilenamePrefix: parsed.scriptFilenamePrefix, file: node.file, line: node.line }]);
   }
   return { balancers, errors };
 }

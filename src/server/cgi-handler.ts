@@ -80,7 +80,7 @@ function mergedHeaders(req: IncomingMessage): [string, string][] {
 }
 
 /** The CGI/1.1 environment of this request (the FastCGI PARAMS are the same variables). */
-export function requestEnvironment(c: CgiContext): Record<string, string> {
+export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: boolean } = {}): Record<string, string> {
   const { site, req, facts, decision: d } = c;
   const hostHeader = req.headers.host ?? site.serverName;
   const serverName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
@@ -118,6 +118,7 @@ export function requestEnvironment(c: CgiContext): Record<string, string> {
     ...(d.user ? { remoteUser: d.user.name, authType: d.user.authType } : {}),
     path: DEBIAN_APACHE_PATH,
     ...(c.redirectEnv ? { redirect: c.redirectEnv } : {}),
+    ...(opts.createEnvironment === false ? { createEnvironment: false } : {}),
   });
 }
 
@@ -263,7 +264,13 @@ export function runCgi(c: CgiContext): void {
 }
 
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
-export function startResponse(c: CgiContext, headers: CgiHeaders, env: Record<string, string>): 'stream' | 'discard' {
+export function startResponse(
+  c: CgiContext,
+  headers: CgiHeaders,
+  env: Record<string, string>,
+  /** mod_proxy_fcgi passes Location on with the script's status: no internal redirect, no 302. */
+  opts: { locationRedirects: boolean } = { locationRedirects: true },
+): 'stream' | 'discard' {
   const { res } = c;
   // A failing non-authoritative mod_fcgid program's status stays the request's (r->status).
   let status = c.decision.statusOverride ?? 200;
@@ -288,7 +295,7 @@ export function startResponse(c: CgiContext, headers: CgiHeaders, env: Record<st
       out.push([name, value]);
     }
   }
-  if (location !== undefined && status === 200 && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) {
+  if (opts.locationRedirects && location !== undefined && status === 200 && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) {
     if (location.startsWith('/')) {
       c.redirect(location, new Map(Object.entries(env)));
       return 'discard';

@@ -45,6 +45,11 @@ function fcgiApp(
   };
 }
 
+/** mod_fcgid logs an app's STDERR record line by line (empty lines dropped). */
+function logStderrLines(c: Pick<FcgidContext, 'log'>, text: string): void {
+  for (const line of text.split(/[\r\n]+/)) if (line) c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${line}` });
+}
+
 export function runFcgid(c: FcgidContext): void {
   const { req, res, decision: d } = c;
   const base = d.path.slice(d.path.lastIndexOf('/') + 1);
@@ -174,7 +179,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           }
           if (heldBytes > c.limits.outputBufferSize) flush();
         },
-        stderr: (line) => c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${line}` }),
+        stderr: (text) => logStderrLines(c, text),
         end: () => {
           lease.release(true);
           closeBody();
@@ -312,7 +317,7 @@ export function runFcgidAuthorizer(
           }
           headers = ev.headers;
         },
-        stderr: (line) => c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${line}` }),
+        stderr: (text) => logStderrLines(c, text),
         end: () => {
           lease.release(true);
           if (!headers && !failed) {

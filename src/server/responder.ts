@@ -10,6 +10,7 @@ import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
 import { parseExpiresCode } from '../grammar/expires-code.js';
 import { resolveRequest, resolveUri, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
+import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { runFcgid, runFcgidAuthorizer } from './fcgid-handler.js';
 import type { SiteContext } from './site-context.js';
 
@@ -498,7 +499,7 @@ export function respond(
     const prev = res.getHeader(name);
     res.setHeader(name, prev === undefined ? value : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
   }
-  const isCgi = d.kind === 'handler' && (d.handler === 'cgi-script' || d.handler === 'application/x-httpd-cgi' || d.handler === 'fcgid-script');
+  const isCgi = d.kind === 'handler' && (d.handler === 'cgi-script' || d.handler === 'application/x-httpd-cgi' || d.handler === 'fcgid-script' || d.handler.startsWith('proxy:'));
   // Only scripts read the request body; for everything else it is drained.
   if (!isCgi && d.kind !== 'internal') req.resume();
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
@@ -555,6 +556,7 @@ export function respond(
           ...(redirected ? { redirectEnv: redirected.env } : {}),
         };
         if (d.handler === 'fcgid-script') runFcgid({ ...context, pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn, initialEnv: site.fcgiInitialEnv, passHeaders: site.fcgiPassHeaders });
+        else if (d.handler.startsWith('proxy:')) runProxyFcgi(context);
         else runCgi(context);
         return;
       }

@@ -13,6 +13,7 @@ import { walkActive } from '../grammar/syntax-tree.js';
 import { parseRewriteMap, type RewriteMapSpec } from '../grammar/rewrite-map.js';
 import { RewriteMapStore } from '../adapters/rewrite-maps.js';
 import { STATE_DIR_PREFIX } from '../adapters/process-table.js';
+import { proxyBalancers, type BalancerMember } from '../grammar/proxy-target.js';
 
 export interface SiteContext extends ResolveContext {
   loaded: LoadedHost;
@@ -33,6 +34,10 @@ export interface SiteContext extends ResolveContext {
   /** `Timeout`: how long a script may stay silent, in milliseconds (Apache's default 60 s). */
   timeoutMs: number;
   rewriteMaps: RewriteMapStore;
+  /** `<Proxy balancer://name>` members (mod_proxy_balancer), with the round-robin position. */
+  proxyBalancers: Map<string, { members: BalancerMember[]; next: number }>;
+  /** BalancerMember lines htsandbox cannot use (logged at start). */
+  proxyBalancerProblems: string[];
 }
 
 type ModuleLog = (module: string, level: 'error' | 'warn' | 'info', message: string, fields?: Record<string, unknown>) => void;
@@ -83,6 +88,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     if (problem) return { error: problem };
     if (!('error' in spec)) mapSpecs.push(spec);
   }
+  const { balancers, errors: balancerErrors } = proxyBalancers(host.nodes);
   const rewriteMaps = new RewriteMapStore(mapSpecs, (level, message) => siteLog('rewrite', level, message));
   const d = DEFAULT_FCGI_LIMITS;
   const fcgiLimits: FcgiLimits = {
@@ -122,5 +128,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     ),
     timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
     rewriteMaps,
+    proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, next: 0 }])),
+    proxyBalancerProblems: balancerErrors.map((e) => `${e.file}:${e.line}: ${e.message}`),
   };
 }

@@ -6,7 +6,9 @@
  * the recording (drift fails). HTSANDBOX_RECORD=1 (npm run conformance:record) rewrites it.
  */
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -80,6 +82,51 @@ async function startHtsandbox(caseDir: string): Promise<{ port: number; siteRoot
   };
 }
 
+/**
+ * External FastCGI servers a case needs (its backend.json): started before both servers, the
+ * same ones answer Apache and htsandbox, stopped after. Each instance gets its address and name.
+ */
+async function startBackends(caseDir: string): Promise<{ stop(): Promise<void> }> {
+  const file = join(caseDir, 'backend.json');
+  if (!existsSync(file)) return { stop: async () => undefined };
+  const spec = JSON.parse(readFileSync(file, 'utf8')) as { command: string[]; instances: string[][] };
+  const children = spec.instances.map((args) => {
+    if (args[0]!.startsWith('/')) rmSync(args[0]!, { force: true });
+    return spawn(spec.command[0]!, [...spec.command.slice(1), ...args], { cwd: caseDir, stdio: ['ignore', 'ignore', 'inherit'] });
+  });
+  const ready = async (address: string): Promise<void> => {
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise<boolean>((res) => {
+        const s = address.startsWith('/') ? connect(address) : connect(Number(address.split(':')[1]), address.split(':')[0]);
+        s.on('connect', () => {
+          s.destroy();
+          res(true);
+        });
+        s.on('error', () => res(false));
+      });
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`backend at ${address} did not start`);
+  };
+  await Promise.all(spec.instances.map((args) => ready(args[0]!)));
+  return {
+    stop: async () => {
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((res) => {
+              if (c.exitCode !== null || c.signalCode !== null) return res();
+              c.on('exit', () => res());
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
+      for (const args of spec.instances) if (args[0]!.startsWith('/')) rmSync(args[0]!, { force: true });
+    },
+  };
+}
+
 let agreed = 0;
 let total = 0;
 
@@ -99,6 +146,7 @@ describe('conformance with Apache', () => {
       let serverLog = '';
 
       it('both servers answer every request', async () => {
+        const backends = await startBackends(caseDir);
         let apache: PrivateApache | undefined;
         if (live) {
           apache = await startPrivateApache({
@@ -121,6 +169,7 @@ describe('conformance with Apache', () => {
           serverLog = mine.log();
           await mine.stop();
           await apache?.stop();
+          await backends.stop();
         }
         if (RECORD && live) {
           writeFileSync(expectedFile, requests.map((r) => JSON.stringify(apacheAnswers.get(r.name))).join('\n') + '\n');

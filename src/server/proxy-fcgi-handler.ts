@@ -1,0 +1,213 @@
+/**
+ * mod_proxy_fcgi's handler (`SetHandler "proxy:fcgi://…"`, `"proxy:unix:…|fcgi://…"`,
+ * `"proxy:balancer://…"`): the request goes to a FastCGI server htsandbox does not manage
+ * (php-fpm, an app listening on its own socket), as Apache 2.4 sends it. What differs from
+ * mod_fcgid, each seen on Apache 2.4.71 with a raw FastCGI echo application:
+ * - the environment is Apache's table as it is (no renaming), plus `proxy-nokeepalive=1`;
+ *   SCRIPT_FILENAME keeps `proxy:fcgi://host[:port]` in front of the (URL-encoded) path, which
+ *   PHP-FPM strips; CONTENT_LENGTH only when the request has a body;
+ * - a connection per request; a backend that refuses it is a 503;
+ * - the answer streams; `Location` goes out with the script's status (no internal redirect);
+ *   malformed headers give a 500 with an empty body; a backend that closes without answering
+ *   gives an empty 200;
+ * - each STDERR record is one `AH01071: Got error '…'` line.
+ */
+import { FcgiConnection, type FcgiExchange } from '../adapters/fcgi-client.js';
+import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
+import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
+import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
+import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+
+/** mod_proxy_fcgi's prefetch (MAX_MEM_SPOOL): a chunked body that fits is sent with a length. */
+const PREFETCH_BYTES = 16384;
+
+/** `ap_proxy_canonenc` for a path: these characters stay, every other byte is %XX. */
+const PATH_SAFE = /[A-Za-z0-9$\-_.+!*'(),;:@&=/~]/;
+
+function canonPath(path: string): string {
+  let out = '';
+  for (const byte of Buffer.from(path, 'utf8')) {
+    const ch = String.fromCharCode(byte);
+    out += byte < 0x80 && PATH_SAFE.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+const describe = (e: FcgiEndpoint): string => (e.kind === 'tcp' ? `${e.host}:${e.port}` : `httpd-UDS:0`);
+
+/** Runs one request through a `proxy:` handler. */
+export function runProxyFcgi(c: CgiContext): void {
+  const { req, res, decision: d } = c;
+  const target = parseProxyHandler(d.handler);
+  if (!target || 'error' in target || target.kind === 'other') {
+    c.log({ module: 'proxy', level: 'warn', message: `AH01144: No protocol handler was valid for the URL ${d.handler}` });
+    req.resume();
+    c.fail(500);
+    return;
+  }
+  const spool = new RequestBodySpool(1 << 20);
+  req.on('data', (chunk: Buffer) => {
+    if (!spool.push(chunk, () => req.resume())) req.pause();
+  });
+  req.on('error', () => {
+    spool.discard();
+    res.destroy();
+  });
+  req.on('end', () =>
+    spool.finish((err, body) => {
+      if (err) {
+        c.log({ module: 'proxy_fcgi', level: 'error', message: `can't keep the request body: ${err.message}` });
+        c.fail(500);
+        return;
+      }
+      if (res.destroyed) {
+        if (isSpooled(body)) body.close();
+        return;
+      }
+      const size = isSpooled(body) ? body.size : body.length;
+      const env = requestEnvironment(c, { createEnvironment: false });
+      const chunked = req.headers['transfer-encoding'] !== undefined;
+      if (chunked) {
+        // The whole body arrived in the prefetch: it goes with a length, the chunking is gone.
+        if (size <= PREFETCH_BYTES) {
+          env.CONTENT_LENGTH = String(size);
+          delete env.HTTP_TRANSFER_ENCODING;
+        } else delete env.CONTENT_LENGTH;
+      }
+      let attempts: Attempt[];
+      if (target.kind === 'fcgi') {
+        attempts = [{ endpoint: target.endpoint, env: { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${target.scriptFilenamePrefix}${canonPath(d.path)}` } }];
+      } else {
+        const balancer = c.site.proxyBalancers.get(target.name);
+        if (!balancer || balancer.members.length === 0) {
+          c.log({ module: 'proxy', level: 'warn', message: `AH00898: no balancer "balancer://${target.name}" is configured (add <Proxy "balancer://${target.name}"> with BalancerMember lines to the host configuration)` });
+          c.fail(503);
+          return;
+        }
+        // lbmethod byrequests with equal factors: each request goes to the next member; a member
+        // that refuses the connection hands the request to the one after it.
+        const start = balancer.next;
+        balancer.next = (balancer.next + 1) % balancer.members.length;
+        attempts = balancer.members.map((_, i) => {
+          const m = balancer.members[(start + i) % balancer.members.length]!;
+          return {
+            endpoint: m.endpoint,
+            env: {
+              ...env,
+              BALANCER_NAME: `balancer://${target.name}`,
+              BALANCER_WORKER_NAME: m.url,
+              BALANCER_WORKER_ROUTE: '',
+              SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(d.path)}`,
+            },
+          };
+        });
+      }
+      exchange(c, body, attempts);
+    }),
+  );
+}
+
+/** One backend to try, with the environment it is sent. */
+interface Attempt {
+  endpoint: FcgiEndpoint;
+  env: Record<string, string>;
+}
+
+function exchange(c: CgiContext, body: RequestBody, attempts: Attempt[]): void {
+  const { res, facts, decision: d } = c;
+  const base = d.path.slice(d.path.lastIndexOf('/') + 1);
+  const closeBody = (): void => {
+    if (isSpooled(body)) body.close();
+  };
+  const { endpoint, env } = attempts[0]!;
+  const conn = new FcgiConnection(endpoint);
+  const parser = new CgiHeaderParser();
+  let headers: CgiHeaders | undefined;
+  let streaming = false;
+  let done = false;
+  const finish = (keepBody = false): void => {
+    done = true;
+    conn.close();
+    if (!keepBody) closeBody();
+  };
+  const on: FcgiExchange = {
+    stdout: (chunk) => {
+      if (done) return;
+      if (headers) {
+        if (streaming && facts.method !== 'HEAD') res.write(chunk);
+        return;
+      }
+      const ev = parser.push(chunk);
+      if (ev.kind === 'more') return;
+      if (ev.kind === 'error') {
+        c.log({ module: 'proxy_fcgi', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+        c.log({ module: 'proxy_fcgi', level: 'error', message: 'AH01070: Error parsing script headers' });
+        finish();
+        emptyAnswer(c, 500);
+        return;
+      }
+      headers = ev.headers;
+      streaming = startResponse(c, headers, env, { locationRedirects: false }) === 'stream';
+      if (streaming && ev.rest.length && facts.method !== 'HEAD') res.write(ev.rest);
+    },
+    stderr: (text) => c.log({ module: 'proxy_fcgi', level: 'error', message: `AH01071: Got error '${text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'` }),
+    end: () => {
+      if (done) return;
+      finish();
+      if (!headers) {
+        // No header block at all is an empty 200; one cut short is a 500.
+        const ev = parser.end();
+        if (ev.kind === 'error' && ev.error.type !== 'no-headers') {
+          c.log({ module: 'proxy_fcgi', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+          emptyAnswer(c, 500);
+        } else emptyAnswer(c, 200);
+        return;
+      }
+      if (streaming) res.end();
+    },
+    error: (message, _retryable, detail) => {
+      if (done) return;
+      const another = detail !== undefined && !detail.connected && attempts.length > 1;
+      finish(another);
+      if (detail && !detail.connected) {
+        if (another) {
+          c.log({ module: 'proxy', level: 'error', message: `AH00957: FCGI: attempt to connect to ${describe(endpoint)} failed` });
+          exchange(c, body, attempts.slice(1));
+          return;
+        }
+        const errno = detail.code === 'ECONNREFUSED' ? '(111)Connection refused' : detail.code === 'ENOENT' ? '(2)No such file or directory' : `(${detail.code ?? 'error'})`;
+        c.log({ module: 'proxy', level: 'error', message: `${errno}: AH00957: FCGI: attempt to connect to ${describe(endpoint)} failed` });
+        c.log({
+          module: 'proxy_fcgi',
+          level: 'error',
+          message: `AH01079: failed to make connection to backend: ${endpoint.kind === 'tcp' ? endpoint.host : 'httpd-UDS'}`,
+          explain: `Nothing accepts FastCGI connections at ${endpoint.kind === 'tcp' ? `${endpoint.host}:${endpoint.port}` : endpoint.path}: start the FastCGI server (e.g. php-fpm) there, or fix the address in the SetHandler line.`,
+        });
+        c.fail(503);
+        return;
+      }
+      if (headers) {
+        // Part of the answer went out: it is cut off.
+        c.log({ module: 'proxy_fcgi', level: 'error', message: `AH01075: Error dispatching request to ${describe(endpoint)}: ${message.replace(/: mod_fcgid.*$/, '')}` });
+        res.destroy();
+        return;
+      }
+      // The backend went away before its headers: Apache answers an empty 200.
+      emptyAnswer(c, 200);
+    },
+  };
+  conn.request(env, body, c.site.timeoutMs, on, false);
+  res.on('close', () => {
+    if (!res.writableFinished && !done) finish();
+  });
+}
+
+/** An answer with no body and Content-Length 0 (what mod_proxy_fcgi leaves when it has none). */
+function emptyAnswer(c: CgiContext, status: number): void {
+  if (c.res.headersSent) {
+    c.res.destroy();
+    return;
+  }
+  c.res.writeHead(status, { 'Content-Length': '0' });
+  c.res.end();
+}
