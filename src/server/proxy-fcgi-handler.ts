@@ -9,7 +9,8 @@
  * - a connection per request; a backend that refuses it is a 503;
  * - the answer streams; `Location` goes out with the script's status (no internal redirect);
  *   malformed headers give a 500 with an empty body; a backend that closes without answering
- *   gives an empty 200;
+ *   gives an empty 200, one whose connection is reset (a killed php-fpm child) a 503;
+ * - a chunked request body over 16 KiB goes without CONTENT_LENGTH (php-fpm then reads none);
  * - each STDERR record is one `AH01071: Got error '…'` line.
  */
 import { FcgiConnection, type FcgiExchange } from '../adapters/fcgi-client.js';
@@ -192,7 +193,14 @@ function exchange(c: CgiContext, body: RequestBody, attempts: Attempt[]): void {
         res.destroy();
         return;
       }
-      // The backend went away before its headers: Apache answers an empty 200.
+      if (detail?.code !== undefined) {
+        // A reset (a backend process killed mid-request): Apache gives up with a 503.
+        c.log({ module: 'proxy_fcgi', level: 'error', message: 'AH01067: Failed to read FastCGI header' });
+        c.log({ module: 'proxy_fcgi', level: 'error', message: `${message.replace(/: mod_fcgid.*$/, '')}: AH01075: Error dispatching request to ${describe(endpoint)}:` });
+        c.fail(503);
+        return;
+      }
+      // The backend closed the connection without a word: Apache answers an empty 200.
       emptyAnswer(c, 200);
     },
   };
