@@ -15,8 +15,11 @@ import {
   decideAcquire,
   decideAfterRequest,
   decideSweep,
+  scoreAfter,
+  spawnWaitMs,
   type FcgiLimits,
   type ProcRecord,
+  type SpawnScore,
 } from '../engine/fcgi-spawn-policy.js';
 
 /** What to run for one process class. */
@@ -34,6 +37,8 @@ export interface FcgiApp {
   preflight?: () => Error | undefined;
   /** The script's modification time now (µs): processes started before a change run old code. */
   version?: string;
+  /** FcgidInitialEnv the class was built from (identity only: a changed config is a new class object). */
+  initialEnv?: ReadonlyMap<string, string>;
 }
 
 /** A process handed to one request. */
@@ -49,6 +54,12 @@ export interface FcgiLease {
 }
 
 export type PoolLog = (level: 'error' | 'warn' | 'info', message: string, fields?: Record<string, unknown>) => void;
+
+/** Why a request got no process: EXEC (cannot run), SPAWN (spawn failed), NO_SLOT (503). */
+export type AcquireError = Error & { code?: 'EXEC' | 'SPAWN' | 'NO_SLOT' };
+
+/** Called once with a process, or with why there is none. */
+export type AcquireCallback = (err: AcquireError | null, lease?: FcgiLease) => void;
 
 const fast = fastSpawn;
 
@@ -67,7 +78,15 @@ interface Entry {
 /** The pool of FastCGI processes of one server. */
 export class FcgiProcessPool {
   private readonly entries = new Map<number, Entry>();
+  /** The records of `entries`, kept as an array for the policy (no copy per request). */
+  private records: ProcRecord[] = [];
   private readonly waiters = new Map<string, ((e: Entry) => void)[]>();
+  /** Spawn scores by class (mod_fcgid's throttling); kept after a class's last process ends. */
+  private readonly scores = new Map<string, SpawnScore>();
+  /** Per class: a wake-up planned for when its spawn score allows a spawn again. */
+  private readonly throttleTimers = new Map<string, NodeJS.Timeout>();
+  /** Per class: the script version whose staleness was last checked. */
+  private readonly checkedVersions = new Map<string, string>();
   private nextId = 1;
   private counter = 0;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -80,7 +99,7 @@ export class FcgiProcessPool {
     /** Replace processes whose script changed (`--reload-on-change`). */
     private readonly reloadOnChange = false,
   ) {
-    this.sweepTimer = setInterval(() => this.sweep(), Math.min(limits.idleTimeoutMs, 10_000));
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(1000, Math.min(limits.idleTimeoutMs || 10_000, limits.busyTimeoutMs || 10_000, 10_000)));
     this.sweepTimer.unref();
   }
 
@@ -96,7 +115,8 @@ export class FcgiProcessPool {
    * htsandbox says so (once per change), or with reloadOnChange retires them gracefully.
    */
   private checkStale(app: FcgiApp): void {
-    if (app.version === undefined) return;
+    if (app.version === undefined || this.checkedVersions.get(app.classKey) === app.version) return;
+    this.checkedVersions.set(app.classKey, app.version);
     const stale = [...this.entries.values()].filter((e) => e.rec.classKey === app.classKey && e.rec.state !== 'dying' && e.version !== app.version);
     if (stale.length === 0) return;
     if (this.reloadOnChange) {
@@ -120,38 +140,60 @@ export class FcgiProcessPool {
     return [...this.entries.values()].filter((e) => e.rec.classKey === classKey && e.rec.state !== 'dying' && e.version !== version).length;
   }
 
-  /** Hands the request a process: an idle one, a new one, or the next that frees up. */
-  acquire(app: FcgiApp): Promise<FcgiLease> {
+  /**
+   * Hands the request a process: an idle one, a new one, or the next that frees up (at once, not
+   * after mod_fcgid's 1 s sleeps); NO_SLOT after as long as mod_fcgid would try. Synchronous when
+   * a process is idle.
+   */
+  acquire(app: FcgiApp, done: AcquireCallback): void {
     this.checkStale(app);
-    // With --reload-on-change, processes of an old version are not handed out any more.
-    const current = this.reloadOnChange && app.version !== undefined
-      ? this.snapshot().filter((r) => this.entries.get(r.id)?.version === app.version || r.classKey !== app.classKey)
-      : this.snapshot();
-    const decision = decideAcquire(current, app.classKey, this.limits);
-    if (decision.action === 'use') return Promise.resolve(this.lease(this.entries.get(decision.id)!));
+    const decision = decideAcquire(this.records, app.classKey, this.limits, spawnWaitMs(this.scores.get(app.classKey), Date.now(), this.limits));
+    if (decision.action === 'use') {
+      done(null, this.lease(this.entries.get(decision.id)!));
+      return;
+    }
     if (decision.action === 'spawn') {
       const problem = app.preflight?.();
-      if (problem) return Promise.reject(problem);
-      try {
-        return Promise.resolve(this.lease(this.spawn(app)));
-      } catch (err) {
-        return Promise.reject(Object.assign(new Error(`can't run ${app.label}: ${(err as Error).message}`), { code: 'SPAWN' }));
+      if (problem) {
+        done(problem as AcquireError);
+        return;
       }
+      let entry: Entry;
+      try {
+        entry = this.spawn(app);
+      } catch (err) {
+        done(Object.assign(new Error(`can't run ${app.label}: ${(err as Error).message}`), { code: 'SPAWN' as const }));
+        return;
+      }
+      done(null, this.lease(entry));
+      return;
     }
-    return new Promise((resolve, reject) => {
-      const list = this.waiters.get(app.classKey) ?? [];
-      const waiter = (e: Entry): void => {
-        clearTimeout(timer);
-        resolve(this.lease(e));
-      };
-      const timer = setTimeout(() => {
-        const l = this.waiters.get(app.classKey) ?? [];
-        this.waiters.set(app.classKey, l.filter((w) => w !== waiter));
-        reject(Object.assign(new Error(`can't apply process slot for ${app.label}`), { code: 'NO_SLOT' }));
-      }, this.limits.busyWaitMs);
-      list.push(waiter);
-      this.waiters.set(app.classKey, list);
-    });
+    this.apps.set(app.classKey, app);
+    const list = this.waiters.get(app.classKey) ?? [];
+    const waiter = (e: Entry): void => {
+      clearTimeout(timer);
+      done(null, this.lease(e));
+    };
+    const timer = setTimeout(() => {
+      const l = this.waiters.get(app.classKey) ?? [];
+      this.waiters.set(app.classKey, l.filter((w) => w !== waiter));
+      done(Object.assign(new Error(`can't apply process slot for ${app.label}`), { code: 'NO_SLOT' as const }));
+    }, this.limits.busyWaitMs);
+    list.push(waiter);
+    this.waiters.set(app.classKey, list);
+    if (decision.retryInMs !== undefined) this.planThrottledSpawn(app.classKey, decision.retryInMs);
+  }
+
+  /** The class may spawn again once its score has decayed: wake a waiter then. */
+  private planThrottledSpawn(classKey: string, inMs: number): void {
+    if (this.throttleTimers.has(classKey) || !Number.isFinite(inMs)) return;
+    this.log('warn', `mod_fcgid: ${this.apps.get(classKey)?.label ?? classKey} spawn score over FcgidSpawnScoreUpLimit (it keeps exiting); next spawn in ${Math.ceil(inMs / 1000)} s`);
+    const t = setTimeout(() => {
+      this.throttleTimers.delete(classKey);
+      this.wakeClass(classKey);
+    }, inMs + 5);
+    t.unref();
+    this.throttleTimers.set(classKey, t);
   }
 
   private lease(e: Entry): FcgiLease {
@@ -188,14 +230,21 @@ export class FcgiProcessPool {
     };
   }
 
-  /** A slot freed up in a class (a process died or retired): start one for the next waiter. */
+  /** A slot freed up in a class (a process died or retired, or the score decayed): start one for the next waiter. */
   private wakeClass(classKey: string): void {
     const waiting = this.waiters.get(classKey);
     if (!waiting?.length || this.closed) return;
     const app = this.apps.get(classKey);
     if (!app) return;
-    const d = decideAcquire(this.snapshot(), classKey, this.limits);
-    if (d.action !== 'spawn') return;
+    const d = decideAcquire(this.records, classKey, this.limits, spawnWaitMs(this.scores.get(classKey), Date.now(), this.limits));
+    if (d.action === 'use') {
+      waiting.shift()!(this.entries.get(d.id)!);
+      return;
+    }
+    if (d.action !== 'spawn') {
+      if (d.retryInMs !== undefined) this.planThrottledSpawn(classKey, d.retryInMs);
+      return;
+    }
     try {
       const entry = this.spawn(app);
       waiting.shift()!(entry);
@@ -251,6 +300,8 @@ export class FcgiProcessPool {
     const rec: ProcRecord = { id, classKey: app.classKey, state: 'busy', requests: 0, startedAt: Date.now(), lastActiveAt: Date.now() };
     const entry: Entry = { rec, pid, socketPath, exit, version: app.version };
     this.entries.set(id, entry);
+    this.records.push(rec);
+    this.scores.set(app.classKey, scoreAfter('spawn', this.scores.get(app.classKey), Date.now(), this.limits));
     this.log('info', `mod_fcgid: server ${app.label}(${pid}) started`);
     // mod_fcgid points an application's stdout and stderr at the error log (raw lines, whatever
     // the LogLevel); the fields say which process wrote them.
@@ -273,6 +324,8 @@ export class FcgiProcessPool {
     }
     const finishExit = (code: number): void => {
       this.entries.delete(id);
+      this.records = this.records.filter((r) => r !== rec);
+      this.scores.set(app.classKey, scoreAfter('exit', this.scores.get(app.classKey), Date.now(), this.limits));
       table.remove(pid);
       try {
         unlinkSync(socketPath);
@@ -305,9 +358,11 @@ export class FcgiProcessPool {
   }
 
   private sweep(): void {
-    for (const id of decideSweep(this.snapshot(), Date.now(), this.limits)) {
+    for (const { id, reason } of decideSweep(this.records, Date.now(), this.limits)) {
       const e = this.entries.get(id);
-      if (e) this.retire(e);
+      if (!e) continue;
+      if (reason === 'busy timeout') this.log('warn', `mod_fcgid: process ${this.apps.get(e.rec.classKey)?.label ?? e.rec.classKey}(${e.pid}) busy for over FcgidBusyTimeout (${this.limits.busyTimeoutMs / 1000} s): killed`);
+      this.retire(e);
     }
   }
 
@@ -315,6 +370,7 @@ export class FcgiProcessPool {
   async shutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweepTimer);
+    for (const t of this.throttleTimers.values()) clearTimeout(t);
     const all = [...this.entries.values()];
     for (const e of all) {
       e.conn?.close();

@@ -34,7 +34,8 @@ export class RequestBodySpool {
 
   constructor(
     private readonly maxInMemory: number,
-    private readonly dir: string = tmpdir(),
+    /** Where the file goes; os.tmpdir() (read only when a body is spooled: it reads the environment). */
+    private readonly dir?: string,
   ) {}
 
   get bytes(): number {
@@ -48,7 +49,7 @@ export class RequestBodySpool {
       return true;
     }
     if (this.fd === undefined) {
-      const path = join(this.dir, `htsandbox-body-${process.pid}-${++counter}`);
+      const path = join(this.dir ?? tmpdir(), `htsandbox-body-${process.pid}-${++counter}`);
       try {
         this.fd = openSync(path, 'wx+', 0o600);
         unlinkSync(path);

@@ -28,6 +28,13 @@ export interface FcgiLimits {
   outputBufferSize: number;
   /** How long a request waits for a process slot before 503 (mod_fcgid: about 64 s). */
   busyWaitMs: number;
+  /** FcgidBusyTimeout in ms (default 300 s): a process busy with one request this long is killed. */
+  busyTimeoutMs: number;
+  /** Spawn throttling (FcgidSpawnScore 1, FcgidTerminationScore 2, FcgidTimeScore 1, FcgidSpawnScoreUpLimit 10). */
+  spawnScore: number;
+  terminationScore: number;
+  timeScore: number;
+  spawnScoreUpLimit: number;
 }
 
 export const DEFAULT_FCGI_LIMITS: FcgiLimits = {
@@ -42,6 +49,11 @@ export const DEFAULT_FCGI_LIMITS: FcgiLimits = {
   maxRequestInMem: 65_536,
   outputBufferSize: 65_536,
   busyWaitMs: 64_000,
+  busyTimeoutMs: 300_000,
+  spawnScore: 1,
+  terminationScore: 2,
+  timeScore: 1,
+  spawnScoreUpLimit: 10,
 };
 
 export type ProcState = 'idle' | 'busy' | 'dying';
@@ -55,16 +67,57 @@ export interface ProcRecord {
   lastActiveAt: number;
 }
 
-export type AcquireDecision = { action: 'use'; id: number } | { action: 'spawn' } | { action: 'wait' };
+export type AcquireDecision = { action: 'use'; id: number } | { action: 'spawn' } | { action: 'wait'; retryInMs?: number };
 
-/** A request for `classKey` arrives: reuse the most recently idle process, else spawn if allowed. */
-export function decideAcquire(table: readonly ProcRecord[], classKey: string, limits: FcgiLimits): AcquireDecision {
-  const mine = table.filter((p) => p.classKey === classKey && p.state !== 'dying');
-  const idle = mine.filter((p) => p.state === 'idle').sort((a, b) => b.lastActiveAt - a.lastActiveAt);
-  if (idle[0]) return { action: 'use', id: idle[0].id };
-  const alive = table.filter((p) => p.state !== 'dying').length;
-  if (mine.length < limits.maxPerClass && alive < limits.maxProcesses) return { action: 'spawn' };
+/**
+ * A request for `classKey` arrives: reuse the most recently idle process (mod_fcgid's idle list
+ * is LIFO), else spawn if the limits and the class's spawn score allow, else wait — for a process
+ * that frees up, or (`retryInMs`) until the score has decayed enough to spawn.
+ */
+export function decideAcquire(table: readonly ProcRecord[], classKey: string, limits: FcgiLimits, spawnWaitMs = 0): AcquireDecision {
+  let best: ProcRecord | undefined;
+  let mine = 0;
+  let alive = 0;
+  for (const p of table) {
+    if (p.state === 'dying') continue;
+    alive++;
+    if (p.classKey !== classKey) continue;
+    mine++;
+    if (p.state === 'idle' && (!best || p.lastActiveAt > best.lastActiveAt)) best = p;
+  }
+  if (best) return { action: 'use', id: best.id };
+  if (mine < limits.maxPerClass && alive < limits.maxProcesses) return spawnWaitMs <= 0 ? { action: 'spawn' } : { action: 'wait', retryInMs: spawnWaitMs };
   return { action: 'wait' };
+}
+
+/** A class's spawn score (mod_fcgid's fcgid_stat_node): it only ever changes at whole seconds. */
+export interface SpawnScore {
+  score: number;
+  /** The second (epoch) it was last brought up to date. */
+  atSec: number;
+}
+
+/** `register_life_death`: add the event's score, then take off FcgidTimeScore per elapsed second. */
+export function scoreAfter(event: 'spawn' | 'exit', s: SpawnScore | undefined, nowMs: number, limits: FcgiLimits): SpawnScore {
+  const sec = Math.floor(nowMs / 1000);
+  const base = s ?? { score: 0, atSec: sec };
+  const added = base.score + (event === 'spawn' ? limits.spawnScore : limits.terminationScore);
+  return { score: Math.max(0, added - limits.timeScore * (sec - base.atSec)), atSec: sec };
+}
+
+/**
+ * `is_spawn_allowed`'s score test: 0 when a spawn may happen now, else the milliseconds until
+ * the decayed score drops below FcgidSpawnScoreUpLimit (Infinity if it never decays).
+ * A class never spawned before is always allowed.
+ */
+export function spawnWaitMs(s: SpawnScore | undefined, nowMs: number, limits: FcgiLimits): number {
+  if (!s) return 0;
+  const sec = Math.floor(nowMs / 1000);
+  const score = Math.max(0, s.score - limits.timeScore * (sec - s.atSec));
+  if (score < limits.spawnScoreUpLimit) return 0;
+  if (limits.timeScore <= 0) return Number.POSITIVE_INFINITY;
+  const seconds = Math.ceil((score - limits.spawnScoreUpLimit + 1) / limits.timeScore);
+  return (sec + seconds) * 1000 - nowMs;
 }
 
 /** After a request: back to idle, or retire (any I/O error, or the request limit reached). */
@@ -74,12 +127,22 @@ export function decideAfterRequest(p: ProcRecord, ok: boolean, limits: FcgiLimit
   return 'idle';
 }
 
-/** The periodic scan: idle processes past the idle timeout (keeping the class minimum) or their lifetime. */
-export function decideSweep(table: readonly ProcRecord[], now: number, limits: FcgiLimits): number[] {
-  const retire: number[] = [];
+/** Why the periodic scan retires a process (mod_fcgid's diewhy). */
+export type SweepReason = 'idle timeout' | 'lifetime expired' | 'busy timeout';
+
+/**
+ * The periodic scan: idle processes past the idle timeout (keeping the class minimum) or their
+ * lifetime, and busy ones past FcgidBusyTimeout (a hung request).
+ */
+export function decideSweep(table: readonly ProcRecord[], now: number, limits: FcgiLimits): { id: number; reason: SweepReason }[] {
+  const retire: { id: number; reason: SweepReason }[] = [];
   const byClass = new Map<string, ProcRecord[]>();
   for (const p of table) {
     if (p.state === 'dying') continue;
+    if (p.state === 'busy' && limits.busyTimeoutMs > 0 && now - p.lastActiveAt > limits.busyTimeoutMs) {
+      retire.push({ id: p.id, reason: 'busy timeout' });
+      continue;
+    }
     const list = byClass.get(p.classKey) ?? [];
     list.push(p);
     byClass.set(p.classKey, list);
@@ -88,10 +151,10 @@ export function decideSweep(table: readonly ProcRecord[], now: number, limits: F
     let alive = list.length;
     for (const p of [...list].sort((a, b) => a.lastActiveAt - b.lastActiveAt)) {
       if (p.state !== 'idle') continue;
-      const idleTooLong = now - p.lastActiveAt > limits.idleTimeoutMs && alive > limits.minPerClass;
-      const tooOld = now - p.startedAt > limits.lifetimeMs;
+      const idleTooLong = limits.idleTimeoutMs > 0 && now - p.lastActiveAt > limits.idleTimeoutMs && alive > limits.minPerClass;
+      const tooOld = limits.lifetimeMs > 0 && now - p.startedAt > limits.lifetimeMs && alive > limits.minPerClass;
       if (idleTooLong || tooOld) {
-        retire.push(p.id);
+        retire.push({ id: p.id, reason: idleTooLong ? 'idle timeout' : 'lifetime expired' });
         alive--;
       }
     }

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { checkExecutable } from '../adapters/cgi-process.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
 import type { FcgiExchange } from '../adapters/fcgi-client.js';
-import type { FcgiApp, FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
+import type { FcgiApp, FcgiLease, FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
 import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
 import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
@@ -29,12 +29,34 @@ export interface FcgidContext extends CgiContext {
 /** Request headers mod_fcgid never passes on (it forces HTTP_CONNECTION=close). */
 const DROPPED = ['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTTP_TRAILER', 'HTTP_TRANSFER_ENCODING', 'HTTP_UPGRADE'];
 
+/** The pool's callback as the two continuations this handler is written in. */
+function acquireThen(pool: FcgiProcessPool, app: FcgiApp, ok: (lease: FcgiLease) => void, failed: (err: Error & { code?: string }) => void): void {
+  pool.acquire(app, (err, lease) => (err || !lease ? failed(err ?? new Error('no process')) : ok(lease)));
+}
+
+/** Built process classes, by everything that goes into one (a request reuses its class's). */
+const appCache = new Map<string, FcgiApp>();
+
 /** A process class as mod_fcgid starts it: PATH plus FcgidInitialEnv, in the program's directory. */
 function fcgiApp(
   c: Pick<FcgidContext, 'initialEnv'>,
   a: { classKey: string; program: string; args: string[]; label: string; version?: string },
 ): FcgiApp {
+  const key = `${a.classKey}\0${a.program}\0${a.args.join('\0')}\0${a.label}\0${a.version ?? ''}`;
+  const cached = appCache.get(key);
+  if (cached && cached.initialEnv === c.initialEnv) return cached;
+  if (appCache.size > 1000) appCache.clear();
+  const app = buildFcgiApp(c, a);
+  appCache.set(key, app);
+  return app;
+}
+
+function buildFcgiApp(
+  c: Pick<FcgidContext, 'initialEnv'>,
+  a: { classKey: string; program: string; args: string[]; label: string; version?: string },
+): FcgiApp & { initialEnv: ReadonlyMap<string, string> } {
   return {
+    initialEnv: c.initialEnv,
     ...a,
     cwd: dirname(a.program),
     env: { PATH: DEBIAN_APACHE_PATH, ...Object.fromEntries(c.initialEnv) },
@@ -50,9 +72,16 @@ function logStderrLines(c: Pick<FcgidContext, 'log'>, text: string): void {
   for (const line of text.split(/[\r\n]+/)) if (line) c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${line}` });
 }
 
+const NO_BODY = Buffer.alloc(0);
+
 export function runFcgid(c: FcgidContext): void {
   const { req, res, decision: d } = c;
   const base = d.path.slice(d.path.lastIndexOf('/') + 1);
+  const length = req.headers['content-length'];
+  if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) {
+    dispatch(c, NO_BODY, base);
+    return;
+  }
   // mod_fcgid reads the whole body before it takes a process (add_request_body): up to
   // FcgidMaxRequestInMem in memory, the rest in a temporary file.
   const spool = new RequestBodySpool(c.limits.maxRequestInMem);
@@ -127,7 +156,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
     // A wrapper's class runs many scripts: an edit to one of them is not stale code.
     ...(d.entry && !wrapper ? { version: `${d.entry.mtimeUs}:${d.entry.size}` } : {}),
   });
-  c.pool.acquire(app).then(
+  acquireThen(c.pool, app,
     (lease) => {
       const parser = new CgiHeaderParser();
       let headersDone = false;
@@ -296,7 +325,7 @@ export function runFcgidAuthorizer(
   }
   const app = fcgiApp(c, { classKey: `${st.dev}:${st.ino}:${program}`, program, args: [], label: program });
   const base = program.slice(program.lastIndexOf('/') + 1);
-  c.pool.acquire(app).then(
+  acquireThen(c.pool, app,
     (lease) => {
       const parser = new CgiHeaderParser();
       let headers: CgiHeaders | undefined;

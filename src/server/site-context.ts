@@ -103,6 +103,11 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     maxRequestInMem: num('fcgidmaxrequestinmem', d.maxRequestInMem),
     outputBufferSize: num('fcgidoutputbuffersize', d.outputBufferSize),
     busyWaitMs: d.busyWaitMs,
+    busyTimeoutMs: num('fcgidbusytimeout', d.busyTimeoutMs / 1000) * 1000,
+    spawnScore: num('fcgidspawnscore', d.spawnScore),
+    terminationScore: num('fcgidterminationscore', d.terminationScore),
+    timeScore: num('fcgidtimescore', d.timeScore),
+    spawnScoreUpLimit: num('fcgidspawnscoreuplimit', d.spawnScoreUpLimit),
   };
   return {
     loaded,

@@ -1,0 +1,71 @@
+/**
+ * mod_fcgid's process manager under misbehaving applications: a class that keeps crashing is
+ * throttled by its spawn score (a request waits for the score to decay instead of forking a new
+ * process at once), and a process busy past FcgidBusyTimeout is killed.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { get, spawnServe, type ServeChild } from './helpers/serve-in-process.js';
+import { PROFILES_DIR } from './helpers/private-apache.js';
+
+const base = mkdtempSync(join(tmpdir(), 'htsandbox-fcgi-throttle-'));
+let server: ServeChild;
+
+const APP = (behaviour: 'crash' | 'trickle'): string => `#!/usr/bin/env python3
+import socket, struct, sys, time
+listener = socket.socket(fileno=0)
+def record(t, body):
+    return struct.pack('>BBHHBB', 1, t, 1, len(body), 0, 0) + body
+conn, _ = listener.accept()
+conn.recv(65536)
+${
+  behaviour === 'crash'
+    ? 'sys.exit(1)'
+    : `conn.sendall(record(6, b'Content-Type: text/plain\\r\\n\\r\\n'))
+while True:
+    conn.sendall(record(6, b'.'))
+    time.sleep(0.2)`
+}
+`;
+
+beforeAll(async () => {
+  const site = join(base, 'site');
+  mkdirSync(site);
+  for (const b of ['crash', 'trickle'] as const) {
+    writeFileSync(join(site, `${b}.fcgi`), APP(b));
+    chmodSync(join(site, `${b}.fcgi`), 0o755);
+  }
+  // Output trickles in under FcgidIOTimeout, so only the busy timeout can stop it.
+  writeFileSync(join(base, 'host.conf'), `Include "${PROFILES_DIR}/apache.conf"\nFcgidSpawnScoreUpLimit 4\nFcgidBusyTimeout 2\nFcgidIOTimeout 30\n`);
+  server = await spawnServe([site, '--port', '0', '--config', join(base, 'host.conf')]);
+});
+
+afterAll(async () => {
+  await server?.stop();
+  rmSync(base, { recursive: true, force: true });
+});
+
+describe('FastCGI process manager limits', () => {
+  it('a class that keeps crashing is throttled by its spawn score, then spawns again', async () => {
+    // Each crash costs 1 (spawn) + 2 (exit): after two the score is 6, over the limit of 4.
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      expect((await get(server.port, '/crash.fcgi')).status).toBe(500);
+      times.push(Date.now() - t0);
+    }
+    expect(times[0]).toBeLessThan(1000);
+    expect(times[1]).toBeLessThan(1000);
+    // The third waits until the score has fallen below 4 (whole seconds), then runs.
+    expect(times[2]).toBeGreaterThanOrEqual(1000);
+    expect(server.log()).toContain('spawn score over FcgidSpawnScoreUpLimit');
+  }, 30_000);
+
+  it('a process busy past FcgidBusyTimeout is killed and the request ends with a 500', async () => {
+    const r = await get(server.port, '/trickle.fcgi');
+    expect(r.status).toBe(500);
+    expect(server.log()).toMatch(/busy for over FcgidBusyTimeout \(2 s\): killed/);
+  }, 30_000);
+});
