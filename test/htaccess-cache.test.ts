@@ -7,27 +7,31 @@ import { createSiteContext } from '../src/server/site-context.js';
 import { resolveRequest } from '../src/engine/resolve.js';
 
 describe('htaccess cache', () => {
-  it('parses once per change', () => {
+  const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  it('parses once per change', async () => {
     const root = mkdtempSync(join(tmpdir(), 'htsandbox-cache-'));
     writeFileSync(join(root, 'a.txt'), 'a');
     writeFileSync(join(root, '.htaccess'), 'Header set X-A 1\n');
     const site = createSiteContext({ siteRoot: root, profile: 'apache' });
     if ('error' in site) throw new Error(site.error);
     const req = { method: 'GET', rawPath: '/a.txt', query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost' };
-    // As the server does: each request starts with sync() (drops what a change made stale).
-    const resolve = (): ReturnType<typeof resolveRequest> => {
+    // As the server does: each request starts with sync() (drops what a change made stale); a
+    // request sent after an edit is handled in a later turn of the event loop.
+    const resolve = async (): Promise<ReturnType<typeof resolveRequest>> => {
+      await nextTurn();
       site.fs.sync();
       return resolveRequest(site, req);
     };
-    for (let i = 0; i < 20; i++) expect(resolve().kind).toBe('file');
+    for (let i = 0; i < 20; i++) expect((await resolve()).kind).toBe('file');
     expect(site.fs.parseCount).toBe(1);
     writeFileSync(join(root, '.htaccess'), 'Header set X-A 22\n');
-    for (let i = 0; i < 20; i++) resolve();
+    for (let i = 0; i < 20; i++) await resolve();
     expect(site.fs.parseCount).toBe(2);
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('sees every kind of change on the next request, with or without inotify', () => {
+  it('sees every kind of change on the next request, with or without inotify', async () => {
     for (const inotify of [true, false]) {
       const root = mkdtempSync(join(tmpdir(), 'htsandbox-cache-'));
       mkdirSync(join(root, 'sub'));
@@ -37,28 +41,29 @@ describe('htaccess cache', () => {
       delete process.env.HTSANDBOX_NO_INOTIFY;
       if ('error' in site) throw new Error(site.error);
       const req = { method: 'GET', rawPath: '/sub/a.txt', query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost' };
-      const status = (): number => {
+      const status = async (): Promise<number> => {
+        await nextTurn();
         site.fs.sync();
         const d = resolveRequest(site, req);
         return d.kind === 'error' ? d.status : d.kind === 'file' ? 200 : -1;
       };
-      expect(status()).toBe(200);
+      expect(await status()).toBe(200);
       writeFileSync(join(root, 'sub', '.htaccess'), 'Require all denied\n');
-      expect(status()).toBe(403);
+      expect(await status()).toBe(403);
       rmSync(join(root, 'sub', '.htaccess'));
-      expect(status()).toBe(200);
+      expect(await status()).toBe(200);
       writeFileSync(join(root, '.htaccess'), 'Require all denied\n');
-      expect(status()).toBe(403);
+      expect(await status()).toBe(403);
       rmSync(join(root, '.htaccess'));
       rmSync(join(root, 'sub', 'a.txt'));
-      expect(status()).toBe(404);
+      expect(await status()).toBe(404);
       // The directory itself replaced by another: its new contents count.
       rmSync(join(root, 'sub'), { recursive: true });
       mkdirSync(join(root, 'sub'));
       writeFileSync(join(root, 'sub', 'a.txt'), 'again');
-      expect(status()).toBe(200);
+      expect(await status()).toBe(200);
       writeFileSync(join(root, 'sub', '.htaccess'), 'this is not a directive\n');
-      expect(status()).toBe(500);
+      expect(await status()).toBe(500);
       rmSync(root, { recursive: true, force: true });
     }
   });

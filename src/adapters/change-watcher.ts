@@ -37,8 +37,22 @@ export class ChangeWatcher {
     return true;
   }
 
-  /** True when anything may have changed since the last call. */
+  /** The queue was read in this turn of the event loop. */
+  private checkedThisTurn = false;
+  private readonly nextTurn = (): void => {
+    this.checkedThisTurn = false;
+  };
+
+  /**
+   * True when anything may have changed since the last call. The queue is read once per turn of
+   * the event loop: every request handled in a turn was readable when the loop woke, so an edit
+   * made before it was sent is already queued then (only a pipelined request sent after an edit
+   * made during the turn could slip by; it is seen on the next turn).
+   */
   changed(): boolean {
+    if (this.checkedThisTurn) return false;
+    this.checkedThisTurn = true;
+    setImmediate(this.nextTurn);
     if (fastSpawn!.inotifyDrain(this.fd) === 0) return false;
     // A removed directory loses its watch: every directory is watched again as it is next used
     // (adding a watch that exists is harmless).

@@ -507,8 +507,10 @@ export function respond(
   if (!generated) applyExpires(res, cfg, d);
   if (d.kind !== 'error' && d.kind !== 'redirect' && d.kind !== 'internal') {
     // ap_http_header_filter's fixup_vary drops repeated names.
-    const vary = [...new Map([...(redirected?.vary ?? []), ...(d.vary ?? [])].map((h) => [h.toLowerCase(), h])).values()];
-    if (vary.length) res.setHeader('Vary', vary.join(', '));
+    if (redirected?.vary?.length || d.vary?.length) {
+      const vary = [...new Map([...(redirected?.vary ?? []), ...(d.vary ?? [])].map((h) => [h.toLowerCase(), h])).values()];
+      res.setHeader('Vary', vary.join(', '));
+    }
   }
   applyHeaderOps(res, req, cfg.headers, generated, d.env);
   switch (d.kind) {
