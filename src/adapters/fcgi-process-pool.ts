@@ -9,6 +9,7 @@ import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FcgiConnection } from './fcgi-client.js';
+import { FcgiMuxConnection, queryCapacity } from './fcgi-mux-client.js';
 import { fastSpawn, reapLater } from './fast-spawn.js';
 import { ProcessTable } from './process-table.js';
 import {
@@ -39,6 +40,10 @@ export interface FcgiApp {
   version?: string;
   /** FcgidInitialEnv the class was built from (identity only: a changed config is a new class object). */
   initialEnv?: ReadonlyMap<string, string>;
+  /** `HtsandboxFcgidMultiplex On`: ask with FCGI_GET_VALUES and share one connection if it multiplexes. */
+  multiplex?: boolean;
+  /** How long FCGI_GET_VALUES may take (FcgidIOTimeout). */
+  ioTimeoutMs?: number;
 }
 
 /** A process handed to one request. */
@@ -47,6 +52,8 @@ export interface FcgiLease {
   socketPath: string;
   /** The process's kept connection, or a new one (a broken one is replaced). */
   connection(fresh?: boolean): FcgiConnection;
+  /** The process's multiplexed connection, when it multiplexes (requests share it). */
+  mux?: FcgiMuxConnection;
   /** Give it back; `ok` false retires it (any communication error kills the process, as mod_fcgid). */
   release(ok: boolean): void;
   /** How the process ended, once it has (for explanations). */
@@ -68,6 +75,8 @@ interface Entry {
   pid: number;
   socketPath: string;
   conn?: FcgiConnection;
+  /** Set once FCGI_GET_VALUES said the application multiplexes. */
+  mux?: FcgiMuxConnection;
   /** Retire after the current request (its script changed, --reload-on-change). */
   retireWhenDone?: boolean;
   /** The script version the process started with. */
@@ -165,7 +174,22 @@ export class FcgiProcessPool {
         done(Object.assign(new Error(`can't run ${app.label}: ${(err as Error).message}`), { code: 'SPAWN' as const }));
         return;
       }
-      done(null, this.lease(entry));
+      if (!app.multiplex) {
+        done(null, this.lease(entry));
+        return;
+      }
+      // A new process is asked what it takes before its first request; until it answers it is
+      // taken (busy) with no request of its own.
+      entry.rec.inflight = 1;
+      queryCapacity(entry.socketPath, app.ioTimeoutMs ?? this.limits.ioTimeoutMs, (cap) => {
+        entry.rec.inflight = 0;
+        entry.rec.capacity = cap.maxRequests;
+        if (cap.multiplexes) entry.mux = new FcgiMuxConnection(entry.socketPath);
+        this.log('info', `mod_fcgid: ${app.label}(${entry.pid}) ${cap.multiplexes ? `multiplexes up to ${cap.maxRequests} requests on one connection` : 'does not multiplex'} (FCGI_GET_VALUES)`);
+        done(null, this.lease(entry));
+        // Room for more: the class's waiters may share it at once.
+        for (let room = cap.maxRequests - 1; room > 0 && this.waiters.get(app.classKey)?.length; room--) this.waiters.get(app.classKey)!.shift()!(entry);
+      });
       return;
     }
     this.apps.set(app.classKey, app);
@@ -198,11 +222,14 @@ export class FcgiProcessPool {
 
   private lease(e: Entry): FcgiLease {
     e.rec.state = 'busy';
+    e.rec.inflight = (e.rec.inflight ?? 0) + 1;
     e.rec.lastActiveAt = Date.now();
+    if (e.mux && !e.mux.alive) e.mux = new FcgiMuxConnection(e.socketPath);
     let released = false;
     return {
       pid: e.pid,
       socketPath: e.socketPath,
+      ...(e.mux ? { mux: e.mux } : {}),
       connection: (fresh = false) => {
         if (fresh || !e.conn || !e.conn.idle) {
           e.conn?.close();
@@ -215,17 +242,20 @@ export class FcgiProcessPool {
         if (released) return;
         released = true;
         e.rec.requests++;
+        e.rec.inflight = Math.max(0, (e.rec.inflight ?? 1) - 1);
         e.rec.lastActiveAt = Date.now();
-        if (!this.entries.has(e.rec.id)) return;
+        if (!this.entries.has(e.rec.id) || e.rec.state === 'dying') return;
         if (e.retireWhenDone || decideAfterRequest(e.rec, ok, this.limits) === 'retire') {
-          this.retire(e);
-          this.wakeClass(e.rec.classKey);
+          if (e.rec.inflight === 0 || !ok) {
+            this.retire(e);
+            this.wakeClass(e.rec.classKey);
+          }
           return;
         }
         const waiting = this.waiters.get(e.rec.classKey);
         const next = waiting?.shift();
         if (next) next(e);
-        else e.rec.state = 'idle';
+        else if (e.rec.inflight === 0) e.rec.state = 'idle';
       },
     };
   }
@@ -342,6 +372,7 @@ export class FcgiProcessPool {
     if (e.rec.state === 'dying') return;
     e.rec.state = 'dying';
     e.conn?.close();
+    e.mux?.close();
     try {
       process.kill(-e.pid, 'SIGTERM');
     } catch {
@@ -374,6 +405,7 @@ export class FcgiProcessPool {
     const all = [...this.entries.values()];
     for (const e of all) {
       e.conn?.close();
+      e.mux?.close();
       try {
         process.kill(-e.pid, 'SIGTERM');
       } catch {

@@ -80,6 +80,8 @@ export interface DirConfig {
   rewrite: RewriteConfig | undefined;
   /** mod_fcgid's FcgidWrapper by suffix (`.php`) or `ALL`: the command that runs such scripts. */
   fcgidWrappers: ReadonlyMap<string, { argv: string[]; virtual: boolean }>;
+  /** `HtsandboxFcgidMultiplex On`: this script's processes may share a connection (htsandbox only). */
+  fcgidMultiplex: boolean;
   /** LimitRequestBody in bytes (0: unlimited). Apache's default since 2.4.54 is 1 GiB. */
   limitRequestBody: number;
   /** mod_env: variables set (value) or unset (undefined) for this request, in order. */
@@ -148,6 +150,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   auth: { passAuth: false, basicAuthoritative: true },
   fcgidAuth: {},
   fcgidWrappers: new Map(),
+  fcgidMultiplex: false,
   rewrite: undefined,
   setEnv: new Map(),
   setEnvIf: [],
@@ -466,6 +469,9 @@ export function applyLevel(
         cfg.fcgidWrappers = m;
         break;
       }
+      case 'htsandboxfcgidmultiplex':
+        cfg.fcgidMultiplex = w0.toLowerCase() === 'on';
+        break;
       case 'limitrequestbody':
         cfg.limitRequestBody = Number.parseInt(w0, 10) || 0;
         break;

@@ -62,6 +62,10 @@ export interface ProcRecord {
   id: number;
   classKey: string;
   state: ProcState;
+  /** Requests it is serving now (more than 1 only for a multiplexing application). */
+  inflight?: number;
+  /** Requests it takes at once: 1, or FCGI_MAX_REQS of a multiplexing application. */
+  capacity?: number;
   requests: number;
   startedAt: number;
   lastActiveAt: number;
@@ -76,6 +80,7 @@ export type AcquireDecision = { action: 'use'; id: number } | { action: 'spawn' 
  */
 export function decideAcquire(table: readonly ProcRecord[], classKey: string, limits: FcgiLimits, spawnWaitMs = 0): AcquireDecision {
   let best: ProcRecord | undefined;
+  let shared: ProcRecord | undefined;
   let mine = 0;
   let alive = 0;
   for (const p of table) {
@@ -84,8 +89,11 @@ export function decideAcquire(table: readonly ProcRecord[], classKey: string, li
     if (p.classKey !== classKey) continue;
     mine++;
     if (p.state === 'idle' && (!best || p.lastActiveAt > best.lastActiveAt)) best = p;
+    // A multiplexing process with room takes another request before a new process is started.
+    else if (p.state === 'busy' && (p.inflight ?? 1) < (p.capacity ?? 1) && (!shared || (p.inflight ?? 1) < (shared.inflight ?? 1))) shared = p;
   }
   if (best) return { action: 'use', id: best.id };
+  if (shared) return { action: 'use', id: shared.id };
   if (mine < limits.maxPerClass && alive < limits.maxProcesses) return spawnWaitMs <= 0 ? { action: 'spawn' } : { action: 'wait', retryInMs: spawnWaitMs };
   return { action: 'wait' };
 }

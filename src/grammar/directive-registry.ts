@@ -455,7 +455,7 @@ const ROWS: Row[] = [
   ["AuthOptional", "auth_optional", 'FLAG', "OR_AUTHCFG", "Make authentication optional"],
   ["AuthOptionalDefaultUser", "auth_optional", 'TAKE1', "OR_AUTHCFG", "Default username for optional authentication"],
   ["HtsandboxFcgidKeepConn", "htsandbox", 'FLAG', "RSRC_CONF", "reuse one FastCGI connection per process (htsandbox)"],
-  ["HtsandboxFcgidMultiplex", "htsandbox", 'FLAG', "RSRC_CONF", "multiplex requests on one FastCGI connection (htsandbox)"],
+  ["HtsandboxFcgidMultiplex", "htsandbox", 'FLAG', "RSRC_CONF|ACCESS_CONF|OR_FILEINFO", "multiplex requests on one FastCGI connection, if the application can (htsandbox; in .htaccess wrap it in <IfDirective HtsandboxFcgidMultiplex>)"],
   ["HtsandboxFcgidSleepQuirk", "htsandbox", 'FLAG', "RSRC_CONF", "sleep like mod_fcgid when every process is busy (htsandbox)"],
   ["HtsandboxReloadOnChange", "htsandbox", 'FLAG', "RSRC_CONF", "replace FastCGI processes when their script changes (htsandbox)"],
 ];
@@ -485,7 +485,7 @@ const EMULATED = new Set<string>([
   'fcgidaccesschecker', 'fcgidaccesscheckerauthoritative', 'fcgidauthenticator', 'fcgidauthenticatorauthoritative', 'fcgidauthorizer', 'fcgidauthorizerauthoritative',
   'fastcgiaccesschecker', 'fastcgiaccesscheckerauthoritative', 'fastcgiauthenticator', 'fastcgiauthenticatorauthoritative', 'fastcgiauthorizer', 'fastcgiauthorizerauthoritative', 'authbasicauthoritative',
   'fcgidinitialenv', 'fcgidpassheader',
-  '<proxy', 'balancermember', 'fcgidbusytimeout', 'fcgidspawnscore', 'fcgidterminationscore', 'fcgidtimescore', 'fcgidspawnscoreuplimit',
+  '<proxy', 'balancermember', 'htsandboxfcgidmultiplex', 'fcgidbusytimeout', 'fcgidspawnscore', 'fcgidterminationscore', 'fcgidtimescore', 'fcgidspawnscoreuplimit',
 ]);
 
 function parseBits(s: string): number {

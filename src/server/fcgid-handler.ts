@@ -40,9 +40,9 @@ const appCache = new Map<string, FcgiApp>();
 /** A process class as mod_fcgid starts it: PATH plus FcgidInitialEnv, in the program's directory. */
 function fcgiApp(
   c: Pick<FcgidContext, 'initialEnv'>,
-  a: { classKey: string; program: string; args: string[]; label: string; version?: string },
+  a: { classKey: string; program: string; args: string[]; label: string; version?: string; multiplex?: boolean; ioTimeoutMs?: number },
 ): FcgiApp {
-  const key = `${a.classKey}\0${a.program}\0${a.args.join('\0')}\0${a.label}\0${a.version ?? ''}`;
+  const key = `${a.classKey}\0${a.program}\0${a.args.join('\0')}\0${a.label}\0${a.version ?? ''}\0${a.multiplex ? 'mpx' : ''}`;
   const cached = appCache.get(key);
   if (cached && cached.initialEnv === c.initialEnv) return cached;
   if (appCache.size > 1000) appCache.clear();
@@ -53,7 +53,7 @@ function fcgiApp(
 
 function buildFcgiApp(
   c: Pick<FcgidContext, 'initialEnv'>,
-  a: { classKey: string; program: string; args: string[]; label: string; version?: string },
+  a: { classKey: string; program: string; args: string[]; label: string; version?: string; multiplex?: boolean; ioTimeoutMs?: number },
 ): FcgiApp & { initialEnv: ReadonlyMap<string, string> } {
   return {
     initialEnv: c.initialEnv,
@@ -155,10 +155,13 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
     label: d.path,
     // A wrapper's class runs many scripts: an edit to one of them is not stale code.
     ...(d.entry && !wrapper ? { version: `${d.entry.mtimeUs}:${d.entry.size}` } : {}),
+    ...(d.cfg.fcgidMultiplex ? { multiplex: true, ioTimeoutMs: c.limits.ioTimeoutMs } : {}),
   });
   acquireThen(c.pool, app,
     (lease) => {
       const parser = new CgiHeaderParser();
+      /** The client went away (its request was aborted). */
+      let clientGone = false;
       let headersDone = false;
       let streaming = true;
       let flushed = false;
@@ -177,7 +180,9 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       let retried = false;
       let abort: () => void = () => undefined;
       const send = (fresh: boolean): void => {
-        abort = lease.connection(fresh || !c.keepConn).request(env, body, c.limits.ioTimeoutMs, exchange, c.keepConn);
+        abort = lease.mux
+          ? lease.mux.request(env, body, c.limits.ioTimeoutMs, exchange)
+          : lease.connection(fresh || !c.keepConn).request(env, body, c.limits.ioTimeoutMs, exchange, c.keepConn);
       };
       const exchange: FcgiExchange = {
         stdout: (chunk) => {
@@ -212,6 +217,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
         end: () => {
           lease.release(true);
           closeBody();
+          if (clientGone) return;
           // Head, held body and the last chunk leave in one write: res.end() uncorks.
           res.cork();
           if (headersDone && !flushed) flush();
@@ -226,7 +232,12 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           if (streaming) res.end();
         },
         error: (message, retryable) => {
-          if (retryable && !retried) {
+          if (clientGone) {
+            lease.release(false);
+            closeBody();
+            return;
+          }
+          if (retryable && !retried && !lease.mux) {
             // The app closed its kept connection after the last request (e.g. ruby-fcgi
             // ignores FCGI_KEEP_CONN): send the request again on a new one.
             retried = true;
@@ -266,8 +277,11 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       send(false);
       res.on('close', () => {
         if (res.writableFinished) return;
-        // The client went away: close the connection and release the process normally.
+        clientGone = true;
+        // The client went away. mod_fcgid closes the connection and releases the process; a
+        // multiplexed request is aborted (FCGI_ABORT_REQUEST) and ends when the app confirms.
         abort();
+        if (lease.mux) return;
         lease.release(true);
         closeBody();
       });
