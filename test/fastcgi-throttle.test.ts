@@ -60,12 +60,15 @@ describe('FastCGI process manager limits', () => {
     expect(times[1]).toBeLessThan(1000);
     // The third waits until the score has fallen below 4 (whole seconds), then runs.
     expect(times[2]).toBeGreaterThanOrEqual(1000);
+    for (let i = 0; i < 40 && !server.log().includes('spawn score over'); i++) await new Promise((res) => setTimeout(res, 50));
     expect(server.log()).toContain('spawn score over FcgidSpawnScoreUpLimit');
   }, 30_000);
 
   it('a process busy past FcgidBusyTimeout is killed and the request ends with a 500', async () => {
     const r = await get(server.port, '/trickle.fcgi');
     expect(r.status).toBe(500);
+    // The error log is written asynchronously.
+    for (let i = 0; i < 40 && !/busy for over FcgidBusyTimeout/.test(server.log()); i++) await new Promise((res) => setTimeout(res, 50));
     expect(server.log()).toMatch(/busy for over FcgidBusyTimeout \(2 s\): killed/);
   }, 30_000);
 });
