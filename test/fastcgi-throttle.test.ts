@@ -3,12 +3,12 @@
  * throttled by its spawn score (a request waits for the score to decay instead of forking a new
  * process at once), and a process busy past FcgidBusyTimeout is killed.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, spawnServe, type ServeChild } from './helpers/serve-in-process.js';
-import { PROFILES_DIR } from './helpers/private-apache.js';
+import { PROFILES_DIR, PROJECT_ROOT } from './helpers/private-apache.js';
 
 const base = mkdtempSync(join(tmpdir(), 'htsandbox-fcgi-throttle-'));
 let server: ServeChild;
@@ -62,6 +62,28 @@ describe('FastCGI process manager limits', () => {
     expect(times[2]).toBeGreaterThanOrEqual(1000);
     for (let i = 0; i < 40 && !server.log().includes('spawn score over'); i++) await new Promise((res) => setTimeout(res, 50));
     expect(server.log()).toContain('spawn score over FcgidSpawnScoreUpLimit');
+  }, 30_000);
+
+  it('HtsandboxFcgidSleepQuirk On: a request that finds the class busy sleeps a second, as mod_fcgid does', async () => {
+    const qbase = mkdtempSync(join(tmpdir(), 'htsandbox-fcgi-quirk-'));
+    mkdirSync(join(qbase, 'site'));
+    copyFileSync(join(PROJECT_ROOT, 'test/fixtures/mux_app.py'), join(qbase, 'site', 'app.fcgi'));
+    chmodSync(join(qbase, 'site', 'app.fcgi'), 0o755);
+    writeFileSync(join(qbase, 'host.conf'), `Include "${PROFILES_DIR}/apache.conf"\nFcgidMaxProcessesPerClass 1\nHtsandboxFcgidSleepQuirk On\n`);
+    const q = await spawnServe([join(qbase, 'site'), '--port', '0', '--config', join(qbase, 'host.conf')]);
+    try {
+      expect((await get(q.port, '/app.fcgi')).status).toBe(200);
+      const t0 = Date.now();
+      const took = await Promise.all([0, 1].map(async (i) => {
+        expect((await get(q.port, `/app.fcgi?sleep=0.2&n=${i}`)).status).toBe(200);
+        return Date.now() - t0;
+      }));
+      // Handed over at once the second would end near 0.4 s; mod_fcgid's sleep makes it 1 s or more.
+      expect(Math.max(...took)).toBeGreaterThanOrEqual(1000);
+    } finally {
+      await q.stop();
+      rmSync(qbase, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it('a process busy past FcgidBusyTimeout is killed and the request ends with a 500', async () => {

@@ -154,7 +154,7 @@ export class FcgiProcessPool {
    * after mod_fcgid's 1 s sleeps); NO_SLOT after as long as mod_fcgid would try. Synchronous when
    * a process is idle.
    */
-  acquire(app: FcgiApp, done: AcquireCallback): void {
+  acquire(app: FcgiApp, done: AcquireCallback, quirkTries = 0): void {
     this.checkStale(app);
     const decision = decideAcquire(this.records, app.classKey, this.limits, spawnWaitMs(this.scores.get(app.classKey), Date.now(), this.limits));
     if (decision.action === 'use') {
@@ -193,6 +193,15 @@ export class FcgiProcessPool {
       return;
     }
     this.apps.set(app.classKey, app);
+    if (this.limits.sleepQuirk && decision.retryInMs === undefined) {
+      // mod_fcgid's way, for teaching: try again after a 1 s sleep, up to its ~64 tries.
+      if (quirkTries >= Math.ceil(this.limits.busyWaitMs / 1000)) {
+        done(Object.assign(new Error(`can't apply process slot for ${app.label}`), { code: 'NO_SLOT' as const }));
+        return;
+      }
+      setTimeout(() => this.acquire(app, done, quirkTries + 1), 1000);
+      return;
+    }
     const list = this.waiters.get(app.classKey) ?? [];
     const waiter = (e: Entry): void => {
       clearTimeout(timer);

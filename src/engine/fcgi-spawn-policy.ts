@@ -35,6 +35,11 @@ export interface FcgiLimits {
   terminationScore: number;
   timeScore: number;
   spawnScoreUpLimit: number;
+  /**
+   * `HtsandboxFcgidSleepQuirk On`: a request that finds every process busy sleeps 1 s between
+   * tries, as mod_fcgid's handle_request does, instead of being handed the next one that frees.
+   */
+  sleepQuirk: boolean;
 }
 
 export const DEFAULT_FCGI_LIMITS: FcgiLimits = {
@@ -54,6 +59,7 @@ export const DEFAULT_FCGI_LIMITS: FcgiLimits = {
   terminationScore: 2,
   timeScore: 1,
   spawnScoreUpLimit: 10,
+  sleepQuirk: false,
 };
 
 export type ProcState = 'idle' | 'busy' | 'dying';

@@ -108,6 +108,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     terminationScore: num('fcgidterminationscore', d.terminationScore),
     timeScore: num('fcgidtimescore', d.timeScore),
     spawnScoreUpLimit: num('fcgidspawnscoreuplimit', d.spawnScoreUpLimit),
+    sleepQuirk: (arg('htsandboxfcgidsleepquirk') ?? 'off').toLowerCase() === 'on',
   };
   return {
     loaded,
