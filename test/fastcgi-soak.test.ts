@@ -8,12 +8,17 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnServe } from './helpers/serve-in-process.js';
+import { spawnServe, type ServeChild } from './helpers/serve-in-process.js';
 import { PROFILES_DIR } from './helpers/private-apache.js';
 
 const base = mkdtempSync(join(tmpdir(), 'htsandbox-soak-'));
 const MARK = `fcgi-soak-${process.pid}`;
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+let running: ServeChild | undefined;
+afterAll(async () => {
+  // A failed or timed-out test must not leave its server (and applications) behind.
+  if (running && running.child.exitCode === null && running.child.signalCode === null) await running.stop();
+  rmSync(base, { recursive: true, force: true });
+});
 
 const APP = `#!/usr/bin/env python3
 import socket, struct, sys
@@ -48,6 +53,7 @@ describe('FastCGI soak', () => {
     // few seconds (tested in fastcgi-throttle.test.ts); here the crashes themselves are the point.
     writeFileSync(join(base, 'host.conf'), `Include "${PROFILES_DIR}/apache.conf"\nFcgidSpawnScoreUpLimit 1000000\n`);
     const server = await spawnServe([site, '--port', '0', '--config', join(base, 'host.conf')]);
+    running = server;
     const agent = new Agent({ keepAlive: true, maxSockets: 32 });
     const counts = new Map<number, number>();
     let next = 0;
