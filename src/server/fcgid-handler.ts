@@ -159,6 +159,12 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
   });
   acquireThen(c.pool, app,
     (lease) => {
+      if (res.destroyed) {
+        // The client left while the request waited for a process: nothing to send it.
+        lease.release(true);
+        closeBody();
+        return;
+      }
       const parser = new CgiHeaderParser();
       /** The client went away (its request was aborted). */
       let clientGone = false;
