@@ -6,6 +6,7 @@
 import { lstatSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ChangeWatcher } from './change-watcher.js';
+import { withFcgidProgramCheck } from './fcgid-programs.js';
 import { analyzeHtaccess } from '../grammar/htaccess-analysis.js';
 import { htaccessIgnored, overridePolicyFor, type HostConfig } from '../grammar/host-config.js';
 import type { HostFacts } from '../grammar/conditions.js';
@@ -125,7 +126,8 @@ export class DiskFsView implements FsView {
     if (known) return known;
     const watched = this.watched(dir);
     const read = this.readHtaccess(dir);
-    return this.remember(this.reads, dir, watched && (read.kind !== 'parsed' || this.lstat(read.file).kind !== 'symlink'), read);
+    const stable = read.kind !== 'parsed' || (this.lstat(read.file).kind !== 'symlink' && !(read.analysis as { programMissing?: boolean }).programMissing);
+    return this.remember(this.reads, dir, watched && stable, read);
   }
 
   private readHtaccess(dir: string): HtaccessRead {
@@ -152,9 +154,10 @@ export class DiskFsView implements FsView {
         return { kind: 'unreadable', file, dir };
       }
       this.parseCount++;
-      const analysis = analyzeHtaccess(text, file, this.facts, this.host.modules, policy);
+      const analysis = withFcgidProgramCheck(analyzeHtaccess(text, file, this.facts, this.host.modules, policy));
       const read: HtaccessRead = { kind: 'parsed', file, analysis, policy };
-      this.cache.set(file, { key, read });
+      // A missing mod_fcgid program may be installed without the file changing: read it again.
+      if (!analysis.programMissing) this.cache.set(file, { key, read });
       return read;
     }
     return { kind: 'none' };

@@ -7,6 +7,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import { catalogEntry, type ErrorCode } from '../vocabulary/error-catalog.js';
 import { analyzeHtaccess } from '../grammar/htaccess-analysis.js';
+import { withFcgidProgramCheck } from './fcgid-programs.js';
 import { htaccessIgnored, overridePolicyFor } from '../grammar/host-config.js';
 import type { LoadedHost } from './server-config-loader.js';
 
@@ -64,7 +65,7 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
           files.push({ file: shown(abs), rejected: true });
         }
         if (text !== undefined) {
-          const analysis = analyzeHtaccess(text, shown(abs), loaded.facts, loaded.host.modules, policy);
+          const analysis = withFcgidProgramCheck(analyzeHtaccess(text, shown(abs), loaded.facts, loaded.host.modules, policy));
           diagnostics.push(...analysis.diagnostics);
           files.push({ file: shown(abs), rejected: analysis.fatal !== undefined });
         }
