@@ -49,6 +49,26 @@ describe('FastCGI multiplexing', () => {
     expect(events('mpx')[0]).toBe('get_values FCGI_MAX_CONNS,FCGI_MAX_REQS,FCGI_MPXS_CONNS');
   }, 30_000);
 
+  it('request bodies spooled to disk travel on the shared connection too', async () => {
+    const body = Buffer.alloc(300_000, 120);
+    const answers = await Promise.all(
+      [0, 1].map(
+        (i) =>
+          new Promise<Record<string, string>>((resolve, reject) => {
+            const req = request({ host: '127.0.0.1', port: server.port, path: `/mpx/app.fcgi?post=${i}`, method: 'POST', headers: { 'Content-Length': body.length } }, (r) => {
+              const chunks: Buffer[] = [];
+              r.on('data', (c: Buffer) => chunks.push(c));
+              r.on('end', () => resolve(fields(Buffer.concat(chunks))));
+            });
+            req.on('error', reject);
+            req.end(body);
+          }),
+      ),
+    );
+    for (const f of answers) expect(f.stdin).toBe('300000');
+    expect(new Set(answers.map((f) => f.conn)).size).toBe(1);
+  }, 30_000);
+
   it('a client that goes away is an FCGI_ABORT_REQUEST; the process and its connection stay', async () => {
     const before = fields((await get(server.port, '/mpx/app.fcgi')).body);
     await new Promise<void>((resolve) => {

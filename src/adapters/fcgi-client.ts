@@ -41,6 +41,33 @@ const errnoText = (err: NodeJS.ErrnoException): string =>
         ? '(32)Broken pipe'
         : `(${err.errno ?? 0})${err.message}`;
 
+/**
+ * A spooled request body as STDIN records on `sock`, read from its file as the socket drains,
+ * then the empty STDIN record. Stops as soon as `current()` is false (the request is over).
+ */
+export function streamSpooledStdin(sock: Socket, requestId: number, body: SpooledBody, current: () => boolean, fail: (message: string) => void): void {
+  let position = 0;
+  const next = (): void => {
+    if (!current()) return;
+    if (position >= body.size) {
+      sock.write(encodeRecord(RecordType.STDIN, requestId));
+      return;
+    }
+    body.read(position, Math.min(FCGI_MAX_CONTENT, body.size - position), (err, data) => {
+      if (!current()) return;
+      if (err || data.length === 0) {
+        fail(`mod_fcgid: can't read the spooled request body: ${err?.message ?? 'short file'}`);
+        return;
+      }
+      position += data.length;
+      sock.write(recordHeader(RecordType.STDIN, requestId, data.length));
+      if (sock.write(data)) next();
+      else sock.once('drain', next);
+    });
+  };
+  next();
+}
+
 /** One transport connection to one application process. */
 export class FcgiConnection {
   private readonly sock: Socket;
@@ -126,7 +153,9 @@ export class FcgiConnection {
       for (const b of wire) this.sock.write(b);
       this.sock.uncork();
     }
-    if (spooled && role === Role.RESPONDER) this.streamStdin(body, () => this.current === current);
+    if (spooled && role === Role.RESPONDER) {
+      streamSpooledStdin(this.sock, 1, body, () => this.current === current && this.alive, (message) => this.fail(message));
+    }
     return () => {
       if (this.current?.on === on) {
         // A client that goes away: mod_fcgid closes the connection (no ABORT_REQUEST).
@@ -135,30 +164,6 @@ export class FcgiConnection {
         this.sock.destroy();
       }
     };
-  }
-
-  /** A spooled body as STDIN records, read from its file as the socket drains. */
-  private streamStdin(body: SpooledBody, stillCurrent: () => boolean): void {
-    let position = 0;
-    const next = (): void => {
-      if (!stillCurrent() || !this.alive) return;
-      if (position >= body.size) {
-        this.sock.write(encodeRecord(RecordType.STDIN, 1));
-        return;
-      }
-      body.read(position, Math.min(FCGI_MAX_CONTENT, body.size - position), (err, data) => {
-        if (!stillCurrent() || !this.alive) return;
-        if (err || data.length === 0) {
-          this.fail(`mod_fcgid: can't read the spooled request body: ${err?.message ?? 'short file'}`);
-          return;
-        }
-        position += data.length;
-        this.sock.write(recordHeader(RecordType.STDIN, 1, data.length));
-        if (this.sock.write(data)) next();
-        else this.sock.once('drain', next);
-      });
-    };
-    next();
   }
 
   close(): void {

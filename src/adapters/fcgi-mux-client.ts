@@ -13,13 +13,11 @@ import {
   encodeRecord,
   encodeRequest,
   FCGI_KEEP_CONN,
-  FCGI_MAX_CONTENT,
-  recordHeader,
   RecordDecoder,
   RecordType,
   Role,
 } from '../grammar/fastcgi-records.js';
-import type { FcgiExchange } from './fcgi-client.js';
+import { streamSpooledStdin, type FcgiExchange } from './fcgi-client.js';
 import { isSpooled, type RequestBody } from './request-body-spool.js';
 
 /** What FCGI_GET_VALUES learned: how many requests the application takes at once on a connection. */
@@ -133,7 +131,7 @@ export class FcgiMuxConnection {
     this.sock.cork();
     for (const b of wire) this.sock.write(b);
     this.sock.uncork();
-    if (spooled) this.streamStdin(id, body, () => this.inflight.get(id) === entry && !entry.aborted);
+    if (spooled) streamSpooledStdin(this.sock, id, body, () => this.inflight.get(id) === entry && !entry.aborted && this.alive, (message) => this.fail(message));
     // After an abort the exchange still ends (END_REQUEST, or the connection failing): only then
     // is the request's place on the connection free.
     return () => {
@@ -142,29 +140,6 @@ export class FcgiMuxConnection {
       entry.aborted = true;
       if (this.alive) this.sock.write(encodeRecord(RecordType.ABORT_REQUEST, id));
     };
-  }
-
-  private streamStdin(id: number, body: Extract<RequestBody, { fd: number }>, current: () => boolean): void {
-    let position = 0;
-    const next = (): void => {
-      if (!current() || !this.alive) return;
-      if (position >= body.size) {
-        this.sock.write(encodeRecord(RecordType.STDIN, id));
-        return;
-      }
-      body.read(position, Math.min(FCGI_MAX_CONTENT, body.size - position), (err, data) => {
-        if (!current() || !this.alive) return;
-        if (err || data.length === 0) {
-          this.fail(`mod_fcgid: can't read the spooled request body: ${err?.message ?? 'short file'}`);
-          return;
-        }
-        position += data.length;
-        this.sock.write(recordHeader(RecordType.STDIN, id, data.length));
-        if (this.sock.write(data)) next();
-        else this.sock.once('drain', next);
-      });
-    };
-    next();
   }
 
   close(): void {
