@@ -90,7 +90,7 @@ export class FcgiConnection {
     this.sock.on('error', (err: NodeJS.ErrnoException) => this.fail(`${errnoText(err)}: mod_fcgid: error reading data from FastCGI server`, err.code));
     this.sock.on('end', () => this.fail('mod_fcgid: error reading data, FastCGI server closed connection'));
     this.sock.on('close', () => this.fail('mod_fcgid: error reading data, FastCGI server closed connection'));
-    this.sock.on('timeout', () => this.fail(`mod_fcgid: read data timeout in ${Math.round(this.ioTimeoutMs / 1000)} seconds`));
+    this.sock.on('timeout', () => this.fail(`mod_fcgid: read data timeout in ${Math.round(this.ioTimeoutMs / 1000)} seconds`, 'ETIMEDOUT'));
   }
 
   private ioTimeoutMs = 0;
@@ -105,7 +105,9 @@ export class FcgiConnection {
     const cur = this.current;
     this.current = undefined;
     this.sock.destroy();
-    if (cur) cur.on.error(message, !cur.received && this.requests > 1, { connected: this.connected, ...(code ? { code } : {}) });
+    // A kept connection the app had closed fails before any reply: worth one retry. A timeout is
+    // an app that hangs, not a stale connection.
+    if (cur) cur.on.error(message, !cur.received && this.requests > 1 && code !== 'ETIMEDOUT', { connected: this.connected, ...(code ? { code } : {}) });
   }
 
   private onData(chunk: Buffer): void {

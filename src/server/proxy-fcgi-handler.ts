@@ -193,6 +193,12 @@ function exchange(c: CgiContext, body: RequestBody, attempts: Attempt[]): void {
         res.destroy();
         return;
       }
+      if (detail?.code === 'ETIMEDOUT') {
+        // Silent past the timeout (ProxyTimeout, which defaults to Timeout): a 504.
+        c.log({ module: 'proxy_fcgi', level: 'error', message: `(70007)The timeout specified has expired: AH01075: Error dispatching request to ${describe(endpoint)}:` });
+        c.fail(504);
+        return;
+      }
       if (detail?.code !== undefined) {
         // A reset (a backend process killed mid-request): Apache gives up with a 503.
         c.log({ module: 'proxy_fcgi', level: 'error', message: 'AH01067: Failed to read FastCGI header' });
