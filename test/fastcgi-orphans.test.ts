@@ -3,7 +3,7 @@
  * ends them, after checking each pid's start time (a reused pid is never killed).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,20 @@ describe('state directories of servers that are gone', () => {
     expect(processStartTime(bystander.pid!)).toBeDefined();
     expect(existsSync(dir)).toBe(false);
     bystander.kill('SIGKILL');
+  });
+
+  it('removes an unclaimed directory only once it has stayed empty for a minute', () => {
+    const parent = mkdtempSync(join(base, 'tmp-'));
+    const old = join(parent, `${STATE_DIR_PREFIX}999998-1`);
+    const fresh = join(parent, `${STATE_DIR_PREFIX}999997-1`);
+    mkdirSync(old);
+    mkdirSync(fresh);
+    const twoMinutesAgo = new Date(Date.now() - 120_000);
+    utimesSync(old, twoMinutesAgo, twoMinutesAgo);
+    expect(reapLeftovers(parent)).toEqual([]);
+    expect(existsSync(old)).toBe(false);
+    // A server may be between creating its directory and claiming it.
+    expect(existsSync(fresh)).toBe(true);
   });
 
   it('leaves the directory of a live server alone', () => {

@@ -5,7 +5,7 @@
  * next server to start finds the directory of a server that is gone and ends them — checking
  * each pid's start time first, so a pid the kernel has since reused is never killed.
  */
-import { readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The prefix of every server's state directory under the temporary directory. */
@@ -64,11 +64,24 @@ export function reapLeftovers(parent: string): number[] {
   for (const name of names) {
     const dir = join(parent, name);
     let owner: string;
+    let st: ReturnType<typeof statSync>;
     try {
-      if (!statSync(dir).isDirectory()) continue;
+      st = statSync(dir);
+      if (!st.isDirectory()) continue;
+    } catch {
+      continue;
+    }
+    try {
       owner = readFileSync(join(dir, 'server.pid'), 'latin1');
     } catch {
-      continue; // not claimed yet, or not ours to read
+      // Not claimed yet (a server between mkdir and claim), or not ours to read. One that stayed
+      // empty for a minute belonged to a server that died right there: remove it.
+      try {
+        if (Date.now() - st.mtimeMs > 60_000 && readdirSync(dir).length === 0) rmdirSync(dir);
+      } catch {
+        /* not ours */
+      }
+      continue;
     }
     const [pidText, start] = owner.trim().split(' ');
     if (sameProcess(Number(pidText), start)) continue; // that server is alive
