@@ -53,7 +53,7 @@ export interface FcgiLease {
   /** The process's kept connection, or a new one (a broken one is replaced). */
   connection(fresh?: boolean): FcgiConnection;
   /** The process's multiplexed connection, when it multiplexes (requests share it). */
-  mux?: FcgiMuxConnection;
+  readonly mux?: FcgiMuxConnection | undefined;
   /** Give it back; `ok` false retires it (any communication error kills the process, as mod_fcgid). */
   release(ok: boolean): void;
   /** How the process ended, once it has (for explanations). */
@@ -82,6 +82,42 @@ interface Entry {
   /** The script version the process started with. */
   version: string | undefined;
   exit: Promise<{ code: number; output: string }>;
+}
+
+/** One request's hold on a process (a class, not closures: one is made per request). */
+class Lease implements FcgiLease {
+  private done = false;
+  readonly pid: number;
+  readonly socketPath: string;
+  readonly mux: FcgiMuxConnection | undefined;
+
+  constructor(
+    private readonly e: Entry,
+    private readonly onRelease: (ok: boolean) => void,
+  ) {
+    this.pid = e.pid;
+    this.socketPath = e.socketPath;
+    this.mux = e.mux;
+  }
+
+  connection(fresh = false): FcgiConnection {
+    const e = this.e;
+    if (fresh || !e.conn || !e.conn.idle) {
+      e.conn?.close();
+      e.conn = new FcgiConnection(e.socketPath);
+    }
+    return e.conn;
+  }
+
+  release(ok: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    this.onRelease(ok);
+  }
+
+  exited(): Promise<{ code: number; output: string }> {
+    return this.e.exit;
+  }
 }
 
 /** The pool of FastCGI processes of one server. */
@@ -234,39 +270,26 @@ export class FcgiProcessPool {
     e.rec.inflight = (e.rec.inflight ?? 0) + 1;
     e.rec.lastActiveAt = Date.now();
     if (e.mux && !e.mux.alive) e.mux = new FcgiMuxConnection(e.socketPath);
-    let released = false;
-    return {
-      pid: e.pid,
-      socketPath: e.socketPath,
-      ...(e.mux ? { mux: e.mux } : {}),
-      connection: (fresh = false) => {
-        if (fresh || !e.conn || !e.conn.idle) {
-          e.conn?.close();
-          e.conn = new FcgiConnection(e.socketPath);
-        }
-        return e.conn;
-      },
-      exited: () => e.exit,
-      release: (ok) => {
-        if (released) return;
-        released = true;
-        e.rec.requests++;
-        e.rec.inflight = Math.max(0, (e.rec.inflight ?? 1) - 1);
-        e.rec.lastActiveAt = Date.now();
-        if (!this.entries.has(e.rec.id) || e.rec.state === 'dying') return;
-        if (e.retireWhenDone || decideAfterRequest(e.rec, ok, this.limits) === 'retire') {
-          if (e.rec.inflight === 0 || !ok) {
-            this.retire(e);
-            this.wakeClass(e.rec.classKey);
-          }
-          return;
-        }
-        const waiting = this.waiters.get(e.rec.classKey);
-        const next = waiting?.shift();
-        if (next) next(e);
-        else if (e.rec.inflight === 0) e.rec.state = 'idle';
-      },
-    };
+    return new Lease(e, (ok) => this.released(e, ok));
+  }
+
+  /** A request is done with its process: the next waiter gets it, or it goes idle, or it is retired. */
+  private released(e: Entry, ok: boolean): void {
+    e.rec.requests++;
+    e.rec.inflight = Math.max(0, (e.rec.inflight ?? 1) - 1);
+    e.rec.lastActiveAt = Date.now();
+    if (!this.entries.has(e.rec.id) || e.rec.state === 'dying') return;
+    if (e.retireWhenDone || decideAfterRequest(e.rec, ok, this.limits) === 'retire') {
+      if (e.rec.inflight === 0 || !ok) {
+        this.retire(e);
+        this.wakeClass(e.rec.classKey);
+      }
+      return;
+    }
+    const waiting = this.waiters.get(e.rec.classKey);
+    const next = waiting?.shift();
+    if (next) next(e);
+    else if (e.rec.inflight === 0) e.rec.state = 'idle';
   }
 
   /** A slot freed up in a class (a process died or retired, or the score decayed): start one for the next waiter. */

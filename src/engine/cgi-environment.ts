@@ -70,9 +70,31 @@ export function suexecFilter(env: Record<string, string>): Record<string, string
   return out;
 }
 
-const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeHtml = (s: string): string => (/[&<>"]/.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;') : s);
 
 const ODD_NAME = /[^A-Za-z0-9_]|^\d/;
+
+/** Header name → its CGI variable (undefined: not exported), remembered: clients repeat names. */
+const HEADER_VARIABLES = new Map<string, string | undefined>();
+
+function headerVariable(name: string): string | undefined {
+  if (HEADER_VARIABLES.has(name)) return HEADER_VARIABLES.get(name);
+  const lower = name.toLowerCase();
+  const key =
+    lower === 'content-type'
+      ? 'CONTENT_TYPE'
+      : lower === 'content-length'
+        ? 'CONTENT_LENGTH'
+        : lower === 'proxy' // httpoxy
+          ? undefined
+          : /^[A-Za-z0-9-]+$/.test(name) // names with '_' or other characters are dropped
+            ? `HTTP_${name.toUpperCase().replace(/-/g, '_')}`
+            : undefined;
+  // Hostile clients send endless distinct names: the memory stays bounded.
+  if (HEADER_VARIABLES.size > 4096) HEADER_VARIABLES.clear();
+  HEADER_VARIABLES.set(name, key);
+  return key;
+}
 
 /** The environment for one CGI request. */
 export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string> {
@@ -80,15 +102,11 @@ export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string
   // SetEnv/SetEnvIf first: the computed variables below overwrite them (util_script.c:170).
   for (const [k, v] of info.extra) env[k] = v;
   for (const [name, value] of info.headers) {
-    const lower = name.toLowerCase();
-    if (lower === 'content-type') env.CONTENT_TYPE = value;
-    else if (lower === 'content-length') env.CONTENT_LENGTH = value;
-    else if (lower === 'proxy') continue; // httpoxy
-    else if ((lower === 'authorization' || lower === 'proxy-authorization') && !info.passAuth) continue;
-    else if (!/^[A-Za-z0-9-]+$/.test(name)) continue; // names with '_' or other characters are dropped
-    else {
-      env[`HTTP_${name.toUpperCase().replace(/-/g, '_')}`] = value;
-    }
+    const key = headerVariable(name);
+    if (key === undefined) continue;
+    if (key === 'HTTP_AUTHORIZATION' || key === 'HTTP_PROXY_AUTHORIZATION') {
+      if (info.passAuth) env[key] = value;
+    } else env[key] = value;
   }
   env.PATH = info.extra.get('PATH') ?? info.path;
   env.SERVER_SIGNATURE = info.serverSignature;

@@ -125,7 +125,8 @@ export function runFcgid(c: FcgidContext): void {
 function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
   const { res, facts, decision: d } = c;
   const env = requestEnvironment(c);
-  for (const k of DROPPED) delete env[k];
+  // A delete of a name that is not there would still cost the object its fast shape.
+  for (const k of DROPPED) if (env[k] !== undefined) delete env[k];
   env.HTTP_CONNECTION = 'close';
   // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
   env.CONTENT_LENGTH = String(isSpooled(body) ? body.size : body.length);

@@ -31,7 +31,7 @@ function remoteAddress(req: IncomingMessage): string {
 export function createHttpFront(opts: HttpFrontOptions): Server {
   const { site, logger } = opts;
   const server = createServer({ requireHostHeader: false }, (req: IncomingMessage, res: ServerResponse) => {
-    const started = new Date();
+    const started = opts.accessLog ? new Date() : undefined;
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const rawPath = q === -1 ? target : target.slice(0, q);
@@ -69,7 +69,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       res.on('finish', () => {
         const len = res.getHeader('content-length');
         write(
-          `${facts.remoteAddr} - - [${apacheTime(started)}] "${req.method} ${target} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
+          `${facts.remoteAddr} - - [${apacheTime(started!)}] "${req.method} ${target} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
         );
       });
     }
