@@ -16,9 +16,36 @@ const base = mkdtempSync(join(tmpdir(), 'htsandbox-stale-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 const app = (version: string): string =>
-  `#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) {\n  print "Content-Type: text/plain\\r\\n\\r\\n${version}\\n";\n}\n`;
+  `#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) {\n  sleep 1 if ($ENV{QUERY_STRING} // '') eq 'slow';\n  print "Content-Type: text/plain\\r\\n\\r\\n${version} $$\\n";\n}\n`;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
+  it('an idle process edited in place keeps its old code, and htsandbox says so', async () => {
+    const site = join(base, 'seq');
+    mkdirSync(site);
+    const file = join(site, 'app.fcgi');
+    writeFileSync(file, app('v1'));
+    chmodSync(file, 0o755);
+    const conf = join(base, 'host-seq.conf');
+    writeFileSync(conf, `Include "${PROFILES_DIR}/apache.conf"\n`);
+    const s = await spawnServe([site, '--port', '0', '--config', conf]);
+    const first = (await get(s.port, '/app.fcgi')).body.toString();
+    writeFileSync(file, app('v2'));
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    expect((await get(s.port, '/app.fcgi')).body.toString()).toBe(first);
+    for (let i = 0; i < 40 && !s.log().includes('changed on disk'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(s.log()).toContain('app.fcgi changed on disk; 1 process still runs the old code, as it would on the host (mod_fcgid never reloads). Use --reload-on-change');
+    await s.stop();
+  }, 20_000);
+
   for (const reload of [false, true]) {
     it(reload ? '--reload-on-change serves the new code next' : 'keeps the old code and warns', async () => {
       const site = join(base, reload ? 'r' : 'w');
@@ -29,16 +56,31 @@ describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
       const conf = join(base, `host-${reload}.conf`);
       writeFileSync(conf, `Include "${PROFILES_DIR}/apache.conf"\n`);
       const s = await spawnServe([site, '--port', '0', '--config', conf, ...(reload ? ['--reload-on-change'] : [])]);
-      expect((await get(s.port, '/app.fcgi')).body.toString()).toBe('v1\n');
+      const first = (await get(s.port, '/app.fcgi')).body.toString();
+      expect(first).toMatch(/^v1 \d+\n$/);
+      const oldPid = Number(first.split(' ')[1]);
+      // A request in flight on the old process while the file is edited in place.
+      const inFlight = get(s.port, '/app.fcgi?slow');
+      await new Promise((r) => setTimeout(r, 300));
       writeFileSync(file, app('v2'));
       utimesSync(file, new Date(), new Date(Date.now() + 5000));
       const after = (await get(s.port, '/app.fcgi')).body.toString();
-      await new Promise((r) => setTimeout(r, 100));
+      const slow = await inFlight;
+      expect(slow.status).toBe(200);
+      expect(slow.body.toString()).toBe(`v1 ${oldPid}\n`);
+      for (let i = 0; i < 40 && !s.log().includes('changed on disk'); i++) await new Promise((r) => setTimeout(r, 50));
       if (reload) {
-        expect(after).toBe('v2\n');
+        // The next request got new code at once; the old process finished its request, then went.
+        expect(after).toMatch(/^v2 \d+\n$/);
+        for (let i = 0; i < 40 && alive(oldPid); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(alive(oldPid)).toBe(false);
+        expect((await get(s.port, '/app.fcgi')).body.toString()).toMatch(/^v2 /);
       } else {
-        expect(after).toBe('v1\n');
+        // As on the host: the process busy with the slow request started a second one of the same
+        // class (same inode), which reads the file as it is now; the first keeps the old code.
+        expect(after).toMatch(/^v2 \d+\n$/);
         expect(s.log()).toContain('app.fcgi changed on disk; 1 process still runs the old code, as it would on the host');
+        expect((await get(s.port, '/app.fcgi')).body.toString()).toMatch(/^v[12] /);
       }
       await s.stop();
     }, 20_000);
