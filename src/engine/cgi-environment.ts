@@ -99,8 +99,13 @@ function headerVariable(name: string): string | undefined {
 /** The environment for one CGI request. */
 export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string> {
   const env: Record<string, string> = {};
+  /** Only SetEnv and redirect names can need ap_create_environment's renaming. */
+  let odd = false;
   // SetEnv/SetEnvIf first: the computed variables below overwrite them (util_script.c:170).
-  for (const [k, v] of info.extra) env[k] = v;
+  for (const [k, v] of info.extra) {
+    env[k] = v;
+    if (!odd && ODD_NAME.test(k)) odd = true;
+  }
   for (const [name, value] of info.headers) {
     const key = headerVariable(name);
     if (key === undefined) continue;
@@ -124,7 +129,12 @@ export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string
   env.REMOTE_PORT = String(info.remotePort);
   if (info.remoteUser !== undefined) env.REMOTE_USER = info.remoteUser;
   if (info.authType !== undefined) env.AUTH_TYPE = info.authType;
-  if (info.redirect) for (const [k, v] of info.redirect) env[k] = v;
+  if (info.redirect) {
+    for (const [k, v] of info.redirect) {
+      env[k] = v;
+      if (!odd && ODD_NAME.test(k)) odd = true;
+    }
+  }
   env.GATEWAY_INTERFACE = 'CGI/1.1';
   env.SERVER_PROTOCOL = info.protocol;
   env.REQUEST_METHOD = info.method;
@@ -135,7 +145,7 @@ export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string
     env.PATH_INFO = info.pathInfo;
     if (info.pathTranslated !== undefined) env.PATH_TRANSLATED = info.pathTranslated;
   }
-  if (info.createEnvironment === false) return env;
+  if (info.createEnvironment === false || !odd) return env;
   // ap_create_environment: every non-alnum character of a name becomes '_', a leading digit too.
   const out: Record<string, string> = {};
   for (const k in env) {

