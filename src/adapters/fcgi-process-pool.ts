@@ -40,6 +40,8 @@ export interface FcgiApp {
   version?: string;
   /** FcgidInitialEnv the class was built from (identity only: a changed config is a new class object). */
   initialEnv?: ReadonlyMap<string, string>;
+  /** The class's own limits (FcgidCmdOptions); the pool's otherwise. */
+  limits?: FcgiLimits;
   /** `HtsandboxFcgidMultiplex On`: ask with FCGI_GET_VALUES and share one connection if it multiplexes. */
   multiplex?: boolean;
   /** How long FCGI_GET_VALUES may take (FcgidIOTimeout). */
@@ -191,8 +193,10 @@ export class FcgiProcessPool {
    * a process is idle.
    */
   acquire(app: FcgiApp, done: AcquireCallback, quirkTries = 0): void {
+    this.apps.set(app.classKey, app);
     this.checkStale(app);
-    const decision = decideAcquire(this.records, app.classKey, this.limits, spawnWaitMs(this.scores.get(app.classKey), Date.now(), this.limits));
+    const limits = app.limits ?? this.limits;
+    const decision = decideAcquire(this.records, app.classKey, limits, spawnWaitMs(this.scores.get(app.classKey), Date.now(), limits));
     if (decision.action === 'use') {
       done(null, this.lease(this.entries.get(decision.id)!));
       return;
@@ -273,13 +277,18 @@ export class FcgiProcessPool {
     return new Lease(e, (ok) => this.released(e, ok));
   }
 
+  /** A class's limits: its FcgidCmdOptions, else the server's. */
+  private limitsOf(classKey: string): FcgiLimits {
+    return this.apps.get(classKey)?.limits ?? this.limits;
+  }
+
   /** A request is done with its process: the next waiter gets it, or it goes idle, or it is retired. */
   private released(e: Entry, ok: boolean): void {
     e.rec.requests++;
     e.rec.inflight = Math.max(0, (e.rec.inflight ?? 1) - 1);
     e.rec.lastActiveAt = Date.now();
     if (!this.entries.has(e.rec.id) || e.rec.state === 'dying') return;
-    if (e.retireWhenDone || decideAfterRequest(e.rec, ok, this.limits) === 'retire') {
+    if (e.retireWhenDone || decideAfterRequest(e.rec, ok, this.limitsOf(e.rec.classKey)) === 'retire') {
       if (e.rec.inflight === 0 || !ok) {
         this.retire(e);
         this.wakeClass(e.rec.classKey);
@@ -298,7 +307,8 @@ export class FcgiProcessPool {
     if (!waiting?.length || this.closed) return;
     const app = this.apps.get(classKey);
     if (!app) return;
-    const d = decideAcquire(this.records, classKey, this.limits, spawnWaitMs(this.scores.get(classKey), Date.now(), this.limits));
+    const limits = this.limitsOf(classKey);
+    const d = decideAcquire(this.records, classKey, limits, spawnWaitMs(this.scores.get(classKey), Date.now(), limits));
     if (d.action === 'use') {
       waiting.shift()!(this.entries.get(d.id)!);
       return;
@@ -421,7 +431,7 @@ export class FcgiProcessPool {
   }
 
   private sweep(): void {
-    for (const { id, reason } of decideSweep(this.records, Date.now(), this.limits)) {
+    for (const { id, reason } of decideSweep(this.records, Date.now(), this.limits, (k) => this.limitsOf(k))) {
       const e = this.entries.get(id);
       if (!e) continue;
       if (reason === 'busy timeout') this.log('warn', `mod_fcgid: process ${this.apps.get(e.rec.classKey)?.label ?? e.rec.classKey}(${e.pid}) busy for over FcgidBusyTimeout (${this.limits.busyTimeoutMs / 1000} s): killed`);

@@ -148,7 +148,13 @@ export type SweepReason = 'idle timeout' | 'lifetime expired' | 'busy timeout';
  * The periodic scan: idle processes past the idle timeout (keeping the class minimum) or their
  * lifetime, and busy ones past FcgidBusyTimeout (a hung request).
  */
-export function decideSweep(table: readonly ProcRecord[], now: number, limits: FcgiLimits): { id: number; reason: SweepReason }[] {
+export function decideSweep(
+  table: readonly ProcRecord[],
+  now: number,
+  limits: FcgiLimits,
+  /** A class's own limits (FcgidCmdOptions); the server's by default. */
+  classLimits: (classKey: string) => FcgiLimits = () => limits,
+): { id: number; reason: SweepReason }[] {
   const retire: { id: number; reason: SweepReason }[] = [];
   const byClass = new Map<string, ProcRecord[]>();
   for (const p of table) {
@@ -161,12 +167,13 @@ export function decideSweep(table: readonly ProcRecord[], now: number, limits: F
     list.push(p);
     byClass.set(p.classKey, list);
   }
-  for (const list of byClass.values()) {
+  for (const [classKey, list] of byClass) {
+    const l = classLimits(classKey);
     let alive = list.length;
     for (const p of [...list].sort((a, b) => a.lastActiveAt - b.lastActiveAt)) {
       if (p.state !== 'idle') continue;
-      const idleTooLong = limits.idleTimeoutMs > 0 && now - p.lastActiveAt > limits.idleTimeoutMs && alive > limits.minPerClass;
-      const tooOld = limits.lifetimeMs > 0 && now - p.startedAt > limits.lifetimeMs && alive > limits.minPerClass;
+      const idleTooLong = l.idleTimeoutMs > 0 && now - p.lastActiveAt > l.idleTimeoutMs && alive > l.minPerClass;
+      const tooOld = l.lifetimeMs > 0 && now - p.startedAt > l.lifetimeMs && alive > l.minPerClass;
       if (idleTooLong || tooOld) {
         retire.push({ id: p.id, reason: idleTooLong ? 'idle timeout' : 'lifetime expired' });
         alive--;
@@ -174,4 +181,57 @@ export function decideSweep(table: readonly ProcRecord[], now: number, limits: F
     }
   }
   return retire;
+}
+
+/** `FcgidCmdOptions CMD option…`: a command's own limits and process environment. */
+export interface FcgidCmdOptions {
+  /** The command (a script's path, or a wrapper's argv[0]) the options apply to. */
+  command: string;
+  /**
+   * The class's limits. Options not given take mod_fcgid's built-in defaults, not the server's
+   * settings (get_cmd_options); FcgidBusyTimeout and the global limits stay the server's.
+   */
+  limits: Pick<FcgiLimits, 'idleTimeoutMs' | 'ioTimeoutMs' | 'maxPerClass' | 'lifetimeMs' | 'maxRequestsPerProcess' | 'minPerClass'>;
+  /** InitialEnv name=value pairs: the class's whole initial environment besides PATH. */
+  initialEnv: Map<string, string>;
+}
+
+/** Parses `FcgidCmdOptions`'s words (set_cmd_options); the error text is mod_fcgid's. */
+export function parseFcgidCmdOptions(words: readonly string[]): FcgidCmdOptions | { error: string } {
+  const [command, ...rest] = words;
+  if (!command) return { error: 'A command must be specified for FcgidCmdOptions' };
+  if (rest.length === 0) return { error: 'At least one option must be specified for FcgidCmdOptions' };
+  const d = DEFAULT_FCGI_LIMITS;
+  const limits: FcgidCmdOptions['limits'] = {
+    idleTimeoutMs: d.idleTimeoutMs,
+    ioTimeoutMs: d.ioTimeoutMs,
+    maxPerClass: d.maxPerClass,
+    lifetimeMs: d.lifetimeMs,
+    maxRequestsPerProcess: d.maxRequestsPerProcess,
+    minPerClass: d.minPerClass,
+  };
+  const initialEnv = new Map<string, string>();
+  const seconds = (v: string): number => (Number.parseInt(v, 10) || 0) * 1000;
+  for (let i = 0; i < rest.length; i++) {
+    const option = rest[i]!;
+    const value = rest[i + 1];
+    const key = option.toLowerCase();
+    const known = ['connecttimeout', 'idletimeout', 'initialenv', 'iotimeout', 'maxprocesses', 'maxprocesslifetime', 'maxrequestsperprocess', 'minprocesses'];
+    if (!known.includes(key)) return { error: `Invalid option for FcgidCmdOptions: ${option}` };
+    const name = { connecttimeout: 'ConnectTimeout', idletimeout: 'IdleTimeout', initialenv: 'InitialEnv', iotimeout: 'IOTimeout', maxprocesses: 'MaxProcesses', maxprocesslifetime: 'MaxProcessLifetime', maxrequestsperprocess: 'MaxRequestsPerProcess', minprocesses: 'MinProcesses' }[key];
+    if (value === undefined || value === '') return { error: `${name} must have an argument` };
+    i++;
+    if (key === 'idletimeout') limits.idleTimeoutMs = seconds(value);
+    else if (key === 'iotimeout') limits.ioTimeoutMs = seconds(value);
+    else if (key === 'maxprocesses') limits.maxPerClass = Number.parseInt(value, 10) || 0;
+    else if (key === 'maxprocesslifetime') limits.lifetimeMs = seconds(value);
+    else if (key === 'maxrequestsperprocess') limits.maxRequestsPerProcess = Number.parseInt(value, 10) || 0;
+    else if (key === 'minprocesses') limits.minPerClass = Number.parseInt(value, 10) || 0;
+    else if (key === 'initialenv') {
+      const eq = value.indexOf('=');
+      initialEnv.set(eq === -1 ? value : value.slice(0, eq), eq === -1 ? '' : value.slice(eq + 1));
+    }
+    // ConnectTimeout is accepted and, as in mod_fcgid on Unix, has no effect.
+  }
+  return { command, limits, initialEnv };
 }

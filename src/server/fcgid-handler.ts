@@ -15,6 +15,7 @@ import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
 import { Role } from '../grammar/fastcgi-records.js';
 import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
 import { FCGID_AUTH_NAMES } from '../engine/dir-config.js';
+import type { FcgidCmdOptions } from '../engine/fcgi-spawn-policy.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
 
 export interface FcgidContext extends CgiContext {
@@ -24,6 +25,8 @@ export interface FcgidContext extends CgiContext {
   keepConn: boolean;
   initialEnv: ReadonlyMap<string, string>;
   passHeaders: readonly string[];
+  /** `FcgidCmdOptions` by command: a class's own limits and environment. */
+  cmdOptions: ReadonlyMap<string, FcgidCmdOptions>;
 }
 
 /** Request headers mod_fcgid never passes on (it forces HTTP_CONNECTION=close). */
@@ -39,7 +42,7 @@ const appCache = new Map<string, FcgiApp>();
 
 /** A process class as mod_fcgid starts it: PATH plus FcgidInitialEnv, in the program's directory. */
 function fcgiApp(
-  c: Pick<FcgidContext, 'initialEnv'>,
+  c: Pick<FcgidContext, 'initialEnv' | 'cmdOptions' | 'limits'>,
   a: { classKey: string; program: string; args: string[]; label: string; version?: string; multiplex?: boolean; ioTimeoutMs?: number },
 ): FcgiApp {
   const key = `${a.classKey}\0${a.program}\0${a.args.join('\0')}\0${a.label}\0${a.version ?? ''}\0${a.multiplex ? 'mpx' : ''}`;
@@ -52,14 +55,17 @@ function fcgiApp(
 }
 
 function buildFcgiApp(
-  c: Pick<FcgidContext, 'initialEnv'>,
+  c: Pick<FcgidContext, 'initialEnv' | 'cmdOptions' | 'limits'>,
   a: { classKey: string; program: string; args: string[]; label: string; version?: string; multiplex?: boolean; ioTimeoutMs?: number },
 ): FcgiApp & { initialEnv: ReadonlyMap<string, string> } {
+  const cmd = c.cmdOptions.get(a.program);
   return {
     initialEnv: c.initialEnv,
+    ...(cmd ? { limits: { ...c.limits, ...cmd.limits } } : {}),
     ...a,
     cwd: dirname(a.program),
-    env: { PATH: DEBIAN_APACHE_PATH, ...Object.fromEntries(c.initialEnv) },
+    // FcgidCmdOptions replaces the server's FcgidInitialEnv for its command.
+    env: { PATH: DEBIAN_APACHE_PATH, ...Object.fromEntries(cmd ? cmd.initialEnv : c.initialEnv) },
     preflight: () => {
       const problem = checkExecutable(a.program);
       return problem ? Object.assign(new Error(problem.explain), { code: 'EXEC' }) : undefined;
@@ -187,9 +193,10 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       let retried = false;
       let abort: () => void = () => undefined;
       const send = (fresh: boolean): void => {
+        const ioTimeoutMs = app.limits?.ioTimeoutMs ?? c.limits.ioTimeoutMs;
         abort = lease.mux
-          ? lease.mux.request(env, body, c.limits.ioTimeoutMs, exchange)
-          : lease.connection(fresh || !c.keepConn).request(env, body, c.limits.ioTimeoutMs, exchange, c.keepConn);
+          ? lease.mux.request(env, body, ioTimeoutMs, exchange)
+          : lease.connection(fresh || !c.keepConn).request(env, body, ioTimeoutMs, exchange, c.keepConn);
       };
       const exchange: FcgiExchange = {
         stdout: (chunk) => {

@@ -487,7 +487,7 @@ export function respond(
   if (d.kind === 'fcgi-auth') {
     // The access phase waits for mod_fcgid's program; the body stays unread for the handler.
     runFcgidAuthorizer(
-      { site, req, res, facts, log: (e) => log(e, facts), pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn, initialEnv: site.fcgiInitialEnv, passHeaders: site.fcgiPassHeaders, ...(redirected ? { redirectEnv: redirected.env } : {}) },
+      { site, req, res, facts, log: (e) => log(e, facts), pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn, initialEnv: site.fcgiInitialEnv, passHeaders: site.fcgiPassHeaders, cmdOptions: site.fcgiCmdOptions, ...(redirected ? { redirectEnv: redirected.env } : {}) },
       d,
       (outcome) => respond(site, req, res, facts, d.resume(outcome), log, redirected),
     );
@@ -557,7 +557,7 @@ export function respond(
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
           ...(redirected ? { redirectEnv: redirected.env } : {}),
         };
-        if (d.handler === 'fcgid-script') runFcgid({ ...context, pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn, initialEnv: site.fcgiInitialEnv, passHeaders: site.fcgiPassHeaders });
+        if (d.handler === 'fcgid-script') runFcgid({ ...context, pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn, initialEnv: site.fcgiInitialEnv, passHeaders: site.fcgiPassHeaders, cmdOptions: site.fcgiCmdOptions });
         else if (d.handler.startsWith('proxy:')) runProxyFcgi(context);
         else runCgi(context);
         return;

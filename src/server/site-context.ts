@@ -1,9 +1,9 @@
 /** Everything a running server needs about the host and the site, resolved once at start-up. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
-import { DEFAULT_FCGI_LIMITS, type FcgiLimits } from '../engine/fcgi-spawn-policy.js';
+import { DEFAULT_FCGI_LIMITS, parseFcgidCmdOptions, type FcgidCmdOptions, type FcgiLimits } from '../engine/fcgi-spawn-policy.js';
 import { DiskFsView } from '../adapters/disk-fs-view.js';
 import { loadHost, type HostSource, type LoadedHost } from '../adapters/server-config-loader.js';
 import { parseMimeTypes } from '../grammar/mime-types.js';
@@ -31,6 +31,8 @@ export interface SiteContext extends ResolveContext {
   fcgiInitialEnv: ReadonlyMap<string, string>;
   /** `FcgidPassHeader`: request headers passed raw as PARAMS. */
   fcgiPassHeaders: readonly string[];
+  /** `FcgidCmdOptions`, by command. */
+  fcgiCmdOptions: ReadonlyMap<string, FcgidCmdOptions>;
   /** `Timeout`: how long a script may stay silent, in milliseconds (Apache's default 60 s). */
   timeoutMs: number;
   rewriteMaps: RewriteMapStore;
@@ -89,6 +91,18 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     if (!('error' in spec)) mapSpecs.push(spec);
   }
   const { balancers, errors: balancerErrors } = proxyBalancers(host.nodes);
+  // FcgidCmdOptions: a bad option or a command that does not exist stops the server, as in Apache.
+  const cmdOptions = new Map<string, FcgidCmdOptions>();
+  for (const words of all('fcgidcmdoptions')) {
+    const parsed = parseFcgidCmdOptions(words);
+    if ('error' in parsed) return { error: `FcgidCmdOptions: ${parsed.error}` };
+    try {
+      statSync(parsed.command);
+    } catch (err) {
+      return { error: `Command ${parsed.command} cannot be accessed: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? '(2)No such file or directory' : (err as Error).message}` };
+    }
+    cmdOptions.set(parsed.command, parsed);
+  }
   const rewriteMaps = new RewriteMapStore(mapSpecs, (level, message) => siteLog('rewrite', level, message));
   const d = DEFAULT_FCGI_LIMITS;
   const fcgiLimits: FcgiLimits = {
@@ -126,6 +140,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     fcgiKeepConn: (arg('htsandboxfcgidkeepconn') ?? 'on').toLowerCase() !== 'off',
     fcgiInitialEnv: new Map(all('fcgidinitialenv').map((a) => [a[0] ?? '', a[1] ?? ''] as [string, string]).slice(0, 64)),
     fcgiPassHeaders: all('fcgidpassheader').map((a) => a[0] ?? ''),
+    fcgiCmdOptions: cmdOptions,
     fcgiPool: new FcgiProcessPool(
       fcgiLimits,
       join(tmpdir(), `${STATE_DIR_PREFIX}${process.pid}-${Date.now()}`),
