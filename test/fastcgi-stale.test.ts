@@ -31,6 +31,7 @@ describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
   it('an idle process edited in place keeps its old code, and htsandbox says so', async () => {
     const site = join(base, 'seq');
     mkdirSync(site);
+    writeFileSync(join(site, '.htaccess'), '<Files "server-status">\nSetHandler server-status\n</Files>\n');
     const file = join(site, 'app.fcgi');
     writeFileSync(file, app('v1'));
     chmodSync(file, 0o755);
@@ -43,6 +44,15 @@ describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
     expect((await get(s.port, '/app.fcgi')).body.toString()).toBe(first);
     for (let i = 0; i < 40 && !s.log().includes('changed on disk'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(s.log()).toContain('app.fcgi changed on disk; 1 process still runs the old code, as it would on the host (mod_fcgid never reloads). Use --reload-on-change');
+    // The status data says it too: mod_status's page with mod_fcgid's section, and ?auto.
+    const page = (await get(s.port, '/server-status')).body.toString();
+    expect(page).toContain('<h1>mod_fcgid status:</h1>');
+    expect(page).toContain(`<b>Process: app.fcgi</b>&nbsp;&nbsp;(${file})`);
+    expect(page).toContain('app.fcgi changed on disk; 1 process still runs the old code, as on the host.');
+    expect(page).toMatch(new RegExp(`<tr><td>${first.split(' ')[1]!.trim()}</td><td>\\d+</td><td>\\d+</td><td>2</td><td>Ready \\(old code\\)</td></tr>`));
+    const auto = (await get(s.port, '/server-status?auto')).body.toString();
+    expect(auto).toMatch(/^FcgidProcesses: 1$/m);
+    expect(auto).toMatch(/^FcgidStale: 1$/m);
     await s.stop();
   }, 20_000);
 

@@ -182,6 +182,26 @@ export class FcgiProcessPool {
     );
   }
 
+  /** Every process with what mod_fcgid's status section shows, and whether it runs old code. */
+  status(): { label: string; program: string; cmdline: string; classKey: string; pid: number; state: ProcRecord['state']; requests: number; startedAt: number; lastActiveAt: number; stale: boolean }[] {
+    return [...this.entries.values()].map((e) => {
+      const app = this.apps.get(e.rec.classKey);
+      const current = app?.version;
+      return {
+        label: app?.label ?? e.rec.classKey,
+        program: app?.program ?? e.rec.classKey,
+        cmdline: app ? [app.program, ...app.args].join(' ') : e.rec.classKey,
+        classKey: e.rec.classKey,
+        pid: e.pid,
+        state: e.rec.state,
+        requests: e.rec.requests,
+        startedAt: e.rec.startedAt,
+        lastActiveAt: e.rec.lastActiveAt,
+        stale: current !== undefined && e.version !== current,
+      };
+    });
+  }
+
   /** Processes of a class that run an older version of their script (for the status data). */
   staleCount(classKey: string, version: string): number {
     return [...this.entries.values()].filter((e) => e.rec.classKey === classKey && e.rec.state !== 'dying' && e.version !== version).length;

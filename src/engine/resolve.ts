@@ -141,6 +141,8 @@ export interface ResolveContext {
   hasModule: (m: string) => boolean;
   /** The server's `RewriteMap`s; without it every lookup fails (gives the default). */
   rewriteMaps?: RewriteMapLookup;
+  /** False on the Scripts host, whose patched mod_status ignores `SetHandler server-status` in .htaccess. */
+  statusHandlerPermitted?: boolean;
 }
 
 /** Answers `${name:key}`; undefined when the map or key is unknown or the lookup failed. */
@@ -633,9 +635,7 @@ function decideAfterAccess(
     }
     return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00129: Attempt to serve directory: ${filename}` } };
   }
-  if (handler && KNOWN_HANDLERS.has(handler) && ((handler !== 'fcgid-script' && ctx.hasModule('cgid')) || ctx.hasModule('cgi') || (handler === 'fcgid-script' && ctx.hasModule('fcgid')))) {
-    return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
-  }
+  if (handler && handlerServed(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
   // mod_proxy's handler takes the request whether or not the file exists (the backend decides).
   if (handler && proxyHandlerUsable(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
   // core's default handler
@@ -652,6 +652,14 @@ function decideAfterAccess(
   const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, cfg };
   if (encoding) out.encoding = encoding;
   return out;
+}
+
+/** Whether a loaded module takes requests for one of the known handler names. */
+function handlerServed(ctx: ResolveContext, handler: string): boolean {
+  if (handler === 'fcgid-script') return ctx.hasModule('fcgid');
+  // The Scripts host's mod_status patch: only where PermitStatusHandler is on (server config).
+  if (handler === 'server-status') return ctx.hasModule('status') && ctx.statusHandlerPermitted !== false;
+  return KNOWN_HANDLERS.has(handler) && (ctx.hasModule('cgid') || ctx.hasModule('cgi'));
 }
 
 /** A `proxy:` handler the loaded modules serve (mod_proxy with mod_proxy_fcgi, and mod_proxy_balancer for balancer://). */

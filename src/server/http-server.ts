@@ -52,6 +52,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       logger[level](fields, event.message);
       if (event.explain) logger[level === 'debug' ? 'debug' : 'warn']({ module: 'htsandbox', url: target }, event.explain);
     };
+    site.stats.requests++;
     res.setHeader('Server', 'Apache (htsandbox)');
     try {
       site.fs.sync();

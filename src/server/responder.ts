@@ -11,6 +11,7 @@ import { parseExpiresCode } from '../grammar/expires-code.js';
 import { resolveRequest, resolveUri, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
+import { sendStatusPage } from './status-page.js';
 import { runFcgid, runFcgidAuthorizer } from './fcgid-handler.js';
 import type { SiteContext } from './site-context.js';
 
@@ -545,6 +546,10 @@ export function respond(
       res.end();
       return;
     case 'handler': {
+      if (d.handler === 'server-status') {
+        sendStatusPage(site, req, res, facts.query);
+        return;
+      }
       if (isCgi) {
         const context: CgiContext = {
           site,

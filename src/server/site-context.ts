@@ -40,6 +40,8 @@ export interface SiteContext extends ResolveContext {
   proxyBalancers: Map<string, { members: BalancerMember[]; next: number }>;
   /** BalancerMember lines htsandbox cannot use (logged at start). */
   proxyBalancerProblems: string[];
+  /** For mod_status: when the server started and how many requests it has answered. */
+  stats: { startedAt: number; requests: number };
 }
 
 type ModuleLog = (module: string, level: 'error' | 'warn' | 'info', message: string, fields?: Record<string, unknown>) => void;
@@ -151,5 +153,8 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     rewriteMaps,
     proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, next: 0 }])),
     proxyBalancerProblems: balancerErrors.map((e) => `${e.file}:${e.line}: ${e.message}`),
+    stats: { startedAt: Date.now(), requests: 0 },
+    // The Scripts host (the profile that loads suexec) patches mod_status to ignore .htaccess use.
+    statusHandlerPermitted: !host.modules.has('suexec'),
   };
 }
