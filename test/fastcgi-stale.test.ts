@@ -6,14 +6,19 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, utimesSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { get, spawnServe } from './helpers/serve-in-process.js';
+import { get, spawnServe, type ServeChild } from './helpers/serve-in-process.js';
 import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
 import { PROFILES_DIR } from './helpers/private-apache.js';
 
 const havePerlFcgi = peerAvailable('Perl FCGI', perlFcgiMissing());
 
 const base = mkdtempSync(join(tmpdir(), 'htsandbox-stale-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+/** Servers still running when a test fails half-way; stopped in afterAll. */
+const running = new Set<ServeChild>();
+afterAll(async () => {
+  for (const s of running) if (s.child.exitCode === null && s.child.signalCode === null) await s.stop();
+  rmSync(base, { recursive: true, force: true });
+});
 
 const app = (version: string): string =>
   `#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) {\n  sleep 1 if ($ENV{QUERY_STRING} // '') eq 'slow';\n  print "Content-Type: text/plain\\r\\n\\r\\n${version} $$\\n";\n}\n`;
@@ -38,6 +43,7 @@ describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
     const conf = join(base, 'host-seq.conf');
     writeFileSync(conf, `Include "${PROFILES_DIR}/apache.conf"\n`);
     const s = await spawnServe([site, '--port', '0', '--config', conf]);
+    running.add(s);
     const first = (await get(s.port, '/app.fcgi')).body.toString();
     writeFileSync(file, app('v2'));
     utimesSync(file, new Date(), new Date(Date.now() + 5000));
@@ -66,6 +72,7 @@ describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
       const conf = join(base, `host-${reload}.conf`);
       writeFileSync(conf, `Include "${PROFILES_DIR}/apache.conf"\n`);
       const s = await spawnServe([site, '--port', '0', '--config', conf, ...(reload ? ['--reload-on-change'] : [])]);
+      running.add(s);
       const first = (await get(s.port, '/app.fcgi')).body.toString();
       expect(first).toMatch(/^v1 \d+\n$/);
       const oldPid = Number(first.split(' ')[1]);

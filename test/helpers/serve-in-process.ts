@@ -56,11 +56,30 @@ export interface ServeChild {
   stop(): Promise<number | null>;
 }
 
+/** Every server a test file started; a test that fails half-way must not leave one running. */
+const started = new Set<import('node:child_process').ChildProcess>();
+
+/** Stops the servers still running (test/helpers/setup.ts calls it after each test file). */
+export async function stopAllServers(): Promise<void> {
+  await Promise.all(
+    [...started].map(
+      (c) =>
+        new Promise<void>((r) => {
+          if (c.exitCode !== null || c.signalCode !== null) return r();
+          c.once('exit', () => r());
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
 export async function spawnServe(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ServeChild> {
   const { spawn } = await import('node:child_process');
   const { join } = await import('node:path');
   const root = join(import.meta.dirname, '../..');
   const child = spawn(process.execPath, [join(root, 'bin/htsandbox.js'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let log = '';
   child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   const port = await new Promise<number>((res, rej) => {
