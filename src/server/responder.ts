@@ -293,7 +293,7 @@ function applyHeaderOps(
   req: IncomingMessage,
   ops: readonly HeaderOp[],
   generatedError: boolean,
-  env: ReadonlyMap<string, string> = new Map(),
+  env?: ReadonlyMap<string, string>,
 ): void {
   if (ops.length === 0) return;
   const plan = staticPlan(ops, generatedError);
@@ -303,7 +303,7 @@ function applyHeaderOps(
   }
   const ordered = [...ops.filter((o) => o.always), ...(generatedError ? [] : ops.filter((o) => !o.always))];
   for (const op of ordered) {
-    if (op.env && env.has(op.env.name) === op.env.negate) continue;
+    if (op.env && (env?.has(op.env.name) ?? false) === op.env.negate) continue;
     const key = op.name.toLowerCase();
     const current = res.getHeader(key);
     const list = current === undefined ? [] : Array.isArray(current) ? current.map(String) : [String(current)];
