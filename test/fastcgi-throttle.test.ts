@@ -13,8 +13,8 @@ import { PROFILES_DIR, PROJECT_ROOT } from './helpers/private-apache.js';
 const base = mkdtempSync(join(tmpdir(), 'htsandbox-fcgi-throttle-'));
 let server: ServeChild;
 
-const APP = (behaviour: 'crash' | 'trickle'): string => `#!/usr/bin/env python3
-import socket, struct, sys, time
+const APP = (behaviour: 'crash' | 'trickle' | 'hello'): string => `#!/usr/bin/env python3
+import os, socket, struct, sys, time
 listener = socket.socket(fileno=0)
 def record(t, body):
     return struct.pack('>BBHHBB', 1, t, 1, len(body), 0, 0) + body
@@ -23,7 +23,11 @@ conn.recv(65536)
 ${
   behaviour === 'crash'
     ? 'sys.exit(1)'
-    : `conn.sendall(record(6, b'Content-Type: text/plain\\r\\n\\r\\n'))
+    : behaviour === 'hello'
+      ? `conn.sendall(record(6, b'Content-Type: text/plain\\r\\n\\r\\n%d' % os.getpid()) + record(6, b'') + record(3, b'\\x00' * 8))
+conn.close()
+time.sleep(3600)`
+      : `conn.sendall(record(6, b'Content-Type: text/plain\\r\\n\\r\\n'))
 while True:
     conn.sendall(record(6, b'.'))
     time.sleep(0.2)`
@@ -33,12 +37,12 @@ while True:
 beforeAll(async () => {
   const site = join(base, 'site');
   mkdirSync(site);
-  for (const b of ['crash', 'trickle'] as const) {
+  for (const b of ['crash', 'trickle', 'hello'] as const) {
     writeFileSync(join(site, `${b}.fcgi`), APP(b));
     chmodSync(join(site, `${b}.fcgi`), 0o755);
   }
   // Output trickles in under FcgidIOTimeout, so only the busy timeout can stop it.
-  writeFileSync(join(base, 'host.conf'), `Include "${PROFILES_DIR}/apache.conf"\nFcgidSpawnScoreUpLimit 4\nFcgidBusyTimeout 2\nFcgidIOTimeout 30\n`);
+  writeFileSync(join(base, 'host.conf'), `Include "${PROFILES_DIR}/apache.conf"\nFcgidSpawnScoreUpLimit 4\nFcgidBusyTimeout 2\nFcgidBusyScanInterval 1\nFcgidIOTimeout 30\nFcgidIdleTimeout 1\nFcgidIdleScanInterval 1\nFcgidMinProcessesPerClass 0\n`);
   server = await spawnServe([site, '--port', '0', '--config', join(base, 'host.conf')]);
 });
 
@@ -84,6 +88,21 @@ describe('FastCGI process manager limits', () => {
       await q.stop();
       rmSync(qbase, { recursive: true, force: true });
     }
+  }, 30_000);
+
+  it('an idle process is ended after FcgidIdleTimeout, at the next idle scan', async () => {
+    const pid = Number((await get(server.port, '/hello.fcgi')).body.toString());
+    expect(pid).toBeGreaterThan(1);
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 80 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive()).toBe(false);
   }, 30_000);
 
   it('a process busy past FcgidBusyTimeout is killed and the request ends with a 500', async () => {

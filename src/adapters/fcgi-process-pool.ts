@@ -137,6 +137,7 @@ export class FcgiProcessPool {
   private nextId = 1;
   private counter = 0;
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly busyScanTimer: NodeJS.Timeout;
   private closed = false;
 
   constructor(
@@ -146,8 +147,12 @@ export class FcgiProcessPool {
     /** Replace processes whose script changed (`--reload-on-change`). */
     private readonly reloadOnChange = false,
   ) {
-    this.sweepTimer = setInterval(() => this.sweep(), Math.max(1000, Math.min(limits.idleTimeoutMs || 10_000, limits.busyTimeoutMs || 10_000, 10_000)));
+    // mod_fcgid's process manager scans its idle list every FcgidIdleScanInterval and its busy
+    // list every FcgidBusyScanInterval: an idle process outlives its timeout by up to a scan.
+    this.sweepTimer = setInterval(() => this.sweep('idle'), Math.max(1000, limits.idleScanIntervalMs));
     this.sweepTimer.unref();
+    this.busyScanTimer = setInterval(() => this.sweep('busy'), Math.max(1000, limits.busyScanIntervalMs));
+    this.busyScanTimer.unref();
   }
 
   /** A copy of the process table (for the status page and tests). */
@@ -450,10 +455,10 @@ export class FcgiProcessPool {
     t.unref();
   }
 
-  private sweep(): void {
+  private sweep(list: 'idle' | 'busy'): void {
     for (const { id, reason } of decideSweep(this.records, Date.now(), this.limits, (k) => this.limitsOf(k))) {
       const e = this.entries.get(id);
-      if (!e) continue;
+      if (!e || (reason === 'busy timeout') !== (list === 'busy')) continue;
       if (reason === 'busy timeout') this.log('warn', `mod_fcgid: process ${this.apps.get(e.rec.classKey)?.label ?? e.rec.classKey}(${e.pid}) busy for over FcgidBusyTimeout (${this.limits.busyTimeoutMs / 1000} s): killed`);
       this.retire(e);
     }
@@ -463,6 +468,7 @@ export class FcgiProcessPool {
   async shutdown(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweepTimer);
+    clearInterval(this.busyScanTimer);
     for (const t of this.throttleTimers.values()) clearTimeout(t);
     const all = [...this.entries.values()];
     for (const e of all) {

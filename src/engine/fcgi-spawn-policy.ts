@@ -30,6 +30,9 @@ export interface FcgiLimits {
   busyWaitMs: number;
   /** FcgidBusyTimeout in ms (default 300 s): a process busy with one request this long is killed. */
   busyTimeoutMs: number;
+  /** FcgidIdleScanInterval / FcgidBusyScanInterval in ms (default 120 s): how often each scan runs. */
+  idleScanIntervalMs: number;
+  busyScanIntervalMs: number;
   /** Spawn throttling (FcgidSpawnScore 1, FcgidTerminationScore 2, FcgidTimeScore 1, FcgidSpawnScoreUpLimit 10). */
   spawnScore: number;
   terminationScore: number;
@@ -55,6 +58,8 @@ export const DEFAULT_FCGI_LIMITS: FcgiLimits = {
   outputBufferSize: 65_536,
   busyWaitMs: 64_000,
   busyTimeoutMs: 300_000,
+  idleScanIntervalMs: 120_000,
+  busyScanIntervalMs: 120_000,
   spawnScore: 1,
   terminationScore: 2,
   timeScore: 1,

@@ -485,7 +485,7 @@ const EMULATED = new Set<string>([
   'fcgidaccesschecker', 'fcgidaccesscheckerauthoritative', 'fcgidauthenticator', 'fcgidauthenticatorauthoritative', 'fcgidauthorizer', 'fcgidauthorizerauthoritative',
   'fastcgiaccesschecker', 'fastcgiaccesscheckerauthoritative', 'fastcgiauthenticator', 'fastcgiauthenticatorauthoritative', 'fastcgiauthorizer', 'fastcgiauthorizerauthoritative', 'authbasicauthoritative',
   'fcgidinitialenv', 'fcgidpassheader',
-  '<proxy', 'balancermember', 'fcgidcmdoptions', 'htsandboxfcgidmultiplex', 'htsandboxfcgidsleepquirk', 'fcgidbusytimeout', 'fcgidspawnscore', 'fcgidterminationscore', 'fcgidtimescore', 'fcgidspawnscoreuplimit',
+  '<proxy', 'balancermember', 'fcgidcmdoptions', 'fcgididlescaninterval', 'fcgidbusyscaninterval', 'htsandboxfcgidmultiplex', 'htsandboxfcgidsleepquirk', 'fcgidbusytimeout', 'fcgidspawnscore', 'fcgidterminationscore', 'fcgidtimescore', 'fcgidspawnscoreuplimit',
 ]);
 
 function parseBits(s: string): number {

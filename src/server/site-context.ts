@@ -120,6 +120,8 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     outputBufferSize: num('fcgidoutputbuffersize', d.outputBufferSize),
     busyWaitMs: d.busyWaitMs,
     busyTimeoutMs: num('fcgidbusytimeout', d.busyTimeoutMs / 1000) * 1000,
+    idleScanIntervalMs: num('fcgididlescaninterval', d.idleScanIntervalMs / 1000) * 1000,
+    busyScanIntervalMs: num('fcgidbusyscaninterval', d.busyScanIntervalMs / 1000) * 1000,
     spawnScore: num('fcgidspawnscore', d.spawnScore),
     terminationScore: num('fcgidterminationscore', d.terminationScore),
     timeScore: num('fcgidtimescore', d.timeScore),
