@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, spawnServe, type ServeChild } from './helpers/serve-in-process.js';
 import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
 import { freePort, PROFILES_DIR } from './helpers/private-apache.js';
+import { isAlive } from './helpers/processes.js';
 
 const MARK = `fcgi-interop-${process.pid}`;
 const base = mkdtempSync(join(tmpdir(), 'htsandbox-fcgi-interop-'));
@@ -344,14 +345,6 @@ function fields(body: Buffer): Record<string, string> {
   return f;
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const TEN_MIB = 10 * 1024 * 1024;
 
@@ -385,8 +378,8 @@ for (const lib of LIBRARIES) {
       const status = lib.external ? 503 : 500;
       expect(crash.status).toBe(status);
       expect(crash.body.toString()).toContain(`<title>${status} ${lib.external ? 'Service Unavailable' : 'Internal Server Error'}</title>`);
-      for (let i = 0; i < 40 && alive(Number(before.pid)); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(alive(Number(before.pid))).toBe(false);
+      for (let i = 0; i < 40 && isAlive(Number(before.pid)); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(isAlive(Number(before.pid))).toBe(false);
       const after = await get(server.port, lib.path);
       expect(after.status).toBe(200);
       expect(fields(after.body).pid).not.toBe(before.pid);
@@ -452,6 +445,6 @@ describe.runIf(available.length > 0)('FastCGI interop: afterwards', () => {
         return '';
       }
     };
-    expect([...pids].filter((p) => alive(p) && !cmdline(p).startsWith('php-fpm'))).toEqual([]);
+    expect([...pids].filter((p) => isAlive(p) && !cmdline(p).startsWith('php-fpm'))).toEqual([]);
   }, 15_000);
 });

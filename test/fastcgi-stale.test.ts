@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { get, spawnServe, type ServeChild } from './helpers/serve-in-process.js';
 import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
 import { PROFILES_DIR } from './helpers/private-apache.js';
+import { isAlive } from './helpers/processes.js';
 
 const havePerlFcgi = peerAvailable('Perl FCGI', perlFcgiMissing());
 
@@ -23,14 +24,6 @@ afterAll(async () => {
 const app = (version: string): string =>
   `#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) {\n  sleep 1 if ($ENV{QUERY_STRING} // '') eq 'slow';\n  print "Content-Type: text/plain\\r\\n\\r\\n${version} $$\\n";\n}\n`;
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
   it('an idle process edited in place keeps its old code, and htsandbox says so', async () => {
@@ -89,8 +82,8 @@ describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
       if (reload) {
         // The next request got new code at once; the old process finished its request, then went.
         expect(after).toMatch(/^v2 \d+\n$/);
-        for (let i = 0; i < 40 && alive(oldPid); i++) await new Promise((r) => setTimeout(r, 50));
-        expect(alive(oldPid)).toBe(false);
+        for (let i = 0; i < 40 && isAlive(oldPid); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(isAlive(oldPid)).toBe(false);
         expect((await get(s.port, '/app.fcgi')).body.toString()).toMatch(/^v2 /);
       } else {
         // As on the host: the process busy with the slow request started a second one of the same

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, spawnServe, type ServeChild } from './helpers/serve-in-process.js';
 import { PROFILES_DIR, PROJECT_ROOT } from './helpers/private-apache.js';
+import { isAlive } from './helpers/processes.js';
 
 const base = mkdtempSync(join(tmpdir(), 'htsandbox-fcgi-throttle-'));
 let server: ServeChild;
@@ -93,14 +94,7 @@ describe('FastCGI process manager limits', () => {
   it('an idle process is ended after FcgidIdleTimeout, at the next idle scan', async () => {
     const pid = Number((await get(server.port, '/hello.fcgi')).body.toString());
     expect(pid).toBeGreaterThan(1);
-    const alive = (): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    const alive = (): boolean => isAlive(pid);
     for (let i = 0; i < 80 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
     expect(alive()).toBe(false);
   }, 30_000);

@@ -8,6 +8,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { fastSpawn, reapLater } from './fast-spawn.js';
+import { aprErrorText } from './os-errors.js';
 
 export interface CgiSpawnOptions {
   /** Program to exec (the script itself, or an interpreter such as php-cgi). */
@@ -26,8 +27,6 @@ export interface ExecProblem {
   explain: string;
 }
 
-const ERRNO_TEXT = { EACCES: '(13)Permission denied', ENOEXEC: '(8)Exec format error', ENOENT: '(2)No such file or directory' };
-
 /**
  * The kernel's verdict on exec'ing `file`, predicted from its mode and first line, because
  * Node's spawn uses execvp, which would run a script without `#!` through /bin/sh where
@@ -36,7 +35,7 @@ const ERRNO_TEXT = { EACCES: '(13)Permission denied', ENOEXEC: '(8)Exec format e
 export function checkExecutable(file: string): ExecProblem | undefined {
   const fail = (errno: ExecProblem['errno'], explain: string): ExecProblem => ({
     errno,
-    message: `${ERRNO_TEXT[errno]}: AH01241: exec of '${file}' failed`,
+    message: `${aprErrorText(errno, errno)}: AH01241: exec of '${file}' failed`,
     explain,
   });
   let mode: number;

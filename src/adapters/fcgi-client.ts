@@ -18,6 +18,7 @@ import {
 } from '../grammar/fastcgi-records.js';
 import { isSpooled, type RequestBody, type SpooledBody } from './request-body-spool.js';
 import type { FcgiEndpoint } from '../grammar/proxy-target.js';
+import { aprErrorText } from './os-errors.js';
 
 export interface FcgiExchange {
   stdout(chunk: Buffer): void;
@@ -32,14 +33,8 @@ export interface FcgiExchange {
   error(message: string, retryable: boolean, detail?: { connected: boolean; code?: string }): void;
 }
 
-const errnoText = (err: NodeJS.ErrnoException): string =>
-  err.code === 'ECONNRESET'
-    ? '(104)Connection reset by peer'
-    : err.code === 'ECONNREFUSED'
-      ? '(111)Connection refused'
-      : err.code === 'EPIPE'
-        ? '(32)Broken pipe'
-        : `(${err.errno ?? 0})${err.message}`;
+/** A socket error as Apache's log words it. */
+export const errnoText = (err: NodeJS.ErrnoException): string => aprErrorText(err.code, `(${err.errno ?? 0})${err.message}`);
 
 /**
  * A spooled request body as STDIN records on `sock`, read from its file as the socket drains,

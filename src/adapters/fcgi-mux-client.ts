@@ -17,7 +17,7 @@ import {
   RecordType,
   Role,
 } from '../grammar/fastcgi-records.js';
-import { streamSpooledStdin, type FcgiExchange } from './fcgi-client.js';
+import { errnoText, streamSpooledStdin, type FcgiExchange } from './fcgi-client.js';
 import { isSpooled, type RequestBody } from './request-body-spool.js';
 
 /** What FCGI_GET_VALUES learned: how many requests the application takes at once on a connection. */
@@ -75,7 +75,7 @@ export class FcgiMuxConnection {
   constructor(socketPath: string) {
     this.sock = connect(socketPath);
     this.sock.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.sock.on('error', (err: NodeJS.ErrnoException) => this.fail(`(${err.errno ?? 0})${err.message}: mod_fcgid: error reading data from FastCGI server`, err.code));
+    this.sock.on('error', (err: NodeJS.ErrnoException) => this.fail(`${errnoText(err)}: mod_fcgid: error reading data from FastCGI server`, err.code));
     this.sock.on('close', () => this.fail('mod_fcgid: error reading data, FastCGI server closed connection'));
   }
 

@@ -155,11 +155,6 @@ export class FcgiProcessPool {
     this.busyScanTimer.unref();
   }
 
-  /** A copy of the process table (for the status page and tests). */
-  snapshot(): ProcRecord[] {
-    return [...this.entries.values()].map((e) => ({ ...e.rec }));
-  }
-
   private readonly warnedVersions = new Map<string, string>();
 
   /**
@@ -207,10 +202,6 @@ export class FcgiProcessPool {
     });
   }
 
-  /** Processes of a class that run an older version of their script (for the status data). */
-  staleCount(classKey: string, version: string): number {
-    return [...this.entries.values()].filter((e) => e.rec.classKey === classKey && e.rec.state !== 'dying' && e.version !== version).length;
-  }
 
   /**
    * Hands the request a process: an idle one, a new one, or the next that frees up (at once, not

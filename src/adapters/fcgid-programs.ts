@@ -11,6 +11,7 @@ import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import type { ConfigNode } from '../grammar/syntax-tree.js';
 import { walkActive } from '../grammar/syntax-tree.js';
 import { splitWords } from '../grammar/words.js';
+import { aprErrorText } from './os-errors.js';
 import type { HtaccessAnalysis } from '../grammar/htaccess-analysis.js';
 
 /** Directive → mod_fcgid's word for the program, and whether it reports the whole line. */
@@ -24,15 +25,6 @@ const PROGRAM_DIRECTIVES: ReadonlyMap<string, { what: string; wholeLine: boolean
   ['fcgidaccesschecker', { what: 'Access checker', wholeLine: true }],
   ['fastcgiaccesschecker', { what: 'Access checker', wholeLine: true }],
 ]);
-
-/** apr_strerror's text for the errors a stat gives. */
-const ERRNO_TEXT: Readonly<Record<string, [number, string]>> = {
-  ENOENT: [2, 'No such file or directory'],
-  EACCES: [13, 'Permission denied'],
-  ENOTDIR: [20, 'Not a directory'],
-  ELOOP: [40, 'Too many levels of symbolic links'],
-  ENAMETOOLONG: [36, 'File name too long'],
-};
 
 /** The first mod_fcgid directive (in file order) whose program cannot be stat'ed, as Apache words it. */
 export function missingFcgidProgram(nodes: readonly ConfigNode[]): Diagnostic | undefined {
@@ -48,7 +40,7 @@ export function missingFcgidProgram(nodes: readonly ConfigNode[]): Diagnostic | 
       statSync(isAbsolute(program) ? program : join('/', program));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-      const [n, text] = ERRNO_TEXT[code] ?? [(err as NodeJS.ErrnoException).errno ?? 5, code];
+      const text = aprErrorText(code, `(${Math.abs((err as NodeJS.ErrnoException).errno ?? 5)})${code}`);
       const entry = catalogEntry('HT105');
       return {
         code: 'HT105',
@@ -56,7 +48,7 @@ export function missingFcgidProgram(nodes: readonly ConfigNode[]): Diagnostic | 
         file: node.file,
         line: node.line,
         column: node.column,
-        message: `${kind.what} ${kind.wholeLine ? arg : program} cannot be accessed: (${Math.abs(n)})${text}`,
+        message: `${kind.what} ${kind.wholeLine ? arg : program} cannot be accessed: ${text}`,
         hint: `mod_fcgid checks that ${program} exists when it reads this file; while it does not, every request in this directory answers 500. Install it or fix the path.`,
       };
     }

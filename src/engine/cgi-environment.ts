@@ -2,6 +2,7 @@
  * The CGI/1.1 environment Apache builds (`ap_add_common_vars` + `ap_add_cgi_vars` +
  * `ap_create_environment`, server/util_script.c). Pure.
  */
+import { escapeHtml } from '../grammar/error-pages.js';
 
 export interface CgiRequestInfo {
   method: string;
@@ -70,7 +71,6 @@ export function suexecFilter(env: Record<string, string>): Record<string, string
   return out;
 }
 
-const escapeHtml = (s: string): string => (/[&<>"]/.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;') : s);
 
 const ODD_NAME = /[^A-Za-z0-9_]|^\d/;
 

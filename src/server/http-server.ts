@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { LogEvent, RequestFacts } from '../engine/resolve.js';
 import { resolveRequest } from '../engine/resolve.js';
 import { respond } from './responder.js';
+import { accessLogTime } from '../grammar/apache-time.js';
 import type { SiteContext } from './site-context.js';
 
 export interface HttpFrontOptions {
@@ -14,13 +15,6 @@ export interface HttpFrontOptions {
   accessLog?: (line: string) => void;
 }
 
-const apacheTime = (d: Date): string => {
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const p = (n: number): string => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  return `${p(d.getDate())}/${months[d.getMonth()]}/${d.getFullYear()}:${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${sign}${p(Math.floor(Math.abs(off) / 60))}${p(Math.abs(off) % 60)}`;
-};
 
 function remoteAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '0.0.0.0';
@@ -70,7 +64,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       res.on('finish', () => {
         const len = res.getHeader('content-length');
         write(
-          `${facts.remoteAddr} - - [${apacheTime(started!)}] "${req.method} ${target} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
+          `${facts.remoteAddr} - - [${accessLogTime(started!)}] "${req.method} ${target} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
         );
       });
     }

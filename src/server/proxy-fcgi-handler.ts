@@ -17,6 +17,7 @@ import { FcgiConnection, type FcgiExchange } from '../adapters/fcgi-client.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
 import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
+import { aprErrorText } from '../adapters/os-errors.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
 
 /** mod_proxy_fcgi's prefetch (MAX_MEM_SPOOL): a chunked body that fits is sent with a length. */
@@ -176,7 +177,7 @@ function exchange(c: CgiContext, body: RequestBody, attempts: Attempt[]): void {
           exchange(c, body, attempts.slice(1));
           return;
         }
-        const errno = detail.code === 'ECONNREFUSED' ? '(111)Connection refused' : detail.code === 'ENOENT' ? '(2)No such file or directory' : `(${detail.code ?? 'error'})`;
+        const errno = aprErrorText(detail.code, `(${detail.code ?? 'error'})`);
         c.log({ module: 'proxy', level: 'error', message: `${errno}: AH00957: FCGI: attempt to connect to ${describe(endpoint)} failed` });
         c.log({
           module: 'proxy_fcgi',
@@ -195,7 +196,7 @@ function exchange(c: CgiContext, body: RequestBody, attempts: Attempt[]): void {
       }
       if (detail?.code === 'ETIMEDOUT') {
         // Silent past the timeout (ProxyTimeout, which defaults to Timeout): a 504.
-        c.log({ module: 'proxy_fcgi', level: 'error', message: `(70007)The timeout specified has expired: AH01075: Error dispatching request to ${describe(endpoint)}:` });
+        c.log({ module: 'proxy_fcgi', level: 'error', message: `${aprErrorText('ETIMEDOUT', '')}: AH01075: Error dispatching request to ${describe(endpoint)}:` });
         c.fail(504);
         return;
       }

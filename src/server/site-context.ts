@@ -14,6 +14,7 @@ import { parseRewriteMap, type RewriteMapSpec } from '../grammar/rewrite-map.js'
 import { RewriteMapStore } from '../adapters/rewrite-maps.js';
 import { STATE_DIR_PREFIX } from '../adapters/process-table.js';
 import { proxyBalancers, type BalancerMember } from '../grammar/proxy-target.js';
+import { aprErrorText } from '../adapters/os-errors.js';
 
 export interface SiteContext extends ResolveContext {
   loaded: LoadedHost;
@@ -101,7 +102,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     try {
       statSync(parsed.command);
     } catch (err) {
-      return { error: `Command ${parsed.command} cannot be accessed: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? '(2)No such file or directory' : (err as Error).message}` };
+      return { error: `Command ${parsed.command} cannot be accessed: ${aprErrorText((err as NodeJS.ErrnoException).code, (err as Error).message)}` };
     }
     cmdOptions.set(parsed.command, parsed);
   }

@@ -7,20 +7,12 @@
 import { loadavg } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SiteContext } from './site-context.js';
+import { escapeHtml } from '../grammar/error-pages.js';
+import { statusTime } from '../grammar/apache-time.js';
 
 const DOCTYPE = '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n';
 
-const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** Apache's DEFAULT_TIME_FORMAT ("%A, %d-%b-%Y %H:%M:%S %Z"), in local time. */
-function apacheTime(ms: number): string {
-  const d = new Date(ms);
-  const days = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const p = (n: number): string => String(n).padStart(2, '0');
-  const zone = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? 'UTC';
-  return `${days[d.getDay()]}, ${p(d.getDate())}-${months[d.getMonth()]}-${d.getFullYear()} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zone}`;
-}
 
 /** mod_status's show_time: "1 day 2 hours 3 minutes 4 seconds", parts that are zero left out. */
 function uptimeText(seconds: number): string {
@@ -55,7 +47,7 @@ export function sendStatusPage(site: SiteContext, req: IncomingMessage, res: Ser
   let body: string;
   if (short) {
     body =
-      `${host}\nServerVersion: ${version}\nServerMPM: event\nServer Built: htsandbox\nCurrentTime: ${apacheTime(now)}\nRestartTime: ${apacheTime(site.stats.startedAt)}\n` +
+      `${host}\nServerVersion: ${version}\nServerMPM: event\nServer Built: htsandbox\nCurrentTime: ${statusTime(new Date(now))}\nRestartTime: ${statusTime(new Date(site.stats.startedAt))}\n` +
       `ParentServerConfigGeneration: 1\nParentServerMPMGeneration: 0\nServerUptimeSeconds: ${up}\nServerUptime:${uptimeText(up)}\n` +
       `Load1: ${l1}\nLoad5: ${l5}\nLoad15: ${l15}\nTotal Accesses: ${site.stats.requests}\nUptime: ${up}\n` +
       // Not in Apache's list: what a script (and a teacher's dashboard) can read about the pools.
@@ -67,7 +59,7 @@ export function sendStatusPage(site: SiteContext, req: IncomingMessage, res: Ser
   const out: string[] = [
     `${DOCTYPE}<html><head>\n<title>Apache Status</title>\n</head><body>\n<h1>Apache Server Status for ${escapeHtml(host)} (via ${escapeHtml((req.socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, ''))})</h1>\n\n`,
     `<dl><dt>Server Version: ${version}</dt>\n<dt>Server MPM: event</dt>\n<dt>Server Built: htsandbox\n</dt></dl><hr /><dl>\n`,
-    `<dt>Current Time: ${apacheTime(now)}</dt>\n<dt>Restart Time: ${apacheTime(site.stats.startedAt)}</dt>\n`,
+    `<dt>Current Time: ${statusTime(new Date(now))}</dt>\n<dt>Restart Time: ${statusTime(new Date(site.stats.startedAt))}</dt>\n`,
     '<dt>Parent Server Config. Generation: 1</dt>\n<dt>Parent Server MPM Generation: 0</dt>\n',
     `<dt>Server uptime:${uptimeText(up)}</dt>\n<dt>Server load: ${l1} ${l5} ${l15}</dt>\n`,
     `<dt>Total accesses: ${site.stats.requests}</dt>\n</dl>\n`,
