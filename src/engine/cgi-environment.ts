@@ -14,7 +14,7 @@ export interface CgiRequestInfo {
   /** Decoded path info ('' when none). */
   pathInfo: string;
   /** Filesystem path for PATH_TRANSLATED (the docroot + path info), when path info is set. */
-  pathTranslated?: string;
+  pathTranslated?: string | undefined;
   scriptFilename: string;
   documentRoot: string;
   contextPrefix: string;
@@ -36,15 +36,17 @@ export interface CgiRequestInfo {
   passAuth: boolean;
   /** PATH for the script (Debian Apache's unless SetEnv PATH). */
   path: string;
-  remoteUser?: string;
-  authType?: string;
+  remoteUser?: string | undefined;
+  authType?: string | undefined;
   /** REDIRECT_* variables after an internal redirect. */
-  redirect?: ReadonlyMap<string, string>;
+  redirect?: ReadonlyMap<string, string> | undefined;
   /**
    * `ap_create_environment`'s renaming (every other character of a name to '_'); mod_cgid and
    * mod_fcgid apply it, mod_proxy_fcgi sends the table as it is (default true).
    */
-  createEnvironment?: boolean;
+  createEnvironment?: boolean | undefined;
+  /** Variables the module removes from the table afterwards, whatever set them. */
+  omit?: ReadonlySet<string> | undefined;
 }
 
 /** Debian's apache2 runs with this PATH, and scripts inherit it. */
@@ -102,13 +104,15 @@ export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string
   /** Only SetEnv and redirect names can need ap_create_environment's renaming. */
   let odd = false;
   // SetEnv/SetEnvIf first: the computed variables below overwrite them (util_script.c:170).
+  const omit = info.omit;
   for (const [k, v] of info.extra) {
+    if (omit?.has(k)) continue;
     env[k] = v;
     if (!odd && ODD_NAME.test(k)) odd = true;
   }
   for (const [name, value] of info.headers) {
     const key = headerVariable(name);
-    if (key === undefined) continue;
+    if (key === undefined || omit?.has(key)) continue;
     if (key === 'HTTP_AUTHORIZATION' || key === 'HTTP_PROXY_AUTHORIZATION') {
       if (info.passAuth) env[key] = value;
     } else env[key] = value;
@@ -131,6 +135,7 @@ export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string
   if (info.authType !== undefined) env.AUTH_TYPE = info.authType;
   if (info.redirect) {
     for (const [k, v] of info.redirect) {
+      if (omit?.has(k)) continue;
       env[k] = v;
       if (!odd && ODD_NAME.test(k)) odd = true;
     }

@@ -28,7 +28,7 @@ export interface CgiContext {
   /** Internal redirect to a local URL (CGI `Location: /path`), as GET; `env` is the script's environment. */
   redirect: (location: string, env: Map<string, string>) => void;
   /** REDIRECT_* variables when this request is itself an internal redirect. */
-  redirectEnv?: ReadonlyMap<string, string>;
+  redirectEnv?: ReadonlyMap<string, string> | undefined;
 }
 
 /** mod_headers' RequestHeader runs in fixups: scripts see the edited request headers. */
@@ -66,59 +66,87 @@ function applyRequestHeaders(headers: [string, string][], ops: readonly HeaderOp
   return out;
 }
 
-function mergedHeaders(req: IncomingMessage): [string, string][] {
-  const byName = new Map<string, [string, string[]]>();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!;
-    const value = req.rawHeaders[i + 1]!;
+/** The request's header fields in order, a repeated name's values joined with ", " (as APR's table merge). */
+export function mergedHeaders(req: Pick<IncomingMessage, 'rawHeaders'>, dropBodyFraming: boolean): [string, string][] {
+  const raw = req.rawHeaders;
+  const out: [string, string][] = [];
+  /**
+   * Lower-cased names. A short list (most requests) is searched instead: a Map costs more than
+   * a few comparisons; a long one gets the Map at once, so a hostile request stays linear.
+   */
+  let byName: Map<string, [string, string]> | undefined = raw.length > 32 ? new Map() : undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
     const key = name.toLowerCase();
+    // After an internal redirect the request is a GET without a body (Content-Length removed).
+    if (dropBodyFraming && (key === 'content-length' || key === 'transfer-encoding')) continue;
+    if (byName === undefined) {
+      if (!out.some(([n]) => n.length === key.length && n.toLowerCase() === key)) {
+        out.push([name, value]);
+        continue;
+      }
+      byName = new Map(out.map((e) => [e[0].toLowerCase(), e]));
+    }
     const e = byName.get(key);
-    if (e) e[1].push(value);
-    else byName.set(key, [name, [value]]);
+    if (e) e[1] = `${e[1]}, ${value}`;
+    else {
+      const fresh: [string, string] = [name, value];
+      byName.set(key, fresh);
+      out.push(fresh);
+    }
   }
-  return [...byName.values()].map(([n, v]) => [n, v.join(', ')]);
+  return out;
 }
 
-/** The CGI/1.1 environment of this request (the FastCGI PARAMS are the same variables). */
-export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: boolean } = {}): Record<string, string> {
+const NO_VARIABLES: ReadonlyMap<string, string> = new Map();
+
+/**
+ * The CGI/1.1 environment of this request (the FastCGI PARAMS are the same variables); `omit`:
+ * variables the module removes from the table (mod_fcgid's HTTP_KEEP_ALIVE, HTTP_TE, …).
+ */
+export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: boolean; omit?: ReadonlySet<string> } = {}): Record<string, string> {
   const { site, req, facts, decision: d } = c;
   const hostHeader = req.headers.host ?? site.serverName;
-  const serverName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  const serverPort = Number(/:(\d+)$/.exec(hostHeader)?.[1] ?? req.socket.localPort ?? 80);
+  const portMatch = /:(\d+)$/.exec(hostHeader);
+  const bare = portMatch ? hostHeader.slice(0, portMatch.index) : hostHeader;
+  const serverName = bare.startsWith('[') || bare.endsWith(']') ? bare.replace(/^\[|\]$/g, '') : bare;
+  const serverPort = Number(portMatch?.[1] ?? req.socket.localPort ?? 80);
   const scriptName = d.pathInfo && d.uri.endsWith(d.pathInfo) ? d.uri.slice(0, d.uri.length - d.pathInfo.length) : d.uri;
   const docRoot = d.documentRoot ?? site.documentRoot;
+  const localAddress = req.socket.localAddress ?? '127.0.0.1';
+  // One literal of one shape (no conditional spreads): this runs for every script request.
   return buildCgiEnvironment({
     method: facts.method,
     requestUri: req.url ?? '/',
     query: facts.query,
     scriptName,
     pathInfo: d.pathInfo,
-    ...(d.pathInfo ? { pathTranslated: docRoot + d.pathInfo } : {}),
+    pathTranslated: d.pathInfo ? docRoot + d.pathInfo : undefined,
     scriptFilename: d.path,
     documentRoot: docRoot,
     contextPrefix: d.contextPrefix ?? '',
     contextDocumentRoot: docRoot,
-    // After an internal redirect the request is a GET without a body (Content-Length removed).
-    headers: applyRequestHeaders(
-      mergedHeaders(req).filter(([n]) => !c.redirectEnv || !/^(content-length|transfer-encoding)$/i.test(n)),
-      d.cfg.requestHeaders,
-      d.env ?? new Map(),
-    ),
+    headers: d.cfg.requestHeaders.length
+      ? applyRequestHeaders(mergedHeaders(req, c.redirectEnv !== undefined), d.cfg.requestHeaders, d.env ?? NO_VARIABLES)
+      : mergedHeaders(req, c.redirectEnv !== undefined),
     remoteAddr: facts.remoteAddr,
     remotePort: req.socket.remotePort ?? 0,
-    serverAddr: (req.socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+    serverAddr: localAddress.startsWith('::ffff:') ? localAddress.slice(7) : localAddress,
     serverPort,
     serverName,
     serverAdmin: site.serverAdmin,
     serverSoftware: 'Apache',
     serverSignature: '',
     protocol: `HTTP/${req.httpVersion}`,
-    extra: d.env ?? new Map(),
+    extra: d.env ?? NO_VARIABLES,
     passAuth: d.cfg.auth.passAuth,
-    ...(d.user ? { remoteUser: d.user.name, authType: d.user.authType } : {}),
+    remoteUser: d.user?.name,
+    authType: d.user?.authType,
     path: DEBIAN_APACHE_PATH,
-    ...(c.redirectEnv ? { redirect: c.redirectEnv } : {}),
-    ...(opts.createEnvironment === false ? { createEnvironment: false } : {}),
+    redirect: c.redirectEnv,
+    createEnvironment: opts.createEnvironment,
+    omit: opts.omit,
   });
 }
 

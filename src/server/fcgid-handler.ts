@@ -16,6 +16,7 @@ import { Role } from '../grammar/fastcgi-records.js';
 import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
 import { FCGID_AUTH_NAMES } from '../engine/dir-config.js';
 import type { FcgidCmdOptions } from '../engine/fcgi-spawn-policy.js';
+import type { FsEntry } from '../engine/fs-view.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
 
 export interface FcgidContext extends CgiContext {
@@ -29,22 +30,26 @@ export interface FcgidContext extends CgiContext {
   cmdOptions: ReadonlyMap<string, FcgidCmdOptions>;
 }
 
-/** Request headers mod_fcgid never passes on (it forces HTTP_CONNECTION=close). */
+/** Variables mod_fcgid removes from the table (mod_fcgid.c; it forces HTTP_CONNECTION=close). */
 const DROPPED = ['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTTP_TRAILER', 'HTTP_TRANSFER_ENCODING', 'HTTP_UPGRADE'];
+const DROPPED_SET: ReadonlySet<string> = new Set(DROPPED);
 
 /** The pool's callback as the two continuations this handler is written in. */
 function acquireThen(pool: FcgiProcessPool, app: FcgiApp, ok: (lease: FcgiLease) => void, failed: (err: Error & { code?: string }) => void): void {
   pool.acquire(app, (err, lease) => (err || !lease ? failed(err ?? new Error('no process')) : ok(lease)));
 }
 
+type BuiltApp = FcgiApp & { initialEnv: ReadonlyMap<string, string> };
+
 /** Built process classes, by everything that goes into one (a request reuses its class's). */
-const appCache = new Map<string, FcgiApp>();
+const appCache = new Map<string, BuiltApp>();
+const appByEntry = new WeakMap<FsEntry, BuiltApp>();
 
 /** A process class as mod_fcgid starts it: PATH plus FcgidInitialEnv, in the program's directory. */
 function fcgiApp(
   c: Pick<FcgidContext, 'initialEnv' | 'cmdOptions' | 'limits'>,
   a: { classKey: string; program: string; args: string[]; label: string; version?: string; multiplex?: boolean; ioTimeoutMs?: number },
-): FcgiApp {
+): BuiltApp {
   const key = `${a.classKey}\0${a.program}\0${a.args.join('\0')}\0${a.label}\0${a.version ?? ''}\0${a.multiplex ? 'mpx' : ''}`;
   const cached = appCache.get(key);
   if (cached && cached.initialEnv === c.initialEnv) return cached;
@@ -57,7 +62,7 @@ function fcgiApp(
 function buildFcgiApp(
   c: Pick<FcgidContext, 'initialEnv' | 'cmdOptions' | 'limits'>,
   a: { classKey: string; program: string; args: string[]; label: string; version?: string; multiplex?: boolean; ioTimeoutMs?: number },
-): FcgiApp & { initialEnv: ReadonlyMap<string, string> } {
+): BuiltApp {
   const cmd = c.cmdOptions.get(a.program);
   return {
     initialEnv: c.initialEnv,
@@ -130,9 +135,7 @@ export function runFcgid(c: FcgidContext): void {
 
 function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
   const { res, facts, decision: d } = c;
-  const env = requestEnvironment(c);
-  // A delete of a name that is not there would still cost the object its fast shape.
-  for (const k of DROPPED) if (env[k] !== undefined) delete env[k];
+  const env = requestEnvironment(c, { omit: DROPPED_SET });
   env.HTTP_CONNECTION = 'close';
   // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
   env.CONTENT_LENGTH = String(isSpooled(body) ? body.size : body.length);
@@ -148,22 +151,29 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
     env[name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^\d/, '_')] = value;
     env[`HTTP_${name.toUpperCase().replace(/-/g, '_')}`] = value;
   }
-  const st = d.entry ?? { dev: 0, ino: 0 };
   // get_wrapper_info: the suffix from the last '.' of the file name, else ALL.
   const dot = d.path.lastIndexOf('.');
   const suffix = dot > d.path.lastIndexOf('/') ? d.path.slice(dot) : '';
-  const wrapper = d.cfg.fcgidWrappers.get(suffix) ?? d.cfg.fcgidWrappers.get('ALL');
-  const program = wrapper ? wrapper.argv[0]! : d.path;
-  const app = fcgiApp(c, {
-    // A wrapper's processes are one class per command line (all .php files share php-cgi).
-    classKey: wrapper ? `wrapper:${wrapper.argv.join(' ')}` : `${st.dev}:${st.ino}:${d.path}`,
-    program,
-    args: wrapper ? wrapper.argv.slice(1) : [],
-    label: d.path,
-    // A wrapper's class runs many scripts: an edit to one of them is not stale code.
-    ...(d.entry && !wrapper ? { version: `${d.entry.mtimeUs}:${d.entry.size}` } : {}),
-    ...(d.cfg.fcgidMultiplex ? { multiplex: true, ioTimeoutMs: c.limits.ioTimeoutMs } : {}),
-  });
+  const wrapper = d.cfg.fcgidWrappers.size ? (d.cfg.fcgidWrappers.get(suffix) ?? d.cfg.fcgidWrappers.get('ALL')) : undefined;
+  const multiplex = d.cfg.fcgidMultiplex === true;
+  // A script's class, remembered by its file's entry (kept until the file changes), so that no
+  // key string is built per request.
+  let app = !wrapper && d.entry ? appByEntry.get(d.entry) : undefined;
+  if (!app || app.label !== d.path || (app.multiplex === true) !== multiplex || app.initialEnv !== c.initialEnv) {
+    const st = d.entry ?? { dev: 0, ino: 0 };
+    const program = wrapper ? wrapper.argv[0]! : d.path;
+    app = fcgiApp(c, {
+      // A wrapper's processes are one class per command line (all .php files share php-cgi).
+      classKey: wrapper ? `wrapper:${wrapper.argv.join(' ')}` : `${st.dev}:${st.ino}:${d.path}`,
+      program,
+      args: wrapper ? wrapper.argv.slice(1) : [],
+      label: d.path,
+      // A wrapper's class runs many scripts: an edit to one of them is not stale code.
+      ...(d.entry && !wrapper ? { version: `${d.entry.mtimeUs}:${d.entry.size}` } : {}),
+      ...(multiplex ? { multiplex: true, ioTimeoutMs: c.limits.ioTimeoutMs } : {}),
+    });
+    if (!wrapper && d.entry) appByEntry.set(d.entry, app);
+  }
   acquireThen(c.pool, app,
     (lease) => {
       if (res.destroyed) {

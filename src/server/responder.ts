@@ -12,7 +12,7 @@ import { resolveRequest, resolveUri, type Decision, type LogEvent, type RequestF
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
-import { runFcgid, runFcgidAuthorizer } from './fcgid-handler.js';
+import { runFcgid, runFcgidAuthorizer, type FcgidContext } from './fcgid-handler.js';
 import type { SiteContext } from './site-context.js';
 
 /** Files up to this size are read in one call (and cached) instead of streamed. */
@@ -551,7 +551,9 @@ export function respond(
         return;
       }
       if (isCgi) {
-        const context: CgiContext = {
+        // One literal of one shape (no spreads): this runs for every script request.
+        const fcgid = d.handler === 'fcgid-script';
+        const context: CgiContext | FcgidContext = {
           site,
           req,
           res,
@@ -560,9 +562,15 @@ export function respond(
           log: (e) => log(e, facts),
           fail: (status) => sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log),
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
-          ...(redirected ? { redirectEnv: redirected.env } : {}),
+          redirectEnv: redirected?.env,
+          pool: site.fcgiPool,
+          limits: site.fcgiLimits,
+          keepConn: site.fcgiKeepConn,
+          initialEnv: site.fcgiInitialEnv,
+          passHeaders: site.fcgiPassHeaders,
+          cmdOptions: site.fcgiCmdOptions,
         };
-        if (d.handler === 'fcgid-script') runFcgid({ ...context, pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn, initialEnv: site.fcgiInitialEnv, passHeaders: site.fcgiPassHeaders, cmdOptions: site.fcgiCmdOptions });
+        if (fcgid) runFcgid(context);
         else if (d.handler.startsWith('proxy:')) runProxyFcgi(context);
         else runCgi(context);
         return;
