@@ -85,7 +85,11 @@ export class FcgiConnection {
     this.sock.on('error', (err: NodeJS.ErrnoException) => this.fail(`${errnoText(err)}: mod_fcgid: error reading data from FastCGI server`, err.code));
     this.sock.on('end', () => this.fail('mod_fcgid: error reading data, FastCGI server closed connection'));
     this.sock.on('close', () => this.fail('mod_fcgid: error reading data, FastCGI server closed connection'));
-    this.sock.on('timeout', () => this.fail(`mod_fcgid: read data timeout in ${Math.round(this.ioTimeoutMs / 1000)} seconds`, 'ETIMEDOUT'));
+    this.sock.on('timeout', () => {
+      // The timer stays armed between requests (re-arming it twice per request costs): a kept
+      // connection that is merely idle is not timed out; the next request's write restarts it.
+      if (this.current) this.fail(`mod_fcgid: read data timeout in ${Math.round(this.ioTimeoutMs / 1000)} seconds`, 'ETIMEDOUT');
+    });
   }
 
   private ioTimeoutMs = 0;
@@ -118,7 +122,6 @@ export class FcgiConnection {
       } else if (rec.type === RecordType.END_REQUEST) {
         this.current = undefined;
         this.decoder = new RecordDecoder();
-        this.sock.setTimeout(0);
         if (!cur.keep) {
           this.alive = false;
           this.sock.destroy();
@@ -142,8 +145,10 @@ export class FcgiConnection {
     this.requests++;
     const current = { on, received: false, keep };
     this.current = current;
-    this.ioTimeoutMs = ioTimeoutMs;
-    this.sock.setTimeout(ioTimeoutMs);
+    if (this.ioTimeoutMs !== ioTimeoutMs) {
+      this.ioTimeoutMs = ioTimeoutMs;
+      this.sock.setTimeout(ioTimeoutMs);
+    }
     if (wire.length === 1) this.sock.write(wire[0]!);
     else {
       this.sock.cork();

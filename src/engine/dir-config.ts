@@ -157,6 +157,24 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   expires: { active: false, byType: new Map(), default: undefined },
 };
 
+/**
+ * A section's verdict by file name, remembered: the same few names come back on every request,
+ * and a lookup costs far less than a pattern match (RE2 runs in native code). Bounded, since
+ * clients choose the names.
+ */
+function remembered(test: (basename: string) => boolean): (basename: string) => boolean {
+  const seen = new Map<string, boolean>();
+  return (b) => {
+    let verdict = seen.get(b);
+    if (verdict === undefined) {
+      verdict = test(b);
+      if (seen.size >= 1024) seen.clear();
+      seen.set(b, verdict);
+    }
+    return verdict;
+  };
+}
+
 function filesSection(node: SectionNode): FilesSection | undefined {
   const raw = node.rawArgs.slice(0, Math.max(0, node.rawArgs.lastIndexOf('>')));
   const first = getWordConf(raw, 0);
@@ -168,12 +186,12 @@ function filesSection(node: SectionNode): FilesSection | undefined {
     if (!r.ok || !r.regex) return undefined;
     regex = r.regex;
     const re = regex;
-    return { matches: (b) => re.test(b), nodes: node.children };
+    return { matches: remembered((b) => re.test(b)), nodes: node.children };
   }
   if (/[*?[]/.test(pattern)) {
     // apr_fnmatch(APR_FNM_PATHNAME), case-sensitive, `*` matches a leading dot.
     const isMatch = picomatch(pattern, { dot: true, nobrace: true, noextglob: true, nonegate: true, noglobstar: true });
-    return { matches: (b) => b !== '' && isMatch(b), nodes: node.children };
+    return { matches: remembered((b) => b !== '' && isMatch(b)), nodes: node.children };
   }
   return { matches: (b) => b === pattern, nodes: node.children };
 }
