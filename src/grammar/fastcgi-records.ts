@@ -273,7 +273,8 @@ export class RecordDecoder {
       const padding = this.pending[off + 6]!;
       const total = FCGI_HEADER_LEN + length + padding;
       if (this.pending.length - off < total) break;
-      records.push({ type, requestId, content: Buffer.from(this.pending.subarray(off + FCGI_HEADER_LEN, off + FCGI_HEADER_LEN + length)) });
+      // A view, not a copy: the content goes on to the client as it is.
+      records.push({ type, requestId, content: this.pending.subarray(off + FCGI_HEADER_LEN, off + FCGI_HEADER_LEN + length) });
       off += total;
     }
     this.pending = this.pending.subarray(off);

@@ -15,6 +15,8 @@ const isUnreserved = (c: number): boolean =>
 /** Normalises the path part (no query) of a request-target. */
 export function normalizeRequestPath(rawPath: string): NormalizedPath {
   if (!rawPath.startsWith('/')) return { ok: false, status: 400, reason: `invalid request-URI ${rawPath}` };
+  // Most paths have nothing to decode, merge or remove: they are their own normal form.
+  if (!rawPath.includes('%') && !rawPath.includes('//') && !rawPath.includes('/.')) return { ok: true, uri: rawPath };
   // Decode only the unreserved characters, so `%2e%2e` is a dot-segment but `%2F` is not a slash.
   let path = '';
   for (let i = 0; i < rawPath.length; i++) {

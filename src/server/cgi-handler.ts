@@ -333,14 +333,17 @@ export function startResponse(
     res.end(c.facts.method === 'HEAD' ? undefined : page);
     return 'discard';
   }
-  const grouped = new Map<string, [string, string[]]>();
-  for (const [n, v] of out) {
-    const k = n.toLowerCase();
-    const e = grouped.get(k);
-    if (e && k !== 'content-type' && k !== 'location') e[1].push(v);
-    else grouped.set(k, [n, [v]]);
+  if (out.length === 1) res.setHeader(out[0]![0], out[0]![1]);
+  else if (out.length > 1) {
+    const grouped = new Map<string, [string, string[]]>();
+    for (const [n, v] of out) {
+      const k = n.toLowerCase();
+      const e = grouped.get(k);
+      if (e && k !== 'content-type' && k !== 'location') e[1].push(v);
+      else grouped.set(k, [n, [v]]);
+    }
+    for (const [n, v] of grouped.values()) res.setHeader(n, n.toLowerCase() === 'set-cookie' ? v : v.join(', '));
   }
-  for (const [n, v] of grouped.values()) res.setHeader(n, n.toLowerCase() === 'set-cookie' ? v : v.join(', '));
   if (statusLine) res.statusMessage = statusLine;
   res.statusCode = status;
   if (status === 204 || status === 304 || status < 200) {
