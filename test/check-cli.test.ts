@@ -1,5 +1,5 @@
 /** `htsandbox check` end to end, in process: exit codes and every output format. */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -109,5 +109,42 @@ describe('htsandbox check', () => {
     const r = await run(['check', root, '--config', conf]);
     expect(r.err).not.toContain('has errors');
     expect(r.code).toBe(0);
+  });
+
+  describe('scripts a request would run', () => {
+    const scriptSite = (): string => {
+      const root = site({
+        'good.cgi': '#!/bin/sh\necho "Content-Type: text/plain"; echo; echo ok\n',
+        'crlf.cgi': '#!/usr/bin/perl\r\nprint "Content-Type: text/plain\\n\\nhi";\n',
+        'noexec.cgi': '#!/bin/sh\necho\n',
+        'sub/missing.pl': '#!/usr/bin/no-such-perl\n',
+        'page.php': '<?php echo 1;\n',
+        'notes.txt': 'not a script\n',
+      });
+      for (const f of ['good.cgi', 'crlf.cgi', 'sub/missing.pl']) chmodSync(join(root, f), 0o755);
+      return root;
+    };
+
+    it('names each one that cannot start, at line 1, with the fix', async () => {
+      const root = scriptSite();
+      const r = await run(['check', root, '--profile', 'scripts']);
+      expect(r.code).toBe(1);
+      expect(r.out).toMatch(/crlf\.cgi:1:1 error HT400 \(2\)No such file or directory: AH01241: exec of '.*crlf\.cgi' failed/);
+      expect(r.out).toContain('Windows line endings');
+      expect(r.out).toMatch(/noexec\.cgi:1:1 error HT400 \(13\)Permission denied/);
+      expect(r.out).toContain('chmod +x noexec.cgi');
+      expect(r.out).toMatch(/sub\/missing\.pl:1:1 error HT400/);
+      expect(r.out).toContain('/usr/bin/no-such-perl');
+      // Runs fine; the host runs .php through php-cgi (no execute bit); a static file.
+      expect(r.out).not.toMatch(/good\.cgi|page\.php|notes\.txt/);
+      expect(r.err).toContain('and 5 scripts: 3 errors');
+    });
+
+    it('judges them as the host runs them: .php needs the execute bit without the Scripts suexec', async () => {
+      const root = scriptSite();
+      const r = await run(['check', root, '--profile', 'apache']);
+      expect(r.out).toMatch(/page\.php:1:1 error HT400 \(13\)Permission denied/);
+      expect(r.err).toContain('and 5 scripts: 4 errors');
+    });
   });
 });

@@ -1,15 +1,20 @@
 /**
  * `htsandbox check`'s file-system side: finds every access file under a site root and judges
- * each one with the host's AllowOverride for its directory.
+ * each one with the host's AllowOverride for its directory, then every file a request would run
+ * as a script.
  */
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import { catalogEntry, type ErrorCode } from '../vocabulary/error-catalog.js';
 import { analyzeHtaccess } from '../grammar/htaccess-analysis.js';
 import { withFcgidProgramCheck } from './fcgid-programs.js';
 import { htaccessIgnored, overridePolicyFor } from '../grammar/host-config.js';
 import type { LoadedHost } from './server-config-loader.js';
+import { siteResolveContext } from './site-resolve-context.js';
+import { checkExecutable } from './cgi-process.js';
+import { resolveRequest, type Decision } from '../engine/resolve.js';
+import { fcgidWrapperFor } from '../engine/dir-config.js';
 
 export interface CheckedFile {
   /** Path shown to the user (the root as given, joined with the relative path). */
@@ -20,8 +25,12 @@ export interface CheckedFile {
 
 export interface SiteCheckResult {
   files: CheckedFile[];
+  /** Files a GET request would run as CGI or FastCGI scripts (each checked for exec problems). */
+  scripts: string[];
   diagnostics: Diagnostic[];
 }
+
+const SCRIPT_HANDLERS = new Set(['cgi-script', 'application/x-httpd-cgi', 'fcgid-script']);
 
 function ioDiag(code: ErrorCode, file: string, message: string): Diagnostic {
   const e = catalogEntry(code);
@@ -37,6 +46,7 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
   };
   const files: CheckedFile[] = [];
   const diagnostics: Diagnostic[] = [];
+  const regularFiles: string[] = [];
   const names = loaded.host.accessFileNames;
   const visit = (dir: string): void => {
     let entries: string[];
@@ -74,12 +84,51 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
     for (const name of entries) {
       const child = join(dir, name);
       try {
-        if (lstatSync(child).isDirectory()) visit(child);
+        const st = lstatSync(child);
+        if (st.isDirectory()) visit(child);
+        else if (st.isFile() && name !== accessName) regularFiles.push(child);
       } catch {
         /* vanished while walking */
       }
     }
   };
   visit(rootAbs);
-  return { files, diagnostics };
+  const scripts = checkScripts(rootAbs, loaded, regularFiles, shown, diagnostics);
+  return { files, scripts, diagnostics };
+}
+
+/**
+ * Asks the resolver, as for a GET of each file's URL, which files the host would run as
+ * scripts, and checks that each could start (execute bit, "#!" line, interpreter): Apache only
+ * finds out at request time, as a 500.
+ */
+function checkScripts(rootAbs: string, loaded: LoadedHost, regularFiles: string[], shown: (abs: string) => string, diagnostics: Diagnostic[]): string[] {
+  const ctx = siteResolveContext(loaded, rootAbs, null);
+  if ('error' in ctx) {
+    diagnostics.push(ioDiag('HT300', loaded.source, ctx.error));
+    return [];
+  }
+  const suexec = loaded.host.modules.has('suexec');
+  const scripts: string[] = [];
+  for (const abs of regularFiles) {
+    const rel = relative(ctx.documentRoot, abs);
+    if (rel.startsWith('..') || isAbsolute(rel)) continue;
+    const rawPath = `/${rel.split(sep).map(encodeURIComponent).join('/')}`;
+    let d: Decision;
+    try {
+      d = resolveRequest(ctx, { method: 'GET', rawPath, query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost', headers: { host: 'localhost' }, rawTarget: rawPath });
+    } catch {
+      continue; // serve answers such a request with its internal-error 500; nothing to add here
+    }
+    if (d.kind !== 'handler' || d.path !== abs || !SCRIPT_HANDLERS.has(d.handler)) continue;
+    scripts.push(shown(abs));
+    // What serve runs: the Scripts host's suexec runs .php through php-cgi (no execute bit
+    // needed); a FastCGI file with an FcgidWrapper runs the wrapper (checked as a directive).
+    if (d.handler === 'fcgid-script' ? fcgidWrapperFor(d.cfg, abs) !== undefined : suexec && /\.php$/.test(abs)) continue;
+    const problem = checkExecutable(abs);
+    if (problem) {
+      diagnostics.push({ code: 'HT400', severity: catalogEntry('HT400').severity, file: shown(abs), line: 1, column: 1, message: problem.message, hint: problem.explain });
+    }
+  }
+  return scripts;
 }

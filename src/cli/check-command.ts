@@ -62,7 +62,7 @@ export function runCheck(opts: CheckOptions, io: CommandIo, version: string): nu
     }
     const rejected = result.files.filter((f) => f.rejected).length;
     io.stderr.write(
-      `checked ${result.files.length} access file${result.files.length === 1 ? '' : 's'}: ` +
+      `checked ${result.files.length} access file${result.files.length === 1 ? '' : 's'} and ${result.scripts.length} script${result.scripts.length === 1 ? '' : 's'}: ` +
         `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}` +
         (rejected ? ` (${rejected} file${rejected === 1 ? '' : 's'} the host would answer 500 for)` : '') +
         '\n',

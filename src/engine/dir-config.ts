@@ -175,6 +175,14 @@ function remembered(test: (basename: string) => boolean): (basename: string) => 
   };
 }
 
+/** `get_wrapper_info`: a file's FcgidWrapper, by the suffix from the last '.' of its name, else ALL. */
+export function fcgidWrapperFor(cfg: DirConfig, path: string): { argv: string[]; virtual: boolean } | undefined {
+  if (cfg.fcgidWrappers.size === 0) return undefined;
+  const dot = path.lastIndexOf('.');
+  const suffix = dot > path.lastIndexOf('/') ? path.slice(dot) : '';
+  return cfg.fcgidWrappers.get(suffix) ?? cfg.fcgidWrappers.get('ALL');
+}
+
 function filesSection(node: SectionNode): FilesSection | undefined {
   const raw = node.rawArgs.slice(0, Math.max(0, node.rawArgs.lastIndexOf('>')));
   const first = getWordConf(raw, 0);

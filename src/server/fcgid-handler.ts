@@ -14,7 +14,7 @@ import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
 import { Role } from '../grammar/fastcgi-records.js';
 import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
-import { FCGID_AUTH_NAMES } from '../engine/dir-config.js';
+import { FCGID_AUTH_NAMES, fcgidWrapperFor } from '../engine/dir-config.js';
 import type { FcgidCmdOptions } from '../engine/fcgi-spawn-policy.js';
 import type { FsEntry } from '../engine/fs-view.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
@@ -151,10 +151,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
     env[name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^\d/, '_')] = value;
     env[`HTTP_${name.toUpperCase().replace(/-/g, '_')}`] = value;
   }
-  // get_wrapper_info: the suffix from the last '.' of the file name, else ALL.
-  const dot = d.path.lastIndexOf('.');
-  const suffix = dot > d.path.lastIndexOf('/') ? d.path.slice(dot) : '';
-  const wrapper = d.cfg.fcgidWrappers.size ? (d.cfg.fcgidWrappers.get(suffix) ?? d.cfg.fcgidWrappers.get('ALL')) : undefined;
+  const wrapper = fcgidWrapperFor(d.cfg, d.path);
   const multiplex = d.cfg.fcgidMultiplex === true;
   // A script's class, remembered by its file's entry (kept until the file changes), so that no
   // key string is built per request.

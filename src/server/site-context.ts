@@ -1,13 +1,12 @@
 /** Everything a running server needs about the host and the site, resolved once at start-up. */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
 import { DEFAULT_FCGI_LIMITS, parseFcgidCmdOptions, type FcgidCmdOptions, type FcgiLimits } from '../engine/fcgi-spawn-policy.js';
-import { DiskFsView } from '../adapters/disk-fs-view.js';
+import { siteResolveContext } from '../adapters/site-resolve-context.js';
+import type { DiskFsView } from '../adapters/disk-fs-view.js';
 import { loadHost, type HostSource, type LoadedHost } from '../adapters/server-config-loader.js';
-import { parseMimeTypes } from '../grammar/mime-types.js';
-import { applyLevel, EMPTY_DIR_CONFIG } from '../engine/dir-config.js';
 import type { ResolveContext } from '../engine/resolve.js';
 import { walkActive } from '../grammar/syntax-tree.js';
 import { parseRewriteMap, type RewriteMapSpec } from '../grammar/rewrite-map.js';
@@ -60,17 +59,8 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     return { error: errors.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join('\n') };
   }
   const host = loaded.host;
-  const hasModule = (m: string): boolean => host.modules.has(m);
-  let mimeTypes = new Map<string, string>();
-  if (host.typesConfig) {
-    const file = isAbsolute(host.typesConfig) ? host.typesConfig : join(dirname(loaded.source), host.typesConfig);
-    try {
-      mimeTypes = parseMimeTypes(readFileSync(file, 'utf8'));
-    } catch (err) {
-      return { error: `cannot read TypesConfig ${file}: ${(err as Error).message}` };
-    }
-  }
-  const serverConfig = applyLevel(EMPTY_DIR_CONFIG, host.nodes, hasModule);
+  const base = siteResolveContext(loaded, src.siteRoot);
+  if ('error' in base) return base;
   const all = (key: string): string[][] => {
     const out: string[][] = [];
     for (const { node, parents } of walkActive(host.nodes)) {
@@ -130,14 +120,9 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     sleepQuirk: (arg('htsandboxfcgidsleepquirk') ?? 'off').toLowerCase() === 'on',
   };
   return {
+    ...base,
     loaded,
-    host,
-    fs: new DiskFsView(host, loaded.facts),
-    documentRoot: resolve(host.documentRoot ?? src.siteRoot),
     ...(src.userDir ? { userDir: resolve(src.userDir) } : {}),
-    serverConfig,
-    mimeTypes,
-    hasModule,
     serverAdmin: arg('serveradmin') ?? '[no address given]',
     serverName: arg('servername') ?? 'localhost',
     suexec: host.modules.has('suexec'),
@@ -157,7 +142,5 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, next: 0 }])),
     proxyBalancerProblems: balancerErrors.map((e) => `${e.file}:${e.line}: ${e.message}`),
     stats: { startedAt: Date.now(), requests: 0 },
-    // The Scripts host (the profile that loads suexec) patches mod_status to ignore .htaccess use.
-    statusHandlerPermitted: !host.modules.has('suexec'),
   };
 }

@@ -42,6 +42,8 @@ const entries = [
   { code: 'HT300', severity: 'error', summary: 'File or directory cannot be read' },
   { code: 'HT301', severity: 'error', summary: 'Include pattern matches no file' },
   { code: 'HT302', severity: 'error', status: 403, summary: '.htaccess exists but cannot be read (the host answers 403)' },
+  // --- scripts ---
+  { code: 'HT400', severity: 'error', status: 500, summary: 'Script the host would run but cannot start (no execute bit, no "#!" line, a "#!" line ending in a carriage return, a missing interpreter)' },
   // --- usage ---
   { code: 'HT900', severity: 'error', summary: 'Command-line usage error' },
 ] as const satisfies readonly CatalogEntry[];

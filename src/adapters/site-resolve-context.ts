@@ -1,0 +1,42 @@
+/**
+ * What the resolver needs to know about a site, built from its loaded host configuration: the
+ * file system view, the server-level configuration, the media types. `serve` adds its process
+ * pool and rewrite maps; `check` uses it as it is to see which files a request would run.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { applyLevel, EMPTY_DIR_CONFIG } from '../engine/dir-config.js';
+import type { ResolveContext } from '../engine/resolve.js';
+import { parseMimeTypes } from '../grammar/mime-types.js';
+import { DiskFsView } from './disk-fs-view.js';
+import type { ChangeWatcher } from './change-watcher.js';
+import type { LoadedHost } from './server-config-loader.js';
+
+export function siteResolveContext(
+  loaded: LoadedHost,
+  siteRoot: string,
+  /** Null: no kernel watch (a one-shot walk, as `check` does); undefined: the default watcher. */
+  watcher?: ChangeWatcher | null,
+): (ResolveContext & { fs: DiskFsView }) | { error: string } {
+  const host = loaded.host;
+  const hasModule = (m: string): boolean => host.modules.has(m);
+  let mimeTypes = new Map<string, string>();
+  if (host.typesConfig) {
+    const file = isAbsolute(host.typesConfig) ? host.typesConfig : join(dirname(loaded.source), host.typesConfig);
+    try {
+      mimeTypes = parseMimeTypes(readFileSync(file, 'utf8'));
+    } catch (err) {
+      return { error: `cannot read TypesConfig ${file}: ${(err as Error).message}` };
+    }
+  }
+  return {
+    host,
+    fs: watcher === null ? new DiskFsView(host, loaded.facts, undefined) : new DiskFsView(host, loaded.facts),
+    documentRoot: resolve(host.documentRoot ?? siteRoot),
+    serverConfig: applyLevel(EMPTY_DIR_CONFIG, host.nodes, hasModule),
+    mimeTypes,
+    hasModule,
+    // The Scripts host (the profile that loads suexec) patches mod_status to ignore .htaccess use.
+    statusHandlerPermitted: !host.modules.has('suexec'),
+  };
+}
