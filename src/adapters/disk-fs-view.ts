@@ -54,7 +54,8 @@ export class DiskFsView implements FsView {
   constructor(
     private readonly host: HostConfig,
     private readonly facts: HostFacts,
-    private readonly watcher: ChangeWatcher | undefined = ChangeWatcher.create(),
+    /** Undefined: every answer is looked up again (no kernel watch). */
+    private readonly watcher: ChangeWatcher | undefined,
   ) {}
 
   /** Called as each request starts: forgets every remembered answer if anything changed. */

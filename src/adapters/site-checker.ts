@@ -12,8 +12,8 @@ import { withFcgidProgramCheck } from './fcgid-programs.js';
 import { htaccessIgnored, overridePolicyFor } from '../grammar/host-config.js';
 import type { LoadedHost } from './server-config-loader.js';
 import { siteResolveContext } from './site-resolve-context.js';
-import { checkExecutable } from './cgi-process.js';
-import { resolveRequest, type Decision } from '../engine/resolve.js';
+import { checkExecutable, runsThroughPhpCgi } from './cgi-process.js';
+import { resolveRequest, SCRIPT_HANDLERS, type Decision } from '../engine/resolve.js';
 import { fcgidWrapperFor } from '../engine/dir-config.js';
 
 export interface CheckedFile {
@@ -30,7 +30,7 @@ export interface SiteCheckResult {
   diagnostics: Diagnostic[];
 }
 
-const SCRIPT_HANDLERS = new Set(['cgi-script', 'application/x-httpd-cgi', 'fcgid-script']);
+
 
 function ioDiag(code: ErrorCode, file: string, message: string): Diagnostic {
   const e = catalogEntry(code);
@@ -103,7 +103,7 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
  * finds out at request time, as a 500.
  */
 function checkScripts(rootAbs: string, loaded: LoadedHost, regularFiles: string[], shown: (abs: string) => string, diagnostics: Diagnostic[]): string[] {
-  const ctx = siteResolveContext(loaded, rootAbs, null);
+  const ctx = siteResolveContext(loaded, rootAbs, { watch: false });
   if ('error' in ctx) {
     diagnostics.push(ioDiag('HT300', loaded.source, ctx.error));
     return [];
@@ -122,9 +122,9 @@ function checkScripts(rootAbs: string, loaded: LoadedHost, regularFiles: string[
     }
     if (d.kind !== 'handler' || d.path !== abs || !SCRIPT_HANDLERS.has(d.handler)) continue;
     scripts.push(shown(abs));
-    // What serve runs: the Scripts host's suexec runs .php through php-cgi (no execute bit
-    // needed); a FastCGI file with an FcgidWrapper runs the wrapper (checked as a directive).
-    if (d.handler === 'fcgid-script' ? fcgidWrapperFor(d.cfg, abs) !== undefined : suexec && /\.php$/.test(abs)) continue;
+    // What serve runs: a FastCGI file with an FcgidWrapper runs the wrapper (checked as a
+    // directive); .php on the Scripts host runs through php-cgi.
+    if (d.handler === 'fcgid-script' ? fcgidWrapperFor(d.cfg, abs) !== undefined : runsThroughPhpCgi(abs, suexec)) continue;
     const problem = checkExecutable(abs);
     if (problem) {
       diagnostics.push({ code: 'HT400', severity: catalogEntry('HT400').severity, file: shown(abs), line: 1, column: 1, message: problem.message, hint: problem.explain });

@@ -9,14 +9,14 @@ import { applyLevel, EMPTY_DIR_CONFIG } from '../engine/dir-config.js';
 import type { ResolveContext } from '../engine/resolve.js';
 import { parseMimeTypes } from '../grammar/mime-types.js';
 import { DiskFsView } from './disk-fs-view.js';
-import type { ChangeWatcher } from './change-watcher.js';
+import { ChangeWatcher } from './change-watcher.js';
 import type { LoadedHost } from './server-config-loader.js';
 
 export function siteResolveContext(
   loaded: LoadedHost,
   siteRoot: string,
-  /** Null: no kernel watch (a one-shot walk, as `check` does); undefined: the default watcher. */
-  watcher?: ChangeWatcher | null,
+  /** Watch directories so answers can be kept between requests (`serve`); a one-shot walk (`check`) does not. */
+  opts: { watch: boolean },
 ): (ResolveContext & { fs: DiskFsView }) | { error: string } {
   const host = loaded.host;
   const hasModule = (m: string): boolean => host.modules.has(m);
@@ -31,7 +31,7 @@ export function siteResolveContext(
   }
   return {
     host,
-    fs: watcher === null ? new DiskFsView(host, loaded.facts, undefined) : new DiskFsView(host, loaded.facts),
+    fs: new DiskFsView(host, loaded.facts, opts.watch ? ChangeWatcher.create() : undefined),
     documentRoot: resolve(host.documentRoot ?? siteRoot),
     serverConfig: applyLevel(EMPTY_DIR_CONFIG, host.nodes, hasModule),
     mimeTypes,

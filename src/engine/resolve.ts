@@ -153,8 +153,10 @@ export interface RewriteMapLookup {
 /** What a directory known to exist (its .htaccess was found) looks like to the walk. */
 const DIR_ENTRY: FsEntry = { kind: 'dir', size: 0, mtimeUs: 0n, uid: -1, mode: 0o755, dev: 0, ino: 0 };
 
+/** Handlers that run the file as a CGI or FastCGI script (mod_cgid/mod_cgi, mod_fcgid). */
+export const SCRIPT_HANDLERS: ReadonlySet<string> = new Set(['cgi-script', 'application/x-httpd-cgi', 'fcgid-script']);
 /** Handlers some module provides; any other name falls to the default handler. */
-const KNOWN_HANDLERS = new Set(['cgi-script', 'application/x-httpd-cgi', 'fcgid-script', 'server-status']);
+const KNOWN_HANDLERS = new Set([...SCRIPT_HANDLERS, 'server-status']);
 
 interface Walked {
   cfg: DirConfig;
@@ -613,7 +615,7 @@ function decideAfterAccess(
       }
       if (remembered) return remembered;
     }
-    if (handler && ((KNOWN_HANDLERS.has(handler) && handler !== 'server-status') || proxyHandlerUsable(ctx, handler))) {
+    if (handler && (SCRIPT_HANDLERS.has(handler) || proxyHandlerUsable(ctx, handler))) {
       return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
     }
     // mod_autoindex lists a directory whether or not the URL ends in a slash (DirectorySlash Off).

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
-import { checkExecutable, killGroup, spawnCgi } from '../adapters/cgi-process.js';
+import { checkExecutable, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
 import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
@@ -154,9 +154,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
 export function runCgi(c: CgiContext): void {
   const { site, req, res, facts, decision: d } = c;
   const base = d.path.slice(d.path.lastIndexOf('/') + 1);
-  // The Scripts host's patched suexec runs `.php` (case-sensitive) as `php-cgi -f FILE` with
-  // PHPRC set to the script's directory, and needs no execute bit for it.
-  const viaPhp = site.suexec && /\.php$/.test(base);
+  const viaPhp = runsThroughPhpCgi(d.path, site.suexec);
   const problem = viaPhp ? undefined : checkExecutable(d.path);
   if (problem) {
     c.log({ module: 'cgid', level: 'error', message: problem.message });

@@ -31,8 +31,7 @@ export interface FcgidContext extends CgiContext {
 }
 
 /** Variables mod_fcgid removes from the table (mod_fcgid.c; it forces HTTP_CONNECTION=close). */
-const DROPPED = ['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTTP_TRAILER', 'HTTP_TRANSFER_ENCODING', 'HTTP_UPGRADE'];
-const DROPPED_SET: ReadonlySet<string> = new Set(DROPPED);
+const DROPPED: ReadonlySet<string> = new Set(['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTTP_TRAILER', 'HTTP_TRANSFER_ENCODING', 'HTTP_UPGRADE']);
 
 /** The pool's callback as the two continuations this handler is written in. */
 function acquireThen(pool: FcgiProcessPool, app: FcgiApp, ok: (lease: FcgiLease) => void, failed: (err: Error & { code?: string }) => void): void {
@@ -135,7 +134,7 @@ export function runFcgid(c: FcgidContext): void {
 
 function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
   const { res, facts, decision: d } = c;
-  const env = requestEnvironment(c, { omit: DROPPED_SET });
+  const env = requestEnvironment(c, { omit: DROPPED });
   env.HTTP_CONNECTION = 'close';
   // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
   env.CONTENT_LENGTH = String(isSpooled(body) ? body.size : body.length);
@@ -344,8 +343,8 @@ export function runFcgidAuthorizer(
     env: d.env,
     ...(d.user ? { user: d.user } : {}),
   };
-  const env = requestEnvironment({ ...c, decision: asHandler, fail: () => undefined, redirect: () => undefined });
-  for (const k of [...DROPPED, 'CONTENT_LENGTH', 'PATH_INFO', 'PATH_TRANSLATED', 'SCRIPT_NAME']) delete env[k];
+  const env = requestEnvironment({ ...c, decision: asHandler, fail: () => undefined, redirect: () => undefined }, { omit: DROPPED });
+  for (const k of ['CONTENT_LENGTH', 'PATH_INFO', 'PATH_TRANSLATED', 'SCRIPT_NAME']) delete env[k];
   env.HTTP_CONNECTION = 'close';
   env.FCGI_APACHE_ROLE = d.role;
   if (d.password !== undefined) env.REMOTE_PASSWD = d.password;

@@ -8,7 +8,7 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
 import { parseExpiresCode } from '../grammar/expires-code.js';
-import { resolveRequest, resolveUri, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import { resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
@@ -500,7 +500,7 @@ export function respond(
     const prev = res.getHeader(name);
     res.setHeader(name, prev === undefined ? value : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
   }
-  const isCgi = d.kind === 'handler' && (d.handler === 'cgi-script' || d.handler === 'application/x-httpd-cgi' || d.handler === 'fcgid-script' || d.handler.startsWith('proxy:'));
+  const isCgi = d.kind === 'handler' && (SCRIPT_HANDLERS.has(d.handler) || d.handler.startsWith('proxy:'));
   // Only scripts read the request body; for everything else it is drained.
   if (!isCgi && d.kind !== 'internal') req.resume();
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;

@@ -59,7 +59,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     return { error: errors.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join('\n') };
   }
   const host = loaded.host;
-  const base = siteResolveContext(loaded, src.siteRoot);
+  const base = siteResolveContext(loaded, src.siteRoot, { watch: true });
   if ('error' in base) return base;
   const all = (key: string): string[][] => {
     const out: string[][] = [];
