@@ -122,12 +122,29 @@ class Lease implements FcgiLease {
   }
 }
 
+/** A request waiting for a process of its class, until `deadline` (ms since the epoch). */
+interface Waiter {
+  done: AcquireCallback;
+  deadline: number;
+  label: string;
+}
+
+/**
+ * One class's waiting requests, first come first served, and one timer for the oldest one's
+ * deadline: a timer per waiting request was set and cleared on every request once a class is
+ * saturated (16 connections on 4 processes), measurable in the benchmark.
+ */
+interface WaitQueue {
+  waiters: Waiter[];
+  timer: NodeJS.Timeout | undefined;
+}
+
 /** The pool of FastCGI processes of one server. */
 export class FcgiProcessPool {
   private readonly entries = new Map<number, Entry>();
   /** The records of `entries`, kept as an array for the policy (no copy per request). */
   private records: ProcRecord[] = [];
-  private readonly waiters = new Map<string, ((e: Entry) => void)[]>();
+  private readonly queues = new Map<string, WaitQueue>();
   /** Spawn scores by class (mod_fcgid's throttling); kept after a class's last process ends. */
   private readonly scores = new Map<string, SpawnScore>();
   /** Per class: a wake-up planned for when its spawn score allows a spawn again. */
@@ -244,7 +261,7 @@ export class FcgiProcessPool {
         this.log('info', `mod_fcgid: ${app.label}(${entry.pid}) ${cap.multiplexes ? `multiplexes up to ${cap.maxRequests} requests on one connection` : 'does not multiplex'} (FCGI_GET_VALUES)`);
         done(null, this.lease(entry));
         // Room for more: the class's waiters may share it at once.
-        for (let room = cap.maxRequests - 1; room > 0 && this.waiters.get(app.classKey)?.length; room--) this.waiters.get(app.classKey)!.shift()!(entry);
+        for (let room = cap.maxRequests - 1; room > 0 && this.handToWaiter(app.classKey, entry); room--);
       });
       return;
     }
@@ -258,19 +275,40 @@ export class FcgiProcessPool {
       setTimeout(() => this.acquire(app, done, quirkTries + 1), 1000);
       return;
     }
-    const list = this.waiters.get(app.classKey) ?? [];
-    const waiter = (e: Entry): void => {
-      clearTimeout(timer);
-      done(null, this.lease(e));
-    };
-    const timer = setTimeout(() => {
-      const l = this.waiters.get(app.classKey) ?? [];
-      this.waiters.set(app.classKey, l.filter((w) => w !== waiter));
-      done(Object.assign(new Error(`can't apply process slot for ${app.label}`), { code: 'NO_SLOT' as const }));
-    }, this.limits.busyWaitMs);
-    list.push(waiter);
-    this.waiters.set(app.classKey, list);
+    this.enqueue(app.classKey, { done, deadline: Date.now() + this.limits.busyWaitMs, label: app.label });
     if (decision.retryInMs !== undefined) this.planThrottledSpawn(app.classKey, decision.retryInMs);
+  }
+
+  private enqueue(classKey: string, w: Waiter): void {
+    let q = this.queues.get(classKey);
+    if (!q) this.queues.set(classKey, (q = { waiters: [], timer: undefined }));
+    q.waiters.push(w);
+    if (!q.timer) this.armExpiry(q, w.deadline - Date.now());
+  }
+
+  /** Ends with 503 every waiter whose deadline has passed, then waits for the next one's. */
+  private armExpiry(q: WaitQueue, inMs: number): void {
+    q.timer = setTimeout(() => {
+      q.timer = undefined;
+      const now = Date.now();
+      while (q.waiters.length > 0 && q.waiters[0]!.deadline <= now) {
+        const w = q.waiters.shift()!;
+        w.done(Object.assign(new Error(`can't apply process slot for ${w.label}`), { code: 'NO_SLOT' as const }));
+      }
+      if (q.waiters.length > 0) this.armExpiry(q, q.waiters[0]!.deadline - now);
+    }, Math.max(0, inMs));
+  }
+
+  /** Gives `e` to the class's oldest waiting request; false when none waits. */
+  private handToWaiter(classKey: string, e: Entry): boolean {
+    const w = this.queues.get(classKey)?.waiters.shift();
+    if (!w) return false;
+    w.done(null, this.lease(e));
+    return true;
+  }
+
+  private hasWaiters(classKey: string): boolean {
+    return (this.queues.get(classKey)?.waiters.length ?? 0) > 0;
   }
 
   /** The class may spawn again once its score has decayed: wake a waiter then. */
@@ -311,22 +349,18 @@ export class FcgiProcessPool {
       }
       return;
     }
-    const waiting = this.waiters.get(e.rec.classKey);
-    const next = waiting?.shift();
-    if (next) next(e);
-    else if (e.rec.inflight === 0) e.rec.state = 'idle';
+    if (!this.handToWaiter(e.rec.classKey, e) && e.rec.inflight === 0) e.rec.state = 'idle';
   }
 
   /** A slot freed up in a class (a process died or retired, or the score decayed): start one for the next waiter. */
   private wakeClass(classKey: string): void {
-    const waiting = this.waiters.get(classKey);
-    if (!waiting?.length || this.closed) return;
+    if (!this.hasWaiters(classKey) || this.closed) return;
     const app = this.apps.get(classKey);
     if (!app) return;
     const limits = this.limitsOf(classKey);
     const d = decideAcquire(this.records, classKey, limits, spawnWaitMs(this.scores.get(classKey), Date.now(), limits));
     if (d.action === 'use') {
-      waiting.shift()!(this.entries.get(d.id)!);
+      this.handToWaiter(classKey, this.entries.get(d.id)!);
       return;
     }
     if (d.action !== 'spawn') {
@@ -334,8 +368,7 @@ export class FcgiProcessPool {
       return;
     }
     try {
-      const entry = this.spawn(app);
-      waiting.shift()!(entry);
+      this.handToWaiter(classKey, this.spawn(app));
     } catch (err) {
       this.log('error', `mod_fcgid: can't run ${app.label}: ${(err as Error).message}`);
     }
@@ -461,6 +494,7 @@ export class FcgiProcessPool {
     clearInterval(this.sweepTimer);
     clearInterval(this.busyScanTimer);
     for (const t of this.throttleTimers.values()) clearTimeout(t);
+    for (const q of this.queues.values()) clearTimeout(q.timer);
     const all = [...this.entries.values()];
     for (const e of all) {
       e.conn?.close();
