@@ -1,5 +1,5 @@
 /** Each .htaccess is parsed once per change, however many requests read it. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,5 +66,30 @@ describe('htaccess cache', () => {
       expect(await status()).toBe(500);
       rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  it('reuses a walk only while nothing it read can have changed: the size of a file, the target of a symlink outside the site', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'htsandbox-cache-'));
+    const outside = mkdtempSync(join(tmpdir(), 'htsandbox-cache-outside-'));
+    writeFileSync(join(root, 'a.txt'), 'a');
+    writeFileSync(join(outside, 'target.txt'), 'b');
+    symlinkSync(join(outside, 'target.txt'), join(root, 'link.txt'));
+    const site = createSiteContext({ siteRoot: root, profile: 'apache' });
+    if ('error' in site) throw new Error(site.error);
+    const size = async (rawPath: string): Promise<number> => {
+      await nextTurn();
+      site.fs.sync();
+      const d = resolveRequest(site, { method: 'GET', rawPath, query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost' });
+      return d.kind === 'file' ? d.entry.size : -d.kind.length;
+    };
+    for (let i = 0; i < 3; i++) expect(await size('/a.txt')).toBe(1);
+    writeFileSync(join(root, 'a.txt'), 'abc');
+    expect(await size('/a.txt')).toBe(3);
+    for (let i = 0; i < 3; i++) expect(await size('/link.txt')).toBe(1);
+    // Nothing in the site changed (no event), but the link's target did.
+    writeFileSync(join(outside, 'target.txt'), 'bcde');
+    expect(await size('/link.txt')).toBe(4);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
   });
 });

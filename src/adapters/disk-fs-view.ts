@@ -72,6 +72,9 @@ export class DiskFsView implements FsView {
   }
   private changes = 0;
 
+  /** See FsView.unwatchedAnswers. */
+  unwatchedAnswers = 0;
+
   private forget(): void {
     this.changes++;
     this.lstats.clear();
@@ -87,7 +90,10 @@ export class DiskFsView implements FsView {
 
   /** Remembers `value` for `key` when its directory was watched before it was read. */
   private remember<V>(map: Map<string, V>, key: string, watched: boolean, value: V): V {
-    if (!watched) return value;
+    if (!watched) {
+      this.unwatchedAnswers++;
+      return value;
+    }
     if (map.size >= MAX_REMEMBERED) map.clear();
     map.set(key, value);
     return value;

@@ -29,4 +29,14 @@ export interface FsView {
   readText(path: string): string | undefined;
   /** Reads (or takes from cache) the access file of `dir`, judged under `policy`. */
   htaccess(dir: string): HtaccessRead;
+  /**
+   * Counts changes seen on disk, when the view is told of every change to what it answered;
+   * undefined when it is not (then no answer may be reused across requests).
+   */
+  readonly generation?: number | undefined;
+  /**
+   * Counts answers the view could not promise to hear about a change to (an unwatched
+   * directory, a symlink's target): work built on one of them must not be reused.
+   */
+  readonly unwatchedAnswers?: number;
 }
