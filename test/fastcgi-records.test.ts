@@ -9,6 +9,7 @@ import {
   encodeRequest,
   encodeStream,
   FCGI_MAX_CONTENT,
+  ParamsMemory,
   RecordDecoder,
   RecordType,
   type FcgiRecord,
@@ -76,6 +77,41 @@ describe('FastCGI records', () => {
     const auth = decodeAll(encodeRequest(1, 2, 0, { X: 'y' }, null)!).records;
     expect(auth.map((r) => r.type)).toEqual([RecordType.BEGIN_REQUEST, RecordType.PARAMS, RecordType.PARAMS]);
     expect(encodeRequest(1, 1, 0, { BIG: 'y'.repeat(70000) }, Buffer.alloc(0))).toBeUndefined();
+  });
+  it('encodes successive requests with a memory of the previous PARAMS byte for byte as without one', () => {
+    // Each request's environment: the same names in the same order (some left out), values
+    // drawn from a small pool, so that consecutive requests share runs of equal pairs that start
+    // and end anywhere; large values push a request past one PARAMS record and back.
+    const names = fc.uniqueArray(fc.constantFrom('A', 'PATH', 'HTTP_HOST', 'N'.repeat(130), 'REMOTE_PORT', 'X_é', 'B', 'C'), { minLength: 1, maxLength: 8 });
+    const value = fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom('', 'v', 'w') },
+      { weight: 3, arbitrary: fc.constantFrom('x'.repeat(200), 'y'.repeat(40_000), 'ÿ€') },
+      { weight: 1, arbitrary: fc.string({ maxLength: 60, unit: 'binary' }) },
+    );
+    // Explicitly: a run reused at the end that no longer fits in one record with what precedes it.
+    const big = 'y'.repeat(40_000);
+    const memory = new ParamsMemory();
+    for (const e of [{ A: 'v', B: big }, { A: big, B: big }, { A: 'v', B: big }]) {
+      expect(Buffer.concat(encodeRequest(1, 1, 1, e, null, memory)!).equals(Buffer.concat(encodeRequest(1, 1, 1, e, null)!))).toBe(true);
+    }
+    const step = fc.array(fc.option(value, { freq: 8 }), { minLength: 8, maxLength: 8 });
+    fc.assert(
+      fc.property(names, fc.array(step, { minLength: 1, maxLength: 10 }), fc.uint8Array({ maxLength: 20 }), (keys, steps, bodyBytes) => {
+        const memory = new ParamsMemory();
+        const body = Buffer.from(bodyBytes);
+        for (const values of steps) {
+          const e: Record<string, string> = {};
+          keys.forEach((k, i) => {
+            if (values[i] !== null) e[k] = values[i]!;
+          });
+          const plain = encodeRequest(1, 1, 1, e, body);
+          const remembered = encodeRequest(1, 1, 1, e, body, memory);
+          expect(remembered === undefined).toBe(plain === undefined);
+          if (plain) expect(Buffer.concat(remembered!).equals(Buffer.concat(plain))).toBe(true);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
   it('splits streams into 65535-byte records', () => {
     const parts = encodeStream(RecordType.STDIN, 1, Buffer.alloc(200_000, 1));

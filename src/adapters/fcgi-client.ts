@@ -11,6 +11,7 @@ import {
   encodeRequest,
   FCGI_KEEP_CONN,
   FCGI_MAX_CONTENT,
+  ParamsMemory,
   recordHeader,
   RecordDecoder,
   RecordType,
@@ -67,6 +68,8 @@ export function streamSpooledStdin(sock: Socket, requestId: number, body: Spoole
 export class FcgiConnection {
   private readonly sock: Socket;
   private decoder = new RecordDecoder();
+  /** The previous request's PARAMS (successive requests on a connection repeat most pairs). */
+  private readonly params = new ParamsMemory();
   private current: { on: FcgiExchange; received: boolean; keep: boolean } | undefined;
   private requests = 0;
   /** False once the connection is closed or broken. */
@@ -137,7 +140,7 @@ export class FcgiConnection {
   request(params: Record<string, string>, body: RequestBody | undefined, ioTimeoutMs: number, on: FcgiExchange, keep: boolean, role: number = Role.RESPONDER): () => void {
     const spooled = body !== undefined && isSpooled(body);
     const stdin = role !== Role.RESPONDER || spooled ? null : ((body as Buffer | undefined) ?? Buffer.alloc(0));
-    const wire = encodeRequest(1, role, keep ? FCGI_KEEP_CONN : 0, params, stdin);
+    const wire = encodeRequest(1, role, keep ? FCGI_KEEP_CONN : 0, params, stdin, this.params);
     if (!wire) {
       queueMicrotask(() => on.error("mod_fcgid: can't init env request header", false));
       return () => undefined;

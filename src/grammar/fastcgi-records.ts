@@ -160,6 +160,107 @@ function writeParams(out: Buffer, off: number, requestId: number, layout: Params
   return off;
 }
 
+/**
+ * One connection's previous PARAMS, pair by pair. A process class's successive requests share
+ * most of their variables (server, document root, script, PATH): a run of pairs equal to the
+ * previous request's, in the same places, is copied as bytes instead of being encoded again.
+ * Encoding each pair had been the largest part of building a FastCGI request.
+ */
+export class ParamsMemory {
+  /** Pairs in the previous request (0: nothing to reuse). */
+  count = 0;
+  names: string[] = [];
+  values: string[] = [];
+  /** Where each pair starts in `bytes`; one more entry, the end. */
+  starts: number[] = [0];
+  /** The starts being written for the current request (the two arrays swap). */
+  spare: number[] = [0];
+  /** The previous request's pairs as sent (a view of its request buffer). */
+  bytes: Buffer | undefined;
+
+  forget(): void {
+    this.count = 0;
+    this.bytes = undefined;
+  }
+}
+
+/** Where the pairs of one PARAMS record are put together (one record at most). */
+const PAIRS_SCRATCH = Buffer.allocUnsafe(FCGI_MAX_CONTENT);
+
+function putLatin1(out: Buffer, off: number, s: string): number {
+  if (s.length > 48) return off + out.write(s, off, 'latin1');
+  for (let j = 0; j < s.length; j++) out[off + j] = s.charCodeAt(j);
+  return off + s.length;
+}
+
+function putLength(out: Buffer, off: number, n: number): number {
+  if (n < 0x80) {
+    out[off] = n;
+    return off + 1;
+  }
+  out[off] = ((n >>> 24) & 0x7f) | 0x80;
+  out[off + 1] = (n >>> 16) & 0xff;
+  out[off + 2] = (n >>> 8) & 0xff;
+  out[off + 3] = n & 0xff;
+  return off + 4;
+}
+
+/**
+ * The pairs of `env` into PAIRS_SCRATCH, runs equal to the previous request's copied from its
+ * bytes; their length, or -1 when they do not fit in one record (the memory is then forgotten).
+ */
+function writeRememberedPairs(env: Readonly<Record<string, string>>, m: ParamsMemory): number {
+  const prev = m.bytes;
+  const prevCount = prev ? m.count : 0;
+  const oldStarts = m.starts;
+  const newStarts = m.spare;
+  const out = PAIRS_SCRATCH;
+  let off = 0;
+  let i = 0;
+  let runFrom = -1;
+  let runTo = -1;
+  for (const k in env) {
+    const v = env[k]!;
+    if (i < prevCount && m.names[i] === k && m.values[i] === v) {
+      if (runFrom < 0) runFrom = oldStarts[i]!;
+      newStarts[i] = off + (oldStarts[i]! - runFrom);
+      runTo = oldStarts[i + 1]!;
+    } else {
+      if (runFrom >= 0) {
+        prev!.copy(out, off, runFrom, runTo);
+        off += runTo - runFrom;
+        runFrom = -1;
+      }
+      const size = lengthSize(k.length) + lengthSize(v.length) + k.length + v.length;
+      if (off + size > FCGI_MAX_CONTENT) {
+        m.forget();
+        return -1;
+      }
+      newStarts[i] = off;
+      off = putLength(out, off, k.length);
+      off = putLength(out, off, v.length);
+      off = putLatin1(out, off, k);
+      off = putLatin1(out, off, v);
+      m.names[i] = k;
+      m.values[i] = v;
+    }
+    i++;
+  }
+  if (runFrom >= 0) {
+    if (off + runTo - runFrom > FCGI_MAX_CONTENT) {
+      m.forget();
+      return -1;
+    }
+    prev!.copy(out, off, runFrom, runTo);
+    off += runTo - runFrom;
+  }
+  newStarts[i] = off;
+  m.count = i;
+  m.starts = newStarts;
+  m.spare = oldStarts;
+  return off;
+}
+
 /** A STDIN body of at most this size travels in the same buffer as the request's head. */
 const INLINE_BODY = 4 * FCGI_MAX_CONTENT;
 
@@ -175,20 +276,33 @@ export function encodeRequest(
   flags: number,
   env: Readonly<Record<string, string>>,
   stdin: Buffer | null,
+  memory?: ParamsMemory,
 ): Buffer[] | undefined {
-  const layout = layoutParams(env);
-  if (!layout) return undefined;
+  // One PARAMS record, its pairs written with the memory of the previous request; else the
+  // general layout (several records, or no memory).
+  const remembered = memory ? writeRememberedPairs(env, memory) : -1;
+  const layout = remembered < 0 ? layoutParams(env) : undefined;
+  if (remembered < 0 && !layout) return undefined;
+  const paramsBytes = layout ? layout.bytes : remembered > 0 ? FCGI_HEADER_LEN + remembered : 0;
   const body = stdin ?? Buffer.alloc(0);
   const inline = body.length <= INLINE_BODY;
   const bodyRecords = Math.ceil(body.length / FCGI_MAX_CONTENT);
   const headBytes =
-    2 * FCGI_HEADER_LEN + layout.bytes + FCGI_HEADER_LEN + (stdin === null ? 0 : inline ? bodyRecords * FCGI_HEADER_LEN + body.length + FCGI_HEADER_LEN : 0);
+    2 * FCGI_HEADER_LEN + paramsBytes + FCGI_HEADER_LEN + (stdin === null ? 0 : inline ? bodyRecords * FCGI_HEADER_LEN + body.length + FCGI_HEADER_LEN : 0);
   const head = Buffer.allocUnsafe(headBytes);
   let off = writeHeader(head, 0, RecordType.BEGIN_REQUEST, requestId, 8);
   head.writeUInt16BE(role, off);
   head[off + 2] = flags;
   head.fill(0, off + 3, off + 8);
-  off = writeParams(head, off + 8, requestId, layout);
+  off += 8;
+  if (layout) off = writeParams(head, off, requestId, layout);
+  else if (remembered > 0) {
+    off = writeHeader(head, off, RecordType.PARAMS, requestId, remembered);
+    PAIRS_SCRATCH.copy(head, off, 0, remembered);
+    // The request's buffer is never written again once sent: the next request copies from it.
+    memory!.bytes = head.subarray(off, off + remembered);
+    off += remembered;
+  }
   off = writeHeader(head, off, RecordType.PARAMS, requestId, 0);
   if (stdin === null) return [head];
   if (inline) {
