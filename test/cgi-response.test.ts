@@ -57,6 +57,34 @@ describe('CgiHeaderParser', () => {
       { numRuns: 3000 },
     );
   });
+  it('reads lines as util_script.c does: every CR dropped, blanks and tabs before a value skipped (property, against a plain model)', () => {
+    // The model: the rules written out as plainly as possible (whole output at once).
+    const model = (b: Buffer): { event: CgiParseEvent; body: string } => {
+      const fields: [string, string][] = [];
+      let start = 0;
+      for (;;) {
+        const nl = b.indexOf(0x0a, start);
+        if (nl === -1 || nl - start > 8190) {
+          const e = { kind: 'error', error: fields.length ? { type: 'premature' } : { type: 'no-headers' } } as const;
+          return { event: e, body: '' };
+        }
+        const line = b.toString('latin1', start, nl).split('\r').join('');
+        start = nl + 1;
+        if (line === '') return { event: { kind: 'headers', headers: { fields }, rest: Buffer.alloc(0) }, body: b.toString('latin1', start) };
+        const colon = line.indexOf(':');
+        if (colon < 0) return { event: { kind: 'error', error: { type: 'bad-header', line: line.slice(0, 30) } }, body: '' };
+        fields.push([line.slice(0, colon), line.slice(colon + 1).replace(/^[ \t]+/, '')]);
+      }
+    };
+    const byte = fc.constantFrom(...Buffer.from('\r\n: \ta'));
+    fc.assert(
+      fc.property(fc.array(byte, { maxLength: 60 }), (bytes) => {
+        const b = Buffer.from(bytes);
+        expect(parseChunks([b])).toEqual(model(b));
+      }),
+      { numRuns: 3000 },
+    );
+  });
   it('reports Apache\'s three header errors', () => {
     expect(parseChunks([Buffer.from('')]).event).toEqual({ kind: 'error', error: { type: 'no-headers' } });
     expect(parseChunks([Buffer.from('X-A: b\n')]).event).toEqual({ kind: 'error', error: { type: 'premature' } });

@@ -23,6 +23,13 @@ export type CgiHeaderError =
   | { type: 'premature' } // "Premature end of script headers"
   | { type: 'bad-header'; line: string }; // "malformed header from script … Bad header: …"
 
+/** Every CR of a line dropped, as Apache does; the usual line has one, at its end. */
+function withoutCarriageReturns(line: string): string {
+  const cr = line.indexOf('\r');
+  if (cr === -1) return line;
+  return cr === line.length - 1 ? line.slice(0, cr) : line.replace(/\r/g, '');
+}
+
 export class CgiHeaderParser {
   private buffered: Buffer[] = [];
   private bufferedLength = 0;
@@ -39,13 +46,13 @@ export class CgiHeaderParser {
     for (;;) {
       const nl = data.indexOf(0x0a, start);
       if (nl === -1) break;
-      const raw = data.subarray(start, nl);
+      const from = start;
       start = nl + 1;
-      if (raw.length > MAX_LINE) {
+      if (nl - from > MAX_LINE) {
         this.done = true;
         return { kind: 'error', error: this.fields.length ? { type: 'premature' } : { type: 'no-headers' } };
       }
-      const line = raw.toString('latin1').replace(/\r/g, '');
+      const line = withoutCarriageReturns(data.toString('latin1', from, nl));
       if (line === '') {
         this.done = true;
         return { kind: 'headers', headers: { fields: this.fields }, rest: data.subarray(start) };
@@ -55,7 +62,9 @@ export class CgiHeaderParser {
         this.done = true;
         return { kind: 'error', error: { type: 'bad-header', line: line.slice(0, 30) } };
       }
-      this.fields.push([line.slice(0, colon), line.slice(colon + 1).replace(/^[ \t]+/, '')]);
+      let v = colon + 1;
+      while (v < line.length && (line.charCodeAt(v) === 0x20 || line.charCodeAt(v) === 0x09)) v++;
+      this.fields.push([line.slice(0, colon), line.slice(v)]);
     }
     data = data.subarray(start);
     if (data.length > MAX_LINE) {
