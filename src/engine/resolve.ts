@@ -544,6 +544,61 @@ function finishAccess(
   return decided;
 }
 
+/** What mod_mime and core's ForceType/SetHandler make of a file name (before mod_rewrite's T= and H=). */
+interface TypeByName {
+  contentType: string | undefined;
+  handler: string | undefined;
+  encoding: string | undefined;
+}
+
+/**
+ * Remembered per configuration (an immutable, shared object) and file name, with the media
+ * types it was worked out with: the same few names come back on every request, and splitting
+ * the name and looking up each extension showed in the resolver's time.
+ */
+const typesByConfig = new WeakMap<DirConfig, { mimeTypes: ReadonlyMap<string, string>; byName: Map<string, TypeByName> }>();
+const MAX_REMEMBERED_NAMES = 1000;
+
+function typeByName(ctx: ResolveContext, cfg: DirConfig, basename: string): TypeByName {
+  let memo = typesByConfig.get(cfg);
+  if (!memo || memo.mimeTypes !== ctx.mimeTypes) typesByConfig.set(cfg, (memo = { mimeTypes: ctx.mimeTypes, byName: new Map() }));
+  let typed = memo.byName.get(basename);
+  if (typed) return typed;
+  // mod_mime find_ct: each extension in turn, left to right.
+  let contentType: string | undefined;
+  let handler: string | undefined;
+  let charset: string | undefined;
+  let encoding: string | undefined;
+  for (const ext of fileExtensions(basename)) {
+    const info = cfg.extensions.get(ext);
+    if (info?.type !== undefined && info.type !== '') contentType = info.type;
+    else if (info?.type === undefined) {
+      const t = ctx.mimeTypes.get(ext);
+      if (t) contentType = t;
+    }
+    if (info?.handler) handler = info.handler;
+    if (info?.charset) charset = info.charset;
+    if (info?.encoding) encoding = encoding ? `${encoding}, ${info.encoding}` : info.encoding;
+  }
+  typed = overrideType(cfg, { contentType, handler, encoding }, charset);
+  if (memo.byName.size >= MAX_REMEMBERED_NAMES) memo.byName.clear();
+  memo.byName.set(basename, typed);
+  return typed;
+}
+
+/** A directory: no extension counts, only ForceType and SetHandler. */
+function typeWithoutExtensions(cfg: DirConfig): TypeByName {
+  return overrideType(cfg, { contentType: undefined, handler: undefined, encoding: undefined }, undefined);
+}
+
+/** core_override_type: ForceType and SetHandler win over mod_mime; AddCharset joins the type. */
+function overrideType(cfg: DirConfig, t: TypeByName, charset: string | undefined): TypeByName {
+  if (cfg.forceType && cfg.forceType !== 'none') t.contentType = cfg.forceType;
+  if (cfg.setHandler && cfg.setHandler !== 'none') t.handler = cfg.setHandler;
+  if (t.contentType && charset && !/;\s*charset=/i.test(t.contentType)) t.contentType = `${t.contentType}; charset=${charset}`;
+  return t;
+}
+
 function decideAfterAccess(
   ctx: ResolveContext,
   req: RequestFacts,
@@ -598,27 +653,10 @@ function decideAfterAccess(
   const redirect = matchRedirect(cfg.redirects, uri, req);
   if (redirect) return { ...redirect, cfg };
   // Type and handler (mod_mime find_ct, then core_override_type).
-  const basename = filename.slice(filename.lastIndexOf('/') + 1);
-  let contentType: string | undefined;
-  let handler: string | undefined;
-  let charset: string | undefined;
-  let encoding: string | undefined;
-  if (entry.kind !== 'dir') {
-    for (const ext of fileExtensions(basename)) {
-      const info = cfg.extensions.get(ext);
-      if (info?.type !== undefined && info.type !== '') contentType = info.type;
-      else if (info?.type === undefined) {
-        const t = ctx.mimeTypes.get(ext);
-        if (t) contentType = t;
-      }
-      if (info?.handler) handler = info.handler;
-      if (info?.charset) charset = info.charset;
-      if (info?.encoding) encoding = encoding ? `${encoding}, ${info.encoding}` : info.encoding;
-    }
-  }
-  if (cfg.forceType && cfg.forceType !== 'none') contentType = cfg.forceType;
-  if (cfg.setHandler && cfg.setHandler !== 'none') handler = cfg.setHandler;
-  if (contentType && charset && !/;\s*charset=/i.test(contentType)) contentType = `${contentType}; charset=${charset}`;
+  const typed = entry.kind === 'dir' ? typeWithoutExtensions(cfg) : typeByName(ctx, cfg, filename.slice(filename.lastIndexOf('/') + 1));
+  let contentType = typed.contentType;
+  let handler = typed.handler;
+  const encoding = typed.encoding;
   if (forcedType) contentType = forcedType;
   if (forcedHandler) handler = forcedHandler;
   if (!handler && contentType === 'application/x-httpd-cgi') handler = 'cgi-script';
