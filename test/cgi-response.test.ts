@@ -65,8 +65,8 @@ describe('CgiHeaderParser', () => {
       for (;;) {
         const nl = b.indexOf(0x0a, start);
         if (nl === -1 || nl - start > 8190) {
-          const e = { kind: 'error', error: fields.length ? { type: 'premature' } : { type: 'no-headers' } } as const;
-          return { event: e, body: '' };
+          const event: CgiParseEvent = { kind: 'error', error: fields.length ? { type: 'premature' } : { type: 'no-headers' } };
+          return { event, body: '' };
         }
         const line = b.toString('latin1', start, nl).split('\r').join('');
         start = nl + 1;

@@ -20,6 +20,7 @@ import {
 import { isSpooled, type RequestBody, type SpooledBody } from './request-body-spool.js';
 import type { FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from './os-errors.js';
+import { FcgiTracer } from './fcgi-trace.js';
 
 export interface FcgiExchange {
   stdout(chunk: Buffer): void;
@@ -41,12 +42,14 @@ export const errnoText = (err: NodeJS.ErrnoException): string => aprErrorText(er
  * A spooled request body as STDIN records on `sock`, read from its file as the socket drains,
  * then the empty STDIN record. Stops as soon as `current()` is false (the request is over).
  */
-export function streamSpooledStdin(sock: Socket, requestId: number, body: SpooledBody, current: () => boolean, fail: (message: string) => void): void {
+export function streamSpooledStdin(sock: Socket, requestId: number, body: SpooledBody, current: () => boolean, fail: (message: string) => void, tracer?: FcgiTracer): void {
   let position = 0;
   const next = (): void => {
     if (!current()) return;
     if (position >= body.size) {
-      sock.write(encodeRecord(RecordType.STDIN, requestId));
+      const end = encodeRecord(RecordType.STDIN, requestId);
+      tracer?.sent(end);
+      sock.write(end);
       return;
     }
     body.read(position, Math.min(FCGI_MAX_CONTENT, body.size - position), (err, data) => {
@@ -56,7 +59,12 @@ export function streamSpooledStdin(sock: Socket, requestId: number, body: Spoole
         return;
       }
       position += data.length;
-      sock.write(recordHeader(RecordType.STDIN, requestId, data.length));
+      const header = recordHeader(RecordType.STDIN, requestId, data.length);
+      if (tracer) {
+        tracer.sent(header);
+        tracer.sent(data);
+      }
+      sock.write(header);
       if (sock.write(data)) next();
       else sock.once('drain', next);
     });
@@ -78,9 +86,16 @@ export class FcgiConnection {
   /** True once the transport connected (a failure before is a connect error). */
   private connected = false;
 
-  /** A Unix socket path (mod_fcgid's processes) or a TCP/Unix endpoint (mod_proxy_fcgi backends). */
-  constructor(target: string | FcgiEndpoint) {
+  /** Set when `--trace-fcgi` is on. */
+  private readonly tracer: FcgiTracer | undefined;
+
+  /**
+   * A Unix socket path (mod_fcgid's processes) or a TCP/Unix endpoint (mod_proxy_fcgi backends);
+   * `peer` names it in traces (the script and pid), else its address.
+   */
+  constructor(target: string | FcgiEndpoint, peer?: string) {
     const t: FcgiEndpoint = typeof target === 'string' ? { kind: 'unix', path: target } : target;
+    this.tracer = FcgiTracer.open(peer ?? (t.kind === 'unix' ? `unix:${t.path}` : `fcgi://${t.host}:${t.port}`));
     this.sock = t.kind === 'unix' ? connect(t.path) : connect(t.port, t.host);
     this.sock.setNoDelay(true);
     this.sock.on('connect', () => (this.connected = true));
@@ -118,6 +133,7 @@ export class FcgiConnection {
     cur.received = true;
     const r = this.decoder.push(chunk);
     for (const rec of r.records) {
+      this.tracer?.received(rec);
       if (rec.type === RecordType.STDOUT) {
         if (rec.content.length) cur.on.stdout(rec.content);
       } else if (rec.type === RecordType.STDERR) {
@@ -133,7 +149,10 @@ export class FcgiConnection {
         return;
       }
     }
-    if (r.error) this.fail(`mod_fcgid: ${r.error}`);
+    if (r.error) {
+      this.tracer?.malformed(r.error);
+      this.fail(`mod_fcgid: ${r.error}`);
+    }
   }
 
   /** Sends one request; returns a function that aborts it (closing the connection). */
@@ -152,6 +171,7 @@ export class FcgiConnection {
       this.ioTimeoutMs = ioTimeoutMs;
       this.sock.setTimeout(ioTimeoutMs);
     }
+    if (this.tracer) for (const b of wire) this.tracer.sent(b);
     if (wire.length === 1) this.sock.write(wire[0]!);
     else {
       this.sock.cork();
@@ -159,7 +179,7 @@ export class FcgiConnection {
       this.sock.uncork();
     }
     if (spooled && role === Role.RESPONDER) {
-      streamSpooledStdin(this.sock, 1, body, () => this.current === current && this.alive, (message) => this.fail(message));
+      streamSpooledStdin(this.sock, 1, body, () => this.current === current && this.alive, (message) => this.fail(message), this.tracer);
     }
     return () => {
       if (this.current?.on === on) {

@@ -19,6 +19,7 @@ import {
 } from '../grammar/fastcgi-records.js';
 import { errnoText, streamSpooledStdin, type FcgiExchange } from './fcgi-client.js';
 import { isSpooled, type RequestBody } from './request-body-spool.js';
+import { FcgiTracer } from './fcgi-trace.js';
 
 /** What FCGI_GET_VALUES learned: how many requests the application takes at once on a connection. */
 export interface MuxCapacity {
@@ -32,9 +33,10 @@ const DEFAULT_MAX_REQS = 16;
 const MAX_ID = 65535;
 
 /** Asks an application (its listening socket) what FCGI_GET_VALUES says; gives up after `timeoutMs`. */
-export function queryCapacity(socketPath: string, timeoutMs: number, done: (c: MuxCapacity) => void): void {
+export function queryCapacity(socketPath: string, timeoutMs: number, done: (c: MuxCapacity) => void, peer?: string): void {
   const sock = connect(socketPath);
   const decoder = new RecordDecoder();
+  const tracer = FcgiTracer.open(peer ?? `unix:${socketPath}`);
   let finished = false;
   const finish = (c: MuxCapacity): void => {
     if (finished) return;
@@ -49,6 +51,7 @@ export function queryCapacity(socketPath: string, timeoutMs: number, done: (c: M
   sock.on('data', (chunk: Buffer) => {
     const r = decoder.push(chunk);
     for (const rec of r.records) {
+      tracer?.received(rec);
       if (rec.type === RecordType.GET_VALUES_RESULT) {
         const values = new Map(decodePairs(rec.content) ?? []);
         const mpxs = values.get('FCGI_MPXS_CONNS') === '1';
@@ -61,7 +64,9 @@ export function queryCapacity(socketPath: string, timeoutMs: number, done: (c: M
     if (r.error) finish(no);
   });
   const ask = Buffer.concat([encodePair('FCGI_MPXS_CONNS', ''), encodePair('FCGI_MAX_REQS', ''), encodePair('FCGI_MAX_CONNS', '')]);
-  sock.write(encodeRecord(RecordType.GET_VALUES, 0, ask));
+  const question = encodeRecord(RecordType.GET_VALUES, 0, ask);
+  tracer?.sent(question);
+  sock.write(question);
 }
 
 /** One multiplexed connection to one application process. */
@@ -72,7 +77,12 @@ export class FcgiMuxConnection {
   private nextId = 1;
   alive = true;
 
-  constructor(socketPath: string) {
+  /** Set when `--trace-fcgi` is on. */
+  private readonly tracer: FcgiTracer | undefined;
+
+  /** `peer` names the application in traces (script and pid). */
+  constructor(socketPath: string, peer?: string) {
+    this.tracer = FcgiTracer.open(peer ?? `unix:${socketPath}`);
     this.sock = connect(socketPath);
     this.sock.on('data', (chunk: Buffer) => this.onData(chunk));
     this.sock.on('error', (err: NodeJS.ErrnoException) => this.fail(`${errnoText(err)}: mod_fcgid: error reading data from FastCGI server`, err.code));
@@ -94,6 +104,7 @@ export class FcgiMuxConnection {
   private onData(chunk: Buffer): void {
     const r = this.decoder.push(chunk);
     for (const rec of r.records) {
+      this.tracer?.received(rec);
       const req = this.inflight.get(rec.requestId);
       if (!req) continue; // a late answer to an aborted request, or a management record
       if (rec.type === RecordType.STDOUT) {
@@ -108,7 +119,10 @@ export class FcgiMuxConnection {
         else req.on.end();
       }
     }
-    if (r.error) this.fail(`mod_fcgid: ${r.error}`);
+    if (r.error) {
+      this.tracer?.malformed(r.error);
+      this.fail(`mod_fcgid: ${r.error}`);
+    }
   }
 
   /** Sends one request on its own id; returns a function that aborts it with FCGI_ABORT_REQUEST. */
@@ -128,17 +142,21 @@ export class FcgiMuxConnection {
     this.sock.setTimeout(ioTimeoutMs, () => {
       if (this.inflight.size) this.fail(`mod_fcgid: read data timeout in ${Math.round(ioTimeoutMs / 1000)} seconds`);
     });
+    if (this.tracer) for (const b of wire) this.tracer.sent(b);
     this.sock.cork();
     for (const b of wire) this.sock.write(b);
     this.sock.uncork();
-    if (spooled) streamSpooledStdin(this.sock, id, body, () => this.inflight.get(id) === entry && !entry.aborted && this.alive, (message) => this.fail(message));
+    if (spooled) streamSpooledStdin(this.sock, id, body, () => this.inflight.get(id) === entry && !entry.aborted && this.alive, (message) => this.fail(message), this.tracer);
     // After an abort the exchange still ends (END_REQUEST, or the connection failing): only then
     // is the request's place on the connection free.
     return () => {
       if (this.inflight.get(id) !== entry || entry.aborted) return;
       // The client went away: the application is told, the connection stays for the others.
       entry.aborted = true;
-      if (this.alive) this.sock.write(encodeRecord(RecordType.ABORT_REQUEST, id));
+      if (!this.alive) return;
+      const abort = encodeRecord(RecordType.ABORT_REQUEST, id);
+      this.tracer?.sent(abort);
+      this.sock.write(abort);
     };
   }
 

@@ -83,6 +83,8 @@ interface Entry {
   retireWhenDone?: boolean;
   /** The script version the process started with. */
   version: string | undefined;
+  /** The process in traces: its program's name (the script, or a wrapper such as php-cgi) and pid. */
+  peer: string;
   exit: Promise<{ code: number; output: string }>;
 }
 
@@ -106,7 +108,7 @@ class Lease implements FcgiLease {
     const e = this.e;
     if (fresh || !e.conn || !e.conn.idle) {
       e.conn?.close();
-      e.conn = new FcgiConnection(e.socketPath);
+      e.conn = new FcgiConnection(e.socketPath, e.peer);
     }
     return e.conn;
   }
@@ -257,12 +259,12 @@ export class FcgiProcessPool {
       queryCapacity(entry.socketPath, app.ioTimeoutMs ?? this.limits.ioTimeoutMs, (cap) => {
         entry.rec.inflight = 0;
         entry.rec.capacity = cap.maxRequests;
-        if (cap.multiplexes) entry.mux = new FcgiMuxConnection(entry.socketPath);
+        if (cap.multiplexes) entry.mux = new FcgiMuxConnection(entry.socketPath, entry.peer);
         this.log('info', `mod_fcgid: ${app.label}(${entry.pid}) ${cap.multiplexes ? `multiplexes up to ${cap.maxRequests} requests on one connection` : 'does not multiplex'} (FCGI_GET_VALUES)`);
         done(null, this.lease(entry));
         // Room for more: the class's waiters may share it at once.
         for (let room = cap.maxRequests - 1; room > 0 && this.handToWaiter(app.classKey, entry); room--);
-      });
+      }, entry.peer);
       return;
     }
     this.apps.set(app.classKey, app);
@@ -327,7 +329,7 @@ export class FcgiProcessPool {
     e.rec.state = 'busy';
     e.rec.inflight = (e.rec.inflight ?? 0) + 1;
     e.rec.lastActiveAt = Date.now();
-    if (e.mux && !e.mux.alive) e.mux = new FcgiMuxConnection(e.socketPath);
+    if (e.mux && !e.mux.alive) e.mux = new FcgiMuxConnection(e.socketPath, e.peer);
     return new Lease(e, (ok) => this.released(e, ok));
   }
 
@@ -419,7 +421,7 @@ export class FcgiProcessPool {
     }
     table.add(pid);
     const rec: ProcRecord = { id, classKey: app.classKey, state: 'busy', requests: 0, startedAt: Date.now(), lastActiveAt: Date.now() };
-    const entry: Entry = { rec, pid, socketPath, exit, version: app.version };
+    const entry: Entry = { rec, pid, socketPath, exit, version: app.version, peer: `${app.program.slice(app.program.lastIndexOf('/') + 1)}[${pid}]` };
     this.entries.set(id, entry);
     this.records.push(rec);
     this.scores.set(app.classKey, scoreAfter('spawn', this.scores.get(app.classKey), Date.now(), this.limits));

@@ -58,7 +58,8 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--error-log <file>', 'error log (default stderr)')
     .option('--userdir <dir>', 'serve /~NAME/... from DIR/NAME/web_scripts/... (one server for a whole class)')
     .option('--reload-on-change', 'replace FastCGI processes when their script changes (the host never does)')
-    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean }) => {
+    .option('--trace-fcgi', 'log every FastCGI record sent to and received from applications, in words')
+    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean; traceFcgi?: boolean }) => {
       const port = Number.parseInt(o.port, 10);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         io.stderr.write(`htsandbox serve: bad port ${o.port}\n`);
@@ -72,6 +73,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       if (o.errorLog) opts.errorLog = o.errorLog;
       if (o.userdir) opts.userDir = o.userdir;
       if (o.reloadOnChange) opts.reloadOnChange = true;
+      if (o.traceFcgi) opts.traceFcgi = true;
       exitCode = await runServe(opts, io);
     });
 

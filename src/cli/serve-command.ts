@@ -5,6 +5,7 @@ import pino from 'pino';
 import { createHttpFront } from '../server/http-server.js';
 import { createSiteContext, setSiteLogger } from '../server/site-context.js';
 import { reapLeftovers } from '../adapters/process-table.js';
+import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
 import { tmpdir } from 'node:os';
 import type { CommandIo } from './io.js';
 
@@ -20,6 +21,8 @@ export interface ServeOptions {
   userDir?: string;
   /** Replace FastCGI processes whose script changed on disk. */
   reloadOnChange?: boolean;
+  /** Log every FastCGI record sent and received. */
+  traceFcgi?: boolean;
   /** Resolves once the server is listening (tests); the signal stops it. */
   signal?: AbortSignal;
   onListening?: (port: number) => void;
@@ -57,6 +60,8 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   const logger = pino({ base: undefined, level: 'info' }, errorDest);
   setSiteLogger((module, level, message, fields) => logger[level === 'info' ? 'debug' : level]({ module, ...fields }, message));
   for (const problem of site.proxyBalancerProblems) logger.warn({ module: 'proxy_balancer' }, problem);
+  // One server per process outside tests; a test's server takes the sink and gives it back.
+  if (opts.traceFcgi) setFcgiTraceSink((t) => logger.info({ module: 'fcgi-trace', peer: t.peer, direction: t.direction }, `${t.peer} ${t.direction === 'sent' ? '<-' : '->'} ${t.record}`));
   let accessLog: ((line: string) => void) | undefined;
   if (opts.accessLog === '-') accessLog = (line) => io.stderr.write(`${line}\n`);
   else if (opts.accessLog) {
@@ -95,7 +100,10 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       stopping = true;
       // Applications end first (within 2 s), then the listener closes.
       site.rewriteMaps.shutdown();
-      void site.fcgiPool.shutdown().then(() => front.close(() => done(0)));
+      void site.fcgiPool.shutdown().then(() => {
+        if (opts.traceFcgi) setFcgiTraceSink(undefined);
+        front.close(() => done(0));
+      });
       front.closeIdleConnections();
       setTimeout(() => {
         front.closeAllConnections();
