@@ -81,8 +81,37 @@ export interface BalancerMember {
   url: string;
   /** What the member puts in front of SCRIPT_FILENAME. */
   scriptFilenamePrefix: string;
+  /** `loadfactor=` × 100, as mod_proxy keeps it (lbfactor; default 100). */
+  factor: number;
+  /** `retry=` in ms: how long a member in error stays out of rotation (default 60 s). */
+  retryMs: number;
   file: string;
   line: number;
+}
+
+/** mod_proxy's PROXY_WORKER_DEFAULT_RETRY. */
+const DEFAULT_RETRY_MS = 60_000;
+
+/** The `key=value` parameters htsandbox uses (set_worker_param); a bad value is an error. */
+function memberParams(words: readonly string[]): { factor: number; retryMs: number } | { error: string } {
+  let factor = 100;
+  let retryMs = DEFAULT_RETRY_MS;
+  for (const w of words) {
+    const eq = w.indexOf('=');
+    if (eq < 0) continue;
+    const key = w.slice(0, eq).toLowerCase();
+    const value = w.slice(eq + 1);
+    if (key === 'loadfactor') {
+      // atof × 100, truncated, as an int.
+      factor = Math.trunc((Number.parseFloat(value) || 0) * 100);
+      if (factor < 100 || factor > 10000) return { error: 'LoadFactor must be a number between 1..100' };
+    } else if (key === 'retry') {
+      const n = Number.parseInt(value, 10) || 0;
+      if (n < 0) return { error: 'Retry must be a positive value' };
+      retryMs = n * 1000;
+    }
+  }
+  return { factor, retryMs };
 }
 
 /**
@@ -99,12 +128,15 @@ export function proxyBalancers(nodes: readonly ConfigNode[]): { balancers: Map<s
     const section = [...parents].reverse().find((p) => p.key === '<proxy');
     let name: string | undefined;
     let url: string | undefined;
+    let params: string[];
     if (section) {
       name = /^balancer:\/\/([^/]+)/i.exec(section.args[0]?.value ?? '')?.[1];
       url = words[0];
+      params = words.slice(1);
     } else {
       name = /^balancer:\/\/([^/]+)/i.exec(words[0] ?? '')?.[1];
       url = words[1];
+      params = words.slice(2);
     }
     if (!name || !url) {
       errors.push({ file: node.file, line: node.line, message: 'BalancerMember must be in a <Proxy balancer://name> section or name its balancer' });
@@ -115,8 +147,13 @@ export function proxyBalancers(nodes: readonly ConfigNode[]): { balancers: Map<s
       errors.push({ file: node.file, line: node.line, message: `BalancerMember ${url}: htsandbox runs fcgi:// members only` });
       continue;
     }
+    const p = memberParams(params);
+    if ('error' in p) {
+      errors.push({ file: node.file, line: node.line, message: `BalancerMember ${url}: ${p.error}` });
+      continue;
+    }
     const key = name.toLowerCase();
-    balancers.set(key, [...(balancers.get(key) ?? []), { endpoint: parsed.endpoint, url, scriptFilenamePrefix: parsed.scriptFilenamePrefix, file: node.file, line: node.line }]);
+    balancers.set(key, [...(balancers.get(key) ?? []), { endpoint: parsed.endpoint, url, scriptFilenamePrefix: parsed.scriptFilenamePrefix, ...p, file: node.file, line: node.line }]);
   }
   return { balancers, errors };
 }

@@ -19,6 +19,7 @@ import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../gram
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+import { attemptsPerRequest, electMember, memberFailed } from '../engine/balancer-policy.js';
 
 /** mod_proxy_fcgi's prefetch (MAX_MEM_SPOOL): a chunked body that fits is sent with a length. */
 const PREFETCH_BYTES = 16384;
@@ -76,35 +77,46 @@ export function runProxyFcgi(c: CgiContext): void {
           delete env.HTTP_TRANSFER_ENCODING;
         } else delete env.CONTENT_LENGTH;
       }
-      let attempts: Attempt[];
       if (target.kind === 'fcgi') {
-        attempts = [{ endpoint: target.endpoint, env: { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${target.scriptFilenamePrefix}${canonPath(d.path)}` } }];
-      } else {
-        const balancer = c.site.proxyBalancers.get(target.name);
-        if (!balancer || balancer.members.length === 0) {
-          c.log({ module: 'proxy', level: 'warn', message: `AH00898: no balancer "balancer://${target.name}" is configured (add <Proxy "balancer://${target.name}"> with BalancerMember lines to the host configuration)` });
-          c.fail(503);
-          return;
-        }
-        // lbmethod byrequests with equal factors: each request goes to the next member; a member
-        // that refuses the connection hands the request to the one after it.
-        const start = balancer.next;
-        balancer.next = (balancer.next + 1) % balancer.members.length;
-        attempts = balancer.members.map((_, i) => {
-          const m = balancer.members[(start + i) % balancer.members.length]!;
-          return {
-            endpoint: m.endpoint,
-            env: {
-              ...env,
-              BALANCER_NAME: `balancer://${target.name}`,
-              BALANCER_WORKER_NAME: m.url,
-              BALANCER_WORKER_ROUTE: '',
-              SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(d.path)}`,
-            },
-          };
-        });
+        exchange(c, body, { endpoint: target.endpoint, env: { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${target.scriptFilenamePrefix}${canonPath(d.path)}` } });
+        return;
       }
-      exchange(c, body, attempts);
+      const balancer = c.site.proxyBalancers.get(target.name);
+      if (!balancer || balancer.members.length === 0) {
+        c.log({ module: 'proxy', level: 'warn', message: `AH00898: no balancer "balancer://${target.name}" is configured (add <Proxy "balancer://${target.name}"> with BalancerMember lines to the host configuration)` });
+        c.fail(503);
+        return;
+      }
+      let tries = attemptsPerRequest(balancer.state);
+      const name = `balancer://${target.name}`;
+      // mod_proxy's loop: a member is elected for each attempt; one that fails goes into error
+      // (out of rotation for its retry time) and, on a 503, the request tries another.
+      const attempt = (): Attempt | undefined => {
+        if (tries-- <= 0) return undefined;
+        const elected = electMember(balancer.state, Date.now());
+        if (!elected) {
+          c.log({ module: 'proxy_balancer', level: 'error', message: `AH01170: ${name}: All workers are in error state` });
+          return undefined;
+        }
+        const index = elected.index;
+        const m = balancer.members[index]!;
+        return {
+          endpoint: m.endpoint,
+          env: { ...env, BALANCER_NAME: name, BALANCER_WORKER_NAME: m.url, BALANCER_WORKER_ROUTE: '', SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(d.path)}` },
+          failed: (refused) => {
+            memberFailed(balancer.state, index, Date.now());
+            if (refused) c.log({ module: 'proxy', level: 'error', message: `AH00959: ap_proxy_connect_backend disabling worker for (${describe(m.endpoint).replace(/:0$/, '')}) for ${Math.round(m.retryMs / 1000)}s` });
+          },
+          next: attempt,
+        };
+      };
+      const first = attempt();
+      if (!first) {
+        closeSpooled(body);
+        c.fail(503);
+        return;
+      }
+      exchange(c, body, first);
     }),
   );
 }
@@ -113,15 +125,24 @@ export function runProxyFcgi(c: CgiContext): void {
 interface Attempt {
   endpoint: FcgiEndpoint;
   env: Record<string, string>;
+  /**
+   * A balancer member's attempt was a 503 (`refused`: the connection, which
+   * ap_proxy_connect_backend logs): the member goes into error.
+   */
+  failed?: (refused: boolean) => void;
+  /** The request's next attempt after a 503, if it has one (a balancer's next member). */
+  next?: () => Attempt | undefined;
 }
 
-function exchange(c: CgiContext, body: RequestBody, attempts: Attempt[]): void {
+function closeSpooled(body: RequestBody): void {
+  if (isSpooled(body)) body.close();
+}
+
+function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
   const { res, facts, decision: d } = c;
   const base = d.path.slice(d.path.lastIndexOf('/') + 1);
-  const closeBody = (): void => {
-    if (isSpooled(body)) body.close();
-  };
-  const { endpoint, env } = attempts[0]!;
+  const closeBody = (): void => closeSpooled(body);
+  const { endpoint, env } = attempt;
   const conn = new FcgiConnection(endpoint);
   const parser = new CgiHeaderParser();
   let headers: CgiHeaders | undefined;
@@ -145,6 +166,7 @@ function exchange(c: CgiContext, body: RequestBody, attempts: Attempt[]): void {
         c.log({ module: 'proxy_fcgi', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
         c.log({ module: 'proxy_fcgi', level: 'error', message: 'AH01070: Error parsing script headers' });
         finish();
+        // The handler itself answers this 500 (an empty one): the member stays in rotation.
         emptyAnswer(c, 500);
         return;
       }
@@ -169,12 +191,17 @@ function exchange(c: CgiContext, body: RequestBody, attempts: Attempt[]): void {
     },
     error: (message, _retryable, detail) => {
       if (done) return;
-      const another = detail !== undefined && !detail.connected && attempts.length > 1;
-      finish(another);
-      if (detail && !detail.connected) {
+      const refused = detail !== undefined && !detail.connected;
+      // A 503 (refused, or reset before an answer) puts a balancer member in error, and the
+      // request goes on to the next member while it has attempts left.
+      const unavailable = refused || (!headers && detail?.code !== undefined && detail.code !== 'ETIMEDOUT');
+      if (unavailable) attempt.failed?.(refused);
+      const another = unavailable ? attempt.next?.() : undefined;
+      finish(another !== undefined);
+      if (refused) {
         if (another) {
           c.log({ module: 'proxy', level: 'error', message: `AH00957: FCGI: attempt to connect to ${describe(endpoint)} failed` });
-          exchange(c, body, attempts.slice(1));
+          exchange(c, body, another);
           return;
         }
         const errno = aprErrorText(detail.code, `(${detail.code ?? 'error'})`);
@@ -201,9 +228,13 @@ function exchange(c: CgiContext, body: RequestBody, attempts: Attempt[]): void {
         return;
       }
       if (detail?.code !== undefined) {
-        // A reset (a backend process killed mid-request): Apache gives up with a 503.
+        // A reset (a backend process killed mid-request): a 503, or a balancer's next member.
         c.log({ module: 'proxy_fcgi', level: 'error', message: 'AH01067: Failed to read FastCGI header' });
         c.log({ module: 'proxy_fcgi', level: 'error', message: `${message.replace(/: mod_fcgid.*$/, '')}: AH01075: Error dispatching request to ${describe(endpoint)}:` });
+        if (another) {
+          exchange(c, body, another);
+          return;
+        }
         c.fail(503);
         return;
       }

@@ -13,6 +13,7 @@ import { parseRewriteMap, type RewriteMapSpec } from '../grammar/rewrite-map.js'
 import { RewriteMapStore } from '../adapters/rewrite-maps.js';
 import { STATE_DIR_PREFIX } from '../adapters/process-table.js';
 import { proxyBalancers, type BalancerMember } from '../grammar/proxy-target.js';
+import { newBalancerState, type BalancerState } from '../engine/balancer-policy.js';
 import { aprErrorText } from '../adapters/os-errors.js';
 
 export interface SiteContext extends ResolveContext {
@@ -37,7 +38,8 @@ export interface SiteContext extends ResolveContext {
   timeoutMs: number;
   rewriteMaps: RewriteMapStore;
   /** `<Proxy balancer://name>` members (mod_proxy_balancer), with the round-robin position. */
-  proxyBalancers: Map<string, { members: BalancerMember[]; next: number }>;
+  /** Each `balancer://` with its members and mod_proxy_balancer's state of them (lbstatus, errors). */
+  proxyBalancers: Map<string, { members: BalancerMember[]; state: BalancerState }>;
   /** BalancerMember lines htsandbox cannot use (logged at start). */
   proxyBalancerProblems: string[];
   /** For mod_status: when the server started and how many requests it has answered. */
@@ -139,7 +141,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     ),
     timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
     rewriteMaps,
-    proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, next: 0 }])),
+    proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, state: newBalancerState(members) }])),
     proxyBalancerProblems: balancerErrors.map((e) => `${e.file}:${e.line}: ${e.message}`),
     stats: { startedAt: Date.now(), requests: 0 },
   };
