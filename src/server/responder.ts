@@ -79,7 +79,6 @@ function sendError(
   res: ServerResponse,
   facts: RequestFacts,
   d: Extract<Decision, { kind: 'error' | 'redirect' }>,
-  log: ErrorLogger,
   redirects = 0,
 ): void {
   const status = d.status;
@@ -393,7 +392,7 @@ function redirectInternally(
       },
       facts,
     );
-    sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.cfg ? { cfg: change.cfg } : {}) }, log);
+    sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.cfg ? { cfg: change.cfg } : {}) });
     return;
   }
   const q = url.indexOf('?');
@@ -517,7 +516,7 @@ export function respond(
   switch (d.kind) {
     case 'error':
     case 'redirect':
-      sendError(site, req, res, facts, d, log);
+      sendError(site, req, res, facts, d);
       return;
     case 'file':
       sendFile(res, facts, d, req, undefined, (f) => {
@@ -560,7 +559,7 @@ export function respond(
           facts,
           decision: d,
           log: (e) => log(e, facts),
-          fail: (status) => sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log),
+          fail: (status) => sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }),
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
           redirectEnv: redirected?.env,
           pool: site.fcgiPool,
@@ -582,7 +581,7 @@ export function respond(
         explain: `${d.path} would run as ${d.handler} on the host; htsandbox does not run CGI/FastCGI scripts yet, so it answers 500.`,
       };
       log(event, facts);
-      sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg }, log);
+      sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg });
       return;
     }
   }
