@@ -8,6 +8,7 @@ import { parseOptions, OPT_SYM_LINKS } from '../grammar/options.js';
 import { parseRequire } from '../grammar/directive-validators.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf, splitWords } from '../grammar/words.js';
+import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
 import { compileRewriteLevel, type RewriteConfig } from './rewrite.js';
 import picomatch from 'picomatch';
 
@@ -67,6 +68,8 @@ export interface DirConfig {
   acceptPathInfo: 'on' | 'off' | 'default';
   errorDocuments: ReadonlyMap<number, ErrorDocument>;
   files: readonly FilesSection[];
+  /** `<If>`, `<ElseIf>`, `<Else>` sections in merge order (core's sec_if), applied per request. */
+  ifs: readonly IfSection[];
   /** Implicit RequireAny of the lines at the level that set them; undefined: none configured. */
   authz: AuthzRule | undefined;
   accessCompat: AccessCompat | undefined;
@@ -138,6 +141,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   acceptPathInfo: 'default',
   errorDocuments: new Map(),
   files: [],
+  ifs: [],
   authz: undefined,
   accessCompat: undefined,
   satisfyAny: false,
@@ -181,6 +185,22 @@ export function fcgidWrapperFor(cfg: DirConfig, path: string): { argv: string[];
   const dot = path.lastIndexOf('.');
   const suffix = dot > path.lastIndexOf('/') ? path.slice(dot) : '';
   return cfg.fcgidWrappers.get(suffix) ?? cfg.fcgidWrappers.get('ALL');
+}
+
+/** One `<If>`-family section: its kind, its parsed condition (none for `<Else>`), its body. */
+export interface IfSection {
+  kind: 'if' | 'elseif' | 'else';
+  condition: Expr | undefined;
+  nodes: readonly ConfigNode[];
+}
+
+function ifSection(node: SectionNode): IfSection | undefined {
+  const kind = node.key === '<if' ? 'if' : node.key === '<elseif' ? 'elseif' : 'else';
+  if (kind === 'else') return { kind, condition: undefined, nodes: node.children };
+  const raw = node.rawArgs.slice(0, Math.max(0, node.rawArgs.lastIndexOf('>')));
+  const parsed = parseApExpr(getWordConf(raw, 0).value);
+  // A condition that does not parse made the whole file a 500 (validate.ts); never applied.
+  return parsed.ok ? { kind, condition: parsed.expr, nodes: node.children } : undefined;
 }
 
 function filesSection(node: SectionNode): FilesSection | undefined {
@@ -285,6 +305,7 @@ export function applyLevel(
   const ext = new Map(base.extensions);
   const errorDocs = new Map(base.errorDocuments);
   const files = [...base.files];
+  const ifs = [...base.ifs];
   const removals: { field: keyof ExtensionInfo; ext: string }[] = [];
   const setExt = (e: string, field: keyof ExtensionInfo, value: string): void => {
     const key = e.replace(/^\./, '').toLowerCase();
@@ -300,6 +321,9 @@ export function applyLevel(
       if (n.key === '<files' || n.key === '<filesmatch') {
         const s = filesSection(n);
         if (s) files.push(s);
+      } else if (n.key === '<if' || n.key === '<elseif' || n.key === '<else') {
+        const s = ifSection(n);
+        if (s) ifs.push(s);
       }
       continue;
     }
@@ -526,6 +550,7 @@ export function applyLevel(
   cfg.extensions = ext;
   cfg.errorDocuments = errorDocs;
   cfg.files = files;
+  cfg.ifs = ifs;
   return cfg;
 }
 

@@ -9,6 +9,7 @@ import { directorySectionsFor } from '../grammar/host-config.js';
 import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
+import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
 import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
@@ -386,10 +387,13 @@ function afterWalk(
   req: RequestFacts,
   uri: string,
   depth: number,
-  walked: Walked | Decision,
+  walkedOrDecision: Walked | Decision,
   user: { docRoot: string; prefix: string } | undefined,
 ): Decision {
-  if ('kind' in walked) return walked;
+  if ('kind' in walkedOrDecision) return walkedOrDecision;
+  let walked = walkedOrDecision;
+  // ap_if_walk runs after the directory and file walks, before access control.
+  if (walked.cfg.ifs.length > 0) walked = { ...walked, cfg: applyIfSections(ctx, req, uri, walked) };
   const { cfg, filename } = walked;
   // Access: mod_access_compat first, then mod_fcgid's access checker, then authz_core (Satisfy All).
   const env = setEnvIfVariables(cfg, req, uri);
@@ -434,6 +438,48 @@ function afterWalk(
     return authorize(authn.user);
   };
   return askFcgid('ACCESS_CHECKER', walked, uri, env, undefined, undefined, extras, afterAccessChecker, afterAccessChecker) ?? afterAccessChecker();
+}
+
+/**
+ * `ap_if_walk`: each `<If>`/`<ElseIf>` whose condition holds, or `<Else>` after ones that did
+ * not, is merged in order; sections nested in a merged one join the end of the list.
+ */
+function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, walked: Walked): DirConfig {
+  const variables = rewriteEnvironment(ctx, req, uri, walked.filename, walked.pathInfo, new Map());
+  const facts: ExprFacts = {
+    variable: (name) => {
+      if (name === 'REQUEST_STATUS') return '200';
+      if (name === 'REMOTE_PORT') return '';
+      return variables.variable(name);
+    },
+    header: (name) => {
+      const v = req.headers?.[name.toLowerCase()];
+      return Array.isArray(v) ? v.join(', ') : (v ?? '');
+    },
+    env: () => undefined,
+    osenv: (name) => process.env[name],
+    fileTest: (op, path) => {
+      const kind = op === 'L' || op === 'h' ? 'l' : op === 'e' ? 'e' : op === 'F' || op === 'U' || op === 'A' ? 'f' : op;
+      if (kind === 'e') return ctx.fs.stat(path).kind !== 'missing' && ctx.fs.stat(path).kind !== 'denied';
+      return variables.fileTest(kind as 'f' | 's' | 'd' | 'l' | 'x', path);
+    },
+    readFile: (path) => ctx.fs.readText(path),
+    remoteAddr: req.remoteAddr,
+  };
+  let cfg = walked.cfg;
+  let previous: boolean | undefined;
+  for (let i = 0; i < cfg.ifs.length; i++) {
+    const s = cfg.ifs[i]!;
+    if (s.kind !== 'if' && previous === true) continue;
+    let applies = true;
+    if (s.condition) {
+      applies = evaluateApExpr(s.condition, facts);
+      previous = applies;
+      if (!applies) continue;
+    } else previous = undefined;
+    cfg = applyLevel(cfg, s.nodes, ctx.hasModule);
+  }
+  return cfg;
 }
 
 /** What mod_fcgid's access-phase programs added: headers for the response (err_headers_out). */

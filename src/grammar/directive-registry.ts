@@ -469,6 +469,7 @@ const EMULATED = new Set<string>([
   'loadmodule', 'include', 'includeoptional', 'define', 'undefine', 'documentroot',
   'accessfilename', 'allowoverride', 'allowoverridelist', '<directory', '<directorymatch',
   '<files', '<filesmatch', '<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile',
+  '<if', '<elseif', '<else',
   'user', 'group', 'servername',
   // Emulated by `serve` (src/engine/).
   'options', 'sethandler', 'forcetype', 'addtype', 'addhandler', 'addcharset', 'addencoding',

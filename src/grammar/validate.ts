@@ -20,6 +20,7 @@ import {
   type DirectiveSpec,
 } from './directive-registry.js';
 import { OPT_ALL, OPT_MULTI, OPT_SYM_OWNER } from './options.js';
+import { parseApExpr } from './ap-expr.js';
 import { compileApacheRegex } from './regex.js';
 import type { ConfigNode, SectionNode } from './syntax-tree.js';
 import { getWordConf, splitWords } from './words.js';
@@ -98,6 +99,11 @@ interface Frame {
   inLimit: boolean;
   /** Authz logic of the enclosing `<Require…>` section (implicit Any at the top). */
   authzOp: 'any' | 'all' | 'none';
+  /**
+   * The container's last `<If>`-family section (Apache's sec_if list): an `<ElseIf>` or
+   * `<Else>` needs an `<If>` or `<ElseIf>` there. Shared through conditional sections.
+   */
+  ifScope: { last: 'if' | 'else' | undefined };
 }
 
 class Walker {
@@ -210,6 +216,7 @@ class Walker {
     const raw = node.rawArgs;
     const gt = raw.lastIndexOf('>');
     const key = node.key;
+    if (key === '<if' || key === '<elseif' || key === '<else') return this.visitIf(node, name, frame);
     if (key === '<files' || key === '<filesmatch') {
       if (frame.inLimit) {
         this.add('HT101', node, `${name}> cannot occur within <Limit> or <LimitExcept> section`);
@@ -232,7 +239,7 @@ class Walker {
         if (r.regex === undefined) this.add('HT201', node, `pattern '${regex}' uses PCRE features htsandbox cannot run; the host accepts it`);
       }
       const inner = this.ctx.kind === 'server' && !frame.parent ? IN_SECTION : frame.override;
-      this.walk(node.children, { ...frame, override: inner, parent: node });
+      this.walk(node.children, { ...frame, override: inner, parent: node, ifScope: { last: undefined } });
       if (w.next < arg.length) this.add('HT102', node, `Multiple ${name}> arguments not (yet) supported.`);
       return;
     }
@@ -268,12 +275,36 @@ class Walker {
     }
     if (SERVER_SECTIONS.has(key) || key === '<virtualhost' || key === '<ifdefine') {
       if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);
-      this.walk(node.children, { ...frame, override: IN_SECTION, parent: node });
+      this.walk(node.children, { ...frame, override: IN_SECTION, parent: node, ifScope: { last: undefined } });
       return;
     }
-    // <If>, <ElseIf>, <Else> and any other section: its body is checked, its condition is not emulated.
+    // Any other section: its body is checked, the section itself is not emulated.
     if (!spec.emulated) this.add('HT200', node, `${name}> is accepted by the host but not emulated by htsandbox; the preview may differ`);
     this.walk(node.children, { ...frame, parent: node });
+  }
+
+  /** core.c `ifsection`: the condition parsed as ap_expr, then the body, then the else-chain. */
+  private visitIf(node: SectionNode, name: string, frame: Frame): void {
+    if (frame.inLimit) return this.add('HT101', node, `${name}> cannot occur within <Limit> or <LimitExcept> section`);
+    const gt = node.rawArgs.lastIndexOf('>');
+    if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);
+    const arg = node.rawArgs.slice(0, gt);
+    let rest = '';
+    if (node.key === '<else') {
+      if (arg.trim() !== '') return this.add('HT102', node, '<Else> does not take an argument');
+    } else {
+      const w = getWordConf(arg, 0);
+      if (w.value === '') return this.add('HT102', node, `${name}> directive requires additional arguments`);
+      const parsed = parseApExpr(w.value);
+      if (!parsed.ok) return this.add('HT110', node, `Cannot parse condition clause: ${parsed.error}`);
+      rest = arg.slice(w.next);
+    }
+    this.walk(node.children, { ...frame, parent: node, ifScope: { last: undefined } });
+    if (node.key !== '<if' && frame.ifScope.last !== 'if') {
+      return this.add('HT110', node, '<Else> or <ElseIf> section without previous <If> or <ElseIf> section in same scope');
+    }
+    frame.ifScope.last = node.key === '<else' ? 'else' : 'if';
+    if (rest.trim() !== '') this.add('HT102', node, `Multiple ${name}> arguments not (yet) supported.`);
   }
 }
 
@@ -297,6 +328,6 @@ function unknownDirectiveHint(key: string): string | undefined {
 export function validateNodes(nodes: readonly ConfigNode[], ctx: WalkContext): Diagnostic[] {
   const walker = new Walker(ctx);
   const override = ctx.kind === 'htaccess' ? ctx.override : SERVER_TOP;
-  walker.walk(nodes, { override, parent: undefined, inLimit: false, authzOp: 'any' });
+  walker.walk(nodes, { override, parent: undefined, inLimit: false, authzOp: 'any', ifScope: { last: undefined } });
   return walker.diagnostics;
 }

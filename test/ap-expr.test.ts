@@ -1,0 +1,98 @@
+/** ap_expr (grammar/ap-expr.ts): what parses as on Apache, what does not and why, and evaluation. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { evaluateApExpr, parseApExpr, type ExprFacts } from '../src/grammar/ap-expr.js';
+
+const facts = (vars: Record<string, string> = {}, headers: Record<string, string> = {}): ExprFacts => ({
+  variable: (n) => vars[n] ?? '',
+  header: (n) => headers[n.toLowerCase()] ?? '',
+  env: () => undefined,
+  osenv: () => undefined,
+  fileTest: (op, path) => op === 'f' && path === '/srv/site/x.txt',
+  readFile: (path) => (path === '/srv/site/x.txt' ? 'hello\n' : undefined),
+  remoteAddr: '127.0.0.1',
+});
+
+const run = (text: string, f = facts()): boolean => {
+  const p = parseApExpr(text);
+  if (!p.ok) throw new Error(p.error);
+  return evaluateApExpr(p.expr, f);
+};
+
+describe('ap_expr parsing', () => {
+  it('accepts the forms of the grammar', () => {
+    for (const ok of [
+      'true',
+      "%{REQUEST_URI} == '/a'",
+      "%{REQUEST_URI} = '/a'",
+      "%{request_uri} != \"x\"",
+      '%{QUERY_STRING} -lt 10 && %{QUERY_STRING} ge 2',
+      "!(%{REQUEST_METHOD} in {'POST', 'PUT'})",
+      "not true or false and true",
+      '%{REQUEST_URI} =~ m#^/a# && $0 == "/a"',
+      '%{REQUEST_URI} !~ m#x#i',
+      "-f %{REQUEST_FILENAME}",
+      "-R '10.0.0.0/8'",
+      "%{REMOTE_ADDR} -ipmatch '10.0.0.0/8'",
+      "tolower(%{HTTP_HOST}) . ':' == 'a:'",
+      "%{HTTP:X-Test} == 'yes' || req('X-Other') -strcmatch 'a*'",
+      "'%{REQUEST_METHOD}-$1 \\t\\101' == ''",
+      '-1 -eq -1',
+    ]) {
+      expect(parseApExpr(ok), ok).toMatchObject({ ok: true });
+    }
+  });
+  it('refuses what Apache refuses, with its reasons', () => {
+    const cases: [string, string][] = [
+      ["%{NOPE} == 'x'", "Variable 'NOPE' does not exist"],
+      ["foo('x') == 'y'", "Function 'foo' does not exist"],
+      ["%{nope:x} == 'y'", "Function 'nope' does not exist"],
+      ['-Q %{REQUEST_URI}', "Unary operator 'Q' does not exist"],
+      ["'a' -nope 'b'", "Binary operator 'nope' does not exist"],
+      ["'a' in split('x')", "List-returning function 'split' does not exist"],
+      ["%{REQUEST_URI} == ", 'syntax error, unexpected $end'],
+      ["%{REQUEST_URI ", "Invalid character in variable name ' '"],
+      ["'abc", 'Unterminated string or variable'],
+      ["'\\777' == 'x'", 'Escape sequence out of bound'],
+      ["%{REQUEST_URI} =~ /(/", 'Failed to compile regular expression'],
+      // The scanner has no escape for the delimiter: the expression ends at the second '/'.
+      ["%{REQUEST_URI} =~ /^\\/a/", 'Failed to compile regular expression'],
+      ['%{REQUEST_URI} == @', "Parse error near '@'"],
+      ["%{REQUEST_URI}", 'syntax error, unexpected $end'],
+    ];
+    for (const [text, error] of cases) expect(parseApExpr(text), text).toEqual({ ok: false, error });
+  });
+  it('never throws on any input: an error or a tree (property)', () => {
+    const piece = fc.constantFrom('%{', '}', 'REQUEST_URI', "'", '"', '(', ')', '{', '}', ',', '==', '=~', '/', 'm#', '#', '-f', '-eq', '-ipmatch', '!', '&&', '||', 'in', '$1', '\\', ' ', 'true', 'req', ':', 'x', '.', '-', '1');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 20 }), (parts) => {
+        const r = parseApExpr(parts.join(''));
+        expect(typeof r.ok).toBe('boolean');
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('ap_expr evaluation', () => {
+  it('compares strings and integers, lists, regexes with back-references, and the unary tests', () => {
+    const f = facts({ REQUEST_URI: '/chain/x.txt', QUERY_STRING: '5', REQUEST_FILENAME: '/srv/site/x.txt', REQUEST_METHOD: 'GET' }, { 'x-flag': 'Off', 'x-test': 'yes' });
+    expect(run("%{REQUEST_URI} == '/chain/x.txt'", f)).toBe(true);
+    expect(run("%{REQUEST_URI} < '/d'", f)).toBe(true);
+    expect(run('%{QUERY_STRING} -lt 10 && %{QUERY_STRING} -ge 2', f)).toBe(true);
+    expect(run("'10' > '9'", f)).toBe(false);
+    expect(run('10 -gt 9', f)).toBe(true);
+    expect(run("%{REQUEST_METHOD} in {'POST', 'GET'}", f)).toBe(true);
+    expect(run('%{REQUEST_URI} =~ m#/(ch)(ain)/# && $2 == "ain" && "$1-$0" == "ch-/chain/"', f)).toBe(true);
+    expect(run('%{REQUEST_URI} !~ /CHAIN/i', f)).toBe(false);
+    expect(run('-f %{REQUEST_FILENAME} && !-f "/nope"', f)).toBe(true);
+    expect(run('-T %{HTTP:X-Flag} || -T req("X-None")', f)).toBe(false);
+    expect(run("-n %{HTTP:X-Test} && -z %{HTTP_REFERER}", f)).toBe(true);
+    expect(run("-R '127.0.0.0/8' && !-R '10.0.0.1'", f)).toBe(true);
+    expect(run("'/a/b.txt' -strmatch '/a/*.txt' && 'ABC' -strcmatch 'a?c' && !('ABC' -strmatch 'a*')", f)).toBe(true);
+    expect(run("toupper('ab') . tolower('CD') == 'ABcd' && escape('a b') == 'a%20b' && unescape('a%20b') == 'a b'", f)).toBe(true);
+    expect(run('base64("ab") == "YWI=" && unbase64("YWI=") == "ab"', f)).toBe(true);
+    expect(run("md5('a') == '0cc175b9c0f1b6a831c399e269772661' && sha1('a') == '86f7e437faa5a7fce15d1ddcb9eaeaea377667b8'", f)).toBe(true);
+    expect(run("file('/srv/site/x.txt') == 'hello\\n' && filesize('/srv/site/x.txt') -eq 6 && filesize('/nope') == '0'", f)).toBe(true);
+  });
+});
