@@ -164,6 +164,8 @@ interface Walked {
   filename: string;
   entry: FsEntry;
   pathInfo: string;
+  /** Request headers `<If>` conditions read (ap_expr adds them to Vary). */
+  vary?: string[];
 }
 
 function splitPath(p: string): string[] {
@@ -393,7 +395,10 @@ function afterWalk(
   if ('kind' in walkedOrDecision) return walkedOrDecision;
   let walked = walkedOrDecision;
   // ap_if_walk runs after the directory and file walks, before access control.
-  if (walked.cfg.ifs.length > 0) walked = { ...walked, cfg: applyIfSections(ctx, req, uri, walked) };
+  if (walked.cfg.ifs.length > 0) {
+    const vary: string[] = [];
+    walked = { ...walked, cfg: applyIfSections(ctx, req, uri, walked, vary), vary };
+  }
   const { cfg, filename } = walked;
   // Access: mod_access_compat first, then mod_fcgid's access checker, then authz_core (Satisfy All).
   const env = setEnvIfVariables(cfg, req, uri);
@@ -444,7 +449,7 @@ function afterWalk(
  * `ap_if_walk`: each `<If>`/`<ElseIf>` whose condition holds, or `<Else>` after ones that did
  * not, is merged in order; sections nested in a merged one join the end of the list.
  */
-function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, walked: Walked): DirConfig {
+function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, walked: Walked, vary: string[]): DirConfig {
   const variables = rewriteEnvironment(ctx, req, uri, walked.filename, walked.pathInfo, new Map());
   const facts: ExprFacts = {
     variable: (name) => {
@@ -473,7 +478,7 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
     if (s.kind !== 'if' && previous === true) continue;
     let applies = true;
     if (s.condition) {
-      applies = evaluateApExpr(s.condition, facts);
+      applies = evaluateApExpr(s.condition, facts, vary);
       previous = applies;
       if (!applies) continue;
     } else previous = undefined;
@@ -579,7 +584,9 @@ function finishAccess(
   const notes: { vary?: string[] } = {};
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
   if (!decided.env) decided.env = env;
-  if (notes.vary?.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = notes.vary;
+  // ap_if_walk's Vary comes before mod_rewrite's (fixups); error pages drop both.
+  const vary = [...(walked.vary ?? []), ...(notes.vary ?? [])];
+  if (vary.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = vary;
   if (authUser) decided.user = authUser;
   if (extras.headers.length) decided.authHeaders = [...extras.headers];
   if (extras.status !== undefined) decided.statusOverride = extras.status;

@@ -470,6 +470,19 @@ interface EvalState {
   facts: ExprFacts;
   /** `$0`..`$9` of the last regex match. */
   captures: (string | undefined)[];
+  /** Request headers the evaluation read (ap_expr adds them to Vary; Host never). */
+  vary: string[];
+}
+
+/** The request header behind each HTTP_* variable (req_header_header_names). */
+const HEADER_OF_VARIABLE: Record<string, string> = {
+  HTTP_USER_AGENT: 'User-Agent', HTTP_PROXY_CONNECTION: 'Proxy-Connection', HTTP_REFERER: 'Referer', HTTP_COOKIE: 'Cookie',
+  HTTP_FORWARDED: 'Forwarded', HTTP_HOST: 'Host', HTTP_ACCEPT: 'Accept',
+};
+
+function readHeader(name: string, st: EvalState, vary: boolean): string {
+  if (vary && name.toLowerCase() !== 'host') st.vary.push(name);
+  return st.facts.header(name);
 }
 
 function wordValue(w: Word, st: EvalState): string {
@@ -477,23 +490,27 @@ function wordValue(w: Word, st: EvalState): string {
     case 'string':
     case 'digit':
       return w.value;
-    case 'var':
-      return st.facts.variable(w.name);
+    case 'var': {
+      const header = HEADER_OF_VARIABLE[w.name];
+      return header !== undefined ? readHeader(header, st, true) : st.facts.variable(w.name);
+    }
     case 'backref':
       return st.captures[w.n] ?? '';
     case 'concat':
       return w.parts.map((p) => wordValue(p, st)).join('');
     case 'func':
-      return callFunction(w.name, wordValue(w.arg, st), st.facts);
+      return callFunction(w.name, wordValue(w.arg, st), st);
   }
 }
 
-function callFunction(name: string, arg: string, f: ExprFacts): string {
+function callFunction(name: string, arg: string, st: EvalState): string {
+  const f = st.facts;
   switch (name) {
     case 'req':
     case 'http':
+      return readHeader(arg, st, true);
     case 'req_novary':
-      return f.header(arg);
+      return readHeader(arg, st, false);
     case 'reqenv':
       return f.env(arg) ?? '';
     case 'osenv':
@@ -665,7 +682,13 @@ function evaluate(e: Expr, st: EvalState): boolean {
   }
 }
 
-/** Evaluates a parsed condition for one request. */
-export function evaluateApExpr(e: Expr, facts: ExprFacts): boolean {
-  return evaluate(e, { facts, captures: [] });
+/**
+ * Evaluates a parsed condition for one request; the request headers it read (in order, as
+ * ap_expr adds them to the response's Vary) go into `vary` when given.
+ */
+export function evaluateApExpr(e: Expr, facts: ExprFacts, vary?: string[]): boolean {
+  const st: EvalState = { facts, captures: [], vary: [] };
+  const result = evaluate(e, st);
+  vary?.push(...st.vary);
+  return result;
 }

@@ -506,10 +506,10 @@ export function respond(
   const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
   if (!generated) applyExpires(res, cfg, d);
   if (d.kind !== 'error' && d.kind !== 'redirect' && d.kind !== 'internal') {
-    // ap_http_header_filter's fixup_vary drops repeated names.
+    // ap_http_header_filter's fix_vary drops repeated names and joins the rest with ",".
     if (redirected?.vary?.length || d.vary?.length) {
       const vary = [...new Map([...(redirected?.vary ?? []), ...(d.vary ?? [])].map((h) => [h.toLowerCase(), h])).values()];
-      res.setHeader('Vary', vary.join(', '));
+      res.setHeader('Vary', vary.join(','));
     }
   }
   applyHeaderOps(res, req, cfg.headers, generated, d.env);
