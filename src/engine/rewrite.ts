@@ -3,6 +3,7 @@
  * pure: rules compiled from a level's nodes, then run over a request's filename. The file
  * tests and variables come through callbacks the resolver supplies.
  */
+import { evaluateApExprFully, parseApExpr, type Expr, type ExprFacts } from '../grammar/ap-expr.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { rewriteArgLine, rewriteFlagField } from '../grammar/directive-validators.js';
 import type { ConfigNode } from '../grammar/syntax-tree.js';
@@ -12,6 +13,8 @@ export interface RewriteCond {
   kind: 'regex' | 'eq' | 'lt' | 'le' | 'gt' | 'ge' | 'ilt' | 'ile' | 'igt' | 'ige' | 'ieq' | 'f' | 's' | 'd' | 'l' | 'x' | 'F' | 'U' | 'expr';
   pattern: string;
   regex?: ApacheRegex;
+  /** `RewriteCond expr "…"`: the parsed ap_expr. */
+  expr?: Expr;
   negate: boolean;
   nocase: boolean;
   ornext: boolean;
@@ -150,6 +153,10 @@ function parseCond(rawArgs: string): RewriteCond | undefined {
     const r = compileApacheRegex(p, cond.nocase);
     if (!r.ok || !r.regex) return undefined;
     cond.regex = r.regex;
+  } else if (cond.kind === 'expr') {
+    const r = parseApExpr(p);
+    if (!r.ok) return undefined;
+    cond.expr = r.expr;
   }
   return cond;
 }
@@ -344,10 +351,33 @@ function caseCompare(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-function evalCond(cond: RewriteCond, ruleCaps: readonly (string | undefined)[], condCaps: (string | undefined)[], env: RewriteEnvironment): { ok: boolean; caps?: (string | undefined)[] } {
-  const input = expand(cond.input, ruleCaps, condCaps, env);
+/** What ap_expr reads, through mod_rewrite's view of the request. */
+function exprFacts(env: RewriteEnvironment): ExprFacts {
+  return {
+    variable: (name) => env.variable(name),
+    header: (name) => env.variable(`HTTP:${name}`),
+    env: (name) => env.variable(`ENV:${name}`) || undefined,
+    osenv: (name) => process.env[name],
+    fileTest: (op, path) => {
+      if (op === 'e') return env.fileTest('f', path) || env.fileTest('d', path);
+      const kind = op === 'L' || op === 'h' ? 'l' : op === 'F' || op === 'U' || op === 'A' ? 'f' : op;
+      return kind === 'f' || kind === 's' || kind === 'd' || kind === 'l' || kind === 'x' ? env.fileTest(kind, path) : false;
+    },
+    readFile: () => undefined,
+    remoteAddr: env.variable('REMOTE_ADDR'),
+  };
+}
+
+function evalCond(
+  cond: RewriteCond,
+  ruleCaps: readonly (string | undefined)[],
+  condCaps: (string | undefined)[],
+  env: RewriteEnvironment,
+): { ok: boolean; caps?: (string | undefined)[]; vary?: string[] } {
+  const input = cond.kind === 'expr' ? '' : expand(cond.input, ruleCaps, condCaps, env);
   let ok: boolean;
   let caps: (string | undefined)[] | undefined;
+  let vary: string[] | undefined;
   switch (cond.kind) {
     case 'regex': {
       const m = cond.regex!.exec(input);
@@ -388,12 +418,17 @@ function evalCond(cond: RewriteCond, ruleCaps: readonly (string | undefined)[], 
     case 'F':
       ok = env.lookahead(cond.kind, input);
       break;
-    case 'expr':
-      ok = false;
+    case 'expr': {
+      const r = evaluateApExprFully(cond.expr!, exprFacts(env));
+      ok = r.result;
+      // ap_expr_exec_re: the expression's last regex match gives %1..%9.
+      if (ok && !cond.negate) caps = r.captures;
+      vary = r.vary;
       break;
+    }
   }
-  if (cond.negate) return { ok: !ok };
-  return caps ? { ok, caps } : { ok };
+  if (cond.negate) return vary ? { ok: !ok, vary } : { ok: !ok };
+  return { ok, ...(caps ? { caps } : {}), ...(vary ? { vary } : {}) };
 }
 
 export interface RewriteInput {
@@ -456,6 +491,11 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
           const r = evalCond(cond, ruleCaps, condCaps, roundEnv);
           if (r.ok && r.caps) condCaps = r.caps;
           if (cond.novary) varyThis = [];
+          if (cond.kind === 'expr') {
+            // ap_expr merges the headers it read into Vary as it evaluates, matched or not.
+            varyThis = [];
+            if (!cond.novary) for (const h of r.vary ?? []) if (!vary.includes(h)) vary.push(h);
+          }
           if (cond.ornext) {
             if (!r.ok) continue;
             while (j < rule.conds.length && rule.conds[j]!.ornext) j++;

@@ -687,8 +687,14 @@ function evaluate(e: Expr, st: EvalState): boolean {
  * ap_expr adds them to the response's Vary) go into `vary` when given.
  */
 export function evaluateApExpr(e: Expr, facts: ExprFacts, vary?: string[]): boolean {
+  const r = evaluateApExprFully(e, facts);
+  vary?.push(...r.vary);
+  return r.result;
+}
+
+/** The result with the last regex match's groups (`ap_expr_exec_re`, for mod_rewrite's %N) and the headers read. */
+export function evaluateApExprFully(e: Expr, facts: ExprFacts): { result: boolean; captures: (string | undefined)[]; vary: string[] } {
   const st: EvalState = { facts, captures: [], vary: [] };
   const result = evaluate(e, st);
-  vary?.push(...st.vary);
-  return result;
+  return { result, captures: st.captures, vary: st.vary };
 }

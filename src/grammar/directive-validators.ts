@@ -3,6 +3,7 @@
  * Each returns undefined when Apache accepts the value.
  */
 import type { ErrorCode } from '../vocabulary/error-catalog.js';
+import { parseApExpr } from './ap-expr.js';
 import { parseOptions } from './options.js';
 import { compileApacheRegex } from './regex.js';
 import { getWordConf, splitWords } from './words.js';
@@ -161,7 +162,8 @@ const rewriteCond: Validator = ({ rawArgs }) => {
   let a2 = line.a2;
   if (a2.startsWith('!')) a2 = a2.slice(1);
   if (line.a1.toLowerCase() === 'expr') {
-    return { code: 'HT200', message: "RewriteCond expr is accepted but not emulated by htsandbox" };
+    const parsed = parseApExpr(a2);
+    return parsed.ok ? undefined : fail(`RewriteCond: cannot compile expression "${a2}": ${parsed.error}`, 'HT110');
   }
   // Everything that is not one of the test operators is a regular expression.
   const isTest = /^-[fsdxhlLUF]$/.test(a2) || /^-(lt|le|gt|ge|eq|ne)./.test(a2) || /^[<>=]/.test(a2);

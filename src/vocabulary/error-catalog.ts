@@ -29,7 +29,7 @@ const entries = [
   { code: 'HT108', severity: 'error', status: 500, summary: 'Error directive reached' },
   { code: 'HT109', severity: 'error', status: 500, summary: 'Byte-order mark at the start of the file (Apache on Unix reads it as part of the first directive name)',
     hint: 'Save the file as UTF-8 without BOM.' },
-  { code: 'HT110', severity: 'error', status: 500, summary: 'Expression (<If>, <ElseIf>) that does not parse, or <Else>/<ElseIf> without an <If> before it',
+  { code: 'HT110', severity: 'error', status: 500, summary: 'Expression (<If>, <ElseIf>, RewriteCond expr) that does not parse, or <Else>/<ElseIf> without an <If> before it',
     hint: 'See https://httpd.apache.org/docs/2.4/expr.html: strings in quotes, variables as %{NAME}, regular expressions as /…/ after =~.' },
   // --- warnings: the host accepts the file, but something is off ---
   { code: 'HT200', severity: 'warning', summary: 'Directive parsed and accepted, but not emulated by htsandbox (the preview may differ from the host)' },
