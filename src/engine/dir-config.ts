@@ -120,6 +120,8 @@ export interface HeaderOp {
   value: string;
   /** `env=VAR` / `env=!VAR` condition. */
   env?: { name: string; negate: boolean };
+  /** `expr=…` condition (ap_expr). */
+  expr?: Expr;
 }
 
 /** One Redirect or RedirectMatch. */
@@ -577,6 +579,11 @@ function headerOp(rawArgs: string): HeaderOp | undefined {
   if (envWord && /^env=/i.test(envWord)) {
     const v = envWord.slice(4);
     op.env = v.startsWith('!') ? { name: v.slice(1), negate: true } : { name: v, negate: false };
+  } else if (envWord && /^expr=/i.test(envWord)) {
+    const parsed = parseApExpr(envWord.slice(5));
+    // One that does not parse made the file a 500 (validate.ts).
+    if (!parsed.ok) return undefined;
+    op.expr = parsed.expr;
   }
   return op;
 }

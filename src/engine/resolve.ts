@@ -450,8 +450,28 @@ function afterWalk(
  * not, is merged in order; sections nested in a merged one join the end of the list.
  */
 function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, walked: Walked, vary: string[]): DirConfig {
-  const variables = rewriteEnvironment(ctx, req, uri, walked.filename, walked.pathInfo, new Map());
-  const facts: ExprFacts = {
+  const facts = requestExprFacts(ctx, req, uri, walked.filename, walked.pathInfo);
+  let cfg = walked.cfg;
+  let previous: boolean | undefined;
+  for (let i = 0; i < cfg.ifs.length; i++) {
+    const s = cfg.ifs[i]!;
+    if (s.kind !== 'if' && previous === true) continue;
+    if (s.condition) {
+      previous = evaluateApExpr(s.condition, facts, vary);
+      if (!previous) continue;
+    } else previous = undefined;
+    cfg = applyLevel(cfg, s.nodes, ctx.hasModule);
+  }
+  return cfg;
+}
+
+/**
+ * What ap_expr reads of a request (for `<If>` and `Header … expr=`): its variables as
+ * mod_rewrite names them, its headers, the server's environment and the file system.
+ */
+export function requestExprFacts(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, env?: ReadonlyMap<string, string>): ExprFacts {
+  const variables = rewriteEnvironment(ctx, req, uri, filename, pathInfo, env ?? new Map());
+  return {
     variable: (name) => {
       if (name === 'REQUEST_STATUS') return '200';
       if (name === 'REMOTE_PORT') return '';
@@ -461,30 +481,19 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
       const v = req.headers?.[name.toLowerCase()];
       return Array.isArray(v) ? v.join(', ') : (v ?? '');
     },
-    env: () => undefined,
+    env: (name) => env?.get(name),
     osenv: (name) => process.env[name],
     fileTest: (op, path) => {
-      const kind = op === 'L' || op === 'h' ? 'l' : op === 'e' ? 'e' : op === 'F' || op === 'U' || op === 'A' ? 'f' : op;
-      if (kind === 'e') return ctx.fs.stat(path).kind !== 'missing' && ctx.fs.stat(path).kind !== 'denied';
-      return variables.fileTest(kind as 'f' | 's' | 'd' | 'l' | 'x', path);
+      if (op === 'e') {
+        const kind = ctx.fs.stat(path).kind;
+        return kind !== 'missing' && kind !== 'denied';
+      }
+      const kind = op === 'L' || op === 'h' ? 'l' : op === 'F' || op === 'U' || op === 'A' ? 'f' : op;
+      return kind === 'f' || kind === 's' || kind === 'd' || kind === 'l' || kind === 'x' ? variables.fileTest(kind, path) : false;
     },
     readFile: (path) => ctx.fs.readText(path),
     remoteAddr: req.remoteAddr,
   };
-  let cfg = walked.cfg;
-  let previous: boolean | undefined;
-  for (let i = 0; i < cfg.ifs.length; i++) {
-    const s = cfg.ifs[i]!;
-    if (s.kind !== 'if' && previous === true) continue;
-    let applies = true;
-    if (s.condition) {
-      applies = evaluateApExpr(s.condition, facts, vary);
-      previous = applies;
-      if (!applies) continue;
-    } else previous = undefined;
-    cfg = applyLevel(cfg, s.nodes, ctx.hasModule);
-  }
-  return cfg;
 }
 
 /** What mod_fcgid's access-phase programs added: headers for the response (err_headers_out). */

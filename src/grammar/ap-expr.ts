@@ -463,6 +463,8 @@ export interface ExprFacts {
   fileTest(op: string, path: string): boolean;
   /** A small file's contents and size (`file()`, `filesize()`); undefined when unreadable. */
   readFile(path: string): string | undefined;
+  /** A response header so far (`resp()`), where there is a response (mod_headers). */
+  responseHeader?(name: string): string | undefined;
   remoteAddr: string;
 }
 
@@ -541,8 +543,10 @@ function callFunction(name: string, arg: string, st: EvalState): string {
       return f.readFile(arg) ?? '';
     case 'filesize':
       return String(f.readFile(arg)?.length ?? 0);
+    case 'resp':
+      return f.responseHeader?.(arg) ?? '';
     default:
-      // resp and note are empty before the handler runs; ldap is not emulated.
+      // note is empty here; ldap is not emulated.
       return '';
   }
 }

@@ -368,7 +368,10 @@ function headerDirective(isResponse: boolean): Validator {
         }
         return undefined;
       }
-      if (e.startsWith('expr=')) return { code: 'HT200', message: `${name} expr= conditions are accepted but not emulated` };
+      if (e.startsWith('expr=')) {
+        const parsed = parseApExpr(envclause.slice(5));
+        return parsed.ok ? undefined : fail(`Can't parse envclause/expression: ${parsed.error}`, 'HT110');
+      }
       return fail(`Unknown parameter: ${envclause}`);
     }
     if (val !== undefined) {

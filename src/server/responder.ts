@@ -8,7 +8,8 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
 import { parseExpiresCode } from '../grammar/expires-code.js';
-import { resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import { requestExprFacts, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
@@ -256,13 +257,21 @@ const planMemo = new WeakMap<readonly HeaderOp[], Map<boolean, [string, string |
  * The headers a list of ops produces when it depends on nothing but itself (no env
  * conditions, echo or edit, no handler-set names): computed once per configuration.
  */
+function headerText(v: number | string | string[] | undefined): string | undefined {
+  return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : String(v);
+}
+
+function splitVary(v: string | undefined): string[] {
+  return v ? v.split(',').map((t) => t.trim()).filter(Boolean) : [];
+}
+
 function staticPlan(ops: readonly HeaderOp[], generatedError: boolean): [string, string | string[]][] | null {
   let byKind = planMemo.get(ops);
   if (!byKind) planMemo.set(ops, (byKind = new Map()));
   const cached = byKind.get(generatedError);
   if (cached !== undefined) return cached;
   let plan: [string, string | string[]][] | null = null;
-  const simple = ops.every((o) => !o.env && !['echo', 'edit', 'edit*', 'note'].includes(o.action) && !HANDLER_HEADERS.has(o.name.toLowerCase()));
+  const simple = ops.every((o) => !o.env && !o.expr && !['echo', 'edit', 'edit*', 'note'].includes(o.action) && !HANDLER_HEADERS.has(o.name.toLowerCase()));
   if (simple) {
     const fake = new Map<string, { name: string; values: string[] }>();
     const ordered = [...ops.filter((o) => o.always), ...(generatedError ? [] : ops.filter((o) => !o.always))];
@@ -293,6 +302,8 @@ function applyHeaderOps(
   ops: readonly HeaderOp[],
   generatedError: boolean,
   env?: ReadonlyMap<string, string>,
+  /** What an `expr=` condition reads of the request (asked only when one has it). */
+  exprFacts?: () => ExprFacts,
 ): void {
   if (ops.length === 0) return;
   const plan = staticPlan(ops, generatedError);
@@ -301,8 +312,21 @@ function applyHeaderOps(
     return;
   }
   const ordered = [...ops.filter((o) => o.always), ...(generatedError ? [] : ops.filter((o) => !o.always))];
+  let facts: ExprFacts | undefined;
   for (const op of ordered) {
     if (op.env && (env?.has(op.env.name) ?? false) === op.env.negate) continue;
+    if (op.expr) {
+      facts ??= exprFacts ? { ...exprFacts(), responseHeader: (name: string) => headerText(res.getHeader(name)) } : undefined;
+      if (!facts) continue;
+      const vary: string[] = [];
+      const holds = evaluateApExpr(op.expr, facts, vary);
+      // ap_expr merges the request headers it read into Vary, whether or not the condition held.
+      if (vary.length) {
+        const names = [...splitVary(headerText(res.getHeader('vary'))), ...vary];
+        res.setHeader('Vary', [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(','));
+      }
+      if (!holds) continue;
+    }
     const key = op.name.toLowerCase();
     const current = res.getHeader(key);
     const list = current === undefined ? [] : Array.isArray(current) ? current.map(String) : [String(current)];
@@ -512,7 +536,9 @@ export function respond(
       res.setHeader('Vary', vary.join(','));
     }
   }
-  applyHeaderOps(res, req, cfg.headers, generated, d.env);
+  applyHeaderOps(res, req, cfg.headers, generated, d.env, () =>
+    requestExprFacts(site, facts, 'uri' in d ? d.uri : facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env),
+  );
   switch (d.kind) {
     case 'error':
     case 'redirect':
