@@ -9,7 +9,8 @@ import { checkExecutable, killGroup, runsThroughPhpCgi, spawnCgi } from '../adap
 import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
-import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
+import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import { applyHeaderOps } from './header-ops.js';
 import type { SiteContext } from './site-context.js';
 import type { HeaderOp } from '../engine/dir-config.js';
 
@@ -290,6 +291,23 @@ export function runCgi(c: CgiContext): void {
 }
 
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
+/**
+ * The onsuccess `Header` lines on a script's answer (headers_out, whatever its status). The
+ * script's Set-Cookie fields live in err_headers_out (util_script.c), out of their reach.
+ */
+function applyScriptHeaderOps(c: CgiContext): void {
+  const { res, req, decision: d } = c;
+  if (!d.cfg.headers.some((o) => !o.always)) return;
+  const cookies = res.getHeader('set-cookie');
+  if (cookies !== undefined) res.removeHeader('set-cookie');
+  applyHeaderOps(res, req, d.cfg.headers, 'onsuccess', d.env, () => requestExprFacts(c.site, c.facts, d.uri, d.path, d.pathInfo, d.env));
+  if (cookies !== undefined) {
+    const added = res.getHeader('set-cookie');
+    const list = (v: typeof cookies): string[] => (Array.isArray(v) ? v : [String(v)]);
+    res.setHeader('Set-Cookie', [...list(cookies), ...(added === undefined ? [] : list(added))]);
+  }
+}
+
 export function startResponse(
   c: CgiContext,
   headers: CgiHeaders,
@@ -344,6 +362,7 @@ export function startResponse(
   }
   if (statusLine) res.statusMessage = statusLine;
   res.statusCode = status;
+  applyScriptHeaderOps(c);
   if (status === 204 || status === 304 || status < 200) {
     res.end();
     return 'discard';

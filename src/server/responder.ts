@@ -9,7 +9,7 @@ import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
 import { parseExpiresCode } from '../grammar/expires-code.js';
 import { requestExprFacts, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
+import { applyHeaderOps } from './header-ops.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
@@ -249,120 +249,6 @@ function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts
   res.end(facts.method === 'HEAD' ? undefined : body);
 }
 
-/** Names the handlers set themselves; a plan touching them must run per response. */
-const HANDLER_HEADERS = new Set(['content-type', 'content-length', 'content-range', 'content-encoding', 'etag', 'last-modified', 'accept-ranges', 'location', 'allow', 'server', 'date']);
-const planMemo = new WeakMap<readonly HeaderOp[], Map<boolean, [string, string | string[]][] | null>>();
-
-/**
- * The headers a list of ops produces when it depends on nothing but itself (no env
- * conditions, echo or edit, no handler-set names): computed once per configuration.
- */
-function headerText(v: number | string | string[] | undefined): string | undefined {
-  return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : String(v);
-}
-
-function splitVary(v: string | undefined): string[] {
-  return v ? v.split(',').map((t) => t.trim()).filter(Boolean) : [];
-}
-
-function staticPlan(ops: readonly HeaderOp[], generatedError: boolean): [string, string | string[]][] | null {
-  let byKind = planMemo.get(ops);
-  if (!byKind) planMemo.set(ops, (byKind = new Map()));
-  const cached = byKind.get(generatedError);
-  if (cached !== undefined) return cached;
-  let plan: [string, string | string[]][] | null = null;
-  const simple = ops.every((o) => !o.env && !o.expr && !['echo', 'edit', 'edit*', 'note'].includes(o.action) && !HANDLER_HEADERS.has(o.name.toLowerCase()));
-  if (simple) {
-    const fake = new Map<string, { name: string; values: string[] }>();
-    const ordered = [...ops.filter((o) => o.always), ...(generatedError ? [] : ops.filter((o) => !o.always))];
-    for (const op of ordered) {
-      const key = op.name.toLowerCase();
-      const cur = fake.get(key)?.values ?? [];
-      const value = op.value.replace(/%%/g, '%');
-      if (op.action === 'set') fake.set(key, { name: op.name, values: [value] });
-      else if (op.action === 'setifempty') {
-        if (cur.length === 0) fake.set(key, { name: op.name, values: [value] });
-      } else if (op.action === 'add') fake.set(key, { name: op.name, values: [...cur, value] });
-      else if (op.action === 'append') fake.set(key, { name: op.name, values: [cur.length ? `${cur.join(', ')}, ${value}` : value] });
-      else if (op.action === 'merge') {
-        const tokens = cur.join(', ').split(',').map((t) => t.trim());
-        if (!tokens.includes(value)) fake.set(key, { name: op.name, values: [cur.length ? `${cur.join(', ')}, ${value}` : value] });
-      } else if (op.action === 'unset') fake.delete(key);
-    }
-    plan = [...fake.values()].map((h) => [h.name, h.values.length === 1 ? h.values[0]! : h.values]);
-  }
-  byKind.set(generatedError, plan);
-  return plan;
-}
-
-/** mod_headers: `always` lines act on every response, the others only on handler output. */
-function applyHeaderOps(
-  res: ServerResponse,
-  req: IncomingMessage,
-  ops: readonly HeaderOp[],
-  generatedError: boolean,
-  env?: ReadonlyMap<string, string>,
-  /** What an `expr=` condition reads of the request (asked only when one has it). */
-  exprFacts?: () => ExprFacts,
-): void {
-  if (ops.length === 0) return;
-  const plan = staticPlan(ops, generatedError);
-  if (plan) {
-    for (const [name, value] of plan) res.setHeader(name, value);
-    return;
-  }
-  const ordered = [...ops.filter((o) => o.always), ...(generatedError ? [] : ops.filter((o) => !o.always))];
-  let facts: ExprFacts | undefined;
-  for (const op of ordered) {
-    if (op.env && (env?.has(op.env.name) ?? false) === op.env.negate) continue;
-    if (op.expr) {
-      facts ??= exprFacts ? { ...exprFacts(), responseHeader: (name: string) => headerText(res.getHeader(name)) } : undefined;
-      if (!facts) continue;
-      const vary: string[] = [];
-      const holds = evaluateApExpr(op.expr, facts, vary);
-      // ap_expr merges the request headers it read into Vary, whether or not the condition held.
-      if (vary.length) {
-        const names = [...splitVary(headerText(res.getHeader('vary'))), ...vary];
-        res.setHeader('Vary', [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(','));
-      }
-      if (!holds) continue;
-    }
-    const key = op.name.toLowerCase();
-    const current = res.getHeader(key);
-    const list = current === undefined ? [] : Array.isArray(current) ? current.map(String) : [String(current)];
-    const value = op.value.replace(/%%/g, '%');
-    switch (op.action) {
-      case 'set':
-        res.setHeader(op.name, value);
-        break;
-      case 'setifempty':
-        if (list.length === 0) res.setHeader(op.name, value);
-        break;
-      case 'add':
-        res.setHeader(op.name, [...list, value]);
-        break;
-      case 'append':
-        res.setHeader(op.name, list.length ? `${list.join(', ')}, ${value}` : value);
-        break;
-      case 'merge': {
-        const tokens = list.join(', ').split(',').map((t) => t.trim());
-        if (!tokens.includes(value)) res.setHeader(op.name, list.length ? `${list.join(', ')}, ${value}` : value);
-        break;
-      }
-      case 'unset':
-        res.removeHeader(op.name);
-        break;
-      case 'echo':
-        for (const [k, v] of Object.entries(req.headers)) {
-          if (k.toLowerCase() === key && v !== undefined) res.setHeader(k, v);
-        }
-        break;
-      default:
-        break;
-    }
-  }
-}
-
 /** mod_expires: `Expires` and a merged `Cache-Control: max-age` for successful responses. */
 function applyExpires(res: ServerResponse, cfg: DirConfig, d: Decision): void {
   const e = cfg.expires;
@@ -536,7 +422,8 @@ export function respond(
       res.setHeader('Vary', vary.join(','));
     }
   }
-  applyHeaderOps(res, req, cfg.headers, generated, d.env, () =>
+  // A script's answer gets the onsuccess lines once its own header fields are in (cgi-handler).
+  applyHeaderOps(res, req, cfg.headers, generated ? 'always' : 'both', d.env, () =>
     requestExprFacts(site, facts, 'uri' in d ? d.uri : facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env),
   );
   switch (d.kind) {
