@@ -10,7 +10,7 @@ import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../gram
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { applyHeaderOps } from './header-ops.js';
+import { applyExpires, applyHeaderOps } from './header-ops.js';
 import type { SiteContext } from './site-context.js';
 import type { HeaderOp } from '../engine/dir-config.js';
 
@@ -362,6 +362,11 @@ export function startResponse(
   }
   if (statusLine) res.statusMessage = statusLine;
   res.statusCode = status;
+  // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
+  if (status < 400) {
+    const type = out.find(([n]) => n === 'Content-Type')?.[1];
+    applyExpires(res, c.decision.cfg, type, c.decision.entry?.mtimeUs);
+  }
   applyScriptHeaderOps(c);
   if (status === 204 || status === 304 || status < 200) {
     res.end();

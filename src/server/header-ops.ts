@@ -1,11 +1,12 @@
 /**
- * mod_headers' `Header` lines on a response. Apache keeps two tables: `Header always` works
+ * What mod_headers' `Header` lines and mod_expires add to a response. Apache keeps two tables: `Header always` works
  * on err_headers_out, which every response carries; the others (onsuccess) on headers_out,
  * which an error page Apache makes itself drops but a script's answer keeps, whatever its
  * status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HeaderOp } from '../engine/dir-config.js';
+import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
+import { parseExpiresCode } from '../grammar/expires-code.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
 
 /** Which lines run: `always` ones, onsuccess ones, or both (always first). */
@@ -132,3 +133,34 @@ export function applyHeaderOps(
   }
 }
 
+
+/**
+ * mod_expires: `Expires` and a merged `Cache-Control: max-age` on a successful answer that has
+ * no `Expires` yet (a script may set its own), by its media type or ExpiresDefault. `A` counts
+ * from now, `M` from the file's modification time (`mtimeUs`; none, nothing is set).
+ */
+export function applyExpires(res: ServerResponse, cfg: DirConfig, contentType: string | undefined, mtimeUs: bigint | undefined): void {
+  const e = cfg.expires;
+  if (!e.active || (e.byType.size === 0 && e.default === undefined)) return;
+  if (res.hasHeader('expires')) return;
+  const bare = contentType?.split(';')[0]!.trim().toLowerCase();
+  let code: string | undefined;
+  if (bare) {
+    code = e.byType.get(bare) ?? e.byType.get(`${bare.split('/')[0]}/*`);
+  }
+  code ??= e.default;
+  if (code === undefined) return;
+  const parsed = parseExpiresCode(code);
+  if (!parsed) return;
+  const nowSec = Math.floor(Date.now() / 1000);
+  let baseSec = nowSec;
+  if (parsed.base === 'M') {
+    if (mtimeUs === undefined) return;
+    baseSec = Number(mtimeUs / 1_000_000n);
+  }
+  const expires = Math.max(baseSec + parsed.seconds, nowSec);
+  res.setHeader('Expires', new Date(expires * 1000).toUTCString());
+  const cc = res.getHeader('Cache-Control');
+  const maxAge = `max-age=${expires - nowSec}`;
+  res.setHeader('Cache-Control', cc ? `${String(cc)}, ${maxAge}` : maxAge);
+}

@@ -6,10 +6,9 @@ import picomatch from 'picomatch';
 import rangeParser from 'range-parser';
 import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
-import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
-import { parseExpiresCode } from '../grammar/expires-code.js';
+import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { applyHeaderOps } from './header-ops.js';
+import { applyExpires, applyHeaderOps } from './header-ops.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
@@ -249,32 +248,6 @@ function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts
   res.end(facts.method === 'HEAD' ? undefined : body);
 }
 
-/** mod_expires: `Expires` and a merged `Cache-Control: max-age` for successful responses. */
-function applyExpires(res: ServerResponse, cfg: DirConfig, d: Decision): void {
-  const e = cfg.expires;
-  if (!e.active || (e.byType.size === 0 && e.default === undefined)) return;
-  const type = d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined;
-  const bare = type?.split(';')[0]!.trim().toLowerCase();
-  let code: string | undefined;
-  if (bare) {
-    code = e.byType.get(bare) ?? e.byType.get(`${bare.split('/')[0]}/*`);
-  }
-  code ??= e.default;
-  if (code === undefined) return;
-  const parsed = parseExpiresCode(code);
-  if (!parsed) return;
-  const nowSec = Math.floor(Date.now() / 1000);
-  let baseSec = nowSec;
-  if (parsed.base === 'M') {
-    if (d.kind !== 'file') return;
-    baseSec = Number(d.entry.mtimeUs / 1_000_000n);
-  }
-  const expires = Math.max(baseSec + parsed.seconds, nowSec);
-  res.setHeader('Expires', new Date(expires * 1000).toUTCString());
-  const cc = res.getHeader('Cache-Control');
-  const maxAge = `max-age=${expires - nowSec}`;
-  res.setHeader('Cache-Control', cc ? `${String(cc)}, ${maxAge}` : maxAge);
-}
 
 /**
  * `ap_internal_redirect`: the request starts again at `url` (parsed at its first '?'), with
@@ -414,7 +387,7 @@ export function respond(
   if (!isCgi && d.kind !== 'internal') req.resume();
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
   const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
-  if (!generated) applyExpires(res, cfg, d);
+  if (!generated) applyExpires(res, cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
   if (d.kind !== 'error' && d.kind !== 'redirect' && d.kind !== 'internal') {
     // ap_http_header_filter's fix_vary drops repeated names and joins the rest with ",".
     if (redirected?.vary?.length || d.vary?.length) {
