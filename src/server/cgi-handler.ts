@@ -10,7 +10,7 @@ import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../gram
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { applyExpires, applyHeaderOps } from './header-ops.js';
+import { applyExpires, applyHeaderOps, withDefaultCharset } from './header-ops.js';
 import type { SiteContext } from './site-context.js';
 import type { HeaderOp } from '../engine/dir-config.js';
 
@@ -332,7 +332,7 @@ export function startResponse(
     } else if (key === 'content-type') {
       const semi = value.indexOf(';');
       const v = value.replace(/\s+$/, '');
-      out.push(['Content-Type', semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi)]);
+      out.push(['Content-Type', withDefaultCharset(semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi), c.decision.cfg)]);
     } else if (key === 'content-length' || key === 'transfer-encoding') {
       // Apache frames the body itself (2.4.59+ drops a script's Content-Length).
     } else {

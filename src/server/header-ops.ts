@@ -164,3 +164,13 @@ export function applyExpires(res: ServerResponse, cfg: DirConfig, contentType: s
   const maxAge = `max-age=${expires - nowSec}`;
   res.setHeader('Cache-Control', cc ? `${String(cc)}, ${maxAge}` : maxAge);
 }
+
+/**
+ * `AddDefaultCharset` (ap_make_content_type): a type that contains text/plain or text/html
+ * and no `charset=` gets `; charset=` and the configured name.
+ */
+export function withDefaultCharset(type: string, cfg: DirConfig): string {
+  const charset = cfg.addDefaultCharset;
+  if (charset === undefined || type.includes('charset=')) return type;
+  return type.includes('text/plain') || type.includes('text/html') ? `${type}; charset=${charset}` : type;
+}

@@ -8,7 +8,7 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { applyExpires, applyHeaderOps } from './header-ops.js';
+import { applyExpires, applyHeaderOps, withDefaultCharset } from './header-ops.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
@@ -148,7 +148,7 @@ function sendFile(
   const lastModified = httpDate(entry.mtimeUs);
   const mtimeSec = Number(entry.mtimeUs / 1_000_000n);
   const headers: Record<string, string> = { 'Last-Modified': lastModified, ETag: etag, 'Accept-Ranges': 'bytes' };
-  if (d.contentType) headers['Content-Type'] = d.contentType;
+  if (d.contentType) headers['Content-Type'] = withDefaultCharset(d.contentType, d.cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (statusOverride === undefined) {
     // ap_meets_conditions
