@@ -23,6 +23,8 @@ export interface ErrorPageContext {
   serverAdmin: string;
   /** The `<hr><address>` line when ServerSignature is On (empty when Off). */
   signature: string;
+  /** The status of an error met while serving the ErrorDocument (ap_die's recursive_error). */
+  additionally?: number;
 }
 
 function bodyFor(status: number, c: ErrorPageContext): string {
@@ -70,11 +72,16 @@ function bodyFor(status: number, c: ErrorPageContext): string {
 }
 
 /** The full HTML page Apache sends for an error or redirect status. */
+function additionally(status: number | undefined): string {
+  if (status === undefined) return '';
+  return `<p>Additionally, a ${status} ${STATUS_REASONS[status] ?? 'Internal Server Error'}\nerror was encountered while trying to use an ErrorDocument to handle the request.</p>\n`;
+}
+
 export function cannedErrorPage(status: number, c: ErrorPageContext): string {
   const reason = STATUS_REASONS[status] ?? 'Internal Server Error';
   const title = `${status} ${reason}`;
   return (
     '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n' +
-    `<html><head>\n<title>${title}</title>\n</head><body>\n<h1>${reason}</h1>\n${bodyFor(status, c)}${c.signature}</body></html>\n`
+    `<html><head>\n<title>${title}</title>\n</head><body>\n<h1>${reason}</h1>\n${bodyFor(status, c)}${additionally(c.additionally)}${c.signature}</body></html>\n`
   );
 }

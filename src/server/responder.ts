@@ -79,12 +79,19 @@ function sendError(
   res: ServerResponse,
   facts: RequestFacts,
   d: Extract<Decision, { kind: 'error' | 'redirect' }>,
-  redirects = 0,
+  log: ErrorLogger,
+  previous?: RedirectState,
 ): void {
-  const status = d.status;
   const cfg = d.cfg ?? site.serverConfig;
-  const doc = status >= 400 ? cfg.errorDocuments.get(status) : undefined;
-  if (doc && redirects < 1) {
+  // An error while already serving an ErrorDocument (a redirect with an error status, not a
+  // script's Location): ap_die answers with the original error, and its "Additionally" line
+  // names the status the redirected request carried, which is the original one too.
+  const original = Number(previous?.env.get('REDIRECT_STATUS') ?? '200');
+  const recursive = original >= 400 && d.status >= 400;
+  const status = recursive ? original : d.status;
+  let additionally = recursive ? original : undefined;
+  const doc = status >= 400 && !recursive ? cfg.errorDocuments.get(status) : undefined;
+  if (doc) {
     if (doc.kind === 'url') {
       res.writeHead(302, { Location: doc.value, 'Content-Type': 'text/html; charset=iso-8859-1' });
       res.end(facts.method === 'HEAD' ? undefined : cannedErrorPage(302, { method: facts.method, location: doc.value, serverAdmin: site.serverAdmin, signature: '' }));
@@ -100,6 +107,22 @@ function sendError(
       sendFile(res, { ...facts, method: facts.method === 'HEAD' ? 'HEAD' : 'GET' }, sub, req, status);
       return;
     }
+    if (sub.kind === 'error') additionally = status;
+    else if (sub.kind === 'handler') {
+      // ap_die: the request goes on as a GET to the error document, a script here, which sees
+      // the original request as REDIRECT_* and answers with the error's status unless it sets one.
+      const env = new Map<string, string>();
+      for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
+      if (facts.query !== undefined) env.set('REDIRECT_QUERY_STRING', facts.query);
+      env.set('REDIRECT_URL', decodeURIComponentSafe(facts.rawPath || '/'));
+      env.set('REDIRECT_STATUS', String(status));
+      redirectInternally(site, req, res, facts, doc.value, env, log, previous, {
+        method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
+        cfg,
+        status,
+      });
+      return;
+    }
   }
   const headers: Record<string, string> = { 'Content-Type': 'text/html; charset=iso-8859-1' };
   if (d.kind === 'redirect') headers.Location = d.location;
@@ -111,6 +134,7 @@ function sendError(
     signature: serverSignature(cfg, site, req),
     ...(d.kind === 'redirect' ? { location: d.location } : {}),
     ...(d.kind === 'error' && d.errorNotes ? { errorNotes: `<br />\n${d.errorNotes}` } : {}),
+    ...(additionally !== undefined ? { additionally } : {}),
   });
   headers['Content-Length'] = String(Buffer.byteLength(body, 'latin1'));
   res.writeHead(status, headers);
@@ -262,7 +286,7 @@ function redirectInternally(
   env: Map<string, string>,
   log: ErrorLogger,
   previous: RedirectState | undefined,
-  change: { method?: string; rewriteEnded?: boolean; cfg?: DirConfig; explain?: string; vary?: readonly string[] },
+  change: { method?: string; rewriteEnded?: boolean; cfg?: DirConfig; explain?: string; vary?: readonly string[]; status?: number },
 ): void {
   const depth = (previous?.depth ?? 0) + 1;
   if (depth > 10) {
@@ -275,7 +299,7 @@ function redirectInternally(
       },
       facts,
     );
-    sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.cfg ? { cfg: change.cfg } : {}) });
+    sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.cfg ? { cfg: change.cfg } : {}) }, log, previous);
     return;
   }
   const q = url.indexOf('?');
@@ -287,7 +311,10 @@ function redirectInternally(
     redirectEnv: env,
     rewriteEnded: Boolean(facts.rewriteEnded || change.rewriteEnded),
   };
-  respond(site, req, res, next, resolveRequest(site, next), log, { env, depth, ...(change.vary?.length ? { vary: change.vary } : {}) });
+  const decision = resolveRequest(site, next);
+  // An error document that is a script answers with the error's status unless it sets one.
+  if (change.status !== undefined && decision.kind === 'handler') decision.statusOverride ??= change.status;
+  respond(site, req, res, next, decision, log, { env, depth, ...(change.vary?.length ? { vary: change.vary } : {}) });
 }
 
 /** A CGI's `Location: /local` (no Status): the request starts again as GET at that URL. */
@@ -402,7 +429,7 @@ export function respond(
   switch (d.kind) {
     case 'error':
     case 'redirect':
-      sendError(site, req, res, facts, d);
+      sendError(site, req, res, facts, d, log, redirected);
       return;
     case 'file':
       sendFile(res, facts, d, req, undefined, (f) => {
@@ -445,7 +472,7 @@ export function respond(
           facts,
           decision: d,
           log: (e) => log(e, facts),
-          fail: (status) => sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }),
+          fail: (status) => sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log, redirected),
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
           redirectEnv: redirected?.env,
           pool: site.fcgiPool,
@@ -467,7 +494,7 @@ export function respond(
         explain: `${d.path} would run as ${d.handler} on the host; htsandbox does not run CGI/FastCGI scripts yet, so it answers 500.`,
       };
       log(event, facts);
-      sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg });
+      sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg }, log, redirected);
       return;
     }
   }
