@@ -472,11 +472,8 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
 export function requestExprFacts(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, env?: ReadonlyMap<string, string>): ExprFacts {
   const variables = rewriteEnvironment(ctx, req, uri, filename, pathInfo, env ?? new Map());
   return {
-    variable: (name) => {
-      if (name === 'REQUEST_STATUS') return '200';
-      if (name === 'REMOTE_PORT') return '';
-      return variables.variable(name);
-    },
+    // r->status is still 200 when <If> and Header conditions are evaluated.
+    variable: (name) => (name === 'REQUEST_STATUS' ? '200' : variables.variable(name)),
     header: (name) => {
       const v = req.headers?.[name.toLowerCase()];
       return Array.isArray(v) ? v.join(', ') : (v ?? '');

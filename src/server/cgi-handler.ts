@@ -290,7 +290,6 @@ export function runCgi(c: CgiContext): void {
   });
 }
 
-/** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
 /**
  * The onsuccess `Header` lines on a script's answer (headers_out, whatever its status). The
  * script's Set-Cookie fields live in err_headers_out (util_script.c), out of their reach.
@@ -308,6 +307,7 @@ function applyScriptHeaderOps(c: CgiContext): void {
   }
 }
 
+/** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
 export function startResponse(
   c: CgiContext,
   headers: CgiHeaders,

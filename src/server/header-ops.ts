@@ -1,8 +1,8 @@
 /**
- * What mod_headers' `Header` lines and mod_expires add to a response. Apache keeps two tables: `Header always` works
- * on err_headers_out, which every response carries; the others (onsuccess) on headers_out,
- * which an error page Apache makes itself drops but a script's answer keeps, whatever its
- * status.
+ * What mod_headers' `Header` lines and mod_expires add to a response. Apache keeps two
+ * tables: `Header always` works on err_headers_out, which every response carries; the others
+ * (onsuccess) on headers_out, which an error page Apache makes itself drops but a script's
+ * answer keeps, whatever its status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DirConfig, HeaderOp } from '../engine/dir-config.js';
@@ -64,7 +64,7 @@ function staticPlan(ops: readonly HeaderOp[], which: HeaderTables): [string, str
   return plan;
 }
 
-/** mod_headers: `always` lines act on every response, the others only on handler output. */
+/** mod_headers' lines of the chosen tables on `res`, in order (`always` ones first for both). */
 export function applyHeaderOps(
   res: ServerResponse,
   req: IncomingMessage,
@@ -132,7 +132,6 @@ export function applyHeaderOps(
     }
   }
 }
-
 
 /**
  * mod_expires: `Expires` and a merged `Cache-Control: max-age` on a successful answer that has
