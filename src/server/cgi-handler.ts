@@ -118,7 +118,8 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
   const localAddress = req.socket.localAddress ?? '127.0.0.1';
   // One literal of one shape (no conditional spreads): this runs for every script request.
   return buildCgiEnvironment({
-    method: facts.method,
+    // An ErrorDocument's script runs as a GET, even for a HEAD (whose body is still dropped).
+    method: Number(c.redirectEnv?.get('REDIRECT_STATUS') ?? '200') >= 400 ? 'GET' : facts.method,
     requestUri: req.url ?? '/',
     query: facts.query,
     scriptName,

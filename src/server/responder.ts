@@ -115,6 +115,9 @@ function sendError(
       for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
       if (facts.query !== undefined) env.set('REDIRECT_QUERY_STRING', facts.query);
       env.set('REDIRECT_URL', decodeURIComponentSafe(facts.rawPath || '/'));
+      // ap_die notes the original method (and any error-notes) before the redirect makes it a GET.
+      env.set('REDIRECT_REQUEST_METHOD', facts.method);
+      if (d.kind === 'error' && d.errorNotes) env.set('REDIRECT_ERROR_NOTES', d.errorNotes);
       env.set('REDIRECT_STATUS', String(status));
       redirectInternally(site, req, res, facts, doc.value, env, log, previous, {
         method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
