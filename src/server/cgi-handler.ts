@@ -308,6 +308,26 @@ function applyScriptHeaderOps(c: CgiContext): void {
   }
 }
 
+/**
+ * A script's header field on a response that may already carry some (`Header always` lines,
+ * an authorizer's fields, mod_rewrite's or ap_expr's Vary), as Apache's tables combine them:
+ * Vary names are merged (the script's first, as fix_vary reads the tables), Set-Cookie values
+ * add up, and a field already set that way wins over the script's.
+ */
+function setScriptField(res: ServerResponse, name: string, values: string[]): void {
+  const key = name.toLowerCase();
+  const had = res.getHeader(key);
+  if (had === undefined || key === 'content-type' || key === 'location') {
+    res.setHeader(name, key === 'set-cookie' ? values : values.join(', '));
+    return;
+  }
+  const before = Array.isArray(had) ? had.map(String) : [String(had)];
+  if (key === 'vary') {
+    const names = [...values, ...before].flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
+    res.setHeader('Vary', [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(','));
+  } else if (key === 'set-cookie') res.setHeader('Set-Cookie', [...before, ...values]);
+}
+
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
 export function startResponse(
   c: CgiContext,
@@ -350,7 +370,7 @@ export function startResponse(
     res.end(c.facts.method === 'HEAD' ? undefined : page);
     return 'discard';
   }
-  if (out.length === 1) res.setHeader(out[0]![0], out[0]![1]);
+  if (out.length === 1) setScriptField(res, out[0]![0], [out[0]![1]]);
   else if (out.length > 1) {
     const grouped = new Map<string, [string, string[]]>();
     for (const [n, v] of out) {
@@ -359,7 +379,7 @@ export function startResponse(
       if (e && k !== 'content-type' && k !== 'location') e[1].push(v);
       else grouped.set(k, [n, [v]]);
     }
-    for (const [n, v] of grouped.values()) res.setHeader(n, n.toLowerCase() === 'set-cookie' ? v : v.join(', '));
+    for (const [n, v] of grouped.values()) setScriptField(res, n, v);
   }
   if (statusLine) res.statusMessage = statusLine;
   res.statusCode = status;
