@@ -62,6 +62,10 @@ describe('ap_expr parsing', () => {
     ];
     for (const [text, error] of cases) expect(parseApExpr(text), text).toEqual({ ok: false, error });
   });
+  it('answers an error, never throws, for nesting deeper than the parser can follow', () => {
+    expect(parseApExpr(`${'('.repeat(4000)}true${')'.repeat(4000)}`)).toEqual({ ok: false, error: 'memory exhausted' });
+    expect(parseApExpr(`${'('.repeat(200)}true${')'.repeat(200)}`)).toMatchObject({ ok: true });
+  });
   it('never throws on any input: an error or a tree (property)', () => {
     const piece = fc.constantFrom('%{', '}', 'REQUEST_URI', "'", '"', '(', ')', '{', '}', ',', '==', '=~', '/', 'm#', '#', '-f', '-eq', '-ipmatch', '!', '&&', '||', 'in', '$1', '\\', ' ', 'true', 'req', ':', 'x', '.', '-', '1');
     fc.assert(

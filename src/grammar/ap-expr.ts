@@ -443,6 +443,9 @@ export function parseApExpr(text: string): { ok: true; expr: Expr } | { ok: fals
     return { ok: true, expr: new Parser(new Scanner(text)).parse() };
   } catch (err) {
     if (err instanceof ExprError) return { ok: false, error: err.message };
+    // Thousands of nested parentheses outrun this recursive parser: an error in bison's words
+    // for a stack it cannot grow. Apache's limit is deeper, so such a file may pass there.
+    if (err instanceof RangeError) return { ok: false, error: 'memory exhausted' };
     throw err;
   }
 }
