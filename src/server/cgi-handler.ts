@@ -10,7 +10,7 @@ import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../gram
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { applyExpires, applyHeaderOps, withDefaultCharset } from './header-ops.js';
+import { applyExpires, applyHeaderOps, applyHeaderOpsTo, FieldTable, responseTable, withDefaultCharset } from './header-ops.js';
 import type { SiteContext } from './site-context.js';
 import type { HeaderOp } from '../engine/dir-config.js';
 
@@ -309,23 +309,68 @@ function applyScriptHeaderOps(c: CgiContext): void {
 }
 
 /**
- * A script's header field on a response that may already carry some (`Header always` lines,
- * an authorizer's fields, mod_rewrite's or ap_expr's Vary), as Apache's tables combine them:
- * Vary names are merged (the script's first, as fix_vary reads the tables), Set-Cookie values
- * add up, and a field already set that way wins over the script's.
+ * The `Header` lines on an answer made without the script's fields: an error page in its
+ * place (`always` ones), or mod_proxy_fcgi's empty answer (both).
  */
-function setScriptField(res: ServerResponse, name: string, values: string[]): void {
-  const key = name.toLowerCase();
-  const had = res.getHeader(key);
-  if (had === undefined || key === 'content-type' || key === 'location') {
-    res.setHeader(name, key === 'set-cookie' ? values : values.join(', '));
+export function applyHeaderLines(c: CgiContext, which: 'always' | 'both' = 'always'): void {
+  const d = c.decision;
+  applyHeaderOps(c.res, c.req, d.cfg.headers, which, d.env, () => requestExprFacts(c.site, c.facts, d.uri, d.path, d.pathInfo, d.env));
+}
+
+/**
+ * A script's header fields, the expiry mod_expires adds and the `Header` lines, as Apache's two
+ * tables hold them (util_script.c puts a script's fields in err_headers_out): `Header always`
+ * lines edit the script's fields, the others (and mod_expires) a table of their own, and both
+ * go out, err_headers_out's first (Vary's names merged, as fix_vary merges them).
+ */
+function sendScriptFields(c: CgiContext, fields: [string, string[]][], status: number, contentType: string | undefined): void {
+  const { res, req, decision: d } = c;
+  const ops = d.cfg.headers;
+  const authHeaders = d.authHeaders ?? [];
+  if (ops.length === 0 && authHeaders.length === 0) {
+    // The usual case, kept cheap: no second table.
+    for (const [name, values] of fields) {
+      const key = name.toLowerCase();
+      if (key === 'vary') res.setHeader('Vary', mergeVary(values, res.getHeader('vary')));
+      // Repeated fields become one line (util_script.c merges them), cookies excepted.
+      else res.setHeader(name, key === 'set-cookie' ? values : values.join(', '));
+    }
+    if (status < 400) applyExpires(responseTable(res), d.cfg, contentType, d.entry?.mtimeUs);
     return;
   }
-  const before = Array.isArray(had) ? had.map(String) : [String(had)];
-  if (key === 'vary') {
-    const names = [...values, ...before].flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
-    res.setHeader('Vary', [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(','));
-  } else if (key === 'set-cookie') res.setHeader('Set-Cookie', [...before, ...values]);
+  const err = new FieldTable();
+  // An authorizer's fields went out in err_headers_out too (respond() put them on the response).
+  for (const [name, value] of authHeaders) {
+    res.removeHeader(name);
+    err.add(name, value);
+  }
+  for (const [name, values] of fields) for (const v of values) err.add(name, v);
+  const out = new FieldTable();
+  // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
+  if (status < 400 && err.get('expires') === undefined) applyExpires(out, d.cfg, contentType, d.entry?.mtimeUs);
+  const facts = (): ReturnType<typeof requestExprFacts> => requestExprFacts(c.site, c.facts, d.uri, d.path, d.pathInfo, d.env);
+  const exprVary = [...applyHeaderOpsTo(err, req, ops, 'always', d.env, facts), ...applyHeaderOpsTo(out, req, ops, 'onsuccess', d.env, facts)];
+  const earlierVary = res.getHeader('vary');
+  const combined = new Map<string, { name: string; values: string[] }>();
+  for (const f of [...err.entries(), ...out.entries()]) {
+    const key = f.name.toLowerCase();
+    // One line per table and name (cookies one each): the overlay keeps both tables' lines.
+    const lines = key === 'set-cookie' ? f.values : [f.values.join(', ')];
+    const e = combined.get(key);
+    if (e) e.values.push(...lines);
+    else combined.set(key, { name: f.name, values: [...lines] });
+  }
+  const scriptVary = combined.get('vary')?.values ?? [];
+  combined.delete('vary');
+  for (const { name, values } of combined.values()) res.setHeader(name, values.length === 1 ? values[0]! : values);
+  if (scriptVary.length || earlierVary !== undefined || exprVary.length) res.setHeader('Vary', mergeVary([...scriptVary, ...exprVary], earlierVary));
+}
+
+/** Vary names from the script (and conditions) first, then those set before, each once, joined with ','. */
+function mergeVary(first: string[], earlier: number | string | string[] | undefined): string {
+  const before = earlier === undefined ? [] : Array.isArray(earlier) ? earlier : [String(earlier)];
+  const names = [...first, ...before].flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
+  return [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(',');
 }
 
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
@@ -366,12 +411,15 @@ export function startResponse(
       return 'discard';
     }
     const page = cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' });
+    applyHeaderLines(c);
     res.writeHead(302, { Location: location, 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) });
     res.end(c.facts.method === 'HEAD' ? undefined : page);
     return 'discard';
   }
-  if (out.length === 1) setScriptField(res, out[0]![0], [out[0]![1]]);
-  else if (out.length > 1) {
+  // One field (the usual Content-Type) needs no grouping.
+  let fields: [string, string[]][];
+  if (out.length === 1) fields = [[out[0]![0], [out[0]![1]]]];
+  else {
     const grouped = new Map<string, [string, string[]]>();
     for (const [n, v] of out) {
       const k = n.toLowerCase();
@@ -379,16 +427,11 @@ export function startResponse(
       if (e && k !== 'content-type' && k !== 'location') e[1].push(v);
       else grouped.set(k, [n, [v]]);
     }
-    for (const [n, v] of grouped.values()) setScriptField(res, n, v);
+    fields = [...grouped.values()];
   }
   if (statusLine) res.statusMessage = statusLine;
   res.statusCode = status;
-  // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
-  if (status < 400) {
-    const type = out.find(([n]) => n === 'Content-Type')?.[1];
-    applyExpires(res, c.decision.cfg, type, c.decision.entry?.mtimeUs);
-  }
-  applyScriptHeaderOps(c);
+  sendScriptFields(c, fields, status, fields.find(([n]) => n === 'Content-Type')?.[1][0]);
   if (status === 204 || status === 304 || status < 200) {
     res.end();
     return 'discard';

@@ -64,6 +64,53 @@ function staticPlan(ops: readonly HeaderOp[], which: HeaderTables): [string, str
   return plan;
 }
 
+/** A response header table as mod_headers edits it: Apache's headers_out or err_headers_out. */
+export interface HeaderTable {
+  /** The values under a name (any case), or undefined. */
+  get(name: string): string[] | undefined;
+  set(name: string, values: string[]): void;
+  remove(name: string): void;
+}
+
+/** A table of its own, in insertion order (a script's err_headers_out, its headers_out). */
+export class FieldTable implements HeaderTable {
+  private readonly fields = new Map<string, { name: string; values: string[] }>();
+
+  get(name: string): string[] | undefined {
+    return this.fields.get(name.toLowerCase())?.values;
+  }
+
+  set(name: string, values: string[]): void {
+    this.fields.set(name.toLowerCase(), { name, values });
+  }
+
+  add(name: string, value: string): void {
+    const f = this.fields.get(name.toLowerCase());
+    if (f) f.values.push(value);
+    else this.set(name, [value]);
+  }
+
+  remove(name: string): void {
+    this.fields.delete(name.toLowerCase());
+  }
+
+  entries(): { name: string; values: string[] }[] {
+    return [...this.fields.values()];
+  }
+}
+
+/** The response itself as one table (where only one is in play). */
+export function responseTable(res: ServerResponse): HeaderTable {
+  return {
+    get: (name) => {
+      const v = res.getHeader(name);
+      return v === undefined ? undefined : Array.isArray(v) ? v.map(String) : [String(v)];
+    },
+    set: (name, values) => res.setHeader(name, values.length === 1 ? values[0]! : values),
+    remove: (name) => res.removeHeader(name),
+  };
+}
+
 /** mod_headers' lines of the chosen tables on `res`, in order (`always` ones first for both). */
 export function applyHeaderOps(
   res: ServerResponse,
@@ -75,62 +122,72 @@ export function applyHeaderOps(
   exprFacts?: () => ExprFacts,
 ): void {
   if (ops.length === 0) return;
-  // A plan assumes only handler-set names are there before; a script's answer has its own fields.
-  const plan = which === 'onsuccess' ? null : staticPlan(ops, which);
+  const plan = staticPlan(ops, which);
   if (plan) {
     for (const [name, value] of plan) res.setHeader(name, value);
     return;
   }
-  const ordered = opsFor(ops, which);
+  const vary = applyHeaderOpsTo(responseTable(res), req, ops, which, env, exprFacts);
+  if (vary.length) {
+    // ap_expr merges the request headers it read into Vary, whether or not the condition held.
+    const names = [...splitVary(headerText(res.getHeader('vary'))), ...vary];
+    res.setHeader('Vary', [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(','));
+  }
+}
+
+/**
+ * The lines of the chosen tables on one header table; the request headers their `expr=`
+ * conditions read (for Vary) come back.
+ */
+export function applyHeaderOpsTo(
+  table: HeaderTable,
+  req: IncomingMessage,
+  ops: readonly HeaderOp[],
+  which: HeaderTables,
+  env?: ReadonlyMap<string, string>,
+  exprFacts?: () => ExprFacts,
+): string[] {
+  const vary: string[] = [];
   let facts: ExprFacts | undefined;
-  for (const op of ordered) {
+  for (const op of opsFor(ops, which)) {
     if (op.env && (env?.has(op.env.name) ?? false) === op.env.negate) continue;
     if (op.expr) {
-      facts ??= exprFacts ? { ...exprFacts(), responseHeader: (name: string) => headerText(res.getHeader(name)) } : undefined;
-      if (!facts) continue;
-      const vary: string[] = [];
-      const holds = evaluateApExpr(op.expr, facts, vary);
-      // ap_expr merges the request headers it read into Vary, whether or not the condition held.
-      if (vary.length) {
-        const names = [...splitVary(headerText(res.getHeader('vary'))), ...vary];
-        res.setHeader('Vary', [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(','));
-      }
-      if (!holds) continue;
+      facts ??= exprFacts ? { ...exprFacts(), responseHeader: (name: string) => table.get(name)?.join(', ') } : undefined;
+      if (!facts || !evaluateApExpr(op.expr, facts, vary)) continue;
     }
-    const key = op.name.toLowerCase();
-    const current = res.getHeader(key);
-    const list = current === undefined ? [] : Array.isArray(current) ? current.map(String) : [String(current)];
+    const list = table.get(op.name) ?? [];
     const value = op.value.replace(/%%/g, '%');
     switch (op.action) {
       case 'set':
-        res.setHeader(op.name, value);
+        table.set(op.name, [value]);
         break;
       case 'setifempty':
-        if (list.length === 0) res.setHeader(op.name, value);
+        if (list.length === 0) table.set(op.name, [value]);
         break;
       case 'add':
-        res.setHeader(op.name, [...list, value]);
+        table.set(op.name, [...list, value]);
         break;
       case 'append':
-        res.setHeader(op.name, list.length ? `${list.join(', ')}, ${value}` : value);
+        table.set(op.name, [list.length ? `${list.join(', ')}, ${value}` : value]);
         break;
       case 'merge': {
         const tokens = list.join(', ').split(',').map((t) => t.trim());
-        if (!tokens.includes(value)) res.setHeader(op.name, list.length ? `${list.join(', ')}, ${value}` : value);
+        if (!tokens.includes(value)) table.set(op.name, [list.length ? `${list.join(', ')}, ${value}` : value]);
         break;
       }
       case 'unset':
-        res.removeHeader(op.name);
+        table.remove(op.name);
         break;
       case 'echo':
         for (const [k, v] of Object.entries(req.headers)) {
-          if (k.toLowerCase() === key && v !== undefined) res.setHeader(k, v);
+          if (k.toLowerCase() === op.name.toLowerCase() && v !== undefined) table.set(k, Array.isArray(v) ? v : [v]);
         }
         break;
       default:
         break;
     }
   }
+  return vary;
 }
 
 /**
@@ -138,10 +195,10 @@ export function applyHeaderOps(
  * no `Expires` yet (a script may set its own), by its media type or ExpiresDefault. `A` counts
  * from now, `M` from the file's modification time (`mtimeUs`; none, nothing is set).
  */
-export function applyExpires(res: ServerResponse, cfg: DirConfig, contentType: string | undefined, mtimeUs: bigint | undefined): void {
+export function applyExpires(table: HeaderTable, cfg: DirConfig, contentType: string | undefined, mtimeUs: bigint | undefined): void {
   const e = cfg.expires;
   if (!e.active || (e.byType.size === 0 && e.default === undefined)) return;
-  if (res.hasHeader('expires')) return;
+  if (table.get('expires') !== undefined) return;
   const bare = contentType?.split(';')[0]!.trim().toLowerCase();
   let code: string | undefined;
   if (bare) {
@@ -158,10 +215,10 @@ export function applyExpires(res: ServerResponse, cfg: DirConfig, contentType: s
     baseSec = Number(mtimeUs / 1_000_000n);
   }
   const expires = Math.max(baseSec + parsed.seconds, nowSec);
-  res.setHeader('Expires', new Date(expires * 1000).toUTCString());
-  const cc = res.getHeader('Cache-Control');
+  table.set('Expires', [new Date(expires * 1000).toUTCString()]);
+  const cc = table.get('cache-control');
   const maxAge = `max-age=${expires - nowSec}`;
-  res.setHeader('Cache-Control', cc ? `${String(cc)}, ${maxAge}` : maxAge);
+  table.set('Cache-Control', [cc ? `${cc.join(', ')}, ${maxAge}` : maxAge]);
 }
 
 /**

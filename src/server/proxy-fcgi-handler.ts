@@ -18,7 +18,7 @@ import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/reque
 import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
-import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+import { applyHeaderLines, requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
 import { attemptsPerRequest, electMember, memberFailed } from '../engine/balancer-policy.js';
 
 /** mod_proxy_fcgi's prefetch (MAX_MEM_SPOOL): a chunked body that fits is sent with a length. */
@@ -254,6 +254,7 @@ function emptyAnswer(c: CgiContext, status: number): void {
     c.res.destroy();
     return;
   }
+  applyHeaderLines(c, 'both');
   c.res.writeHead(status, { 'Content-Length': '0' });
   c.res.end();
 }

@@ -8,7 +8,7 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { applyExpires, applyHeaderOps, withDefaultCharset } from './header-ops.js';
+import { applyExpires, applyHeaderOps, responseTable, withDefaultCharset } from './header-ops.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
@@ -320,6 +320,11 @@ function redirectInternally(
   respond(site, req, res, next, decision, log, { env, depth, ...(change.vary?.length ? { vary: change.vary } : {}) });
 }
 
+/** The `Header always` lines on an error page that stands in for a script's answer. */
+function applyAlwaysHeaders(res: ServerResponse, req: IncomingMessage, facts: RequestFacts, d: Extract<Decision, { kind: 'handler' }>, site: SiteContext): void {
+  applyHeaderOps(res, req, d.cfg.headers, 'always', d.env, () => requestExprFacts(site, facts, d.uri, d.path, d.pathInfo, d.env));
+}
+
 /** A CGI's `Location: /local` (no Status): the request starts again as GET at that URL. */
 function internalRedirect(
   site: SiteContext,
@@ -417,7 +422,7 @@ export function respond(
   if (!isCgi && d.kind !== 'internal') req.resume();
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
   const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
-  if (!generated) applyExpires(res, cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
+  if (!generated) applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
   if (d.kind !== 'error' && d.kind !== 'redirect' && d.kind !== 'internal') {
     // ap_http_header_filter's fix_vary drops repeated names and joins the rest with ",".
     if (redirected?.vary?.length || d.vary?.length) {
@@ -425,10 +430,13 @@ export function respond(
       res.setHeader('Vary', vary.join(','));
     }
   }
-  // A script's answer gets the onsuccess lines once its own header fields are in (cgi-handler).
-  applyHeaderOps(res, req, cfg.headers, generated ? 'always' : 'both', d.env, () =>
-    requestExprFacts(site, facts, 'uri' in d ? d.uri : facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env),
-  );
+  // A script's answer gets the lines once its own header fields are in (cgi-handler.ts), or,
+  // when it fails, with the error page.
+  if (!isCgi) {
+    applyHeaderOps(res, req, cfg.headers, generated ? 'always' : 'both', d.env, () =>
+      requestExprFacts(site, facts, 'uri' in d ? d.uri : facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env),
+    );
+  }
   switch (d.kind) {
     case 'error':
     case 'redirect':
@@ -475,7 +483,10 @@ export function respond(
           facts,
           decision: d,
           log: (e) => log(e, facts),
-          fail: (status) => sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log, redirected),
+          fail: (status) => {
+            applyAlwaysHeaders(res, req, facts, d, site);
+            sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log, redirected);
+          },
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
           redirectEnv: redirected?.env,
           pool: site.fcgiPool,
