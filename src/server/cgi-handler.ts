@@ -10,7 +10,7 @@ import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../gram
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { applyExpires, applyHeaderOps, applyHeaderOpsTo, FieldTable, responseTable, withDefaultCharset } from './header-ops.js';
+import { applyExpires, applyHeaderOps, applyHeaderOpsTo, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
 import type { SiteContext } from './site-context.js';
 import type { HeaderOp } from '../engine/dir-config.js';
 
@@ -366,11 +366,9 @@ function sendScriptFields(c: CgiContext, fields: [string, string[]][], status: n
   if (scriptVary.length || earlierVary !== undefined || exprVary.length) res.setHeader('Vary', mergeVary([...scriptVary, ...exprVary], earlierVary));
 }
 
-/** Vary names from the script (and conditions) first, then those set before, each once, joined with ','. */
-function mergeVary(first: string[], earlier: number | string | string[] | undefined): string {
-  const before = earlier === undefined ? [] : Array.isArray(earlier) ? earlier : [String(earlier)];
-  const names = [...first, ...before].flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
-  return [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(',');
+/** Vary names from the script (and conditions) first, then those set before. */
+function mergeVary(first: readonly string[], earlier: number | string | string[] | undefined): string {
+  return joinVary([...varyNames(first), ...varyNames(earlier)]);
 }
 
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */

@@ -22,12 +22,15 @@ function opsFor(ops: readonly HeaderOp[], which: HeaderTables): HeaderOp[] {
 const HANDLER_HEADERS = new Set(['content-type', 'content-length', 'content-range', 'content-encoding', 'etag', 'last-modified', 'accept-ranges', 'location', 'allow', 'server', 'date']);
 const planMemo = new WeakMap<readonly HeaderOp[], Map<HeaderTables, [string, string | string[]][] | null>>();
 
-function headerText(v: number | string | string[] | undefined): string | undefined {
-  return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : String(v);
+/** The names in Vary header values (a value may list several). */
+export function varyNames(v: number | string | readonly string[] | undefined): string[] {
+  const values = v === undefined ? [] : Array.isArray(v) ? v : [String(v)];
+  return values.flatMap((x) => String(x).split(',')).map((t) => t.trim()).filter(Boolean);
 }
 
-function splitVary(v: string | undefined): string[] {
-  return v ? v.split(',').map((t) => t.trim()).filter(Boolean) : [];
+/** ap_http_header_filter's fix_vary: each name once (its first spelling), joined with ','. */
+export function joinVary(names: readonly string[]): string {
+  return [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(',');
 }
 
 /**
@@ -130,8 +133,7 @@ export function applyHeaderOps(
   const vary = applyHeaderOpsTo(responseTable(res), req, ops, which, env, exprFacts);
   if (vary.length) {
     // ap_expr merges the request headers it read into Vary, whether or not the condition held.
-    const names = [...splitVary(headerText(res.getHeader('vary'))), ...vary];
-    res.setHeader('Vary', [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(','));
+    res.setHeader('Vary', joinVary([...varyNames(res.getHeader('vary')), ...vary]));
   }
 }
 

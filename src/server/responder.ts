@@ -8,7 +8,7 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { applyExpires, applyHeaderOps, responseTable, withDefaultCharset } from './header-ops.js';
+import { applyExpires, applyHeaderOps, joinVary, responseTable, withDefaultCharset } from './header-ops.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
@@ -426,8 +426,7 @@ export function respond(
   if (d.kind !== 'error' && d.kind !== 'redirect' && d.kind !== 'internal') {
     // ap_http_header_filter's fix_vary drops repeated names and joins the rest with ",".
     if (redirected?.vary?.length || d.vary?.length) {
-      const vary = [...new Map([...(redirected?.vary ?? []), ...(d.vary ?? [])].map((h) => [h.toLowerCase(), h])).values()];
-      res.setHeader('Vary', vary.join(','));
+      res.setHeader('Vary', joinVary([...(redirected?.vary ?? []), ...(d.vary ?? [])]));
     }
   }
   // A script's answer gets the lines once its own header fields are in (cgi-handler.ts), or,
