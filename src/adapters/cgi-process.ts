@@ -28,16 +28,16 @@ export interface ExecProblem {
 }
 
 /**
- * The kernel's verdict on exec'ing `file`, predicted from its mode and first line, because
- * Node's spawn uses execvp, which would run a script without `#!` through /bin/sh where
- * Apache's execve fails.
- */
-/**
  * The Scripts host's patched suexec runs `.php` (case-sensitive) as `php-cgi -f FILE`, with
  * PHPRC set to the script's directory, and needs no execute bit for it.
  */
 export const runsThroughPhpCgi = (path: string, suexec: boolean): boolean => suexec && path.endsWith('.php');
 
+/**
+ * The kernel's verdict on exec'ing `file`, predicted from its mode and first line, because
+ * Node's spawn uses execvp, which would run a script without `#!` through /bin/sh where
+ * Apache's execve fails.
+ */
 export function checkExecutable(file: string): ExecProblem | undefined {
   const fail = (errno: ExecProblem['errno'], explain: string): ExecProblem => ({
     errno,

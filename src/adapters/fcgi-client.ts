@@ -60,10 +60,7 @@ export function streamSpooledStdin(sock: Socket, requestId: number, body: Spoole
       }
       position += data.length;
       const header = recordHeader(RecordType.STDIN, requestId, data.length);
-      if (tracer) {
-        tracer.sent(header);
-        tracer.sent(data);
-      }
+      tracer?.sent(header, data);
       sock.write(header);
       if (sock.write(data)) next();
       else sock.once('drain', next);
@@ -171,7 +168,7 @@ export class FcgiConnection {
       this.ioTimeoutMs = ioTimeoutMs;
       this.sock.setTimeout(ioTimeoutMs);
     }
-    if (this.tracer) for (const b of wire) this.tracer.sent(b);
+    this.tracer?.sent(...wire);
     if (wire.length === 1) this.sock.write(wire[0]!);
     else {
       this.sock.cork();

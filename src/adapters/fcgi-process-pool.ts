@@ -221,7 +221,6 @@ export class FcgiProcessPool {
     });
   }
 
-
   /**
    * Hands the request a process: an idle one, a new one, or the next that frees up (at once, not
    * after mod_fcgid's 1 s sleeps); NO_SLOT after as long as mod_fcgid would try. Synchronous when
@@ -267,7 +266,6 @@ export class FcgiProcessPool {
       }, entry.peer);
       return;
     }
-    this.apps.set(app.classKey, app);
     if (this.limits.sleepQuirk && decision.retryInMs === undefined) {
       // mod_fcgid's way, for teaching: try again after a 1 s sleep, up to its ~64 tries.
       if (quirkTries >= Math.ceil(this.limits.busyWaitMs / 1000)) {

@@ -37,8 +37,9 @@ export class FcgiTracer {
     return sink ? new FcgiTracer(peer, sink) : undefined;
   }
 
-  sent(bytes: Buffer): void {
-    for (const rec of this.outgoing.push(bytes).records) this.to({ peer: this.peer, direction: 'sent', record: describeRecord(rec) });
+  /** Buffers as they are written, in order (a record may span several). */
+  sent(...buffers: Buffer[]): void {
+    for (const b of buffers) for (const rec of this.outgoing.push(b).records) this.to({ peer: this.peer, direction: 'sent', record: describeRecord(rec) });
   }
 
   received(rec: FcgiRecord): void {

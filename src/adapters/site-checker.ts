@@ -30,8 +30,6 @@ export interface SiteCheckResult {
   diagnostics: Diagnostic[];
 }
 
-
-
 function ioDiag(code: ErrorCode, file: string, message: string): Diagnostic {
   const e = catalogEntry(code);
   return { code, severity: e.severity, file, line: 1, column: 1, message, ...(e.hint ? { hint: e.hint } : {}) };

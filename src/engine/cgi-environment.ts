@@ -73,7 +73,6 @@ export function suexecFilter(env: Record<string, string>): Record<string, string
   return out;
 }
 
-
 const ODD_NAME = /[^A-Za-z0-9_]|^\d/;
 
 /** Header name → its CGI variable (undefined: not exported), remembered: clients repeat names. */

@@ -201,6 +201,11 @@ export interface FcgidCmdOptions {
   initialEnv: Map<string, string>;
 }
 
+/** The options `FcgidCmdOptions` takes, by lower-cased name, as mod_fcgid spells them in errors. */
+const CMD_OPTION_NAMES: ReadonlyMap<string, string> = new Map(
+  ['ConnectTimeout', 'IdleTimeout', 'InitialEnv', 'IOTimeout', 'MaxProcesses', 'MaxProcessLifetime', 'MaxRequestsPerProcess', 'MinProcesses'].map((n) => [n.toLowerCase(), n]),
+);
+
 /** Parses `FcgidCmdOptions`'s words (set_cmd_options); the error text is mod_fcgid's. */
 export function parseFcgidCmdOptions(words: readonly string[]): FcgidCmdOptions | { error: string } {
   const [command, ...rest] = words;
@@ -221,9 +226,8 @@ export function parseFcgidCmdOptions(words: readonly string[]): FcgidCmdOptions 
     const option = rest[i]!;
     const value = rest[i + 1];
     const key = option.toLowerCase();
-    const known = ['connecttimeout', 'idletimeout', 'initialenv', 'iotimeout', 'maxprocesses', 'maxprocesslifetime', 'maxrequestsperprocess', 'minprocesses'];
-    if (!known.includes(key)) return { error: `Invalid option for FcgidCmdOptions: ${option}` };
-    const name = { connecttimeout: 'ConnectTimeout', idletimeout: 'IdleTimeout', initialenv: 'InitialEnv', iotimeout: 'IOTimeout', maxprocesses: 'MaxProcesses', maxprocesslifetime: 'MaxProcessLifetime', maxrequestsperprocess: 'MaxRequestsPerProcess', minprocesses: 'MinProcesses' }[key];
+    const name = CMD_OPTION_NAMES.get(key);
+    if (name === undefined) return { error: `Invalid option for FcgidCmdOptions: ${option}` };
     if (value === undefined || value === '') return { error: `${name} must have an argument` };
     i++;
     if (key === 'idletimeout') limits.idleTimeoutMs = seconds(value);

@@ -71,12 +71,13 @@ function bodyFor(status: number, c: ErrorPageContext): string {
   }
 }
 
-/** The full HTML page Apache sends for an error or redirect status. */
+/** ap_send_error_response's line for an error met while serving the ErrorDocument. */
 function additionally(status: number | undefined): string {
   if (status === undefined) return '';
   return `<p>Additionally, a ${status} ${STATUS_REASONS[status] ?? 'Internal Server Error'}\nerror was encountered while trying to use an ErrorDocument to handle the request.</p>\n`;
 }
 
+/** The full HTML page Apache sends for an error or redirect status. */
 export function cannedErrorPage(status: number, c: ErrorPageContext): string {
   const reason = STATUS_REASONS[status] ?? 'Internal Server Error';
   const title = `${status} ${reason}`;

@@ -66,18 +66,14 @@ export function encodeBeginRequest(requestId: number, role: number, flags: numbe
   return encodeRecord(RecordType.BEGIN_REQUEST, requestId, body);
 }
 
-function lengthBytes(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE((n | 0x80000000) >>> 0, 0);
-  return b;
-}
-
 /** One name-value pair (1-byte lengths below 128, 4-byte otherwise, as mod_fcgid writes them). */
 export function encodePair(name: string, value: string): Buffer {
-  const n = Buffer.from(name, 'latin1');
-  const v = Buffer.from(value, 'latin1');
-  return Buffer.concat([lengthBytes(n.length), lengthBytes(v.length), n, v]);
+  const out = Buffer.allocUnsafe(lengthSize(name.length) + lengthSize(value.length) + name.length + value.length);
+  let off = putLength(out, 0, name.length);
+  off = putLength(out, off, value.length);
+  off += out.write(name, off, 'latin1');
+  out.write(value, off, 'latin1');
+  return out;
 }
 
 /**

@@ -292,23 +292,6 @@ export function runCgi(c: CgiContext): void {
 }
 
 /**
- * The onsuccess `Header` lines on a script's answer (headers_out, whatever its status). The
- * script's Set-Cookie fields live in err_headers_out (util_script.c), out of their reach.
- */
-function applyScriptHeaderOps(c: CgiContext): void {
-  const { res, req, decision: d } = c;
-  if (!d.cfg.headers.some((o) => !o.always)) return;
-  const cookies = res.getHeader('set-cookie');
-  if (cookies !== undefined) res.removeHeader('set-cookie');
-  applyHeaderOps(res, req, d.cfg.headers, 'onsuccess', d.env, () => requestExprFacts(c.site, c.facts, d.uri, d.path, d.pathInfo, d.env));
-  if (cookies !== undefined) {
-    const added = res.getHeader('set-cookie');
-    const list = (v: typeof cookies): string[] => (Array.isArray(v) ? v : [String(v)]);
-    res.setHeader('Set-Cookie', [...list(cookies), ...(added === undefined ? [] : list(added))]);
-  }
-}
-
-/**
  * The `Header` lines on an answer made without the script's fields: an error page in its
  * place (`always` ones), or mod_proxy_fcgi's empty answer (both).
  */

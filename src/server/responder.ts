@@ -9,7 +9,7 @@ import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { applyExpires, applyHeaderOps, joinVary, responseTable, withDefaultCharset } from './header-ops.js';
-import { runCgi, type CgiContext } from './cgi-handler.js';
+import { applyHeaderLines, runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
 import { runFcgid, runFcgidAuthorizer, type FcgidContext } from './fcgid-handler.js';
@@ -275,7 +275,6 @@ function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts
   res.end(facts.method === 'HEAD' ? undefined : body);
 }
 
-
 /**
  * `ap_internal_redirect`: the request starts again at `url` (parsed at its first '?'), with
  * the previous request's variables renamed REDIRECT_*, up to LimitInternalRecursion (10).
@@ -318,11 +317,6 @@ function redirectInternally(
   // An error document that is a script answers with the error's status unless it sets one.
   if (change.status !== undefined && decision.kind === 'handler') decision.statusOverride ??= change.status;
   respond(site, req, res, next, decision, log, { env, depth, ...(change.vary?.length ? { vary: change.vary } : {}) });
-}
-
-/** The `Header always` lines on an error page that stands in for a script's answer. */
-function applyAlwaysHeaders(res: ServerResponse, req: IncomingMessage, facts: RequestFacts, d: Extract<Decision, { kind: 'handler' }>, site: SiteContext): void {
-  applyHeaderOps(res, req, d.cfg.headers, 'always', d.env, () => requestExprFacts(site, facts, d.uri, d.path, d.pathInfo, d.env));
 }
 
 /** A CGI's `Location: /local` (no Status): the request starts again as GET at that URL. */
@@ -483,7 +477,7 @@ export function respond(
           decision: d,
           log: (e) => log(e, facts),
           fail: (status) => {
-            applyAlwaysHeaders(res, req, facts, d, site);
+            applyHeaderLines(context);
             sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log, redirected);
           },
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),

@@ -37,7 +37,6 @@ export interface SiteContext extends ResolveContext {
   /** `Timeout`: how long a script may stay silent, in milliseconds (Apache's default 60 s). */
   timeoutMs: number;
   rewriteMaps: RewriteMapStore;
-  /** `<Proxy balancer://name>` members (mod_proxy_balancer), with the round-robin position. */
   /** Each `balancer://` with its members and mod_proxy_balancer's state of them (lbstatus, errors). */
   proxyBalancers: Map<string, { members: BalancerMember[]; state: BalancerState }>;
   /** BalancerMember lines htsandbox cannot use (logged at start). */

@@ -12,8 +12,6 @@ import { statusTime } from '../grammar/apache-time.js';
 
 const DOCTYPE = '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n';
 
-
-
 /** mod_status's show_time: "1 day 2 hours 3 minutes 4 seconds", parts that are zero left out. */
 function uptimeText(seconds: number): string {
   const parts: string[] = [];
