@@ -94,6 +94,9 @@ describe('ap_expr evaluation', () => {
     expect(run("-n %{HTTP:X-Test} && -z %{HTTP_REFERER}", f)).toBe(true);
     expect(run("-R '127.0.0.0/8' && !-R '10.0.0.1'", f)).toBe(true);
     expect(run("'/a/b.txt' -strmatch '/a/*.txt' && 'ABC' -strcmatch 'a?c' && !('ABC' -strmatch 'a*')", f)).toBe(true);
+    // -fnmatch is apr_fnmatch with APR_FNM_PATHNAME: '*', '?' and brackets stop at '/'.
+    expect(run("'/a/b/c' -strmatch '/a/*' && !('/a/b/c' -fnmatch '/a/*') && '/a/b' -fnmatch '/a/*'", f)).toBe(true);
+    expect(run("!('a/b' -fnmatch 'a?b') && !('a/b' -fnmatch 'a[/]b') && 'a/b' -strmatch 'a?b'", f)).toBe(true);
     expect(run("toupper('ab') . tolower('CD') == 'ABcd' && escape('a b') == 'a%20b' && unescape('a%20b') == 'a b'", f)).toBe(true);
     expect(run('base64("ab") == "YWI=" && unbase64("YWI=") == "ab"', f)).toBe(true);
     expect(run("md5('a') == '0cc175b9c0f1b6a831c399e269772661' && sha1('a') == '86f7e437faa5a7fce15d1ddcb9eaeaea377667b8'", f)).toBe(true);

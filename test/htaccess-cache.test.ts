@@ -92,4 +92,25 @@ describe('htaccess cache', () => {
     rmSync(root, { recursive: true, force: true });
     rmSync(outside, { recursive: true, force: true });
   });
+
+  it('reads files for RewriteCond expr as for <If> (one view of the request for both)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'htsandbox-expr-'));
+    mkdirSync(join(root, 'rw'));
+    mkdirSync(join(root, 'if'));
+    for (const d of ['rw', 'if']) writeFileSync(join(root, d, 'a.txt'), 'a');
+    writeFileSync(join(root, 'rw', '.htaccess'), 'RewriteEngine On\nRewriteCond expr "filesize(\'%{DOCUMENT_ROOT}/flag\') -gt 0 && -e \'%{DOCUMENT_ROOT}/flag\'"\nRewriteRule ^ - [F]\n');
+    writeFileSync(join(root, 'if', '.htaccess'), '<If "filesize(\'%{DOCUMENT_ROOT}/flag\') -gt 0 && -e \'%{DOCUMENT_ROOT}/flag\'">\nRequire all denied\n</If>\n');
+    const site = createSiteContext({ siteRoot: root, profile: 'apache' });
+    if ('error' in site) throw new Error(site.error);
+    const status = async (rawPath: string): Promise<number> => {
+      await nextTurn();
+      site.fs.sync();
+      const d = resolveRequest(site, { method: 'GET', rawPath, query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost' });
+      return d.kind === 'error' ? d.status : 200;
+    };
+    expect([await status('/rw/a.txt'), await status('/if/a.txt')]).toEqual([200, 200]);
+    writeFileSync(join(root, 'flag'), 'on');
+    expect([await status('/rw/a.txt'), await status('/if/a.txt')]).toEqual([403, 403]);
+    rmSync(root, { recursive: true, force: true });
+  });
 });

@@ -12,7 +12,7 @@ import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
 import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
-import { HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
+import { exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 
@@ -150,6 +150,9 @@ export interface ResolveContext {
 export interface RewriteMapLookup {
   lookup(name: string, key: string): string | undefined;
 }
+
+/** An empty environment (no SetEnv, no redirect variables). */
+const NO_VARIABLES: ReadonlyMap<string, string> = new Map();
 
 /** What a directory known to exist (its .htaccess was found) looks like to the walk. */
 const DIR_ENTRY: FsEntry = { kind: 'dir', size: 0, mtimeUs: 0n, uid: -1, mode: 0o755, dev: 0, ino: 0 };
@@ -465,32 +468,9 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
   return cfg;
 }
 
-/**
- * What ap_expr reads of a request (for `<If>` and `Header … expr=`): its variables as
- * mod_rewrite names them, its headers, the server's environment and the file system.
- */
+/** What ap_expr reads of a request (for `<If>` and `Header … expr=`): mod_rewrite's view of it. */
 export function requestExprFacts(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, env?: ReadonlyMap<string, string>): ExprFacts {
-  const variables = rewriteEnvironment(ctx, req, uri, filename, pathInfo, env ?? new Map());
-  return {
-    // r->status is still 200 when <If> and Header conditions are evaluated.
-    variable: (name) => (name === 'REQUEST_STATUS' ? '200' : variables.variable(name)),
-    header: (name) => {
-      const v = req.headers?.[name.toLowerCase()];
-      return Array.isArray(v) ? v.join(', ') : (v ?? '');
-    },
-    env: (name) => env?.get(name),
-    osenv: (name) => process.env[name],
-    fileTest: (op, path) => {
-      if (op === 'e') {
-        const kind = ctx.fs.stat(path).kind;
-        return kind !== 'missing' && kind !== 'denied';
-      }
-      const kind = op === 'L' || op === 'h' ? 'l' : op === 'F' || op === 'U' || op === 'A' ? 'f' : op;
-      return kind === 'f' || kind === 's' || kind === 'd' || kind === 'l' || kind === 'x' ? variables.fileTest(kind, path) : false;
-    },
-    readFile: (path) => ctx.fs.readText(path),
-    remoteAddr: req.remoteAddr,
-  };
+  return exprFactsOf(rewriteEnvironment(ctx, req, uri, filename, pathInfo, env ?? NO_VARIABLES));
 }
 
 /** What mod_fcgid's access-phase programs added: headers for the response (err_headers_out). */
@@ -908,6 +888,8 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
     fileTest(kind, path) {
       const e = kind === 'l' ? ctx.fs.lstat(path) : ctx.fs.stat(path);
       switch (kind) {
+        case 'e':
+          return e.kind !== 'missing' && e.kind !== 'denied';
         case 'f':
           return e.kind === 'file';
         case 's':
@@ -920,6 +902,7 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
           return e.kind !== 'missing' && e.kind !== 'denied' && (e.mode & 0o111) !== 0;
       }
     },
+    readText: (path) => ctx.fs.readText(path),
     lookahead(kind, value) {
       if (kind === 'F') return ctx.fs.stat(value).kind === 'file';
       const sub = resolveUri(ctx, { ...req, method: 'GET' }, value, 9);

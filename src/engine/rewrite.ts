@@ -230,8 +230,10 @@ export function compileRewriteLevel(
 export interface RewriteEnvironment {
   /** `%{VAR}` lookup (unknown names give ""). */
   variable(name: string): string;
-  /** File tests on a path. */
-  fileTest(kind: 'f' | 's' | 'd' | 'l' | 'x', path: string): boolean;
+  /** File tests on a path (`e`: it exists, of any kind). */
+  fileTest(kind: 'e' | 'f' | 's' | 'd' | 'l' | 'x', path: string): boolean;
+  /** A small file's text (ap_expr's `file()`, `filesize()`); undefined when unreadable. */
+  readText(path: string): string | undefined;
   /** -U / -F look-aheads. */
   lookahead(kind: 'U' | 'F', value: string): boolean;
   /** `${name:key}`: the map's value, undefined when the map or the key is unknown. */
@@ -351,19 +353,23 @@ function caseCompare(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** What ap_expr reads, through mod_rewrite's view of the request. */
-function exprFacts(env: RewriteEnvironment): ExprFacts {
+/**
+ * What ap_expr reads of a request, through the view mod_rewrite has of it: one definition for
+ * `RewriteCond expr`, `<If>` and `Header … expr=`.
+ */
+export function exprFactsOf(env: RewriteEnvironment): ExprFacts {
   return {
-    variable: (name) => env.variable(name),
+    // r->status is still 200 when these conditions are evaluated (before the handler).
+    variable: (name) => (name === 'REQUEST_STATUS' ? '200' : env.variable(name)),
     header: (name) => env.variable(`HTTP:${name}`),
     env: (name) => env.variable(`ENV:${name}`) || undefined,
     osenv: (name) => process.env[name],
     fileTest: (op, path) => {
-      if (op === 'e') return env.fileTest('f', path) || env.fileTest('d', path);
+      // -L and -h are the same test; -F, -U and -A would run a subrequest: the file is tested.
       const kind = op === 'L' || op === 'h' ? 'l' : op === 'F' || op === 'U' || op === 'A' ? 'f' : op;
-      return kind === 'f' || kind === 's' || kind === 'd' || kind === 'l' || kind === 'x' ? env.fileTest(kind, path) : false;
+      return kind === 'e' || kind === 'f' || kind === 's' || kind === 'd' || kind === 'l' || kind === 'x' ? env.fileTest(kind, path) : false;
     },
-    readFile: () => undefined,
+    readFile: (path) => env.readText(path),
     remoteAddr: env.variable('REMOTE_ADDR'),
   };
 }
@@ -419,7 +425,7 @@ function evalCond(
       ok = env.lookahead(cond.kind, input);
       break;
     case 'expr': {
-      const r = evaluateApExprFully(cond.expr!, exprFacts(env));
+      const r = evaluateApExprFully(cond.expr!, exprFactsOf(env));
       ok = r.result;
       // ap_expr_exec_re: the expression's last regex match gives %1..%9.
       if (ok && !cond.negate) caps = r.captures;

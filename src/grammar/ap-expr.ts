@@ -598,20 +598,23 @@ function compare(op: CompareOp, a: string, b: string): boolean {
   }
 }
 
-/** apr_fnmatch without flags, or with case folding (-strcmatch). */
-function fnmatch(pattern: string, subject: string, icase: boolean): boolean {
+/** apr_fnmatch: no flags (-strmatch), APR_FNM_CASE_BLIND (-strcmatch) or APR_FNM_PATHNAME (-fnmatch). */
+function fnmatch(pattern: string, subject: string, icase: boolean, pathname = false): boolean {
+  // Hand-written: picomatch's '*' never crosses '/', apr_fnmatch's does without APR_FNM_PATHNAME.
+  const any = pathname ? '[^/]' : '[\\s\\S]';
   let re = '^';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
-    if (c === '*') re += '[\\s\\S]*';
-    else if (c === '?') re += '[\\s\\S]';
+    if (c === '*') re += `${any}*`;
+    else if (c === '?') re += any;
     else if (c === '[') {
       const end = pattern.indexOf(']', i + 2);
       if (end < 0) re += '\\[';
       else {
         let body = pattern.slice(i + 1, end);
         if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        re += `[${body.replace(/\\/g, '\\\\')}]`;
+        // With APR_FNM_PATHNAME a bracket never matches '/'.
+        re += `${pathname ? '(?!/)' : ''}[${body.replace(/\\/g, '\\\\')}]`;
         i = end;
       }
     } else if (c === '\\' && i + 1 < pattern.length) re += `\\${pattern[++i]}`.replace(/^\\([A-Za-z0-9])$/, '$1');
@@ -683,7 +686,8 @@ function evaluate(e: Expr, st: EvalState): boolean {
       const a = wordValue(e.a, st);
       const b = wordValue(e.b, st);
       if (e.op === 'ipmatch') return ipMatch(a, b);
-      if (e.op === 'strmatch' || e.op === 'fnmatch') return fnmatch(b, a, false);
+      if (e.op === 'strmatch') return fnmatch(b, a, false);
+      if (e.op === 'fnmatch') return fnmatch(b, a, false, true);
       return fnmatch(b, a, true);
     }
   }
