@@ -34,9 +34,10 @@ afterEach(() => {
 const BROKEN = { '.htaccess': 'Options -Indexes\n', 'sub/.htaccess': '# sub\nDirectoryIndex index.html\nRewriteEngin On\n' };
 
 describe('htsandbox check', () => {
-  it('passes the bundled example site', async () => {
+  it('finds the bundled example site\'s three deliberate error demos, and nothing else', async () => {
     const r = await run(['check', 'fixtures/example-site']);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('3 errors, 0 warnings');
   });
 
   it('names sub/.htaccess:3 with Apache\'s wording and exits 1', async () => {

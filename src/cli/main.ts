@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { runCheck } from './check-command.js';
+import { runInit } from './init-command.js';
 import { runServe } from './serve-command.js';
 import type { CommandIo } from './io.js';
 
@@ -75,6 +76,15 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       if (o.reloadOnChange) opts.reloadOnChange = true;
       if (o.traceFcgi) opts.traceFcgi = true;
       exitCode = await runServe(opts, io);
+    });
+
+  program
+    .command('init')
+    .description('make a Scripts-style starter site to learn from: CGI, FastCGI, PHP, rewrites, auth, error demos')
+    .argument('<dir>', 'a new (or empty) directory')
+    .addHelpText('after', '\nExample:\n  htsandbox init mysite && htsandbox serve mysite\n')
+    .action((dir: string) => {
+      exitCode = runInit({ dir }, io);
     });
 
   try {
