@@ -30,8 +30,10 @@ afterAll(async () => {
 });
 
 describe('serve', () => {
-  it('prints exactly the ready line on stdout', () => {
-    expect(server.output()).toBe(`htsandbox: serving ${root} at http://127.0.0.1:${server.port}/\n`);
+  it('prints exactly the ready line, then the dashboard\'s address, on stdout', () => {
+    expect(server.output()).toBe(
+      `htsandbox: serving ${root} at http://127.0.0.1:${server.port}/\ndashboard: http://127.0.0.1:${server.port}/.htsandbox/ (loopback clients only)\n`,
+    );
   });
 
   it('serves a static file with Apache\'s ETag format and no type for unknown extensions', async () => {

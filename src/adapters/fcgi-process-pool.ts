@@ -81,6 +81,8 @@ interface Entry {
   mux?: FcgiMuxConnection;
   /** Retire after the current request (its script changed, --reload-on-change). */
   retireWhenDone?: boolean;
+  /** Why the process is being ended (mod_fcgid's exit reasons), for the log and the dashboard. */
+  exitReason?: string;
   /** The script version the process started with. */
   version: string | undefined;
   /** The process in traces: its program's name (the script, or a wrapper such as php-cgi) and pid. */
@@ -177,6 +179,30 @@ export class FcgiProcessPool {
   private readonly warnedVersions = new Map<string, string>();
 
   /**
+   * A script replaced by a new file (an editor that writes a copy, `sed -i`, a deploy) is a new
+   * class to mod_fcgid (its inode changed): new requests get new processes while the old file's
+   * keep running, with the old code, until their idle timeout (on the host, on every server of
+   * its balancer that ran them). The host says nothing; htsandbox says so, as for an edit in place.
+   */
+  private checkReplaced(app: FcgiApp): void {
+    const old = [...this.entries.values()].filter((e) => e.rec.classKey !== app.classKey && e.rec.state !== 'dying' && this.apps.get(e.rec.classKey)?.label === app.label);
+    if (old.length === 0) return;
+    if (this.reloadOnChange) {
+      for (const e of old) {
+        if (e.rec.state === 'idle') this.retire(e, 'script replaced, --reload-on-change');
+        else e.retireWhenDone = true;
+      }
+      this.log('warn', `${app.label} was replaced by a new file; ending ${old.length} process${old.length === 1 ? '' : 'es'} of the old one (--reload-on-change)`);
+      return;
+    }
+    this.log(
+      'warn',
+      `${app.label.split('/').pop()} was replaced by a new file (new inode); new requests start new processes, while ${old.length} process${old.length === 1 ? '' : 'es'} of the old file (pid ${old.map((e) => e.pid).join(', ')}) keep running the old code until their idle timeout, as on the host. Use --reload-on-change, or make the app exit when its file changes.`,
+      { pid: old[0]!.pid, app: app.label },
+    );
+  }
+
+  /**
    * mod_fcgid never notices an edited script: its processes keep the code they started with.
    * htsandbox says so (once per change), or with reloadOnChange retires them gracefully.
    */
@@ -187,7 +213,7 @@ export class FcgiProcessPool {
     if (stale.length === 0) return;
     if (this.reloadOnChange) {
       for (const e of stale) {
-        if (e.rec.state === 'idle') this.retire(e);
+        if (e.rec.state === 'idle') this.retire(e, 'stale code, --reload-on-change');
         else e.retireWhenDone = true;
       }
       this.log('warn', `${app.label} changed on disk; replacing ${stale.length} process${stale.length === 1 ? '' : 'es'} (--reload-on-change)`);
@@ -227,6 +253,7 @@ export class FcgiProcessPool {
    * a process is idle.
    */
   acquire(app: FcgiApp, done: AcquireCallback, quirkTries = 0): void {
+    if (!this.apps.has(app.classKey)) this.checkReplaced(app);
     this.apps.set(app.classKey, app);
     this.checkStale(app);
     const limits = app.limits ?? this.limits;
@@ -344,7 +371,7 @@ export class FcgiProcessPool {
     if (!this.entries.has(e.rec.id) || e.rec.state === 'dying') return;
     if (e.retireWhenDone || decideAfterRequest(e.rec, ok, this.limitsOf(e.rec.classKey)) === 'retire') {
       if (e.rec.inflight === 0 || !ok) {
-        this.retire(e);
+        this.retire(e, !ok ? 'communication error' : e.retireWhenDone ? 'stale code, --reload-on-change' : 'max requests reached (FcgidMaxRequestsPerProcess)');
         this.wakeClass(e.rec.classKey);
       }
       return;
@@ -444,6 +471,8 @@ export class FcgiProcessPool {
       });
     }
     const finishExit = (code: number): void => {
+      const reason = entry.exitReason ?? (this.closed ? 'server shutdown' : code === 0 ? 'the application exited by itself' : 'the application exited by itself (crashed?)');
+      this.log('info', `mod_fcgid: process ${app.label}(${pid}) exit(${reason}), return code: ${code}`, { pid, app: app.label });
       this.entries.delete(id);
       this.records = this.records.filter((r) => r !== rec);
       this.scores.set(app.classKey, scoreAfter('exit', this.scores.get(app.classKey), Date.now(), this.limits));
@@ -459,9 +488,10 @@ export class FcgiProcessPool {
     return entry;
   }
 
-  private retire(e: Entry): void {
+  private retire(e: Entry, reason: string): void {
     if (e.rec.state === 'dying') return;
     e.rec.state = 'dying';
+    e.exitReason = reason;
     e.conn?.close();
     e.mux?.close();
     try {
@@ -484,7 +514,7 @@ export class FcgiProcessPool {
       const e = this.entries.get(id);
       if (!e || (reason === 'busy timeout') !== (list === 'busy')) continue;
       if (reason === 'busy timeout') this.log('warn', `mod_fcgid: process ${this.apps.get(e.rec.classKey)?.label ?? e.rec.classKey}(${e.pid}) busy for over FcgidBusyTimeout (${this.limits.busyTimeoutMs / 1000} s): killed`);
-      this.retire(e);
+      this.retire(e, reason);
     }
   }
 

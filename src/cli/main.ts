@@ -60,7 +60,13 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--userdir <dir>', 'serve /~NAME/... from DIR/NAME/web_scripts/... (one server for a whole class)')
     .option('--reload-on-change', 'replace FastCGI processes when their script changes (the host never does)')
     .option('--trace-fcgi', 'log every FastCGI record sent to and received from applications, in words')
-    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean; traceFcgi?: boolean }) => {
+    .option('--dashboard <path>', 'where the live dashboard and its JSON API answer', '/.htsandbox/')
+    .option('--no-dashboard', 'no dashboard (its path is then the site\'s like any other)')
+    .option('--dashboard-public', 'show the dashboard to clients that are not on loopback too')
+    .option('--strict', 'add nothing of htsandbox\'s own to answers (no X-Htsandbox-Explain header)')
+    .option('--quiet', 'no line per request on a terminal')
+    .addHelpText('after', '\nExamples:\n  htsandbox serve mysite                 http://127.0.0.1:8080/, dashboard at /.htsandbox/\n  htsandbox serve mysite --port 0        any free port\n  htsandbox serve mysite --profile apache --access-log -\n')
+    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean; traceFcgi?: boolean; dashboard: string | false; dashboardPublic?: boolean; strict?: boolean; quiet?: boolean }) => {
       const port = Number.parseInt(o.port, 10);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         io.stderr.write(`htsandbox serve: bad port ${o.port}\n`);
@@ -75,6 +81,10 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       if (o.userdir) opts.userDir = o.userdir;
       if (o.reloadOnChange) opts.reloadOnChange = true;
       if (o.traceFcgi) opts.traceFcgi = true;
+      opts.dashboard = o.dashboard;
+      if (o.dashboardPublic) opts.dashboardPublic = true;
+      if (o.strict) opts.strict = true;
+      if (o.quiet) opts.quiet = true;
       exitCode = await runServe(opts, io);
     });
 

@@ -8,6 +8,8 @@ import { reapLeftovers } from '../adapters/process-table.js';
 import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
 import { tmpdir } from 'node:os';
 import type { CommandIo } from './io.js';
+import { RequestJournal, type RequestRecord } from '../server/request-journal.js';
+import type { DashboardOptions } from '../server/dashboard.js';
 
 export interface ServeOptions {
   root: string;
@@ -23,6 +25,14 @@ export interface ServeOptions {
   reloadOnChange?: boolean;
   /** Log every FastCGI record sent and received. */
   traceFcgi?: boolean;
+  /** The dashboard's path (default `/.htsandbox/`); false turns it off. */
+  dashboard?: string | false;
+  /** Show the dashboard to clients that are not on loopback too. */
+  dashboardPublic?: boolean;
+  /** Add nothing of htsandbox's own to answers (no X-Htsandbox-Explain header). */
+  strict?: boolean;
+  /** No request lines on a terminal. */
+  quiet?: boolean;
   /** Resolves once the server is listening (tests); the signal stops it. */
   signal?: AbortSignal;
   onListening?: (port: number) => void;
@@ -58,7 +68,12 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
         ? pino.transport({ target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname,apache' } })
         : pino.destination({ dest: 2, sync: false });
   const logger = pino({ base: undefined, level: 'info' }, errorDest);
-  setSiteLogger((module, level, message, fields) => logger[level === 'info' ? 'debug' : level]({ module, ...fields }, message));
+  const journal = new RequestJournal();
+  // An application's own output is its log, not an error of the server's (mod_fcgid copies it raw).
+  setSiteLogger((module, level, message, fields) => {
+    if (module === 'fcgid') journal.processEvent(message, fields);
+    logger[fields?.appOutput ? 'info' : level === 'info' ? 'debug' : level]({ module, ...fields }, message);
+  });
   for (const problem of site.proxyBalancerProblems) logger.warn({ module: 'proxy_balancer' }, problem);
   // One server per process outside tests; a test's server takes the sink and gives it back.
   if (opts.traceFcgi) setFcgiTraceSink((t) => logger.info({ module: 'fcgi-trace', peer: t.peer, direction: t.direction }, `${t.peer} ${t.direction === 'sent' ? '<-' : '->'} ${t.record}`));
@@ -73,7 +88,17 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   if (ended.length) logger.warn({ module: 'fcgid' }, `ended ${ended.length} FastCGI application(s) left running by a server that did not shut down: pid ${ended.join(', ')}`);
   // Map programs start before the switch to `User`, as mod_rewrite's do in Apache's parent.
   site.rewriteMaps.startPrograms();
-  const front = createHttpFrontSafe(site, logger, accessLog);
+  const dashboard = dashboardOptions(opts);
+  const requestLines = io.stderr.isTTY && !opts.quiet && !opts.errorLog;
+  const front = createHttpFront({
+    site,
+    logger,
+    ...(accessLog ? { accessLog } : {}),
+    journal,
+    ...(dashboard ? { dashboard } : {}),
+    explainHeader: Boolean(dashboard) && !opts.strict,
+    ...(requestLines ? { onRequestDone: (rec: RequestRecord) => io.stderr.write(requestLine(rec, !io.env.NO_COLOR)) } : {}),
+  });
   return new Promise<number>((done) => {
     front.once('error', (err: NodeJS.ErrnoException) => {
       io.stderr.write(`htsandbox serve: cannot listen on ${opts.host}:${opts.port}: ${err.message}\n`);
@@ -92,6 +117,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       const addr = front.address();
       const port = typeof addr === 'object' && addr ? addr.port : opts.port;
       io.stdout.write(`htsandbox: serving ${opts.root} at http://${opts.host}:${port}/\n`);
+      if (dashboard) io.stdout.write(`dashboard: http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}${dashboard.prefix}${dashboard.public ? '' : ' (loopback clients only)'}\n`);
       opts.onListening?.(port);
     });
     let stopping = false;
@@ -147,6 +173,19 @@ function dropPrivileges(user: string | undefined, group: string | undefined): st
   }
 }
 
-function createHttpFrontSafe(site: Exclude<ReturnType<typeof createSiteContext>, { error: string }>, logger: pino.Logger, accessLog?: (line: string) => void) {
-  return createHttpFront(accessLog ? { site, logger, accessLog } : { site, logger });
+/** The dashboard's settings from the command line (undefined: off). */
+function dashboardOptions(opts: ServeOptions): DashboardOptions | undefined {
+  if (opts.dashboard === false) return undefined;
+  let prefix = opts.dashboard ?? '/.htsandbox/';
+  if (!prefix.startsWith('/')) prefix = `/${prefix}`;
+  if (!prefix.endsWith('/')) prefix += '/';
+  return { prefix, public: Boolean(opts.dashboardPublic) };
+}
+
+/** One line per answered request on a terminal, coloured by status class; the reason of an error under it. */
+function requestLine(rec: RequestRecord, colour: boolean): string {
+  const paint = (code: number, text: string): string => (colour ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const tint = rec.status >= 500 ? 31 : rec.status >= 400 ? 33 : rec.status >= 300 ? 36 : 32;
+  const head = `${paint(tint, String(rec.status))} ${rec.method} ${rec.url} ${paint(2, `${rec.handler}${rec.pid ? `[${rec.pid}]` : ''} ${rec.durationMs ?? 0} ms`)}`;
+  return rec.reason && rec.status >= 400 ? `${head}\n    ${paint(tint, 'why:')} ${rec.reason}\n` : `${head}\n`;
 }

@@ -3,6 +3,7 @@
  * the body in and the output out, and turns the script's headers into the response as
  * `cgi_handle_response` does (Status, Location → internal redirect or 302, header merging).
  */
+import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { checkExecutable, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
@@ -180,6 +181,9 @@ export function runCgi(c: CgiContext): void {
   const child = viaPhp
     ? spawnCgi({ program: PHP_CGI, args: ['-d', 'cgi.force_redirect=0', '-f', d.path], cwd: dirname(d.path), env: finalEnv })
     : spawnCgi({ program: d.path, args: [], cwd: dirname(d.path), env: finalEnv });
+  journalCounters.cgiSpawns++;
+  const rec = recordOf(c.req);
+  if (rec && child.pid) rec.pid = child.pid;
   const parser = new CgiHeaderParser();
   let headersDone = false;
   let finished = false;

@@ -3,6 +3,7 @@
  * of the script's class is taken from the pool (or spawned), the request goes over FastCGI, and
  * the STDOUT stream is answered like a CGI response.
  */
+import { recordOf } from './request-journal.js';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { checkExecutable } from '../adapters/cgi-process.js';
@@ -172,6 +173,8 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
   }
   acquireThen(c.pool, app,
     (lease) => {
+      const rec = recordOf(c.req);
+      if (rec) rec.pid = lease.pid;
       if (res.destroyed) {
         // The client left while the request waited for a process: nothing to send it.
         lease.release(true);

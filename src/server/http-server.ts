@@ -7,13 +7,34 @@ import { resolveRequest } from '../engine/resolve.js';
 import { respond } from './responder.js';
 import { accessLogTime } from '../grammar/apache-time.js';
 import type { SiteContext } from './site-context.js';
+import { serveDashboard, type DashboardOptions } from './dashboard.js';
+import type { RequestJournal, RequestRecord } from './request-journal.js';
 
 export interface HttpFrontOptions {
   site: SiteContext;
   logger: Logger;
   /** Where combined-format access lines go (undefined: nowhere). */
   accessLog?: (line: string) => void;
+  /** Where requests are recorded for the dashboard (undefined: nowhere). */
+  journal?: RequestJournal;
+  /** The dashboard's path and who may see it (undefined: no dashboard). */
+  dashboard?: DashboardOptions;
+  /** Add `X-Htsandbox-Explain: <dashboard>/r/<id>` to every answer (off with --strict). */
+  explainHeader?: boolean;
+  /** Called once a request's answer has been sent (terminal request lines). */
+  onRequestDone?: (rec: RequestRecord) => void;
 }
+
+/** What a request that logged nothing went wrong for, in plain words, by status. */
+const PLAIN_REASONS: Record<number, string> = {
+  400: 'The request itself is malformed (bad URL encoding, a bad header, or a path Apache refuses).',
+  401: 'This directory asks for a login (Basic authentication) and no valid user and password came with the request.',
+  403: 'The configuration forbids this path (a Require line, Options, or a file the host never serves).',
+  404: 'No file or directory of that name exists under the site, and nothing (rewrite rule, script) answered for it.',
+  405: 'This method is not allowed on this path.',
+  413: 'The request body is larger than the configured limit.',
+  500: 'The server could not answer: see the error log lines below for what the host logged.',
+};
 
 
 function remoteAddress(req: IncomingMessage): string {
@@ -39,8 +60,15 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       headers: req.headers,
       rawTarget: target,
     };
+    if (opts.dashboard && opts.journal && serveDashboard(site, opts.journal, opts.dashboard, req, res, rawPath)) return;
+    const rec = opts.journal?.begin(req, target);
+    if (rec && opts.explainHeader) res.setHeader('X-Htsandbox-Explain', `${opts.dashboard?.prefix ?? '/.htsandbox/'}r/${rec.id}`);
     const log = (event: LogEvent, f: RequestFacts): void => {
       const line = `[${event.module}:${event.level}] [client ${f.remoteAddr}] ${event.message}`;
+      if (rec) {
+        rec.log.push(line);
+        if (event.explain) rec.reason ??= event.explain;
+      }
       const fields = { module: event.module, apache: line, url: target };
       const level = event.level === 'alert' || event.level === 'crit' ? 'error' : event.level === 'warn' ? 'warn' : event.level === 'info' ? 'debug' : 'error';
       logger[level](fields, event.message);
@@ -58,6 +86,18 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         res.writeHead(500, { 'Content-Type': 'text/html; charset=iso-8859-1' });
       }
       res.end();
+    }
+    if (rec) {
+      const journal = opts.journal!;
+      res.once('finish', () => {
+        if (rec.reason === undefined && res.statusCode >= 400) {
+          // Apache's own line says more than a generic sentence for a 500; for the rest, plain words.
+          const plain = PLAIN_REASONS[res.statusCode];
+          rec.reason = (res.statusCode === 500 || !plain) && rec.log.length ? rec.log[rec.log.length - 1] : plain;
+        }
+        journal.finish(rec, res.statusCode);
+        opts.onRequestDone?.(rec);
+      });
     }
     if (opts.accessLog) {
       const write = opts.accessLog;

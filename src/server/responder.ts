@@ -1,4 +1,5 @@
 /** Turns a decision into an HTTP response: static files, Apache's error pages, redirects. */
+import { recordOf } from './request-journal.js';
 import { closeSync, createReadStream, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -396,6 +397,8 @@ export function respond(
   log: ErrorLogger,
   redirected?: RedirectState,
 ): void {
+  const rec = recordOf(req);
+  if (rec) rec.handler = d.kind === 'handler' ? d.handler : d.kind === 'file' ? 'static' : d.kind === 'listing' ? 'autoindex' : d.kind === 'fcgi-auth' ? 'fcgid-authorizer' : d.kind;
   if (d.kind === 'fcgi-auth') {
     // The access phase waits for mod_fcgid's program; the body stays unread for the handler.
     runFcgidAuthorizer(

@@ -1,0 +1,138 @@
+/**
+ * What the dashboard (and its JSON API) shows: the recent requests with the reason for every
+ * error, FastCGI process spawns and exits with their reasons, CGI spawn counts. Kept in
+ * bounded rings, so a long-running server holds the last few hundred of each, never more.
+ * Credentials never enter it: header values and environment entries are redacted on the way in.
+ */
+import type { IncomingMessage } from 'node:http';
+
+/** One request as the dashboard lists it. */
+export interface RequestRecord {
+  /** Increasing id; `/.htsandbox/r/<id>` shows the request. */
+  id: number;
+  /** Milliseconds since the epoch when the request arrived. */
+  time: number;
+  method: string;
+  url: string;
+  /** 0 until the answer is sent. */
+  status: number;
+  /** What answered: a handler name (`cgi-script`, `fcgid-script`, `proxy:…`), `static`, `autoindex`, `error`, `redirect`. */
+  handler: string;
+  /** The simulated back-end server that answered (1 until `--servers` exists). */
+  server: number;
+  /** The script's or FastCGI application's process, when one answered. */
+  pid?: number;
+  /** Milliseconds from arrival to the end of the answer; undefined while in flight. */
+  durationMs?: number;
+  /** For an error, or a request something went wrong for: what happened, in plain words. */
+  reason?: string;
+  /** The error log lines the request produced (Apache's wording), in order. */
+  log: string[];
+  /** Request header fields, credentials redacted. */
+  headers: Record<string, string>;
+}
+
+/** A FastCGI process event: spawned, exited, replaced code, killed for a limit. */
+export interface ProcessEvent {
+  time: number;
+  /** `spawn`, `exit`, `stale`, `limit`, `output`… (from the pool's log line). */
+  kind: string;
+  message: string;
+  pid?: number;
+  app?: string;
+}
+
+const MAX_REQUESTS = 300;
+const MAX_EVENTS = 200;
+const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-auth-token)$/i;
+const SECRET_NAME = /pass|secret|token|auth|cookie|key|session/i;
+
+/** Replaces what looks like a credential by a marker (header and variable names decide). */
+export function redactValue(name: string, value: string): string {
+  if (SECRET_HEADER.test(name) || SECRET_NAME.test(name)) return value === '' ? '' : '[redacted]';
+  return value;
+}
+
+/** Counters kept whether or not a journal is on (the process's CGI spawns). */
+export const journalCounters = { cgiSpawns: 0 };
+
+/** The record of each request in flight (any journal): handlers note what answered. */
+const inFlight = new WeakMap<IncomingMessage, RequestRecord>();
+
+/** The dashboard's record of a request, when a journal is on. */
+export function recordOf(req: IncomingMessage): RequestRecord | undefined {
+  return inFlight.get(req);
+}
+
+/** The requests and process events of one running server, with listeners for live views. */
+export class RequestJournal {
+  private nextId = 1;
+  private readonly requests: RequestRecord[] = [];
+  private readonly events: ProcessEvent[] = [];
+  private readonly listeners = new Set<(what: 'request' | 'process') => void>();
+  /** CGI processes started since the process started. */
+  get cgiSpawns(): number {
+    return journalCounters.cgiSpawns;
+  }
+
+  /** Starts the record of a request (called as it arrives). */
+  begin(req: IncomingMessage, url: string): RequestRecord {
+    const headers: Record<string, string> = {};
+    const raw = req.rawHeaders;
+    for (let i = 0; i + 1 < raw.length && i < 200; i += 2) headers[raw[i]!] = redactValue(raw[i]!, raw[i + 1]!);
+    const rec: RequestRecord = { id: this.nextId++, time: Date.now(), method: req.method ?? 'GET', url, status: 0, handler: '', server: 1, log: [], headers };
+    this.requests.push(rec);
+    if (this.requests.length > MAX_REQUESTS) this.requests.shift();
+    inFlight.set(req, rec);
+    return rec;
+  }
+
+  /** Ends a request's record with its status. */
+  finish(rec: RequestRecord, status: number): void {
+    rec.status = status;
+    rec.durationMs = Date.now() - rec.time;
+    this.emit('request');
+  }
+
+  get(id: number): RequestRecord | undefined {
+    return this.requests.find((r) => r.id === id);
+  }
+
+  /** Newest first. */
+  recent(limit = MAX_REQUESTS): RequestRecord[] {
+    return this.requests.slice(-limit).reverse();
+  }
+
+  /** Newest first. */
+  processEvents(limit = MAX_EVENTS): ProcessEvent[] {
+    return this.events.slice(-limit).reverse();
+  }
+
+  /** Records a line of the process pool's log as an event (spawns, exits and their reasons). */
+  processEvent(message: string, fields: Record<string, unknown> | undefined): void {
+    const kind = /started$/.test(message)
+      ? 'spawn'
+      : /exited|ended|killed|gone|terminated/.test(message)
+        ? 'exit'
+        : /changed on disk|replaced|older than/.test(message)
+          ? 'stale'
+          : fields?.appOutput
+            ? 'output'
+            : 'note';
+    const pid = typeof fields?.pid === 'number' ? fields.pid : Number(/\((\d+)\)/.exec(message)?.[1]) || undefined;
+    const app = typeof fields?.app === 'string' ? fields.app : undefined;
+    this.events.push({ time: Date.now(), kind, message, ...(pid ? { pid } : {}), ...(app ? { app } : {}) });
+    if (this.events.length > MAX_EVENTS) this.events.shift();
+    this.emit('process');
+  }
+
+  /** Calls `fn` on each change until the returned function is called. */
+  listen(fn: (what: 'request' | 'process') => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(what: 'request' | 'process'): void {
+    for (const fn of this.listeners) fn(what);
+  }
+}
