@@ -146,14 +146,14 @@ describe('the dashboard\'s rules', () => {
     expect(isLoopback('10.0.0.5')).toBe(false);
     expect(isLoopback('::ffff:192.0.2.1')).toBe(false);
     const journal = new RequestJournal();
-    const site = { fcgiPool: { status: () => [] }, stats: { startedAt: Date.now(), requests: 0 } } as unknown as SiteContext;
+    const site = { server: 1, fcgiPool: { status: () => [] }, stats: { startedAt: Date.now(), requests: 0 } } as unknown as SiteContext;
     const fake = (addr: string) => ({ method: 'GET', socket: { remoteAddress: addr, once() {} }, resume() {} }) as unknown as IncomingMessage;
     let written = '';
     const res = { writeHead() {}, end(b?: string) { written += b ?? ''; } } as unknown as ServerResponse;
-    expect(serveDashboard(site, journal, { prefix: '/.htsandbox/', public: false }, fake('192.0.2.1'), res, '/.htsandbox/api/status')).toBe(false);
-    expect(serveDashboard(site, journal, { prefix: '/.htsandbox/', public: true }, fake('192.0.2.1'), res, '/.htsandbox/api/status')).toBe(true);
+    expect(serveDashboard([site], journal, { prefix: '/.htsandbox/', public: false }, fake('192.0.2.1'), res, '/.htsandbox/api/status')).toBe(false);
+    expect(serveDashboard([site], journal, { prefix: '/.htsandbox/', public: true }, fake('192.0.2.1'), res, '/.htsandbox/api/status')).toBe(true);
     expect(JSON.parse(written)).toHaveProperty('processes');
-    expect(serveDashboard(site, journal, { prefix: '/.htsandbox/', public: false }, fake('127.0.0.1'), res, '/other/')).toBe(false);
+    expect(serveDashboard([site], journal, { prefix: '/.htsandbox/', public: false }, fake('127.0.0.1'), res, '/other/')).toBe(false);
   });
 
   it('redacts values by header or variable name', () => {

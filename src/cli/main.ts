@@ -65,8 +65,10 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--dashboard-public', 'show the dashboard to clients that are not on loopback too')
     .option('--strict', 'add nothing of htsandbox\'s own to answers (no X-Htsandbox-Explain header)')
     .option('--quiet', 'no line per request on a terminal')
+    .option('--servers <n>', 'simulate the host\'s balancer: N servers, each with its own FastCGI processes', '1')
+    .option('--persistence <seconds>', 'how long the balancer keeps a client on its server after its last request', '600')
     .addHelpText('after', '\nExamples:\n  htsandbox serve mysite                 http://127.0.0.1:8080/, dashboard at /.htsandbox/\n  htsandbox serve mysite --port 0        any free port\n  htsandbox serve mysite --profile apache --access-log -\n')
-    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean; traceFcgi?: boolean; dashboard: string | false; dashboardPublic?: boolean; strict?: boolean; quiet?: boolean }) => {
+    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean; traceFcgi?: boolean; dashboard: string | false; dashboardPublic?: boolean; strict?: boolean; quiet?: boolean; servers: string; persistence: string }) => {
       const port = Number.parseInt(o.port, 10);
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         io.stderr.write(`htsandbox serve: bad port ${o.port}\n`);
@@ -85,6 +87,15 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       if (o.dashboardPublic) opts.dashboardPublic = true;
       if (o.strict) opts.strict = true;
       if (o.quiet) opts.quiet = true;
+      const servers = /^\d+$/.test(o.servers) ? Number(o.servers) : NaN;
+      const persistence = /^\d+$/.test(o.persistence) ? Number(o.persistence) : NaN;
+      if (!(servers >= 1 && servers <= 64) || !(persistence >= 0)) {
+        io.stderr.write(`htsandbox serve: --servers takes 1 to 64 and --persistence a number of seconds (got ${o.servers}, ${o.persistence})\n`);
+        exitCode = 2;
+        return;
+      }
+      opts.servers = servers;
+      opts.persistenceSeconds = persistence;
       exitCode = await runServe(opts, io);
     });
 

@@ -3,7 +3,8 @@ import { createWriteStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { createHttpFront } from '../server/http-server.js';
-import { createSiteContext, setSiteLogger } from '../server/site-context.js';
+import { backendServers, createSiteContext, setSiteLogger } from '../server/site-context.js';
+import { PersistenceTable } from '../engine/lvs-persistence.js';
 import { reapLeftovers } from '../adapters/process-table.js';
 import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,10 @@ export interface ServeOptions {
   strict?: boolean;
   /** No request lines on a terminal. */
   quiet?: boolean;
+  /** Simulated real servers behind the host's balancer, each with its own FastCGI processes (default 1). */
+  servers?: number;
+  /** How long the balancer keeps a client on its server after its last request, in seconds (LVS persistence; default 600). */
+  persistenceSeconds?: number;
   /** Resolves once the server is listening (tests); the signal stops it. */
   signal?: AbortSignal;
   onListening?: (port: number) => void;
@@ -88,12 +93,17 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   if (ended.length) logger.warn({ module: 'fcgid' }, `ended ${ended.length} FastCGI application(s) left running by a server that did not shut down: pid ${ended.join(', ')}`);
   // Map programs start before the switch to `User`, as mod_rewrite's do in Apache's parent.
   site.rewriteMaps.startPrograms();
+  const servers = backendServers(site, Math.max(1, opts.servers ?? 1));
+  const backends = servers.length > 1 ? { servers, persistence: new PersistenceTable(servers.length, (opts.persistenceSeconds ?? 600) * 1000) } : undefined;
+  if (backends) logger.info({ module: 'htsandbox' }, `${servers.length} simulated servers behind the host's balancer, each with its own FastCGI processes; a client (source address, or X-Forwarded-For) stays on its server for ${opts.persistenceSeconds ?? 600} s after its last request`);
+  const shutdownPools = (): Promise<unknown> => Promise.all(servers.map((s) => s.fcgiPool.shutdown()));
   const dashboard = dashboardOptions(opts);
   const requestLines = io.stderr.isTTY && !opts.quiet && !opts.errorLog;
   const front = createHttpFront({
     site,
     logger,
     ...(accessLog ? { accessLog } : {}),
+    ...(backends ? { backends } : {}),
     journal,
     ...(dashboard ? { dashboard } : {}),
     explainHeader: Boolean(dashboard) && !opts.strict,
@@ -109,7 +119,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       const switched = dropPrivileges(site.host.user, site.host.group);
       if (switched !== undefined) {
         io.stderr.write(`htsandbox serve: ${switched}\n`);
-        void site.fcgiPool.shutdown();
+        void shutdownPools();
         site.rewriteMaps.shutdown();
         front.close(() => done(2));
         return;
@@ -126,7 +136,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       stopping = true;
       // Applications end first (within 2 s), then the listener closes.
       site.rewriteMaps.shutdown();
-      void site.fcgiPool.shutdown().then(() => {
+      void shutdownPools().then(() => {
         if (opts.traceFcgi) setFcgiTraceSink(undefined);
         front.close(() => done(0));
       });

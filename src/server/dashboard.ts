@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SiteContext } from './site-context.js';
 import type { RequestJournal, RequestRecord } from './request-journal.js';
 import { escapeHtml } from '../grammar/error-pages.js';
+import type { PersistenceTable } from '../engine/lvs-persistence.js';
 
 export interface DashboardOptions {
   /** URL path prefix, with a trailing slash (`/.htsandbox/`). */
@@ -25,11 +26,12 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /** The JSON the API serves: processes, requests, events, counters. */
-export function dashboardStatus(site: SiteContext, journal: RequestJournal) {
+export function dashboardStatus(servers: readonly SiteContext[], journal: RequestJournal, persistence?: PersistenceTable) {
   const now = Date.now();
-  const processes = site.fcgiPool
-    .status()
-    .sort((a, b) => a.label.localeCompare(b.label) || a.pid - b.pid)
+  const site = servers[0]!;
+  const processes = servers
+    .flatMap((s) => s.fcgiPool.status().map((p) => ({ ...p, server: s.server })))
+    .sort((a, b) => a.label.localeCompare(b.label) || a.server - b.server || a.pid - b.pid)
     .map((p) => ({
       app: p.label,
       command: p.cmdline,
@@ -39,10 +41,10 @@ export function dashboardStatus(site: SiteContext, journal: RequestJournal) {
       ageSeconds: Math.round((now - p.startedAt) / 1000),
       idleSeconds: p.state === 'idle' ? Math.round((now - p.lastActiveAt) / 1000) : 0,
       oldCode: p.stale,
-      server: 1,
+      server: p.server,
     }));
   return {
-    server: { startedAt: new Date(site.stats.startedAt).toISOString(), uptimeSeconds: Math.round((now - site.stats.startedAt) / 1000), requests: site.stats.requests, cgiSpawns: journal.cgiSpawns, servers: 1 },
+    server: { startedAt: new Date(site.stats.startedAt).toISOString(), uptimeSeconds: Math.round((now - site.stats.startedAt) / 1000), requests: site.stats.requests, cgiSpawns: journal.cgiSpawns, servers: servers.length, ...(persistence ? { clientsPerServer: persistence.clientsPerServer(now), persistenceSeconds: persistence.persistenceMs / 1000 } : {}) },
     processes,
     requests: journal.recent(100).map(publicRecord),
     events: journal.processEvents(100),
@@ -77,7 +79,15 @@ function sendHtml(res: ServerResponse, status: number, body: string, head: boole
 }
 
 /** Answers a dashboard request; false when the request is not for the dashboard (or not allowed to see it). */
-export function serveDashboard(site: SiteContext, journal: RequestJournal, opts: DashboardOptions, req: IncomingMessage, res: ServerResponse, path: string): boolean {
+export function serveDashboard(
+  servers: readonly SiteContext[],
+  journal: RequestJournal,
+  opts: DashboardOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  persistence?: PersistenceTable,
+): boolean {
   if (!path.startsWith(opts.prefix) && path !== opts.prefix.slice(0, -1)) return false;
   if (!opts.public && !isLoopback(req.socket.remoteAddress)) return false;
   req.resume();
@@ -98,11 +108,11 @@ export function serveDashboard(site: SiteContext, journal: RequestJournal, opts:
     return true;
   }
   if (rest === 'api/status') {
-    sendJson(res, 200, dashboardStatus(site, journal), head);
+    sendJson(res, 200, dashboardStatus(servers, journal, persistence), head);
     return true;
   }
   if (rest === 'api/events') {
-    streamEvents(site, journal, req, res);
+    streamEvents(() => dashboardStatus(servers, journal, persistence), journal, req, res);
     return true;
   }
   const one = /^(?:api\/requests|r)\/(\d+)$/.exec(rest);
@@ -119,10 +129,10 @@ export function serveDashboard(site: SiteContext, journal: RequestJournal, opts:
 }
 
 /** Server-Sent Events: the whole status on connect and after each change (at most 4 per second). */
-function streamEvents(site: SiteContext, journal: RequestJournal, req: IncomingMessage, res: ServerResponse): void {
+function streamEvents(snapshot: () => unknown, journal: RequestJournal, req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
   const send = (): void => {
-    res.write(`event: status\ndata: ${JSON.stringify(dashboardStatus(site, journal))}\n\n`);
+    res.write(`event: status\ndata: ${JSON.stringify(snapshot())}\n\n`);
   };
   let pending: NodeJS.Timeout | undefined;
   const stop = journal.listen(() => {
@@ -170,7 +180,7 @@ function dashboardPage(prefix: string): string {
 <h2>FastCGI processes</h2>
 <table id="procs"><thead><tr><th>application</th><th>pid</th><th>state</th><th>requests</th><th>age (s)</th><th>idle (s)</th><th>code</th><th>server</th></tr></thead><tbody></tbody></table>
 <h2>Recent requests</h2>
-<table id="reqs"><thead><tr><th>time</th><th>request</th><th>status</th><th>handler</th><th>process</th><th>ms</th><th>why</th></tr></thead><tbody></tbody></table>
+<table id="reqs"><thead><tr><th>time</th><th>request</th><th>status</th><th>handler</th><th>server</th><th>process</th><th>ms</th><th>why</th></tr></thead><tbody></tbody></table>
 <h2>Process events</h2>
 <table id="events"><thead><tr><th>time</th><th>event</th><th>what happened</th></tr></thead><tbody></tbody></table>
 <script>
@@ -179,13 +189,14 @@ function cell(tr, text, cls) { const td = document.createElement('td'); td.textC
 function fill(id, rows, make) { const tb = document.querySelector('#' + id + ' tbody'); tb.replaceChildren(...rows.map(make)); }
 function clock(iso) { return new Date(iso).toLocaleTimeString(); }
 function render(s) {
-  document.getElementById('summary').textContent = 'up ' + s.server.uptimeSeconds + ' s · ' + s.server.requests + ' requests · ' + s.processes.length + ' FastCGI process(es) · ' + s.server.cgiSpawns + ' CGI process(es) started';
+  document.getElementById('summary').textContent = 'up ' + s.server.uptimeSeconds + ' s · ' + s.server.requests + ' requests · ' + s.processes.length + ' FastCGI process(es) · ' + s.server.cgiSpawns + ' CGI process(es) started'
+    + (s.server.servers > 1 ? ' · ' + s.server.servers + ' servers behind the balancer (clients kept ' + s.server.persistenceSeconds + ' s; clients per server: ' + s.server.clientsPerServer.join(', ') + ')' : '');
   fill('procs', s.processes, (p) => { const tr = document.createElement('tr'); tr.dataset.pid = p.pid; if (p.oldCode) tr.className = 'old';
     cell(tr, p.app); cell(tr, String(p.pid)); cell(tr, p.state); cell(tr, String(p.requests)); cell(tr, String(p.ageSeconds)); cell(tr, String(p.idleSeconds));
     cell(tr, p.oldCode ? 'OLD: the script changed after this process started' : 'current'); cell(tr, String(p.server)); return tr; });
   fill('reqs', s.requests, (r) => { const tr = document.createElement('tr');
     cell(tr, clock(r.time)); const a = document.createElement('a'); a.href = prefix + 'r/' + r.id; a.textContent = r.method + ' ' + r.url; cell(tr, '').appendChild(a);
-    cell(tr, r.status ? String(r.status) : '…', 's' + String(r.status).charAt(0)); cell(tr, r.handler); cell(tr, r.pid ? String(r.pid) : ''); cell(tr, r.durationMs === undefined ? '' : String(r.durationMs));
+    cell(tr, r.status ? String(r.status) : '…', 's' + String(r.status).charAt(0)); cell(tr, r.handler); cell(tr, String(r.server)); cell(tr, r.pid ? String(r.pid) : ''); cell(tr, r.durationMs === undefined ? '' : String(r.durationMs));
     cell(tr, r.reason || '', r.reason ? 'reason' : ''); return tr; });
   fill('events', s.events, (e) => { const tr = document.createElement('tr'); cell(tr, clock(e.time ? new Date(e.time).toISOString() : '')); cell(tr, e.kind); cell(tr, e.message); return tr; });
 }

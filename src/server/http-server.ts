@@ -7,11 +7,14 @@ import { resolveRequest } from '../engine/resolve.js';
 import { respond } from './responder.js';
 import { accessLogTime } from '../grammar/apache-time.js';
 import type { SiteContext } from './site-context.js';
+import { balancerClientKey, type PersistenceTable } from '../engine/lvs-persistence.js';
 import { serveDashboard, type DashboardOptions } from './dashboard.js';
 import type { RequestJournal, RequestRecord } from './request-journal.js';
 
 export interface HttpFrontOptions {
   site: SiteContext;
+  /** `--servers N`: the simulated real servers (server 1 is `site`) and the balancer's persistence. */
+  backends?: { servers: SiteContext[]; persistence: PersistenceTable };
   logger: Logger;
   /** Where combined-format access lines go (undefined: nowhere). */
   accessLog?: (line: string) => void;
@@ -60,8 +63,11 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       headers: req.headers,
       rawTarget: target,
     };
-    if (opts.dashboard && opts.journal && serveDashboard(site, opts.journal, opts.dashboard, req, res, rawPath)) return;
+    if (opts.dashboard && opts.journal && serveDashboard(opts.backends?.servers ?? [site], opts.journal, opts.dashboard, req, res, rawPath, opts.backends?.persistence)) return;
+    // The host's balancer sends the client to its server; each server has its own FastCGI processes.
+    const server = opts.backends ? opts.backends.servers[opts.backends.persistence.route(balancerClientKey(facts.remoteAddr, req.headers['x-forwarded-for'] as string | undefined), Date.now())]! : site;
     const rec = opts.journal?.begin(req, target);
+    if (rec) rec.server = server.server;
     if (rec && opts.explainHeader) res.setHeader('X-Htsandbox-Explain', `${opts.dashboard?.prefix ?? '/.htsandbox/'}r/${rec.id}`);
     const log = (event: LogEvent, f: RequestFacts): void => {
       const line = `[${event.module}:${event.level}] [client ${f.remoteAddr}] ${event.message}`;
@@ -77,9 +83,9 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     site.stats.requests++;
     res.setHeader('Server', 'Apache (htsandbox)');
     try {
-      site.fs.sync();
-      const decision = resolveRequest(site, facts);
-      respond(site, req, res, facts, decision, log);
+      server.fs.sync();
+      const decision = resolveRequest(server, facts);
+      respond(server, req, res, facts, decision, log);
     } catch (err) {
       logger.error({ err, url: target }, 'internal error while handling the request');
       if (!res.headersSent) {

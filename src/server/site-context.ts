@@ -43,6 +43,21 @@ export interface SiteContext extends ResolveContext {
   proxyBalancerProblems: string[];
   /** For mod_status: when the server started and how many requests it has answered. */
   stats: { startedAt: number; requests: number };
+  /** Which simulated back-end server this is (1-based; `serve --servers N`). */
+  server: number;
+  /** A new, empty mod_fcgid process table for simulated server `server` (its own socket directory). */
+  newFcgiPool(server: number): FcgiProcessPool;
+}
+
+/**
+ * The simulated real servers behind the host's balancer (`serve --servers N`): the same site
+ * and configuration, each with its own mod_fcgid process table, as each of the host's machines
+ * runs its own Apache. Server 1 is `site` itself.
+ */
+export function backendServers(site: SiteContext, count: number): SiteContext[] {
+  const out = [site];
+  for (let n = 2; n <= count; n++) out.push({ ...site, server: n, fcgiPool: site.newFcgiPool(n) });
+  return out;
 }
 
 type ModuleLog = (module: string, level: 'error' | 'warn' | 'info', message: string, fields?: Record<string, unknown>) => void;
@@ -120,6 +135,15 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     spawnScoreUpLimit: num('fcgidspawnscoreuplimit', d.spawnScoreUpLimit),
     sleepQuirk: (arg('htsandboxfcgidsleepquirk') ?? 'off').toLowerCase() === 'on',
   };
+  const reload = Boolean(runtime.reloadOnChange) || (arg('htsandboxreloadonchange') ?? 'off').toLowerCase() === 'on';
+  function newFcgiPool(server: number): FcgiProcessPool {
+    return new FcgiProcessPool(
+      fcgiLimits,
+      join(tmpdir(), `${STATE_DIR_PREFIX}${process.pid}-${Date.now()}${server === 1 ? '' : `-s${server}`}`),
+      (level, message, fields) => siteLog('fcgid', level, message, server === 1 ? fields : { ...fields, server }),
+      reload,
+    );
+  }
   return {
     ...base,
     loaded,
@@ -132,12 +156,9 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     fcgiInitialEnv: new Map(all('fcgidinitialenv').map((a) => [a[0] ?? '', a[1] ?? ''] as [string, string]).slice(0, 64)),
     fcgiPassHeaders: all('fcgidpassheader').map((a) => a[0] ?? ''),
     fcgiCmdOptions: cmdOptions,
-    fcgiPool: new FcgiProcessPool(
-      fcgiLimits,
-      join(tmpdir(), `${STATE_DIR_PREFIX}${process.pid}-${Date.now()}`),
-      (level, message, fields) => siteLog('fcgid', level, message, fields),
-      Boolean(runtime.reloadOnChange) || (arg('htsandboxreloadonchange') ?? 'off').toLowerCase() === 'on',
-    ),
+    fcgiPool: newFcgiPool(1),
+    newFcgiPool,
+    server: 1,
     timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
     rewriteMaps,
     proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, state: newBalancerState(members) }])),
