@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { runCheck } from './check-command.js';
 import { runInit } from './init-command.js';
+import { runCompare } from './compare-command.js';
 import { runServe } from './serve-command.js';
 import type { CommandIo } from './io.js';
 
@@ -106,6 +107,27 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .addHelpText('after', '\nExample:\n  htsandbox init mysite && htsandbox serve mysite\n')
     .action((dir: string) => {
       exitCode = runInit({ dir }, io);
+    });
+
+  program
+    .command('compare')
+    .description('run one script as CGI and as FastCGI under the same load, and compare speed and process starts')
+    .argument('<root>', 'site root')
+    .argument('<path>', 'URL path of the script, e.g. /counter.fcgi (it must use a FastCGI library)')
+    .option('-n, --requests <n>', 'requests per run', '500')
+    .option('-c, --concurrency <n>', 'concurrent clients', '4')
+    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
+    .addHelpText('after', '\nExample:\n  htsandbox compare fixtures/example-site /counter.fcgi -n 1000 -c 8\n')
+    .action(async (root: string, path: string, o: { requests: string; concurrency: string; config?: string; profile?: string }) => {
+      const requests = /^\d+$/.test(o.requests) ? Number(o.requests) : NaN;
+      const concurrency = /^\d+$/.test(o.concurrency) ? Number(o.concurrency) : NaN;
+      if (!(requests >= 1) || !(concurrency >= 1 && concurrency <= 256)) {
+        io.stderr.write(`htsandbox compare: -n takes a positive number and -c 1 to 256 (got ${o.requests}, ${o.concurrency})\n`);
+        exitCode = 2;
+        return;
+      }
+      exitCode = await runCompare({ root, path, requests, concurrency, ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}) }, io);
     });
 
   try {
