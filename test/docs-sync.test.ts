@@ -1,10 +1,11 @@
-/** docs/errors.md and docs/directives.md are generated; a stale copy fails here. */
+/** docs/errors.md, docs/directives.md and docs/cli.md are generated; a stale copy fails here. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { renderDirectivesMarkdown } from '../src/grammar/directive-docs.js';
 import { renderErrorsMarkdown } from '../src/vocabulary/catalog-docs.js';
+import { renderCliMarkdown } from '../src/cli/cli-docs.js';
 import { ERROR_CATALOG } from '../src/vocabulary/error-catalog.js';
 import { PROJECT_ROOT } from './helpers/private-apache.js';
 
@@ -22,6 +23,9 @@ describe('generated documentation', () => {
   });
   it('docs/directives.md matches the registry (run npm run docs)', () => {
     expect(read('docs/directives.md')).toBe(renderDirectivesMarkdown());
+  });
+  it('docs/cli.md matches the commands\' own --help (run npm run docs)', async () => {
+    expect(read('docs/cli.md')).toBe(await renderCliMarkdown());
   });
   it('every HTnnn code used in src/ is in the catalog', () => {
     const used = new Set<string>();

@@ -28,6 +28,8 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .description('A local emulator of a Scripts-style shared web host (Apache 2.4 + mod_fcgid + .htaccess)')
     .version(version)
     .exitOverride()
+    // One width everywhere, so docs/cli.md (generated from this help) is the same on any terminal.
+    .configureHelp({ helpWidth: 100 })
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
@@ -41,6 +43,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github', 'sarif']).default('text'))
     .option('--not-emulated', 'also list directives htsandbox accepts but does not emulate')
+    .addHelpText('after', '\nExamples:\n  htsandbox check mysite\n  htsandbox check mysite --profile apache --format sarif > check.sarif\n')
     .action((root: string, o: { config?: string; profile?: string; format: 'text' | 'json' | 'github' | 'sarif'; notEmulated?: boolean }) => {
       const opts: Parameters<typeof runCheck>[0] = { root, format: o.format, showNotEmulated: Boolean(o.notEmulated) };
       if (o.config) opts.config = o.config;
