@@ -1,5 +1,7 @@
 /** `htsandbox check` end to end, in process: exit codes and every output format. */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import AjvDraft04 from 'ajv-draft-04';
+import addFormats from 'ajv-formats';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -63,6 +65,22 @@ describe('htsandbox check', () => {
     const loc = log.runs[0].results[0].locations[0].physicalLocation;
     expect(loc.artifactLocation.uri).toMatch(/sub\/\.htaccess$/);
     expect(loc.region.startLine).toBe(3);
+  });
+
+  it('--format sarif validates against the SARIF 2.1.0 JSON schema (the one Microsoft\'s jest-sarif ships)', async () => {
+    const schema = JSON.parse(readFileSync(join(PROJECT_ROOT, 'node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json'), 'utf8')) as object;
+    // The schema has a pattern JavaScript reads only without the u flag.
+    const ajv = new AjvDraft04.default({ allErrors: true, strict: false, unicodeRegExp: false });
+    addFormats.default(ajv);
+    const validate = ajv.compile(schema);
+    const withErrors = JSON.parse((await run(['check', site(BROKEN), '--format', 'sarif'])).out) as unknown;
+    expect(validate(withErrors), JSON.stringify(validate.errors)).toBe(true);
+    const clean = JSON.parse((await run(['check', site({ '.htaccess': 'Options -Indexes\n' }), '--format', 'sarif'])).out) as unknown;
+    expect(validate(clean), JSON.stringify(validate.errors)).toBe(true);
+    // The schema is not a rubber stamp: a result without its message is refused.
+    const broken = structuredClone(withErrors) as { runs: { results: { message?: unknown }[] }[] };
+    delete broken.runs[0]!.results[0]!.message;
+    expect(validate(broken)).toBe(false);
   });
 
   it('--format github prints workflow annotations', async () => {

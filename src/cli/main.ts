@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { runCheck } from './check-command.js';
 import { runInit } from './init-command.js';
 import { runCompare } from './compare-command.js';
+import { runTest } from './test-command.js';
 import { runServe } from './serve-command.js';
 import type { CommandIo } from './io.js';
 
@@ -110,6 +111,23 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .addHelpText('after', '\nExample:\n  htsandbox init mysite && htsandbox serve mysite\n')
     .action((dir: string) => {
       exitCode = runInit({ dir }, io);
+    });
+
+  program
+    .command('test')
+    .description('run URL expectation suites against the site as the host would serve it (or, --against, a live server)')
+    .argument('[root]', 'site root', '.')
+    .option('--suite <file...>', 'suite files (YAML or JSON; docs/test-suites.md)')
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'junit', 'github']).default('text'))
+    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
+    .option('--against <url>', 'send the requests to this live server instead of serving the site')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 every test passed, 1 a test failed, 2 usage or a bad suite.\n\nExamples:\n  htsandbox test mysite --suite site-tests.yaml\n  htsandbox test --suite site-tests.yaml --against https://me.scripts.mit.edu/ --format junit > junit.xml\n',
+    )
+    .action(async (root: string, o: { suite?: string[]; format: 'text' | 'json' | 'junit' | 'github'; config?: string; profile?: string; against?: string }) => {
+      exitCode = await runTest({ root, suites: o.suite ?? [], format: o.format, ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}), ...(o.against ? { against: o.against } : {}) }, io);
     });
 
   program

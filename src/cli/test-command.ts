@@ -1,0 +1,294 @@
+/**
+ * `htsandbox test [SITE] --suite FILE …`: runs URL expectation suites against the site, served
+ * in this process on a free port as `serve` would serve it (or, with `--against URL`, against any
+ * live server: the real host after a deploy, a staging server, a real Apache), and reports each
+ * request — text, JSON, JUnit XML or GitHub annotations. A failure served here comes with the
+ * request's story from the dashboard's record: what answered, the host's log lines, the reason.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { relative, resolve } from 'node:path';
+import { checkAnswer, parseSuite, type Suite, type SuiteAnswer, type SuiteProblem, type SuiteTest } from '../grammar/test-suite.js';
+import { runServe } from './serve-command.js';
+import type { CommandIo } from './io.js';
+
+export type TestFormat = 'text' | 'json' | 'junit' | 'github';
+
+export interface TestOptions {
+  root: string;
+  suites: string[];
+  format: TestFormat;
+  config?: string;
+  profile?: string;
+  /** Run against this live server instead of serving the site. */
+  against?: string;
+}
+
+/** What served a request, from the dashboard's record (local runs only). */
+export interface RequestStory {
+  handler: string;
+  pid?: number;
+  reason?: string;
+  log: string[];
+}
+
+export interface TestResult {
+  test: SuiteTest;
+  file: string;
+  passed: boolean;
+  failures: string[];
+  status?: number;
+  timeMs: number;
+  story?: RequestStory;
+  /** The request could not be sent or answered (connection refused, reset). */
+  error?: string;
+}
+
+interface Target {
+  base: URL;
+  agent: Agent;
+}
+
+function send(target: Target, t: SuiteTest): Promise<{ answer: SuiteAnswer; explain?: string }> {
+  const url = target.base;
+  const body = t.request.body === undefined ? undefined : Buffer.from(t.request.body);
+  const headers: Record<string, string> = { ...t.request.headers };
+  if (body && !Object.keys(headers).some((k) => /^(content-length|transfer-encoding)$/i.test(k))) headers['Content-Length'] = String(body.length);
+  const started = process.hrtime.bigint();
+  const requestFn = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((res, rej) => {
+    const req = requestFn(
+      {
+        protocol: url.protocol,
+        host: url.hostname,
+        port: url.port,
+        // The path exactly as written (a suite may test %2F, //, ..): not the URL's normalised one.
+        path: `${target.base.pathname.replace(/\/$/, '')}${t.request.path}`,
+        method: t.request.method,
+        headers,
+        ...(url.protocol === 'https:' ? {} : { agent: target.agent }),
+      },
+      (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => {
+          const h: Record<string, string> = {};
+          for (const [k, v] of Object.entries(r.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
+          const explain = typeof r.headers['x-htsandbox-explain'] === 'string' ? r.headers['x-htsandbox-explain'] : undefined;
+          res({ answer: { status: r.statusCode ?? 0, headers: h, body: Buffer.concat(chunks).toString('utf8'), timeMs: Number(process.hrtime.bigint() - started) / 1e6 }, ...(explain ? { explain } : {}) });
+        });
+        r.on('error', rej);
+      },
+    );
+    req.on('error', rej);
+    req.end(body);
+  });
+}
+
+function storyOf(target: Target, link: string): Promise<RequestStory | undefined> {
+  return new Promise((res) => {
+    const req = httpRequest({ host: target.base.hostname, port: target.base.port, path: link.replace('/r/', '/api/requests/'), agent: target.agent }, (r) => {
+      let text = '';
+      r.on('data', (c: Buffer) => (text += c.toString()));
+      r.on('end', () => {
+        try {
+          const j = JSON.parse(text) as RequestStory;
+          res({ handler: j.handler, log: j.log ?? [], ...(j.pid ? { pid: j.pid } : {}), ...(j.reason ? { reason: j.reason } : {}) });
+        } catch {
+          res(undefined);
+        }
+      });
+    });
+    req.on('error', () => res(undefined));
+    req.end();
+  });
+}
+
+async function runSuites(target: Target, suites: Suite[], local: boolean, progress: ((done: number, total: number) => void) | undefined): Promise<TestResult[]> {
+  const results: TestResult[] = [];
+  const total = suites.reduce((n, s) => n + s.tests.length, 0);
+  for (const suite of suites) {
+    for (const test of suite.tests) {
+      try {
+        const { answer, explain } = await send(target, test);
+        const failures = checkAnswer(test, answer);
+        const story = local && explain && failures.length ? await storyOf(target, explain) : undefined;
+        results.push({ test, file: suite.file, passed: failures.length === 0, failures, status: answer.status, timeMs: answer.timeMs, ...(story ? { story } : {}) });
+      } catch (err) {
+        const message = `the request failed: ${(err as Error).message}`;
+        results.push({ test, file: suite.file, passed: false, failures: [message], timeMs: 0, error: message });
+      }
+      progress?.(results.length, total);
+    }
+  }
+  return results;
+}
+
+const xml = (s: string): string =>
+  s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    // XML 1.0 cannot carry most control characters, even escaped.
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
+/** GitHub's workflow-command escaping of a message and of a property. */
+const ghData = (s: string): string => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+const ghProp = (s: string): string => ghData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
+
+function storyLines(story: RequestStory | undefined): string[] {
+  if (!story) return [];
+  const out = [`answered by ${story.handler || '?'}${story.pid ? ` (process ${story.pid})` : ''}`];
+  if (story.reason) out.push(`why: ${story.reason}`);
+  for (const l of story.log) out.push(`log: ${l}`);
+  return out;
+}
+
+/** The report in the chosen format. */
+export function formatResults(results: TestResult[], format: TestFormat, cwd: string, against: string | undefined): string {
+  const failed = results.filter((r) => !r.passed);
+  const where = (r: TestResult): string => `${relative(cwd, r.file) || r.file}:${r.test.line}`;
+  const summary = `${results.length - failed.length} passed, ${failed.length} failed`;
+  if (format === 'json') {
+    return JSON.stringify(
+      {
+        against: against ?? null,
+        passed: results.length - failed.length,
+        failed: failed.length,
+        tests: results.map((r) => ({
+          name: r.test.name,
+          file: r.file,
+          line: r.test.line,
+          request: r.test.request,
+          passed: r.passed,
+          status: r.status ?? null,
+          timeMs: Math.round(r.timeMs * 10) / 10,
+          failures: r.failures,
+          ...(r.story ? { story: r.story } : {}),
+        })),
+      },
+      null,
+      2,
+    );
+  }
+  if (format === 'junit') {
+    const byFile = new Map<string, TestResult[]>();
+    for (const r of results) byFile.set(r.file, [...(byFile.get(r.file) ?? []), r]);
+    const suites = [...byFile].map(([file, rs]) => {
+      const name = relative(cwd, file) || file;
+      const cases = rs.map((r) => {
+        const head = `    <testcase name="${xml(r.test.name)}" classname="${xml(name)}" file="${xml(name)}" line="${r.test.line}" time="${(r.timeMs / 1000).toFixed(3)}"`;
+        if (r.passed) return `${head}/>`;
+        const detail = [...r.failures, ...storyLines(r.story)].join('\n');
+        const tag = r.error ? 'error' : 'failure';
+        return `${head}>\n      <${tag} message="${xml(r.failures[0] ?? 'failed')}" type="${tag === 'error' ? 'RequestError' : 'ExpectationFailed'}">${xml(detail)}</${tag}>\n    </testcase>`;
+      });
+      const failures = rs.filter((r) => !r.passed && !r.error).length;
+      const errors = rs.filter((r) => r.error).length;
+      const time = rs.reduce((t, r) => t + r.timeMs, 0) / 1000;
+      return `  <testsuite name="${xml(name)}" tests="${rs.length}" failures="${failures}" errors="${errors}" skipped="0" time="${time.toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>`;
+    });
+    const time = results.reduce((t, r) => t + r.timeMs, 0) / 1000;
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="htsandbox test" tests="${results.length}" failures="${failed.filter((r) => !r.error).length}" errors="${failed.filter((r) => r.error).length}" time="${time.toFixed(3)}">\n${suites.join('\n')}\n</testsuites>`;
+  }
+  if (format === 'github') {
+    const lines = failed.map((r) => `::error file=${ghProp(relative(cwd, r.file) || r.file)},line=${r.test.line},title=${ghProp(`${r.test.name}`)}::${ghData([...r.failures, ...storyLines(r.story)].join('\n'))}`);
+    lines.push(`htsandbox test: ${summary}`);
+    return lines.join('\n');
+  }
+  const out: string[] = [];
+  for (const r of results) {
+    const status = r.status === undefined ? '---' : String(r.status);
+    out.push(`${r.passed ? 'ok  ' : 'FAIL'} ${status} ${r.test.request.method} ${r.test.request.path}  ${r.test.name}  (${Math.round(r.timeMs)} ms)`);
+    if (!r.passed) {
+      out.push(`     at ${where(r)}`);
+      for (const f of r.failures) out.push(`     ${f}`);
+      for (const s of storyLines(r.story)) out.push(`     ${s}`);
+    }
+  }
+  out.push('', summary);
+  return out.join('\n');
+}
+
+/** Runs `test`: 0 all passed, 1 a failure, 2 usage (bad suite, unreadable site). */
+export async function runTest(opts: TestOptions, io: CommandIo): Promise<number> {
+  if (opts.suites.length === 0) {
+    io.stderr.write('htsandbox test: give at least one suite file (--suite FILE)\n');
+    return 2;
+  }
+  const suites: Suite[] = [];
+  const problems: SuiteProblem[] = [];
+  for (const file of opts.suites) {
+    const abs = resolve(io.cwd, file);
+    let text: string;
+    try {
+      text = readFileSync(abs, 'utf8');
+    } catch (err) {
+      io.stderr.write(`htsandbox test: cannot read ${file}: ${(err as Error).message}\n`);
+      return 2;
+    }
+    const parsed = parseSuite(text, abs);
+    suites.push(parsed.suite);
+    problems.push(...parsed.problems);
+  }
+  if (problems.length) {
+    for (const p of problems) io.stderr.write(`${relative(io.cwd, p.file) || p.file}:${p.line}: ${p.message}\n`);
+    io.stderr.write(`htsandbox test: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the suite; nothing was run\n`);
+    return 2;
+  }
+  const progress = io.stderr.isTTY && opts.format === 'text' ? (done: number, total: number) => io.stderr.write(`\r${done}/${total} `) : undefined;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    if (opts.against) {
+      let base: URL;
+      try {
+        base = new URL(opts.against);
+        if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('not http(s)');
+      } catch {
+        io.stderr.write(`htsandbox test: --against takes an http:// or https:// URL (got ${opts.against})\n`);
+        return 2;
+      }
+      const results = await runSuites({ base, agent }, suites, false, progress);
+      if (progress) io.stderr.write('\r');
+      io.stdout.write(`${formatResults(results, opts.format, io.cwd, opts.against)}\n`);
+      return results.every((r) => r.passed) ? 0 : 1;
+    }
+    const root = resolve(io.cwd, opts.root);
+    try {
+      if (!statSync(root).isDirectory()) throw new Error('not a directory');
+    } catch {
+      io.stderr.write(`htsandbox test: ${opts.root} is not a directory\n`);
+      return 2;
+    }
+    const controller = new AbortController();
+    let portOf: (p: number) => void = () => undefined;
+    const listening = new Promise<number>((r) => (portOf = r));
+    let serverOutput = '';
+    const serverIo: CommandIo = { stdout: { write: (s: string) => (serverOutput += s) }, stderr: { write: (s: string) => (serverOutput += s) }, env: {}, cwd: io.cwd };
+    const done = runServe(
+      { root, port: 0, host: '127.0.0.1', errorLog: '/dev/null', quiet: true, signal: controller.signal, onListening: portOf, ...(opts.config ? { config: opts.config } : {}), ...(opts.profile ? { profile: opts.profile } : {}) },
+      serverIo,
+    );
+    let port: number;
+    try {
+      port = await Promise.race([listening, done.then((code) => Promise.reject(new Error(`exit ${code}`)))]);
+    } catch {
+      io.stderr.write(`htsandbox test: the site could not be served: ${serverOutput.trim()}\n`);
+      return 2;
+    }
+    try {
+      const results = await runSuites({ base: new URL(`http://127.0.0.1:${port}/`), agent }, suites, true, progress);
+      if (progress) io.stderr.write('\r');
+      io.stdout.write(`${formatResults(results, opts.format, io.cwd, undefined)}\n`);
+      return results.every((r) => r.passed) ? 0 : 1;
+    } finally {
+      agent.destroy();
+      controller.abort();
+      await done;
+    }
+  } finally {
+    agent.destroy();
+  }
+}
