@@ -7,6 +7,7 @@ import { runCheck } from './check-command.js';
 import { runInit } from './init-command.js';
 import { runCompare } from './compare-command.js';
 import { runTest } from './test-command.js';
+import { runExport } from './export-command.js';
 import { runServe } from './serve-command.js';
 import type { CommandIo } from './io.js';
 
@@ -128,6 +129,25 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     )
     .action(async (root: string, o: { suite?: string[]; format: 'text' | 'json' | 'junit' | 'github'; config?: string; profile?: string; against?: string }) => {
       exitCode = await runTest({ root, suites: o.suite ?? [], format: o.format, ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}), ...(o.against ? { against: o.against } : {}) }, io);
+    });
+
+  program
+    .command('export')
+    .description('write a real Apache 2.4 + mod_fcgid configuration (and a Dockerfile) that serves the site as htsandbox does')
+    .argument('<root>', 'site root')
+    .requiredOption('--to <dir>', 'a new (or empty) directory for httpd.conf, mime.types and the Dockerfile')
+    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
+    .option('--port <port>', 'the port the exported server listens on', '8080')
+    .addHelpText('after', '\nExample:\n  htsandbox export mysite --to mysite-apache && sudo apache2 -f "$PWD/mysite-apache/httpd.conf" -DFOREGROUND\n')
+    .action((root: string, o: { to: string; config?: string; profile?: string; port: string }) => {
+      const port = /^\d+$/.test(o.port) ? Number(o.port) : NaN;
+      if (!(port >= 1 && port <= 65535)) {
+        io.stderr.write(`htsandbox export: bad port ${o.port}\n`);
+        exitCode = 2;
+        return;
+      }
+      exitCode = runExport({ root, to: o.to, port, ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}) }, io);
     });
 
   program
