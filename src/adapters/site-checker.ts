@@ -15,6 +15,35 @@ import { siteResolveContext } from './site-resolve-context.js';
 import { checkExecutable, runsThroughPhpCgi } from './cgi-process.js';
 import { resolveRequest, SCRIPT_HANDLERS, type Decision } from '../engine/resolve.js';
 import { fcgidWrapperFor } from '../engine/dir-config.js';
+import { usesFastCgiLibrary, watchesOwnFile } from '../grammar/fastcgi-source.js';
+
+/** The most of a script (or program) the doctor reads: enough for any script, and a program's symbol table. */
+const DOCTOR_READ_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * What a FastCGI application's own text shows: no FastCGI library at all (a plain CGI script
+ * under fcgid-script, HT410), or no check of its own file (the stale-code caveat, HT411).
+ */
+function fastCgiDoctor(abs: string, file: string): Diagnostic[] {
+  let text: string;
+  try {
+    const buf = readFileSync(abs);
+    text = buf.subarray(0, DOCTOR_READ_LIMIT).toString('latin1');
+  } catch {
+    return [];
+  }
+  const at = { file, line: 1, column: 1 };
+  if (!usesFastCgiLibrary(text)) {
+    const e = catalogEntry('HT410');
+    return [{ code: 'HT410', severity: e.severity, ...at, message: `${file} runs as a FastCGI application (fcgid-script) but uses no FastCGI library that htsandbox can see: a plain CGI script answers one request and exits, and the host then answers 500`, ...(e.hint ? { hint: e.hint } : {}) }];
+  }
+  const binary = text.startsWith('\x7fELF');
+  if (!binary && !watchesOwnFile(text)) {
+    const e = catalogEntry('HT411');
+    return [{ code: 'HT411', severity: e.severity, ...at, message: `${file} does not check its own modification time: after you update it, the host keeps answering with the old code until its processes end`, ...(e.hint ? { hint: e.hint } : {}) }];
+  }
+  return [];
+}
 
 export interface CheckedFile {
   /** Path shown to the user (the root as given, joined with the relative path). */
@@ -27,6 +56,8 @@ export interface SiteCheckResult {
   files: CheckedFile[];
   /** Files a GET request would run as CGI or FastCGI scripts (each checked for exec problems). */
   scripts: string[];
+  /** The scripts run as FastCGI applications without a wrapper (what `check --probe` may start). */
+  fcgidScripts: { file: string; path: string }[];
   diagnostics: Diagnostic[];
 }
 
@@ -91,8 +122,9 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
     }
   };
   visit(rootAbs);
-  const scripts = checkScripts(rootAbs, loaded, regularFiles, shown, diagnostics);
-  return { files, scripts, diagnostics };
+  const fcgidScripts: { file: string; path: string }[] = [];
+  const scripts = checkScripts(rootAbs, loaded, regularFiles, shown, diagnostics, fcgidScripts);
+  return { files, scripts, fcgidScripts, diagnostics };
 }
 
 /**
@@ -100,7 +132,14 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
  * scripts, and checks that each could start (execute bit, "#!" line, interpreter): Apache only
  * finds out at request time, as a 500.
  */
-function checkScripts(rootAbs: string, loaded: LoadedHost, regularFiles: string[], shown: (abs: string) => string, diagnostics: Diagnostic[]): string[] {
+function checkScripts(
+  rootAbs: string,
+  loaded: LoadedHost,
+  regularFiles: string[],
+  shown: (abs: string) => string,
+  diagnostics: Diagnostic[],
+  fcgidScripts: { file: string; path: string }[],
+): string[] {
   const ctx = siteResolveContext(loaded, rootAbs, { watch: false });
   if ('error' in ctx) {
     diagnostics.push(ioDiag('HT300', loaded.source, ctx.error));
@@ -126,6 +165,9 @@ function checkScripts(rootAbs: string, loaded: LoadedHost, regularFiles: string[
     const problem = checkExecutable(abs);
     if (problem) {
       diagnostics.push({ code: 'HT400', severity: catalogEntry('HT400').severity, file: shown(abs), line: 1, column: 1, message: problem.message, hint: problem.explain });
+    } else if (d.handler === 'fcgid-script') {
+      fcgidScripts.push({ file: shown(abs), path: abs });
+      diagnostics.push(...fastCgiDoctor(abs, shown(abs)));
     }
   }
   return scripts;

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { runServe } from './serve-command.js';
 import { journalCounters } from '../server/request-journal.js';
+import { usesFastCgiLibrary } from '../grammar/fastcgi-source.js';
 import type { CommandIo } from './io.js';
 
 export interface CompareOptions {
@@ -39,8 +40,6 @@ export interface RunResult {
   processStarts: number;
 }
 
-/** Libraries and wrappers a script must use to answer as FastCGI (the same list as the doctor's). */
-const FASTCGI_MARKERS = /\b(use\s+FCGI|CGI::Fast|Plack::Handler::FCGI|require\s+['"]fcgi['"]|FCGI\.each|FCGI::|fcgi_stdio\.h|fcgiapp\.h|FCGX_|flup|WSGIServer)/;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -156,7 +155,7 @@ export async function runCompare(opts: CompareOptions, io: CommandIo): Promise<n
     io.stderr.write(`htsandbox compare: ${opts.path} is not a file under ${opts.root}\n`);
     return 2;
   }
-  if (!FASTCGI_MARKERS.test(text)) {
+  if (!usesFastCgiLibrary(text)) {
     io.stderr.write(
       `htsandbox compare: ${opts.path} shows no FastCGI library (Perl FCGI or CGI::Fast, Ruby fcgi, libfcgi…); a plain CGI script cannot answer as FastCGI. Make it loop over FastCGI requests first (see the starter site's counter.fcgi).\n`,
     );

@@ -45,12 +45,13 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github', 'sarif']).default('text'))
     .option('--not-emulated', 'also list directives htsandbox accepts but does not emulate')
+    .option('--probe', 'start each FastCGI script as mod_fcgid would, to see whether it speaks FastCGI (runs your code)')
     .addHelpText('after', '\nExamples:\n  htsandbox check mysite\n  htsandbox check mysite --profile apache --format sarif > check.sarif\n')
-    .action((root: string, o: { config?: string; profile?: string; format: 'text' | 'json' | 'github' | 'sarif'; notEmulated?: boolean }) => {
-      const opts: Parameters<typeof runCheck>[0] = { root, format: o.format, showNotEmulated: Boolean(o.notEmulated) };
+    .action(async (root: string, o: { config?: string; profile?: string; format: 'text' | 'json' | 'github' | 'sarif'; notEmulated?: boolean; probe?: boolean }) => {
+      const opts: Parameters<typeof runCheck>[0] = { root, format: o.format, showNotEmulated: Boolean(o.notEmulated), probe: Boolean(o.probe) };
       if (o.config) opts.config = o.config;
       if (o.profile) opts.profile = o.profile;
-      exitCode = runCheck(opts, io, version);
+      exitCode = await runCheck(opts, io, version);
     });
 
   program

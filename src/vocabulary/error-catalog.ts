@@ -46,6 +46,13 @@ const entries = [
   { code: 'HT302', severity: 'error', status: 403, summary: '.htaccess exists but cannot be read (the host answers 403)' },
   // --- scripts ---
   { code: 'HT400', severity: 'error', status: 500, summary: 'Script the host would run but cannot start (no execute bit, no "#!" line, a "#!" line ending in a carriage return, a missing interpreter)' },
+  // --- the script doctor (FastCGI) ---
+  { code: 'HT410', severity: 'warning', status: 500, summary: 'Script run as a FastCGI application (fcgid-script) whose source shows no FastCGI library: a plain CGI script there breaks (the host answers 500)',
+    hint: 'Keep it a CGI script (a .cgi name, or drop the SetHandler fcgid-script that maps it), or make it loop over FastCGI requests (Perl FCGI or CGI::Fast, Ruby fcgi, libfcgi). `htsandbox check --probe` starts it to be sure.' },
+  { code: 'HT411', severity: 'info', summary: 'FastCGI application that does not watch its own file: after an update the host keeps answering with the old code until the process ends',
+    hint: 'The host\'s FastCGI FAQ: exit when the script\'s modification time changes (check it after each request; the starter site\'s counter.fcgi does), or the old code stays on every server that ran it.' },
+  { code: 'HT412', severity: 'error', status: 500, summary: '(check --probe) Script mapped to fcgid-script did not answer as a FastCGI application when started as one',
+    hint: 'Started with a listening socket on its standard input, as mod_fcgid starts it, the script wrote a CGI answer and exited (or said nothing): the host answers 500. Make it a CGI script again, or use a FastCGI library.' },
   // --- usage ---
   { code: 'HT900', severity: 'error', summary: 'Command-line usage error' },
 ] as const satisfies readonly CatalogEntry[];
