@@ -4,7 +4,7 @@
  * from engine/fcgi-spawn-policy.ts. Each application runs in its own process group.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { linkSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -436,9 +436,13 @@ export class FcgiProcessPool {
     } else {
       // Fallback: Node's own listener and spawn (forks the server; see docs/performance.md).
       fallbackServer = createServer();
-      fallbackServer.listen(socketPath);
+      // Node removes a Unix socket's path when its server closes: the socket is bound under a
+      // second name, and the name connections use stays with the child's listening socket.
+      const bound = `${socketPath}.bind`;
+      fallbackServer.listen(bound);
       const fd = (fallbackServer as unknown as { _handle: { fd: number } })._handle.fd;
       const child = spawn(app.program, app.args, { cwd: app.cwd, env: app.env, detached: true, stdio: [fd, 'pipe', 'pipe'] });
+      linkSync(bound, socketPath);
       fallbackServer.close();
       pid = child.pid ?? -1;
       outputs = [child.stdout!, child.stderr!];
