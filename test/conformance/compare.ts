@@ -10,6 +10,8 @@ export interface CaseRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /** A binary body (a git pack, say), base64; used instead of `body`. */
+  bodyBase64?: string;
   compare?: string[];
   /**
    * Parts of the body that change from run to run (relative dates, nonces, tokens): regular

@@ -39,7 +39,7 @@ const readJsonl = <T>(file: string): T[] =>
 
 function send(port: number, r: CaseRequest): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((res) => {
-    const body = r.body !== undefined ? Buffer.from(r.body, 'utf8') : undefined;
+    const body = r.bodyBase64 !== undefined ? Buffer.from(r.bodyBase64, 'base64') : r.body !== undefined ? Buffer.from(r.body, 'utf8') : undefined;
     const headers: Record<string, string> = { Host: `localhost:${port}`, Connection: 'close', ...(r.headers ?? {}) };
     for (const k of Object.keys(headers)) headers[k] = headers[k]!.replace(/\{port\}/g, String(port));
     if (body && !Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h))) headers['Content-Length'] = String(body.length);
