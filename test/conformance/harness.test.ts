@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { caseRequirementsMissing } from '../helpers/peers.js';
 import { PROJECT_ROOT } from '../helpers/private-apache.js';
 import { MASK, compareResponses, maskText, normalizeResponse, type CaseRequest, type RecordedResponse } from './compare.js';
 
@@ -85,5 +86,11 @@ describe('conformance harness', () => {
       expect(compareResponses(hreq, apache, { ...apache, headers: { 'set-cookie': 'sid=zzz; path=/x' } })).toHaveLength(1);
       expect(compareResponses(hreq, apache, { ...apache, headers: {} })).toHaveLength(1);
     });
+  });
+
+  it('reads a case\'s requires.txt: paths, commands and language modules', () => {
+    expect(caseRequirementsMissing('# comment\n/bin/sh\nsh\nperl:strict\n\n')).toBeUndefined();
+    const missing = caseRequirementsMissing('/no/such/file\nno-such-command-htsandbox\nperl:No::Such::Module\n/bin/sh');
+    expect(missing).toBe('missing /no/such/file, no-such-command-htsandbox, perl:No::Such::Module (see .ci/run for the apt packages)');
   });
 });
