@@ -67,10 +67,16 @@ async function startHtsandbox(caseDir: string): Promise<{ port: number; siteRoot
   const dir = mkdtempSync(join(tmpdir(), 'htsandbox-conf-'));
   chmodSync(dir, 0o755); // the run-as user must traverse it, as with Apache's copy
   const siteRoot = join(dir, 'site');
-  copySite(join(caseDir, 'site'), siteRoot, join(caseDir, 'modes.txt'), caseDir);
   const conf = join(dir, 'host.conf');
-  writeHostConfig(conf, siteRoot, join(PROFILES_DIR, 'apache.conf'), hostSettings(siteRoot, caseDir));
-  const server = await spawnServe([siteRoot, '--port', '0', '--host', '127.0.0.1', '--config', conf]);
+  let server: Awaited<ReturnType<typeof spawnServe>>;
+  try {
+    copySite(join(caseDir, 'site'), siteRoot, join(caseDir, 'modes.txt'), caseDir);
+    writeHostConfig(conf, siteRoot, join(PROFILES_DIR, 'apache.conf'), hostSettings(siteRoot, caseDir));
+    server = await spawnServe([siteRoot, '--port', '0', '--host', '127.0.0.1', '--config', conf]);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     port: server.port,
     siteRoot,
@@ -165,18 +171,20 @@ describe('conformance with Apache', () => {
       it('both servers answer every request', async () => {
         const backends = await startBackends(caseDir);
         let apache: PrivateApache | undefined;
-        if (live) {
-          apache = await startPrivateApache({
-            site: join(caseDir, 'site'),
-            extraConfig: (root) => hostSettings(root, caseDir),
-            prepare: (root) => {
-              runSiteSetup(caseDir, root);
-              finishSiteCopy(root, join(caseDir, 'modes.txt'));
-            },
-          });
-        }
-        const mine = await startHtsandbox(caseDir);
+        let mine: Awaited<ReturnType<typeof startHtsandbox>> | undefined;
+        // Whatever fails to start (a case's setup, htsandbox), what did start is stopped.
         try {
+          if (live) {
+            apache = await startPrivateApache({
+              site: join(caseDir, 'site'),
+              extraConfig: (root) => hostSettings(root, caseDir),
+              prepare: (root) => {
+                runSiteSetup(caseDir, root);
+                finishSiteCopy(root, join(caseDir, 'modes.txt'));
+              },
+            });
+          }
+          mine = await startHtsandbox(caseDir);
           for (const r of requests) {
             if (apache) {
               const a = await send(apache.port, r);
@@ -186,8 +194,10 @@ describe('conformance with Apache', () => {
             ours.set(r.name, normalizeResponse(r.name, b.status, b.headers, b.body, mine.siteRoot, mine.port));
           }
         } finally {
-          serverLog = mine.log();
-          await mine.stop();
+          if (mine) {
+            serverLog = mine.log();
+            await mine.stop();
+          }
           await apache?.stop();
           await backends.stop();
         }
