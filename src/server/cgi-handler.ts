@@ -81,7 +81,7 @@ export function mergedHeaders(req: Pick<IncomingMessage, 'rawHeaders'>, dropBody
     const name = raw[i]!;
     const value = raw[i + 1]!;
     const key = name.toLowerCase();
-    // After an internal redirect the request is a GET without a body (Content-Length removed).
+    // After an ErrorDocument or a script's Location redirect the request is a GET without a body.
     if (dropBodyFraming && (key === 'content-length' || key === 'transfer-encoding')) continue;
     if (byName === undefined) {
       if (!out.some(([n]) => n.length === key.length && n.toLowerCase() === key)) {
@@ -116,11 +116,16 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
   const serverPort = Number(portMatch?.[1] ?? req.socket.localPort ?? 80);
   const scriptName = d.pathInfo && d.uri.endsWith(d.pathInfo) ? d.uri.slice(0, d.uri.length - d.pathInfo.length) : d.uri;
   const docRoot = d.documentRoot ?? site.documentRoot;
+  // ap_die's ErrorDocument redirect and a script's local Location (cgi_handler) make the request
+  // a GET without Content-Length; mod_rewrite's internal redirect (a front controller) keeps the
+  // request's method, body and Content-Length.
+  const errorRedirect = Number(c.redirectEnv?.get('REDIRECT_STATUS') ?? '200') >= 400;
+  const dropBodyFraming = c.redirectEnv !== undefined && (errorRedirect || facts.method !== req.method);
   const localAddress = req.socket.localAddress ?? '127.0.0.1';
   // One literal of one shape (no conditional spreads): this runs for every script request.
   return buildCgiEnvironment({
     // An ErrorDocument's script runs as a GET, even for a HEAD (whose body is still dropped).
-    method: Number(c.redirectEnv?.get('REDIRECT_STATUS') ?? '200') >= 400 ? 'GET' : facts.method,
+    method: errorRedirect ? 'GET' : facts.method,
     requestUri: req.url ?? '/',
     query: facts.query,
     scriptName,
@@ -131,8 +136,8 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     contextPrefix: d.contextPrefix ?? '',
     contextDocumentRoot: docRoot,
     headers: d.cfg.requestHeaders.length
-      ? applyRequestHeaders(mergedHeaders(req, c.redirectEnv !== undefined), d.cfg.requestHeaders, d.env ?? NO_VARIABLES)
-      : mergedHeaders(req, c.redirectEnv !== undefined),
+      ? applyRequestHeaders(mergedHeaders(req, dropBodyFraming), d.cfg.requestHeaders, d.env ?? NO_VARIABLES)
+      : mergedHeaders(req, dropBodyFraming),
     remoteAddr: facts.remoteAddr,
     remotePort: req.socket.remotePort ?? 0,
     serverAddr: localAddress.startsWith('::ffff:') ? localAddress.slice(7) : localAddress,

@@ -198,9 +198,10 @@ function sendFile(
     }
     const inm = req.headers['if-none-match'];
     const ims = req.headers['if-modified-since'];
+    // ap_condition_if_modified_since: a date later than the request's time proves nothing (200).
     const notModified = inm
       ? inm.trim() === '*' || inm.split(',').map((s) => s.trim().replace(/^W\//, '')).includes(etag)
-      : ims !== undefined && !Number.isNaN(Date.parse(ims)) && Date.parse(ims) / 1000 >= mtimeSec;
+      : ims !== undefined && !Number.isNaN(Date.parse(ims)) && Date.parse(ims) / 1000 >= mtimeSec && Date.parse(ims) <= Date.now();
     if (notModified && (facts.method === 'GET' || facts.method === 'HEAD')) {
       res.writeHead(304, { 'Last-Modified': lastModified, ETag: etag });
       release();

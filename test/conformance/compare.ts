@@ -10,7 +10,17 @@ export interface CaseRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /** A binary body (a git pack, say), base64; used instead of `body`. */
+  bodyBase64?: string;
   compare?: string[];
+  /**
+   * Parts of the body that change from run to run (relative dates, nonces, tokens): regular
+   * expressions (flags `gm`) whose matches are masked on both sides before the exact body
+   * comparison, and in the drift check. Each must match Apache's recorded body. See maskText.
+   */
+  bodyMask?: string | string[];
+  /** The same for header values: header name (lower case) to expressions. */
+  headerMask?: Record<string, string | string[]>;
 }
 
 /** A normalised response (`expected.jsonl` holds Apache's). */
@@ -46,6 +56,41 @@ export function normalizeResponse(
   return { name, status, headers: out, body: norm(body.toString('latin1')) };
 }
 
+/** What a masked part becomes. */
+export const MASK = '{masked}';
+
+const maskList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/**
+ * Masks the volatile parts of `text`: every match of each expression is replaced by MASK, or,
+ * when the expression has capture groups, only the text of its (outermost, participating)
+ * groups is, so `"title=\"(\d+) years ago\""` keeps the rest of the match compared.
+ * Returns the masked text and the expressions that matched nowhere.
+ */
+export function maskText(text: string, patterns: string[]): { text: string; unmatched: string[] } {
+  const unmatched: string[] = [];
+  let out = text;
+  for (const source of patterns) {
+    const re = new RegExp(source, 'gmd');
+    let result = '';
+    let last = 0;
+    let hits = 0;
+    for (const m of out.matchAll(re)) {
+      hits++;
+      const spans = (m.indices!.length > 1 ? m.indices!.slice(1) : [m.indices![0]]).filter((s): s is [number, number] => s !== undefined);
+      for (const [from, to] of spans) {
+        if (from < last) continue; // a group nested in one already masked
+        result += out.slice(last, from) + MASK;
+        last = to;
+      }
+      if (m[0] === '') re.lastIndex++;
+    }
+    if (hits === 0) unmatched.push(source);
+    out = result + out.slice(last);
+  }
+  return { text: out, unmatched };
+}
+
 const ctNorm = (v: string | undefined): string | undefined => v?.toLowerCase().replace(/\s+/g, '');
 
 /** The keys a request compares: its own list, or the default decided by Apache's status. */
@@ -71,16 +116,27 @@ export function compareResponses(req: CaseRequest, expected: RecordedResponse, a
       if (a !== b) diffs.push(`content-type-base: apache=${show(a)} htsandbox=${show(b)}`);
     } else if (key === 'location' || key.startsWith('header:')) {
       const h = key === 'location' ? 'location' : key.slice(7).toLowerCase();
-      if (expected.headers[h] !== actual.headers[h]) diffs.push(`${key}: apache=${show(expected.headers[h])} htsandbox=${show(actual.headers[h])}`);
+      const masks = maskList(req.headerMask?.[h]);
+      if (masks.length > 0 && expected.headers[h] !== undefined) {
+        const a = maskText(expected.headers[h], masks);
+        const b = actual.headers[h] === undefined ? undefined : maskText(actual.headers[h], masks).text;
+        for (const u of a.unmatched) diffs.push(`${key}: mask /${u}/ matches nothing in Apache's value`);
+        if (a.text !== b) diffs.push(`${key} (masked): apache=${show(a.text)} htsandbox=${show(b)}`);
+      } else if (expected.headers[h] !== actual.headers[h]) diffs.push(`${key}: apache=${show(expected.headers[h])} htsandbox=${show(actual.headers[h])}`);
     } else if (key.startsWith('header-set:')) {
       const h = key.slice(11).toLowerCase();
       const set = (v: string | undefined): string | undefined => v?.split(',').map((x) => x.trim()).sort().join(',');
       if (set(expected.headers[h]) !== set(actual.headers[h])) diffs.push(`${key}: apache=${show(expected.headers[h])} htsandbox=${show(actual.headers[h])}`);
     } else if (key === 'body') {
-      if (expected.body !== actual.body) {
+      const masks = maskList(req.bodyMask);
+      const a = maskText(expected.body, masks);
+      const b = maskText(actual.body, masks).text;
+      for (const u of a.unmatched) diffs.push(`body: mask /${u}/ matches nothing in Apache's body`);
+      if (a.text !== b) {
         let i = 0;
-        while (i < expected.body.length && expected.body[i] === actual.body[i]) i++;
-        diffs.push(`body: lengths ${expected.body.length} vs ${actual.body.length}, first difference at ${i}: apache ${show(expected.body.slice(i, i + 60))} htsandbox ${show(actual.body.slice(i, i + 60))}`);
+        while (i < a.text.length && a.text[i] === b[i]) i++;
+        const masked = masks.length > 0 ? ' (masked)' : '';
+        diffs.push(`body${masked}: lengths ${a.text.length} vs ${b.length}, first difference at ${i}: apache ${show(a.text.slice(i, i + 60))} htsandbox ${show(b.slice(i, i + 60))}`);
       }
     } else if (key === 'body-length') {
       if (expected.body.length !== actual.body.length) diffs.push(`body-length: apache=${expected.body.length} htsandbox=${actual.body.length}`);

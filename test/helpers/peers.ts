@@ -37,3 +37,37 @@ export function perlFcgiMissing(): string | undefined {
     return 'perl FCGI module missing (apt-get install libfcgi-perl)';
   }
 }
+
+/**
+ * What a conformance case needs beyond Apache (its `requires.txt`: one item a line, `#`
+ * comments): an absolute path that must exist, `perl:Module::Name`, `python3:module`,
+ * `ruby:library`, or a command found on PATH. Undefined when all are there, else what is not.
+ */
+export function caseRequirementsMissing(text: string): string | undefined {
+  const missing: string[] = [];
+  const works = (cmd: string, args: string[]): boolean => {
+    try {
+      execFileSync(cmd, args, { stdio: 'ignore', timeout: 20_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const raw of text.split('\n')) {
+    const item = raw.replace(/#.*/, '').trim();
+    if (item === '') continue;
+    const lang = /^(perl|python3|ruby):(.+)$/.exec(item);
+    let ok: boolean;
+    if (lang) {
+      const [, interp, lib] = lang;
+      const args = interp === 'perl' ? [`-M${lib}`, '-e', '1'] : interp === 'python3' ? ['-c', `import ${lib}`] : ['-e', `require '${lib}'`];
+      ok = works(interp!, args);
+    } else if (item.startsWith('/')) {
+      ok = existsSync(item);
+    } else {
+      ok = works('sh', ['-c', `command -v '${item.replace(/'/g, '')}'`]);
+    }
+    if (!ok) missing.push(item);
+  }
+  return missing.length === 0 ? undefined : `missing ${missing.join(', ')} (see .ci/run for the apt packages)`;
+}

@@ -86,7 +86,12 @@ export async function startPrivateApache(opts: PrivateApacheOptions): Promise<Pr
   cpSync(opts.site, siteRoot, { recursive: true, verbatimSymlinks: true });
   if (isRoot) execFileSync('chown', ['-R', 'www-data:www-data', siteRoot]);
   else execFileSync('chmod', ['-R', 'o+rX', siteRoot]);
-  opts.prepare?.(siteRoot);
+  try {
+    opts.prepare?.(siteRoot);
+  } catch (err) {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
   const port = await freePort();
   const hostConfigFile = join(stateDir, 'host.conf');
   const extra = typeof opts.extraConfig === 'function' ? opts.extraConfig(siteRoot) : opts.extraConfig;

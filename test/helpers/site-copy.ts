@@ -46,8 +46,25 @@ export function finishSiteCopy(siteRoot: string, modesFile?: string): void {
   utimesSync(siteRoot, FIXED_MTIME, FIXED_MTIME);
 }
 
-/** Copies a case's site to `dest` and finishes it. */
-export function copySite(src: string, dest: string, modesFile?: string): void {
+/**
+ * Runs a case's `setup.sh` (if it has one) on a fresh copy, before finishSiteCopy: what a case
+ * cannot keep in git (a repository an application shows, links to a Debian package's files) is
+ * made there, deterministically, so both servers' copies hold the same bytes.
+ */
+export function runSiteSetup(caseDir: string, siteRoot: string): void {
+  const script = join(caseDir, 'setup.sh');
+  if (!existsSync(script)) return;
+  execFileSync('bash', [script, siteRoot], {
+    cwd: caseDir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', TZ: 'UTC' },
+    timeout: 60_000,
+  });
+}
+
+/** Copies a case's site to `dest`, runs its setup (when `caseDir` is given) and finishes it. */
+export function copySite(src: string, dest: string, modesFile?: string, caseDir?: string): void {
   cpSync(src, dest, { recursive: true, verbatimSymlinks: true });
+  if (caseDir) runSiteSetup(caseDir, dest);
   finishSiteCopy(dest, modesFile);
 }
