@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { checkExecutable, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
-import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
+import { CgiHeaderParser, cgiHeaderErrorMessage, escapeLogText, invalidResponseField, scriptStatus, type CgiHeaders, type ScriptStatus } from '../grammar/cgi-response.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
@@ -359,20 +359,37 @@ export function startResponse(
   c: CgiContext,
   headers: CgiHeaders,
   env: Record<string, string>,
-  /** mod_proxy_fcgi passes Location on with the script's status: no internal redirect, no 302. */
-  opts: { locationRedirects: boolean } = { locationRedirects: true },
+  opts: {
+    /** mod_proxy_fcgi passes Location on with the script's status: no internal redirect, no 302. */
+    locationRedirects?: boolean;
+    /** The module whose name tags the log lines (cgid, fcgid, proxy_fcgi). */
+    module?: string;
+  } = {},
 ): 'stream' | 'discard' {
   const { res } = c;
+  const module = opts.module ?? 'cgid';
+  const base = c.decision.path.slice(c.decision.path.lastIndexOf('/') + 1);
   // A failing non-authoritative mod_fcgid program's status stays the request's (r->status).
   let status = c.decision.statusOverride ?? 200;
-  let statusLine: string | undefined;
+  let statusLine: ScriptStatus | undefined;
   let location: string | undefined;
   const out: [string, string][] = [];
   for (const [name, value] of headers.fields) {
     const key = name.toLowerCase();
     if (key === 'status') {
-      status = Number.parseInt(value, 10) || 0;
-      statusLine = value.replace(/^\d+\s*/, '');
+      statusLine = scriptStatus(value);
+      status = statusLine.code;
+      if (statusLine.invalid) {
+        c.log({
+          module,
+          level: 'error',
+          message: `Invalid status line from script '${base}': ${escapeLogText(value.slice(0, 30))}`,
+          explain: `${c.decision.path} printed "Status: ${escapeLogText(value)}": a Status field is a code from 100 to 599 and a reason phrase, e.g. "Status: 404 Not Found".`,
+        });
+      }
+      if (statusLine.unsendable) {
+        c.log({ module: 'htsandbox', level: 'warn', message: `status line "${escapeLogText(value)}" from ${base} goes out as 500: Node cannot send a code below 100 (Apache sends it as it is)` });
+      }
     } else if (key === 'location') {
       location = value;
       out.push(['Location', value]);
@@ -386,11 +403,27 @@ export function startResponse(
       out.push([name, value]);
     }
   }
-  if (opts.locationRedirects && location !== undefined && status === 200 && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) {
+  const locationRedirects = opts.locationRedirects ?? true;
+  if (locationRedirects && location !== undefined && status === 200 && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) {
     if (location.startsWith('/')) {
       c.redirect(location, new Map(Object.entries(env)));
       return 'discard';
     }
+  }
+  // The core output filter refuses a field Node could not send either (check_headers): a 500.
+  for (const [name, value] of out) {
+    const problem = invalidResponseField(name, value);
+    if (problem === undefined) continue;
+    c.log({
+      module: 'http',
+      level: 'error',
+      message: problem,
+      explain: `${c.decision.path} printed a header field with a byte HTTP does not allow (a control byte, or a name that is not a token): remove it, or percent-encode what the script copies into headers.`,
+    });
+    c.fail(500);
+    return 'discard';
+  }
+  if (locationRedirects && location !== undefined && status === 200 && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) {
     const page = cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' });
     applyHeaderLines(c);
     res.writeHead(302, { Location: location, 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) });
@@ -410,10 +443,10 @@ export function startResponse(
     }
     fields = [...grouped.values()];
   }
-  if (statusLine) res.statusMessage = statusLine;
-  res.statusCode = status;
+  res.statusCode = statusLine?.sent ?? status;
+  if (statusLine) res.statusMessage = statusLine.reason;
   sendScriptFields(c, fields, status, fields.find(([n]) => n === 'Content-Type')?.[1][0]);
-  if (status === 204 || status === 304 || status < 200) {
+  if (res.statusCode === 204 || res.statusCode === 304 || res.statusCode < 200) {
     res.end();
     return 'discard';
   }

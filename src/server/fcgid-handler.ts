@@ -189,7 +189,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       let heldBytes = 0;
       const flush = (): void => {
         flushed = true;
-        if (startResponse(c, headers!, env) === 'discard') {
+        if (startResponse(c, headers!, env, { module: 'fcgid' }) === 'discard') {
           streaming = false;
           return;
         }

@@ -15,7 +15,7 @@
  */
 import { FcgiConnection, type FcgiExchange } from '../adapters/fcgi-client.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
-import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
+import { CgiHeaderParser, cgiHeaderErrorMessage, invalidResponseField, type CgiHeaders } from '../grammar/cgi-response.js';
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
 import { applyHeaderLines, requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
@@ -166,12 +166,13 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
         c.log({ module: 'proxy_fcgi', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
         c.log({ module: 'proxy_fcgi', level: 'error', message: 'AH01070: Error parsing script headers' });
         finish();
-        // The handler itself answers this 500 (an empty one): the member stays in rotation.
-        emptyAnswer(c, 500);
+        // The handler itself answers this 500 (an empty one): the member stays in rotation. The
+        // scan had already set the Content-Type of a line before the bad one (ap_set_content_type).
+        emptyAnswer(c, 500, contentTypeOf(parser.fieldsSoFar));
         return;
       }
       headers = ev.headers;
-      streaming = startResponse(c, headers, env, { locationRedirects: false }) === 'stream';
+      streaming = startResponse(c, headers, env, { locationRedirects: false, module: 'proxy_fcgi' }) === 'stream';
       if (streaming && ev.rest.length && facts.method !== 'HEAD') res.write(ev.rest);
     },
     stderr: (text) => c.log({ module: 'proxy_fcgi', level: 'error', message: `AH01071: Got error '${text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'` }),
@@ -248,13 +249,20 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
   });
 }
 
+/** The last Content-Type among a script's fields, if it is one a response may carry. */
+function contentTypeOf(fields: readonly [string, string][]): string | undefined {
+  let type: string | undefined;
+  for (const [name, value] of fields) if (name.toLowerCase() === 'content-type') type = value.replace(/\s+$/, '');
+  return type !== undefined && invalidResponseField('Content-Type', type) === undefined ? type : undefined;
+}
+
 /** An answer with no body and Content-Length 0 (what mod_proxy_fcgi leaves when it has none). */
-function emptyAnswer(c: CgiContext, status: number): void {
+function emptyAnswer(c: CgiContext, status: number, contentType?: string): void {
   if (c.res.headersSent) {
     c.res.destroy();
     return;
   }
   applyHeaderLines(c, 'both');
-  c.res.writeHead(status, { 'Content-Length': '0' });
+  c.res.writeHead(status, contentType !== undefined ? { 'Content-Type': contentType, 'Content-Length': '0' } : { 'Content-Length': '0' });
   c.res.end();
 }
