@@ -424,9 +424,12 @@ export function startResponse(
     return 'discard';
   }
   if (locationRedirects && location !== undefined && status === 200 && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) {
-    const page = cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' });
+    // Bytes as the script sent them (latin1): a string body would go out as UTF-8, and with it the head.
+    const page = Buffer.from(cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' }), 'latin1');
     applyHeaderLines(c);
-    res.writeHead(302, { Location: location, 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) });
+    // An empty Location gives the 302 page without the field (as Apache answers `Location: `).
+    const head: Record<string, string> = { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) };
+    res.writeHead(302, location === '' ? head : { Location: location, ...head });
     res.end(c.facts.method === 'HEAD' ? undefined : page);
     return 'discard';
   }

@@ -18,6 +18,7 @@ import { FCGID_AUTH_NAMES, fcgidWrapperFor } from '../engine/dir-config.js';
 import type { FcgidCmdOptions } from '../engine/fcgi-spawn-policy.js';
 import type { FsEntry } from '../engine/fs-view.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+import { bindAllToRequest, bindToRequest } from './request-guard.js';
 
 export interface FcgidContext extends CgiContext {
   pool: FcgiProcessPool;
@@ -35,7 +36,8 @@ const DROPPED: ReadonlySet<string> = new Set(['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTT
 
 /** The pool's callback as the two continuations this handler is written in. */
 function acquireThen(pool: FcgiProcessPool, app: FcgiApp, ok: (lease: FcgiLease) => void, failed: (err: Error & { code?: string }) => void): void {
-  pool.acquire(app, (err, lease) => (err || !lease ? failed(err ?? new Error('no process')) : ok(lease)));
+  // The pool calls back from whichever request freed a process: the callback keeps this one's scope.
+  pool.acquire(app, bindToRequest((err: (Error & { code?: string }) | null | undefined, lease: FcgiLease | undefined) => (err || !lease ? failed(err ?? new Error('no process')) : ok(lease))));
 }
 
 type BuiltApp = FcgiApp & { initialEnv: ReadonlyMap<string, string> };
@@ -204,7 +206,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           ? lease.mux.request(env, body, ioTimeoutMs, exchange)
           : lease.connection(fresh || !c.keepConn).request(env, body, ioTimeoutMs, exchange, c.keepConn);
       };
-      const exchange: FcgiExchange = {
+      const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
         stdout: (chunk) => {
           if (flushed) {
             if (streaming && facts.method !== 'HEAD') res.write(chunk);
@@ -293,7 +295,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
             res.destroy();
           }
         },
-      };
+      });
       send(false);
       res.on('close', () => {
         if (res.writableFinished) return;
@@ -368,7 +370,7 @@ export function runFcgidAuthorizer(
       const send = (fresh: boolean): void => {
         lease.connection(fresh || !c.keepConn).request(env, undefined, c.limits.ioTimeoutMs, exchange, c.keepConn, Role.AUTHORIZER);
       };
-      const exchange: FcgiExchange = {
+      const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
         stdout: (chunk) => {
           if (headers || failed) return; // the body of an authorizer's answer is ignored
           const ev = parser.push(chunk);
@@ -415,7 +417,7 @@ export function runFcgidAuthorizer(
           c.log({ module: 'fcgid', level: 'warn', message });
           done({ ran: false, status: 500 });
         },
-      };
+      });
       send(false);
     },
     (err: Error) => {

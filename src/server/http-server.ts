@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { LogEvent, RequestFacts } from '../engine/resolve.js';
 import { resolveRequest } from '../engine/resolve.js';
 import { respond } from './responder.js';
+import { endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
 import { accessLogTime } from '../grammar/apache-time.js';
 import type { SiteContext } from './site-context.js';
 
@@ -48,17 +49,26 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     };
     site.stats.requests++;
     res.setHeader('Server', 'Apache (htsandbox)');
-    try {
-      site.fs.sync();
-      const decision = resolveRequest(site, facts);
-      respond(site, req, res, facts, decision, log);
-    } catch (err) {
-      logger.error({ err, url: target }, 'internal error while handling the request');
-      if (!res.headersSent) {
-        res.writeHead(500, { 'Content-Type': 'text/html; charset=iso-8859-1' });
+    // The request's scope: an exception escaping its handling later (in a stream callback) ends
+    // this response only (request-guard.ts; the serve command's process handlers find it).
+    const scope: RequestScope = {
+      res,
+      method: facts.method,
+      url: target,
+      serverAdmin: site.serverAdmin,
+      report: (err, outcome) =>
+        logger.error({ module: 'htsandbox', err, url: target }, `internal error while handling ${facts.method} ${target} (${outcome}); the server goes on. This is a bug in htsandbox: please report it with this log line.`),
+    };
+    inRequestScope(scope, () => {
+      try {
+        site.fs.sync();
+        const decision = resolveRequest(site, facts);
+        respond(site, req, res, facts, decision, log);
+      } catch (err) {
+        scope.recovered = true;
+        scope.report(err, endFailedResponse(scope));
       }
-      res.end();
-    }
+    });
     if (opts.accessLog) {
       const write = opts.accessLog;
       res.on('finish', () => {

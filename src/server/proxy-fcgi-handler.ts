@@ -19,6 +19,7 @@ import { CgiHeaderParser, cgiHeaderErrorMessage, invalidResponseField, type CgiH
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
 import { applyHeaderLines, requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+import { bindAllToRequest } from './request-guard.js';
 import { attemptsPerRequest, electMember, memberFailed } from '../engine/balancer-policy.js';
 
 /** mod_proxy_fcgi's prefetch (MAX_MEM_SPOOL): a chunked body that fits is sent with a length. */
@@ -153,7 +154,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
     conn.close();
     if (!keepBody) closeBody();
   };
-  const on: FcgiExchange = {
+  const on: FcgiExchange = bindAllToRequest<FcgiExchange>({
     stdout: (chunk) => {
       if (done) return;
       if (headers) {
@@ -242,7 +243,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
       // The backend closed the connection without a word: Apache answers an empty 200.
       emptyAnswer(c, 200);
     },
-  };
+  });
   conn.request(env, body, c.site.timeoutMs, on, false);
   res.on('close', () => {
     if (!res.writableFinished && !done) finish();
