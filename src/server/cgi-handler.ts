@@ -13,6 +13,7 @@ import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } fro
 import { applyExpires, applyHeaderOps, applyHeaderOpsTo, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
 import type { SiteContext } from './site-context.js';
 import type { HeaderOp } from '../engine/dir-config.js';
+import { clampedLastModifiedSec, scriptConditionVerdict } from '../engine/script-conditions.js';
 
 /** The PHP CGI binary the Scripts host uses for `.php`. */
 const PHP_CGI = '/usr/bin/php-cgi';
@@ -354,6 +355,45 @@ function mergeVary(first: readonly string[], earlier: number | string | string[]
   return joinVary([...varyNames(first), ...varyNames(earlier)]);
 }
 
+/** Fields the header scan keeps out of err_headers_out (an error page does not carry them). */
+const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location', 'last-modified', 'etag']);
+
+/**
+ * util_script.c's end of the header scan: a Last-Modified in the future becomes the request
+ * time (ap_update_mtime, ap_set_last_modified; rewritten in `out`), and without a Status line a
+ * GET or HEAD is checked against its conditions (ap_meets_conditions): 304, 412 or undefined.
+ */
+function conditionVerdict(c: CgiContext, out: [string, string][], noStatusLine: boolean): 304 | 412 | undefined {
+  const requestSec = Math.floor(Date.now() / 1000);
+  let mtimeSec = requestSec;
+  let etag: string | undefined;
+  for (let i = 0; i < out.length; i++) {
+    const [name, value] = out[i]!;
+    const key = name.toLowerCase();
+    if (key === 'etag') etag = value;
+    else if (key === 'last-modified') {
+      const sec = clampedLastModifiedSec(value, requestSec);
+      if (sec === undefined) continue;
+      mtimeSec = sec;
+      if (sec === requestSec) out[i] = [name, new Date(sec * 1000).toUTCString()];
+    }
+  }
+  const method = c.facts.method;
+  const override = c.decision.statusOverride;
+  // Only a successful answer so far is checked (not an ErrorDocument's).
+  if (!noStatusLine || (method !== 'GET' && method !== 'HEAD') || (override !== undefined && (override < 200 || override > 299))) return undefined;
+  const h = c.req.headers;
+  return scriptConditionVerdict({
+    ifMatch: h['if-match'],
+    ifUnmodifiedSince: h['if-unmodified-since'],
+    ifNoneMatch: h['if-none-match'],
+    ifModifiedSince: h['if-modified-since'],
+    etag,
+    mtimeSec,
+    requestSec,
+  });
+}
+
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
 export function startResponse(
   c: CgiContext,
@@ -403,12 +443,16 @@ export function startResponse(
       out.push([name, value]);
     }
   }
-  const locationRedirects = opts.locationRedirects ?? true;
-  if (locationRedirects && location !== undefined && status === 200 && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) {
-    if (location.startsWith('/')) {
-      c.redirect(location, new Map(Object.entries(env)));
-      return 'discard';
-    }
+  // No Content-Type: the type mod_mime gave the script's own file stays the answer's (x.html.cgi
+  // is text/html, app.rb application/x-ruby; a plain .cgi has none).
+  if (c.decision.contentType !== undefined && !out.some(([n]) => n === 'Content-Type')) out.push(['Content-Type', withDefaultCharset(c.decision.contentType, c.decision.cfg)]);
+  const verdict = conditionVerdict(c, out, statusLine === undefined);
+  // cgi_handle_response: a local Location with status 200 (no Status line, or `Status: 200`)
+  // is an internal redirect, an absolute one Apache's own 302; mod_proxy_fcgi does neither.
+  const redirectTo = (opts.locationRedirects ?? true) && verdict === undefined && status === 200 ? location : undefined;
+  if (redirectTo?.startsWith('/')) {
+    c.redirect(redirectTo, new Map(Object.entries(env)));
+    return 'discard';
   }
   // The core output filter refuses a field Node could not send either (check_headers): a 500.
   for (const [name, value] of out) {
@@ -423,7 +467,8 @@ export function startResponse(
     c.fail(500);
     return 'discard';
   }
-  if (locationRedirects && location !== undefined && status === 200 && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) {
+  if (redirectTo !== undefined) {
+    const location = redirectTo;
     // Bytes as the script sent them (latin1): a string body would go out as UTF-8, and with it the head.
     const page = Buffer.from(cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' }), 'latin1');
     applyHeaderLines(c);
@@ -445,6 +490,27 @@ export function startResponse(
       else grouped.set(k, [n, [v]]);
     }
     fields = [...grouped.values()];
+  }
+  if (verdict === 304) {
+    // ap_meets_conditions' 304: the script's fields but Content-Type, and no body.
+    res.statusCode = 304;
+    sendScriptFields(c, fields.filter(([n]) => n !== 'Content-Type'), 304, undefined);
+    res.end();
+    return 'discard';
+  }
+  if (verdict === 412) {
+    if (opts.module === 'proxy_fcgi') {
+      // mod_proxy_fcgi's 412 keeps the script's fields and has an empty body.
+      res.statusCode = 412;
+      sendScriptFields(c, fields, 412, undefined);
+      res.setHeader('Content-Length', '0');
+      res.end();
+      return 'discard';
+    }
+    // The error page goes out with the fields util_script.c put in err_headers_out.
+    for (const [name, values] of fields) if (!SCAN_OWN_FIELDS.has(name.toLowerCase())) res.setHeader(name, name.toLowerCase() === 'set-cookie' ? values : values.join(', '));
+    c.fail(412);
+    return 'discard';
   }
   res.statusCode = statusLine?.sent ?? status;
   if (statusLine) res.statusMessage = statusLine.reason;
