@@ -512,7 +512,9 @@ export function startResponse(
     c.fail(412);
     return 'discard';
   }
-  res.statusCode = statusLine?.sent ?? status;
+  // A status the request already had (a failing non-authoritative authorizer's) that no status
+  // line can carry goes out as 500, as ap_get_status_line gives it.
+  res.statusCode = statusLine?.sent ?? (status >= 100 && status <= 599 ? status : 500);
   if (statusLine) res.statusMessage = statusLine.reason;
   sendScriptFields(c, fields, status, fields.find(([n]) => n === 'Content-Type')?.[1][0]);
   if (res.statusCode === 204 || res.statusCode === 304 || res.statusCode < 200) {

@@ -9,7 +9,7 @@ import { checkExecutable } from '../adapters/cgi-process.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
 import type { FcgiExchange } from '../adapters/fcgi-client.js';
 import type { FcgiApp, FcgiLease, FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
-import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
+import { CgiHeaderParser, cgiHeaderErrorMessage, scriptStatus, type CgiHeaders } from '../grammar/cgi-response.js';
 import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
 import { Role } from '../grammar/fastcgi-records.js';
@@ -399,7 +399,8 @@ export function runFcgidAuthorizer(
           const fields: [string, string][] = [];
           for (const [name, value] of headers.fields) {
             const key = name.toLowerCase();
-            if (key === 'status') status = Number.parseInt(value, 10) || 500;
+            // r->status is atoi of the field (what goes out for it is decided when it is sent).
+            if (key === 'status') status = scriptStatus(value).code;
             else if (key === 'location') location = value;
             else if (key !== 'content-type' && key !== 'content-length' && key !== 'transfer-encoding') fields.push([name, value]);
           }
