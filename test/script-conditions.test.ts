@@ -35,3 +35,11 @@ describe('a script answer checked against the request conditions', () => {
     expect(clampedLastModifiedSec('soon', NOW)).toBeUndefined();
   });
 });
+
+describe('the dates a script prints', () => {
+  it('reads the three HTTP date forms as GMT, whatever the local time zone', () => {
+    for (const form of ['Sat, 01 Jan 2000 00:00:00 GMT', 'Saturday, 01-Jan-00 00:00:00 GMT', 'Sat Jan  1 00:00:00 2000']) {
+      expect(clampedLastModifiedSec(form, NOW), form).toBe(Y2000);
+    }
+  });
+});

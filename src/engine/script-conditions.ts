@@ -35,9 +35,9 @@ function matchesWeak(list: string, etag: string): boolean {
   return etagList(list).some((t) => withoutWeak(t) === bare);
 }
 
-/** apr_date_parse_http in seconds; undefined for APR_DATE_BAD. */
+/** apr_date_parse_http in seconds (every form is GMT, asctime's too); undefined for APR_DATE_BAD. */
 function httpDateSec(value: string): number | undefined {
-  const ms = Date.parse(value);
+  const ms = Date.parse(/\b(?:GMT|UTC|UT|Z)\s*$|[+-]\d{4}\s*$/i.test(value) ? value : `${value} GMT`);
   return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
 }
 

@@ -359,25 +359,34 @@ function mergeVary(first: readonly string[], earlier: number | string | string[]
 const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location', 'last-modified', 'etag']);
 
 /**
- * util_script.c's end of the header scan: a Last-Modified in the future becomes the request
- * time (ap_update_mtime, ap_set_last_modified; rewritten in `out`), and without a Status line a
+ * util_script.c's end of the header scan: Last-Modified is written afresh from r->mtime, a date
+ * in the future becoming the request time (ap_update_mtime, ap_set_last_modified; rewritten in
+ * `out`), and without a Status line a
  * GET or HEAD is checked against its conditions (ap_meets_conditions): 304, 412 or undefined.
  */
 function conditionVerdict(c: CgiContext, out: [string, string][], noStatusLine: boolean): 304 | 412 | undefined {
   const requestSec = Math.floor(Date.now() / 1000);
-  let mtimeSec = requestSec;
   let etag: string | undefined;
+  // r->mtime: the latest date among the Last-Modified fields (ap_update_mtime keeps the
+  // maximum); the field is then written afresh from it, or dropped when none was a date.
+  let lastModified: number | undefined;
+  let lastModifiedAt = -1;
   for (let i = 0; i < out.length; i++) {
     const [name, value] = out[i]!;
     const key = name.toLowerCase();
     if (key === 'etag') etag = value;
     else if (key === 'last-modified') {
+      if (lastModifiedAt === -1) lastModifiedAt = i;
       const sec = clampedLastModifiedSec(value, requestSec);
-      if (sec === undefined) continue;
-      mtimeSec = sec;
-      if (sec === requestSec) out[i] = [name, new Date(sec * 1000).toUTCString()];
+      if (sec !== undefined && (lastModified === undefined || sec > lastModified)) lastModified = sec;
     }
   }
+  if (lastModifiedAt !== -1) {
+    const kept = out.filter(([n]) => n.toLowerCase() !== 'last-modified');
+    if (lastModified !== undefined) kept.splice(lastModifiedAt, 0, ['Last-Modified', new Date(lastModified * 1000).toUTCString()]);
+    out.splice(0, out.length, ...kept);
+  }
+  const mtimeSec = lastModified ?? requestSec;
   const method = c.facts.method;
   const override = c.decision.statusOverride;
   // Only a successful answer so far is checked (not an ErrorDocument's).
