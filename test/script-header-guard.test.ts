@@ -3,8 +3,8 @@
  * byte in any header, or any Status, gets an answer and the server goes on serving the others;
  * and the last-resort guard ends only the response an escaped exception came from.
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,10 @@ import { spawnServe, type ServeChild } from './helpers/serve-in-process.js';
 const hasPerlFcgi = peerAvailable('Perl FCGI for the FastCGI header tests', perlFcgiMissing());
 const base = mkdtempSync(join(tmpdir(), 'htsandbox-hdr-guard-'));
 const site = join(base, 'site');
+const backendSocket = join(base, 'fcgi.sock');
 let server: ServeChild;
+/** The external FastCGI server behind px/ (proxy:fcgi), the conformance case's backend.pl. */
+let backend: ChildProcess | undefined;
 
 /** Percent-encodes every byte but the plainest, so the script gets exactly these bytes. */
 const encode = (bytes: Buffer): string => [...bytes].map((b) => (/[A-Za-z0-9._~/-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`)).join('');
@@ -63,17 +66,28 @@ beforeAll(async () => {
   cpSync(join(PROJECT_ROOT, 'fixtures/conformance/script-header-bytes/site'), site, { recursive: true });
   writeFileSync(join(site, 'slow.cgi'), '#!/bin/sh\nsleep 1.5\nprintf "Content-Type: text/plain\\r\\n\\r\\nslow done\\n"\n');
   chmodSync(join(site, 'slow.cgi'), 0o755);
-  writeHostConfig(join(base, 'host.conf'), site, join(PROFILES_DIR, 'apache.conf'));
+  if (hasPerlFcgi) {
+    backend = spawn('perl', [join(PROJECT_ROOT, 'fixtures/conformance/script-header-bytes/backend.pl'), backendSocket], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !existsSync(backendSocket); i++) await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(join(site, 'px/.htaccess'), `SetHandler "proxy:unix:${backendSocket}|fcgi://localhost/"\n`);
+  }
+  writeHostConfig(
+    join(base, 'host.conf'),
+    site,
+    join(PROFILES_DIR, 'apache.conf'),
+    'LoadModule proxy_module modules/mod_proxy.so\nLoadModule proxy_fcgi_module modules/mod_proxy_fcgi.so\n',
+  );
   server = await spawnServe([site, '--port', '0', '--host', '127.0.0.1', '--config', join(base, 'host.conf')]);
 }, 30_000);
 
 afterAll(async () => {
   await server?.stop();
+  backend?.kill('SIGTERM');
   rmSync(base, { recursive: true, force: true });
 });
 
 describe('a script printing bad header bytes', () => {
-  const targets = hasPerlFcgi ? ['/raw.cgi', '/raw.fcgi'] : ['/raw.cgi'];
+  const targets = hasPerlFcgi ? ['/raw.cgi', '/raw.fcgi', '/px/app.x'] : ['/raw.cgi'];
   it('gets Apache\'s status for each kind while another request in flight completes, and the server stays up', async () => {
     const slow = send('/slow.cgi');
     for (const target of targets) {
