@@ -361,8 +361,8 @@ const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location'
 /**
  * util_script.c's end of the header scan: Last-Modified is written afresh from r->mtime, a date
  * in the future becoming the request time (ap_update_mtime, ap_set_last_modified; rewritten in
- * `out`), and without a Status line a
- * GET or HEAD is checked against its conditions (ap_meets_conditions): 304, 412 or undefined.
+ * `out`), and without a Status line a GET or HEAD is checked against its conditions
+ * (ap_meets_conditions): 304, 412 or undefined.
  */
 function conditionVerdict(c: CgiContext, out: [string, string][], noStatusLine: boolean): 304 | 412 | undefined {
   const requestSec = Math.floor(Date.now() / 1000);
