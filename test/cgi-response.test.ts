@@ -1,7 +1,7 @@
 /** The CGI header parser gives the same result for any chunking of the output. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CgiHeaderParser, type CgiParseEvent } from '../src/grammar/cgi-response.js';
+import { CgiHeaderParser, invalidResponseField, scriptStatus, type CgiParseEvent } from '../src/grammar/cgi-response.js';
 
 function parseChunks(chunks: Buffer[]): { event: CgiParseEvent; body: string } {
   const p = new CgiHeaderParser();
@@ -93,5 +93,50 @@ describe('CgiHeaderParser', () => {
       error: { type: 'bad-header', line: 'Security Alert! The PHP CGI ca' },
     });
     expect(parseChunks([Buffer.from(`X: ${'a'.repeat(9000)}\n\n`)]).event).toEqual({ kind: 'error', error: { type: 'no-headers' } });
+  });
+});
+
+describe('what the core output filter lets out of a script answer', () => {
+  it('cuts a line at a NUL, as Apache reads lines as C strings; a line starting with NUL ends the block', () => {
+    expect(parseChunks([Buffer.from('X-A: a\0b\r\n\r\nok')]).event).toMatchObject({ kind: 'headers', headers: { fields: [['X-A', 'a']] } });
+    expect(parseChunks([Buffer.from('X\0A: b\r\n\r\n')]).event).toEqual({ kind: 'error', error: { type: 'bad-header', line: 'X' } });
+    const ended = parseChunks([Buffer.from('Content-Type: text/plain\r\n\0junk\r\nnot a header\r\n\r\nok')]);
+    expect(ended.event).toMatchObject({ kind: 'headers', headers: { fields: [['Content-Type', 'text/plain']] } });
+    expect(ended.body).toBe('not a header\r\n\r\nok');
+  });
+  it('refuses what check_headers refuses (names that are not tokens, values with control bytes)', () => {
+    expect(invalidResponseField('X-A', 'a\tb café')).toBeUndefined();
+    expect(invalidResponseField('', 'b')).toMatch(/^AH02428: /);
+    expect(invalidResponseField('X A', 'b')).toBe("AH02429: Response header name 'X A' contains invalid characters, aborting request");
+    expect(invalidResponseField('X-\xe9', 'b')).toMatch(/^AH02429: Response header name 'X-\\xe9'/);
+    expect(invalidResponseField('X-A', 'a\x01b')).toBe("AH02430: Response header 'X-A' value of 'a\\x01b' contains invalid characters, aborting request");
+    expect(invalidResponseField('X-A', 'a\x7fb')).toMatch(/^AH02430: /);
+  });
+  it('gives the status line Apache 2.4.71 sent for each Status field (probed with raw requests)', () => {
+    const line = (v: string): string => {
+      const s = scriptStatus(v);
+      return `${s.sent} ${s.reason}`;
+    };
+    expect(line('404 Not\x01Here')).toBe('404 Not Found');
+    expect(line('404 Not')).toBe('404 Not'); // what is left of "404 Not\0Here"
+    expect(line('404 Gone Fishing')).toBe('404 Gone Fishing');
+    expect(line('299')).toBe('299 ');
+    expect(line('99999')).toBe('500 Internal Server Error');
+    expect(line('600 High')).toBe('600 High');
+    expect(line('abc')).toBe('500 Internal Server Error');
+    expect(line('404')).toBe('404 '); // a bare code keeps an empty phrase
+    expect(line('404x')).toBe('404 Not Found');
+    expect(line('299x')).toBe('500 Internal Server Error');
+    expect(line('418x')).toBe('500 Internal Server Error');
+    expect(line('1000 x')).toBe('500 Internal Server Error');
+    expect(line('404\ttab')).toBe('404 Not Found');
+    expect(line('404 caf\xe9')).toBe('404 caf\xe9');
+    expect(line('+404 x')).toBe('404 Not Found');
+    expect(line('200 \x01')).toBe('200 OK');
+    expect(scriptStatus('99999')).toMatchObject({ code: 99999, invalid: true });
+    expect(scriptStatus('600 High')).toMatchObject({ code: 600, invalid: true });
+    expect(scriptStatus('-200')).toMatchObject({ code: -200, sent: 500, invalid: true });
+    // Apache sends "099 "; Node cannot send a code below 100.
+    expect(scriptStatus('099')).toMatchObject({ code: 99, sent: 500, unsendable: true });
   });
 });

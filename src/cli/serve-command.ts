@@ -3,6 +3,7 @@ import { createWriteStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { createHttpFront } from '../server/http-server.js';
+import { recoverRequestFrom } from '../server/request-guard.js';
 import { backendServers, createSiteContext, setSiteLogger } from '../server/site-context.js';
 import { PersistenceTable } from '../engine/lvs-persistence.js';
 import { reapLeftovers } from '../adapters/process-table.js';
@@ -149,6 +150,14 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     if (!opts.signal) {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // The final net: an exception nothing caught ends its own request's response (when it came
+      // from one) and is logged at fatal level; the server never exits for it.
+      const lastResort = (kind: string) => (err: unknown): void => {
+        const recovered = recoverRequestFrom(err);
+        logger.fatal({ module: 'htsandbox', err }, `${kind}${recovered ? ' in a request (its response was ended)' : ' outside any request'}; htsandbox keeps serving. This is a bug in htsandbox: please report it with this log line.`);
+      };
+      process.on('uncaughtException', lastResort('uncaught exception'));
+      process.on('unhandledRejection', lastResort('unhandled promise rejection'));
     }
   });
 }

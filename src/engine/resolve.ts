@@ -128,6 +128,8 @@ type DecisionBody =
       contextPrefix?: string;
       /** The script's file (device, inode, mode) as the walk found it. */
       entry?: FsEntry;
+      /** The type mod_mime gave the script's file: the answer's when the script prints none. */
+      contentType?: string;
     };
 
 export interface ResolveContext {
@@ -723,7 +725,7 @@ function decideAfterAccess(
       if (remembered) return remembered;
     }
     if (handler && (SCRIPT_HANDLERS.has(handler) || proxyHandlerUsable(ctx, handler))) {
-      return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
+      return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
     }
     // mod_autoindex lists a directory whether or not the URL ends in a slash (DirectorySlash Off).
     if (cfg.options & OPT_INDEXES && ctx.hasModule('autoindex')) {
@@ -744,9 +746,9 @@ function decideAfterAccess(
     }
     return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00129: Attempt to serve directory: ${filename}` } };
   }
-  if (handler && handlerServed(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
+  if (handler && handlerServed(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
   // mod_proxy's handler takes the request whether or not the file exists (the backend decides).
-  if (handler && proxyHandlerUsable(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry);
+  if (handler && proxyHandlerUsable(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
   // core's default handler
   if (entry.kind === 'missing') {
     return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00128: File does not exist: ${filename}${pathInfo}` } };
@@ -780,7 +782,7 @@ function proxyHandlerUsable(ctx: ResolveContext, handler: string): boolean {
   return false;
 }
 
-function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, filename: string, uri: string, pathInfo: string, entry: FsEntry): Decision {
+function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, filename: string, uri: string, pathInfo: string, entry: FsEntry, contentType: string | undefined): Decision {
   if (handler === 'cgi-script' || handler === 'application/x-httpd-cgi' || handler === 'fcgid-script') {
     if (!(cfg.options & OPT_EXECCGI)) {
       if (handler === 'fcgid-script') return { kind: 'error', status: 403, cfg };
@@ -802,7 +804,7 @@ function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, f
       return { kind: 'error', status: 404, cfg, log: { module: 'cgid', level: 'error', message: `AH01264: script not found or unable to stat: ${filename}${pathInfo}` } };
     }
   }
-  return { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry };
+  return contentType !== undefined ? { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry, contentType } : { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry };
 }
 
 /** `lookup_variable` for `%{VAR}` in per-directory rewrite rules (unknown names give ""). */

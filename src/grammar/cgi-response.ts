@@ -2,7 +2,9 @@
  * Incremental parser of a CGI script's response headers, as Apache's
  * `ap_scan_script_header_err_core_ex` reads them (util_script.c): lines end at `\n`, every
  * `\r` is dropped, a line longer than 8190 bytes counts as the end of output, headers end at
- * the first empty line. Pure: feed it chunks of any size; FastCGI's STDOUT shares it.
+ * the first empty line. Apache handles each line as a C string, so a NUL ends it: `X-A: a\0b`
+ * is `X-A: a`, and a line that starts with NUL is empty (the end of the header block). Pure:
+ * feed it chunks of any size; FastCGI's STDOUT shares it.
  */
 
 /** Apache's maximum header line (MAX_STRING_LEN - 2). */
@@ -36,6 +38,11 @@ export class CgiHeaderParser {
   private readonly fields: [string, string][] = [];
   private done = false;
 
+  /** The fields read so far (Apache has already applied them when a later line is bad). */
+  get fieldsSoFar(): readonly [string, string][] {
+    return this.fields;
+  }
+
   /** Feeds output; returns `headers` once the blank line is seen, or an error. */
   push(chunk: Buffer): CgiParseEvent {
     if (this.done) return { kind: 'more' };
@@ -52,7 +59,9 @@ export class CgiHeaderParser {
         this.done = true;
         return { kind: 'error', error: this.fields.length ? { type: 'premature' } : { type: 'no-headers' } };
       }
-      const line = withoutCarriageReturns(data.toString('latin1', from, nl));
+      // The line as a C string: it ends at its first NUL.
+      const nul = data.indexOf(0, from);
+      const line = withoutCarriageReturns(data.toString('latin1', from, nul !== -1 && nul < nl ? nul : nl));
       if (line === '') {
         this.done = true;
         return { kind: 'headers', headers: { fields: this.fields }, rest: data.subarray(start) };
@@ -94,4 +103,88 @@ export function cgiHeaderErrorMessage(e: CgiHeaderError, scriptBasename: string)
     case 'bad-header':
       return `malformed header from script '${scriptBasename}': Bad header: ${e.line}`;
   }
+}
+
+// --- What the core output filter lets out (http_filters.c, check_headers and validate_status_line) ---
+
+/** RFC 7230 tchar: what a field name may hold (check_header's ap_scan_http_token, strict mode). */
+const NOT_TOKEN = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+/** Not field-content (ap_scan_http_field_content): anything but HTAB, SP, VCHAR and obs-text. */
+const NOT_FIELD_CONTENT = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** A script's field that Apache's core output filter refuses (AH02428/AH02429/AH02430), or undefined. */
+export function invalidResponseField(name: string, value: string): string | undefined {
+  if (name === '') return 'AH02428: Empty response header name, aborting request';
+  if (NOT_TOKEN.test(name)) return `AH02429: Response header name '${escapeLogText(name)}' contains invalid characters, aborting request`;
+  if (NOT_FIELD_CONTENT.test(value)) return `AH02430: Response header '${escapeLogText(name)}' value of '${escapeLogText(value)}' contains invalid characters, aborting request`;
+  return undefined;
+}
+
+/** Control and 8-bit bytes as `\xNN`, as ap_log_rerror escapes its arguments. */
+export function escapeLogText(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\xff\\"]/g, (ch) => {
+    if (ch === '\\') return '\\\\';
+    if (ch === '"') return '\\"';
+    return `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
+/**
+ * The reason phrases Apache 2.4 knows (http_protocol.c, status_lines): `ap_get_status_line`
+ * gives "500 Internal Server Error" for any other code.
+ */
+const APACHE_REASONS: Readonly<Record<number, string>> = {
+  100: 'Continue', 101: 'Switching Protocols', 102: 'Processing', 103: 'Early Hints',
+  200: 'OK', 201: 'Created', 202: 'Accepted', 203: 'Non-Authoritative Information', 204: 'No Content',
+  205: 'Reset Content', 206: 'Partial Content', 207: 'Multi-Status', 208: 'Already Reported', 226: 'IM Used',
+  300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
+  305: 'Use Proxy', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found',
+  405: 'Method Not Allowed', 406: 'Not Acceptable', 407: 'Proxy Authentication Required', 408: 'Request Timeout',
+  409: 'Conflict', 410: 'Gone', 411: 'Length Required', 412: 'Precondition Failed', 413: 'Request Entity Too Large',
+  414: 'Request-URI Too Long', 415: 'Unsupported Media Type', 416: 'Requested Range Not Satisfiable',
+  417: 'Expectation Failed', 421: 'Misdirected Request', 422: 'Unprocessable Entity', 423: 'Locked',
+  424: 'Failed Dependency', 425: 'Too Early', 426: 'Upgrade Required', 428: 'Precondition Required',
+  429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 451: 'Unavailable For Legal Reasons',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Gateway Timeout', 505: 'HTTP Version Not Supported', 506: 'Variant Also Negotiates',
+  507: 'Insufficient Storage', 508: 'Loop Detected', 510: 'Not Extended', 511: 'Network Authentication Required',
+};
+
+/** C's atoi: leading white space, a sign, digits (0 when there are none). */
+export function cAtoi(s: string): number {
+  const m = /^[ \t\n\v\f\r]*([+-]?)(\d+)/.exec(s);
+  if (!m) return 0;
+  const n = Number(m[2]!.slice(0, 16));
+  return m[1] === '-' ? -n : n;
+}
+
+export interface ScriptStatus {
+  /** r->status as the script set it (atoi of the field): what the request's logic sees. */
+  code: number;
+  /** The status line that goes out. */
+  sent: number;
+  reason: string;
+  /** Apache logs "Invalid status line from script" (the code is outside 100–599). */
+  invalid: boolean;
+  /** A code Node cannot send (below 100 in a well-formed line): sent as 500 instead. */
+  unsendable?: boolean;
+}
+
+/**
+ * A script's `Status:` field as the client sees it. util_script.c sets r->status to atoi(value)
+ * and keeps the value as r->status_line; the HTTP header filter keeps that line only when it is
+ * three digits then a space (or nothing) and holds no control byte (validate_status_line), and
+ * otherwise sends ap_get_status_line(r->status): the standard phrase, or 500 for a code it does
+ * not know (`Status: abc`, `Status: 99999`). A bare `Status: 299` goes out as `299 `.
+ */
+export function scriptStatus(value: string): ScriptStatus {
+  const code = cAtoi(value);
+  const invalid = !(code >= 100 && code < 600);
+  if (/^\d{3}(?: |$)/.test(value) && !/[\x00-\x1f\x7f]/.test(value)) {
+    if (code < 100) return { code, sent: 500, reason: 'Internal Server Error', invalid, unsendable: true };
+    return { code, sent: code, reason: value.slice(4), invalid };
+  }
+  const known = APACHE_REASONS[code];
+  return known !== undefined ? { code, sent: code, reason: known, invalid } : { code, sent: 500, reason: 'Internal Server Error', invalid };
 }

@@ -7,13 +7,14 @@ import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { checkExecutable, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
-import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
+import { CgiHeaderParser, cgiHeaderErrorMessage, escapeLogText, invalidResponseField, scriptStatus, type CgiHeaders, type ScriptStatus } from '../grammar/cgi-response.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { applyExpires, applyHeaderOps, applyHeaderOpsTo, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
 import type { SiteContext } from './site-context.js';
 import type { HeaderOp } from '../engine/dir-config.js';
+import { clampedLastModifiedSec, scriptConditionVerdict } from '../engine/script-conditions.js';
 
 /** The PHP CGI binary the Scripts host uses for `.php`. */
 const PHP_CGI = '/usr/bin/php-cgi';
@@ -363,25 +364,90 @@ function mergeVary(first: readonly string[], earlier: number | string | string[]
   return joinVary([...varyNames(first), ...varyNames(earlier)]);
 }
 
+/** Fields the header scan keeps out of err_headers_out (an error page does not carry them). */
+const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location', 'last-modified', 'etag']);
+
+/**
+ * util_script.c's end of the header scan: Last-Modified is written afresh from r->mtime, a date
+ * in the future becoming the request time (ap_update_mtime, ap_set_last_modified; rewritten in
+ * `out`), and without a Status line a GET or HEAD is checked against its conditions
+ * (ap_meets_conditions): 304, 412 or undefined.
+ */
+function conditionVerdict(c: CgiContext, out: [string, string][], noStatusLine: boolean): 304 | 412 | undefined {
+  const requestSec = Math.floor(Date.now() / 1000);
+  let etag: string | undefined;
+  // r->mtime: the latest date among the Last-Modified fields (ap_update_mtime keeps the
+  // maximum); the field is then written afresh from it, or dropped when none was a date.
+  let lastModified: number | undefined;
+  let lastModifiedAt = -1;
+  for (let i = 0; i < out.length; i++) {
+    const [name, value] = out[i]!;
+    const key = name.toLowerCase();
+    if (key === 'etag') etag = value;
+    else if (key === 'last-modified') {
+      if (lastModifiedAt === -1) lastModifiedAt = i;
+      const sec = clampedLastModifiedSec(value, requestSec);
+      if (sec !== undefined && (lastModified === undefined || sec > lastModified)) lastModified = sec;
+    }
+  }
+  if (lastModifiedAt !== -1) {
+    const kept = out.filter(([n]) => n.toLowerCase() !== 'last-modified');
+    if (lastModified !== undefined) kept.splice(lastModifiedAt, 0, ['Last-Modified', new Date(lastModified * 1000).toUTCString()]);
+    out.splice(0, out.length, ...kept);
+  }
+  const mtimeSec = lastModified ?? requestSec;
+  const method = c.facts.method;
+  const override = c.decision.statusOverride;
+  // Only a successful answer so far is checked (not an ErrorDocument's).
+  if (!noStatusLine || (method !== 'GET' && method !== 'HEAD') || (override !== undefined && (override < 200 || override > 299))) return undefined;
+  const h = c.req.headers;
+  return scriptConditionVerdict({
+    ifMatch: h['if-match'],
+    ifUnmodifiedSince: h['if-unmodified-since'],
+    ifNoneMatch: h['if-none-match'],
+    ifModifiedSince: h['if-modified-since'],
+    etag,
+    mtimeSec,
+    requestSec,
+  });
+}
+
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
 export function startResponse(
   c: CgiContext,
   headers: CgiHeaders,
   env: Record<string, string>,
-  /** mod_proxy_fcgi passes Location on with the script's status: no internal redirect, no 302. */
-  opts: { locationRedirects: boolean } = { locationRedirects: true },
+  opts: {
+    /** mod_proxy_fcgi passes Location on with the script's status: no internal redirect, no 302. */
+    locationRedirects?: boolean;
+    /** The module whose name tags the log lines (cgid, fcgid, proxy_fcgi). */
+    module?: string;
+  } = {},
 ): 'stream' | 'discard' {
   const { res } = c;
+  const module = opts.module ?? 'cgid';
+  const base = c.decision.path.slice(c.decision.path.lastIndexOf('/') + 1);
   // A failing non-authoritative mod_fcgid program's status stays the request's (r->status).
   let status = c.decision.statusOverride ?? 200;
-  let statusLine: string | undefined;
+  let statusLine: ScriptStatus | undefined;
   let location: string | undefined;
   const out: [string, string][] = [];
   for (const [name, value] of headers.fields) {
     const key = name.toLowerCase();
     if (key === 'status') {
-      status = Number.parseInt(value, 10) || 0;
-      statusLine = value.replace(/^\d+\s*/, '');
+      statusLine = scriptStatus(value);
+      status = statusLine.code;
+      if (statusLine.invalid) {
+        c.log({
+          module,
+          level: 'error',
+          message: `Invalid status line from script '${base}': ${escapeLogText(value.slice(0, 30))}`,
+          explain: `${c.decision.path} printed "Status: ${escapeLogText(value)}": a Status field is a code from 100 to 599 and a reason phrase, e.g. "Status: 404 Not Found".`,
+        });
+      }
+      if (statusLine.unsendable) {
+        c.log({ module: 'htsandbox', level: 'warn', message: `status line "${escapeLogText(value)}" from ${base} goes out as 500: Node cannot send a code below 100 (Apache sends it as it is)` });
+      }
     } else if (key === 'location') {
       location = value;
       out.push(['Location', value]);
@@ -395,14 +461,38 @@ export function startResponse(
       out.push([name, value]);
     }
   }
-  if (opts.locationRedirects && location !== undefined && status === 200 && !headers.fields.some(([n]) => n.toLowerCase() === 'status')) {
-    if (location.startsWith('/')) {
-      c.redirect(location, new Map(Object.entries(env)));
-      return 'discard';
-    }
-    const page = cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' });
+  // No Content-Type: the type mod_mime gave the script's own file stays the answer's (x.html.cgi
+  // is text/html, app.rb application/x-ruby; a plain .cgi has none).
+  if (c.decision.contentType !== undefined && !out.some(([n]) => n === 'Content-Type')) out.push(['Content-Type', withDefaultCharset(c.decision.contentType, c.decision.cfg)]);
+  const verdict = conditionVerdict(c, out, statusLine === undefined);
+  // cgi_handle_response: a local Location with status 200 (no Status line, or `Status: 200`)
+  // is an internal redirect, an absolute one Apache's own 302; mod_proxy_fcgi does neither.
+  const redirectTo = (opts.locationRedirects ?? true) && verdict === undefined && status === 200 ? location : undefined;
+  if (redirectTo?.startsWith('/')) {
+    c.redirect(redirectTo, new Map(Object.entries(env)));
+    return 'discard';
+  }
+  // The core output filter refuses a field Node could not send either (check_headers): a 500.
+  for (const [name, value] of out) {
+    const problem = invalidResponseField(name, value);
+    if (problem === undefined) continue;
+    c.log({
+      module: 'http',
+      level: 'error',
+      message: problem,
+      explain: `${c.decision.path} printed a header field with a byte HTTP does not allow (a control byte, or a name that is not a token): remove it, or percent-encode what the script copies into headers.`,
+    });
+    c.fail(500);
+    return 'discard';
+  }
+  if (redirectTo !== undefined) {
+    const location = redirectTo;
+    // Bytes as the script sent them (latin1): a string body would go out as UTF-8, and with it the head.
+    const page = Buffer.from(cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' }), 'latin1');
     applyHeaderLines(c);
-    res.writeHead(302, { Location: location, 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) });
+    // An empty Location gives the 302 page without the field (as Apache answers `Location: `).
+    const head: Record<string, string> = { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) };
+    res.writeHead(302, location === '' ? head : { Location: location, ...head });
     res.end(c.facts.method === 'HEAD' ? undefined : page);
     return 'discard';
   }
@@ -419,10 +509,33 @@ export function startResponse(
     }
     fields = [...grouped.values()];
   }
-  if (statusLine) res.statusMessage = statusLine;
-  res.statusCode = status;
+  if (verdict === 304) {
+    // ap_meets_conditions' 304: the script's fields but Content-Type, and no body.
+    res.statusCode = 304;
+    sendScriptFields(c, fields.filter(([n]) => n !== 'Content-Type'), 304, undefined);
+    res.end();
+    return 'discard';
+  }
+  if (verdict === 412) {
+    if (opts.module === 'proxy_fcgi') {
+      // mod_proxy_fcgi's 412 keeps the script's fields and has an empty body.
+      res.statusCode = 412;
+      sendScriptFields(c, fields, 412, undefined);
+      res.setHeader('Content-Length', '0');
+      res.end();
+      return 'discard';
+    }
+    // The error page goes out with the fields util_script.c put in err_headers_out.
+    for (const [name, values] of fields) if (!SCAN_OWN_FIELDS.has(name.toLowerCase())) res.setHeader(name, name.toLowerCase() === 'set-cookie' ? values : values.join(', '));
+    c.fail(412);
+    return 'discard';
+  }
+  // A status the request already had (a failing non-authoritative authorizer's) that no status
+  // line can carry goes out as 500, as ap_get_status_line gives it.
+  res.statusCode = statusLine?.sent ?? (status >= 100 && status <= 599 ? status : 500);
+  if (statusLine) res.statusMessage = statusLine.reason;
   sendScriptFields(c, fields, status, fields.find(([n]) => n === 'Content-Type')?.[1][0]);
-  if (status === 204 || status === 304 || status < 200) {
+  if (res.statusCode === 204 || res.statusCode === 304 || res.statusCode < 200) {
     res.end();
     return 'discard';
   }

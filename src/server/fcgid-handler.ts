@@ -10,7 +10,7 @@ import { checkExecutable } from '../adapters/cgi-process.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
 import type { FcgiExchange } from '../adapters/fcgi-client.js';
 import type { FcgiApp, FcgiLease, FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
-import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
+import { CgiHeaderParser, cgiHeaderErrorMessage, scriptStatus, type CgiHeaders } from '../grammar/cgi-response.js';
 import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
 import { Role } from '../grammar/fastcgi-records.js';
@@ -19,6 +19,7 @@ import { FCGID_AUTH_NAMES, fcgidWrapperFor } from '../engine/dir-config.js';
 import type { FcgidCmdOptions } from '../engine/fcgi-spawn-policy.js';
 import type { FsEntry } from '../engine/fs-view.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+import { bindAllToRequest, bindToRequest } from './request-guard.js';
 
 export interface FcgidContext extends CgiContext {
   pool: FcgiProcessPool;
@@ -36,7 +37,8 @@ const DROPPED: ReadonlySet<string> = new Set(['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTT
 
 /** The pool's callback as the two continuations this handler is written in. */
 function acquireThen(pool: FcgiProcessPool, app: FcgiApp, ok: (lease: FcgiLease) => void, failed: (err: Error & { code?: string }) => void): void {
-  pool.acquire(app, (err, lease) => (err || !lease ? failed(err ?? new Error('no process')) : ok(lease)));
+  // The pool calls back from whichever request freed a process: the callback keeps this one's scope.
+  pool.acquire(app, bindToRequest((err: (Error & { code?: string }) | null | undefined, lease: FcgiLease | undefined) => (err || !lease ? failed(err ?? new Error('no process')) : ok(lease))));
 }
 
 type BuiltApp = FcgiApp & { initialEnv: ReadonlyMap<string, string> };
@@ -192,7 +194,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       let heldBytes = 0;
       const flush = (): void => {
         flushed = true;
-        if (startResponse(c, headers!, env) === 'discard') {
+        if (startResponse(c, headers!, env, { module: 'fcgid' }) === 'discard') {
           streaming = false;
           return;
         }
@@ -207,7 +209,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           ? lease.mux.request(env, body, ioTimeoutMs, exchange)
           : lease.connection(fresh || !c.keepConn).request(env, body, ioTimeoutMs, exchange, c.keepConn);
       };
-      const exchange: FcgiExchange = {
+      const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
         stdout: (chunk) => {
           if (flushed) {
             if (streaming && facts.method !== 'HEAD') res.write(chunk);
@@ -296,7 +298,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
             res.destroy();
           }
         },
-      };
+      });
       send(false);
       res.on('close', () => {
         if (res.writableFinished) return;
@@ -371,7 +373,7 @@ export function runFcgidAuthorizer(
       const send = (fresh: boolean): void => {
         lease.connection(fresh || !c.keepConn).request(env, undefined, c.limits.ioTimeoutMs, exchange, c.keepConn, Role.AUTHORIZER);
       };
-      const exchange: FcgiExchange = {
+      const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
         stdout: (chunk) => {
           if (headers || failed) return; // the body of an authorizer's answer is ignored
           const ev = parser.push(chunk);
@@ -400,7 +402,8 @@ export function runFcgidAuthorizer(
           const fields: [string, string][] = [];
           for (const [name, value] of headers.fields) {
             const key = name.toLowerCase();
-            if (key === 'status') status = Number.parseInt(value, 10) || 500;
+            // r->status is atoi of the field (what goes out for it is decided when it is sent).
+            if (key === 'status') status = scriptStatus(value).code;
             else if (key === 'location') location = value;
             else if (key !== 'content-type' && key !== 'content-length' && key !== 'transfer-encoding') fields.push([name, value]);
           }
@@ -418,7 +421,7 @@ export function runFcgidAuthorizer(
           c.log({ module: 'fcgid', level: 'warn', message });
           done({ ran: false, status: 500 });
         },
-      };
+      });
       send(false);
     },
     (err: Error) => {

@@ -125,6 +125,10 @@ export function applyHeaderOps(
   exprFacts?: () => ExprFacts,
 ): void {
   if (ops.length === 0) return;
+  if (which === 'both' && ops.some((o) => o.always) && ops.some((o) => !o.always)) {
+    applyBothTables(res, req, ops, env, exprFacts);
+    return;
+  }
   const plan = staticPlan(ops, which);
   if (plan) {
     for (const [name, value] of plan) res.setHeader(name, value);
@@ -135,6 +139,25 @@ export function applyHeaderOps(
     // ap_expr merges the request headers it read into Vary, whether or not the condition held.
     res.setHeader('Vary', joinVary([...varyNames(res.getHeader('vary')), ...vary]));
   }
+}
+
+/**
+ * Both kinds of lines on an answer the server makes itself (a file, a listing): as
+ * ap_headers_output_filter, `always` lines edit err_headers_out and the others headers_out, so
+ * an onsuccess `unset` cannot remove what an `always` line set. Both tables go out, and under
+ * one name err_headers_out's lines come first (as Apache 2.4.71 sends them).
+ */
+function applyBothTables(res: ServerResponse, req: IncomingMessage, ops: readonly HeaderOp[], env: ReadonlyMap<string, string> | undefined, exprFacts: (() => ExprFacts) | undefined): void {
+  const err = new FieldTable();
+  const vary = [...applyHeaderOpsTo(err, req, ops, 'always', env, exprFacts), ...applyHeaderOpsTo(responseTable(res), req, ops, 'onsuccess', env, exprFacts)];
+  for (const { name, values } of err.entries()) {
+    const cur = res.getHeader(name);
+    const outLines = cur === undefined ? [] : Array.isArray(cur) ? cur.map(String) : [String(cur)];
+    const lines = [...values, ...outLines];
+    if (name.toLowerCase() === 'vary') res.setHeader(name, joinVary(varyNames(lines)));
+    else res.setHeader(name, lines.length === 1 ? lines[0]! : lines);
+  }
+  if (vary.length) res.setHeader('Vary', joinVary([...varyNames(res.getHeader('vary')), ...vary]));
 }
 
 /**

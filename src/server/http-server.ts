@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { LogEvent, RequestFacts } from '../engine/resolve.js';
 import { resolveRequest } from '../engine/resolve.js';
 import { respond } from './responder.js';
+import { endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
 import { accessLogTime } from '../grammar/apache-time.js';
 import type { SiteContext } from './site-context.js';
 import { balancerClientKey, type PersistenceTable } from '../engine/lvs-persistence.js';
@@ -82,17 +83,26 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     };
     site.stats.requests++;
     res.setHeader('Server', 'Apache (htsandbox)');
-    try {
-      server.fs.sync();
-      const decision = resolveRequest(server, facts);
-      respond(server, req, res, facts, decision, log);
-    } catch (err) {
-      logger.error({ err, url: target }, 'internal error while handling the request');
-      if (!res.headersSent) {
-        res.writeHead(500, { 'Content-Type': 'text/html; charset=iso-8859-1' });
+    // The request's scope: an exception escaping its handling later (in a stream callback) ends
+    // this response only (request-guard.ts; the serve command's process handlers find it).
+    const scope: RequestScope = {
+      res,
+      method: facts.method,
+      url: target,
+      serverAdmin: site.serverAdmin,
+      report: (err, outcome) =>
+        logger.error({ module: 'htsandbox', err, url: target }, `internal error while handling ${facts.method} ${target} (${outcome}); the server goes on. This is a bug in htsandbox: please report it with this log line.`),
+    };
+    inRequestScope(scope, () => {
+      try {
+        server.fs.sync();
+        const decision = resolveRequest(server, facts);
+        respond(server, req, res, facts, decision, log);
+      } catch (err) {
+        scope.recovered = true;
+        scope.report(err, endFailedResponse(scope));
       }
-      res.end();
-    }
+    });
     if (rec) {
       const journal = opts.journal!;
       res.once('finish', () => {

@@ -15,10 +15,11 @@
  */
 import { FcgiConnection, type FcgiExchange } from '../adapters/fcgi-client.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
-import { CgiHeaderParser, cgiHeaderErrorMessage, type CgiHeaders } from '../grammar/cgi-response.js';
+import { CgiHeaderParser, cgiHeaderErrorMessage, invalidResponseField, type CgiHeaders } from '../grammar/cgi-response.js';
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
 import { applyHeaderLines, requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+import { bindAllToRequest } from './request-guard.js';
 import { attemptsPerRequest, electMember, memberFailed } from '../engine/balancer-policy.js';
 
 /** mod_proxy_fcgi's prefetch (MAX_MEM_SPOOL): a chunked body that fits is sent with a length. */
@@ -153,7 +154,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
     conn.close();
     if (!keepBody) closeBody();
   };
-  const on: FcgiExchange = {
+  const on: FcgiExchange = bindAllToRequest<FcgiExchange>({
     stdout: (chunk) => {
       if (done) return;
       if (headers) {
@@ -166,12 +167,13 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
         c.log({ module: 'proxy_fcgi', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
         c.log({ module: 'proxy_fcgi', level: 'error', message: 'AH01070: Error parsing script headers' });
         finish();
-        // The handler itself answers this 500 (an empty one): the member stays in rotation.
-        emptyAnswer(c, 500);
+        // The handler itself answers this 500 (an empty one): the member stays in rotation. The
+        // scan had already set the Content-Type of a line before the bad one (ap_set_content_type).
+        emptyAnswer(c, 500, contentTypeOf(parser.fieldsSoFar));
         return;
       }
       headers = ev.headers;
-      streaming = startResponse(c, headers, env, { locationRedirects: false }) === 'stream';
+      streaming = startResponse(c, headers, env, { locationRedirects: false, module: 'proxy_fcgi' }) === 'stream';
       if (streaming && ev.rest.length && facts.method !== 'HEAD') res.write(ev.rest);
     },
     stderr: (text) => c.log({ module: 'proxy_fcgi', level: 'error', message: `AH01071: Got error '${text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'` }),
@@ -241,20 +243,27 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
       // The backend closed the connection without a word: Apache answers an empty 200.
       emptyAnswer(c, 200);
     },
-  };
+  });
   conn.request(env, body, c.site.timeoutMs, on, false);
   res.on('close', () => {
     if (!res.writableFinished && !done) finish();
   });
 }
 
+/** The last Content-Type among a script's fields, if it is one a response may carry. */
+function contentTypeOf(fields: readonly [string, string][]): string | undefined {
+  let type: string | undefined;
+  for (const [name, value] of fields) if (name.toLowerCase() === 'content-type') type = value.replace(/\s+$/, '');
+  return type !== undefined && invalidResponseField('Content-Type', type) === undefined ? type : undefined;
+}
+
 /** An answer with no body and Content-Length 0 (what mod_proxy_fcgi leaves when it has none). */
-function emptyAnswer(c: CgiContext, status: number): void {
+function emptyAnswer(c: CgiContext, status: number, contentType?: string): void {
   if (c.res.headersSent) {
     c.res.destroy();
     return;
   }
   applyHeaderLines(c, 'both');
-  c.res.writeHead(status, { 'Content-Length': '0' });
+  c.res.writeHead(status, contentType !== undefined ? { 'Content-Type': contentType, 'Content-Length': '0' } : { 'Content-Length': '0' });
   c.res.end();
 }

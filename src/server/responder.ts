@@ -7,6 +7,7 @@ import picomatch from 'picomatch';
 import rangeParser from 'range-parser';
 import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
+import { invalidResponseField } from '../grammar/cgi-response.js';
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { applyExpires, applyHeaderOps, joinVary, responseTable, withDefaultCharset } from './header-ops.js';
@@ -233,7 +234,8 @@ function sendFile(
     }
   }
   headers['Content-Length'] = String(entry.size);
-  res.writeHead(statusOverride ?? 200, headers);
+  // A status no status line can carry goes out as 500 (ap_get_status_line).
+  res.writeHead(statusOverride === undefined ? 200 : statusOverride >= 100 && statusOverride <= 599 ? statusOverride : 500, headers);
   if (facts.method === 'HEAD' || entry.size === 0) {
     release();
     res.end();
@@ -410,6 +412,17 @@ export function respond(
     return;
   }
   if (d.kind === 'error' && d.log) log(d.log, facts);
+  // An access-phase program's fields (and a redirect's Location) meet the core output filter's
+  // check like a script's: a byte HTTP does not allow is the host's 500 (check_headers).
+  if (d.authHeaders?.length || d.kind === 'redirect') {
+    const fields: [string, string][] = [...(d.authHeaders ?? []), ...(d.kind === 'redirect' ? [['Location', d.location] as [string, string]] : [])];
+    const problem = fields.map(([name, value]) => invalidResponseField(name, value)).find((p) => p !== undefined);
+    if (problem !== undefined) {
+      log({ module: 'http', level: 'error', message: problem, explain: 'A response header field holds a byte HTTP does not allow (an FcgidAuthorizer program printed it, or a redirect target has a control byte): remove it.' }, facts);
+      sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg ?? site.serverConfig }, log, redirected);
+      return;
+    }
+  }
   // An access-phase program's header fields go out with whatever the answer is (err_headers_out).
   for (const [name, value] of d.authHeaders ?? []) {
     const prev = res.getHeader(name);
@@ -440,7 +453,8 @@ export function respond(
       sendError(site, req, res, facts, d, log, redirected);
       return;
     case 'file':
-      sendFile(res, facts, d, req, undefined, (f) => {
+      // A failing non-authoritative FcgidAuthorizer's status stays the request's (r->status).
+      sendFile(res, facts, d, req, d.statusOverride, (f) => {
         const err: Decision = {
           kind: 'error',
           status: 403,
