@@ -4,11 +4,13 @@
  * environment, what a failure means) lives with the callers.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { fastSpawn, reapLater } from './fast-spawn.js';
 import { aprErrorText } from './os-errors.js';
+import type { ProcessGroups } from './process-groups.js';
+import { RLIMIT_OF, resolveRLimit, type RLimitDirectives, type RLimitValue } from '../engine/resource-limits.js';
 
 export interface CgiSpawnOptions {
   /** Program to exec (the script itself, or an interpreter such as php-cgi). */
@@ -16,7 +18,64 @@ export interface CgiSpawnOptions {
   args: string[];
   cwd: string;
   env: Record<string, string>;
+  /** RLimitCPU / RLimitMEM / RLimitNPROC for this child (mod_cgid's; set before exec). */
+  limits?: readonly ChildLimit[];
+  /** The server's process groups: the script's group is recorded there until it is empty. */
+  groups?: ProcessGroups;
 }
+
+/** One rlimit for a child, resolved against the server's own limits. */
+export interface ChildLimit {
+  which: keyof RLimitDirectives;
+  value: RLimitValue;
+}
+
+/** Linux's RLIMIT_* numbers (asm-generic/resource.h). */
+const RESOURCE_NUMBER: Readonly<Record<keyof RLimitDirectives, number>> = { cpu: 0, nproc: 6, mem: 9 };
+/** The row of /proc/self/limits for each, and prlimit(1)'s option. */
+const LIMITS_ROW: Readonly<Record<keyof RLimitDirectives, string>> = { cpu: 'Max cpu time', nproc: 'Max processes', mem: 'Max address space' };
+const PRLIMIT_OPTION: Readonly<Record<keyof RLimitDirectives, string>> = { cpu: '--cpu', nproc: '--nproc', mem: '--as' };
+
+/** The server's own limits (getrlimit), from /proc/self/limits. */
+function ownLimit(which: keyof RLimitDirectives): RLimitValue {
+  const parse = (v: string | undefined): number => (v === undefined || v === 'unlimited' ? Infinity : Number(v));
+  try {
+    const line = readFileSync('/proc/self/limits', 'latin1')
+      .split('\n')
+      .find((l) => l.startsWith(LIMITS_ROW[which]));
+    const cols = line?.slice(26).trim().split(/\s+/) ?? [];
+    return { soft: parse(cols[0]), hard: parse(cols[1]) };
+  } catch {
+    return { soft: Infinity, hard: Infinity };
+  }
+}
+
+/**
+ * The limits a CGI child gets from the request's RLimit* directives, as ap_unixd_set_rlimit
+ * makes them from the server's own (see engine/resource-limits.ts), and AH02174 warnings.
+ */
+export function childLimits(d: RLimitDirectives): { limits: ChildLimit[]; warnings: string[] } {
+  const limits: ChildLimit[] = [];
+  const warnings: string[] = [];
+  const root = typeof process.geteuid === 'function' && process.geteuid() === 0;
+  const names = { cpu: 'RLimitCPU', mem: 'RLimitMEM', nproc: 'RLimitNPROC' } as const;
+  for (const which of Object.keys(RLIMIT_OF) as (keyof RLimitDirectives)[]) {
+    const words = d[which];
+    if (!words) continue;
+    const r = resolveRLimit(names[which], words, ownLimit(which), root);
+    limits.push({ which, value: r.value });
+    if (r.warning) warnings.push(r.warning);
+  }
+  return { limits, warnings };
+}
+
+/** prlimit(1) (util-linux), the wrapper that sets limits when the native helper is not built. */
+const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p));
+
+/** Whether limits can be applied on this path (the native helper, or prlimit(1) without it). */
+export const LIMITS_SUPPORTED = fastSpawn !== undefined || PRLIMIT !== undefined;
+
+const rlimValue = (n: number): string => (n === Infinity ? 'unlimited' : String(n));
 
 /** Why a script cannot be exec'd, found before spawning (Apache's execve would fail). */
 export interface ExecProblem {
@@ -103,8 +162,9 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
   if (fast) {
     const envp = Object.entries(opts.env).map(([k, v]) => `${k}=${v}`);
     let started: [number, number, number, number];
+    const limits = (opts.limits ?? []).flatMap((l) => [RESOURCE_NUMBER[l.which], l.value.soft === Infinity ? -1 : l.value.soft, l.value.hard === Infinity ? -1 : l.value.hard]);
     try {
-      started = fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd);
+      started = limits.length ? fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd, -1, limits) : fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd);
     } catch (err) {
       const failed = new Socket();
       const errorCbs: ((e: Error) => void)[] = [];
@@ -119,6 +179,7 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
       };
     }
     const [pid, inFd, outFd, errFd] = started;
+    opts.groups?.add(pid);
     const stdin = new Socket({ fd: inFd, readable: false, writable: true });
     const stdout = new Socket({ fd: outFd, readable: true, writable: false });
     const stderr = new Socket({ fd: errFd, readable: true, writable: false });
@@ -126,13 +187,25 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     const exitCbs: ((code: number) => void)[] = [];
     const onEnd = (): void => {
       ended++;
-      if (ended === 2) reapLater(pid, (code) => exitCbs.forEach((cb) => cb(code)));
+      if (ended === 2)
+        reapLater(pid, (code) => {
+          opts.groups?.leaderGone(pid);
+          exitCbs.forEach((cb) => cb(code));
+        });
     };
     stdout.once('close', onEnd);
     stderr.once('close', onEnd);
     return { pid, stdin, stdout, stderr, onExit: (cb) => exitCbs.push(cb), onError: () => undefined };
   }
-  const child = spawn(opts.program, opts.args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: 'pipe' });
+  // Without the native helper, prlimit(1) sets the limits on itself and execs the script (same
+  // pid); without prlimit the script runs unlimited (LIMITS_SUPPORTED says so at start-up).
+  const wrap = opts.limits?.length && PRLIMIT !== undefined;
+  const [program, args] = wrap
+    ? [PRLIMIT, [...opts.limits!.map((l) => `${PRLIMIT_OPTION[l.which]}=${rlimValue(l.value.soft)}:${rlimValue(l.value.hard)}`), '--', opts.program, ...opts.args]]
+    : [opts.program, opts.args];
+  const child = spawn(program, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: 'pipe' });
+  opts.groups?.add(child.pid);
+  child.once('exit', () => opts.groups?.leaderGone(child.pid));
   return {
     pid: child.pid,
     stdin: child.stdin,

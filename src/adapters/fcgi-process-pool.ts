@@ -12,6 +12,7 @@ import { FcgiConnection } from './fcgi-client.js';
 import { FcgiMuxConnection, queryCapacity } from './fcgi-mux-client.js';
 import { fastSpawn, reapLater } from './fast-spawn.js';
 import { ProcessTable } from './process-table.js';
+import type { ProcessGroups } from './process-groups.js';
 import {
   decideAcquire,
   decideAfterRequest,
@@ -165,6 +166,8 @@ export class FcgiProcessPool {
     private readonly log: PoolLog,
     /** Replace processes whose script changed (`--reload-on-change`). */
     private readonly reloadOnChange = false,
+    /** The server's process groups: each application's is recorded there until it is empty. */
+    private readonly groups?: ProcessGroups,
   ) {
     // mod_fcgid's process manager scans its idle list every FcgidIdleScanInterval and its busy
     // list every FcgidBusyScanInterval: an idle process outlives its timeout by up to a scan.
@@ -418,6 +421,7 @@ export class FcgiProcessPool {
       child.once('exit', (code, sig) => finishExit(code ?? (sig ? 128 : 0)));
     }
     table.add(pid);
+    this.groups?.add(pid);
     const rec: ProcRecord = { id, classKey: app.classKey, state: 'busy', requests: 0, startedAt: Date.now(), lastActiveAt: Date.now() };
     const entry: Entry = { rec, pid, socketPath, exit, version: app.version, peer: `${app.program.slice(app.program.lastIndexOf('/') + 1)}[${pid}]` };
     this.entries.set(id, entry);
@@ -448,6 +452,7 @@ export class FcgiProcessPool {
       this.records = this.records.filter((r) => r !== rec);
       this.scores.set(app.classKey, scoreAfter('exit', this.scores.get(app.classKey), Date.now(), this.limits));
       table.remove(pid);
+      this.groups?.leaderGone(pid);
       try {
         unlinkSync(socketPath);
       } catch {

@@ -12,6 +12,7 @@ import { walkActive } from '../grammar/syntax-tree.js';
 import { parseRewriteMap, type RewriteMapSpec } from '../grammar/rewrite-map.js';
 import { RewriteMapStore } from '../adapters/rewrite-maps.js';
 import { STATE_DIR_PREFIX } from '../adapters/process-table.js';
+import { ProcessGroups } from '../adapters/process-groups.js';
 import { proxyBalancers, type BalancerMember } from '../grammar/proxy-target.js';
 import { newBalancerState, type BalancerState } from '../engine/balancer-policy.js';
 import { aprErrorText } from '../adapters/os-errors.js';
@@ -25,6 +26,8 @@ export interface SiteContext extends ResolveContext {
   suexec: boolean;
   /** mod_fcgid's process pool and limits. */
   fcgiPool: FcgiProcessPool;
+  /** Every process group the server started (CGI and FastCGI): ended at shutdown, recorded for a restart. */
+  processGroups: ProcessGroups;
   fcgiLimits: FcgiLimits;
   /** `HtsandboxFcgidKeepConn` (default On). */
   fcgiKeepConn: boolean;
@@ -120,6 +123,8 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     spawnScoreUpLimit: num('fcgidspawnscoreuplimit', d.spawnScoreUpLimit),
     sleepQuirk: (arg('htsandboxfcgidsleepquirk') ?? 'off').toLowerCase() === 'on',
   };
+  const stamp = `${process.pid}-${Date.now()}`;
+  const processGroups = new ProcessGroups(join(tmpdir(), `${STATE_DIR_PREFIX}${stamp}-groups`));
   return {
     ...base,
     loaded,
@@ -134,10 +139,12 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     fcgiCmdOptions: cmdOptions,
     fcgiPool: new FcgiProcessPool(
       fcgiLimits,
-      join(tmpdir(), `${STATE_DIR_PREFIX}${process.pid}-${Date.now()}`),
+      join(tmpdir(), `${STATE_DIR_PREFIX}${stamp}`),
       (level, message, fields) => siteLog('fcgid', level, message, fields),
       Boolean(runtime.reloadOnChange) || (arg('htsandboxreloadonchange') ?? 'off').toLowerCase() === 'on',
+      processGroups,
     ),
+    processGroups,
     timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
     rewriteMaps,
     proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, state: newBalancerState(members) }])),
