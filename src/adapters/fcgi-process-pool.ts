@@ -4,7 +4,7 @@
  * from engine/fcgi-spawn-policy.ts. Each application runs in its own process group.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -411,10 +411,14 @@ export class FcgiProcessPool {
       }
     } else {
       // Fallback: Node's own listener and spawn (forks the server; see docs/performance.md).
+      // libuv unlinks a Unix listener's path when the handle closes, and the server must close
+      // its copy: bind a temporary name and move the socket to its real name before closing.
       fallbackServer = createServer();
-      fallbackServer.listen(socketPath);
+      const boundPath = `${socketPath}.bind`;
+      fallbackServer.listen(boundPath);
       const fd = (fallbackServer as unknown as { _handle: { fd: number } })._handle.fd;
       const child = spawn(app.program, app.args, { cwd: app.cwd, env: app.env, detached: true, stdio: [fd, 'pipe', 'pipe'] });
+      renameSync(boundPath, socketPath);
       fallbackServer.close();
       pid = child.pid ?? -1;
       outputs = [child.stdout!, child.stderr!];
