@@ -78,6 +78,7 @@ function makeSite(site: string): void {
     ['cpu', 'RLimitCPU 1'],
     ['nproc', 'RLimitNPROC 20'],
     ['nonproc', ''],
+    ['units', 'RLimitMEM 100M'],
   ] as const) {
     mkdirSync(join(site, dir));
     writeFileSync(join(site, dir, '.htaccess'), `${limit}\n`);
@@ -87,6 +88,9 @@ function makeSite(site: string): void {
   perlScript(join(site, 'mem'), 'alloc.cgi', alloc);
   perlScript(join(site, 'nomem'), 'alloc.cgi', alloc);
   perlScript(join(site, 'cpu'), 'busy.cgi', '1 while 1;');
+  // Apache reads "100M" with atol: 100 bytes, in which no program can start.
+  writeFileSync(join(site, 'units', 'hello.cgi'), "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello\\n'\n");
+  chmodSync(join(site, 'units', 'hello.cgi'), 0o755);
   // Forks 50 children (each waits to be ended), says how many forks succeeded, ends them.
   const forker = 'my @kids;\nfor (1 .. 50) { my $p = fork(); last unless defined $p; if ($p == 0) { sleep 10; exit 0; } push @kids, $p; }\nkill "KILL", @kids; waitpid($_, 0) for @kids;\nprint "Content-Type: text/plain\\n\\nforked " . scalar(@kids) . "\\n";';
   perlScript(join(site, 'nproc'), 'fork.cgi', forker);
@@ -128,6 +132,8 @@ for (const mode of modes) {
       const free = await get(server.port, '/nomem/alloc.cgi');
       expect(free.status).toBe(200);
       expect(free.body.toString()).toBe('allocated 150 MiB\n');
+      // "100M" is 100 bytes (no units, as Apache's atol): the script cannot even start.
+      expect((await get(server.port, '/units/hello.cgi')).status).toBe(500);
     });
 
     it('RLimitCPU: a busy loop is killed after a second of CPU, long before Timeout', async () => {
@@ -162,6 +168,7 @@ describe.runIf(peerAvailable('Apache for the RLimit comparison', apacheMissing()
   it('answers as htsandbox does: 500 past RLimitMEM and RLimitCPU, forks stop at RLimitNPROC', async () => {
     expect((await get(apache.port, '/mem/alloc.cgi')).status).toBe(500);
     expect((await get(apache.port, '/nomem/alloc.cgi')).body.toString()).toBe('allocated 150 MiB\n');
+    expect((await get(apache.port, '/units/hello.cgi')).status).toBe(500);
     const t0 = Date.now();
     expect((await get(apache.port, '/cpu/busy.cgi')).status).toBe(500);
     expect(Date.now() - t0).toBeLessThan(15_000);
