@@ -150,6 +150,36 @@ export interface CgiProcess {
   onExit(cb: (code: number) => void): void;
   /** Called if the program could not be started. */
   onError(cb: (err: Error) => void): void;
+  /**
+   * The end of the request, as mod_cgid's cleanup_nonchild_process: a script still running gets
+   * SIGTERM (itself, not its group: what it started in the background lives on, as on the
+   * host), and SIGKILL 3 s later if it is still there (`forced` is called then, for the log).
+   */
+  endOfRequest(forced: () => void): void;
+}
+
+/** mod_cgid gives a script this long after SIGTERM before SIGKILL (dead_yet's 3 s). */
+const CGID_KILL_WAIT_MS = 3000;
+
+/** SIGTERM `pid` unless `exited()`, then SIGKILL after 3 s if it still has not exited. */
+function cgidCleanup(pid: number, exited: () => boolean, onExit: (cb: () => void) => void, forced: () => void): void {
+  if (exited()) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const t = setTimeout(() => {
+    if (exited()) return;
+    forced();
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, CGID_KILL_WAIT_MS);
+  t.unref();
+  onExit(() => clearTimeout(t));
 }
 
 const fast = fastSpawn;
@@ -176,6 +206,7 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
         stderr: failed,
         onExit: () => undefined,
         onError: (cb) => errorCbs.push(cb),
+        endOfRequest: () => undefined,
       };
     }
     const [pid, inFd, outFd, errFd] = started;
@@ -184,18 +215,40 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     const stdout = new Socket({ fd: outFd, readable: true, writable: false });
     const stderr = new Socket({ fd: errFd, readable: true, writable: false });
     let ended = 0;
+    let reaped = false;
     const exitCbs: ((code: number) => void)[] = [];
+    const settle = (code: number): void => {
+      if (reaped) return;
+      reaped = true;
+      opts.groups?.leaderGone(pid);
+      exitCbs.forEach((cb) => cb(code));
+    };
+    // Reaped here or by reapLater, whichever comes first (the other then sees -2, ignored).
+    const tryReap = (): boolean => {
+      if (reaped) return true;
+      const code = fast.reap(pid);
+      if (code >= 0 || code === -2) settle(code < 0 ? 0 : code);
+      return reaped;
+    };
     const onEnd = (): void => {
       ended++;
-      if (ended === 2)
-        reapLater(pid, (code) => {
-          opts.groups?.leaderGone(pid);
-          exitCbs.forEach((cb) => cb(code));
-        });
+      if (ended === 2) reapLater(pid, settle);
     };
     stdout.once('close', onEnd);
     stderr.once('close', onEnd);
-    return { pid, stdin, stdout, stderr, onExit: (cb) => exitCbs.push(cb), onError: () => undefined };
+    return {
+      pid,
+      stdin,
+      stdout,
+      stderr,
+      onExit: (cb) => exitCbs.push(cb),
+      onError: () => undefined,
+      endOfRequest: (forced) => {
+        cgidCleanup(pid, tryReap, (cb) => exitCbs.push(cb), forced);
+        // A background child may hold the script's stderr open: reap the script anyway.
+        if (!reaped && ended < 2) reapLater(pid, settle);
+      },
+    };
   }
   // Without the native helper, prlimit(1) sets the limits on itself and execs the script (same
   // pid); without prlimit the script runs unlimited (LIMITS_SUPPORTED says so at start-up).
@@ -213,6 +266,9 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     stderr: child.stderr,
     onExit: (cb) => child.once('exit', (code, signal) => cb(code ?? (signal ? 128 : 0))),
     onError: (cb) => child.once('error', cb),
+    endOfRequest: (forced) => {
+      if (child.pid !== undefined) cgidCleanup(child.pid, () => child.exitCode !== null || child.signalCode !== null, (cb) => child.once('exit', cb), forced);
+    },
   };
 }
 
