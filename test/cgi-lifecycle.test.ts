@@ -67,9 +67,11 @@ beforeAll(async () => {
   script('fast.cgi', 'printf "Content-Type: text/plain\\r\\n\\r\\nfast\\n"');
   // A child of the script too, to check the whole process group goes.
   script('slow.cgi', `sh -c 'sleep 30 # ${MARK}' & sleep 30 # ${MARK}\nprintf "Content-Type: text/plain\\r\\n\\r\\nlate\\n"`);
-  // Scripts that go on after their output is complete (mod_cgid's cleanup_nonchild_process).
-  script('linger.cgi', `sh -c 'sleep 30 # ${LINGER}' </dev/null >/dev/null 2>&1 &\nprintf "Content-Type: text/plain\r\n\r\n$$\n"\nexec sleep 30 >&- 2>&-`);
-  script('stubborn.cgi', `trap '' TERM\nprintf "Content-Type: text/plain\r\n\r\n$$\n"\nexec >&- 2>&-\nsleep 8`);
+  // Scripts that go on after closing stdin, stdout and stderr (Apache's response ends there: its
+  // script's stdin and stdout are one socket), checked against Apache 2.4.71: the script gets
+  // SIGTERM at once, SIGKILL after 3 s (AH01259) when it ignores SIGTERM.
+  script('linger.cgi', `sh -c 'sleep 30 # ${LINGER}' </dev/null >/dev/null 2>&1 &\nprintf "Content-Type: text/plain\r\n\r\n$$\n"\nexec sleep 30 <&- >&- 2>&-`);
+  script('stubborn.cgi', `trap '' TERM\nprintf "Content-Type: text/plain\r\n\r\n$$\n"\nexec <&- >&- 2>&-\nsleep 8`);
   writeFileSync(join(base, 'host.conf'), `Include "${PROFILES_DIR}/apache.conf"\nTimeout 2\n`);
   server = await serveInProcess(join(base, 'site'), { config: join(base, 'host.conf') });
 });

@@ -214,7 +214,7 @@ export function runCgi(c: CgiContext): void {
   res.on('close', () => {
     if (!res.writableFinished) killGroup(child.pid);
     finish();
-    child.endOfRequest(() => c.log({ module: 'cgid', level: 'error', message: `CGI process ${child.pid} didn't exit, sending SIGKILL` }));
+    child.endOfRequest(() => c.log({ module: 'cgid', level: 'error', message: `AH01259: CGI process ${child.pid} didn't exit, sending SIGKILL` }));
   });
   child.onError((err) => {
     c.log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed` });
