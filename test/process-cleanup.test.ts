@@ -180,7 +180,8 @@ for (const mode of modes) {
       // ...until the next server starts.
       const second = await spawnServe([site, '--port', '0', '--config', conf], env);
       expect(await until(() => marked(mark).length === 0, 5000)).toBe(true);
-      expect(second.log()).toMatch(/ended \d+ process\(es\)/);
+      // The log goes out asynchronously (stderr), after the "serving" line (stdout) may have come.
+      expect(await until(() => /ended \d+ process\(es\)/.test(second.log()), 3000)).toBe(true);
       expect(await second.stop()).toBe(0);
     }, 30_000);
   });
