@@ -36,6 +36,12 @@ const RESOURCE_NUMBER: Readonly<Record<keyof RLimitDirectives, number>> = { cpu:
 const LIMITS_ROW: Readonly<Record<keyof RLimitDirectives, string>> = { cpu: 'Max cpu time', nproc: 'Max processes', mem: 'Max address space' };
 const PRLIMIT_OPTION: Readonly<Record<keyof RLimitDirectives, string>> = { cpu: '--cpu', nproc: '--nproc', mem: '--as' };
 
+/** prlimit(1) (util-linux), the wrapper that sets limits when the native helper is not built. */
+const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p));
+
+/** Whether limits can be applied on this path (the native helper, or prlimit(1) without it). */
+export const LIMITS_SUPPORTED = fastSpawn !== undefined || PRLIMIT !== undefined;
+
 /** The server's own limits (getrlimit), from /proc/self/limits. */
 function ownLimit(which: keyof RLimitDirectives): RLimitValue {
   const parse = (v: string | undefined): number => (v === undefined || v === 'unlimited' ? Infinity : Number(v));
@@ -66,14 +72,12 @@ export function childLimits(d: RLimitDirectives): { limits: ChildLimit[]; warnin
     limits.push({ which, value: r.value });
     if (r.warning) warnings.push(r.warning);
   }
+  if (limits.length && !LIMITS_SUPPORTED) {
+    warnings.push('RLimitCPU/RLimitMEM/RLimitNPROC not applied: the native helper is not in use and prlimit(1) was not found (install util-linux, or build the helper with npm install)');
+  }
   return { limits, warnings };
 }
 
-/** prlimit(1) (util-linux), the wrapper that sets limits when the native helper is not built. */
-const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p));
-
-/** Whether limits can be applied on this path (the native helper, or prlimit(1) without it). */
-export const LIMITS_SUPPORTED = fastSpawn !== undefined || PRLIMIT !== undefined;
 
 const rlimValue = (n: number): string => (n === Infinity ? 'unlimited' : String(n));
 
@@ -251,7 +255,7 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     };
   }
   // Without the native helper, prlimit(1) sets the limits on itself and execs the script (same
-  // pid); without prlimit the script runs unlimited (LIMITS_SUPPORTED says so at start-up).
+  // pid); without prlimit the script runs unlimited (childLimits says so in the log).
   const wrap = opts.limits?.length && PRLIMIT !== undefined;
   const [program, args] = wrap
     ? [PRLIMIT, [...opts.limits!.map((l) => `${PRLIMIT_OPTION[l.which]}=${rlimValue(l.value.soft)}:${rlimValue(l.value.hard)}`), '--', opts.program, ...opts.args]]
