@@ -72,6 +72,8 @@ beforeAll(async () => {
   // SIGTERM at once, SIGKILL after 3 s (AH01259) when it ignores SIGTERM.
   script('linger.cgi', `sh -c 'sleep 30 # ${LINGER}' </dev/null >/dev/null 2>&1 &\nprintf "Content-Type: text/plain\r\n\r\n$$\n"\nexec sleep 30 <&- >&- 2>&-`);
   script('stubborn.cgi', `trap '' TERM\nprintf "Content-Type: text/plain\r\n\r\n$$\n"\nexec <&- >&- 2>&-\nsleep 8`);
+  // Cleans up on SIGTERM (mod_cgid's first signal), then exits.
+  script('tidy.cgi', `trap 'echo cleaned > "${'$'}{0%/*}/../tidy.out"; exit 0' TERM\nsleep 30 &\nwait`);
   writeFileSync(join(base, 'host.conf'), `Include "${PROFILES_DIR}/apache.conf"\nTimeout 2\n`);
   server = await serveInProcess(join(base, 'site'), { config: join(base, 'host.conf') });
 });
@@ -88,6 +90,21 @@ describe('CGI lifecycle', () => {
     await sleep(300);
     expect(processesWithMark()).toEqual([]);
     expect(zombieChildren()).toEqual([]);
+  }, 20_000);
+
+  it('a script that timed out gets SIGTERM first, so it can clean up', async () => {
+    const r = await get(server.port, '/tidy.cgi');
+    expect(r.status).toBe(504);
+    let cleaned = '';
+    for (let i = 0; i < 20 && !cleaned; i++) {
+      await sleep(100);
+      try {
+        cleaned = readFileSync(join(base, 'tidy.out'), 'latin1');
+      } catch {
+        /* not yet */
+      }
+    }
+    expect(cleaned).toBe('cleaned\n');
   }, 20_000);
 
   it('a client that disconnects takes the script with it', async () => {

@@ -276,12 +276,25 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
   };
 }
 
-/** Kills a script's whole process group; harmless when it is gone already. */
+/**
+ * Ends a script's whole process group when its request fails (timeout, client gone, bad
+ * headers): SIGTERM first, as mod_cgid's cleanup gives the script a chance to clean up, then
+ * SIGKILL 3 s later for whatever is left. Stricter than Apache, which signals only the script
+ * (its background children live on there); harmless when the group is gone already.
+ */
 export function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
-    process.kill(-pid, 'SIGKILL');
+    process.kill(-pid, 'SIGTERM');
   } catch {
-    /* already gone */
+    return; /* already gone */
   }
+  const t = setTimeout(() => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, CGID_KILL_WAIT_MS);
+  t.unref();
 }
