@@ -12,7 +12,8 @@
  *   PR_SET_CHILD_SUBREAPER): orphans (double-forked daemons, even ones that called setsid) become
  *   our children instead of init's, are reaped here (no zombies) and are recorded and ended too.
  * Without the native helper there is no subreaper: a process that leaves its process group
- * (setsid, setpgid) escapes; one that stays in it is still found and ended.
+ * (setsid, setpgid) escapes, unless the server's cgroup holds it (process-cgroup.ts: root and
+ * cgroup v2 only); one that stays in its group is still found and ended.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -6,6 +6,7 @@ import { createHttpFront } from '../server/http-server.js';
 import { createSiteContext, setSiteLogger } from '../server/site-context.js';
 import { reapLeftovers } from '../adapters/process-table.js';
 import { adoptOrphans } from '../adapters/process-groups.js';
+import { endServerCgroup, enterServerCgroup, reapLeftoverCgroups } from '../adapters/process-cgroup.js';
 import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
 import { tmpdir } from 'node:os';
 import type { CommandIo } from './io.js';
@@ -75,12 +76,14 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     accessLog = (line) => stream.write(`${line}\n`);
   }
   // Processes left running by a server that was killed (SIGKILL, a crash) are ended now.
-  const ended = reapLeftovers(tmpdir());
+  const ended = [...new Set([...reapLeftovers(tmpdir()), ...reapLeftoverCgroups()])];
   if (ended.length) logger.warn({ module: 'core' }, `ended ${ended.length} process(es) (FastCGI applications, CGI scripts or what they started) left running by a server that did not shut down: pid ${ended.join(', ')}`);
   // The CLI's own process (not a test's): orphans of scripts come back to us while we live.
+  // A cgroup of our own, where one is writable, holds even what leaves its session.
   if (!opts.signal) {
+    const noCgroup = enterServerCgroup();
     const lost = adoptOrphans();
-    if (lost) logger.warn({ module: 'core' }, `cannot adopt orphaned script processes: ${lost}`);
+    if (lost && noCgroup) logger.warn({ module: 'core' }, `cannot adopt orphaned script processes: ${lost}; and no cgroup of our own: ${noCgroup}`);
   }
   // Map programs start before the switch to `User`, as mod_rewrite's do in Apache's parent.
   site.rewriteMaps.startPrograms();
@@ -117,7 +120,8 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
         clearInterval(idleCloser);
         clearTimeout(graceTimer);
         site.rewriteMaps.shutdown();
-        void Promise.all([site.fcgiPool.shutdown(), site.processGroups.endAll()]).then(() => {
+        void Promise.all([site.fcgiPool.shutdown(), site.processGroups.endAll()]).then(async () => {
+          await endServerCgroup();
           if (opts.traceFcgi) setFcgiTraceSink(undefined);
           done(0);
         });
