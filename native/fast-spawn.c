@@ -6,6 +6,9 @@
  * It also gives the server inotify without libuv's event loop: the static path drains the
  * queue synchronously at the start of each request, so an edit made before a request is
  * always seen by it.
+ * With resource limits (RLimitCPU/MEM/NPROC) the child is started with fork() instead, because
+ * setrlimit must run in the child between fork and exec (apr_proc_create's limit_proc does the
+ * same for mod_cgid); posix_spawn has no attribute for it.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -17,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -64,16 +70,101 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   return NULL;
 }
 
+/* One resource limit to set in the child: RLIMIT_* number, soft and hard (-1: RLIM_INFINITY). */
+struct child_limit {
+  int resource;
+  struct rlimit value;
+};
+
 /*
- * spawn(program, argv[], envp[], cwd[, fd0]) -> [pid, stdinFd, stdoutFd, stderrFd]
- * With fd0 (a FastCGI listening socket), the child's fd 0 is that socket and stdinFd is -1.
+ * fork, then in the child: default signals, own process group, the three fds, cwd, setrlimit,
+ * execve. Only async-signal-safe calls run in the child (the server has threads). An exec or
+ * setup failure travels back as errno over a close-on-exec pipe: nothing read means exec worked.
+ */
+static int fork_exec_limited(pid_t *out_pid, const char *program, char **args, char **envp, const char *cwd,
+                             int fd_in, int fd_out, int fd_err, const struct child_limit *limits, int nlimits) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC)) return errno;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int e = 0;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
+    if (setpgid(0, 0)) e = errno;
+    if (!e && (dup2(fd_in, 0) < 0 || dup2(fd_out, 1) < 0 || dup2(fd_err, 2) < 0)) e = errno;
+    if (!e && chdir(cwd)) e = errno;
+    for (int i = 0; !e && i < nlimits; i++)
+      if (setrlimit(limits[i].resource, &limits[i].value)) e = errno;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (!e) {
+      execve(program, args, envp);
+      e = errno;
+    }
+    ssize_t w = write(report[1], &e, sizeof e);
+    (void)w;
+    _exit(127);
+  }
+  int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  close(report[1]);
+  if (pid < 0) {
+    close(report[0]);
+    return fork_errno;
+  }
+  int child_errno = 0;
+  ssize_t n;
+  do n = read(report[0], &child_errno, sizeof child_errno); while (n < 0 && errno == EINTR);
+  close(report[0]);
+  if (n == (ssize_t)sizeof child_errno && child_errno != 0) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    return child_errno;
+  }
+  *out_pid = pid;
+  return 0;
+}
+
+static double number_arg(napi_env env, napi_value v) {
+  double out = -1;
+  napi_get_value_double(env, v, &out);
+  return out;
+}
+
+/*
+ * spawn(program, argv[], envp[], cwd[, fd0[, limits]]) -> [pid, stdinFd, stdoutFd, stderrFd]
+ * With fd0 (a FastCGI listening socket; -1 for none), the child's fd 0 is that socket and stdinFd
+ * is -1. limits: a flat array of [resource, soft, hard] triples (-1: unlimited).
  */
 static napi_value Spawn(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd0 = -1;
   if (argc >= 5) napi_get_value_int32(env, argv[4], &fd0);
+  struct child_limit limits[8];
+  int nlimits = 0;
+  if (argc >= 6) {
+    uint32_t n = 0;
+    napi_get_array_length(env, argv[5], &n);
+    for (uint32_t i = 0; i + 2 < n && nlimits < 8; i += 3) {
+      napi_value r, soft, hard;
+      napi_get_element(env, argv[5], i, &r);
+      napi_get_element(env, argv[5], i + 1, &soft);
+      napi_get_element(env, argv[5], i + 2, &hard);
+      double sv = number_arg(env, soft), hv = number_arg(env, hard);
+      limits[nlimits].resource = (int)number_arg(env, r);
+      limits[nlimits].value.rlim_cur = sv < 0 ? RLIM_INFINITY : (rlim_t)sv;
+      limits[nlimits].value.rlim_max = hv < 0 ? RLIM_INFINITY : (rlim_t)hv;
+      nlimits++;
+    }
+  }
   char *program = string_arg(env, argv[0]);
   char **args = string_array(env, argv[1]);
   char **envp = string_array(env, argv[2]);
@@ -84,6 +175,12 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
     int e = errno;
     free(program); free(cwd); free_array(args); free_array(envp);
     return throw_errno(env, e, "pipe2");
+  }
+  pid_t pid = 0;
+  int rc;
+  if (nlimits > 0) {
+    rc = fork_exec_limited(&pid, program, args, envp, cwd, fd0 >= 0 ? fd0 : in[0], out[1], err[1], limits, nlimits);
+    goto started;
   }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -102,10 +199,10 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_USEVFORK);
 
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, program, &fa, &attr, args, envp);
+  rc = posix_spawn(&pid, program, &fa, &attr, args, envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
+started:
   close(in[0]);
   close(out[1]);
   close(err[1]);
@@ -269,8 +366,20 @@ static napi_value InotifyDrain(napi_env env, napi_callback_info info) {
   return int_result(env, count);
 }
 
+/*
+ * setChildSubreaper() -> 0 or -errno: orphans of our scripts (a `sleep 300 &`, a double-forked
+ * daemon, even one that called setsid) re-parent to this process instead of init while it lives,
+ * so they can be found, reaped and ended at shutdown.
+ */
+static napi_value SetChildSubreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  return int_result(env, prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) ? -errno : 0);
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
+  napi_create_function(env, "setChildSubreaper", NAPI_AUTO_LENGTH, SetChildSubreaper, NULL, &fn);
+  napi_set_named_property(env, exports, "setChildSubreaper", fn);
   napi_create_function(env, "inotifyInit", NAPI_AUTO_LENGTH, InotifyInit, NULL, &fn);
   napi_set_named_property(env, exports, "inotifyInit", fn);
   napi_create_function(env, "inotifyWatch", NAPI_AUTO_LENGTH, InotifyWatch, NULL, &fn);

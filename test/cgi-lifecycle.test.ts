@@ -11,6 +11,7 @@ import { PROFILES_DIR } from './helpers/private-apache.js';
 let base: string;
 let server: RunningServer;
 const MARK = `htsandbox-lifecycle-${process.pid}`;
+const LINGER = `htsandbox-linger-${process.pid}`;
 
 const script = (name: string, body: string): void => {
   writeFileSync(join(base, 'site', name), `#!/bin/sh\n${body}\n`);
@@ -43,12 +44,36 @@ function zombieChildren(): number[] {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Whether `pid` has exited (or is a zombie) within `ms`. */
+async function gone(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    let state: string | undefined;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      state = stat.slice(stat.lastIndexOf(')') + 2)[0];
+    } catch {
+      state = undefined;
+    }
+    if (state === undefined || state === 'Z') return true;
+    if (Date.now() >= end) return false;
+    await sleep(50);
+  }
+}
+
 beforeAll(async () => {
   base = mkdtempSync(join(tmpdir(), 'htsandbox-cgi-life-'));
   mkdirSync(join(base, 'site'));
   script('fast.cgi', 'printf "Content-Type: text/plain\\r\\n\\r\\nfast\\n"');
   // A child of the script too, to check the whole process group goes.
   script('slow.cgi', `sh -c 'sleep 30 # ${MARK}' & sleep 30 # ${MARK}\nprintf "Content-Type: text/plain\\r\\n\\r\\nlate\\n"`);
+  // Scripts that go on after closing stdin, stdout and stderr (Apache's response ends there: its
+  // script's stdin and stdout are one socket), checked against Apache 2.4.71: the script gets
+  // SIGTERM at once, SIGKILL after 3 s (AH01259) when it ignores SIGTERM.
+  script('linger.cgi', `sh -c 'sleep 30 # ${LINGER}' </dev/null >/dev/null 2>&1 &\nprintf "Content-Type: text/plain\r\n\r\n$$\n"\nexec sleep 30 <&- >&- 2>&-`);
+  script('stubborn.cgi', `trap '' TERM\nprintf "Content-Type: text/plain\r\n\r\n$$\n"\nexec <&- >&- 2>&-\nsleep 8`);
+  // Cleans up on SIGTERM (mod_cgid's first signal), then exits.
+  script('tidy.cgi', `trap 'echo cleaned > "${'$'}{0%/*}/../tidy.out"; exit 0' TERM\nsleep 30 &\nwait`);
   writeFileSync(join(base, 'host.conf'), `Include "${PROFILES_DIR}/apache.conf"\nTimeout 2\n`);
   server = await serveInProcess(join(base, 'site'), { config: join(base, 'host.conf') });
 });
@@ -67,6 +92,21 @@ describe('CGI lifecycle', () => {
     expect(zombieChildren()).toEqual([]);
   }, 20_000);
 
+  it('a script that timed out gets SIGTERM first, so it can clean up', async () => {
+    const r = await get(server.port, '/tidy.cgi');
+    expect(r.status).toBe(504);
+    let cleaned = '';
+    for (let i = 0; i < 20 && !cleaned; i++) {
+      await sleep(100);
+      try {
+        cleaned = readFileSync(join(base, 'tidy.out'), 'latin1');
+      } catch {
+        /* not yet */
+      }
+    }
+    expect(cleaned).toBe('cleaned\n');
+  }, 20_000);
+
   it('a client that disconnects takes the script with it', async () => {
     await new Promise<void>((res) => {
       const req = request({ host: '127.0.0.1', port: server.port, path: '/slow.cgi' });
@@ -79,6 +119,22 @@ describe('CGI lifecycle', () => {
     });
     await sleep(500);
     expect(processesWithMark()).toEqual([]);
+  }, 20_000);
+
+  it('the end of a request ends the script itself (SIGTERM), not what it started in the background', async () => {
+    const r = await get(server.port, '/linger.cgi');
+    const pid = Number(r.body.toString());
+    expect(await gone(pid, 1500)).toBe(true);
+    // As on the host, its background child lives on (until the server stops).
+    expect(execFileSync('pgrep', ['-f', LINGER]).toString().trim().split('\n').length).toBeGreaterThan(0);
+  }, 20_000);
+
+  it('a script that ignores SIGTERM gets SIGKILL 3 s after the end of its request', async () => {
+    const r = await get(server.port, '/stubborn.cgi');
+    const pid = Number(r.body.toString());
+    await sleep(1500);
+    expect(await gone(pid, 0)).toBe(false);
+    expect(await gone(pid, 3000)).toBe(true);
   }, 20_000);
 
   it('200 concurrent requests all complete, with no file descriptor left open', async () => {

@@ -90,8 +90,8 @@ describe.runIf(havePerlFcgi)('applications of a SIGKILLed server', () => {
     const second = await spawnServe([site, '--port', '0', '--config', conf], env);
     expect(await noneRunning()).toEqual([]);
     // The log goes out asynchronously (stderr), after the "serving" line (stdout) may have come.
-    for (let i = 0; i < 30 && !/ended \d+ FastCGI/.test(second.log()); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(second.log()).toMatch(/ended 1 FastCGI application/);
+    for (let i = 0; i < 30 && !/ended \d+ process/.test(second.log()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(second.log()).toMatch(/ended 1 process\(es\)/);
     // Only the live server's directory remains (created when its first application starts).
     expect(readdirSync(privateTmp).filter((n) => n.startsWith(STATE_DIR_PREFIX))).toEqual([]);
     expect((await get(second.port, `/${MARK}.fcgi`)).status).toBe(200);

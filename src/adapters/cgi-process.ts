@@ -4,11 +4,13 @@
  * environment, what a failure means) lives with the callers.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { fastSpawn, reapLater } from './fast-spawn.js';
 import { aprErrorText } from './os-errors.js';
+import type { ProcessGroups } from './process-groups.js';
+import { RLIMIT_OF, resolveRLimit, type RLimitDirectives, type RLimitValue } from '../engine/resource-limits.js';
 
 export interface CgiSpawnOptions {
   /** Program to exec (the script itself, or an interpreter such as php-cgi). */
@@ -16,7 +18,68 @@ export interface CgiSpawnOptions {
   args: string[];
   cwd: string;
   env: Record<string, string>;
+  /** RLimitCPU / RLimitMEM / RLimitNPROC for this child (mod_cgid's; set before exec). */
+  limits?: readonly ChildLimit[];
+  /** The server's process groups: the script's group is recorded there until it is empty. */
+  groups?: ProcessGroups;
 }
+
+/** One rlimit for a child, resolved against the server's own limits. */
+export interface ChildLimit {
+  which: keyof RLimitDirectives;
+  value: RLimitValue;
+}
+
+/** Linux's RLIMIT_* numbers (asm-generic/resource.h). */
+const RESOURCE_NUMBER: Readonly<Record<keyof RLimitDirectives, number>> = { cpu: 0, nproc: 6, mem: 9 };
+/** The row of /proc/self/limits for each, and prlimit(1)'s option. */
+const LIMITS_ROW: Readonly<Record<keyof RLimitDirectives, string>> = { cpu: 'Max cpu time', nproc: 'Max processes', mem: 'Max address space' };
+const PRLIMIT_OPTION: Readonly<Record<keyof RLimitDirectives, string>> = { cpu: '--cpu', nproc: '--nproc', mem: '--as' };
+
+/** prlimit(1) (util-linux), the wrapper that sets limits when the native helper is not built. */
+const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find((p) => existsSync(p));
+
+/** Whether limits can be applied on this path (the native helper, or prlimit(1) without it). */
+export const LIMITS_SUPPORTED = fastSpawn !== undefined || PRLIMIT !== undefined;
+
+/** The server's own limits (getrlimit), from /proc/self/limits. */
+function ownLimit(which: keyof RLimitDirectives): RLimitValue {
+  const parse = (v: string | undefined): number => (v === undefined || v === 'unlimited' ? Infinity : Number(v));
+  try {
+    const line = readFileSync('/proc/self/limits', 'latin1')
+      .split('\n')
+      .find((l) => l.startsWith(LIMITS_ROW[which]));
+    const cols = line?.slice(26).trim().split(/\s+/) ?? [];
+    return { soft: parse(cols[0]), hard: parse(cols[1]) };
+  } catch {
+    return { soft: Infinity, hard: Infinity };
+  }
+}
+
+/**
+ * The limits a CGI child gets from the request's RLimit* directives, as ap_unixd_set_rlimit
+ * makes them from the server's own (see engine/resource-limits.ts), and AH02174 warnings.
+ */
+export function childLimits(d: RLimitDirectives): { limits: ChildLimit[]; warnings: string[] } {
+  const limits: ChildLimit[] = [];
+  const warnings: string[] = [];
+  const root = typeof process.geteuid === 'function' && process.geteuid() === 0;
+  const names = { cpu: 'RLimitCPU', mem: 'RLimitMEM', nproc: 'RLimitNPROC' } as const;
+  for (const which of Object.keys(RLIMIT_OF) as (keyof RLimitDirectives)[]) {
+    const words = d[which];
+    if (!words) continue;
+    const r = resolveRLimit(names[which], words, ownLimit(which), root);
+    limits.push({ which, value: r.value });
+    if (r.warning) warnings.push(r.warning);
+  }
+  if (limits.length && !LIMITS_SUPPORTED) {
+    warnings.push('RLimitCPU/RLimitMEM/RLimitNPROC not applied: the native helper is not in use and prlimit(1) was not found (install util-linux, or build the helper with npm install)');
+  }
+  return { limits, warnings };
+}
+
+
+const rlimValue = (n: number): string => (n === Infinity ? 'unlimited' : String(n));
 
 /** Why a script cannot be exec'd, found before spawning (Apache's execve would fail). */
 export interface ExecProblem {
@@ -91,6 +154,36 @@ export interface CgiProcess {
   onExit(cb: (code: number) => void): void;
   /** Called if the program could not be started. */
   onError(cb: (err: Error) => void): void;
+  /**
+   * The end of the request, as mod_cgid's cleanup_nonchild_process: a script still running gets
+   * SIGTERM (itself, not its group: what it started in the background lives on, as on the
+   * host), and SIGKILL 3 s later if it is still there (`forced` is called then, for the log).
+   */
+  endOfRequest(forced: () => void): void;
+}
+
+/** mod_cgid gives a script this long after SIGTERM before SIGKILL (dead_yet's 3 s). */
+const CGID_KILL_WAIT_MS = 3000;
+
+/** SIGTERM `pid` unless `exited()`, then SIGKILL after 3 s if it still has not exited. */
+function cgidCleanup(pid: number, exited: () => boolean, onExit: (cb: () => void) => void, forced: () => void): void {
+  if (exited()) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const t = setTimeout(() => {
+    if (exited()) return;
+    forced();
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, CGID_KILL_WAIT_MS);
+  t.unref();
+  onExit(() => clearTimeout(t));
 }
 
 const fast = fastSpawn;
@@ -103,8 +196,9 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
   if (fast) {
     const envp = Object.entries(opts.env).map(([k, v]) => `${k}=${v}`);
     let started: [number, number, number, number];
+    const limits = (opts.limits ?? []).flatMap((l) => [RESOURCE_NUMBER[l.which], l.value.soft === Infinity ? -1 : l.value.soft, l.value.hard === Infinity ? -1 : l.value.hard]);
     try {
-      started = fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd);
+      started = limits.length ? fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd, -1, limits) : fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd);
     } catch (err) {
       const failed = new Socket();
       const errorCbs: ((e: Error) => void)[] = [];
@@ -116,23 +210,59 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
         stderr: failed,
         onExit: () => undefined,
         onError: (cb) => errorCbs.push(cb),
+        endOfRequest: () => undefined,
       };
     }
     const [pid, inFd, outFd, errFd] = started;
+    opts.groups?.add(pid);
     const stdin = new Socket({ fd: inFd, readable: false, writable: true });
     const stdout = new Socket({ fd: outFd, readable: true, writable: false });
     const stderr = new Socket({ fd: errFd, readable: true, writable: false });
     let ended = 0;
+    let reaped = false;
     const exitCbs: ((code: number) => void)[] = [];
+    const settle = (code: number): void => {
+      if (reaped) return;
+      reaped = true;
+      opts.groups?.leaderGone(pid);
+      exitCbs.forEach((cb) => cb(code));
+    };
+    // Reaped here or by reapLater, whichever comes first (the other then sees -2, ignored).
+    const tryReap = (): boolean => {
+      if (reaped) return true;
+      const code = fast.reap(pid);
+      if (code >= 0 || code === -2) settle(code < 0 ? 0 : code);
+      return reaped;
+    };
     const onEnd = (): void => {
       ended++;
-      if (ended === 2) reapLater(pid, (code) => exitCbs.forEach((cb) => cb(code)));
+      if (ended === 2) reapLater(pid, settle);
     };
     stdout.once('close', onEnd);
     stderr.once('close', onEnd);
-    return { pid, stdin, stdout, stderr, onExit: (cb) => exitCbs.push(cb), onError: () => undefined };
+    return {
+      pid,
+      stdin,
+      stdout,
+      stderr,
+      onExit: (cb) => exitCbs.push(cb),
+      onError: () => undefined,
+      endOfRequest: (forced) => {
+        cgidCleanup(pid, tryReap, (cb) => exitCbs.push(cb), forced);
+        // A background child may hold the script's stderr open: reap the script anyway.
+        if (!reaped && ended < 2) reapLater(pid, settle);
+      },
+    };
   }
-  const child = spawn(opts.program, opts.args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: 'pipe' });
+  // Without the native helper, prlimit(1) sets the limits on itself and execs the script (same
+  // pid); without prlimit the script runs unlimited (childLimits says so in the log).
+  const wrap = opts.limits?.length && PRLIMIT !== undefined;
+  const [program, args] = wrap
+    ? [PRLIMIT, [...opts.limits!.map((l) => `${PRLIMIT_OPTION[l.which]}=${rlimValue(l.value.soft)}:${rlimValue(l.value.hard)}`), '--', opts.program, ...opts.args]]
+    : [opts.program, opts.args];
+  const child = spawn(program, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: 'pipe' });
+  opts.groups?.add(child.pid);
+  child.once('exit', () => opts.groups?.leaderGone(child.pid));
   return {
     pid: child.pid,
     stdin: child.stdin,
@@ -140,15 +270,31 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     stderr: child.stderr,
     onExit: (cb) => child.once('exit', (code, signal) => cb(code ?? (signal ? 128 : 0))),
     onError: (cb) => child.once('error', cb),
+    endOfRequest: (forced) => {
+      if (child.pid !== undefined) cgidCleanup(child.pid, () => child.exitCode !== null || child.signalCode !== null, (cb) => child.once('exit', cb), forced);
+    },
   };
 }
 
-/** Kills a script's whole process group; harmless when it is gone already. */
+/**
+ * Ends a script's whole process group when its request fails (timeout, client gone, bad
+ * headers): SIGTERM first, as mod_cgid's cleanup gives the script a chance to clean up, then
+ * SIGKILL 3 s later for whatever is left. Stricter than Apache, which signals only the script
+ * (its background children live on there); harmless when the group is gone already.
+ */
 export function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
-    process.kill(-pid, 'SIGKILL');
+    process.kill(-pid, 'SIGTERM');
   } catch {
-    /* already gone */
+    return; /* already gone */
   }
+  const t = setTimeout(() => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, CGID_KILL_WAIT_MS);
+  t.unref();
 }

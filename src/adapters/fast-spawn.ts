@@ -8,8 +8,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface FastSpawn {
-  /** [pid, stdinFd (-1 with fd0), stdoutFd, stderrFd]. */
-  spawn(program: string, argv: string[], envp: string[], cwd: string, fd0?: number): [number, number, number, number];
+  /**
+   * [pid, stdinFd (-1 with fd0), stdoutFd, stderrFd]. fd0: -1 for a pipe. limits: flat
+   * [resource, soft, hard] triples (-1: unlimited), set in the child before exec (fork path).
+   */
+  spawn(program: string, argv: string[], envp: string[], cwd: string, fd0?: number, limits?: number[]): [number, number, number, number];
+  /** prctl(PR_SET_CHILD_SUBREAPER): 0, or -errno. Missing in a helper built before it existed. */
+  setChildSubreaper?(): number;
   /** Exit status, -1 while running, -2 when not our child. */
   reap(pid: number): number;
   listenUnix(path: string, backlog: number): number;

@@ -4,7 +4,7 @@
  * from engine/fcgi-spawn-policy.ts. Each application runs in its own process group.
  */
 import { spawn } from 'node:child_process';
-import { linkSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,6 +12,7 @@ import { FcgiConnection } from './fcgi-client.js';
 import { FcgiMuxConnection, queryCapacity } from './fcgi-mux-client.js';
 import { fastSpawn, reapLater } from './fast-spawn.js';
 import { ProcessTable } from './process-table.js';
+import type { ProcessGroups } from './process-groups.js';
 import {
   decideAcquire,
   decideAfterRequest,
@@ -167,6 +168,8 @@ export class FcgiProcessPool {
     private readonly log: PoolLog,
     /** Replace processes whose script changed (`--reload-on-change`). */
     private readonly reloadOnChange = false,
+    /** The server's process groups: each application's is recorded there until it is empty. */
+    private readonly groups?: ProcessGroups,
   ) {
     // mod_fcgid's process manager scans its idle list every FcgidIdleScanInterval and its busy
     // list every FcgidBusyScanInterval: an idle process outlives its timeout by up to a scan.
@@ -435,20 +438,21 @@ export class FcgiProcessPool {
       }
     } else {
       // Fallback: Node's own listener and spawn (forks the server; see docs/performance.md).
+      // libuv unlinks a Unix listener's path when the handle closes, and the server must close
+      // its copy: bind a temporary name and move the socket to its real name before closing.
       fallbackServer = createServer();
-      // Node removes a Unix socket's path when its server closes: the socket is bound under a
-      // second name, and the name connections use stays with the child's listening socket.
-      const bound = `${socketPath}.bind`;
-      fallbackServer.listen(bound);
+      const boundPath = `${socketPath}.bind`;
+      fallbackServer.listen(boundPath);
       const fd = (fallbackServer as unknown as { _handle: { fd: number } })._handle.fd;
       const child = spawn(app.program, app.args, { cwd: app.cwd, env: app.env, detached: true, stdio: [fd, 'pipe', 'pipe'] });
-      linkSync(bound, socketPath);
+      renameSync(boundPath, socketPath);
       fallbackServer.close();
       pid = child.pid ?? -1;
       outputs = [child.stdout!, child.stderr!];
       child.once('exit', (code, sig) => finishExit(code ?? (sig ? 128 : 0)));
     }
     table.add(pid);
+    this.groups?.add(pid);
     const rec: ProcRecord = { id, classKey: app.classKey, state: 'busy', requests: 0, startedAt: Date.now(), lastActiveAt: Date.now() };
     const entry: Entry = { rec, pid, socketPath, exit, version: app.version, peer: `${app.program.slice(app.program.lastIndexOf('/') + 1)}[${pid}]` };
     this.entries.set(id, entry);
@@ -481,6 +485,7 @@ export class FcgiProcessPool {
       this.records = this.records.filter((r) => r !== rec);
       this.scores.set(app.classKey, scoreAfter('exit', this.scores.get(app.classKey), Date.now(), this.limits));
       table.remove(pid);
+      this.groups?.leaderGone(pid);
       try {
         unlinkSync(socketPath);
       } catch {

@@ -4,9 +4,13 @@
  * server dies without shutting down (SIGKILL, a crash), its applications keep running; the
  * next server to start finds the directory of a server that is gone and ends them — checking
  * each pid's start time first, so a pid the kernel has since reused is never killed.
+ * `<pgid>.group` files (process-groups.ts: "<start> <sid>") name every process group a server
+ * started, CGI scripts included: whatever still runs in such a group, in the same session and
+ * started no earlier than the recorded leader, is ended too, even once the leader is gone.
  */
 import { readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { allProcesses, groupMembers, type ProcInfo } from './process-groups.js';
 
 /** The prefix of every server's state directory under the temporary directory. */
 export const STATE_DIR_PREFIX = 'htsandbox-fcgid-';
@@ -51,15 +55,15 @@ function sameProcess(pid: number, start: string | undefined): boolean {
 
 /**
  * Ends the applications of servers that are gone and removes their state directories.
- * Returns the pids that were ended.
+ * Returns the pids that were ended (each once).
  */
 export function reapLeftovers(parent: string): number[] {
-  const ended: number[] = [];
+  const ended = new Set<number>();
   let names: string[];
   try {
     names = readdirSync(parent).filter((n) => n.startsWith(STATE_DIR_PREFIX));
   } catch {
-    return ended;
+    return [];
   }
   for (const name of names) {
     const dir = join(parent, name);
@@ -86,10 +90,36 @@ export function reapLeftovers(parent: string): number[] {
     const [pidText, start] = owner.trim().split(' ');
     if (sameProcess(Number(pidText), start)) continue; // that server is alive
     let apps: string[] = [];
+    let groups: string[] = [];
     try {
-      apps = readdirSync(dir).filter((n) => n.endsWith('.app'));
+      const entries = readdirSync(dir);
+      apps = entries.filter((n) => n.endsWith('.app'));
+      groups = entries.filter((n) => n.endsWith('.group'));
     } catch {
       continue;
+    }
+    let procs: ProcInfo[] | undefined;
+    for (const g of groups) {
+      const pgid = Number.parseInt(g, 10);
+      let recorded: string[];
+      try {
+        recorded = readFileSync(join(dir, g), 'latin1').trim().split(' ');
+      } catch {
+        continue;
+      }
+      const start = Number(recorded[0]);
+      const sid = Number(recorded[1]);
+      if (!Number.isInteger(pgid) || pgid <= 1 || !Number.isFinite(start) || !Number.isFinite(sid) || recorded[1] === undefined) continue;
+      procs ??= allProcesses();
+      for (const p of groupMembers(procs, pgid, start, sid)) {
+        if (p.pid === process.pid) continue;
+        try {
+          process.kill(p.pid, 'SIGKILL');
+          ended.add(p.pid);
+        } catch {
+          /* gone, or not ours */
+        }
+      }
     }
     for (const app of apps) {
       const pid = Number.parseInt(app, 10);
@@ -103,12 +133,12 @@ export function reapLeftovers(parent: string): number[] {
       try {
         // Each application leads its own process group: end the group.
         process.kill(-pid, 'SIGKILL');
-        ended.push(pid);
+        ended.add(pid);
       } catch {
         /* not ours to end (another user's), or gone */
       }
     }
     rmSync(dir, { recursive: true, force: true });
   }
-  return ended;
+  return [...ended];
 }

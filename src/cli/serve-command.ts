@@ -7,6 +7,8 @@ import { recoverRequestFrom } from '../server/request-guard.js';
 import { backendServers, createSiteContext, setSiteLogger } from '../server/site-context.js';
 import { PersistenceTable } from '../engine/lvs-persistence.js';
 import { reapLeftovers } from '../adapters/process-table.js';
+import { adoptOrphans } from '../adapters/process-groups.js';
+import { endServerCgroup, enterServerCgroup, reapLeftoverCgroups } from '../adapters/process-cgroup.js';
 import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
 import { tmpdir } from 'node:os';
 import type { CommandIo } from './io.js';
@@ -44,7 +46,12 @@ export interface ServeOptions {
   onListening?: (port: number) => void;
 }
 
-/** Maximum time in-flight requests get to finish after SIGINT/SIGTERM. */
+/**
+ * Maximum time in-flight requests get to finish after SIGINT/SIGTERM: the listener closes at once
+ * and idle keep-alive connections are closed; a request still running after this loses its
+ * connection (its client sees the connection close, with no or a partial response). Then every
+ * process the server started (CGI, FastCGI and whatever they started) is ended.
+ */
 const SHUTDOWN_GRACE_MS = 5000;
 
 export async function runServe(opts: ServeOptions, io: CommandIo): Promise<number> {
@@ -89,9 +96,16 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     const stream = createWriteStream(resolve(io.cwd, opts.accessLog), { flags: 'a' });
     accessLog = (line) => stream.write(`${line}\n`);
   }
-  // Applications left running by a server that was killed (SIGKILL, a crash) are ended now.
-  const ended = reapLeftovers(tmpdir());
-  if (ended.length) logger.warn({ module: 'fcgid' }, `ended ${ended.length} FastCGI application(s) left running by a server that did not shut down: pid ${ended.join(', ')}`);
+  // Processes left running by a server that was killed (SIGKILL, a crash) are ended now.
+  const ended = [...new Set([...reapLeftovers(tmpdir()), ...reapLeftoverCgroups()])];
+  if (ended.length) logger.warn({ module: 'core' }, `ended ${ended.length} process(es) (FastCGI applications, CGI scripts or what they started) left running by a server that did not shut down: pid ${ended.join(', ')}`);
+  // The CLI's own process (not a test's): orphans of scripts come back to us while we live.
+  // A cgroup of our own, where one is writable, holds even what leaves its session.
+  if (!opts.signal) {
+    const noCgroup = enterServerCgroup();
+    const lost = adoptOrphans();
+    if (lost && noCgroup) logger.warn({ module: 'core' }, `cannot adopt orphaned script processes: ${lost}; and no cgroup of our own: ${noCgroup}`);
+  }
   // Map programs start before the switch to `User`, as mod_rewrite's do in Apache's parent.
   site.rewriteMaps.startPrograms();
   const servers = backendServers(site, Math.max(1, opts.servers ?? 1));
@@ -135,16 +149,30 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
-      // Applications end first (within 2 s), then the listener closes.
-      site.rewriteMaps.shutdown();
-      void shutdownPools().then(() => {
-        if (opts.traceFcgi) setFcgiTraceSink(undefined);
-        front.close(() => done(0));
-      });
+      // No new connections; requests in flight get SHUTDOWN_GRACE_MS, then every process ends.
+      let ending = false;
+      const endProcesses = (): void => {
+        if (ending) return;
+        ending = true;
+        clearInterval(idleCloser);
+        clearTimeout(graceTimer);
+        site.rewriteMaps.shutdown();
+        void Promise.all([shutdownPools(), site.processGroups.endAll()]).then(async () => {
+          await endServerCgroup();
+          if (opts.traceFcgi) setFcgiTraceSink(undefined);
+          done(0);
+        });
+      };
+      // Live dashboard streams never go idle: they end now.
+      journal.endStreams();
+      front.close(endProcesses);
       front.closeIdleConnections();
-      setTimeout(() => {
+      // A keep-alive connection becomes idle once its response is sent: close it then.
+      const idleCloser = setInterval(() => front.closeIdleConnections(), 100);
+      const graceTimer = setTimeout(() => {
         front.closeAllConnections();
-      }, SHUTDOWN_GRACE_MS).unref();
+        endProcesses();
+      }, SHUTDOWN_GRACE_MS);
     };
     opts.signal?.addEventListener('abort', stop, { once: true });
     if (!opts.signal) {

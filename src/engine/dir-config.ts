@@ -10,6 +10,7 @@ import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf, splitWords } from '../grammar/words.js';
 import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
 import { compileRewriteLevel, type RewriteConfig } from './rewrite.js';
+import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
 
 /** One `Require` line, or a `<RequireAll|Any|None>` group. */
@@ -87,6 +88,8 @@ export interface DirConfig {
   fcgidMultiplex: boolean;
   /** LimitRequestBody in bytes (0: unlimited). Apache's default since 2.4.54 is 1 GiB. */
   limitRequestBody: number;
+  /** RLimitCPU / RLimitMEM / RLimitNPROC as written (core_dir_config's limit_*; the nearest level wins). */
+  rlimits: RLimitDirectives;
   /** mod_env: variables set (value) or unset (undefined) for this request, in order. */
   setEnv: ReadonlyMap<string, string | undefined>;
   /** mod_setenvif rules, in order. */
@@ -153,6 +156,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   redirects: [],
   indexIgnore: [],
   limitRequestBody: 1024 * 1024 * 1024,
+  rlimits: {},
   auth: { passAuth: false, basicAuthoritative: true },
   fcgidAuth: {},
   fcgidWrappers: new Map(),
@@ -527,6 +531,14 @@ export function applyLevel(
       case 'limitrequestbody':
         cfg.limitRequestBody = Number.parseInt(w0, 10) || 0;
         break;
+      case 'rlimitcpu':
+      case 'rlimitmem':
+      case 'rlimitnproc': {
+        // core.c's merge_core_dir_configs: a level's own limit replaces the inherited one.
+        const key = n.key === 'rlimitcpu' ? 'cpu' : n.key === 'rlimitmem' ? 'mem' : 'nproc';
+        if (w0 !== '') cfg.rlimits = { ...cfg.rlimits, [key]: { soft: w0, hard: words[1] } };
+        break;
+      }
       case 'indexignore':
         cfg.indexIgnore = [...cfg.indexIgnore, ...words];
         break;

@@ -479,7 +479,7 @@ const EMULATED = new Set<string>([
   'redirecttemp', 'redirectpermanent', 'typesconfig', 'serveradmin',
   'setenv', 'unsetenv', 'setenvif', 'setenvifnocase', 'browsermatch', 'browsermatchnocase',
   'expiresactive', 'expiresbytype', 'expiresdefault', 'serversignature', 'indexignore', 'indexignorereset',
-  'requestheader', 'limitrequestbody', 'rewriteengine', 'rewritebase', 'rewritecond', 'rewriterule', 'rewriteoptions', 'rewritemap',
+  'requestheader', 'limitrequestbody', 'rlimitcpu', 'rlimitmem', 'rlimitnproc', 'rewriteengine', 'rewritebase', 'rewritecond', 'rewriterule', 'rewriteoptions', 'rewritemap',
   'authtype', 'authname', 'authuserfile', 'authgroupfile', 'cgipassauth', 'timeout', 'serversignature',
   'fcgidmaxprocesses', 'fcgidmaxprocessesperclass', 'fcgidminprocessesperclass', 'fcgididletimeout',
   'fcgidprocesslifetime', 'fcgidmaxrequestsperprocess', 'fcgidiotimeout', 'fcgidmaxrequestlen', 'fcgidmaxrequestinmem', 'fcgidoutputbuffersize', 'htsandboxfcgidkeepconn', 'htsandboxreloadonchange', 'fcgidwrapper', 'fcgiwrapper',

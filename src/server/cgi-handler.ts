@@ -6,7 +6,7 @@
 import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
-import { checkExecutable, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
+import { checkExecutable, childLimits, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
 import { CgiHeaderParser, cgiHeaderErrorMessage, escapeLogText, invalidResponseField, scriptStatus, type CgiHeaders, type ScriptStatus } from '../grammar/cgi-response.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
@@ -183,10 +183,14 @@ export function runCgi(c: CgiContext): void {
   const env = requestEnvironment(c);
   const finalEnv = site.suexec ? suexecFilter(env) : env;
   if (viaPhp) finalEnv.PHPRC = dirname(d.path);
+  // mod_cgid hands RLimitCPU/MEM/NPROC to the child (setrlimit before exec).
+  const { limits, warnings } = childLimits(d.cfg.rlimits);
+  for (const message of warnings) c.log({ module: 'core', level: 'error', message });
+  const run = { cwd: dirname(d.path), env: finalEnv, limits, groups: site.processGroups };
   // Debian's php-cgi refuses to run without REDIRECT_STATUS (cgi.force_redirect); the host's does run.
   const child = viaPhp
-    ? spawnCgi({ program: PHP_CGI, args: ['-d', 'cgi.force_redirect=0', '-f', d.path], cwd: dirname(d.path), env: finalEnv })
-    : spawnCgi({ program: d.path, args: [], cwd: dirname(d.path), env: finalEnv });
+    ? spawnCgi({ program: PHP_CGI, args: ['-d', 'cgi.force_redirect=0', '-f', d.path], ...run })
+    : spawnCgi({ program: d.path, args: [], ...run });
   journalCounters.cgiSpawns++;
   const rec = recordOf(c.req);
   if (rec && child.pid) rec.pid = child.pid;
@@ -220,6 +224,7 @@ export function runCgi(c: CgiContext): void {
   res.on('close', () => {
     if (!res.writableFinished) killGroup(child.pid);
     finish();
+    child.endOfRequest(() => c.log({ module: 'cgid', level: 'error', message: `AH01259: CGI process ${child.pid} didn't exit, sending SIGKILL` }));
   });
   child.onError((err) => {
     c.log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed` });

@@ -135,7 +135,12 @@ function streamEvents(snapshot: () => unknown, journal: RequestJournal, req: Inc
     res.write(`event: status\ndata: ${JSON.stringify(snapshot())}\n\n`);
   };
   let pending: NodeJS.Timeout | undefined;
-  const stop = journal.listen(() => {
+  const stop = journal.listen((what) => {
+    if (what === 'shutdown') {
+      end();
+      res.end();
+      return;
+    }
     pending ??= setTimeout(() => {
       pending = undefined;
       send();

@@ -69,7 +69,7 @@ export class RequestJournal {
   private nextId = 1;
   private readonly requests: RequestRecord[] = [];
   private readonly events: ProcessEvent[] = [];
-  private readonly listeners = new Set<(what: 'request' | 'process') => void>();
+  private readonly listeners = new Set<(what: 'request' | 'process' | 'shutdown') => void>();
   /** CGI processes started since the process started. */
   get cgiSpawns(): number {
     return journalCounters.cgiSpawns;
@@ -127,12 +127,17 @@ export class RequestJournal {
   }
 
   /** Calls `fn` on each change until the returned function is called. */
-  listen(fn: (what: 'request' | 'process') => void): () => void {
+  listen(fn: (what: 'request' | 'process' | 'shutdown') => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
 
-  private emit(what: 'request' | 'process'): void {
+  /** Tells live views the server is stopping (they end their streams). */
+  endStreams(): void {
+    this.emit('shutdown');
+  }
+
+  private emit(what: 'request' | 'process' | 'shutdown'): void {
     for (const fn of this.listeners) fn(what);
   }
 }

@@ -12,6 +12,7 @@ import { walkActive } from '../grammar/syntax-tree.js';
 import { parseRewriteMap, type RewriteMapSpec } from '../grammar/rewrite-map.js';
 import { RewriteMapStore } from '../adapters/rewrite-maps.js';
 import { STATE_DIR_PREFIX } from '../adapters/process-table.js';
+import { ProcessGroups } from '../adapters/process-groups.js';
 import { proxyBalancers, type BalancerMember } from '../grammar/proxy-target.js';
 import { newBalancerState, type BalancerState } from '../engine/balancer-policy.js';
 import { aprErrorText } from '../adapters/os-errors.js';
@@ -25,6 +26,8 @@ export interface SiteContext extends ResolveContext {
   suexec: boolean;
   /** mod_fcgid's process pool and limits. */
   fcgiPool: FcgiProcessPool;
+  /** Every process group the server started (CGI and FastCGI): ended at shutdown, recorded for a restart. */
+  processGroups: ProcessGroups;
   fcgiLimits: FcgiLimits;
   /** `HtsandboxFcgidKeepConn` (default On). */
   fcgiKeepConn: boolean;
@@ -136,12 +139,16 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     sleepQuirk: (arg('htsandboxfcgidsleepquirk') ?? 'off').toLowerCase() === 'on',
   };
   const reload = Boolean(runtime.reloadOnChange) || (arg('htsandboxreloadonchange') ?? 'off').toLowerCase() === 'on';
+  const stamp = `${process.pid}-${Date.now()}`;
+  const processGroups = new ProcessGroups(join(tmpdir(), `${STATE_DIR_PREFIX}${stamp}-groups`));
+  // Every simulated server's pool records its process groups in the one state directory.
   function newFcgiPool(server: number): FcgiProcessPool {
     return new FcgiProcessPool(
       fcgiLimits,
-      join(tmpdir(), `${STATE_DIR_PREFIX}${process.pid}-${Date.now()}${server === 1 ? '' : `-s${server}`}`),
+      join(tmpdir(), `${STATE_DIR_PREFIX}${stamp}${server === 1 ? '' : `-s${server}`}`),
       (level, message, fields) => siteLog('fcgid', level, message, server === 1 ? fields : { ...fields, server }),
       reload,
+      processGroups,
     );
   }
   return {
@@ -159,6 +166,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     fcgiPool: newFcgiPool(1),
     newFcgiPool,
     server: 1,
+    processGroups,
     timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
     rewriteMaps,
     proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, state: newBalancerState(members) }])),

@@ -1,0 +1,292 @@
+/**
+ * Every process group a server starts (one per CGI request, one per FastCGI application), kept
+ * so that nothing a script starts outlives the server:
+ * - each group is recorded in the server's state directory as `<pgid>.group` ("<start> <sid>":
+ *   the leader's start time in clock ticks and its session), so that after a SIGKILL of the
+ *   server the next one ends what is left (reapLeftovers), matching pgid, session and start time
+ *   so that a group id the kernel has since handed out again is never killed;
+ * - a record goes once nobody is left in the group (a script's `sleep 300 &` keeps it);
+ * - at shutdown every member of every group, and every descendant of theirs, gets SIGTERM, then
+ *   SIGKILL;
+ * - with the native helper, the CLI makes the server a child subreaper (prctl
+ *   PR_SET_CHILD_SUBREAPER): orphans (double-forked daemons, even ones that called setsid) become
+ *   our children instead of init's, are reaped here (no zombies) and are recorded and ended too.
+ * Without the native helper there is no subreaper: a process that leaves its process group
+ * (setsid, setpgid) escapes, unless the server's cgroup holds it (process-cgroup.ts: root and
+ * cgroup v2 only); one that stays in its group is still found and ended.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fastSpawn } from './fast-spawn.js';
+
+/** What /proc/PID/stat says about one process. */
+export interface ProcInfo {
+  pid: number;
+  state: string;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  /** Start time in clock ticks since boot (field 22). */
+  start: number;
+}
+
+/** /proc/PID/stat, or undefined when the pid does not exist. */
+export function procInfo(pid: number): ProcInfo | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { pid, state: f[0] ?? '?', ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), start: Number(f[19]) };
+}
+
+/** Every process visible in /proc. */
+export function allProcesses(): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    if (n.charCodeAt(0) < 48 || n.charCodeAt(0) > 57) continue;
+    const info = procInfo(Number(n));
+    if (info) out.push(info);
+  }
+  return out;
+}
+
+/** The members of a recorded group: same pgid and session, started no earlier than its leader. */
+export function groupMembers(procs: readonly ProcInfo[], pgid: number, start: number, sid: number): ProcInfo[] {
+  return procs.filter((p) => p.pgid === pgid && p.sid === sid && p.start >= start);
+}
+
+/** `roots` and every process below them (by parent pid). */
+export function withDescendants(procs: readonly ProcInfo[], roots: Iterable<number>): Set<number> {
+  const children = new Map<number, number[]>();
+  for (const p of procs) {
+    const list = children.get(p.ppid);
+    if (list) list.push(p.pid);
+    else children.set(p.ppid, [p.pid]);
+  }
+  const out = new Set<number>();
+  const stack = [...roots];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    if (out.has(pid)) continue;
+    out.add(pid);
+    for (const c of children.get(pid) ?? []) stack.push(c);
+  }
+  return out;
+}
+
+let adopting = false;
+
+/**
+ * Makes this process a child subreaper (native helper only). Returns what was lost when it
+ * could not be done, for the log; undefined when orphans now come back to us.
+ */
+export function adoptOrphans(): string | undefined {
+  if (!fastSpawn || typeof fastSpawn.setChildSubreaper !== 'function') {
+    return 'the native helper is not in use (not built, or HTSANDBOX_NODE_SPAWN=1): processes a script detaches with setsid cannot be found at shutdown (run npm install to build it)';
+  }
+  const rc = fastSpawn.setChildSubreaper();
+  if (rc < 0) return `prctl(PR_SET_CHILD_SUBREAPER) failed (errno ${-rc}): processes a script detaches with setsid cannot be found at shutdown`;
+  adopting = true;
+  return undefined;
+}
+
+interface GroupRecord {
+  start: number;
+  sid: number;
+  /** Started by us and reaped by its spawner; otherwise an adopted orphan we reap ourselves. */
+  spawned: boolean;
+}
+
+/** How often empty groups are forgotten and adopted orphans reaped and recorded. */
+const SWEEP_MS = 1000;
+
+export class ProcessGroups {
+  private readonly groups = new Map<number, GroupRecord>();
+  private dirReady = false;
+  private timer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  /** `dir`: this server's state directory for groups (created on first use, claimed with server.pid). */
+  constructor(private readonly dir: string) {}
+
+  /**
+   * Records a group we just started (its leader `pgid` has exec'd), or, with `member`, the group
+   * of an orphan we adopted (matched by that member's start time and session).
+   */
+  add(pgid: number | undefined, member?: ProcInfo): void {
+    if (pgid === undefined || pgid <= 1 || this.closed) return;
+    const info = member ?? procInfo(pgid);
+    if (!info) return; // gone already: nothing can be left of it that was not in it
+    const rec = { start: info.start, sid: info.sid, spawned: member === undefined };
+    this.groups.set(pgid, rec);
+    try {
+      if (!this.dirReady) {
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        writeFileSync(join(this.dir, 'server.pid'), `${process.pid} ${procInfo(process.pid)?.start ?? ''}\n`);
+        this.dirReady = true;
+      }
+      writeFileSync(join(this.dir, `${pgid}.group`), `${rec.start} ${rec.sid}\n`);
+    } catch {
+      /* no state directory (tmp full, read-only): ended at shutdown still, not after a SIGKILL */
+    }
+    if (!this.timer) {
+      this.timer = setInterval(() => this.sweep(), SWEEP_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** The group's leader was reaped: forget the group now unless something still runs in it. */
+  leaderGone(pgid: number | undefined): void {
+    if (pgid === undefined || !this.groups.has(pgid)) return;
+    if (!groupAlive(pgid)) this.forget(pgid);
+    // Its orphans were re-parented as it exited: record them now rather than at the next sweep,
+    // so that a SIGKILL of the server soon after still finds them.
+    if (adopting && !this.soon) {
+      this.soon = setTimeout(() => {
+        this.soon = undefined;
+        if (!this.closed) this.adoptChildren();
+      }, 10);
+      this.soon.unref();
+    }
+  }
+
+  /** How many groups are recorded (tests). */
+  get size(): number {
+    return this.groups.size;
+  }
+
+  private forget(pgid: number): void {
+    this.groups.delete(pgid);
+    try {
+      unlinkSync(join(this.dir, `${pgid}.group`));
+    } catch {
+      /* never written */
+    }
+  }
+
+  /** Forgets empty groups; as a subreaper, reaps adopted orphans and records the ones alive. */
+  sweep(): void {
+    if (adopting && fastSpawn) this.adoptChildren();
+    for (const [pgid, rec] of this.groups) {
+      if (rec.spawned && procInfo(pgid)?.start === rec.start) continue; // the leader runs
+      if (!groupAlive(pgid)) this.forget(pgid);
+    }
+  }
+
+  /** Our children that we did not spawn are orphans of scripts: reap the dead, record the living. */
+  private adoptChildren(): void {
+    for (const pid of childrenOf(process.pid)) {
+      const rec = this.groups.get(pid);
+      if (rec?.spawned) continue; // its spawner reaps it
+      const info = procInfo(pid);
+      if (!info) continue;
+      if (info.state === 'Z') fastSpawn!.reap(pid);
+      else if (!this.groups.has(info.pgid)) this.add(info.pgid, info);
+    }
+  }
+
+  /**
+   * Ends every process of every group and all their descendants (as a subreaper: everything
+   * below us): SIGTERM, up to `graceMs` for them to exit, then SIGKILL. Removes the records.
+   */
+  async endAll(graceMs = 2000): Promise<number> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    const targets = (): Set<number> => {
+      const procs = allProcesses();
+      const roots: number[] = [];
+      for (const [pgid, rec] of this.groups) for (const p of groupMembers(procs, pgid, rec.start, rec.sid)) roots.push(p.pid);
+      if (adopting) roots.push(...childrenOf(process.pid));
+      const all = withDescendants(procs, roots);
+      all.delete(process.pid);
+      // Zombies are gone already (their parent reaps them, or we do below).
+      for (const p of procs) if (all.has(p.pid) && p.state === 'Z') all.delete(p.pid);
+      return all;
+    };
+    const signal = (pids: Set<number>, sig: NodeJS.Signals): void => {
+      for (const pgid of this.groups.keys()) tryKill(-pgid, sig, this.groups.get(pgid)!);
+      for (const pid of pids) tryKill(pid, sig);
+    };
+    let left = targets();
+    const count = left.size;
+    if (left.size) {
+      signal(left, 'SIGTERM');
+      const deadline = Date.now() + graceMs;
+      while (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        if (adopting) this.reapAdopted();
+        left = targets();
+        if (left.size === 0) break;
+      }
+      if (left.size) {
+        signal(left, 'SIGKILL');
+        const killDeadline = Date.now() + 1000;
+        while (Date.now() < killDeadline && targets().size) await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    if (adopting) this.reapAdopted();
+    for (const pgid of [...this.groups.keys()]) this.forget(pgid);
+    if (this.dirReady) rmSync(this.dir, { recursive: true, force: true });
+    return count;
+  }
+
+  /** Reaps zombie children that no spawner of ours waits for. */
+  private reapAdopted(): void {
+    for (const pid of childrenOf(process.pid)) {
+      if (this.groups.get(pid)?.spawned) continue;
+      const info = procInfo(pid);
+      if (info?.state === 'Z') fastSpawn!.reap(pid);
+    }
+  }
+}
+
+/** Whether any process is in the group (kill with signal 0). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function tryKill(pid: number, sig: NodeJS.Signals, group?: GroupRecord): void {
+  // A group whose leader is gone is signalled through its members (checked above); signalling
+  // -pgid is only safe while its leader is still the process we recorded.
+  if (group && procInfo(-pid)?.start !== group.start) return;
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone, or not ours */
+  }
+}
+
+/** The children of `pid` (all its threads'), from /proc/PID/task/TID/children. */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, 'latin1').split(' ')) if (c) out.push(Number(c));
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}
