@@ -1,5 +1,6 @@
 /** The HTTP front: parses the request line, asks the resolver, responds; logs as Apache would. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { LogEvent, RequestFacts } from '../engine/resolve.js';
@@ -7,6 +8,8 @@ import { resolveRequest } from '../engine/resolve.js';
 import { respond } from './responder.js';
 import { accessLogTime } from '../grammar/apache-time.js';
 import type { SiteContext } from './site-context.js';
+import { cannedErrorPage, STATUS_REASONS } from '../grammar/error-pages.js';
+import { checkRequestHead, maxHeadBytes, overflowStatus, readExpired, type ReadProgress } from '../engine/request-reading.js';
 
 export interface HttpFrontOptions {
   site: SiteContext;
@@ -21,36 +24,191 @@ function remoteAddress(req: IncomingMessage): string {
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
+/** What the server tracks of one connection: how far the current request has been read. */
+interface Connection {
+  /** The request being answered (undefined between requests). */
+  req?: IncomingMessage;
+  res?: ServerResponse;
+  /** socket.bytesRead when the current reading stage began. */
+  baseline: number;
+  progress: ReadProgress;
+  /** No request has begun on it yet. */
+  fresh: boolean;
+}
+
+/** The methods Apache's Allow lists for a static resource (ap_send_http_options's default). */
+const STATIC_ALLOW = 'GET,POST,OPTIONS,HEAD';
+
+/**
+ * A whole response written straight to the socket, for answers given before (or instead of)
+ * Node's request object: ap_send_error_response's page, then the connection closes.
+ */
+function rawErrorResponse(status: number, method: string, extra: { allow?: string; errorNotes?: string } = {}): string {
+  const page = cannedErrorPage(status, { method, serverAdmin: '', signature: '', ...(extra.errorNotes ? { errorNotes: extra.errorNotes } : {}) });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_REASONS[status] ?? ''}\r\n` +
+    `Date: ${new Date().toUTCString()}\r\n` +
+    'Server: Apache (htsandbox)\r\n' +
+    (extra.allow !== undefined ? `Allow: ${extra.allow}\r\n` : '') +
+    `Content-Length: ${Buffer.byteLength(page, 'latin1')}\r\n` +
+    'Connection: close\r\n' +
+    'Content-Type: text/html; charset=iso-8859-1\r\n\r\n' +
+    page
+  );
+}
+
+/** Writes `text` and closes: the client gets the answer, then the connection ends. */
+function answerAndClose(socket: Duplex, text: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(text, 'latin1');
+  // A client that never reads must not keep the socket: it goes once the answer is flushed or soon after.
+  setTimeout(() => socket.destroy(), 2000).unref();
+}
+
+/**
+ * The request line of a head Node's parser refused (its error points somewhere inside it):
+ * the method and target when the line is whole and has the shape `METHOD TARGET[ VERSION]`.
+ */
+function refusedRequestLine(raw: Buffer | undefined, at: number | undefined): { method: string; target: string } | undefined {
+  if (!raw) return undefined;
+  const text = raw.toString('latin1');
+  const from = text.lastIndexOf('\n', Math.max(0, (at ?? 0) - 1)) + 1;
+  const eol = text.indexOf('\n', from);
+  if (eol === -1) return undefined;
+  const m = /^([^\s]+) ([^\s]+)(?: HTTP\/\d\.\d)?\r?$/.exec(text.slice(from, eol));
+  return m ? { method: m[1]!, target: m[2]! } : undefined;
+}
+
 /** Creates the server (not yet listening). */
 export function createHttpFront(opts: HttpFrontOptions): Server {
   const { site, logger } = opts;
-  const server = createServer({ requireHostHeader: false }, (req: IncomingMessage, res: ServerResponse) => {
+  const limits = site.requestLimits;
+  const timeouts = site.readTimeouts;
+  const connections = new Map<Socket, Connection>();
+  const server = createServer(
+    {
+      requireHostHeader: false,
+      // Node's parser must hold any head within Apache's limits; the limits themselves are
+      // checked below with Apache's answers (414, 400 with its notes).
+      maxHeaderSize: maxHeadBytes(limits),
+      // Reading deadlines are the host's (Timeout, RequestReadTimeout), kept by the watchdog
+      // below; Node's own timers (headersTimeout checked every 30 s) would cut at other times.
+      headersTimeout: 0,
+      requestTimeout: 0,
+      keepAliveTimeout: site.keepAliveTimeoutMs,
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      const conn = connections.get(req.socket);
+      if (conn) {
+        conn.req = req;
+        conn.res = res;
+        conn.fresh = false;
+        startStage(conn, req.socket, 'body');
+        res.once('finish', () => {
+          if (conn.res !== res) return;
+          conn.req = undefined;
+          conn.res = undefined;
+          startStage(conn, req.socket, 'header');
+        });
+      }
+      handle(req, res);
+    },
+  );
+  server.maxHeadersCount = limits.fields > 0 ? limits.fields + 1 : 0;
+  // A client may half-close once its request is sent (`printf … | nc`): the answer still goes
+  // out, then the connection ends (Apache reads the request, answers, then sees the EOF).
+  (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const started = opts.accessLog ? new Date() : undefined;
-    const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    const rawPath = q === -1 ? target : target.slice(0, q);
-    const hostHeader = req.headers.host ?? `${site.serverName}`;
-    const facts: RequestFacts = {
-      method: req.method ?? 'GET',
-      rawPath,
-      query: q === -1 ? undefined : target.slice(q + 1),
-      remoteAddr: remoteAddress(req),
-      origin: `http://${hostHeader}`,
-      headers: req.headers,
-      rawTarget: target,
-    };
-    const log = (event: LogEvent, f: RequestFacts): void => {
+    let target = req.url ?? '/';
+    let hostHeader = req.headers.host ?? `${site.serverName}`;
+    const log = (event: LogEvent, f: { remoteAddr: string }): void => {
       const line = `[${event.module}:${event.level}] [client ${f.remoteAddr}] ${event.message}`;
       const fields = { module: event.module, apache: line, url: target };
       const level = event.level === 'alert' || event.level === 'crit' ? 'error' : event.level === 'warn' ? 'warn' : event.level === 'info' ? 'debug' : 'error';
       logger[level](fields, event.message);
       if (event.explain) logger[level === 'debug' ? 'debug' : 'warn']({ module: 'htsandbox', url: target }, event.explain);
     };
+    const remoteAddr = remoteAddress(req);
     site.stats.requests++;
     res.setHeader('Server', 'Apache (htsandbox)');
+    if (opts.accessLog) {
+      const write = opts.accessLog;
+      res.on('finish', () => {
+        const len = res.getHeader('content-length');
+        write(
+          `${remoteAddr} - - [${accessLogTime(started!)}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
+        );
+      });
+    }
+    const refuse = (status: number, errorNotes?: string, allow?: string): void => {
+      const page = cannedErrorPage(status, { method: req.method ?? 'GET', serverAdmin: site.serverAdmin, signature: '', ...(errorNotes ? { errorNotes } : {}) });
+      const headers: Record<string, string> = { Connection: 'close', 'Content-Type': 'text/html; charset=iso-8859-1' };
+      // Apache sends its 413 (met while the body is read) without a length, ended by the close.
+      if (status === 413) res.useChunkedEncodingByDefault = false;
+      else headers['Content-Length'] = String(Buffer.byteLength(page, 'latin1'));
+      if (allow !== undefined) headers.Allow = allow;
+      res.writeHead(status, STATUS_REASONS[status] ?? '', headers);
+      res.end(req.method === 'HEAD' ? undefined : Buffer.from(page, 'latin1'));
+    };
+    // ap_read_request's checks come before anything else looks at the request.
+    const fields: [string, string][] = [];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) fields.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
+    const refusal = checkRequestHead({ requestLineLength: (req.method ?? '').length + target.length + 10, fields }, limits);
+    if (refusal) {
+      log({ module: 'core', level: 'info', message: refusal.log }, { remoteAddr });
+      refuse(refusal.status, refusal.errorNotes);
+      return;
+    }
+    // The absolute form (`GET http://host/path`): ap_parse_uri takes the path, and the URI's
+    // authority replaces the Host field (RFC 7230 5.4); a scheme other than http(s) is 400.
+    const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
+    if (absolute) {
+      if (!/^https?$/i.test(absolute[1]!)) {
+        log({ module: 'core', level: 'info', message: `AH10388: Request header field \`Host\` / scheme of ${target} not served here (absolute URI with scheme ${absolute[1]})` }, { remoteAddr });
+        refuse(400);
+        return;
+      }
+      hostHeader = absolute[2]!;
+      req.headers.host = hostHeader;
+      const raw = req.rawHeaders.filter((_, i, a) => (i % 2 === 0 ? a[i]!.toLowerCase() !== 'host' : a[i - 1]!.toLowerCase() !== 'host'));
+      req.rawHeaders.splice(0, req.rawHeaders.length, 'Host', hostHeader, ...raw);
+      target = absolute[3] || '/';
+    }
+    // `OPTIONS *` asks about the server: core answers 200 with an empty body (ap_send_http_options).
+    if (target === '*' && req.method === 'OPTIONS') {
+      res.writeHead(200, { 'Content-Length': '0' });
+      res.end();
+      return;
+    }
+    const q = target.indexOf('?');
+    const rawPath = q === -1 ? target : target.slice(0, q);
+    const facts: RequestFacts = {
+      method: req.method ?? 'GET',
+      rawPath,
+      query: q === -1 ? undefined : target.slice(q + 1),
+      remoteAddr,
+      origin: `http://${hostHeader}`,
+      headers: req.headers,
+      rawTarget: req.url ?? '/',
+    };
     try {
       site.fs.sync();
       const decision = resolveRequest(site, facts);
+      // LimitRequestBody (the directory's): a declared length above it is refused before any
+      // handler reads or discards the body, whatever the target (ap_http_filter's check), and
+      // the connection closes.
+      const bodyLimit = ('cfg' in decision && decision.cfg ? decision.cfg : site.serverConfig).limitRequestBody;
+      const declared = req.headers['content-length'];
+      if (bodyLimit > 0 && declared !== undefined && Number(declared) > bodyLimit) {
+        log({ module: 'http', level: 'error', message: `AH01587: Requested content-length of ${declared} is larger than the configured limit of ${bodyLimit}` }, { remoteAddr });
+        refuse(413);
+        return;
+      }
       respond(site, req, res, facts, decision, log);
     } catch (err) {
       logger.error({ err, url: target }, 'internal error while handling the request');
@@ -59,25 +217,125 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       }
       res.end();
     }
-    if (opts.accessLog) {
-      const write = opts.accessLog;
-      res.on('finish', () => {
-        const len = res.getHeader('content-length');
-        write(
-          `${facts.remoteAddr} - - [${accessLogTime(started!)}] "${req.method} ${target} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
-        );
-      });
+  };
+
+  const startStage = (conn: Connection, socket: Socket, stage: 'header' | 'body'): void => {
+    const now = Date.now();
+    conn.baseline = socket.bytesRead;
+    conn.progress = { stage, startedAt: now, bytes: 0, lastByteAt: now };
+  };
+
+  // The read watchdog: one timer for all connections. A request whose head or body does not
+  // arrive in time gets Apache's 408 and the connection closes; Node's event loop keeps serving
+  // everyone else meanwhile, so slow clients cannot starve the server (Apache's workers can be).
+  const tick = Math.max(50, Math.min(1000, Math.floor(timeouts.inactivityMs / 8)));
+  let watchdog: NodeJS.Timeout | undefined;
+  let lastTick = Date.now();
+  const watch = (): void => {
+    const now = Date.now();
+    const elapsed = now - lastTick;
+    lastTick = now;
+    for (const [socket, conn] of connections) {
+      if (conn.res && (conn.req?.complete || conn.res.headersSent)) continue; // answering, not reading
+      if (conn.req && conn.req.readableLength > 0) {
+        // The handler has not taken what arrived (a script not reading its input yet): the
+        // client is not the slow one, and the clocks stand still (mod_reqtimeout times reads).
+        conn.progress.startedAt += elapsed;
+        conn.progress.lastByteAt += elapsed;
+        continue;
+      }
+      const bytes = socket.bytesRead - conn.baseline;
+      if (bytes > conn.progress.bytes) {
+        conn.progress.bytes = bytes;
+        conn.progress.lastByteAt = now;
+      }
+      // An idle keep-alive connection is KeepAliveTimeout's (Node closes it); a new one is ours.
+      if (!conn.res && bytes === 0 && !conn.fresh) {
+        conn.progress.startedAt = now;
+        conn.progress.lastByteAt = now;
+        continue;
+      }
+      const why = readExpired(conn.progress, timeouts, now);
+      if (!why) continue;
+      connections.delete(socket);
+      const stage = conn.progress.stage;
+      if (!conn.res && bytes === 0) {
+        socket.destroy();
+        continue;
+      }
+      logger.info(
+        { module: why === 'reqtimeout' ? 'reqtimeout' : 'core' },
+        why === 'reqtimeout'
+          ? `AH01382: Request ${stage} read timeout`
+          : `AH00567: request failed: the client sent nothing for Timeout (${timeouts.inactivityMs / 1000} s) while sending the request ${stage}`,
+      );
+      answerAndClose(socket, rawErrorResponse(408, conn.req?.method ?? 'GET'));
+      if (conn.req) conn.req.destroy();
     }
-  });
-  // Track connections so shutdown can end idle keep-alive ones.
-  const sockets = new Set<Socket>();
+    if (connections.size === 0 && watchdog) {
+      clearInterval(watchdog);
+      watchdog = undefined;
+    }
+  };
+
+  // Track connections so shutdown can end idle keep-alive ones, and reads can be timed.
   server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
+    const now = Date.now();
+    connections.set(s, { baseline: 0, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true });
+    s.on('close', () => connections.delete(s));
+    watchdog ??= setInterval(watch, tick).unref();
   });
-  server.on('clientError', (err, socket: Socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy(err);
+  server.on('close', () => {
+    if (watchdog) clearInterval(watchdog);
+  });
+
+  // CONNECT (a proxy tunnel): the host loads no mod_proxy_connect, so core refuses it with 405.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    logger.info({ module: 'core', url: req.url }, `CONNECT ${req.url ?? ''} refused with 405: the host is not a proxy`);
+    answerAndClose(socket, rawErrorResponse(405, 'CONNECT', { allow: STATIC_ALLOW }));
+  });
+
+  // A head Node's parser refuses. The answer waits for a response still in flight on the
+  // connection (garbage pipelined after a script's request must not cost the script's answer).
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number }, socket: Duplex) => {
+    const conn = connections.get(socket as Socket);
+    connections.delete(socket as Socket);
+    const answer = (): void => {
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      if (err.code === 'HPE_INVALID_METHOD') {
+        const line = refusedRequestLine(err.rawPacket, err.bytesParsed);
+        if (line) {
+          // Apache answers 501 for a method it does not know (and runs a script with it):
+          // Node's parser accepts only the registered methods, so no script can get it here.
+          logger.warn(
+            { module: 'core', url: line.target },
+            `method ${line.method} answered 501 Not Implemented: htsandbox's HTTP parser accepts only registered methods (GET, POST, PUT, DELETE, PATCH, OPTIONS, WebDAV, …), so it cannot pass ${line.method} to a script as Apache would; use a registered method`,
+          );
+          answerAndClose(socket, rawErrorResponse(501, line.method, { allow: STATIC_ALLOW }));
+          return;
+        }
+      }
+      if (err.code === 'HPE_HEADER_OVERFLOW') {
+        const status = overflowStatus(err.rawPacket?.toString('latin1') ?? '', limits);
+        logger.info({ module: 'core' }, status === 414 ? 'request failed: request-line exceeds LimitRequestLine' : 'request failed: the header exceeds LimitRequestFieldSize or LimitRequestFields');
+        answerAndClose(socket, rawErrorResponse(status, 'GET', status === 400 ? { errorNotes: 'Size of a request header field exceeds server limit.' } : {}));
+        return;
+      }
+      logger.info({ module: 'core' }, `request failed: malformed request (${err.code ?? err.message})`);
+      answerAndClose(socket, rawErrorResponse(400, 'GET'));
+    };
+    const inFlight = conn?.res;
+    if (inFlight && !inFlight.writableFinished && !inFlight.destroyed) {
+      inFlight.once('finish', answer);
+      inFlight.once('close', () => {
+        if (!inFlight.writableFinished) socket.destroy();
+      });
+      return;
+    }
+    answer();
   });
   return server;
 }
