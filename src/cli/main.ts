@@ -16,6 +16,33 @@ function packageVersion(): string {
   }
 }
 
+const PROGRAM_EXAMPLES = `
+Examples:
+  htsandbox check web_scripts            report every .htaccess error the host would answer 500 for
+  htsandbox serve web_scripts            preview the site at http://127.0.0.1:8080/
+  htsandbox help serve                   options of one command
+`;
+
+const CHECK_EXAMPLES = `
+Examples:
+  htsandbox check                        check the site in the current directory
+  htsandbox check web_scripts --format github
+                                         annotations for a GitHub Actions log
+  htsandbox check . --config host.conf   with your own host configuration (Apache syntax)
+  htsandbox check . --not-emulated       also list directives the preview does not emulate
+Exit status: 0 no errors, 1 errors found, 2 bad usage.
+`;
+
+const SERVE_EXAMPLES = `
+Examples:
+  htsandbox serve                        serve the current directory at http://127.0.0.1:8080/
+  htsandbox serve web_scripts --port 0   on any free port (printed at start)
+  htsandbox serve . --access-log -       with the access log on stderr
+  htsandbox serve . --profile apache     as a generic Apache 2.4 host instead of scripts.mit.edu
+  htsandbox serve /srv/class --userdir /srv/class
+                                         /~NAME/ from /srv/class/NAME/web_scripts/
+`;
+
 /** Runs the CLI with `argv` (without node and script); never calls process.exit. */
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const version = packageVersion();
@@ -25,6 +52,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .name('htsandbox')
     .description('A local emulator of a Scripts-style shared web host (Apache 2.4 + mod_fcgid + .htaccess)')
     .version(version)
+    .addHelpText('after', PROGRAM_EXAMPLES)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -39,6 +67,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github', 'sarif']).default('text'))
     .option('--not-emulated', 'also list directives htsandbox accepts but does not emulate')
+    .addHelpText('after', CHECK_EXAMPLES)
     .action((root: string, o: { config?: string; profile?: string; format: 'text' | 'json' | 'github' | 'sarif'; notEmulated?: boolean }) => {
       const opts: Parameters<typeof runCheck>[0] = { root, format: o.format, showNotEmulated: Boolean(o.notEmulated) };
       if (o.config) opts.config = o.config;
@@ -59,10 +88,12 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--userdir <dir>', 'serve /~NAME/... from DIR/NAME/web_scripts/... (one server for a whole class)')
     .option('--reload-on-change', 'replace FastCGI processes when their script changes (the host never does)')
     .option('--trace-fcgi', 'log every FastCGI record sent to and received from applications, in words')
+    .addHelpText('after', SERVE_EXAMPLES)
     .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean; traceFcgi?: boolean }) => {
-      const port = Number.parseInt(o.port, 10);
+      // The whole word must be a port number: parseInt would take `80a` as 80.
+      const port = /^\d{1,5}$/.test(o.port) ? Number(o.port) : Number.NaN;
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        io.stderr.write(`htsandbox serve: bad port ${o.port}\n`);
+        io.stderr.write(`htsandbox serve: bad port ${JSON.stringify(o.port)}: give a number from 0 to 65535 (0 picks a free port)\n`);
         exitCode = 2;
         return;
       }

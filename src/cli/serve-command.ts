@@ -76,7 +76,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   const front = createHttpFrontSafe(site, logger, accessLog);
   return new Promise<number>((done) => {
     front.once('error', (err: NodeJS.ErrnoException) => {
-      io.stderr.write(`htsandbox serve: cannot listen on ${opts.host}:${opts.port}: ${err.message}\n`);
+      io.stderr.write(`htsandbox serve: cannot listen on ${opts.host}:${opts.port}: ${listenProblem(err, opts.port)}\n`);
       site.rewriteMaps.shutdown();
       done(2);
     });
@@ -115,6 +115,14 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       process.once('SIGTERM', stop);
     }
   });
+}
+
+/** Why the port cannot be bound, in words, with what to do. */
+function listenProblem(err: NodeJS.ErrnoException, port: number): string {
+  if (err.code === 'EADDRINUSE') return `port ${port} is already in use (by another server?); choose another with --port N, or --port 0 for any free port`;
+  if (err.code === 'EACCES') return `not allowed to use port ${port} (ports below 1024 need root); choose one above 1024, or --port 0 for any free port`;
+  if (err.code === 'EADDRNOTAVAIL') return 'no such address on this machine; use --host 127.0.0.1 (this machine) or --host 0.0.0.0 (every interface)';
+  return err.message;
 }
 
 /**
