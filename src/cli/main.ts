@@ -39,6 +39,7 @@ Examples:
   htsandbox serve web_scripts --port 0   on any free port (printed at start)
   htsandbox serve . --access-log -       with the access log on stderr
   htsandbox serve . --profile apache     as a generic Apache 2.4 host instead of scripts.mit.edu
+  htsandbox serve . --tls                http:// and https:// on the same port (self-signed)
   htsandbox serve /srv/class --userdir /srv/class
                                          /~NAME/ from /srv/class/NAME/web_scripts/
 `;
@@ -88,8 +89,11 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--userdir <dir>', 'serve /~NAME/... from DIR/NAME/web_scripts/... (one server for a whole class)')
     .option('--reload-on-change', 'replace FastCGI processes when their script changes (the host never does)')
     .option('--trace-fcgi', 'log every FastCGI record sent to and received from applications, in words')
+    .option('--tls', 'answer HTTPS on the same port too, with a self-signed certificate kept in the state directory')
+    .option('--tls-cert <file>', 'the certificate for --tls (PEM), with --tls-key')
+    .option('--tls-key <file>', 'its private key (PEM)')
     .addHelpText('after', SERVE_EXAMPLES)
-    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean; traceFcgi?: boolean }) => {
+    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean; traceFcgi?: boolean; tls?: boolean; tlsCert?: string; tlsKey?: string }) => {
       // The whole word must be a port number: parseInt would take `80a` as 80.
       const port = /^\d{1,5}$/.test(o.port) ? Number(o.port) : Number.NaN;
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -105,6 +109,9 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       if (o.userdir) opts.userDir = o.userdir;
       if (o.reloadOnChange) opts.reloadOnChange = true;
       if (o.traceFcgi) opts.traceFcgi = true;
+      if (o.tls) opts.tls = true;
+      if (o.tlsCert) opts.tlsCert = o.tlsCert;
+      if (o.tlsKey) opts.tlsKey = o.tlsKey;
       exitCode = await runServe(opts, io);
     });
 

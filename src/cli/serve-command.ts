@@ -6,7 +6,8 @@ import { createHttpFront } from '../server/http-server.js';
 import { createSiteContext, setSiteLogger } from '../server/site-context.js';
 import { reapLeftovers } from '../adapters/process-table.js';
 import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
+import { namedIdentity, selfSignedIdentity, stateDirectory, type TlsIdentity } from '../adapters/tls-certificate.js';
 import type { CommandIo } from './io.js';
 
 export interface ServeOptions {
@@ -23,6 +24,10 @@ export interface ServeOptions {
   reloadOnChange?: boolean;
   /** Log every FastCGI record sent and received. */
   traceFcgi?: boolean;
+  /** Answer HTTPS on the same port too (`--tls`), with this certificate and key, or a self-signed one. */
+  tls?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
   /** Resolves once the server is listening (tests); the signal stops it. */
   signal?: AbortSignal;
   onListening?: (port: number) => void;
@@ -41,6 +46,19 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   } catch (err) {
     io.stderr.write(`htsandbox serve: cannot read ${opts.root}: ${(err as Error).message}\n`);
     return 2;
+  }
+  let identity: TlsIdentity | undefined;
+  if (opts.tls || opts.tlsCert || opts.tlsKey) {
+    if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
+      io.stderr.write('htsandbox serve: --tls-cert and --tls-key go together (or give neither for a self-signed certificate)\n');
+      return 2;
+    }
+    const made = opts.tlsCert && opts.tlsKey ? namedIdentity(resolve(io.cwd, opts.tlsCert), resolve(io.cwd, opts.tlsKey)) : selfSignedIdentity(stateDirectory(io.env, homedir()));
+    if ('error' in made) {
+      io.stderr.write(`htsandbox serve: ${made.error}\n`);
+      return 2;
+    }
+    identity = made;
   }
   const src: { siteRoot: string; configFile?: string; profile?: string; userDir?: string } = { siteRoot: rootAbs };
   if (opts.userDir) src.userDir = resolve(io.cwd, opts.userDir);
@@ -73,7 +91,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   if (ended.length) logger.warn({ module: 'fcgid' }, `ended ${ended.length} FastCGI application(s) left running by a server that did not shut down: pid ${ended.join(', ')}`);
   // Map programs start before the switch to `User`, as mod_rewrite's do in Apache's parent.
   site.rewriteMaps.startPrograms();
-  const front = createHttpFrontSafe(site, logger, accessLog);
+  const front = createHttpFront({ site, logger, ...(accessLog ? { accessLog } : {}), ...(identity ? { tls: identity } : {}) });
   return new Promise<number>((done) => {
     front.once('error', (err: NodeJS.ErrnoException) => {
       io.stderr.write(`htsandbox serve: cannot listen on ${opts.host}:${opts.port}: ${listenProblem(err, opts.port)}\n`);
@@ -92,6 +110,10 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       const addr = front.address();
       const port = typeof addr === 'object' && addr ? addr.port : opts.port;
       io.stdout.write(`htsandbox: serving ${opts.root} at http://${opts.host}:${port}/\n`);
+      if (identity) {
+        io.stdout.write(`htsandbox: and at https://${opts.host}:${port}/ (same port) with the certificate ${identity.certFile}${identity.created ? ', made now' : ''}\n`);
+        if (!opts.tlsCert) io.stdout.write('htsandbox: it is self-signed: accept it once in the browser, or give curl --cacert with that file\n');
+      }
       opts.onListening?.(port);
     });
     let stopping = false;
@@ -153,8 +175,4 @@ function dropPrivileges(user: string | undefined, group: string | undefined): st
   } catch (err) {
     return `cannot switch to User ${user} / Group ${group ?? '-'}: ${(err as Error).message}`;
   }
-}
-
-function createHttpFrontSafe(site: Exclude<ReturnType<typeof createSiteContext>, { error: string }>, logger: pino.Logger, accessLog?: (line: string) => void) {
-  return createHttpFront(accessLog ? { site, logger, accessLog } : { site, logger });
 }

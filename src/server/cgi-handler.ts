@@ -147,6 +147,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     authType: d.user?.authType,
     path: DEBIAN_APACHE_PATH,
     redirect: c.redirectEnv,
+    tls: facts.tls,
     createEnvironment: opts.createEnvironment,
     omit: opts.omit,
   });

@@ -10,14 +10,20 @@ import { accessLogTime } from '../grammar/apache-time.js';
 import type { SiteContext } from './site-context.js';
 import { cannedErrorPage, STATUS_REASONS } from '../grammar/error-pages.js';
 import { checkRequestHead, maxHeadBytes, overflowStatus, readExpired, type ReadProgress } from '../engine/request-reading.js';
+import { sslVariables, type ServerCertificateFacts } from '../engine/ssl-variables.js';
+import { EMULATED_APACHE_VERSION } from '../grammar/host-config.js';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { createSecureContext, TLSSocket } from 'node:tls';
+import { Duplex as DuplexStream } from 'node:stream';
 
 export interface HttpFrontOptions {
   site: SiteContext;
   logger: Logger;
   /** Where combined-format access lines go (undefined: nowhere). */
   accessLog?: (line: string) => void;
+  /** Also speak TLS on the same port (`serve --tls`): the first byte of a connection decides. */
+  tls?: { key: string; cert: string };
 }
-
 
 function remoteAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '0.0.0.0';
@@ -26,6 +32,8 @@ function remoteAddress(req: IncomingMessage): string {
 
 /** What the server tracks of one connection: how far the current request has been read. */
 interface Connection {
+  /** What counts the bytes received (the TCP socket under a TLS one). */
+  counter: { readonly bytesRead: number };
   /** The request being answered (undefined between requests). */
   req?: IncomingMessage;
   res?: ServerResponse;
@@ -82,6 +90,146 @@ function refusedRequestLine(raw: Buffer | undefined, at: number | undefined): { 
   return m ? { method: m[1]!, target: m[2]! } : undefined;
 }
 
+/** OpenSSL's long names of the key and signature algorithms mod_ssl prints. */
+const SIGNATURE_OIDS: [string, string][] = [
+  ['2a8648ce3d040302', 'ecdsa-with-SHA256'],
+  ['2a8648ce3d040303', 'ecdsa-with-SHA384'],
+  ['2a8648ce3d040304', 'ecdsa-with-SHA512'],
+  ['2a864886f70d01010b', 'sha256WithRSAEncryption'],
+  ['2a864886f70d01010c', 'sha384WithRSAEncryption'],
+  ['2a864886f70d01010d', 'sha512WithRSAEncryption'],
+  ['2a864886f70d010105', 'sha1WithRSAEncryption'],
+  ['2b6570', 'ED25519'],
+];
+const KEY_NAMES: Record<string, string> = { ec: 'id-ecPublicKey', rsa: 'rsaEncryption', 'rsa-pss': 'rsassaPss', ed25519: 'ED25519', dsa: 'dsaEncryption' };
+
+/** `DNS:a, IP Address:1.2.3.4, email:x@y` → the entries of one kind. */
+function sanEntries(san: string | undefined, kind: string): string[] {
+  return (san ?? '')
+    .split(', ')
+    .filter((e) => e.startsWith(`${kind}:`))
+    .map((e) => e.slice(kind.length + 1));
+}
+
+function certificateFacts(pemText: string): ServerCertificateFacts {
+  const x = new X509Certificate(pemText);
+  // The certificate's signatureAlgorithm follows the TBSCertificate: the last OID in the DER.
+  const hex = x.raw.toString('hex');
+  let signatureAlgorithm = 'UNKNOWN';
+  let at = -1;
+  for (const [oid, name] of SIGNATURE_OIDS) {
+    const i = hex.lastIndexOf(`06${(oid.length / 2).toString(16).padStart(2, '0')}${oid}`);
+    if (i > at) {
+      at = i;
+      signatureAlgorithm = name;
+    }
+  }
+  return {
+    subject: x.subject,
+    issuer: x.issuer,
+    serial: x.serialNumber.toUpperCase(),
+    validFrom: x.validFrom,
+    validTo: x.validTo,
+    sanDns: sanEntries(x.subjectAltName, 'DNS'),
+    sanEmail: sanEntries(x.subjectAltName, 'email'),
+    keyAlgorithm: KEY_NAMES[x.publicKey.asymmetricKeyType ?? ''] ?? 'UNKNOWN',
+    signatureAlgorithm,
+  };
+}
+
+/**
+ * Makes `server` answer TLS on its own port too: a connection whose first byte opens a TLS
+ * handshake (0x16) goes through a TLS server whose decrypted socket is handed to the HTTP
+ * server, any other stays plain. One port for both is what lets an `.htaccess` that forces
+ * `https://%{HTTP_HOST}/…` land in the preview. Returns the per-request variables reader.
+ */
+function speakTlsToo(
+  server: Server,
+  identity: { key: string; cert: string },
+  track: { handshake(raw: Socket): void; secured(tlsSocket: TLSSocket, raw: Socket): void },
+  logger: Logger,
+  stdEnvVars: boolean,
+): (s: TLSSocket) => Map<string, string> {
+  const [httpConnection] = server.listeners('connection') as ((s: Duplex) => void)[];
+  if (!httpConnection) throw new Error('node:http registered no connection listener');
+  server.removeListener('connection', httpConnection);
+  const cert = certificateFacts(identity.cert);
+  const perConnection = new WeakMap<TLSSocket, Map<string, string>>();
+  const secureContext = createSecureContext({ key: identity.key, cert: identity.cert });
+  server.prependListener('connection', (raw: Socket) => {
+    // Until a protocol takes the connection, a reset must not go unheard (an unhandled 'error').
+    const early = (): void => void raw.destroy();
+    raw.on('error', early);
+    raw.once('data', (first: Buffer) => {
+      raw.pause();
+      raw.removeListener('error', early);
+      if (first[0] !== 0x16) {
+        raw.unshift(first);
+        httpConnection.call(server, raw);
+        raw.resume();
+        return;
+      }
+      // node:tls reads a net.Socket's handle directly and would miss the bytes already read;
+      // over a stream wrapper it reads what the wrapper hands it, those bytes first.
+      const wrapper = new DuplexStream({
+        read: () => void raw.resume(),
+        write: (chunk: Buffer, _enc, done) => void raw.write(chunk, done),
+        final: (done) => {
+          raw.end();
+          done();
+        },
+        destroy: (err, done) => {
+          raw.destroy(err ?? undefined);
+          done(err);
+        },
+      });
+      wrapper.push(first);
+      raw.on('data', (chunk: Buffer) => {
+        if (!wrapper.push(chunk)) raw.pause();
+      });
+      raw.on('end', () => wrapper.push(null));
+      raw.on('close', () => wrapper.destroy());
+      raw.on('error', (err) => wrapper.destroy(err));
+      const tlsSocket = new TLSSocket(wrapper, { isServer: true, secureContext });
+      track.handshake(raw);
+      // The addresses are the TCP connection's (the wrapper has none of its own).
+      for (const key of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const) {
+        Object.defineProperty(tlsSocket, key, { value: raw[key], configurable: true });
+      }
+      tlsSocket.on('error', (err: Error) => {
+        logger.debug({ module: 'ssl' }, `TLS connection from ${raw.remoteAddress ?? '?'} failed: ${err.message}`);
+        tlsSocket.destroy();
+      });
+      tlsSocket.once('secure', () => {
+        track.secured(tlsSocket, raw);
+        httpConnection.call(server, tlsSocket);
+      });
+      raw.resume();
+    });
+  });
+  return (s: TLSSocket): Map<string, string> => {
+    let vars = perConnection.get(s);
+    if (!vars) {
+      const cipher = s.getCipher();
+      vars = sslVariables(
+        {
+          protocol: s.getProtocol() ?? '',
+          cipher: cipher?.name ?? '',
+          sessionId: randomBytes(32).toString('hex'),
+          resumed: s.isSessionReused(),
+          ...(typeof s.servername === 'string' && s.servername ? { serverName: s.servername } : {}),
+          library: `OpenSSL/${process.versions.openssl}`,
+          interface: `mod_ssl/${EMULATED_APACHE_VERSION}`,
+        },
+        cert,
+        stdEnvVars,
+      );
+      perConnection.set(s, vars);
+    }
+    return vars;
+  };
+}
+
 /** Creates the server (not yet listening). */
 export function createHttpFront(opts: HttpFrontOptions): Server {
   const { site, logger } = opts;
@@ -118,6 +266,29 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     },
   );
   server.maxHeadersCount = limits.fields > 0 ? limits.fields + 1 : 0;
+  const tlsVariables = opts.tls
+    ? speakTlsToo(
+        server,
+        opts.tls,
+        {
+          // A handshake gets Timeout to finish; then the decrypted connection is timed as any.
+          handshake: (raw) => {
+            connections.delete(raw);
+            raw.setTimeout(timeouts.inactivityMs, () => raw.destroy());
+          },
+          secured: (tlsSocket, raw) => {
+            raw.setTimeout(0);
+            const now = Date.now();
+            const s = tlsSocket as unknown as Socket;
+            connections.set(s, { counter: raw, baseline: raw.bytesRead, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true });
+            tlsSocket.on('close', () => connections.delete(s));
+            watchdog ??= setInterval(watch, tick).unref();
+          },
+        },
+        logger,
+        site.sslStdEnvVars,
+      )
+    : undefined;
   // A client may half-close once its request is sent (`printf … | nc`): the answer still goes
   // out, then the connection ends (Apache reads the request, answers, then sees the EOF).
   (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
@@ -192,10 +363,11 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       rawPath,
       query: q === -1 ? undefined : target.slice(q + 1),
       remoteAddr,
-      origin: `http://${hostHeader}`,
+      origin: `${tlsVariables && (req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${hostHeader}`,
       headers: req.headers,
       rawTarget: req.url ?? '/',
     };
+    if (tlsVariables && (req.socket as TLSSocket).encrypted) facts.tls = tlsVariables(req.socket as TLSSocket);
     try {
       site.fs.sync();
       const decision = resolveRequest(site, facts);
@@ -221,7 +393,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
 
   const startStage = (conn: Connection, socket: Socket, stage: 'header' | 'body'): void => {
     const now = Date.now();
-    conn.baseline = socket.bytesRead;
+    conn.baseline = conn.counter.bytesRead;
     conn.progress = { stage, startedAt: now, bytes: 0, lastByteAt: now };
   };
 
@@ -244,7 +416,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         conn.progress.lastByteAt += elapsed;
         continue;
       }
-      const bytes = socket.bytesRead - conn.baseline;
+      const bytes = conn.counter.bytesRead - conn.baseline;
       if (bytes > conn.progress.bytes) {
         conn.progress.bytes = bytes;
         conn.progress.lastByteAt = now;
@@ -281,7 +453,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
   // Track connections so shutdown can end idle keep-alive ones, and reads can be timed.
   server.on('connection', (s: Socket) => {
     const now = Date.now();
-    connections.set(s, { baseline: 0, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true });
+    connections.set(s, { counter: s, baseline: 0, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true });
     s.on('close', () => connections.delete(s));
     watchdog ??= setInterval(watch, tick).unref();
   });

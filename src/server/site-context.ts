@@ -43,6 +43,8 @@ export interface SiteContext extends ResolveContext {
   readTimeouts: ReadTimeouts;
   /** KeepAliveTimeout in milliseconds (Apache's default 5 s). */
   keepAliveTimeoutMs: number;
+  /** Server-level `SSLOptions +StdEnvVars`: requests over TLS get the SSL_* variables. */
+  sslStdEnvVars: boolean;
   rewriteMaps: RewriteMapStore;
   /** Each `balancer://` with its members and mod_proxy_balancer's state of them (lbstatus, errors). */
   proxyBalancers: Map<string, { members: BalancerMember[]; state: BalancerState }>;
@@ -161,6 +163,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     requestLimits,
     readTimeouts,
     keepAliveTimeoutMs: num('keepalivetimeout', 5) * 1000,
+    sslStdEnvVars: all('ssloptions').some((words) => words.some((w) => /^\+?stdenvvars$/i.test(w))),
     rewriteMaps,
     proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, state: newBalancerState(members) }])),
     proxyBalancerProblems: balancerErrors.map((e) => `${e.file}:${e.line}: ${e.message}`),

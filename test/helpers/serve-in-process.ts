@@ -8,7 +8,7 @@ export interface RunningServer {
   stop(): Promise<number>;
 }
 
-export async function serveInProcess(root: string, args: { profile?: string; config?: string; userDir?: string } = {}): Promise<RunningServer> {
+export async function serveInProcess(root: string, args: { profile?: string; config?: string; userDir?: string; tls?: boolean; tlsCert?: string; tlsKey?: string } = {}): Promise<RunningServer> {
   const controller = new AbortController();
   let out = '';
   let resolvePort: (p: number) => void = () => {};
