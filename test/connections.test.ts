@@ -208,6 +208,17 @@ describe("htsandbox's own choices where Apache's answer varies or protects less"
     expect(a.closed).toBe(true);
   });
 
+  it('answers a client that half-closes with its request, even from a slow script', async () => {
+    const a = await ask(ours.server.port, [`GET /slow.cgi HTTP/1.1\r\n${H}\r\n`], { halfClose: true });
+    expect(a.status).toEqual(['HTTP/1.1 200 OK']);
+    expect(a.body).toBe('slow\n');
+  });
+
+  it('takes a FIN sent later, while waiting, for a client that went away (Apache would run on)', async () => {
+    const a = await ask(ours.server.port, [`GET /slow.cgi HTTP/1.1\r\n${H}\r\n`, ''], { halfClose: true, gapMs: 500 });
+    expect(a).toEqual({ status: [], body: '', closed: true });
+  });
+
   it('answers CONNECT with 405 and closes (Apache keeps the connection)', async () => {
     const r = await rawExchange(ours.server.port, ['CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n']);
     expect(statusLines(r.text)).toEqual(['HTTP/1.1 405 Method Not Allowed']);

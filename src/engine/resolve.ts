@@ -569,6 +569,9 @@ function finishAccess(
     if (v === undefined) env.delete(k);
     else env.set(k, v);
   }
+  // So does mod_ssl's (ssl_hook_Fixup): HTTPS and the SSL_* variables join the request's
+  // environment, where Header's env= sees them too.
+  if (req.tls) for (const [k, v] of req.tls) env.set(k, v);
   const notes: { vary?: string[] } = {};
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
   if (!decided.env) decided.env = env;

@@ -42,7 +42,12 @@ interface Connection {
   progress: ReadProgress;
   /** No request has begun on it yet. */
   fresh: boolean;
+  /** When the current request's head arrived (ms). */
+  requestAt: number;
 }
+
+/** How soon after its request a client's FIN counts as a half-close rather than leaving. */
+const HALF_CLOSE_GRACE_MS = 200;
 
 /** The methods Apache's Allow lists for a static resource (ap_send_http_options's default). */
 const STATIC_ALLOW = 'GET,POST,OPTIONS,HEAD';
@@ -254,6 +259,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         conn.req = req;
         conn.res = res;
         conn.fresh = false;
+        conn.requestAt = Date.now();
         startStage(conn, req.socket, 'body');
         res.once('finish', () => {
           if (conn.res !== res) return;
@@ -280,8 +286,9 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
             raw.setTimeout(0);
             const now = Date.now();
             const s = tlsSocket as unknown as Socket;
-            connections.set(s, { counter: raw, baseline: raw.bytesRead, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true });
+            connections.set(s, { counter: raw, baseline: raw.bytesRead, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true, requestAt: 0 });
             tlsSocket.on('close', () => connections.delete(s));
+            tlsSocket.on('end', () => clientFinished(s));
             watchdog ??= setInterval(watch, tick).unref();
           },
         },
@@ -450,11 +457,26 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     }
   };
 
+  /**
+   * The client sent FIN while its request is answered. Sent with the request (within
+   * HALF_CLOSE_GRACE_MS of it: `printf … | nc -N`), it is a half-close and the answer still goes
+   * out, as on Apache. Sent later, while waiting, the client has gone away (a browser's stop,
+   * curl's timeout: their FIN looks the same): the connection ends, and with it the script or
+   * the FastCGI request (FCGI_ABORT_REQUEST), where Apache would let it run until its output
+   * met the closed connection or Timeout.
+   */
+  const clientFinished = (s: Socket): void => {
+    const conn = connections.get(s);
+    if (!conn?.res || conn.res.writableFinished) return;
+    if (Date.now() - conn.requestAt > HALF_CLOSE_GRACE_MS) s.destroy();
+  };
+
   // Track connections so shutdown can end idle keep-alive ones, and reads can be timed.
   server.on('connection', (s: Socket) => {
     const now = Date.now();
-    connections.set(s, { counter: s, baseline: 0, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true });
+    connections.set(s, { counter: s, baseline: 0, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true, requestAt: 0 });
     s.on('close', () => connections.delete(s));
+    s.on('end', () => clientFinished(s));
     watchdog ??= setInterval(watch, tick).unref();
   });
   server.on('close', () => {
