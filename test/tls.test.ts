@@ -9,6 +9,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selfSignedIdentity, stateDirectory } from '../src/adapters/tls-certificate.js';
@@ -132,6 +133,39 @@ describe('serve --tls: HTTP and HTTPS on one port', () => {
     expect(plain.get('HTTPS')).toBeUndefined();
     expect(plain.get('REQUEST_SCHEME')).toBe('http');
     expect([...plain.keys()].filter((k) => k.startsWith('SSL_'))).toEqual([]);
+  });
+
+  it('survives broken handshakes, resets and stray bytes, and goes on serving both', async () => {
+    const junk: Buffer[] = [
+      Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]),
+      Buffer.concat([Buffer.from([0x16]), Buffer.alloc(5000, 0xff)]),
+      Buffer.from([0x16]),
+      Buffer.from('G'),
+    ];
+    for (const bytes of junk) {
+      await new Promise<void>((resolve) => {
+        const s = connect(server.port, '127.0.0.1', () => {
+          s.write(bytes);
+          setTimeout(() => s.resetAndDestroy(), 50);
+        });
+        s.on('error', () => undefined);
+        s.on('close', () => resolve());
+      });
+      await new Promise<void>((resolve) => {
+        const s = connect(server.port, '127.0.0.1', () => s.end(bytes));
+        s.on('error', () => undefined);
+        s.on('data', () => undefined);
+        s.on('close', () => resolve());
+        setTimeout(() => s.destroy(), 1500);
+      });
+    }
+    await new Promise<void>((resolve) => {
+      const s = connect(server.port, '127.0.0.1', () => s.resetAndDestroy());
+      s.on('error', () => undefined);
+      s.on('close', () => resolve());
+    });
+    expect((await fetchOver('http', server.port, '/force/x.txt')).status).toBe(301);
+    expect((await fetchOver('https', server.port, '/force/x.txt', ca)).status).toBe(200);
   });
 
   it('shuts down at once with an idle keep-alive TLS connection open', async () => {

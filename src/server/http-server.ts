@@ -192,7 +192,9 @@ function speakTlsToo(
       raw.on('data', (chunk: Buffer) => {
         if (!wrapper.push(chunk)) raw.pause();
       });
-      raw.on('end', () => wrapper.push(null));
+      let secured = false;
+      // A client that stops half-way through the handshake is gone: nothing can follow.
+      raw.on('end', () => (secured ? wrapper.push(null) : raw.destroy()));
       raw.on('close', () => wrapper.destroy());
       raw.on('error', (err) => wrapper.destroy(err));
       const tlsSocket = new TLSSocket(wrapper, { isServer: true, secureContext });
@@ -206,6 +208,7 @@ function speakTlsToo(
         tlsSocket.destroy();
       });
       tlsSocket.once('secure', () => {
+        secured = true;
         track.secured(tlsSocket, raw);
         httpConnection.call(server, tlsSocket);
       });
@@ -471,8 +474,25 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     if (Date.now() - conn.requestAt > HALF_CLOSE_GRACE_MS) s.destroy();
   };
 
+  // Every TCP connection: node:http's close*Connections() know only those it parses, not one
+  // still before its first byte or in a TLS handshake, which would hold server.close() up.
+  const sockets = new Set<Socket>();
+  const closeIdle = server.closeIdleConnections.bind(server);
+  const closeAll = server.closeAllConnections.bind(server);
+  const unparsed = (s: Socket): boolean => connections.get(s)?.fresh === true || !connections.has(s);
+  server.closeIdleConnections = (): void => {
+    closeIdle();
+    for (const s of sockets) if (unparsed(s) && ![...connections.values()].some((c) => c.counter === s && c.res)) s.destroy();
+  };
+  server.closeAllConnections = (): void => {
+    closeAll();
+    for (const s of sockets) s.destroy();
+  };
+
   // Track connections so shutdown can end idle keep-alive ones, and reads can be timed.
   server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
     const now = Date.now();
     connections.set(s, { counter: s, baseline: 0, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true, requestAt: 0 });
     s.on('close', () => connections.delete(s));
