@@ -263,12 +263,12 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         conn.res = res;
         conn.fresh = false;
         conn.requestAt = Date.now();
-        startStage(conn, req.socket, 'body');
+        startStage(conn, 'body');
         res.once('finish', () => {
           if (conn.res !== res) return;
           conn.req = undefined;
           conn.res = undefined;
-          startStage(conn, req.socket, 'header');
+          startStage(conn, 'header');
         });
       }
       handle(req, res);
@@ -401,7 +401,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     }
   };
 
-  const startStage = (conn: Connection, socket: Socket, stage: 'header' | 'body'): void => {
+  const startStage = (conn: Connection, stage: 'header' | 'body'): void => {
     const now = Date.now();
     conn.baseline = conn.counter.bytesRead;
     conn.progress = { stage, startedAt: now, bytes: 0, lastByteAt: now };
