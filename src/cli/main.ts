@@ -20,6 +20,34 @@ function packageVersion(): string {
   }
 }
 
+const PROGRAM_EXAMPLES = `
+Examples:
+  htsandbox check web_scripts            report every .htaccess error the host would answer 500 for
+  htsandbox serve web_scripts            preview the site at http://127.0.0.1:8080/
+  htsandbox help serve                   options of one command
+`;
+
+const CHECK_EXAMPLES = `
+Examples:
+  htsandbox check                        check the site in the current directory
+  htsandbox check web_scripts --format github
+                                         annotations for a GitHub Actions log
+  htsandbox check . --config host.conf   with your own host configuration (Apache syntax)
+  htsandbox check . --not-emulated       also list directives the preview does not emulate
+Exit status: 0 no errors, 1 errors found, 2 bad usage.
+`;
+
+const SERVE_EXAMPLES = `
+Examples:
+  htsandbox serve                        serve the current directory at http://127.0.0.1:8080/
+  htsandbox serve web_scripts --port 0   on any free port (printed at start)
+  htsandbox serve . --access-log -       with the access log on stderr
+  htsandbox serve . --profile apache     as a generic Apache 2.4 host instead of scripts.mit.edu
+  htsandbox serve . --tls                http:// and https:// on the same port (self-signed)
+  htsandbox serve /srv/class --userdir /srv/class
+                                         /~NAME/ from /srv/class/NAME/web_scripts/
+`;
+
 /** Runs the CLI with `argv` (without node and script); never calls process.exit. */
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const version = packageVersion();
@@ -29,6 +57,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .name('htsandbox')
     .description('A local emulator of a Scripts-style shared web host (Apache 2.4 + mod_fcgid + .htaccess)')
     .version(version)
+    .addHelpText('after', PROGRAM_EXAMPLES)
     .exitOverride()
     // One width everywhere, so docs/cli.md (generated from this help) is the same on any terminal.
     .configureHelp({ helpWidth: 100 })
@@ -46,7 +75,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github', 'sarif']).default('text'))
     .option('--not-emulated', 'also list directives htsandbox accepts but does not emulate')
     .option('--probe', 'start each FastCGI script as mod_fcgid would, to see whether it speaks FastCGI (runs your code)')
-    .addHelpText('after', '\nExamples:\n  htsandbox check mysite\n  htsandbox check mysite --profile apache --format sarif > check.sarif\n')
+    .addHelpText('after', CHECK_EXAMPLES)
     .action(async (root: string, o: { config?: string; profile?: string; format: 'text' | 'json' | 'github' | 'sarif'; notEmulated?: boolean; probe?: boolean }) => {
       const opts: Parameters<typeof runCheck>[0] = { root, format: o.format, showNotEmulated: Boolean(o.notEmulated), probe: Boolean(o.probe) };
       if (o.config) opts.config = o.config;
@@ -67,6 +96,9 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--userdir <dir>', 'serve /~NAME/... from DIR/NAME/web_scripts/... (one server for a whole class)')
     .option('--reload-on-change', 'replace FastCGI processes when their script changes (the host never does)')
     .option('--trace-fcgi', 'log every FastCGI record sent to and received from applications, in words')
+    .option('--tls', 'answer HTTPS on the same port too, with a self-signed certificate kept in the state directory')
+    .option('--tls-cert <file>', 'the certificate for --tls (PEM), with --tls-key')
+    .option('--tls-key <file>', 'its private key (PEM)')
     .option('--dashboard <path>', 'where the live dashboard and its JSON API answer', '/.htsandbox/')
     .option('--no-dashboard', 'no dashboard (its path is then the site\'s like any other)')
     .option('--dashboard-public', 'show the dashboard to clients that are not on loopback too')
@@ -74,11 +106,35 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--quiet', 'no line per request on a terminal')
     .option('--servers <n>', 'simulate the host\'s balancer: N servers, each with its own FastCGI processes', '1')
     .option('--persistence <seconds>', 'how long the balancer keeps a client on its server after its last request', '600')
-    .addHelpText('after', '\nExamples:\n  htsandbox serve mysite                 http://127.0.0.1:8080/, dashboard at /.htsandbox/\n  htsandbox serve mysite --port 0        any free port\n  htsandbox serve mysite --profile apache --access-log -\n')
-    .action(async (root: string, o: { port: string; host: string; config?: string; profile?: string; accessLog?: string; errorLog?: string; userdir?: string; reloadOnChange?: boolean; traceFcgi?: boolean; dashboard: string | false; dashboardPublic?: boolean; strict?: boolean; quiet?: boolean; servers: string; persistence: string }) => {
-      const port = Number.parseInt(o.port, 10);
+    .addHelpText('after', SERVE_EXAMPLES)
+    .action(
+      async (
+        root: string,
+        o: {
+          port: string;
+          host: string;
+          config?: string;
+          profile?: string;
+          accessLog?: string;
+          errorLog?: string;
+          userdir?: string;
+          reloadOnChange?: boolean;
+          traceFcgi?: boolean;
+          tls?: boolean;
+          tlsCert?: string;
+          tlsKey?: string;
+          dashboard: string | false;
+          dashboardPublic?: boolean;
+          strict?: boolean;
+          quiet?: boolean;
+          servers: string;
+          persistence: string;
+        },
+      ) => {
+      // The whole word must be a port number: parseInt would take `80a` as 80.
+      const port = /^\d{1,5}$/.test(o.port) ? Number(o.port) : Number.NaN;
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        io.stderr.write(`htsandbox serve: bad port ${o.port}\n`);
+        io.stderr.write(`htsandbox serve: bad port ${JSON.stringify(o.port)}: give a number from 0 to 65535 (0 picks a free port)\n`);
         exitCode = 2;
         return;
       }
@@ -90,6 +146,9 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       if (o.userdir) opts.userDir = o.userdir;
       if (o.reloadOnChange) opts.reloadOnChange = true;
       if (o.traceFcgi) opts.traceFcgi = true;
+      if (o.tls) opts.tls = true;
+      if (o.tlsCert) opts.tlsCert = o.tlsCert;
+      if (o.tlsKey) opts.tlsKey = o.tlsKey;
       opts.dashboard = o.dashboard;
       if (o.dashboardPublic) opts.dashboardPublic = true;
       if (o.strict) opts.strict = true;

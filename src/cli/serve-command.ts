@@ -10,7 +10,8 @@ import { reapLeftovers } from '../adapters/process-table.js';
 import { adoptOrphans } from '../adapters/process-groups.js';
 import { endServerCgroup, enterServerCgroup, reapLeftoverCgroups } from '../adapters/process-cgroup.js';
 import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
+import { namedIdentity, selfSignedIdentity, stateDirectory, type TlsIdentity } from '../adapters/tls-certificate.js';
 import type { CommandIo } from './io.js';
 import { RequestJournal, type RequestRecord } from '../server/request-journal.js';
 import type { DashboardOptions } from '../server/dashboard.js';
@@ -41,6 +42,10 @@ export interface ServeOptions {
   servers?: number;
   /** How long the balancer keeps a client on its server after its last request, in seconds (LVS persistence; default 600). */
   persistenceSeconds?: number;
+  /** Answer HTTPS on the same port too (`--tls`), with this certificate and key, or a self-signed one. */
+  tls?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
   /** Resolves once the server is listening (tests); the signal stops it. */
   signal?: AbortSignal;
   onListening?: (port: number) => void;
@@ -64,6 +69,19 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   } catch (err) {
     io.stderr.write(`htsandbox serve: cannot read ${opts.root}: ${(err as Error).message}\n`);
     return 2;
+  }
+  let identity: TlsIdentity | undefined;
+  if (opts.tls || opts.tlsCert || opts.tlsKey) {
+    if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) {
+      io.stderr.write('htsandbox serve: --tls-cert and --tls-key go together (or give neither for a self-signed certificate)\n');
+      return 2;
+    }
+    const made = opts.tlsCert && opts.tlsKey ? namedIdentity(resolve(io.cwd, opts.tlsCert), resolve(io.cwd, opts.tlsKey)) : selfSignedIdentity(stateDirectory(io.env, homedir()));
+    if ('error' in made) {
+      io.stderr.write(`htsandbox serve: ${made.error}\n`);
+      return 2;
+    }
+    identity = made;
   }
   const src: { siteRoot: string; configFile?: string; profile?: string; userDir?: string } = { siteRoot: rootAbs };
   if (opts.userDir) src.userDir = resolve(io.cwd, opts.userDir);
@@ -119,6 +137,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     logger,
     ...(accessLog ? { accessLog } : {}),
     ...(backends ? { backends } : {}),
+    ...(identity ? { tls: identity } : {}),
     journal,
     ...(dashboard ? { dashboard } : {}),
     explainHeader: Boolean(dashboard) && !opts.strict,
@@ -126,7 +145,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   });
   return new Promise<number>((done) => {
     front.once('error', (err: NodeJS.ErrnoException) => {
-      io.stderr.write(`htsandbox serve: cannot listen on ${opts.host}:${opts.port}: ${err.message}\n`);
+      io.stderr.write(`htsandbox serve: cannot listen on ${opts.host}:${opts.port}: ${listenProblem(err, opts.port)}\n`);
       site.rewriteMaps.shutdown();
       done(2);
     });
@@ -142,6 +161,10 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       const addr = front.address();
       const port = typeof addr === 'object' && addr ? addr.port : opts.port;
       io.stdout.write(`htsandbox: serving ${opts.root} at http://${opts.host}:${port}/\n`);
+      if (identity) {
+        io.stdout.write(`htsandbox: and at https://${opts.host}:${port}/ (same port) with the certificate ${identity.certFile}${identity.created ? ', made now' : ''}\n`);
+        if (!opts.tlsCert) io.stdout.write('htsandbox: it is self-signed: accept it once in the browser, or give curl --cacert with that file\n');
+      }
       if (dashboard) io.stdout.write(`dashboard: http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}${dashboard.prefix}${dashboard.public ? '' : ' (loopback clients only)'}\n`);
       opts.onListening?.(port);
     });
@@ -188,6 +211,14 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       process.on('unhandledRejection', lastResort('unhandled promise rejection'));
     }
   });
+}
+
+/** Why the port cannot be bound, in words, with what to do. */
+function listenProblem(err: NodeJS.ErrnoException, port: number): string {
+  if (err.code === 'EADDRINUSE') return `port ${port} is already in use (by another server?); choose another with --port N, or --port 0 for any free port`;
+  if (err.code === 'EACCES') return `not allowed to use port ${port} (ports below 1024 need root); choose one above 1024, or --port 0 for any free port`;
+  if (err.code === 'EADDRNOTAVAIL') return 'no such address on this machine; use --host 127.0.0.1 (this machine) or --host 0.0.0.0 (every interface)';
+  return err.message;
 }
 
 /**

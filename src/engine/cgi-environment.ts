@@ -40,6 +40,8 @@ export interface CgiRequestInfo {
   authType?: string | undefined;
   /** REDIRECT_* variables after an internal redirect. */
   redirect?: ReadonlyMap<string, string> | undefined;
+  /** Over TLS: HTTPS and mod_ssl's SSL_* variables (ssl_hook_Fixup). */
+  tls?: ReadonlyMap<string, string> | undefined;
   /**
    * `ap_create_environment`'s renaming (every other character of a name to '_'); mod_cgid and
    * mod_fcgid apply it, mod_proxy_fcgi sends the table as it is (default true).
@@ -124,7 +126,7 @@ export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string
   env.SERVER_PORT = String(info.serverPort);
   env.REMOTE_ADDR = info.remoteAddr;
   env.DOCUMENT_ROOT = info.documentRoot;
-  env.REQUEST_SCHEME = 'http';
+  env.REQUEST_SCHEME = info.tls ? 'https' : 'http';
   env.CONTEXT_PREFIX = info.contextPrefix;
   env.CONTEXT_DOCUMENT_ROOT = info.contextDocumentRoot;
   env.SERVER_ADMIN = info.serverAdmin;
@@ -139,6 +141,7 @@ export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string
       if (!odd && ODD_NAME.test(k)) odd = true;
     }
   }
+  if (info.tls) for (const [k, v] of info.tls) if (!omit?.has(k)) env[k] = v;
   env.GATEWAY_INTERFACE = 'CGI/1.1';
   env.SERVER_PROTOCOL = info.protocol;
   env.REQUEST_METHOD = info.method;

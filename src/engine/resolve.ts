@@ -41,6 +41,8 @@ export interface RequestFacts {
   redirectEnv?: ReadonlyMap<string, string>;
   /** A rewrite rule with [END] ran earlier on this request chain. */
   rewriteEnded?: boolean;
+  /** Over TLS: HTTPS=on and mod_ssl's SSL_* variables (`%{HTTPS}`, `%{SSL:…}`). */
+  tls?: ReadonlyMap<string, string>;
 }
 
 /** mod_setenvif `match_headers` (per-directory rules), then nothing else: SetEnv comes later. */
@@ -569,6 +571,9 @@ function finishAccess(
     if (v === undefined) env.delete(k);
     else env.set(k, v);
   }
+  // So does mod_ssl's (ssl_hook_Fixup): HTTPS and the SSL_* variables join the request's
+  // environment, where Header's env= sees them too.
+  if (req.tls) for (const [k, v] of req.tls) env.set(k, v);
   const notes: { vary?: string[] } = {};
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
   if (!decided.env) decided.env = env;
@@ -819,6 +824,8 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
     variable(raw: string): string {
       const name = raw.toUpperCase();
       if (name.startsWith('HTTP:')) return header(raw.slice(5));
+      // %{SSL:VAR}: mod_ssl's variable lookup ("" over plain HTTP).
+      if (name.startsWith('SSL:')) return req.tls?.get(raw.slice(4).toUpperCase()) ?? '';
       if (name.startsWith('ENV:')) {
         const key = raw.slice(4);
         return env.get(key) ?? req.redirectEnv?.get(key) ?? '';
@@ -839,9 +846,9 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
         case 'REQUEST_METHOD':
           return req.method;
         case 'REQUEST_SCHEME':
-          return 'http';
+          return req.tls ? 'https' : 'http';
         case 'HTTPS':
-          return 'off';
+          return req.tls ? 'on' : 'off';
         case 'SERVER_PROTOCOL':
           return 'HTTP/1.1';
         case 'THE_REQUEST':

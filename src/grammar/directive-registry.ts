@@ -430,6 +430,7 @@ const ROWS: Row[] = [
   ["Anonymous_NoUserId", "authn_anon", 'FLAG', "OR_AUTHCFG", "Limited to 'on' or 'off'"],
   ["Anonymous_VerifyEmail", "authn_anon", 'FLAG', "OR_AUTHCFG", "Limited to 'on' or 'off'"],
   ["Anonymous_LogEmail", "authn_anon", 'FLAG', "OR_AUTHCFG", "Limited to 'on' or 'off'"],
+  ["RequestReadTimeout", "reqtimeout", 'RAW_ARGS', "RSRC_CONF", "Set various timeout parameters for TLS handshake and reading request headers and body"],
   ["KeepAliveTimeout", "http_core", 'TAKE1', "RSRC_CONF", "Keep-Alive timeout duration (sec)"],
   ["MaxKeepAliveRequests", "http_core", 'TAKE1', "RSRC_CONF", "Maximum number of Keep-Alive requests per connection, or 0 for infinite"],
   ["KeepAlive", "http_core", 'FLAG', "RSRC_CONF", "Whether persistent connections should be On or Off"],
@@ -485,7 +486,7 @@ const EMULATED = new Set<string>([
   'fcgidprocesslifetime', 'fcgidmaxrequestsperprocess', 'fcgidiotimeout', 'fcgidmaxrequestlen', 'fcgidmaxrequestinmem', 'fcgidoutputbuffersize', 'htsandboxfcgidkeepconn', 'htsandboxreloadonchange', 'fcgidwrapper', 'fcgiwrapper',
   'fcgidaccesschecker', 'fcgidaccesscheckerauthoritative', 'fcgidauthenticator', 'fcgidauthenticatorauthoritative', 'fcgidauthorizer', 'fcgidauthorizerauthoritative',
   'fastcgiaccesschecker', 'fastcgiaccesscheckerauthoritative', 'fastcgiauthenticator', 'fastcgiauthenticatorauthoritative', 'fastcgiauthorizer', 'fastcgiauthorizerauthoritative', 'authbasicauthoritative',
-  'fcgidinitialenv', 'fcgidpassheader',
+  'fcgidinitialenv', 'fcgidpassheader', 'limitrequestline', 'limitrequestfieldsize', 'limitrequestfields', 'requestreadtimeout', 'keepalivetimeout',
   '<proxy', 'balancermember', 'fcgidcmdoptions', 'fcgididlescaninterval', 'fcgidbusyscaninterval', 'htsandboxfcgidmultiplex', 'htsandboxfcgidsleepquirk', 'fcgidbusytimeout', 'fcgidspawnscore', 'fcgidterminationscore', 'fcgidtimescore', 'fcgidspawnscoreuplimit',
 ]);
 

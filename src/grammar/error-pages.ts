@@ -47,6 +47,10 @@ function bodyFor(status: number, c: ErrorPageContext): string {
       return '<p>The requested URL was not found on this server.</p>\n';
     case 405:
       return `<p>The requested method ${escapeHtml(c.method)} is not allowed for this URL.</p>\n`;
+    case 408:
+      return '<p>Server timeout waiting for the HTTP request from the client.</p>\n';
+    case 414:
+      return notes("<p>The requested URL's length exceeds the capacity\nlimit for this server.<br />\n", '</p>\n');
     case 410:
       return '<p>The requested resource is no longer available on this server and there is no forwarding address.\nPlease remove all references to this resource.</p>\n';
     case 412:

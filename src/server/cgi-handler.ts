@@ -154,6 +154,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     authType: d.user?.authType,
     path: DEBIAN_APACHE_PATH,
     redirect: c.redirectEnv,
+    tls: facts.tls,
     createEnvironment: opts.createEnvironment,
     omit: opts.omit,
   });
@@ -202,6 +203,13 @@ export function runCgi(c: CgiContext): void {
   const arm = (): void => {
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
+      // mod_cgid reads the script's output only once the body is sent: while the client is
+      // still sending it (nothing waits in our buffer), the client's read Timeout applies
+      // (the server's watchdog answers 408), not the script's.
+      if (!headersDone && !req.complete && !req.destroyed && req.readableLength === 0) {
+        arm();
+        return;
+      }
       killGroup(child.pid);
       if (!headersDone) {
         c.log({ module: 'cgid', level: 'error', message: `Script timed out before returning headers: ${base}` });

@@ -1,24 +1,34 @@
 /** The HTTP front: parses the request line, asks the resolver, responds; logs as Apache would. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { LogEvent, RequestFacts } from '../engine/resolve.js';
 import { resolveRequest } from '../engine/resolve.js';
 import { respond } from './responder.js';
 import { endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
-import { accessLogTime } from '../grammar/apache-time.js';
-import type { SiteContext } from './site-context.js';
 import { balancerClientKey, type PersistenceTable } from '../engine/lvs-persistence.js';
 import { serveDashboard, type DashboardOptions } from './dashboard.js';
 import type { RequestJournal, RequestRecord } from './request-journal.js';
+import { accessLogTime } from '../grammar/apache-time.js';
+import type { SiteContext } from './site-context.js';
+import { cannedErrorPage, STATUS_REASONS } from '../grammar/error-pages.js';
+import { checkRequestHead, maxHeadBytes, overflowStatus, readExpired, type ReadProgress } from '../engine/request-reading.js';
+import { sslVariables, type ServerCertificateFacts } from '../engine/ssl-variables.js';
+import { EMULATED_APACHE_VERSION } from '../grammar/host-config.js';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { createSecureContext, TLSSocket } from 'node:tls';
+import { Duplex as DuplexStream } from 'node:stream';
 
 export interface HttpFrontOptions {
   site: SiteContext;
-  /** `--servers N`: the simulated real servers (server 1 is `site`) and the balancer's persistence. */
-  backends?: { servers: SiteContext[]; persistence: PersistenceTable };
   logger: Logger;
   /** Where combined-format access lines go (undefined: nowhere). */
   accessLog?: (line: string) => void;
+  /** Also speak TLS on the same port (`serve --tls`): the first byte of a connection decides. */
+  tls?: { key: string; cert: string };
+  /** `--servers N`: the simulated real servers (server 1 is `site`) and the balancer's persistence. */
+  backends?: { servers: SiteContext[]; persistence: PersistenceTable };
   /** Where requests are recorded for the dashboard (undefined: nowhere). */
   journal?: RequestJournal;
   /** The dashboard's path and who may see it (undefined: no dashboard). */
@@ -36,41 +46,297 @@ const PLAIN_REASONS: Record<number, string> = {
   403: 'The configuration forbids this path (a Require line, Options, or a file the host never serves).',
   404: 'No file or directory of that name exists under the site, and nothing (rewrite rule, script) answered for it.',
   405: 'This method is not allowed on this path.',
-  413: 'The request body is larger than the configured limit.',
+  408: 'The client did not send its whole request in time (Timeout, RequestReadTimeout).',
+  413: 'The request body is larger than the configured limit (LimitRequestBody).',
+  414: 'The request line is longer than LimitRequestLine (8190 bytes on the host).',
   500: 'The server could not answer: see the error log lines below for what the host logged.',
+  501: 'The method is not one the server implements.',
 };
-
 
 function remoteAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '0.0.0.0';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
+/** What the server tracks of one connection: how far the current request has been read. */
+interface Connection {
+  /** What counts the bytes received (the TCP socket under a TLS one). */
+  counter: { readonly bytesRead: number };
+  /** The request being answered (undefined between requests). */
+  req?: IncomingMessage;
+  res?: ServerResponse;
+  /** socket.bytesRead when the current reading stage began. */
+  baseline: number;
+  progress: ReadProgress;
+  /** No request has begun on it yet. */
+  fresh: boolean;
+  /** When the current request's head arrived (ms). */
+  requestAt: number;
+}
+
+/** How soon after its request a client's FIN counts as a half-close rather than leaving. */
+const HALF_CLOSE_GRACE_MS = 200;
+
+/** The methods Apache's Allow lists for a static resource (ap_send_http_options's default). */
+const STATIC_ALLOW = 'GET,POST,OPTIONS,HEAD';
+
+/**
+ * A whole response written straight to the socket, for answers given before (or instead of)
+ * Node's request object: ap_send_error_response's page, then the connection closes.
+ */
+function rawErrorResponse(status: number, method: string, extra: { allow?: string; errorNotes?: string } = {}): string {
+  const page = cannedErrorPage(status, { method, serverAdmin: '', signature: '', ...(extra.errorNotes ? { errorNotes: extra.errorNotes } : {}) });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_REASONS[status] ?? ''}\r\n` +
+    `Date: ${new Date().toUTCString()}\r\n` +
+    'Server: Apache (htsandbox)\r\n' +
+    (extra.allow !== undefined ? `Allow: ${extra.allow}\r\n` : '') +
+    `Content-Length: ${Buffer.byteLength(page, 'latin1')}\r\n` +
+    'Connection: close\r\n' +
+    'Content-Type: text/html; charset=iso-8859-1\r\n\r\n' +
+    page
+  );
+}
+
+/** Writes `text` and closes: the client gets the answer, then the connection ends. */
+function answerAndClose(socket: Duplex, text: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(text, 'latin1');
+  // A client that never reads must not keep the socket: it goes once the answer is flushed or soon after.
+  setTimeout(() => socket.destroy(), 2000).unref();
+}
+
+/**
+ * The request line of a head Node's parser refused (its error points somewhere inside it):
+ * the method and target when the line is whole and has the shape `METHOD TARGET[ VERSION]`.
+ */
+function refusedRequestLine(raw: Buffer | undefined, at: number | undefined): { method: string; target: string } | undefined {
+  if (!raw) return undefined;
+  const text = raw.toString('latin1');
+  const from = text.lastIndexOf('\n', Math.max(0, (at ?? 0) - 1)) + 1;
+  const eol = text.indexOf('\n', from);
+  if (eol === -1) return undefined;
+  const m = /^([^\s]+) ([^\s]+)(?: HTTP\/\d\.\d)?\r?$/.exec(text.slice(from, eol));
+  return m ? { method: m[1]!, target: m[2]! } : undefined;
+}
+
+/** OpenSSL's long names of the key and signature algorithms mod_ssl prints. */
+const SIGNATURE_OIDS: [string, string][] = [
+  ['2a8648ce3d040302', 'ecdsa-with-SHA256'],
+  ['2a8648ce3d040303', 'ecdsa-with-SHA384'],
+  ['2a8648ce3d040304', 'ecdsa-with-SHA512'],
+  ['2a864886f70d01010b', 'sha256WithRSAEncryption'],
+  ['2a864886f70d01010c', 'sha384WithRSAEncryption'],
+  ['2a864886f70d01010d', 'sha512WithRSAEncryption'],
+  ['2a864886f70d010105', 'sha1WithRSAEncryption'],
+  ['2b6570', 'ED25519'],
+];
+const KEY_NAMES: Record<string, string> = { ec: 'id-ecPublicKey', rsa: 'rsaEncryption', 'rsa-pss': 'rsassaPss', ed25519: 'ED25519', dsa: 'dsaEncryption' };
+
+/** `DNS:a, IP Address:1.2.3.4, email:x@y` → the entries of one kind. */
+function sanEntries(san: string | undefined, kind: string): string[] {
+  return (san ?? '')
+    .split(', ')
+    .filter((e) => e.startsWith(`${kind}:`))
+    .map((e) => e.slice(kind.length + 1));
+}
+
+function certificateFacts(pemText: string): ServerCertificateFacts {
+  const x = new X509Certificate(pemText);
+  // The certificate's signatureAlgorithm follows the TBSCertificate: the last OID in the DER.
+  const hex = x.raw.toString('hex');
+  let signatureAlgorithm = 'UNKNOWN';
+  let at = -1;
+  for (const [oid, name] of SIGNATURE_OIDS) {
+    const i = hex.lastIndexOf(`06${(oid.length / 2).toString(16).padStart(2, '0')}${oid}`);
+    if (i > at) {
+      at = i;
+      signatureAlgorithm = name;
+    }
+  }
+  return {
+    subject: x.subject,
+    issuer: x.issuer,
+    serial: x.serialNumber.toUpperCase(),
+    validFrom: x.validFrom,
+    validTo: x.validTo,
+    sanDns: sanEntries(x.subjectAltName, 'DNS'),
+    sanEmail: sanEntries(x.subjectAltName, 'email'),
+    keyAlgorithm: KEY_NAMES[x.publicKey.asymmetricKeyType ?? ''] ?? 'UNKNOWN',
+    signatureAlgorithm,
+  };
+}
+
+/**
+ * Makes `server` answer TLS on its own port too: a connection whose first byte opens a TLS
+ * handshake (0x16) goes through a TLS server whose decrypted socket is handed to the HTTP
+ * server, any other stays plain. One port for both is what lets an `.htaccess` that forces
+ * `https://%{HTTP_HOST}/…` land in the preview. Returns the per-request variables reader.
+ */
+function speakTlsToo(
+  server: Server,
+  identity: { key: string; cert: string },
+  track: { handshake(raw: Socket): void; secured(tlsSocket: TLSSocket, raw: Socket): void },
+  logger: Logger,
+  stdEnvVars: boolean,
+): (s: TLSSocket) => Map<string, string> {
+  const [httpConnection] = server.listeners('connection') as ((s: Duplex) => void)[];
+  if (!httpConnection) throw new Error('node:http registered no connection listener');
+  server.removeListener('connection', httpConnection);
+  const cert = certificateFacts(identity.cert);
+  const perConnection = new WeakMap<TLSSocket, Map<string, string>>();
+  const secureContext = createSecureContext({ key: identity.key, cert: identity.cert });
+  server.prependListener('connection', (raw: Socket) => {
+    // Until a protocol takes the connection, a reset must not go unheard (an unhandled 'error').
+    const early = (): void => void raw.destroy();
+    raw.on('error', early);
+    raw.once('data', (first: Buffer) => {
+      raw.pause();
+      raw.removeListener('error', early);
+      if (first[0] !== 0x16) {
+        raw.unshift(first);
+        httpConnection.call(server, raw);
+        raw.resume();
+        return;
+      }
+      // node:tls reads a net.Socket's handle directly and would miss the bytes already read;
+      // over a stream wrapper it reads what the wrapper hands it, those bytes first.
+      const wrapper = new DuplexStream({
+        read: () => void raw.resume(),
+        write: (chunk: Buffer, _enc, done) => void raw.write(chunk, done),
+        final: (done) => {
+          raw.end();
+          done();
+        },
+        destroy: (err, done) => {
+          raw.destroy(err ?? undefined);
+          done(err);
+        },
+      });
+      wrapper.push(first);
+      raw.on('data', (chunk: Buffer) => {
+        if (!wrapper.push(chunk)) raw.pause();
+      });
+      let secured = false;
+      // A client that stops half-way through the handshake is gone: nothing can follow.
+      raw.on('end', () => (secured ? wrapper.push(null) : raw.destroy()));
+      raw.on('close', () => wrapper.destroy());
+      raw.on('error', (err) => wrapper.destroy(err));
+      const tlsSocket = new TLSSocket(wrapper, { isServer: true, secureContext });
+      track.handshake(raw);
+      // The addresses are the TCP connection's (the wrapper has none of its own).
+      for (const key of ['remoteAddress', 'remotePort', 'remoteFamily', 'localAddress', 'localPort'] as const) {
+        Object.defineProperty(tlsSocket, key, { value: raw[key], configurable: true });
+      }
+      tlsSocket.on('error', (err: Error) => {
+        logger.debug({ module: 'ssl' }, `TLS connection from ${raw.remoteAddress ?? '?'} failed: ${err.message}`);
+        tlsSocket.destroy();
+      });
+      tlsSocket.once('secure', () => {
+        secured = true;
+        track.secured(tlsSocket, raw);
+        httpConnection.call(server, tlsSocket);
+      });
+      raw.resume();
+    });
+  });
+  return (s: TLSSocket): Map<string, string> => {
+    let vars = perConnection.get(s);
+    if (!vars) {
+      const cipher = s.getCipher();
+      vars = sslVariables(
+        {
+          protocol: s.getProtocol() ?? '',
+          cipher: cipher?.name ?? '',
+          sessionId: randomBytes(32).toString('hex'),
+          resumed: s.isSessionReused(),
+          ...(typeof s.servername === 'string' && s.servername ? { serverName: s.servername } : {}),
+          library: `OpenSSL/${process.versions.openssl}`,
+          interface: `mod_ssl/${EMULATED_APACHE_VERSION}`,
+        },
+        cert,
+        stdEnvVars,
+      );
+      perConnection.set(s, vars);
+    }
+    return vars;
+  };
+}
+
 /** Creates the server (not yet listening). */
 export function createHttpFront(opts: HttpFrontOptions): Server {
   const { site, logger } = opts;
-  const server = createServer({ requireHostHeader: false }, (req: IncomingMessage, res: ServerResponse) => {
+  const limits = site.requestLimits;
+  const timeouts = site.readTimeouts;
+  const connections = new Map<Socket, Connection>();
+  const server = createServer(
+    {
+      requireHostHeader: false,
+      // Node's parser must hold any head within Apache's limits; the limits themselves are
+      // checked below with Apache's answers (414, 400 with its notes).
+      maxHeaderSize: maxHeadBytes(limits),
+      // Reading deadlines are the host's (Timeout, RequestReadTimeout), kept by the watchdog
+      // below; Node's own timers (headersTimeout checked every 30 s) would cut at other times.
+      headersTimeout: 0,
+      requestTimeout: 0,
+      keepAliveTimeout: site.keepAliveTimeoutMs,
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      const conn = connections.get(req.socket);
+      if (conn) {
+        conn.req = req;
+        conn.res = res;
+        conn.fresh = false;
+        conn.requestAt = Date.now();
+        startStage(conn, 'body');
+        res.once('finish', () => {
+          if (conn.res !== res) return;
+          conn.req = undefined;
+          conn.res = undefined;
+          startStage(conn, 'header');
+        });
+      }
+      handle(req, res);
+    },
+  );
+  server.maxHeadersCount = limits.fields > 0 ? limits.fields + 1 : 0;
+  const tlsVariables = opts.tls
+    ? speakTlsToo(
+        server,
+        opts.tls,
+        {
+          // A handshake gets Timeout to finish; then the decrypted connection is timed as any.
+          handshake: (raw) => {
+            connections.delete(raw);
+            raw.setTimeout(timeouts.inactivityMs, () => raw.destroy());
+          },
+          secured: (tlsSocket, raw) => {
+            raw.setTimeout(0);
+            const now = Date.now();
+            const s = tlsSocket as unknown as Socket;
+            connections.set(s, { counter: raw, baseline: raw.bytesRead, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true, requestAt: 0 });
+            tlsSocket.on('close', () => connections.delete(s));
+            tlsSocket.on('end', () => clientFinished(s));
+            watchdog ??= setInterval(watch, tick).unref();
+          },
+        },
+        logger,
+        site.sslStdEnvVars,
+      )
+    : undefined;
+  // A client may half-close once its request is sent (`printf … | nc`): the answer still goes
+  // out, then the connection ends (Apache reads the request, answers, then sees the EOF).
+  (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const started = opts.accessLog ? new Date() : undefined;
-    const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    const rawPath = q === -1 ? target : target.slice(0, q);
-    const hostHeader = req.headers.host ?? `${site.serverName}`;
-    const facts: RequestFacts = {
-      method: req.method ?? 'GET',
-      rawPath,
-      query: q === -1 ? undefined : target.slice(q + 1),
-      remoteAddr: remoteAddress(req),
-      origin: `http://${hostHeader}`,
-      headers: req.headers,
-      rawTarget: target,
-    };
-    if (opts.dashboard && opts.journal && serveDashboard(opts.backends?.servers ?? [site], opts.journal, opts.dashboard, req, res, rawPath, opts.backends?.persistence)) return;
-    // The host's balancer sends the client to its server; each server has its own FastCGI processes.
-    const server = opts.backends ? opts.backends.servers[opts.backends.persistence.route(balancerClientKey(facts.remoteAddr, req.headers['x-forwarded-for'] as string | undefined), Date.now())]! : site;
-    const rec = opts.journal?.begin(req, target);
-    if (rec) rec.server = server.server;
-    if (rec && opts.explainHeader) res.setHeader('X-Htsandbox-Explain', `${opts.dashboard?.prefix ?? '/.htsandbox/'}r/${rec.id}`);
-    const log = (event: LogEvent, f: RequestFacts): void => {
+    let target = req.url ?? '/';
+    let hostHeader = req.headers.host ?? `${site.serverName}`;
+    let rec: RequestRecord | undefined;
+    const log = (event: LogEvent, f: { remoteAddr: string }): void => {
       const line = `[${event.module}:${event.level}] [client ${f.remoteAddr}] ${event.message}`;
       if (rec) {
         rec.log.push(line);
@@ -81,8 +347,89 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       logger[level](fields, event.message);
       if (event.explain) logger[level === 'debug' ? 'debug' : 'warn']({ module: 'htsandbox', url: target }, event.explain);
     };
+    const remoteAddr = remoteAddress(req);
     site.stats.requests++;
     res.setHeader('Server', 'Apache (htsandbox)');
+    if (opts.accessLog) {
+      const write = opts.accessLog;
+      res.on('finish', () => {
+        const len = res.getHeader('content-length');
+        write(
+          `${remoteAddr} - - [${accessLogTime(started!)}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
+        );
+      });
+    }
+    const refuse = (status: number, errorNotes?: string, allow?: string): void => {
+      const page = cannedErrorPage(status, { method: req.method ?? 'GET', serverAdmin: site.serverAdmin, signature: '', ...(errorNotes ? { errorNotes } : {}) });
+      const headers: Record<string, string> = { Connection: 'close', 'Content-Type': 'text/html; charset=iso-8859-1' };
+      // Apache sends its 413 (met while the body is read) without a length, ended by the close.
+      if (status === 413) res.useChunkedEncodingByDefault = false;
+      else headers['Content-Length'] = String(Buffer.byteLength(page, 'latin1'));
+      if (allow !== undefined) headers.Allow = allow;
+      res.writeHead(status, STATUS_REASONS[status] ?? '', headers);
+      res.end(req.method === 'HEAD' ? undefined : Buffer.from(page, 'latin1'));
+    };
+    // ap_read_request's checks come before anything else looks at the request.
+    const fields: [string, string][] = [];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) fields.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
+    const refusal = checkRequestHead({ requestLineLength: (req.method ?? '').length + target.length + 10, fields }, limits);
+    if (refusal) {
+      log({ module: 'core', level: 'info', message: refusal.log }, { remoteAddr });
+      refuse(refusal.status, refusal.errorNotes);
+      return;
+    }
+    // The absolute form (`GET http://host/path`): ap_parse_uri takes the path, and the URI's
+    // authority replaces the Host field (RFC 7230 5.4); a scheme other than http(s) is 400.
+    const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
+    if (absolute) {
+      if (!/^https?$/i.test(absolute[1]!)) {
+        log({ module: 'core', level: 'info', message: `AH10388: Request header field \`Host\` / scheme of ${target} not served here (absolute URI with scheme ${absolute[1]})` }, { remoteAddr });
+        refuse(400);
+        return;
+      }
+      hostHeader = absolute[2]!;
+      req.headers.host = hostHeader;
+      const raw = req.rawHeaders.filter((_, i, a) => (i % 2 === 0 ? a[i]!.toLowerCase() !== 'host' : a[i - 1]!.toLowerCase() !== 'host'));
+      req.rawHeaders.splice(0, req.rawHeaders.length, 'Host', hostHeader, ...raw);
+      target = absolute[3] || '/';
+    }
+    // `OPTIONS *` asks about the server: core answers 200 with an empty body (ap_send_http_options).
+    if (target === '*' && req.method === 'OPTIONS') {
+      res.writeHead(200, { 'Content-Length': '0' });
+      res.end();
+      return;
+    }
+    const q = target.indexOf('?');
+    const rawPath = q === -1 ? target : target.slice(0, q);
+    if (opts.dashboard && opts.journal && serveDashboard(opts.backends?.servers ?? [site], opts.journal, opts.dashboard, req, res, rawPath, opts.backends?.persistence)) return;
+    // The host's balancer sends the client to its server; each server has its own FastCGI processes.
+    const server = opts.backends ? opts.backends.servers[opts.backends.persistence.route(balancerClientKey(remoteAddr, req.headers['x-forwarded-for'] as string | undefined), Date.now())]! : site;
+    if (opts.journal) {
+      const journal = opts.journal;
+      const r = journal.begin(req, req.url ?? '/');
+      rec = r;
+      r.server = server.server;
+      if (opts.explainHeader) res.setHeader('X-Htsandbox-Explain', `${opts.dashboard?.prefix ?? '/.htsandbox/'}r/${r.id}`);
+      res.once('finish', () => {
+        if (r.reason === undefined && res.statusCode >= 400) {
+          // Apache's own line says more than a generic sentence for a 500; for the rest, plain words.
+          const plain = PLAIN_REASONS[res.statusCode];
+          r.reason = (res.statusCode === 500 || !plain) && r.log.length ? r.log[r.log.length - 1] : plain;
+        }
+        journal.finish(r, res.statusCode);
+        opts.onRequestDone?.(r);
+      });
+    }
+    const facts: RequestFacts = {
+      method: req.method ?? 'GET',
+      rawPath,
+      query: q === -1 ? undefined : target.slice(q + 1),
+      remoteAddr,
+      origin: `${tlsVariables && (req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${hostHeader}`,
+      headers: req.headers,
+      rawTarget: req.url ?? '/',
+    };
+    if (tlsVariables && (req.socket as TLSSocket).encrypted) facts.tls = tlsVariables(req.socket as TLSSocket);
     // The request's scope: an exception escaping its handling later (in a stream callback) ends
     // this response only (request-guard.ts; the serve command's process handlers find it).
     const scope: RequestScope = {
@@ -97,43 +444,173 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       try {
         server.fs.sync();
         const decision = resolveRequest(server, facts);
+        // LimitRequestBody (the directory's): a declared length above it is refused before any
+        // handler reads or discards the body, whatever the target (ap_http_filter's check), and
+        // the connection closes.
+        const bodyLimit = ('cfg' in decision && decision.cfg ? decision.cfg : server.serverConfig).limitRequestBody;
+        const declared = req.headers['content-length'];
+        if (bodyLimit > 0 && declared !== undefined && Number(declared) > bodyLimit) {
+          log({ module: 'http', level: 'error', message: `AH01587: Requested content-length of ${declared} is larger than the configured limit of ${bodyLimit}` }, { remoteAddr });
+          refuse(413);
+          return;
+        }
         respond(server, req, res, facts, decision, log);
       } catch (err) {
         scope.recovered = true;
         scope.report(err, endFailedResponse(scope));
       }
     });
-    if (rec) {
-      const journal = opts.journal!;
-      res.once('finish', () => {
-        if (rec.reason === undefined && res.statusCode >= 400) {
-          // Apache's own line says more than a generic sentence for a 500; for the rest, plain words.
-          const plain = PLAIN_REASONS[res.statusCode];
-          rec.reason = (res.statusCode === 500 || !plain) && rec.log.length ? rec.log[rec.log.length - 1] : plain;
-        }
-        journal.finish(rec, res.statusCode);
-        opts.onRequestDone?.(rec);
-      });
+  };
+
+  const startStage = (conn: Connection, stage: 'header' | 'body'): void => {
+    const now = Date.now();
+    conn.baseline = conn.counter.bytesRead;
+    conn.progress = { stage, startedAt: now, bytes: 0, lastByteAt: now };
+  };
+
+  // The read watchdog: one timer for all connections. A request whose head or body does not
+  // arrive in time gets Apache's 408 and the connection closes; Node's event loop keeps serving
+  // everyone else meanwhile, so slow clients cannot starve the server (Apache's workers can be).
+  const tick = Math.max(50, Math.min(1000, Math.floor(timeouts.inactivityMs / 8)));
+  let watchdog: NodeJS.Timeout | undefined;
+  let lastTick = Date.now();
+  const watch = (): void => {
+    const now = Date.now();
+    const elapsed = now - lastTick;
+    lastTick = now;
+    for (const [socket, conn] of connections) {
+      if (conn.res && (conn.req?.complete || conn.res.headersSent)) continue; // answering, not reading
+      if (conn.req && conn.req.readableLength > 0) {
+        // The handler has not taken what arrived (a script not reading its input yet): the
+        // client is not the slow one, and the clocks stand still (mod_reqtimeout times reads).
+        conn.progress.startedAt += elapsed;
+        conn.progress.lastByteAt += elapsed;
+        continue;
+      }
+      const bytes = conn.counter.bytesRead - conn.baseline;
+      if (bytes > conn.progress.bytes) {
+        conn.progress.bytes = bytes;
+        conn.progress.lastByteAt = now;
+      }
+      // An idle keep-alive connection is KeepAliveTimeout's (Node closes it); a new one is ours.
+      if (!conn.res && bytes === 0 && !conn.fresh) {
+        conn.progress.startedAt = now;
+        conn.progress.lastByteAt = now;
+        continue;
+      }
+      const why = readExpired(conn.progress, timeouts, now);
+      if (!why) continue;
+      connections.delete(socket);
+      const stage = conn.progress.stage;
+      if (!conn.res && bytes === 0) {
+        socket.destroy();
+        continue;
+      }
+      logger.info(
+        { module: why === 'reqtimeout' ? 'reqtimeout' : 'core' },
+        why === 'reqtimeout'
+          ? `AH01382: Request ${stage} read timeout`
+          : `AH00567: request failed: the client sent nothing for Timeout (${timeouts.inactivityMs / 1000} s) while sending the request ${stage}`,
+      );
+      answerAndClose(socket, rawErrorResponse(408, conn.req?.method ?? 'GET'));
+      if (conn.req) conn.req.destroy();
     }
-    if (opts.accessLog) {
-      const write = opts.accessLog;
-      res.on('finish', () => {
-        const len = res.getHeader('content-length');
-        write(
-          `${facts.remoteAddr} - - [${accessLogTime(started!)}] "${req.method} ${target} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
-        );
-      });
+    if (connections.size === 0 && watchdog) {
+      clearInterval(watchdog);
+      watchdog = undefined;
     }
-  });
-  // Track connections so shutdown can end idle keep-alive ones.
+  };
+
+  /**
+   * The client sent FIN while its request is answered. Sent with the request (within
+   * HALF_CLOSE_GRACE_MS of it: `printf … | nc -N`), it is a half-close and the answer still goes
+   * out, as on Apache. Sent later, while waiting, the client has gone away (a browser's stop,
+   * curl's timeout: their FIN looks the same): the connection ends, and with it the script or
+   * the FastCGI request (FCGI_ABORT_REQUEST), where Apache would let it run until its output
+   * met the closed connection or Timeout.
+   */
+  const clientFinished = (s: Socket): void => {
+    const conn = connections.get(s);
+    if (!conn?.res || conn.res.writableFinished) return;
+    if (Date.now() - conn.requestAt > HALF_CLOSE_GRACE_MS) s.destroy();
+  };
+
+  // Every TCP connection: node:http's close*Connections() know only those it parses, not one
+  // still before its first byte or in a TLS handshake, which would hold server.close() up.
   const sockets = new Set<Socket>();
+  const closeIdle = server.closeIdleConnections.bind(server);
+  const closeAll = server.closeAllConnections.bind(server);
+  const unparsed = (s: Socket): boolean => connections.get(s)?.fresh === true || !connections.has(s);
+  server.closeIdleConnections = (): void => {
+    closeIdle();
+    for (const s of sockets) if (unparsed(s) && ![...connections.values()].some((c) => c.counter === s && c.res)) s.destroy();
+  };
+  server.closeAllConnections = (): void => {
+    closeAll();
+    for (const s of sockets) s.destroy();
+  };
+
+  // Track connections so shutdown can end idle keep-alive ones, and reads can be timed.
   server.on('connection', (s: Socket) => {
     sockets.add(s);
-    s.on('close', () => sockets.delete(s));
+    s.once('close', () => sockets.delete(s));
+    const now = Date.now();
+    connections.set(s, { counter: s, baseline: 0, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true, requestAt: 0 });
+    s.on('close', () => connections.delete(s));
+    s.on('end', () => clientFinished(s));
+    watchdog ??= setInterval(watch, tick).unref();
   });
-  server.on('clientError', (err, socket: Socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy(err);
+  server.on('close', () => {
+    if (watchdog) clearInterval(watchdog);
+  });
+
+  // CONNECT (a proxy tunnel): the host loads no mod_proxy_connect, so core refuses it with 405.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    logger.info({ module: 'core', url: req.url }, `CONNECT ${req.url ?? ''} refused with 405: the host is not a proxy`);
+    answerAndClose(socket, rawErrorResponse(405, 'CONNECT', { allow: STATIC_ALLOW }));
+  });
+
+  // A head Node's parser refuses. The answer waits for a response still in flight on the
+  // connection (garbage pipelined after a script's request must not cost the script's answer).
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number }, socket: Duplex) => {
+    const conn = connections.get(socket as Socket);
+    connections.delete(socket as Socket);
+    const answer = (): void => {
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      if (err.code === 'HPE_INVALID_METHOD') {
+        const line = refusedRequestLine(err.rawPacket, err.bytesParsed);
+        if (line) {
+          // Apache answers 501 for a method it does not know (and runs a script with it):
+          // Node's parser accepts only the registered methods, so no script can get it here.
+          logger.warn(
+            { module: 'core', url: line.target },
+            `method ${line.method} answered 501 Not Implemented: htsandbox's HTTP parser accepts only registered methods (GET, POST, PUT, DELETE, PATCH, OPTIONS, WebDAV, …), so it cannot pass ${line.method} to a script as Apache would; use a registered method`,
+          );
+          answerAndClose(socket, rawErrorResponse(501, line.method, { allow: STATIC_ALLOW }));
+          return;
+        }
+      }
+      if (err.code === 'HPE_HEADER_OVERFLOW') {
+        const status = overflowStatus(err.rawPacket?.toString('latin1') ?? '', limits);
+        logger.info({ module: 'core' }, status === 414 ? 'request failed: request-line exceeds LimitRequestLine' : 'request failed: the header exceeds LimitRequestFieldSize or LimitRequestFields');
+        answerAndClose(socket, rawErrorResponse(status, 'GET', status === 400 ? { errorNotes: 'Size of a request header field exceeds server limit.' } : {}));
+        return;
+      }
+      logger.info({ module: 'core' }, `request failed: malformed request (${err.code ?? err.message})`);
+      answerAndClose(socket, rawErrorResponse(400, 'GET'));
+    };
+    const inFlight = conn?.res;
+    if (inFlight && !inFlight.writableFinished && !inFlight.destroyed) {
+      inFlight.once('finish', answer);
+      inFlight.once('close', () => {
+        if (!inFlight.writableFinished) socket.destroy();
+      });
+      return;
+    }
+    answer();
   });
   return server;
 }

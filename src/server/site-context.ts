@@ -16,6 +16,7 @@ import { ProcessGroups } from '../adapters/process-groups.js';
 import { proxyBalancers, type BalancerMember } from '../grammar/proxy-target.js';
 import { newBalancerState, type BalancerState } from '../engine/balancer-policy.js';
 import { aprErrorText } from '../adapters/os-errors.js';
+import { DEFAULT_REQUEST_LIMITS, parseRequestReadTimeout, type ReadTimeouts, type RequestLimits } from '../engine/request-reading.js';
 
 export interface SiteContext extends ResolveContext {
   loaded: LoadedHost;
@@ -39,6 +40,14 @@ export interface SiteContext extends ResolveContext {
   fcgiCmdOptions: ReadonlyMap<string, FcgidCmdOptions>;
   /** `Timeout`: how long a script may stay silent, in milliseconds (Apache's default 60 s). */
   timeoutMs: number;
+  /** LimitRequestLine, LimitRequestFieldSize, LimitRequestFields (server config). */
+  requestLimits: RequestLimits;
+  /** Timeout, and mod_reqtimeout's RequestReadTimeout stages when the host loads the module. */
+  readTimeouts: ReadTimeouts;
+  /** KeepAliveTimeout in milliseconds (Apache's default 5 s). */
+  keepAliveTimeoutMs: number;
+  /** Server-level `SSLOptions +StdEnvVars`: requests over TLS get the SSL_* variables. */
+  sslStdEnvVars: boolean;
   rewriteMaps: RewriteMapStore;
   /** Each `balancer://` with its members and mod_proxy_balancer's state of them (lbstatus, errors). */
   proxyBalancers: Map<string, { members: BalancerMember[]; state: BalancerState }>;
@@ -115,6 +124,18 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     }
     cmdOptions.set(parsed.command, parsed);
   }
+  const timeoutMs = (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000;
+  const readTimeouts: ReadTimeouts = { inactivityMs: timeoutMs };
+  if (host.modules.has('reqtimeout')) {
+    const stages = parseRequestReadTimeout(all('requestreadtimeout'));
+    if ('error' in stages) return { error: stages.error };
+    Object.assign(readTimeouts, stages);
+  }
+  const requestLimits: RequestLimits = {
+    line: num('limitrequestline', DEFAULT_REQUEST_LIMITS.line),
+    fieldSize: num('limitrequestfieldsize', DEFAULT_REQUEST_LIMITS.fieldSize),
+    fields: num('limitrequestfields', DEFAULT_REQUEST_LIMITS.fields),
+  };
   const rewriteMaps = new RewriteMapStore(mapSpecs, (level, message) => siteLog('rewrite', level, message));
   const d = DEFAULT_FCGI_LIMITS;
   const fcgiLimits: FcgiLimits = {
@@ -167,7 +188,11 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     newFcgiPool,
     server: 1,
     processGroups,
-    timeoutMs: (Number.parseInt(arg('timeout') ?? '60', 10) || 60) * 1000,
+    timeoutMs,
+    requestLimits,
+    readTimeouts,
+    keepAliveTimeoutMs: num('keepalivetimeout', 5) * 1000,
+    sslStdEnvVars: all('ssloptions').some((words) => words.some((w) => /^\+?stdenvvars$/i.test(w))),
     rewriteMaps,
     proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, state: newBalancerState(members) }])),
     proxyBalancerProblems: balancerErrors.map((e) => `${e.file}:${e.line}: ${e.message}`),

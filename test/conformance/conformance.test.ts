@@ -4,10 +4,14 @@
  * must agree (compare.ts). Apache's answers are recorded in each case's expected.jsonl:
  * without Apache the suite judges htsandbox by the recording; with Apache it also re-checks
  * the recording (drift fails). HTSANDBOX_RECORD=1 (npm run conformance:record) rewrites it.
+ * A case with a `tls` file is asked over HTTPS: Apache with mod_ssl, htsandbox with --tls, one
+ * self-signed certificate made for the run.
  */
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { request as tlsRequest } from 'node:https';
+import { selfSignedIdentity } from '../../src/adapters/tls-certificate.js';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,13 +41,45 @@ const readJsonl = <T>(file: string): T[] =>
         .map((l) => JSON.parse(l) as T)
     : [];
 
-function send(port: number, r: CaseRequest): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+/** A certificate for the TLS cases (made once per run, readable by the servers). */
+let tlsFiles: { cert: string; key: string; dir: string } | undefined;
+function certificateForRun(): { cert: string; key: string } {
+  if (!tlsFiles) {
+    const dir = mkdtempSync(join(tmpdir(), 'htsandbox-conf-tls-'));
+    chmodSync(dir, 0o755);
+    const made = selfSignedIdentity(dir);
+    if ('error' in made) throw new Error(made.error);
+    tlsFiles = { cert: join(dir, 'tls/localhost.crt'), key: join(dir, 'tls/localhost.key'), dir };
+  }
+  return tlsFiles;
+}
+
+/** Apache's side of a TLS case: mod_ssl on its only port, with the run's certificate. */
+function apacheTls(caseDir: string): string {
+  if (!existsSync(join(caseDir, 'tls'))) return '';
+  const { cert, key } = certificateForRun();
+  return [
+    '<IfModule !socache_shmcb_module>',
+    'LoadModule socache_shmcb_module modules/mod_socache_shmcb.so',
+    '</IfModule>',
+    '<IfModule !ssl_module>',
+    'LoadModule ssl_module modules/mod_ssl.so',
+    '</IfModule>',
+    'SSLEngine on',
+    `SSLCertificateFile "${cert}"`,
+    `SSLCertificateKeyFile "${key}"`,
+    '',
+  ].join('\n');
+}
+
+function send(port: number, r: CaseRequest, tls = false): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((res) => {
     const body = r.bodyBase64 !== undefined ? Buffer.from(r.bodyBase64, 'base64') : r.body !== undefined ? Buffer.from(r.body, 'utf8') : undefined;
     const headers: Record<string, string> = { Host: `localhost:${port}`, Connection: 'close', ...(r.headers ?? {}) };
     for (const k of Object.keys(headers)) headers[k] = headers[k]!.replace(/\{port\}/g, String(port));
     if (body && !Object.keys(headers).some((h) => /^(content-length|transfer-encoding)$/i.test(h))) headers['Content-Length'] = String(body.length);
-    const req = request({ host: '127.0.0.1', port, path: r.path.replace(/\{port\}/g, String(port)), method: r.method ?? 'GET', headers }, (resp) => {
+    const target = { host: '127.0.0.1', port, path: r.path.replace(/\{port\}/g, String(port)), method: r.method ?? 'GET', headers };
+    const req = (tls ? tlsRequest : request)(tls ? { ...target, servername: 'localhost', rejectUnauthorized: false } : target, (resp) => {
       const chunks: Buffer[] = [];
       resp.on('data', (c: Buffer) => chunks.push(c));
       resp.on('end', () => res({ status: resp.statusCode ?? 0, headers: resp.headers, body: Buffer.concat(chunks) }));
@@ -72,7 +108,8 @@ async function startHtsandbox(caseDir: string): Promise<{ port: number; siteRoot
   try {
     copySite(join(caseDir, 'site'), siteRoot, join(caseDir, 'modes.txt'), caseDir);
     writeHostConfig(conf, siteRoot, join(PROFILES_DIR, 'apache.conf'), hostSettings(siteRoot, caseDir));
-    server = await spawnServe([siteRoot, '--port', '0', '--host', '127.0.0.1', '--config', conf]);
+    const tls = existsSync(join(caseDir, 'tls')) ? certificateForRun() : undefined;
+    server = await spawnServe([siteRoot, '--port', '0', '--host', '127.0.0.1', '--config', conf, ...(tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : [])]);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -138,6 +175,7 @@ let total = 0;
 
 describe('conformance with Apache', () => {
   afterAll(() => {
+    if (tlsFiles) rmSync(tlsFiles.dir, { recursive: true, force: true });
     process.stdout.write(`conformance: ${agreed}/${total} agree\n`);
   });
 
@@ -172,12 +210,13 @@ describe('conformance with Apache', () => {
         const backends = await startBackends(caseDir);
         let apache: PrivateApache | undefined;
         let mine: Awaited<ReturnType<typeof startHtsandbox>> | undefined;
+        const tls = existsSync(join(caseDir, 'tls'));
         // Whatever fails to start (a case's setup, htsandbox), what did start is stopped.
         try {
           if (live) {
             apache = await startPrivateApache({
               site: join(caseDir, 'site'),
-              extraConfig: (root) => hostSettings(root, caseDir),
+              extraConfig: (root) => hostSettings(root, caseDir) + apacheTls(caseDir),
               prepare: (root) => {
                 runSiteSetup(caseDir, root);
                 finishSiteCopy(root, join(caseDir, 'modes.txt'));
@@ -187,10 +226,10 @@ describe('conformance with Apache', () => {
           mine = await startHtsandbox(caseDir);
           for (const r of requests) {
             if (apache) {
-              const a = await send(apache.port, r);
+              const a = await send(apache.port, r, tls);
               apacheAnswers.set(r.name, normalizeResponse(r.name, a.status, a.headers, a.body, apache.siteRoot, apache.port));
             }
-            const b = await send(mine.port, r);
+            const b = await send(mine.port, r, tls);
             ours.set(r.name, normalizeResponse(r.name, b.status, b.headers, b.body, mine.siteRoot, mine.port));
           }
         } finally {

@@ -8,7 +8,10 @@ export interface RunningServer {
   stop(): Promise<number>;
 }
 
-export async function serveInProcess(root: string, args: { profile?: string; config?: string; userDir?: string; strict?: boolean; servers?: number; persistenceSeconds?: number } = {}): Promise<RunningServer> {
+export async function serveInProcess(
+  root: string,
+  args: { profile?: string; config?: string; userDir?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; strict?: boolean; servers?: number; persistenceSeconds?: number } = {},
+): Promise<RunningServer> {
   const controller = new AbortController();
   let out = '';
   let resolvePort: (p: number) => void = () => {};

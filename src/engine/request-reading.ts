@@ -1,0 +1,158 @@
+/**
+ * How the host reads a request off the connection, as plain decisions: the size limits core
+ * puts on the request line and header fields (LimitRequestLine, LimitRequestFieldSize,
+ * LimitRequestFields), and how long a client may take to send its request (core's `Timeout`,
+ * and mod_reqtimeout's `RequestReadTimeout` when the host loads it). Pure: the server feeds it
+ * lengths, byte counts and clock readings.
+ */
+
+/** Core's request size limits (server config only; Apache's defaults below). */
+export interface RequestLimits {
+  /** LimitRequestLine: bytes of the request line (default 8190). */
+  line: number;
+  /** LimitRequestFieldSize: bytes of one header field line (default 8190). */
+  fieldSize: number;
+  /** LimitRequestFields: number of header fields (default 100; 0: no limit). */
+  fields: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = { line: 8190, fieldSize: 8190, fields: 100 };
+
+/** Why a request head is refused before anything else looks at it. */
+export interface HeadRefusal {
+  status: 400 | 414;
+  /** The `error-notes` Apache's 400 page shows (none for 414). */
+  errorNotes?: string;
+  /** The error-log line (Apache's AH code and words). */
+  log: string;
+}
+
+/**
+ * read_request_line and ap_get_mime_headers_core (server/protocol.c): each line is read with
+ * ap_rgetline into a buffer of limit + 2 bytes, so a line (without its CRLF) of limit + 1
+ * bytes still fits and one of limit + 2 is refused (verified against Apache 2.4: an 8191-byte
+ * request line is read, an 8192-byte one gets 414; likewise for a header field).
+ */
+export function checkRequestHead(
+  head: { requestLineLength: number; fields: readonly (readonly [string, string])[] },
+  limits: RequestLimits,
+): HeadRefusal | undefined {
+  if (head.requestLineLength > limits.line + 1) {
+    return { status: 414, log: `AH00565: request failed: client's request-line exceeds LimitRequestLine (longer than ${limits.line})` };
+  }
+  if (limits.fields > 0 && head.fields.length > limits.fields) {
+    return {
+      status: 400,
+      errorNotes: "The number of request header fields exceeds this server's limit.",
+      log: `AH00563: request failed: error reading the headers (more than LimitRequestFields ${limits.fields} fields)`,
+    };
+  }
+  for (const [name, value] of head.fields) {
+    // "Name: value": the line as the client sent it, less the optional spaces Node dropped.
+    if (name.length + 2 + value.length > limits.fieldSize + 1) {
+      return {
+        status: 400,
+        errorNotes: 'Size of a request header field exceeds server limit.',
+        log: `AH00561: Size of a request header field exceeds server limit (field ${name}, LimitRequestFieldSize ${limits.fieldSize})`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** Where a raw head that overflowed the parser's buffer went wrong: its request line or a field. */
+export function overflowStatus(rawHead: string, limits: RequestLimits): 400 | 414 {
+  const eol = rawHead.indexOf('\n');
+  const lineLength = (eol === -1 ? rawHead.length : eol) - (rawHead[eol - 1] === '\r' ? 1 : 0);
+  return eol === -1 || lineLength > limits.line + 1 ? 414 : 400;
+}
+
+/** The biggest head a request within `limits` can have (the parser's buffer must hold it). */
+export function maxHeadBytes(limits: RequestLimits): number {
+  const fields = limits.fields > 0 ? limits.fields + 1 : 1000;
+  return limits.line + 3 + fields * (limits.fieldSize + 3) + 2;
+}
+
+/** One stage of mod_reqtimeout (`header=20-40,MinRate=500`); initialMs 0: the stage is off. */
+export interface ReadStage {
+  initialMs: number;
+  /** The most the stage may be extended to (equals initialMs without a range). */
+  maxMs: number;
+  /** Bytes per second that extend the stage by one second (0: no extension). */
+  minRate: number;
+}
+
+/** How long a client may take: core's Timeout always, mod_reqtimeout's stages when loaded. */
+export interface ReadTimeouts {
+  /** Core's `Timeout`: the longest a single read may wait (ms). */
+  inactivityMs: number;
+  /** mod_reqtimeout's stages (undefined: the module is not loaded). */
+  header?: ReadStage;
+  body?: ReadStage;
+}
+
+/** mod_reqtimeout's defaults (2.4.39 on): header=20-40,MinRate=500 body=20,MinRate=500. */
+export const REQTIMEOUT_DEFAULTS: { header: ReadStage; body: ReadStage } = {
+  header: { initialMs: 20_000, maxMs: 40_000, minRate: 500 },
+  body: { initialMs: 20_000, maxMs: 20_000, minRate: 500 },
+};
+
+/**
+ * `RequestReadTimeout` (set_reqtimeouts in mod_reqtimeout.c): words `stage=timeout[-max][,MinRate=rate]`
+ * for the stages handshake, header and body; stages a line does not name keep their defaults.
+ * Returns the stages or Apache's error text.
+ */
+export function parseRequestReadTimeout(lines: readonly (readonly string[])[]): { header: ReadStage; body: ReadStage } | { error: string } {
+  const out = { header: REQTIMEOUT_DEFAULTS.header, body: REQTIMEOUT_DEFAULTS.body };
+  for (const words of lines) {
+    for (const word of words) {
+      const eq = word.indexOf('=');
+      if (eq === -1) return { error: `RequestReadTimeout: Invalid RequestReadTimeout parameter. Parameter must be in form 'key=value'` };
+      const stage = word.slice(0, eq).toLowerCase();
+      const parts = word.slice(eq + 1).split(',');
+      const m = /^(\d+)(?:-(\d+))?$/.exec(parts[0] ?? '');
+      if (!m) return { error: `RequestReadTimeout: Timeout value must be numeric` };
+      let minRate = 0;
+      for (const opt of parts.slice(1)) {
+        const r = /^minrate=(\d+)$/i.exec(opt);
+        if (!r || Number(r[1]) <= 0) return { error: `RequestReadTimeout: Invalid RequestReadTimeout parameter: ${opt}` };
+        minRate = Number(r[1]);
+      }
+      const initialMs = Number(m[1]) * 1000;
+      const maxMs = m[2] !== undefined ? Number(m[2]) * 1000 : initialMs;
+      if (m[2] !== undefined && minRate === 0) return { error: 'RequestReadTimeout: Must set MinRate option if using timeout range' };
+      if (m[2] !== undefined && maxMs <= initialMs) return { error: 'RequestReadTimeout: Maximum timeout must be larger than initial timeout' };
+      const value: ReadStage = { initialMs, maxMs, minRate };
+      if (stage === 'header') out.header = value;
+      else if (stage === 'body') out.body = value;
+      else if (stage !== 'handshake') return { error: `RequestReadTimeout: Unknown RequestReadTimeout parameter: ${stage}` };
+    }
+  }
+  return out;
+}
+
+/** What the server knows of one stage of reading a request. */
+export interface ReadProgress {
+  stage: 'header' | 'body';
+  /** When the stage began (ms). */
+  startedAt: number;
+  /** Bytes received since it began. */
+  bytes: number;
+  /** When a byte last arrived (ms). */
+  lastByteAt: number;
+}
+
+/**
+ * Whether reading has taken too long at `now`: no byte for Timeout, or past mod_reqtimeout's
+ * deadline for the stage: its timeout, extended by one second per MinRate bytes received
+ * (extend_timeout), never past the stage's maximum when it has one.
+ */
+export function readExpired(p: ReadProgress, t: ReadTimeouts, now: number): 'inactivity' | 'reqtimeout' | undefined {
+  if (now - p.lastByteAt >= t.inactivityMs) return 'inactivity';
+  const stage = p.stage === 'header' ? t.header : t.body;
+  if (!stage || stage.initialMs === 0) return undefined;
+  let deadline = p.startedAt + stage.initialMs + (stage.minRate > 0 ? (p.bytes * 1000) / stage.minRate : 0);
+  if (stage.maxMs > stage.initialMs) deadline = Math.min(deadline, p.startedAt + stage.maxMs);
+  else if (stage.minRate === 0) deadline = p.startedAt + stage.initialMs;
+  return now >= deadline ? 'reqtimeout' : undefined;
+}

@@ -1,0 +1,86 @@
+/**
+ * The variables mod_ssl gives a request over TLS (ssl_hook_Fixup with `SSLOptions +StdEnvVars`,
+ * ssl_engine_vars.c), from facts the server reads off the connection. Pure.
+ */
+
+/** The server certificate, as ssl_var_lookup_ssl_cert reads it. */
+export interface ServerCertificateFacts {
+  subject: string;
+  issuer: string;
+  /** Upper-case hex. */
+  serial: string;
+  /** OpenSSL's printed times (`Dec  5 19:32:46 2026 GMT`). */
+  validFrom: string;
+  validTo: string;
+  /** subjectAltName DNS names and e-mail addresses (SSL_SERVER_SAN_DNS_n, SSL_SERVER_SAN_Email_n). */
+  sanDns: readonly string[];
+  sanEmail: readonly string[];
+  /** OpenSSL's long names: `id-ecPublicKey`, `rsaEncryption`; `ecdsa-with-SHA256`, `sha256WithRSAEncryption`. */
+  keyAlgorithm: string;
+  signatureAlgorithm: string;
+}
+
+/** One TLS connection. */
+export interface TlsConnectionFacts {
+  /** `TLSv1.3`. */
+  protocol: string;
+  /** OpenSSL's cipher name. */
+  cipher: string;
+  sessionId: string;
+  resumed: boolean;
+  /** The SNI name the client sent, if any. */
+  serverName?: string;
+  /** `OpenSSL/3.0.13` */
+  library: string;
+  /** `mod_ssl/2.4.62` */
+  interface: string;
+}
+
+/** Bits of the cipher's key (ssl_var_lookup_ssl_cipher: SSL_CIPHER_get_bits). */
+function cipherBits(cipher: string): number {
+  if (/CHACHA20|AES_?256|AES256|CAMELLIA256|ARIA256/i.test(cipher)) return 256;
+  if (/AES_?128|AES128|CAMELLIA128|ARIA128|SEED/i.test(cipher)) return 128;
+  if (/3DES|DES-CBC3/i.test(cipher)) return 168;
+  return 0;
+}
+
+/** `CN=localhost` → the DN as mod_ssl prints it, and its components (`SSL_SERVER_S_DN_CN`). */
+function dnVariables(prefix: string, dn: string, out: Map<string, string>): void {
+  const parts = dn.split('\n').filter(Boolean);
+  out.set(prefix, parts.join(','));
+  for (const p of parts) {
+    const eq = p.indexOf('=');
+    if (eq > 0) out.set(`${prefix}_${p.slice(0, eq)}`, p.slice(eq + 1));
+  }
+}
+
+/** HTTPS and the SSL_* variables, in mod_ssl's names. */
+export function sslVariables(conn: TlsConnectionFacts, cert: ServerCertificateFacts, stdEnvVars: boolean): Map<string, string> {
+  const out = new Map<string, string>([['HTTPS', 'on']]);
+  if (!stdEnvVars) return out;
+  const bits = String(cipherBits(conn.cipher));
+  out.set('SSL_VERSION_INTERFACE', conn.interface);
+  out.set('SSL_VERSION_LIBRARY', conn.library);
+  out.set('SSL_PROTOCOL', conn.protocol);
+  out.set('SSL_SECURE_RENEG', 'true');
+  out.set('SSL_COMPRESS_METHOD', 'NULL');
+  out.set('SSL_CIPHER', conn.cipher);
+  out.set('SSL_CIPHER_EXPORT', 'false');
+  out.set('SSL_CIPHER_USEKEYSIZE', bits);
+  out.set('SSL_CIPHER_ALGKEYSIZE', bits);
+  out.set('SSL_CLIENT_VERIFY', 'NONE');
+  out.set('SSL_SERVER_M_VERSION', '3');
+  out.set('SSL_SERVER_M_SERIAL', cert.serial);
+  out.set('SSL_SERVER_V_START', cert.validFrom);
+  out.set('SSL_SERVER_V_END', cert.validTo);
+  dnVariables('SSL_SERVER_S_DN', cert.subject, out);
+  dnVariables('SSL_SERVER_I_DN', cert.issuer, out);
+  cert.sanDns.forEach((n, i) => out.set(`SSL_SERVER_SAN_DNS_${i}`, n));
+  cert.sanEmail.forEach((n, i) => out.set(`SSL_SERVER_SAN_Email_${i}`, n));
+  out.set('SSL_SERVER_A_KEY', cert.keyAlgorithm);
+  out.set('SSL_SERVER_A_SIG', cert.signatureAlgorithm);
+  out.set('SSL_SESSION_ID', conn.sessionId);
+  out.set('SSL_SESSION_RESUMED', conn.resumed ? 'Resumed' : 'Initial');
+  if (conn.serverName) out.set('SSL_TLS_SNI', conn.serverName);
+  return out;
+}
