@@ -80,6 +80,11 @@ export type Decision = DecisionBody & {
   authHeaders?: [string, string][];
   /** The status a failing non-authoritative mod_fcgid program left (Apache keeps r->status). */
   statusOverride?: number;
+  /**
+   * r->args as mod_rewrite left it when it ignored a rewrite to the request's own file
+   * (hook_fixup keeps the query string the rules built): the response uses this query.
+   */
+  args?: { query: string | undefined };
 };
 
 type DecisionBody =
@@ -92,6 +97,11 @@ type DecisionBody =
       errorNotes?: string;
       /** Headers that go out with the error page (err_headers_out), e.g. WWW-Authenticate. */
       headers?: Record<string, string>;
+      /**
+       * The status the response had when its header fields were refused (check_headers): ap_die
+       * then skips ErrorDocument and names that status in its "Additionally" line.
+       */
+      abortedStatus?: number;
     }
   | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
   /** Run a mod_fcgid access-phase program (FastCGI Authorizer role), then go on with `resume`. */
@@ -567,9 +577,10 @@ function finishAccess(
     if (v === undefined) env.delete(k);
     else env.set(k, v);
   }
-  const notes: { vary?: string[] } = {};
+  const notes: AfterAccessNotes = {};
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
   if (!decided.env) decided.env = env;
+  if (notes.args && !decided.args && decided.kind !== 'internal') decided.args = notes.args;
   // ap_if_walk's Vary comes before mod_rewrite's (fixups); error pages drop both.
   const vary = [...(walked.vary ?? []), ...(notes.vary ?? [])];
   if (vary.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = vary;
@@ -638,6 +649,12 @@ function overrideType(cfg: DirConfig, t: TypeByName, charset: string | undefined
   return t;
 }
 
+/** What decideAfterAccess found on the way: mod_rewrite's Vary, and r->args when it changed them. */
+interface AfterAccessNotes {
+  vary?: string[];
+  args?: { query: string | undefined };
+}
+
 function decideAfterAccess(
   ctx: ResolveContext,
   req: RequestFacts,
@@ -648,7 +665,7 @@ function decideAfterAccess(
   entry: FsEntry,
   pathInfo: string,
   env: Map<string, string>,
-  notes: { vary?: string[] },
+  notes: AfterAccessNotes,
 ): Decision {
   // mod_rewrite's per-directory rules run first in fixups.
   let forcedType: string | undefined;
@@ -666,17 +683,41 @@ function decideAfterAccess(
           log: { module: 'rewrite', level: 'error', message: `AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the RewriteRule directive is also forbidden due to its similar ability to circumvent directory restrictions : ${filename}` },
         };
       }
-      const outcome = runRewriteRound(rw, { path: full, query: req.query, documentRoot: ctx.documentRoot }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, env));
+      const outcome = runRewriteRound(rw, { path: full, filename, query: req.query, documentRoot: ctx.documentRoot }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, env));
       notes.vary = outcome.vary;
       for (const [k, v] of outcome.env) {
         if (v === undefined) env.delete(k);
         else env.set(k, v);
       }
       if (outcome.kind === 'status') {
-        return { kind: 'error', status: outcome.status, cfg, ...(outcome.reason ? { log: { module: 'rewrite', level: 'error', message: outcome.reason, explain: 'A RewriteRule keeps growing the path it rewrites (often with [N]): make its pattern stop matching its own output.' } } : {}) };
+        return {
+          kind: 'error',
+          status: outcome.status,
+          cfg,
+          ...(outcome.reason
+            ? { log: { module: 'rewrite', level: 'error', message: outcome.reason, explain: outcome.explain ?? 'A RewriteRule keeps growing the path it rewrites (often with [N]): make its pattern stop matching its own output.' } }
+            : {}),
+        };
       }
       if (outcome.kind === 'redirect') {
         const location = outcome.location.startsWith('/') ? `${req.origin}${outcome.location}` : outcome.location;
+        // ap_http_header_filter's check_headers: a Location with a control byte (a decoded
+        // CR/LF that [NE] left alone) is never sent; the answer becomes a 500.
+        const bad = /[\x00-\x08\x0a-\x1f\x7f]/.exec(location);
+        if (bad) {
+          return {
+            kind: 'error',
+            status: 500,
+            abortedStatus: outcome.status,
+            cfg,
+            log: {
+              module: 'http',
+              level: 'error',
+              message: `AH02430: Response header 'Location' value of '${location.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}' contains invalid characters, aborting request`,
+              explain: 'A RewriteRule with [NE] put a decoded control character (e.g. %0d%0a) into its redirect target: drop [NE] so it is escaped again.',
+            },
+          };
+        }
         return { kind: 'redirect', status: outcome.status, location, cfg };
       }
       if (outcome.kind === 'internal') {
@@ -685,6 +726,10 @@ function decideAfterAccess(
       if (outcome.kind === 'unchanged') {
         forcedType = outcome.type;
         forcedHandler = outcome.handler;
+        if ('query' in outcome) {
+          req = { ...req, query: outcome.query };
+          notes.args = { query: outcome.query };
+        }
       }
     }
   }

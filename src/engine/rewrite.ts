@@ -39,7 +39,13 @@ export interface RewriteFlags {
   passthrough: boolean;
   escapeBackrefs: boolean;
   escapeNoPlus: boolean;
+  /** [BCTLS]: back-references escape only controls and spaces. */
+  escapeCtls: boolean;
+  /** [B=chars]: back-references escape only these characters. */
+  escapeChars?: string;
   noEscapeChars?: string;
+  /** [UnsafeAllow3F]: a '?' that comes from an expansion may start the query string. */
+  unsafeAllow3F: boolean;
   discardPathInfo: boolean;
   nosubreq: boolean;
   proxy: boolean;
@@ -73,7 +79,7 @@ export interface RewriteConfig {
 function parseFlags(field: string | undefined): RewriteFlags {
   const f: RewriteFlags = {
     last: false, end: false, chain: false, next: false, skip: 0, forbidden: false, gone: false, qsa: false, qsd: false, qsl: false,
-    noescape: false, passthrough: false, escapeBackrefs: false, escapeNoPlus: false, discardPathInfo: false, nosubreq: false, proxy: false, env: [],
+    noescape: false, passthrough: false, escapeBackrefs: false, escapeNoPlus: false, escapeCtls: false, unsafeAllow3F: false, discardPathInfo: false, nosubreq: false, proxy: false, env: [],
   };
   if (field === undefined) return f;
   const parsed = rewriteFlagField(field);
@@ -97,8 +103,12 @@ function parseFlags(field: string | undefined): RewriteFlags {
     else if (k === 'qsl' || k === 'qslast') f.qsl = true;
     else if (k === 'ne' || k === 'noescape') f.noescape = true;
     else if (k === 'pt' || k === 'passthrough') f.passthrough = true;
-    else if (k === 'b' || k === 'backrefescaping') f.escapeBackrefs = true;
-    else if (k === 'bnp' || k === 'backrefnoplus') f.escapeNoPlus = true;
+    else if (k === 'b' || k === 'backrefescaping') {
+      f.escapeBackrefs = true;
+      if (val !== '') f.escapeChars = val;
+    } else if (k === 'bnp' || k === 'backrefnoplus') f.escapeNoPlus = true;
+    else if (k === 'bctls') f.escapeCtls = true;
+    else if (k === 'unsafeallow3f') f.unsafeAllow3F = true;
     else if (k === 'bne') f.noEscapeChars = val;
     else if (k.startsWith('d')) f.discardPathInfo = true;
     else if (k === 'ns' || k === 'nosubreq') f.nosubreq = true;
@@ -243,10 +253,12 @@ export interface RewriteEnvironment {
 /** What a round did; `vary` names the request headers its matching rules' conditions read. */
 export type RewriteOutcome = { env: [string, string | undefined][]; vary: string[] } & (
   | { kind: 'none' }
-  | { kind: 'status'; status: number; reason?: string }
+  | { kind: 'status'; status: number; reason?: string; explain?: string }
+  /** `location` is already escaped as Apache sends it (a path is relative to the request's origin). */
   | { kind: 'redirect'; status: number; location: string }
   | { kind: 'internal'; url: string; query: string | undefined; end: boolean; type?: string; handler?: string }
-  | { kind: 'unchanged'; end: boolean; type?: string; handler?: string }
+  /** `query`: the query string the rules built when their result was the request's own file. */
+  | { kind: 'unchanged'; end: boolean; type?: string; handler?: string; query?: string | undefined }
 );
 
 const MAX_REWRITTEN_LENGTH = 2 * 8190;
@@ -267,16 +279,48 @@ function headerOfVariable(name: string): string | undefined {
   return HEADER_VARIABLES[name];
 }
 
-/** `B` flag escaping: alphanumerics and `_` stay, space → `+` (`%20` with BNP), other bytes → %xx. */
-function escapeBackref(s: string, noPlus: boolean, keep = ''): string {
+/**
+ * `escape_backref`: a byte is escaped when [B] has no list (or it is in [B=list]; with [BCTLS]
+ * when it is a control or a space) and it is not in [BNE=list]; alphanumerics and `_` stay,
+ * space becomes `+` (`%20` with [BNP]), other bytes `%xx`.
+ */
+function escapeBackref(s: string, flags: RewriteFlags): string {
+  const escapeme = flags.escapeChars;
+  const keep = flags.noEscapeChars;
   let out = '';
   for (const ch of Buffer.from(s, 'latin1')) {
     const c = String.fromCharCode(ch);
-    if (/[A-Za-z0-9_]/.test(c) || keep.includes(c)) out += c;
-    else if (c === ' ' && !noPlus) out += '+';
+    const selected = (flags.escapeCtls ? ch <= 0x20 || ch === 0x7f : escapeme === undefined) || (escapeme !== undefined && escapeme.includes(c));
+    if (!selected || (keep !== undefined && keep.includes(c)) || /[A-Za-z0-9_]/.test(c)) out += c;
+    else if (c === ' ' && !flags.escapeNoPlus) out += '+';
     else out += `%${ch.toString(16).padStart(2, '0')}`;
   }
   return out;
+}
+
+/**
+ * Where the query string's '?' came from (`do_expand`'s unsafe_qmark): 1 when the first one
+ * ([QSL]: the last one) comes from a back-reference, variable or map, 0 when it is literal,
+ * -1 when there is none. A backslash-escaped `\?` counts as neither.
+ */
+interface QmarkTracker {
+  unsafe: -1 | 0 | 1;
+  tracking: boolean;
+  last: boolean;
+}
+
+function noteLiteral(t: QmarkTracker | undefined, c: string): void {
+  if (t?.tracking && c === '?') {
+    t.unsafe = 0;
+    t.tracking = t.last;
+  }
+}
+
+function noteExpanded(t: QmarkTracker | undefined, value: string): void {
+  if (t?.tracking && value.includes('?')) {
+    t.unsafe = 1;
+    t.tracking = t.last;
+  }
 }
 
 /** `do_expand`: `$N`, `%N`, `%{VAR}`, `${map:key|default}`, `\c`. */
@@ -286,6 +330,7 @@ function expand(
   condCaps: readonly (string | undefined)[],
   env: RewriteEnvironment,
   escapeRefs?: (s: string) => string,
+  qmark?: QmarkTracker,
 ): string {
   let out = '';
   for (let i = 0; i < template.length; i++) {
@@ -294,13 +339,11 @@ function expand(
     if (c === '\\' && d !== undefined) {
       out += d;
       i++;
-    } else if (c === '$' && d !== undefined && /\d/.test(d)) {
-      const v = ruleCaps[Number(d)] ?? '';
-      out += escapeRefs ? escapeRefs(v) : v;
-      i++;
-    } else if (c === '%' && d !== undefined && /\d/.test(d)) {
-      const v = condCaps[Number(d)] ?? '';
-      out += escapeRefs ? escapeRefs(v) : v;
+    } else if ((c === '$' || c === '%') && d !== undefined && /\d/.test(d)) {
+      const raw = (c === '$' ? ruleCaps : condCaps)[Number(d)] ?? '';
+      const v = escapeRefs && raw !== '' ? escapeRefs(raw) : raw;
+      noteExpanded(qmark, v);
+      out += v;
       i++;
     } else if ((c === '%' || c === '$') && d === '{') {
       const close = findInCurlies(template, i + 2, '}');
@@ -309,18 +352,26 @@ function expand(
         out += c + d;
         i++;
       } else if (c === '%') {
-        out += env.variable(template.slice(i + 2, close));
+        const v = env.variable(template.slice(i + 2, close));
+        noteExpanded(qmark, v);
+        out += v;
         i = close;
       } else {
         // `${map:key|default}`: key and default are expanded, the map's answer is not.
         const bar = findInCurlies(template, colon + 1, '|');
         const keyEnd = bar === -1 || bar > close ? close : bar;
-        const value = env.map(template.slice(i + 2, colon), expand(template.slice(colon + 1, keyEnd), ruleCaps, condCaps, env));
-        if (value !== undefined) out += value;
-        else if (keyEnd !== close && close > keyEnd + 1) out += expand(template.slice(keyEnd + 1, close), ruleCaps, condCaps, env);
+        let v = env.map(template.slice(i + 2, colon), expand(template.slice(colon + 1, keyEnd), ruleCaps, condCaps, env));
+        if (v === undefined && keyEnd !== close && close > keyEnd + 1) v = expand(template.slice(keyEnd + 1, close), ruleCaps, condCaps, env);
+        if (v !== undefined) {
+          noteExpanded(qmark, v);
+          out += v;
+        }
         i = close;
       }
-    } else out += c;
+    } else {
+      noteLiteral(qmark, c);
+      out += c;
+    }
   }
   return out;
 }
@@ -440,6 +491,8 @@ function evalCond(
 export interface RewriteInput {
   /** r->filename + r->path_info. */
   path: string;
+  /** r->filename alone: a result equal to it is ignored (hook_fixup's deadloop check). */
+  filename: string;
   query: string | undefined;
   /** The document root (a rewritten filesystem path under it becomes a URL again). */
   documentRoot: string;
@@ -451,6 +504,8 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
   let path = input.path;
   let query = input.query;
   let changed = false;
+  /** The [NE] of the last rule that substituted (hook_fixup's ACTION_NOESCAPE). */
+  let noescape = false;
   let end = false;
   let redirect: number | undefined;
   let type: string | undefined;
@@ -518,8 +573,22 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
       }
       for (const h of ruleVary) if (!vary.includes(h)) vary.push(h);
       // The substitution is expanded before this rule's [E=] are set (apply_rewrite_rule).
-      const escape = rule.flags.escapeBackrefs || rule.flags.escapeNoPlus ? (s: string): string => escapeBackref(s, rule.flags.escapeNoPlus, rule.flags.noEscapeChars) : undefined;
-      let out = rule.substitution === '-' ? '' : expand(rule.substitution, ruleCaps, condCaps, roundEnv, escape);
+      const escape = rule.flags.escapeBackrefs || rule.flags.escapeCtls ? (s: string): string => escapeBackref(s, rule.flags) : undefined;
+      // [R=4xx] and '-' have no substitution to expand (RULEFLAG_NOSUB).
+      const nosub = rule.substitution === '-' || rule.flags.status !== undefined;
+      const qmark: QmarkTracker | undefined = rule.flags.unsafeAllow3F ? undefined : { unsafe: -1, tracking: true, last: rule.flags.qsl };
+      let out = nosub ? '' : expand(rule.substitution, ruleCaps, condCaps, roundEnv, escape, qmark);
+      if (qmark?.unsafe === 1) {
+        // CVE-2024-38474: a '?' decoded from the request (%3f) must not start a query string.
+        return {
+          kind: 'status',
+          status: 403,
+          env: envSets,
+          vary,
+          reason: 'AH10508: Unsafe URL with %3f URL rewritten without UnsafeAllow3F',
+          explain: `RewriteRule '${rule.pattern}': the first '?' of its substitution comes from a back-reference or variable, so the request's own text would start the query string. Put a literal '?' before it (e.g. "target?x=$1"), escape it with [B], or allow it with [UnsafeAllow3F] if that is really meant.`,
+        };
+      }
       for (const e of rule.flags.env) {
         const x = expand(e, ruleCaps, condCaps, roundEnv);
         if (x.startsWith('!')) envSets.push([x.slice(1), undefined]);
@@ -544,7 +613,7 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
           if (query !== undefined && query.endsWith('&')) query = query.slice(0, -1);
         } else if (rule.flags.qsd) query = undefined;
         if (/^[a-z][a-z0-9+.-]*:\/\//i.test(out)) {
-          return { kind: 'redirect', status: rule.flags.redirect ?? 302, location: out + (query ? `?${query}` : ''), env: envSets, vary };
+          return finishRedirect(rule.flags.redirect ?? 302, out, query, input.query, rule.flags.noescape, envSets, vary);
         }
         if (!out.startsWith('/')) out = cfg.dir + out;
         if (!out.startsWith('//')) out = out.replace(/^\/+/, '/');
@@ -553,6 +622,7 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
         }
         path = out;
         changed = true;
+        noescape = rule.flags.noescape;
         // Looping rules that grow the path stop at twice LimitRequestLine (8190), as in Apache.
         if (path.length > MAX_REWRITTEN_LENGTH) {
           return { kind: 'status', status: 500, env: envSets, vary, reason: `RewriteRule '${rule.pattern}' and URI '${path.slice(0, 200)}…' exceeded maximum length (${MAX_REWRITTEN_LENGTH})` };
@@ -571,6 +641,10 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
   if (!changed) {
     return { kind: 'unchanged', env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
   }
+  if (redirect === undefined) {
+    const refused = unsafeQuery(query, envSets, vary);
+    if (refused) return refused;
+  }
   // Back from a filesystem path to a URL: RewriteBase replaces the directory, else the
   // document root is stripped.
   let url = path;
@@ -578,11 +652,69 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
   if (rebased) url = cfg.base!.replace(/\/?$/, '/') + url.slice(cfg.dir.length);
   if (redirect !== undefined) {
     // A relative [R] target without RewriteBase keeps the filesystem path (Apache leaks it too).
-    return { kind: 'redirect', status: redirect, location: url + (query ? `?${query}` : ''), env: envSets, vary };
+    return finishRedirect(redirect, url, query, input.query, noescape, envSets, vary);
   }
   if (!rebased && url.startsWith(`${input.documentRoot}/`)) url = url.slice(input.documentRoot.length);
-  if (path === input.path && query === input.query) {
-    return { kind: 'unchanged', env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+  if (path === input.filename) {
+    // hook_fixup: "initial URL equal rewritten URL ... [IGNORING REWRITE]" — no internal
+    // redirect, but the query string the rules built stays (r->args was already replaced).
+    return { kind: 'unchanged', env: envSets, vary, end, ...(query !== input.query ? { query } : {}), ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
   }
   return { kind: 'internal', url, query, env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+}
+
+/**
+ * hook_fixup's check of the rewritten query string (AH10411): a control byte or a space there
+ * was decoded from the request and nothing escaped it again. Redirects without [NE] escape it.
+ */
+function unsafeQuery(query: string | undefined, env: [string, string | undefined][], vary: string[]): RewriteOutcome | undefined {
+  if (query === undefined || !/[\x00-\x20\x7f]/.test(query)) return undefined;
+  return {
+    kind: 'status',
+    status: 403,
+    env,
+    vary,
+    reason: 'AH10411: Rewritten query string contains control characters or spaces',
+    explain: 'A back-reference or variable put a decoded space or control character into the query string: escape it with the [B] flag (or [BCTLS]).',
+  };
+}
+
+/** `ap_escape_uri` (ap_os_escape_path, partial): every byte outside the path-safe set as %xx. */
+export function escapeUriPath(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ch = s[i]!;
+    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "$-_.+!*'(),:;@&=/~".includes(ch)) out += ch;
+    else if (c > 0xff) out += encodeURIComponent(ch).toLowerCase();
+    else out += `%${c.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * The Location of a rewrite redirect as hook_fixup builds it: without [NE] the part after the
+ * host is escaped (`escape_absolute_uri`), and so is a query string the rules changed.
+ */
+function finishRedirect(
+  status: number,
+  target: string,
+  query: string | undefined,
+  originalQuery: string | undefined,
+  noescape: boolean,
+  env: [string, string | undefined][],
+  vary: string[],
+): RewriteOutcome {
+  if (noescape) {
+    const refused = unsafeQuery(query, env, vary);
+    if (refused) return refused;
+  }
+  let location = target;
+  if (!noescape) {
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(target);
+    const pathStart = scheme ? target.indexOf('/', scheme[0].length) : 0;
+    if (pathStart !== -1) location = target.slice(0, pathStart) + escapeUriPath(target.slice(pathStart));
+  }
+  if (query !== undefined && query !== '') location += `?${noescape || query === originalQuery ? query : escapeUriPath(query)}`;
+  return { kind: 'redirect', status, location, env, vary };
 }

@@ -89,8 +89,9 @@ function sendError(
   const original = Number(previous?.env.get('REDIRECT_STATUS') ?? '200');
   const recursive = original >= 400 && d.status >= 400;
   const status = recursive ? original : d.status;
-  let additionally = recursive ? original : undefined;
-  const doc = status >= 400 && !recursive ? cfg.errorDocuments.get(status) : undefined;
+  const aborted = d.kind === 'error' ? d.abortedStatus : undefined;
+  let additionally = recursive ? original : aborted;
+  const doc = status >= 400 && !recursive && aborted === undefined ? cfg.errorDocuments.get(status) : undefined;
   if (doc) {
     if (doc.kind === 'url') {
       res.writeHead(302, { Location: doc.value, 'Content-Type': 'text/html; charset=iso-8859-1' });
@@ -405,6 +406,8 @@ export function respond(
     );
     return;
   }
+  // mod_rewrite replaced r->args while ignoring a rewrite to the same file.
+  if (d.args) facts = { ...facts, query: d.args.query };
   if (d.kind === 'error' && d.log) log(d.log, facts);
   // An access-phase program's header fields go out with whatever the answer is (err_headers_out).
   for (const [name, value] of d.authHeaders ?? []) {
