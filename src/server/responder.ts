@@ -414,13 +414,20 @@ export function respond(
     const prev = res.getHeader(name);
     res.setHeader(name, prev === undefined ? value : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
   }
+  // mod_rewrite's internal redirect (ap_internal_redirect) answers with the new request's
+  // headers_out and output filters, made from the target's per-directory configuration
+  // (its <Files>/<FilesMatch>): nothing of this request's Header or Expires lines goes out.
+  if (d.kind === 'internal') {
+    rewriteRedirect(site, req, res, facts, d, log, redirected);
+    return;
+  }
   const isCgi = d.kind === 'handler' && (SCRIPT_HANDLERS.has(d.handler) || d.handler.startsWith('proxy:'));
   // Only scripts read the request body; for everything else it is drained.
-  if (!isCgi && d.kind !== 'internal') req.resume();
+  if (!isCgi) req.resume();
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
   const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
   if (!generated) applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
-  if (d.kind !== 'error' && d.kind !== 'redirect' && d.kind !== 'internal') {
+  if (d.kind !== 'error' && d.kind !== 'redirect') {
     // ap_http_header_filter's fix_vary drops repeated names and joins the rest with ",".
     if (redirected?.vary?.length || d.vary?.length) {
       res.setHeader('Vary', joinVary([...(redirected?.vary ?? []), ...(d.vary ?? [])]));
@@ -456,9 +463,6 @@ export function respond(
       return;
     case 'listing':
       sendListing(site, res, facts, d);
-      return;
-    case 'internal':
-      rewriteRedirect(site, req, res, facts, d, log, redirected);
       return;
     case 'options':
       res.writeHead(200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });
