@@ -23,7 +23,7 @@ function round(htaccess: string, path: string, query?: string, vars?: Record<str
   const cfg = compileRewriteLevel(nodes, DIR, undefined)!;
   const full = `${DIR}/${path}`;
   const filename = full.split('/').slice(0, 5).join('/');
-  return runRewriteRound(cfg, { path: full, filename, query, documentRoot: '/srv/site' }, env(vars));
+  return runRewriteRound(cfg, { path: full, filename, query, documentRoot: '/srv/site', origin: 'http://localhost:8080' }, env(vars));
 }
 
 describe("a '?' that comes from the request (CVE-2024-38474, AH10508)", () => {
@@ -69,7 +69,7 @@ describe('a rewritten query string with controls or spaces (AH10411)', () => {
   });
   it('is refused for a redirect with [NE], escaped without it', () => {
     expect(round('RewriteRule ^s/(.*)$ /t/?x=$1 [R,NE]', 's/a b')).toMatchObject({ kind: 'status', status: 403 });
-    expect(round('RewriteRule ^s/(.*)$ /t/?x=$1 [R]', 's/a b')).toMatchObject({ kind: 'redirect', location: '/t/?x=a%20b' });
+    expect(round('RewriteRule ^s/(.*)$ /t/?x=$1 [R]', 's/a b')).toMatchObject({ kind: 'redirect', location: 'http://localhost:8080/t/?x=a%20b' });
   });
 });
 
@@ -78,12 +78,12 @@ describe('redirect targets (escape_absolute_uri)', () => {
     expect(round('RewriteRule ^a/(.*)$ http://example.org/$1 [R]', 'a/a b%20"#{|}^`~;')).toMatchObject({ kind: 'redirect', status: 302, location: 'http://example.org/a%20b%2520%22%23%7b%7c%7d%5e%60~;' });
     expect(round('RewriteRule ^a/(.*)$ http://example.org/$1 [R,NE]', 'a/a b')).toMatchObject({ location: 'http://example.org/a b' });
     expect(round('RewriteRule ^a/(.*)$ http://example.org/$1', 'a/caf\u00c3\u00a9')).toMatchObject({ location: 'http://example.org/caf%c3%a9' });
-    expect(round('RewriteRule ^a/(.*)$ /t/$1 [R=301]', 'a/a b')).toMatchObject({ status: 301, location: '/t/a%20b' });
+    expect(round('RewriteRule ^a/(.*)$ /t/$1 [R=301]', 'a/a b')).toMatchObject({ status: 301, location: 'http://localhost:8080/t/a%20b' });
   });
   it("copies the request's own query string, escapes one the rules built", () => {
-    expect(round('RewriteRule ^k/(.*)$ /t/$1 [R]', 'k/x', 'a=%20b&c')).toMatchObject({ location: '/t/x?a=%20b&c' });
-    expect(round('RewriteRule ^k/(.*)$ /t/?x=$1 [R]', 'k/a%b&c')).toMatchObject({ location: '/t/?x=a%25b&c' });
-    expect(round('RewriteRule ^k/(.*)$ /t/?x=$1 [R,NE]', 'k/a%b')).toMatchObject({ location: '/t/?x=a%b' });
+    expect(round('RewriteRule ^k/(.*)$ /t/$1 [R]', 'k/x', 'a=%20b&c')).toMatchObject({ location: 'http://localhost:8080/t/x?a=%20b&c' });
+    expect(round('RewriteRule ^k/(.*)$ /t/?x=$1 [R]', 'k/a%b&c')).toMatchObject({ location: 'http://localhost:8080/t/?x=a%25b&c' });
+    expect(round('RewriteRule ^k/(.*)$ /t/?x=$1 [R,NE]', 'k/a%b')).toMatchObject({ location: 'http://localhost:8080/t/?x=a%b' });
   });
   it('ap_escape_uri keeps the path-safe set', () => {
     expect(escapeUriPath("az09$-_.+!*'(),:;@&=/~ ?%#\u0001\u00ff")).toBe("az09$-_.+!*'(),:;@&=/~%20%3f%25%23%01%ff");
@@ -99,5 +99,27 @@ describe("a result that is the request's own file", () => {
   });
   it('is compared as a file name: a URL path to the same file is a new request', () => {
     expect(round('RewriteRule ^env\\.cgi$ /rw/env.cgi?x=1', 'env.cgi')).toMatchObject({ kind: 'internal', url: '/rw/env.cgi', query: 'x=1' });
+  });
+});
+
+describe('rules after [R] or an absolute substitution (apply_rewrite_list goes on)', () => {
+  it('match the fully qualified URL', () => {
+    expect(round('RewriteRule ^p$ http://example.org/p [R]\nRewriteRule ^http://example\\.org/(.*)$ http://example.net/$1 [R,L]', 'p')).toMatchObject({ kind: 'redirect', status: 302, location: 'http://example.net/p' });
+    // The second rule's implicit redirect sets its own status (302), as Apache answers.
+    expect(round('RewriteRule ^q$ /rw/q2 [R=301]\nRewriteRule ^(http://[^/]+)/rw/q2$ $1/rw/q3', 'q')).toMatchObject({ kind: 'redirect', status: 302, location: 'http://localhost:8080/rw/q3' });
+  });
+  it('can make it local again: an internal redirect that carries the status', () => {
+    expect(round('RewriteRule ^a$ /rw/b [R]\nRewriteRule ^http://.*$ /rw/t.cgi [L]', 'a')).toMatchObject({ kind: 'internal', url: '/rw/t.cgi', status: 302 });
+  });
+  it("a URL of this server without [R] stays a redirect (reduce_uri matches no address of the host's server)", () => {
+    expect(round('RewriteRule ^own$ http://localhost:8080/rw/t.cgi', 'own')).toMatchObject({ kind: 'redirect', status: 302, location: 'http://localhost:8080/rw/t.cgi' });
+  });
+  it('sees path info again after each substitution, until [DPI]', () => {
+    const nodes = parseConfig('RewriteEngine On\nRewriteRule ^a\\.cgi/(.*)$ b.cgi\nRewriteRule ^b\\.cgi/(.*)$ c.cgi?pi=$1 [L]\n', { file: `${DIR}/.htaccess`, kind: 'htaccess', host: NO_HOST_FACTS }).nodes;
+    const cfg = compileRewriteLevel(nodes, DIR, undefined)!;
+    const input = { path: `${DIR}/a.cgi/x/y`, filename: `${DIR}/a.cgi`, query: undefined, documentRoot: '/srv/site', origin: 'http://localhost:8080' };
+    expect(runRewriteRound(cfg, input, env())).toMatchObject({ kind: 'internal', url: '/rw/c.cgi', query: 'pi=x/y' });
+    const dpi = compileRewriteLevel(parseConfig('RewriteEngine On\nRewriteRule ^a\\.cgi/(.*)$ b.cgi [DPI]\nRewriteRule ^b\\.cgi/(.*)$ c.cgi?pi=$1 [L]\n', { file: `${DIR}/.htaccess`, kind: 'htaccess', host: NO_HOST_FACTS }).nodes, DIR, undefined)!;
+    expect(runRewriteRound(dpi, input, env())).toMatchObject({ kind: 'internal', url: '/rw/b.cgi' });
   });
 });

@@ -123,8 +123,8 @@ type DecisionBody =
   | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
   | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
   | { kind: 'options'; allow: string; cfg: DirConfig }
-  /** mod_rewrite changed the URL: the request starts again there (same method). */
-  | { kind: 'internal'; url: string; query: string | undefined; cfg: DirConfig; rewriteEnv: [string, string | undefined][]; end: boolean }
+  /** mod_rewrite changed the URL: the request starts again there (same method); `status` is an [R]'s r->status it carries. */
+  | { kind: 'internal'; url: string; query: string | undefined; cfg: DirConfig; rewriteEnv: [string, string | undefined][]; end: boolean; status?: number }
   | {
       kind: 'handler';
       handler: string;
@@ -683,7 +683,7 @@ function decideAfterAccess(
           log: { module: 'rewrite', level: 'error', message: `AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the RewriteRule directive is also forbidden due to its similar ability to circumvent directory restrictions : ${filename}` },
         };
       }
-      const outcome = runRewriteRound(rw, { path: full, filename, query: req.query, documentRoot: ctx.documentRoot }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, env));
+      const outcome = runRewriteRound(rw, { path: full, filename, query: req.query, documentRoot: ctx.documentRoot, origin: req.origin }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, env));
       notes.vary = outcome.vary;
       for (const [k, v] of outcome.env) {
         if (v === undefined) env.delete(k);
@@ -721,7 +721,7 @@ function decideAfterAccess(
         return { kind: 'redirect', status: outcome.status, location, cfg };
       }
       if (outcome.kind === 'internal') {
-        return { kind: 'internal', url: outcome.url, query: outcome.query, cfg, rewriteEnv: outcome.env, end: outcome.end };
+        return { kind: 'internal', url: outcome.url, query: outcome.query, cfg, rewriteEnv: outcome.env, end: outcome.end, ...(outcome.status !== undefined ? { status: outcome.status } : {}) };
       }
       if (outcome.kind === 'unchanged') {
         forcedType = outcome.type;

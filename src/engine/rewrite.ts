@@ -256,7 +256,8 @@ export type RewriteOutcome = { env: [string, string | undefined][]; vary: string
   | { kind: 'status'; status: number; reason?: string; explain?: string }
   /** `location` is already escaped as Apache sends it (a path is relative to the request's origin). */
   | { kind: 'redirect'; status: number; location: string }
-  | { kind: 'internal'; url: string; query: string | undefined; end: boolean; type?: string; handler?: string }
+  /** `status`: an [R] status still set when a later rule made the URL local again. */
+  | { kind: 'internal'; url: string; query: string | undefined; end: boolean; type?: string; handler?: string; status?: number }
   /** `query`: the query string the rules built when their result was the request's own file. */
   | { kind: 'unchanged'; end: boolean; type?: string; handler?: string; query?: string | undefined }
 );
@@ -496,24 +497,31 @@ export interface RewriteInput {
   query: string | undefined;
   /** The document root (a rewritten filesystem path under it becomes a URL again). */
   documentRoot: string;
+  /** scheme://host[:port] of the request (fully_qualify_uri). */
+  origin: string;
 }
 
 /** Runs one per-directory round of `cfg`'s rules. */
 export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironment): RewriteOutcome {
   const envSets: [string, string | undefined][] = [];
-  let path = input.path;
+  /** r->filename as the rules leave it (a URL once a rule made it one). */
+  let filename = input.filename;
+  /** r->path_info: added back to every rule's subject until [DPI] drops it. */
+  let pathInfo = input.path.startsWith(input.filename) ? input.path.slice(input.filename.length) : '';
   let query = input.query;
   let changed = false;
   /** The [NE] of the last rule that substituted (hook_fixup's ACTION_NOESCAPE). */
   let noescape = false;
   let end = false;
-  let redirect: number | undefined;
+  /** r->status as [R] or an absolute substitution set it. */
+  let forcedStatus: number | undefined;
   let type: string | undefined;
   let handler: string | undefined;
   let rounds = 0;
   const vary: string[] = [];
   let varyThis: string[] = [];
-  // %{ENV:x} sees what [E=] set earlier in this round; header lookups are noted for Vary.
+  // %{ENV:x} sees what [E=] set earlier in this round; %{REQUEST_FILENAME} is r->filename as
+  // the rules changed it; header lookups are noted for Vary.
   const roundEnv: RewriteEnvironment = {
     ...env,
     variable(name: string): string {
@@ -521,6 +529,7 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
         const key = name.slice(4);
         for (let k = envSets.length - 1; k >= 0; k--) if (envSets[k]![0] === key) return envSets[k]![1] ?? '';
       }
+      if (changed && (name === 'REQUEST_FILENAME' || name === 'SCRIPT_FILENAME')) return filename;
       const value = env.variable(name);
       const header = headerOfVariable(name);
       if (header !== undefined && value !== '' && header.toLowerCase() !== 'host') varyThis.push(header);
@@ -536,7 +545,9 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
         if (!rule.flags.chain) skipChain = false;
         continue;
       }
-      const subject = path.startsWith(cfg.dir) ? path.slice(cfg.dir.length) : path === cfg.dir.slice(0, -1) ? '' : path;
+      // apply_rewrite_rule: "add path info postfix", then "strip per-dir prefix" when it is there.
+      const full = filename + pathInfo;
+      const subject = full.startsWith(cfg.dir) ? full.slice(cfg.dir.length) : full === cfg.dir.slice(0, -1) ? '' : full;
       const m = rule.regex.exec(subject);
       const matched = rule.negate ? m === null : m !== null;
       const ruleCaps = rule.negate ? [] : (m ?? []);
@@ -603,37 +614,51 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
       if (rule.flags.gone) return { kind: 'status', status: 410, env: envSets, vary };
       if (rule.substitution !== '-') {
         if (rule.flags.status !== undefined) return { kind: 'status', status: rule.flags.status, env: envSets, vary };
-        // Query string: a '?' in the substitution starts a new one (QSA appends the old).
-        const qpos = rule.flags.qsl ? out.lastIndexOf('?') : out.indexOf('?');
-        if (qpos !== -1) {
+        const absolute = ABSOLUTE_URI.test(out);
+        // Query string: a '?' in the substitution starts a new one (QSA appends the old);
+        // splitout_queryargs leaves URLs of schemes without query strings alone, and drops r->args.
+        const withoutQuery = absolute && /^(?:ftp|gopher|ldap|nntp):\/\/|^news:/i.test(out);
+        const qpos = withoutQuery ? -1 : rule.flags.qsl ? out.lastIndexOf('?') : out.indexOf('?');
+        if (withoutQuery) query = undefined;
+        else if (qpos !== -1) {
           const newQ = out.slice(qpos + 1);
           out = out.slice(0, qpos);
           if (rule.flags.qsa && query) query = newQ ? `${newQ}&${query}` : query;
           else query = newQ === '' ? undefined : newQ;
           if (query !== undefined && query.endsWith('&')) query = query.slice(0, -1);
         } else if (rule.flags.qsd) query = undefined;
-        if (/^[a-z][a-z0-9+.-]*:\/\//i.test(out)) {
-          return finishRedirect(rule.flags.redirect ?? 302, out, query, input.query, rule.flags.noescape, envSets, vary);
+        let prefixAdded = false;
+        if (!absolute && !out.startsWith('/')) {
+          out = cfg.dir + out;
+          prefixAdded = true;
         }
-        if (!out.startsWith('/')) out = cfg.dir + out;
-        if (!out.startsWith('//')) out = out.replace(/^\/+/, '/');
-        if (rule.flags.discardPathInfo) {
-          /* path_info is dropped with the new filename */
+        if (rule.flags.discardPathInfo) pathInfo = '';
+        if (rule.flags.redirect !== undefined) {
+          // fully_qualify_uri: the redirect's URL is r->filename for the rules that follow.
+          if (!absolute) out = input.origin + (out.startsWith('/') ? '' : '/') + out;
+          forcedStatus = rule.flags.redirect;
+        } else {
+          // reduce_uri would make a URL of this server a path again, but only for a host and
+          // port of a <VirtualHost> address or the ServerName's port, which the host's single
+          // server (ServerName without a port) never matches: the URL is a redirect.
+          if (absolute) forcedStatus = 302;
+          // Leading slashes merge, unless the substitution wrote them.
+          else if (!prefixAdded && !rule.substitution.startsWith('//')) out = out.replace(/^\/+/, '/');
         }
-        path = out;
+        filename = out;
         changed = true;
         noescape = rule.flags.noescape;
         // Looping rules that grow the path stop at twice LimitRequestLine (8190), as in Apache.
-        if (path.length > MAX_REWRITTEN_LENGTH) {
-          return { kind: 'status', status: 500, env: envSets, vary, reason: `RewriteRule '${rule.pattern}' and URI '${path.slice(0, 200)}…' exceeded maximum length (${MAX_REWRITTEN_LENGTH})` };
+        if (filename.length > MAX_REWRITTEN_LENGTH) {
+          return { kind: 'status', status: 500, env: envSets, vary, reason: `RewriteRule '${rule.pattern}' and URI '${filename.slice(0, 200)}…' exceeded maximum length (${MAX_REWRITTEN_LENGTH})` };
         }
-        if (rule.flags.redirect !== undefined) redirect = rule.flags.redirect;
       } else if (rule.flags.qsd) {
         query = undefined;
       }
       if (rule.flags.end) end = true;
       if (rule.flags.next) continue restart;
-      if (rule.flags.last || rule.flags.end || rule.flags.passthrough || redirect !== undefined) break;
+      // [R] and an absolute substitution do not stop the list: only L, END, PT (and P) do.
+      if (rule.flags.last || rule.flags.end || rule.flags.passthrough || rule.flags.proxy) break;
       if (rule.flags.skip > 0) i += rule.flags.skip;
     }
     break;
@@ -641,27 +666,38 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
   if (!changed) {
     return { kind: 'unchanged', env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
   }
-  if (redirect === undefined) {
-    const refused = unsafeQuery(query, envSets, vary);
-    if (refused) return refused;
+  const scheme = ABSOLUTE_URI.exec(filename);
+  if (scheme) {
+    // hook_fixup: "it was finally rewritten to a remote URL". RewriteBase replaces the per-dir
+    // prefix in its path (a relative [R] target without one leaks the file system path).
+    let location = filename;
+    const pathStart = filename.indexOf('/', scheme[0].length);
+    if (cfg.base !== undefined && pathStart !== -1 && filename.startsWith(cfg.dir, pathStart)) {
+      location = filename.slice(0, pathStart) + cfg.base.replace(/\/?$/, '/') + filename.slice(pathStart + cfg.dir.length);
+    }
+    const status = forcedStatus !== undefined && forcedStatus >= 300 && forcedStatus < 400 ? forcedStatus : 302;
+    return finishRedirect(status, location, query, input.query, noescape, envSets, vary);
   }
+  const refused = unsafeQuery(query, envSets, vary);
+  if (refused) return refused;
   // Back from a filesystem path to a URL: RewriteBase replaces the directory, else the
   // document root is stripped.
-  let url = path;
+  let url = filename;
   const rebased = cfg.base !== undefined && url.startsWith(cfg.dir);
   if (rebased) url = cfg.base!.replace(/\/?$/, '/') + url.slice(cfg.dir.length);
-  if (redirect !== undefined) {
-    // A relative [R] target without RewriteBase keeps the filesystem path (Apache leaks it too).
-    return finishRedirect(redirect, url, query, input.query, noescape, envSets, vary);
-  }
   if (!rebased && url.startsWith(`${input.documentRoot}/`)) url = url.slice(input.documentRoot.length);
-  if (path === input.filename) {
+  const extras = { ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+  if (filename === input.filename) {
     // hook_fixup: "initial URL equal rewritten URL ... [IGNORING REWRITE]" — no internal
     // redirect, but the query string the rules built stays (r->args was already replaced).
-    return { kind: 'unchanged', env: envSets, vary, end, ...(query !== input.query ? { query } : {}), ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+    return { kind: 'unchanged', env: envSets, vary, end, ...(query !== input.query ? { query } : {}), ...extras };
   }
-  return { kind: 'internal', url, query, env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+  // An [R] whose URL a later rule made local again: the internal redirect carries r->status.
+  return { kind: 'internal', url, query, env: envSets, vary, end, ...(forcedStatus !== undefined ? { status: forcedStatus } : {}), ...extras };
 }
+
+/** `is_absolute_uri`: a scheme mod_rewrite knows, followed by "://" (or "mailto:" and the like). */
+const ABSOLUTE_URI = /^(?:ajp|balancer|fcgi|ftp|gopher|https?|h2c?|ldap|nntp|scgi|wss?):\/\/|^(?:mailto|news|unix):/i;
 
 /**
  * hook_fixup's check of the rewritten query string (AH10411): a control byte or a space there
@@ -711,9 +747,11 @@ function finishRedirect(
   }
   let location = target;
   if (!noescape) {
-    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(target);
-    const pathStart = scheme ? target.indexOf('/', scheme[0].length) : 0;
-    if (pathStart !== -1) location = target.slice(0, pathStart) + escapeUriPath(target.slice(pathStart));
+    // escape_absolute_uri: after "scheme://host/" (or "scheme:"); "http://host" and
+    // "http://host/" stay as they are.
+    const scheme = ABSOLUTE_URI.exec(target);
+    const from = !scheme ? 0 : scheme[0].endsWith('/') ? target.indexOf('/', scheme[0].length) + 1 : scheme[0].length;
+    if (from > 0 || !scheme) location = target.slice(0, from) + escapeUriPath(target.slice(from));
   }
   if (query !== undefined && query !== '') location += `?${noescape || query === originalQuery ? query : escapeUriPath(query)}`;
   return { kind: 'redirect', status, location, env, vary };

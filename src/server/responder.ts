@@ -317,7 +317,7 @@ function redirectInternally(
   const decision = resolveRequest(site, next);
   // An error document that is a script answers with the error's status unless it sets one.
   if (change.status !== undefined && decision.kind === 'handler') decision.statusOverride ??= change.status;
-  respond(site, req, res, next, decision, log, { env, depth, ...(change.vary?.length ? { vary: change.vary } : {}) });
+  respond(site, req, res, next, decision, log, { env, depth, ...(change.vary?.length ? { vary: change.vary } : {}), ...(change.status !== undefined ? { status: change.status } : {}) });
 }
 
 /** A CGI's `Location: /local` (no Status): the request starts again as GET at that URL. */
@@ -357,7 +357,8 @@ function rewriteRedirect(
   const env = new Map<string, string>();
   for (const [k, v] of previous?.env ?? []) env.set(`REDIRECT_${k}`, v);
   for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
-  env.set('REDIRECT_STATUS', '200');
+  // internal_internal_redirect: the new request inherits r->status (an [R] made local again).
+  env.set('REDIRECT_STATUS', String(d.status ?? 200));
   env.set('REDIRECT_URL', facts.rawPath ? decodeURIComponentSafe(facts.rawPath) : '/');
   // r->args was already rewritten: that is what REDIRECT_QUERY_STRING shows.
   if (d.query !== undefined) env.set('REDIRECT_QUERY_STRING', d.query);
@@ -367,6 +368,7 @@ function rewriteRedirect(
   redirectInternally(site, req, res, facts, url, env, log, previous, {
     vary: [...(previous?.vary ?? []), ...(d.vary ?? [])],
     rewriteEnded: d.end,
+    ...(d.status !== undefined ? { status: d.status } : {}),
     explain: 'A RewriteRule keeps matching its own result: add a RewriteCond that stops it (e.g. %{REQUEST_FILENAME} !-f) or use [END].',
   });
 }
@@ -385,6 +387,8 @@ export interface RedirectState {
   depth: number;
   /** Vary kept across mod_rewrite's internal redirects. */
   vary?: readonly string[];
+  /** r->status the redirected request inherits (a static file is sent with it). */
+  status?: number;
 }
 
 /** Sends the response for a decision. */
@@ -446,7 +450,7 @@ export function respond(
       sendError(site, req, res, facts, d, log, redirected);
       return;
     case 'file':
-      sendFile(res, facts, d, req, undefined, (f) => {
+      sendFile(res, facts, d, req, redirected?.status, (f) => {
         const err: Decision = {
           kind: 'error',
           status: 403,
