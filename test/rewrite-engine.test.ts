@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/grammar/parser.js';
 import { NO_HOST_FACTS } from '../src/grammar/conditions.js';
-import { compileRewriteLevel, escapeUriPath, runRewriteRound, type RewriteEnvironment, type RewriteOutcome } from '../src/engine/rewrite.js';
+import { compileRewriteLevel, escapeUriPath, rewriteCookie, runRewriteRound, type RewriteEnvironment, type RewriteOutcome } from '../src/engine/rewrite.js';
 
 const DIR = '/srv/site/rw';
 const env = (vars: Record<string, string> = {}): RewriteEnvironment => ({
@@ -121,5 +121,21 @@ describe('rules after [R] or an absolute substitution (apply_rewrite_list goes o
     expect(runRewriteRound(cfg, input, env())).toMatchObject({ kind: 'internal', url: '/rw/c.cgi', query: 'pi=x/y' });
     const dpi = compileRewriteLevel(parseConfig('RewriteEngine On\nRewriteRule ^a\\.cgi/(.*)$ b.cgi [DPI]\nRewriteRule ^b\\.cgi/(.*)$ c.cgi?pi=$1 [L]\n', { file: `${DIR}/.htaccess`, kind: 'htaccess', host: NO_HOST_FACTS }).nodes, DIR, undefined)!;
     expect(runRewriteRound(dpi, input, env())).toMatchObject({ kind: 'internal', url: '/rw/b.cgi' });
+  });
+});
+
+describe('[CO] cookies (add_cookie)', () => {
+  const now = Date.UTC(2026, 11, 5, 19, 40, 0);
+  it('builds the Set-Cookie value with path, domain, expiry in minutes and the flags', () => {
+    expect(rewriteCookie('a:b:example.org', now)).toEqual({ name: 'a', value: 'a=b; path=/; domain=example.org' });
+    expect(rewriteCookie('a:b:.example.org:90:/app:true:1:None', now)?.value).toBe('a=b; path=/app; domain=.example.org; expires=Sat, 05-Dec-2026 21:10:00 GMT; secure; HttpOnly; SameSite=None');
+    expect(rewriteCookie(';a;x:y;example.org;0;/;false;0;0', now)?.value).toBe('a=x:y; path=/; domain=example.org');
+  });
+  it('skips empty fields and needs a domain', () => {
+    expect(rewriteCookie('a:b::example.org', now)?.value).toBe('a=b; path=/; domain=example.org');
+    expect(rewriteCookie('a:b', now)).toBeUndefined();
+  });
+  it('sets a name once per round, also on a forbidden answer', () => {
+    expect(round('RewriteRule ^t$ - [CO=d:1:x.org]\nRewriteRule ^t$ - [CO=d:2:x.org,CO=e:3:x.org,F]', 't')).toMatchObject({ kind: 'status', status: 403, cookies: ['d=1; path=/; domain=x.org', 'e=3; path=/; domain=x.org'] });
   });
 });

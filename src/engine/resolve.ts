@@ -85,6 +85,8 @@ export type Decision = DecisionBody & {
    * (hook_fixup keeps the query string the rules built): the response uses this query.
    */
   args?: { query: string | undefined };
+  /** Set-Cookie values of mod_rewrite's [CO] flags (err_headers_out: sent with any answer). */
+  cookies?: string[];
 };
 
 type DecisionBody =
@@ -581,6 +583,7 @@ function finishAccess(
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
   if (!decided.env) decided.env = env;
   if (notes.args && !decided.args && decided.kind !== 'internal') decided.args = notes.args;
+  if (notes.cookies) decided.cookies = [...notes.cookies, ...(decided.cookies ?? []).filter((c) => !notes.cookies!.includes(c))];
   // ap_if_walk's Vary comes before mod_rewrite's (fixups); error pages drop both.
   const vary = [...(walked.vary ?? []), ...(notes.vary ?? [])];
   if (vary.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = vary;
@@ -649,9 +652,26 @@ function overrideType(cfg: DirConfig, t: TypeByName, charset: string | undefined
   return t;
 }
 
+/**
+ * ap_http_header_filter's check_headers: a header value with a control byte other than a tab is
+ * never sent; ap_die answers 500 instead, naming in its "Additionally" line a status the
+ * response already had (a redirect's). The value never reaches the socket layer.
+ */
+function headerRefused(name: string, value: string, status: number | undefined, cfg: DirConfig, explain: string): Decision {
+  const shown = value.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return {
+    kind: 'error',
+    status: 500,
+    ...(status !== undefined && status !== 200 ? { abortedStatus: status } : {}),
+    cfg,
+    log: { module: 'http', level: 'error', message: `AH02430: Response header '${name}' value of '${shown}' contains invalid characters, aborting request`, explain },
+  };
+}
+
 /** What decideAfterAccess found on the way: mod_rewrite's Vary, and r->args when it changed them. */
 interface AfterAccessNotes {
   vary?: string[];
+  cookies?: string[];
   args?: { query: string | undefined };
 }
 
@@ -685,6 +705,12 @@ function decideAfterAccess(
       }
       const outcome = runRewriteRound(rw, { path: full, filename, query: req.query, documentRoot: ctx.documentRoot, origin: req.origin }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, env));
       notes.vary = outcome.vary;
+      if (outcome.cookies) {
+        // check_headers: a cookie with a decoded control byte is never sent; the answer is a 500.
+        const bad = outcome.cookies.find((c) => /[\x00-\x08\x0a-\x1f\x7f]/.test(c));
+        if (bad) return headerRefused('Set-Cookie', bad, outcome.kind === 'redirect' ? outcome.status : outcome.kind === 'status' ? outcome.status : undefined, cfg, 'A RewriteRule [CO=...] flag put a decoded control character (e.g. %0d%0a from a back-reference) into a cookie: build the cookie from text you control, or use [B] on the rule.');
+        notes.cookies = outcome.cookies;
+      }
       for (const [k, v] of outcome.env) {
         if (v === undefined) env.delete(k);
         else env.set(k, v);
@@ -703,20 +729,8 @@ function decideAfterAccess(
         const location = outcome.location.startsWith('/') ? `${req.origin}${outcome.location}` : outcome.location;
         // ap_http_header_filter's check_headers: a Location with a control byte (a decoded
         // CR/LF that [NE] left alone) is never sent; the answer becomes a 500.
-        const bad = /[\x00-\x08\x0a-\x1f\x7f]/.exec(location);
-        if (bad) {
-          return {
-            kind: 'error',
-            status: 500,
-            abortedStatus: outcome.status,
-            cfg,
-            log: {
-              module: 'http',
-              level: 'error',
-              message: `AH02430: Response header 'Location' value of '${location.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}' contains invalid characters, aborting request`,
-              explain: 'A RewriteRule with [NE] put a decoded control character (e.g. %0d%0a) into its redirect target: drop [NE] so it is escaped again.',
-            },
-          };
+        if (/[\x00-\x08\x0a-\x1f\x7f]/.test(location)) {
+          return headerRefused('Location', location, outcome.status, cfg, 'A RewriteRule with [NE] put a decoded control character (e.g. %0d%0a) into its redirect target: drop [NE] so it is escaped again.');
         }
         return { kind: 'redirect', status: outcome.status, location, cfg };
       }
@@ -956,6 +970,7 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
     map(name, key) {
       return ctx.rewriteMaps?.lookup(name, key);
     },
+    requestTimeMs: () => Date.now(),
   };
 }
 

@@ -50,6 +50,8 @@ export interface RewriteFlags {
   nosubreq: boolean;
   proxy: boolean;
   env: string[];
+  /** [CO=NAME:VALUE:DOMAIN[:lifetime[:path[:secure[:httponly[:samesite]]]]]], unexpanded. */
+  cookies: string[];
   type?: string;
   handler?: string;
 }
@@ -79,7 +81,7 @@ export interface RewriteConfig {
 function parseFlags(field: string | undefined): RewriteFlags {
   const f: RewriteFlags = {
     last: false, end: false, chain: false, next: false, skip: 0, forbidden: false, gone: false, qsa: false, qsd: false, qsl: false,
-    noescape: false, passthrough: false, escapeBackrefs: false, escapeNoPlus: false, escapeCtls: false, unsafeAllow3F: false, discardPathInfo: false, nosubreq: false, proxy: false, env: [],
+    noescape: false, passthrough: false, escapeBackrefs: false, escapeNoPlus: false, escapeCtls: false, unsafeAllow3F: false, discardPathInfo: false, nosubreq: false, proxy: false, env: [], cookies: [],
   };
   if (field === undefined) return f;
   const parsed = rewriteFlagField(field);
@@ -114,6 +116,7 @@ function parseFlags(field: string | undefined): RewriteFlags {
     else if (k === 'ns' || k === 'nosubreq') f.nosubreq = true;
     else if (k === 'p' || k === 'proxy') f.proxy = true;
     else if (k === 'e' || k === 'env') f.env.push(val);
+    else if (k === 'co' || k === 'cookie') f.cookies.push(val);
     else if (k === 't' || k === 'type') f.type = val;
     else if (k === 'h' || k === 'handler') f.handler = val;
   }
@@ -248,10 +251,12 @@ export interface RewriteEnvironment {
   lookahead(kind: 'U' | 'F', value: string): boolean;
   /** `${name:key}`: the map's value, undefined when the map or the key is unknown. */
   map(name: string, key: string): string | undefined;
+  /** The request's time (ms since the epoch), for a [CO] cookie's expiry. */
+  requestTimeMs?(): number;
 }
 
 /** What a round did; `vary` names the request headers its matching rules' conditions read. */
-export type RewriteOutcome = { env: [string, string | undefined][]; vary: string[] } & (
+export type RewriteOutcome = { env: [string, string | undefined][]; vary: string[]; cookies?: string[] } & (
   | { kind: 'none' }
   | { kind: 'status'; status: number; reason?: string; explain?: string }
   /** `location` is already escaped as Apache sends it (a path is relative to the request's origin). */
@@ -503,6 +508,44 @@ export interface RewriteInput {
 
 /** Runs one per-directory round of `cfg`'s rules. */
 export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironment): RewriteOutcome {
+  // [CO] cookies go to err_headers_out when their rule matches: they leave with any answer.
+  const cookies: string[] = [];
+  const outcome = runRules(cfg, input, env, cookies);
+  return cookies.length ? { ...outcome, cookies } : outcome;
+}
+
+const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * `add_cookie`: "NAME:VALUE:DOMAIN[:minutes[:path[:secure[:httponly[:samesite]]]]]" (';' as the
+ * separator when the text starts with one; empty fields are skipped, as apr_strtok does) as a
+ * Set-Cookie value; undefined without name, value and domain.
+ */
+export function rewriteCookie(spec: string, nowMs: number): { name: string; value: string } | undefined {
+  let sep = ':';
+  let text = spec;
+  if (text.startsWith(';')) {
+    sep = ';';
+    text = text.slice(1);
+  }
+  const [name, value, domain, expires, path, secure, httponly, samesite] = text.split(sep).filter((t) => t !== '');
+  if (name === undefined || value === undefined || domain === undefined) return undefined;
+  let cookie = `${name}=${value}; path=${path ?? '/'}; domain=${domain}`;
+  const minutes = expires === undefined ? 0 : Number.parseInt(expires, 10) || 0;
+  if (minutes) {
+    const t = new Date(nowMs + minutes * 60_000);
+    const two = (n: number): string => String(n).padStart(2, '0');
+    cookie += `; expires=${DAY_NAMES[t.getUTCDay()]}, ${two(t.getUTCDate())}-${MONTH_NAMES[t.getUTCMonth()]}-${String(t.getUTCFullYear()).padStart(4, '0')} ${two(t.getUTCHours())}:${two(t.getUTCMinutes())}:${two(t.getUTCSeconds())} GMT`;
+  }
+  const yes = (v: string | undefined, word: string): boolean => v !== undefined && (v.toLowerCase() === 'true' || v === '1' || v.toLowerCase() === word.toLowerCase());
+  if (yes(secure, 'secure')) cookie += '; secure';
+  if (yes(httponly, 'HttpOnly')) cookie += '; HttpOnly';
+  if (samesite !== undefined && samesite !== '0' && samesite.toLowerCase() !== 'false') cookie += `; SameSite=${samesite}`;
+  return { name, value: cookie };
+}
+
+function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironment, cookies: string[]): RewriteOutcome {
   const envSets: [string, string | undefined][] = [];
   /** r->filename as the rules leave it (a URL once a rule made it one). */
   let filename = input.filename;
@@ -607,6 +650,11 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
           const colon = x.indexOf(':');
           envSets.push(colon === -1 ? [x, ''] : [x.slice(0, colon), x.slice(colon + 1)]);
         }
+      }
+      for (const c of rule.flags.cookies) {
+        const cookie = rewriteCookie(expand(c, ruleCaps, condCaps, roundEnv), env.requestTimeMs?.() ?? Date.now());
+        // A name is set once per request (add_cookie's "<name>_rewrite" pool note).
+        if (cookie && !cookies.some((x) => x.startsWith(`${cookie.name}=`))) cookies.push(cookie.value);
       }
       if (rule.flags.type) type = expand(rule.flags.type, ruleCaps, condCaps, roundEnv);
       if (rule.flags.handler) handler = expand(rule.flags.handler, ruleCaps, condCaps, roundEnv);

@@ -418,6 +418,14 @@ export function respond(
     const prev = res.getHeader(name);
     res.setHeader(name, prev === undefined ? value : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
   }
+  // mod_rewrite's [CO] cookies (err_headers_out); a name already sent on this request is not
+  // sent again (add_cookie's per-request note survives internal redirects).
+  for (const cookie of d.cookies ?? []) {
+    const prev = res.getHeader('Set-Cookie');
+    const list = prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)];
+    const name = cookie.slice(0, cookie.indexOf('=') + 1);
+    if (!list.some((c) => c.startsWith(name))) res.setHeader('Set-Cookie', [...list, cookie]);
+  }
   // mod_rewrite's internal redirect (ap_internal_redirect) answers with the new request's
   // headers_out and output filters, made from the target's per-directory configuration
   // (its <Files>/<FilesMatch>): nothing of this request's Header or Expires lines goes out.
