@@ -755,6 +755,9 @@ function decideAfterAccess(
   let contentType = typed.contentType;
   let handler = typed.handler;
   const encoding = typed.encoding;
+  if (forcedType && /[\x00-\x08\x0a-\x1f\x7f]/.test(forcedType)) {
+    return headerRefused('Content-Type', forcedType, undefined, cfg, 'A RewriteRule [T=...] flag put a decoded control character into the content type: build the type from text you control.');
+  }
   if (forcedType) contentType = forcedType;
   if (forcedHandler) handler = forcedHandler;
   if (!handler && contentType === 'application/x-httpd-cgi') handler = 'cgi-script';

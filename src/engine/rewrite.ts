@@ -656,8 +656,11 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
         // A name is set once per request (add_cookie's "<name>_rewrite" pool note).
         if (cookie && !cookies.some((x) => x.startsWith(`${cookie.name}=`))) cookies.push(cookie.value);
       }
-      if (rule.flags.type) type = expand(rule.flags.type, ruleCaps, condCaps, roundEnv);
-      if (rule.flags.handler) handler = expand(rule.flags.handler, ruleCaps, condCaps, roundEnv);
+      // force_type_handler: expanded with this rule's [B] escaping, lower-cased, ignored when empty.
+      const forcedType = rule.flags.type ? expand(rule.flags.type, ruleCaps, condCaps, roundEnv, escape).toLowerCase() : '';
+      const forcedHandler = rule.flags.handler ? expand(rule.flags.handler, ruleCaps, condCaps, roundEnv, escape).toLowerCase() : '';
+      if (forcedType) type = forcedType;
+      if (forcedHandler) handler = forcedHandler;
       if (rule.flags.forbidden) return { kind: 'status', status: 403, env: envSets, vary };
       if (rule.flags.gone) return { kind: 'status', status: 410, env: envSets, vary };
       if (rule.substitution !== '-') {
