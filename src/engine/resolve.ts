@@ -12,7 +12,7 @@ import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
 import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
-import { exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
+import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 
@@ -749,6 +749,9 @@ function decideAfterAccess(
   }
   // mod_alias per-directory redirects run in fixups, after access control.
   const redirect = matchRedirect(cfg.redirects, uri, req);
+  if (redirect?.kind === 'redirect' && /[\x00-\x08\x0a-\x1f\x7f]/.test(redirect.location)) {
+    return headerRefused('Location', redirect.location, redirect.status, cfg, 'A RedirectMatch put a decoded control character (e.g. %0d%0a) into the query string or fragment of its target, which Apache does not escape: keep back-references out of that part.');
+  }
   if (redirect) return { ...redirect, cfg };
   // Type and handler (mod_mime find_ct, then core_override_type).
   const typed = entry.kind === 'dir' ? typeWithoutExtensions(cfg) : typeByName(ctx, cfg, filename.slice(filename.lastIndexOf('/') + 1));
@@ -1077,7 +1080,16 @@ function matchRedirect(rules: DirConfig['redirects'], uri: string, req: RequestF
     } else {
       const m = r.match.regex.exec(uri);
       if (!m) continue;
-      target = r.target?.replace(/\$(\d)/g, (_, d: string) => m[Number(d)] ?? '');
+      const found = r.target?.replace(/\$(\d)/g, (_, d: string) => m[Number(d)] ?? '');
+      // try_alias_list: the result is parsed as a URI; all but its query and fragment is
+      // escaped again (ap_escape_uri), since the back-references were decoded.
+      if (found !== undefined) {
+        const hash = found.indexOf('#');
+        const beforeHash = hash === -1 ? found : found.slice(0, hash);
+        const q = beforeHash.indexOf('?');
+        const path = q === -1 ? beforeHash : beforeHash.slice(0, q);
+        target = escapeUriPath(path) + (q === -1 ? '' : beforeHash.slice(q)) + (hash === -1 ? '' : found.slice(hash));
+      }
     }
     if (r.status < 300 || r.status > 399) return { kind: 'error', status: r.status };
     if (target === undefined) continue;
