@@ -734,6 +734,22 @@ function decideAfterAccess(
         }
         return { kind: 'redirect', status: outcome.status, location, cfg };
       }
+      if (outcome.kind === 'proxy') {
+        if (!ctx.hasModule('proxy')) {
+          return {
+            kind: 'error',
+            status: 403,
+            cfg,
+            log: { module: 'rewrite', level: 'error', message: `AH10160: attempt to make remote request from mod_rewrite without proxy enabled: proxy:${outcome.url}`, explain: 'The [P] flag needs mod_proxy, which this host does not load: use [R] to redirect instead.' },
+          };
+        }
+        return {
+          kind: 'error',
+          status: 500,
+          cfg,
+          log: { module: 'htsandbox', level: 'error', message: `RewriteRule [P] to ${outcome.url} is not emulated: the host would hand this request to mod_proxy`, explain: 'htsandbox does not proxy from RewriteRule [P]; use SetHandler "proxy:fcgi://…" for a FastCGI application, or [R] to redirect.' },
+        };
+      }
       if (outcome.kind === 'internal') {
         return { kind: 'internal', url: outcome.url, query: outcome.query, cfg, rewriteEnv: outcome.env, end: outcome.end, ...(outcome.status !== undefined ? { status: outcome.status } : {}) };
       }

@@ -261,6 +261,8 @@ export type RewriteOutcome = { env: [string, string | undefined][]; vary: string
   | { kind: 'status'; status: number; reason?: string; explain?: string }
   /** `location` is already escaped as Apache sends it (a path is relative to the request's origin). */
   | { kind: 'redirect'; status: number; location: string }
+  /** [P]: mod_proxy is to fetch this fully qualified URL (query string included). */
+  | { kind: 'proxy'; url: string }
   /** `status`: an [R] status still set when a later rule made the URL local again. */
   | { kind: 'internal'; url: string; query: string | undefined; end: boolean; type?: string; handler?: string; status?: number }
   /** `query`: the query string the rules built when their result was the request's own file. */
@@ -684,6 +686,13 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
           prefixAdded = true;
         }
         if (rule.flags.discardPathInfo) pathInfo = '';
+        if (rule.flags.proxy) {
+          // apply_rewrite_rule: fully_qualify_uri, "proxy:" + URL, and the list ends here.
+          const url = absolute ? out : input.origin + (out.startsWith('/') ? '' : '/') + out;
+          const refused = unsafeQuery(query, envSets, vary);
+          if (refused) return refused;
+          return { kind: 'proxy', url: url + (query !== undefined ? `?${query}` : ''), env: envSets, vary };
+        }
         if (rule.flags.redirect !== undefined) {
           // fully_qualify_uri: the redirect's URL is r->filename for the rules that follow.
           if (!absolute) out = input.origin + (out.startsWith('/') ? '' : '/') + out;
