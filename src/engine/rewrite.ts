@@ -35,6 +35,8 @@ export interface RewriteFlags {
   qsa: boolean;
   qsd: boolean;
   qsl: boolean;
+  /** RULEFLAG_QSNONE: the query string is dropped and none is split off the substitution. */
+  qsnone: boolean;
   noescape: boolean;
   passthrough: boolean;
   escapeBackrefs: boolean;
@@ -80,7 +82,7 @@ export interface RewriteConfig {
 
 function parseFlags(field: string | undefined): RewriteFlags {
   const f: RewriteFlags = {
-    last: false, end: false, chain: false, next: false, skip: 0, forbidden: false, gone: false, qsa: false, qsd: false, qsl: false,
+    last: false, end: false, chain: false, next: false, skip: 0, forbidden: false, gone: false, qsa: false, qsd: false, qsl: false, qsnone: false,
     noescape: false, passthrough: false, escapeBackrefs: false, escapeNoPlus: false, escapeCtls: false, unsafeAllow3F: false, discardPathInfo: false, nosubreq: false, proxy: false, env: [], cookies: [],
   };
   if (field === undefined) return f;
@@ -217,7 +219,18 @@ export function compileRewriteLevel(
         if (negate) pat = pat.slice(1);
         const nocase = line.a3 !== undefined && /(^|[[,])\s*(nc|nocase)\s*([,\]]|$)/i.test(line.a3);
         const r = compileApacheRegex(pat, nocase);
-        if (r.ok && r.regex) rules.push({ pattern: line.a1, regex: r.regex, negate, substitution: line.a2, flags, conds: pending });
+        // cmd_rewriterule: a substitution ending in a literal '?' takes no query string from
+        // itself (the '?' is dropped, nothing is split off) unless [QSA], which then splits at the
+        // last '?'; so does [QSD] without any '?' (RULEFLAG_QSNONE).
+        let substitution = line.a2;
+        if (substitution.endsWith('?')) {
+          if (flags.qsa) flags.qsl = true;
+          else {
+            flags.qsnone = true;
+            substitution = substitution.slice(0, -1);
+          }
+        } else if (flags.qsd && !substitution.includes('?')) flags.qsnone = true;
+        if (r.ok && r.regex) rules.push({ pattern: line.a1, regex: r.regex, negate, substitution, flags, conds: pending });
         pending = [];
         break;
       }
@@ -670,7 +683,7 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
         const absolute = ABSOLUTE_URI.test(out);
         // Query string: a '?' in the substitution starts a new one (QSA appends the old);
         // splitout_queryargs leaves URLs of schemes without query strings alone, and drops r->args.
-        const withoutQuery = absolute && /^(?:ftp|gopher|ldap|nntp):\/\/|^news:/i.test(out);
+        const withoutQuery = rule.flags.qsnone || (absolute && /^(?:ftp|gopher|ldap|nntp):\/\/|^news:/i.test(out));
         const qpos = withoutQuery ? -1 : rule.flags.qsl ? out.lastIndexOf('?') : out.indexOf('?');
         if (withoutQuery) query = undefined;
         else if (qpos !== -1) {
