@@ -35,6 +35,8 @@ export interface RewriteFlags {
   qsa: boolean;
   qsd: boolean;
   qsl: boolean;
+  /** [N=limit]: rounds before AH02596 (REWRITE_MAX_ROUNDS, 32000, by default). */
+  maxRounds: number;
   /** RULEFLAG_QSNONE: the query string is dropped and none is split off the substitution. */
   qsnone: boolean;
   noescape: boolean;
@@ -80,9 +82,12 @@ export interface RewriteConfig {
   ownRules: boolean;
 }
 
+/** htsandbox's ceiling on [N=limit] (Apache has none): a round runs on the event loop. */
+const MAX_ROUNDS_CEILING = 100_000;
+
 function parseFlags(field: string | undefined): RewriteFlags {
   const f: RewriteFlags = {
-    last: false, end: false, chain: false, next: false, skip: 0, forbidden: false, gone: false, qsa: false, qsd: false, qsl: false, qsnone: false,
+    last: false, end: false, chain: false, next: false, skip: 0, forbidden: false, gone: false, qsa: false, qsd: false, qsl: false, qsnone: false, maxRounds: 32000,
     noescape: false, passthrough: false, escapeBackrefs: false, escapeNoPlus: false, escapeCtls: false, unsafeAllow3F: false, discardPathInfo: false, nosubreq: false, proxy: false, env: [], cookies: [],
   };
   if (field === undefined) return f;
@@ -93,7 +98,11 @@ function parseFlags(field: string | undefined): RewriteFlags {
     if (k === 'l' || k === 'last') f.last = true;
     else if (k === 'end') f.end = true;
     else if (k === 'c' || k === 'chain') f.chain = true;
-    else if (k === 'n' || k === 'next') f.next = true;
+    else if (k === 'n' || k === 'next') {
+      f.next = true;
+      // atoi, as Apache reads it; bounded so that one request cannot hold the event loop.
+      if (val !== '') f.maxRounds = Math.min(Number.parseInt(val, 10) || 0, MAX_ROUNDS_CEILING);
+    }
     else if (k === 's' || k === 'skip') f.skip = Number.parseInt(val, 10) || 0;
     else if (k === 'f' || k === 'forbidden') f.forbidden = true;
     else if (k === 'g' || k === 'gone') f.gone = true;
@@ -575,7 +584,7 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
   let forcedStatus: number | undefined;
   let type: string | undefined;
   let handler: string | undefined;
-  let rounds = 0;
+  let round = 1;
   const vary: string[] = [];
   let varyThis: string[] = [];
   // %{ENV:x} sees what [E=] set earlier in this round; %{REQUEST_FILENAME} is r->filename as
@@ -595,7 +604,6 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
     },
   };
   restart: for (;;) {
-    if (++rounds > 32000) return { kind: 'status', status: 500, env: envSets, vary };
     let skipChain = false;
     for (let i = 0; i < cfg.rules.length; i++) {
       const rule = cfg.rules[i]!;
@@ -729,7 +737,20 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
         query = undefined;
       }
       if (rule.flags.end) end = true;
-      if (rule.flags.next) continue restart;
+      if (rule.flags.next) {
+        // apply_rewrite_list: [N] starts over, at most [N=limit] rounds (32000 by default).
+        if (++round >= rule.flags.maxRounds) {
+          return {
+            kind: 'status',
+            status: 500,
+            env: envSets,
+            vary,
+            reason: `AH02596: RewriteRule '${rule.pattern}' and URI '${input.path.slice(0, 200)}' exceeded maximum number of rounds (${rule.flags.maxRounds}) via the [N] flag`,
+            explain: 'A rule with [N] keeps matching its own result: make its pattern stop matching once the work is done.',
+          };
+        }
+        continue restart;
+      }
       // [R] and an absolute substitution do not stop the list: only L, END, PT (and P) do.
       if (rule.flags.last || rule.flags.end || rule.flags.passthrough || rule.flags.proxy) break;
       if (rule.flags.skip > 0) i += rule.flags.skip;
