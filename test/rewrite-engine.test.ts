@@ -139,3 +139,19 @@ describe('[CO] cookies (add_cookie)', () => {
     expect(round('RewriteRule ^t$ - [CO=d:1:x.org]\nRewriteRule ^t$ - [CO=d:2:x.org,CO=e:3:x.org,F]', 't')).toMatchObject({ kind: 'status', status: 403, cookies: ['d=1; path=/; domain=x.org', 'e=3; path=/; domain=x.org'] });
   });
 });
+
+describe('[P], a trailing ? and [N=limit]', () => {
+  it('[P] ends the list with the fully qualified URL for mod_proxy', () => {
+    expect(round('RewriteRule ^p$ /rw/t.txt?x=1 [P]\nRewriteRule ^.*$ /never', 'p')).toMatchObject({ kind: 'proxy', url: 'http://localhost:8080/rw/t.txt?x=1' });
+  });
+  it("a trailing '?' drops the query string without splitting; with [QSA] the last '?' splits", () => {
+    expect(round('RewriteRule ^u/(.*)$ /t.cgi/$1? [UnsafeAllow3F]', 'u/a?b', 'orig=1')).toMatchObject({ kind: 'internal', url: '/t.cgi/a?b', query: undefined });
+    expect(round('RewriteRule ^k$ /t.cgi?a=1? [QSA]', 'k', 'orig=1')).toMatchObject({ kind: 'internal', url: '/t.cgi?a=1', query: 'orig=1' });
+  });
+  it('[N=limit] counts rounds from 1 (AH02596)', () => {
+    const r = round('RewriteRule ^(a{0,5})x$ $1ax [N=3]', 'x');
+    expect(r).toMatchObject({ kind: 'status', status: 500 });
+    expect(r.kind === 'status' && r.reason).toMatch(/^AH02596: /);
+    expect(round('RewriteRule ^(a{0,1})x$ $1ax [N=4]', 'x')).toMatchObject({ kind: 'internal', url: '/rw/aax' });
+  });
+});
