@@ -27,8 +27,9 @@ describe('HT220: a per-directory pattern that starts with ^/', () => {
     expect(lint('RewriteEngine On\n<IfModule mod_rewrite.c>\nRewriteRule ^\\/old new.html\n</IfModule>\n').codes).toEqual(['HT220']);
     expect(lint('RewriteEngine On\n<Files x>\nRewriteRule ^/old new.html\n</Files>\n').codes).toEqual(['HT220']);
   });
-  it('is not flagged without the anchor, negated, or in a RewriteCond', () => {
+  it('is not flagged without the anchor, when optional (^/?), negated, or in a RewriteCond', () => {
     expect(lint('RewriteEngine On\nRewriteRule /old new.html\nRewriteRule !^/x - [F]\nRewriteCond %{REQUEST_URI} ^/a\nRewriteRule ^a b\n').codes).toEqual([]);
+    expect(lint('RewriteEngine On\nRewriteRule ^/?old$ new.html\nRewriteRule ^/*x y.html\nRewriteRule ^/{0,1}z w.html\n').codes).toEqual([]);
   });
 });
 

@@ -103,11 +103,12 @@ export function lintRewrite(nodes: readonly ConfigNode[], inheritedEngine: boole
   }
   const effective = engine ?? inheritedEngine;
 
-  // A per-directory pattern is matched against the path below this directory: no leading '/'.
+  // A per-directory pattern is matched against the path below this directory: no leading '/'
+  // (an optional one, "^/?", is the usual way to write rules for both contexts).
   for (const node of [...level, ...nested]) {
     if (node.key !== 'rewriterule') continue;
     const facts = ruleFacts(node, 0);
-    if (!facts || facts.negate || !/^\^(?:\/|\\\/)/.test(facts.pattern)) continue;
+    if (!facts || facts.negate || !/^\^(?:\/|\\\/)(?![?*]|\{0)/.test(facts.pattern)) continue;
     diagnostics.push(
       diagnostic(
         'HT220',
