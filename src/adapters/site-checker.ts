@@ -8,6 +8,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import { catalogEntry, type ErrorCode } from '../vocabulary/error-catalog.js';
 import { analyzeHtaccess } from '../grammar/htaccess-analysis.js';
+import { lintRewrite } from '../grammar/rewrite-lint.js';
 import { withFcgidProgramCheck } from './fcgid-programs.js';
 import { htaccessIgnored, overridePolicyFor } from '../grammar/host-config.js';
 import type { LoadedHost } from './server-config-loader.js';
@@ -77,7 +78,9 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
   const diagnostics: Diagnostic[] = [];
   const regularFiles: string[] = [];
   const names = loaded.host.accessFileNames;
-  const visit = (dir: string): void => {
+  // RewriteEngine's per-directory state passes from a directory's .htaccess to its subdirectories.
+  const visit = (dir: string, rewriteEngine: boolean | undefined): void => {
+    let engineHere = rewriteEngine;
     let entries: string[];
     try {
       entries = readdirSync(dir).sort();
@@ -107,6 +110,11 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
           const analysis = withFcgidProgramCheck(analyzeHtaccess(text, shown(abs), loaded.facts, loaded.host.modules, policy));
           diagnostics.push(...analysis.diagnostics);
           files.push({ file: shown(abs), rejected: analysis.fatal !== undefined });
+          if (analysis.fatal === undefined) {
+            const lint = lintRewrite(analysis.nodes, rewriteEngine);
+            diagnostics.push(...lint.diagnostics);
+            engineHere = lint.engine;
+          }
         }
       }
     }
@@ -114,14 +122,14 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
       const child = join(dir, name);
       try {
         const st = lstatSync(child);
-        if (st.isDirectory()) visit(child);
+        if (st.isDirectory()) visit(child, engineHere);
         else if (st.isFile() && name !== accessName) regularFiles.push(child);
       } catch {
         /* vanished while walking */
       }
     }
   };
-  visit(rootAbs);
+  visit(rootAbs, undefined);
   const fcgidScripts: { file: string; path: string }[] = [];
   const scripts = checkScripts(rootAbs, loaded, regularFiles, shown, diagnostics, fcgidScripts);
   return { files, scripts, fcgidScripts, diagnostics };

@@ -12,7 +12,7 @@ import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
 import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
-import { exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
+import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 
@@ -82,6 +82,13 @@ export type Decision = DecisionBody & {
   authHeaders?: [string, string][];
   /** The status a failing non-authoritative mod_fcgid program left (Apache keeps r->status). */
   statusOverride?: number;
+  /**
+   * r->args as mod_rewrite left it when it ignored a rewrite to the request's own file
+   * (hook_fixup keeps the query string the rules built): the response uses this query.
+   */
+  args?: { query: string | undefined };
+  /** Set-Cookie values of mod_rewrite's [CO] flags (err_headers_out: sent with any answer). */
+  cookies?: string[];
 };
 
 type DecisionBody =
@@ -94,6 +101,11 @@ type DecisionBody =
       errorNotes?: string;
       /** Headers that go out with the error page (err_headers_out), e.g. WWW-Authenticate. */
       headers?: Record<string, string>;
+      /**
+       * The status the response had when its header fields were refused (check_headers): ap_die
+       * then skips ErrorDocument and names that status in its "Additionally" line.
+       */
+      abortedStatus?: number;
     }
   | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
   /** Run a mod_fcgid access-phase program (FastCGI Authorizer role), then go on with `resume`. */
@@ -115,8 +127,8 @@ type DecisionBody =
   | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
   | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
   | { kind: 'options'; allow: string; cfg: DirConfig }
-  /** mod_rewrite changed the URL: the request starts again there (same method). */
-  | { kind: 'internal'; url: string; query: string | undefined; cfg: DirConfig; rewriteEnv: [string, string | undefined][]; end: boolean }
+  /** mod_rewrite changed the URL: the request starts again there (same method); `status` is an [R]'s r->status it carries. */
+  | { kind: 'internal'; url: string; query: string | undefined; cfg: DirConfig; rewriteEnv: [string, string | undefined][]; end: boolean; status?: number }
   | {
       kind: 'handler';
       handler: string;
@@ -574,9 +586,11 @@ function finishAccess(
   // So does mod_ssl's (ssl_hook_Fixup): HTTPS and the SSL_* variables join the request's
   // environment, where Header's env= sees them too.
   if (req.tls) for (const [k, v] of req.tls) env.set(k, v);
-  const notes: { vary?: string[] } = {};
+  const notes: AfterAccessNotes = {};
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
   if (!decided.env) decided.env = env;
+  if (notes.args && !decided.args && decided.kind !== 'internal') decided.args = notes.args;
+  if (notes.cookies) decided.cookies = [...notes.cookies, ...(decided.cookies ?? []).filter((c) => !notes.cookies!.includes(c))];
   // ap_if_walk's Vary comes before mod_rewrite's (fixups); error pages drop both.
   const vary = [...(walked.vary ?? []), ...(notes.vary ?? [])];
   if (vary.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = vary;
@@ -645,6 +659,29 @@ function overrideType(cfg: DirConfig, t: TypeByName, charset: string | undefined
   return t;
 }
 
+/**
+ * ap_http_header_filter's check_headers: a header value with a control byte other than a tab is
+ * never sent; ap_die answers 500 instead, naming in its "Additionally" line a status the
+ * response already had (a redirect's). The value never reaches the socket layer.
+ */
+function headerRefused(name: string, value: string, status: number | undefined, cfg: DirConfig, explain: string): Decision {
+  const shown = value.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return {
+    kind: 'error',
+    status: 500,
+    ...(status !== undefined && status !== 200 ? { abortedStatus: status } : {}),
+    cfg,
+    log: { module: 'http', level: 'error', message: `AH02430: Response header '${name}' value of '${shown}' contains invalid characters, aborting request`, explain },
+  };
+}
+
+/** What decideAfterAccess found on the way: mod_rewrite's Vary, and r->args when it changed them. */
+interface AfterAccessNotes {
+  vary?: string[];
+  cookies?: string[];
+  args?: { query: string | undefined };
+}
+
 function decideAfterAccess(
   ctx: ResolveContext,
   req: RequestFacts,
@@ -655,7 +692,7 @@ function decideAfterAccess(
   entry: FsEntry,
   pathInfo: string,
   env: Map<string, string>,
-  notes: { vary?: string[] },
+  notes: AfterAccessNotes,
 ): Decision {
   // mod_rewrite's per-directory rules run first in fixups.
   let forcedType: string | undefined;
@@ -673,36 +710,80 @@ function decideAfterAccess(
           log: { module: 'rewrite', level: 'error', message: `AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the RewriteRule directive is also forbidden due to its similar ability to circumvent directory restrictions : ${filename}` },
         };
       }
-      const outcome = runRewriteRound(rw, { path: full, query: req.query, documentRoot: ctx.documentRoot }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, env));
+      const outcome = runRewriteRound(rw, { path: full, filename, query: req.query, documentRoot: ctx.documentRoot, origin: req.origin }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, env));
       notes.vary = outcome.vary;
+      if (outcome.cookies) {
+        // check_headers: a cookie with a decoded control byte is never sent; the answer is a 500.
+        const bad = outcome.cookies.find((c) => /[\x00-\x08\x0a-\x1f\x7f]/.test(c));
+        if (bad) return headerRefused('Set-Cookie', bad, outcome.kind === 'redirect' ? outcome.status : outcome.kind === 'status' ? outcome.status : undefined, cfg, 'A RewriteRule [CO=...] flag put a decoded control character (e.g. %0d%0a from a back-reference) into a cookie: build the cookie from text you control, or use [B] on the rule.');
+        notes.cookies = outcome.cookies;
+      }
       for (const [k, v] of outcome.env) {
         if (v === undefined) env.delete(k);
         else env.set(k, v);
       }
       if (outcome.kind === 'status') {
-        return { kind: 'error', status: outcome.status, cfg, ...(outcome.reason ? { log: { module: 'rewrite', level: 'error', message: outcome.reason, explain: 'A RewriteRule keeps growing the path it rewrites (often with [N]): make its pattern stop matching its own output.' } } : {}) };
+        return {
+          kind: 'error',
+          status: outcome.status,
+          cfg,
+          ...(outcome.reason
+            ? { log: { module: 'rewrite', level: 'error', message: outcome.reason, explain: outcome.explain ?? 'A RewriteRule keeps growing the path it rewrites (often with [N]): make its pattern stop matching its own output.' } }
+            : {}),
+        };
       }
       if (outcome.kind === 'redirect') {
         const location = outcome.location.startsWith('/') ? `${req.origin}${outcome.location}` : outcome.location;
+        // ap_http_header_filter's check_headers: a Location with a control byte (a decoded
+        // CR/LF that [NE] left alone) is never sent; the answer becomes a 500.
+        if (/[\x00-\x08\x0a-\x1f\x7f]/.test(location)) {
+          return headerRefused('Location', location, outcome.status, cfg, 'A RewriteRule with [NE] put a decoded control character (e.g. %0d%0a) into its redirect target: drop [NE] so it is escaped again.');
+        }
         return { kind: 'redirect', status: outcome.status, location, cfg };
       }
+      if (outcome.kind === 'proxy') {
+        if (!ctx.hasModule('proxy')) {
+          return {
+            kind: 'error',
+            status: 403,
+            cfg,
+            log: { module: 'rewrite', level: 'error', message: `AH10160: attempt to make remote request from mod_rewrite without proxy enabled: proxy:${outcome.url}`, explain: 'The [P] flag needs mod_proxy, which this host does not load: use [R] to redirect instead.' },
+          };
+        }
+        return {
+          kind: 'error',
+          status: 500,
+          cfg,
+          log: { module: 'htsandbox', level: 'error', message: `RewriteRule [P] to ${outcome.url} is not emulated: the host would hand this request to mod_proxy`, explain: 'htsandbox does not proxy from RewriteRule [P]; use SetHandler "proxy:fcgi://…" for a FastCGI application, or [R] to redirect.' },
+        };
+      }
       if (outcome.kind === 'internal') {
-        return { kind: 'internal', url: outcome.url, query: outcome.query, cfg, rewriteEnv: outcome.env, end: outcome.end };
+        return { kind: 'internal', url: outcome.url, query: outcome.query, cfg, rewriteEnv: outcome.env, end: outcome.end, ...(outcome.status !== undefined ? { status: outcome.status } : {}) };
       }
       if (outcome.kind === 'unchanged') {
         forcedType = outcome.type;
         forcedHandler = outcome.handler;
+        if ('query' in outcome) {
+          req = { ...req, query: outcome.query };
+          notes.args = { query: outcome.query };
+        }
       }
     }
   }
   // mod_alias per-directory redirects run in fixups, after access control.
   const redirect = matchRedirect(cfg.redirects, uri, req);
+  if (redirect?.kind === 'redirect' && /[\x00-\x08\x0a-\x1f\x7f]/.test(redirect.location)) {
+    return headerRefused('Location', redirect.location, redirect.status, cfg, 'A RedirectMatch put a decoded control character (e.g. %0d%0a) into the query string or fragment of its target, which Apache does not escape: keep back-references out of that part.');
+  }
   if (redirect) return { ...redirect, cfg };
   // Type and handler (mod_mime find_ct, then core_override_type).
   const typed = entry.kind === 'dir' ? typeWithoutExtensions(cfg) : typeByName(ctx, cfg, filename.slice(filename.lastIndexOf('/') + 1));
   let contentType = typed.contentType;
   let handler = typed.handler;
   const encoding = typed.encoding;
+  if (forcedType && /[\x00-\x08\x0a-\x1f\x7f]/.test(forcedType)) {
+    return headerRefused('Content-Type', forcedType, undefined, cfg, 'A RewriteRule [T=...] flag put a decoded control character into the content type: build the type from text you control.');
+  }
   if (forcedType) contentType = forcedType;
   if (forcedHandler) handler = forcedHandler;
   if (!handler && contentType === 'application/x-httpd-cgi') handler = 'cgi-script';
@@ -920,6 +1001,7 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
     map(name, key) {
       return ctx.rewriteMaps?.lookup(name, key);
     },
+    requestTimeMs: () => Date.now(),
   };
 }
 
@@ -1023,7 +1105,16 @@ function matchRedirect(rules: DirConfig['redirects'], uri: string, req: RequestF
     } else {
       const m = r.match.regex.exec(uri);
       if (!m) continue;
-      target = r.target?.replace(/\$(\d)/g, (_, d: string) => m[Number(d)] ?? '');
+      const found = r.target?.replace(/\$(\d)/g, (_, d: string) => m[Number(d)] ?? '');
+      // try_alias_list: the result is parsed as a URI; all but its query and fragment is
+      // escaped again (ap_escape_uri), since the back-references were decoded.
+      if (found !== undefined) {
+        const hash = found.indexOf('#');
+        const beforeHash = hash === -1 ? found : found.slice(0, hash);
+        const q = beforeHash.indexOf('?');
+        const path = q === -1 ? beforeHash : beforeHash.slice(0, q);
+        target = escapeUriPath(path) + (q === -1 ? '' : beforeHash.slice(q)) + (hash === -1 ? '' : found.slice(hash));
+      }
     }
     if (r.status < 300 || r.status > 399) return { kind: 'error', status: r.status };
     if (target === undefined) continue;

@@ -35,15 +35,27 @@ export interface RewriteFlags {
   qsa: boolean;
   qsd: boolean;
   qsl: boolean;
+  /** [N=limit]: rounds before AH02596 (REWRITE_MAX_ROUNDS, 32000, by default). */
+  maxRounds: number;
+  /** RULEFLAG_QSNONE: the query string is dropped and none is split off the substitution. */
+  qsnone: boolean;
   noescape: boolean;
   passthrough: boolean;
   escapeBackrefs: boolean;
   escapeNoPlus: boolean;
+  /** [BCTLS]: back-references escape only controls and spaces. */
+  escapeCtls: boolean;
+  /** [B=chars]: back-references escape only these characters. */
+  escapeChars?: string;
   noEscapeChars?: string;
+  /** [UnsafeAllow3F]: a '?' that comes from an expansion may start the query string. */
+  unsafeAllow3F: boolean;
   discardPathInfo: boolean;
   nosubreq: boolean;
   proxy: boolean;
   env: string[];
+  /** [CO=NAME:VALUE:DOMAIN[:lifetime[:path[:secure[:httponly[:samesite]]]]]], unexpanded. */
+  cookies: string[];
   type?: string;
   handler?: string;
 }
@@ -70,10 +82,13 @@ export interface RewriteConfig {
   ownRules: boolean;
 }
 
+/** htsandbox's ceiling on [N=limit] (Apache has none): a round runs on the event loop. */
+const MAX_ROUNDS_CEILING = 100_000;
+
 function parseFlags(field: string | undefined): RewriteFlags {
   const f: RewriteFlags = {
-    last: false, end: false, chain: false, next: false, skip: 0, forbidden: false, gone: false, qsa: false, qsd: false, qsl: false,
-    noescape: false, passthrough: false, escapeBackrefs: false, escapeNoPlus: false, discardPathInfo: false, nosubreq: false, proxy: false, env: [],
+    last: false, end: false, chain: false, next: false, skip: 0, forbidden: false, gone: false, qsa: false, qsd: false, qsl: false, qsnone: false, maxRounds: 32000,
+    noescape: false, passthrough: false, escapeBackrefs: false, escapeNoPlus: false, escapeCtls: false, unsafeAllow3F: false, discardPathInfo: false, nosubreq: false, proxy: false, env: [], cookies: [],
   };
   if (field === undefined) return f;
   const parsed = rewriteFlagField(field);
@@ -83,7 +98,11 @@ function parseFlags(field: string | undefined): RewriteFlags {
     if (k === 'l' || k === 'last') f.last = true;
     else if (k === 'end') f.end = true;
     else if (k === 'c' || k === 'chain') f.chain = true;
-    else if (k === 'n' || k === 'next') f.next = true;
+    else if (k === 'n' || k === 'next') {
+      f.next = true;
+      // atoi, as Apache reads it; bounded so that one request cannot hold the event loop.
+      if (val !== '') f.maxRounds = Math.min(Number.parseInt(val, 10) || 0, MAX_ROUNDS_CEILING);
+    }
     else if (k === 's' || k === 'skip') f.skip = Number.parseInt(val, 10) || 0;
     else if (k === 'f' || k === 'forbidden') f.forbidden = true;
     else if (k === 'g' || k === 'gone') f.gone = true;
@@ -97,13 +116,18 @@ function parseFlags(field: string | undefined): RewriteFlags {
     else if (k === 'qsl' || k === 'qslast') f.qsl = true;
     else if (k === 'ne' || k === 'noescape') f.noescape = true;
     else if (k === 'pt' || k === 'passthrough') f.passthrough = true;
-    else if (k === 'b' || k === 'backrefescaping') f.escapeBackrefs = true;
-    else if (k === 'bnp' || k === 'backrefnoplus') f.escapeNoPlus = true;
+    else if (k === 'b' || k === 'backrefescaping') {
+      f.escapeBackrefs = true;
+      if (val !== '') f.escapeChars = val;
+    } else if (k === 'bnp' || k === 'backrefnoplus') f.escapeNoPlus = true;
+    else if (k === 'bctls') f.escapeCtls = true;
+    else if (k === 'unsafeallow3f') f.unsafeAllow3F = true;
     else if (k === 'bne') f.noEscapeChars = val;
     else if (k.startsWith('d')) f.discardPathInfo = true;
     else if (k === 'ns' || k === 'nosubreq') f.nosubreq = true;
     else if (k === 'p' || k === 'proxy') f.proxy = true;
     else if (k === 'e' || k === 'env') f.env.push(val);
+    else if (k === 'co' || k === 'cookie') f.cookies.push(val);
     else if (k === 't' || k === 'type') f.type = val;
     else if (k === 'h' || k === 'handler') f.handler = val;
   }
@@ -204,7 +228,18 @@ export function compileRewriteLevel(
         if (negate) pat = pat.slice(1);
         const nocase = line.a3 !== undefined && /(^|[[,])\s*(nc|nocase)\s*([,\]]|$)/i.test(line.a3);
         const r = compileApacheRegex(pat, nocase);
-        if (r.ok && r.regex) rules.push({ pattern: line.a1, regex: r.regex, negate, substitution: line.a2, flags, conds: pending });
+        // cmd_rewriterule: a substitution ending in a literal '?' takes no query string from
+        // itself (the '?' is dropped, nothing is split off) unless [QSA], which then splits at the
+        // last '?'; so does [QSD] without any '?' (RULEFLAG_QSNONE).
+        let substitution = line.a2;
+        if (substitution.endsWith('?')) {
+          if (flags.qsa) flags.qsl = true;
+          else {
+            flags.qsnone = true;
+            substitution = substitution.slice(0, -1);
+          }
+        } else if (flags.qsd && !substitution.includes('?')) flags.qsnone = true;
+        if (r.ok && r.regex) rules.push({ pattern: line.a1, regex: r.regex, negate, substitution, flags, conds: pending });
         pending = [];
         break;
       }
@@ -238,15 +273,22 @@ export interface RewriteEnvironment {
   lookahead(kind: 'U' | 'F', value: string): boolean;
   /** `${name:key}`: the map's value, undefined when the map or the key is unknown. */
   map(name: string, key: string): string | undefined;
+  /** The request's time (ms since the epoch), for a [CO] cookie's expiry. */
+  requestTimeMs?(): number;
 }
 
 /** What a round did; `vary` names the request headers its matching rules' conditions read. */
-export type RewriteOutcome = { env: [string, string | undefined][]; vary: string[] } & (
+export type RewriteOutcome = { env: [string, string | undefined][]; vary: string[]; cookies?: string[] } & (
   | { kind: 'none' }
-  | { kind: 'status'; status: number; reason?: string }
+  | { kind: 'status'; status: number; reason?: string; explain?: string }
+  /** `location` is already escaped as Apache sends it (a path is relative to the request's origin). */
   | { kind: 'redirect'; status: number; location: string }
-  | { kind: 'internal'; url: string; query: string | undefined; end: boolean; type?: string; handler?: string }
-  | { kind: 'unchanged'; end: boolean; type?: string; handler?: string }
+  /** [P]: mod_proxy is to fetch this fully qualified URL (query string included). */
+  | { kind: 'proxy'; url: string }
+  /** `status`: an [R] status still set when a later rule made the URL local again. */
+  | { kind: 'internal'; url: string; query: string | undefined; end: boolean; type?: string; handler?: string; status?: number }
+  /** `query`: the query string the rules built when their result was the request's own file. */
+  | { kind: 'unchanged'; end: boolean; type?: string; handler?: string; query?: string | undefined }
 );
 
 const MAX_REWRITTEN_LENGTH = 2 * 8190;
@@ -267,16 +309,48 @@ function headerOfVariable(name: string): string | undefined {
   return HEADER_VARIABLES[name];
 }
 
-/** `B` flag escaping: alphanumerics and `_` stay, space → `+` (`%20` with BNP), other bytes → %xx. */
-function escapeBackref(s: string, noPlus: boolean, keep = ''): string {
+/**
+ * `escape_backref`: a byte is escaped when [B] has no list (or it is in [B=list]; with [BCTLS]
+ * when it is a control or a space) and it is not in [BNE=list]; alphanumerics and `_` stay,
+ * space becomes `+` (`%20` with [BNP]), other bytes `%xx`.
+ */
+function escapeBackref(s: string, flags: RewriteFlags): string {
+  const escapeme = flags.escapeChars;
+  const keep = flags.noEscapeChars;
   let out = '';
   for (const ch of Buffer.from(s, 'latin1')) {
     const c = String.fromCharCode(ch);
-    if (/[A-Za-z0-9_]/.test(c) || keep.includes(c)) out += c;
-    else if (c === ' ' && !noPlus) out += '+';
+    const selected = (flags.escapeCtls ? ch <= 0x20 || ch === 0x7f : escapeme === undefined) || (escapeme !== undefined && escapeme.includes(c));
+    if (!selected || (keep !== undefined && keep.includes(c)) || /[A-Za-z0-9_]/.test(c)) out += c;
+    else if (c === ' ' && !flags.escapeNoPlus) out += '+';
     else out += `%${ch.toString(16).padStart(2, '0')}`;
   }
   return out;
+}
+
+/**
+ * Where the query string's '?' came from (`do_expand`'s unsafe_qmark): 1 when the first one
+ * ([QSL]: the last one) comes from a back-reference, variable or map, 0 when it is literal,
+ * -1 when there is none. A backslash-escaped `\?` counts as neither.
+ */
+interface QmarkTracker {
+  unsafe: -1 | 0 | 1;
+  tracking: boolean;
+  last: boolean;
+}
+
+function noteLiteral(t: QmarkTracker | undefined, c: string): void {
+  if (t?.tracking && c === '?') {
+    t.unsafe = 0;
+    t.tracking = t.last;
+  }
+}
+
+function noteExpanded(t: QmarkTracker | undefined, value: string): void {
+  if (t?.tracking && value.includes('?')) {
+    t.unsafe = 1;
+    t.tracking = t.last;
+  }
 }
 
 /** `do_expand`: `$N`, `%N`, `%{VAR}`, `${map:key|default}`, `\c`. */
@@ -286,6 +360,7 @@ function expand(
   condCaps: readonly (string | undefined)[],
   env: RewriteEnvironment,
   escapeRefs?: (s: string) => string,
+  qmark?: QmarkTracker,
 ): string {
   let out = '';
   for (let i = 0; i < template.length; i++) {
@@ -294,13 +369,11 @@ function expand(
     if (c === '\\' && d !== undefined) {
       out += d;
       i++;
-    } else if (c === '$' && d !== undefined && /\d/.test(d)) {
-      const v = ruleCaps[Number(d)] ?? '';
-      out += escapeRefs ? escapeRefs(v) : v;
-      i++;
-    } else if (c === '%' && d !== undefined && /\d/.test(d)) {
-      const v = condCaps[Number(d)] ?? '';
-      out += escapeRefs ? escapeRefs(v) : v;
+    } else if ((c === '$' || c === '%') && d !== undefined && /\d/.test(d)) {
+      const raw = (c === '$' ? ruleCaps : condCaps)[Number(d)] ?? '';
+      const v = escapeRefs && raw !== '' ? escapeRefs(raw) : raw;
+      noteExpanded(qmark, v);
+      out += v;
       i++;
     } else if ((c === '%' || c === '$') && d === '{') {
       const close = findInCurlies(template, i + 2, '}');
@@ -309,18 +382,26 @@ function expand(
         out += c + d;
         i++;
       } else if (c === '%') {
-        out += env.variable(template.slice(i + 2, close));
+        const v = env.variable(template.slice(i + 2, close));
+        noteExpanded(qmark, v);
+        out += v;
         i = close;
       } else {
         // `${map:key|default}`: key and default are expanded, the map's answer is not.
         const bar = findInCurlies(template, colon + 1, '|');
         const keyEnd = bar === -1 || bar > close ? close : bar;
-        const value = env.map(template.slice(i + 2, colon), expand(template.slice(colon + 1, keyEnd), ruleCaps, condCaps, env));
-        if (value !== undefined) out += value;
-        else if (keyEnd !== close && close > keyEnd + 1) out += expand(template.slice(keyEnd + 1, close), ruleCaps, condCaps, env);
+        let v = env.map(template.slice(i + 2, colon), expand(template.slice(colon + 1, keyEnd), ruleCaps, condCaps, env));
+        if (v === undefined && keyEnd !== close && close > keyEnd + 1) v = expand(template.slice(keyEnd + 1, close), ruleCaps, condCaps, env);
+        if (v !== undefined) {
+          noteExpanded(qmark, v);
+          out += v;
+        }
         i = close;
       }
-    } else out += c;
+    } else {
+      noteLiteral(qmark, c);
+      out += c;
+    }
   }
   return out;
 }
@@ -440,25 +521,74 @@ function evalCond(
 export interface RewriteInput {
   /** r->filename + r->path_info. */
   path: string;
+  /** r->filename alone: a result equal to it is ignored (hook_fixup's deadloop check). */
+  filename: string;
   query: string | undefined;
   /** The document root (a rewritten filesystem path under it becomes a URL again). */
   documentRoot: string;
+  /** scheme://host[:port] of the request (fully_qualify_uri). */
+  origin: string;
 }
 
 /** Runs one per-directory round of `cfg`'s rules. */
 export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironment): RewriteOutcome {
+  // [CO] cookies go to err_headers_out when their rule matches: they leave with any answer.
+  const cookies: string[] = [];
+  const outcome = runRules(cfg, input, env, cookies);
+  return cookies.length ? { ...outcome, cookies } : outcome;
+}
+
+const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * `add_cookie`: "NAME:VALUE:DOMAIN[:minutes[:path[:secure[:httponly[:samesite]]]]]" (';' as the
+ * separator when the text starts with one; empty fields are skipped, as apr_strtok does) as a
+ * Set-Cookie value; undefined without name, value and domain.
+ */
+export function rewriteCookie(spec: string, nowMs: number): { name: string; value: string } | undefined {
+  let sep = ':';
+  let text = spec;
+  if (text.startsWith(';')) {
+    sep = ';';
+    text = text.slice(1);
+  }
+  const [name, value, domain, expires, path, secure, httponly, samesite] = text.split(sep).filter((t) => t !== '');
+  if (name === undefined || value === undefined || domain === undefined) return undefined;
+  let cookie = `${name}=${value}; path=${path ?? '/'}; domain=${domain}`;
+  const minutes = expires === undefined ? 0 : Number.parseInt(expires, 10) || 0;
+  if (minutes) {
+    const t = new Date(nowMs + minutes * 60_000);
+    const two = (n: number): string => String(n).padStart(2, '0');
+    cookie += `; expires=${DAY_NAMES[t.getUTCDay()]}, ${two(t.getUTCDate())}-${MONTH_NAMES[t.getUTCMonth()]}-${String(t.getUTCFullYear()).padStart(4, '0')} ${two(t.getUTCHours())}:${two(t.getUTCMinutes())}:${two(t.getUTCSeconds())} GMT`;
+  }
+  const yes = (v: string | undefined, word: string): boolean => v !== undefined && (v.toLowerCase() === 'true' || v === '1' || v.toLowerCase() === word.toLowerCase());
+  if (yes(secure, 'secure')) cookie += '; secure';
+  if (yes(httponly, 'HttpOnly')) cookie += '; HttpOnly';
+  if (samesite !== undefined && samesite !== '0' && samesite.toLowerCase() !== 'false') cookie += `; SameSite=${samesite}`;
+  return { name, value: cookie };
+}
+
+function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironment, cookies: string[]): RewriteOutcome {
   const envSets: [string, string | undefined][] = [];
-  let path = input.path;
+  /** r->filename as the rules leave it (a URL once a rule made it one). */
+  let filename = input.filename;
+  /** r->path_info: added back to every rule's subject until [DPI] drops it. */
+  let pathInfo = input.path.startsWith(input.filename) ? input.path.slice(input.filename.length) : '';
   let query = input.query;
   let changed = false;
+  /** The [NE] of the last rule that substituted (hook_fixup's ACTION_NOESCAPE). */
+  let noescape = false;
   let end = false;
-  let redirect: number | undefined;
+  /** r->status as [R] or an absolute substitution set it. */
+  let forcedStatus: number | undefined;
   let type: string | undefined;
   let handler: string | undefined;
-  let rounds = 0;
+  let round = 1;
   const vary: string[] = [];
   let varyThis: string[] = [];
-  // %{ENV:x} sees what [E=] set earlier in this round; header lookups are noted for Vary.
+  // %{ENV:x} sees what [E=] set earlier in this round; %{REQUEST_FILENAME} is r->filename as
+  // the rules changed it; header lookups are noted for Vary.
   const roundEnv: RewriteEnvironment = {
     ...env,
     variable(name: string): string {
@@ -466,6 +596,7 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
         const key = name.slice(4);
         for (let k = envSets.length - 1; k >= 0; k--) if (envSets[k]![0] === key) return envSets[k]![1] ?? '';
       }
+      if (changed && (name === 'REQUEST_FILENAME' || name === 'SCRIPT_FILENAME')) return filename;
       const value = env.variable(name);
       const header = headerOfVariable(name);
       if (header !== undefined && value !== '' && header.toLowerCase() !== 'host') varyThis.push(header);
@@ -473,7 +604,6 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
     },
   };
   restart: for (;;) {
-    if (++rounds > 32000) return { kind: 'status', status: 500, env: envSets, vary };
     let skipChain = false;
     for (let i = 0; i < cfg.rules.length; i++) {
       const rule = cfg.rules[i]!;
@@ -481,7 +611,9 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
         if (!rule.flags.chain) skipChain = false;
         continue;
       }
-      const subject = path.startsWith(cfg.dir) ? path.slice(cfg.dir.length) : path === cfg.dir.slice(0, -1) ? '' : path;
+      // apply_rewrite_rule: "add path info postfix", then "strip per-dir prefix" when it is there.
+      const full = filename + pathInfo;
+      const subject = full.startsWith(cfg.dir) ? full.slice(cfg.dir.length) : full === cfg.dir.slice(0, -1) ? '' : full;
       const m = rule.regex.exec(subject);
       const matched = rule.negate ? m === null : m !== null;
       const ruleCaps = rule.negate ? [] : (m ?? []);
@@ -518,8 +650,22 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
       }
       for (const h of ruleVary) if (!vary.includes(h)) vary.push(h);
       // The substitution is expanded before this rule's [E=] are set (apply_rewrite_rule).
-      const escape = rule.flags.escapeBackrefs || rule.flags.escapeNoPlus ? (s: string): string => escapeBackref(s, rule.flags.escapeNoPlus, rule.flags.noEscapeChars) : undefined;
-      let out = rule.substitution === '-' ? '' : expand(rule.substitution, ruleCaps, condCaps, roundEnv, escape);
+      const escape = rule.flags.escapeBackrefs || rule.flags.escapeCtls ? (s: string): string => escapeBackref(s, rule.flags) : undefined;
+      // [R=4xx] and '-' have no substitution to expand (RULEFLAG_NOSUB).
+      const nosub = rule.substitution === '-' || rule.flags.status !== undefined;
+      const qmark: QmarkTracker | undefined = rule.flags.unsafeAllow3F ? undefined : { unsafe: -1, tracking: true, last: rule.flags.qsl };
+      let out = nosub ? '' : expand(rule.substitution, ruleCaps, condCaps, roundEnv, escape, qmark);
+      if (qmark?.unsafe === 1) {
+        // CVE-2024-38474: a '?' decoded from the request (%3f) must not start a query string.
+        return {
+          kind: 'status',
+          status: 403,
+          env: envSets,
+          vary,
+          reason: 'AH10508: Unsafe URL with %3f URL rewritten without UnsafeAllow3F',
+          explain: `RewriteRule '${rule.pattern}': the first '?' of its substitution comes from a back-reference or variable, so the request's own text would start the query string. Put a literal '?' before it (e.g. "target?x=$1"), escape it with [B], or allow it with [UnsafeAllow3F] if that is really meant.`,
+        };
+      }
       for (const e of rule.flags.env) {
         const x = expand(e, ruleCaps, condCaps, roundEnv);
         if (x.startsWith('!')) envSets.push([x.slice(1), undefined]);
@@ -528,42 +674,85 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
           envSets.push(colon === -1 ? [x, ''] : [x.slice(0, colon), x.slice(colon + 1)]);
         }
       }
-      if (rule.flags.type) type = expand(rule.flags.type, ruleCaps, condCaps, roundEnv);
-      if (rule.flags.handler) handler = expand(rule.flags.handler, ruleCaps, condCaps, roundEnv);
+      for (const c of rule.flags.cookies) {
+        const cookie = rewriteCookie(expand(c, ruleCaps, condCaps, roundEnv), env.requestTimeMs?.() ?? Date.now());
+        // A name is set once per request (add_cookie's "<name>_rewrite" pool note).
+        if (cookie && !cookies.some((x) => x.startsWith(`${cookie.name}=`))) cookies.push(cookie.value);
+      }
+      // force_type_handler: expanded with this rule's [B] escaping, lower-cased, ignored when empty.
+      const forcedType = rule.flags.type ? expand(rule.flags.type, ruleCaps, condCaps, roundEnv, escape).toLowerCase() : '';
+      const forcedHandler = rule.flags.handler ? expand(rule.flags.handler, ruleCaps, condCaps, roundEnv, escape).toLowerCase() : '';
+      if (forcedType) type = forcedType;
+      if (forcedHandler) handler = forcedHandler;
       if (rule.flags.forbidden) return { kind: 'status', status: 403, env: envSets, vary };
       if (rule.flags.gone) return { kind: 'status', status: 410, env: envSets, vary };
       if (rule.substitution !== '-') {
         if (rule.flags.status !== undefined) return { kind: 'status', status: rule.flags.status, env: envSets, vary };
-        // Query string: a '?' in the substitution starts a new one (QSA appends the old).
-        const qpos = rule.flags.qsl ? out.lastIndexOf('?') : out.indexOf('?');
-        if (qpos !== -1) {
+        const absolute = ABSOLUTE_URI.test(out);
+        // Query string: a '?' in the substitution starts a new one (QSA appends the old);
+        // splitout_queryargs leaves URLs of schemes without query strings alone, and drops r->args.
+        const withoutQuery = rule.flags.qsnone || (absolute && /^(?:ftp|gopher|ldap|nntp):\/\/|^news:/i.test(out));
+        const qpos = withoutQuery ? -1 : rule.flags.qsl ? out.lastIndexOf('?') : out.indexOf('?');
+        if (withoutQuery) query = undefined;
+        else if (qpos !== -1) {
           const newQ = out.slice(qpos + 1);
           out = out.slice(0, qpos);
           if (rule.flags.qsa && query) query = newQ ? `${newQ}&${query}` : query;
           else query = newQ === '' ? undefined : newQ;
           if (query !== undefined && query.endsWith('&')) query = query.slice(0, -1);
         } else if (rule.flags.qsd) query = undefined;
-        if (/^[a-z][a-z0-9+.-]*:\/\//i.test(out)) {
-          return { kind: 'redirect', status: rule.flags.redirect ?? 302, location: out + (query ? `?${query}` : ''), env: envSets, vary };
+        let prefixAdded = false;
+        if (!absolute && !out.startsWith('/')) {
+          out = cfg.dir + out;
+          prefixAdded = true;
         }
-        if (!out.startsWith('/')) out = cfg.dir + out;
-        if (!out.startsWith('//')) out = out.replace(/^\/+/, '/');
-        if (rule.flags.discardPathInfo) {
-          /* path_info is dropped with the new filename */
+        if (rule.flags.discardPathInfo) pathInfo = '';
+        if (rule.flags.proxy) {
+          // apply_rewrite_rule: fully_qualify_uri, "proxy:" + URL, and the list ends here.
+          const url = absolute ? out : input.origin + (out.startsWith('/') ? '' : '/') + out;
+          const refused = unsafeQuery(query, envSets, vary);
+          if (refused) return refused;
+          return { kind: 'proxy', url: url + (query !== undefined ? `?${query}` : ''), env: envSets, vary };
         }
-        path = out;
+        if (rule.flags.redirect !== undefined) {
+          // fully_qualify_uri: the redirect's URL is r->filename for the rules that follow.
+          if (!absolute) out = input.origin + (out.startsWith('/') ? '' : '/') + out;
+          forcedStatus = rule.flags.redirect;
+        } else {
+          // reduce_uri would make a URL of this server a path again, but only for a host and
+          // port of a <VirtualHost> address or the ServerName's port, which the host's single
+          // server (ServerName without a port) never matches: the URL is a redirect.
+          if (absolute) forcedStatus = 302;
+          // Leading slashes merge, unless the substitution wrote them.
+          else if (!prefixAdded && !rule.substitution.startsWith('//')) out = out.replace(/^\/+/, '/');
+        }
+        filename = out;
         changed = true;
+        noescape = rule.flags.noescape;
         // Looping rules that grow the path stop at twice LimitRequestLine (8190), as in Apache.
-        if (path.length > MAX_REWRITTEN_LENGTH) {
-          return { kind: 'status', status: 500, env: envSets, vary, reason: `RewriteRule '${rule.pattern}' and URI '${path.slice(0, 200)}…' exceeded maximum length (${MAX_REWRITTEN_LENGTH})` };
+        if (filename.length > MAX_REWRITTEN_LENGTH) {
+          return { kind: 'status', status: 500, env: envSets, vary, reason: `RewriteRule '${rule.pattern}' and URI '${filename.slice(0, 200)}…' exceeded maximum length (${MAX_REWRITTEN_LENGTH})` };
         }
-        if (rule.flags.redirect !== undefined) redirect = rule.flags.redirect;
       } else if (rule.flags.qsd) {
         query = undefined;
       }
       if (rule.flags.end) end = true;
-      if (rule.flags.next) continue restart;
-      if (rule.flags.last || rule.flags.end || rule.flags.passthrough || redirect !== undefined) break;
+      if (rule.flags.next) {
+        // apply_rewrite_list: [N] starts over, at most [N=limit] rounds (32000 by default).
+        if (++round >= rule.flags.maxRounds) {
+          return {
+            kind: 'status',
+            status: 500,
+            env: envSets,
+            vary,
+            reason: `AH02596: RewriteRule '${rule.pattern}' and URI '${input.path.slice(0, 200)}' exceeded maximum number of rounds (${rule.flags.maxRounds}) via the [N] flag`,
+            explain: 'A rule with [N] keeps matching its own result: make its pattern stop matching once the work is done.',
+          };
+        }
+        continue restart;
+      }
+      // [R] and an absolute substitution do not stop the list: only L, END, PT (and P) do.
+      if (rule.flags.last || rule.flags.end || rule.flags.passthrough || rule.flags.proxy) break;
       if (rule.flags.skip > 0) i += rule.flags.skip;
     }
     break;
@@ -571,18 +760,93 @@ export function runRewriteRound(cfg: RewriteConfig, input: RewriteInput, env: Re
   if (!changed) {
     return { kind: 'unchanged', env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
   }
+  const scheme = ABSOLUTE_URI.exec(filename);
+  if (scheme) {
+    // hook_fixup: "it was finally rewritten to a remote URL". RewriteBase replaces the per-dir
+    // prefix in its path (a relative [R] target without one leaks the file system path).
+    let location = filename;
+    const pathStart = filename.indexOf('/', scheme[0].length);
+    if (cfg.base !== undefined && pathStart !== -1 && filename.startsWith(cfg.dir, pathStart)) {
+      location = filename.slice(0, pathStart) + cfg.base.replace(/\/?$/, '/') + filename.slice(pathStart + cfg.dir.length);
+    }
+    const status = forcedStatus !== undefined && forcedStatus >= 300 && forcedStatus < 400 ? forcedStatus : 302;
+    return finishRedirect(status, location, query, input.query, noescape, envSets, vary);
+  }
+  const refused = unsafeQuery(query, envSets, vary);
+  if (refused) return refused;
   // Back from a filesystem path to a URL: RewriteBase replaces the directory, else the
   // document root is stripped.
-  let url = path;
+  let url = filename;
   const rebased = cfg.base !== undefined && url.startsWith(cfg.dir);
   if (rebased) url = cfg.base!.replace(/\/?$/, '/') + url.slice(cfg.dir.length);
-  if (redirect !== undefined) {
-    // A relative [R] target without RewriteBase keeps the filesystem path (Apache leaks it too).
-    return { kind: 'redirect', status: redirect, location: url + (query ? `?${query}` : ''), env: envSets, vary };
-  }
   if (!rebased && url.startsWith(`${input.documentRoot}/`)) url = url.slice(input.documentRoot.length);
-  if (path === input.path && query === input.query) {
-    return { kind: 'unchanged', env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+  const extras = { ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+  if (filename === input.filename) {
+    // hook_fixup: "initial URL equal rewritten URL ... [IGNORING REWRITE]" — no internal
+    // redirect, but the query string the rules built stays (r->args was already replaced).
+    return { kind: 'unchanged', env: envSets, vary, end, ...(query !== input.query ? { query } : {}), ...extras };
   }
-  return { kind: 'internal', url, query, env: envSets, vary, end, ...(type ? { type } : {}), ...(handler ? { handler } : {}) };
+  // An [R] whose URL a later rule made local again: the internal redirect carries r->status.
+  return { kind: 'internal', url, query, env: envSets, vary, end, ...(forcedStatus !== undefined ? { status: forcedStatus } : {}), ...extras };
+}
+
+/** `is_absolute_uri`: a scheme mod_rewrite knows, followed by "://" (or "mailto:" and the like). */
+const ABSOLUTE_URI = /^(?:ajp|balancer|fcgi|ftp|gopher|https?|h2c?|ldap|nntp|scgi|wss?):\/\/|^(?:mailto|news|unix):/i;
+
+/**
+ * hook_fixup's check of the rewritten query string (AH10411): a control byte or a space there
+ * was decoded from the request and nothing escaped it again. Redirects without [NE] escape it.
+ */
+function unsafeQuery(query: string | undefined, env: [string, string | undefined][], vary: string[]): RewriteOutcome | undefined {
+  if (query === undefined || !/[\x00-\x20\x7f]/.test(query)) return undefined;
+  return {
+    kind: 'status',
+    status: 403,
+    env,
+    vary,
+    reason: 'AH10411: Rewritten query string contains control characters or spaces',
+    explain: 'A back-reference or variable put a decoded space or control character into the query string: escape it with the [B] flag (or [BCTLS]).',
+  };
+}
+
+/** `ap_escape_uri` (ap_os_escape_path, partial): every byte outside the path-safe set as %xx. */
+export function escapeUriPath(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ch = s[i]!;
+    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "$-_.+!*'(),:;@&=/~".includes(ch)) out += ch;
+    else if (c > 0xff) out += encodeURIComponent(ch).toLowerCase();
+    else out += `%${c.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * The Location of a rewrite redirect as hook_fixup builds it: without [NE] the part after the
+ * host is escaped (`escape_absolute_uri`), and so is a query string the rules changed.
+ */
+function finishRedirect(
+  status: number,
+  target: string,
+  query: string | undefined,
+  originalQuery: string | undefined,
+  noescape: boolean,
+  env: [string, string | undefined][],
+  vary: string[],
+): RewriteOutcome {
+  if (noescape) {
+    const refused = unsafeQuery(query, env, vary);
+    if (refused) return refused;
+  }
+  let location = target;
+  if (!noescape) {
+    // escape_absolute_uri: after "scheme://host/" (or "scheme:"); "http://host" and
+    // "http://host/" stay as they are.
+    const scheme = ABSOLUTE_URI.exec(target);
+    const from = !scheme ? 0 : scheme[0].endsWith('/') ? target.indexOf('/', scheme[0].length) + 1 : scheme[0].length;
+    if (from > 0 || !scheme) location = target.slice(0, from) + escapeUriPath(target.slice(from));
+  }
+  if (query !== undefined && query !== '') location += `?${noescape || query === originalQuery ? query : escapeUriPath(query)}`;
+  return { kind: 'redirect', status, location, env, vary };
 }

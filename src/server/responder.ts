@@ -91,8 +91,9 @@ function sendError(
   const original = Number(previous?.env.get('REDIRECT_STATUS') ?? '200');
   const recursive = original >= 400 && d.status >= 400;
   const status = recursive ? original : d.status;
-  let additionally = recursive ? original : undefined;
-  const doc = status >= 400 && !recursive ? cfg.errorDocuments.get(status) : undefined;
+  const aborted = d.kind === 'error' ? d.abortedStatus : undefined;
+  let additionally = recursive ? original : aborted;
+  const doc = status >= 400 && !recursive && aborted === undefined ? cfg.errorDocuments.get(status) : undefined;
   if (doc) {
     if (doc.kind === 'url') {
       res.writeHead(302, { Location: doc.value, 'Content-Type': 'text/html; charset=iso-8859-1' });
@@ -320,7 +321,7 @@ function redirectInternally(
   const decision = resolveRequest(site, next);
   // An error document that is a script answers with the error's status unless it sets one.
   if (change.status !== undefined && decision.kind === 'handler') decision.statusOverride ??= change.status;
-  respond(site, req, res, next, decision, log, { env, depth, ...(change.vary?.length ? { vary: change.vary } : {}) });
+  respond(site, req, res, next, decision, log, { env, depth, ...(change.vary?.length ? { vary: change.vary } : {}), ...(change.status !== undefined ? { status: change.status } : {}) });
 }
 
 /** A CGI's `Location: /local` (no Status): the request starts again as GET at that URL. */
@@ -360,7 +361,8 @@ function rewriteRedirect(
   const env = new Map<string, string>();
   for (const [k, v] of previous?.env ?? []) env.set(`REDIRECT_${k}`, v);
   for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
-  env.set('REDIRECT_STATUS', '200');
+  // internal_internal_redirect: the new request inherits r->status (an [R] made local again).
+  env.set('REDIRECT_STATUS', String(d.status ?? 200));
   env.set('REDIRECT_URL', facts.rawPath ? decodeURIComponentSafe(facts.rawPath) : '/');
   // r->args was already rewritten: that is what REDIRECT_QUERY_STRING shows.
   if (d.query !== undefined) env.set('REDIRECT_QUERY_STRING', d.query);
@@ -370,6 +372,7 @@ function rewriteRedirect(
   redirectInternally(site, req, res, facts, url, env, log, previous, {
     vary: [...(previous?.vary ?? []), ...(d.vary ?? [])],
     rewriteEnded: d.end,
+    ...(d.status !== undefined ? { status: d.status } : {}),
     explain: 'A RewriteRule keeps matching its own result: add a RewriteCond that stops it (e.g. %{REQUEST_FILENAME} !-f) or use [END].',
   });
 }
@@ -388,6 +391,8 @@ export interface RedirectState {
   depth: number;
   /** Vary kept across mod_rewrite's internal redirects. */
   vary?: readonly string[];
+  /** r->status the redirected request inherits (a static file is sent with it). */
+  status?: number;
 }
 
 /** Sends the response for a decision. */
@@ -411,6 +416,8 @@ export function respond(
     );
     return;
   }
+  // mod_rewrite replaced r->args while ignoring a rewrite to the same file.
+  if (d.args) facts = { ...facts, query: d.args.query };
   if (d.kind === 'error' && d.log) log(d.log, facts);
   // An access-phase program's fields (and a redirect's Location) meet the core output filter's
   // check like a script's: a byte HTTP does not allow is the host's 500 (check_headers).
@@ -428,13 +435,28 @@ export function respond(
     const prev = res.getHeader(name);
     res.setHeader(name, prev === undefined ? value : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
   }
+  // mod_rewrite's [CO] cookies (err_headers_out); a name already sent on this request is not
+  // sent again (add_cookie's per-request note survives internal redirects).
+  for (const cookie of d.cookies ?? []) {
+    const prev = res.getHeader('Set-Cookie');
+    const list = prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)];
+    const name = cookie.slice(0, cookie.indexOf('=') + 1);
+    if (!list.some((c) => c.startsWith(name))) res.setHeader('Set-Cookie', [...list, cookie]);
+  }
+  // mod_rewrite's internal redirect (ap_internal_redirect) answers with the new request's
+  // headers_out and output filters, made from the target's per-directory configuration
+  // (its <Files>/<FilesMatch>): nothing of this request's Header or Expires lines goes out.
+  if (d.kind === 'internal') {
+    rewriteRedirect(site, req, res, facts, d, log, redirected);
+    return;
+  }
   const isCgi = d.kind === 'handler' && (SCRIPT_HANDLERS.has(d.handler) || d.handler.startsWith('proxy:'));
   // Only scripts read the request body; for everything else it is drained.
-  if (!isCgi && d.kind !== 'internal') req.resume();
+  if (!isCgi) req.resume();
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
   const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
   if (!generated) applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
-  if (d.kind !== 'error' && d.kind !== 'redirect' && d.kind !== 'internal') {
+  if (d.kind !== 'error' && d.kind !== 'redirect') {
     // ap_http_header_filter's fix_vary drops repeated names and joins the rest with ",".
     if (redirected?.vary?.length || d.vary?.length) {
       res.setHeader('Vary', joinVary([...(redirected?.vary ?? []), ...(d.vary ?? [])]));
@@ -453,8 +475,9 @@ export function respond(
       sendError(site, req, res, facts, d, log, redirected);
       return;
     case 'file':
-      // A failing non-authoritative FcgidAuthorizer's status stays the request's (r->status).
-      sendFile(res, facts, d, req, d.statusOverride, (f) => {
+      // A failing non-authoritative FcgidAuthorizer's status stays the request's (r->status);
+      // an error document keeps the error's status.
+      sendFile(res, facts, d, req, d.statusOverride ?? redirected?.status, (f) => {
         const err: Decision = {
           kind: 'error',
           status: 403,
@@ -471,9 +494,6 @@ export function respond(
       return;
     case 'listing':
       sendListing(site, res, facts, d);
-      return;
-    case 'internal':
-      rewriteRedirect(site, req, res, facts, d, log, redirected);
       return;
     case 'options':
       res.writeHead(200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });

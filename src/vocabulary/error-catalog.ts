@@ -40,6 +40,15 @@ const entries = [
   { code: 'HT205', severity: 'warning', summary: 'Directive skipped because AllowOverride Nonfatal is set' },
   { code: 'HT206', severity: 'warning', summary: 'Config variable ${NAME} is not defined' },
   { code: 'HT207', severity: 'warning', summary: 'proxy: handler htsandbox cannot follow (malformed target, or a scheme other than fcgi://)' },
+  // mod_rewrite rules the host accepts but that cannot work as written (check only)
+  { code: 'HT220', severity: 'warning', summary: 'RewriteRule pattern starting with ^/ in .htaccess, which never matches (the per-directory path has no leading slash)',
+    hint: 'Drop the leading slash, or test %{REQUEST_URI} in a RewriteCond.' },
+  { code: 'HT221', severity: 'warning', summary: 'RewriteRule where no RewriteEngine On applies (neither in the file nor inherited from a parent directory)',
+    hint: 'Add "RewriteEngine On" before the rules.' },
+  { code: 'HT222', severity: 'warning', summary: 'RewriteRule with [R] but without [L]: the following rules still run, on the redirect\'s full URL',
+    hint: 'Add L to the flags: [R=301,L].' },
+  { code: 'HT223', severity: 'warning', summary: 'RewriteRule that is never reached: an earlier rule without conditions matches every path and ends the rules',
+    hint: 'Move the rule above the catch-all one, or give the catch-all rule a RewriteCond.' },
   // --- I/O while checking or loading ---
   { code: 'HT300', severity: 'error', summary: 'File or directory cannot be read' },
   { code: 'HT301', severity: 'error', summary: 'Include pattern matches no file' },
