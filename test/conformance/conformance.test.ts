@@ -67,7 +67,7 @@ async function startHtsandbox(caseDir: string): Promise<{ port: number; siteRoot
   const dir = mkdtempSync(join(tmpdir(), 'htsandbox-conf-'));
   chmodSync(dir, 0o755); // the run-as user must traverse it, as with Apache's copy
   const siteRoot = join(dir, 'site');
-  copySite(join(caseDir, 'site'), siteRoot, join(caseDir, 'modes.txt'));
+  copySite(join(caseDir, 'site'), siteRoot, join(caseDir, 'modes.txt'), join(caseDir, 'setup.sh'));
   const conf = join(dir, 'host.conf');
   writeHostConfig(conf, siteRoot, join(PROFILES_DIR, 'apache.conf'), hostSettings(siteRoot, caseDir));
   const server = await spawnServe([siteRoot, '--port', '0', '--host', '127.0.0.1', '--config', conf]);
@@ -152,7 +152,7 @@ describe('conformance with Apache', () => {
           apache = await startPrivateApache({
             site: join(caseDir, 'site'),
             extraConfig: (root) => hostSettings(root, caseDir),
-            prepare: (root) => finishSiteCopy(root, join(caseDir, 'modes.txt')),
+            prepare: (root) => finishSiteCopy(root, join(caseDir, 'modes.txt'), join(caseDir, 'setup.sh')),
           });
         }
         const mine = await startHtsandbox(caseDir);
