@@ -10,7 +10,7 @@
  * answers, its open file descriptors are back to their count before the corpus, and once it is
  * stopped no process it or its scripts started is left.
  */
-import { cpSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { cpSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import { PROFILES_DIR, PROJECT_ROOT, startPrivateApache, writeHostConfig, type P
 import { copySite, finishSiteCopy } from './helpers/site-copy.js';
 import { spawnServe, type ServeChild } from './helpers/serve-in-process.js';
 import { sendRaw, statusCodes, statusLines, type RawAnswer } from './helpers/raw-http.js';
+import { fdCount, fdTargets, killProcessesOfSite, processesOfSite } from './helpers/leftovers.js';
 
 const live = peerAvailable('Apache for the raw hostile corpus', apacheMissing());
 const havePerlFcgi = peerAvailable('Perl FCGI for the hostile corpus', perlFcgiMissing());
@@ -192,50 +193,6 @@ const summary = (a: RawAnswer | undefined, wholeLine = false): string => {
   return (wholeLine ? lines : statusCodes(lines)).join(' | ');
 };
 
-function fdCount(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** What each open descriptor is (sockets with their TCP ports), to say what leaked. */
-function fdTargets(pid: number): string[] {
-  const tcp = new Map<string, string>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    if (!existsSync(table)) continue;
-    for (const row of readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const f = row.trim().split(/\s+/);
-      if (f.length < 10) continue;
-      const port = (a: string): number => Number.parseInt(a.split(':')[1]!, 16);
-      tcp.set(f[9]!, `tcp ${port(f[1]!)}->${port(f[2]!)} state ${f[3]}`);
-    }
-  }
-  const out: string[] = [];
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-      out.push(`${fd}: ${target}${inode && tcp.has(inode) ? ` (${tcp.get(inode)})` : ''}`);
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return out;
-}
-
-/** Pids whose command line mentions `needle` (our site copy's path: scripts, apps, their children). */
-function processesMentioning(needle: string): string[] {
-  const found: string[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'latin1').replace(/\0/g, ' ');
-      if (cmd.includes(needle)) found.push(`${p}: ${cmd.trim()}`);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return found;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe.runIf(havePerlFcgi)('hostile corpus: raw requests and invariants', () => {
@@ -285,13 +242,7 @@ describe.runIf(havePerlFcgi)('hostile corpus: raw requests and invariants', () =
     await server?.stop();
     await apache?.stop();
     // What a failed run left behind is ended here (by pid, only processes of our site copy).
-    for (const line of siteRoot ? processesMentioning(siteRoot) : []) {
-      try {
-        process.kill(Number(line.split(':')[0]), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    if (siteRoot) killProcessesOfSite(siteRoot);
     rmSync(base, { recursive: true, force: true });
   });
 
@@ -333,10 +284,10 @@ describe.runIf(havePerlFcgi)('hostile corpus: raw requests and invariants', () =
     const wasUp = exitedDuringCorpus === undefined;
     const code = await server!.stop();
     if (wasUp) expect(code, 'exit code after SIGTERM').toBe(0);
-    let left = processesMentioning(siteRoot);
+    let left = processesOfSite(siteRoot);
     for (let i = 0; i < 30 && left.length > 0; i++) {
       await sleep(100);
-      left = processesMentioning(siteRoot);
+      left = processesOfSite(siteRoot);
     }
     expect(left).toEqual([]);
     expect(existsSync(siteRoot)).toBe(true);
