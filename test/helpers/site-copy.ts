@@ -1,8 +1,9 @@
 /**
  * Site preparation shared by Apache's and htsandbox's copies of a conformance case:
  * `{{ROOT}}` in .htaccess files becomes the copy's path, modes git cannot store come from
- * `modes.txt` ("0600 path" lines), and every mtime is fixed so ETag, Last-Modified and listing
- * dates are reproducible.
+ * `modes.txt` ("0600 path" lines), what git cannot store at all (hard links, files beside the
+ * root that links reach) from an optional `setup.sh` run with the copy's root as its argument,
+ * and every mtime is fixed so ETag, Last-Modified and listing dates are reproducible.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
@@ -22,8 +23,9 @@ function walk(dir: string, visit: (p: string) => void): void {
   }
 }
 
-/** Finishes a copy in place: placeholders, owner, modes, then mtimes (deepest first). */
-export function finishSiteCopy(siteRoot: string, modesFile?: string): void {
+/** Finishes a copy in place: setup script, placeholders, owner, modes, then mtimes (deepest first). */
+export function finishSiteCopy(siteRoot: string, modesFile?: string, setupScript?: string): void {
+  if (setupScript && existsSync(setupScript)) execFileSync('sh', [setupScript, siteRoot], { stdio: ['ignore', 'ignore', 'inherit'] });
   walk(siteRoot, (p) => {
     if (p.endsWith('/.htaccess') && lstatSync(p).isFile()) {
       const text = readFileSync(p, 'latin1');
