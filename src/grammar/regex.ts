@@ -99,8 +99,27 @@ function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex
 /** PCRE2 refuses a range with a class escape at either end (`[a-\d]`); RE2 reads it literally. */
 const CLASS_ESCAPE_RANGE = /\[(?:[^\]\\]|\\.)*?(?:[^\\[]-\\[dDsSwWhHvV]|\\[dDsSwWhHvV]-[^\]])/;
 
+/**
+ * Compiled patterns by `icase` and source. Every regex of an `.htaccess` is compiled when the
+ * file is checked and again when its configuration is built; a compiled pattern holds no
+ * match state (no `g`/`y` flag), so both may share it. Bounded: emptied when full.
+ */
+const compiled = new Map<string, RegexCompileResult>();
+const COMPILED_MAX = 1 << 16;
+
 /** Compiles a pattern as Apache would; `icase` adds AP_REG_ICASE (e.g. `[NC]`). */
 export function compileApacheRegex(pattern: string, icase = false): RegexCompileResult {
+  const key = (icase ? 'i' : 's') + pattern;
+  let result = compiled.get(key);
+  if (result === undefined) {
+    result = compileUncached(pattern, icase);
+    if (compiled.size >= COMPILED_MAX) compiled.clear();
+    compiled.set(key, result);
+  }
+  return result;
+}
+
+function compileUncached(pattern: string, icase: boolean): RegexCompileResult {
   const flags = icase ? 'si' : 's';
   if (CLASS_ESCAPE_RANGE.test(pattern)) return { ok: false, reason: 'invalid range in character class' };
   try {

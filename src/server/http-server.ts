@@ -6,6 +6,7 @@ import type { LogEvent, RequestFacts } from '../engine/resolve.js';
 import { resolveRequest } from '../engine/resolve.js';
 import { respond } from './responder.js';
 import { accessLogTime } from '../grammar/apache-time.js';
+import { normalizeRequestPath } from '../grammar/url-path.js';
 import type { SiteContext } from './site-context.js';
 
 export interface HttpFrontOptions {
@@ -19,6 +20,27 @@ export interface HttpFrontOptions {
 function remoteAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '0.0.0.0';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/** The most directories ahead of a walk whose access files `prepare` looks at. */
+const MAX_PREPARED_DIRS = 64;
+
+/**
+ * The directories whose access files the walk of `rawPath` reads, from `/` down (the last
+ * component may be a directory too). A guess is enough: a directory missed here is read
+ * where the walk meets it.
+ */
+export function walkDirectories(documentRoot: string, rawPath: string): string[] {
+  const norm = normalizeRequestPath(rawPath);
+  if (!norm.ok || norm.uri.startsWith('/~')) return [];
+  const parts = `${documentRoot}/${norm.uri}`.split('/').filter((p) => p !== '');
+  const dirs = ['/'];
+  let dir = '';
+  for (const p of parts.slice(0, MAX_PREPARED_DIRS)) {
+    dir += `/${p}`;
+    dirs.push(dir);
+  }
+  return dirs;
 }
 
 /** Creates the server (not yet listening). */
@@ -48,17 +70,6 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     };
     site.stats.requests++;
     res.setHeader('Server', 'Apache (htsandbox)');
-    try {
-      site.fs.sync();
-      const decision = resolveRequest(site, facts);
-      respond(site, req, res, facts, decision, log);
-    } catch (err) {
-      logger.error({ err, url: target }, 'internal error while handling the request');
-      if (!res.headersSent) {
-        res.writeHead(500, { 'Content-Type': 'text/html; charset=iso-8859-1' });
-      }
-      res.end();
-    }
     if (opts.accessLog) {
       const write = opts.accessLog;
       res.on('finish', () => {
@@ -68,6 +79,29 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         );
       });
     }
+    const answer = (): void => {
+      try {
+        const decision = resolveRequest(site, facts);
+        respond(site, req, res, facts, decision, log);
+      } catch (err) {
+        logger.error({ err, url: target }, 'internal error while handling the request');
+        if (!res.headersSent) {
+          res.writeHead(500, { 'Content-Type': 'text/html; charset=iso-8859-1' });
+        }
+        res.end();
+      }
+    };
+    let ahead: Promise<void> | undefined;
+    try {
+      site.fs.sync();
+      // A huge .htaccess on the way is read first, in slices, so other clients go on being
+      // answered meanwhile; the walk then finds it cached.
+      ahead = site.fs.prepare(walkDirectories(site.documentRoot, rawPath));
+    } catch (err) {
+      logger.error({ err, url: target }, 'internal error while reading access files ahead of the request');
+    }
+    if (ahead) ahead.then(answer, answer);
+    else answer();
   });
   // Track connections so shutdown can end idle keep-alive ones.
   const sockets = new Set<Socket>();
