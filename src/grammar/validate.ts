@@ -305,7 +305,7 @@ class Walker {
       const before = this.diagnostics.length;
       const op = key === '<requireall' ? 'all' : key === '<requireany' ? 'any' : 'none';
       this.walk(node.children, { ...frame, parent: node, authzOp: op }, () => {
-        if (this.diagnostics.length === before && !node.children.some((c) => c.key === 'require' || c.key.startsWith('<require'))) {
+        if (this.diagnostics.length === before && !hasAuthzMember(node.children)) {
           this.add('HT105', node, `${name}> directive contains no authorization directives`);
         }
       });
@@ -347,6 +347,21 @@ class Walker {
   }
 }
 
+
+/**
+ * Whether a `<Require…>` section has a member: a `Require` line or a nested `<Require…>`,
+ * also inside the conditional sections Apache splices in while reading (`<IfDefine>` …).
+ */
+function hasAuthzMember(children: readonly ConfigNode[]): boolean {
+  const todo: (readonly ConfigNode[])[] = [children];
+  while (todo.length > 0) {
+    for (const c of todo.pop()!) {
+      if (c.key === 'require' || c.key.startsWith('<require')) return true;
+      if (c.kind === 'section' && c.active && isConditionalSection(c.key)) todo.push(c.children);
+    }
+  }
+  return false;
+}
 
 function overrideClassName(mask: number): string {
   const names: string[] = [];

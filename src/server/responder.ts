@@ -406,6 +406,10 @@ export function respond(
     return;
   }
   if (d.kind === 'error' && d.log) log(d.log, facts);
+  if (d.kind === 'error' && d.noAnswer) {
+    res.destroy();
+    return;
+  }
   // An access-phase program's header fields go out with whatever the answer is (err_headers_out).
   for (const [name, value] of d.authHeaders ?? []) {
     const prev = res.getHeader(name);
