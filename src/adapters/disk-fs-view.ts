@@ -15,6 +15,7 @@ import { prepareLevelSteps } from '../engine/dir-config.js';
 
 const MISSING: FsEntry = { kind: 'missing', size: 0, mtimeUs: 0n, uid: -1, mode: 0, dev: 0, ino: 0 };
 const DENIED: FsEntry = { kind: 'denied', size: 0, mtimeUs: 0n, uid: -1, mode: 0, dev: 0, ino: 0 };
+const FAILED: FsEntry = { kind: 'failed', size: 0, mtimeUs: 0n, uid: -1, mode: 0, dev: 0, ino: 0 };
 
 function toEntry(st: BigIntStats): FsEntry {
   const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
@@ -30,6 +31,7 @@ function statWith(fn: typeof statSync, path: string): FsEntry {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES') return DENIED;
+    if (code === 'ENAMETOOLONG') return FAILED;
     return MISSING;
   }
 }
@@ -233,7 +235,8 @@ export class DiskFsView implements FsView {
         st = statSync(file, { bigint: true, throwIfNoEntry: false });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOTDIR') continue;
+        // ENAMETOOLONG: the directory's own name is too long; its look in the walk says so.
+        if (code === 'ENOTDIR' || code === 'ENAMETOOLONG') continue;
         return { kind: 'unreadable', file, dir };
       }
       if (!st) continue;

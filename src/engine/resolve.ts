@@ -332,6 +332,14 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
         log: { module: 'core', level: 'error', message: `AH00035: access to ${uri} denied (filesystem path '${path}') because search permissions are missing on a component of the path` },
       };
     }
+    if (entry.kind === 'failed') {
+      // ap_directory_walk: a look that fails other than ENOENT/ENOTDIR/EACCES is a 403.
+      return {
+        kind: 'error',
+        status: 403,
+        log: { module: 'core', level: 'error', message: `(36)File name too long: AH00036: access to ${uri} failed (filesystem path '${path}')` },
+      };
+    }
     if (entry.kind === 'symlink') {
       const target = ctx.fs.stat(path);
       const follow = (cfg.options & OPT_SYM_LINKS) !== 0;

@@ -235,22 +235,64 @@ export const HTTP_METHODS: ReadonlySet<string> = new Set([
   'REPORT', 'MKWORKSPACE', 'MKACTIVITY', 'BASELINE-CONTROL', 'MERGE', 'HEAD',
 ]);
 
+/** `inet_pton(AF_INET)` as APR has it: exactly four decimal octets, no leading zeros. */
+function isIpv4(s: string): boolean {
+  const parts = s.split('.');
+  return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
+}
+
+/** `inet_pton(AF_INET6)`: hex groups, one `::` at most, an IPv4 tail allowed. */
+function isIpv6(s: string): boolean {
+  if (!/^[0-9A-Fa-f:.]+$/.test(s)) return false;
+  const halves = s.split('::');
+  if (halves.length > 2) return false;
+  const groups = (h: string): string[] | undefined => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (!head || !tail) return false;
+  const all = [...head, ...tail];
+  let count = 0;
+  for (let i = 0; i < all.length; i++) {
+    const g = all[i]!;
+    if (i === all.length - 1 && g.includes('.')) {
+      if (!isIpv4(g)) return false;
+      count += 2;
+    } else if (/^[0-9A-Fa-f]{1,4}$/.test(g)) count++;
+    else return false;
+  }
+  return halves.length === 2 ? count < 8 : count === 8;
+}
+
+/** The legacy network form `a.b.c.` (`parse_network`): up to four octets, each 0-255. */
+function isLegacyNetwork(s: string): boolean {
+  if (s.length > 15) return false;
+  const parts = s.endsWith('.') ? s.slice(0, -1).split('.') : s.split('.');
+  return parts.length <= 4 && parts.every((p) => /^\d+$/.test(p) && Number(p) <= 255);
+}
+
+/**
+ * `apr_ipsubnet_create`'s verdict on an address and an optional mask: `einval` for what does
+ * not look like an IP address at all (only digits and dots, or a colon somewhere), else the
+ * APR error text, else undefined (valid).
+ */
+export function ipSubnetProblem(addr: string, mask: string | undefined): 'einval' | string | undefined {
+  if (addr === '' || (!addr.includes(':') && !/^[\d.]*$/.test(addr))) return 'einval';
+  const v6 = isIpv6(addr);
+  // An IPv4-mapped IPv6 address is refused (apr_ipsubnet_test assumes none).
+  if (v6 && /^::ffff:/i.test(addr) && addr.includes('.')) return 'The specified IP address is invalid.';
+  if (!v6 && !isIpv4(addr) && (mask !== undefined || !isLegacyNetwork(addr))) return 'The specified IP address is invalid.';
+  if (mask === undefined) return undefined;
+  const bits = /^\s*[+-]?\d+$/.test(mask) ? Number.parseInt(mask, 10) : Number.NaN;
+  if (bits > 0 && bits <= (v6 ? 128 : 32)) return undefined;
+  if (!v6 && isIpv4(mask)) return undefined;
+  return 'The specified network mask is invalid.';
+}
+
 /** `apr_ipsubnet_create`'s verdict: undefined when valid, else the error Apache appends. */
 function ipProblem(w: string): string | undefined {
-  const [addr, mask] = w.split('/', 2) as [string, string | undefined];
-  const v6 = addr.includes(':');
-  if (v6 ? !/^[0-9A-Fa-f:.]+$/.test(addr) : !/^[\d.]+$/.test(addr)) return ''; // EINVAL: not an address at all
-  if (v6) {
-    if (mask !== undefined && !(/^\d+$/.test(mask) && Number(mask) <= 128)) return ': The specified network mask is invalid.';
-    return undefined;
-  }
-  const parts = addr.split('.');
-  if (parts.length > 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return ': The specified IP address is invalid.';
-  if (mask === undefined) return undefined;
-  const maskOk = /^\d+$/.test(mask)
-    ? Number(mask) <= 32
-    : mask.split('.').length === 4 && mask.split('.').every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
-  return maskOk ? undefined : ': The specified network mask is invalid.';
+  const slash = w.indexOf('/');
+  const problem = slash === -1 ? ipSubnetProblem(w, undefined) : ipSubnetProblem(w.slice(0, slash), w.slice(slash + 1));
+  return problem === undefined ? undefined : problem === 'einval' ? '' : `: ${problem}`;
 }
 
 /** Parses a `Require` line: provider and arguments, or Apache's error. */
@@ -292,10 +334,20 @@ const order: Validator = ({ words }) => {
   return undefined;
 };
 
+/** mod_access_compat's `allow_cmd`, per word: all, env=, an address or network, else a host name. */
 const allowDeny: Validator = ({ words }) => {
   if ((words[0] ?? '').toLowerCase() !== 'from') return fail("allow and deny must be followed by 'from'");
   for (const w of words.slice(1)) {
     if (w.startsWith('#')) return fail('No comments are allowed here');
+    const lower = w.toLowerCase();
+    if (lower.startsWith('env=') || lower === 'all') continue;
+    const slash = w.indexOf('/');
+    const problem = slash === -1 ? ipSubnetProblem(w, undefined) : ipSubnetProblem(w.slice(0, slash), w.slice(slash + 1));
+    if (problem === 'einval') {
+      if (slash !== -1) return fail('An IP address was expected');
+      continue; // a host name
+    }
+    if (problem !== undefined) return fail(problem);
   }
   return undefined;
 };
