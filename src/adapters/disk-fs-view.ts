@@ -198,7 +198,8 @@ export class DiskFsView implements FsView {
         break;
       }
     }
-    return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined);
+    // One more turn after the last slice, so the walk that follows starts a turn of its own.
+    return pending.length === 0 ? undefined : Promise.all(pending).then(() => new Promise<void>((resolve) => setImmediate(resolve)));
   }
 
   private async readSliced(file: string, key: string, policy: OverridePolicy): Promise<void> {
@@ -217,7 +218,8 @@ export class DiskFsView implements FsView {
       return; // the walk reads it again and meets the same problem where it is handled
     }
     this.parseCount++;
-    const checked = withFcgidProgramCheck(analysis);
+    // Only mod_fcgid's directives name programs (FcgidWrapper, Fcgid…/FastCgi… roles).
+    const checked = /fcgi|fastcgi/i.test(text) ? withFcgidProgramCheck(analysis) : { ...analysis, programMissing: false };
     if (!checked.programMissing) this.cache.set(file, { key, read: { kind: 'parsed', file, analysis: checked, policy } });
   }
 

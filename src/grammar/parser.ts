@@ -16,7 +16,7 @@ import {
   HTACCESS_MAX_LINE,
   SERVER_CONFIG_MAX_LINE,
   positionOf,
-  readLogicalLines,
+  readLogicalLinesSteps,
   type LogicalLine,
 } from './line-reader.js';
 import { canonicalDirectiveName } from './directive-registry.js';
@@ -356,8 +356,7 @@ export function parseConfig(text: string, opts: ParseOptions): ParseResult {
  */
 export function* parseConfigSteps(text: string, opts: ParseOptions): Generator<void, ParseResult> {
   const max = opts.kind === 'htaccess' ? HTACCESS_MAX_LINE : SERVER_CONFIG_MAX_LINE;
-  const { lines, tooLong } = readLogicalLines(text, max);
-  yield;
+  const { lines, tooLong } = yield* readLogicalLinesSteps(text, max);
   const builder = new Builder(lines, opts);
   const result = yield* builder.steps();
   if (tooLong) {
