@@ -8,6 +8,7 @@ import { parseOptions } from './options.js';
 import { compileApacheRegex } from './regex.js';
 import { getWordConf, splitWords } from './words.js';
 import { HANDLER_MODULES } from './module-catalog.js';
+import { didYouMean } from './suggest.js';
 import { parseProxyHandler, proxySchemeModule } from './proxy-target.js';
 
 /** What a validator sees of one directive. */
@@ -125,6 +126,19 @@ const RULE_FLAG_WORDS: Record<string, string[]> = {
   u: ['nsafeprefixstat', 'nsafeallow3f', 'nc'],
 };
 
+/** RewriteRule's flags as the manual spells them, for "did you mean". */
+const RULE_FLAG_NAMES = [
+  'B', 'BackrefNoPlus', 'BCTLS', 'BNE', 'C', 'chain', 'CO', 'cookie', 'DPI', 'discardpath', 'E', 'env', 'END', 'F', 'forbidden',
+  'G', 'gone', 'H', 'handler', 'L', 'last', 'N', 'next', 'NC', 'nocase', 'NE', 'noescape', 'NS', 'nosubreq', 'P', 'proxy',
+  'PT', 'passthrough', 'QSA', 'qsappend', 'QSD', 'qsdiscard', 'QSL', 'qslast', 'R', 'redirect', 'S', 'skip', 'T', 'type',
+  'UnsafeAllow3F', 'UnsafePrefixStat',
+];
+
+function flagHint(flag: string, names: readonly string[]): string | undefined {
+  const s = didYouMean(flag, names);
+  return s ? `${s.charAt(0).toUpperCase()}${s.slice(1)}Flags are listed at https://httpd.apache.org/docs/2.4/rewrite/flags.html.` : undefined;
+}
+
 /** `cmd_rewriterule_setflag`: Apache's verdict on one flag. */
 export function ruleFlagError(key: string, val: string): string | undefined {
   const first = key[0]?.toLowerCase() ?? '';
@@ -155,7 +169,7 @@ const rewriteCond: Validator = ({ rawArgs }) => {
     if ('error' in f) return fail(`RewriteCond: ${f.error}`, 'HT107');
     for (const [k] of f.pairs) {
       const e = condFlagError(k);
-      if (e) return fail(`RewriteCond: ${e}`, 'HT107');
+      if (e) return fail(`RewriteCond: ${e}`, 'HT107', flagHint(k, ['NC', 'nocase', 'OR', 'ornext', 'NV', 'novary']));
       if (['nocase', 'nc'].includes(k.toLowerCase())) icase = true;
     }
   }
@@ -180,7 +194,7 @@ const rewriteRule: Validator = ({ rawArgs }) => {
     if ('error' in f) return fail(`RewriteRule: ${f.error}`, 'HT107');
     for (const [k, v] of f.pairs) {
       const e = ruleFlagError(k, v);
-      if (e) return fail(`RewriteRule: ${e}`, 'HT107');
+      if (e) return fail(`RewriteRule: ${e}`, 'HT107', e.startsWith('unknown flag') ? flagHint(k, RULE_FLAG_NAMES) : undefined);
       if (/^(nc|nocase)$/i.test(k)) icase = true;
     }
   }
@@ -600,8 +614,14 @@ const options: Validator = ({ rawArgs, overrideOpts }) => {
     splitWords(rawArgs).map((w) => w.value),
     overrideOpts,
   );
-  return 'error' in r ? fail(r.error) : undefined;
+  if (!('error' in r)) return undefined;
+  const illegal = /^Illegal option (.*)$/.exec(r.error);
+  const suggestion = illegal ? didYouMean(illegal[1]!, OPTION_NAMES) : '';
+  return fail(r.error, 'HT105', suggestion ? `${suggestion.charAt(0).toUpperCase()}${suggestion.slice(1).trimEnd()}` : undefined);
 };
+
+/** Options' keywords as the manual spells them, for "did you mean". */
+const OPTION_NAMES = ['All', 'None', 'Indexes', 'Includes', 'IncludesNOEXEC', 'FollowSymLinks', 'SymLinksIfOwnerMatch', 'ExecCGI', 'MultiViews'];
 
 const directoryIndexRedirect: Validator = ({ words }) => {
   const w = (words[0] ?? '').toLowerCase();
@@ -693,11 +713,14 @@ function handlerFinding(handler: string, hasModule: (id: string) => boolean): Va
   if (key === 'none') return undefined;
   const providers = HANDLER_MODULES.get(key);
   if (providers?.some((m) => m === 'core' || hasModule(m))) return undefined;
+  const known = [...HANDLER_MODULES].filter(([, ms]) => ms.some((m) => m === 'core' || hasModule(m))).map(([name]) => name);
+  const suggestion = providers ? '' : didYouMean(handler, known);
   return {
     code: 'HT203',
     message: providers
       ? `handler "${handler}" needs mod_${providers[0]}, which this host does not load: matching files are sent as they are (a script's source is visible)`
       : `no module provides handler "${handler}": matching files are sent as they are (a script's source is visible)`,
+    ...(suggestion ? { hint: `${suggestion.charAt(0).toUpperCase()}${suggestion.slice(1)}Handler names are those the host's modules provide.` } : {}),
   };
 }
 

@@ -16,9 +16,11 @@ import {
   OR_AUTHCFG,
   OR_LIMIT,
   RSRC_CONF,
+  allDirectives,
   lookupDirective,
   type DirectiveSpec,
 } from './directive-registry.js';
+import { didYouMean } from './suggest.js';
 import { OPT_ALL, OPT_MULTI, OPT_SYM_OWNER } from './options.js';
 import { parseApExpr } from './ap-expr.js';
 import { compileApacheRegex } from './regex.js';
@@ -124,6 +126,9 @@ class Walker {
    * explicit stack, so a file nested thousands deep cannot exhaust the call stack.
    */
   private readonly pending: Pending[] = [];
+  /** Spelling suggestions still to make: each costs a search of the registry; a file of
+   * thousands of unknown lines gets them for its first few (Apache stops at the first). */
+  private suggestionsLeft = 16;
 
   constructor(private readonly ctx: WalkContext) {}
 
@@ -177,7 +182,7 @@ class Walker {
           `Invalid command '${displayName}', perhaps misspelled or defined by a module not included in the server configuration`,
           spec && !node.key.startsWith('php_')
             ? `'${spec.name}' belongs to mod_${spec.modules[0]}, which this host does not load.`
-            : unknownDirectiveHint(node.key),
+            : unknownDirectiveHint(node, (m) => this.ctx.hasModule(m), this.suggestionsLeft-- > 0),
         );
       }
       return;
@@ -373,8 +378,16 @@ function overrideClassName(mask: number): string {
   return names.join(' or ') || 'it';
 }
 
-function unknownDirectiveHint(key: string): string | undefined {
-  if (key.startsWith('php_')) return 'This host runs PHP as CGI, not mod_php: put PHP settings in a php.ini file next to the script.';
+function unknownDirectiveHint(node: ConfigNode, hasModule: (m: string) => boolean, suggest: boolean): string | undefined {
+  if (node.key.startsWith('php_')) return 'This host runs PHP as CGI, not mod_php: put PHP settings in a php.ini file next to the script.';
+  if (!suggest) return 'Check the spelling; if it is right, the module that defines it is not loaded on this host.';
+  // A typo of a directive this host has: `RewriteEngin` → RewriteEngine, `<FileMatch` → <FilesMatch.
+  const section = node.kind === 'section';
+  const known = allDirectives()
+    .filter((d) => d.name.startsWith('<') === section && d.modules.some((m) => hasModule(m)))
+    .map((d) => (section ? d.name.slice(1) : d.name));
+  const suggestion = didYouMean(node.name, known).replace(/^did you mean /, section ? 'did you mean <' : 'did you mean ');
+  if (suggestion) return `${suggestion.charAt(0).toUpperCase()}${suggestion.slice(1)}Check the spelling.`;
   return 'Check the spelling; if it is right, the module that defines it is not loaded on this host.';
 }
 
