@@ -32,3 +32,12 @@ describe('did you mean', () => {
     expect(hints('Frobnicate On\n')[0]).toMatch(/^Check the spelling; if it is right/);
   });
 });
+
+describe('DirectoryIndex names over 255 bytes', () => {
+  it('are a warning (the host answers 403 for the directory, conformance htaccess-edges)', () => {
+    const codes = (text: string): string[] =>
+      analyzeHtaccess(text, '/s/.htaccess', FACTS, MODULES, { mask: 0x1f, opts: DEFAULT_OVERRIDE_OPTS, list: new Set() }).diagnostics.map((d) => d.code);
+    expect(codes(`DirectoryIndex ${'n'.repeat(256)}.html index.html\n`)).toEqual(['HT208']);
+    expect(codes(`DirectoryIndex ${'n'.repeat(250)}.html index.html\n`)).toEqual([]);
+  });
+});

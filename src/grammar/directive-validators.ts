@@ -623,6 +623,17 @@ const options: Validator = ({ rawArgs, overrideOpts }) => {
 /** Options' keywords as the manual spells them, for "did you mean". */
 const OPTION_NAMES = ['All', 'None', 'Indexes', 'Includes', 'IncludesNOEXEC', 'FollowSymLinks', 'SymLinksIfOwnerMatch', 'ExecCGI', 'MultiViews'];
 
+/**
+ * DirectoryIndex names are looked up as files: one with a path component over NAME_MAX (255
+ * bytes) fails with ENAMETOOLONG, and mod_dir answers that sub-request's 403 when no later
+ * name exists (conformance htaccess-edges). The host accepts the line.
+ */
+const directoryIndex: Validator = ({ words }) => {
+  const long = words.find((w) => w.split('/').some((c) => Buffer.byteLength(c, 'latin1') > 255));
+  if (long === undefined) return undefined;
+  return { code: 'HT208', message: `DirectoryIndex name of ${long.length} characters: a directory with no other index file answers 403 (file name too long)` };
+};
+
 const directoryIndexRedirect: Validator = ({ words }) => {
   const w = (words[0] ?? '').toLowerCase();
   if (['on', 'off', 'permanent', 'temp', 'seeother'].includes(w)) return undefined;
@@ -766,6 +777,7 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['directoryindexredirect', directoryIndexRedirect],
   ['authbasicprovider', authBasicProvider],
   ['addoutputfilterbytype', addOutputFilterByType],
+  ['directoryindex', directoryIndex],
   ['filterprovider', filterProvider],
   ['error', errorDirective],
   ['sethandler', setHandler],

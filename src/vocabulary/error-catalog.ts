@@ -44,6 +44,8 @@ const entries = [
   { code: 'HT205', severity: 'warning', summary: 'Directive skipped because AllowOverride Nonfatal is set' },
   { code: 'HT206', severity: 'warning', summary: 'Config variable ${NAME} is not defined' },
   { code: 'HT207', severity: 'warning', summary: 'proxy: handler htsandbox cannot follow (malformed target, or a scheme other than fcgi://)' },
+  { code: 'HT208', severity: 'warning', summary: 'A file name longer than the file system allows (255 bytes): the host answers 403 where it is looked up',
+    hint: 'Apache cannot look such a name up (ENAMETOOLONG) and answers 403 (AH00036). Use a shorter name.' },
   // --- I/O while checking or loading ---
   { code: 'HT300', severity: 'error', summary: 'File or directory cannot be read' },
   { code: 'HT301', severity: 'error', summary: 'Include pattern matches no file' },
