@@ -1,7 +1,7 @@
 /** ap_expr (grammar/ap-expr.ts): what parses as on Apache, what does not and why, and evaluation. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { evaluateApExpr, parseApExpr, type ExprFacts } from '../src/grammar/ap-expr.js';
+import { evaluateApExpr, parseApExpr, type Expr, type ExprFacts } from '../src/grammar/ap-expr.js';
 
 const facts = (vars: Record<string, string> = {}, headers: Record<string, string> = {}): ExprFacts => ({
   variable: (n) => vars[n] ?? '',
@@ -62,9 +62,36 @@ describe('ap_expr parsing', () => {
     ];
     for (const [text, error] of cases) expect(parseApExpr(text), text).toEqual({ ok: false, error });
   });
-  it('answers an error, never throws, for nesting deeper than the parser can follow', () => {
-    expect(parseApExpr(`${'('.repeat(4000)}true${')'.repeat(4000)}`)).toEqual({ ok: false, error: 'memory exhausted' });
-    expect(parseApExpr(`${'('.repeat(200)}true${')'.repeat(200)}`)).toMatchObject({ ok: true });
+  it('reads thousands of nested parentheses and negations, as Apache does (fixtures deep-expr-*)', () => {
+    expect(parseApExpr(`${'('.repeat(4000)}true${')'.repeat(4000)}`)).toMatchObject({ ok: true });
+    expect(parseApExpr(`${'('.repeat(50_000)}true${')'.repeat(50_000)}`)).toMatchObject({ ok: true });
+    const nots = parseApExpr(`${'!'.repeat(8001)}true`);
+    expect(nots.ok && evaluateApExpr(nots.expr, facts())).toBe(false);
+    const mixed = parseApExpr(`${'(!'.repeat(3001)}false${')'.repeat(3001)} && ${'(true || '.repeat(2000)}false${')'.repeat(2000)}`);
+    expect(mixed.ok && evaluateApExpr(mixed.expr, facts())).toBe(true);
+    expect(parseApExpr(`${'('.repeat(3000)}true${')'.repeat(2999)}`)).toEqual({ ok: false, error: 'syntax error, unexpected $end' });
+  });
+  it('gives the same tree as the grammar written out (property)', () => {
+    // Precedence and associativity: ! over && over ||, both binary ones to the right.
+    const show = (e: Expr): string =>
+      e.kind === 'not' ? `!${show(e.e)}` : e.kind === 'and' ? `(${show(e.a)}&${show(e.b)})` : e.kind === 'or' ? `(${show(e.a)}|${show(e.b)})` : e.kind;
+    expect(show((parseApExpr('true || false && !true || false') as { expr: Expr }).expr)).toBe('(true|((false&!true)|false))');
+    expect(show((parseApExpr('!(true || false) && (false)') as { expr: Expr }).expr)).toBe('(!(true|false)&false)');
+    const leaf = fc.constantFrom('true', 'false');
+    const tree: fc.Arbitrary<string> = fc.letrec<{ t: string }>((tie) => ({
+      t: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('t').map((x) => `!${x}`), tie('t').map((x) => `(${x})`), fc.tuple(tie('t'), fc.constantFrom(' && ', ' || '), tie('t')).map(([a, o, b]) => a + o + b)),
+    })).t;
+    fc.assert(
+      fc.property(tree, (text) => {
+        const r = parseApExpr(text);
+        expect(r.ok).toBe(true);
+        // JavaScript's own reading of the same text: ! over && over ||, left to right; the
+        // value must agree whatever the associativity.
+        const js = Function(`return ${text};`)() as boolean;
+        expect(r.ok && evaluateApExpr(r.expr, facts())).toBe(js);
+      }),
+      { numRuns: 2000 },
+    );
   });
   it('never throws on any input: an error or a tree (property)', () => {
     const piece = fc.constantFrom('%{', '}', 'REQUEST_URI', "'", '"', '(', ')', '{', '}', ',', '==', '=~', '/', 'm#', '#', '-f', '-eq', '-ipmatch', '!', '&&', '||', 'in', '$1', '\\', ' ', 'true', 'req', ':', 'x', '.', '-', '1');

@@ -7,13 +7,15 @@ import { lstatSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ChangeWatcher } from './change-watcher.js';
 import { withFcgidProgramCheck } from './fcgid-programs.js';
-import { analyzeHtaccess } from '../grammar/htaccess-analysis.js';
-import { htaccessIgnored, overridePolicyFor, type HostConfig } from '../grammar/host-config.js';
+import { analyzeHtaccess, analyzeHtaccessSteps, type HtaccessAnalysis } from '../grammar/htaccess-analysis.js';
+import { htaccessIgnored, overridePolicyFor, type HostConfig, type OverridePolicy } from '../grammar/host-config.js';
 import type { HostFacts } from '../grammar/conditions.js';
 import type { FsEntry, FsView, HtaccessRead } from '../engine/fs-view.js';
+import { prepareLevelSteps } from '../engine/dir-config.js';
 
 const MISSING: FsEntry = { kind: 'missing', size: 0, mtimeUs: 0n, uid: -1, mode: 0, dev: 0, ino: 0 };
 const DENIED: FsEntry = { kind: 'denied', size: 0, mtimeUs: 0n, uid: -1, mode: 0, dev: 0, ino: 0 };
+const FAILED: FsEntry = { kind: 'failed', size: 0, mtimeUs: 0n, uid: -1, mode: 0, dev: 0, ino: 0 };
 
 function toEntry(st: BigIntStats): FsEntry {
   const kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
@@ -29,6 +31,7 @@ function statWith(fn: typeof statSync, path: string): FsEntry {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES') return DENIED;
+    if (code === 'ENAMETOOLONG') return FAILED;
     return MISSING;
   }
 }
@@ -36,6 +39,27 @@ function statWith(fn: typeof statSync, path: string): FsEntry {
 interface CacheEntry {
   key: string;
   read: HtaccessRead;
+}
+
+/**
+ * Access files from this size on are read ahead of the request's walk, in slices (see
+ * `prepare`); a smaller one takes well under a millisecond and is read where the walk meets it.
+ */
+const SLICED_READ_MIN_BYTES = 32 * 1024;
+/** Work done in one turn of the event loop while a big access file is read. */
+const SLICE_MS = 4;
+
+/** Runs `steps` to its end, giving the event loop a turn every SLICE_MS of work. */
+async function runSliced<T>(steps: Generator<void, T>): Promise<T> {
+  let until = performance.now() + SLICE_MS;
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() >= until) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      until = performance.now() + SLICE_MS;
+    }
+  }
 }
 
 /** Bound on remembered answers (hostile URLs make many distinct missing paths). */
@@ -137,6 +161,72 @@ export class DiskFsView implements FsView {
     return this.remember(this.reads, dir, watched && stable, read);
   }
 
+  /** Access files being read in slices, by cache key, so concurrent requests share one read. */
+  private readonly slicedReads = new Map<string, Promise<void>>();
+
+  /**
+   * Reads, ahead of a request's walk, the big access files of `dirs` that are not cached yet,
+   * in slices that let other clients be served in between (issue 14: one 20,000-line file
+   * took seconds and stalled everyone); the walk then finds them cached, as the same
+   * analysis. Undefined when there is nothing to read (the common case costs no extra turn).
+   */
+  prepare(dirs: readonly string[]): Promise<void> | undefined {
+    const pending: Promise<void>[] = [];
+    for (const dir of dirs) {
+      if (this.reads.has(dir)) continue;
+      const policy = overridePolicyFor(this.host, dir);
+      if (htaccessIgnored(policy)) continue;
+      for (const name of this.host.accessFileNames) {
+        const file = join(dir, name);
+        let st: BigIntStats | undefined;
+        try {
+          st = statSync(file, { bigint: true, throwIfNoEntry: false });
+        } catch {
+          break; // not a directory, or not readable: the walk says so
+        }
+        if (!st) continue;
+        const key = this.cacheKey(st, policy);
+        if (st.size >= SLICED_READ_MIN_BYTES && this.cache.get(file)?.key !== key) {
+          const id = `${file}\0${key}`;
+          let read = this.slicedReads.get(id);
+          if (!read) {
+            read = this.readSliced(file, key, policy).finally(() => this.slicedReads.delete(id));
+            this.slicedReads.set(id, read);
+          }
+          pending.push(read);
+        }
+        break;
+      }
+    }
+    // One more turn after the last slice, so the walk that follows starts a turn of its own.
+    return pending.length === 0 ? undefined : Promise.all(pending).then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+  }
+
+  private async readSliced(file: string, key: string, policy: OverridePolicy): Promise<void> {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      return; // the walk reports it
+    }
+    let analysis: HtaccessAnalysis;
+    try {
+      analysis = await runSliced(analyzeHtaccessSteps(text, file, this.facts, this.host.modules, policy));
+      // What each line contributes on its own, so that the walk's merge is quick.
+      if (!analysis.fatal) await runSliced(prepareLevelSteps(analysis.nodes, (m) => this.host.modules.has(m)));
+    } catch {
+      return; // the walk reads it again and meets the same problem where it is handled
+    }
+    this.parseCount++;
+    // Only mod_fcgid's directives name programs (FcgidWrapper, Fcgid…/FastCgi… roles).
+    const checked = /fcgi|fastcgi/i.test(text) ? withFcgidProgramCheck(analysis) : { ...analysis, programMissing: false };
+    if (!checked.programMissing) this.cache.set(file, { key, read: { kind: 'parsed', file, analysis: checked, policy } });
+  }
+
+  private cacheKey(st: BigIntStats, policy: OverridePolicy): string {
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${policy.mask}:${policy.opts}`;
+  }
+
   private readHtaccess(dir: string): HtaccessRead {
     const policy = overridePolicyFor(this.host, dir);
     if (htaccessIgnored(policy)) return { kind: 'none' };
@@ -147,11 +237,12 @@ export class DiskFsView implements FsView {
         st = statSync(file, { bigint: true, throwIfNoEntry: false });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOTDIR') continue;
+        // ENAMETOOLONG: the directory's own name is too long; its look in the walk says so.
+        if (code === 'ENOTDIR' || code === 'ENAMETOOLONG') continue;
         return { kind: 'unreadable', file, dir };
       }
       if (!st) continue;
-      const key = `${st.ino}:${st.size}:${st.mtimeNs}:${policy.mask}:${policy.opts}`;
+      const key = this.cacheKey(st, policy);
       const cached = this.cache.get(file);
       if (cached && cached.key === key) return cached.read;
       let text: string;

@@ -107,13 +107,19 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
           files.push({ file: shown(abs), rejected: true });
         }
         if (text !== undefined) {
-          const analysis = withFcgidProgramCheck(analyzeHtaccess(text, shown(abs), loaded.facts, loaded.host.modules, policy));
-          diagnostics.push(...analysis.diagnostics);
-          files.push({ file: shown(abs), rejected: analysis.fatal !== undefined });
-          if (analysis.fatal === undefined) {
-            const lint = lintRewrite(analysis.nodes, rewriteEngine);
-            diagnostics.push(...lint.diagnostics);
-            engineHere = lint.engine;
+          try {
+            const analysis = withFcgidProgramCheck(analyzeHtaccess(text, shown(abs), loaded.facts, loaded.host.modules, policy));
+            for (const d of analysis.diagnostics) diagnostics.push(d);
+            files.push({ file: shown(abs), rejected: analysis.fatal !== undefined });
+            if (analysis.fatal === undefined) {
+              const lint = lintRewrite(analysis.nodes, rewriteEngine);
+              for (const d of lint.diagnostics) diagnostics.push(d);
+              engineHere = lint.engine;
+            }
+          } catch (err) {
+            // A file check cannot judge must never pass: it is an error of its own.
+            diagnostics.push(ioDiag('HT112', shown(abs), `htsandbox could not judge this file: ${(err as Error).message}`));
+            files.push({ file: shown(abs), rejected: true });
           }
         }
       }
@@ -162,8 +168,10 @@ function checkScripts(
     let d: Decision;
     try {
       d = resolveRequest(ctx, { method: 'GET', rawPath, query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost', headers: { host: 'localhost' }, rawTarget: rawPath });
-    } catch {
-      continue; // serve answers such a request with its internal-error 500; nothing to add here
+    } catch (err) {
+      // serve answers such a request with its internal-error 500: say so rather than skip it.
+      diagnostics.push(ioDiag('HT112', shown(abs), `htsandbox could not work out how the host answers GET ${rawPath}: ${(err as Error).message}`));
+      continue;
     }
     if (d.kind !== 'handler' || d.path !== abs || !SCRIPT_HANDLERS.has(d.handler)) continue;
     scripts.push(shown(abs));

@@ -61,23 +61,47 @@ export function accessCompatAllows(c: AccessCompat, req: AccessRequest): boolean
   }
 }
 
-function evalRule(rule: AuthzRule, req: AccessRequest): AuthzResult {
-  if (rule.kind === 'group') {
-    const results = rule.rules.map((r) => evalRule(r, req));
-    if (rule.op === 'all') {
-      if (results.some((r) => r === 'denied')) return 'denied';
-      if (results.some((r) => r === 'denied-no-user')) return 'denied-no-user';
-      return results.some((r) => r === 'granted') ? 'granted' : 'neutral';
-    }
-    if (rule.op === 'any') {
-      if (results.some((r) => r === 'granted')) return 'granted';
-      if (results.some((r) => r === 'denied-no-user')) return 'denied-no-user';
-      return results.some((r) => r === 'denied') ? 'denied' : 'neutral';
-    }
-    // none: granted if nothing granted
-    if (results.some((r) => r === 'granted')) return 'denied';
-    return results.some((r) => r === 'denied' || r === 'denied-no-user') ? 'granted' : 'neutral';
+/** A group's verdict from its members' (`authz_core_check_section`'s logic). */
+function combine(op: 'all' | 'any' | 'none', results: readonly AuthzResult[]): AuthzResult {
+  if (op === 'all') {
+    if (results.some((r) => r === 'denied')) return 'denied';
+    if (results.some((r) => r === 'denied-no-user')) return 'denied-no-user';
+    return results.some((r) => r === 'granted') ? 'granted' : 'neutral';
   }
+  if (op === 'any') {
+    if (results.some((r) => r === 'granted')) return 'granted';
+    if (results.some((r) => r === 'denied-no-user')) return 'denied-no-user';
+    return results.some((r) => r === 'denied') ? 'denied' : 'neutral';
+  }
+  // none: granted if nothing granted
+  if (results.some((r) => r === 'granted')) return 'denied';
+  return results.some((r) => r === 'denied' || r === 'denied-no-user') ? 'granted' : 'neutral';
+}
+
+/**
+ * Evaluates a rule tree bottom-up with an explicit stack: `<RequireAll>` may nest thousands
+ * deep (Apache serves 10,000 levels), deeper than our call stack.
+ */
+function evalRule(root: AuthzRule, req: AccessRequest): AuthzResult {
+  type Frame = { group: Extract<AuthzRule, { kind: 'group' }>; next: number; results: AuthzResult[] };
+  if (root.kind !== 'group') return evalRequire(root, req);
+  const stack: Frame[] = [{ group: root, next: 0, results: [] }];
+  for (;;) {
+    const top = stack[stack.length - 1]!;
+    if (top.next < top.group.rules.length) {
+      const r = top.group.rules[top.next++]!;
+      if (r.kind === 'group') stack.push({ group: r, next: 0, results: [] });
+      else top.results.push(evalRequire(r, req));
+      continue;
+    }
+    const verdict = combine(top.group.op, top.results);
+    stack.pop();
+    if (stack.length === 0) return verdict;
+    stack[stack.length - 1]!.results.push(verdict);
+  }
+}
+
+function evalRequire(rule: Extract<AuthzRule, { kind: 'require' }>, req: AccessRequest): AuthzResult {
   if (rule.methods) {
     const applies = rule.methods.some((m) => (m.startsWith('!') ? m.slice(1) !== req.method : m === req.method || (m === 'GET' && req.method === 'HEAD')));
     const negated = rule.methods.every((m) => m.startsWith('!'));
@@ -139,10 +163,18 @@ export function authorizeWithoutUser(rule: AuthzRule | undefined, req: AccessReq
 }
 
 /** False when every Require line is inside a <Limit>/<LimitExcept> that excludes this method. */
-function appliesToMethod(rule: AuthzRule, method: string): boolean {
-  if (rule.kind === 'group') return rule.rules.some((r) => appliesToMethod(r, method));
-  if (!rule.methods) return true;
+function appliesToMethod(root: AuthzRule, method: string): boolean {
   const m = method === 'HEAD' ? 'GET' : method;
-  const negated = rule.methods.every((x) => x.startsWith('!'));
-  return negated ? !rule.methods.some((x) => x.slice(1) === m) : rule.methods.includes(m);
+  const todo: AuthzRule[] = [root];
+  while (todo.length > 0) {
+    const rule = todo.pop()!;
+    if (rule.kind === 'group') {
+      for (const r of rule.rules) todo.push(r);
+      continue;
+    }
+    if (!rule.methods) return true;
+    const negated = rule.methods.every((x) => x.startsWith('!'));
+    if (negated ? !rule.methods.some((x) => x.slice(1) === m) : rule.methods.includes(m)) return true;
+  }
+  return false;
 }

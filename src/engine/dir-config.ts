@@ -230,37 +230,206 @@ function filesSection(node: SectionNode): FilesSection | undefined {
   return { matches: (b) => b === pattern, nodes: node.children };
 }
 
-function requireRules(nodes: readonly ConfigNode[], hasModule: (m: string) => boolean, methods?: readonly string[]): AuthzRule[] {
-  const rules: AuthzRule[] = [];
-  for (const n of nodes) {
+/**
+ * The level's `Require` lines as authz rules, `<Require…>` groups nested, `<Limit>` bodies
+ * tagged with their methods. An explicit stack, not recursion: a file may nest thousands deep.
+ */
+function requireRules(nodes: readonly ConfigNode[], hasModule: (m: string) => boolean): AuthzRule[] {
+  const top: AuthzRule[] = [];
+  type Task = { nodes: readonly ConfigNode[]; i: number; out: AuthzRule[]; methods: readonly string[] | undefined };
+  const stack: Task[] = [{ nodes, i: 0, out: top, methods: undefined }];
+  while (stack.length > 0) {
+    const task = stack[stack.length - 1]!;
+    if (task.i >= task.nodes.length) {
+      stack.pop();
+      continue;
+    }
+    const n = task.nodes[task.i++]!;
+    const { out, methods } = task;
     if (n.kind === 'directive' && n.key === 'require') {
       const r = parseRequire(n.rawArgs, hasModule);
-      if (!('error' in r)) rules.push({ kind: 'require', negate: r.negate, provider: r.provider, args: r.args, ...(methods ? { methods } : {}) });
+      if (!('error' in r)) out.push({ kind: 'require', negate: r.negate, provider: r.provider, args: r.args, ...(methods ? { methods } : {}) });
     } else if (n.kind === 'section' && (n.key === '<requireall' || n.key === '<requireany' || n.key === '<requirenone')) {
       const op = n.key === '<requireall' ? 'all' : n.key === '<requireany' ? 'any' : 'none';
-      rules.push({ kind: 'group', op, rules: requireRules(n.children, hasModule, methods) });
+      const rules: AuthzRule[] = [];
+      out.push({ kind: 'group', op, rules });
+      stack.push({ nodes: n.children, i: 0, out: rules, methods });
     } else if (n.kind === 'section' && (n.key === '<limit' || n.key === '<limitexcept')) {
       const listed = splitWords(n.rawArgs.slice(0, Math.max(0, n.rawArgs.lastIndexOf('>')))).map((w) => w.value);
       const inner = n.key === '<limit' ? listed : listed.map((m) => `!${m}`);
-      rules.push(...requireRules(n.children, hasModule, inner));
+      stack.push({ nodes: n.children, i: 0, out, methods: inner });
     } else if (n.kind === 'section' && n.active && (n.key === '<ifmodule' || n.key === '<ifdefine' || n.key === '<ifversion')) {
-      rules.push(...requireRules(n.children, hasModule, methods));
+      stack.push({ nodes: n.children, i: 0, out, methods });
     }
   }
-  return rules;
+  return top;
 }
 
-/** Active nodes of one level, conditional sections flattened (Apache splices them in). */
+const SPLICED_SECTIONS = new Set(['<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile']);
+
+/**
+ * Active nodes of one level, conditional sections flattened (Apache splices them in).
+ * An explicit stack, not recursion: a file may nest thousands of `<IfModule>` deep.
+ */
 function flatten(nodes: readonly ConfigNode[]): ConfigNode[] {
   const out: ConfigNode[] = [];
-  for (const n of nodes) {
-    if (n.kind === 'section' && ['<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile'].includes(n.key)) {
-      if (n.active) out.push(...flatten(n.children));
+  const stack: { nodes: readonly ConfigNode[]; i: number }[] = [{ nodes, i: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.i >= top.nodes.length) {
+      stack.pop();
+      continue;
+    }
+    const n = top.nodes[top.i++]!;
+    if (n.kind === 'section' && SPLICED_SECTIONS.has(n.key)) {
+      if (n.active) stack.push({ nodes: n.children, i: 0 });
     } else if (n.kind === 'directive' && n.included) {
-      out.push(...flatten(n.included));
+      stack.push({ nodes: n.included, i: 0 });
     } else out.push(n);
   }
   return out;
+}
+
+/**
+ * What a level contributes that does not depend on the levels above it: its lines with the
+ * conditional sections spliced in, and, computed once, the lists it appends (compiled
+ * patterns, parsed header operations, Require rules …) and the lines whose effect depends on
+ * what is inherited (`ops`, applied in order). Kept with the parsed nodes (which live as long
+ * as their file is unchanged), so merging a level onto a new base costs little, and
+ * `prepareLevelSteps` can build it ahead, in slices.
+ */
+interface LevelPlan {
+  ops: ConfigNode[];
+  /** The level's `Require` lines as an implicit `<RequireAny>`'s rules. */
+  authz: AuthzRule[];
+  /** mod_access_compat's state when the level sets any of its directives. */
+  compat: AccessCompat | undefined;
+  files: FilesSection[];
+  ifs: IfSection[];
+  headers: HeaderOp[];
+  requestHeaders: HeaderOp[];
+  setEnvIf: SetEnvIfRule[];
+  redirects: RedirectRule[];
+  /** The `Rewrite*` lines, for compileRewriteLevel. */
+  rewrite: ConfigNode[];
+}
+
+const planOf = new WeakMap<readonly ConfigNode[], LevelPlan>();
+
+/** Lines handled between two pauses of `levelPlanSteps`. */
+const PLAN_SLICE = 64;
+
+function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: string) => boolean): Generator<void, LevelPlan> {
+  const known = planOf.get(levelNodes);
+  if (known) return known;
+  const nodes = flatten(levelNodes);
+  yield;
+  const plan: LevelPlan = {
+    ops: [],
+    authz: requireRules(nodes, hasModule),
+    compat: undefined,
+    files: [],
+    ifs: [],
+    headers: [],
+    requestHeaders: [],
+    setEnvIf: [],
+    redirects: [],
+    rewrite: [],
+  };
+  yield;
+  let sinceYield = 0;
+  for (const n of nodes) {
+    if (++sinceYield === PLAN_SLICE) {
+      sinceYield = 0;
+      yield;
+    }
+    if (n.kind === 'section') {
+      if (n.key === '<files' || n.key === '<filesmatch') {
+        const f = filesSection(n);
+        if (f) plan.files.push(f);
+      } else if (n.key === '<if' || n.key === '<elseif' || n.key === '<else') {
+        const i = ifSection(n);
+        if (i) plan.ifs.push(i);
+      }
+      continue;
+    }
+    switch (n.key) {
+      case 'header':
+      case 'requestheader': {
+        const h = headerOp(n.rawArgs);
+        if (h) (n.key === 'header' ? plan.headers : plan.requestHeaders).push(h);
+        break;
+      }
+      case 'redirect':
+      case 'redirecttemp':
+      case 'redirectpermanent':
+      case 'redirectmatch': {
+        const r = redirectRule(n.key, n.args.map((a) => a.value));
+        if (r) plan.redirects.push(r);
+        break;
+      }
+      case 'setenvif':
+      case 'setenvifnocase':
+      case 'browsermatch':
+      case 'browsermatchnocase': {
+        const r = setEnvIfRule(n.key, n.args.map((a) => a.value));
+        if (r) plan.setEnvIf.push(r);
+        break;
+      }
+      case 'order': {
+        plan.compat ??= { order: 'deny,allow', allow: [], deny: [] };
+        plan.compat.order = (n.args[0]?.value ?? '').toLowerCase() as AccessCompat['order'];
+        break;
+      }
+      case 'allow':
+      case 'deny': {
+        plan.compat ??= { order: 'deny,allow', allow: [], deny: [] };
+        const list = n.key === 'allow' ? plan.compat.allow : plan.compat.deny;
+        for (let i = 1; i < n.args.length; i++) list.push(n.args[i]!.value);
+        break;
+      }
+      default:
+        if (n.key.startsWith('rewrite')) plan.rewrite.push(n);
+        else plan.ops.push(n);
+    }
+  }
+  planOf.set(levelNodes, plan);
+  return plan;
+}
+
+function levelPlan(levelNodes: readonly ConfigNode[], hasModule: (m: string) => boolean): LevelPlan {
+  const steps = levelPlanSteps(levelNodes, hasModule);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * Builds ahead, in slices, what a parsed file contributes on its own (LevelPlan), the bodies
+ * of its `<Files>` and `<If>` sections included, so that applying it later, when a request
+ * walks its directory, is quick. Applying gives the same result with or without this.
+ */
+export function* prepareLevelSteps(levelNodes: readonly ConfigNode[], hasModule: (m: string) => boolean): Generator<void, void> {
+  const todo: (readonly ConfigNode[])[] = [levelNodes];
+  while (todo.length > 0) {
+    const plan = yield* levelPlanSteps(todo.pop()!, hasModule);
+    for (const f of plan.files) todo.push(f.nodes);
+    for (const i of plan.ifs) todo.push(i.nodes);
+  }
+}
+
+function setEnvIfRule(key: string, words: string[]): SetEnvIfRule | undefined {
+  const browser = key.startsWith('browsermatch');
+  const attribute = browser ? 'User-Agent' : words[0] ?? '';
+  const pattern = browser ? words[0] ?? '' : words[1] ?? '';
+  const r = compileApacheRegex(pattern, key.endsWith('nocase'));
+  if (!r.ok || !r.regex) return undefined;
+  const assignments: [string, string | undefined][] = words.slice(browser ? 1 : 2).map((a) => {
+    if (a.startsWith('!')) return [a.slice(1), undefined];
+    const eq = a.indexOf('=');
+    return eq === -1 ? [a, '1'] : [a.slice(0, eq), a.slice(eq + 1)];
+  });
+  return { attribute, regex: r.regex, assignments };
 }
 
 const levelMemo = new WeakMap<DirConfig, WeakMap<readonly ConfigNode[], Map<string, DirConfig>>>();
@@ -301,38 +470,35 @@ export function applyLevel(
   overrideOpts = 0xffff,
   levelDir = '',
 ): DirConfig {
-  const nodes = flatten(levelNodes);
+  const plan = levelPlan(levelNodes, hasModule);
   const cfg: DirConfig = { ...base };
   // mod_rewrite: a level with any rewrite directive replaces the parent's rules (config_perdir_merge).
-  if (levelDir) {
-    const rw = compileRewriteLevel(nodes, levelDir, base.rewrite);
+  if (levelDir && plan.rewrite.length > 0) {
+    const rw = compileRewriteLevel(plan.rewrite, levelDir, base.rewrite);
     if (rw) cfg.rewrite = rw;
   }
   const ext = new Map(base.extensions);
   const errorDocs = new Map(base.errorDocuments);
-  const files = [...base.files];
-  const ifs = [...base.ifs];
   const removals: { field: keyof ExtensionInfo; ext: string }[] = [];
   const setExt = (e: string, field: keyof ExtensionInfo, value: string): void => {
     const key = e.replace(/^\./, '').toLowerCase();
     ext.set(key, { ...ext.get(key), [field]: value });
   };
-  const levelRules = requireRules(nodes, hasModule);
-  if (levelRules.length > 0) cfg.authz = { kind: 'group', op: 'any', rules: levelRules };
-  let compat: AccessCompat | undefined;
-  const headers = [...base.headers];
-  const levelRedirects: RedirectRule[] = [];
-  for (const n of nodes) {
-    if (n.kind === 'section') {
-      if (n.key === '<files' || n.key === '<filesmatch') {
-        const s = filesSection(n);
-        if (s) files.push(s);
-      } else if (n.key === '<if' || n.key === '<elseif' || n.key === '<else') {
-        const s = ifSection(n);
-        if (s) ifs.push(s);
-      }
-      continue;
-    }
+  if (plan.authz.length > 0) cfg.authz = { kind: 'group', op: 'any', rules: plan.authz };
+  if (plan.compat) cfg.accessCompat = plan.compat;
+  // What the level appends is joined once (a copy per line made a 20,000-line file
+  // quadratic, issue 14); maps this level changes are copied on first write.
+  if (plan.files.length > 0) cfg.files = base.files.concat(plan.files);
+  if (plan.ifs.length > 0) cfg.ifs = base.ifs.concat(plan.ifs);
+  if (plan.headers.length > 0) cfg.headers = base.headers.concat(plan.headers);
+  if (plan.requestHeaders.length > 0) cfg.requestHeaders = base.requestHeaders.concat(plan.requestHeaders);
+  if (plan.setEnvIf.length > 0) cfg.setEnvIf = base.setEnvIf.concat(plan.setEnvIf);
+  if (plan.redirects.length > 0) cfg.redirects = plan.redirects.concat(base.redirects);
+  let setEnv: Map<string, string | undefined> | undefined;
+  let expiresByType: Map<string, string> | undefined;
+  let indexIgnore: string[] | undefined;
+  let fcgidWrappers: Map<string, { argv: string[]; virtual: boolean }> | undefined;
+  for (const n of plan.ops) {
     const words = n.args.map((a) => a.value);
     const w0 = words[0] ?? '';
     switch (n.key) {
@@ -400,73 +566,27 @@ export function applyLevel(
         else errorDocs.set(code, { kind: 'message', value: target });
         break;
       }
-      case 'order':
-        compat = { ...(compat ?? { order: 'deny,allow', allow: [], deny: [] }), order: w0.toLowerCase() as AccessCompat['order'] };
-        break;
-      case 'allow':
-      case 'deny': {
-        const c = compat ?? { order: 'deny,allow', allow: [], deny: [] };
-        const list = words.slice(1);
-        compat = n.key === 'allow' ? { ...c, allow: [...c.allow, ...list] } : { ...c, deny: [...c.deny, ...list] };
-        break;
-      }
       case 'satisfy':
         cfg.satisfyAny = w0.toLowerCase() === 'any';
         break;
-      case 'header': {
-        const h = headerOp(n.rawArgs);
-        if (h) headers.push(h);
-        break;
-      }
-      case 'requestheader': {
-        const h = headerOp(n.rawArgs);
-        if (h) cfg.requestHeaders = [...cfg.requestHeaders, h];
-        break;
-      }
-      case 'redirect':
-      case 'redirecttemp':
-      case 'redirectpermanent':
-      case 'redirectmatch': {
-        const r = redirectRule(n.key, words);
-        if (r) levelRedirects.push(r);
-        break;
-      }
       case 'setenv': {
-        const env = new Map(cfg.setEnv);
-        env.set(w0, words[1] ?? '');
-        cfg.setEnv = env;
+        (setEnv ??= new Map(base.setEnv)).set(w0, words[1] ?? '');
         break;
       }
       case 'unsetenv': {
-        const env = new Map(cfg.setEnv);
-        for (const w of words) env.set(w, undefined);
-        cfg.setEnv = env;
-        break;
-      }
-      case 'setenvif':
-      case 'setenvifnocase':
-      case 'browsermatch':
-      case 'browsermatchnocase': {
-        const browser = n.key.startsWith('browsermatch');
-        const attribute = browser ? 'User-Agent' : w0;
-        const pattern = browser ? w0 : words[1] ?? '';
-        const r = compileApacheRegex(pattern, n.key.endsWith('nocase'));
-        if (!r.ok || !r.regex) break;
-        const assignments: [string, string | undefined][] = words.slice(browser ? 1 : 2).map((a) => {
-          if (a.startsWith('!')) return [a.slice(1), undefined];
-          const eq = a.indexOf('=');
-          return eq === -1 ? [a, '1'] : [a.slice(0, eq), a.slice(eq + 1)];
-        });
-        cfg.setEnvIf = [...cfg.setEnvIf, { attribute, regex: r.regex, assignments }];
+        setEnv ??= new Map(base.setEnv);
+        for (const w of words) setEnv.set(w, undefined);
         break;
       }
       case 'expiresactive':
         cfg.expires = { ...cfg.expires, active: w0.toLowerCase() === 'on' };
         break;
       case 'expiresbytype': {
-        const byType = new Map(cfg.expires.byType);
-        byType.set(w0.toLowerCase(), words[1] ?? '');
-        cfg.expires = { ...cfg.expires, byType };
+        if (!expiresByType) {
+          expiresByType = new Map(base.expires.byType);
+          cfg.expires = { ...cfg.expires, byType: expiresByType };
+        }
+        expiresByType.set(w0.toLowerCase(), words[1] ?? '');
         break;
       }
       case 'expiresdefault':
@@ -520,9 +640,8 @@ export function applyLevel(
         const argv = splitWords(w0).map((x) => x.value);
         const suffix = words[1] && words[1].toLowerCase() !== 'virtual' ? words[1] : 'ALL';
         const virtual = words.some((w, i) => i > 0 && w.toLowerCase() === 'virtual');
-        const m = new Map(cfg.fcgidWrappers);
-        m.set(suffix === 'ALL' ? 'ALL' : suffix.startsWith('.') ? suffix : `.${suffix}`, { argv, virtual });
-        cfg.fcgidWrappers = m;
+        fcgidWrappers ??= new Map(base.fcgidWrappers);
+        fcgidWrappers.set(suffix === 'ALL' ? 'ALL' : suffix.startsWith('.') ? suffix : `.${suffix}`, { argv, virtual });
         break;
       }
       case 'htsandboxfcgidmultiplex':
@@ -540,10 +659,11 @@ export function applyLevel(
         break;
       }
       case 'indexignore':
-        cfg.indexIgnore = [...cfg.indexIgnore, ...words];
+        indexIgnore ??= [...cfg.indexIgnore];
+        for (const w of words) indexIgnore.push(w);
         break;
       case 'indexignorereset':
-        if (w0.toLowerCase() === 'on') cfg.indexIgnore = [];
+        if (w0.toLowerCase() === 'on') indexIgnore = [];
         break;
       case 'serversignature':
         cfg.serverSignature = w0.toLowerCase() as DirConfig['serverSignature'];
@@ -558,13 +678,11 @@ export function applyLevel(
     else delete info[r.field];
     ext.set(key, info);
   }
-  if (compat) cfg.accessCompat = compat;
-  cfg.headers = headers;
-  if (levelRedirects.length) cfg.redirects = [...levelRedirects, ...base.redirects];
+  if (setEnv) cfg.setEnv = setEnv;
+  if (indexIgnore) cfg.indexIgnore = indexIgnore;
+  if (fcgidWrappers) cfg.fcgidWrappers = fcgidWrappers;
   cfg.extensions = ext;
   cfg.errorDocuments = errorDocs;
-  cfg.files = files;
-  cfg.ifs = ifs;
   return cfg;
 }
 

@@ -2,7 +2,8 @@
 import type { HtaccessAnalysis } from '../grammar/htaccess-analysis.js';
 import type { OverridePolicy } from '../grammar/host-config.js';
 
-export type EntryKind = 'file' | 'dir' | 'symlink' | 'other' | 'missing' | 'denied';
+/** `failed`: the look itself failed otherwise (ENAMETOOLONG: a name over 255 bytes). */
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'other' | 'missing' | 'denied' | 'failed';
 
 export interface FsEntry {
   kind: EntryKind;

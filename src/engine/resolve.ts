@@ -106,6 +106,8 @@ type DecisionBody =
        * then skips ErrorDocument and names that status in its "Additionally" line.
        */
       abortedStatus?: number;
+      /** Apache's process would crash here: the connection is closed with no answer. */
+      noAnswer?: boolean;
     }
   | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
   /** Run a mod_fcgid access-phase program (FastCGI Authorizer role), then go on with `resume`. */
@@ -277,6 +279,20 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
     }
     if (ht.kind === 'parsed') {
       const fatal = ht.analysis.fatal;
+      if (fatal?.code === 'HT111') {
+        // Apache's child dies of the nesting while reading: the client gets no answer at all.
+        return {
+          kind: 'error',
+          status: 500,
+          noAnswer: true,
+          log: {
+            module: 'core',
+            level: 'alert',
+            message: `${ht.file}: ${fatal.message}`,
+            explain: `${ht.file}:${fatal.line}:${fatal.column}: on the host the process reading this file crashes (the main log says "AH00052: child pid … exit signal Segmentation fault (11)"), so every request in ${d} and below is cut off without an answer. ${fatal.hint ?? ''}`,
+          },
+        };
+      }
       if (fatal) {
         return {
           kind: 'error',
@@ -332,6 +348,14 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
         log: { module: 'core', level: 'error', message: `AH00035: access to ${uri} denied (filesystem path '${path}') because search permissions are missing on a component of the path` },
       };
     }
+    if (entry.kind === 'failed') {
+      // ap_directory_walk: a look that fails other than ENOENT/ENOTDIR/EACCES is a 403.
+      return {
+        kind: 'error',
+        status: 403,
+        log: { module: 'core', level: 'error', message: `(36)File name too long: AH00036: access to ${uri} failed (filesystem path '${path}')` },
+      };
+    }
     if (entry.kind === 'symlink') {
       const target = ctx.fs.stat(path);
       const follow = (cfg.options & OPT_SYM_LINKS) !== 0;
@@ -364,9 +388,10 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
 function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry: FsEntry, pathInfo: string): Walked {
   const basename = filename.slice(filename.lastIndexOf('/') + 1);
   let cfg = base;
-  // Each matching section is merged in list order; sections nested in them join the list too.
-  for (let i = 0; i < cfg.files.length; i++) {
-    const s = cfg.files[i]!;
+  // Each matching section is merged in list order. A `<Files>` nested in another lands in
+  // that section's own list, which `ap_file_walk` never reads: Apache ignores it (measured:
+  // `<Files a><Files a>Header …` sets nothing), so only the sections of the walk count.
+  for (const s of base.files) {
     if (s.matches(basename)) cfg = applyLevel(cfg, s.nodes, ctx.hasModule);
   }
   return { cfg, filename, entry, pathInfo };

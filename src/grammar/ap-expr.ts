@@ -287,36 +287,68 @@ class Parser {
   }
 
   parse(): Expr {
-    const e = this.or();
+    const e = this.condition();
     if (this.tok.t !== 'end') this.fail();
     return e;
   }
 
-  // %right T_OP_OR, T_OP_AND, T_OP_NOT: each binds tighter than the one before.
-  private or(): Expr {
-    const a = this.and();
-    if (this.isOp('||')) {
+  /**
+   * `cond` of util_expr_parse.y: `!` binds tightest, then `&&`, then `||`, both to the right
+   * (%right). Read with explicit stacks of operands and operators, not recursion: Apache's
+   * bison parser takes thousands of nested parentheses (4,000 measured) that would exhaust
+   * our call stack.
+   */
+  private condition(): Expr {
+    type Pending = '!' | '&&' | '||' | '(';
+    const operators: Pending[] = [];
+    const operands: Expr[] = [];
+    const precedence = (op: Pending): number => (op === '||' ? 1 : op === '&&' ? 2 : 0);
+    const reduce = (): void => {
+      const op = operators.pop()!;
+      const b = operands.pop()!;
+      if (op === '!') operands.push({ kind: 'not', e: b });
+      else {
+        const a = operands.pop()!;
+        operands.push(op === '&&' ? { kind: 'and', a, b } : { kind: 'or', a, b });
+      }
+    };
+    const reduceNots = (): void => {
+      while (operators[operators.length - 1] === '!') reduce();
+    };
+    let open = 0;
+    for (;;) {
+      // An operand: any number of `!` and `(`, then a comparison (or true/false …).
+      if (this.isOp('!')) {
+        this.advance();
+        operators.push('!');
+        continue;
+      }
+      if (this.isPunct('(')) {
+        this.advance();
+        operators.push('(');
+        open++;
+        continue;
+      }
+      operands.push(this.primary());
+      reduceNots();
+      // Then `)` closing groups, or a binary operator, or the end of this condition.
+      while (open > 0 && this.isPunct(')')) {
+        this.advance();
+        while (operators[operators.length - 1] !== '(') reduce();
+        operators.pop();
+        open--;
+        reduceNots();
+      }
+      const op: Pending | undefined = this.isOp('&&') ? '&&' : this.isOp('||') ? '||' : undefined;
+      if (op === undefined) break;
       this.advance();
-      return { kind: 'or', a, b: this.or() };
+      // Right associative: only a stronger operator already read is completed first.
+      while (operators.length > 0 && precedence(operators[operators.length - 1]!) > precedence(op)) reduce();
+      operators.push(op);
     }
-    return a;
-  }
-
-  private and(): Expr {
-    const a = this.not();
-    if (this.isOp('&&')) {
-      this.advance();
-      return { kind: 'and', a, b: this.and() };
-    }
-    return a;
-  }
-
-  private not(): Expr {
-    if (this.isOp('!')) {
-      this.advance();
-      return { kind: 'not', e: this.not() };
-    }
-    return this.primary();
+    if (open > 0) this.fail();
+    while (operators.length > 0) reduce();
+    return operands[0]!;
   }
 
   private primary(): Expr {
@@ -324,13 +356,6 @@ class Parser {
     if (t.t === 'true' || t.t === 'false') {
       this.advance();
       return { kind: t.t };
-    }
-    if (this.isPunct('(')) {
-      this.advance();
-      const e = this.or();
-      if (!this.isPunct(')')) this.fail();
-      this.advance();
-      return e;
     }
     if (t.t === 'unary') {
       this.advance();
@@ -644,18 +669,53 @@ function ipMatch(addr: string, spec: string): boolean {
   return ((a & mask) >>> 0) === ((n & mask) >>> 0);
 }
 
-function evaluate(e: Expr, st: EvalState): boolean {
+/**
+ * Evaluates `!`, `&&` and `||` with an explicit stack (left to right, short-circuit, as
+ * `ap_expr_eval_cond`): a line may hold thousands of them nested, deeper than our call stack.
+ */
+function evaluate(root: Expr, st: EvalState): boolean {
+  type Pending = { op: 'and' | 'or'; b: Expr; negate: boolean; right: boolean };
+  const stack: Pending[] = [];
+  let e = root;
+  let negate = false;
+  for (;;) {
+    while (e.kind === 'not' || e.kind === 'and' || e.kind === 'or') {
+      if (e.kind === 'not') {
+        negate = !negate;
+        e = e.e;
+      } else {
+        stack.push({ op: e.kind, b: e.b, negate, right: false });
+        negate = false;
+        e = e.a;
+      }
+    }
+    let v = evaluateLeaf(e, st) !== negate;
+    for (;;) {
+      const top = stack[stack.length - 1];
+      if (!top) return v;
+      if (!top.right && (top.op === 'and' ? v : !v)) {
+        // The left side did not decide it: the right side does.
+        top.right = true;
+        e = top.b;
+        negate = false;
+        break;
+      }
+      stack.pop();
+      v = v !== top.negate;
+    }
+  }
+}
+
+function evaluateLeaf(e: Expr, st: EvalState): boolean {
   switch (e.kind) {
     case 'true':
       return true;
     case 'false':
       return false;
     case 'not':
-      return !evaluate(e.e, st);
     case 'and':
-      return evaluate(e.a, st) && evaluate(e.b, st);
     case 'or':
-      return evaluate(e.a, st) || evaluate(e.b, st);
+      return evaluate(e, st);
     case 'compare':
       return compare(e.op, wordValue(e.a, st), wordValue(e.b, st));
     case 'in': {

@@ -8,6 +8,7 @@ import { parseOptions } from './options.js';
 import { compileApacheRegex } from './regex.js';
 import { getWordConf, splitWords } from './words.js';
 import { HANDLER_MODULES } from './module-catalog.js';
+import { didYouMean } from './suggest.js';
 import { parseProxyHandler, proxySchemeModule } from './proxy-target.js';
 
 /** What a validator sees of one directive. */
@@ -125,6 +126,19 @@ const RULE_FLAG_WORDS: Record<string, string[]> = {
   u: ['nsafeprefixstat', 'nsafeallow3f', 'nc'],
 };
 
+/** RewriteRule's flags as the manual spells them, for "did you mean". */
+const RULE_FLAG_NAMES = [
+  'B', 'BackrefNoPlus', 'BCTLS', 'BNE', 'C', 'chain', 'CO', 'cookie', 'DPI', 'discardpath', 'E', 'env', 'END', 'F', 'forbidden',
+  'G', 'gone', 'H', 'handler', 'L', 'last', 'N', 'next', 'NC', 'nocase', 'NE', 'noescape', 'NS', 'nosubreq', 'P', 'proxy',
+  'PT', 'passthrough', 'QSA', 'qsappend', 'QSD', 'qsdiscard', 'QSL', 'qslast', 'R', 'redirect', 'S', 'skip', 'T', 'type',
+  'UnsafeAllow3F', 'UnsafePrefixStat',
+];
+
+function flagHint(flag: string, names: readonly string[]): string | undefined {
+  const s = didYouMean(flag, names);
+  return s ? `${s.charAt(0).toUpperCase()}${s.slice(1)}Flags are listed at https://httpd.apache.org/docs/2.4/rewrite/flags.html.` : undefined;
+}
+
 /** `cmd_rewriterule_setflag`: Apache's verdict on one flag. */
 export function ruleFlagError(key: string, val: string): string | undefined {
   const first = key[0]?.toLowerCase() ?? '';
@@ -155,7 +169,7 @@ const rewriteCond: Validator = ({ rawArgs }) => {
     if ('error' in f) return fail(`RewriteCond: ${f.error}`, 'HT107');
     for (const [k] of f.pairs) {
       const e = condFlagError(k);
-      if (e) return fail(`RewriteCond: ${e}`, 'HT107');
+      if (e) return fail(`RewriteCond: ${e}`, 'HT107', flagHint(k, ['NC', 'nocase', 'OR', 'ornext', 'NV', 'novary']));
       if (['nocase', 'nc'].includes(k.toLowerCase())) icase = true;
     }
   }
@@ -180,7 +194,7 @@ const rewriteRule: Validator = ({ rawArgs }) => {
     if ('error' in f) return fail(`RewriteRule: ${f.error}`, 'HT107');
     for (const [k, v] of f.pairs) {
       const e = ruleFlagError(k, v);
-      if (e) return fail(`RewriteRule: ${e}`, 'HT107');
+      if (e) return fail(`RewriteRule: ${e}`, 'HT107', e.startsWith('unknown flag') ? flagHint(k, RULE_FLAG_NAMES) : undefined);
       if (/^(nc|nocase)$/i.test(k)) icase = true;
     }
   }
@@ -235,22 +249,64 @@ export const HTTP_METHODS: ReadonlySet<string> = new Set([
   'REPORT', 'MKWORKSPACE', 'MKACTIVITY', 'BASELINE-CONTROL', 'MERGE', 'HEAD',
 ]);
 
+/** `inet_pton(AF_INET)` as APR has it: exactly four decimal octets, no leading zeros. */
+function isIpv4(s: string): boolean {
+  const parts = s.split('.');
+  return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
+}
+
+/** `inet_pton(AF_INET6)`: hex groups, one `::` at most, an IPv4 tail allowed. */
+function isIpv6(s: string): boolean {
+  if (!/^[0-9A-Fa-f:.]+$/.test(s)) return false;
+  const halves = s.split('::');
+  if (halves.length > 2) return false;
+  const groups = (h: string): string[] | undefined => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  if (!head || !tail) return false;
+  const all = [...head, ...tail];
+  let count = 0;
+  for (let i = 0; i < all.length; i++) {
+    const g = all[i]!;
+    if (i === all.length - 1 && g.includes('.')) {
+      if (!isIpv4(g)) return false;
+      count += 2;
+    } else if (/^[0-9A-Fa-f]{1,4}$/.test(g)) count++;
+    else return false;
+  }
+  return halves.length === 2 ? count < 8 : count === 8;
+}
+
+/** The legacy network form `a.b.c.` (`parse_network`): up to four octets, each 0-255. */
+function isLegacyNetwork(s: string): boolean {
+  if (s.length > 15) return false;
+  const parts = s.endsWith('.') ? s.slice(0, -1).split('.') : s.split('.');
+  return parts.length <= 4 && parts.every((p) => /^\d+$/.test(p) && Number(p) <= 255);
+}
+
+/**
+ * `apr_ipsubnet_create`'s verdict on an address and an optional mask: `einval` for what does
+ * not look like an IP address at all (only digits and dots, or a colon somewhere), else the
+ * APR error text, else undefined (valid).
+ */
+export function ipSubnetProblem(addr: string, mask: string | undefined): 'einval' | string | undefined {
+  if (addr === '' || (!addr.includes(':') && !/^[\d.]*$/.test(addr))) return 'einval';
+  const v6 = isIpv6(addr);
+  // An IPv4-mapped IPv6 address is refused (apr_ipsubnet_test assumes none).
+  if (v6 && /^::ffff:/i.test(addr) && addr.includes('.')) return 'The specified IP address is invalid.';
+  if (!v6 && !isIpv4(addr) && (mask !== undefined || !isLegacyNetwork(addr))) return 'The specified IP address is invalid.';
+  if (mask === undefined) return undefined;
+  const bits = /^\s*[+-]?\d+$/.test(mask) ? Number.parseInt(mask, 10) : Number.NaN;
+  if (bits > 0 && bits <= (v6 ? 128 : 32)) return undefined;
+  if (!v6 && isIpv4(mask)) return undefined;
+  return 'The specified network mask is invalid.';
+}
+
 /** `apr_ipsubnet_create`'s verdict: undefined when valid, else the error Apache appends. */
 function ipProblem(w: string): string | undefined {
-  const [addr, mask] = w.split('/', 2) as [string, string | undefined];
-  const v6 = addr.includes(':');
-  if (v6 ? !/^[0-9A-Fa-f:.]+$/.test(addr) : !/^[\d.]+$/.test(addr)) return ''; // EINVAL: not an address at all
-  if (v6) {
-    if (mask !== undefined && !(/^\d+$/.test(mask) && Number(mask) <= 128)) return ': The specified network mask is invalid.';
-    return undefined;
-  }
-  const parts = addr.split('.');
-  if (parts.length > 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return ': The specified IP address is invalid.';
-  if (mask === undefined) return undefined;
-  const maskOk = /^\d+$/.test(mask)
-    ? Number(mask) <= 32
-    : mask.split('.').length === 4 && mask.split('.').every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
-  return maskOk ? undefined : ': The specified network mask is invalid.';
+  const slash = w.indexOf('/');
+  const problem = slash === -1 ? ipSubnetProblem(w, undefined) : ipSubnetProblem(w.slice(0, slash), w.slice(slash + 1));
+  return problem === undefined ? undefined : problem === 'einval' ? '' : `: ${problem}`;
 }
 
 /** Parses a `Require` line: provider and arguments, or Apache's error. */
@@ -292,10 +348,20 @@ const order: Validator = ({ words }) => {
   return undefined;
 };
 
+/** mod_access_compat's `allow_cmd`, per word: all, env=, an address or network, else a host name. */
 const allowDeny: Validator = ({ words }) => {
   if ((words[0] ?? '').toLowerCase() !== 'from') return fail("allow and deny must be followed by 'from'");
   for (const w of words.slice(1)) {
     if (w.startsWith('#')) return fail('No comments are allowed here');
+    const lower = w.toLowerCase();
+    if (lower.startsWith('env=') || lower === 'all') continue;
+    const slash = w.indexOf('/');
+    const problem = slash === -1 ? ipSubnetProblem(w, undefined) : ipSubnetProblem(w.slice(0, slash), w.slice(slash + 1));
+    if (problem === 'einval') {
+      if (slash !== -1) return fail('An IP address was expected');
+      continue; // a host name
+    }
+    if (problem !== undefined) return fail(problem);
   }
   return undefined;
 };
@@ -548,7 +614,24 @@ const options: Validator = ({ rawArgs, overrideOpts }) => {
     splitWords(rawArgs).map((w) => w.value),
     overrideOpts,
   );
-  return 'error' in r ? fail(r.error) : undefined;
+  if (!('error' in r)) return undefined;
+  const illegal = /^Illegal option (.*)$/.exec(r.error);
+  const suggestion = illegal ? didYouMean(illegal[1]!, OPTION_NAMES) : '';
+  return fail(r.error, 'HT105', suggestion ? `${suggestion.charAt(0).toUpperCase()}${suggestion.slice(1).trimEnd()}` : undefined);
+};
+
+/** Options' keywords as the manual spells them, for "did you mean". */
+const OPTION_NAMES = ['All', 'None', 'Indexes', 'Includes', 'IncludesNOEXEC', 'FollowSymLinks', 'SymLinksIfOwnerMatch', 'ExecCGI', 'MultiViews'];
+
+/**
+ * DirectoryIndex names are looked up as files: one with a path component over NAME_MAX (255
+ * bytes) fails with ENAMETOOLONG, and mod_dir answers that sub-request's 403 when no later
+ * name exists (conformance htaccess-edges). The host accepts the line.
+ */
+const directoryIndex: Validator = ({ words }) => {
+  const long = words.find((w) => w.split('/').some((c) => Buffer.byteLength(c, 'latin1') > 255));
+  if (long === undefined) return undefined;
+  return { code: 'HT208', message: `DirectoryIndex name of ${long.length} characters: a directory with no other index file answers 403 (file name too long)` };
 };
 
 const directoryIndexRedirect: Validator = ({ words }) => {
@@ -556,6 +639,50 @@ const directoryIndexRedirect: Validator = ({ words }) => {
   if (['on', 'off', 'permanent', 'temp', 'seeother'].includes(w)) return undefined;
   const n = Number.parseInt(w, 10);
   if (Number.isNaN(n) || n < 300 || n > 399) return fail('DirectoryIndexRedirect only accepts values between 300 and 399');
+  return undefined;
+};
+
+/**
+ * Output filters each module registers (`ap_register_output_filter`), by module id; core's
+ * are always there. mod_filter resolves a provider by these names, case-insensitively, when
+ * it reads the line (`filter_provider`: "Unknown filter provider X"); a FilterDeclare'd name
+ * is not one.
+ */
+const OUTPUT_FILTERS: Readonly<Record<string, readonly string[]>> = {
+  core: ['core', 'subreq_core', 'content_length', 'old_write', 'http_header', 'http_outerror', 'byterange', 'chunk'],
+  expires: ['mod_expires'],
+  headers: ['fixup_headers_out', 'fixup_headers_err'],
+  deflate: ['deflate', 'inflate'],
+  include: ['includes'],
+  substitute: ['substitute'],
+  sed: ['sed'],
+  ratelimit: ['rate_limit'],
+  buffer: ['buffer'],
+  data: ['data'],
+  charset_lite: ['xlateout'],
+  proxy_html: ['proxy-html'],
+  xml2enc: ['xml2enc'],
+};
+
+function isOutputFilter(name: string, hasModule: (id: string) => boolean): boolean {
+  const lower = name.toLowerCase();
+  return Object.entries(OUTPUT_FILTERS).some(([m, names]) => (m === 'core' || hasModule(m)) && names.includes(lower));
+}
+
+/** mod_filter's `add_type_filter`: each `;`-separated name is a provider that must exist. */
+const addOutputFilterByType: Validator = ({ words, hasModule }) => {
+  for (const name of (words[0] ?? '').split(';')) {
+    if (name !== '' && !isOutputFilter(name, hasModule)) {
+      return fail(`Unknown filter provider ${name}`, 'HT105', hasModule('deflate') ? undefined : `${name} is not an output filter of this host (mod_deflate, mod_include … are not loaded): wrap the line in <IfModule mod_deflate.c> or remove it.`);
+    }
+  }
+  return undefined;
+};
+
+/** mod_filter's `filter_provider`: FilterProvider name provider expression. */
+const filterProvider: Validator = ({ words, hasModule }) => {
+  const provider = words[1] ?? '';
+  if (!isOutputFilter(provider, hasModule)) return fail(`Unknown filter provider ${provider}`);
   return undefined;
 };
 
@@ -597,11 +724,14 @@ function handlerFinding(handler: string, hasModule: (id: string) => boolean): Va
   if (key === 'none') return undefined;
   const providers = HANDLER_MODULES.get(key);
   if (providers?.some((m) => m === 'core' || hasModule(m))) return undefined;
+  const known = [...HANDLER_MODULES].filter(([, ms]) => ms.some((m) => m === 'core' || hasModule(m))).map(([name]) => name);
+  const suggestion = providers ? '' : didYouMean(handler, known);
   return {
     code: 'HT203',
     message: providers
       ? `handler "${handler}" needs mod_${providers[0]}, which this host does not load: matching files are sent as they are (a script's source is visible)`
       : `no module provides handler "${handler}": matching files are sent as they are (a script's source is visible)`,
+    ...(suggestion ? { hint: `${suggestion.charAt(0).toUpperCase()}${suggestion.slice(1)}Handler names are those the host's modules provide.` } : {}),
   };
 }
 
@@ -646,6 +776,9 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['defaulttype', defaultType],
   ['directoryindexredirect', directoryIndexRedirect],
   ['authbasicprovider', authBasicProvider],
+  ['addoutputfilterbytype', addOutputFilterByType],
+  ['directoryindex', directoryIndex],
+  ['filterprovider', filterProvider],
   ['error', errorDirective],
   ['sethandler', setHandler],
   ['addhandler', addHandler],

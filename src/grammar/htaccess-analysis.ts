@@ -5,9 +5,9 @@
 import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import type { HostFacts } from './conditions.js';
 import type { OverridePolicy } from './host-config.js';
-import { parseConfig } from './parser.js';
+import { parseConfigSteps } from './parser.js';
 import type { ConfigNode } from './syntax-tree.js';
-import { validateNodes } from './validate.js';
+import { validateNodesSteps } from './validate.js';
 
 export interface HtaccessAnalysis {
   nodes: ConfigNode[];
@@ -37,8 +37,26 @@ export function analyzeHtaccess(
   modules: ReadonlySet<string>,
   policy: OverridePolicy,
 ): HtaccessAnalysis {
-  const parsed = parseConfig(text, { file, kind: 'htaccess', host: facts });
-  const walk = validateNodes(parsed.nodes, {
+  const steps = analyzeHtaccessSteps(text, file, facts, modules, policy);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * `analyzeHtaccess` in slices: each `next()` does a bounded share of the work (about a
+ * thousand lines or nodes), so a server can answer other clients between slices while a huge
+ * file is read. The result is the same.
+ */
+export function* analyzeHtaccessSteps(
+  text: string,
+  file: string,
+  facts: HostFacts,
+  modules: ReadonlySet<string>,
+  policy: OverridePolicy,
+): Generator<void, HtaccessAnalysis> {
+  const parsed = yield* parseConfigSteps(text, { file, kind: 'htaccess', host: facts });
+  const walk = yield* validateNodesSteps(parsed.nodes, {
     kind: 'htaccess',
     override: policy.mask,
     overrideOpts: policy.opts,

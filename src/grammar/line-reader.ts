@@ -63,11 +63,26 @@ export function readLogicalLines(
   text: string,
   maxLine: number = HTACCESS_MAX_LINE,
 ): { lines: LogicalLine[]; tooLong?: LineTooLong } {
+  const steps = readLogicalLinesSteps(text, maxLine);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/** Lines read between two pauses of `readLogicalLinesSteps`. */
+const READ_SLICE = 1024;
+
+/** `readLogicalLines` in slices of about READ_SLICE lines (same result), for huge files. */
+export function* readLogicalLinesSteps(
+  text: string,
+  maxLine: number = HTACCESS_MAX_LINE,
+): Generator<void, { lines: LogicalLine[]; tooLong?: LineTooLong }> {
   const lines: LogicalLine[] = [];
   let pos = 0;
   let lineNo = 0;
   const n = text.length;
   while (pos < n) {
+    if (lines.length % READ_SLICE === READ_SLICE - 1) yield;
     let joined = '';
     const segments: LineSegment[] = [];
     const firstLine = lineNo + 1;

@@ -16,7 +16,7 @@ import {
   HTACCESS_MAX_LINE,
   SERVER_CONFIG_MAX_LINE,
   positionOf,
-  readLogicalLines,
+  readLogicalLinesSteps,
   type LogicalLine,
 } from './line-reader.js';
 import { canonicalDirectiveName } from './directive-registry.js';
@@ -90,8 +90,9 @@ class Builder {
     this.defines = opts.defines ?? new Map();
   }
 
-  result(): ParseResult {
-    const nodes = this.buildSequence(null);
+  /** The build, pausing (yielding) every SLICE lines so a caller may let others run. */
+  *steps(): Generator<void, ParseResult> {
+    const nodes = yield* this.buildSequence();
     return { nodes, diagnostics: this.diagnostics };
   }
 
@@ -121,24 +122,45 @@ class Builder {
   }
 
   /**
-   * Reads nodes until `</endTag>` closes the enclosing conditional section (or EOF).
-   * `endTag` null means the top level of the file.
+   * Reads the whole file into nodes. A true conditional section is read as its own sequence
+   * (`ap_build_cont_config`): it ends at its exact close line, and the sections opened inside
+   * it have their own stack. Kept as an explicit stack of such sequences, not recursion, so
+   * that thousands of nested `<IfModule>` cannot exhaust the call stack.
    */
-  private buildSequence(endTag: string | null): ConfigNode[] {
-    const top: ConfigNode[] = [];
-    const stack: SectionNode[] = [];
+  private *buildSequence(): Generator<void, ConfigNode[]> {
+    interface Sequence {
+      /** Close tag of the conditional section being read; null at the top of the file. */
+      endTag: string | null;
+      /** Lower-cased `</endTag>` line that ends it. */
+      endLine: string;
+      conditional: SectionNode | undefined;
+      top: ConfigNode[];
+      /** Non-conditional sections open inside this sequence. */
+      stack: SectionNode[];
+    }
+    const root: Sequence = { endTag: null, endLine: '', conditional: undefined, top: [], stack: [] };
+    const sequences: Sequence[] = [root];
+    let seq = root;
     const push = (node: ConfigNode): void => {
-      const parent = stack[stack.length - 1];
+      const parent = seq.stack[seq.stack.length - 1];
       if (parent) parent.children.push(node);
-      else top.push(node);
+      else seq.top.push(node);
     };
+    let sinceYield = 0;
     while (this.index < this.lines.length) {
+      if (++sinceYield === PARSE_SLICE) {
+        sinceYield = 0;
+        yield;
+      }
       const line = this.lines[this.index++]!;
       const raw = line.text;
       if (raw === '' || raw.startsWith('#')) continue;
       // `ap_build_cont_config` ends a true conditional section at its exact close line.
-      if (endTag !== null && stack.length === 0 && raw.toLowerCase() === `</${endTag.toLowerCase()}>`) {
-        return top;
+      if (seq.endTag !== null && seq.stack.length === 0 && raw.toLowerCase() === seq.endLine) {
+        seq.conditional!.closeLine = line.line;
+        sequences.pop();
+        seq = sequences[sequences.length - 1]!;
+        continue;
       }
       const text = resolveEnv(raw, this.defines, this.opts.host, (name) =>
         this.error('HT206', line, 0, `Config variable \${${name}} is not defined`),
@@ -148,7 +170,7 @@ class Builder {
       let argsFrom = nameWord.next;
       const pos = positionOf(line, nameWord.start);
       if (token.startsWith('</')) {
-        this.closeSection(token, text.slice(argsFrom), line, stack);
+        this.closeSection(token, text.slice(argsFrom), line, seq.stack);
         continue;
       }
       if (token.endsWith('>')) token = token.slice(0, -1);
@@ -182,14 +204,22 @@ class Builder {
             this.error('HT105', line, nameWord.start, verdict.error);
           }
           if (verdict.value) {
-            section.children = this.buildSequence(name);
-            section.closeLine = this.lines[this.index - 1]?.line;
+            if (sequences.length === CONDITIONAL_DEPTH_APACHE_SURVIVES + 1) {
+              this.error(
+                'HT111',
+                line,
+                nameWord.start,
+                `<${name}> nested ${sequences.length} levels deep in true conditional sections: Apache's process runs out of stack reading this file and crashes (segmentation fault), so the client gets no answer`,
+              );
+            }
+            seq = { endTag: name, endLine: `</${name.toLowerCase()}>`, conditional: section, top: section.children, stack: [] };
+            sequences.push(seq);
           } else {
             section.active = false;
             this.soak(name, section);
           }
         } else {
-          stack.push(section);
+          seq.stack.push(section);
         }
         continue;
       }
@@ -201,16 +231,18 @@ class Builder {
       push(node);
       if (this.opts.kind === 'server') this.executeOnRead(node, line);
     }
-    if (endTag === null && stack.length > 0) {
+    // End of file inside true conditional sections: each ends at the last line read.
+    for (let i = sequences.length - 1; i > 0; i--) sequences[i]!.conditional!.closeLine = this.lines[this.index - 1]?.line;
+    if (root.stack.length > 0) {
       // Apache joins one "was not closed" line per open section, innermost first.
-      const message = [...stack]
+      const message = [...root.stack]
         .reverse()
         .map((s) => `${this.opts.file}:${s.line}: <${s.name}> was not closed.`)
         .join('\n');
-      const innermost = stack[stack.length - 1]!;
+      const innermost = root.stack[root.stack.length - 1]!;
       this.diagnostics.push(diag('HT103', this.opts.file, innermost.line, innermost.column, message));
     }
-    return top;
+    return root.top;
   }
 
   private closeSection(token: string, rest: string, line: LogicalLine, stack: SectionNode[]): void {
@@ -233,28 +265,35 @@ class Builder {
     parent.closeLine = line.line;
   }
 
-  /** `ap_soak_end_container`: skips a false conditional's body, balancing only `<…>` lines. */
+  /**
+   * `ap_soak_end_container`: skips a false conditional's body, balancing only `<…>` lines.
+   * The sections opened inside are a stack of names (Apache recurses; a deep file must not
+   * exhaust ours).
+   */
   private soak(name: string, section: SectionNode): boolean {
+    const open: string[] = [name];
     while (this.index < this.lines.length) {
       const line = this.lines[this.index++]!;
       const w = getWordConf(line.text, 0);
       const token = w.value;
       if (!token.startsWith('<')) continue;
       if (token.startsWith('</')) {
+        const expected = open.pop()!;
         const closing = token.slice(2, -1);
-        if (closing.toLowerCase() !== name.toLowerCase()) {
-          this.error('HT103', line, 0, `Expected </${name}> but saw </${closing}>`);
+        if (closing.toLowerCase() !== expected.toLowerCase()) {
+          this.error('HT103', line, 0, `Expected </${expected}> but saw </${closing}>`);
         }
         section.closeLine = line.line;
-        return true;
+        if (open.length === 0) return true;
+        continue;
       }
       let inner = token.slice(1);
       if (w.next >= line.text.length && inner.endsWith('>')) inner = inner.slice(0, -1);
-      if (!this.soak(inner, section)) return false;
+      open.push(inner);
     }
     const last = this.lines[this.lines.length - 1];
     this.diagnostics.push(
-      diag('HT103', this.opts.file, last?.endLine ?? section.line, 1, `Expected </${name}> before end of configuration`),
+      diag('HT103', this.opts.file, last?.endLine ?? section.line, 1, `Expected </${open[open.length - 1]!}> before end of configuration`),
     );
     return false;
   }
@@ -290,14 +329,36 @@ class Builder {
   }
 }
 
+/**
+ * How many true conditional sections Apache reads nested before its stack runs out: each is
+ * one more `ap_build_cont_config` recursion. Measured on Apache 2.4.71 (8 MiB stacks): the
+ * child crashes from 8,475 nested `<IfModule>`, 8,500 `<IfDefine>`/`<IfDirective>` and
+ * between 8,200 and 8,400 `<IfVersion>`; 8,200 of each work.
+ */
+export const CONDITIONAL_DEPTH_APACHE_SURVIVES = 8_200;
+
+/** Lines read between two pauses of a sliced parse. */
+const PARSE_SLICE = 128;
+
 const END_OF_FILE_MESSAGE = /was not closed\.$|before end of configuration$/;
 
 /** Parses one file's text (latin1: one char per byte). Never throws on user input. */
 export function parseConfig(text: string, opts: ParseOptions): ParseResult {
+  const steps = parseConfigSteps(text, opts);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * `parseConfig` in slices: each `next()` reads about PARSE_SLICE lines, so a caller can let
+ * other work run between them while a huge file is read; the result is the same.
+ */
+export function* parseConfigSteps(text: string, opts: ParseOptions): Generator<void, ParseResult> {
   const max = opts.kind === 'htaccess' ? HTACCESS_MAX_LINE : SERVER_CONFIG_MAX_LINE;
-  const { lines, tooLong } = readLogicalLines(text, max);
+  const { lines, tooLong } = yield* readLogicalLinesSteps(text, max);
   const builder = new Builder(lines, opts);
-  const result = builder.result();
+  const result = yield* builder.steps();
   if (tooLong) {
     // Apache stops reading at that line, so it never reaches the end-of-file checks.
     result.diagnostics = result.diagnostics.filter((d) => !END_OF_FILE_MESSAGE.test(d.message));

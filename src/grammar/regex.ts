@@ -99,10 +99,88 @@ function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex
 /** PCRE2 refuses a range with a class escape at either end (`[a-\d]`); RE2 reads it literally. */
 const CLASS_ESCAPE_RANGE = /\[(?:[^\]\\]|\\.)*?(?:[^\\[]-\\[dDsSwWhHvV]|\\[dDsSwWhHvV]-[^\]])/;
 
+/**
+ * Compiled patterns by `icase` and source. Every regex of an `.htaccess` is compiled when the
+ * file is checked and again when its configuration is built; a compiled pattern holds no
+ * match state (no `g`/`y` flag), so both may share it. Bounded: emptied when full.
+ */
+const compiled = new Map<string, RegexCompileResult>();
+const COMPILED_MAX = 1 << 16;
+
 /** Compiles a pattern as Apache would; `icase` adds AP_REG_ICASE (e.g. `[NC]`). */
 export function compileApacheRegex(pattern: string, icase = false): RegexCompileResult {
+  const key = (icase ? 'i' : 's') + pattern;
+  let result = compiled.get(key);
+  if (result === undefined) {
+    result = compileUncached(pattern, icase);
+    if (compiled.size >= COMPILED_MAX) compiled.clear();
+    compiled.set(key, result);
+  }
+  return result;
+}
+
+const POSIX_NAMES = new Set(['alpha', 'lower', 'upper', 'alnum', 'ascii', 'blank', 'cntrl', 'digit', 'graph', 'print', 'punct', 'space', 'word', 'xdigit']);
+
+/**
+ * PCRE2's reading of `[:name:]`, `[.x.]` and `[=x=]` (pcre2_compile.c's check_posix_syntax):
+ * after `[` + one of `:.=`, the same character followed by `]` before any `]` or a second
+ * `[` + that character makes it POSIX syntax. Inside a class the name must be one PCRE2
+ * knows (`[[:al>pha:]]` fails to compile), `[.` and `[=` are refused; as a whole class it
+ * is refused too. RE2 and JavaScript read all of these as plain characters.
+ */
+function posixClassProblem(p: string): string | undefined {
+  const posixEnd = (at: number): number => {
+    // `at` is the `:`, `.` or `=` after `[`; returns the index of the closing one, or -1.
+    const t = p[at];
+    for (let i = at + 1; p.length - i >= 2; i++) {
+      if (p[i] === '\\' && (p[i + 1] === ']' || p[i + 1] === '\\')) i++;
+      else if ((p[i] === '[' && p[i + 1] === t) || p[i] === ']') return -1;
+      else if (p[i] === t && p[i + 1] === ']') return i;
+    }
+    return -1;
+  };
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '\\') {
+      if (p[i + 1] === 'Q') {
+        const end = p.indexOf('\\E', i + 2);
+        if (end === -1) return undefined;
+        i = end + 1;
+      } else i++;
+      continue;
+    }
+    if (!inClass) {
+      if (c !== '[') continue;
+      const next = p[i + 1];
+      if ((next === ':' || next === '.' || next === '=') && posixEnd(i + 1) !== -1) return 'POSIX named classes are supported only within a class';
+      inClass = true;
+      if (p[i + 1] === '^') i++;
+      if (p[i + 1] === ']') i++; // a leading `]` is a literal
+      continue;
+    }
+    if (c === ']') {
+      inClass = false;
+      continue;
+    }
+    const next = p[i + 1];
+    if (c === '[' && (next === ':' || next === '.' || next === '=')) {
+      const end = posixEnd(i + 1);
+      if (end === -1) continue;
+      if (next !== ':') return 'POSIX collating elements are not supported';
+      const name = p.slice(i + 2, end).replace(/^\^/, '');
+      if (!POSIX_NAMES.has(name)) return 'unknown POSIX class name';
+      i = end + 1;
+    }
+  }
+  return undefined;
+}
+
+function compileUncached(pattern: string, icase: boolean): RegexCompileResult {
   const flags = icase ? 'si' : 's';
   if (CLASS_ESCAPE_RANGE.test(pattern)) return { ok: false, reason: 'invalid range in character class' };
+  const posix = posixClassProblem(pattern);
+  if (posix !== undefined) return { ok: false, reason: posix };
   try {
     return { ok: true, regex: wrap(pattern, 're2', new RE2(pattern, flags)) };
   } catch (re2Error) {

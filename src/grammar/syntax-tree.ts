@@ -44,17 +44,30 @@ export interface SectionNode extends NodeBase {
 
 export type ConfigNode = DirectiveNode | SectionNode;
 
-/** Depth-first walk over active nodes, with the chain of enclosing sections. */
-export function* walkActive(
-  nodes: readonly ConfigNode[],
-  parents: readonly SectionNode[] = [],
-): Generator<{ node: ConfigNode; parents: readonly SectionNode[] }> {
-  for (const node of nodes) {
+/**
+ * Depth-first walk over active nodes, with the chain of enclosing sections (outermost first).
+ * `parents` is one array kept up to date as the walk goes: read it at each step, do not keep
+ * it. An explicit stack, not recursion, so a file nested thousands deep cannot exhaust ours.
+ */
+export function* walkActive(nodes: readonly ConfigNode[]): Generator<{ node: ConfigNode; parents: readonly SectionNode[] }> {
+  const parents: SectionNode[] = [];
+  // One entry per list being walked; `section` is the parent it belongs to (none for the
+  // top level and for an Include's nodes, which keep their includer's parents).
+  const stack: { nodes: readonly ConfigNode[]; i: number; section: SectionNode | undefined }[] = [{ nodes, i: 0, section: undefined }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.i >= top.nodes.length) {
+      stack.pop();
+      if (top.section) parents.pop();
+      continue;
+    }
+    const node = top.nodes[top.i++]!;
     yield { node, parents };
     if (node.kind === 'directive' && node.included) {
-      yield* walkActive(node.included, parents);
+      stack.push({ nodes: node.included, i: 0, section: undefined });
     } else if (node.kind === 'section' && node.active) {
-      yield* walkActive(node.children, [...parents, node]);
+      parents.push(node);
+      stack.push({ nodes: node.children, i: 0, section: node });
     }
   }
 }

@@ -16,9 +16,11 @@ import {
   OR_AUTHCFG,
   OR_LIMIT,
   RSRC_CONF,
+  allDirectives,
   lookupDirective,
   type DirectiveSpec,
 } from './directive-registry.js';
+import { didYouMean } from './suggest.js';
 import { OPT_ALL, OPT_MULTI, OPT_SYM_OWNER } from './options.js';
 import { parseApExpr } from './ap-expr.js';
 import { compileApacheRegex } from './regex.js';
@@ -106,8 +108,27 @@ interface Frame {
   ifScope: { last: 'if' | 'else' | undefined };
 }
 
+/** Nodes still to visit under one frame, and what to check once they all were. */
+interface Pending {
+  nodes: readonly ConfigNode[];
+  next: number;
+  frame: Frame;
+  after: (() => void) | undefined;
+}
+
+/** Nodes visited between two pauses of a sliced walk. */
+const WALK_SLICE = 64;
+
 class Walker {
   readonly diagnostics: Diagnostic[] = [];
+  /**
+   * `ap_walk_config` recurses into each section; here the sections being walked are an
+   * explicit stack, so a file nested thousands deep cannot exhaust the call stack.
+   */
+  private readonly pending: Pending[] = [];
+  /** Spelling suggestions still to make: each costs a search of the registry; a file of
+   * thousands of unknown lines gets them for its first few (Apache stops at the first). */
+  private suggestionsLeft = 16;
 
   constructor(private readonly ctx: WalkContext) {}
 
@@ -119,8 +140,28 @@ class Walker {
     this.add(f.code, node, f.message, f.hint);
   }
 
-  walk(nodes: readonly ConfigNode[], frame: Frame): void {
-    for (const node of nodes) this.visit(node, frame);
+  /** Schedules `nodes` under `frame`; `after` runs once they were all visited. */
+  private walk(nodes: readonly ConfigNode[], frame: Frame, after?: () => void): void {
+    this.pending.push({ nodes, next: 0, frame, after });
+  }
+
+  /** Walks `nodes` to the end, pausing (yielding) every WALK_SLICE nodes. */
+  *run(nodes: readonly ConfigNode[], frame: Frame): Generator<void, void> {
+    this.walk(nodes, frame);
+    let sinceYield = 0;
+    while (this.pending.length > 0) {
+      const top = this.pending[this.pending.length - 1]!;
+      if (top.next >= top.nodes.length) {
+        this.pending.pop();
+        top.after?.();
+        continue;
+      }
+      this.visit(top.nodes[top.next++]!, top.frame);
+      if (++sinceYield === WALK_SLICE) {
+        sinceYield = 0;
+        yield;
+      }
+    }
   }
 
   private visit(node: ConfigNode, frame: Frame): void {
@@ -141,7 +182,7 @@ class Walker {
           `Invalid command '${displayName}', perhaps misspelled or defined by a module not included in the server configuration`,
           spec && !node.key.startsWith('php_')
             ? `'${spec.name}' belongs to mod_${spec.modules[0]}, which this host does not load.`
-            : unknownDirectiveHint(node.key),
+            : unknownDirectiveHint(node, (m) => this.ctx.hasModule(m), this.suggestionsLeft-- > 0),
         );
       }
       return;
@@ -239,8 +280,9 @@ class Walker {
         if (r.regex === undefined) this.add('HT201', node, `pattern '${regex}' uses PCRE features htsandbox cannot run; the host accepts it`);
       }
       const inner = this.ctx.kind === 'server' && !frame.parent ? IN_SECTION : frame.override;
-      this.walk(node.children, { ...frame, override: inner, parent: node, ifScope: { last: undefined } });
-      if (w.next < arg.length) this.add('HT102', node, `Multiple ${name}> arguments not (yet) supported.`);
+      this.walk(node.children, { ...frame, override: inner, parent: node, ifScope: { last: undefined } }, () => {
+        if (w.next < arg.length) this.add('HT102', node, `Multiple ${name}> arguments not (yet) supported.`);
+      });
       return;
     }
     if (key === '<limit' || key === '<limitexcept') {
@@ -267,10 +309,11 @@ class Walker {
       }
       const before = this.diagnostics.length;
       const op = key === '<requireall' ? 'all' : key === '<requireany' ? 'any' : 'none';
-      this.walk(node.children, { ...frame, parent: node, authzOp: op });
-      if (this.diagnostics.length === before && !node.children.some((c) => c.key === 'require' || c.key.startsWith('<require'))) {
-        this.add('HT105', node, `${name}> directive contains no authorization directives`);
-      }
+      this.walk(node.children, { ...frame, parent: node, authzOp: op }, () => {
+        if (this.diagnostics.length === before && !hasAuthzMember(node.children)) {
+          this.add('HT105', node, `${name}> directive contains no authorization directives`);
+        }
+      });
       return;
     }
     if (SERVER_SECTIONS.has(key) || key === '<virtualhost' || key === '<ifdefine') {
@@ -299,15 +342,31 @@ class Walker {
       if (!parsed.ok) return this.add('HT110', node, `Cannot parse condition clause: ${parsed.error}`);
       rest = arg.slice(w.next);
     }
-    this.walk(node.children, { ...frame, parent: node, ifScope: { last: undefined } });
-    if (node.key !== '<if' && frame.ifScope.last !== 'if') {
-      return this.add('HT110', node, '<Else> or <ElseIf> section without previous <If> or <ElseIf> section in same scope');
-    }
-    frame.ifScope.last = node.key === '<else' ? 'else' : 'if';
-    if (rest.trim() !== '') this.add('HT102', node, `Multiple ${name}> arguments not (yet) supported.`);
+    this.walk(node.children, { ...frame, parent: node, ifScope: { last: undefined } }, () => {
+      if (node.key !== '<if' && frame.ifScope.last !== 'if') {
+        return this.add('HT110', node, '<Else> or <ElseIf> section without previous <If> or <ElseIf> section in same scope');
+      }
+      frame.ifScope.last = node.key === '<else' ? 'else' : 'if';
+      if (rest.trim() !== '') this.add('HT102', node, `Multiple ${name}> arguments not (yet) supported.`);
+    });
   }
 }
 
+
+/**
+ * Whether a `<Require…>` section has a member: a `Require` line or a nested `<Require…>`,
+ * also inside the conditional sections Apache splices in while reading (`<IfDefine>` …).
+ */
+function hasAuthzMember(children: readonly ConfigNode[]): boolean {
+  const todo: (readonly ConfigNode[])[] = [children];
+  while (todo.length > 0) {
+    for (const c of todo.pop()!) {
+      if (c.key === 'require' || c.key.startsWith('<require')) return true;
+      if (c.kind === 'section' && c.active && isConditionalSection(c.key)) todo.push(c.children);
+    }
+  }
+  return false;
+}
 
 function overrideClassName(mask: number): string {
   const names: string[] = [];
@@ -319,15 +378,31 @@ function overrideClassName(mask: number): string {
   return names.join(' or ') || 'it';
 }
 
-function unknownDirectiveHint(key: string): string | undefined {
-  if (key.startsWith('php_')) return 'This host runs PHP as CGI, not mod_php: put PHP settings in a php.ini file next to the script.';
+function unknownDirectiveHint(node: ConfigNode, hasModule: (m: string) => boolean, suggest: boolean): string | undefined {
+  if (node.key.startsWith('php_')) return 'This host runs PHP as CGI, not mod_php: put PHP settings in a php.ini file next to the script.';
+  if (!suggest) return 'Check the spelling; if it is right, the module that defines it is not loaded on this host.';
+  // A typo of a directive this host has: `RewriteEngin` → RewriteEngine, `<FileMatch` → <FilesMatch.
+  const section = node.kind === 'section';
+  const known = allDirectives()
+    .filter((d) => d.name.startsWith('<') === section && d.modules.some((m) => hasModule(m)))
+    .map((d) => (section ? d.name.slice(1) : d.name));
+  const suggestion = didYouMean(node.name, known).replace(/^did you mean /, section ? 'did you mean <' : 'did you mean ');
+  if (suggestion) return `${suggestion.charAt(0).toUpperCase()}${suggestion.slice(1)}Check the spelling.`;
   return 'Check the spelling; if it is right, the module that defines it is not loaded on this host.';
 }
 
 /** Walks a parsed file's nodes and returns the walk-phase diagnostics. */
 export function validateNodes(nodes: readonly ConfigNode[], ctx: WalkContext): Diagnostic[] {
+  const steps = validateNodesSteps(nodes, ctx);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/** `validateNodes` in slices of about WALK_SLICE nodes (same result), for huge files. */
+export function* validateNodesSteps(nodes: readonly ConfigNode[], ctx: WalkContext): Generator<void, Diagnostic[]> {
   const walker = new Walker(ctx);
   const override = ctx.kind === 'htaccess' ? ctx.override : SERVER_TOP;
-  walker.walk(nodes, { override, parent: undefined, inLimit: false, authzOp: 'any', ifScope: { last: undefined } });
+  yield* walker.run(nodes, { override, parent: undefined, inLimit: false, authzOp: 'any', ifScope: { last: undefined } });
   return walker.diagnostics;
 }

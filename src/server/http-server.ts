@@ -11,6 +11,7 @@ import { balancerClientKey, type PersistenceTable } from '../engine/lvs-persiste
 import { serveDashboard, type DashboardOptions } from './dashboard.js';
 import type { RequestJournal, RequestRecord } from './request-journal.js';
 import { accessLogTime } from '../grammar/apache-time.js';
+import { normalizeRequestPath } from '../grammar/url-path.js';
 import type { SiteContext } from './site-context.js';
 import { cannedErrorPage, STATUS_REASONS } from '../grammar/error-pages.js';
 import { checkRequestHead, maxHeadBytes, overflowStatus, readExpired, type ReadProgress } from '../engine/request-reading.js';
@@ -266,6 +267,27 @@ function speakTlsToo(
   };
 }
 
+/** The most directories ahead of a walk whose access files `prepare` looks at. */
+const MAX_PREPARED_DIRS = 64;
+
+/**
+ * The directories whose access files the walk of `rawPath` reads, from `/` down (the last
+ * component may be a directory too). A guess is enough: a directory missed here is read
+ * where the walk meets it.
+ */
+export function walkDirectories(documentRoot: string, rawPath: string): string[] {
+  const norm = normalizeRequestPath(rawPath);
+  if (!norm.ok || norm.uri.startsWith('/~')) return [];
+  const parts = `${documentRoot}/${norm.uri}`.split('/').filter((p) => p !== '');
+  const dirs = ['/'];
+  let dir = '';
+  for (const p of parts.slice(0, MAX_PREPARED_DIRS)) {
+    dir += `/${p}`;
+    dirs.push(dir);
+  }
+  return dirs;
+}
+
 /** Creates the server (not yet listening). */
 export function createHttpFront(opts: HttpFrontOptions): Server {
   const { site, logger } = opts;
@@ -440,10 +462,10 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       report: (err, outcome) =>
         logger.error({ module: 'htsandbox', err, url: target }, `internal error while handling ${facts.method} ${target} (${outcome}); the server goes on. This is a bug in htsandbox: please report it with this log line.`),
     };
-    inRequestScope(scope, () => {
-      try {
-        server.fs.sync();
-        const decision = resolveRequest(server, facts);
+    const answer = (): void =>
+      inRequestScope(scope, () => {
+        try {
+          const decision = resolveRequest(server, facts);
         // LimitRequestBody (the directory's): a declared length above it is refused before any
         // handler reads or discards the body, whatever the target (ap_http_filter's check), and
         // the connection closes.
@@ -460,6 +482,17 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         scope.report(err, endFailedResponse(scope));
       }
     });
+    let ahead: Promise<void> | undefined;
+    try {
+      server.fs.sync();
+      // A huge .htaccess on the way is read first, in slices, so other clients go on being
+      // answered meanwhile; the walk then finds it cached.
+      ahead = server.fs.prepare(walkDirectories(server.documentRoot, rawPath));
+    } catch (err) {
+      logger.error({ err, url: target }, 'internal error while reading access files ahead of the request');
+    }
+    if (ahead) ahead.then(answer, answer);
+    else answer();
   };
 
   const startStage = (conn: Connection, stage: 'header' | 'body'): void => {

@@ -419,6 +419,10 @@ export function respond(
   // mod_rewrite replaced r->args while ignoring a rewrite to the same file.
   if (d.args) facts = { ...facts, query: d.args.query };
   if (d.kind === 'error' && d.log) log(d.log, facts);
+  if (d.kind === 'error' && d.noAnswer) {
+    res.destroy();
+    return;
+  }
   // An access-phase program's fields (and a redirect's Location) meet the core output filter's
   // check like a script's: a byte HTTP does not allow is the host's 500 (check_headers).
   if (d.authHeaders?.length || d.kind === 'redirect') {

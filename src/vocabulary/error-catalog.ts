@@ -31,6 +31,10 @@ const entries = [
     hint: 'Save the file as UTF-8 without BOM.' },
   { code: 'HT110', severity: 'error', status: 500, summary: 'Expression (<If>, <ElseIf>, RewriteCond expr) that does not parse, or <Else>/<ElseIf> without an <If> before it',
     hint: 'See https://httpd.apache.org/docs/2.4/expr.html: strings in quotes, variables as %{NAME}, regular expressions as /…/ after =~.' },
+  { code: 'HT111', severity: 'error', summary: 'Conditional sections (<IfModule>, <IfDefine> …) nested so deep that Apache\'s process crashes reading the file: the client gets no answer at all',
+    hint: 'Apache reads each true conditional section with one more level of recursion; past about 8,200 levels its 8 MiB stack runs out. Remove the nesting: a condition that holds once holds for the whole file.' },
+  { code: 'HT112', severity: 'error', summary: 'htsandbox itself failed while judging this file or request (a bug in htsandbox): the verdict is unknown, so it is not passed',
+    hint: 'Please report it with the file; until then, try the file on the host or a local Apache.' },
   // --- warnings: the host accepts the file, but something is off ---
   { code: 'HT200', severity: 'warning', summary: 'Directive parsed and accepted, but not emulated by htsandbox (the preview may differ from the host)' },
   { code: 'HT201', severity: 'warning', summary: 'Regular expression the host accepts but htsandbox cannot honour exactly' },
@@ -40,6 +44,8 @@ const entries = [
   { code: 'HT205', severity: 'warning', summary: 'Directive skipped because AllowOverride Nonfatal is set' },
   { code: 'HT206', severity: 'warning', summary: 'Config variable ${NAME} is not defined' },
   { code: 'HT207', severity: 'warning', summary: 'proxy: handler htsandbox cannot follow (malformed target, or a scheme other than fcgi://)' },
+  { code: 'HT208', severity: 'warning', summary: 'A file name longer than the file system allows (255 bytes): the host answers 403 where it is looked up',
+    hint: 'Apache cannot look such a name up (ENAMETOOLONG) and answers 403 (AH00036). Use a shorter name.' },
   // mod_rewrite rules the host accepts but that cannot work as written (check only)
   { code: 'HT220', severity: 'warning', summary: 'RewriteRule pattern starting with ^/ in .htaccess, which never matches (the per-directory path has no leading slash)',
     hint: 'Drop the leading slash, or test %{REQUEST_URI} in a RewriteCond.' },

@@ -23,21 +23,43 @@ export interface ApacheVerdict {
   rejected: boolean;
   /** Apache's message (the part after "<path>: " in its error log), when it rejected the file. */
   message?: string;
+  /** Apache's child process crashed reading it: the client got no answer at all. */
+  noAnswer?: boolean;
+}
+
+/**
+ * A fixture too big to keep as a file (thousands of nested sections), written as
+ * `NAME.nested.json`: `depth` times the `open` lines, then `body`, then as many `close` lines.
+ */
+interface NestedFixture {
+  open: string[];
+  body: string[];
+  close: string[];
+  depth: number;
+}
+
+function expandNested(spec: NestedFixture): Buffer {
+  const open = spec.open.map((l) => `${l}\n`).join('');
+  const close = spec.close.map((l) => `${l}\n`).join('');
+  return Buffer.from(open.repeat(spec.depth) + spec.body.map((l) => `${l}\n`).join('') + close.repeat(spec.depth), 'latin1');
 }
 
 export function loadFixtures(): HtaccessFixture[] {
   return readdirSync(HTACCESS_FIXTURES)
-    .filter((f) => f.endsWith('.htaccess'))
+    .filter((f) => f.endsWith('.htaccess') || f.endsWith('.nested.json'))
     .sort()
     .map((f) => {
-      const name = f.slice(0, -'.htaccess'.length);
+      const nested = f.endsWith('.nested.json');
+      const name = f.slice(0, -(nested ? '.nested.json' : '.htaccess').length);
       let override: string | undefined;
       try {
         override = readFileSync(join(HTACCESS_FIXTURES, `${name}.override`), 'utf8').trim();
       } catch {
         override = undefined;
       }
-      return { name, content: readFileSync(join(HTACCESS_FIXTURES, f)), override };
+      const raw = readFileSync(join(HTACCESS_FIXTURES, f));
+      const content = nested ? expandNested(JSON.parse(raw.toString('utf8')) as NestedFixture) : raw;
+      return { name, content, override };
     });
 }
 

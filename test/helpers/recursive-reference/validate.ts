@@ -1,0 +1,343 @@
+/**
+ * TEST REFERENCE, not used by htsandbox: the recursive walk (src/grammar/validate.ts) as it was
+ * before its recursion became explicit stacks (issue 14). The fuzz tests check that both
+ * give the same tree and diagnostics wherever this one does not run out of stack.
+ */
+/**
+ * Apache's walk phase (`ap_walk_config` → `invoke_cmd`, server/config.c) over a syntax tree:
+ * is each directive known and loaded, allowed here, given the right number of arguments,
+ * and accepted by its own handler. Pure; every problem becomes a diagnostic.
+ */
+import type { Diagnostic } from '../../../src/vocabulary/diagnostic.js';
+import type { ErrorCode } from '../../../src/vocabulary/error-catalog.js';
+import { catalogEntry } from '../../../src/vocabulary/error-catalog.js';
+import { isConditionalSection } from '../../../src/grammar/conditional-sections.js';
+import { DIRECTIVE_VALIDATORS, HTTP_METHODS, parseRequire, type ValidatorFinding } from '../../../src/grammar/directive-validators.js';
+import {
+  ACCESS_CONF,
+  NONFATAL_OVERRIDE,
+  NONFATAL_UNKNOWN,
+  OR_ALL,
+  OR_AUTHCFG,
+  OR_LIMIT,
+  RSRC_CONF,
+  lookupDirective,
+  type DirectiveSpec,
+} from '../../../src/grammar/directive-registry.js';
+import { OPT_ALL, OPT_MULTI, OPT_SYM_OWNER } from '../../../src/grammar/options.js';
+import { parseApExpr } from '../../../src/grammar/ap-expr.js';
+import { compileApacheRegex } from '../../../src/grammar/regex.js';
+import type { ConfigNode, SectionNode } from '../../../src/grammar/syntax-tree.js';
+import { getWordConf, splitWords } from '../../../src/grammar/words.js';
+
+/** Where the walked directives sit and what the host allows there. */
+export interface WalkContext {
+  kind: 'htaccess' | 'server';
+  /** For `.htaccess`: the AllowOverride mask (with the Nonfatal bits). */
+  override: number;
+  /** `AllowOverride Options=…`: options an `.htaccess` may set. */
+  overrideOpts: number;
+  /** AllowOverrideList names (lower-case). */
+  overrideList: ReadonlySet<string>;
+  hasModule(id: string): boolean;
+}
+
+/** The default `override_opts` when AllowOverride names no Options list. */
+export const DEFAULT_OVERRIDE_OPTS = OPT_ALL | OPT_SYM_OWNER | OPT_MULTI;
+
+/** Server config top level (`ap_process_config_tree`): no auth/limit directives there. */
+const SERVER_TOP = (RSRC_CONF | OR_ALL) & ~(OR_AUTHCFG | OR_LIMIT);
+const IN_SECTION = ACCESS_CONF | OR_ALL;
+const SERVER_SECTIONS = new Set(['<directory', '<directorymatch', '<location', '<locationmatch', '<files', '<filesmatch', '<proxy', '<proxymatch']);
+
+function makeDiag(code: ErrorCode, node: ConfigNode, message: string, hint?: string): Diagnostic {
+  const entry = catalogEntry(code);
+  const d: Diagnostic = { code, severity: entry.severity, file: node.file, line: node.line, column: node.column, message };
+  const h = hint ?? entry.hint;
+  if (h !== undefined) d.hint = h;
+  return d;
+}
+
+/** `invoke_cmd`'s argument-shape rule; returns Apache's error text or undefined. */
+export function checkShape(spec: DirectiveSpec, rawArgs: string): string | undefined {
+  const words = splitWords(rawArgs);
+  const n = words.length;
+  const help = spec.help ? `, ${spec.help}` : '';
+  const nonEmpty = (i: number): boolean => words[i] !== undefined && words[i]!.value !== '';
+  switch (spec.shape) {
+    case 'NO_ARGS':
+      return rawArgs !== '' ? `${spec.name} takes no arguments` : undefined;
+    case 'TAKE1':
+      return !nonEmpty(0) || n > 1 ? `${spec.name} takes one argument${help}` : undefined;
+    case 'TAKE2':
+      return !nonEmpty(0) || !nonEmpty(1) || n > 2 ? `${spec.name} takes two arguments${help}` : undefined;
+    case 'TAKE12':
+      return !nonEmpty(0) || n > 2 ? `${spec.name} takes 1-2 arguments${help}` : undefined;
+    case 'TAKE3':
+      return !nonEmpty(0) || !nonEmpty(1) || !nonEmpty(2) || n > 3 ? `${spec.name} takes three arguments${help}` : undefined;
+    case 'TAKE23':
+      return !nonEmpty(0) || !nonEmpty(1) || n > 3 ? `${spec.name} takes two or three arguments${help}` : undefined;
+    case 'TAKE123':
+      return !nonEmpty(0) || n > 3 ? `${spec.name} takes one, two or three arguments${help}` : undefined;
+    case 'TAKE13':
+      return !nonEmpty(0) || n === 2 || n > 3 ? `${spec.name} takes one or three arguments${help}` : undefined;
+    case 'ITERATE':
+      return !nonEmpty(0) ? `${spec.name} requires at least one argument${help}` : undefined;
+    case 'ITERATE2':
+      return !nonEmpty(0) || n < 2 ? `${spec.name} requires at least two arguments${help}` : undefined;
+    case 'FLAG': {
+      const w = (words[0]?.value ?? '').toLowerCase();
+      return w !== 'on' && w !== 'off' ? `${spec.name} must be On or Off` : undefined;
+    }
+    case 'TAKE_ARGV':
+    case 'RAW_ARGS':
+      return undefined;
+  }
+}
+
+interface Frame {
+  /** Effective override mask for directives at this level. */
+  override: number;
+  /** Nearest enclosing real (non-conditional) section, for "not allowed in <X> context". */
+  parent: SectionNode | undefined;
+  /** Inside `<Limit>`/`<LimitExcept>`. */
+  inLimit: boolean;
+  /** Authz logic of the enclosing `<Require…>` section (implicit Any at the top). */
+  authzOp: 'any' | 'all' | 'none';
+  /**
+   * The container's last `<If>`-family section (Apache's sec_if list): an `<ElseIf>` or
+   * `<Else>` needs an `<If>` or `<ElseIf>` there. Shared through conditional sections.
+   */
+  ifScope: { last: 'if' | 'else' | undefined };
+}
+
+class Walker {
+  readonly diagnostics: Diagnostic[] = [];
+
+  constructor(private readonly ctx: WalkContext) {}
+
+  private add(code: ErrorCode, node: ConfigNode, message: string, hint?: string): void {
+    this.diagnostics.push(makeDiag(code, node, message, hint));
+  }
+
+  private finding(node: ConfigNode, f: ValidatorFinding): void {
+    this.add(f.code, node, f.message, f.hint);
+  }
+
+  walk(nodes: readonly ConfigNode[], frame: Frame): void {
+    for (const node of nodes) this.visit(node, frame);
+  }
+
+  private visit(node: ConfigNode, frame: Frame): void {
+    if (node.kind === 'directive' && node.included) {
+      this.walk(node.included, frame);
+      return;
+    }
+    const spec = lookupDirective(node.key);
+    const displayName = node.kind === 'section' ? `<${node.name}` : node.name;
+    const loaded = spec !== undefined && spec.modules.some((m) => this.ctx.hasModule(m));
+    if (!spec || !loaded) {
+      if (this.ctx.kind === 'htaccess' && this.ctx.override & NONFATAL_UNKNOWN) {
+        this.add('HT205', node, `Unknown directive ${node.key} perhaps misspelled or defined by a module not included in the server configuration`);
+      } else {
+        this.add(
+          'HT100',
+          node,
+          `Invalid command '${displayName}', perhaps misspelled or defined by a module not included in the server configuration`,
+          spec && !node.key.startsWith('php_')
+            ? `'${spec.name}' belongs to mod_${spec.modules[0]}, which this host does not load.`
+            : unknownDirectiveHint(node.key),
+        );
+      }
+      return;
+    }
+    if (node.kind === 'section' && isConditionalSection(node.key)) {
+      if (!this.allowed(spec, frame, node)) return;
+      if (node.active) this.walk(node.children, frame);
+      return;
+    }
+    if (!this.allowed(spec, frame, node)) return;
+    if (node.kind === 'section') {
+      this.visitSection(node, spec, frame);
+      return;
+    }
+    const shapeError = checkShape(spec, node.rawArgs);
+    if (shapeError) {
+      const trailingHash = node.args.some((a, i) => i > 0 && a.value.startsWith('#') && !a.quoted);
+      this.add('HT102', node, shapeError, trailingHash ? 'A "#" after a directive is not a comment in Apache: put comments on their own line.' : undefined);
+      return;
+    }
+    if (frame.authzOp !== 'all' && node.key === 'require') {
+      const r = parseRequire(node.rawArgs, (m) => this.ctx.hasModule(m));
+      if (!('error' in r) && r.negate) {
+        const section = frame.authzOp === 'none' ? '<RequireNone>' : '<RequireAny>';
+        this.add('HT105', node, `negative Require directive has no effect in ${section} directive`);
+        return;
+      }
+    }
+    const validator = DIRECTIVE_VALIDATORS.get(node.key);
+    if (validator) {
+      const out = validator({
+        words: splitWords(node.rawArgs).map((w) => w.value),
+        rawArgs: node.rawArgs,
+        kind: this.ctx.kind,
+        overrideOpts: this.ctx.kind === 'htaccess' ? this.ctx.overrideOpts : DEFAULT_OVERRIDE_OPTS,
+        hasModule: (m) => this.ctx.hasModule(m),
+      });
+      const list = out === undefined ? [] : Array.isArray(out) ? out : [out];
+      for (const f of list) this.finding(node, f);
+      if (list.some((f) => catalogEntry(f.code).severity === 'error')) return;
+    }
+    if (node.args.some((a, i) => i > 0 && a.value === '#' && !a.quoted) && spec.shape !== 'TAKE1') {
+      this.add('HT204', node, `"#" and the words after it are read as arguments of ${spec.name}`);
+    }
+    if (!spec.emulated) {
+      this.add('HT200', node, `${spec.name} is accepted by the host but not emulated by htsandbox; the preview may differ`);
+    }
+  }
+
+  /** The override check of `invoke_cmd` (with `AllowOverrideList` and Nonfatal=Override). */
+  private allowed(spec: DirectiveSpec, frame: Frame, node: ConfigNode): boolean {
+    const listed = this.ctx.kind === 'htaccess' && this.ctx.overrideList.has(spec.name.toLowerCase());
+    if ((frame.override & spec.override) !== 0 || listed) return true;
+    const name = spec.name;
+    if (this.ctx.kind === 'htaccess' && this.ctx.override & NONFATAL_OVERRIDE) {
+      this.add('HT205', node, `${name} in .htaccess forbidden by AllowOverride`);
+      return false;
+    }
+    const where = frame.parent ? ` not allowed in <${frame.parent.name}> context` : ' not allowed here';
+    const hint =
+      this.ctx.kind === 'htaccess'
+        ? spec.override & (RSRC_CONF | ACCESS_CONF) && !(spec.override & OR_ALL)
+          ? `${name} only works in the server configuration, never in .htaccess.`
+          : `The host's AllowOverride for this directory does not include ${overrideClassName(spec.override)}.`
+        : undefined;
+    this.add('HT101', node, `${name}${where}`, hint);
+    return false;
+  }
+
+  private visitSection(node: SectionNode, spec: DirectiveSpec, frame: Frame): void {
+    const name = spec.name; // e.g. "<Files"
+    const raw = node.rawArgs;
+    const gt = raw.lastIndexOf('>');
+    const key = node.key;
+    if (key === '<if' || key === '<elseif' || key === '<else') return this.visitIf(node, name, frame);
+    if (key === '<files' || key === '<filesmatch') {
+      if (frame.inLimit) {
+        this.add('HT101', node, `${name}> cannot occur within <Limit> or <LimitExcept> section`);
+        return;
+      }
+      if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);
+      let arg = raw.slice(0, gt);
+      let w = getWordConf(arg, 0);
+      if (w.value === '') return this.add('HT102', node, `${name}> directive requires additional arguments`);
+      let regex: string | undefined;
+      if (key === '<filesmatch') regex = w.value;
+      else if (w.value === '~') {
+        arg = arg.slice(w.next);
+        w = getWordConf(arg, 0);
+        regex = w.value;
+      }
+      if (regex !== undefined) {
+        const r = compileApacheRegex(regex);
+        if (!r.ok) return this.add('HT106', node, 'Regex could not be compiled', `The pattern does not compile: ${r.reason}.`);
+        if (r.regex === undefined) this.add('HT201', node, `pattern '${regex}' uses PCRE features htsandbox cannot run; the host accepts it`);
+      }
+      const inner = this.ctx.kind === 'server' && !frame.parent ? IN_SECTION : frame.override;
+      this.walk(node.children, { ...frame, override: inner, parent: node, ifScope: { last: undefined } });
+      if (w.next < arg.length) this.add('HT102', node, `Multiple ${name}> arguments not (yet) supported.`);
+      return;
+    }
+    if (key === '<limit' || key === '<limitexcept') {
+      if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);
+      const methods = splitWords(raw.slice(0, gt)).map((x) => x.value);
+      if (methods.length === 0) return this.add('HT102', node, `${name}> directive requires additional arguments`);
+      for (const m of methods) {
+        if (m === 'TRACE') return this.add('HT105', node, 'TRACE cannot be controlled by <Limit>, see TraceEnable');
+        if (!/^[A-Z-]+$/.test(m) || !HTTP_METHODS.has(m)) {
+          if (this.ctx.kind === 'htaccess') {
+            return this.add('HT105', node, `Could not register method '${m}' for ${name} from .htaccess configuration`);
+          }
+        }
+      }
+      this.walk(node.children, { ...frame, parent: node, inLimit: true });
+      return;
+    }
+    if (key === '<requireall' || key === '<requireany' || key === '<requirenone') {
+      if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);
+      if (raw.slice(0, gt).trim() !== '') return this.add('HT102', node, `${name}> directive doesn't take additional arguments`);
+      if (key === '<requirenone' && frame.authzOp !== 'all') {
+        this.add('HT105', node, `${name}> directive has no effect in ${frame.authzOp === 'none' ? '<RequireNone' : '<RequireAny'}> directive`);
+        return;
+      }
+      const before = this.diagnostics.length;
+      const op = key === '<requireall' ? 'all' : key === '<requireany' ? 'any' : 'none';
+      this.walk(node.children, { ...frame, parent: node, authzOp: op });
+      if (this.diagnostics.length === before && !hasAuthzMember(node.children)) {
+        this.add('HT105', node, `${name}> directive contains no authorization directives`);
+      }
+      return;
+    }
+    if (SERVER_SECTIONS.has(key) || key === '<virtualhost' || key === '<ifdefine') {
+      if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);
+      this.walk(node.children, { ...frame, override: IN_SECTION, parent: node, ifScope: { last: undefined } });
+      return;
+    }
+    // Any other section: its body is checked, the section itself is not emulated.
+    if (!spec.emulated) this.add('HT200', node, `${name}> is accepted by the host but not emulated by htsandbox; the preview may differ`);
+    this.walk(node.children, { ...frame, parent: node });
+  }
+
+  /** core.c `ifsection`: the condition parsed as ap_expr, then the body, then the else-chain. */
+  private visitIf(node: SectionNode, name: string, frame: Frame): void {
+    if (frame.inLimit) return this.add('HT101', node, `${name}> cannot occur within <Limit> or <LimitExcept> section`);
+    const gt = node.rawArgs.lastIndexOf('>');
+    if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);
+    const arg = node.rawArgs.slice(0, gt);
+    let rest = '';
+    if (node.key === '<else') {
+      if (arg.trim() !== '') return this.add('HT102', node, '<Else> does not take an argument');
+    } else {
+      const w = getWordConf(arg, 0);
+      if (w.value === '') return this.add('HT102', node, `${name}> directive requires additional arguments`);
+      const parsed = parseApExpr(w.value);
+      if (!parsed.ok) return this.add('HT110', node, `Cannot parse condition clause: ${parsed.error}`);
+      rest = arg.slice(w.next);
+    }
+    this.walk(node.children, { ...frame, parent: node, ifScope: { last: undefined } });
+    if (node.key !== '<if' && frame.ifScope.last !== 'if') {
+      return this.add('HT110', node, '<Else> or <ElseIf> section without previous <If> or <ElseIf> section in same scope');
+    }
+    frame.ifScope.last = node.key === '<else' ? 'else' : 'if';
+    if (rest.trim() !== '') this.add('HT102', node, `Multiple ${name}> arguments not (yet) supported.`);
+  }
+}
+
+
+// The same fix as in src (members inside conditional sections count), kept recursive here.
+function hasAuthzMember(children: readonly ConfigNode[]): boolean {
+  return children.some((c) => c.key === 'require' || c.key.startsWith('<require') || (c.kind === 'section' && c.active && isConditionalSection(c.key) && hasAuthzMember(c.children)));
+}
+
+function overrideClassName(mask: number): string {
+  const names: string[] = [];
+  if (mask & 8) names.push('AuthConfig');
+  if (mask & 4) names.push('FileInfo');
+  if (mask & 16) names.push('Indexes');
+  if (mask & 1) names.push('Limit');
+  if (mask & 2) names.push('Options');
+  return names.join(' or ') || 'it';
+}
+
+function unknownDirectiveHint(key: string): string | undefined {
+  if (key.startsWith('php_')) return 'This host runs PHP as CGI, not mod_php: put PHP settings in a php.ini file next to the script.';
+  return 'Check the spelling; if it is right, the module that defines it is not loaded on this host.';
+}
+
+/** Walks a parsed file's nodes and returns the walk-phase diagnostics. */
+export function validateNodes(nodes: readonly ConfigNode[], ctx: WalkContext): Diagnostic[] {
+  const walker = new Walker(ctx);
+  const override = ctx.kind === 'htaccess' ? ctx.override : SERVER_TOP;
+  walker.walk(nodes, { override, parent: undefined, inLimit: false, authzOp: 'any', ifScope: { last: undefined } });
+  return walker.diagnostics;
+}
