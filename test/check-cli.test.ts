@@ -39,7 +39,7 @@ describe('htsandbox check', () => {
   it('finds the bundled example site\'s three deliberate error demos, and nothing else', async () => {
     const r = await run(['check', 'fixtures/example-site']);
     expect(r.code).toBe(1);
-    expect(r.err).toContain('3 errors, 0 warnings');
+    expect(r.err).toContain('3 errors, 0 warnings; the host would answer 500 for 1 .htaccess file (and everything below it) and 2 scripts');
   });
 
   it('names sub/.htaccess:3 with Apache\'s wording and exits 1', async () => {

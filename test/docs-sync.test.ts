@@ -27,6 +27,10 @@ describe('generated documentation', () => {
   it('docs/cli.md matches the commands\' own --help (run npm run docs)', async () => {
     expect(read('docs/cli.md')).toBe(await renderCliMarkdown());
   });
+  it('every catalog code has a hint (what to do), shown with every finding of that code', () => {
+    const missing = [...ERROR_CATALOG].filter(([, e]) => !e.hint).map(([code]) => code);
+    expect(missing).toEqual([]);
+  });
   it('every HTnnn code used in src/ is in the catalog', () => {
     const used = new Set<string>();
     for (const f of sourceFiles(join(PROJECT_ROOT, 'src'))) {

@@ -96,10 +96,11 @@ export async function runCheck(opts: CheckOptions, io: CommandIo, version: strin
       );
     }
     const rejected = result.files.filter((f) => f.rejected).length;
+    const brokenScripts = new Set(shown.filter((d) => d.severity === 'error' && catalogEntry(d.code as never).status === 500 && /^HT4/.test(d.code)).map((d) => d.file)).size;
     io.stderr.write(
       `checked ${result.files.length} access file${result.files.length === 1 ? '' : 's'} and ${result.scripts.length} script${result.scripts.length === 1 ? '' : 's'}: ` +
         `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}` +
-        (rejected ? ` (${rejected} file${rejected === 1 ? '' : 's'} the host would answer 500 for)` : '') +
+        (rejected || brokenScripts ? `; the host would answer 500 for ${[rejected ? `${rejected} .htaccess file${rejected === 1 ? '' : 's'} (and everything below ${rejected === 1 ? 'it' : 'them'})` : '', brokenScripts ? `${brokenScripts} script${brokenScripts === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ')}` : '') +
         '\n',
     );
   }

@@ -64,7 +64,9 @@ export function formatSarif(diags: readonly Diagnostic[], version: string): stri
   return JSON.stringify(log, null, 2);
 }
 
-export function formatDiagnostics(diags: readonly Diagnostic[], format: DiagnosticFormat, opts: { color: boolean; version: string }): string {
+export function formatDiagnostics(found: readonly Diagnostic[], format: DiagnosticFormat, opts: { color: boolean; version: string }): string {
+  // Every finding carries a hint: its own, or its code's from the catalog.
+  const diags = found.map((d) => (d.hint ? d : { ...d, ...(ERROR_CATALOG.get(d.code as never)?.hint ? { hint: ERROR_CATALOG.get(d.code as never)!.hint! } : {}) }));
   switch (format) {
     case 'text':
       return formatText(diags, opts.color);
