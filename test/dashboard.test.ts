@@ -115,6 +115,35 @@ describe.runIf(havePerlFcgi)('the dashboard API', () => {
     }
   });
 
+  it('keeps the FastCGI records of each request when asked, also on a process started before', async () => {
+    const server = await serveInProcess(STARTER_SITE);
+    try {
+      expect((await get(server.port, '/counter.fcgi')).status).toBe(200);
+      const before = JSON.parse((await get(server.port, '/.htsandbox/api/status')).body.toString()) as { requests: { id: number; url: string }[] };
+      const firstId = before.requests.find((r) => r.url === '/counter.fcgi')!.id;
+      const on = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: server.port, path: '/.htsandbox/api/fcgi-records?on=1', method: 'POST' }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(on).toBe(200);
+      const second = await get(server.port, '/counter.fcgi?traced');
+      const id = Number(String(second.headers['x-htsandbox-explain']).split('/').pop());
+      const one = JSON.parse((await get(server.port, `/.htsandbox/api/requests/${id}`)).body.toString()) as { fcgiRecords?: string[] };
+      expect(one.fcgiRecords?.[0]).toMatch(/^<- BEGIN_REQUEST #1/);
+      expect(one.fcgiRecords?.some((r) => /^-> STDOUT #1/.test(r))).toBe(true);
+      expect(one.fcgiRecords?.some((r) => /^-> END_REQUEST #1/.test(r))).toBe(true);
+      const first = JSON.parse((await get(server.port, `/.htsandbox/api/requests/${firstId}`)).body.toString()) as { fcgiRecords?: string[] };
+      expect(first.fcgiRecords).toBeUndefined();
+      expect((await get(server.port, `/.htsandbox/r/${id}`)).body.toString()).toContain('BEGIN_REQUEST');
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('says so when a running FastCGI script is replaced by a new file', async () => {
     const root = mkdtempSync(join(tmpdir(), 'htsandbox-dash-'));
     dirs.push(root);

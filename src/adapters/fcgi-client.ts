@@ -168,7 +168,7 @@ export class FcgiConnection {
       this.ioTimeoutMs = ioTimeoutMs;
       this.sock.setTimeout(ioTimeoutMs);
     }
-    this.tracer?.sent(...wire);
+    this.tracer?.sentAll(wire);
     if (wire.length === 1) this.sock.write(wire[0]!);
     else {
       this.sock.cork();

@@ -142,7 +142,7 @@ export class FcgiMuxConnection {
     this.sock.setTimeout(ioTimeoutMs, () => {
       if (this.inflight.size) this.fail(`mod_fcgid: read data timeout in ${Math.round(ioTimeoutMs / 1000)} seconds`);
     });
-    this.tracer?.sent(...wire);
+    this.tracer?.sentAll(wire);
     this.sock.cork();
     for (const b of wire) this.sock.write(b);
     this.sock.uncork();

@@ -17,37 +17,52 @@ export interface FcgiTraceLine {
 export type FcgiTraceSink = (line: FcgiTraceLine) => void;
 
 let sink: FcgiTraceSink | undefined;
+/** Bumped whenever tracing is switched: a connection's half-decoded outgoing record is dropped then. */
+let generation = 0;
 
-/** Where trace lines go from now on (undefined: tracing off, for connections opened later). */
+/** Where trace lines go from now on (undefined: tracing off); connections already open follow too. */
 export function setFcgiTraceSink(s: FcgiTraceSink | undefined): void {
   sink = s;
+  generation++;
 }
 
-/** One connection's trace: what was written is decoded again, so records split across writes read whole. */
+/**
+ * One connection's trace: what was written is decoded again, so records split across writes read
+ * whole. Every connection has one (tracing can be switched on while connections are kept, from
+ * the dashboard); while it is off each call is one test.
+ */
 export class FcgiTracer {
-  private readonly outgoing = new RecordDecoder();
+  private outgoing = new RecordDecoder();
+  private seen = generation;
 
-  private constructor(
-    private readonly peer: string,
-    private readonly to: FcgiTraceSink,
-  ) {}
+  private constructor(private readonly peer: string) {}
 
-  /** A tracer for a new connection when tracing is on. */
-  static open(peer: string): FcgiTracer | undefined {
-    return sink ? new FcgiTracer(peer, sink) : undefined;
+  static open(peer: string): FcgiTracer {
+    return new FcgiTracer(peer);
   }
 
   /** Buffers as they are written, in order (a record may span several). */
   sent(...buffers: Buffer[]): void {
-    for (const b of buffers) for (const rec of this.outgoing.push(b).records) this.to({ peer: this.peer, direction: 'sent', record: describeRecord(rec) });
+    const to = sink;
+    if (!to) return;
+    if (this.seen !== generation) {
+      this.seen = generation;
+      this.outgoing = new RecordDecoder();
+    }
+    for (const b of buffers) for (const rec of this.outgoing.push(b).records) to({ peer: this.peer, direction: 'sent', record: describeRecord(rec) });
+  }
+
+  /** A request's buffers as one write (no argument list is built while tracing is off). */
+  sentAll(buffers: readonly Buffer[]): void {
+    if (sink) this.sent(...buffers);
   }
 
   received(rec: FcgiRecord): void {
-    this.to({ peer: this.peer, direction: 'received', record: describeRecord(rec) });
+    sink?.({ peer: this.peer, direction: 'received', record: describeRecord(rec) });
   }
 
   /** What arrived is not FastCGI (the decoder's reason). */
   malformed(reason: string): void {
-    this.to({ peer: this.peer, direction: 'received', record: `not a FastCGI record: ${reason}` });
+    sink?.({ peer: this.peer, direction: 'received', record: `not a FastCGI record: ${reason}` });
   }
 }

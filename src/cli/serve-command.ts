@@ -107,7 +107,17 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   });
   for (const problem of site.proxyBalancerProblems) logger.warn({ module: 'proxy_balancer' }, problem);
   // One server per process outside tests; a test's server takes the sink and gives it back.
-  if (opts.traceFcgi) setFcgiTraceSink((t) => logger.info({ module: 'fcgi-trace', peer: t.peer, direction: t.direction }, `${t.peer} ${t.direction === 'sent' ? '<-' : '->'} ${t.record}`));
+  // Records go to the log (--trace-fcgi) and, when the dashboard asks, to each request's record.
+  const traceSink = (): void => {
+    if (!opts.traceFcgi && !journal.recordingFcgi) return setFcgiTraceSink(undefined);
+    setFcgiTraceSink((t) => {
+      if (opts.traceFcgi) logger.info({ module: 'fcgi-trace', peer: t.peer, direction: t.direction }, `${t.peer} ${t.direction === 'sent' ? '<-' : '->'} ${t.record}`);
+      if (journal.recordingFcgi) journal.fcgiRecord(t.peer, t.direction, t.record);
+    });
+  };
+  journal.recordingFcgi = Boolean(opts.traceFcgi);
+  journal.onRecordingChange = traceSink;
+  traceSink();
   let accessLog: ((line: string) => void) | undefined;
   if (opts.accessLog === '-') accessLog = (line) => io.stderr.write(`${line}\n`);
   else if (opts.accessLog) {
@@ -182,7 +192,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
         site.rewriteMaps.shutdown();
         void Promise.all([shutdownPools(), site.processGroups.endAll()]).then(async () => {
           await endServerCgroup();
-          if (opts.traceFcgi) setFcgiTraceSink(undefined);
+          if (opts.traceFcgi || journal.recordingFcgi) setFcgiTraceSink(undefined);
           done(0);
         });
       };

@@ -44,7 +44,7 @@ export function dashboardStatus(servers: readonly SiteContext[], journal: Reques
       server: p.server,
     }));
   return {
-    server: { startedAt: new Date(site.stats.startedAt).toISOString(), uptimeSeconds: Math.round((now - site.stats.startedAt) / 1000), requests: site.stats.requests, cgiSpawns: journal.cgiSpawns, servers: servers.length, ...(persistence ? { clientsPerServer: persistence.clientsPerServer(now), persistenceSeconds: persistence.persistenceMs / 1000 } : {}) },
+    server: { startedAt: new Date(site.stats.startedAt).toISOString(), uptimeSeconds: Math.round((now - site.stats.startedAt) / 1000), requests: site.stats.requests, cgiSpawns: journal.cgiSpawns, recordingFcgi: journal.recordingFcgi, servers: servers.length, ...(persistence ? { clientsPerServer: persistence.clientsPerServer(now), persistenceSeconds: persistence.persistenceMs / 1000 } : {}) },
     processes,
     requests: journal.recent(100).map(publicRecord),
     events: journal.processEvents(100),
@@ -92,6 +92,14 @@ export function serveDashboard(
   if (!opts.public && !isLoopback(req.socket.remoteAddress)) return false;
   req.resume();
   const head = req.method === 'HEAD';
+  const rest0 = path.length < opts.prefix.length ? '' : path.slice(opts.prefix.length);
+  // The one thing the dashboard changes: whether FastCGI records are kept per request.
+  if (rest0 === 'api/fcgi-records' && req.method === 'POST') {
+    const on = /(?:^|&)on=(1|true|on)(?:&|$)/.test((req.url ?? '').split('?')[1] ?? '');
+    journal.setRecordingFcgi(on);
+    sendJson(res, 200, { recordingFcgi: journal.recordingFcgi }, false);
+    return true;
+  }
   if (req.method !== 'GET' && !head) {
     res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Length': '0' });
     res.end();
@@ -119,7 +127,7 @@ export function serveDashboard(
   if (one) {
     const rec = journal.get(Number(one[1]));
     if (rest.startsWith('api/')) {
-      if (rec) sendJson(res, 200, { ...publicRecord(rec), log: rec.log, headers: rec.headers }, head);
+      if (rec) sendJson(res, 200, { ...publicRecord(rec), log: rec.log, headers: rec.headers, ...(rec.fcgiRecords ? { fcgiRecords: rec.fcgiRecords } : {}) }, head);
       else sendJson(res, 404, { error: `no request ${one[1]} (the dashboard keeps the last 300)` }, head);
     } else sendHtml(res, rec ? 200 : 404, requestPage(opts.prefix, rec, Number(one[1])), head);
     return true;
@@ -164,7 +172,8 @@ function requestPage(prefix: string, rec: RequestRecord | undefined, id: number)
 <p>Answered by <b>${escapeHtml(rec.handler || '?')}</b>${rec.pid ? ` (process ${rec.pid})` : ''} on server ${rec.server}${rec.durationMs !== undefined ? ` in ${rec.durationMs} ms` : ''}.</p>
 ${rec.reason ? `<h2>Why</h2><p class="reason">${escapeHtml(rec.reason)}</p>` : ''}
 ${rec.log.length ? `<h2>Error log (the host's wording)</h2><pre>${escapeHtml(rec.log.join('\n'))}</pre>` : ''}
-<h2>Request headers</h2><pre>${escapeHtml(Object.entries(rec.headers).map(([k, v]) => `${k}: ${v}`).join('\n'))}</pre>`
+<h2>Request headers</h2><pre>${escapeHtml(Object.entries(rec.headers).map(([k, v]) => `${k}: ${v}`).join('\n'))}</pre>
+${rec.fcgiRecords ? `<h2>FastCGI records (&lt;- sent to the application, -&gt; received)</h2><pre>${escapeHtml(rec.fcgiRecords.join('\n'))}</pre>` : ''}`
     : `<h1>Request ${id}</h1><p>Not kept any more: the dashboard keeps the last 300 requests.</p>`;
   return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>htsandbox: request ${id}</title><style>${CSS}</style></head><body>${body}<p><a href="${escapeHtml(prefix)}">← dashboard</a></p></body></html>`;
 }
@@ -183,6 +192,7 @@ function dashboardPage(prefix: string): string {
 <h1>htsandbox dashboard</h1>
 <p class="muted" id="summary">connecting…</p>
 <h2>FastCGI processes</h2>
+<p><label><input type="checkbox" id="recordFcgi"> keep the FastCGI records of each request (shown on the request's page; slows the server)</label></p>
 <table id="procs"><thead><tr><th>application</th><th>pid</th><th>state</th><th>requests</th><th>age (s)</th><th>idle (s)</th><th>code</th><th>server</th></tr></thead><tbody></tbody></table>
 <h2>Recent requests</h2>
 <table id="reqs"><thead><tr><th>time</th><th>request</th><th>status</th><th>handler</th><th>server</th><th>process</th><th>ms</th><th>why</th></tr></thead><tbody></tbody></table>
@@ -194,6 +204,7 @@ function cell(tr, text, cls) { const td = document.createElement('td'); td.textC
 function fill(id, rows, make) { const tb = document.querySelector('#' + id + ' tbody'); tb.replaceChildren(...rows.map(make)); }
 function clock(iso) { return new Date(iso).toLocaleTimeString(); }
 function render(s) {
+  document.getElementById('recordFcgi').checked = Boolean(s.server.recordingFcgi);
   document.getElementById('summary').textContent = 'up ' + s.server.uptimeSeconds + ' s · ' + s.server.requests + ' requests · ' + s.processes.length + ' FastCGI process(es) · ' + s.server.cgiSpawns + ' CGI process(es) started'
     + (s.server.servers > 1 ? ' · ' + s.server.servers + ' servers behind the balancer (clients kept ' + s.server.persistenceSeconds + ' s; clients per server: ' + s.server.clientsPerServer.join(', ') + ')' : '');
   fill('procs', s.processes, (p) => { const tr = document.createElement('tr'); tr.dataset.pid = p.pid; if (p.oldCode) tr.className = 'old';
@@ -205,6 +216,8 @@ function render(s) {
     cell(tr, r.reason || '', r.reason ? 'reason' : ''); return tr; });
   fill('events', s.events, (e) => { const tr = document.createElement('tr'); cell(tr, clock(e.time ? new Date(e.time).toISOString() : '')); cell(tr, e.kind); cell(tr, e.message); return tr; });
 }
+const box = document.getElementById('recordFcgi');
+box.addEventListener('change', () => fetch(prefix + 'api/fcgi-records?on=' + (box.checked ? 1 : 0), { method: 'POST' }));
 fetch(prefix + 'api/status').then((r) => r.json()).then(render).catch(() => {});
 const es = new EventSource(prefix + 'api/events');
 es.addEventListener('status', (ev) => render(JSON.parse(ev.data)));

@@ -30,6 +30,8 @@ export interface RequestRecord {
   log: string[];
   /** Request header fields, credentials redacted. */
   headers: Record<string, string>;
+  /** The FastCGI records exchanged for it, in words, when recording was on (at most 200). */
+  fcgiRecords?: string[];
 }
 
 /** A FastCGI process event: spawned, exited, replaced code, killed for a limit. */
@@ -70,6 +72,37 @@ export class RequestJournal {
   private readonly requests: RequestRecord[] = [];
   private readonly events: ProcessEvent[] = [];
   private readonly listeners = new Set<(what: 'request' | 'process' | 'shutdown') => void>();
+  /** Whether FastCGI records are being kept per request (the dashboard's switch, or --trace-fcgi). */
+  recordingFcgi = false;
+  /** Called when the dashboard switches FastCGI recording (the server then sets the trace sink). */
+  onRecordingChange: (on: boolean) => void = () => undefined;
+
+  /** Switches keeping FastCGI records per request. */
+  setRecordingFcgi(on: boolean): void {
+    if (this.recordingFcgi === on) return;
+    this.recordingFcgi = on;
+    this.onRecordingChange(on);
+    this.emit('process');
+  }
+
+  /**
+   * A FastCGI record in words, from the tracer: it joins the in-flight request(s) answered by
+   * that process (`name[pid]`), or by that external server when no pid is known.
+   */
+  fcgiRecord(peer: string, direction: 'sent' | 'received', record: string): void {
+    const pid = Number(/\[(\d+)\]$/.exec(peer)?.[1]);
+    const text = `${direction === 'sent' ? '<-' : '->'} ${record}`;
+    for (let i = this.requests.length - 1, seen = 0; i >= 0 && seen < 64; i--) {
+      const r = this.requests[i]!;
+      if (r.status !== 0) continue;
+      seen++;
+      if (pid ? r.pid === pid : r.handler.startsWith('proxy:')) {
+        const list = (r.fcgiRecords ??= []);
+        if (list.length < 200) list.push(text);
+      }
+    }
+  }
+
   /** CGI processes started since the process started. */
   get cgiSpawns(): number {
     return journalCounters.cgiSpawns;
