@@ -88,6 +88,16 @@ describe('htsandbox check', () => {
     expect(r.out).toMatch(/^::error file=[^,]*sub\/\.htaccess,line=3,col=1,title=HT100::Invalid command 'RewriteEngin'/m);
   });
 
+  it('warns that the Scripts host ignores SetHandler server-status in .htaccess, and only there', async () => {
+    const files = { '.htaccess': '<Files status>\n    SetHandler server-status\n</Files>\n' };
+    const scripts = await run(['check', site(files), '--format', 'json']);
+    const found = (JSON.parse(scripts.out) as { diagnostics: { code: string; line: number; hint?: string }[] }).diagnostics.filter((d) => d.code === 'HT209');
+    expect(found.map((d) => d.line)).toEqual([2]);
+    expect(found[0]!.hint).toContain('/.htsandbox/');
+    const apache = await run(['check', site(files), '--profile', 'apache', '--format', 'json']);
+    expect((JSON.parse(apache.out) as { diagnostics: { code: string }[] }).diagnostics.some((d) => d.code === 'HT209')).toBe(false);
+  });
+
   it('exit 2 for a missing root and for an unknown profile', async () => {
     expect((await run(['check', '/nonexistent/site'])).code).toBe(2);
     expect((await run(['check', site({}), '--profile', 'nope'])).code).toBe(2);

@@ -167,6 +167,23 @@ describe.runIf(havePerlFcgi)('the dashboard API', () => {
   });
 });
 
+describe('SetHandler server-status on the Scripts profile', () => {
+  it('is a 404 whose reason says why, in plain words', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'htsandbox-dash-'));
+    dirs.push(root);
+    writeFileSync(join(root, '.htaccess'), '<Files status>\n    SetHandler server-status\n</Files>\n');
+    const server = await serveInProcess(root);
+    try {
+      const r = await get(server.port, '/status');
+      expect(r.status).toBe(404);
+      const s = await status(server.port);
+      expect(s.requests.find((x) => x.url === '/status')?.reason).toMatch(/SetHandler server-status has no effect in a \.htaccess on the Scripts host/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('the dashboard\'s rules', () => {
   it('is for loopback clients only unless public', () => {
     expect(isLoopback('127.0.0.1')).toBe(true);

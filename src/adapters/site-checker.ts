@@ -8,6 +8,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import { catalogEntry, type ErrorCode } from '../vocabulary/error-catalog.js';
 import { analyzeHtaccess } from '../grammar/htaccess-analysis.js';
+import { walkActive } from '../grammar/syntax-tree.js';
 import { lintRewrite } from '../grammar/rewrite-lint.js';
 import { withFcgidProgramCheck } from './fcgid-programs.js';
 import { htaccessIgnored, overridePolicyFor } from '../grammar/host-config.js';
@@ -112,6 +113,15 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
             for (const d of analysis.diagnostics) diagnostics.push(d);
             files.push({ file: shown(abs), rejected: analysis.fatal !== undefined });
             if (analysis.fatal === undefined) {
+              // The Scripts host's mod_status ignores SetHandler server-status in .htaccess (PermitStatusHandler).
+              if (loaded.host.modules.has('suexec') && loaded.host.modules.has('status')) {
+                for (const { node } of walkActive(analysis.nodes)) {
+                  if (node.kind === 'directive' && node.key === 'sethandler' && node.args[0]?.value.toLowerCase() === 'server-status') {
+                    const e = catalogEntry('HT209');
+                    diagnostics.push({ code: 'HT209', severity: e.severity, file: shown(abs), line: node.line, column: node.column, message: 'SetHandler server-status is ignored in .htaccess on this host', ...(e.hint ? { hint: e.hint } : {}) });
+                  }
+                }
+              }
               const lint = lintRewrite(analysis.nodes, rewriteEngine);
               for (const d of lint.diagnostics) diagnostics.push(d);
               engineHere = lint.engine;

@@ -862,7 +862,21 @@ function decideAfterAccess(
   if (handler && proxyHandlerUsable(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
   // core's default handler
   if (entry.kind === 'missing') {
-    return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00128: File does not exist: ${filename}${pathInfo}` } };
+    const ignoredStatus = handler === 'server-status' && ctx.hasModule('status');
+    return {
+      kind: 'error',
+      status: 404,
+      cfg,
+      log: {
+        module: 'core',
+        level: 'info',
+        message: `AH00128: File does not exist: ${filename}${pathInfo}`,
+        // The Scripts host's mod_status patch ignores the handler in .htaccess: say so, as nothing else will.
+        ...(ignoredStatus
+          ? { explain: 'SetHandler server-status has no effect in a .htaccess on the Scripts host (its mod_status answers only where the server configuration permits it), so this URL is an ordinary, missing file. The dashboard at /.htsandbox/ shows the FastCGI processes; --profile apache serves the page as stock Apache does.' }
+          : {}),
+      },
+    };
   }
   if (pathInfo !== '' && cfg.acceptPathInfo !== 'on') {
     return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00130: File does not exist: ${filename}${pathInfo}` } };

@@ -366,8 +366,9 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       }
       const fields = { module: event.module, apache: line, url: target };
       const level = event.level === 'alert' || event.level === 'crit' ? 'error' : event.level === 'warn' ? 'warn' : event.level === 'info' ? 'debug' : 'error';
-      logger[level](fields, event.message);
+      // The reason in plain words first, then the host's own line.
       if (event.explain) logger[level === 'debug' ? 'debug' : 'warn']({ module: 'htsandbox', url: target }, event.explain);
+      logger[level](fields, event.message);
     };
     const remoteAddr = remoteAddress(req);
     site.stats.requests++;

@@ -61,6 +61,8 @@ const entries = [
   { code: 'HT208', severity: 'warning', summary: 'A file name longer than the file system allows (255 bytes): the host answers 403 where it is looked up',
     hint: 'Apache cannot look such a name up (ENAMETOOLONG) and answers 403 (AH00036). Use a shorter name.' },
   // mod_rewrite rules the host accepts but that cannot work as written (check only)
+  { code: 'HT209', severity: 'warning', summary: 'SetHandler server-status in .htaccess, which the Scripts host\'s mod_status ignores there (the file is served as it is, or 404)',
+    hint: 'The host permits the status handler only in its server configuration. In the preview, the dashboard at /.htsandbox/ shows the processes; `--profile apache` serves the page as stock Apache does.' },
   { code: 'HT220', severity: 'warning', summary: 'RewriteRule pattern starting with ^/ in .htaccess, which never matches (the per-directory path has no leading slash)',
     hint: 'Drop the leading slash, or test %{REQUEST_URI} in a RewriteCond.' },
   { code: 'HT221', severity: 'warning', summary: 'RewriteRule where no RewriteEngine On applies (neither in the file nor inherited from a parent directory)',
