@@ -139,6 +139,14 @@ describe.runIf(havePerlFcgi)('the dashboard API', () => {
       const first = JSON.parse((await get(server.port, `/.htsandbox/api/requests/${firstId}`)).body.toString()) as { fcgiRecords?: string[] };
       expect(first.fcgiRecords).toBeUndefined();
       expect((await get(server.port, `/.htsandbox/r/${id}`)).body.toString()).toContain('BEGIN_REQUEST');
+      // Each request's page tells its story, with the directive's place.
+      expect((await get(server.port, '/front/articles/42')).status).toBe(200);
+      const all = JSON.parse((await get(server.port, '/.htsandbox/api/status')).body.toString()) as { requests: { id: number; url: string }[] };
+      const frontId = all.requests.find((r) => r.url === '/front/articles/42')!.id;
+      const told = JSON.parse((await get(server.port, `/.htsandbox/api/requests/${frontId}`)).body.toString()) as { story?: { steps: { file?: string; line?: number; text: string }[]; answer: { kind: string } } };
+      expect(told.story?.steps.some((s) => s.file === '/front/.htaccess' && s.line === 11 && s.text.startsWith('RewriteRule ^ index.cgi'))).toBe(true);
+      expect(told.story?.answer.kind).toBe('cgi-script');
+      expect((await get(server.port, `/.htsandbox/r/${frontId}`)).body.toString()).toContain("The request's story");
     } finally {
       await server.stop();
     }

@@ -119,6 +119,19 @@ describe.runIf(havePeers)('htsandbox test on the starter site', () => {
     expect(json.tests.filter((t) => !t.passed).every((t) => t.story?.handler === 'error')).toBe(true);
   });
 
+  it('tells a failing request\'s story: the rewrite rule that sent it to a missing script, by file:line', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'htsandbox-suite-'));
+    dirs.push(root);
+    cpSync(STARTER_SITE, root, { recursive: true });
+    const f = join(root, 'front/.htaccess');
+    writeFileSync(f, readFileSync(f, 'latin1').replace('RewriteRule ^ index.cgi', 'RewriteRule ^ index2.cgi'), 'latin1');
+    const r = await run(['test', root, '--suite', SUITE]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FAIL 404 GET \/front\/articles\/42/);
+    expect(r.out).toMatch(/story: \/front\/\.htaccess:11: RewriteRule \^ index2\.cgi: matches "articles\/42" and rewrites the URL to/);
+    expect(r.out).toContain('AH01264: script not found or unable to stat');
+  });
+
   it('runs the same suite --against a live server', async () => {
     const server = await serveInProcess(STARTER_SITE);
     try {

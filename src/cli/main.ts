@@ -8,6 +8,7 @@ import { runInit } from './init-command.js';
 import { runCompare } from './compare-command.js';
 import { runTest } from './test-command.js';
 import { runExport } from './export-command.js';
+import { runExplain } from './explain-command.js';
 import { runServe } from './serve-command.js';
 import type { CommandIo } from './io.js';
 
@@ -172,6 +173,25 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .addHelpText('after', '\nExample:\n  htsandbox init mysite && htsandbox serve mysite\n')
     .action((dir: string) => {
       exitCode = runInit({ dir }, io);
+    });
+
+  program
+    .command('explain')
+    .description('tell the story of one request: each .htaccess, rewrite rule, access decision and handler, ending with the status and why')
+    .argument('<root>', 'site root')
+    .argument('<url>', 'the request\'s path and query, e.g. /front/articles/42?x=1')
+    .option('--method <method>', 'request method', 'GET')
+    .option('--header <field...>', 'request header fields, "Name: value"')
+    .option('--data <body>', 'a request body (only its length matters here)')
+    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText('after', '\nNothing is served and no script runs: it says what would run.\n\nExamples:\n  htsandbox explain mysite /private/\n  htsandbox explain mysite /front/articles/42 --format json\n')
+    .action((root: string, url: string, o: { method: string; header?: string[]; data?: string; config?: string; profile?: string; format: 'text' | 'json' }) => {
+      exitCode = runExplain(
+        { root, url, method: o.method, headers: o.header ?? [], format: o.format, ...(o.data !== undefined ? { data: o.data } : {}), ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}) },
+        io,
+      );
     });
 
   program

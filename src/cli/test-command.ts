@@ -31,6 +31,8 @@ export interface RequestStory {
   pid?: number;
   reason?: string;
   log: string[];
+  /** The engine's story of the request: each step, with the directive's file:line where one decided. */
+  steps?: { module: string; text: string; file?: string; line?: number }[];
 }
 
 export interface TestResult {
@@ -93,8 +95,8 @@ function storyOf(target: Target, link: string): Promise<RequestStory | undefined
       r.on('data', (c: Buffer) => (text += c.toString()));
       r.on('end', () => {
         try {
-          const j = JSON.parse(text) as RequestStory;
-          res({ handler: j.handler, log: j.log ?? [], ...(j.pid ? { pid: j.pid } : {}), ...(j.reason ? { reason: j.reason } : {}) });
+          const j = JSON.parse(text) as RequestStory & { story?: { steps: NonNullable<RequestStory['steps']> } };
+          res({ handler: j.handler, log: j.log ?? [], ...(j.pid ? { pid: j.pid } : {}), ...(j.reason ? { reason: j.reason } : {}), ...(j.story ? { steps: j.story.steps } : {}) });
         } catch {
           res(undefined);
         }
@@ -142,6 +144,7 @@ function storyLines(story: RequestStory | undefined): string[] {
   if (!story) return [];
   const out = [`answered by ${story.handler || '?'}${story.pid ? ` (process ${story.pid})` : ''}`];
   if (story.reason) out.push(`why: ${story.reason}`);
+  for (const s of story.steps ?? []) if (s.file) out.push(`story: ${s.file}:${s.line}: ${s.text}`);
   for (const l of story.log) out.push(`log: ${l}`);
   return out;
 }

@@ -12,7 +12,7 @@ import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
 import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
-import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment } from './rewrite.js';
+import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 
@@ -43,6 +43,8 @@ export interface RequestFacts {
   rewriteEnded?: boolean;
   /** Over TLS: HTTPS=on and mod_ssl's SSL_* variables (`%{HTTPS}`, `%{SSL:…}`). */
   tls?: ReadonlyMap<string, string>;
+  /** When someone asks for the request's story (`explain`): the steps that decided it are added here. */
+  story?: RewriteTraceStep[];
 }
 
 /** mod_setenvif `match_headers` (per-directory rules), then nothing else: SetEnv comes later. */
@@ -941,6 +943,7 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
   const hostHeader = header('host');
   const pad = (n: number): string => String(n).padStart(2, '0');
   return {
+    ...(req.story ? { trace: (step: RewriteTraceStep) => void req.story!.push(step) } : {}),
     variable(raw: string): string {
       const name = raw.toUpperCase();
       if (name.startsWith('HTTP:')) return header(raw.slice(5));

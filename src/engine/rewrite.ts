@@ -60,9 +60,31 @@ export interface RewriteFlags {
   handler?: string;
 }
 
+/** Where a directive was written (for the request's story). */
+export interface SourceLine {
+  file: string;
+  line: number;
+}
+
+/** One rule's turn in a round, for the request's story (`explain`, `test`, the dashboard). */
+export interface RewriteTraceStep {
+  source?: SourceLine;
+  pattern: string;
+  substitution: string;
+  /** The string the pattern was matched against (per-directory: without the directory's prefix). */
+  subject: string;
+  matched: boolean;
+  /** False when a condition failed (only meaningful when matched). */
+  conditionsHeld: boolean;
+  /** What the rule did when it applied: the new URL, a redirect, a status. */
+  result?: string;
+}
+
 export interface RewriteRule {
   /** The pattern as written (for log lines). */
   pattern: string;
+  /** The RewriteRule line. */
+  source?: SourceLine;
   regex: ApacheRegex;
   negate: boolean;
   substitution: string;
@@ -239,7 +261,7 @@ export function compileRewriteLevel(
             substitution = substitution.slice(0, -1);
           }
         } else if (flags.qsd && !substitution.includes('?')) flags.qsnone = true;
-        if (r.ok && r.regex) rules.push({ pattern: line.a1, regex: r.regex, negate, substitution, flags, conds: pending });
+        if (r.ok && r.regex) rules.push({ pattern: line.a1, source: { file: n.file, line: n.line }, regex: r.regex, negate, substitution, flags, conds: pending });
         pending = [];
         break;
       }
@@ -275,6 +297,8 @@ export interface RewriteEnvironment {
   map(name: string, key: string): string | undefined;
   /** The request's time (ms since the epoch), for a [CO] cookie's expiry. */
   requestTimeMs?(): number;
+  /** Set when someone asks for the request's story: each rule's turn is told here. */
+  trace?(step: RewriteTraceStep): void;
 }
 
 /** What a round did; `vary` names the request headers its matching rules' conditions read. */
@@ -645,9 +669,11 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
         }
       }
       if (!condsOk) {
+        env.trace?.({ ...(rule.source ? { source: rule.source } : {}), pattern: rule.pattern, substitution: rule.substitution, subject, matched, conditionsHeld: !matched });
         if (rule.flags.chain) skipChain = true;
         continue;
       }
+      const traced: RewriteTraceStep | undefined = env.trace ? { ...(rule.source ? { source: rule.source } : {}), pattern: rule.pattern, substitution: rule.substitution, subject, matched, conditionsHeld: true } : undefined;
       for (const h of ruleVary) if (!vary.includes(h)) vary.push(h);
       // The substitution is expanded before this rule's [E=] are set (apply_rewrite_rule).
       const escape = rule.flags.escapeBackrefs || rule.flags.escapeCtls ? (s: string): string => escapeBackref(s, rule.flags) : undefined;
@@ -684,8 +710,21 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
       const forcedHandler = rule.flags.handler ? expand(rule.flags.handler, ruleCaps, condCaps, roundEnv, escape).toLowerCase() : '';
       if (forcedType) type = forcedType;
       if (forcedHandler) handler = forcedHandler;
+      if (traced) {
+        traced.result = rule.flags.forbidden
+          ? 'answers 403 Forbidden ([F])'
+          : rule.flags.gone
+            ? 'answers 410 Gone ([G])'
+            : rule.substitution === '-'
+              ? 'leaves the URL as it is (substitution "-")'
+              : rule.flags.status !== undefined
+                ? `answers ${rule.flags.status} ([R=${rule.flags.status}])`
+                : '';
+      }
+      if (rule.flags.forbidden || rule.flags.gone || (rule.substitution !== '-' && rule.flags.status !== undefined)) if (traced) env.trace!(traced);
       if (rule.flags.forbidden) return { kind: 'status', status: 403, env: envSets, vary };
       if (rule.flags.gone) return { kind: 'status', status: 410, env: envSets, vary };
+      if (rule.substitution === '-' && traced) env.trace!(traced);
       if (rule.substitution !== '-') {
         if (rule.flags.status !== undefined) return { kind: 'status', status: rule.flags.status, env: envSets, vary };
         const absolute = ABSOLUTE_URI.test(out);
@@ -729,6 +768,12 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
         filename = out;
         changed = true;
         noescape = rule.flags.noescape;
+        if (traced) {
+          const target = filename + (query !== undefined ? `?${query}` : '');
+          traced.result = forcedStatus !== undefined ? `redirects (${forcedStatus}) to ${target}` : `rewrites the URL to ${target}`;
+          traced.result += rule.flags.last || rule.flags.end ? (rule.flags.end ? '; [END]: no more rules' : '; [L]: the last rule of this round') : '';
+          env.trace!(traced);
+        }
         // Looping rules that grow the path stop at twice LimitRequestLine (8190), as in Apache.
         if (filename.length > MAX_REWRITTEN_LENGTH) {
           return { kind: 'status', status: 500, env: envSets, vary, reason: `RewriteRule '${rule.pattern}' and URI '${filename.slice(0, 200)}…' exceeded maximum length (${MAX_REWRITTEN_LENGTH})` };

@@ -10,6 +10,15 @@ import type { SiteContext } from './site-context.js';
 import type { RequestJournal, RequestRecord } from './request-journal.js';
 import { escapeHtml } from '../grammar/error-pages.js';
 import type { PersistenceTable } from '../engine/lvs-persistence.js';
+import { formatStory, tellStory, type Story } from '../adapters/request-story.js';
+
+/** A request's story as the configuration reads now (paths shown from the site's root). */
+function storyOf(servers: readonly SiteContext[], rec: RequestRecord): Story | undefined {
+  const site = servers[Math.max(0, rec.server - 1)] ?? servers[0]!;
+  const root = site.documentRoot.replace(/\/$/, '');
+  const told = tellStory(site, { method: rec.method, url: rec.url, headers: Object.entries(rec.headers).map(([k, v]) => `${k}: ${v}`) }, site.suexec, (p) => (p.startsWith(`${root}/`) ? p.slice(root.length) : p));
+  return 'error' in told ? undefined : told;
+}
 
 export interface DashboardOptions {
   /** URL path prefix, with a trailing slash (`/.htsandbox/`). */
@@ -127,9 +136,12 @@ export function serveDashboard(
   if (one) {
     const rec = journal.get(Number(one[1]));
     if (rest.startsWith('api/')) {
-      if (rec) sendJson(res, 200, { ...publicRecord(rec), log: rec.log, headers: rec.headers, ...(rec.fcgiRecords ? { fcgiRecords: rec.fcgiRecords } : {}) }, head);
+      if (rec) {
+        const story = storyOf(servers, rec);
+        sendJson(res, 200, { ...publicRecord(rec), log: rec.log, headers: rec.headers, ...(rec.fcgiRecords ? { fcgiRecords: rec.fcgiRecords } : {}), ...(story ? { story } : {}) }, head);
+      }
       else sendJson(res, 404, { error: `no request ${one[1]} (the dashboard keeps the last 300)` }, head);
-    } else sendHtml(res, rec ? 200 : 404, requestPage(opts.prefix, rec, Number(one[1])), head);
+    } else sendHtml(res, rec ? 200 : 404, requestPage(opts.prefix, rec, Number(one[1]), rec ? storyOf(servers, rec) : undefined), head);
     return true;
   }
   sendJson(res, 404, { error: `no such dashboard page: ${rest}` }, head);
@@ -166,11 +178,12 @@ function streamEvents(snapshot: () => unknown, journal: RequestJournal, req: Inc
   send();
 }
 
-function requestPage(prefix: string, rec: RequestRecord | undefined, id: number): string {
+function requestPage(prefix: string, rec: RequestRecord | undefined, id: number, story: Story | undefined): string {
   const body = rec
     ? `<h1>${escapeHtml(rec.method)} ${escapeHtml(rec.url)} → ${rec.status || 'in flight'}</h1>
 <p>Answered by <b>${escapeHtml(rec.handler || '?')}</b>${rec.pid ? ` (process ${rec.pid})` : ''} on server ${rec.server}${rec.durationMs !== undefined ? ` in ${rec.durationMs} ms` : ''}.</p>
 ${rec.reason ? `<h2>Why</h2><p class="reason">${escapeHtml(rec.reason)}</p>` : ''}
+${story ? `<h2>The request's story (as the configuration reads now)</h2><pre>${escapeHtml(formatStory(story))}</pre>` : ''}
 ${rec.log.length ? `<h2>Error log (the host's wording)</h2><pre>${escapeHtml(rec.log.join('\n'))}</pre>` : ''}
 <h2>Request headers</h2><pre>${escapeHtml(Object.entries(rec.headers).map(([k, v]) => `${k}: ${v}`).join('\n'))}</pre>
 ${rec.fcgiRecords ? `<h2>FastCGI records (&lt;- sent to the application, -&gt; received)</h2><pre>${escapeHtml(rec.fcgiRecords.join('\n'))}</pre>` : ''}`

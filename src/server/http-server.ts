@@ -437,7 +437,9 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         if (r.reason === undefined && res.statusCode >= 400) {
           // Apache's own line says more than a generic sentence for a 500; for the rest, plain words.
           const plain = PLAIN_REASONS[res.statusCode];
-          r.reason = (res.statusCode === 500 || !plain) && r.log.length ? r.log[r.log.length - 1] : plain;
+          const last = r.log[r.log.length - 1];
+          // The host's own error line says more than a generic sentence; an info line less.
+          r.reason = last !== undefined && (res.statusCode === 500 || !plain || /:error\]/.test(last)) ? last : plain;
         }
         journal.finish(r, res.statusCode);
         opts.onRequestDone?.(r);
