@@ -81,7 +81,7 @@ describe('htsandbox export', () => {
     try {
       for (let i = 0; i < 200 && !existsSync(pidFile); i++) await sleep(50);
       const r = await run(['test', '--suite', 'fixtures/suites/example-site.yaml', '--against', `http://127.0.0.1:${port}/`]);
-      expect(r.out, readFileSync(join(out, 'run', 'error.log'), 'utf8')).toMatch(/^12 passed, 0 failed$/m);
+      expect(r.out, readFileSync(join(out, 'run', 'error.log'), 'utf8')).toMatch(/^14 passed, 0 failed$/m);
       expect(r.code).toBe(0);
     } finally {
       spawnSync(APACHE_BIN, ['-f', join(out, 'httpd.conf'), '-k', 'stop'], { env });

@@ -84,7 +84,7 @@ describe.runIf(havePeers)('htsandbox test on the starter site', () => {
     const r = await run(['test', 'fixtures/example-site', '--suite', SUITE]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^12 passed, 0 failed$/m);
+    expect(r.out).toMatch(/^14 passed, 0 failed$/m);
   });
 
   it('fails on a broken rule and names its file:line, in every format', async () => {
@@ -99,7 +99,7 @@ describe.runIf(havePeers)('htsandbox test on the starter site', () => {
     const junit = await run(['test', root, '--suite', SUITE, '--format', 'junit']);
     expect(junit.code).toBe(1);
     const parsed = (await parseJunit(junit.out)) as { tests?: number; failures?: number; testsuite?: { testcase?: { name: string; failure?: { message?: string }[] }[] }[] };
-    expect(parsed.tests).toBe(12);
+    expect(parsed.tests).toBe(14);
     expect(parsed.failures).toBe(2);
     const failing = parsed.testsuite![0]!.testcase!.filter((c) => c.failure);
     expect(failing.map((c) => c.name).sort()).toEqual(['the front controller answers a pretty URL', 'the front controller\'s own 404']);
@@ -132,12 +132,31 @@ describe.runIf(havePeers)('htsandbox test on the starter site', () => {
     expect(r.out).toContain('AH01264: script not found or unable to stat');
   });
 
+  it('prints coverage: rules never applied, files never read, rules that can never apply; --coverage-min fails below it', async () => {
+    const full = await run(['test', 'fixtures/example-site', '--suite', SUITE]);
+    expect(full.out).toMatch(/^coverage: 100 % \(8 of 8:/m);
+    const root = mkdtempSync(join(tmpdir(), 'htsandbox-suite-'));
+    dirs.push(root);
+    cpSync(STARTER_SITE, root, { recursive: true });
+    const f = join(root, 'front/.htaccess');
+    writeFileSync(f, `${readFileSync(f, 'latin1')}RewriteRule ^/never$ index.cgi [L]\n`, 'latin1');
+    const r = await run(['test', root, '--suite', SUITE, '--coverage-min', '100']);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^coverage: 88\.8 % \(8 of 9:/m);
+    expect(r.out).toMatch(/not applied: .*front\/\.htaccess:12 RewriteRule \^\/never\$ index\.cgi \[L\]/);
+    expect(r.out).toMatch(/can never apply: .*front\/\.htaccess:12 /);
+    expect(r.err).toContain('below --coverage-min 100');
+    const json = JSON.parse((await run(['test', root, '--suite', SUITE, '--format', 'json'])).out) as { coverage: { percent: number; rulesNotApplied: { line: number }[] } };
+    expect(json.coverage.percent).toBe(88.8);
+    expect(json.coverage.rulesNotApplied.map((x) => x.line)).toEqual([12]);
+  });
+
   it('runs the same suite --against a live server', async () => {
     const server = await serveInProcess(STARTER_SITE);
     try {
       const r = await run(['test', '--suite', SUITE, '--against', `http://127.0.0.1:${server.port}/`]);
       expect(r.code).toBe(0);
-      expect(r.out).toMatch(/^12 passed, 0 failed$/m);
+      expect(r.out).toMatch(/^14 passed, 0 failed$/m);
     } finally {
       await server.stop();
     }

@@ -33,6 +33,10 @@ export interface StoryStep {
   /** The directive's place, when one line decided it. */
   file?: string;
   line?: number;
+  /** A rewrite rule's turn: whether it applied (its pattern and conditions held). */
+  applied?: boolean;
+  /** The walk's step: the access files read, as shown. */
+  files?: string[];
 }
 
 /** The answer the story ends with. */
@@ -110,7 +114,7 @@ function rewriteStep(s: RewriteTraceStep, shown: (p: string) => string): StorySt
     : !s.conditionsHeld
       ? `${rule}: the pattern matches "${s.subject}", but its RewriteCond lines do not all hold`
       : `${rule}: matches "${s.subject}" and ${s.result ?? 'applies'}`;
-  return { module: 'rewrite', text, ...(s.source ? { file: shown(s.source.file), line: s.source.line } : {}) };
+  return { module: 'rewrite', text, applied: s.matched && s.conditionsHeld, ...(s.source ? { file: shown(s.source.file), line: s.source.line } : {}) };
 }
 
 /** The request a story is told of. */
@@ -152,6 +156,7 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       text: files.length
         ? `${method} ${url}: the host reads ${files.map(shown).join(', ')} (from the root down; a child's settings add to or override its parent's)`
         : `${method} ${url}: no .htaccess on the way; only the host's own configuration applies`,
+      files: files.map(shown),
     });
     const story: RewriteTraceStep[] = [];
     const facts: RequestFacts = {

@@ -203,12 +203,22 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .option('--against <url>', 'send the requests to this live server instead of serving the site')
+    .option('--coverage-min <percent>', 'fail when the suite exercises less of the site\'s rewrite rules and .htaccess files')
     .addHelpText(
       'after',
       '\nExit status: 0 every test passed, 1 a test failed, 2 usage or a bad suite.\n\nExamples:\n  htsandbox test mysite --suite site-tests.yaml\n  htsandbox test --suite site-tests.yaml --against https://me.scripts.mit.edu/ --format junit > junit.xml\n',
     )
-    .action(async (root: string, o: { suite?: string[]; format: 'text' | 'json' | 'junit' | 'github'; config?: string; profile?: string; against?: string }) => {
-      exitCode = await runTest({ root, suites: o.suite ?? [], format: o.format, ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}), ...(o.against ? { against: o.against } : {}) }, io);
+    .action(async (root: string, o: { suite?: string[]; format: 'text' | 'json' | 'junit' | 'github'; config?: string; profile?: string; against?: string; coverageMin?: string }) => {
+      const coverageMin = o.coverageMin === undefined ? undefined : Number(o.coverageMin);
+      if (coverageMin !== undefined && !(coverageMin >= 0 && coverageMin <= 100)) {
+        io.stderr.write(`htsandbox test: --coverage-min takes a percentage from 0 to 100 (got ${o.coverageMin})\n`);
+        exitCode = 2;
+        return;
+      }
+      exitCode = await runTest(
+        { root, suites: o.suite ?? [], format: o.format, ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}), ...(o.against ? { against: o.against } : {}), ...(coverageMin !== undefined ? { coverageMin } : {}) },
+        io,
+      );
     });
 
   program

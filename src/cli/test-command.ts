@@ -5,10 +5,12 @@
  * request — text, JSON, JUnit XML or GitHub annotations. A failure served here comes with the
  * request's story from the dashboard's record: what answered, the host's log lines, the reason.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { loadHost } from '../adapters/server-config-loader.js';
+import { checkSite } from '../adapters/site-checker.js';
 import { checkAnswer, parseSuite, type Suite, type SuiteAnswer, type SuiteProblem, type SuiteTest } from '../grammar/test-suite.js';
 import { runServe } from './serve-command.js';
 import type { CommandIo } from './io.js';
@@ -23,6 +25,8 @@ export interface TestOptions {
   profile?: string;
   /** Run against this live server instead of serving the site. */
   against?: string;
+  /** Fail the run when coverage is below this percentage (local runs). */
+  coverageMin?: number;
 }
 
 /** What served a request, from the dashboard's record (local runs only). */
@@ -32,7 +36,21 @@ export interface RequestStory {
   reason?: string;
   log: string[];
   /** The engine's story of the request: each step, with the directive's file:line where one decided. */
-  steps?: { module: string; text: string; file?: string; line?: number }[];
+  steps?: { module: string; text: string; file?: string; line?: number; applied?: boolean; files?: string[] }[];
+}
+
+/** What the suite exercised of the site's configuration (local runs). */
+export interface Coverage {
+  /** Every RewriteRule line and every .htaccess file, as `file:line` or `file`. */
+  items: number;
+  covered: number;
+  percent: number;
+  /** RewriteRule lines no request applied. */
+  rulesNotApplied: { file: string; line: number; text: string }[];
+  /** .htaccess files no request read. */
+  filesNotRead: string[];
+  /** Rules `check` finds can never apply (HT220, HT223), with why. */
+  neverApplicable: { file: string; line: number; why: string }[];
 }
 
 export interface TestResult {
@@ -115,7 +133,8 @@ async function runSuites(target: Target, suites: Suite[], local: boolean, progre
       try {
         const { answer, explain } = await send(target, test);
         const failures = checkAnswer(test, answer);
-        const story = local && explain && failures.length ? await storyOf(target, explain) : undefined;
+        // The story of every request feeds coverage; a failure prints it.
+        const story = local && explain ? await storyOf(target, explain) : undefined;
         results.push({ test, file: suite.file, passed: failures.length === 0, failures, status: answer.status, timeMs: answer.timeMs, ...(story ? { story } : {}) });
       } catch (err) {
         const message = `the request failed: ${(err as Error).message}`;
@@ -149,8 +168,69 @@ function storyLines(story: RequestStory | undefined): string[] {
   return out;
 }
 
+/** Every .htaccess under `root`, and its RewriteRule lines. */
+function siteRules(root: string): { files: string[]; rules: { file: string; line: number; text: string }[] } {
+  const files: string[] = [];
+  const rules: { file: string; line: number; text: string }[] = [];
+  const stack = [root];
+  while (stack.length) {
+    const dir = stack.pop()!;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.name === '.htaccess') {
+        files.push(p);
+        readFileSync(p, 'latin1')
+          .split('\n')
+          .forEach((text, i) => {
+            if (/^\s*RewriteRule\s/i.test(text)) rules.push({ file: p, line: i + 1, text: text.trim() });
+          });
+      }
+    }
+  }
+  return { files: files.sort(), rules };
+}
+
+/**
+ * What the suite exercised: each RewriteRule some request applied, each .htaccess some request
+ * read (from the requests' stories), and what `check` finds can never apply.
+ */
+export function measureCoverage(root: string, results: readonly TestResult[], neverApplicable: Coverage['neverApplicable']): Coverage {
+  const { files, rules } = siteRules(root);
+  const base = root.replace(/\/$/, '');
+  const abs = (shownPath: string): string => (shownPath.startsWith('/') && !shownPath.startsWith(`${base}/`) ? base + shownPath : shownPath);
+  const applied = new Set<string>();
+  const read = new Set<string>();
+  for (const r of results) {
+    for (const s of r.story?.steps ?? []) {
+      if (s.applied && s.file) applied.add(`${abs(s.file)}:${s.line}`);
+      for (const f of s.files ?? []) read.add(abs(f));
+    }
+  }
+  const rulesNotApplied = rules.filter((r) => !applied.has(`${r.file}:${r.line}`));
+  const filesNotRead = files.filter((f) => !read.has(f));
+  const items = rules.length + files.length;
+  const covered = items - rulesNotApplied.length - filesNotRead.length;
+  return { items, covered, percent: items === 0 ? 100 : Math.floor((covered / items) * 1000) / 10, rulesNotApplied, filesNotRead, neverApplicable };
+}
+
+function coverageText(c: Coverage, cwd: string): string[] {
+  const rel = (p: string): string => relative(cwd, p) || p;
+  const out = [`coverage: ${c.percent} % (${c.covered} of ${c.items}: every RewriteRule applied by some request, every .htaccess read by some request)`];
+  for (const r of c.rulesNotApplied) out.push(`  not applied: ${rel(r.file)}:${r.line} ${r.text}`);
+  for (const f of c.filesNotRead) out.push(`  not read: ${rel(f)}`);
+  for (const n of c.neverApplicable) out.push(`  can never apply: ${rel(n.file)}:${n.line} ${n.why}`);
+  return out;
+}
+
 /** The report in the chosen format. */
-export function formatResults(results: TestResult[], format: TestFormat, cwd: string, against: string | undefined): string {
+export function formatResults(results: TestResult[], format: TestFormat, cwd: string, against: string | undefined, coverage?: Coverage): string {
   const failed = results.filter((r) => !r.passed);
   const where = (r: TestResult): string => `${relative(cwd, r.file) || r.file}:${r.test.line}`;
   const summary = `${results.length - failed.length} passed, ${failed.length} failed`;
@@ -160,6 +240,7 @@ export function formatResults(results: TestResult[], format: TestFormat, cwd: st
         against: against ?? null,
         passed: results.length - failed.length,
         failed: failed.length,
+        ...(coverage ? { coverage } : {}),
         tests: results.map((r) => ({
           name: r.test.name,
           file: r.file,
@@ -198,7 +279,9 @@ export function formatResults(results: TestResult[], format: TestFormat, cwd: st
   }
   if (format === 'github') {
     const lines = failed.map((r) => `::error file=${ghProp(relative(cwd, r.file) || r.file)},line=${r.test.line},title=${ghProp(`${r.test.name}`)}::${ghData([...r.failures, ...storyLines(r.story)].join('\n'))}`);
-    lines.push(`htsandbox test: ${summary}`);
+    for (const r of coverage?.rulesNotApplied ?? []) lines.push(`::notice file=${ghProp(relative(cwd, r.file) || r.file)},line=${r.line},title=not covered::${ghData(`no request of the suite applied ${r.text}`)}`);
+    for (const n of coverage?.neverApplicable ?? []) lines.push(`::warning file=${ghProp(relative(cwd, n.file) || n.file)},line=${n.line},title=never applies::${ghData(n.why)}`);
+    lines.push(`htsandbox test: ${summary}${coverage ? `; coverage ${coverage.percent} %` : ''}`);
     return lines.join('\n');
   }
   const out: string[] = [];
@@ -212,7 +295,18 @@ export function formatResults(results: TestResult[], format: TestFormat, cwd: st
     }
   }
   out.push('', summary);
+  if (coverage) out.push(...coverageText(coverage, cwd));
   return out.join('\n');
+}
+
+/** Rules `check` finds can never apply in the site (HT220: ^/ in .htaccess, HT223: after a catch-all). */
+function neverApplicable(root: string, opts: TestOptions, cwd: string): Coverage['neverApplicable'] {
+  const loaded = loadHost({ siteRoot: root, ...(opts.config ? { configFile: resolve(cwd, opts.config) } : {}), ...(opts.profile ? { profile: opts.profile } : {}) });
+  if ('error' in loaded) return [];
+  // check names files from the root it was given, here absolute.
+  return checkSite(root, loaded)
+    .diagnostics.filter((d) => d.code === 'HT220' || d.code === 'HT223')
+    .map((d) => ({ file: d.file, line: d.line, why: d.message }));
 }
 
 /** Runs `test`: 0 all passed, 1 a failure, 2 usage (bad suite, unreadable site). */
@@ -284,7 +378,12 @@ export async function runTest(opts: TestOptions, io: CommandIo): Promise<number>
     try {
       const results = await runSuites({ base: new URL(`http://127.0.0.1:${port}/`), agent }, suites, true, progress);
       if (progress) io.stderr.write('\r');
-      io.stdout.write(`${formatResults(results, opts.format, io.cwd, undefined)}\n`);
+      const coverage = measureCoverage(root, results, neverApplicable(root, opts, io.cwd));
+      io.stdout.write(`${formatResults(results, opts.format, io.cwd, undefined, coverage)}\n`);
+      if (opts.coverageMin !== undefined && coverage.percent < opts.coverageMin) {
+        io.stderr.write(`htsandbox test: coverage ${coverage.percent} % is below --coverage-min ${opts.coverageMin}\n`);
+        return 1;
+      }
       return results.every((r) => r.passed) ? 0 : 1;
     } finally {
       agent.destroy();
