@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { usesFastCgiLibrary, watchesOwnFile } from '../src/grammar/fastcgi-source.js';
 import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
+import { PROJECT_ROOT } from './helpers/private-apache.js';
 
 const havePerlFcgi = peerAvailable('Perl FCGI', perlFcgiMissing());
 const dirs: string[] = [];
@@ -50,6 +51,29 @@ describe('the script doctor', () => {
     expect(r.err).toMatch(/^probe: running 4 FastCGI scripts as mod_fcgid would \(your code runs\)/m);
     expect(r.found).toEqual(['app.rb HT412 error', 'plain.fcgi HT412 error', 'stale.fcgi HT411 info']);
     expect(r.code).toBe(1);
+  });
+
+  it('finds every classic mistake on the doctor fixture site, each with its hint', async () => {
+    let out = '';
+    const code = await main(['check', 'fixtures/doctor-site', '--format', 'json'], { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => undefined }, env: {}, cwd: PROJECT_ROOT });
+    expect(code).toBe(1);
+    const diags = (JSON.parse(out) as { diagnostics: { file: string; line: number; code: string; hint?: string }[] }).diagnostics;
+    const found = diags.map((d) => `${d.file.replace('fixtures/doctor-site/', '')}:${d.line} ${d.code}`).sort();
+    expect(found).toEqual([
+      '.htaccess:4 HT220',
+      '.htaccess:8 HT223',
+      'scripts/crlf.cgi:1 HT400',
+      'scripts/noexec.cgi:1 HT400',
+      'scripts/plain.fcgi:1 HT410',
+      'typo-directive/.htaccess:1 HT100',
+      'typo-option/.htaccess:1 HT105',
+    ]);
+    for (const d of diags) expect(d.hint, `${d.file}:${d.line} ${d.code}`).toBeTruthy();
+    const hint = (file: string): string => diags.find((d) => d.file.endsWith(file))!.hint!;
+    expect(hint('typo-directive/.htaccess')).toContain('Did you mean RewriteEngine?');
+    expect(hint('typo-option/.htaccess')).toContain('Did you mean Indexes?');
+    expect(hint('crlf.cgi')).toContain('Windows line endings');
+    expect(hint('noexec.cgi')).toContain('chmod +x');
   });
 
   it('knows the libraries and the self-checks of the usual languages', () => {
