@@ -3,14 +3,21 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { runCheck } from './check-command.js';
-import { runInit } from './init-command.js';
-import { runCompare } from './compare-command.js';
-import { runTest } from './test-command.js';
-import { runExport } from './export-command.js';
-import { runExplain } from './explain-command.js';
-import { runServe } from './serve-command.js';
 import type { CommandIo } from './io.js';
+import type { CheckOptions } from './check-command.js';
+import type { ServeOptions } from './serve-command.js';
+
+// Each command's module is loaded when the command runs: `serve` starts without reading what
+// `test`, `export` or `compare` need, and `--help` reads none of them.
+const commands = {
+  check: () => import('./check-command.js'),
+  init: () => import('./init-command.js'),
+  compare: () => import('./compare-command.js'),
+  test: () => import('./test-command.js'),
+  export: () => import('./export-command.js'),
+  explain: () => import('./explain-command.js'),
+  serve: () => import('./serve-command.js'),
+};
 
 function packageVersion(): string {
   try {
@@ -78,7 +85,8 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--probe', 'start each FastCGI script as mod_fcgid would, to see whether it speaks FastCGI (runs your code)')
     .addHelpText('after', CHECK_EXAMPLES)
     .action(async (root: string, o: { config?: string; profile?: string; format: 'text' | 'json' | 'github' | 'sarif'; notEmulated?: boolean; probe?: boolean }) => {
-      const opts: Parameters<typeof runCheck>[0] = { root, format: o.format, showNotEmulated: Boolean(o.notEmulated), probe: Boolean(o.probe) };
+      const { runCheck } = await commands.check();
+      const opts: CheckOptions = { root, format: o.format, showNotEmulated: Boolean(o.notEmulated), probe: Boolean(o.probe) };
       if (o.config) opts.config = o.config;
       if (o.profile) opts.profile = o.profile;
       exitCode = await runCheck(opts, io, version);
@@ -139,7 +147,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
         exitCode = 2;
         return;
       }
-      const opts: Parameters<typeof runServe>[0] = { root, port, host: o.host };
+      const opts: ServeOptions = { root, port, host: o.host };
       if (o.config) opts.config = o.config;
       if (o.profile) opts.profile = o.profile;
       if (o.accessLog) opts.accessLog = o.accessLog;
@@ -163,6 +171,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
       }
       opts.servers = servers;
       opts.persistenceSeconds = persistence;
+      const { runServe } = await commands.serve();
       exitCode = await runServe(opts, io);
     });
 
@@ -171,7 +180,8 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .description('make a Scripts-style starter site to learn from: CGI, FastCGI, PHP, rewrites, auth, error demos')
     .argument('<dir>', 'a new (or empty) directory')
     .addHelpText('after', '\nExample:\n  htsandbox init mysite && htsandbox serve mysite\n')
-    .action((dir: string) => {
+    .action(async (dir: string) => {
+      const { runInit } = await commands.init();
       exitCode = runInit({ dir }, io);
     });
 
@@ -187,7 +197,8 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText('after', '\nNothing is served and no script runs: it says what would run.\n\nExamples:\n  htsandbox explain mysite /private/\n  htsandbox explain mysite /front/articles/42 --format json\n')
-    .action((root: string, url: string, o: { method: string; header?: string[]; data?: string; config?: string; profile?: string; format: 'text' | 'json' }) => {
+    .action(async (root: string, url: string, o: { method: string; header?: string[]; data?: string; config?: string; profile?: string; format: 'text' | 'json' }) => {
+      const { runExplain } = await commands.explain();
       exitCode = runExplain(
         { root, url, method: o.method, headers: o.header ?? [], format: o.format, ...(o.data !== undefined ? { data: o.data } : {}), ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}) },
         io,
@@ -215,6 +226,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
         exitCode = 2;
         return;
       }
+      const { runTest } = await commands.test();
       exitCode = await runTest(
         { root, suites: o.suite ?? [], format: o.format, ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}), ...(o.against ? { against: o.against } : {}), ...(coverageMin !== undefined ? { coverageMin } : {}) },
         io,
@@ -230,13 +242,14 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .option('--port <port>', 'the port the exported server listens on', '8080')
     .addHelpText('after', '\nExample:\n  htsandbox export mysite --to mysite-apache && sudo apache2 -f "$PWD/mysite-apache/httpd.conf" -DFOREGROUND\n')
-    .action((root: string, o: { to: string; config?: string; profile?: string; port: string }) => {
+    .action(async (root: string, o: { to: string; config?: string; profile?: string; port: string }) => {
       const port = /^\d+$/.test(o.port) ? Number(o.port) : NaN;
       if (!(port >= 1 && port <= 65535)) {
         io.stderr.write(`htsandbox export: bad port ${o.port}\n`);
         exitCode = 2;
         return;
       }
+      const { runExport } = await commands.export();
       exitCode = runExport({ root, to: o.to, port, ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}) }, io);
     });
 
@@ -258,6 +271,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
         exitCode = 2;
         return;
       }
+      const { runCompare } = await commands.compare();
       exitCode = await runCompare({ root, path, requests, concurrency, ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}) }, io);
     });
 
