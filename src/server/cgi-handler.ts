@@ -435,6 +435,11 @@ export function startResponse(
     locationRedirects?: boolean;
     /** The module whose name tags the log lines (cgid, fcgid, proxy_fcgi). */
     module?: string;
+    /**
+     * mod_fcgid: the application's Content-Length goes out as written (its body arrives in
+     * pieces, so the content-length filter computes none and keeps the app's field).
+     */
+    keepContentLength?: boolean;
   } = {},
 ): 'stream' | 'discard' {
   const { res } = c;
@@ -468,6 +473,12 @@ export function startResponse(
       const semi = value.indexOf(';');
       const v = value.replace(/\s+$/, '');
       out.push(['Content-Type', withDefaultCharset(semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi), c.decision.cfg)]);
+    } else if (key === 'content-length' && opts.keepContentLength && /^\d{1,15}$/.test(value)) {
+      // apr_table_set: the last one written is the one kept. One that is not a length would
+      // make the answer unreadable: htsandbox frames the body itself then.
+      const at = out.findIndex(([n]) => n === 'Content-Length');
+      if (at !== -1) out.splice(at, 1);
+      out.push(['Content-Length', value]);
     } else if (key === 'content-length' || key === 'transfer-encoding') {
       // Apache frames the body itself (2.4.59+ drops a script's Content-Length).
     } else {
@@ -547,6 +558,9 @@ export function startResponse(
   // line can carry goes out as 500, as ap_get_status_line gives it.
   res.statusCode = statusLine?.sent ?? (status >= 100 && status <= 599 ? status : 500);
   if (statusLine) res.statusMessage = statusLine.reason;
+  // ap_http_header_filter: a 204 or 304 (AP_STATUS_IS_HEADER_ONLY) loses its Content-Length,
+  // Transfer-Encoding and content type, the script's own or the one mod_mime gave its file.
+  if (res.statusCode === 204 || res.statusCode === 304) fields = fields.filter(([n]) => n !== 'Content-Type' && n !== 'Content-Length');
   sendScriptFields(c, fields, status, fields.find(([n]) => n === 'Content-Type')?.[1][0]);
   if (res.statusCode === 204 || res.statusCode === 304 || res.statusCode < 200) {
     res.end();

@@ -194,7 +194,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       let heldBytes = 0;
       const flush = (): void => {
         flushed = true;
-        if (startResponse(c, headers!, env, { module: 'fcgid' }) === 'discard') {
+        if (startResponse(c, headers!, env, { module: 'fcgid', keepContentLength: true }) === 'discard') {
           streaming = false;
           return;
         }
