@@ -3,6 +3,7 @@
  * the body in and the output out, and turns the script's headers into the response as
  * `cgi_handle_response` does (Status, Location → internal redirect or 302, header merging).
  */
+import { checkHostField, serverPortOf } from '../engine/host-field.js';
 import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
@@ -111,10 +112,13 @@ const NO_VARIABLES: ReadonlyMap<string, string> = new Map();
 export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: boolean; omit?: ReadonlySet<string> } = {}): Record<string, string> {
   const { site, req, facts, decision: d } = c;
   const hostHeader = req.headers.host ?? site.serverName;
+  // fix_hostname's r->hostname (lower-cased, no trailing dot) and ap_get_server_port: the
+  // Host field's port, else ServerName's, else the scheme's default (UseCanonicalName Off).
+  const host = checkHostField(hostHeader);
   const portMatch = /:(\d+)$/.exec(hostHeader);
-  const bare = portMatch ? hostHeader.slice(0, portMatch.index) : hostHeader;
+  const bare = host.ok ? host.name : portMatch ? hostHeader.slice(0, portMatch.index) : hostHeader;
   const serverName = bare.startsWith('[') || bare.endsWith(']') ? bare.replace(/^\[|\]$/g, '') : bare;
-  const serverPort = Number(portMatch?.[1] ?? req.socket.localPort ?? 80);
+  const serverPort = serverPortOf(host.ok ? host.port : undefined, site.serverName, facts.tls !== undefined);
   const scriptName = d.pathInfo && d.uri.endsWith(d.pathInfo) ? d.uri.slice(0, d.uri.length - d.pathInfo.length) : d.uri;
   const docRoot = d.documentRoot ?? site.documentRoot;
   // ap_die's ErrorDocument redirect and a script's local Location (cgi_handler) make the request

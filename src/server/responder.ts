@@ -1,4 +1,5 @@
 /** Turns a decision into an HTTP response: static files, Apache's error pages, redirects. */
+import { serverPortOf } from '../engine/host-field.js';
 import { recordOf } from './request-journal.js';
 import { closeSync, createReadStream, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -78,7 +79,8 @@ function serverSignature(cfg: DirConfig, site: SiteContext, req: IncomingMessage
   if (cfg.serverSignature === 'off') return '';
   const hostHeader = req.headers.host ?? site.serverName;
   const name = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  const port = /:(\d+)$/.exec(hostHeader)?.[1] ?? String(req.socket.localPort ?? 80);
+  // ap_get_server_port (UseCanonicalName Off): the Host field's port, else ServerName's, else 80/443.
+  const port = String(serverPortOf(/:(\d+)$/.test(hostHeader) ? Number(/:(\d+)$/.exec(hostHeader)![1]) : undefined, site.serverName, 'encrypted' in req.socket));
   const who = cfg.serverSignature === 'email' ? `<a href="mailto:${escapeHtml(site.serverAdmin)}">${escapeHtml(name)}</a>` : escapeHtml(name);
   return `<hr>\n<address>Apache Server at ${who} Port ${port}</address>\n`;
 }
