@@ -5,7 +5,7 @@ import { closeSync, createReadStream, openSync, readdirSync, readFileSync } from
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import picomatch from 'picomatch';
-import rangeParser from 'range-parser';
+import { parseByteRanges, withinRangeLimits } from '../grammar/byte-ranges.js';
 import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
@@ -239,8 +239,8 @@ function sendFile(
   const ifRange = req.headers['if-range'];
   const rangeApplies = statusOverride === undefined && facts.method === 'GET' && range !== undefined && (!ifRange || (etag !== undefined && ifRange === etag) || ifRange === lastModified);
   if (rangeApplies && entry.size > 0) {
-    const parsed = rangeParser(entry.size, range, { combine: true });
-    if (parsed === -1) {
+    const parsed = parseByteRanges(range, entry.size);
+    if (parsed.kind === 'unsatisfiable') {
       // Apache answers 416 with its error page and no Content-Range.
       const page = cannedErrorPage(416, { method: facts.method, serverAdmin: '', signature: '' });
       dropValidators();
@@ -249,8 +249,10 @@ function sendFile(
       res.end(page);
       return;
     }
-    if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) {
-      const r = parsed[0]!;
+    // More than one merged range would be multipart/byteranges, which htsandbox does not make:
+    // the whole file goes out (as when the filter's limits are passed).
+    if (parsed.kind === 'ranges' && withinRangeLimits(parsed) && parsed.ranges.length === 1) {
+      const r = parsed.ranges[0]!;
       headers['Content-Range'] = `bytes ${r.start}-${r.end}/${entry.size}`;
       headers['Content-Length'] = String(r.end - r.start + 1);
       res.writeHead(206, headers);
