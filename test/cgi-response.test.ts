@@ -140,3 +140,15 @@ describe('what the core output filter lets out of a script answer', () => {
     expect(scriptStatus('099')).toMatchObject({ code: 99, sent: 500, unsendable: true });
   });
 });
+
+describe('folded header lines (mod_fcgid getsfunc_fcgid_BRIGADE vs util_script.c)', () => {
+  const folded = Buffer.from('Content-Type: text/plain\r\nX-A: a\r\n  folded\r\n\r\nbody');
+  it('mod_fcgid joins a line starting with a space to the field before it', () => {
+    const ev = new CgiHeaderParser({ foldContinuations: true }).push(folded);
+    expect(ev.kind).toBe('headers');
+    if (ev.kind === 'headers') expect(ev.headers.fields).toEqual([['Content-Type', 'text/plain'], ['X-A', 'a folded']]);
+  });
+  it('a CGI script (mod_cgid) gets a bad header for it', () => {
+    expect(new CgiHeaderParser().push(folded)).toEqual({ kind: 'error', error: { type: 'bad-header', line: '  folded' } });
+  });
+});

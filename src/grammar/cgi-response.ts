@@ -38,6 +38,14 @@ export class CgiHeaderParser {
   private readonly fields: [string, string][] = [];
   private done = false;
 
+  /**
+   * `foldContinuations`: mod_fcgid's getsfunc_fcgid_BRIGADE joins a line that starts with a
+   * space or tab to the field before it (RFC 2616 4.2 folding), where util_script.c's own
+   * line reader (mod_cgid) calls it a bad header. Apache sends the fold as it came; a client
+   * reads it as one space, which is how it is kept here (Node cannot send a fold).
+   */
+  constructor(private readonly opts: { foldContinuations?: boolean } = {}) {}
+
   /** The fields read so far (Apache has already applied them when a later line is bad). */
   get fieldsSoFar(): readonly [string, string][] {
     return this.fields;
@@ -65,6 +73,11 @@ export class CgiHeaderParser {
       if (line === '') {
         this.done = true;
         return { kind: 'headers', headers: { fields: this.fields }, rest: data.subarray(start) };
+      }
+      if (this.opts.foldContinuations && this.fields.length > 0 && (line[0] === ' ' || line[0] === '\t')) {
+        const last = this.fields[this.fields.length - 1]!;
+        last[1] = `${last[1]} ${line.replace(/^[ \t]+/, '')}`;
+        continue;
       }
       const colon = line.indexOf(':');
       if (colon === -1) {

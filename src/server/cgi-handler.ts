@@ -537,6 +537,11 @@ export function startResponse(
     }
     fields = [...grouped.values()];
   }
+  // A script's Connection field stays, and ap_set_keepalive merges "close" into it when the
+  // connection ends after this answer; Node would otherwise take the script's word and keep
+  // a connection the client asked to close.
+  const connection = fields.findIndex(([n]) => n.toLowerCase() === 'connection');
+  if (connection !== -1 && !res.shouldKeepAlive) fields[connection] = [fields[connection]![0], [`${fields[connection]![1].join(', ')}, close`]];
   if (verdict === 304) {
     // ap_meets_conditions' 304: the script's fields but Content-Type, and no body.
     res.statusCode = 304;
