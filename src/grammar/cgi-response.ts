@@ -180,8 +180,11 @@ export interface ScriptStatus {
   reason: string;
   /** Apache logs "Invalid status line from script" (the code is outside 100–599). */
   invalid: boolean;
-  /** A code Node cannot send (below 100 in a well-formed line): sent as 500 instead. */
-  unsendable?: boolean;
+  /**
+   * A code Node's writeHead refuses (below 100 in a well-formed line): the server writes this
+   * status line itself (Apache sends `HTTP/1.1 099 Low` as the script gave it).
+   */
+  unsendable?: string;
 }
 
 /**
@@ -195,7 +198,7 @@ export function scriptStatus(value: string): ScriptStatus {
   const code = cAtoi(value);
   const invalid = !(code >= 100 && code < 600);
   if (/^\d{3}(?: |$)/.test(value) && !/[\x00-\x1f\x7f]/.test(value)) {
-    if (code < 100) return { code, sent: 500, reason: 'Internal Server Error', invalid, unsendable: true };
+    if (code < 100) return { code, sent: code, reason: value.slice(4), invalid, unsendable: value.slice(0, 3) };
     return { code, sent: code, reason: value.slice(4), invalid };
   }
   const known = APACHE_REASONS[code];

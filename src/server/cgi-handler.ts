@@ -429,6 +429,23 @@ function conditionVerdict(c: CgiContext, out: [string, string][], noStatusLine: 
   });
 }
 
+/**
+ * A status below 100 (`Status: 099 Low`), which Apache sends as it is: Node's writeHead refuses
+ * it, so the answer is framed as a 200 and the status line is replaced before the head leaves
+ * (the head is kept in `_header` until the first write). Only this response is affected.
+ */
+function sendStatusLineAsWritten(res: ServerResponse, code: string, reason: string): void {
+  const out = res as ServerResponse & { _header: string | null };
+  const writeHead = res.writeHead;
+  res.statusCode = 200;
+  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+    writeHead.apply(this, args);
+    if (typeof out._header === 'string') out._header = out._header.replace(/^HTTP\/1\.[01] 200 [^\r]*\r\n/, (line) => `${line.slice(0, 9)}${code} ${reason}\r\n`);
+    this.statusCode = Number(code);
+    return this;
+  } as ServerResponse['writeHead'];
+}
+
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
 export function startResponse(
   c: CgiContext,
@@ -466,9 +483,6 @@ export function startResponse(
           message: `Invalid status line from script '${base}': ${escapeLogText(value.slice(0, 30))}`,
           explain: `${c.decision.path} printed "Status: ${escapeLogText(value)}": a Status field is a code from 100 to 599 and a reason phrase, e.g. "Status: 404 Not Found".`,
         });
-      }
-      if (statusLine.unsendable) {
-        c.log({ module: 'htsandbox', level: 'warn', message: `status line "${escapeLogText(value)}" from ${base} goes out as 500: Node cannot send a code below 100 (Apache sends it as it is)` });
       }
     } else if (key === 'location') {
       location = value;
@@ -567,6 +581,7 @@ export function startResponse(
   // line can carry goes out as 500, as ap_get_status_line gives it.
   res.statusCode = statusLine?.sent ?? (status >= 100 && status <= 599 ? status : 500);
   if (statusLine) res.statusMessage = statusLine.reason;
+  if (statusLine?.unsendable !== undefined) sendStatusLineAsWritten(res, statusLine.unsendable, statusLine.reason);
   // ap_http_header_filter: a 204 or 304 (AP_STATUS_IS_HEADER_ONLY) loses its Content-Length,
   // Transfer-Encoding and content type, the script's own or the one mod_mime gave its file.
   if (res.statusCode === 204 || res.statusCode === 304) fields = fields.filter(([n]) => n !== 'Content-Type' && n !== 'Content-Length');
