@@ -136,7 +136,20 @@ describe('what the core output filter lets out of a script answer', () => {
     expect(scriptStatus('99999')).toMatchObject({ code: 99999, invalid: true });
     expect(scriptStatus('600 High')).toMatchObject({ code: 600, invalid: true });
     expect(scriptStatus('-200')).toMatchObject({ code: -200, sent: 500, invalid: true });
-    // Apache sends "099 "; Node cannot send a code below 100.
-    expect(scriptStatus('099')).toMatchObject({ code: 99, sent: 500, unsendable: true });
+    // Apache sends "099 "; Node's writeHead refuses it, so the server writes that line itself.
+    expect(scriptStatus('099')).toMatchObject({ code: 99, sent: 99, unsendable: '099' });
+    expect(scriptStatus('099 Low')).toMatchObject({ code: 99, reason: 'Low', unsendable: '099' });
+  });
+});
+
+describe('folded header lines (mod_fcgid getsfunc_fcgid_BRIGADE vs util_script.c)', () => {
+  const folded = Buffer.from('Content-Type: text/plain\r\nX-A: a\r\n  folded\r\n\r\nbody');
+  it('mod_fcgid joins a line starting with a space to the field before it', () => {
+    const ev = new CgiHeaderParser({ foldContinuations: true }).push(folded);
+    expect(ev.kind).toBe('headers');
+    if (ev.kind === 'headers') expect(ev.headers.fields).toEqual([['Content-Type', 'text/plain'], ['X-A', 'a folded']]);
+  });
+  it('a CGI script (mod_cgid) gets a bad header for it', () => {
+    expect(new CgiHeaderParser().push(folded)).toEqual({ kind: 'error', error: { type: 'bad-header', line: '  folded' } });
   });
 });

@@ -59,7 +59,7 @@ const BAD_BLOCKS: [string, string, number][] = [
   ['a control byte in the Status text', `Status: 404 Not\x01Here\r\n${CT}\r\nbody\n`, 404],
   ['Status: 99999', `Status: 99999\r\n${CT}\r\nbody\n`, 500],
   ['Status: abc', `Status: abc\r\n${CT}\r\nbody\n`, 500],
-  ['Status: 099', `Status: 099\r\n${CT}\r\nbody\n`, 500],
+  ['Status: 099', `Status: 099\r\n${CT}\r\nbody\n`, 99],
 ];
 
 beforeAll(async () => {

@@ -76,6 +76,8 @@ export interface DirConfig {
   accessCompat: AccessCompat | undefined;
   satisfyAny: boolean;
   serverSignature: 'on' | 'off' | 'email';
+  /** FileETag as core keeps it: absolute bits and the +/- ones (ETAG_* of http_core.h). */
+  fileETag: FileETagBits;
   /** mod_authn_core / mod_auth_basic / mod_authn_file / mod_authz_groupfile. */
   auth: { type?: string; name?: string; userFile?: string; groupFile?: string; passAuth: boolean; basicAuthoritative: boolean };
   /** mod_fcgid's FastCGI access checker, authenticator and authorizer programs. */
@@ -104,6 +106,77 @@ export interface DirConfig {
   requestHeaders: readonly HeaderOp[];
   /** mod_alias Redirect/RedirectMatch, child level first (the first match wins). */
   redirects: readonly RedirectRule[];
+}
+
+/** http_core.h's etag_components_t bits. */
+export const ETAG_UNSET = 0;
+export const ETAG_NONE = 1;
+export const ETAG_MTIME = 2;
+export const ETAG_INODE = 4;
+export const ETAG_SIZE = 8;
+export const ETAG_ALL = ETAG_MTIME | ETAG_INODE | ETAG_SIZE;
+
+/** core_dir_config's etag_bits / etag_add / etag_remove. */
+export interface FileETagBits {
+  bits: number;
+  add: number;
+  remove: number;
+}
+
+/** One FileETag line as core.c's set_etag_bits reads it (the validator rejected bad ones). */
+function fileETagLine(words: readonly string[], current: FileETagBits): FileETagBits {
+  let { bits, add, remove } = current;
+  let first = true;
+  for (const raw of words) {
+    const action = raw[0] === '+' || raw[0] === '-' ? raw[0] : '*';
+    const token = (action === '*' ? raw : raw.slice(1)).toLowerCase();
+    if (action === '*' && first) {
+      // The first absolute keyword forgets inherited and earlier relative settings.
+      bits = add = remove = ETAG_UNSET;
+      first = false;
+    }
+    if (token === 'none') bits = ETAG_NONE;
+    else if (token === 'all') bits = ETAG_ALL;
+    else {
+      const bit = token === 'size' ? ETAG_SIZE : token === 'inode' ? ETAG_INODE : ['mtime', 'lmtime', 'lastmodified'].includes(token) ? ETAG_MTIME : ETAG_UNSET;
+      if (action === '+') {
+        add |= bit;
+        remove &= ~bit;
+      } else if (action === '-') {
+        remove |= bit;
+        add &= ~bit;
+      } else bits |= bit;
+    }
+  }
+  return { bits, add, remove };
+}
+
+/** merge_core_dir_configs for FileETag: a level's absolute setting replaces, +/- ones adjust. */
+function mergeFileETag(base: FileETagBits, level: FileETagBits): FileETagBits {
+  let merged: FileETagBits;
+  if (level.bits === ETAG_UNSET) {
+    const add = (base.add & ~level.remove) | level.add;
+    const remove = (base.remove & ~level.add) | level.remove;
+    merged = { bits: (base.bits & ~remove) | add, add, remove };
+  } else merged = { ...level };
+  if (merged.bits !== ETAG_NONE) merged.bits &= ~ETAG_NONE;
+  return merged;
+}
+
+/**
+ * http_etag.c's ap_make_etag for a file: inode, size and mtime (microseconds) in hex, joined
+ * with '-', quoted; undefined for `FileETag None` (the "no-etag" note: no ETag goes out).
+ */
+export function fileETagValue(cfg: DirConfig, entry: { size: number; mtimeUs: bigint; ino: number }): string | undefined {
+  let bits = (cfg.fileETag.bits & ~cfg.fileETag.remove) | cfg.fileETag.add;
+  if (bits & ETAG_NONE) return undefined;
+  // ETAG_BACKWARD: MTime and Size since 2.3.14.
+  if (bits === ETAG_UNSET) bits = ETAG_MTIME | ETAG_SIZE;
+  const parts: string[] = [];
+  if (bits & ETAG_INODE) parts.push(entry.ino.toString(16));
+  if (bits & ETAG_SIZE) parts.push(entry.size.toString(16));
+  if (bits & ETAG_MTIME) parts.push(entry.mtimeUs.toString(16));
+  return `"${parts.join('-')}"`;
 }
 
 /** One `SetEnvIf`/`SetEnvIfNoCase`/`BrowserMatch` line. */
@@ -151,6 +224,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   accessCompat: undefined,
   satisfyAny: false,
   serverSignature: 'off',
+  fileETag: { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET },
   headers: [],
   requestHeaders: [],
   redirects: [],
@@ -498,6 +572,8 @@ export function applyLevel(
   let expiresByType: Map<string, string> | undefined;
   let indexIgnore: string[] | undefined;
   let fcgidWrappers: Map<string, { argv: string[]; virtual: boolean }> | undefined;
+  // The level's own FileETag lines, merged onto the parent's once they are all read.
+  let fileETag: FileETagBits | undefined;
   for (const n of plan.ops) {
     const words = n.args.map((a) => a.value);
     const w0 = words[0] ?? '';
@@ -668,6 +744,9 @@ export function applyLevel(
       case 'serversignature':
         cfg.serverSignature = w0.toLowerCase() as DirConfig['serverSignature'];
         break;
+      case 'fileetag':
+        fileETag = fileETagLine(words, fileETag ?? { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET });
+        break;
     }
   }
   // RemoveX at a level undoes what it inherited for that extension (mod_mime's merge).
@@ -681,6 +760,7 @@ export function applyLevel(
   if (setEnv) cfg.setEnv = setEnv;
   if (indexIgnore) cfg.indexIgnore = indexIgnore;
   if (fcgidWrappers) cfg.fcgidWrappers = fcgidWrappers;
+  if (fileETag) cfg.fileETag = mergeFileETag(base.fileETag, fileETag);
   cfg.extensions = ext;
   cfg.errorDocuments = errorDocs;
   return cfg;

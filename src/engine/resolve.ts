@@ -341,6 +341,10 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
       if (early.kind === 'none') early = undefined;
     }
     let entry = early ? DIR_ENTRY : plainFollow ? ctx.fs.stat(path) : ctx.fs.lstat(path);
+    // Nothing there by stat, but there may be a link whose target is missing or loops:
+    // directory_walk's look (APR_FINFO_LINK) finds the link, and resolve_symlink's stat of
+    // its target fails, which is 403 (AH00037), not 404.
+    if (plainFollow && entry.kind === 'missing' && ctx.fs.lstat(path).kind === 'symlink') entry = ctx.fs.lstat(path);
     const rest = components.slice(i + 1).join('/');
     const pathInfo = i + 1 < components.length ? `/${rest}` : '';
     if (entry.kind === 'denied') {

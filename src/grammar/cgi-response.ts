@@ -38,6 +38,14 @@ export class CgiHeaderParser {
   private readonly fields: [string, string][] = [];
   private done = false;
 
+  /**
+   * `foldContinuations`: mod_fcgid's getsfunc_fcgid_BRIGADE joins a line that starts with a
+   * space or tab to the field before it (RFC 2616 4.2 folding), where util_script.c's own
+   * line reader (mod_cgid) calls it a bad header. Apache sends the fold as it came; a client
+   * reads it as one space, which is how it is kept here (Node cannot send a fold).
+   */
+  constructor(private readonly opts: { foldContinuations?: boolean } = {}) {}
+
   /** The fields read so far (Apache has already applied them when a later line is bad). */
   get fieldsSoFar(): readonly [string, string][] {
     return this.fields;
@@ -65,6 +73,11 @@ export class CgiHeaderParser {
       if (line === '') {
         this.done = true;
         return { kind: 'headers', headers: { fields: this.fields }, rest: data.subarray(start) };
+      }
+      if (this.opts.foldContinuations && this.fields.length > 0 && (line[0] === ' ' || line[0] === '\t')) {
+        const last = this.fields[this.fields.length - 1]!;
+        last[1] = `${last[1]} ${line.replace(/^[ \t]+/, '')}`;
+        continue;
       }
       const colon = line.indexOf(':');
       if (colon === -1) {
@@ -167,8 +180,11 @@ export interface ScriptStatus {
   reason: string;
   /** Apache logs "Invalid status line from script" (the code is outside 100–599). */
   invalid: boolean;
-  /** A code Node cannot send (below 100 in a well-formed line): sent as 500 instead. */
-  unsendable?: boolean;
+  /**
+   * A code Node's writeHead refuses (below 100 in a well-formed line): the server writes this
+   * status line itself (Apache sends `HTTP/1.1 099 Low` as the script gave it).
+   */
+  unsendable?: string;
 }
 
 /**
@@ -182,7 +198,7 @@ export function scriptStatus(value: string): ScriptStatus {
   const code = cAtoi(value);
   const invalid = !(code >= 100 && code < 600);
   if (/^\d{3}(?: |$)/.test(value) && !/[\x00-\x1f\x7f]/.test(value)) {
-    if (code < 100) return { code, sent: 500, reason: 'Internal Server Error', invalid, unsendable: true };
+    if (code < 100) return { code, sent: code, reason: value.slice(4), invalid, unsendable: value.slice(0, 3) };
     return { code, sent: code, reason: value.slice(4), invalid };
   }
   const known = APACHE_REASONS[code];

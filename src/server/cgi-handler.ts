@@ -3,6 +3,7 @@
  * the body in and the output out, and turns the script's headers into the response as
  * `cgi_handle_response` does (Status, Location → internal redirect or 302, header merging).
  */
+import { checkHostField, serverPortOf } from '../engine/host-field.js';
 import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
@@ -111,10 +112,13 @@ const NO_VARIABLES: ReadonlyMap<string, string> = new Map();
 export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: boolean; omit?: ReadonlySet<string> } = {}): Record<string, string> {
   const { site, req, facts, decision: d } = c;
   const hostHeader = req.headers.host ?? site.serverName;
+  // fix_hostname's r->hostname (lower-cased, no trailing dot) and ap_get_server_port: the
+  // Host field's port, else ServerName's, else the scheme's default (UseCanonicalName Off).
+  const host = checkHostField(hostHeader);
   const portMatch = /:(\d+)$/.exec(hostHeader);
-  const bare = portMatch ? hostHeader.slice(0, portMatch.index) : hostHeader;
+  const bare = host.ok ? host.name : portMatch ? hostHeader.slice(0, portMatch.index) : hostHeader;
   const serverName = bare.startsWith('[') || bare.endsWith(']') ? bare.replace(/^\[|\]$/g, '') : bare;
-  const serverPort = Number(portMatch?.[1] ?? req.socket.localPort ?? 80);
+  const serverPort = serverPortOf(host.ok ? host.port : undefined, site.serverName, facts.tls !== undefined);
   const scriptName = d.pathInfo && d.uri.endsWith(d.pathInfo) ? d.uri.slice(0, d.uri.length - d.pathInfo.length) : d.uri;
   const docRoot = d.documentRoot ?? site.documentRoot;
   // ap_die's ErrorDocument redirect and a script's local Location (cgi_handler) make the request
@@ -425,6 +429,23 @@ function conditionVerdict(c: CgiContext, out: [string, string][], noStatusLine: 
   });
 }
 
+/**
+ * A status below 100 (`Status: 099 Low`), which Apache sends as it is: Node's writeHead refuses
+ * it, so the answer is framed as a 200 and the status line is replaced before the head leaves
+ * (the head is kept in `_header` until the first write). Only this response is affected.
+ */
+function sendStatusLineAsWritten(res: ServerResponse, code: string, reason: string): void {
+  const out = res as ServerResponse & { _header: string | null };
+  const writeHead = res.writeHead;
+  res.statusCode = 200;
+  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+    writeHead.apply(this, args);
+    if (typeof out._header === 'string') out._header = out._header.replace(/^HTTP\/1\.[01] 200 [^\r]*\r\n/, (line) => `${line.slice(0, 9)}${code} ${reason}\r\n`);
+    this.statusCode = Number(code);
+    return this;
+  } as ServerResponse['writeHead'];
+}
+
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
 export function startResponse(
   c: CgiContext,
@@ -435,6 +456,11 @@ export function startResponse(
     locationRedirects?: boolean;
     /** The module whose name tags the log lines (cgid, fcgid, proxy_fcgi). */
     module?: string;
+    /**
+     * mod_fcgid: the application's Content-Length goes out as written (its body arrives in
+     * pieces, so the content-length filter computes none and keeps the app's field).
+     */
+    keepContentLength?: boolean;
   } = {},
 ): 'stream' | 'discard' {
   const { res } = c;
@@ -458,9 +484,6 @@ export function startResponse(
           explain: `${c.decision.path} printed "Status: ${escapeLogText(value)}": a Status field is a code from 100 to 599 and a reason phrase, e.g. "Status: 404 Not Found".`,
         });
       }
-      if (statusLine.unsendable) {
-        c.log({ module: 'htsandbox', level: 'warn', message: `status line "${escapeLogText(value)}" from ${base} goes out as 500: Node cannot send a code below 100 (Apache sends it as it is)` });
-      }
     } else if (key === 'location') {
       location = value;
       out.push(['Location', value]);
@@ -468,6 +491,12 @@ export function startResponse(
       const semi = value.indexOf(';');
       const v = value.replace(/\s+$/, '');
       out.push(['Content-Type', withDefaultCharset(semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi), c.decision.cfg)]);
+    } else if (key === 'content-length' && opts.keepContentLength && /^\d{1,15}$/.test(value)) {
+      // apr_table_set: the last one written is the one kept. One that is not a length would
+      // make the answer unreadable: htsandbox frames the body itself then.
+      const at = out.findIndex(([n]) => n === 'Content-Length');
+      if (at !== -1) out.splice(at, 1);
+      out.push(['Content-Length', value]);
     } else if (key === 'content-length' || key === 'transfer-encoding') {
       // Apache frames the body itself (2.4.59+ drops a script's Content-Length).
     } else {
@@ -522,6 +551,11 @@ export function startResponse(
     }
     fields = [...grouped.values()];
   }
+  // A script's Connection field stays, and ap_set_keepalive merges "close" into it when the
+  // connection ends after this answer; Node would otherwise take the script's word and keep
+  // a connection the client asked to close.
+  const connection = fields.findIndex(([n]) => n.toLowerCase() === 'connection');
+  if (connection !== -1 && !res.shouldKeepAlive) fields[connection] = [fields[connection]![0], [`${fields[connection]![1].join(', ')}, close`]];
   if (verdict === 304) {
     // ap_meets_conditions' 304: the script's fields but Content-Type, and no body.
     res.statusCode = 304;
@@ -547,6 +581,10 @@ export function startResponse(
   // line can carry goes out as 500, as ap_get_status_line gives it.
   res.statusCode = statusLine?.sent ?? (status >= 100 && status <= 599 ? status : 500);
   if (statusLine) res.statusMessage = statusLine.reason;
+  if (statusLine?.unsendable !== undefined) sendStatusLineAsWritten(res, statusLine.unsendable, statusLine.reason);
+  // ap_http_header_filter: a 204 or 304 (AP_STATUS_IS_HEADER_ONLY) loses its Content-Length,
+  // Transfer-Encoding and content type, the script's own or the one mod_mime gave its file.
+  if (res.statusCode === 204 || res.statusCode === 304) fields = fields.filter(([n]) => n !== 'Content-Type' && n !== 'Content-Length');
   sendScriptFields(c, fields, status, fields.find(([n]) => n === 'Content-Type')?.[1][0]);
   if (res.statusCode === 204 || res.statusCode === 304 || res.statusCode < 200) {
     res.end();

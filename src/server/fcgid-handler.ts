@@ -183,7 +183,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
         closeBody();
         return;
       }
-      const parser = new CgiHeaderParser();
+      const parser = new CgiHeaderParser({ foldContinuations: true });
       /** The client went away (its request was aborted). */
       let clientGone = false;
       let headersDone = false;
@@ -194,7 +194,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       let heldBytes = 0;
       const flush = (): void => {
         flushed = true;
-        if (startResponse(c, headers!, env, { module: 'fcgid' }) === 'discard') {
+        if (startResponse(c, headers!, env, { module: 'fcgid', keepContentLength: true }) === 'discard') {
           streaming = false;
           return;
         }
@@ -366,7 +366,7 @@ export function runFcgidAuthorizer(
   const base = program.slice(program.lastIndexOf('/') + 1);
   acquireThen(c.pool, app,
     (lease) => {
-      const parser = new CgiHeaderParser();
+      const parser = new CgiHeaderParser({ foldContinuations: true });
       let headers: CgiHeaders | undefined;
       let failed = false;
       let retried = false;

@@ -1,14 +1,15 @@
 /** Turns a decision into an HTTP response: static files, Apache's error pages, redirects. */
+import { serverPortOf } from '../engine/host-field.js';
 import { recordOf } from './request-journal.js';
 import { closeSync, createReadStream, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import picomatch from 'picomatch';
-import rangeParser from 'range-parser';
+import { parseByteRanges, withinRangeLimits } from '../grammar/byte-ranges.js';
 import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
-import type { DirConfig } from '../engine/dir-config.js';
+import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { applyExpires, applyHeaderOps, joinVary, responseTable, withDefaultCharset } from './header-ops.js';
 import { applyHeaderLines, runCgi, type CgiContext } from './cgi-handler.js';
@@ -61,8 +62,16 @@ export interface ErrorLogger {
 
 const httpDate = (us: bigint): string => new Date(Number(us / 1_000_000n) * 1000).toUTCString();
 
-function etagOf(size: number, mtimeUs: bigint): string {
-  return `"${size.toString(16)}-${mtimeUs.toString(16)}"`;
+/**
+ * The validators the default handler puts in headers_out for a file (ETag per FileETag,
+ * Last-Modified, Accept-Ranges). They are set on the response before mod_headers' lines run,
+ * as Apache's headers output filter sees them, so `Header unset ETag` removes the ETag.
+ */
+function presetFileHeaders(res: ServerResponse, d: Extract<Decision, { kind: 'file' }>): void {
+  const etag = fileETagValue(d.cfg, d.entry);
+  if (etag !== undefined) res.setHeader('ETag', etag);
+  res.setHeader('Last-Modified', httpDate(d.entry.mtimeUs));
+  res.setHeader('Accept-Ranges', 'bytes');
 }
 
 /** The `<hr><address>` footer for `ServerSignature On|EMail` (ServerTokens Prod: "Apache"). */
@@ -70,7 +79,8 @@ function serverSignature(cfg: DirConfig, site: SiteContext, req: IncomingMessage
   if (cfg.serverSignature === 'off') return '';
   const hostHeader = req.headers.host ?? site.serverName;
   const name = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  const port = /:(\d+)$/.exec(hostHeader)?.[1] ?? String(req.socket.localPort ?? 80);
+  // ap_get_server_port (UseCanonicalName Off): the Host field's port, else ServerName's, else 80/443.
+  const port = String(serverPortOf(/:(\d+)$/.test(hostHeader) ? Number(/:(\d+)$/.exec(hostHeader)![1]) : undefined, site.serverName, 'encrypted' in req.socket));
   const who = cfg.serverSignature === 'email' ? `<a href="mailto:${escapeHtml(site.serverAdmin)}">${escapeHtml(name)}</a>` : escapeHtml(name);
   return `<hr>\n<address>Apache Server at ${who} Port ${port}</address>\n`;
 }
@@ -155,6 +165,7 @@ function sendFile(
   statusOverride?: number,
   unreadable: (d: Extract<Decision, { kind: 'file' }>) => void = () => res.destroy(),
   generation?: number,
+  preset = false,
 ): void {
   const { entry } = d;
   // The default handler opens the file first: a file the server user cannot read is 403 (AH00132).
@@ -174,17 +185,27 @@ function sendFile(
     if (fdOwned) closeSync(fd);
     fdOwned = false;
   };
-  const etag = etagOf(entry.size, entry.mtimeUs);
+  // ap_meets_conditions compares with the ETag the handler made, whatever mod_headers later
+  // does to the header; `FileETag None` makes none, so no If-None-Match matches.
+  const etag = fileETagValue(d.cfg, entry);
   const lastModified = httpDate(entry.mtimeUs);
   const mtimeSec = Number(entry.mtimeUs / 1_000_000n);
-  const headers: Record<string, string> = { 'Last-Modified': lastModified, ETag: etag, 'Accept-Ranges': 'bytes' };
+  // Preset validators are on the response already, as the Header lines left them.
+  const validators: Record<string, string> = preset ? {} : { 'Last-Modified': lastModified, ...(etag !== undefined ? { ETag: etag } : {}), 'Accept-Ranges': 'bytes' };
+  const headers: Record<string, string> = { ...validators };
+  // An error answer is made from err_headers_out: the file's validators do not go with it.
+  const dropValidators = (): void => {
+    if (!preset) return;
+    for (const name of ['ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(name);
+  };
   if (d.contentType) headers['Content-Type'] = withDefaultCharset(d.contentType, d.cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (statusOverride === undefined) {
     // ap_meets_conditions
     const ifMatch = req.headers['if-match'];
-    if (ifMatch && ifMatch !== '*' && !ifMatch.split(',').map((s) => s.trim()).includes(etag)) {
+    if (ifMatch && ifMatch !== '*' && (etag === undefined || !ifMatch.split(',').map((s) => s.trim()).includes(etag))) {
       // Apache's 412 from ap_meets_conditions carries no body.
+      dropValidators();
       res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
       release();
       res.end();
@@ -193,6 +214,7 @@ function sendFile(
     const ius = req.headers['if-unmodified-since'];
     if (!ifMatch && ius && Date.parse(ius) / 1000 < mtimeSec) {
       // Apache's 412 from ap_meets_conditions carries no body.
+      dropValidators();
       res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
       release();
       res.end();
@@ -202,10 +224,12 @@ function sendFile(
     const ims = req.headers['if-modified-since'];
     // ap_condition_if_modified_since: a date later than the request's time proves nothing (200).
     const notModified = inm
-      ? inm.trim() === '*' || inm.split(',').map((s) => s.trim().replace(/^W\//, '')).includes(etag)
+      ? inm.trim() === '*' || (etag !== undefined && inm.split(',').map((s) => s.trim().replace(/^W\//, '')).includes(etag))
       : ims !== undefined && !Number.isNaN(Date.parse(ims)) && Date.parse(ims) / 1000 >= mtimeSec && Date.parse(ims) <= Date.now();
     if (notModified && (facts.method === 'GET' || facts.method === 'HEAD')) {
-      res.writeHead(304, { 'Last-Modified': lastModified, ETag: etag });
+      const { 'Accept-Ranges': _acceptRanges, ...notModifiedHeaders } = validators;
+      if (preset) res.removeHeader('Accept-Ranges');
+      res.writeHead(304, notModifiedHeaders);
       release();
       res.end();
       return;
@@ -213,19 +237,22 @@ function sendFile(
   }
   const range = req.headers.range;
   const ifRange = req.headers['if-range'];
-  const rangeApplies = statusOverride === undefined && facts.method === 'GET' && range !== undefined && (!ifRange || ifRange === etag || ifRange === lastModified);
+  const rangeApplies = statusOverride === undefined && facts.method === 'GET' && range !== undefined && (!ifRange || (etag !== undefined && ifRange === etag) || ifRange === lastModified);
   if (rangeApplies && entry.size > 0) {
-    const parsed = rangeParser(entry.size, range, { combine: true });
-    if (parsed === -1) {
+    const parsed = parseByteRanges(range, entry.size);
+    if (parsed.kind === 'unsatisfiable') {
       // Apache answers 416 with its error page and no Content-Range.
       const page = cannedErrorPage(416, { method: facts.method, serverAdmin: '', signature: '' });
+      dropValidators();
       res.writeHead(416, { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) });
       release();
       res.end(page);
       return;
     }
-    if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) {
-      const r = parsed[0]!;
+    // More than one merged range would be multipart/byteranges, which htsandbox does not make:
+    // the whole file goes out (as when the filter's limits are passed).
+    if (parsed.kind === 'ranges' && withinRangeLimits(parsed) && parsed.ranges.length === 1) {
+      const r = parsed.ranges[0]!;
       headers['Content-Range'] = `bytes ${r.start}-${r.end}/${entry.size}`;
       headers['Content-Length'] = String(r.end - r.start + 1);
       res.writeHead(206, headers);
@@ -468,6 +495,7 @@ export function respond(
   }
   // A script's answer gets the lines once its own header fields are in (cgi-handler.ts), or,
   // when it fails, with the error page.
+  if (d.kind === 'file') presetFileHeaders(res, d);
   if (!isCgi) {
     applyHeaderOps(res, req, cfg.headers, generated ? 'always' : 'both', d.env, () =>
       requestExprFacts(site, facts, 'uri' in d ? d.uri : facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env),
@@ -482,6 +510,7 @@ export function respond(
       // A failing non-authoritative FcgidAuthorizer's status stays the request's (r->status);
       // an error document keeps the error's status.
       sendFile(res, facts, d, req, d.statusOverride ?? redirected?.status, (f) => {
+        for (const name of ['ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(name);
         const err: Decision = {
           kind: 'error',
           status: 403,
@@ -494,7 +523,7 @@ export function respond(
           },
         };
         respond(site, req, res, facts, err, log);
-      }, site.fs.generation);
+      }, site.fs.generation, true);
       return;
     case 'listing':
       sendListing(site, res, facts, d);
