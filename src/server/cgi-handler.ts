@@ -252,6 +252,15 @@ export function runCgi(c: CgiContext): void {
   child.stdin.on('error', () => {
     /* the script stopped reading: Apache discards the rest of the body */
   });
+  // A body cut short (the client half-closed or left) or badly chunked errors the request
+  // stream, and pipe() then unpipes without ending stdin: close it here, so the script reads
+  // EOF (as mod_cgid's script sees its input end when the body read fails) and the pipe's fd
+  // is released rather than held for the life of the server.
+  req.once('close', () => {
+    if (!req.complete) child.stdin.destroy();
+  });
+  // Once the answer is over nothing more goes to the script (Apache discards the rest).
+  res.once('close', () => child.stdin.destroy());
   if (base.startsWith('nph-')) {
     // Non-parsed headers: the script's output is the whole HTTP response, sent as it is.
     const socket = req.socket;
