@@ -3,6 +3,7 @@
  * the body in and the output out, and turns the script's headers into the response as
  * `cgi_handle_response` does (Status, Location → internal redirect or 302, header merging).
  */
+import { answeredBodyFailure, watchBodyFailure } from './body-failure.js';
 import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
@@ -181,6 +182,15 @@ export function runCgi(c: CgiContext): void {
     c.fail(413);
     return;
   }
+  // cgid_handler reads the whole body before the script's output: a body that already failed
+  // (bad chunks, cut short) is answered with its status and no script runs.
+  const failedBody = watchBodyFailure(req, () => false);
+  if (failedBody) {
+    c.log({ module: 'cgid', level: 'error', message: `AH01270: Error reading request entity data (${failedBody.reason})` });
+    answeredBodyFailure(req);
+    c.fail(failedBody.status);
+    return;
+  }
   const env = requestEnvironment(c);
   const finalEnv = site.suexec ? suexecFilter(env) : env;
   if (viaPhp) finalEnv.PHPRC = dirname(d.path);
@@ -261,6 +271,17 @@ export function runCgi(c: CgiContext): void {
   });
   // Once the answer is over nothing more goes to the script (Apache discards the rest).
   res.once('close', () => child.stdin.destroy());
+  // The body fails while the script runs: before its headers, the failure is the answer (as
+  // cgid_handler's body loop returns it) and the script is ended; after them, too late.
+  watchBodyFailure(req, (failure) => {
+    if (headersDone || finished) return false;
+    c.log({ module: 'cgid', level: 'error', message: `AH01270: Error reading request entity data (${failure.reason})` });
+    finish();
+    child.stdin.destroy();
+    killGroup(child.pid);
+    c.fail(failure.status);
+    return true;
+  });
   if (base.startsWith('nph-')) {
     // Non-parsed headers: the script's output is the whole HTTP response, sent as it is.
     const socket = req.socket;
