@@ -151,6 +151,9 @@ const rawCases: RawCase[] = [
   raw('post-static', post('/index.html', ['Content-Length: 3'], 'abc')),
   raw('post-early-exit-big', post('/early-exit.cgi', ['Content-Length: 400000'], 'x'.repeat(400_000)), { noCompare: true }),
   raw('post-body-short', post('/env.cgi', ['Content-Length: 10'], 'abc'), { halfClose: true }),
+  raw('post-body-short-fcgi', post('/hdr.fcgi?tab-value', ['Content-Length: 10'], 'abc'), { halfClose: true }),
+  raw('te-chunk-size-letters-fcgi', post('/hdr.fcgi?tab-value', ['Transfer-Encoding: chunked'], `zz${CRLF}abc${CRLF}0${CRLF}${CRLF}`)),
+  raw('te-chunk-size-overflow-fcgi', post('/hdr.fcgi?tab-value', ['Transfer-Encoding: chunked'], `ffffffffffffffffffff${CRLF}abc${CRLF}0${CRLF}${CRLF}`)),
   raw('connect-and-close', '', { halfClose: true, noCompare: true }),
   // --- scripts' header bytes: the whole status line (reason phrases) as Apache writes it
   ...['ctl-status', 'nul-status', 'latin1-status', 'status-600', 'status-099', 'status-space', 'status-abc', 'ctl-value', 'space-name'].flatMap((k) => [

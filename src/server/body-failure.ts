@@ -9,7 +9,9 @@
 import type { IncomingMessage } from 'node:http';
 
 export interface BodyFailure {
-  /** What Apache answers: 400, or 413 for a chunk size too big to read. */
+  /** The client closed before its Content-Length, or sent chunks that cannot be read. */
+  kind: 'cut-short' | 'bad-chunk';
+  /** What mod_cgid answers: 400, or 413 for a chunk size too big to read. */
   status: 400 | 413;
   /** What went wrong, for the log line. */
   reason: string;

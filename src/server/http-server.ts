@@ -633,7 +633,12 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     const failedReq = reqAtError && !reqAtError.complete && inFlight && !inFlight.headersSent && err.code !== 'ECONNRESET' && err.code !== 'EPIPE' ? reqAtError : undefined;
     if (failedReq) {
       const overflow = /overflow/i.test(`${(err as { reason?: string }).reason ?? ''} ${err.message}`);
-      reportBodyFailure(failedReq, { status: overflow ? 413 : 400, reason: err.code === 'HPE_INVALID_EOF_STATE' ? 'the client closed before sending the whole body' : `bad chunked body: ${err.code ?? err.message}` });
+      const cutShort = err.code === 'HPE_INVALID_EOF_STATE';
+      reportBodyFailure(failedReq, {
+        kind: cutShort ? 'cut-short' : 'bad-chunk',
+        status: overflow ? 413 : 400,
+        reason: cutShort ? 'the client closed before sending the whole body' : `bad chunked body: ${err.code ?? err.message}`,
+      });
     }
     const answer = (): void => {
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
@@ -677,7 +682,11 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     };
     if (inFlight && !inFlight.writableFinished && !inFlight.destroyed) {
       inFlight.once('finish', answer);
+      // The connection left the watchdog: a handler still waiting for a body that will never
+      // come must not hold it past Timeout.
+      const stuck = setTimeout(() => socket.destroy(), timeouts.inactivityMs).unref();
       inFlight.once('close', () => {
+        clearTimeout(stuck);
         if (!inFlight.writableFinished) socket.destroy();
       });
       return;
