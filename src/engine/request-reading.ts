@@ -92,7 +92,7 @@ function checkTransferEncoding(fields: readonly (readonly [string, string])[]): 
  */
 function checkHost(httpVersion: string, fields: readonly (readonly [string, string])[], targetAuthority: string | undefined): HeadRefusal | undefined {
   const bad = (log: string): HeadRefusal => ({ status: 400, log });
-  if (httpVersion === '0.9') return bad('AH02418: HTTP Request Line; Unsupported HTTP protocol HTTP/0.9 (an explicit HTTP/0.9 version is refused)');
+  if (httpVersion === '0.9') return bad('HTTP Request Line; Unsupported HTTP protocol HTTP/0.9 (an explicit HTTP/0.9 version is refused)');
   const values = fields.filter(([name]) => name.toLowerCase() === 'host').map(([, value]) => value);
   const host = targetAuthority ?? (values.length ? values.join(', ') : undefined);
   const [major, minor] = httpVersion.split('.').map(Number);

@@ -656,7 +656,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         const line = refusedRequestLine(err.rawPacket, err.bytesParsed);
         if (line && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(line.method)) {
           // ap_parse_request_line (HttpProtocolOptions Strict): a method that is not a token is 400.
-          logger.info({ module: 'core', url: line.target }, `request failed: the method ${JSON.stringify(line.method)} is not a token (AH02418)`);
+          logger.info({ module: 'core', url: line.target }, `request failed: the method ${JSON.stringify(line.method)} is not a token (ap_parse_request_line, HttpProtocolOptions Strict)`);
           answerAndClose(socket, rawErrorResponse(400, 'GET'));
           return;
         }
