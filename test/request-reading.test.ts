@@ -24,6 +24,37 @@ describe('request size limits (LimitRequestLine, LimitRequestFieldSize, LimitReq
   });
 });
 
+describe("ap_read_request's Host and Transfer-Encoding checks (HttpProtocolOptions Strict)", () => {
+  const L = DEFAULT_REQUEST_LIMITS;
+  const head = (httpVersion: string, fields: [string, string][], targetAuthority?: string) =>
+    checkRequestHead({ requestLineLength: 10, fields, httpVersion, ...(targetAuthority !== undefined ? { targetAuthority } : {}) }, L)?.status;
+  it('needs a non-empty Host from HTTP/1.1 on (AH00569), not before', () => {
+    expect(head('1.1', [])).toBe(400);
+    expect(head('1.1', [['Host', '']])).toBe(400);
+    expect(head('1.0', [])).toBeUndefined();
+    expect(head('1.1', [], 'localhost')).toBeUndefined();
+  });
+  it('takes names, ports and IPv6 literals fix_hostname takes', () => {
+    for (const h of ['localhost', 'a_b.example', 'Evil.Example', 'localhost:8080', '[::1]', '[::1]:80', '127.0.0.1']) expect(head('1.1', [['Host', h]]), h).toBeUndefined();
+  });
+  it('refuses two Host fields, spaces, bad ports, traversal, slashes and numeric names', () => {
+    expect(head('1.1', [['Host', 'localhost'], ['Host', 'evil.example']])).toBe(400);
+    for (const h of ['local host', 'localhost:99999', 'localhost:0', 'localhost:abc', '../../etc', 'a/b', 'a\\b', '1234', '[::1', '[zz]']) expect(head('1.1', [['Host', h]]), h).toBe(400);
+    expect(head('1.0', [['Host', 'a/b']])).toBe(400);
+    expect(head('1.1', [['Host', 'localhost']], 'a/b')).toBe(400);
+  });
+  it('refuses an explicit HTTP/0.9 request line', () => {
+    expect(head('0.9', [['Host', 'localhost']])).toBe(400);
+  });
+  it('refuses a Transfer-Encoding not ending in chunked (AH02539)', () => {
+    const te = (v: string) => head('1.1', [['Host', 'localhost'], ['Transfer-Encoding', v]]);
+    expect(te('chunked')).toBeUndefined();
+    expect(te('gzip, chunked')).toBeUndefined();
+    expect(te('CHUNKED')).toBeUndefined();
+    for (const v of ['xchunked', 'chunked, gzip', 'identity']) expect(te(v), v).toBe(400);
+  });
+});
+
 describe('RequestReadTimeout and Timeout', () => {
   it('parses stages, keeping the defaults of stages not named', () => {
     expect(parseRequestReadTimeout([['header=10']])).toEqual({ header: { initialMs: 10_000, maxMs: 10_000, minRate: 0 }, body: REQTIMEOUT_DEFAULTS.body });

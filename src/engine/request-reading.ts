@@ -34,7 +34,14 @@ export interface HeadRefusal {
  * request line is read, an 8192-byte one gets 414; likewise for a header field).
  */
 export function checkRequestHead(
-  head: { requestLineLength: number; fields: readonly (readonly [string, string])[] },
+  head: {
+    requestLineLength: number;
+    fields: readonly (readonly [string, string])[];
+    /** The request line's version (`1.1`); given, the Host checks of ap_read_request apply. */
+    httpVersion?: string;
+    /** The authority of an absolute-form target (`GET http://host/…`): it stands for Host. */
+    targetAuthority?: string;
+  },
   limits: RequestLimits,
 ): HeadRefusal | undefined {
   if (head.requestLineLength > limits.line + 1) {
@@ -57,6 +64,53 @@ export function checkRequestHead(
       };
     }
   }
+  if (head.httpVersion === undefined) return undefined;
+  return checkHost(head.httpVersion, head.fields, head.targetAuthority) ?? checkTransferEncoding(head.fields);
+}
+
+/**
+ * ap_read_request (server/protocol.c, RFC 7230 3.3.3): a Transfer-Encoding whose codings do not
+ * end with `chunked` (ap_is_chunked) cannot be framed: 400, AH02539.
+ */
+function checkTransferEncoding(fields: readonly (readonly [string, string])[]): HeadRefusal | undefined {
+  const values = fields.filter(([name]) => name.toLowerCase() === 'transfer-encoding').map(([, value]) => value);
+  if (values.length === 0) return undefined;
+  const codings = values.join(',').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
+  // (Apache answers `chunked, chunked` too, read once: only the last coding matters here.)
+  if (codings[codings.length - 1] === 'chunked') return undefined;
+  return { status: 400, log: `AH02539: client sent unknown Transfer-Encoding (${values.join(', ')})` };
+}
+
+/**
+ * The Host checks of ap_read_request and ap_update_vhost_from_headers (server/protocol.c,
+ * server/vhost.c) under the default `HttpProtocolOptions Strict`: an explicit HTTP/0.9 request
+ * line is refused; an HTTP/1.1 request needs a non-empty Host (or an absolute-form target),
+ * AH00569; the name goes through fix_hostname: apr_parse_addr_port takes a trailing `:port`
+ * (1-65535), an IPv6 literal must be bracketed hex, `..`, `/` and `\` are refused (AH00550),
+ * and strict_hostname_check allows only letters, digits, `-`, `_` and `.`, which also refuses
+ * two Host fields (apr_table_get joins them with ", ") and purely numeric names (AH02416).
+ */
+function checkHost(httpVersion: string, fields: readonly (readonly [string, string])[], targetAuthority: string | undefined): HeadRefusal | undefined {
+  const bad = (log: string): HeadRefusal => ({ status: 400, log });
+  if (httpVersion === '0.9') return bad('HTTP Request Line; Unsupported HTTP protocol HTTP/0.9 (an explicit HTTP/0.9 version is refused)');
+  const values = fields.filter(([name]) => name.toLowerCase() === 'host').map(([, value]) => value);
+  const host = targetAuthority ?? (values.length ? values.join(', ') : undefined);
+  const [major, minor] = httpVersion.split('.').map(Number);
+  if (host === undefined || host === '') {
+    return (major ?? 0) > 1 || (major === 1 && (minor ?? 0) >= 1) ? bad('AH00569: client sent HTTP/1.1 request without hostname (see RFC7230 section 5.4)') : undefined;
+  }
+  const malformed = bad(`AH00550: Client sent malformed Host header: ${host}`);
+  if (/^\d+$/.test(host)) return bad(`AH02416: [strict] purely numeric host names not allowed: ${host}`);
+  let name = host;
+  const port = /:(\d+)$/.exec(host);
+  if (port) {
+    const n = Number(port[1]);
+    if (n < 1 || n > 65535) return malformed;
+    name = host.slice(0, port.index);
+  }
+  if (name.startsWith('[')) return /^\[[0-9A-Fa-f:.]+\]$/.test(name) ? undefined : malformed;
+  if (name.includes('..') || /[/\\]/.test(name)) return malformed;
+  if (!/^[A-Za-z0-9._-]*$/.test(name)) return bad(`AH02415: [strict] Invalid host name '${host}'`);
   return undefined;
 }
 

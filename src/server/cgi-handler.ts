@@ -4,6 +4,7 @@
  * `cgi_handle_response` does (Status, Location → internal redirect or 302, header merging).
  */
 import { checkHostField, serverPortOf } from '../engine/host-field.js';
+import { answeredBodyFailure, watchBodyFailure } from './body-failure.js';
 import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
@@ -185,6 +186,15 @@ export function runCgi(c: CgiContext): void {
     c.fail(413);
     return;
   }
+  // cgid_handler reads the whole body before the script's output: a body that already failed
+  // (bad chunks, cut short) is answered with its status and no script runs.
+  const failedBody = watchBodyFailure(req, () => false);
+  if (failedBody) {
+    c.log({ module: 'cgid', level: 'error', message: `AH01270: Error reading request entity data (${failedBody.reason})` });
+    answeredBodyFailure(req);
+    c.fail(failedBody.status);
+    return;
+  }
   const env = requestEnvironment(c);
   const finalEnv = site.suexec ? suexecFilter(env) : env;
   if (viaPhp) finalEnv.PHPRC = dirname(d.path);
@@ -255,6 +265,26 @@ export function runCgi(c: CgiContext): void {
   req.pipe(child.stdin);
   child.stdin.on('error', () => {
     /* the script stopped reading: Apache discards the rest of the body */
+  });
+  // A body cut short (the client half-closed or left) or badly chunked errors the request
+  // stream, and pipe() then unpipes without ending stdin: close it here, so the script reads
+  // EOF (as mod_cgid's script sees its input end when the body read fails) and the pipe's fd
+  // is released rather than held for the life of the server.
+  req.once('close', () => {
+    if (!req.complete) child.stdin.destroy();
+  });
+  // Once the answer is over nothing more goes to the script (Apache discards the rest).
+  res.once('close', () => child.stdin.destroy());
+  // The body fails while the script runs: before its headers, the failure is the answer (as
+  // cgid_handler's body loop returns it) and the script is ended; after them, too late.
+  watchBodyFailure(req, (failure) => {
+    if (headersDone || finished) return false;
+    c.log({ module: 'cgid', level: 'error', message: `AH01270: Error reading request entity data (${failure.reason})` });
+    finish();
+    child.stdin.destroy();
+    killGroup(child.pid);
+    c.fail(failure.status);
+    return true;
   });
   if (base.startsWith('nph-')) {
     // Non-parsed headers: the script's output is the whole HTTP response, sent as it is.

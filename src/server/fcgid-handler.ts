@@ -3,6 +3,7 @@
  * of the script's class is taken from the pool (or spawned), the request goes over FastCGI, and
  * the STDOUT stream is answered like a CGI response.
  */
+import { answeredBodyFailure, watchBodyFailure, type BodyFailure } from './body-failure.js';
 import { recordOf } from './request-journal.js';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -110,7 +111,10 @@ export function runFcgid(c: FcgidContext): void {
     }
     if (!spool.push(chunk, () => req.resume())) req.pause();
   });
-  req.on('end', () => {
+  let ended = false;
+  const bodyEnded = (): void => {
+    if (ended) return;
+    ended = true;
     if (tooLong) {
       c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: HTTP request length ${size} (so far) exceeds MaxRequestLen (${c.limits.maxRequestLen})` });
       c.fail(500);
@@ -128,11 +132,33 @@ export function runFcgid(c: FcgidContext): void {
       }
       dispatch(c, body, base);
     });
-  });
+  };
+  req.on('end', bodyEnded);
   req.on('error', () => {
     spool.discard();
     res.destroy();
   });
+  // The body fails on the way (Node's parser reports it on the connection, so the request never
+  // ends here). Cut short, add_request_body's read fails and the answer is 500; badly chunked,
+  // Apache's mod_fcgid 2.3.9 runs the application with the body read so far and its answer goes
+  // out (both seen on the Debian host, test/hostile-corpus.test.ts's *-fcgi cases).
+  const take = (failure: BodyFailure): boolean => {
+    if (res.headersSent) return false;
+    if (failure.kind === 'bad-chunk') {
+      c.log({ module: 'fcgid', level: 'info', message: `mod_fcgid: the request body ends early (${failure.reason}); the application gets what was read` });
+      bodyEnded();
+      return true;
+    }
+    spool.discard();
+    c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: can't get data from http client (${failure.reason})` });
+    c.fail(500);
+    return true;
+  };
+  const failed = watchBodyFailure(req, take);
+  if (failed) {
+    answeredBodyFailure(req);
+    take(failed);
+  }
 }
 
 function dispatch(c: FcgidContext, body: RequestBody, base: string): void {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { LogEvent, RequestFacts } from '../engine/resolve.js';
 import { resolveRequest } from '../engine/resolve.js';
 import { respond } from './responder.js';
+import { bodyFailureAnswered, reportBodyFailure } from './body-failure.js';
 import { endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
 import { balancerClientKey, type PersistenceTable } from '../engine/lvs-persistence.js';
 import { serveDashboard, type DashboardOptions } from './dashboard.js';
@@ -396,15 +397,25 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     // ap_read_request's checks come before anything else looks at the request.
     const fields: [string, string][] = [];
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) fields.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
-    const refusal = checkRequestHead({ requestLineLength: (req.method ?? '').length + target.length + 10, fields }, limits);
+    // The absolute form (`GET http://host/path`): ap_parse_uri takes the path, and the URI's
+    // authority replaces the Host field (RFC 7230 5.4); a scheme other than http(s) is 400.
+    const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
+    const refusal = checkRequestHead(
+      { requestLineLength: (req.method ?? '').length + target.length + 10, fields, httpVersion: req.httpVersion, ...(absolute ? { targetAuthority: absolute[2]!.replace(/^.*@/, '') } : {}) },
+      limits,
+    );
     if (refusal) {
       log({ module: 'core', level: 'info', message: refusal.log }, { remoteAddr });
       refuse(refusal.status, refusal.errorNotes);
       return;
     }
-    // The absolute form (`GET http://host/path`): ap_parse_uri takes the path, and the URI's
-    // authority replaces the Host field (RFC 7230 5.4); a scheme other than http(s) is 400.
-    const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
+    // ap_parse_request_line (HttpProtocolOptions Strict) refuses a target with a fragment or
+    // with user information in its authority.
+    if (target.includes('#') || absolute?.[2]!.includes('@')) {
+      log({ module: 'core', level: 'info', message: `HTTP Request Line; URI must not contain a ${target.includes('#') ? 'fragment' : 'username/password'}: ${target}` }, { remoteAddr });
+      refuse(400);
+      return;
+    }
     if (absolute) {
       if (!/^https?$/i.test(absolute[1]!)) {
         log({ module: 'core', level: 'info', message: `AH10388: Request header field \`Host\` / scheme of ${target} not served here (absolute URI with scheme ${absolute[1]})` }, { remoteAddr });
@@ -612,6 +623,12 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
 
   // CONNECT (a proxy tunnel): the host loads no mod_proxy_connect, so core refuses it with 405.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    if (!/^[^/\s]+:\d+$/.test(req.url ?? '')) {
+      // ap_parse_request_line: CONNECT takes an authority (`host:port`); any other target is 400.
+      logger.info({ module: 'core', url: req.url }, `CONNECT ${req.url ?? ''} refused with 400: its target is not host:port`);
+      answerAndClose(socket, rawErrorResponse(400, 'CONNECT'));
+      return;
+    }
     logger.info({ module: 'core', url: req.url }, `CONNECT ${req.url ?? ''} refused with 405: the host is not a proxy`);
     answerAndClose(socket, rawErrorResponse(405, 'CONNECT', { allow: STATIC_ALLOW }));
   });
@@ -621,13 +638,41 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
   server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number }, socket: Duplex) => {
     const conn = connections.get(socket as Socket);
     connections.delete(socket as Socket);
+    const inFlight = conn?.res;
+    // (conn.req is cleared once the answer finishes: keep the request the error came in.)
+    const reqAtError = inFlight ? conn?.req : undefined;
+    // The body of the request being answered failed (bad chunks, or the client half-closed
+    // before its Content-Length): the handler reading it answers with the failure, as Apache's.
+    const failedReq = reqAtError && !reqAtError.complete && inFlight && !inFlight.headersSent && err.code !== 'ECONNRESET' && err.code !== 'EPIPE' ? reqAtError : undefined;
+    if (failedReq) {
+      const overflow = /overflow/i.test(`${(err as { reason?: string }).reason ?? ''} ${err.message}`);
+      const cutShort = err.code === 'HPE_INVALID_EOF_STATE';
+      reportBodyFailure(failedReq, {
+        kind: cutShort ? 'cut-short' : 'bad-chunk',
+        status: overflow ? 413 : 400,
+        reason: cutShort ? 'the client closed before sending the whole body' : `bad chunked body: ${err.code ?? err.message}`,
+      });
+    }
     const answer = (): void => {
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
         socket.destroy();
         return;
       }
+      if ((failedReq && bodyFailureAnswered(failedReq)) || (reqAtError && !reqAtError.complete)) {
+        // The request whose body failed has had its answer (the failure, or one given without
+        // reading the body): the connection closes after it, as nothing can follow a body that
+        // cannot be framed.
+        answerAndClose(socket, '');
+        return;
+      }
       if (err.code === 'HPE_INVALID_METHOD') {
         const line = refusedRequestLine(err.rawPacket, err.bytesParsed);
+        if (line && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(line.method)) {
+          // ap_parse_request_line (HttpProtocolOptions Strict): a method that is not a token is 400.
+          logger.info({ module: 'core', url: line.target }, `request failed: the method ${JSON.stringify(line.method)} is not a token (ap_parse_request_line, HttpProtocolOptions Strict)`);
+          answerAndClose(socket, rawErrorResponse(400, 'GET'));
+          return;
+        }
         if (line) {
           // Apache answers 501 for a method it does not know (and runs a script with it):
           // Node's parser accepts only the registered methods, so no script can get it here.
@@ -648,10 +693,13 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       logger.info({ module: 'core' }, `request failed: malformed request (${err.code ?? err.message})`);
       answerAndClose(socket, rawErrorResponse(400, 'GET'));
     };
-    const inFlight = conn?.res;
     if (inFlight && !inFlight.writableFinished && !inFlight.destroyed) {
       inFlight.once('finish', answer);
+      // The connection left the watchdog: a handler still waiting for a body that will never
+      // come must not hold it past Timeout.
+      const stuck = setTimeout(() => socket.destroy(), timeouts.inactivityMs).unref();
       inFlight.once('close', () => {
+        clearTimeout(stuck);
         if (!inFlight.writableFinished) socket.destroy();
       });
       return;

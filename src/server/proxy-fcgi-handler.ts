@@ -13,6 +13,7 @@
  * - a chunked request body over 16 KiB goes without CONTENT_LENGTH (php-fpm then reads none);
  * - each STDERR record is one `AH01071: Got error '…'` line.
  */
+import { answeredBodyFailure, watchBodyFailure, type BodyFailure } from './body-failure.js';
 import { FcgiConnection, type FcgiExchange } from '../adapters/fcgi-client.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
 import { CgiHeaderParser, cgiHeaderErrorMessage, invalidResponseField, type CgiHeaders } from '../grammar/cgi-response.js';
@@ -57,6 +58,20 @@ export function runProxyFcgi(c: CgiContext): void {
     spool.discard();
     res.destroy();
   });
+  // The body fails on the way (bad chunks, cut short): the prefetch's read fails and its
+  // status (ap_map_http_request_error) is the answer; the request never ends here.
+  const take = (failure: BodyFailure): boolean => {
+    if (res.headersSent) return false;
+    spool.discard();
+    c.log({ module: 'proxy', level: 'error', message: `reading the request body failed (${failure.reason})` });
+    c.fail(failure.status);
+    return true;
+  };
+  const failed = watchBodyFailure(req, take);
+  if (failed) {
+    answeredBodyFailure(req);
+    take(failed);
+  }
   req.on('end', () =>
     spool.finish((err, body) => {
       if (err) {
