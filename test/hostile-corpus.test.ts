@@ -180,8 +180,6 @@ const DELIBERATE: Record<string, { ours: string; apache: string; why: string }> 
   'line-http12': { ours: '400', apache: '200', why: 'HTTP/1.2: llhttp accepts only the versions it knows, Apache serves any HTTP/1.x' },
   'line-http99': { ours: '400', apache: '200', why: 'HTTP/9.9: likewise refused by llhttp, served by Apache' },
   'target-raw-8bit': { ours: '400', apache: '404', why: 'raw bytes above 0x7f in the target: llhttp refuses them, Apache looks the path up' },
-  'script-cgi-status-099': { ours: 'HTTP/1.1 500 Internal Server Error', apache: 'HTTP/1.1 099 Low', why: 'Node cannot send a status below 100: 500 and a log line (cgi-response.ts scriptStatus)' },
-  'script-fcgi-status-099': { ours: 'HTTP/1.1 500 Internal Server Error', apache: 'HTTP/1.1 099 Low', why: 'the same for a FastCGI application' },
 };
 
 /** The conformance cases' requests as raw bytes (answer only: the conformance suite compares them). */
