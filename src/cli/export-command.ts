@@ -16,6 +16,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PROFILES_DIR, resolveHostFile } from '../adapters/server-config-loader.js';
 import { lookupDirective } from '../grammar/directive-registry.js';
 import type { CommandIo } from './io.js';
+import { accessFilesUnder } from '../adapters/site-files.js';
 
 export interface ExportOptions {
   root: string;
@@ -62,30 +63,16 @@ function withoutHostOnlyModules(text: string): { text: string; dropped: string[]
 /** `.htaccess` lines of the site that need a module the export left out, as `file:line directive`. */
 function linesNeeding(siteRoot: string, dropped: ReadonlySet<string>): string[] {
   const out: string[] = [];
-  const stack = [siteRoot];
-  while (stack.length) {
-    const dir = stack.pop()!;
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const e of entries) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) stack.push(p);
-      else if (e.name === '.htaccess') {
-        readFileSync(p, 'latin1')
-          .split('\n')
-          .forEach((line, i) => {
-            const words = line.trim().split(/\s+/);
-            const spec = words[0] ? lookupDirective(words[0].toLowerCase()) : undefined;
-            const needs = spec && spec.modules.length > 0 && spec.modules.every((m) => dropped.has(m));
-            const afs = /^require$/i.test(words[0] ?? '') && /^afsgroup$/i.test(words[1] ?? '') && dropped.has('authz_afsgroup');
-            if (needs || afs) out.push(`${relative(process.cwd(), p) || p}:${i + 1}: ${words.slice(0, 2).join(' ')} (mod_${afs ? 'authz_afsgroup' : spec!.modules[0]})`);
-          });
-      }
-    }
+  for (const p of accessFilesUnder(siteRoot)) {
+    readFileSync(p, 'latin1')
+      .split('\n')
+      .forEach((line, i) => {
+        const words = line.trim().split(/\s+/);
+        const spec = words[0] ? lookupDirective(words[0].toLowerCase()) : undefined;
+        const needs = spec && spec.modules.length > 0 && spec.modules.every((m) => dropped.has(m));
+        const afs = /^require$/i.test(words[0] ?? '') && /^afsgroup$/i.test(words[1] ?? '') && dropped.has('authz_afsgroup');
+        if (needs || afs) out.push(`${relative(process.cwd(), p) || p}:${i + 1}: ${words.slice(0, 2).join(' ')} (mod_${afs ? 'authz_afsgroup' : spec!.modules[0]})`);
+      });
   }
   return out.sort();
 }

@@ -5,9 +5,10 @@
  * `fixtures/example-site` (what `npm start` serves), copied with its file modes.
  */
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandIo } from './io.js';
+import { accessFilesUnder } from '../adapters/site-files.js';
 
 /** The bundled starter site (shipped in the npm package: see package.json "files"). */
 export const STARTER_SITE = resolve(dirname(fileURLToPath(import.meta.url)), '../../fixtures/example-site');
@@ -16,20 +17,6 @@ export interface InitOptions {
   dir: string;
 }
 
-/** Every `.htaccess` under `root`. */
-function accessFiles(root: string): string[] {
-  const out: string[] = [];
-  const stack = [root];
-  while (stack.length) {
-    const dir = stack.pop()!;
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) stack.push(p);
-      else if (e.name === '.htaccess') out.push(p);
-    }
-  }
-  return out;
-}
 
 /**
  * Copies the starter site into `dir` (which must not exist or be empty). `AuthUserFile`
@@ -50,7 +37,7 @@ export function runInit(opts: InitOptions, io: CommandIo): number {
   }
   try {
     cpSync(STARTER_SITE, target, { recursive: true, preserveTimestamps: false });
-    for (const file of accessFiles(target)) {
+    for (const file of accessFilesUnder(target)) {
       const text = readFileSync(file, 'latin1');
       const fixed = text.replace(/^(\s*AuthUserFile\s+)\$\{HTSANDBOX_SITE_ROOT\}/gim, (_m, head: string) => `${head}${target}`);
       if (fixed !== text) writeFileSync(file, fixed, 'latin1');

@@ -5,15 +5,16 @@
  * request — text, JSON, JUnit XML or GitHub annotations. A failure served here comes with the
  * request's story from the dashboard's record: what answered, the host's log lines, the reason.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { join, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { loadHost } from '../adapters/server-config-loader.js';
 import { checkSite } from '../adapters/site-checker.js';
 import { checkAnswer, parseSuite, type Suite, type SuiteAnswer, type SuiteProblem, type SuiteTest } from '../grammar/test-suite.js';
 import { runServe } from './serve-command.js';
 import type { CommandIo } from './io.js';
+import { accessFilesUnder } from '../adapters/site-files.js';
 
 export type TestFormat = 'text' | 'json' | 'junit' | 'github';
 
@@ -170,31 +171,16 @@ function storyLines(story: RequestStory | undefined): string[] {
 
 /** Every .htaccess under `root`, and its RewriteRule lines. */
 function siteRules(root: string): { files: string[]; rules: { file: string; line: number; text: string }[] } {
-  const files: string[] = [];
+  const files = accessFilesUnder(root);
   const rules: { file: string; line: number; text: string }[] = [];
-  const stack = [root];
-  while (stack.length) {
-    const dir = stack.pop()!;
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const e of entries) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) stack.push(p);
-      else if (e.name === '.htaccess') {
-        files.push(p);
-        readFileSync(p, 'latin1')
-          .split('\n')
-          .forEach((text, i) => {
-            if (/^\s*RewriteRule\s/i.test(text)) rules.push({ file: p, line: i + 1, text: text.trim() });
-          });
-      }
-    }
+  for (const p of files) {
+    readFileSync(p, 'latin1')
+      .split('\n')
+      .forEach((text, i) => {
+        if (/^\s*RewriteRule\s/i.test(text)) rules.push({ file: p, line: i + 1, text: text.trim() });
+      });
   }
-  return { files: files.sort(), rules };
+  return { files, rules };
 }
 
 /**
