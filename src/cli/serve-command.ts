@@ -10,11 +10,19 @@ import { reapLeftovers } from '../adapters/process-table.js';
 import { adoptOrphans } from '../adapters/process-groups.js';
 import { endServerCgroup, enterServerCgroup, reapLeftoverCgroups } from '../adapters/process-cgroup.js';
 import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
+import { errorLogBacklog } from '../vocabulary/error-log-backlog.js';
 import { homedir, tmpdir } from 'node:os';
 import { namedIdentity, selfSignedIdentity, stateDirectory, type TlsIdentity } from '../adapters/tls-certificate.js';
 import type { CommandIo } from './io.js';
 import { RequestJournal, type RequestRecord } from '../server/request-journal.js';
 import type { DashboardOptions } from '../server/dashboard.js';
+
+/**
+ * Bytes of error-log entries that may wait for the disk: past them new entries are dropped and
+ * counted (Apache writes its error log synchronously, so there a flood of script stderr slows
+ * the script; here it must not grow the server's memory without bound).
+ */
+const ERROR_LOG_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 export interface ServeOptions {
   root: string;
@@ -92,13 +100,36 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     io.stderr.write(`htsandbox serve: ${site.error}\n`);
     return 2;
   }
+  // The error log is written asynchronously; its backlog is bounded (ERROR_LOG_BACKLOG_BYTES):
+  // scripts writing stderr faster than the disk takes it lose lines, which are counted.
+  let droppedLines = 0;
+  const fileDestination = (dest: string | number): ReturnType<typeof pino.destination> => {
+    const d = pino.destination({ dest, sync: false, maxLength: ERROR_LOG_BACKLOG_BYTES });
+    d.on('drop', () => {
+      errorLogBacklog.full = true;
+      if (droppedLines++ === 0) setTimeout(reportDroppedLines, 250).unref();
+    });
+    return d;
+  };
   const errorDest =
     opts.errorLog && opts.errorLog !== '-'
-      ? pino.destination({ dest: resolve(io.cwd, opts.errorLog), sync: false })
+      ? fileDestination(resolve(io.cwd, opts.errorLog))
       : io.stderr.isTTY
         ? pino.transport({ target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname,apache' } })
-        : pino.destination({ dest: 2, sync: false });
+        : fileDestination(2);
   const logger = pino({ base: undefined, level: 'info' }, errorDest);
+  const reportDroppedLines = (): void => {
+    const n = droppedLines + errorLogBacklog.linesNotLogged;
+    droppedLines = 0;
+    errorLogBacklog.linesNotLogged = 0;
+    errorLogBacklog.full = false;
+    logger.warn(
+      { module: 'htsandbox' },
+      `${n} error-log line${n === 1 ? '' : 's'} not written (script output among them): more than ${ERROR_LOG_BACKLOG_BYTES >> 20} MiB of the log waited for the disk; Apache would slow the scripts writing to stderr down instead. Have them write less, or write it to a file of their own`,
+    );
+    // This note itself is dropped when the backlog is still full: then it comes again later.
+    if (droppedLines > 0) droppedLines += n - 1;
+  };
   const journal = new RequestJournal();
   // An application's own output is its log, not an error of the server's (mod_fcgid copies it raw).
   setSiteLogger((module, level, message, fields) => {
