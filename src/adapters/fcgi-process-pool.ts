@@ -9,7 +9,7 @@ import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BoundedLineSplitter } from '../grammar/log-lines.js';
-import { logScriptLine } from '../vocabulary/error-log-backlog.js';
+import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { FcgiConnection } from './fcgi-client.js';
 import { FcgiMuxConnection, queryCapacity } from './fcgi-mux-client.js';
 import { fastSpawn, reapLater } from './fast-spawn.js';
@@ -467,11 +467,12 @@ export class FcgiProcessPool {
     for (const [n, s] of outputs.entries()) {
       const from = { app: app.label, pid, appOutput: n === 0 ? 'stdout' : 'stderr' };
       const lines = new BoundedLineSplitter();
-      const logLine = (line: string): void => logScriptLine((l) => this.log('error', l, from), line);
+      const logLine = (line: string): void => this.log('error', line, from);
       s.on('data', (c: Buffer) => {
         const text = c.toString('latin1');
         output = (output + text.slice(-4096)).slice(-4096);
         lines.push(text, logLine);
+        holdWhileErrorLogBehind(s);
       });
       s.on('close', () => {
         lines.end(logLine);

@@ -10,7 +10,7 @@ import { reapLeftovers } from '../adapters/process-table.js';
 import { adoptOrphans } from '../adapters/process-groups.js';
 import { endServerCgroup, enterServerCgroup, reapLeftoverCgroups } from '../adapters/process-cgroup.js';
 import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
-import { errorLogBacklog } from '../vocabulary/error-log-backlog.js';
+import { errorLogBacklog, errorLogCaughtUp } from '../vocabulary/error-log-backlog.js';
 import { homedir, tmpdir } from 'node:os';
 import { namedIdentity, selfSignedIdentity, stateDirectory, type TlsIdentity } from '../adapters/tls-certificate.js';
 import type { CommandIo } from './io.js';
@@ -22,7 +22,7 @@ import type { DashboardOptions } from '../server/dashboard.js';
  * counted (Apache writes its error log synchronously, so there a flood of script stderr slows
  * the script; here it must not grow the server's memory without bound).
  */
-const ERROR_LOG_BACKLOG_BYTES = 8 * 1024 * 1024;
+const ERROR_LOG_BACKLOG_BYTES = 1024 * 1024;
 
 export interface ServeOptions {
   root: string;
@@ -101,13 +101,18 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     return 2;
   }
   // The error log is written asynchronously; its backlog is bounded (ERROR_LOG_BACKLOG_BYTES):
-  // scripts writing stderr faster than the disk takes it lose lines, which are counted.
+  // past it entries are dropped and counted, and the scripts whose output is logged wait until
+  // the backlog was written (src/vocabulary/error-log-backlog.ts).
   let droppedLines = 0;
   const fileDestination = (dest: string | number): ReturnType<typeof pino.destination> => {
     const d = pino.destination({ dest, sync: false, maxLength: ERROR_LOG_BACKLOG_BYTES });
     d.on('drop', () => {
       errorLogBacklog.full = true;
-      if (droppedLines++ === 0) setTimeout(reportDroppedLines, 250).unref();
+      droppedLines++;
+    });
+    // Everything queued was written: say what was not, and let paused scripts go on.
+    d.on('drain', () => {
+      if (errorLogBacklog.full) reportDroppedLines();
     });
     return d;
   };
@@ -119,13 +124,12 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
         : fileDestination(2);
   const logger = pino({ base: undefined, level: 'info' }, errorDest);
   const reportDroppedLines = (): void => {
-    const n = droppedLines + errorLogBacklog.linesNotLogged;
+    const n = droppedLines;
     droppedLines = 0;
-    errorLogBacklog.linesNotLogged = 0;
-    errorLogBacklog.full = false;
+    errorLogCaughtUp();
     logger.warn(
       { module: 'htsandbox' },
-      `${n} error-log line${n === 1 ? '' : 's'} not written (script output among them): more than ${ERROR_LOG_BACKLOG_BYTES >> 20} MiB of the log waited for the disk; Apache would slow the scripts writing to stderr down instead. Have them write less, or write it to a file of their own`,
+      `${n} error-log entr${n === 1 ? 'y' : 'ies'} not written: more than ${ERROR_LOG_BACKLOG_BYTES >> 20} MiB of the log waited for the disk (scripts writing to stderr faster than it takes them wait for it, but the chunk that overflowed it is lost). Have them write less to stderr, or to a file of their own`,
     );
     // This note itself is dropped when the backlog is still full: then it comes again later.
     if (droppedLines > 0) droppedLines += n - 1;

@@ -10,7 +10,7 @@ import { checkExecutable, childLimits, killGroup, runsThroughPhpCgi, spawnCgi } 
 import { CgiHeaderParser, cgiHeaderErrorMessage, escapeLogText, invalidResponseField, scriptStatus, type CgiHeaders, type ScriptStatus } from '../grammar/cgi-response.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { BoundedLineSplitter } from '../grammar/log-lines.js';
-import { logScriptLine } from '../vocabulary/error-log-backlog.js';
+import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { applyExpires, applyHeaderOps, applyHeaderOpsTo, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
@@ -240,10 +240,14 @@ export function runCgi(c: CgiContext): void {
     c.log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed` });
   });
   // mod_cgid writes a script's stderr to the error log as it is, line by line; a line is cut at
-  // Apache's MAX_STRING_LEN so that a script without newlines cannot fill our memory.
+  // Apache's MAX_STRING_LEN so that a script without newlines cannot fill our memory. When the
+  // log falls behind, the script's stderr waits (in Apache its write blocks on the log's).
   const stderrLines = new BoundedLineSplitter();
-  const logStderr = (message: string): void => logScriptLine((m) => c.log({ module: 'cgid', level: 'error', message: m }), message);
-  child.stderr.on('data', (chunk: Buffer) => stderrLines.push(chunk.toString('latin1'), logStderr));
+  const logStderr = (message: string): void => c.log({ module: 'cgid', level: 'error', message });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderrLines.push(chunk.toString('latin1'), logStderr);
+    holdWhileErrorLogBehind(child.stderr);
+  });
   child.stderr.on('end', () => stderrLines.end(logStderr));
   req.pipe(child.stdin);
   child.stdin.on('error', () => {

@@ -15,7 +15,6 @@ import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
 import { Role } from '../grammar/fastcgi-records.js';
 import { capLogLine } from '../grammar/log-lines.js';
-import { logScriptLine } from '../vocabulary/error-log-backlog.js';
 import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
 import { FCGID_AUTH_NAMES, fcgidWrapperFor } from '../engine/dir-config.js';
 import type { FcgidCmdOptions } from '../engine/fcgi-spawn-policy.js';
@@ -87,8 +86,7 @@ function buildFcgiApp(
  * buffer (MAX_STRING_LEN) cuts a longer line.
  */
 function logStderrLines(c: Pick<FcgidContext, 'log'>, text: string): void {
-  const log = (line: string): void => c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${capLogLine(line)}` });
-  for (const line of text.split(/[\r\n]+/)) if (line) logScriptLine(log, line);
+  for (const line of text.split(/[\r\n]+/)) if (line) c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${capLogLine(line)}` });
 }
 
 const NO_BODY = Buffer.alloc(0);
