@@ -22,7 +22,9 @@ import type { DashboardOptions } from '../server/dashboard.js';
  * counted (Apache writes its error log synchronously, so there a flood of script stderr slows
  * the script; here it must not grow the server's memory without bound).
  */
-const ERROR_LOG_BACKLOG_BYTES = 1024 * 1024;
+const ERROR_LOG_BACKLOG_BYTES = 4 * 1024 * 1024;
+/** The longest a script waits for the error log to catch up. */
+const ERROR_LOG_WAIT_MS = 5000;
 
 export interface ServeOptions {
   root: string;
@@ -104,15 +106,32 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   // past it entries are dropped and counted, and the scripts whose output is logged wait until
   // the backlog was written (src/vocabulary/error-log-backlog.ts).
   let droppedLines = 0;
+  let backlogEpisodes = 0;
   const fileDestination = (dest: string | number): ReturnType<typeof pino.destination> => {
-    const d = pino.destination({ dest, sync: false, maxLength: ERROR_LOG_BACKLOG_BYTES });
-    d.on('drop', () => {
-      errorLogBacklog.full = true;
-      droppedLines++;
-    });
+    // Buffers, not strings: in string mode each entry appended re-measures (flattens) the
+    // queued string, several times the log's size in garbage when a script floods stderr.
+    const d = pino.destination({ dest, sync: false, maxLength: ERROR_LOG_BACKLOG_BYTES, contentMode: 'buffer' });
+    // SonicBoom's write says false past its high-water mark (16 KiB waiting): the scripts whose
+    // output is logged pause after the chunk in hand, long before the backlog is full.
+    // A destination that stops writing (an I/O error) must not hold scripts for ever: they go
+    // on after ERROR_LOG_WAIT_MS whatever the log does.
+    const write = d.write.bind(d) as (data: string | Buffer) => boolean;
+    d.write = (data: string | Buffer): boolean => {
+      const belowMark = write(typeof data === 'string' ? Buffer.from(data) : data);
+      if (!belowMark && !errorLogBacklog.full) {
+        errorLogBacklog.full = true;
+        const since = ++backlogEpisodes;
+        setTimeout(() => {
+          if (errorLogBacklog.full && backlogEpisodes === since) errorLogCaughtUp();
+        }, ERROR_LOG_WAIT_MS).unref();
+      }
+      return belowMark;
+    };
+    d.on('drop', () => droppedLines++);
     // Everything queued was written: say what was not, and let paused scripts go on.
     d.on('drain', () => {
-      if (errorLogBacklog.full) reportDroppedLines();
+      if (droppedLines > 0) reportDroppedLines();
+      if (errorLogBacklog.full) errorLogCaughtUp();
     });
     return d;
   };
@@ -126,13 +145,10 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   const reportDroppedLines = (): void => {
     const n = droppedLines;
     droppedLines = 0;
-    errorLogCaughtUp();
     logger.warn(
       { module: 'htsandbox' },
-      `${n} error-log entr${n === 1 ? 'y' : 'ies'} not written: more than ${ERROR_LOG_BACKLOG_BYTES >> 20} MiB of the log waited for the disk (scripts writing to stderr faster than it takes them wait for it, but the chunk that overflowed it is lost). Have them write less to stderr, or to a file of their own`,
+      `${n} error-log entr${n === 1 ? 'y' : 'ies'} not written: more than ${ERROR_LOG_BACKLOG_BYTES >> 20} MiB of the log waited for the disk (more script output arrived at once than that: the scripts writing to stderr wait for the log, but each has a chunk of up to 64 KiB in hand). Have them write less to stderr, or to a file of their own`,
     );
-    // This note itself is dropped when the backlog is still full: then it comes again later.
-    if (droppedLines > 0) droppedLines += n - 1;
   };
   const journal = new RequestJournal();
   // An application's own output is its log, not an error of the server's (mod_fcgid copies it raw).

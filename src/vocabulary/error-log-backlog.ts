@@ -1,6 +1,7 @@
 /**
- * Whether the error log is behind: set by the error-log destination (the CLI's) when it had to
- * drop an entry, cleared when everything it had queued reached the disk. Where a script's
+ * Whether the error log is behind: set by the error-log destination (the CLI's) when more than
+ * its high-water mark waits for the disk, cleared when everything it had queued reached the
+ * disk (or after a bounded wait). Where a script's
  * output is logged line by line (CGI stderr, FastCGI STDERR records, an application's own
  * stdout and stderr), the stream it comes from then pauses until the log caught up: Apache's
  * synchronous log write blocks the script the same way, and a flood of stderr costs no memory.
