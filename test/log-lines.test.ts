@@ -5,7 +5,7 @@ import { addLogLine, type RequestRecord } from '../src/server/request-journal.js
 const split = (chunks: string[], max?: number): string[] => {
   const s = new BoundedLineSplitter(max);
   const out: string[] = [];
-  for (const c of chunks) s.push(c, (l) => out.push(l));
+  for (const c of chunks) s.push(Buffer.from(c, 'latin1'), (l) => out.push(l));
   s.end((l) => out.push(l));
   return out;
 };

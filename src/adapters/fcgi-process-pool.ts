@@ -469,9 +469,8 @@ export class FcgiProcessPool {
       const lines = new BoundedLineSplitter();
       const logLine = (line: string): void => this.log('error', line, from);
       s.on('data', (c: Buffer) => {
-        const text = c.toString('latin1');
-        output = (output + text.slice(-4096)).slice(-4096);
-        lines.push(text, logLine);
+        output = (output + c.toString('latin1', Math.max(0, c.length - 4096))).slice(-4096);
+        lines.push(c, logLine);
         holdWhileErrorLogBehind(s);
       });
       s.on('close', () => {

@@ -17,8 +17,11 @@ export function capLogLine(line: string, max = MAX_LOGGED_LINE): string {
 }
 
 /**
- * Splits a stream of text (latin1, one character a byte) into `\n`-ended lines, holding at most
- * `max` characters of a line not yet ended: the rest of a longer line is counted, not kept.
+ * Splits a stream of bytes into `\n`-ended lines (latin1 text, one character a byte), holding
+ * at most `max` characters of a line not yet ended: the rest of a longer line is counted, not
+ * kept. It reads the chunk where it is and makes a string of each line only: a string of the
+ * whole chunk (64 KiB) would outlive many young-generation collections under a flood of
+ * stderr and make V8 grow its young generation.
  */
 export class BoundedLineSplitter {
   private rest = '';
@@ -27,14 +30,14 @@ export class BoundedLineSplitter {
   constructor(private readonly max = MAX_LOGGED_LINE) {}
 
   /** Feeds a chunk; `line` is called for every line it ends (without its `\n`). */
-  push(text: string, line: (text: string) => void): void {
+  push(chunk: Buffer, line: (text: string) => void): void {
     let start = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      this.take(text, start, nl);
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+      this.take(chunk, start, nl);
       line(this.takeLine());
       start = nl + 1;
     }
-    this.take(text, start, text.length);
+    this.take(chunk, start, chunk.length);
   }
 
   /** The stream ended: an unfinished last line is still a line. */
@@ -42,9 +45,9 @@ export class BoundedLineSplitter {
     if (this.rest || this.restCut) line(this.takeLine());
   }
 
-  private take(text: string, from: number, to: number): void {
+  private take(chunk: Buffer, from: number, to: number): void {
     const kept = Math.max(0, Math.min(this.max - this.rest.length, to - from));
-    if (kept > 0) this.rest += text.slice(from, from + kept);
+    if (kept > 0) this.rest += chunk.toString('latin1', from, from + kept);
     this.restCut += to - from - kept;
   }
 

@@ -245,7 +245,7 @@ export function runCgi(c: CgiContext): void {
   const stderrLines = new BoundedLineSplitter();
   const logStderr = (message: string): void => c.log({ module: 'cgid', level: 'error', message });
   child.stderr.on('data', (chunk: Buffer) => {
-    stderrLines.push(chunk.toString('latin1'), logStderr);
+    stderrLines.push(chunk, logStderr);
     holdWhileErrorLogBehind(child.stderr);
   });
   child.stderr.on('end', () => stderrLines.end(logStderr));
