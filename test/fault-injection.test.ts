@@ -7,9 +7,10 @@
  *
  * Holds: the server (`htsandbox serve`, a child process) stays up; every request gets an answer
  * or a clean close; open descriptors return exactly to their baseline once the FastCGI
- * applications went idle and were ended; RSS plateaus (after a warm-up batch of 5,000, no
- * batch raises the peak by more than 10 %); after SIGTERM nothing the server or its
- * scripts started is left. `npm run soak` runs it with HTSANDBOX_SOAK_REQUESTS=100000.
+ * applications went idle and were ended; RSS plateaus (after a warm-up batch of 5,000 — the
+ * first half of a longer run — no batch raises the peak by more than 10 %, or than V8's young
+ * generation may); after SIGTERM nothing the server or its scripts started is left.
+ * `npm run soak` runs it with HTSANDBOX_SOAK_REQUESTS=100000.
  */
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,8 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const TOTAL = Number(process.env.HTSANDBOX_SOAK_REQUESTS ?? 10_000);
 const CONNECTIONS = 64;
 const BATCH = 5_000;
+/** How much V8's young generation may add to a batch's peak RSS (see the plateau check). */
+const YOUNG_GENERATION_KB = 40 * 1024;
 /** The whole test's budget: generous for CI's two shared cores, and it grows with a soak run. */
 const BUDGET_MS = 240_000 * Math.max(1, TOTAL / 10_000);
 
@@ -225,9 +228,19 @@ describe.runIf(havePerlFcgi)('fault injection under load', () => {
     const before = new Set(baseline);
     expect(now.length, `open now and not at the baseline:\n${now.filter((f) => !before.has(f)).join('\n')}`).toBe(baseline.length);
 
-    // RSS plateaus: no batch after the warm-up raises its peak by more than 10 %.
+    // RSS plateaus: no batch after the warm-up raises its peak by more than 10 %, or by more
+    // than V8's young generation (two semi-spaces of up to 16 MiB in Node 20, plus slack) when
+    // that is more: V8 grows it while scripts flood stderr into the log and shrinks it when
+    // idle, so a batch's peak varies by up to ~30 MB whether or not anything is kept (100,000
+    // requests: 148 MB, then 127 to 167 MB without a trend). A leak of script output is far
+    // beyond: each 10 MB of stderr kept 55 MB (343 MB, then 433 MB).
+    // A long run (`npm run soak`) compares its second half with the highest peak of its first
+    // half, which samples that variation better than one warm-up batch: a leak still grows.
     const peaks = batches.map((b) => b.peakRssKb);
-    expect(Math.max(...peaks.slice(1)), `peak RSS of each batch (KiB): ${peaks.join(', ')}`).toBeLessThanOrEqual(peaks[0]! * 1.1);
+    const warmUp = peaks.slice(0, Math.max(1, Math.floor(peaks.length / 2)));
+    const warmPeak = Math.max(...warmUp);
+    const allowedKb = Math.max(warmPeak * 1.1, warmPeak + YOUNG_GENERATION_KB);
+    expect(Math.max(...peaks.slice(warmUp.length)), `peak RSS of each batch (KiB): ${peaks.join(', ')}`).toBeLessThanOrEqual(allowedKb);
 
     // Nothing left after shutdown: scripts, applications, and the children they forked.
     expect(await server.stop(), 'exit code after SIGTERM').toBe(0);

@@ -21,6 +21,7 @@ import { isSpooled, type RequestBody, type SpooledBody } from './request-body-sp
 import type { FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from './os-errors.js';
 import { FcgiTracer } from './fcgi-trace.js';
+import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 
 export interface FcgiExchange {
   stdout(chunk: Buffer): void;
@@ -135,6 +136,8 @@ export class FcgiConnection {
         if (rec.content.length) cur.on.stdout(rec.content);
       } else if (rec.type === RecordType.STDERR) {
         if (rec.content.length) cur.on.stderr(rec.content.toString('latin1'));
+        // The text went to the error log: when that is behind, the application waits for it.
+        holdWhileErrorLogBehind(this.sock);
       } else if (rec.type === RecordType.END_REQUEST) {
         this.current = undefined;
         this.decoder = new RecordDecoder();

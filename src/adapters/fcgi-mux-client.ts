@@ -20,6 +20,7 @@ import {
 import { errnoText, streamSpooledStdin, type FcgiExchange } from './fcgi-client.js';
 import { isSpooled, type RequestBody } from './request-body-spool.js';
 import { FcgiTracer } from './fcgi-trace.js';
+import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 
 /** What FCGI_GET_VALUES learned: how many requests the application takes at once on a connection. */
 export interface MuxCapacity {
@@ -111,6 +112,8 @@ export class FcgiMuxConnection {
         if (rec.content.length && !req.aborted) req.on.stdout(rec.content);
       } else if (rec.type === RecordType.STDERR) {
         if (rec.content.length && !req.aborted) req.on.stderr(rec.content.toString('latin1'));
+        // The text went to the error log: when that is behind, the application waits for it.
+        holdWhileErrorLogBehind(this.sock);
       } else if (rec.type === RecordType.END_REQUEST) {
         this.inflight.delete(rec.requestId);
         const end = decodeEndRequest(rec.content);

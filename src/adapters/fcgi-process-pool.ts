@@ -8,6 +8,8 @@ import { mkdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { BoundedLineSplitter } from '../grammar/log-lines.js';
+import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { FcgiConnection } from './fcgi-client.js';
 import { FcgiMuxConnection, queryCapacity } from './fcgi-mux-client.js';
 import { fastSpawn, reapLater } from './fast-spawn.js';
@@ -464,17 +466,15 @@ export class FcgiProcessPool {
     let open = outputs.length;
     for (const [n, s] of outputs.entries()) {
       const from = { app: app.label, pid, appOutput: n === 0 ? 'stdout' : 'stderr' };
-      let rest = '';
+      const lines = new BoundedLineSplitter();
+      const logLine = (line: string): void => this.log('error', line, from);
       s.on('data', (c: Buffer) => {
-        const text = rest + c.toString('latin1');
-        output += c.toString('latin1');
-        if (output.length > 4096) output = output.slice(-4096);
-        const lines = text.split('\n');
-        rest = lines.pop() ?? '';
-        for (const line of lines) this.log('error', line, from);
+        output = (output + c.toString('latin1', Math.max(0, c.length - 4096))).slice(-4096);
+        lines.push(c, logLine);
+        holdWhileErrorLogBehind(s);
       });
       s.on('close', () => {
-        if (rest) this.log('error', rest, from);
+        lines.end(logLine);
         if (--open === 0 && fast) reapLater(pid, finishExit);
       });
     }

@@ -10,11 +10,21 @@ import { reapLeftovers } from '../adapters/process-table.js';
 import { adoptOrphans } from '../adapters/process-groups.js';
 import { endServerCgroup, enterServerCgroup, reapLeftoverCgroups } from '../adapters/process-cgroup.js';
 import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
+import { errorLogBacklog, errorLogCaughtUp } from '../vocabulary/error-log-backlog.js';
 import { homedir, tmpdir } from 'node:os';
 import { namedIdentity, selfSignedIdentity, stateDirectory, type TlsIdentity } from '../adapters/tls-certificate.js';
 import type { CommandIo } from './io.js';
 import { RequestJournal, type RequestRecord } from '../server/request-journal.js';
 import type { DashboardOptions } from '../server/dashboard.js';
+
+/**
+ * Bytes of error-log entries that may wait for the disk: past them new entries are dropped and
+ * counted (Apache writes its error log synchronously, so there a flood of script stderr slows
+ * the script; here it must not grow the server's memory without bound).
+ */
+const ERROR_LOG_BACKLOG_BYTES = 4 * 1024 * 1024;
+/** The longest a script waits for the error log to catch up. */
+const ERROR_LOG_WAIT_MS = 5000;
 
 export interface ServeOptions {
   root: string;
@@ -92,13 +102,54 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     io.stderr.write(`htsandbox serve: ${site.error}\n`);
     return 2;
   }
+  // The error log is written asynchronously; its backlog is bounded (ERROR_LOG_BACKLOG_BYTES):
+  // past it entries are dropped and counted, and the scripts whose output is logged wait until
+  // the backlog was written (src/vocabulary/error-log-backlog.ts).
+  let droppedLines = 0;
+  let backlogEpisodes = 0;
+  const fileDestination = (dest: string | number): ReturnType<typeof pino.destination> => {
+    // Buffers, not strings: in string mode each entry appended re-measures (flattens) the
+    // queued string, several times the log's size in garbage when a script floods stderr.
+    const d = pino.destination({ dest, sync: false, maxLength: ERROR_LOG_BACKLOG_BYTES, contentMode: 'buffer' });
+    // SonicBoom's write says false past its high-water mark (16 KiB waiting): the scripts whose
+    // output is logged pause after the chunk in hand, long before the backlog is full.
+    // A destination that stops writing (an I/O error) must not hold scripts for ever: they go
+    // on after ERROR_LOG_WAIT_MS whatever the log does.
+    const write = d.write.bind(d) as (data: string | Buffer) => boolean;
+    d.write = (data: string | Buffer): boolean => {
+      const belowMark = write(typeof data === 'string' ? Buffer.from(data) : data);
+      if (!belowMark && !errorLogBacklog.full) {
+        errorLogBacklog.full = true;
+        const since = ++backlogEpisodes;
+        setTimeout(() => {
+          if (errorLogBacklog.full && backlogEpisodes === since) errorLogCaughtUp();
+        }, ERROR_LOG_WAIT_MS).unref();
+      }
+      return belowMark;
+    };
+    d.on('drop', () => droppedLines++);
+    // Everything queued was written: say what was not, and let paused scripts go on.
+    d.on('drain', () => {
+      if (droppedLines > 0) reportDroppedLines();
+      if (errorLogBacklog.full) errorLogCaughtUp();
+    });
+    return d;
+  };
   const errorDest =
     opts.errorLog && opts.errorLog !== '-'
-      ? pino.destination({ dest: resolve(io.cwd, opts.errorLog), sync: false })
+      ? fileDestination(resolve(io.cwd, opts.errorLog))
       : io.stderr.isTTY
         ? pino.transport({ target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname,apache' } })
-        : pino.destination({ dest: 2, sync: false });
+        : fileDestination(2);
   const logger = pino({ base: undefined, level: 'info' }, errorDest);
+  const reportDroppedLines = (): void => {
+    const n = droppedLines;
+    droppedLines = 0;
+    logger.warn(
+      { module: 'htsandbox' },
+      `${n} error-log entr${n === 1 ? 'y' : 'ies'} not written: more than ${ERROR_LOG_BACKLOG_BYTES >> 20} MiB of the log waited for the disk (more script output arrived at once than that: the scripts writing to stderr wait for the log, but each has a chunk of up to 64 KiB in hand). Have them write less to stderr, or to a file of their own`,
+    );
+  };
   const journal = new RequestJournal();
   // An application's own output is its log, not an error of the server's (mod_fcgid copies it raw).
   setSiteLogger((module, level, message, fields) => {

@@ -11,6 +11,8 @@ import { dirname } from 'node:path';
 import { checkExecutable, childLimits, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
 import { CgiHeaderParser, cgiHeaderErrorMessage, escapeLogText, invalidResponseField, scriptStatus, type CgiHeaders, type ScriptStatus } from '../grammar/cgi-response.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
+import { BoundedLineSplitter } from '../grammar/log-lines.js';
+import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { applyExpires, applyHeaderOps, applyHeaderOpsTo, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
@@ -251,17 +253,16 @@ export function runCgi(c: CgiContext): void {
   child.onError((err) => {
     c.log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed` });
   });
-  let stderrRest = '';
+  // mod_cgid writes a script's stderr to the error log as it is, line by line; a line is cut at
+  // Apache's MAX_STRING_LEN so that a script without newlines cannot fill our memory. When the
+  // log falls behind, the script's stderr waits (in Apache its write blocks on the log's).
+  const stderrLines = new BoundedLineSplitter();
+  const logStderr = (message: string): void => c.log({ module: 'cgid', level: 'error', message });
   child.stderr.on('data', (chunk: Buffer) => {
-    // mod_cgid writes a script's stderr to the error log as it is, line by line.
-    const text = stderrRest + chunk.toString('latin1');
-    const lines = text.split('\n');
-    stderrRest = lines.pop() ?? '';
-    for (const line of lines) c.log({ module: 'cgid', level: 'error', message: line });
+    stderrLines.push(chunk, logStderr);
+    holdWhileErrorLogBehind(child.stderr);
   });
-  child.stderr.on('end', () => {
-    if (stderrRest) c.log({ module: 'cgid', level: 'error', message: stderrRest });
-  });
+  child.stderr.on('end', () => stderrLines.end(logStderr));
   req.pipe(child.stdin);
   child.stdin.on('error', () => {
     /* the script stopped reading: Apache discards the rest of the body */

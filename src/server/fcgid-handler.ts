@@ -15,6 +15,7 @@ import { CgiHeaderParser, cgiHeaderErrorMessage, scriptStatus, type CgiHeaders }
 import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
 import { Role } from '../grammar/fastcgi-records.js';
+import { capLogLine } from '../grammar/log-lines.js';
 import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
 import { FCGID_AUTH_NAMES, fcgidWrapperFor } from '../engine/dir-config.js';
 import type { FcgidCmdOptions } from '../engine/fcgi-spawn-policy.js';
@@ -81,9 +82,12 @@ function buildFcgiApp(
   };
 }
 
-/** mod_fcgid logs an app's STDERR record line by line (empty lines dropped). */
+/**
+ * mod_fcgid logs an app's STDERR record line by line (empty lines dropped); Apache's log entry
+ * buffer (MAX_STRING_LEN) cuts a longer line.
+ */
 function logStderrLines(c: Pick<FcgidContext, 'log'>, text: string): void {
-  for (const line of text.split(/[\r\n]+/)) if (line) c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${line}` });
+  for (const line of text.split(/[\r\n]+/)) if (line) c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: stderr: ${capLogLine(line)}` });
 }
 
 const NO_BODY = Buffer.alloc(0);

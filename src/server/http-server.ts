@@ -10,7 +10,7 @@ import { bodyFailureAnswered, reportBodyFailure } from './body-failure.js';
 import { endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
 import { balancerClientKey, type PersistenceTable } from '../engine/lvs-persistence.js';
 import { serveDashboard, type DashboardOptions } from './dashboard.js';
-import type { RequestJournal, RequestRecord } from './request-journal.js';
+import { addLogLine, type RequestJournal, type RequestRecord } from './request-journal.js';
 import { accessLogTime } from '../grammar/apache-time.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import type { SiteContext } from './site-context.js';
@@ -363,7 +363,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     const log = (event: LogEvent, f: { remoteAddr: string }): void => {
       const line = `[${event.module}:${event.level}] [client ${f.remoteAddr}] ${event.message}`;
       if (rec) {
-        rec.log.push(line);
+        addLogLine(rec, line);
         if (event.explain) rec.reason ??= event.explain;
       }
       const fields = { module: event.module, apache: line, url: target };

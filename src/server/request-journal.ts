@@ -5,6 +5,7 @@
  * Credentials never enter it: header values and environment entries are redacted on the way in.
  */
 import type { IncomingMessage } from 'node:http';
+import { capLogLine } from '../grammar/log-lines.js';
 
 /** One request as the dashboard lists it. */
 export interface RequestRecord {
@@ -46,6 +47,9 @@ export interface ProcessEvent {
 
 const MAX_REQUESTS = 300;
 const MAX_EVENTS = 200;
+/** Error-log lines kept per request, and characters per line: the error log has them all. */
+const MAX_LOG_LINES = 50;
+const MAX_LOG_LINE = 2048;
 const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-auth-token)$/i;
 const SECRET_NAME = /pass|secret|token|auth|cookie|key|session/i;
 
@@ -64,6 +68,25 @@ const inFlight = new WeakMap<IncomingMessage, RequestRecord>();
 /** The dashboard's record of a request, when a journal is on. */
 export function recordOf(req: IncomingMessage): RequestRecord | undefined {
   return inFlight.get(req);
+}
+
+/** How many error-log lines of a request the journal did not keep. */
+const logLinesNotKept = new WeakMap<RequestRecord, number>();
+
+/**
+ * Adds an error-log line to a request's record, bounded: a script may write megabytes to
+ * stderr, and the journal holds hundreds of records. Past MAX_LOG_LINES, the last entry says
+ * how many more lines went to the error log only.
+ */
+export function addLogLine(rec: RequestRecord, line: string): void {
+  if (rec.log.length < MAX_LOG_LINES) {
+    // A copy, not a slice: a slice would keep the whole chunk of script output it came from.
+    rec.log.push(Buffer.from(capLogLine(line, MAX_LOG_LINE)).toString());
+    return;
+  }
+  const notKept = (logLinesNotKept.get(rec) ?? 0) + 1;
+  logLinesNotKept.set(rec, notKept);
+  rec.log[MAX_LOG_LINES] = `… ${notKept} more line${notKept === 1 ? '' : 's'}: see the error log`;
 }
 
 /** The requests and process events of one running server, with listeners for live views. */
