@@ -74,6 +74,8 @@ export class DiskFsView implements FsView {
   private readonly stats = new Map<string, FsEntry>();
   private readonly reads = new Map<string, HtaccessRead>();
   private readonly texts = new Map<string, string | undefined>();
+  /** Directories `prepare` found nothing big to read ahead in, while nothing changed (watched). */
+  private readonly prepared = new Set<string>();
 
   constructor(
     private readonly host: HostConfig,
@@ -105,6 +107,7 @@ export class DiskFsView implements FsView {
     this.stats.clear();
     this.reads.clear();
     this.texts.clear();
+    this.prepared.clear();
   }
 
   /** Watches `dir` before it is read (a change in between is then reported, never lost). */
@@ -173,9 +176,13 @@ export class DiskFsView implements FsView {
   prepare(dirs: readonly string[]): Promise<void> | undefined {
     const pending: Promise<void>[] = [];
     for (const dir of dirs) {
-      if (this.reads.has(dir)) continue;
+      if (this.reads.has(dir) || this.prepared.has(dir)) continue;
       const policy = overridePolicyFor(this.host, dir);
       if (htaccessIgnored(policy)) continue;
+      // Nothing to read ahead here stays so until the watcher reports a change in the
+      // directory or its parent: the common request then makes no system call for it.
+      const remembered = this.watched(dirname(dir)) && this.watched(dir);
+      let big = false;
       for (const name of this.host.accessFileNames) {
         const file = join(dir, name);
         let st: BigIntStats | undefined;
@@ -185,6 +192,7 @@ export class DiskFsView implements FsView {
           break; // not a directory, or not readable: the walk says so
         }
         if (!st) continue;
+        big = st.size >= SLICED_READ_MIN_BYTES;
         const key = this.cacheKey(st, policy);
         if (st.size >= SLICED_READ_MIN_BYTES && this.cache.get(file)?.key !== key) {
           const id = `${file}\0${key}`;
@@ -196,6 +204,10 @@ export class DiskFsView implements FsView {
           pending.push(read);
         }
         break;
+      }
+      if (!big && remembered) {
+        if (this.prepared.size >= MAX_REMEMBERED) this.prepared.clear();
+        this.prepared.add(dir);
       }
     }
     // One more turn after the last slice, so the walk that follows starts a turn of its own.

@@ -91,10 +91,27 @@ function checkTransferEncoding(fields: readonly (readonly [string, string])[]): 
  * two Host fields (apr_table_get joins them with ", ") and purely numeric names (AH02416).
  */
 function checkHost(httpVersion: string, fields: readonly (readonly [string, string])[], targetAuthority: string | undefined): HeadRefusal | undefined {
+  // Every request passes here: the Host field is found without building arrays, and a verdict
+  // is remembered per (version, host), which repeat from request to request.
+  let host = targetAuthority;
+  if (host === undefined) {
+    for (const [name, value] of fields) if (name.length === 4 && name.toLowerCase() === 'host') host = host === undefined ? value : `${host}, ${value}`;
+  }
+  const key = `${httpVersion} ${host ?? '\0'}`;
+  const known = hostVerdicts.get(key);
+  if (known !== undefined) return known ?? undefined;
+  const verdict = judgeHost(httpVersion, host);
+  if (hostVerdicts.size >= 256) hostVerdicts.clear();
+  hostVerdicts.set(key, verdict ?? null);
+  return verdict;
+}
+
+/** Verdicts of judgeHost by version and Host value (null: accepted). */
+const hostVerdicts = new Map<string, HeadRefusal | null>();
+
+function judgeHost(httpVersion: string, host: string | undefined): HeadRefusal | undefined {
   const bad = (log: string): HeadRefusal => ({ status: 400, log });
   if (httpVersion === '0.9') return bad('HTTP Request Line; Unsupported HTTP protocol HTTP/0.9 (an explicit HTTP/0.9 version is refused)');
-  const values = fields.filter(([name]) => name.toLowerCase() === 'host').map(([, value]) => value);
-  const host = targetAuthority ?? (values.length ? values.join(', ') : undefined);
   const [major, minor] = httpVersion.split('.').map(Number);
   if (host === undefined || host === '') {
     return (major ?? 0) > 1 || (major === 1 && (minor ?? 0) >= 1) ? bad('AH00569: client sent HTTP/1.1 request without hostname (see RFC7230 section 5.4)') : undefined;

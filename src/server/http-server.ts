@@ -278,6 +278,19 @@ const MAX_PREPARED_DIRS = 64;
  * where the walk meets it.
  */
 export function walkDirectories(documentRoot: string, rawPath: string): string[] {
+  // Paths repeat from request to request: the list is made once per path (bounded).
+  const key = `${documentRoot}\0${rawPath}`;
+  const known = walkedPaths.get(key);
+  if (known) return known;
+  const dirs = directoriesOf(documentRoot, rawPath);
+  if (walkedPaths.size >= 1024) walkedPaths.clear();
+  walkedPaths.set(key, dirs);
+  return dirs;
+}
+
+const walkedPaths = new Map<string, string[]>();
+
+function directoriesOf(documentRoot: string, rawPath: string): string[] {
   const norm = normalizeRequestPath(rawPath);
   if (!norm.ok || norm.uri.startsWith('/~')) return [];
   const parts = `${documentRoot}/${norm.uri}`.split('/').filter((p) => p !== '');

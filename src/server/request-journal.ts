@@ -29,8 +29,8 @@ export interface RequestRecord {
   reason?: string;
   /** The error log lines the request produced (Apache's wording), in order. */
   log: string[];
-  /** Request header fields, credentials redacted. */
-  headers: Record<string, string>;
+  /** The request's raw header fields as Node read them; shown through recordHeaders (redacted). */
+  rawHeaders: readonly string[];
   /** The FastCGI records exchanged for it, in words, when recording was on (at most 200). */
   fcgiRecords?: string[];
 }
@@ -89,6 +89,14 @@ export function addLogLine(rec: RequestRecord, line: string): void {
   rec.log[MAX_LOG_LINES] = `… ${notKept} more line${notKept === 1 ? '' : 's'}: see the error log`;
 }
 
+/** A record's request header fields, credentials redacted (at most 100 fields). */
+export function recordHeaders(rec: RequestRecord): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const raw = rec.rawHeaders;
+  for (let i = 0; i + 1 < raw.length && i < 200; i += 2) headers[raw[i]!] = redactValue(raw[i]!, raw[i + 1]!);
+  return headers;
+}
+
 /** The requests and process events of one running server, with listeners for live views. */
 export class RequestJournal {
   private nextId = 1;
@@ -133,10 +141,8 @@ export class RequestJournal {
 
   /** Starts the record of a request (called as it arrives). */
   begin(req: IncomingMessage, url: string): RequestRecord {
-    const headers: Record<string, string> = {};
-    const raw = req.rawHeaders;
-    for (let i = 0; i + 1 < raw.length && i < 200; i += 2) headers[raw[i]!] = redactValue(raw[i]!, raw[i + 1]!);
-    const rec: RequestRecord = { id: this.nextId++, time: Date.now(), method: req.method ?? 'GET', url, status: 0, handler: '', server: 1, log: [], headers };
+    // The fields are kept as Node read them and redacted when shown: every request pays here.
+    const rec: RequestRecord = { id: this.nextId++, time: Date.now(), method: req.method ?? 'GET', url, status: 0, handler: '', server: 1, log: [], rawHeaders: req.rawHeaders };
     this.requests.push(rec);
     if (this.requests.length > MAX_REQUESTS) this.requests.shift();
     inFlight.set(req, rec);

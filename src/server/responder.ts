@@ -63,14 +63,27 @@ export interface ErrorLogger {
 const httpDate = (us: bigint): string => new Date(Number(us / 1_000_000n) * 1000).toUTCString();
 
 /**
+ * A file's ETag and Last-Modified, made once per file view entry (the view keeps an entry
+ * while the file is unchanged) and FileETag setting, instead of twice per request.
+ */
+const validatorMemo = new WeakMap<object, { fileETag: object; etag: string | undefined; lastModified: string }>();
+function fileValidators(cfg: DirConfig, entry: Extract<Decision, { kind: 'file' }>['entry']): { etag: string | undefined; lastModified: string } {
+  const known = validatorMemo.get(entry);
+  if (known && known.fileETag === cfg.fileETag) return known;
+  const made = { fileETag: cfg.fileETag, etag: fileETagValue(cfg, entry), lastModified: httpDate(entry.mtimeUs) };
+  validatorMemo.set(entry, made);
+  return made;
+}
+
+/**
  * The validators the default handler puts in headers_out for a file (ETag per FileETag,
  * Last-Modified, Accept-Ranges). They are set on the response before mod_headers' lines run,
  * as Apache's headers output filter sees them, so `Header unset ETag` removes the ETag.
  */
 function presetFileHeaders(res: ServerResponse, d: Extract<Decision, { kind: 'file' }>): void {
-  const etag = fileETagValue(d.cfg, d.entry);
+  const { etag, lastModified } = fileValidators(d.cfg, d.entry);
   if (etag !== undefined) res.setHeader('ETag', etag);
-  res.setHeader('Last-Modified', httpDate(d.entry.mtimeUs));
+  res.setHeader('Last-Modified', lastModified);
   res.setHeader('Accept-Ranges', 'bytes');
 }
 
@@ -187,8 +200,7 @@ function sendFile(
   };
   // ap_meets_conditions compares with the ETag the handler made, whatever mod_headers later
   // does to the header; `FileETag None` makes none, so no If-None-Match matches.
-  const etag = fileETagValue(d.cfg, entry);
-  const lastModified = httpDate(entry.mtimeUs);
+  const { etag, lastModified } = fileValidators(d.cfg, entry);
   const mtimeSec = Number(entry.mtimeUs / 1_000_000n);
   // Preset validators are on the response already, as the Header lines left them.
   const validators: Record<string, string> = preset ? {} : { 'Last-Modified': lastModified, ...(etag !== undefined ? { ETag: etag } : {}), 'Accept-Ranges': 'bytes' };
