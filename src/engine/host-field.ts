@@ -75,6 +75,18 @@ function strictName(host: string): boolean {
 
 /** fix_hostname(r, …, strict): what the request's host is, or the 400 it gets. */
 export function checkHostField(value: string): HostVerdict {
+  // Every request passes here with one of a few Host values: a verdict is made once per value.
+  const known = verdicts.get(value);
+  if (known) return known;
+  const verdict = judgeHostField(value);
+  if (verdicts.size >= 256) verdicts.clear();
+  verdicts.set(value, verdict);
+  return verdict;
+}
+
+const verdicts = new Map<string, HostVerdict>();
+
+function judgeHostField(value: string): HostVerdict {
   // RFC 7230 allows an empty Host: nothing to fix.
   if (value === '') return { ok: true, name: '', port: undefined };
   if (DIGITS.test(value)) return { ok: false, reason: `[strict] purely numeric host names not allowed: ${value}` };
