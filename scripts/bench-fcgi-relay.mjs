@@ -30,7 +30,13 @@ const record = (type, content) => {
   return Buffer.concat([h, content]);
 };
 const pair = (k, v) => Buffer.concat([Buffer.from([k.length, v.length]), Buffer.from(k), Buffer.from(v)]);
-const params = Buffer.concat([pair('SCRIPT_FILENAME', app), pair('REQUEST_METHOD', 'GET'), pair('QUERY_STRING', ''), pair('GATEWAY_INTERFACE', 'CGI/1.1'), pair('SERVER_PROTOCOL', 'HTTP/1.1')]);
+const params = Buffer.concat([
+  pair('SCRIPT_FILENAME', app),
+  pair('REQUEST_METHOD', 'GET'),
+  pair('QUERY_STRING', ''),
+  pair('GATEWAY_INTERFACE', 'CGI/1.1'),
+  pair('SERVER_PROTOCOL', 'HTTP/1.1'),
+]);
 const begin = Buffer.alloc(8);
 begin.writeUInt16BE(1, 0);
 begin[2] = 1; // FCGI_KEEP_CONN

@@ -20,15 +20,29 @@ writeFileSync(join(root, 'big', '.htaccess'), Array.from({ length: lines }, (_, 
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'htsandbox.js');
 const server = spawn(process.execPath, [bin, 'serve', root, '--port', '0', '--profile', 'apache'], { stdio: ['ignore', 'pipe', 'ignore'] });
-const port = await new Promise((resolve) => server.stdout.on('data', (d) => { const m = /:(\d+)\//.exec(String(d)); if (m) resolve(Number(m[1])); }));
+const port = await new Promise((resolve) =>
+  server.stdout.on('data', (d) => {
+    const m = /:(\d+)\//.exec(String(d));
+    if (m) resolve(Number(m[1]));
+  }),
+);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-const get = (path) => new Promise((resolve, reject) => {
-  const t = performance.now();
-  http.get({ host: '127.0.0.1', port, path, agent }, (res) => { res.resume(); res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t })); }).on('error', reject);
-});
+const get = (path) =>
+  new Promise((resolve, reject) => {
+    const t = performance.now();
+    http
+      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t }));
+      })
+      .on('error', reject);
+  });
 for (let i = 0; i < 5; i++) await get('/other.txt');
 let done = false;
-const big = get('/big/x.txt').then((r) => { done = true; return r; });
+const big = get('/big/x.txt').then((r) => {
+  done = true;
+  return r;
+});
 const waits = [];
 const until = performance.now() + minMs;
 while (!done || performance.now() < until) {
@@ -37,7 +51,9 @@ while (!done || performance.now() < until) {
 }
 const first = await big;
 waits.sort((a, b) => a - b);
-console.log(`${lines} lines: first request to big/ ${first.status} in ${first.ms.toFixed(0)} ms; another file, ${waits.length} requests meanwhile: median ${waits[waits.length >> 1].toFixed(1)} ms, worst ${waits.at(-1).toFixed(1)} ms`);
+console.log(
+  `${lines} lines: first request to big/ ${first.status} in ${first.ms.toFixed(0)} ms; another file, ${waits.length} requests meanwhile: median ${waits[waits.length >> 1].toFixed(1)} ms, worst ${waits.at(-1).toFixed(1)} ms`,
+);
 agent.destroy();
 server.kill('SIGTERM');
 await new Promise((r) => server.on('exit', r));

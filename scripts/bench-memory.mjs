@@ -46,7 +46,9 @@ ftruncateSync(big, Number(opt['static-mib']) * MIB);
 closeSync(big);
 writeFileSync(join(base, 'host.conf'), `Include "${root}/profiles/apache.conf"\n`);
 
-const server = spawn(process.execPath, [join(root, 'bin/htsandbox.js'), 'serve', site, '--port', '0', '--host', '127.0.0.1', '--config', join(base, 'host.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+const server = spawn(process.execPath, [join(root, 'bin/htsandbox.js'), 'serve', site, '--port', '0', '--host', '127.0.0.1', '--config', join(base, 'host.conf')], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
 const port = await new Promise((resolve, reject) => {
   let out = '';
   server.stdout.on('data', (c) => {
@@ -81,7 +83,9 @@ async function measure(name, run) {
   resetPeak();
   const r = await run();
   const peak = kib('VmHWM');
-  console.log(`${name.padEnd(28)} status ${r.status}  RSS before ${(before / 1024).toFixed(0)} MiB  peak ${(peak / 1024).toFixed(0)} MiB  growth ${((peak - before) / 1024).toFixed(1)} MiB`);
+  console.log(
+    `${name.padEnd(28)} status ${r.status}  RSS before ${(before / 1024).toFixed(0)} MiB  peak ${(peak / 1024).toFixed(0)} MiB  growth ${((peak - before) / 1024).toFixed(1)} MiB`,
+  );
 }
 
 try {

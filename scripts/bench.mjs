@@ -16,7 +16,11 @@ let status = 0;
 if (existsSync(join(oracle, 'bench.mjs'))) {
   const args = process.argv.slice(2);
   const candidate = `node ${bin} serve {root} --port {port} --host 127.0.0.1 --config {config}`;
-  const r = spawnSync(process.execPath, [join(oracle, 'bench.mjs'), '--candidate', candidate, ...(args.length ? args : ['--endpoints', 'all', '--duration', '5', '--rounds', '2', '--connections', '16'])], { stdio: 'inherit' });
+  const r = spawnSync(
+    process.execPath,
+    [join(oracle, 'bench.mjs'), '--candidate', candidate, ...(args.length ? args : ['--endpoints', 'all', '--duration', '5', '--rounds', '2', '--connections', '16'])],
+    { stdio: 'inherit' },
+  );
   status = r.status ?? 1;
 } else {
   console.error(`bench: no oracle at ${oracle} (set HTSANDBOX_ORACLE); skipping the comparison with Apache`);

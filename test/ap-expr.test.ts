@@ -25,13 +25,13 @@ describe('ap_expr parsing', () => {
       'true',
       "%{REQUEST_URI} == '/a'",
       "%{REQUEST_URI} = '/a'",
-      "%{request_uri} != \"x\"",
+      '%{request_uri} != "x"',
       '%{QUERY_STRING} -lt 10 && %{QUERY_STRING} ge 2',
       "!(%{REQUEST_METHOD} in {'POST', 'PUT'})",
-      "not true or false and true",
+      'not true or false and true',
       '%{REQUEST_URI} =~ m#^/a# && $0 == "/a"',
       '%{REQUEST_URI} !~ m#x#i',
-      "-f %{REQUEST_FILENAME}",
+      '-f %{REQUEST_FILENAME}',
       "-R '10.0.0.0/8'",
       "%{REMOTE_ADDR} -ipmatch '10.0.0.0/8'",
       "tolower(%{HTTP_HOST}) . ':' == 'a:'",
@@ -50,15 +50,15 @@ describe('ap_expr parsing', () => {
       ['-Q %{REQUEST_URI}', "Unary operator 'Q' does not exist"],
       ["'a' -nope 'b'", "Binary operator 'nope' does not exist"],
       ["'a' in split('x')", "List-returning function 'split' does not exist"],
-      ["%{REQUEST_URI} == ", 'syntax error, unexpected $end'],
-      ["%{REQUEST_URI ", "Invalid character in variable name ' '"],
+      ['%{REQUEST_URI} == ', 'syntax error, unexpected $end'],
+      ['%{REQUEST_URI ', "Invalid character in variable name ' '"],
       ["'abc", 'Unterminated string or variable'],
       ["'\\777' == 'x'", 'Escape sequence out of bound'],
-      ["%{REQUEST_URI} =~ /(/", 'Failed to compile regular expression'],
+      ['%{REQUEST_URI} =~ /(/', 'Failed to compile regular expression'],
       // The scanner has no escape for the delimiter: the expression ends at the second '/'.
-      ["%{REQUEST_URI} =~ /^\\/a/", 'Failed to compile regular expression'],
+      ['%{REQUEST_URI} =~ /^\\/a/', 'Failed to compile regular expression'],
       ['%{REQUEST_URI} == @', "Parse error near '@'"],
-      ["%{REQUEST_URI}", 'syntax error, unexpected $end'],
+      ['%{REQUEST_URI}', 'syntax error, unexpected $end'],
     ];
     for (const [text, error] of cases) expect(parseApExpr(text), text).toEqual({ ok: false, error });
   });
@@ -79,7 +79,13 @@ describe('ap_expr parsing', () => {
     expect(show((parseApExpr('!(true || false) && (false)') as { expr: Expr }).expr)).toBe('(!(true|false)&false)');
     const leaf = fc.constantFrom('true', 'false');
     const tree: fc.Arbitrary<string> = fc.letrec<{ t: string }>((tie) => ({
-      t: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('t').map((x) => `!${x}`), tie('t').map((x) => `(${x})`), fc.tuple(tie('t'), fc.constantFrom(' && ', ' || '), tie('t')).map(([a, o, b]) => a + o + b)),
+      t: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        leaf,
+        tie('t').map((x) => `!${x}`),
+        tie('t').map((x) => `(${x})`),
+        fc.tuple(tie('t'), fc.constantFrom(' && ', ' || '), tie('t')).map(([a, o, b]) => a + o + b),
+      ),
     })).t;
     fc.assert(
       fc.property(tree, (text) => {
@@ -94,7 +100,40 @@ describe('ap_expr parsing', () => {
     );
   });
   it('never throws on any input: an error or a tree (property)', () => {
-    const piece = fc.constantFrom('%{', '}', 'REQUEST_URI', "'", '"', '(', ')', '{', '}', ',', '==', '=~', '/', 'm#', '#', '-f', '-eq', '-ipmatch', '!', '&&', '||', 'in', '$1', '\\', ' ', 'true', 'req', ':', 'x', '.', '-', '1');
+    const piece = fc.constantFrom(
+      '%{',
+      '}',
+      'REQUEST_URI',
+      "'",
+      '"',
+      '(',
+      ')',
+      '{',
+      '}',
+      ',',
+      '==',
+      '=~',
+      '/',
+      'm#',
+      '#',
+      '-f',
+      '-eq',
+      '-ipmatch',
+      '!',
+      '&&',
+      '||',
+      'in',
+      '$1',
+      '\\',
+      ' ',
+      'true',
+      'req',
+      ':',
+      'x',
+      '.',
+      '-',
+      '1',
+    );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 20 }), (parts) => {
         const r = parseApExpr(parts.join(''));
@@ -118,7 +157,7 @@ describe('ap_expr evaluation', () => {
     expect(run('%{REQUEST_URI} !~ /CHAIN/i', f)).toBe(false);
     expect(run('-f %{REQUEST_FILENAME} && !-f "/nope"', f)).toBe(true);
     expect(run('-T %{HTTP:X-Flag} || -T req("X-None")', f)).toBe(false);
-    expect(run("-n %{HTTP:X-Test} && -z %{HTTP_REFERER}", f)).toBe(true);
+    expect(run('-n %{HTTP:X-Test} && -z %{HTTP_REFERER}', f)).toBe(true);
     expect(run("-R '127.0.0.0/8' && !-R '10.0.0.1'", f)).toBe(true);
     expect(run("'/a/b.txt' -strmatch '/a/*.txt' && 'ABC' -strcmatch 'a?c' && !('ABC' -strmatch 'a*')", f)).toBe(true);
     // -fnmatch is apr_fnmatch with APR_FNM_PATHNAME: '*', '?' and brackets stop at '/'.

@@ -12,7 +12,10 @@ describe('balancer policy (byrequests)', () => {
   it('takes equal members in turn, and weighs loadfactors', () => {
     const b = equal(3);
     expect([0, 1, 2, 3, 4, 5].map(() => elect(b))).toEqual([0, 1, 2, 0, 1, 2]);
-    const w = newBalancerState([{ factor: 200, retryMs: 0 }, { factor: 100, retryMs: 0 }]);
+    const w = newBalancerState([
+      { factor: 200, retryMs: 0 },
+      { factor: 100, retryMs: 0 },
+    ]);
     expect(Array.from({ length: 6 }, () => electMember(w, 0)!.index)).toEqual([0, 1, 0, 0, 1, 0]);
   });
   it('leaves a failed member out until its retry time has passed, as Apache did in the conformance case', () => {
@@ -38,7 +41,8 @@ describe('balancer policy (byrequests)', () => {
 
 describe('BalancerMember parameters', () => {
   it('reads retry= and loadfactor= as mod_proxy does, and refuses bad values', () => {
-    const conf = '<Proxy "balancer://p">\nBalancerMember "fcgi://127.0.0.1:9000" retry=5 loadfactor=2.5\nBalancerMember "fcgi://127.0.0.1:9001"\nBalancerMember "fcgi://127.0.0.1:9002" loadfactor=0\nBalancerMember "fcgi://127.0.0.1:9003" retry=-1\n</Proxy>\n';
+    const conf =
+      '<Proxy "balancer://p">\nBalancerMember "fcgi://127.0.0.1:9000" retry=5 loadfactor=2.5\nBalancerMember "fcgi://127.0.0.1:9001"\nBalancerMember "fcgi://127.0.0.1:9002" loadfactor=0\nBalancerMember "fcgi://127.0.0.1:9003" retry=-1\n</Proxy>\n';
     const { balancers, errors } = proxyBalancers(parseConfig(conf, { file: 'host.conf', kind: 'server', host: NO_HOST_FACTS }).nodes);
     expect(balancers.get('p')!.map((m) => [m.retryMs, m.factor])).toEqual([
       [5000, 250],

@@ -11,7 +11,7 @@ import { balancerClientKey, PersistenceTable } from '../src/engine/lvs-persisten
 import { get, serveInProcess, type SimpleResponse } from './helpers/serve-in-process.js';
 import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
 
-describe('the balancer\'s persistence table', () => {
+describe("the balancer's persistence table", () => {
   it('sends new clients to the servers in turn and keeps each on its server', () => {
     const t = new PersistenceTable(3, 600_000);
     expect(['a', 'b', 'c', 'd'].map((c) => t.route(c, 0))).toEqual([0, 1, 2, 0]);
@@ -30,7 +30,7 @@ describe('the balancer\'s persistence table', () => {
     expect(t.clientsPerServer(100_000)).toEqual([0, 0]);
   });
 
-  it('keys a client on X-Forwarded-For\'s first address, else the source address', () => {
+  it("keys a client on X-Forwarded-For's first address, else the source address", () => {
     expect(balancerClientKey('127.0.0.1', '10.1.2.3, 127.0.0.1')).toBe('10.1.2.3');
     expect(balancerClientKey('127.0.0.2', undefined)).toBe('127.0.0.2');
     expect(balancerClientKey('127.0.0.2', ' ')).toBe('127.0.0.2');
@@ -63,7 +63,8 @@ interface Api {
 }
 
 describe.runIf(havePerlFcgi)('serve --servers 3', () => {
-  const APP = (v: number): string => `#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) { print "Content-Type: text/plain\\r\\n\\r\\nversion ${v} pid $$\\n"; }\n`;
+  const APP = (v: number): string =>
+    `#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) { print "Content-Type: text/plain\\r\\n\\r\\nversion ${v} pid $$\\n"; }\n`;
 
   it('spreads clients over the servers, each with its own process, and keeps a client on its server', async () => {
     const root = mkdtempSync(join(tmpdir(), 'htsandbox-lvs-'));
@@ -94,7 +95,7 @@ describe.runIf(havePerlFcgi)('serve --servers 3', () => {
     }
   });
 
-  it('shows the FAQ\'s caveat: after an update, the old process on each server still answers with the old code', async () => {
+  it("shows the FAQ's caveat: after an update, the old process on each server still answers with the old code", async () => {
     const root = mkdtempSync(join(tmpdir(), 'htsandbox-lvs-'));
     dirs.push(root);
     const file = join(root, 'app.fcgi');

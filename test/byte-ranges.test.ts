@@ -12,7 +12,12 @@ describe('parseByteRanges', () => {
   it('merges a range into the one before when they overlap or touch, counting it', () => {
     expect(parseByteRanges('bytes=0-0,1-1,2-2', 10)).toEqual({ kind: 'ranges', ranges: [{ start: 0, end: 2 }], overlaps: 2, reversals: 0 });
     expect(parseByteRanges('bytes=4-5,2-4', 10)).toEqual({ kind: 'ranges', ranges: [{ start: 2, end: 5 }], overlaps: 1, reversals: 1 });
-    expect(parseByteRanges('bytes=0-1,5-6', 10)).toMatchObject({ ranges: [{ start: 0, end: 1 }, { start: 5, end: 6 }] });
+    expect(parseByteRanges('bytes=0-1,5-6', 10)).toMatchObject({
+      ranges: [
+        { start: 0, end: 1 },
+        { start: 5, end: 6 },
+      ],
+    });
   });
   it('ignores a field with a bad range, a sum over the length, or no bytes= unit', () => {
     expect(parseByteRanges('bytes=5-2', 10)).toEqual({ kind: 'ignore' });

@@ -38,7 +38,16 @@ describe('CgiHeaderParser', () => {
   const sample = Buffer.from('Content-Type: text/plain\r\nStatus: 404 Nope\r\nX-A:  b\r\n\r\nbody\r\nmore');
   it('parses headers and keeps the body bytes', () => {
     const { event, body } = parseChunks([sample]);
-    expect(event).toMatchObject({ kind: 'headers', headers: { fields: [['Content-Type', 'text/plain'], ['Status', '404 Nope'], ['X-A', 'b']] } });
+    expect(event).toMatchObject({
+      kind: 'headers',
+      headers: {
+        fields: [
+          ['Content-Type', 'text/plain'],
+          ['Status', '404 Nope'],
+          ['X-A', 'b'],
+        ],
+      },
+    });
     expect(body).toBe('body\r\nmore');
   });
   it('gives the same result at every split point and byte by byte', () => {
@@ -85,7 +94,7 @@ describe('CgiHeaderParser', () => {
       { numRuns: 3000 },
     );
   });
-  it('reports Apache\'s three header errors', () => {
+  it("reports Apache's three header errors", () => {
     expect(parseChunks([Buffer.from('')]).event).toEqual({ kind: 'error', error: { type: 'no-headers' } });
     expect(parseChunks([Buffer.from('X-A: b\n')]).event).toEqual({ kind: 'error', error: { type: 'premature' } });
     expect(parseChunks([Buffer.from('Security Alert! The PHP CGI cannot be accessed directly.\n\n')]).event).toEqual({
@@ -147,7 +156,11 @@ describe('folded header lines (mod_fcgid getsfunc_fcgid_BRIGADE vs util_script.c
   it('mod_fcgid joins a line starting with a space to the field before it', () => {
     const ev = new CgiHeaderParser({ foldContinuations: true }).push(folded);
     expect(ev.kind).toBe('headers');
-    if (ev.kind === 'headers') expect(ev.headers.fields).toEqual([['Content-Type', 'text/plain'], ['X-A', 'a folded']]);
+    if (ev.kind === 'headers')
+      expect(ev.headers.fields).toEqual([
+        ['Content-Type', 'text/plain'],
+        ['X-A', 'a folded'],
+      ]);
   });
   it('a CGI script (mod_cgid) gets a bad header for it', () => {
     expect(new CgiHeaderParser().push(folded)).toEqual({ kind: 'error', error: { type: 'bad-header', line: '  folded' } });

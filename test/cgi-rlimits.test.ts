@@ -92,7 +92,8 @@ function makeSite(site: string): void {
   writeFileSync(join(site, 'units', 'hello.cgi'), "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhello\\n'\n");
   chmodSync(join(site, 'units', 'hello.cgi'), 0o755);
   // Forks 50 children (each waits to be ended), says how many forks succeeded, ends them.
-  const forker = 'my @kids;\nfor (1 .. 50) { my $p = fork(); last unless defined $p; if ($p == 0) { sleep 10; exit 0; } push @kids, $p; }\nkill "KILL", @kids; waitpid($_, 0) for @kids;\nprint "Content-Type: text/plain\\n\\nforked " . scalar(@kids) . "\\n";';
+  const forker =
+    'my @kids;\nfor (1 .. 50) { my $p = fork(); last unless defined $p; if ($p == 0) { sleep 10; exit 0; } push @kids, $p; }\nkill "KILL", @kids; waitpid($_, 0) for @kids;\nprint "Content-Type: text/plain\\n\\nforked " . scalar(@kids) . "\\n";';
   perlScript(join(site, 'nproc'), 'fork.cgi', forker);
   perlScript(join(site, 'nonproc'), 'fork.cgi', forker);
 }

@@ -36,20 +36,18 @@ afterEach(() => {
 const BROKEN = { '.htaccess': 'Options -Indexes\n', 'sub/.htaccess': '# sub\nDirectoryIndex index.html\nRewriteEngin On\n' };
 
 describe('htsandbox check', () => {
-  it('finds the bundled example site\'s three deliberate error demos, and nothing else', async () => {
+  it("finds the bundled example site's three deliberate error demos, and nothing else", async () => {
     const r = await run(['check', 'fixtures/example-site']);
     expect(r.code).toBe(1);
     expect(r.err).toContain('3 errors, 0 warnings; the host would answer 500 for 1 .htaccess file (and everything below it) and 2 scripts');
   });
 
-  it('names sub/.htaccess:3 with Apache\'s wording and exits 1', async () => {
+  it("names sub/.htaccess:3 with Apache's wording and exits 1", async () => {
     const root = site(BROKEN);
     const r = await run(['check', root]);
     expect(r.code).toBe(1);
     expect(r.out).toContain('sub/.htaccess:3:1 error HT100');
-    expect(r.out).toContain(
-      "Invalid command 'RewriteEngin', perhaps misspelled or defined by a module not included in the server configuration",
-    );
+    expect(r.out).toContain("Invalid command 'RewriteEngin', perhaps misspelled or defined by a module not included in the server configuration");
   });
 
   it('--format json parses', async () => {
@@ -67,7 +65,7 @@ describe('htsandbox check', () => {
     expect(loc.region.startLine).toBe(3);
   });
 
-  it('--format sarif validates against the SARIF 2.1.0 JSON schema (the one Microsoft\'s jest-sarif ships)', async () => {
+  it("--format sarif validates against the SARIF 2.1.0 JSON schema (the one Microsoft's jest-sarif ships)", async () => {
     const schema = JSON.parse(readFileSync(join(PROJECT_ROOT, 'node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json'), 'utf8')) as object;
     // The schema has a pattern JavaScript reads only without the u flag.
     const ajv = new AjvDraft04.default({ allErrors: true, strict: false, unicodeRegExp: false });

@@ -16,7 +16,8 @@ afterAll(() => {
 
 const PLAIN = '#!/usr/bin/perl\nprint "Content-Type: text/plain\\r\\n\\r\\nhello\\n";\n';
 const STALE = '#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) { print "Content-Type: text/plain\\r\\n\\r\\nhi\\n"; }\n';
-const GOOD = '#!/usr/bin/perl\nuse FCGI;\nmy $m = (stat $0)[9];\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) { print "Content-Type: text/plain\\r\\n\\r\\nhi\\n"; $r->Finish(); last if (stat $0)[9] != $m; }\n';
+const GOOD =
+  '#!/usr/bin/perl\nuse FCGI;\nmy $m = (stat $0)[9];\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) { print "Content-Type: text/plain\\r\\n\\r\\nhi\\n"; $r->Finish(); last if (stat $0)[9] != $m; }\n';
 const RUBY_PLAIN = '#!/usr/bin/ruby\nputs "Content-Type: text/plain"\nputs\nputs "hi"\n';
 
 function site(): string {
@@ -33,7 +34,12 @@ function site(): string {
 async function check(args: string[]): Promise<{ code: number; found: string[]; err: string; hints: boolean }> {
   let out = '';
   let err = '';
-  const code = await main(['check', ...args, '--format', 'json'], { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: process.cwd() });
+  const code = await main(['check', ...args, '--format', 'json'], {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    env: {},
+    cwd: process.cwd(),
+  });
   const diags = (JSON.parse(out) as { diagnostics: { file: string; code: string; severity: string; hint?: string }[] }).diagnostics;
   return { code, err, found: diags.map((d) => `${d.file.split('/').pop()} ${d.code} ${d.severity}`).sort(), hints: diags.every((d) => Boolean(d.hint)) };
 }
@@ -55,7 +61,12 @@ describe('the script doctor', () => {
 
   it('finds every classic mistake on the doctor fixture site, each with its hint', async () => {
     let out = '';
-    const code = await main(['check', 'fixtures/doctor-site', '--format', 'json'], { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => undefined }, env: {}, cwd: PROJECT_ROOT });
+    const code = await main(['check', 'fixtures/doctor-site', '--format', 'json'], {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: () => undefined },
+      env: {},
+      cwd: PROJECT_ROOT,
+    });
     expect(code).toBe(1);
     const diags = (JSON.parse(out) as { diagnostics: { file: string; line: number; code: string; hint?: string }[] }).diagnostics;
     const found = diags.map((d) => `${d.file.replace('fixtures/doctor-site/', '')}:${d.line} ${d.code}`).sort();
@@ -77,11 +88,20 @@ describe('the script doctor', () => {
   });
 
   it('knows the libraries and the self-checks of the usual languages', () => {
-    for (const s of ['use FCGI;', 'use CGI::Fast qw(:standard);', "require 'fcgi'", 'require "rack/handler/fastcgi"', '#include <fcgi_stdio.h>', 'from flup.server.fcgi import WSGIServer', 'use Plack::Handler::FCGI;']) {
+    for (const s of [
+      'use FCGI;',
+      'use CGI::Fast qw(:standard);',
+      "require 'fcgi'",
+      'require "rack/handler/fastcgi"',
+      '#include <fcgi_stdio.h>',
+      'from flup.server.fcgi import WSGIServer',
+      'use Plack::Handler::FCGI;',
+    ]) {
       expect(usesFastCgiLibrary(s), s).toBe(true);
     }
     for (const s of ['use CGI;', 'import cgi', 'print "fcgid is great"', '#!/bin/sh\necho hi']) expect(usesFastCgiLibrary(s), s).toBe(false);
-    for (const s of ['last if -M $0 < 0;', 'my $m = (stat $0)[9];', 'File.mtime(__FILE__)', 'os.path.getmtime(__file__)', 'filemtime(__FILE__)']) expect(watchesOwnFile(s), s).toBe(true);
+    for (const s of ['last if -M $0 < 0;', 'my $m = (stat $0)[9];', 'File.mtime(__FILE__)', 'os.path.getmtime(__file__)', 'filemtime(__FILE__)'])
+      expect(watchesOwnFile(s), s).toBe(true);
     expect(watchesOwnFile('while ($r->Accept() >= 0) { print "x" }')).toBe(false);
   });
 });

@@ -9,7 +9,11 @@ import { main } from '../src/cli/main.js';
 function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  return main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: process.cwd() }).then((code) => ({ code, out, err }));
+  return main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: process.cwd() }).then((code) => ({
+    code,
+    out,
+    err,
+  }));
 }
 
 const root = mkdtempSync(join(tmpdir(), 'htsandbox-cli-'));

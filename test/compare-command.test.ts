@@ -14,25 +14,29 @@ function io() {
 const havePerlFcgi = peerAvailable('Perl FCGI', perlFcgiMissing());
 
 describe('htsandbox compare', () => {
-  it.runIf(havePerlFcgi)('runs the starter counter both ways: a process per CGI request, a few persistent FastCGI ones', async () => {
-    const run = io();
-    expect(await main(['compare', STARTER_SITE, '/counter.fcgi', '-n', '40', '-c', '2'], run.io)).toBe(0);
-    const rows = Object.fromEntries(
-      run
-        .out()
-        .split('\n')
-        .filter((l) => /^(CGI|FastCGI)\s+[\d,]+\s/.test(l))
-        .map((l) => {
-          const cols = l.trim().split(/\s+/);
-          return [cols[0], { processes: Number(cols[6]), line: l }];
-        }),
-    );
-    expect(rows.CGI?.processes).toBe(40);
-    expect(rows.FastCGI?.processes).toBeGreaterThanOrEqual(1);
-    expect(rows.FastCGI?.processes).toBeLessThanOrEqual(2);
-    expect(run.out()).not.toContain('failed');
-    expect(run.out()).toMatch(/^(FastCGI answered|CGI was faster)/m);
-  }, 60_000);
+  it.runIf(havePerlFcgi)(
+    'runs the starter counter both ways: a process per CGI request, a few persistent FastCGI ones',
+    async () => {
+      const run = io();
+      expect(await main(['compare', STARTER_SITE, '/counter.fcgi', '-n', '40', '-c', '2'], run.io)).toBe(0);
+      const rows = Object.fromEntries(
+        run
+          .out()
+          .split('\n')
+          .filter((l) => /^(CGI|FastCGI)\s+[\d,]+\s/.test(l))
+          .map((l) => {
+            const cols = l.trim().split(/\s+/);
+            return [cols[0], { processes: Number(cols[6]), line: l }];
+          }),
+      );
+      expect(rows.CGI?.processes).toBe(40);
+      expect(rows.FastCGI?.processes).toBeGreaterThanOrEqual(1);
+      expect(rows.FastCGI?.processes).toBeLessThanOrEqual(2);
+      expect(run.out()).not.toContain('failed');
+      expect(run.out()).toMatch(/^(FastCGI answered|CGI was faster)/m);
+    },
+    60_000,
+  );
 
   it('refuses a plain CGI script, which cannot answer as FastCGI, and bad numbers', async () => {
     const plain = io();

@@ -7,7 +7,7 @@
  * pins its documented choice (docs/differences.md, "Connections").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,10 +132,14 @@ describe('connections and request limits, as Apache answers them', () => {
   });
 
   for (const c of SAME_AS_APACHE) {
-    it.runIf(live)(c.name, async () => {
-      const [a, h] = await Promise.all([ask(apache!.port, c.chunks, c.opts), ask(ours.server.port, c.chunks, c.opts)]);
-      for (const key of c.compare ?? ['status', 'body', 'closed']) expect(h[key], key).toEqual(a[key]);
-    }, 20_000);
+    it.runIf(live)(
+      c.name,
+      async () => {
+        const [a, h] = await Promise.all([ask(apache!.port, c.chunks, c.opts), ask(ours.server.port, c.chunks, c.opts)]);
+        for (const key of c.compare ?? ['status', 'body', 'closed']) expect(h[key], key).toEqual(a[key]);
+      },
+      20_000,
+    );
   }
 });
 
@@ -171,10 +175,14 @@ describe('mod_reqtimeout and small limits, as Apache answers them', () => {
     { name: 'body stalls (RequestReadTimeout body=1)', chunks: [`POST /cat.cgi HTTP/1.1\r\n${H}Content-Length: 10\r\n\r\nabc`], opts: { idleMs: 6000 } },
   ];
   for (const c of cases) {
-    it.runIf(live)(c.name, async () => {
-      const [a, h] = await Promise.all([ask(apache!.port, c.chunks, c.opts), ask(ours.server.port, c.chunks, c.opts)]);
-      expect(h).toEqual(a);
-    }, 20_000);
+    it.runIf(live)(
+      c.name,
+      async () => {
+        const [a, h] = await Promise.all([ask(apache!.port, c.chunks, c.opts), ask(ours.server.port, c.chunks, c.opts)]);
+        expect(h).toEqual(a);
+      },
+      20_000,
+    );
   }
 });
 

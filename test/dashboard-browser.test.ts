@@ -15,7 +15,7 @@ const haveBrowser = peerAvailable('Chromium', existsSync(CHROMIUM) ? undefined :
 const havePerlFcgi = peerAvailable('Perl FCGI', perlFcgiMissing());
 
 describe.runIf(haveBrowser && havePerlFcgi)('the dashboard in Chromium', () => {
-  it('shows a new FastCGI process and a broken script\'s reason live, without a reload', async () => {
+  it("shows a new FastCGI process and a broken script's reason live, without a reload", async () => {
     const { chromium } = await import('playwright-core');
     const server = await serveInProcess(STARTER_SITE);
     const browser = await chromium.launch({

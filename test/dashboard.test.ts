@@ -143,7 +143,9 @@ describe.runIf(havePerlFcgi)('the dashboard API', () => {
       expect((await get(server.port, '/front/articles/42')).status).toBe(200);
       const all = JSON.parse((await get(server.port, '/.htsandbox/api/status')).body.toString()) as { requests: { id: number; url: string }[] };
       const frontId = all.requests.find((r) => r.url === '/front/articles/42')!.id;
-      const told = JSON.parse((await get(server.port, `/.htsandbox/api/requests/${frontId}`)).body.toString()) as { story?: { steps: { file?: string; line?: number; text: string }[]; answer: { kind: string } } };
+      const told = JSON.parse((await get(server.port, `/.htsandbox/api/requests/${frontId}`)).body.toString()) as {
+        story?: { steps: { file?: string; line?: number; text: string }[]; answer: { kind: string } };
+      };
       expect(told.story?.steps.some((s) => s.file === '/front/.htaccess' && s.line === 11 && s.text.startsWith('RewriteRule ^ index.cgi'))).toBe(true);
       expect(told.story?.answer.kind).toBe('cgi-script');
       expect((await get(server.port, `/.htsandbox/r/${frontId}`)).body.toString()).toContain("The request's story");
@@ -155,7 +157,8 @@ describe.runIf(havePerlFcgi)('the dashboard API', () => {
   it('says so when a running FastCGI script is replaced by a new file', async () => {
     const root = mkdtempSync(join(tmpdir(), 'htsandbox-dash-'));
     dirs.push(root);
-    const app = (n: number): string => `#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) { print "Content-Type: text/plain\\r\\n\\r\\nversion ${n} pid $$\\n"; }\n`;
+    const app = (n: number): string =>
+      `#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) { print "Content-Type: text/plain\\r\\n\\r\\nversion ${n} pid $$\\n"; }\n`;
     writeFileSync(join(root, 'app.fcgi'), app(1), { mode: 0o755 });
     const server = await serveInProcess(root);
     try {
@@ -192,7 +195,7 @@ describe('SetHandler server-status on the Scripts profile', () => {
   });
 });
 
-describe('the dashboard\'s rules', () => {
+describe("the dashboard's rules", () => {
   it('is for loopback clients only unless public', () => {
     expect(isLoopback('127.0.0.1')).toBe(true);
     expect(isLoopback('::ffff:127.0.0.5')).toBe(true);
@@ -203,7 +206,12 @@ describe('the dashboard\'s rules', () => {
     const site = { server: 1, fcgiPool: { status: () => [] }, stats: { startedAt: Date.now(), requests: 0 } } as unknown as SiteContext;
     const fake = (addr: string) => ({ method: 'GET', socket: { remoteAddress: addr, once() {} }, resume() {} }) as unknown as IncomingMessage;
     let written = '';
-    const res = { writeHead() {}, end(b?: string) { written += b ?? ''; } } as unknown as ServerResponse;
+    const res = {
+      writeHead() {},
+      end(b?: string) {
+        written += b ?? '';
+      },
+    } as unknown as ServerResponse;
     expect(serveDashboard([site], journal, { prefix: '/.htsandbox/', public: false }, fake('192.0.2.1'), res, '/.htsandbox/api/status')).toBe(false);
     expect(serveDashboard([site], journal, { prefix: '/.htsandbox/', public: true }, fake('192.0.2.1'), res, '/.htsandbox/api/status')).toBe(true);
     expect(JSON.parse(written)).toHaveProperty('processes');

@@ -12,9 +12,7 @@ import { PROJECT_ROOT } from './helpers/private-apache.js';
 const read = (p: string): string => readFileSync(join(PROJECT_ROOT, p), 'utf8');
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
 }
 
 describe('generated documentation', () => {
@@ -24,7 +22,7 @@ describe('generated documentation', () => {
   it('docs/directives.md matches the registry (run npm run docs)', () => {
     expect(read('docs/directives.md')).toBe(renderDirectivesMarkdown());
   });
-  it('docs/cli.md matches the commands\' own --help (run npm run docs)', async () => {
+  it("docs/cli.md matches the commands' own --help (run npm run docs)", async () => {
     expect(read('docs/cli.md')).toBe(await renderCliMarkdown());
   });
   it('every catalog code has a hint (what to do), shown with every finding of that code', () => {

@@ -22,7 +22,7 @@ const rubyFcgiMissing = (): string | undefined => {
   }
 };
 const missing = [perlFcgiMissing(), rubyFcgiMissing(), existsSync('/usr/bin/php-cgi') ? undefined : 'php-cgi missing (apt-get install php-cgi)'].filter(Boolean);
-const havePeers = peerAvailable('the starter site\'s interpreters (Perl FCGI, Ruby fcgi, php-cgi)', missing.length ? missing.join('; ') : undefined);
+const havePeers = peerAvailable("the starter site's interpreters (Perl FCGI, Ruby fcgi, php-cgi)", missing.length ? missing.join('; ') : undefined);
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -69,7 +69,7 @@ describe.runIf(havePeers)('the starter site', () => {
     }
   });
 
-  it('keeps the FastCGI counter\'s count between requests (one persistent process)', async () => {
+  it("keeps the FastCGI counter's count between requests (one persistent process)", async () => {
     const server = await serveInProcess(STARTER_SITE);
     try {
       const counts: number[] = [];

@@ -24,7 +24,16 @@ const record = process.env.HTSANDBOX_RECORD === '1';
 
 async function explain(c: ExplainCase, format: 'text' | 'json'): Promise<{ code: number; out: string }> {
   let out = '';
-  const args = ['explain', c.site, c.url, '--format', format, ...(c.method ? ['--method', c.method] : []), ...(c.data !== undefined ? ['--data', c.data] : []), ...(c.profile ? ['--profile', c.profile] : [])];
+  const args = [
+    'explain',
+    c.site,
+    c.url,
+    '--format',
+    format,
+    ...(c.method ? ['--method', c.method] : []),
+    ...(c.data !== undefined ? ['--data', c.data] : []),
+    ...(c.profile ? ['--profile', c.profile] : []),
+  ];
   const code = await main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (out += s) }, env: {}, cwd: PROJECT_ROOT });
   return { code, out: out.split(PROJECT_ROOT).join('{project}') };
 }

@@ -23,13 +23,17 @@ afterAll(() => {
 function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  return main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: PROJECT_ROOT }).then((code) => ({ code, out, err }));
+  return main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: PROJECT_ROOT }).then((code) => ({
+    code,
+    out,
+    err,
+  }));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('htsandbox export', () => {
-  it('leaves out the host\'s own modules and names the site\'s lines that need them', async () => {
+  it("leaves out the host's own modules and names the site's lines that need them", async () => {
     const parent = mkdtempSync(join(tmpdir(), 'htsandbox-export-'));
     dirs.push(parent);
     const site = join(parent, 'site');
@@ -49,7 +53,7 @@ describe('htsandbox export', () => {
     expect(again.code).toBe(2);
   });
 
-  it.runIf(haveApache)('writes configurations Debian\'s Apache accepts (apache2 -t), for both profiles', async () => {
+  it.runIf(haveApache)("writes configurations Debian's Apache accepts (apache2 -t), for both profiles", async () => {
     for (const profile of ['scripts', 'apache']) {
       const out = mkdtempSync(join(tmpdir(), 'htsandbox-export-'));
       dirs.push(out);
@@ -61,31 +65,35 @@ describe('htsandbox export', () => {
     }
   });
 
-  it.runIf(haveApache && havePerlFcgi)('serves the starter site on real Apache, where the suite passes as on htsandbox', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'htsandbox-export-'));
-    dirs.push(parent);
-    execFileSync('chmod', ['755', parent]);
-    const site = join(parent, 'site');
-    cpSync(STARTER_SITE, site, { recursive: true });
-    const out = join(parent, 'apache');
-    const port = await freePort();
-    expect((await run(['export', site, '--to', out, '--port', String(port)])).code).toBe(0);
-    if (isRoot) {
-      execFileSync('chown', ['-R', 'www-data:www-data', site]);
-      chownSync(join(out, 'run', 'fcgid'), 33, 33);
-    }
-    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
-    const started = spawnSync(APACHE_BIN, ['-f', join(out, 'httpd.conf'), '-k', 'start'], { encoding: 'utf8', env });
-    expect(started.status, `${started.stderr}`).toBe(0);
-    const pidFile = join(out, 'run', 'httpd.pid');
-    try {
-      for (let i = 0; i < 200 && !existsSync(pidFile); i++) await sleep(50);
-      const r = await run(['test', '--suite', 'fixtures/suites/example-site.yaml', '--against', `http://127.0.0.1:${port}/`]);
-      expect(r.out, readFileSync(join(out, 'run', 'error.log'), 'utf8')).toMatch(/^14 passed, 0 failed$/m);
-      expect(r.code).toBe(0);
-    } finally {
-      spawnSync(APACHE_BIN, ['-f', join(out, 'httpd.conf'), '-k', 'stop'], { env });
-      for (let i = 0; i < 100 && existsSync(pidFile); i++) await sleep(50);
-    }
-  }, 60_000);
+  it.runIf(haveApache && havePerlFcgi)(
+    'serves the starter site on real Apache, where the suite passes as on htsandbox',
+    async () => {
+      const parent = mkdtempSync(join(tmpdir(), 'htsandbox-export-'));
+      dirs.push(parent);
+      execFileSync('chmod', ['755', parent]);
+      const site = join(parent, 'site');
+      cpSync(STARTER_SITE, site, { recursive: true });
+      const out = join(parent, 'apache');
+      const port = await freePort();
+      expect((await run(['export', site, '--to', out, '--port', String(port)])).code).toBe(0);
+      if (isRoot) {
+        execFileSync('chown', ['-R', 'www-data:www-data', site]);
+        chownSync(join(out, 'run', 'fcgid'), 33, 33);
+      }
+      const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+      const started = spawnSync(APACHE_BIN, ['-f', join(out, 'httpd.conf'), '-k', 'start'], { encoding: 'utf8', env });
+      expect(started.status, `${started.stderr}`).toBe(0);
+      const pidFile = join(out, 'run', 'httpd.pid');
+      try {
+        for (let i = 0; i < 200 && !existsSync(pidFile); i++) await sleep(50);
+        const r = await run(['test', '--suite', 'fixtures/suites/example-site.yaml', '--against', `http://127.0.0.1:${port}/`]);
+        expect(r.out, readFileSync(join(out, 'run', 'error.log'), 'utf8')).toMatch(/^14 passed, 0 failed$/m);
+        expect(r.code).toBe(0);
+      } finally {
+        spawnSync(APACHE_BIN, ['-f', join(out, 'httpd.conf'), '-k', 'stop'], { env });
+        for (let i = 0; i < 100 && existsSync(pidFile); i++) await sleep(50);
+      }
+    },
+    60_000,
+  );
 });

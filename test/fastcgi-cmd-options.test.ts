@@ -77,7 +77,7 @@ describe.runIf(havePerlFcgi)('FcgidCmdOptions', () => {
     expect(a[0]).toMatch(/ foo=- baz=global$/);
   }, 30_000);
 
-  it('a command that does not exist stops the server with Apache\'s message', async () => {
+  it("a command that does not exist stops the server with Apache's message", async () => {
     const conf = join(base, 'bad.conf');
     writeFileSync(conf, `Include "${PROFILES_DIR}/apache.conf"\nFcgidCmdOptions /no/such/app.fcgi MaxProcesses 2\n`);
     await expect(spawnServe([site, '--port', '0', '--config', conf])).rejects.toThrow(/Command \/no\/such\/app\.fcgi cannot be accessed: \(2\)No such file or directory/);

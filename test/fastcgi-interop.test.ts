@@ -188,7 +188,11 @@ const LIBRARIES: Library[] = [
     name: 'C libfcgi',
     path: '/c/app.fcgi',
     missing: () =>
-      !has('gcc', ['--version']) ? 'gcc missing (apt-get install gcc)' : !existsSync('/usr/include/fcgiapp.h') ? 'libfcgi headers missing (apt-get install libfcgi-dev)' : undefined,
+      !has('gcc', ['--version'])
+        ? 'gcc missing (apt-get install gcc)'
+        : !existsSync('/usr/include/fcgiapp.h')
+          ? 'libfcgi headers missing (apt-get install libfcgi-dev)'
+          : undefined,
     install: (dir) => {
       writeFileSync(join(dir, 'app.c'), C_APP);
       execFileSync('gcc', ['-O2', '-o', join(dir, 'app.fcgi'), join(dir, 'app.c'), '-lfcgi']);
@@ -277,7 +281,10 @@ async function startFpm(): Promise<void> {
   const pool = (name: string, listen: string): string =>
     `[${name}]\n${isRoot ? 'user = www-data\ngroup = www-data\n' : ''}listen = ${listen}\nlisten.mode = 0666\npm = static\npm.max_children = 1\nphp_admin_value[post_max_size] = 64M\ncatch_workers_output = yes\n`;
   const conf = join(base, 'php-fpm.conf');
-  writeFileSync(conf, `[global]\npid = ${join(base, 'fpm.pid')}\nerror_log = ${join(base, 'fpm.log')}\ndaemonize = no\n${pool('tcp', `127.0.0.1:${fpmPort}`)}${pool('unix', fpmSocket)}`);
+  writeFileSync(
+    conf,
+    `[global]\npid = ${join(base, 'fpm.pid')}\nerror_log = ${join(base, 'fpm.log')}\ndaemonize = no\n${pool('tcp', `127.0.0.1:${fpmPort}`)}${pool('unix', fpmSocket)}`,
+  );
   fpm = spawn(PHP_FPM!, ['-F', '-R', '-y', conf], { stdio: 'ignore' });
   for (let i = 0; i < 100 && !existsSync(fpmSocket); i++) await new Promise((r) => setTimeout(r, 50));
 }
@@ -318,11 +325,14 @@ afterAll(async () => {
 function send(port: number, path: string, method: string, body?: Buffer, chunked = false): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const length = body && !chunked ? { 'Content-Length': body.length } : {};
-    const req = request({ host: '127.0.0.1', port, path, method, headers: { Connection: 'close', ...(body ? { 'Content-Type': 'application/octet-stream', ...length } : {}) } }, (r) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method, headers: { Connection: 'close', ...(body ? { 'Content-Type': 'application/octet-stream', ...length } : {}) } },
+      (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on('error', reject);
     if (body && chunked) for (let i = 0; i < body.length; i += 100_000) req.write(body.subarray(i, i + 100_000));
     req.end(chunked ? undefined : body);
@@ -344,7 +354,6 @@ function fields(body: Buffer): Record<string, string> {
   if (f.pid) pids.add(Number(f.pid));
   return f;
 }
-
 
 const TEN_MIB = 10 * 1024 * 1024;
 

@@ -16,8 +16,20 @@ const base = mkdtempSync(join(tmpdir(), 'htsandbox-fcgi-mux-'));
 const site = join(base, 'site');
 let server: ServeChild;
 
-const fields = (body: Buffer): Record<string, string> => Object.fromEntries(body.toString().split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-const events = (dir: string): string[] => (existsSync(join(site, dir, 'events.log')) ? readFileSync(join(site, dir, 'events.log'), 'utf8').split('\n').filter(Boolean) : []);
+const fields = (body: Buffer): Record<string, string> =>
+  Object.fromEntries(
+    body
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+const events = (dir: string): string[] =>
+  existsSync(join(site, dir, 'events.log'))
+    ? readFileSync(join(site, dir, 'events.log'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+    : [];
 
 beforeAll(async () => {
   for (const dir of ['mpx', 'plain']) {

@@ -52,7 +52,10 @@ describe('FastCGI records', () => {
     const body = r.subarray(8);
     expect([...body.subarray(0, 2)]).toEqual([1, 1]);
     expect(body[4]! & 0x80).toBe(0x80);
-    expect(decodePairs(body)).toEqual([['A', 'b'], ['N'.repeat(200), 'v'.repeat(127)]]);
+    expect(decodePairs(body)).toEqual([
+      ['A', 'b'],
+      ['N'.repeat(200), 'v'.repeat(127)],
+    ]);
   });
   it('encodes a whole request that decodes back to its parts, for any body size and role', () => {
     const env: Record<string, string> = { A: 'b', ['N'.repeat(200)]: 'v'.repeat(300), EMPTY: '' };
@@ -72,7 +75,17 @@ describe('FastCGI records', () => {
       expect(stdin.every((r) => r.content.length <= FCGI_MAX_CONTENT)).toBe(true);
       expect(Buffer.concat(stdin.map((r) => r.content)).equals(body)).toBe(true);
       // The record sequence is the one encodeParams/encodeStream give separately.
-      expect(Buffer.concat(wire).equals(Buffer.concat([encodeBeginRequest(1, 1, 1), ...encodeParams(1, env)!, encodeRecord(RecordType.PARAMS, 1), ...encodeStream(RecordType.STDIN, 1, body), encodeRecord(RecordType.STDIN, 1)]))).toBe(true);
+      expect(
+        Buffer.concat(wire).equals(
+          Buffer.concat([
+            encodeBeginRequest(1, 1, 1),
+            ...encodeParams(1, env)!,
+            encodeRecord(RecordType.PARAMS, 1),
+            ...encodeStream(RecordType.STDIN, 1, body),
+            encodeRecord(RecordType.STDIN, 1),
+          ]),
+        ),
+      ).toBe(true);
     }
     const auth = decodeAll(encodeRequest(1, 2, 0, { X: 'y' }, null)!).records;
     expect(auth.map((r) => r.type)).toEqual([RecordType.BEGIN_REQUEST, RecordType.PARAMS, RecordType.PARAMS]);
@@ -91,7 +104,11 @@ describe('FastCGI records', () => {
     // Explicitly: a run reused at the end that no longer fits in one record with what precedes it.
     const big = 'y'.repeat(40_000);
     const memory = new ParamsMemory();
-    for (const e of [{ A: 'v', B: big }, { A: big, B: big }, { A: 'v', B: big }]) {
+    for (const e of [
+      { A: 'v', B: big },
+      { A: big, B: big },
+      { A: 'v', B: big },
+    ]) {
       expect(Buffer.concat(encodeRequest(1, 1, 1, e, null, memory)!).equals(Buffer.concat(encodeRequest(1, 1, 1, e, null)!))).toBe(true);
     }
     const step = fc.array(fc.option(value, { freq: 8 }), { minLength: 8, maxLength: 8 });
@@ -119,7 +136,12 @@ describe('FastCGI records', () => {
   });
   it('decodes the same records for any chunking', () => {
     const padded = Buffer.concat([Buffer.from([1, 6, 0, 1, 0, 3, 5, 0]), Buffer.from('abc'), Buffer.alloc(5)]);
-    const stream = Buffer.concat([encodeBeginRequest(1, 1, 0), padded, encodeRecord(RecordType.STDOUT, 1, Buffer.from('hello')), encodeRecord(RecordType.END_REQUEST, 1, Buffer.alloc(8))]);
+    const stream = Buffer.concat([
+      encodeBeginRequest(1, 1, 0),
+      padded,
+      encodeRecord(RecordType.STDOUT, 1, Buffer.from('hello')),
+      encodeRecord(RecordType.END_REQUEST, 1, Buffer.alloc(8)),
+    ]);
     const whole = decodeAll([stream]);
     expect(whole.records.map((r) => r.type)).toEqual([1, 6, 6, 3]);
     expect(whole.records[1]!.content.toString()).toBe('abc');

@@ -84,7 +84,10 @@ describe('FastCGI soak', () => {
     expect(failed).toBeLessThan(300);
     expect(await server.stop()).toBe(0);
     // Every failure was logged as the host logs it.
-    const logged = server.log().split('\n').filter((l) => /(End of script output|Premature end of script) (before )?headers/.test(l)).length;
+    const logged = server
+      .log()
+      .split('\n')
+      .filter((l) => /(End of script output|Premature end of script) (before )?headers/.test(l)).length;
     expect(logged).toBe(failed);
     await new Promise((r) => setTimeout(r, 300));
     let left: string[] = [];

@@ -24,7 +24,6 @@ afterAll(async () => {
 const app = (version: string): string =>
   `#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) {\n  sleep 1 if ($ENV{QUERY_STRING} // '') eq 'slow';\n  print "Content-Type: text/plain\\r\\n\\r\\n${version} $$\\n";\n}\n`;
 
-
 describe.runIf(havePerlFcgi)('FastCGI stale code', () => {
   it('an idle process edited in place keeps its old code, and htsandbox says so', async () => {
     const site = join(base, 'seq');

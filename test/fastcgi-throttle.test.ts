@@ -43,7 +43,10 @@ beforeAll(async () => {
     chmodSync(join(site, `${b}.fcgi`), 0o755);
   }
   // Output trickles in under FcgidIOTimeout, so only the busy timeout can stop it.
-  writeFileSync(join(base, 'host.conf'), `Include "${PROFILES_DIR}/apache.conf"\nFcgidSpawnScoreUpLimit 4\nFcgidBusyTimeout 2\nFcgidBusyScanInterval 1\nFcgidIOTimeout 30\nFcgidIdleTimeout 1\nFcgidIdleScanInterval 1\nFcgidMinProcessesPerClass 0\n`);
+  writeFileSync(
+    join(base, 'host.conf'),
+    `Include "${PROFILES_DIR}/apache.conf"\nFcgidSpawnScoreUpLimit 4\nFcgidBusyTimeout 2\nFcgidBusyScanInterval 1\nFcgidIOTimeout 30\nFcgidIdleTimeout 1\nFcgidIdleScanInterval 1\nFcgidMinProcessesPerClass 0\n`,
+  );
   server = await spawnServe([site, '--port', '0', '--config', join(base, 'host.conf')]);
 });
 
@@ -55,7 +58,11 @@ afterAll(async () => {
 describe('FastCGI process manager limits', () => {
   it('a class that keeps crashing is throttled by its spawn score, then spawns again', async () => {
     // Each crash costs 1 (spawn) + 2 (exit): after two the score is 6, over the limit of 4.
-    const throttled = (): string[] => server.log().split('\n').filter((l) => l.includes('spawn score over'));
+    const throttled = (): string[] =>
+      server
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('spawn score over'));
     const times: number[] = [];
     for (let i = 0; i < 3; i++) {
       if (i === 2) expect(throttled(), 'the first two spawns are not throttled').toEqual([]);
@@ -83,10 +90,12 @@ describe('FastCGI process manager limits', () => {
     try {
       expect((await get(q.port, '/app.fcgi')).status).toBe(200);
       const t0 = Date.now();
-      const took = await Promise.all([0, 1].map(async (i) => {
-        expect((await get(q.port, `/app.fcgi?sleep=0.2&n=${i}`)).status).toBe(200);
-        return Date.now() - t0;
-      }));
+      const took = await Promise.all(
+        [0, 1].map(async (i) => {
+          expect((await get(q.port, `/app.fcgi?sleep=0.2&n=${i}`)).status).toBe(200);
+          return Date.now() - t0;
+        }),
+      );
       // Handed over at once the second would end near 0.4 s; mod_fcgid's sleep makes it 1 s or more.
       expect(Math.max(...took)).toBeGreaterThanOrEqual(1000);
     } finally {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeRecord, previewBytes } from '../src/grammar/fastcgi-describe.js';
-import { encodePair, encodeRecord, RecordType } from '../src/grammar/fastcgi-records.js';
+import { encodePair, RecordType } from '../src/grammar/fastcgi-records.js';
 import { get, spawnServe, type ServeChild } from './helpers/serve-in-process.js';
 import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
 import { PROFILES_DIR } from './helpers/private-apache.js';
@@ -15,7 +15,9 @@ describe('describeRecord', () => {
   it('names each record type with its request id and what its content means', () => {
     const begin = Buffer.from([0, 1, 1, 0, 0, 0, 0, 0]);
     expect(describeRecord(record(RecordType.BEGIN_REQUEST, 1, begin))).toBe('BEGIN_REQUEST #1 role RESPONDER, FCGI_KEEP_CONN');
-    expect(describeRecord(record(RecordType.BEGIN_REQUEST, 3, Buffer.from([0, 2, 0, 0, 0, 0, 0, 0])))).toBe('BEGIN_REQUEST #3 role AUTHORIZER, no FCGI_KEEP_CONN (close after the request)');
+    expect(describeRecord(record(RecordType.BEGIN_REQUEST, 3, Buffer.from([0, 2, 0, 0, 0, 0, 0, 0])))).toBe(
+      'BEGIN_REQUEST #3 role AUTHORIZER, no FCGI_KEEP_CONN (close after the request)',
+    );
     const params = Buffer.concat([encodePair('SCRIPT_NAME', '/a.fcgi'), encodePair('QUERY_STRING', '')]);
     expect(describeRecord(record(RecordType.PARAMS, 1, params))).toBe(`PARAMS #1 ${params.length} bytes, 2 pairs: SCRIPT_NAME=/a.fcgi QUERY_STRING=`);
     expect(describeRecord(record(RecordType.PARAMS, 1))).toBe('PARAMS #1 empty: end of PARAMS');
@@ -45,7 +47,10 @@ afterAll(async () => {
 describe.runIf(havePerlFcgi)('serve --trace-fcgi', () => {
   it('logs a request and its answer record by record, and nothing without the flag', async () => {
     const file = join(base, 'app.fcgi');
-    writeFileSync(file, '#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) {\n  my $in = <STDIN>;\n  print "Content-Type: text/plain\\r\\n\\r\\ngot $in";\n}\n');
+    writeFileSync(
+      file,
+      '#!/usr/bin/perl\nuse FCGI;\nmy $r = FCGI::Request();\nwhile ($r->Accept() >= 0) {\n  my $in = <STDIN>;\n  print "Content-Type: text/plain\\r\\n\\r\\ngot $in";\n}\n',
+    );
     chmodSync(file, 0o755);
     const conf = join(base, 'host.conf');
     writeFileSync(conf, `Include "${PROFILES_DIR}/apache.conf"\n`);
@@ -66,7 +71,11 @@ describe.runIf(havePerlFcgi)('serve --trace-fcgi', () => {
       expect(res).toBe('got hello');
       expect((await get(s.port, '/app.fcgi')).status).toBe(200);
       await s.stop();
-      const lines = s.log().split('\n').filter((l) => l.includes('"module":"fcgi-trace"')).map((l) => JSON.parse(l) as { msg: string; peer: string; direction: string });
+      const lines = s
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('"module":"fcgi-trace"'))
+        .map((l) => JSON.parse(l) as { msg: string; peer: string; direction: string });
       if (!traced) {
         expect(lines).toEqual([]);
         continue;

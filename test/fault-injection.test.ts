@@ -79,7 +79,7 @@ function jobs(total: number): Job[] {
     }
   }
   let seed = 14;
-  const rand = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const rand = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   for (let i = list.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [list[i], list[j]] = [list[j]!, list[i]!];
@@ -151,106 +151,116 @@ describe.runIf(havePerlFcgi)('fault injection under load', () => {
     rmSync(base, { recursive: true, force: true });
   });
 
-  it(`${TOTAL} requests at ${CONNECTIONS} connections: up, answered, no leak, RSS plateaus, nothing left`, async () => {
-    const t0 = Date.now();
-    copySite(join(PROJECT_ROOT, 'test/fixtures/fault-site'), siteRoot);
-    const conf = join(base, 'host.conf');
-    writeHostConfig(
-      conf,
-      siteRoot,
-      join(PROFILES_DIR, 'apache.conf'),
-      [
-        isRoot ? 'User www-data\nGroup www-data' : '',
-        // Hangs are bounded by these, not by the test.
-        'Timeout 2',
-        'FcgidIOTimeout 2',
-        'FcgidBusyTimeout 4',
-        'FcgidBusyScanInterval 1',
-        // Idle applications end soon and none is kept: the descriptor baseline is "no application".
-        'FcgidIdleTimeout 2',
-        'FcgidIdleScanInterval 1',
-        'FcgidMinProcessesPerClass 0',
-        'FcgidMaxProcessesPerClass 16',
-        // Crashing applications are the point here: mod_fcgid's spawn score would otherwise
-        // stop spawning for tens of seconds after a burst of crashes (each exit scores 2, and
-        // the score decays by 1 a second), which tests the throttle, not the faults.
-        'FcgidSpawnScoreUpLimit 100000',
-      ].join('\n'),
-    );
-    server = await spawnServe([siteRoot, '--port', '0', '--host', '127.0.0.1', '--config', conf, '--error-log', join(base, 'error.log')]);
-    const pid = server.child.pid!;
-    let exited: string | undefined;
-    server.child.once('exit', (code, signal) => (exited = `exit code ${code}, signal ${signal}`));
-    const port = server.port;
-    const get = async (path: string): Promise<string> => statusLines((await sendRaw(port, Buffer.from(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`))).data)[0] ?? '(none)';
+  it(
+    `${TOTAL} requests at ${CONNECTIONS} connections: up, answered, no leak, RSS plateaus, nothing left`,
+    async () => {
+      const t0 = Date.now();
+      copySite(join(PROJECT_ROOT, 'test/fixtures/fault-site'), siteRoot);
+      const conf = join(base, 'host.conf');
+      writeHostConfig(
+        conf,
+        siteRoot,
+        join(PROFILES_DIR, 'apache.conf'),
+        [
+          isRoot ? 'User www-data\nGroup www-data' : '',
+          // Hangs are bounded by these, not by the test.
+          'Timeout 2',
+          'FcgidIOTimeout 2',
+          'FcgidBusyTimeout 4',
+          'FcgidBusyScanInterval 1',
+          // Idle applications end soon and none is kept: the descriptor baseline is "no application".
+          'FcgidIdleTimeout 2',
+          'FcgidIdleScanInterval 1',
+          'FcgidMinProcessesPerClass 0',
+          'FcgidMaxProcessesPerClass 16',
+          // Crashing applications are the point here: mod_fcgid's spawn score would otherwise
+          // stop spawning for tens of seconds after a burst of crashes (each exit scores 2, and
+          // the score decays by 1 a second), which tests the throttle, not the faults.
+          'FcgidSpawnScoreUpLimit 100000',
+        ].join('\n'),
+      );
+      server = await spawnServe([siteRoot, '--port', '0', '--host', '127.0.0.1', '--config', conf, '--error-log', join(base, 'error.log')]);
+      const pid = server.child.pid!;
+      let exited: string | undefined;
+      server.child.once('exit', (code, signal) => (exited = `exit code ${code}, signal ${signal}`));
+      const port = server.port;
+      const get = async (path: string): Promise<string> =>
+        statusLines((await sendRaw(port, Buffer.from(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`))).data)[0] ?? '(none)';
 
-    /** Waits until no FastCGI application of the site runs (ended as idle), at most 20 s. */
-    const appsGone = async (): Promise<string[]> => {
-      let apps: string[] = [];
-      for (let i = 0; i < 200; i++) {
-        apps = processesOfSite(siteRoot).filter((p) => p.includes('fault.fcgi'));
-        if (apps.length === 0) break;
-        await sleep(100);
+      /** Waits until no FastCGI application of the site runs (ended as idle), at most 20 s. */
+      const appsGone = async (): Promise<string[]> => {
+        let apps: string[] = [];
+        for (let i = 0; i < 200; i++) {
+          apps = processesOfSite(siteRoot).filter((p) => p.includes('fault.fcgi'));
+          if (apps.length === 0) break;
+          await sleep(100);
+        }
+        return apps;
+      };
+
+      // Warm-up of everything lazily opened, then the baseline with no application running.
+      for (const p of ['/static.txt', '/fault.cgi?ok', '/fault.fcgi?ok']) expect(await get(p)).toMatch(/ 200 /);
+      expect(await appsGone()).toEqual([]);
+      await sleep(200);
+      const baseline = fdTargets(pid);
+
+      // Batches of BATCH requests, each the same mix in the same order: the first is the warm-up
+      // whose peak RSS the others must not exceed by more than 10 %.
+      const batch = jobs(BATCH);
+      const batches: BatchResult[] = [];
+      for (let i = 0; i < TOTAL && !exited; i += BATCH) {
+        const b = await runBatch(port, pid, batch.slice(0, TOTAL - i));
+        batches.push(b);
+        process.stdout.write(
+          `[fault-injection] batch ${batches.length}: ${b.ms} ms, peak RSS ${b.peakRssKb} KiB, ${[...b.outcomes].map(([k, v]) => `${k} ${v.length}`).join(', ')}\n`,
+        );
       }
-      return apps;
-    };
 
-    // Warm-up of everything lazily opened, then the baseline with no application running.
-    for (const p of ['/static.txt', '/fault.cgi?ok', '/fault.fcgi?ok']) expect(await get(p)).toMatch(/ 200 /);
-    expect(await appsGone()).toEqual([]);
-    await sleep(200);
-    const baseline = fdTargets(pid);
+      // The server stays up.
+      expect(exited, `htsandbox ended under load (${exited}); its error log: ${join(base, 'error.log')}; stderr:\n${server.log().slice(-3000)}`).toBeUndefined();
+      expect(await get('/static.txt')).toMatch(/ 200 /);
 
-    // Batches of BATCH requests, each the same mix in the same order: the first is the warm-up
-    // whose peak RSS the others must not exceed by more than 10 %.
-    const batch = jobs(BATCH);
-    const batches: BatchResult[] = [];
-    for (let i = 0; i < TOTAL && !exited; i += BATCH) {
-      const b = await runBatch(port, pid, batch.slice(0, TOTAL - i));
-      batches.push(b);
-      process.stdout.write(`[fault-injection] batch ${batches.length}: ${b.ms} ms, peak RSS ${b.peakRssKb} KiB, ${[...b.outcomes].map(([k, v]) => `${k} ${v.length}`).join(', ')}\n`);
-    }
+      // Every request got an answer or a clean close.
+      for (const b of batches) {
+        const bad = [...b.outcomes].filter(([k]) => k !== 'answered' && k !== 'clean close');
+        expect(
+          bad.map(([k, v]) => `${k}: ${tally(v)}`),
+          'requests with neither an answer nor a clean close',
+        ).toEqual([]);
+      }
 
-    // The server stays up.
-    expect(exited, `htsandbox ended under load (${exited}); its error log: ${join(base, 'error.log')}; stderr:\n${server.log().slice(-3000)}`).toBeUndefined();
-    expect(await get('/static.txt')).toMatch(/ 200 /);
+      // Descriptors exactly back to the baseline once the applications are gone.
+      expect(await appsGone(), 'FastCGI applications still running after FcgidIdleTimeout').toEqual([]);
+      for (let i = 0; i < 50 && fdCount(pid) !== baseline.length; i++) await sleep(100);
+      const now = fdTargets(pid);
+      const before = new Set(baseline);
+      expect(now.length, `open now and not at the baseline:\n${now.filter((f) => !before.has(f)).join('\n')}`).toBe(baseline.length);
 
-    // Every request got an answer or a clean close.
-    for (const b of batches) {
-      const bad = [...b.outcomes].filter(([k]) => k !== 'answered' && k !== 'clean close');
-      expect(bad.map(([k, v]) => `${k}: ${tally(v)}`), 'requests with neither an answer nor a clean close').toEqual([]);
-    }
+      // RSS plateaus: no batch after the warm-up raises its peak by more than 10 %, or by more
+      // than V8's young generation (two semi-spaces of up to 16 MiB in Node 20, plus slack) when
+      // that is more: V8 grows it while scripts flood stderr into the log and shrinks it when
+      // idle, so a batch's peak varies by up to ~30 MB whether or not anything is kept (100,000
+      // requests: 148 MB, then 127 to 167 MB without a trend). A leak of script output is far
+      // beyond: each 10 MB of stderr kept 55 MB (343 MB, then 433 MB).
+      // A long run (`npm run soak`) compares its second half with the highest peak of its first
+      // half, which samples that variation better than one warm-up batch: a leak still grows.
+      const peaks = batches.map((b) => b.peakRssKb);
+      const warmUp = peaks.slice(0, Math.max(1, Math.floor(peaks.length / 2)));
+      const warmPeak = Math.max(...warmUp);
+      const allowedKb = Math.max(warmPeak * 1.1, warmPeak + YOUNG_GENERATION_KB);
+      expect(Math.max(...peaks.slice(warmUp.length)), `peak RSS of each batch (KiB): ${peaks.join(', ')}`).toBeLessThanOrEqual(allowedKb);
 
-    // Descriptors exactly back to the baseline once the applications are gone.
-    expect(await appsGone(), 'FastCGI applications still running after FcgidIdleTimeout').toEqual([]);
-    for (let i = 0; i < 50 && fdCount(pid) !== baseline.length; i++) await sleep(100);
-    const now = fdTargets(pid);
-    const before = new Set(baseline);
-    expect(now.length, `open now and not at the baseline:\n${now.filter((f) => !before.has(f)).join('\n')}`).toBe(baseline.length);
+      // Nothing left after shutdown: scripts, applications, and the children they forked.
+      expect(await server.stop(), 'exit code after SIGTERM').toBe(0);
+      let left = processesOfSite(siteRoot);
+      for (let i = 0; i < 30 && left.length > 0; i++) {
+        await sleep(100);
+        left = processesOfSite(siteRoot);
+      }
+      expect(left, 'processes of the site left after the server stopped').toEqual([]);
 
-    // RSS plateaus: no batch after the warm-up raises its peak by more than 10 %, or by more
-    // than V8's young generation (two semi-spaces of up to 16 MiB in Node 20, plus slack) when
-    // that is more: V8 grows it while scripts flood stderr into the log and shrinks it when
-    // idle, so a batch's peak varies by up to ~30 MB whether or not anything is kept (100,000
-    // requests: 148 MB, then 127 to 167 MB without a trend). A leak of script output is far
-    // beyond: each 10 MB of stderr kept 55 MB (343 MB, then 433 MB).
-    // A long run (`npm run soak`) compares its second half with the highest peak of its first
-    // half, which samples that variation better than one warm-up batch: a leak still grows.
-    const peaks = batches.map((b) => b.peakRssKb);
-    const warmUp = peaks.slice(0, Math.max(1, Math.floor(peaks.length / 2)));
-    const warmPeak = Math.max(...warmUp);
-    const allowedKb = Math.max(warmPeak * 1.1, warmPeak + YOUNG_GENERATION_KB);
-    expect(Math.max(...peaks.slice(warmUp.length)), `peak RSS of each batch (KiB): ${peaks.join(', ')}`).toBeLessThanOrEqual(allowedKb);
-
-    // Nothing left after shutdown: scripts, applications, and the children they forked.
-    expect(await server.stop(), 'exit code after SIGTERM').toBe(0);
-    let left = processesOfSite(siteRoot);
-    for (let i = 0; i < 30 && left.length > 0; i++) {
-      await sleep(100);
-      left = processesOfSite(siteRoot);
-    }
-    expect(left, 'processes of the site left after the server stopped').toEqual([]);
-
-    expect(Date.now() - t0, 'time budget').toBeLessThan(BUDGET_MS);
-  }, BUDGET_MS + 60_000);
+      expect(Date.now() - t0, 'time budget').toBeLessThan(BUDGET_MS);
+    },
+    BUDGET_MS + 60_000,
+  );
 });

@@ -11,8 +11,7 @@ import { isAlive } from './helpers/processes.js';
 const app: FcgiApp = { classKey: 'sleep', program: '/bin/sleep', args: ['30'], cwd: '/', env: { PATH: '/usr/bin:/bin' }, label: '/bin/sleep' };
 
 type Outcome = { lease: FcgiLease } | { error: AcquireError };
-const acquire = (pool: FcgiProcessPool): Promise<Outcome> =>
-  new Promise((resolve) => pool.acquire(app, (error, lease) => resolve(error ? { error } : { lease: lease! })));
+const acquire = (pool: FcgiProcessPool): Promise<Outcome> => new Promise((resolve) => pool.acquire(app, (error, lease) => resolve(error ? { error } : { lease: lease! })));
 
 let pool: FcgiProcessPool | undefined;
 let dir: string | undefined;

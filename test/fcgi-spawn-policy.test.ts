@@ -2,7 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { decideAcquire, decideSweep, DEFAULT_FCGI_LIMITS, scoreAfter, spawnWaitMs, type ProcRecord } from '../src/engine/fcgi-spawn-policy.js';
 
-const rec = (id: number, state: ProcRecord['state'], lastActiveAt: number, classKey = 'a', startedAt = 0): ProcRecord => ({ id, classKey, state, requests: 0, startedAt, lastActiveAt });
+const rec = (id: number, state: ProcRecord['state'], lastActiveAt: number, classKey = 'a', startedAt = 0): ProcRecord => ({
+  id,
+  classKey,
+  state,
+  requests: 0,
+  startedAt,
+  lastActiveAt,
+});
 const limits = { ...DEFAULT_FCGI_LIMITS, maxPerClass: 2 };
 
 describe('FastCGI spawn policy', () => {

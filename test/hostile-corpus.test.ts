@@ -51,7 +51,10 @@ const post = (path: string, fields: string[], body: string): string => req(`POST
 const rawCases: RawCase[] = [
   // --- request smuggling: framing the two servers must read alike
   raw('smuggle-cl-te', post('/env.cgi', ['Content-Length: 4', 'Transfer-Encoding: chunked'], `0${CRLF}${CRLF}`)),
-  raw('smuggle-te-cl-pipelined', post('/env.cgi', ['Transfer-Encoding: chunked', 'Content-Length: 40', 'Connection: keep-alive'], `0${CRLF}${CRLF}` + req('GET /.htpasswd HTTP/1.1'))),
+  raw(
+    'smuggle-te-cl-pipelined',
+    post('/env.cgi', ['Transfer-Encoding: chunked', 'Content-Length: 40', 'Connection: keep-alive'], `0${CRLF}${CRLF}` + req('GET /.htpasswd HTTP/1.1')),
+  ),
   raw('smuggle-cl-cl-differ', post('/env.cgi', ['Content-Length: 3', 'Content-Length: 5'], 'abcde')),
   raw('smuggle-cl-cl-same', post('/env.cgi', ['Content-Length: 3', 'Content-Length: 3'], 'abc')),
   raw('smuggle-cl-list', post('/env.cgi', ['Content-Length: 3, 3'], 'abc')),
@@ -94,8 +97,20 @@ const rawCases: RawCase[] = [
   raw('field-8bit-name', req('GET /index.html HTTP/1.1', ['X-\xe9: b'])),
   raw('field-bare-cr', req('GET /index.html HTTP/1.1', ['X-A: a\rb'])),
   raw('field-9000', req('GET /index.html HTTP/1.1', [`X-Big: ${'b'.repeat(9000)}`])),
-  raw('field-100', req('GET /index.html HTTP/1.1', Array.from({ length: 98 }, (_, i) => `X-F${i}: v`))),
-  raw('field-101', req('GET /index.html HTTP/1.1', Array.from({ length: 101 }, (_, i) => `X-F${i}: v`))),
+  raw(
+    'field-100',
+    req(
+      'GET /index.html HTTP/1.1',
+      Array.from({ length: 98 }, (_, i) => `X-F${i}: v`),
+    ),
+  ),
+  raw(
+    'field-101',
+    req(
+      'GET /index.html HTTP/1.1',
+      Array.from({ length: 101 }, (_, i) => `X-F${i}: v`),
+    ),
+  ),
   raw('host-missing-11', `GET /index.html HTTP/1.1${CRLF}Connection: close${CRLF}${CRLF}`),
   raw('host-missing-10', `GET /index.html HTTP/1.0${CRLF}${CRLF}`),
   raw('host-twice', req('GET /index.html HTTP/1.1', ['Host: localhost', 'Host: evil.example'])),
@@ -169,14 +184,22 @@ const rawCases: RawCase[] = [
  * request smuggling's ambiguous framings among them, where refusing is the safer answer.
  */
 const DELIBERATE: Record<string, { ours: string; apache: string; why: string }> = {
-  'smuggle-cl-te': { ours: '400', apache: '200', why: 'Content-Length with Transfer-Encoding: Node refuses the ambiguous framing (RFC 9112 6.1 allows it); Apache drops Content-Length and closes after' },
+  'smuggle-cl-te': {
+    ours: '400',
+    apache: '200',
+    why: 'Content-Length with Transfer-Encoding: Node refuses the ambiguous framing (RFC 9112 6.1 allows it); Apache drops Content-Length and closes after',
+  },
   'smuggle-te-cl-pipelined': { ours: '400', apache: '200', why: 'the same framing with a request smuggled behind it: refused, nothing after it is read' },
   'te-twice': { ours: '400', apache: '200', why: 'two Transfer-Encoding fields: Node refuses them, Apache reads `chunked, chunked` as chunked' },
   'te-obs-fold': { ours: '400', apache: '200', why: 'a folded Transfer-Encoding: Node refuses obs-fold (RFC 9112 5.2), Apache unfolds it' },
   'field-obs-fold': { ours: '400', apache: '200', why: 'obs-fold in any field: refused by Node, unfolded by Apache' },
   'te-chunk-size-space-ext': { ours: '400', apache: '200', why: 'a space between chunk size and `;`: llhttp refuses it, Apache reads it' },
   'line-double-space': { ours: '200', apache: '400', why: 'two spaces after the method: llhttp accepts them and hides them, Apache (HttpProtocolOptions Strict) refuses' },
-  'line-http09': { ours: 'no answer (timeout)', apache: 'non-http (40 bytes)', why: 'htsandbox does not speak HTTP/0.9: Node waits for the rest of a head (then Timeout), Apache sends the bare body' },
+  'line-http09': {
+    ours: 'no answer (timeout)',
+    apache: 'non-http (40 bytes)',
+    why: 'htsandbox does not speak HTTP/0.9: Node waits for the rest of a head (then Timeout), Apache sends the bare body',
+  },
   'line-http12': { ours: '400', apache: '200', why: 'HTTP/1.2: llhttp accepts only the versions it knows, Apache serves any HTTP/1.x' },
   'line-http99': { ours: '400', apache: '200', why: 'HTTP/9.9: likewise refused by llhttp, served by Apache' },
   'target-raw-8bit': { ours: '400', apache: '404', why: 'raw bytes above 0x7f in the target: llhttp refuses them, Apache looks the path up' },
@@ -184,7 +207,9 @@ const DELIBERATE: Record<string, { ours: string; apache: string; why: string }> 
 
 /** The conformance cases' requests as raw bytes (answer only: the conformance suite compares them). */
 function conformanceRequests(caseName: string): RawCase[] {
-  const lines = readFileSync(join(CASES, caseName, 'requests.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileSync(join(CASES, caseName, 'requests.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   return lines.map((l) => {
     const r = JSON.parse(l) as { name: string; path: string; method?: string; headers?: Record<string, string>; body?: string };
     const body = r.body ?? '';

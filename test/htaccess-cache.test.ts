@@ -98,8 +98,11 @@ describe('htaccess cache', () => {
     mkdirSync(join(root, 'rw'));
     mkdirSync(join(root, 'if'));
     for (const d of ['rw', 'if']) writeFileSync(join(root, d, 'a.txt'), 'a');
-    writeFileSync(join(root, 'rw', '.htaccess'), 'RewriteEngine On\nRewriteCond expr "filesize(\'%{DOCUMENT_ROOT}/flag\') -gt 0 && -e \'%{DOCUMENT_ROOT}/flag\'"\nRewriteRule ^ - [F]\n');
-    writeFileSync(join(root, 'if', '.htaccess'), '<If "filesize(\'%{DOCUMENT_ROOT}/flag\') -gt 0 && -e \'%{DOCUMENT_ROOT}/flag\'">\nRequire all denied\n</If>\n');
+    writeFileSync(
+      join(root, 'rw', '.htaccess'),
+      "RewriteEngine On\nRewriteCond expr \"filesize('%{DOCUMENT_ROOT}/flag') -gt 0 && -e '%{DOCUMENT_ROOT}/flag'\"\nRewriteRule ^ - [F]\n",
+    );
+    writeFileSync(join(root, 'if', '.htaccess'), "<If \"filesize('%{DOCUMENT_ROOT}/flag') -gt 0 && -e '%{DOCUMENT_ROOT}/flag'\">\nRequire all denied\n</If>\n");
     const site = createSiteContext({ siteRoot: root, profile: 'apache' });
     if ('error' in site) throw new Error(site.error);
     const status = async (rawPath: string): Promise<number> => {

@@ -50,16 +50,13 @@ describe('a huge .htaccess', () => {
     const order: string[] = [];
     // The first request to the huge file's directory; sent completely before the other one.
     const big = new Promise<{ status: number; header: string | string[] | undefined }>((resolve, reject) => {
-      const req = request(
-        { host: '127.0.0.1', port: server.port, path: '/big/x.txt', headers: { Connection: 'close', 'User-Agent': 'final-bot' } },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            order.push('big');
-            resolve({ status: res.statusCode ?? 0, header: res.headers['x-final-bot'] });
-          });
-        },
-      );
+      const req = request({ host: '127.0.0.1', port: server.port, path: '/big/x.txt', headers: { Connection: 'close', 'User-Agent': 'final-bot' } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          order.push('big');
+          resolve({ status: res.statusCode ?? 0, header: res.headers['x-final-bot'] });
+        });
+      });
       req.on('error', reject);
       req.end();
     });

@@ -12,9 +12,7 @@ const LAYERS = ['vocabulary', 'grammar', 'engine', 'adapters', 'server', 'cli'];
 const IO_MODULES = /^node:(fs|net|http|https|child_process|dgram|tls|cluster|worker_threads)(\/|$)/;
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
 }
 
 describe('layering', () => {

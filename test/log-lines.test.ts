@@ -28,7 +28,7 @@ describe('script output lines for the error log', () => {
   });
 
   it("keeps a bounded part of a request's error-log lines in the dashboard's record", () => {
-    const rec: RequestRecord = { id: 1, time: 0, method: 'GET', url: '/', status: 0, handler: '', server: 1, log: [], headers: {} };
+    const rec: RequestRecord = { id: 1, time: 0, method: 'GET', url: '/', status: 0, handler: '', server: 1, log: [], rawHeaders: [] };
     for (let i = 0; i < 10_000; i++) addLogLine(rec, `line ${i} ${'e'.repeat(5000)}`);
     expect(rec.log.length).toBe(51);
     expect(rec.log[0]).toMatch(/^line 0 e+… \(\d+ bytes more\)$/);

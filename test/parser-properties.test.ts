@@ -29,7 +29,41 @@ const SEEDS = [
   '<RequireAll>\nRequire ip 10.1\nRequire not host x\n</RequireAll>\n',
 ];
 
-const TOKENS = ['<', '>', '</', '"', "'", '\\', '\n', '\r\n', '\\\n', '#', ' ', '\t', '\0', '\xef\xbb\xbf', '${X}', '[L,R=301]', '(?i)', '[[:alpha:]]', '<Files', '</Files>', '<IfModule', '</IfModule>', 'RewriteRule', 'Options', '+', '-', '*', '(', ')', '{', '}', '=', ','];
+const TOKENS = [
+  '<',
+  '>',
+  '</',
+  '"',
+  "'",
+  '\\',
+  '\n',
+  '\r\n',
+  '\\\n',
+  '#',
+  ' ',
+  '\t',
+  '\0',
+  '\xef\xbb\xbf',
+  '${X}',
+  '[L,R=301]',
+  '(?i)',
+  '[[:alpha:]]',
+  '<Files',
+  '</Files>',
+  '<IfModule',
+  '</IfModule>',
+  'RewriteRule',
+  'Options',
+  '+',
+  '-',
+  '*',
+  '(',
+  ')',
+  '{',
+  '}',
+  '=',
+  ',',
+];
 
 function positionsInside(text: string, diags: readonly Diagnostic[]): boolean {
   const lines = text.split('\n');
@@ -61,26 +95,33 @@ function judge(text: string): void {
 
 const latin1 = fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 300 });
 const tokenSoup = fc.array(fc.constantFrom(...TOKENS, 'a', 'b', 'x.php'), { maxLength: 80 }).map((a) => a.join(''));
-const mutated = fc
-  .tuple(fc.constantFrom(...SEEDS), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 3 }), fc.constantFrom(...TOKENS)), { maxLength: 6 }))
-  .map(([seed, edits]) => {
-    let s = seed;
-    for (const [pos, del, ins] of edits) {
-      const p = pos % (s.length + 1);
-      s = s.slice(0, p) + ins + s.slice(p + del);
-    }
-    return s;
-  });
+const mutated = fc.tuple(fc.constantFrom(...SEEDS), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 3 }), fc.constantFrom(...TOKENS)), { maxLength: 6 })).map(([seed, edits]) => {
+  let s = seed;
+  for (const [pos, del, ins] of edits) {
+    const p = pos % (s.length + 1);
+    s = s.slice(0, p) + ins + s.slice(p + del);
+  }
+  return s;
+});
 
 describe('grammar properties', () => {
   it('random bytes: no throw, positions inside', () => {
-    fc.assert(fc.property(latin1, (t) => judge(t)), { numRuns: 40_000 });
+    fc.assert(
+      fc.property(latin1, (t) => judge(t)),
+      { numRuns: 40_000 },
+    );
   });
   it('token soup: no throw, positions inside', () => {
-    fc.assert(fc.property(tokenSoup, (t) => judge(t)), { numRuns: 30_000 });
+    fc.assert(
+      fc.property(tokenSoup, (t) => judge(t)),
+      { numRuns: 30_000 },
+    );
   });
   it('mutated real files: no throw, positions inside', () => {
-    fc.assert(fc.property(mutated, (t) => judge(t)), { numRuns: 30_000 });
+    fc.assert(
+      fc.property(mutated, (t) => judge(t)),
+      { numRuns: 30_000 },
+    );
   });
   it('large inputs finish: 100k lines and a 10 MB line', () => {
     const many = 'Options -Indexes\n'.repeat(100_000);

@@ -33,7 +33,11 @@ beforeAll(async () => {
   const resets = await backend((s) => s.once('data', () => s.resetAndDestroy()));
   const nothing = await freePort();
   const site = join(base, 'site');
-  for (const [dir, port] of [['silent', silent], ['resets', resets], ['nothing', nothing]] as const) {
+  for (const [dir, port] of [
+    ['silent', silent],
+    ['resets', resets],
+    ['nothing', nothing],
+  ] as const) {
     mkdirSync(join(site, dir), { recursive: true });
     writeFileSync(join(site, dir, 'app.php'), '<?php echo 1;\n');
     writeFileSync(join(site, dir, '.htaccess'), `SetHandler "proxy:fcgi://127.0.0.1:${port}"\n`);

@@ -29,7 +29,8 @@ describe('proxy: handler names', () => {
   });
 
   it('collects balancer members from <Proxy balancer://…> sections', () => {
-    const conf = '<Proxy "balancer://php">\nBalancerMember "fcgi://127.0.0.1:9000"\nBalancerMember "unix:/run/a.sock|fcgi://localhost"\nBalancerMember http://x/\n</Proxy>\nBalancerMember balancer://other fcgi://10.0.0.1:9001\n';
+    const conf =
+      '<Proxy "balancer://php">\nBalancerMember "fcgi://127.0.0.1:9000"\nBalancerMember "unix:/run/a.sock|fcgi://localhost"\nBalancerMember http://x/\n</Proxy>\nBalancerMember balancer://other fcgi://10.0.0.1:9001\n';
     const { nodes } = parseConfig(conf, { file: 'host.conf', kind: 'server', host: NO_HOST_FACTS });
     const { balancers, errors } = proxyBalancers(nodes);
     expect([...balancers.keys()]).toEqual(['php', 'other']);

@@ -10,7 +10,10 @@ describe('request size limits (LimitRequestLine, LimitRequestFieldSize, LimitReq
   it('refuses a field line over limit + 1 bytes with its note', () => {
     const field = (n: number): [string, string] => ['X-Long', 'x'.repeat(n - 'X-Long: '.length)];
     expect(checkRequestHead({ requestLineLength: 10, fields: [field(8191)] }, L)).toBeUndefined();
-    expect(checkRequestHead({ requestLineLength: 10, fields: [field(8192)] }, L)).toMatchObject({ status: 400, errorNotes: 'Size of a request header field exceeds server limit.' });
+    expect(checkRequestHead({ requestLineLength: 10, fields: [field(8192)] }, L)).toMatchObject({
+      status: 400,
+      errorNotes: 'Size of a request header field exceeds server limit.',
+    });
   });
   it('counts fields up to LimitRequestFields, 0 meaning none', () => {
     const fields = Array.from({ length: 101 }, (_, i): [string, string] => [`X-${i}`, 'v']);
@@ -38,8 +41,14 @@ describe("ap_read_request's Host and Transfer-Encoding checks (HttpProtocolOptio
     for (const h of ['localhost', 'a_b.example', 'Evil.Example', 'localhost:8080', '[::1]', '[::1]:80', '127.0.0.1']) expect(head('1.1', [['Host', h]]), h).toBeUndefined();
   });
   it('refuses two Host fields, spaces, bad ports, traversal, slashes and numeric names', () => {
-    expect(head('1.1', [['Host', 'localhost'], ['Host', 'evil.example']])).toBe(400);
-    for (const h of ['local host', 'localhost:99999', 'localhost:0', 'localhost:abc', '../../etc', 'a/b', 'a\\b', '1234', '[::1', '[zz]']) expect(head('1.1', [['Host', h]]), h).toBe(400);
+    expect(
+      head('1.1', [
+        ['Host', 'localhost'],
+        ['Host', 'evil.example'],
+      ]),
+    ).toBe(400);
+    for (const h of ['local host', 'localhost:99999', 'localhost:0', 'localhost:abc', '../../etc', 'a/b', 'a\\b', '1234', '[::1', '[zz]'])
+      expect(head('1.1', [['Host', h]]), h).toBe(400);
     expect(head('1.0', [['Host', 'a/b']])).toBe(400);
     expect(head('1.1', [['Host', 'localhost']], 'a/b')).toBe(400);
   });
@@ -47,7 +56,11 @@ describe("ap_read_request's Host and Transfer-Encoding checks (HttpProtocolOptio
     expect(head('0.9', [['Host', 'localhost']])).toBe(400);
   });
   it('refuses a Transfer-Encoding not ending in chunked (AH02539)', () => {
-    const te = (v: string) => head('1.1', [['Host', 'localhost'], ['Transfer-Encoding', v]]);
+    const te = (v: string) =>
+      head('1.1', [
+        ['Host', 'localhost'],
+        ['Transfer-Encoding', v],
+      ]);
     expect(te('chunked')).toBeUndefined();
     expect(te('gzip, chunked')).toBeUndefined();
     expect(te('CHUNKED')).toBeUndefined();

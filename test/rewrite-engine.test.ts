@@ -44,7 +44,10 @@ describe("a '?' that comes from the request (CVE-2024-38474, AH10508)", () => {
   });
   it('refuses a ? from a variable or a condition back-reference, not an escaped literal', () => {
     expect(round('RewriteRule ^v/ /env.cgi%{QUERY_STRING}', 'v/', undefined, { QUERY_STRING: '?a' })).toMatchObject({ kind: 'status', status: 403 });
-    expect(round('RewriteCond %{REQUEST_URI} ^/rw/c/(.*)$\nRewriteRule ^c/ /env.cgi/%1', 'c/a?b', undefined, { REQUEST_URI: '/rw/c/a?b' })).toMatchObject({ kind: 'status', status: 403 });
+    expect(round('RewriteCond %{REQUEST_URI} ^/rw/c/(.*)$\nRewriteRule ^c/ /env.cgi/%1', 'c/a?b', undefined, { REQUEST_URI: '/rw/c/a?b' })).toMatchObject({
+      kind: 'status',
+      status: 403,
+    });
     expect(round('RewriteRule ^e/(.*)$ /env.cgi\\?$1', 'e/a?b')).toMatchObject({ kind: 'status', status: 403 });
   });
   it('lets [B] escape the ? away', () => {
@@ -75,7 +78,11 @@ describe('a rewritten query string with controls or spaces (AH10411)', () => {
 
 describe('redirect targets (escape_absolute_uri)', () => {
   it('escapes the path after the host, lower-case hex, unless [NE]', () => {
-    expect(round('RewriteRule ^a/(.*)$ http://example.org/$1 [R]', 'a/a b%20"#{|}^`~;')).toMatchObject({ kind: 'redirect', status: 302, location: 'http://example.org/a%20b%2520%22%23%7b%7c%7d%5e%60~;' });
+    expect(round('RewriteRule ^a/(.*)$ http://example.org/$1 [R]', 'a/a b%20"#{|}^`~;')).toMatchObject({
+      kind: 'redirect',
+      status: 302,
+      location: 'http://example.org/a%20b%2520%22%23%7b%7c%7d%5e%60~;',
+    });
     expect(round('RewriteRule ^a/(.*)$ http://example.org/$1 [R,NE]', 'a/a b')).toMatchObject({ location: 'http://example.org/a b' });
     expect(round('RewriteRule ^a/(.*)$ http://example.org/$1', 'a/caf\u00c3\u00a9')).toMatchObject({ location: 'http://example.org/caf%c3%a9' });
     expect(round('RewriteRule ^a/(.*)$ /t/$1 [R=301]', 'a/a b')).toMatchObject({ status: 301, location: 'http://localhost:8080/t/a%20b' });
@@ -104,9 +111,17 @@ describe("a result that is the request's own file", () => {
 
 describe('rules after [R] or an absolute substitution (apply_rewrite_list goes on)', () => {
   it('match the fully qualified URL', () => {
-    expect(round('RewriteRule ^p$ http://example.org/p [R]\nRewriteRule ^http://example\\.org/(.*)$ http://example.net/$1 [R,L]', 'p')).toMatchObject({ kind: 'redirect', status: 302, location: 'http://example.net/p' });
+    expect(round('RewriteRule ^p$ http://example.org/p [R]\nRewriteRule ^http://example\\.org/(.*)$ http://example.net/$1 [R,L]', 'p')).toMatchObject({
+      kind: 'redirect',
+      status: 302,
+      location: 'http://example.net/p',
+    });
     // The second rule's implicit redirect sets its own status (302), as Apache answers.
-    expect(round('RewriteRule ^q$ /rw/q2 [R=301]\nRewriteRule ^(http://[^/]+)/rw/q2$ $1/rw/q3', 'q')).toMatchObject({ kind: 'redirect', status: 302, location: 'http://localhost:8080/rw/q3' });
+    expect(round('RewriteRule ^q$ /rw/q2 [R=301]\nRewriteRule ^(http://[^/]+)/rw/q2$ $1/rw/q3', 'q')).toMatchObject({
+      kind: 'redirect',
+      status: 302,
+      location: 'http://localhost:8080/rw/q3',
+    });
   });
   it('can make it local again: an internal redirect that carries the status', () => {
     expect(round('RewriteRule ^a$ /rw/b [R]\nRewriteRule ^http://.*$ /rw/t.cgi [L]', 'a')).toMatchObject({ kind: 'internal', url: '/rw/t.cgi', status: 302 });
@@ -115,11 +130,23 @@ describe('rules after [R] or an absolute substitution (apply_rewrite_list goes o
     expect(round('RewriteRule ^own$ http://localhost:8080/rw/t.cgi', 'own')).toMatchObject({ kind: 'redirect', status: 302, location: 'http://localhost:8080/rw/t.cgi' });
   });
   it('sees path info again after each substitution, until [DPI]', () => {
-    const nodes = parseConfig('RewriteEngine On\nRewriteRule ^a\\.cgi/(.*)$ b.cgi\nRewriteRule ^b\\.cgi/(.*)$ c.cgi?pi=$1 [L]\n', { file: `${DIR}/.htaccess`, kind: 'htaccess', host: NO_HOST_FACTS }).nodes;
+    const nodes = parseConfig('RewriteEngine On\nRewriteRule ^a\\.cgi/(.*)$ b.cgi\nRewriteRule ^b\\.cgi/(.*)$ c.cgi?pi=$1 [L]\n', {
+      file: `${DIR}/.htaccess`,
+      kind: 'htaccess',
+      host: NO_HOST_FACTS,
+    }).nodes;
     const cfg = compileRewriteLevel(nodes, DIR, undefined)!;
     const input = { path: `${DIR}/a.cgi/x/y`, filename: `${DIR}/a.cgi`, query: undefined, documentRoot: '/srv/site', origin: 'http://localhost:8080' };
     expect(runRewriteRound(cfg, input, env())).toMatchObject({ kind: 'internal', url: '/rw/c.cgi', query: 'pi=x/y' });
-    const dpi = compileRewriteLevel(parseConfig('RewriteEngine On\nRewriteRule ^a\\.cgi/(.*)$ b.cgi [DPI]\nRewriteRule ^b\\.cgi/(.*)$ c.cgi?pi=$1 [L]\n', { file: `${DIR}/.htaccess`, kind: 'htaccess', host: NO_HOST_FACTS }).nodes, DIR, undefined)!;
+    const dpi = compileRewriteLevel(
+      parseConfig('RewriteEngine On\nRewriteRule ^a\\.cgi/(.*)$ b.cgi [DPI]\nRewriteRule ^b\\.cgi/(.*)$ c.cgi?pi=$1 [L]\n', {
+        file: `${DIR}/.htaccess`,
+        kind: 'htaccess',
+        host: NO_HOST_FACTS,
+      }).nodes,
+      DIR,
+      undefined,
+    )!;
     expect(runRewriteRound(dpi, input, env())).toMatchObject({ kind: 'internal', url: '/rw/b.cgi' });
   });
 });
@@ -128,7 +155,9 @@ describe('[CO] cookies (add_cookie)', () => {
   const now = Date.UTC(2026, 11, 5, 19, 40, 0);
   it('builds the Set-Cookie value with path, domain, expiry in minutes and the flags', () => {
     expect(rewriteCookie('a:b:example.org', now)).toEqual({ name: 'a', value: 'a=b; path=/; domain=example.org' });
-    expect(rewriteCookie('a:b:.example.org:90:/app:true:1:None', now)?.value).toBe('a=b; path=/app; domain=.example.org; expires=Sat, 05-Dec-2026 21:10:00 GMT; secure; HttpOnly; SameSite=None');
+    expect(rewriteCookie('a:b:.example.org:90:/app:true:1:None', now)?.value).toBe(
+      'a=b; path=/app; domain=.example.org; expires=Sat, 05-Dec-2026 21:10:00 GMT; secure; HttpOnly; SameSite=None',
+    );
     expect(rewriteCookie(';a;x:y;example.org;0;/;false;0;0', now)?.value).toBe('a=x:y; path=/; domain=example.org');
   });
   it('skips empty fields and needs a domain', () => {
@@ -136,7 +165,11 @@ describe('[CO] cookies (add_cookie)', () => {
     expect(rewriteCookie('a:b', now)).toBeUndefined();
   });
   it('sets a name once per round, also on a forbidden answer', () => {
-    expect(round('RewriteRule ^t$ - [CO=d:1:x.org]\nRewriteRule ^t$ - [CO=d:2:x.org,CO=e:3:x.org,F]', 't')).toMatchObject({ kind: 'status', status: 403, cookies: ['d=1; path=/; domain=x.org', 'e=3; path=/; domain=x.org'] });
+    expect(round('RewriteRule ^t$ - [CO=d:1:x.org]\nRewriteRule ^t$ - [CO=d:2:x.org,CO=e:3:x.org,F]', 't')).toMatchObject({
+      kind: 'status',
+      status: 403,
+      cookies: ['d=1; path=/; domain=x.org', 'e=3; path=/; domain=x.org'],
+    });
   });
 });
 

@@ -54,7 +54,11 @@ describe('HT222: [R] without [L]', () => {
     expect(lint('RewriteEngine On\nRewriteRule ^a$ /b [redirect]\nRewriteRule ^c$ d.html\n').codes).toEqual(['HT222']);
   });
   it('is quiet with L or END, for the last rule, a chain, or a non-redirect status', () => {
-    expect(lint('RewriteEngine On\nRewriteRule ^a$ /b [R=301,L]\nRewriteRule ^e$ /f [R,END]\nRewriteRule ^g$ - [R=410]\nRewriteRule ^h$ /i [R,C]\nRewriteRule ^c$ d.html\nRewriteRule ^z$ /y [R]\n').codes).toEqual([]);
+    expect(
+      lint(
+        'RewriteEngine On\nRewriteRule ^a$ /b [R=301,L]\nRewriteRule ^e$ /f [R,END]\nRewriteRule ^g$ - [R=410]\nRewriteRule ^h$ /i [R,C]\nRewriteRule ^c$ d.html\nRewriteRule ^z$ /y [R]\n',
+      ).codes,
+    ).toEqual([]);
   });
 });
 

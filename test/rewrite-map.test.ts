@@ -7,7 +7,13 @@ describe('RewriteMap declarations', () => {
   it('reads each map type as cmd_rewritemap does', () => {
     expect(parseRewriteMap(['m', 'txt:maps/a.txt'], abs)).toEqual({ name: 'm', type: 'txt', file: '/etc/apache2/maps/a.txt' });
     expect(parseRewriteMap(['m', 'RND:/x.rnd'], abs)).toEqual({ name: 'm', type: 'rnd', file: '/x.rnd' });
-    expect(parseRewriteMap(['m', 'prg:/bin/map "a b" c', 'www-data:www-data'], abs)).toEqual({ name: 'm', type: 'prg', argv: ['/bin/map', 'a b', 'c'], user: 'www-data', group: 'www-data' });
+    expect(parseRewriteMap(['m', 'prg:/bin/map "a b" c', 'www-data:www-data'], abs)).toEqual({
+      name: 'm',
+      type: 'prg',
+      argv: ['/bin/map', 'a b', 'c'],
+      user: 'www-data',
+      group: 'www-data',
+    });
     expect(parseRewriteMap(['m', 'int:tolower'], abs)).toEqual({ name: 'm', type: 'int', func: 'tolower' });
     expect(parseRewriteMap(['m', 'int:rot13'], abs)).toEqual({ error: 'RewriteMap: internal map not found:rot13' });
     expect(parseRewriteMap(['m', '/plain/file'], abs)).toEqual({ name: 'm', type: 'txt', file: '/plain/file' });

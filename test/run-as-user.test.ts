@@ -60,7 +60,9 @@ describe.runIf(runnable)('serve as root with User www-data', () => {
   });
 
   it('runs as www-data', () => {
-    const user = execFileSync('ps', ['-o', 'user=', '-p', String(server.child.pid)]).toString().trim();
+    const user = execFileSync('ps', ['-o', 'user=', '-p', String(server.child.pid)])
+      .toString()
+      .trim();
     expect(user).toBe('www-data');
   });
 
@@ -82,7 +84,7 @@ describe.runIf(runnable)('serve as root with User www-data', () => {
   for (const path of ['/ok.txt', '/unreadable.txt', '/closed/in.txt', '/closed/']) {
     it(`${path} answers as Apache does`, async () => {
       const ours = (await get(port, path)).status;
-      const expected = apache ? (await get(apache.port, path)).status : { '/ok.txt': 200 }[path] ?? 403;
+      const expected = apache ? (await get(apache.port, path)).status : ({ '/ok.txt': 200 }[path] ?? 403);
       expect(ours).toBe(expected);
     });
   }

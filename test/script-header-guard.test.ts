@@ -23,7 +23,8 @@ let server: ServeChild;
 let backend: ChildProcess | undefined;
 
 /** Percent-encodes every byte but the plainest, so the script gets exactly these bytes. */
-const encode = (bytes: Buffer): string => [...bytes].map((b) => (/[A-Za-z0-9._~/-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`)).join('');
+const encode = (bytes: Buffer): string =>
+  [...bytes].map((b) => (/[A-Za-z0-9._~/-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`)).join('');
 
 interface Answer {
   status: number;
@@ -88,7 +89,7 @@ afterAll(async () => {
 
 describe('a script printing bad header bytes', () => {
   const targets = hasPerlFcgi ? ['/raw.cgi', '/raw.fcgi', '/px/app.x'] : ['/raw.cgi'];
-  it('gets Apache\'s status for each kind while another request in flight completes, and the server stays up', async () => {
+  it("gets Apache's status for each kind while another request in flight completes, and the server stays up", async () => {
     const slow = send('/slow.cgi');
     for (const target of targets) {
       const answers = await Promise.all(BAD_BLOCKS.map(([, block]) => send(`${target}?${encode(Buffer.from(block, 'latin1'))}`)));
@@ -104,9 +105,16 @@ describe('a script printing bad header bytes', () => {
 
   it('answers any header block (random bytes, control and 8-bit ones, random Status) through the real response path (property)', async () => {
     const byte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(...Buffer.from(':\r\n \tA-z09')));
-    const name = fc.oneof(fc.constantFrom('X-A', 'Content-Type', 'Location', 'Status', 'Set-Cookie', 'Vary', 'Last-Modified'), fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b).toString('latin1')));
+    const name = fc.oneof(
+      fc.constantFrom('X-A', 'Content-Type', 'Location', 'Status', 'Set-Cookie', 'Vary', 'Last-Modified'),
+      fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b).toString('latin1')),
+    );
     const statusValue = fc.oneof(fc.integer({ min: -1000, max: 100_000 }).map(String), fc.stringMatching(/^[0-9]{1,4}[ \x01\x7f\t]?[ -~\x80-\xff\x00-\x1f]{0,6}$/));
-    const value = fc.oneof(statusValue, fc.constantFrom('/target.txt', 'http://example.com/x', 'text/html'), fc.array(byte, { maxLength: 16 }).map((b) => Buffer.from(b).toString('latin1')));
+    const value = fc.oneof(
+      statusValue,
+      fc.constantFrom('/target.txt', 'http://example.com/x', 'text/html'),
+      fc.array(byte, { maxLength: 16 }).map((b) => Buffer.from(b).toString('latin1')),
+    );
     const block = fc.tuple(fc.array(fc.tuple(name, value), { maxLength: 5 }), fc.array(byte, { maxLength: 20 }), fc.constantFrom(...targets)).map(([fields, tail, target]) => ({
       target,
       bytes: Buffer.concat([Buffer.from(fields.map(([n, v]) => `${n}: ${v}\r\n`).join(''), 'latin1'), Buffer.from('\r\n'), Buffer.from(tail)]),

@@ -63,7 +63,10 @@ describe.runIf(havePerlFcgi)('script stderr in the error log', () => {
     const sampler = setInterval(() => (peak = Math.max(peak, rssKb(pid))), 50);
     for (let round = 0; round < 2; round++) {
       const answers = await Promise.all([...Array(3).fill('/fault.cgi?stderr'), ...Array(3).fill('/fault.fcgi?stderr')].map(get));
-      expect(answers.every((a) => / 200 /.test(a)), answers.join(', ')).toBe(true);
+      expect(
+        answers.every((a) => / 200 /.test(a)),
+        answers.join(', '),
+      ).toBe(true);
     }
     clearInterval(sampler);
     await new Promise((r) => setTimeout(r, 500));

@@ -38,7 +38,7 @@ describe('scripts profile', () => {
     expect(r.status).toBe(200);
     expect(r.body.toString()).toBe(`sum=42 rc=${join(base, 'site')} ini=128M\n`);
   });
-  it.runIf(havePhp)('reads php.ini from the script\'s own directory (PHPRC)', async () => {
+  it.runIf(havePhp)("reads php.ini from the script's own directory (PHPRC)", async () => {
     expect((await get(server.port, '/sub/page.php')).body.toString()).toBe('77M\n');
   });
   it('filters the environment as suexec does', async () => {

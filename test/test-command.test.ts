@@ -23,7 +23,11 @@ afterAll(() => {
 function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  return main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: PROJECT_ROOT }).then((code) => ({ code, out, err }));
+  return main(args, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: PROJECT_ROOT }).then((code) => ({
+    code,
+    out,
+    err,
+  }));
 }
 
 /** A copy of the starter site whose front controller rule has a typo'd flag (the host's 500). */
@@ -37,7 +41,7 @@ function brokenSite(): string {
 }
 
 describe('suite files', () => {
-  it('keep each test\'s line and report every problem with its line', () => {
+  it("keep each test's line and report every problem with its line", () => {
     const { suite, problems } = parseSuite(readFileSync(SUITE, 'utf8'), SUITE);
     expect(problems).toEqual([]);
     expect(suite.tests.length).toBeGreaterThanOrEqual(10);
@@ -102,7 +106,7 @@ describe.runIf(havePeers)('htsandbox test on the starter site', () => {
     expect(parsed.tests).toBe(14);
     expect(parsed.failures).toBe(2);
     const failing = parsed.testsuite![0]!.testcase!.filter((c) => c.failure);
-    expect(failing.map((c) => c.name).sort()).toEqual(['the front controller answers a pretty URL', 'the front controller\'s own 404']);
+    expect(failing.map((c) => c.name).sort()).toEqual(['the front controller answers a pretty URL', "the front controller's own 404"]);
 
     const gh = await run(['test', root, '--suite', SUITE, '--format', 'github']);
     const lines = readFileSync(SUITE, 'utf8').split('\n');
@@ -119,7 +123,7 @@ describe.runIf(havePeers)('htsandbox test on the starter site', () => {
     expect(json.tests.filter((t) => !t.passed).every((t) => t.story?.handler === 'error')).toBe(true);
   });
 
-  it('tells a failing request\'s story: the rewrite rule that sent it to a missing script, by file:line', async () => {
+  it("tells a failing request's story: the rewrite rule that sent it to a missing script, by file:line", async () => {
     const root = mkdtempSync(join(tmpdir(), 'htsandbox-suite-'));
     dirs.push(root);
     cpSync(STARTER_SITE, root, { recursive: true });

@@ -28,7 +28,14 @@ interface Reply {
 
 function fetchOver(scheme: 'http' | 'https', port: number, path: string, ca?: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const opts = { host: '127.0.0.1', port, path, headers: { Host: `localhost:${port}`, Connection: 'close' }, servername: 'localhost', ...(ca ? { ca } : { rejectUnauthorized: false }) };
+    const opts = {
+      host: '127.0.0.1',
+      port,
+      path,
+      headers: { Host: `localhost:${port}`, Connection: 'close' },
+      servername: 'localhost',
+      ...(ca ? { ca } : { rejectUnauthorized: false }),
+    };
     const req = (scheme === 'https' ? httpsRequest : httpRequest)(opts, (res) => {
       let body = '';
       res.setEncoding('latin1');
@@ -40,7 +47,13 @@ function fetchOver(scheme: 'http' | 'https', port: number, path: string, ca?: st
   });
 }
 
-const vars = (body: string): Map<string, string> => new Map(body.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
+const vars = (body: string): Map<string, string> =>
+  new Map(
+    body
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]),
+  );
 
 describe('the self-signed certificate', () => {
   let dir: string;
@@ -200,11 +213,7 @@ describe('requests over TLS, as Apache with mod_ssl answers them', () => {
     ca = id.cert;
     const certFile = join(dir, 'state/tls/localhost.crt');
     const keyFile = join(dir, 'state/tls/localhost.key');
-    const extra = [
-      'LoadModule socache_shmcb_module modules/mod_socache_shmcb.so',
-      'LoadModule ssl_module modules/mod_ssl.so',
-      'SSLOptions +StdEnvVars',
-    ].join('\n');
+    const extra = ['LoadModule socache_shmcb_module modules/mod_socache_shmcb.so', 'LoadModule ssl_module modules/mod_ssl.so', 'SSLOptions +StdEnvVars'].join('\n');
     if (live) {
       apache = await startPrivateApache({ site: SITE, extraConfig: `${extra}\nSSLEngine on\nSSLCertificateFile "${certFile}"\nSSLCertificateKeyFile "${keyFile}"\n` });
     }
@@ -225,9 +234,30 @@ describe('requests over TLS, as Apache with mod_ssl answers them', () => {
     const h = vars((await fetchOver('https', ours.port, '/env.cgi', ca)).body);
     expect([...h.keys()].sort()).toEqual([...a.keys()].sort());
     // Values that depend on neither the TLS library's build nor the session.
-    const stable = ['HTTPS', 'REQUEST_SCHEME', 'SSL_PROTOCOL', 'SSL_CIPHER', 'SSL_CIPHER_USEKEYSIZE', 'SSL_CIPHER_ALGKEYSIZE', 'SSL_CIPHER_EXPORT', 'SSL_CLIENT_VERIFY',
-      'SSL_COMPRESS_METHOD', 'SSL_SECURE_RENEG', 'SSL_SESSION_RESUMED', 'SSL_TLS_SNI', 'SSL_SERVER_M_VERSION', 'SSL_SERVER_M_SERIAL', 'SSL_SERVER_V_START', 'SSL_SERVER_V_END',
-      'SSL_SERVER_S_DN', 'SSL_SERVER_S_DN_CN', 'SSL_SERVER_I_DN', 'SSL_SERVER_I_DN_CN', 'SSL_SERVER_A_KEY', 'SSL_SERVER_A_SIG'];
+    const stable = [
+      'HTTPS',
+      'REQUEST_SCHEME',
+      'SSL_PROTOCOL',
+      'SSL_CIPHER',
+      'SSL_CIPHER_USEKEYSIZE',
+      'SSL_CIPHER_ALGKEYSIZE',
+      'SSL_CIPHER_EXPORT',
+      'SSL_CLIENT_VERIFY',
+      'SSL_COMPRESS_METHOD',
+      'SSL_SECURE_RENEG',
+      'SSL_SESSION_RESUMED',
+      'SSL_TLS_SNI',
+      'SSL_SERVER_M_VERSION',
+      'SSL_SERVER_M_SERIAL',
+      'SSL_SERVER_V_START',
+      'SSL_SERVER_V_END',
+      'SSL_SERVER_S_DN',
+      'SSL_SERVER_S_DN_CN',
+      'SSL_SERVER_I_DN',
+      'SSL_SERVER_I_DN_CN',
+      'SSL_SERVER_A_KEY',
+      'SSL_SERVER_A_SIG',
+    ];
     for (const k of stable) expect(h.get(k), k).toBe(a.get(k));
     expect(h.get('SSL_SESSION_ID')).toMatch(/^[0-9a-f]{64}$/);
   });

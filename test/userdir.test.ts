@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 describe('--userdir', () => {
-  it('serves each user\'s web_scripts with its own .htaccess', async () => {
+  it("serves each user's web_scripts with its own .htaccess", async () => {
     const r = await get(server.port, '/~alice/');
     expect(r.status).toBe(200);
     expect(r.body.toString()).toBe('alice\n');
@@ -39,7 +39,7 @@ describe('--userdir', () => {
     expect(r.status).toBe(301);
     expect(r.headers.location).toBe(`http://127.0.0.1:${server.port}/~alice/`);
   });
-  it('applies a user\'s access rules and 404s unknown users', async () => {
+  it("applies a user's access rules and 404s unknown users", async () => {
     expect((await get(server.port, '/~bob/')).status).toBe(403);
     expect((await get(server.port, '/~carol/')).status).toBe(404);
     expect((await get(server.port, '/')).body.toString()).toBe('root\n');

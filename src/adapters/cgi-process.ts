@@ -73,11 +73,12 @@ export function childLimits(d: RLimitDirectives): { limits: ChildLimit[]; warnin
     if (r.warning) warnings.push(r.warning);
   }
   if (limits.length && !LIMITS_SUPPORTED) {
-    warnings.push('RLimitCPU/RLimitMEM/RLimitNPROC not applied: the native helper is not in use and prlimit(1) was not found (install util-linux, or build the helper with npm install)');
+    warnings.push(
+      'RLimitCPU/RLimitMEM/RLimitNPROC not applied: the native helper is not in use and prlimit(1) was not found (install util-linux, or build the helper with npm install)',
+    );
   }
   return { limits, warnings };
 }
-
 
 const rlimValue = (n: number): string => (n === Infinity ? 'unlimited' : String(n));
 
@@ -133,13 +134,19 @@ export function checkExecutable(file: string): ExecProblem | undefined {
   const eol = start.indexOf(0x0a);
   const line = start.subarray(2, eol === -1 ? n : eol).toString('latin1');
   if (line.endsWith('\r')) {
-    return fail('ENOENT', `The "#!" line of ${file} ends in a carriage return (the file was saved with Windows line endings), so the kernel looks for an interpreter named "${line.trim()}\\r": convert it with dos2unix or save it with Unix line endings.`);
+    return fail(
+      'ENOENT',
+      `The "#!" line of ${file} ends in a carriage return (the file was saved with Windows line endings), so the kernel looks for an interpreter named "${line.trim()}\\r": convert it with dos2unix or save it with Unix line endings.`,
+    );
   }
   const interpreter = line.trim().split(/\s+/)[0] ?? '';
   try {
     statSync(interpreter);
   } catch {
-    return fail('ENOENT', `The interpreter "${interpreter}" named on the "#!" line of ${file} does not exist here: fix the path (try "#!/usr/bin/env ${interpreter.split('/').pop()}").`);
+    return fail(
+      'ENOENT',
+      `The interpreter "${interpreter}" named on the "#!" line of ${file} does not exist here: fix the path (try "#!/usr/bin/env ${interpreter.split('/').pop()}").`,
+    );
   }
   return undefined;
 }
@@ -198,7 +205,9 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     let started: [number, number, number, number];
     const limits = (opts.limits ?? []).flatMap((l) => [RESOURCE_NUMBER[l.which], l.value.soft === Infinity ? -1 : l.value.soft, l.value.hard === Infinity ? -1 : l.value.hard]);
     try {
-      started = limits.length ? fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd, -1, limits) : fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd);
+      started = limits.length
+        ? fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd, -1, limits)
+        : fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd);
     } catch (err) {
       const failed = new Socket();
       const errorCbs: ((e: Error) => void)[] = [];
@@ -271,7 +280,13 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     onExit: (cb) => child.once('exit', (code, signal) => cb(code ?? (signal ? 128 : 0))),
     onError: (cb) => child.once('error', cb),
     endOfRequest: (forced) => {
-      if (child.pid !== undefined) cgidCleanup(child.pid, () => child.exitCode !== null || child.signalCode !== null, (cb) => child.once('exit', cb), forced);
+      if (child.pid !== undefined)
+        cgidCleanup(
+          child.pid,
+          () => child.exitCode !== null || child.signalCode !== null,
+          (cb) => child.once('exit', cb),
+          forced,
+        );
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import { lstatSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ChangeWatcher } from './change-watcher.js';
+import type { ChangeWatcher } from './change-watcher.js';
 import { withFcgidProgramCheck } from './fcgid-programs.js';
 import { analyzeHtaccess, analyzeHtaccessSteps, type HtaccessAnalysis } from '../grammar/htaccess-analysis.js';
 import { htaccessIgnored, overridePolicyFor, type HostConfig, type OverridePolicy } from '../grammar/host-config.js';

@@ -78,7 +78,18 @@ export function probeFastCgi(program: string, args: string[], env: Record<string
       });
       sock.on('error', () => undefined);
       sock.on('connect', () => {
-        const env0 = { GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: 'GET', SCRIPT_NAME: '/probe', SCRIPT_FILENAME: program, REQUEST_URI: '/probe', QUERY_STRING: '', SERVER_PROTOCOL: 'HTTP/1.1', SERVER_NAME: 'localhost', SERVER_PORT: '80', REMOTE_ADDR: '127.0.0.1' };
+        const env0 = {
+          GATEWAY_INTERFACE: 'CGI/1.1',
+          REQUEST_METHOD: 'GET',
+          SCRIPT_NAME: '/probe',
+          SCRIPT_FILENAME: program,
+          REQUEST_URI: '/probe',
+          QUERY_STRING: '',
+          SERVER_PROTOCOL: 'HTTP/1.1',
+          SERVER_NAME: 'localhost',
+          SERVER_PORT: '80',
+          REMOTE_ADDR: '127.0.0.1',
+        };
         for (const b of encodeRequest(1, 1, 0, env0, Buffer.alloc(0)) ?? []) sock.write(b);
       });
     });

@@ -6,17 +6,7 @@
  * empty STDOUT).
  */
 import { connect, type Socket } from 'node:net';
-import {
-  encodeRecord,
-  encodeRequest,
-  FCGI_KEEP_CONN,
-  FCGI_MAX_CONTENT,
-  ParamsMemory,
-  recordHeader,
-  RecordDecoder,
-  RecordType,
-  Role,
-} from '../grammar/fastcgi-records.js';
+import { encodeRecord, encodeRequest, FCGI_KEEP_CONN, FCGI_MAX_CONTENT, ParamsMemory, recordHeader, RecordDecoder, RecordType, Role } from '../grammar/fastcgi-records.js';
 import { isSpooled, type RequestBody, type SpooledBody } from './request-body-spool.js';
 import type { FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from './os-errors.js';
@@ -179,7 +169,14 @@ export class FcgiConnection {
       this.sock.uncork();
     }
     if (spooled && role === Role.RESPONDER) {
-      streamSpooledStdin(this.sock, 1, body, () => this.current === current && this.alive, (message) => this.fail(message), this.tracer);
+      streamSpooledStdin(
+        this.sock,
+        1,
+        body,
+        () => this.current === current && this.alive,
+        (message) => this.fail(message),
+        this.tracer,
+      );
     }
     return () => {
       if (this.current?.on === on) {

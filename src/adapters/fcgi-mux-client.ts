@@ -6,17 +6,7 @@
  * an FCGI_ABORT_REQUEST instead of a closed connection.
  */
 import { connect, type Socket } from 'node:net';
-import {
-  decodeEndRequest,
-  decodePairs,
-  encodePair,
-  encodeRecord,
-  encodeRequest,
-  FCGI_KEEP_CONN,
-  RecordDecoder,
-  RecordType,
-  Role,
-} from '../grammar/fastcgi-records.js';
+import { decodeEndRequest, decodePairs, encodePair, encodeRecord, encodeRequest, FCGI_KEEP_CONN, RecordDecoder, RecordType, Role } from '../grammar/fastcgi-records.js';
 import { errnoText, streamSpooledStdin, type FcgiExchange } from './fcgi-client.js';
 import { isSpooled, type RequestBody } from './request-body-spool.js';
 import { FcgiTracer } from './fcgi-trace.js';
@@ -118,7 +108,8 @@ export class FcgiMuxConnection {
         this.inflight.delete(rec.requestId);
         const end = decodeEndRequest(rec.content);
         // An aborted request ends here too: its caller learns the id is free again.
-        if (!req.aborted && end && end.protocolStatus !== 0) req.on.error(`mod_fcgid: the application refused the request (protocol status ${end.protocolStatus})`, false, { connected: true });
+        if (!req.aborted && end && end.protocolStatus !== 0)
+          req.on.error(`mod_fcgid: the application refused the request (protocol status ${end.protocolStatus})`, false, { connected: true });
         else req.on.end();
       }
     }
@@ -149,7 +140,15 @@ export class FcgiMuxConnection {
     this.sock.cork();
     for (const b of wire) this.sock.write(b);
     this.sock.uncork();
-    if (spooled) streamSpooledStdin(this.sock, id, body, () => this.inflight.get(id) === entry && !entry.aborted && this.alive, (message) => this.fail(message), this.tracer);
+    if (spooled)
+      streamSpooledStdin(
+        this.sock,
+        id,
+        body,
+        () => this.inflight.get(id) === entry && !entry.aborted && this.alive,
+        (message) => this.fail(message),
+        this.tracer,
+      );
     // After an abort the exchange still ends (END_REQUEST, or the connection failing): only then
     // is the request's place on the connection free.
     return () => {

@@ -15,16 +15,7 @@ import { FcgiMuxConnection, queryCapacity } from './fcgi-mux-client.js';
 import { fastSpawn, reapLater } from './fast-spawn.js';
 import { ProcessTable } from './process-table.js';
 import type { ProcessGroups } from './process-groups.js';
-import {
-  decideAcquire,
-  decideAfterRequest,
-  decideSweep,
-  scoreAfter,
-  spawnWaitMs,
-  type FcgiLimits,
-  type ProcRecord,
-  type SpawnScore,
-} from '../engine/fcgi-spawn-policy.js';
+import { decideAcquire, decideAfterRequest, decideSweep, scoreAfter, spawnWaitMs, type FcgiLimits, type ProcRecord, type SpawnScore } from '../engine/fcgi-spawn-policy.js';
 
 /** What to run for one process class. */
 export interface FcgiApp {
@@ -233,7 +224,18 @@ export class FcgiProcessPool {
   }
 
   /** Every process with what mod_fcgid's status section shows, and whether it runs old code. */
-  status(): { label: string; program: string; cmdline: string; classKey: string; pid: number; state: ProcRecord['state']; requests: number; startedAt: number; lastActiveAt: number; stale: boolean }[] {
+  status(): {
+    label: string;
+    program: string;
+    cmdline: string;
+    classKey: string;
+    pid: number;
+    state: ProcRecord['state'];
+    requests: number;
+    startedAt: number;
+    lastActiveAt: number;
+    stale: boolean;
+  }[] {
     return [...this.entries.values()].map((e) => {
       const app = this.apps.get(e.rec.classKey);
       const current = app?.version;
@@ -287,15 +289,23 @@ export class FcgiProcessPool {
       // A new process is asked what it takes before its first request; until it answers it is
       // taken (busy) with no request of its own.
       entry.rec.inflight = 1;
-      queryCapacity(entry.socketPath, app.ioTimeoutMs ?? this.limits.ioTimeoutMs, (cap) => {
-        entry.rec.inflight = 0;
-        entry.rec.capacity = cap.maxRequests;
-        if (cap.multiplexes) entry.mux = new FcgiMuxConnection(entry.socketPath, entry.peer);
-        this.log('info', `mod_fcgid: ${app.label}(${entry.pid}) ${cap.multiplexes ? `multiplexes up to ${cap.maxRequests} requests on one connection` : 'does not multiplex'} (FCGI_GET_VALUES)`);
-        done(null, this.lease(entry));
-        // Room for more: the class's waiters may share it at once.
-        for (let room = cap.maxRequests - 1; room > 0 && this.handToWaiter(app.classKey, entry); room--);
-      }, entry.peer);
+      queryCapacity(
+        entry.socketPath,
+        app.ioTimeoutMs ?? this.limits.ioTimeoutMs,
+        (cap) => {
+          entry.rec.inflight = 0;
+          entry.rec.capacity = cap.maxRequests;
+          if (cap.multiplexes) entry.mux = new FcgiMuxConnection(entry.socketPath, entry.peer);
+          this.log(
+            'info',
+            `mod_fcgid: ${app.label}(${entry.pid}) ${cap.multiplexes ? `multiplexes up to ${cap.maxRequests} requests on one connection` : 'does not multiplex'} (FCGI_GET_VALUES)`,
+          );
+          done(null, this.lease(entry));
+          // Room for more: the class's waiters may share it at once.
+          for (let room = cap.maxRequests - 1; room > 0 && this.handToWaiter(app.classKey, entry); room--);
+        },
+        entry.peer,
+      );
       return;
     }
     if (this.limits.sleepQuirk && decision.retryInMs === undefined) {
@@ -320,15 +330,18 @@ export class FcgiProcessPool {
 
   /** Ends with 503 every waiter whose deadline has passed, then waits for the next one's. */
   private armExpiry(q: WaitQueue, inMs: number): void {
-    q.timer = setTimeout(() => {
-      q.timer = undefined;
-      const now = Date.now();
-      while (q.waiters.length > 0 && q.waiters[0]!.deadline <= now) {
-        const w = q.waiters.shift()!;
-        w.done(Object.assign(new Error(`can't apply process slot for ${w.label}`), { code: 'NO_SLOT' as const }));
-      }
-      if (q.waiters.length > 0) this.armExpiry(q, q.waiters[0]!.deadline - now);
-    }, Math.max(0, inMs));
+    q.timer = setTimeout(
+      () => {
+        q.timer = undefined;
+        const now = Date.now();
+        while (q.waiters.length > 0 && q.waiters[0]!.deadline <= now) {
+          const w = q.waiters.shift()!;
+          w.done(Object.assign(new Error(`can't apply process slot for ${w.label}`), { code: 'NO_SLOT' as const }));
+        }
+        if (q.waiters.length > 0) this.armExpiry(q, q.waiters[0]!.deadline - now);
+      },
+      Math.max(0, inMs),
+    );
   }
 
   /** Gives `e` to the class's oldest waiting request; false when none waits. */
@@ -346,7 +359,10 @@ export class FcgiProcessPool {
   /** The class may spawn again once its score has decayed: wake a waiter then. */
   private planThrottledSpawn(classKey: string, inMs: number): void {
     if (this.throttleTimers.has(classKey) || !Number.isFinite(inMs)) return;
-    this.log('warn', `mod_fcgid: ${this.apps.get(classKey)?.label ?? classKey} spawn score over FcgidSpawnScoreUpLimit (it keeps exiting); next spawn in ${Math.ceil(inMs / 1000)} s`);
+    this.log(
+      'warn',
+      `mod_fcgid: ${this.apps.get(classKey)?.label ?? classKey} spawn score over FcgidSpawnScoreUpLimit (it keeps exiting); next spawn in ${Math.ceil(inMs / 1000)} s`,
+    );
     const t = setTimeout(() => {
       this.throttleTimers.delete(classKey);
       this.wakeClass(classKey);
@@ -522,7 +538,11 @@ export class FcgiProcessPool {
     for (const { id, reason } of decideSweep(this.records, Date.now(), this.limits, (k) => this.limitsOf(k))) {
       const e = this.entries.get(id);
       if (!e || (reason === 'busy timeout') !== (list === 'busy')) continue;
-      if (reason === 'busy timeout') this.log('warn', `mod_fcgid: process ${this.apps.get(e.rec.classKey)?.label ?? e.rec.classKey}(${e.pid}) busy for over FcgidBusyTimeout (${this.limits.busyTimeoutMs / 1000} s): killed`);
+      if (reason === 'busy timeout')
+        this.log(
+          'warn',
+          `mod_fcgid: process ${this.apps.get(e.rec.classKey)?.label ?? e.rec.classKey}(${e.pid}) busy for over FcgidBusyTimeout (${this.limits.busyTimeoutMs / 1000} s): killed`,
+        );
       this.retire(e, reason);
     }
   }

@@ -56,7 +56,6 @@ export interface Story {
   answer: StoryAnswer;
 }
 
-
 /** The .htaccess files a walk of `uriPath` reads, from the root down (those that exist). */
 function accessFilesOnPath(ctx: StoryContext, uriPath: string): string[] {
   const parts = uriPath.split('/').filter((p) => p !== '');
@@ -185,17 +184,24 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       const next = d.url + (d.query !== undefined ? `?${d.query}` : '');
       steps.push({ module: 'rewrite', text: `an internal redirect: the request starts again at ${next}, with that file's own settings (the browser never sees it)` });
       url = next;
-      redirectEnv = new Map([['REDIRECT_STATUS', '200'], ['REDIRECT_URL', rawPath]]);
+      redirectEnv = new Map([
+        ['REDIRECT_STATUS', '200'],
+        ['REDIRECT_URL', rawPath],
+      ]);
       continue;
     }
     if (d.kind === 'internal') {
-      return { request: { method: opts.method, url: opts.url }, steps, answer: { status: 500, kind: 'error', why: `more than ${MAX_INTERNAL_REDIRECTS} internal redirects (AH00124): a rewrite rule keeps matching its own result` } };
+      return {
+        request: { method: opts.method, url: opts.url },
+        steps,
+        answer: { status: 500, kind: 'error', why: `more than ${MAX_INTERNAL_REDIRECTS} internal redirects (AH00124): a rewrite rule keeps matching its own result` },
+      };
     }
     const answer = describeDecision(d, suexec, shown, story);
     if (d.kind === 'error' && (d.status === 401 || d.status === 403)) {
       const rules = accessLines(files, shown);
       if (rules.length) {
-        steps.push({ module: 'authz', text: 'the access rules on the way (with the server\'s own, e.g. no .ht* file is ever served):' });
+        steps.push({ module: 'authz', text: "the access rules on the way (with the server's own, e.g. no .ht* file is ever served):" });
         steps.push(...rules);
       }
       if (!d.log?.explain) answer.why = ACCESS_REASONS[d.status]! + (d.log ? ` — the host logs: ${d.log.message}` : '');
@@ -225,28 +231,52 @@ function describeDecision(d: Decision, suexec: boolean, shown: (p: string) => st
     }
     case 'redirect': {
       const byRewrite = story.some((s) => s.result?.startsWith('redirects'));
-      const by = byRewrite ? 'a RewriteRule with [R] (above)' : /\/$/.test(d.location) && d.status === 301 ? 'mod_dir (DirectorySlash: a directory\'s URL needs its trailing slash)' : 'a Redirect/RedirectMatch line (mod_alias)';
+      const by = byRewrite
+        ? 'a RewriteRule with [R] (above)'
+        : /\/$/.test(d.location) && d.status === 301
+          ? "mod_dir (DirectorySlash: a directory's URL needs its trailing slash)"
+          : 'a Redirect/RedirectMatch line (mod_alias)';
       return { status: d.status, kind: 'redirect', why: `redirected by ${by}`, location: d.location };
     }
     case 'file':
-      return { status: 200, kind: 'static', why: `the file ${shown(d.path)} is sent as it is${d.contentType ? `, as ${d.contentType}` : ', with no Content-Type (no type is mapped to its name)'}` };
+      return {
+        status: 200,
+        kind: 'static',
+        why: `the file ${shown(d.path)} is sent as it is${d.contentType ? `, as ${d.contentType}` : ', with no Content-Type (no type is mapped to its name)'}`,
+      };
     case 'listing':
       return { status: 200, kind: 'autoindex', why: `no DirectoryIndex file exists in ${shown(d.path)} and Options Indexes is on: mod_autoindex lists the directory` };
     case 'options':
       return { status: 200, kind: 'options', why: `OPTIONS: Allow: ${d.allow}` };
     case 'fcgi-auth':
-      return { status: 200, kind: 'fcgid-authorizer', why: `a FastCGI access-phase program decides first (${d.role}): ${shown(d.program)}; its answer is not known without running it`, wouldRun: shown(d.program) };
+      return {
+        status: 200,
+        kind: 'fcgid-authorizer',
+        why: `a FastCGI access-phase program decides first (${d.role}): ${shown(d.program)}; its answer is not known without running it`,
+        wouldRun: shown(d.program),
+      };
     case 'handler': {
       if (d.handler === 'fcgid-script') {
         const wrapper = fcgidWrapperFor(d.cfg, d.path);
         const run = wrapper ? `${wrapper.argv.join(' ')} (FcgidWrapper) for ${shown(d.path)}` : `${shown(d.path)} (${firstLine(d.path) || 'no #! line'})`;
-        return { status: 200, kind: 'fcgid-script', why: 'a FastCGI application under mod_fcgid: a process of its class answers (one is started if none is free); the status is what the application says', wouldRun: run };
+        return {
+          status: 200,
+          kind: 'fcgid-script',
+          why: 'a FastCGI application under mod_fcgid: a process of its class answers (one is started if none is free); the status is what the application says',
+          wouldRun: run,
+        };
       }
       if (d.handler === 'cgi-script' || d.handler === 'application/x-httpd-cgi') {
         const run = runsThroughPhpCgi(d.path, suexec) ? `php-cgi for ${shown(d.path)}` : `${shown(d.path)} (${firstLine(d.path) || 'no #! line: the host cannot start it'})`;
-        return { status: 200, kind: 'cgi-script', why: `a CGI script: a new process for this request${d.pathInfo ? `, with PATH_INFO ${d.pathInfo}` : ''}; the status is what the script says`, wouldRun: run };
+        return {
+          status: 200,
+          kind: 'cgi-script',
+          why: `a CGI script: a new process for this request${d.pathInfo ? `, with PATH_INFO ${d.pathInfo}` : ''}; the status is what the script says`,
+          wouldRun: run,
+        };
       }
-      if (d.handler.startsWith('proxy:')) return { status: 200, kind: d.handler, why: `mod_proxy_fcgi forwards the request to ${d.handler.slice(6)}; the status is what that server says` };
+      if (d.handler.startsWith('proxy:'))
+        return { status: 200, kind: d.handler, why: `mod_proxy_fcgi forwards the request to ${d.handler.slice(6)}; the status is what that server says` };
       return { status: 200, kind: d.handler, why: `the ${d.handler} handler answers` };
     }
     default:

@@ -31,7 +31,10 @@ export class RewriteMapStore implements RewriteMapLookup {
   private readonly programs = new Map<string, MapProgram>();
   private readonly warned = new Set<string>();
 
-  constructor(specs: readonly RewriteMapSpec[], private readonly log: Log) {
+  constructor(
+    specs: readonly RewriteMapSpec[],
+    private readonly log: Log,
+  ) {
     for (const s of specs) this.specs.set(s.name, s);
   }
 
@@ -59,9 +62,11 @@ export class RewriteMapStore implements RewriteMapLookup {
         const env = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
         const [pid, stdinFd, stdoutFd, stderrFd] = fastSpawn.spawn(spec.argv[0]!, spec.argv, env, dirname(spec.argv[0]!));
         // What the program says on stderr goes to the error log, as Apache's does.
-        createReadStream('', { fd: stderrFd }).on('data', (chunk) => {
-          for (const line of chunk.toString().split('\n')) if (line) this.log('error', `RewriteMap ${spec.name}: ${line}`);
-        }).on('error', () => undefined);
+        createReadStream('', { fd: stderrFd })
+          .on('data', (chunk) => {
+            for (const line of chunk.toString().split('\n')) if (line) this.log('error', `RewriteMap ${spec.name}: ${line}`);
+          })
+          .on('error', () => undefined);
         this.programs.set(spec.name, { pid, stdinFd, stdoutFd, broken: false });
       } catch (err) {
         this.log('error', `AH00654: mod_rewrite: could not start RewriteMap program ${spec.argv[0]}: ${(err as Error).message}`);

@@ -37,12 +37,28 @@ function fastCgiDoctor(abs: string, file: string): Diagnostic[] {
   const at = { file, line: 1, column: 1 };
   if (!usesFastCgiLibrary(text)) {
     const e = catalogEntry('HT410');
-    return [{ code: 'HT410', severity: e.severity, ...at, message: `${file} runs as a FastCGI application (fcgid-script) but uses no FastCGI library that htsandbox can see: a plain CGI script answers one request and exits, and the host then answers 500`, ...(e.hint ? { hint: e.hint } : {}) }];
+    return [
+      {
+        code: 'HT410',
+        severity: e.severity,
+        ...at,
+        message: `${file} runs as a FastCGI application (fcgid-script) but uses no FastCGI library that htsandbox can see: a plain CGI script answers one request and exits, and the host then answers 500`,
+        ...(e.hint ? { hint: e.hint } : {}),
+      },
+    ];
   }
   const binary = text.startsWith('\x7fELF');
   if (!binary && !watchesOwnFile(text)) {
     const e = catalogEntry('HT411');
-    return [{ code: 'HT411', severity: e.severity, ...at, message: `${file} does not check its own modification time: after you update it, the host keeps answering with the old code until its processes end`, ...(e.hint ? { hint: e.hint } : {}) }];
+    return [
+      {
+        code: 'HT411',
+        severity: e.severity,
+        ...at,
+        message: `${file} does not check its own modification time: after you update it, the host keeps answering with the old code until its processes end`,
+        ...(e.hint ? { hint: e.hint } : {}),
+      },
+    ];
   }
   return [];
 }
@@ -118,7 +134,15 @@ export function checkSite(rootAsGiven: string, loaded: LoadedHost): SiteCheckRes
                 for (const { node } of walkActive(analysis.nodes)) {
                   if (node.kind === 'directive' && node.key === 'sethandler' && node.args[0]?.value.toLowerCase() === 'server-status') {
                     const e = catalogEntry('HT209');
-                    diagnostics.push({ code: 'HT209', severity: e.severity, file: shown(abs), line: node.line, column: node.column, message: 'SetHandler server-status is ignored in .htaccess on this host', ...(e.hint ? { hint: e.hint } : {}) });
+                    diagnostics.push({
+                      code: 'HT209',
+                      severity: e.severity,
+                      file: shown(abs),
+                      line: node.line,
+                      column: node.column,
+                      message: 'SetHandler server-status is ignored in .htaccess on this host',
+                      ...(e.hint ? { hint: e.hint } : {}),
+                    });
                   }
                 }
               }
@@ -177,7 +201,15 @@ function checkScripts(
     const rawPath = `/${rel.split(sep).map(encodeURIComponent).join('/')}`;
     let d: Decision;
     try {
-      d = resolveRequest(ctx, { method: 'GET', rawPath, query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost', headers: { host: 'localhost' }, rawTarget: rawPath });
+      d = resolveRequest(ctx, {
+        method: 'GET',
+        rawPath,
+        query: undefined,
+        remoteAddr: '127.0.0.1',
+        origin: 'http://localhost',
+        headers: { host: 'localhost' },
+        rawTarget: rawPath,
+      });
     } catch (err) {
       // serve answers such a request with its internal-error 500: say so rather than skip it.
       diagnostics.push(ioDiag('HT112', shown(abs), `htsandbox could not work out how the host answers GET ${rawPath}: ${(err as Error).message}`));

@@ -17,7 +17,9 @@ import type { SiteCheckResult } from '../adapters/site-checker.js';
  */
 async function probeScripts(result: SiteCheckResult, io: CommandIo): Promise<void> {
   if (result.fcgidScripts.length === 0) return;
-  io.stderr.write(`probe: running ${result.fcgidScripts.length} FastCGI script${result.fcgidScripts.length === 1 ? '' : 's'} as mod_fcgid would (your code runs): ${result.fcgidScripts.map((s) => s.file).join(', ')}\n`);
+  io.stderr.write(
+    `probe: running ${result.fcgidScripts.length} FastCGI script${result.fcgidScripts.length === 1 ? '' : 's'} as mod_fcgid would (your code runs): ${result.fcgidScripts.map((s) => s.file).join(', ')}\n`,
+  );
   const env = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C' };
   for (const script of result.fcgidScripts) {
     const outcome = await probeFastCgi(script.path, [], env);
@@ -34,7 +36,15 @@ async function probeScripts(result: SiteCheckResult, io: CommandIo): Promise<voi
           : 'neither accepted the connection nor wrote anything within 3 s';
     const e = catalogEntry('HT412');
     result.diagnostics.splice(0, result.diagnostics.length, ...result.diagnostics.filter((d) => !(d.code === 'HT410' && d.file === script.file)));
-    result.diagnostics.push({ code: 'HT412', severity: e.severity, file: script.file, line: 1, column: 1, message: `started as a FastCGI application (a listening socket on standard input), ${script.file} ${what}`, ...(e.hint ? { hint: e.hint } : {}) });
+    result.diagnostics.push({
+      code: 'HT412',
+      severity: e.severity,
+      file: script.file,
+      line: 1,
+      column: 1,
+      message: `started as a FastCGI application (a listening socket on standard input), ${script.file} ${what}`,
+      ...(e.hint ? { hint: e.hint } : {}),
+    });
   }
 }
 
@@ -91,16 +101,16 @@ export async function runCheck(opts: CheckOptions, io: CommandIo, version: strin
   if (opts.format === 'text') {
     const notEmulated = result.diagnostics.filter((d) => d.code === 'HT200').length;
     if (!opts.showNotEmulated && notEmulated > 0) {
-      io.stderr.write(
-        `note: ${notEmulated} directive${notEmulated === 1 ? ' is' : 's are'} accepted by the host but not emulated by htsandbox yet (--not-emulated lists them)\n`,
-      );
+      io.stderr.write(`note: ${notEmulated} directive${notEmulated === 1 ? ' is' : 's are'} accepted by the host but not emulated by htsandbox yet (--not-emulated lists them)\n`);
     }
     const rejected = result.files.filter((f) => f.rejected).length;
     const brokenScripts = new Set(shown.filter((d) => d.severity === 'error' && catalogEntry(d.code as never).status === 500 && /^HT4/.test(d.code)).map((d) => d.file)).size;
     io.stderr.write(
       `checked ${result.files.length} access file${result.files.length === 1 ? '' : 's'} and ${result.scripts.length} script${result.scripts.length === 1 ? '' : 's'}: ` +
         `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}` +
-        (rejected || brokenScripts ? `; the host would answer 500 for ${[rejected ? `${rejected} .htaccess file${rejected === 1 ? '' : 's'} (and everything below ${rejected === 1 ? 'it' : 'them'})` : '', brokenScripts ? `${brokenScripts} script${brokenScripts === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ')}` : '') +
+        (rejected || brokenScripts
+          ? `; the host would answer 500 for ${[rejected ? `${rejected} .htaccess file${rejected === 1 ? '' : 's'} (and everything below ${rejected === 1 ? 'it' : 'them'})` : '', brokenScripts ? `${brokenScripts} script${brokenScripts === 1 ? '' : 's'}` : ''].filter(Boolean).join(' and ')}`
+          : '') +
         '\n',
     );
   }

@@ -14,7 +14,7 @@ export async function renderCliMarkdown(): Promise<string> {
   const parts = [
     '# Command-line reference',
     '',
-    'Generated from the commands\' own `--help` by `npm run docs`; a test fails when this file is stale.',
+    "Generated from the commands' own `--help` by `npm run docs`; a test fails when this file is stale.",
     '',
     '```text',
     await helpOf([]),

@@ -40,7 +40,6 @@ export interface RunResult {
   processStarts: number;
 }
 
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -84,7 +83,17 @@ async function measure(docroot: string, path: string, total: number, concurrency
   let serverOutput = '';
   const quietIo: CommandIo = { stdout: { write: (s: string) => (serverOutput += s) }, stderr: { write: (s: string) => (serverOutput += s) }, env: {}, cwd: io.cwd };
   const done = runServe(
-    { root: docroot, port: 0, host: '127.0.0.1', errorLog: '/dev/null', quiet: true, signal: controller.signal, onListening: portOf, ...(opts.profile ? { profile: opts.profile } : {}), ...(opts.config ? { config: opts.config } : {}) },
+    {
+      root: docroot,
+      port: 0,
+      host: '127.0.0.1',
+      errorLog: '/dev/null',
+      quiet: true,
+      signal: controller.signal,
+      onListening: portOf,
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      ...(opts.config ? { config: opts.config } : {}),
+    },
     quietIo,
   );
   const port = await Promise.race([listening, done.then((code) => Promise.reject(new Error(`the server did not start (${code}): ${serverOutput.trim()}`)))]);
@@ -163,7 +172,10 @@ export async function runCompare(opts: CompareOptions, io: CommandIo): Promise<n
   }
   const docroot = mkdtempSync(join(tmpdir(), 'htsandbox-compare-'));
   try {
-    const name = basename(script).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]/g, '_') || 'script';
+    const name =
+      basename(script)
+        .replace(/\.[^.]*$/, '')
+        .replace(/[^A-Za-z0-9_-]/g, '_') || 'script';
     symlinkSync(script, join(docroot, `${name}.cgi`));
     symlinkSync(script, join(docroot, `${name}.fcgi`));
     io.stderr.write(`htsandbox compare: ${opts.requests} requests as CGI, then as FastCGI, ${opts.concurrency} at a time…\n`);

@@ -43,7 +43,12 @@ export function runExplain(opts: ExplainOptions, io: CommandIo): number {
     const rel = relative(io.cwd, p);
     return rel.startsWith('..') ? p : rel;
   };
-  const story = tellStory(ctx, { method: opts.method, url: opts.url, headers: opts.headers, ...(opts.data !== undefined ? { data: opts.data } : {}) }, loaded.host.modules.has('suexec'), shown);
+  const story = tellStory(
+    ctx,
+    { method: opts.method, url: opts.url, headers: opts.headers, ...(opts.data !== undefined ? { data: opts.data } : {}) },
+    loaded.host.modules.has('suexec'),
+    shown,
+  );
   if ('error' in story) {
     io.stderr.write(`htsandbox explain: ${story.error}\n`);
     return 2;

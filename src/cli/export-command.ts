@@ -105,7 +105,7 @@ function httpdConf(siteRoot: string, exportDir: string, port: number, host: stri
     '',
     `# ---- the host's configuration (${source}) ----`,
     host.trimEnd(),
-    '# ---- end of the host\'s configuration ----',
+    "# ---- end of the host's configuration ----",
     '',
     '<IfModule cgid_module>',
     '    ScriptSock "${HTSANDBOX_RUN}/cgid.sock"',
@@ -198,4 +198,3 @@ export function runExport(opts: ExportOptions, io: CommandIo): number {
   io.stdout.write(lines.join('\n'));
   return 0;
 }
-

@@ -17,7 +17,6 @@ export interface InitOptions {
   dir: string;
 }
 
-
 /**
  * Copies the starter site into `dir` (which must not exist or be empty). `AuthUserFile`
  * lines name `${HTSANDBOX_SITE_ROOT}` in the bundled copy; the host needs an absolute path

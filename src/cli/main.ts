@@ -78,7 +78,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .command('check')
     .description('find every .htaccess error the host would answer 500 for, with file:line')
     .argument('[root]', 'site root to check', '.')
-    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--config <file>', "the host's server configuration (Apache syntax)")
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github', 'sarif']).default('text'))
     .option('--not-emulated', 'also list directives htsandbox accepts but does not emulate')
@@ -98,7 +98,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .argument('[root]', 'site root (the DocumentRoot)', '.')
     .option('--port <port>', 'TCP port (0 picks a free one)', '8080')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--config <file>', "the host's server configuration (Apache syntax)")
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .option('--access-log <file>', 'combined-format access log (- for stderr)')
     .option('--error-log <file>', 'error log (default stderr)')
@@ -109,11 +109,11 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .option('--tls-cert <file>', 'the certificate for --tls (PEM), with --tls-key')
     .option('--tls-key <file>', 'its private key (PEM)')
     .option('--dashboard <path>', 'where the live dashboard and its JSON API answer', '/.htsandbox/')
-    .option('--no-dashboard', 'no dashboard (its path is then the site\'s like any other)')
+    .option('--no-dashboard', "no dashboard (its path is then the site's like any other)")
     .option('--dashboard-public', 'show the dashboard to clients that are not on loopback too')
-    .option('--strict', 'add nothing of htsandbox\'s own to answers (no X-Htsandbox-Explain header)')
+    .option('--strict', "add nothing of htsandbox's own to answers (no X-Htsandbox-Explain header)")
     .option('--quiet', 'no line per request on a terminal')
-    .option('--servers <n>', 'simulate the host\'s balancer: N servers, each with its own FastCGI processes', '1')
+    .option('--servers <n>', "simulate the host's balancer: N servers, each with its own FastCGI processes", '1')
     .option('--persistence <seconds>', 'how long the balancer keeps a client on its server after its last request', '600')
     .addHelpText('after', SERVE_EXAMPLES)
     .action(
@@ -140,40 +140,41 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
           persistence: string;
         },
       ) => {
-      // The whole word must be a port number: parseInt would take `80a` as 80.
-      const port = /^\d{1,5}$/.test(o.port) ? Number(o.port) : Number.NaN;
-      if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        io.stderr.write(`htsandbox serve: bad port ${JSON.stringify(o.port)}: give a number from 0 to 65535 (0 picks a free port)\n`);
-        exitCode = 2;
-        return;
-      }
-      const opts: ServeOptions = { root, port, host: o.host };
-      if (o.config) opts.config = o.config;
-      if (o.profile) opts.profile = o.profile;
-      if (o.accessLog) opts.accessLog = o.accessLog;
-      if (o.errorLog) opts.errorLog = o.errorLog;
-      if (o.userdir) opts.userDir = o.userdir;
-      if (o.reloadOnChange) opts.reloadOnChange = true;
-      if (o.traceFcgi) opts.traceFcgi = true;
-      if (o.tls) opts.tls = true;
-      if (o.tlsCert) opts.tlsCert = o.tlsCert;
-      if (o.tlsKey) opts.tlsKey = o.tlsKey;
-      opts.dashboard = o.dashboard;
-      if (o.dashboardPublic) opts.dashboardPublic = true;
-      if (o.strict) opts.strict = true;
-      if (o.quiet) opts.quiet = true;
-      const servers = /^\d+$/.test(o.servers) ? Number(o.servers) : NaN;
-      const persistence = /^\d+$/.test(o.persistence) ? Number(o.persistence) : NaN;
-      if (!(servers >= 1 && servers <= 64) || !(persistence >= 0)) {
-        io.stderr.write(`htsandbox serve: --servers takes 1 to 64 and --persistence a number of seconds (got ${o.servers}, ${o.persistence})\n`);
-        exitCode = 2;
-        return;
-      }
-      opts.servers = servers;
-      opts.persistenceSeconds = persistence;
-      const { runServe } = await commands.serve();
-      exitCode = await runServe(opts, io);
-    });
+        // The whole word must be a port number: parseInt would take `80a` as 80.
+        const port = /^\d{1,5}$/.test(o.port) ? Number(o.port) : Number.NaN;
+        if (!Number.isInteger(port) || port < 0 || port > 65535) {
+          io.stderr.write(`htsandbox serve: bad port ${JSON.stringify(o.port)}: give a number from 0 to 65535 (0 picks a free port)\n`);
+          exitCode = 2;
+          return;
+        }
+        const opts: ServeOptions = { root, port, host: o.host };
+        if (o.config) opts.config = o.config;
+        if (o.profile) opts.profile = o.profile;
+        if (o.accessLog) opts.accessLog = o.accessLog;
+        if (o.errorLog) opts.errorLog = o.errorLog;
+        if (o.userdir) opts.userDir = o.userdir;
+        if (o.reloadOnChange) opts.reloadOnChange = true;
+        if (o.traceFcgi) opts.traceFcgi = true;
+        if (o.tls) opts.tls = true;
+        if (o.tlsCert) opts.tlsCert = o.tlsCert;
+        if (o.tlsKey) opts.tlsKey = o.tlsKey;
+        opts.dashboard = o.dashboard;
+        if (o.dashboardPublic) opts.dashboardPublic = true;
+        if (o.strict) opts.strict = true;
+        if (o.quiet) opts.quiet = true;
+        const servers = /^\d+$/.test(o.servers) ? Number(o.servers) : NaN;
+        const persistence = /^\d+$/.test(o.persistence) ? Number(o.persistence) : NaN;
+        if (!(servers >= 1 && servers <= 64) || !(persistence >= 0)) {
+          io.stderr.write(`htsandbox serve: --servers takes 1 to 64 and --persistence a number of seconds (got ${o.servers}, ${o.persistence})\n`);
+          exitCode = 2;
+          return;
+        }
+        opts.servers = servers;
+        opts.persistenceSeconds = persistence;
+        const { runServe } = await commands.serve();
+        exitCode = await runServe(opts, io);
+      },
+    );
 
   program
     .command('init')
@@ -189,18 +190,30 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .command('explain')
     .description('tell the story of one request: each .htaccess, rewrite rule, access decision and handler, ending with the status and why')
     .argument('<root>', 'site root')
-    .argument('<url>', 'the request\'s path and query, e.g. /front/articles/42?x=1')
+    .argument('<url>', "the request's path and query, e.g. /front/articles/42?x=1")
     .option('--method <method>', 'request method', 'GET')
     .option('--header <field...>', 'request header fields, "Name: value"')
     .option('--data <body>', 'a request body (only its length matters here)')
-    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--config <file>', "the host's server configuration (Apache syntax)")
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .addHelpText('after', '\nNothing is served and no script runs: it says what would run.\n\nExamples:\n  htsandbox explain mysite /private/\n  htsandbox explain mysite /front/articles/42 --format json\n')
+    .addHelpText(
+      'after',
+      '\nNothing is served and no script runs: it says what would run.\n\nExamples:\n  htsandbox explain mysite /private/\n  htsandbox explain mysite /front/articles/42 --format json\n',
+    )
     .action(async (root: string, url: string, o: { method: string; header?: string[]; data?: string; config?: string; profile?: string; format: 'text' | 'json' }) => {
       const { runExplain } = await commands.explain();
       exitCode = runExplain(
-        { root, url, method: o.method, headers: o.header ?? [], format: o.format, ...(o.data !== undefined ? { data: o.data } : {}), ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}) },
+        {
+          root,
+          url,
+          method: o.method,
+          headers: o.header ?? [],
+          format: o.format,
+          ...(o.data !== undefined ? { data: o.data } : {}),
+          ...(o.config ? { config: o.config } : {}),
+          ...(o.profile ? { profile: o.profile } : {}),
+        },
         io,
       );
     });
@@ -211,34 +224,44 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .argument('[root]', 'site root', '.')
     .option('--suite <file...>', 'suite files (YAML or JSON; docs/test-suites.md)')
     .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'junit', 'github']).default('text'))
-    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--config <file>', "the host's server configuration (Apache syntax)")
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .option('--against <url>', 'send the requests to this live server instead of serving the site')
-    .option('--coverage-min <percent>', 'fail when the suite exercises less of the site\'s rewrite rules and .htaccess files')
+    .option('--coverage-min <percent>', "fail when the suite exercises less of the site's rewrite rules and .htaccess files")
     .addHelpText(
       'after',
       '\nExit status: 0 every test passed, 1 a test failed, 2 usage or a bad suite.\n\nExamples:\n  htsandbox test mysite --suite site-tests.yaml\n  htsandbox test --suite site-tests.yaml --against https://me.scripts.mit.edu/ --format junit > junit.xml\n',
     )
-    .action(async (root: string, o: { suite?: string[]; format: 'text' | 'json' | 'junit' | 'github'; config?: string; profile?: string; against?: string; coverageMin?: string }) => {
-      const coverageMin = o.coverageMin === undefined ? undefined : Number(o.coverageMin);
-      if (coverageMin !== undefined && !(coverageMin >= 0 && coverageMin <= 100)) {
-        io.stderr.write(`htsandbox test: --coverage-min takes a percentage from 0 to 100 (got ${o.coverageMin})\n`);
-        exitCode = 2;
-        return;
-      }
-      const { runTest } = await commands.test();
-      exitCode = await runTest(
-        { root, suites: o.suite ?? [], format: o.format, ...(o.config ? { config: o.config } : {}), ...(o.profile ? { profile: o.profile } : {}), ...(o.against ? { against: o.against } : {}), ...(coverageMin !== undefined ? { coverageMin } : {}) },
-        io,
-      );
-    });
+    .action(
+      async (root: string, o: { suite?: string[]; format: 'text' | 'json' | 'junit' | 'github'; config?: string; profile?: string; against?: string; coverageMin?: string }) => {
+        const coverageMin = o.coverageMin === undefined ? undefined : Number(o.coverageMin);
+        if (coverageMin !== undefined && !(coverageMin >= 0 && coverageMin <= 100)) {
+          io.stderr.write(`htsandbox test: --coverage-min takes a percentage from 0 to 100 (got ${o.coverageMin})\n`);
+          exitCode = 2;
+          return;
+        }
+        const { runTest } = await commands.test();
+        exitCode = await runTest(
+          {
+            root,
+            suites: o.suite ?? [],
+            format: o.format,
+            ...(o.config ? { config: o.config } : {}),
+            ...(o.profile ? { profile: o.profile } : {}),
+            ...(o.against ? { against: o.against } : {}),
+            ...(coverageMin !== undefined ? { coverageMin } : {}),
+          },
+          io,
+        );
+      },
+    );
 
   program
     .command('export')
     .description('write a real Apache 2.4 + mod_fcgid configuration (and a Dockerfile) that serves the site as htsandbox does')
     .argument('<root>', 'site root')
     .requiredOption('--to <dir>', 'a new (or empty) directory for httpd.conf, mime.types and the Dockerfile')
-    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--config <file>', "the host's server configuration (Apache syntax)")
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .option('--port <port>', 'the port the exported server listens on', '8080')
     .addHelpText('after', '\nExample:\n  htsandbox export mysite --to mysite-apache && sudo apache2 -f "$PWD/mysite-apache/httpd.conf" -DFOREGROUND\n')
@@ -260,7 +283,7 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
     .argument('<path>', 'URL path of the script, e.g. /counter.fcgi (it must use a FastCGI library)')
     .option('-n, --requests <n>', 'requests per run', '500')
     .option('-c, --concurrency <n>', 'concurrent clients', '4')
-    .option('--config <file>', 'the host\'s server configuration (Apache syntax)')
+    .option('--config <file>', "the host's server configuration (Apache syntax)")
     .option('--profile <name>', 'a bundled host profile: scripts (default) or apache')
     .addHelpText('after', '\nExample:\n  htsandbox compare fixtures/example-site /counter.fcgi -n 1000 -c 8\n')
     .action(async (root: string, path: string, o: { requests: string; concurrency: string; config?: string; profile?: string }) => {

@@ -177,7 +177,11 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   }
   // Processes left running by a server that was killed (SIGKILL, a crash) are ended now.
   const ended = [...new Set([...reapLeftovers(tmpdir()), ...reapLeftoverCgroups()])];
-  if (ended.length) logger.warn({ module: 'core' }, `ended ${ended.length} process(es) (FastCGI applications, CGI scripts or what they started) left running by a server that did not shut down: pid ${ended.join(', ')}`);
+  if (ended.length)
+    logger.warn(
+      { module: 'core' },
+      `ended ${ended.length} process(es) (FastCGI applications, CGI scripts or what they started) left running by a server that did not shut down: pid ${ended.join(', ')}`,
+    );
   // The CLI's own process (not a test's): orphans of scripts come back to us while we live.
   // A cgroup of our own, where one is writable, holds even what leaves its session.
   if (!opts.signal) {
@@ -189,7 +193,11 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   site.rewriteMaps.startPrograms();
   const servers = backendServers(site, Math.max(1, opts.servers ?? 1));
   const backends = servers.length > 1 ? { servers, persistence: new PersistenceTable(servers.length, (opts.persistenceSeconds ?? 600) * 1000) } : undefined;
-  if (backends) logger.info({ module: 'htsandbox' }, `${servers.length} simulated servers behind the host's balancer, each with its own FastCGI processes; a client (source address, or X-Forwarded-For) stays on its server for ${opts.persistenceSeconds ?? 600} s after its last request`);
+  if (backends)
+    logger.info(
+      { module: 'htsandbox' },
+      `${servers.length} simulated servers behind the host's balancer, each with its own FastCGI processes; a client (source address, or X-Forwarded-For) stays on its server for ${opts.persistenceSeconds ?? 600} s after its last request`,
+    );
   const shutdownPools = (): Promise<unknown> => Promise.all(servers.map((s) => s.fcgiPool.shutdown()));
   const dashboard = dashboardOptions(opts);
   const requestLines = io.stderr.isTTY && !opts.quiet && !opts.errorLog;
@@ -226,7 +234,10 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
         io.stdout.write(`htsandbox: and at https://${opts.host}:${port}/ (same port) with the certificate ${identity.certFile}${identity.created ? ', made now' : ''}\n`);
         if (!opts.tlsCert) io.stdout.write('htsandbox: it is self-signed: accept it once in the browser, or give curl --cacert with that file\n');
       }
-      if (dashboard) io.stdout.write(`dashboard: http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}${dashboard.prefix}${dashboard.public ? '' : ' (loopback clients only)'}\n`);
+      if (dashboard)
+        io.stdout.write(
+          `dashboard: http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}${dashboard.prefix}${dashboard.public ? '' : ' (loopback clients only)'}\n`,
+        );
       opts.onListening?.(port);
     });
     let stopping = false;
@@ -264,10 +275,15 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
       process.once('SIGTERM', stop);
       // The final net: an exception nothing caught ends its own request's response (when it came
       // from one) and is logged at fatal level; the server never exits for it.
-      const lastResort = (kind: string) => (err: unknown): void => {
-        const recovered = recoverRequestFrom(err);
-        logger.fatal({ module: 'htsandbox', err }, `${kind}${recovered ? ' in a request (its response was ended)' : ' outside any request'}; htsandbox keeps serving. This is a bug in htsandbox: please report it with this log line.`);
-      };
+      const lastResort =
+        (kind: string) =>
+        (err: unknown): void => {
+          const recovered = recoverRequestFrom(err);
+          logger.fatal(
+            { module: 'htsandbox', err },
+            `${kind}${recovered ? ' in a request (its response was ended)' : ' outside any request'}; htsandbox keeps serving. This is a bug in htsandbox: please report it with this log line.`,
+          );
+        };
       process.on('uncaughtException', lastResort('uncaught exception'));
       process.on('unhandledRejection', lastResort('unhandled promise rejection'));
     }

@@ -97,7 +97,10 @@ function send(target: Target, t: SuiteTest): Promise<{ answer: SuiteAnswer; expl
           const h: Record<string, string> = {};
           for (const [k, v] of Object.entries(r.headers)) if (v !== undefined) h[k] = Array.isArray(v) ? v.join(', ') : v;
           const explain = typeof r.headers['x-htsandbox-explain'] === 'string' ? r.headers['x-htsandbox-explain'] : undefined;
-          res({ answer: { status: r.statusCode ?? 0, headers: h, body: Buffer.concat(chunks).toString('utf8'), timeMs: Number(process.hrtime.bigint() - started) / 1e6 }, ...(explain ? { explain } : {}) });
+          res({
+            answer: { status: r.statusCode ?? 0, headers: h, body: Buffer.concat(chunks).toString('utf8'), timeMs: Number(process.hrtime.bigint() - started) / 1e6 },
+            ...(explain ? { explain } : {}),
+          });
         });
         r.on('error', rej);
       },
@@ -264,8 +267,12 @@ export function formatResults(results: TestResult[], format: TestFormat, cwd: st
     return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="htsandbox test" tests="${results.length}" failures="${failed.filter((r) => !r.error).length}" errors="${failed.filter((r) => r.error).length}" time="${time.toFixed(3)}">\n${suites.join('\n')}\n</testsuites>`;
   }
   if (format === 'github') {
-    const lines = failed.map((r) => `::error file=${ghProp(relative(cwd, r.file) || r.file)},line=${r.test.line},title=${ghProp(`${r.test.name}`)}::${ghData([...r.failures, ...storyLines(r.story)].join('\n'))}`);
-    for (const r of coverage?.rulesNotApplied ?? []) lines.push(`::notice file=${ghProp(relative(cwd, r.file) || r.file)},line=${r.line},title=not covered::${ghData(`no request of the suite applied ${r.text}`)}`);
+    const lines = failed.map(
+      (r) =>
+        `::error file=${ghProp(relative(cwd, r.file) || r.file)},line=${r.test.line},title=${ghProp(`${r.test.name}`)}::${ghData([...r.failures, ...storyLines(r.story)].join('\n'))}`,
+    );
+    for (const r of coverage?.rulesNotApplied ?? [])
+      lines.push(`::notice file=${ghProp(relative(cwd, r.file) || r.file)},line=${r.line},title=not covered::${ghData(`no request of the suite applied ${r.text}`)}`);
     for (const n of coverage?.neverApplicable ?? []) lines.push(`::warning file=${ghProp(relative(cwd, n.file) || n.file)},line=${n.line},title=never applies::${ghData(n.why)}`);
     lines.push(`htsandbox test: ${summary}${coverage ? `; coverage ${coverage.percent} %` : ''}`);
     return lines.join('\n');
@@ -351,7 +358,17 @@ export async function runTest(opts: TestOptions, io: CommandIo): Promise<number>
     let serverOutput = '';
     const serverIo: CommandIo = { stdout: { write: (s: string) => (serverOutput += s) }, stderr: { write: (s: string) => (serverOutput += s) }, env: {}, cwd: io.cwd };
     const done = runServe(
-      { root, port: 0, host: '127.0.0.1', errorLog: '/dev/null', quiet: true, signal: controller.signal, onListening: portOf, ...(opts.config ? { config: opts.config } : {}), ...(opts.profile ? { profile: opts.profile } : {}) },
+      {
+        root,
+        port: 0,
+        host: '127.0.0.1',
+        errorLog: '/dev/null',
+        quiet: true,
+        signal: controller.signal,
+        onListening: portOf,
+        ...(opts.config ? { config: opts.config } : {}),
+        ...(opts.profile ? { profile: opts.profile } : {}),
+      },
       serverIo,
     );
     let port: number;

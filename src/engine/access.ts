@@ -26,12 +26,15 @@ export function ipMatches(spec: string, remote: string): boolean {
   if (spec.includes(':')) return spec === remote || (spec === '::1' && remote === '::1');
   if (!r) return false;
   const [addr, mask] = spec.split('/', 2) as [string, string | undefined];
-  const parts = addr.split('.').filter((p) => p !== '').map(Number);
+  const parts = addr
+    .split('.')
+    .filter((p) => p !== '')
+    .map(Number);
   if (mask === undefined) return parts.every((p, i) => r[i] === p);
   const toInt = (x: number[]): number => ((x[0]! << 24) | (x[1]! << 16) | (x[2]! << 8) | x[3]!) >>> 0;
   const full = [...parts, 0, 0, 0, 0].slice(0, 4);
   const m = /^\d+$/.test(mask) ? (Number(mask) === 0 ? 0 : (0xffffffff << (32 - Number(mask))) >>> 0) : toInt(mask.split('.').map(Number));
-  return ((toInt(r) & m) >>> 0) === ((toInt(full) & m) >>> 0);
+  return (toInt(r) & m) >>> 0 === (toInt(full) & m) >>> 0;
 }
 
 function hostMatches(list: readonly string[], req: AccessRequest): boolean {

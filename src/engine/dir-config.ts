@@ -438,7 +438,10 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
       case 'redirecttemp':
       case 'redirectpermanent':
       case 'redirectmatch': {
-        const r = redirectRule(n.key, n.args.map((a) => a.value));
+        const r = redirectRule(
+          n.key,
+          n.args.map((a) => a.value),
+        );
         if (r) plan.redirects.push(r);
         break;
       }
@@ -446,7 +449,10 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
       case 'setenvifnocase':
       case 'browsermatch':
       case 'browsermatchnocase': {
-        const r = setEnvIfRule(n.key, n.args.map((a) => a.value));
+        const r = setEnvIfRule(
+          n.key,
+          n.args.map((a) => a.value),
+        );
         if (r) plan.setEnvIf.push(r);
         break;
       }
@@ -494,8 +500,8 @@ export function* prepareLevelSteps(levelNodes: readonly ConfigNode[], hasModule:
 
 function setEnvIfRule(key: string, words: string[]): SetEnvIfRule | undefined {
   const browser = key.startsWith('browsermatch');
-  const attribute = browser ? 'User-Agent' : words[0] ?? '';
-  const pattern = browser ? words[0] ?? '' : words[1] ?? '';
+  const attribute = browser ? 'User-Agent' : (words[0] ?? '');
+  const pattern = browser ? (words[0] ?? '') : (words[1] ?? '');
   const r = compileApacheRegex(pattern, key.endsWith('nocase'));
   if (!r.ok || !r.regex) return undefined;
   const assignments: [string, string | undefined][] = words.slice(browser ? 1 : 2).map((a) => {
@@ -513,13 +519,7 @@ const levelMemo = new WeakMap<DirConfig, WeakMap<readonly ConfigNode[], Map<stri
  * while unchanged, so a directory's merged configuration is computed once per change
  * (style.md §9) instead of once per request.
  */
-export function applyLevelCached(
-  base: DirConfig,
-  levelNodes: readonly ConfigNode[],
-  hasModule: (m: string) => boolean,
-  overrideOpts = 0xffff,
-  levelDir = '',
-): DirConfig {
+export function applyLevelCached(base: DirConfig, levelNodes: readonly ConfigNode[], hasModule: (m: string) => boolean, overrideOpts = 0xffff, levelDir = ''): DirConfig {
   let byNodes = levelMemo.get(base);
   if (!byNodes) levelMemo.set(base, (byNodes = new WeakMap()));
   let byOpts = byNodes.get(levelNodes);
@@ -537,13 +537,7 @@ export function applyLevelCached(
  * Applies one configuration level (a `<Directory>` body, an `.htaccess`, a `<Files>` body) on
  * top of what is inherited. `overrideOpts` limits Options in `.htaccess`.
  */
-export function applyLevel(
-  base: DirConfig,
-  levelNodes: readonly ConfigNode[],
-  hasModule: (m: string) => boolean,
-  overrideOpts = 0xffff,
-  levelDir = '',
-): DirConfig {
+export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], hasModule: (m: string) => boolean, overrideOpts = 0xffff, levelDir = ''): DirConfig {
   const plan = levelPlan(levelNodes, hasModule);
   const cfg: DirConfig = { ...base };
   // mod_rewrite: a level with any rewrite directive replaces the parent's rules (config_perdir_merge).
@@ -579,7 +573,10 @@ export function applyLevel(
     const w0 = words[0] ?? '';
     switch (n.key) {
       case 'options': {
-        const r = parseOptions(splitWords(n.rawArgs).map((x) => x.value), overrideOpts);
+        const r = parseOptions(
+          splitWords(n.rawArgs).map((x) => x.value),
+          overrideOpts,
+        );
         if ('change' in r) {
           const c = r.change;
           cfg.options = c.absolute ? c.opts : (cfg.options | c.add) & ~c.remove;

@@ -75,7 +75,11 @@ export function checkRequestHead(
 function checkTransferEncoding(fields: readonly (readonly [string, string])[]): HeadRefusal | undefined {
   const values = fields.filter(([name]) => name.toLowerCase() === 'transfer-encoding').map(([, value]) => value);
   if (values.length === 0) return undefined;
-  const codings = values.join(',').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '');
+  const codings = values
+    .join(',')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '');
   // (Apache answers `chunked, chunked` too, read once: only the last coding matters here.)
   if (codings[codings.length - 1] === 'chunked') return undefined;
   return { status: 400, log: `AH02539: client sent unknown Transfer-Encoding (${values.join(', ')})` };

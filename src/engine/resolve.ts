@@ -351,7 +351,11 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
       return {
         kind: 'error',
         status: 403,
-        log: { module: 'core', level: 'error', message: `AH00035: access to ${uri} denied (filesystem path '${path}') because search permissions are missing on a component of the path` },
+        log: {
+          module: 'core',
+          level: 'error',
+          message: `AH00035: access to ${uri} denied (filesystem path '${path}') because search permissions are missing on a component of the path`,
+        },
       };
     }
     if (entry.kind === 'failed') {
@@ -483,11 +487,24 @@ function afterWalk(
         return finishAccess(ctx, req, uri, depth, walked, user, env, extras, authUser);
       };
       // mod_fcgid's auth_checker hook runs before authz_core's: its 200 settles authorization.
-      return askFcgid('AUTHORIZER', walked, uri, env, authUser, undefined, extras, byRequire, () => finishAccess(ctx, req, uri, depth, walked, user, env, extras, authUser)) ?? byRequire();
+      return (
+        askFcgid('AUTHORIZER', walked, uri, env, authUser, undefined, extras, byRequire, () => finishAccess(ctx, req, uri, depth, walked, user, env, extras, authUser)) ??
+        byRequire()
+      );
     };
     if ('notFound' in authn) {
       // AuthBasicAuthoritative Off: a user the file does not know goes on to mod_fcgid's authenticator.
-      const asked = askFcgid('AUTHENTICATOR', walked, uri, env, { name: authn.notFound.user, authType: 'Basic' }, authn.notFound.password, extras, () => authn.notFound.decision, () => authorize(authn.notFound.user));
+      const asked = askFcgid(
+        'AUTHENTICATOR',
+        walked,
+        uri,
+        env,
+        { name: authn.notFound.user, authType: 'Basic' },
+        authn.notFound.password,
+        extras,
+        () => authn.notFound.decision,
+        () => authorize(authn.notFound.user),
+      );
       return asked ?? authn.notFound.decision;
     }
     return authorize(authn.user);
@@ -738,15 +755,30 @@ function decideAfterAccess(
           kind: 'error',
           status: 403,
           cfg,
-          log: { module: 'rewrite', level: 'error', message: `AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the RewriteRule directive is also forbidden due to its similar ability to circumvent directory restrictions : ${filename}` },
+          log: {
+            module: 'rewrite',
+            level: 'error',
+            message: `AH00670: Options FollowSymLinks and SymLinksIfOwnerMatch are both off, so the RewriteRule directive is also forbidden due to its similar ability to circumvent directory restrictions : ${filename}`,
+          },
         };
       }
-      const outcome = runRewriteRound(rw, { path: full, filename, query: req.query, documentRoot: ctx.documentRoot, origin: req.origin }, rewriteEnvironment(ctx, req, uri, filename, pathInfo, env));
+      const outcome = runRewriteRound(
+        rw,
+        { path: full, filename, query: req.query, documentRoot: ctx.documentRoot, origin: req.origin },
+        rewriteEnvironment(ctx, req, uri, filename, pathInfo, env),
+      );
       notes.vary = outcome.vary;
       if (outcome.cookies) {
         // check_headers: a cookie with a decoded control byte is never sent; the answer is a 500.
         const bad = outcome.cookies.find((c) => /[\x00-\x08\x0a-\x1f\x7f]/.test(c));
-        if (bad) return headerRefused('Set-Cookie', bad, outcome.kind === 'redirect' ? outcome.status : outcome.kind === 'status' ? outcome.status : undefined, cfg, 'A RewriteRule [CO=...] flag put a decoded control character (e.g. %0d%0a from a back-reference) into a cookie: build the cookie from text you control, or use [B] on the rule.');
+        if (bad)
+          return headerRefused(
+            'Set-Cookie',
+            bad,
+            outcome.kind === 'redirect' ? outcome.status : outcome.kind === 'status' ? outcome.status : undefined,
+            cfg,
+            'A RewriteRule [CO=...] flag put a decoded control character (e.g. %0d%0a from a back-reference) into a cookie: build the cookie from text you control, or use [B] on the rule.',
+          );
         notes.cookies = outcome.cookies;
       }
       for (const [k, v] of outcome.env) {
@@ -759,7 +791,14 @@ function decideAfterAccess(
           status: outcome.status,
           cfg,
           ...(outcome.reason
-            ? { log: { module: 'rewrite', level: 'error', message: outcome.reason, explain: outcome.explain ?? 'A RewriteRule keeps growing the path it rewrites (often with [N]): make its pattern stop matching its own output.' } }
+            ? {
+                log: {
+                  module: 'rewrite',
+                  level: 'error',
+                  message: outcome.reason,
+                  explain: outcome.explain ?? 'A RewriteRule keeps growing the path it rewrites (often with [N]): make its pattern stop matching its own output.',
+                },
+              }
             : {}),
         };
       }
@@ -768,7 +807,13 @@ function decideAfterAccess(
         // ap_http_header_filter's check_headers: a Location with a control byte (a decoded
         // CR/LF that [NE] left alone) is never sent; the answer becomes a 500.
         if (/[\x00-\x08\x0a-\x1f\x7f]/.test(location)) {
-          return headerRefused('Location', location, outcome.status, cfg, 'A RewriteRule with [NE] put a decoded control character (e.g. %0d%0a) into its redirect target: drop [NE] so it is escaped again.');
+          return headerRefused(
+            'Location',
+            location,
+            outcome.status,
+            cfg,
+            'A RewriteRule with [NE] put a decoded control character (e.g. %0d%0a) into its redirect target: drop [NE] so it is escaped again.',
+          );
         }
         return { kind: 'redirect', status: outcome.status, location, cfg };
       }
@@ -778,18 +823,36 @@ function decideAfterAccess(
             kind: 'error',
             status: 403,
             cfg,
-            log: { module: 'rewrite', level: 'error', message: `AH10160: attempt to make remote request from mod_rewrite without proxy enabled: proxy:${outcome.url}`, explain: 'The [P] flag needs mod_proxy, which this host does not load: use [R] to redirect instead.' },
+            log: {
+              module: 'rewrite',
+              level: 'error',
+              message: `AH10160: attempt to make remote request from mod_rewrite without proxy enabled: proxy:${outcome.url}`,
+              explain: 'The [P] flag needs mod_proxy, which this host does not load: use [R] to redirect instead.',
+            },
           };
         }
         return {
           kind: 'error',
           status: 500,
           cfg,
-          log: { module: 'htsandbox', level: 'error', message: `RewriteRule [P] to ${outcome.url} is not emulated: the host would hand this request to mod_proxy`, explain: 'htsandbox does not proxy from RewriteRule [P]; use SetHandler "proxy:fcgi://…" for a FastCGI application, or [R] to redirect.' },
+          log: {
+            module: 'htsandbox',
+            level: 'error',
+            message: `RewriteRule [P] to ${outcome.url} is not emulated: the host would hand this request to mod_proxy`,
+            explain: 'htsandbox does not proxy from RewriteRule [P]; use SetHandler "proxy:fcgi://…" for a FastCGI application, or [R] to redirect.',
+          },
         };
       }
       if (outcome.kind === 'internal') {
-        return { kind: 'internal', url: outcome.url, query: outcome.query, cfg, rewriteEnv: outcome.env, end: outcome.end, ...(outcome.status !== undefined ? { status: outcome.status } : {}) };
+        return {
+          kind: 'internal',
+          url: outcome.url,
+          query: outcome.query,
+          cfg,
+          rewriteEnv: outcome.env,
+          end: outcome.end,
+          ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+        };
       }
       if (outcome.kind === 'unchanged') {
         forcedType = outcome.type;
@@ -804,7 +867,13 @@ function decideAfterAccess(
   // mod_alias per-directory redirects run in fixups, after access control.
   const redirect = matchRedirect(cfg.redirects, uri, req);
   if (redirect?.kind === 'redirect' && /[\x00-\x08\x0a-\x1f\x7f]/.test(redirect.location)) {
-    return headerRefused('Location', redirect.location, redirect.status, cfg, 'A RedirectMatch put a decoded control character (e.g. %0d%0a) into the query string or fragment of its target, which Apache does not escape: keep back-references out of that part.');
+    return headerRefused(
+      'Location',
+      redirect.location,
+      redirect.status,
+      cfg,
+      'A RedirectMatch put a decoded control character (e.g. %0d%0a) into the query string or fragment of its target, which Apache does not escape: keep back-references out of that part.',
+    );
   }
   if (redirect) return { ...redirect, cfg };
   // Type and handler (mod_mime find_ct, then core_override_type).
@@ -813,7 +882,13 @@ function decideAfterAccess(
   let handler = typed.handler;
   const encoding = typed.encoding;
   if (forcedType && /[\x00-\x08\x0a-\x1f\x7f]/.test(forcedType)) {
-    return headerRefused('Content-Type', forcedType, undefined, cfg, 'A RewriteRule [T=...] flag put a decoded control character into the content type: build the type from text you control.');
+    return headerRefused(
+      'Content-Type',
+      forcedType,
+      undefined,
+      cfg,
+      'A RewriteRule [T=...] flag put a decoded control character into the content type: build the type from text you control.',
+    );
   }
   if (forcedType) contentType = forcedType;
   if (forcedHandler) handler = forcedHandler;
@@ -879,7 +954,10 @@ function decideAfterAccess(
         message: `AH00128: File does not exist: ${filename}${pathInfo}`,
         // The Scripts host's mod_status patch ignores the handler in .htaccess: say so, as nothing else will.
         ...(ignoredStatus
-          ? { explain: 'SetHandler server-status has no effect in a .htaccess on the Scripts host (its mod_status answers only where the server configuration permits it), so this URL is an ordinary, missing file. The dashboard at /.htsandbox/ shows the FastCGI processes; --profile apache serves the page as stock Apache does.' }
+          ? {
+              explain:
+                'SetHandler server-status has no effect in a .htaccess on the Scripts host (its mod_status answers only where the server configuration permits it), so this URL is an ordinary, missing file. The dashboard at /.htsandbox/ shows the FastCGI processes; --profile apache serves the page as stock Apache does.',
+            }
           : {}),
       },
     };
@@ -913,7 +991,16 @@ function proxyHandlerUsable(ctx: ResolveContext, handler: string): boolean {
   return false;
 }
 
-function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, filename: string, uri: string, pathInfo: string, entry: FsEntry, contentType: string | undefined): Decision {
+function dispatchHandler(
+  ctx: ResolveContext,
+  cfg: DirConfig,
+  handler: string,
+  filename: string,
+  uri: string,
+  pathInfo: string,
+  entry: FsEntry,
+  contentType: string | undefined,
+): Decision {
   if (handler === 'cgi-script' || handler === 'application/x-httpd-cgi' || handler === 'fcgid-script') {
     if (!(cfg.options & OPT_EXECCGI)) {
       if (handler === 'fcgid-script') return { kind: 'error', status: 403, cfg };
@@ -935,7 +1022,9 @@ function dispatchHandler(ctx: ResolveContext, cfg: DirConfig, handler: string, f
       return { kind: 'error', status: 404, cfg, log: { module: 'cgid', level: 'error', message: `AH01264: script not found or unable to stat: ${filename}${pathInfo}` } };
     }
   }
-  return contentType !== undefined ? { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry, contentType } : { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry };
+  return contentType !== undefined
+    ? { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry, contentType }
+    : { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry };
 }
 
 /** `lookup_variable` for `%{VAR}` in per-directory rewrite rules (unknown names give ""). */
@@ -1081,7 +1170,12 @@ function authenticate(
     };
   }
   if (type !== 'basic') {
-    return { kind: 'error', status: 500, cfg, log: { module: 'core', level: 'error', message: `AuthType ${cfg.auth.type} is not emulated by htsandbox`, explain: 'Only AuthType Basic is emulated.' } };
+    return {
+      kind: 'error',
+      status: 500,
+      cfg,
+      log: { module: 'core', level: 'error', message: `AuthType ${cfg.auth.type} is not emulated by htsandbox`, explain: 'Only AuthType Basic is emulated.' },
+    };
   }
   if (cfg.auth.name === undefined) {
     return { kind: 'error', status: 500, cfg, log: { module: 'auth_basic', level: 'error', message: `AH01615: need AuthName: ${uri}` } };
@@ -1091,7 +1185,13 @@ function authenticate(
   if (value === undefined) return { kind: 'error', status: 401, cfg, headers: challenge(cfg) };
   const m = /^\s*(\S+)\s*(.*)$/.exec(value);
   if (!m || m[1]!.toLowerCase() !== 'basic') {
-    return { kind: 'error', status: 401, cfg, headers: challenge(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01614: client used wrong authentication scheme: ${uri}` } };
+    return {
+      kind: 'error',
+      status: 401,
+      cfg,
+      headers: challenge(cfg),
+      log: { module: 'auth_basic', level: 'error', message: `AH01614: client used wrong authentication scheme: ${uri}` },
+    };
   }
   const decoded = Buffer.from(m[2]!.trim(), 'base64').toString('latin1');
   const colon = decoded.indexOf(':');
@@ -1107,17 +1207,34 @@ function authenticate(
       kind: 'error',
       status: 500,
       cfg,
-      log: { module: 'authn_file', level: 'error', message: `AH01620: Could not open password file: ${file}`, explain: `The AuthUserFile ${file} cannot be read: check the path (a relative path is relative to ${SERVER_ROOT}, not to the .htaccess).` },
+      log: {
+        module: 'authn_file',
+        level: 'error',
+        message: `AH01620: Could not open password file: ${file}`,
+        explain: `The AuthUserFile ${file} cannot be read: check the path (a relative path is relative to ${SERVER_ROOT}, not to the .htaccess).`,
+      },
     };
   }
   const hash = findUserHash(text, user);
   if (hash === undefined) {
-    const decision: Decision = { kind: 'error', status: 401, cfg, headers: challenge(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` } };
+    const decision: Decision = {
+      kind: 'error',
+      status: 401,
+      cfg,
+      headers: challenge(cfg),
+      log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` },
+    };
     // AuthBasicAuthoritative Off: the next check_user_id hook (mod_fcgid's authenticator) may know the user.
     return cfg.auth.basicAuthoritative ? decision : { notFound: { user, password, decision } };
   }
   if (!verifyPassword(password, hash)) {
-    return { kind: 'error', status: 401, cfg, headers: challenge(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01617: user ${user}: authentication failure for "${uri}": Password Mismatch` } };
+    return {
+      kind: 'error',
+      status: 401,
+      cfg,
+      headers: challenge(cfg),
+      log: { module: 'auth_basic', level: 'error', message: `AH01617: user ${user}: authentication failure for "${uri}": Password Mismatch` },
+    };
   }
   return { user };
 }

@@ -109,8 +109,29 @@ const MAX_ROUNDS_CEILING = 100_000;
 
 function parseFlags(field: string | undefined): RewriteFlags {
   const f: RewriteFlags = {
-    last: false, end: false, chain: false, next: false, skip: 0, forbidden: false, gone: false, qsa: false, qsd: false, qsl: false, qsnone: false, maxRounds: 32000,
-    noescape: false, passthrough: false, escapeBackrefs: false, escapeNoPlus: false, escapeCtls: false, unsafeAllow3F: false, discardPathInfo: false, nosubreq: false, proxy: false, env: [], cookies: [],
+    last: false,
+    end: false,
+    chain: false,
+    next: false,
+    skip: 0,
+    forbidden: false,
+    gone: false,
+    qsa: false,
+    qsd: false,
+    qsl: false,
+    qsnone: false,
+    maxRounds: 32000,
+    noescape: false,
+    passthrough: false,
+    escapeBackrefs: false,
+    escapeNoPlus: false,
+    escapeCtls: false,
+    unsafeAllow3F: false,
+    discardPathInfo: false,
+    nosubreq: false,
+    proxy: false,
+    env: [],
+    cookies: [],
   };
   if (field === undefined) return f;
   const parsed = rewriteFlagField(field);
@@ -124,8 +145,7 @@ function parseFlags(field: string | undefined): RewriteFlags {
       f.next = true;
       // atoi, as Apache reads it; bounded so that one request cannot hold the event loop.
       if (val !== '') f.maxRounds = Math.min(Number.parseInt(val, 10) || 0, MAX_ROUNDS_CEILING);
-    }
-    else if (k === 's' || k === 'skip') f.skip = Number.parseInt(val, 10) || 0;
+    } else if (k === 's' || k === 'skip') f.skip = Number.parseInt(val, 10) || 0;
     else if (k === 'f' || k === 'forbidden') f.forbidden = true;
     else if (k === 'g' || k === 'gone') f.gone = true;
     else if (k === 'r' || k === 'redirect') {
@@ -189,7 +209,7 @@ function parseCond(rawArgs: string): RewriteCond | undefined {
     const eq = p[1] === '=';
     cond.kind = p[0] === '<' ? (eq ? 'le' : 'lt') : eq ? 'ge' : 'gt';
     p = p.slice(eq ? 2 : 1);
-  } else if (p.length > 0 && p[0] === '=' ) {
+  } else if (p.length > 0 && p[0] === '=') {
     cond.kind = 'eq';
     p = p.slice(1);
     if (p === '""') p = '';
@@ -208,11 +228,7 @@ function parseCond(rawArgs: string): RewriteCond | undefined {
 }
 
 /** Compiles one level's rewrite directives (in file order). */
-export function compileRewriteLevel(
-  nodes: readonly ConfigNode[],
-  dir: string,
-  parent: RewriteConfig | undefined,
-): RewriteConfig | undefined {
+export function compileRewriteLevel(nodes: readonly ConfigNode[], dir: string, parent: RewriteConfig | undefined): RewriteConfig | undefined {
   let engine: boolean | undefined;
   let base: string | undefined;
   const options = new Set<string>();
@@ -673,7 +689,9 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
         if (rule.flags.chain) skipChain = true;
         continue;
       }
-      const traced: RewriteTraceStep | undefined = env.trace ? { ...(rule.source ? { source: rule.source } : {}), pattern: rule.pattern, substitution: rule.substitution, subject, matched, conditionsHeld: true } : undefined;
+      const traced: RewriteTraceStep | undefined = env.trace
+        ? { ...(rule.source ? { source: rule.source } : {}), pattern: rule.pattern, substitution: rule.substitution, subject, matched, conditionsHeld: true }
+        : undefined;
       for (const h of ruleVary) if (!vary.includes(h)) vary.push(h);
       // The substitution is expanded before this rule's [E=] are set (apply_rewrite_rule).
       const escape = rule.flags.escapeBackrefs || rule.flags.escapeCtls ? (s: string): string => escapeBackref(s, rule.flags) : undefined;
@@ -776,7 +794,13 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
         }
         // Looping rules that grow the path stop at twice LimitRequestLine (8190), as in Apache.
         if (filename.length > MAX_REWRITTEN_LENGTH) {
-          return { kind: 'status', status: 500, env: envSets, vary, reason: `RewriteRule '${rule.pattern}' and URI '${filename.slice(0, 200)}…' exceeded maximum length (${MAX_REWRITTEN_LENGTH})` };
+          return {
+            kind: 'status',
+            status: 500,
+            env: envSets,
+            vary,
+            reason: `RewriteRule '${rule.pattern}' and URI '${filename.slice(0, 200)}…' exceeded maximum length (${MAX_REWRITTEN_LENGTH})`,
+          };
         }
       } else if (rule.flags.qsd) {
         query = undefined;

@@ -18,7 +18,10 @@ export interface ConditionFacts {
 
 /** The entity-tags of an If-Match / If-None-Match list (quoted strings, W/ kept). */
 function etagList(list: string): string[] {
-  return list.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 const withoutWeak = (tag: string): string => (tag.startsWith('W/') ? tag.slice(2) : tag);

@@ -11,19 +11,82 @@ import { compileApacheRegex, type ApacheRegex } from './regex.js';
 // ---------------------------------------------------------------- the names ap_expr knows ---
 
 /** util_expr_eval.c: misc, request header, request and connection variables. */
-const VARIABLES = new Set(
-  [
-    'TIME_YEAR', 'TIME_MON', 'TIME_DAY', 'TIME_HOUR', 'TIME_MIN', 'TIME_SEC', 'TIME_WDAY', 'TIME', 'SERVER_SOFTWARE', 'API_VERSION',
-    'HTTP_USER_AGENT', 'HTTP_PROXY_CONNECTION', 'HTTP_REFERER', 'HTTP_COOKIE', 'HTTP_FORWARDED', 'HTTP_HOST', 'HTTP_ACCEPT',
-    'REQUEST_METHOD', 'REQUEST_SCHEME', 'REQUEST_URI', 'REQUEST_FILENAME', 'REMOTE_HOST', 'REMOTE_IDENT', 'REMOTE_USER',
-    'SERVER_ADMIN', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'SCRIPT_FILENAME', 'PATH_INFO', 'QUERY_STRING', 'IS_SUBREQ',
-    'DOCUMENT_ROOT', 'AUTH_TYPE', 'THE_REQUEST', 'CONTENT_TYPE', 'HANDLER', 'REQUEST_LOG_ID', 'SCRIPT_USER', 'SCRIPT_GROUP',
-    'DOCUMENT_URI', 'LAST_MODIFIED', 'CONTEXT_PREFIX', 'CONTEXT_DOCUMENT_ROOT', 'REQUEST_STATUS', 'REMOTE_ADDR', 'REMOTE_PORT',
-    'HTTPS', 'IPV6', 'CONN_LOG_ID', 'CONN_REMOTE_ADDR', 'HTTP2',
-  ],
-);
+const VARIABLES = new Set([
+  'TIME_YEAR',
+  'TIME_MON',
+  'TIME_DAY',
+  'TIME_HOUR',
+  'TIME_MIN',
+  'TIME_SEC',
+  'TIME_WDAY',
+  'TIME',
+  'SERVER_SOFTWARE',
+  'API_VERSION',
+  'HTTP_USER_AGENT',
+  'HTTP_PROXY_CONNECTION',
+  'HTTP_REFERER',
+  'HTTP_COOKIE',
+  'HTTP_FORWARDED',
+  'HTTP_HOST',
+  'HTTP_ACCEPT',
+  'REQUEST_METHOD',
+  'REQUEST_SCHEME',
+  'REQUEST_URI',
+  'REQUEST_FILENAME',
+  'REMOTE_HOST',
+  'REMOTE_IDENT',
+  'REMOTE_USER',
+  'SERVER_ADMIN',
+  'SERVER_NAME',
+  'SERVER_PORT',
+  'SERVER_PROTOCOL',
+  'SCRIPT_FILENAME',
+  'PATH_INFO',
+  'QUERY_STRING',
+  'IS_SUBREQ',
+  'DOCUMENT_ROOT',
+  'AUTH_TYPE',
+  'THE_REQUEST',
+  'CONTENT_TYPE',
+  'HANDLER',
+  'REQUEST_LOG_ID',
+  'SCRIPT_USER',
+  'SCRIPT_GROUP',
+  'DOCUMENT_URI',
+  'LAST_MODIFIED',
+  'CONTEXT_PREFIX',
+  'CONTEXT_DOCUMENT_ROOT',
+  'REQUEST_STATUS',
+  'REMOTE_ADDR',
+  'REMOTE_PORT',
+  'HTTPS',
+  'IPV6',
+  'CONN_LOG_ID',
+  'CONN_REMOTE_ADDR',
+  'HTTP2',
+]);
 /** String functions (`name(word)` and `%{name:arg}`). */
-const STRING_FUNCTIONS = new Set(['osenv', 'env', 'resp', 'req', 'http', 'note', 'reqenv', 'req_novary', 'tolower', 'toupper', 'escape', 'unescape', 'file', 'filesize', 'base64', 'unbase64', 'sha1', 'md5', 'ldap']);
+const STRING_FUNCTIONS = new Set([
+  'osenv',
+  'env',
+  'resp',
+  'req',
+  'http',
+  'note',
+  'reqenv',
+  'req_novary',
+  'tolower',
+  'toupper',
+  'escape',
+  'unescape',
+  'file',
+  'filesize',
+  'base64',
+  'unbase64',
+  'sha1',
+  'md5',
+  'ldap',
+]);
 /** Unary operators (`-X word`), case-sensitive. */
 const UNARY_OPS = new Set(['n', 'z', 'R', 'T', 'd', 'e', 'f', 's', 'L', 'h', 'x', 'F', 'U', 'A']);
 /** Binary operators (`word -name word`), case-insensitive. */
@@ -71,7 +134,16 @@ type Token =
 class ExprError extends Error {}
 
 const KEYWORD_OPS: Record<string, string> = {
-  and: '&&', or: '||', not: '!', eq: '-eq', ne: '-ne', lt: '-lt', le: '-le', gt: '-gt', ge: '-ge', in: 'in',
+  and: '&&',
+  or: '||',
+  not: '!',
+  eq: '-eq',
+  ne: '-ne',
+  lt: '-lt',
+  le: '-le',
+  gt: '-gt',
+  ge: '-ge',
+  in: 'in',
 };
 const DASH_OPS: Record<string, string> = { '-in': 'in', '-eq': '-eq', '-ne': '-ne', '-ge': '-ge', '-le': '-le', '-gt': '-gt', '-lt': '-lt' };
 const REGEX_DELIMITERS = '/#$%^,;:_?|-!.\'"';
@@ -506,8 +578,13 @@ interface EvalState {
 
 /** The request header behind each HTTP_* variable (req_header_header_names). */
 const HEADER_OF_VARIABLE: Record<string, string> = {
-  HTTP_USER_AGENT: 'User-Agent', HTTP_PROXY_CONNECTION: 'Proxy-Connection', HTTP_REFERER: 'Referer', HTTP_COOKIE: 'Cookie',
-  HTTP_FORWARDED: 'Forwarded', HTTP_HOST: 'Host', HTTP_ACCEPT: 'Accept',
+  HTTP_USER_AGENT: 'User-Agent',
+  HTTP_PROXY_CONNECTION: 'Proxy-Connection',
+  HTTP_REFERER: 'Referer',
+  HTTP_COOKIE: 'Cookie',
+  HTTP_FORWARDED: 'Forwarded',
+  HTTP_HOST: 'Host',
+  HTTP_ACCEPT: 'Accept',
 };
 
 function readHeader(name: string, st: EvalState, vary: boolean): string {
@@ -666,7 +743,7 @@ function ipMatch(addr: string, spec: string): boolean {
   const bits = bitsText === undefined ? 32 : Number(bitsText);
   if (!Number.isInteger(bits) || bits < 0 || bits > 32) return false;
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((a & mask) >>> 0) === ((n & mask) >>> 0);
+  return (a & mask) >>> 0 === (n & mask) >>> 0;
 }
 
 /**

@@ -6,10 +6,7 @@
  */
 
 /** ap_set_byterange's answer: ignore the field, 416, or the merged ranges and the counts. */
-export type ByteRanges =
-  | { kind: 'ignore' }
-  | { kind: 'unsatisfiable' }
-  | { kind: 'ranges'; ranges: { start: number; end: number }[]; overlaps: number; reversals: number };
+export type ByteRanges = { kind: 'ignore' } | { kind: 'unsatisfiable' } | { kind: 'ranges'; ranges: { start: number; end: number }[]; overlaps: number; reversals: number };
 
 /** Core's defaults (AP_DEFAULT_MAX_RANGES, _OVERLAPS, _REVERSALS). */
 export const MAX_RANGES = 200;

@@ -87,13 +87,7 @@ function ifVersion(rawArgs: string, version: string): ConditionVerdict {
 }
 
 /** Evaluates the condition of a conditional section line. */
-export function evaluateCondition(
-  key: string,
-  name: string,
-  rawArgs: string,
-  host: HostFacts,
-  defines: ReadonlyMap<string, string>,
-): ConditionVerdict {
+export function evaluateCondition(key: string, name: string, rawArgs: string, host: HostFacts, defines: ReadonlyMap<string, string>): ConditionVerdict {
   if (key === '<ifversion') return ifVersion(rawArgs, host.version);
   const gt = rawArgs.lastIndexOf('>');
   if (gt === -1) return { value: false, error: `<${name}> directive missing closing '>'` };

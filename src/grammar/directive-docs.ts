@@ -19,7 +19,10 @@ function contexts(mask: number): string {
 export function renderDirectivesMarkdown(): string {
   const rows = [...allDirectives()]
     .sort((a, b) => a.modules[0]!.localeCompare(b.modules[0]!) || a.name.localeCompare(b.name))
-    .map((d) => `| \`${d.name.replace(/^</, '&lt;')}${d.name.startsWith('<') ? '&gt;' : ''}\` | ${d.modules.join(', ')} | ${d.shape} | ${contexts(d.override)} | ${d.emulated ? 'yes' : 'parsed only'} |`);
+    .map(
+      (d) =>
+        `| \`${d.name.replace(/^</, '&lt;')}${d.name.startsWith('<') ? '&gt;' : ''}\` | ${d.modules.join(', ')} | ${d.shape} | ${contexts(d.override)} | ${d.emulated ? 'yes' : 'parsed only'} |`,
+    );
   return [
     '# Directives',
     '',

@@ -31,8 +31,7 @@ export interface ValidatorFinding {
 
 type Validator = (input: ValidatorInput) => ValidatorFinding | ValidatorFinding[] | undefined;
 
-const fail = (message: string, code: ErrorCode = 'HT105', hint?: string): ValidatorFinding =>
-  hint === undefined ? { code, message } : { code, message, hint };
+const fail = (message: string, code: ErrorCode = 'HT105', hint?: string): ValidatorFinding => (hint === undefined ? { code, message } : { code, message, hint });
 
 /** PCRE compile check shared by every regex-taking directive. */
 function regexFinding(pattern: string, icase: boolean, onError: string): ValidatorFinding | undefined {
@@ -48,9 +47,8 @@ function regexFinding(pattern: string, icase: boolean, onError: string): Validat
 }
 
 const HTTP_STATUS_REASONS = new Set([
-  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308,
-  400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424,
-  425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
+  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411,
+  412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
 ]);
 
 const isRedirect = (s: number): boolean => s >= 300 && s <= 399;
@@ -128,10 +126,53 @@ const RULE_FLAG_WORDS: Record<string, string[]> = {
 
 /** RewriteRule's flags as the manual spells them, for "did you mean". */
 const RULE_FLAG_NAMES = [
-  'B', 'BackrefNoPlus', 'BCTLS', 'BNE', 'C', 'chain', 'CO', 'cookie', 'DPI', 'discardpath', 'E', 'env', 'END', 'F', 'forbidden',
-  'G', 'gone', 'H', 'handler', 'L', 'last', 'N', 'next', 'NC', 'nocase', 'NE', 'noescape', 'NS', 'nosubreq', 'P', 'proxy',
-  'PT', 'passthrough', 'QSA', 'qsappend', 'QSD', 'qsdiscard', 'QSL', 'qslast', 'R', 'redirect', 'S', 'skip', 'T', 'type',
-  'UnsafeAllow3F', 'UnsafePrefixStat',
+  'B',
+  'BackrefNoPlus',
+  'BCTLS',
+  'BNE',
+  'C',
+  'chain',
+  'CO',
+  'cookie',
+  'DPI',
+  'discardpath',
+  'E',
+  'env',
+  'END',
+  'F',
+  'forbidden',
+  'G',
+  'gone',
+  'H',
+  'handler',
+  'L',
+  'last',
+  'N',
+  'next',
+  'NC',
+  'nocase',
+  'NE',
+  'noescape',
+  'NS',
+  'nosubreq',
+  'P',
+  'proxy',
+  'PT',
+  'passthrough',
+  'QSA',
+  'qsappend',
+  'QSD',
+  'qsdiscard',
+  'QSL',
+  'qslast',
+  'R',
+  'redirect',
+  'S',
+  'skip',
+  'T',
+  'type',
+  'UnsafeAllow3F',
+  'UnsafePrefixStat',
 ];
 
 function flagHint(flag: string, names: readonly string[]): string | undefined {
@@ -203,8 +244,17 @@ const rewriteRule: Validator = ({ rawArgs }) => {
 };
 
 const REWRITE_OPTIONS = new Set([
-  'inherit', 'inheritbefore', 'inheritdown', 'inheritdownbefore', 'ignoreinherit', 'allownoslash',
-  'allowanyuri', 'mergebase', 'ignorecontextinfo', 'legacyprefixdocroot', 'unsafeprefixstat',
+  'inherit',
+  'inheritbefore',
+  'inheritdown',
+  'inheritdownbefore',
+  'ignoreinherit',
+  'allownoslash',
+  'allowanyuri',
+  'mergebase',
+  'ignorecontextinfo',
+  'legacyprefixdocroot',
+  'unsafeprefixstat',
 ]);
 
 const rewriteOptions: Validator = ({ words }) => {
@@ -244,9 +294,33 @@ const AUTHZ_PROVIDERS: Record<string, string> = {
 
 /** Methods httpd registers (`ap_method_registry`), for Require method and <Limit>. */
 export const HTTP_METHODS: ReadonlySet<string> = new Set([
-  'GET', 'PUT', 'POST', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'PROPPATCH', 'MKCOL',
-  'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'VERSION-CONTROL', 'CHECKOUT', 'UNCHECKOUT', 'CHECKIN', 'UPDATE', 'LABEL',
-  'REPORT', 'MKWORKSPACE', 'MKACTIVITY', 'BASELINE-CONTROL', 'MERGE', 'HEAD',
+  'GET',
+  'PUT',
+  'POST',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+  'PROPFIND',
+  'PROPPATCH',
+  'MKCOL',
+  'COPY',
+  'MOVE',
+  'LOCK',
+  'UNLOCK',
+  'VERSION-CONTROL',
+  'CHECKOUT',
+  'UNCHECKOUT',
+  'CHECKIN',
+  'UPDATE',
+  'LABEL',
+  'REPORT',
+  'MKWORKSPACE',
+  'MKACTIVITY',
+  'BASELINE-CONTROL',
+  'MERGE',
+  'HEAD',
 ]);
 
 /** `inet_pton(AF_INET)` as APR has it: exactly four decimal octets, no leading zeros. */
@@ -310,10 +384,7 @@ function ipProblem(w: string): string | undefined {
 }
 
 /** Parses a `Require` line: provider and arguments, or Apache's error. */
-export function parseRequire(
-  rawArgs: string,
-  hasModule: (id: string) => boolean,
-): { negate: boolean; provider: string; args: string[] } | { error: string } {
+export function parseRequire(rawArgs: string, hasModule: (id: string) => boolean): { negate: boolean; provider: string; args: string[] } | { error: string } {
   let w = getWordConf(rawArgs, 0);
   let provider = w.value;
   let negate = false;
@@ -394,9 +465,7 @@ function headerDirective(isResponse: boolean): Validator {
     const a = action.toLowerCase();
     const known = ['set', 'setifempty', 'add', 'append', 'merge', 'unset', 'echo', 'edit', 'edit*', 'note'];
     if (!known.includes(a)) {
-      return fail(
-        "first argument must be 'add', 'set', 'setifempty', 'append', 'merge', 'unset', 'echo', 'note', 'edit', or 'edit*'.",
-      );
+      return fail("first argument must be 'add', 'set', 'setifempty', 'append', 'merge', 'unset', 'echo', 'note', 'edit', or 'edit*'.");
     }
     let val = value;
     if (a === 'edit' || a === 'edit*') {
@@ -519,9 +588,7 @@ function expiresCode(code: string): string | undefined {
     word = next();
     if (word === '') return 'bad expires code, missing <type>';
     const t = word.toLowerCase();
-    const ok =
-      t.startsWith('y') || t.startsWith('mo') || t.startsWith('w') || t.startsWith('d') || t.startsWith('h') ||
-      t.startsWith('mi') || t.startsWith('s');
+    const ok = t.startsWith('y') || t.startsWith('mo') || t.startsWith('w') || t.startsWith('d') || t.startsWith('h') || t.startsWith('mi') || t.startsWith('s');
     if (!ok) return `bad expires code, unrecognised <type>'${word}'`;
     word = next();
   }
@@ -571,14 +638,10 @@ const errorDocument: Validator = ({ words }) => {
 };
 
 const acceptPathInfo: Validator = ({ words }) =>
-  ['on', 'off', 'default'].includes((words[0] ?? '').toLowerCase())
-    ? undefined
-    : fail('AcceptPathInfo must be set to on, off or default');
+  ['on', 'off', 'default'].includes((words[0] ?? '').toLowerCase()) ? undefined : fail('AcceptPathInfo must be set to on, off or default');
 
 const serverSignature: Validator = ({ words }) =>
-  ['on', 'off', 'email'].includes((words[0] ?? '').toLowerCase())
-    ? undefined
-    : fail('ServerSignature: use one of: off | on | email');
+  ['on', 'off', 'email'].includes((words[0] ?? '').toLowerCase()) ? undefined : fail('ServerSignature: use one of: off | on | email');
 
 const limitRequestBody: Validator = ({ words }) => {
   const w = words[0] ?? '';
@@ -673,7 +736,13 @@ function isOutputFilter(name: string, hasModule: (id: string) => boolean): boole
 const addOutputFilterByType: Validator = ({ words, hasModule }) => {
   for (const name of (words[0] ?? '').split(';')) {
     if (name !== '' && !isOutputFilter(name, hasModule)) {
-      return fail(`Unknown filter provider ${name}`, 'HT105', hasModule('deflate') ? undefined : `${name} is not an output filter of this host (mod_deflate, mod_include … are not loaded): wrap the line in <IfModule mod_deflate.c> or remove it.`);
+      return fail(
+        `Unknown filter provider ${name}`,
+        'HT105',
+        hasModule('deflate')
+          ? undefined
+          : `${name} is not an output filter of this host (mod_deflate, mod_include … are not loaded): wrap the line in <IfModule mod_deflate.c> or remove it.`,
+      );
     }
   }
   return undefined;

@@ -110,8 +110,7 @@ const lengthSize = (n: number): number => (n < 0x80 ? 1 : 4);
 
 /** A pair length as latin1 characters (one byte below 128, else four with the top bit set). */
 const SHORT_LENGTHS = Array.from({ length: 0x80 }, (_, n) => String.fromCharCode(n));
-const lengthChars = (n: number): string =>
-  n < 0x80 ? SHORT_LENGTHS[n]! : String.fromCharCode(((n >>> 24) & 0x7f) | 0x80, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+const lengthChars = (n: number): string => (n < 0x80 ? SHORT_LENGTHS[n]! : String.fromCharCode(((n >>> 24) & 0x7f) | 0x80, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff));
 
 // One pass over the environment (an object of many keys: each for-in over it costs), the pairs
 // joined into one string per record and written with one call: a Buffer.write per name and per
@@ -283,8 +282,7 @@ export function encodeRequest(
   const body = stdin ?? Buffer.alloc(0);
   const inline = body.length <= INLINE_BODY;
   const bodyRecords = Math.ceil(body.length / FCGI_MAX_CONTENT);
-  const headBytes =
-    2 * FCGI_HEADER_LEN + paramsBytes + FCGI_HEADER_LEN + (stdin === null ? 0 : inline ? bodyRecords * FCGI_HEADER_LEN + body.length + FCGI_HEADER_LEN : 0);
+  const headBytes = 2 * FCGI_HEADER_LEN + paramsBytes + FCGI_HEADER_LEN + (stdin === null ? 0 : inline ? bodyRecords * FCGI_HEADER_LEN + body.length + FCGI_HEADER_LEN : 0);
   const head = Buffer.allocUnsafe(headBytes);
   let off = writeHeader(head, 0, RecordType.BEGIN_REQUEST, requestId, 8);
   head.writeUInt16BE(role, off);

@@ -24,19 +24,11 @@ const BOM = '\xef\xbb\xbf';
  * backslash doubled; a double quote stays as it is (fixture error-with-quote).
  */
 export function escapeLogItem(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f-\xff\\]/g, (c) =>
-    c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
+  return s.replace(/[\x00-\x1f\x7f-\xff\\]/g, (c) => (c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
 /** Analyses the latin1 text of one `.htaccess` file under the given override policy. */
-export function analyzeHtaccess(
-  text: string,
-  file: string,
-  facts: HostFacts,
-  modules: ReadonlySet<string>,
-  policy: OverridePolicy,
-): HtaccessAnalysis {
+export function analyzeHtaccess(text: string, file: string, facts: HostFacts, modules: ReadonlySet<string>, policy: OverridePolicy): HtaccessAnalysis {
   const steps = analyzeHtaccessSteps(text, file, facts, modules, policy);
   let r = steps.next();
   while (!r.done) r = steps.next();
@@ -48,13 +40,7 @@ export function analyzeHtaccess(
  * thousand lines or nodes), so a server can answer other clients between slices while a huge
  * file is read. The result is the same.
  */
-export function* analyzeHtaccessSteps(
-  text: string,
-  file: string,
-  facts: HostFacts,
-  modules: ReadonlySet<string>,
-  policy: OverridePolicy,
-): Generator<void, HtaccessAnalysis> {
+export function* analyzeHtaccessSteps(text: string, file: string, facts: HostFacts, modules: ReadonlySet<string>, policy: OverridePolicy): Generator<void, HtaccessAnalysis> {
   const parsed = yield* parseConfigSteps(text, { file, kind: 'htaccess', host: facts });
   const walk = yield* validateNodesSteps(parsed.nodes, {
     kind: 'htaccess',

@@ -59,10 +59,7 @@ export function positionOf(l: LogicalLine, textOffset: number): { line: number; 
  * Reads every logical line. Stops at the first line that is too long, as Apache does
  * (the rest of the file is never read); that line is returned as `tooLong`.
  */
-export function readLogicalLines(
-  text: string,
-  maxLine: number = HTACCESS_MAX_LINE,
-): { lines: LogicalLine[]; tooLong?: LineTooLong } {
+export function readLogicalLines(text: string, maxLine: number = HTACCESS_MAX_LINE): { lines: LogicalLine[]; tooLong?: LineTooLong } {
   const steps = readLogicalLinesSteps(text, maxLine);
   let r = steps.next();
   while (!r.done) r = steps.next();
@@ -73,10 +70,7 @@ export function readLogicalLines(
 const READ_SLICE = 1024;
 
 /** `readLogicalLines` in slices of about READ_SLICE lines (same result), for huge files. */
-export function* readLogicalLinesSteps(
-  text: string,
-  maxLine: number = HTACCESS_MAX_LINE,
-): Generator<void, { lines: LogicalLine[]; tooLong?: LineTooLong }> {
+export function* readLogicalLinesSteps(text: string, maxLine: number = HTACCESS_MAX_LINE): Generator<void, { lines: LogicalLine[]; tooLong?: LineTooLong }> {
   const lines: LogicalLine[] = [];
   let pos = 0;
   let lineNo = 0;

@@ -12,13 +12,7 @@ import type { ErrorCode } from '../vocabulary/error-catalog.js';
 import { catalogEntry } from '../vocabulary/error-catalog.js';
 import type { HostFacts } from './conditions.js';
 import { evaluateCondition, isConditionalSection } from './conditional-sections.js';
-import {
-  HTACCESS_MAX_LINE,
-  SERVER_CONFIG_MAX_LINE,
-  positionOf,
-  readLogicalLinesSteps,
-  type LogicalLine,
-} from './line-reader.js';
+import { HTACCESS_MAX_LINE, SERVER_CONFIG_MAX_LINE, positionOf, readLogicalLinesSteps, type LogicalLine } from './line-reader.js';
 import { canonicalDirectiveName } from './directive-registry.js';
 import type { ArgWord, ConfigNode, SectionNode } from './syntax-tree.js';
 import { getWordConf } from './words.js';
@@ -47,14 +41,7 @@ export interface ParseResult {
   diagnostics: Diagnostic[];
 }
 
-function diag(
-  code: ErrorCode,
-  file: string,
-  line: number,
-  column: number,
-  message: string,
-  hint?: string,
-): Diagnostic {
+function diag(code: ErrorCode, file: string, line: number, column: number, message: string, hint?: string): Diagnostic {
   const entry = catalogEntry(code);
   const d: Diagnostic = { code, severity: entry.severity, file, line, column, message };
   const h = hint ?? entry.hint;
@@ -63,12 +50,7 @@ function diag(
 }
 
 /** Replaces `${NAME}` as `ap_resolve_env` does; unknown names stay literal. */
-function resolveEnv(
-  text: string,
-  defines: Map<string, string>,
-  host: HostFacts,
-  onUndefined: (name: string) => void,
-): string {
+function resolveEnv(text: string, defines: Map<string, string>, host: HostFacts, onUndefined: (name: string) => void): string {
   if (text.indexOf('${') === -1) return text;
   return text.replace(/\$\{([^}]*)\}/g, (whole, name: string) => {
     const v = defines.get(name) ?? host.defineValue(name);
@@ -162,12 +144,10 @@ class Builder {
         seq = sequences[sequences.length - 1]!;
         continue;
       }
-      const text = resolveEnv(raw, this.defines, this.opts.host, (name) =>
-        this.error('HT206', line, 0, `Config variable \${${name}} is not defined`),
-      );
+      const text = resolveEnv(raw, this.defines, this.opts.host, (name) => this.error('HT206', line, 0, `Config variable \${${name}} is not defined`));
       const nameWord = getWordConf(text, 0);
       let token = nameWord.value;
-      let argsFrom = nameWord.next;
+      const argsFrom = nameWord.next;
       const pos = positionOf(line, nameWord.start);
       if (token.startsWith('</')) {
         this.closeSection(token, text.slice(argsFrom), line, seq.stack);
@@ -292,9 +272,7 @@ class Builder {
       open.push(inner);
     }
     const last = this.lines[this.lines.length - 1];
-    this.diagnostics.push(
-      diag('HT103', this.opts.file, last?.endLine ?? section.line, 1, `Expected </${open[open.length - 1]!}> before end of configuration`),
-    );
+    this.diagnostics.push(diag('HT103', this.opts.file, last?.endLine ?? section.line, 1, `Expected </${open[open.length - 1]!}> before end of configuration`));
     return false;
   }
 
@@ -362,9 +340,7 @@ export function* parseConfigSteps(text: string, opts: ParseOptions): Generator<v
   if (tooLong) {
     // Apache stops reading at that line, so it never reaches the end-of-file checks.
     result.diagnostics = result.diagnostics.filter((d) => !END_OF_FILE_MESSAGE.test(d.message));
-    result.diagnostics.push(
-      diag('HT104', opts.file, tooLong.line, 1, `Error reading ${opts.file} at line ${tooLong.line}: Line too long`),
-    );
+    result.diagnostics.push(diag('HT104', opts.file, tooLong.line, 1, `Error reading ${opts.file} at line ${tooLong.line}: Line too long`));
   }
   return result;
 }

@@ -153,7 +153,10 @@ export function proxyBalancers(nodes: readonly ConfigNode[]): { balancers: Map<s
       continue;
     }
     const key = name.toLowerCase();
-    balancers.set(key, [...(balancers.get(key) ?? []), { endpoint: parsed.endpoint, url, scriptFilenamePrefix: parsed.scriptFilenamePrefix, ...p, file: node.file, line: node.line }]);
+    balancers.set(key, [
+      ...(balancers.get(key) ?? []),
+      { endpoint: parsed.endpoint, url, scriptFilenamePrefix: parsed.scriptFilenamePrefix, ...p, file: node.file, line: node.line },
+    ]);
   }
   return { balancers, errors };
 }

@@ -8,11 +8,7 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 
 /** A header or body text expectation. */
-export type TextMatcher =
-  | { equals: string }
-  | { contains: string }
-  | { matches: string }
-  | { absent: true };
+export type TextMatcher = { equals: string } | { contains: string } | { matches: string } | { absent: true };
 
 export interface SuiteRequest {
   method: string;
@@ -111,7 +107,8 @@ function readTest(raw: unknown, index: number, problems: string[]): Omit<SuiteTe
     problems.push('expect: expected a mapping');
     return undefined;
   }
-  for (const k of Object.keys(exp)) if (!['status', 'headers', 'location', 'body', 'maxTimeMs'].includes(k)) problems.push(`expect: unknown key "${k}" (known: status, headers, location, body, maxTimeMs)`);
+  for (const k of Object.keys(exp))
+    if (!['status', 'headers', 'location', 'body', 'maxTimeMs'].includes(k)) problems.push(`expect: unknown key "${k}" (known: status, headers, location, body, maxTimeMs)`);
   let status: number[] | undefined;
   if (exp.status !== undefined) {
     const list = Array.isArray(exp.status) ? exp.status : [exp.status];
@@ -130,7 +127,8 @@ function readTest(raw: unknown, index: number, problems: string[]): Omit<SuiteTe
     maxTimeMs = Number(exp.maxTimeMs);
     if (!(maxTimeMs > 0)) problems.push('expect.maxTimeMs: a positive number of milliseconds');
   }
-  if (status === undefined && headerExpect.length === 0 && body.length === 0 && maxTimeMs === undefined) problems.push('expect: nothing to check (give status, headers, location, body or maxTimeMs)');
+  if (status === undefined && headerExpect.length === 0 && body.length === 0 && maxTimeMs === undefined)
+    problems.push('expect: nothing to check (give status, headers, location, body or maxTimeMs)');
   return {
     name: typeof t.name === 'string' && t.name !== '' ? t.name : `${method} ${typeof path === 'string' ? path : '?'}`,
     request: { method, path: typeof path === 'string' ? path : '/', headers, ...(req.body !== undefined ? { body: String(req.body) } : {}) },

@@ -4,9 +4,7 @@
  * then `ap_unescape_url` (AllowEncodedSlashes Off). Pure.
  */
 
-export type NormalizedPath =
-  | { ok: true; /** Decoded, normalised path (r->uri). */ uri: string }
-  | { ok: false; status: 400 | 404; /** Apache's log text. */ reason: string };
+export type NormalizedPath = { ok: true /** Decoded, normalised path (r->uri). */; uri: string } | { ok: false; status: 400 | 404 /** Apache's log text. */; reason: string };
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
 const isUnreserved = (c: number): boolean =>

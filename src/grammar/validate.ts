@@ -352,7 +352,6 @@ class Walker {
   }
 }
 
-
 /**
  * Whether a `<Require…>` section has a member: a `Require` line or a nested `<Require…>`,
  * also inside the conditional sections Apache splices in while reading (`<IfDefine>` …).

@@ -66,10 +66,7 @@ export interface CertificateRequest {
 /** The certificate, DER. */
 export function selfSignedCertificate(r: CertificateRequest): Buffer {
   const name = sequence(set(sequence(oid('2.5.4.3'), tlv(0x0c, Buffer.from(r.commonName, 'utf8')))));
-  const altNames = sequence(
-    ...r.dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'ascii'))),
-    ...r.ipAddresses.map((ip) => tlv(0x87, Buffer.from(ip.split('.').map(Number)))),
-  );
+  const altNames = sequence(...r.dnsNames.map((n) => tlv(0x82, Buffer.from(n, 'ascii'))), ...r.ipAddresses.map((ip) => tlv(0x87, Buffer.from(ip.split('.').map(Number)))));
   const extensions = tlv(
     0xa3,
     sequence(

@@ -60,7 +60,13 @@ function applyRequestHeaders(headers: [string, string][], ops: readonly HeaderOp
       case 'merge': {
         const cur = idx === -1 ? undefined : out[idx]![1];
         if (cur === undefined) out = [...out, [op.name, value]];
-        else if (!cur.split(',').map((t) => t.trim()).includes(value)) out = out.map(([n, v], i) => (i === idx ? [n, `${v}, ${value}`] : [n, v]));
+        else if (
+          !cur
+            .split(',')
+            .map((t) => t.trim())
+            .includes(value)
+        )
+          out = out.map(([n, v], i) => (i === idx ? [n, `${v}, ${value}`] : [n, v]));
         break;
       }
       case 'unset':
@@ -205,9 +211,7 @@ export function runCgi(c: CgiContext): void {
   for (const message of warnings) c.log({ module: 'core', level: 'error', message });
   const run = { cwd: dirname(d.path), env: finalEnv, limits, groups: site.processGroups };
   // Debian's php-cgi refuses to run without REDIRECT_STATUS (cgi.force_redirect); the host's does run.
-  const child = viaPhp
-    ? spawnCgi({ program: PHP_CGI, args: ['-d', 'cgi.force_redirect=0', '-f', d.path], ...run })
-    : spawnCgi({ program: d.path, args: [], ...run });
+  const child = viaPhp ? spawnCgi({ program: PHP_CGI, args: ['-d', 'cgi.force_redirect=0', '-f', d.path], ...run }) : spawnCgi({ program: d.path, args: [], ...run });
   journalCounters.cgiSpawns++;
   const rec = recordOf(c.req);
   if (rec && child.pid) rec.pid = child.pid;
@@ -590,7 +594,12 @@ export function startResponse(
   if (verdict === 304) {
     // ap_meets_conditions' 304: the script's fields but Content-Type, and no body.
     res.statusCode = 304;
-    sendScriptFields(c, fields.filter(([n]) => n !== 'Content-Type'), 304, undefined);
+    sendScriptFields(
+      c,
+      fields.filter(([n]) => n !== 'Content-Type'),
+      304,
+      undefined,
+    );
     res.end();
     return 'discard';
   }

@@ -16,7 +16,9 @@ import { formatStory, tellStory, type Story } from '../adapters/request-story.js
 function storyOf(servers: readonly SiteContext[], rec: RequestRecord): Story | undefined {
   const site = servers[Math.max(0, rec.server - 1)] ?? servers[0]!;
   const root = site.documentRoot.replace(/\/$/, '');
-  const told = tellStory(site, { method: rec.method, url: rec.url, headers: Object.entries(recordHeaders(rec)).map(([k, v]) => `${k}: ${v}`) }, site.suexec, (p) => (p.startsWith(`${root}/`) ? p.slice(root.length) : p));
+  const told = tellStory(site, { method: rec.method, url: rec.url, headers: Object.entries(recordHeaders(rec)).map(([k, v]) => `${k}: ${v}`) }, site.suexec, (p) =>
+    p.startsWith(`${root}/`) ? p.slice(root.length) : p,
+  );
   return 'error' in told ? undefined : told;
 }
 
@@ -53,7 +55,15 @@ export function dashboardStatus(servers: readonly SiteContext[], journal: Reques
       server: p.server,
     }));
   return {
-    server: { startedAt: new Date(site.stats.startedAt).toISOString(), uptimeSeconds: Math.round((now - site.stats.startedAt) / 1000), requests: site.stats.requests, cgiSpawns: journal.cgiSpawns, recordingFcgi: journal.recordingFcgi, servers: servers.length, ...(persistence ? { clientsPerServer: persistence.clientsPerServer(now), persistenceSeconds: persistence.persistenceMs / 1000 } : {}) },
+    server: {
+      startedAt: new Date(site.stats.startedAt).toISOString(),
+      uptimeSeconds: Math.round((now - site.stats.startedAt) / 1000),
+      requests: site.stats.requests,
+      cgiSpawns: journal.cgiSpawns,
+      recordingFcgi: journal.recordingFcgi,
+      servers: servers.length,
+      ...(persistence ? { clientsPerServer: persistence.clientsPerServer(now), persistenceSeconds: persistence.persistenceMs / 1000 } : {}),
+    },
     processes,
     requests: journal.recent(100).map(publicRecord),
     events: journal.processEvents(100),
@@ -138,9 +148,13 @@ export function serveDashboard(
     if (rest.startsWith('api/')) {
       if (rec) {
         const story = storyOf(servers, rec);
-        sendJson(res, 200, { ...publicRecord(rec), log: rec.log, headers: recordHeaders(rec), ...(rec.fcgiRecords ? { fcgiRecords: rec.fcgiRecords } : {}), ...(story ? { story } : {}) }, head);
-      }
-      else sendJson(res, 404, { error: `no request ${one[1]} (the dashboard keeps the last 300)` }, head);
+        sendJson(
+          res,
+          200,
+          { ...publicRecord(rec), log: rec.log, headers: recordHeaders(rec), ...(rec.fcgiRecords ? { fcgiRecords: rec.fcgiRecords } : {}), ...(story ? { story } : {}) },
+          head,
+        );
+      } else sendJson(res, 404, { error: `no request ${one[1]} (the dashboard keeps the last 300)` }, head);
     } else sendHtml(res, rec ? 200 : 404, requestPage(opts.prefix, rec, Number(one[1]), rec ? storyOf(servers, rec) : undefined), head);
     return true;
   }
@@ -185,7 +199,11 @@ function requestPage(prefix: string, rec: RequestRecord | undefined, id: number,
 ${rec.reason ? `<h2>Why</h2><p class="reason">${escapeHtml(rec.reason)}</p>` : ''}
 ${story ? `<h2>The request's story (as the configuration reads now)</h2><pre>${escapeHtml(formatStory(story))}</pre>` : ''}
 ${rec.log.length ? `<h2>Error log (the host's wording)</h2><pre>${escapeHtml(rec.log.join('\n'))}</pre>` : ''}
-<h2>Request headers</h2><pre>${escapeHtml(Object.entries(recordHeaders(rec)).map(([k, v]) => `${k}: ${v}`).join('\n'))}</pre>
+<h2>Request headers</h2><pre>${escapeHtml(
+        Object.entries(recordHeaders(rec))
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('\n'),
+      )}</pre>
 ${rec.fcgiRecords ? `<h2>FastCGI records (&lt;- sent to the application, -&gt; received)</h2><pre>${escapeHtml(rec.fcgiRecords.join('\n'))}</pre>` : ''}`
     : `<h1>Request ${id}</h1><p>Not kept any more: the dashboard keeps the last 300 requests.</p>`;
   return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>htsandbox: request ${id}</title><style>${CSS}</style></head><body>${body}<p><a href="${escapeHtml(prefix)}">← dashboard</a></p></body></html>`;

@@ -40,7 +40,10 @@ const DROPPED: ReadonlySet<string> = new Set(['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTT
 /** The pool's callback as the two continuations this handler is written in. */
 function acquireThen(pool: FcgiProcessPool, app: FcgiApp, ok: (lease: FcgiLease) => void, failed: (err: Error & { code?: string }) => void): void {
   // The pool calls back from whichever request freed a process: the callback keeps this one's scope.
-  pool.acquire(app, bindToRequest((err: (Error & { code?: string }) | null | undefined, lease: FcgiLease | undefined) => (err || !lease ? failed(err ?? new Error('no process')) : ok(lease))));
+  pool.acquire(
+    app,
+    bindToRequest((err: (Error & { code?: string }) | null | undefined, lease: FcgiLease | undefined) => (err || !lease ? failed(err ?? new Error('no process')) : ok(lease))),
+  );
 }
 
 type BuiltApp = FcgiApp & { initialEnv: ReadonlyMap<string, string> };
@@ -203,7 +206,9 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
     });
     if (!wrapper && d.entry) appByEntry.set(d.entry, app);
   }
-  acquireThen(c.pool, app,
+  acquireThen(
+    c.pool,
+    app,
     (lease) => {
       const rec = recordOf(c.req);
       if (rec) rec.pid = lease.pid;
@@ -235,9 +240,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       let abort: () => void = () => undefined;
       const send = (fresh: boolean): void => {
         const ioTimeoutMs = app.limits?.ioTimeoutMs ?? c.limits.ioTimeoutMs;
-        abort = lease.mux
-          ? lease.mux.request(env, body, ioTimeoutMs, exchange)
-          : lease.connection(fresh || !c.keepConn).request(env, body, ioTimeoutMs, exchange, c.keepConn);
+        abort = lease.mux ? lease.mux.request(env, body, ioTimeoutMs, exchange) : lease.connection(fresh || !c.keepConn).request(env, body, ioTimeoutMs, exchange, c.keepConn);
       };
       const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
         stdout: (chunk) => {
@@ -319,7 +322,9 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
                 level: 'error',
                 message: text,
                 ...(looksLikeCgi
-                  ? { explain: `${d.path} is mapped to fcgid-script but did not accept a FastCGI connection: it printed a CGI response to stdout instead. Use a FastCGI library (e.g. Perl FCGI, Ruby fcgi, flup) or map the file to cgi-script.` }
+                  ? {
+                      explain: `${d.path} is mapped to fcgid-script but did not accept a FastCGI connection: it printed a CGI response to stdout instead. Use a FastCGI library (e.g. Perl FCGI, Ruby fcgi, flup) or map the file to cgi-script.`,
+                    }
                   : {}),
               });
             });
@@ -388,13 +393,20 @@ export function runFcgidAuthorizer(
   try {
     st = statSync(program);
   } catch {
-    c.log({ module: 'fcgid', level: 'error', message: `mod_fcgid: can't get ${program} file info`, explain: `${FCGID_AUTH_NAMES[d.role].directive} names ${program}, which does not exist: give the program's absolute path.` });
+    c.log({
+      module: 'fcgid',
+      level: 'error',
+      message: `mod_fcgid: can't get ${program} file info`,
+      explain: `${FCGID_AUTH_NAMES[d.role].directive} names ${program}, which does not exist: give the program's absolute path.`,
+    });
     done({ ran: false, status: 500 });
     return;
   }
   const app = fcgiApp(c, { classKey: `${st.dev}:${st.ino}:${program}`, program, args: [], label: program });
   const base = program.slice(program.lastIndexOf('/') + 1);
-  acquireThen(c.pool, app,
+  acquireThen(
+    c.pool,
+    app,
     (lease) => {
       const parser = new CgiHeaderParser({ foldContinuations: true });
       let headers: CgiHeaders | undefined;

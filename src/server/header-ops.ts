@@ -19,13 +19,28 @@ function opsFor(ops: readonly HeaderOp[], which: HeaderTables): HeaderOp[] {
 }
 
 /** Names the handlers set themselves; a plan touching them must run per response. */
-const HANDLER_HEADERS = new Set(['content-type', 'content-length', 'content-range', 'content-encoding', 'etag', 'last-modified', 'accept-ranges', 'location', 'allow', 'server', 'date']);
+const HANDLER_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'content-range',
+  'content-encoding',
+  'etag',
+  'last-modified',
+  'accept-ranges',
+  'location',
+  'allow',
+  'server',
+  'date',
+]);
 const planMemo = new WeakMap<readonly HeaderOp[], Map<HeaderTables, [string, string | string[]][] | null>>();
 
 /** The names in Vary header values (a value may list several). */
 export function varyNames(v: number | string | readonly string[] | undefined): string[] {
   const values = v === undefined ? [] : Array.isArray(v) ? v : [String(v)];
-  return values.flatMap((x) => String(x).split(',')).map((t) => t.trim()).filter(Boolean);
+  return values
+    .flatMap((x) => String(x).split(','))
+    .map((t) => t.trim())
+    .filter(Boolean);
 }
 
 /** ap_http_header_filter's fix_vary: each name once (its first spelling), joined with ','. */
@@ -57,7 +72,10 @@ function staticPlan(ops: readonly HeaderOp[], which: HeaderTables): [string, str
       } else if (op.action === 'add') fake.set(key, { name: op.name, values: [...cur, value] });
       else if (op.action === 'append') fake.set(key, { name: op.name, values: [cur.length ? `${cur.join(', ')}, ${value}` : value] });
       else if (op.action === 'merge') {
-        const tokens = cur.join(', ').split(',').map((t) => t.trim());
+        const tokens = cur
+          .join(', ')
+          .split(',')
+          .map((t) => t.trim());
         if (!tokens.includes(value)) fake.set(key, { name: op.name, values: [cur.length ? `${cur.join(', ')}, ${value}` : value] });
       } else if (op.action === 'unset') fake.delete(key);
     }
@@ -147,7 +165,13 @@ export function applyHeaderOps(
  * an onsuccess `unset` cannot remove what an `always` line set. Both tables go out, and under
  * one name err_headers_out's lines come first (as Apache 2.4.71 sends them).
  */
-function applyBothTables(res: ServerResponse, req: IncomingMessage, ops: readonly HeaderOp[], env: ReadonlyMap<string, string> | undefined, exprFacts: (() => ExprFacts) | undefined): void {
+function applyBothTables(
+  res: ServerResponse,
+  req: IncomingMessage,
+  ops: readonly HeaderOp[],
+  env: ReadonlyMap<string, string> | undefined,
+  exprFacts: (() => ExprFacts) | undefined,
+): void {
   const err = new FieldTable();
   const vary = [...applyHeaderOpsTo(err, req, ops, 'always', env, exprFacts), ...applyHeaderOpsTo(responseTable(res), req, ops, 'onsuccess', env, exprFacts)];
   for (const { name, values } of err.entries()) {
@@ -196,7 +220,10 @@ export function applyHeaderOpsTo(
         table.set(op.name, [list.length ? `${list.join(', ')}, ${value}` : value]);
         break;
       case 'merge': {
-        const tokens = list.join(', ').split(',').map((t) => t.trim());
+        const tokens = list
+          .join(', ')
+          .split(',')
+          .map((t) => t.trim());
         if (!tokens.includes(value)) table.set(op.name, [list.length ? `${list.join(', ')}, ${value}` : value]);
         break;
       }

@@ -414,7 +414,12 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     // authority replaces the Host field (RFC 7230 5.4); a scheme other than http(s) is 400.
     const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
     const refusal = checkRequestHead(
-      { requestLineLength: (req.method ?? '').length + target.length + 10, fields, httpVersion: req.httpVersion, ...(absolute ? { targetAuthority: absolute[2]!.replace(/^.*@/, '') } : {}) },
+      {
+        requestLineLength: (req.method ?? '').length + target.length + 10,
+        fields,
+        httpVersion: req.httpVersion,
+        ...(absolute ? { targetAuthority: absolute[2]!.replace(/^.*@/, '') } : {}),
+      },
       limits,
     );
     if (refusal) {
@@ -425,13 +430,19 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     // ap_parse_request_line (HttpProtocolOptions Strict) refuses a target with a fragment or
     // with user information in its authority.
     if (target.includes('#') || absolute?.[2]!.includes('@')) {
-      log({ module: 'core', level: 'info', message: `HTTP Request Line; URI must not contain a ${target.includes('#') ? 'fragment' : 'username/password'}: ${target}` }, { remoteAddr });
+      log(
+        { module: 'core', level: 'info', message: `HTTP Request Line; URI must not contain a ${target.includes('#') ? 'fragment' : 'username/password'}: ${target}` },
+        { remoteAddr },
+      );
       refuse(400);
       return;
     }
     if (absolute) {
       if (!/^https?$/i.test(absolute[1]!)) {
-        log({ module: 'core', level: 'info', message: `AH10388: Request header field \`Host\` / scheme of ${target} not served here (absolute URI with scheme ${absolute[1]})` }, { remoteAddr });
+        log(
+          { module: 'core', level: 'info', message: `AH10388: Request header field \`Host\` / scheme of ${target} not served here (absolute URI with scheme ${absolute[1]})` },
+          { remoteAddr },
+        );
         refuse(400);
         return;
       }
@@ -445,7 +456,15 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     if (req.headers.host !== undefined || absolute) {
       const host = checkHostField(hostHeader);
       if (!host.ok) {
-        log({ module: 'core', level: 'info', message: `AH00550: ${host.reason}`, explain: `The request's Host (${JSON.stringify(hostHeader)}) is not a host name Apache accepts (HttpProtocolOptions Strict): the client must send a DNS name or an IP address, with an optional :port.` }, { remoteAddr });
+        log(
+          {
+            module: 'core',
+            level: 'info',
+            message: `AH00550: ${host.reason}`,
+            explain: `The request's Host (${JSON.stringify(hostHeader)}) is not a host name Apache accepts (HttpProtocolOptions Strict): the client must send a DNS name or an IP address, with an optional :port.`,
+          },
+          { remoteAddr },
+        );
         refuse(400);
         return;
       }
@@ -460,7 +479,9 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     const rawPath = q === -1 ? target : target.slice(0, q);
     if (opts.dashboard && opts.journal && serveDashboard(opts.backends?.servers ?? [site], opts.journal, opts.dashboard, req, res, rawPath, opts.backends?.persistence)) return;
     // The host's balancer sends the client to its server; each server has its own FastCGI processes.
-    const server = opts.backends ? opts.backends.servers[opts.backends.persistence.route(balancerClientKey(remoteAddr, req.headers['x-forwarded-for'] as string | undefined), Date.now())]! : site;
+    const server = opts.backends
+      ? opts.backends.servers[opts.backends.persistence.route(balancerClientKey(remoteAddr, req.headers['x-forwarded-for'] as string | undefined), Date.now())]!
+      : site;
     if (opts.journal) {
       const journal = opts.journal;
       const r = journal.begin(req, req.url ?? '/');
@@ -497,28 +518,34 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       url: target,
       serverAdmin: site.serverAdmin,
       report: (err, outcome) =>
-        logger.error({ module: 'htsandbox', err, url: target }, `internal error while handling ${facts.method} ${target} (${outcome}); the server goes on. This is a bug in htsandbox: please report it with this log line.`),
+        logger.error(
+          { module: 'htsandbox', err, url: target },
+          `internal error while handling ${facts.method} ${target} (${outcome}); the server goes on. This is a bug in htsandbox: please report it with this log line.`,
+        ),
     };
     const answer = (): void =>
       inRequestScope(scope, () => {
         try {
           const decision = resolveRequest(server, facts);
-        // LimitRequestBody (the directory's): a declared length above it is refused before any
-        // handler reads or discards the body, whatever the target (ap_http_filter's check), and
-        // the connection closes.
-        const bodyLimit = ('cfg' in decision && decision.cfg ? decision.cfg : server.serverConfig).limitRequestBody;
-        const declared = req.headers['content-length'];
-        if (bodyLimit > 0 && declared !== undefined && Number(declared) > bodyLimit) {
-          log({ module: 'http', level: 'error', message: `AH01587: Requested content-length of ${declared} is larger than the configured limit of ${bodyLimit}` }, { remoteAddr });
-          refuse(413);
-          return;
+          // LimitRequestBody (the directory's): a declared length above it is refused before any
+          // handler reads or discards the body, whatever the target (ap_http_filter's check), and
+          // the connection closes.
+          const bodyLimit = ('cfg' in decision && decision.cfg ? decision.cfg : server.serverConfig).limitRequestBody;
+          const declared = req.headers['content-length'];
+          if (bodyLimit > 0 && declared !== undefined && Number(declared) > bodyLimit) {
+            log(
+              { module: 'http', level: 'error', message: `AH01587: Requested content-length of ${declared} is larger than the configured limit of ${bodyLimit}` },
+              { remoteAddr },
+            );
+            refuse(413);
+            return;
+          }
+          respond(server, req, res, facts, decision, log);
+        } catch (err) {
+          scope.recovered = true;
+          scope.report(err, endFailedResponse(scope));
         }
-        respond(server, req, res, facts, decision, log);
-      } catch (err) {
-        scope.recovered = true;
-        scope.report(err, endFailedResponse(scope));
-      }
-    });
+      });
     let ahead: Promise<void> | undefined;
     try {
       server.fs.sync();
@@ -682,7 +709,10 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         const line = refusedRequestLine(err.rawPacket, err.bytesParsed);
         if (line && !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(line.method)) {
           // ap_parse_request_line (HttpProtocolOptions Strict): a method that is not a token is 400.
-          logger.info({ module: 'core', url: line.target }, `request failed: the method ${JSON.stringify(line.method)} is not a token (ap_parse_request_line, HttpProtocolOptions Strict)`);
+          logger.info(
+            { module: 'core', url: line.target },
+            `request failed: the method ${JSON.stringify(line.method)} is not a token (ap_parse_request_line, HttpProtocolOptions Strict)`,
+          );
           answerAndClose(socket, rawErrorResponse(400, 'GET'));
           return;
         }
@@ -699,7 +729,10 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       }
       if (err.code === 'HPE_HEADER_OVERFLOW') {
         const status = overflowStatus(err.rawPacket?.toString('latin1') ?? '', limits);
-        logger.info({ module: 'core' }, status === 414 ? 'request failed: request-line exceeds LimitRequestLine' : 'request failed: the header exceeds LimitRequestFieldSize or LimitRequestFields');
+        logger.info(
+          { module: 'core' },
+          status === 414 ? 'request failed: request-line exceeds LimitRequestLine' : 'request failed: the header exceeds LimitRequestFieldSize or LimitRequestFields',
+        );
         answerAndClose(socket, rawErrorResponse(status, 'GET', status === 400 ? { errorNotes: 'Size of a request header field exceeds server limit.' } : {}));
         return;
       }

@@ -99,7 +99,11 @@ export function runProxyFcgi(c: CgiContext): void {
       }
       const balancer = c.site.proxyBalancers.get(target.name);
       if (!balancer || balancer.members.length === 0) {
-        c.log({ module: 'proxy', level: 'warn', message: `AH00898: no balancer "balancer://${target.name}" is configured (add <Proxy "balancer://${target.name}"> with BalancerMember lines to the host configuration)` });
+        c.log({
+          module: 'proxy',
+          level: 'warn',
+          message: `AH00898: no balancer "balancer://${target.name}" is configured (add <Proxy "balancer://${target.name}"> with BalancerMember lines to the host configuration)`,
+        });
         c.fail(503);
         return;
       }
@@ -121,7 +125,12 @@ export function runProxyFcgi(c: CgiContext): void {
           env: { ...env, BALANCER_NAME: name, BALANCER_WORKER_NAME: m.url, BALANCER_WORKER_ROUTE: '', SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(d.path)}` },
           failed: (refused) => {
             memberFailed(balancer.state, index, Date.now());
-            if (refused) c.log({ module: 'proxy', level: 'error', message: `AH00959: ap_proxy_connect_backend disabling worker for (${describe(m.endpoint).replace(/:0$/, '')}) for ${Math.round(m.retryMs / 1000)}s` });
+            if (refused)
+              c.log({
+                module: 'proxy',
+                level: 'error',
+                message: `AH00959: ap_proxy_connect_backend disabling worker for (${describe(m.endpoint).replace(/:0$/, '')}) for ${Math.round(m.retryMs / 1000)}s`,
+              });
           },
           next: attempt,
         };

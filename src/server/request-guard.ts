@@ -34,7 +34,7 @@ export function inRequestScope<T>(scope: RequestScope, fn: () => T): T {
  * is re-entered with run() on each call: AsyncResource.bind made a FastCGI request cost 50 %
  * more CPU.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: it wraps a callback of any arguments and gives its type back
 export function bindToRequest<F extends (...args: any[]) => unknown>(fn: F): F {
   const scope = requestScope.getStore();
   if (!scope) return fn;

@@ -56,9 +56,7 @@ function smallFile(path: string, size: number, mtimeUs: bigint, generation: numb
   return data;
 }
 
-export interface ErrorLogger {
-  (event: LogEvent, req: RequestFacts): void;
-}
+export type ErrorLogger = (event: LogEvent, req: RequestFacts) => void;
 
 const httpDate = (us: bigint): string => new Date(Number(us / 1_000_000n) * 1000).toUTCString();
 
@@ -215,7 +213,15 @@ function sendFile(
   if (statusOverride === undefined) {
     // ap_meets_conditions
     const ifMatch = req.headers['if-match'];
-    if (ifMatch && ifMatch !== '*' && (etag === undefined || !ifMatch.split(',').map((s) => s.trim()).includes(etag))) {
+    if (
+      ifMatch &&
+      ifMatch !== '*' &&
+      (etag === undefined ||
+        !ifMatch
+          .split(',')
+          .map((s) => s.trim())
+          .includes(etag))
+    ) {
       // Apache's 412 from ap_meets_conditions carries no body.
       dropValidators();
       res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
@@ -236,7 +242,12 @@ function sendFile(
     const ims = req.headers['if-modified-since'];
     // ap_condition_if_modified_since: a date later than the request's time proves nothing (200).
     const notModified = inm
-      ? inm.trim() === '*' || (etag !== undefined && inm.split(',').map((s) => s.trim().replace(/^W\//, '')).includes(etag))
+      ? inm.trim() === '*' ||
+        (etag !== undefined &&
+          inm
+            .split(',')
+            .map((s) => s.trim().replace(/^W\//, ''))
+            .includes(etag))
       : ims !== undefined && !Number.isNaN(Date.parse(ims)) && Date.parse(ims) / 1000 >= mtimeSec && Date.parse(ims) <= Date.now();
     if (notModified && (facts.method === 'GET' || facts.method === 'HEAD')) {
       const { 'Accept-Ranges': _acceptRanges, ...notModifiedHeaders } = validators;
@@ -249,7 +260,8 @@ function sendFile(
   }
   const range = req.headers.range;
   const ifRange = req.headers['if-range'];
-  const rangeApplies = statusOverride === undefined && facts.method === 'GET' && range !== undefined && (!ifRange || (etag !== undefined && ifRange === etag) || ifRange === lastModified);
+  const rangeApplies =
+    statusOverride === undefined && facts.method === 'GET' && range !== undefined && (!ifRange || (etag !== undefined && ifRange === etag) || ifRange === lastModified);
   if (rangeApplies && entry.size > 0) {
     const parsed = parseByteRanges(range, entry.size);
     if (parsed.kind === 'unsatisfiable') {
@@ -340,7 +352,8 @@ function redirectInternally(
       {
         module: 'core',
         level: 'error',
-        message: "AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.",
+        message:
+          "AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.",
         ...(change.explain ? { explain: change.explain } : {}),
       },
       facts,
@@ -360,7 +373,12 @@ function redirectInternally(
   const decision = resolveRequest(site, next);
   // An error document that is a script answers with the error's status unless it sets one.
   if (change.status !== undefined && decision.kind === 'handler') decision.statusOverride ??= change.status;
-  respond(site, req, res, next, decision, log, { env, depth, ...(change.vary?.length ? { vary: change.vary } : {}), ...(change.status !== undefined ? { status: change.status } : {}) });
+  respond(site, req, res, next, decision, log, {
+    env,
+    depth,
+    ...(change.vary?.length ? { vary: change.vary } : {}),
+    ...(change.status !== undefined ? { status: change.status } : {}),
+  });
 }
 
 /** A CGI's `Location: /local` (no Status): the request starts again as GET at that URL. */
@@ -435,21 +453,27 @@ export interface RedirectState {
 }
 
 /** Sends the response for a decision. */
-export function respond(
-  site: SiteContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  facts: RequestFacts,
-  d: Decision,
-  log: ErrorLogger,
-  redirected?: RedirectState,
-): void {
+export function respond(site: SiteContext, req: IncomingMessage, res: ServerResponse, facts: RequestFacts, d: Decision, log: ErrorLogger, redirected?: RedirectState): void {
   const rec = recordOf(req);
-  if (rec) rec.handler = d.kind === 'handler' ? d.handler : d.kind === 'file' ? 'static' : d.kind === 'listing' ? 'autoindex' : d.kind === 'fcgi-auth' ? 'fcgid-authorizer' : d.kind;
+  if (rec)
+    rec.handler = d.kind === 'handler' ? d.handler : d.kind === 'file' ? 'static' : d.kind === 'listing' ? 'autoindex' : d.kind === 'fcgi-auth' ? 'fcgid-authorizer' : d.kind;
   if (d.kind === 'fcgi-auth') {
     // The access phase waits for mod_fcgid's program; the body stays unread for the handler.
     runFcgidAuthorizer(
-      { site, req, res, facts, log: (e) => log(e, facts), pool: site.fcgiPool, limits: site.fcgiLimits, keepConn: site.fcgiKeepConn, initialEnv: site.fcgiInitialEnv, passHeaders: site.fcgiPassHeaders, cmdOptions: site.fcgiCmdOptions, ...(redirected ? { redirectEnv: redirected.env } : {}) },
+      {
+        site,
+        req,
+        res,
+        facts,
+        log: (e) => log(e, facts),
+        pool: site.fcgiPool,
+        limits: site.fcgiLimits,
+        keepConn: site.fcgiKeepConn,
+        initialEnv: site.fcgiInitialEnv,
+        passHeaders: site.fcgiPassHeaders,
+        cmdOptions: site.fcgiCmdOptions,
+        ...(redirected ? { redirectEnv: redirected.env } : {}),
+      },
       d,
       (outcome) => respond(site, req, res, facts, d.resume(outcome), log, redirected),
     );
@@ -468,7 +492,15 @@ export function respond(
     const fields: [string, string][] = [...(d.authHeaders ?? []), ...(d.kind === 'redirect' ? [['Location', d.location] as [string, string]] : [])];
     const problem = fields.map(([name, value]) => invalidResponseField(name, value)).find((p) => p !== undefined);
     if (problem !== undefined) {
-      log({ module: 'http', level: 'error', message: problem, explain: 'A response header field holds a byte HTTP does not allow (an FcgidAuthorizer program printed it, or a redirect target has a control byte): remove it.' }, facts);
+      log(
+        {
+          module: 'http',
+          level: 'error',
+          message: problem,
+          explain: 'A response header field holds a byte HTTP does not allow (an FcgidAuthorizer program printed it, or a redirect target has a control byte): remove it.',
+        },
+        facts,
+      );
       sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg ?? site.serverConfig }, log, redirected);
       return;
     }
@@ -498,7 +530,8 @@ export function respond(
   if (!isCgi) req.resume();
   const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
   const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
-  if (!generated) applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
+  if (!generated)
+    applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
   if (d.kind !== 'error' && d.kind !== 'redirect') {
     // ap_http_header_filter's fix_vary drops repeated names and joins the rest with ",".
     if (redirected?.vary?.length || d.vary?.length) {
@@ -521,21 +554,30 @@ export function respond(
     case 'file':
       // A failing non-authoritative FcgidAuthorizer's status stays the request's (r->status);
       // an error document keeps the error's status.
-      sendFile(res, facts, d, req, d.statusOverride ?? redirected?.status, (f) => {
-        for (const name of ['ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(name);
-        const err: Decision = {
-          kind: 'error',
-          status: 403,
-          cfg: f.cfg,
-          log: {
-            module: 'core',
-            level: 'error',
-            message: `(13)Permission denied: AH00132: file permissions deny server access: ${f.path}`,
-            explain: `The server user cannot read ${f.path}: make it readable by that user (for example chmod o+r, or chown it to the site's owner).`,
-          },
-        };
-        respond(site, req, res, facts, err, log);
-      }, site.fs.generation, true);
+      sendFile(
+        res,
+        facts,
+        d,
+        req,
+        d.statusOverride ?? redirected?.status,
+        (f) => {
+          for (const name of ['ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(name);
+          const err: Decision = {
+            kind: 'error',
+            status: 403,
+            cfg: f.cfg,
+            log: {
+              module: 'core',
+              level: 'error',
+              message: `(13)Permission denied: AH00132: file permissions deny server access: ${f.path}`,
+              explain: `The server user cannot read ${f.path}: make it readable by that user (for example chmod o+r, or chown it to the site's owner).`,
+            },
+          };
+          respond(site, req, res, facts, err, log);
+        },
+        site.fs.generation,
+        true,
+      );
       return;
     case 'listing':
       sendListing(site, res, facts, d);

@@ -181,7 +181,11 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     suexec: host.modules.has('suexec'),
     fcgiLimits,
     fcgiKeepConn: (arg('htsandboxfcgidkeepconn') ?? 'on').toLowerCase() !== 'off',
-    fcgiInitialEnv: new Map(all('fcgidinitialenv').map((a) => [a[0] ?? '', a[1] ?? ''] as [string, string]).slice(0, 64)),
+    fcgiInitialEnv: new Map(
+      all('fcgidinitialenv')
+        .map((a) => [a[0] ?? '', a[1] ?? ''] as [string, string])
+        .slice(0, 64),
+    ),
     fcgiPassHeaders: all('fcgidpassheader').map((a) => a[0] ?? ''),
     fcgiCmdOptions: cmdOptions,
     fcgiPool: newFcgiPool(1),

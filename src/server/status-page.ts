@@ -79,7 +79,9 @@ export function sendStatusPage(site: SiteContext, req: IncomingMessage, res: Ser
       lastClass = p.classKey;
     }
     const state = `${STATE_TEXT[p.state]}${p.stale ? ' (old code)' : ''}`;
-    out.push(`<tr><td>${p.pid}</td><td>${Math.floor((now - p.startedAt) / 1000)}</td><td>${Math.floor((now - p.lastActiveAt) / 1000)}</td><td>${p.requests}</td><td>${state}</td></tr>`);
+    out.push(
+      `<tr><td>${p.pid}</td><td>${Math.floor((now - p.startedAt) / 1000)}</td><td>${Math.floor((now - p.lastActiveAt) / 1000)}</td><td>${p.requests}</td><td>${state}</td></tr>`,
+    );
   }
   if (procs.length) out.push('</table>\n\n<hr>\n<b>Active</b> and <b>Idle</b> are time active and time since\nlast request, in seconds.\n');
   out.push('</body></html>\n');

@@ -2,9 +2,7 @@
 import { ERROR_CATALOG } from './error-catalog.js';
 
 export function renderErrorsMarkdown(): string {
-  const rows = [...ERROR_CATALOG.values()].map(
-    (e) => `| ${e.code} | ${e.severity} | ${e.status ?? ''} | ${e.summary.replace(/\|/g, '\\|')} |`,
-  );
+  const rows = [...ERROR_CATALOG.values()].map((e) => `| ${e.code} | ${e.severity} | ${e.status ?? ''} | ${e.summary.replace(/\|/g, '\\|')} |`);
   return [
     '# Error catalog',
     '',

@@ -125,7 +125,12 @@ export function compareResponses(req: CaseRequest, expected: RecordedResponse, a
       } else if (expected.headers[h] !== actual.headers[h]) diffs.push(`${key}: apache=${show(expected.headers[h])} htsandbox=${show(actual.headers[h])}`);
     } else if (key.startsWith('header-set:')) {
       const h = key.slice(11).toLowerCase();
-      const set = (v: string | undefined): string | undefined => v?.split(',').map((x) => x.trim()).sort().join(',');
+      const set = (v: string | undefined): string | undefined =>
+        v
+          ?.split(',')
+          .map((x) => x.trim())
+          .sort()
+          .join(',');
       if (set(expected.headers[h]) !== set(actual.headers[h])) diffs.push(`${key}: apache=${show(expected.headers[h])} htsandbox=${show(actual.headers[h])}`);
     } else if (key === 'body') {
       const masks = maskList(req.bodyMask);
@@ -136,7 +141,9 @@ export function compareResponses(req: CaseRequest, expected: RecordedResponse, a
         let i = 0;
         while (i < a.text.length && a.text[i] === b[i]) i++;
         const masked = masks.length > 0 ? ' (masked)' : '';
-        diffs.push(`body${masked}: lengths ${a.text.length} vs ${b.length}, first difference at ${i}: apache ${show(a.text.slice(i, i + 60))} htsandbox ${show(b.slice(i, i + 60))}`);
+        diffs.push(
+          `body${masked}: lengths ${a.text.length} vs ${b.length}, first difference at ${i}: apache ${show(a.text.slice(i, i + 60))} htsandbox ${show(b.slice(i, i + 60))}`,
+        );
       }
     } else if (key === 'body-length') {
       if (expected.body.length !== actual.body.length) diffs.push(`body-length: apache=${expected.body.length} htsandbox=${actual.body.length}`);

@@ -10,12 +10,18 @@ import { PROJECT_ROOT } from '../helpers/private-apache.js';
 import { MASK, compareResponses, maskText, normalizeResponse, type CaseRequest, type RecordedResponse } from './compare.js';
 
 const caseDir = join(PROJECT_ROOT, 'fixtures/conformance/dir-index');
-const requests = readFileSync(join(caseDir, 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as CaseRequest);
+const requests = readFileSync(join(caseDir, 'requests.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l) as CaseRequest);
 const expected = new Map(
-  readFileSync(join(caseDir, 'expected.jsonl'), 'utf8').trim().split('\n').map((l) => {
-    const r = JSON.parse(l) as RecordedResponse;
-    return [r.name, r] as const;
-  }),
+  readFileSync(join(caseDir, 'expected.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const r = JSON.parse(l) as RecordedResponse;
+      return [r.name, r] as const;
+    }),
 );
 
 describe('conformance harness', () => {
@@ -52,8 +58,13 @@ describe('conformance harness', () => {
     expect(n.body).toBe('{root}/a at {port}');
   });
 
-  describe('body masks (volatile parts of an application\'s page)', () => {
-    const apache: RecordedResponse = { name: 'm', status: 200, headers: { 'content-type': 'text/html', 'set-cookie': 'sid=abc123; path=/' }, body: '<p>age: 5 years ago</p><input name="token" value="f00d">' };
+  describe("body masks (volatile parts of an application's page)", () => {
+    const apache: RecordedResponse = {
+      name: 'm',
+      status: 200,
+      headers: { 'content-type': 'text/html', 'set-cookie': 'sid=abc123; path=/' },
+      body: '<p>age: 5 years ago</p><input name="token" value="f00d">',
+    };
     const req: CaseRequest = { name: 'm', path: '/', bodyMask: ['age: (\\d+ \\w+) ago', 'value="[0-9a-f]+"'] };
 
     it('masks a capture group, or the whole match without groups', () => {
@@ -75,9 +86,9 @@ describe('conformance harness', () => {
       expect(compareResponses(req, apache, noMask)).toEqual([expect.stringMatching(/^body \(masked\):/)]);
     });
 
-    it('reports a mask that matches nothing in Apache\'s answer (a stale mask hides nothing)', () => {
+    it("reports a mask that matches nothing in Apache's answer (a stale mask hides nothing)", () => {
       const stale: CaseRequest = { ...req, bodyMask: 'no such text' };
-      expect(compareResponses(stale, apache, apache)).toEqual(['body: mask /no such text/ matches nothing in Apache\'s body']);
+      expect(compareResponses(stale, apache, apache)).toEqual(["body: mask /no such text/ matches nothing in Apache's body"]);
     });
 
     it('masks header values named in headerMask', () => {
@@ -88,7 +99,7 @@ describe('conformance harness', () => {
     });
   });
 
-  it('reads a case\'s requires.txt: paths, commands and language modules', () => {
+  it("reads a case's requires.txt: paths, commands and language modules", () => {
     expect(caseRequirementsMissing('# comment\n/bin/sh\nsh\nperl:strict\n\n')).toBeUndefined();
     const missing = caseRequirementsMissing('/no/such/file\nno-such-command-htsandbox\nperl:No::Such::Module\n/bin/sh');
     expect(missing).toBe('missing /no/such/file, no-such-command-htsandbox, perl:No::Such::Module (see .ci/run for the apt packages)');

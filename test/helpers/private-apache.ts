@@ -67,16 +67,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Writes the host part: defines for the profile variables, then the profile itself. */
 export function writeHostConfig(file: string, siteRoot: string, hostConfig: string, extra = ''): void {
-  writeFileSync(
-    file,
-    [
-      `Define HTSANDBOX_SITE_ROOT "${siteRoot}"`,
-      `Define HTSANDBOX_PROFILES "${PROFILES_DIR}"`,
-      `Include "${hostConfig}"`,
-      extra,
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(file, [`Define HTSANDBOX_SITE_ROOT "${siteRoot}"`, `Define HTSANDBOX_PROFILES "${PROFILES_DIR}"`, `Include "${hostConfig}"`, extra, ''].join('\n'));
 }
 
 export async function startPrivateApache(opts: PrivateApacheOptions): Promise<PrivateApache> {

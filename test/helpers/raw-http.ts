@@ -66,7 +66,10 @@ export function statusLines(data: Buffer): string[] {
     out.push(line!);
     const code = Number(line!.split(' ')[1]);
     const field = (name: string): string | undefined =>
-      fields.find((f) => f.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
+      fields
+        .find((f) => f.toLowerCase().startsWith(`${name}:`))
+        ?.slice(name.length + 1)
+        .trim();
     let j = headEnd + 4;
     if ((code >= 100 && code < 200) || code === 204 || code === 304) {
       i = j;

@@ -10,7 +10,17 @@ export interface RunningServer {
 
 export async function serveInProcess(
   root: string,
-  args: { profile?: string; config?: string; userDir?: string; tls?: boolean; tlsCert?: string; tlsKey?: string; strict?: boolean; servers?: number; persistenceSeconds?: number } = {},
+  args: {
+    profile?: string;
+    config?: string;
+    userDir?: string;
+    tls?: boolean;
+    tlsCert?: string;
+    tlsKey?: string;
+    strict?: boolean;
+    servers?: number;
+    persistenceSeconds?: number;
+  } = {},
 ): Promise<RunningServer> {
   const controller = new AbortController();
   let out = '';
