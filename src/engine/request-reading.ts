@@ -5,6 +5,7 @@
  * and mod_reqtimeout's `RequestReadTimeout` when the host loads it). Pure: the server feeds it
  * lengths, byte counts and clock readings.
  */
+import { checkHostField } from './host-field.js';
 
 /** Core's request size limits (server config only; Apache's defaults below). */
 export interface RequestLimits {
@@ -25,6 +26,8 @@ export interface HeadRefusal {
   errorNotes?: string;
   /** The error-log line (Apache's AH code and words). */
   log: string;
+  /** What it means and what to do, in plain words (when Apache's line does not say). */
+  explain?: string;
 }
 
 /**
@@ -95,44 +98,25 @@ function checkTransferEncoding(fields: readonly (readonly [string, string])[]): 
  * two Host fields (apr_table_get joins them with ", ") and purely numeric names (AH02416).
  */
 function checkHost(httpVersion: string, fields: readonly (readonly [string, string])[], targetAuthority: string | undefined): HeadRefusal | undefined {
-  // Every request passes here: the Host field is found without building arrays, and a verdict
-  // is remembered per (version, host), which repeat from request to request.
+  const bad = (log: string): HeadRefusal => ({ status: 400, log });
+  if (httpVersion === '0.9') return bad('HTTP Request Line; Unsupported HTTP protocol HTTP/0.9 (an explicit HTTP/0.9 version is refused)');
+  // The Host field is found without building arrays: every request passes here.
   let host = targetAuthority;
   if (host === undefined) {
     for (const [name, value] of fields) if (name.length === 4 && name.toLowerCase() === 'host') host = host === undefined ? value : `${host}, ${value}`;
   }
-  const key = `${httpVersion} ${host ?? '\0'}`;
-  const known = hostVerdicts.get(key);
-  if (known !== undefined) return known ?? undefined;
-  const verdict = judgeHost(httpVersion, host);
-  if (hostVerdicts.size >= 256) hostVerdicts.clear();
-  hostVerdicts.set(key, verdict ?? null);
-  return verdict;
-}
-
-/** Verdicts of judgeHost by version and Host value (null: accepted). */
-const hostVerdicts = new Map<string, HeadRefusal | null>();
-
-function judgeHost(httpVersion: string, host: string | undefined): HeadRefusal | undefined {
-  const bad = (log: string): HeadRefusal => ({ status: 400, log });
-  if (httpVersion === '0.9') return bad('HTTP Request Line; Unsupported HTTP protocol HTTP/0.9 (an explicit HTTP/0.9 version is refused)');
-  const [major, minor] = httpVersion.split('.').map(Number);
   if (host === undefined || host === '') {
+    const [major, minor] = httpVersion.split('.').map(Number);
     return (major ?? 0) > 1 || (major === 1 && (minor ?? 0) >= 1) ? bad('AH00569: client sent HTTP/1.1 request without hostname (see RFC7230 section 5.4)') : undefined;
   }
-  const malformed = bad(`AH00550: Client sent malformed Host header: ${host}`);
-  if (/^\d+$/.test(host)) return bad(`AH02416: [strict] purely numeric host names not allowed: ${host}`);
-  let name = host;
-  const port = /:(\d+)$/.exec(host);
-  if (port) {
-    const n = Number(port[1]);
-    if (n < 1 || n > 65535) return malformed;
-    name = host.slice(0, port.index);
-  }
-  if (name.startsWith('[')) return /^\[[0-9A-Fa-f:.]+\]$/.test(name) ? undefined : malformed;
-  if (name.includes('..') || /[/\\]/.test(name)) return malformed;
-  if (!/^[A-Za-z0-9._-]*$/.test(name)) return bad(`AH02415: [strict] Invalid host name '${host}'`);
-  return undefined;
+  // The name itself is fix_hostname's (host-field.ts, remembered per value).
+  const verdict = checkHostField(host);
+  if (verdict.ok) return undefined;
+  const code = verdict.reason.startsWith('[strict] purely') ? 'AH02416' : verdict.reason.startsWith('[strict]') ? 'AH02415' : 'AH00550';
+  return {
+    ...bad(`${code}: ${verdict.reason}`),
+    explain: `The request's Host (${JSON.stringify(host)}) is not a host name Apache accepts (HttpProtocolOptions Strict): the client must send a DNS name or an IP address, with an optional :port.`,
+  };
 }
 
 /** Where a raw head that overflowed the parser's buffer went wrong: its request line or a field. */

@@ -16,7 +16,6 @@ import { normalizeRequestPath } from '../grammar/url-path.js';
 import type { SiteContext } from './site-context.js';
 import { cannedErrorPage, STATUS_REASONS } from '../grammar/error-pages.js';
 import { checkRequestHead, maxHeadBytes, overflowStatus, readExpired, type ReadProgress } from '../engine/request-reading.js';
-import { checkHostField } from '../engine/host-field.js';
 import { sslVariables, type ServerCertificateFacts } from '../engine/ssl-variables.js';
 import { EMULATED_APACHE_VERSION } from '../grammar/host-config.js';
 import { randomBytes, X509Certificate } from 'node:crypto';
@@ -423,7 +422,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       limits,
     );
     if (refusal) {
-      log({ module: 'core', level: 'info', message: refusal.log }, { remoteAddr });
+      log({ module: 'core', level: 'info', message: refusal.log, ...(refusal.explain ? { explain: refusal.explain } : {}) }, { remoteAddr });
       refuse(refusal.status, refusal.errorNotes);
       return;
     }
@@ -451,23 +450,6 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       const raw = req.rawHeaders.filter((_, i, a) => (i % 2 === 0 ? a[i]!.toLowerCase() !== 'host' : a[i - 1]!.toLowerCase() !== 'host'));
       req.rawHeaders.splice(0, req.rawHeaders.length, 'Host', hostHeader, ...raw);
       target = absolute[3] || '/';
-    }
-    // ap_read_request → fix_hostname: a host name the strict check refuses is 400 (AH00550).
-    if (req.headers.host !== undefined || absolute) {
-      const host = checkHostField(hostHeader);
-      if (!host.ok) {
-        log(
-          {
-            module: 'core',
-            level: 'info',
-            message: `AH00550: ${host.reason}`,
-            explain: `The request's Host (${JSON.stringify(hostHeader)}) is not a host name Apache accepts (HttpProtocolOptions Strict): the client must send a DNS name or an IP address, with an optional :port.`,
-          },
-          { remoteAddr },
-        );
-        refuse(400);
-        return;
-      }
     }
     // `OPTIONS *` asks about the server: core answers 200 with an empty body (ap_send_http_options).
     if (target === '*' && req.method === 'OPTIONS') {
