@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:f
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { runServe } from './serve-command.js';
+import { serveQuietly } from './serve-command.js';
 import { journalCounters } from '../server/request-journal.js';
 import { usesFastCgiLibrary } from '../grammar/fastcgi-source.js';
 import type { CommandIo } from './io.js';
@@ -77,26 +77,9 @@ async function json<T>(port: number, path: string): Promise<T> {
 
 /** Serves `docroot`, sends `total` requests for `path` from `concurrency` clients, and measures. */
 async function measure(docroot: string, path: string, total: number, concurrency: number, opts: CompareOptions, io: CommandIo): Promise<RunResult> {
-  const controller = new AbortController();
-  let portOf: (p: number) => void = () => undefined;
-  const listening = new Promise<number>((r) => (portOf = r));
-  let serverOutput = '';
-  const quietIo: CommandIo = { stdout: { write: (s: string) => (serverOutput += s) }, stderr: { write: (s: string) => (serverOutput += s) }, env: {}, cwd: io.cwd };
-  const done = runServe(
-    {
-      root: docroot,
-      port: 0,
-      host: '127.0.0.1',
-      errorLog: '/dev/null',
-      quiet: true,
-      signal: controller.signal,
-      onListening: portOf,
-      ...(opts.profile ? { profile: opts.profile } : {}),
-      ...(opts.config ? { config: opts.config } : {}),
-    },
-    quietIo,
-  );
-  const port = await Promise.race([listening, done.then((code) => Promise.reject(new Error(`the server did not start (${code}): ${serverOutput.trim()}`)))]);
+  const served = await serveQuietly({ root: docroot, ...(opts.profile ? { profile: opts.profile } : {}), ...(opts.config ? { config: opts.config } : {}) }, io.cwd);
+  if ('error' in served) throw new Error(`the server did not start: ${served.error}`);
+  const port = served.port;
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   try {
     const latencies: number[] = [];
@@ -127,8 +110,7 @@ async function measure(docroot: string, path: string, total: number, concurrency
     };
   } finally {
     agent.destroy();
-    controller.abort();
-    await done;
+    await served.stop();
   }
 }
 

@@ -207,7 +207,8 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
     ...(accessLog ? { accessLog } : {}),
     ...(backends ? { backends } : {}),
     ...(identity ? { tls: identity } : {}),
-    journal,
+    // Requests are recorded only for someone who reads them: the dashboard, or the terminal's lines.
+    ...(dashboard || requestLines ? { journal } : {}),
     ...(dashboard ? { dashboard } : {}),
     explainHeader: Boolean(dashboard) && !opts.strict,
     ...(requestLines ? { onRequestDone: (rec: RequestRecord) => io.stderr.write(requestLine(rec, !io.env.NO_COLOR)) } : {}),
@@ -343,4 +344,42 @@ function requestLine(rec: RequestRecord, colour: boolean): string {
   const tint = rec.status >= 500 ? 31 : rec.status >= 400 ? 33 : rec.status >= 300 ? 36 : 32;
   const head = `${paint(tint, String(rec.status))} ${rec.method} ${rec.url} ${paint(2, `${rec.handler}${rec.pid ? `[${rec.pid}]` : ''} ${rec.durationMs ?? 0} ms`)}`;
   return rec.reason && rec.status >= 400 ? `${head}\n    ${paint(tint, 'why:')} ${rec.reason}\n` : `${head}\n`;
+}
+
+/**
+ * `serve` inside this process on a free loopback port, with nothing printed (for `test` and
+ * `compare`): its port and how to stop it, or what it said when it could not start.
+ */
+export async function serveQuietly(site: { root: string; config?: string; profile?: string }, cwd: string): Promise<{ port: number; stop(): Promise<void> } | { error: string }> {
+  const controller = new AbortController();
+  let portOf: (p: number) => void = () => undefined;
+  const listening = new Promise<number>((r) => (portOf = r));
+  let output = '';
+  const quietIo: CommandIo = { stdout: { write: (s: string) => (output += s) }, stderr: { write: (s: string) => (output += s) }, env: {}, cwd };
+  const done = runServe(
+    {
+      root: site.root,
+      port: 0,
+      host: '127.0.0.1',
+      errorLog: '/dev/null',
+      quiet: true,
+      signal: controller.signal,
+      onListening: portOf,
+      ...(site.config ? { config: site.config } : {}),
+      ...(site.profile ? { profile: site.profile } : {}),
+    },
+    quietIo,
+  );
+  try {
+    const port = await Promise.race([listening, done.then((code) => Promise.reject(new Error(`exit ${code}`)))]);
+    return {
+      port,
+      stop: async () => {
+        controller.abort();
+        await done;
+      },
+    };
+  } catch {
+    return { error: output.trim() };
+  }
 }

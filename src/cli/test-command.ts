@@ -12,7 +12,7 @@ import { relative, resolve } from 'node:path';
 import { loadHost } from '../adapters/server-config-loader.js';
 import { checkSite } from '../adapters/site-checker.js';
 import { checkAnswer, parseSuite, type Suite, type SuiteAnswer, type SuiteProblem, type SuiteTest } from '../grammar/test-suite.js';
-import { runServe } from './serve-command.js';
+import { serveQuietly } from './serve-command.js';
 import type { CommandIo } from './io.js';
 import { accessFilesUnder } from '../adapters/site-files.js';
 
@@ -352,32 +352,12 @@ export async function runTest(opts: TestOptions, io: CommandIo): Promise<number>
       io.stderr.write(`htsandbox test: ${opts.root} is not a directory\n`);
       return 2;
     }
-    const controller = new AbortController();
-    let portOf: (p: number) => void = () => undefined;
-    const listening = new Promise<number>((r) => (portOf = r));
-    let serverOutput = '';
-    const serverIo: CommandIo = { stdout: { write: (s: string) => (serverOutput += s) }, stderr: { write: (s: string) => (serverOutput += s) }, env: {}, cwd: io.cwd };
-    const done = runServe(
-      {
-        root,
-        port: 0,
-        host: '127.0.0.1',
-        errorLog: '/dev/null',
-        quiet: true,
-        signal: controller.signal,
-        onListening: portOf,
-        ...(opts.config ? { config: opts.config } : {}),
-        ...(opts.profile ? { profile: opts.profile } : {}),
-      },
-      serverIo,
-    );
-    let port: number;
-    try {
-      port = await Promise.race([listening, done.then((code) => Promise.reject(new Error(`exit ${code}`)))]);
-    } catch {
-      io.stderr.write(`htsandbox test: the site could not be served: ${serverOutput.trim()}\n`);
+    const served = await serveQuietly({ root, ...(opts.config ? { config: opts.config } : {}), ...(opts.profile ? { profile: opts.profile } : {}) }, io.cwd);
+    if ('error' in served) {
+      io.stderr.write(`htsandbox test: the site could not be served: ${served.error}\n`);
       return 2;
     }
+    const port = served.port;
     try {
       const results = await runSuites({ base: new URL(`http://127.0.0.1:${port}/`), agent }, suites, true, progress);
       if (progress) io.stderr.write('\r');
@@ -390,8 +370,7 @@ export async function runTest(opts: TestOptions, io: CommandIo): Promise<number>
       return results.every((r) => r.passed) ? 0 : 1;
     } finally {
       agent.destroy();
-      controller.abort();
-      await done;
+      await served.stop();
     }
   } finally {
     agent.destroy();
