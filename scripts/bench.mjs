@@ -9,12 +9,12 @@
 // anything: wrk shares the cores with the servers.
 //
 //   npm run bench [-- OPTIONS]
-//     --quick                  2 rounds of 1 s, 1 s warm-up, smaller memory run (< 2 minutes)
+//     --quick                  2 rounds of 1 s after a 1 s warm-up (about 1.5 minutes in all)
 //     --smoke                  start every installed server, check every endpoint, stop (no timing)
 //     --endpoints LIST|all     fcgi-perl,fcgi-c,cgi,static-1k,static-10m,static-htaccess (default all)
 //     --servers LIST           apache,htsandbox,nginx,lighttpd (default all; missing peers are skipped)
 //     --build NAME=DIR         also time the htsandbox build in DIR (repeatable), e.g. a baseline
-//     --duration S --rounds N --warmup S --connections C   (default 5, 3, 2, 16: about 7 minutes)
+//     --duration S --rounds N --warmup S --connections C   (default 5, 3, 2, 16: about 7.5 minutes in all)
 //     --json FILE --markdown FILE   write the results
 //     --no-memory              skip the memory benchmark
 //     --keep                   keep the run directory (configurations, logs)
@@ -30,6 +30,7 @@ import { Server, fetchBody, freePort, processesOf, serverMissing, startApache, s
 import { ENDPOINTS, buildSite, copySite, siteToolsMissing } from './bench/site.mjs';
 import { runWrk, stopWrk } from './bench/wrk.mjs';
 
+const startedAt = performance.now();
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: opt } = parseArgs({
   options: {
@@ -270,7 +271,8 @@ if (opt.json) {
 
 if (!opt.smoke && !opt['no-memory']) {
   console.error('\n# memory (scripts/bench-memory.mjs)');
-  const m = spawnSync(process.execPath, [join(root, 'scripts', 'bench-memory.mjs'), ...(opt.quick ? ['--static-mib', '256'] : [])], { stdio: 'inherit' });
+  const m = spawnSync(process.execPath, [join(root, 'scripts', 'bench-memory.mjs')], { stdio: 'inherit' });
   exitCode = exitCode || (m.status ?? 1);
 }
+console.error(`bench: ${((performance.now() - startedAt) / 1000).toFixed(0)} s in all`);
 process.exit(exitCode);

@@ -56,7 +56,7 @@ export function markdownTable(summary, { servers, builds, endpoints, meta }) {
   }
   const table = rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
   const notes = [
-    `req/s, median of ${meta.rounds} rounds of \`${meta.wrk}\` (p99: median of the rounds' wrk p99, coordinated-omission corrected), ` +
+    `req/s, median of ${meta.rounds} round${meta.rounds === 1 ? '' : 's'} of \`${meta.wrk}\` (p99: median of the rounds' wrk p99, coordinated-omission corrected), ` +
       `rounds rotating through the servers after a ${meta.warmup} s warm-up; ${meta.cpus} CPUs, load ${meta.load.map((x) => x.toFixed(2)).join(' ')} at the end, ${meta.date}.`,
     'Apache 2.4: mod_fcgid (FcgidMaxProcessesPerClass 4) and mod_cgid, mpm_event, the `apache` profile. ' +
       'nginx: the FastCGI apps under spawn-fcgi ×4 with `keepalive 4` + `fastcgi_keep_conn on`, CGI through fcgiwrap -c 4. ' +

@@ -137,11 +137,15 @@ export class Server {
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: env ?? { ...process.env, PATH: CLEAN_PATH }, cwd: cwd ?? this.dir });
     closeSync(fd);
     child.exitStatus = null;
-    child.on('exit', (code, sig) => {
-      child.exitStatus = sig ? `signal ${sig}` : `exit ${code}`;
-    });
-    child.on('error', (e) => {
-      child.exitStatus = `could not start: ${e.message}`;
+    child.reaped = new Promise((resolve) => {
+      child.on('exit', (code, sig) => {
+        child.exitStatus = sig ? `signal ${sig}` : `exit ${code}`;
+        resolve();
+      });
+      child.on('error', (e) => {
+        child.exitStatus = `could not start: ${e.message}`;
+        resolve();
+      });
     });
     if (child.pid) {
       this.sessions.add(child.pid);
@@ -199,7 +203,11 @@ export class Server {
     let termed = false;
     for (;;) {
       const left = this.processes().filter((p) => !isZombieOfOurs(p.pid));
-      if (left.length === 0) return;
+      if (left.length === 0) {
+        // Our own children are gone only once Node has reaped them (their 'exit' event).
+        await Promise.race([Promise.all(this.children.map((c) => c.reaped)), sleep(2000)]);
+        return;
+      }
       if (Date.now() > deadline) break;
       // Workers the leaders do not end themselves (fcgiwrap's preforked children).
       if (!termed && Date.now() > deadline - graceMs / 2) {
