@@ -22,9 +22,11 @@ export function summarize(results, servers) {
       if (!runs?.length) continue;
       out[endpoint][s] = {
         rps: median(runs.map((r) => r.rps)),
-        p99: median(runs.map((r) => r.p99)),
+        p99: median(runs.filter((r) => r.rps).map((r) => r.p99)),
         runs: runs.map((r) => r.rps),
         errors: runs.reduce((a, r) => a + (r.errors ?? 0) + (r.non2xx ?? 0), 0),
+        // Rounds in which no request completed (wrk's timeout is longer than a round).
+        stalled: runs.filter((r) => !r.rps).length,
       };
     }
   }
@@ -45,7 +47,8 @@ export function markdownTable(summary, { servers, builds, endpoints, meta }) {
     const cells = [what];
     for (const s of servers) {
       const r = row[s];
-      cells.push(r ? `${rps(r.rps)} (p99 ${ms(r.p99)} ms)${r.errors ? `, ${r.errors} errors` : ''}` : 'not timed');
+      const stalled = r?.stalled ? `, ${r.stalled} of ${r.runs.length} rounds with no answer` : '';
+      cells.push(r ? `${rps(r.rps)} (p99 ${ms(r.p99)} ms)${r.errors ? `, ${r.errors} errors` : ''}${stalled}` : 'not timed');
     }
     const best = PEERS.filter((p) => row[p]?.rps).sort((a, b) => row[b].rps - row[a].rps)[0];
     for (const b of builds) {
@@ -61,7 +64,8 @@ export function markdownTable(summary, { servers, builds, endpoints, meta }) {
     'Apache 2.4: mod_fcgid (FcgidMaxProcessesPerClass 4) and mod_cgid, mpm_event, the `apache` profile. ' +
       'nginx: the FastCGI apps under spawn-fcgi ×4 with `keepalive 4` + `fastcgi_keep_conn on`, CGI through fcgiwrap -c 4. ' +
       'lighttpd: `bin-path` apps with max-procs 4, CGI through mod_cgi. No server writes an access log. ' +
-      'Only ratios within one run mean anything: wrk shares the cores with the servers.',
+      'Only ratios within one run mean anything: wrk shares the cores with the servers, and other load on the machine ' +
+      "takes more from a single-threaded server (htsandbox) than from Apache's and nginx's many threads and processes.",
   ];
   if (meta.skipped.length) notes.push(`Not run: ${meta.skipped.map((s) => `${s.name} (${s.reason})`).join('; ')}.`);
   return `${table}\n\n${notes.join('\n')}`;
