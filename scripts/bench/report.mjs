@@ -65,7 +65,7 @@ export function markdownTable(summary, { servers, builds, endpoints, meta }) {
       'nginx: the FastCGI apps under spawn-fcgi ×4 with `keepalive 4` + `fastcgi_keep_conn on`, CGI through fcgiwrap -c 4. ' +
       'lighttpd: `bin-path` apps with max-procs 4, CGI through mod_cgi. No server writes an access log. ' +
       'Only ratios within one run mean anything: wrk shares the cores with the servers, and other load on the machine ' +
-      "takes more from a single-threaded server (htsandbox) than from Apache's and nginx's many threads and processes.",
+      "can take more from a single-threaded server (htsandbox) than from Apache's and nginx's many threads and processes.",
   ];
   if (meta.skipped.length) notes.push(`Not run: ${meta.skipped.map((s) => `${s.name} (${s.reason})`).join('; ')}.`);
   return `${table}\n\n${notes.join('\n')}`;

@@ -329,8 +329,11 @@ export async function startHtsandbox(server, siteRoot, buildDir) {
   writeHostConfig(hostConf, siteRoot, profiles);
   const bin = join(buildDir, 'bin', 'htsandbox.js');
   if (!existsSync(join(buildDir, 'dist', 'cli', 'main.js'))) throw new Error(`${server.name}: ${buildDir} is not built (run npm run build there)`);
+  // Its state directory (process groups, spooled bodies) goes under the run directory too.
+  const tmp = join(server.dir, 'tmp');
+  mkdirSync(tmp);
   const child = server.spawn(process.execPath, [bin, 'serve', siteRoot, '--port', String(server.port), '--host', '127.0.0.1', '--config', hostConf], {
-    env: { PATH: CLEAN_PATH, LANG: 'C', HOME: server.dir },
+    env: { PATH: CLEAN_PATH, LANG: 'C', HOME: server.dir, TMPDIR: tmp },
   });
   server.mustStayUp.add(child);
   await server.waitForPort();
