@@ -120,6 +120,7 @@ for (const p of [...plan]) {
 // ---- start --------------------------------------------------------------------------------------
 const runDir = mkdtempSync(join(os.tmpdir(), 'htsandbox-bench-'));
 chmodSync(runDir, 0o755); // www-data must traverse it
+console.error(`bench: working in ${runDir}`);
 const servers = [];
 let cleaned = false;
 function emergencyCleanup() {

@@ -46,24 +46,32 @@ function startTime(pid: number): number | undefined {
 const work = mkdtempSync(join(tmpdir(), 'htsandbox-bench-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/**
+ * Runs scripts/bench.mjs with `args`; `onOutput` sees the output so far and may signal the
+ * harness. Resolves with its exit code, output and the run directory it announced.
+ */
+function runBench(args: string[], onOutput?: (out: string, signal: (sig: NodeJS.Signals) => void) => void): Promise<{ code: number | null; output: string; runDir: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'scripts', 'bench.mjs'), ...args], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HTSANDBOX_REQUIRE_PEERS: '1' },
+    });
+    let out = '';
+    const take = (c: Buffer): void => {
+      out += c.toString();
+      onOutput?.(out, (sig) => child.kill(sig));
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('close', (c) => resolve({ code: c, output: out, runDir: /bench: working in (\S+)/.exec(out)?.[1] ?? '' }));
+  });
+}
+
 describe.runIf(runs)('npm run bench -- --smoke', () => {
   it('starts every server, gets the right body from each endpoint, and leaves nothing running', async () => {
     const jsonFile = join(work, 'smoke.json');
-    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(PROJECT_ROOT, 'scripts', 'bench.mjs'), '--smoke', '--json', jsonFile], {
-        cwd: PROJECT_ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, HTSANDBOX_REQUIRE_PEERS: '1' },
-      });
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        out += c.toString();
-      });
-      child.on('close', (c) => resolve({ code: c, output: out }));
-    });
+    const { code, output } = await runBench(['--smoke', '--json', jsonFile]);
     expect(code, output).toBe(0);
     const report = JSON.parse(readFileSync(jsonFile, 'utf8')) as SmokeReport;
     expect(report.servers.map((s) => [s.name, s.up])).toEqual([
@@ -92,5 +100,31 @@ describe.runIf(runs)('npm run bench -- --smoke', () => {
     expect(alive).toEqual([]);
     expect(processesOfSite(report.runDir)).toEqual([]);
     expect(existsSync(report.runDir)).toBe(false);
+  }, 150_000);
+
+  it('stops what already runs when interrupted while servers start (Ctrl-C)', async () => {
+    let sent = false;
+    const { code, output, runDir } = await runBench(['--smoke'], (out, signal) => {
+      // Apache is up, the other servers are being started.
+      if (!sent && out.includes('bench: apache up')) {
+        sent = true;
+        signal('SIGINT');
+      }
+    });
+    expect(sent, output).toBe(true);
+    expect(code, output).toBe(130);
+    expect(runDir).not.toBe('');
+    expect(processesOfSite(runDir)).toEqual([]);
+    expect(existsSync(runDir)).toBe(false);
+  }, 150_000);
+
+  it('fails, and still stops the others, when a server does not start', async () => {
+    const notBuilt = mkdtempSync(join(work, 'not-built-'));
+    const { code, output, runDir } = await runBench(['--smoke', '--servers', 'apache', '--build', `broken=${notBuilt}`]);
+    expect(code, output).toBe(1);
+    expect(output).toMatch(/broken did not start: .*is not built/);
+    expect(output).toMatch(/bench: apache up/);
+    expect(processesOfSite(runDir)).toEqual([]);
+    expect(existsSync(runDir)).toBe(false);
   }, 150_000);
 });
