@@ -92,7 +92,9 @@ export function processesOf(dir, sessions) {
     }
     const stat = statFields(pid);
     if (stat.length < 20) continue;
-    const named = cmd.includes(dir) || cwd === dir || cwd.startsWith(`${dir}/`) || readProc(pid, 'environ').includes(dir);
+    // `${dir}/`, so that another directory whose name starts like ours is not taken for it.
+    const inside = `${dir}/`;
+    const named = cmd.includes(inside) || cwd === dir || cwd.startsWith(inside) || readProc(pid, 'environ').includes(inside);
     // `start` (clock ticks after boot) tells this process from a later one given the same pid.
     if (sessions.has(Number(stat[3])) || named) found.push({ pid, start: Number(stat[19]), cmd: cmd || `[${readProc(pid, 'comm').trim()}]` });
   }
