@@ -14,7 +14,7 @@
 //     --endpoints LIST|all     fcgi-perl,fcgi-c,cgi,static-1k,static-10m,static-htaccess (default all)
 //     --servers LIST           apache,htsandbox,nginx,lighttpd (default all; missing peers are skipped)
 //     --build NAME=DIR         also time the htsandbox build in DIR (repeatable), e.g. a baseline
-//     --duration S --rounds N --warmup S --connections C   (default 5, 3, 2, 16: about 7.5 minutes in all)
+//     --duration S --rounds N --warmup S --connections C   (default 5, 3, 2, 16: about 7 minutes in all)
 //     --json FILE --markdown FILE   write the results
 //     --no-memory              skip the memory benchmark
 //     --keep                   keep the run directory (configurations, logs)
