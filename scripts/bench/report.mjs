@@ -1,0 +1,72 @@
+// The table of `npm run bench`: median req/s of the rounds (and their median p99) per server,
+// each htsandbox build's ratio to Apache and to the best peer (nginx or lighttpd).
+import { ENDPOINTS } from './site.mjs';
+
+const PEERS = ['nginx', 'lighttpd'];
+const LABEL = { apache: 'Apache', nginx: 'nginx', lighttpd: 'lighttpd' };
+
+export function median(xs) {
+  const v = xs.filter((x) => x != null).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/** endpoint -> server -> { rps, p99, runs, errors } from the rounds' wrk results. */
+export function summarize(results, servers) {
+  const out = {};
+  for (const [endpoint, byServer] of Object.entries(results)) {
+    out[endpoint] = {};
+    for (const s of servers) {
+      const runs = byServer[s];
+      if (!runs?.length) continue;
+      out[endpoint][s] = {
+        rps: median(runs.map((r) => r.rps)),
+        p99: median(runs.filter((r) => r.rps).map((r) => r.p99)),
+        runs: runs.map((r) => r.rps),
+        errors: runs.reduce((a, r) => a + (r.errors ?? 0) + (r.non2xx ?? 0), 0),
+        // Rounds in which no request completed (wrk's timeout is longer than a round).
+        stalled: runs.filter((r) => !r.rps).length,
+      };
+    }
+  }
+  return out;
+}
+
+const rps = (v) => (v == null ? '-' : Math.round(v).toLocaleString('en-US'));
+const ms = (v) => (v == null ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const ratio = (a, b) => (a == null || !b ? '-' : `${(a / b).toFixed(2)}×`);
+
+export function markdownTable(summary, { servers, builds, endpoints, meta }) {
+  const head = ['endpoint', ...servers.map((s) => LABEL[s] ?? s)];
+  for (const b of builds) head.push(`${b} / Apache`, `${b} / best peer`);
+  const rows = [head, head.map(() => '---')];
+  for (const n of endpoints) {
+    const row = summary[n] ?? {};
+    const what = ENDPOINTS[n].what + (n === 'static-htaccess' ? ' (read by Apache and htsandbox only)' : '');
+    const cells = [what];
+    for (const s of servers) {
+      const r = row[s];
+      const stalled = r?.stalled ? `, ${r.stalled} of ${r.runs.length} rounds with no answer` : '';
+      cells.push(r ? `${rps(r.rps)} (p99 ${ms(r.p99)} ms)${r.errors ? `, ${r.errors} errors` : ''}${stalled}` : 'not timed');
+    }
+    const best = PEERS.filter((p) => row[p]?.rps).sort((a, b) => row[b].rps - row[a].rps)[0];
+    for (const b of builds) {
+      cells.push(ratio(row[b]?.rps, row.apache?.rps));
+      cells.push(best ? `${ratio(row[b]?.rps, row[best].rps)} ${best}` : '-');
+    }
+    rows.push(cells);
+  }
+  const table = rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
+  const notes = [
+    `req/s, median of ${meta.rounds} round${meta.rounds === 1 ? '' : 's'} of \`${meta.wrk}\` (p99: median of the rounds' wrk p99, coordinated-omission corrected), ` +
+      `rounds rotating through the servers after a ${meta.warmup} s warm-up; ${meta.cpus} CPUs, load ${meta.load.map((x) => x.toFixed(2)).join(' ')} at the end, ${meta.date}.`,
+    'Apache 2.4: mod_fcgid (FcgidMaxProcessesPerClass 4) and mod_cgid, mpm_event, the `apache` profile. ' +
+      'nginx: the FastCGI apps under spawn-fcgi ×4 with `keepalive 4` + `fastcgi_keep_conn on`, CGI through fcgiwrap -c 4. ' +
+      'lighttpd: `bin-path` apps with max-procs 4, CGI through mod_cgi. No server writes an access log. ' +
+      'Only ratios within one run mean anything: wrk shares the cores with the servers, and other load on the machine ' +
+      "can take more from a single-threaded server (htsandbox) than from Apache's and nginx's many threads and processes.",
+  ];
+  if (meta.skipped.length) notes.push(`Not run: ${meta.skipped.map((s) => `${s.name} (${s.reason})`).join('; ')}.`);
+  return `${table}\n\n${notes.join('\n')}`;
+}
