@@ -112,7 +112,10 @@ type DecisionBody =
       noAnswer?: boolean;
     }
   | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
-  /** Run a mod_fcgid access-phase program (FastCGI Authorizer role), then go on with `resume`. */
+  /**
+   * Run a mod_fcgid access-phase program (FastCGI Authorizer role) for the file the walk found,
+   * then go on with `continueAfterAuthorizer` from `access`, where the access phase stopped.
+   */
   | {
       kind: 'fcgi-auth';
       role: FcgidAuthRole;
@@ -126,7 +129,7 @@ type DecisionBody =
       user?: { name: string; authType: string };
       /** REMOTE_PASSWD, for an authenticator. */
       password?: string;
-      resume(outcome: FcgidAuthOutcome): Decision;
+      access: AccessState;
     }
   | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
   | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
@@ -461,55 +464,82 @@ function afterWalk(
   if (!compatOk && !cfg.satisfyAny) {
     return { kind: 'error', status: 403, cfg, log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` } };
   }
-  const extras: AuthExtras = { headers: [] };
-  const afterAccessChecker = (): Decision => {
-    const authz = authorizeWithoutUser(cfg.authz, accessReq);
-    const granted = cfg.satisfyAny ? compatOk || authz === 'granted' : authz === 'granted';
-    if (granted) return finishAccess(ctx, req, uri, depth, walked, user, env, extras, undefined);
-    if (authz !== 'denied-no-user') {
-      return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
-    }
-    const authn = authenticate(ctx, cfg, req, uri);
-    if ('kind' in authn) return authn;
-    const authorize = (name: string): Decision => {
-      const authUser = { name, authType: cfg.auth.type ?? 'Basic' };
-      const byRequire = (): Decision => {
-        const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', name) : [];
-        if (authorizeUser(cfg.authz, { ...accessReq, user: name, groups }) !== 'granted') {
-          return {
-            kind: 'error',
-            status: 401,
-            cfg,
-            headers: challenge(cfg),
-            log: { module: 'authz_core', level: 'error', message: `AH01631: user ${name}: authorization failure for "${uri}": ` },
-          };
-        }
-        return finishAccess(ctx, req, uri, depth, walked, user, env, extras, authUser);
-      };
-      // mod_fcgid's auth_checker hook runs before authz_core's: its 200 settles authorization.
-      return (
-        askFcgid('AUTHORIZER', walked, uri, env, authUser, undefined, extras, byRequire, () => finishAccess(ctx, req, uri, depth, walked, user, env, extras, authUser)) ??
-        byRequire()
-      );
+  const state: AccessState = { uri, depth, compatOk, authHeaders: [] };
+  if (walked.vary) state.vary = walked.vary;
+  if (user) state.userDir = { docRoot: user.docRoot, prefix: user.prefix };
+  return askFcgid('ACCESS_CHECKER', walked, env, state) ?? afterAccessChecker(ctx, req, walked, env, state);
+}
+
+/**
+ * Where the access phase stands, as plain data: what a decision waiting for a mod_fcgid
+ * program carries so that the request goes on (`continueAfterAuthorizer`) where it stopped.
+ */
+export interface AccessState {
+  /** The request's URI (decoded, normalised). */
+  uri: string;
+  /** Internal redirects so far (DirectoryIndex). */
+  depth: number;
+  /** mod_userdir's document root and URL prefix, for a `/~NAME/` request. */
+  userDir?: { docRoot: string; prefix: string };
+  /** Request headers `<If>` conditions read (ap_expr adds them to Vary). */
+  vary?: string[];
+  /** mod_access_compat's verdict (`Satisfy Any` lets it grant alone). */
+  compatOk: boolean;
+  /** Header fields of the programs' answers so far: they go out with the response (err_headers_out). */
+  authHeaders: [string, string][];
+  /** A non-authoritative program's failing status, which the response keeps (r->status). */
+  status?: number;
+}
+
+/**
+ * After mod_fcgid's access checker (or without one): authz_core's verdict without a user, and
+ * when it needs one, authentication (mod_auth_basic, then mod_fcgid's authenticator).
+ */
+function afterAccessChecker(ctx: ResolveContext, req: RequestFacts, walked: Walked, env: Map<string, string>, state: AccessState): Decision {
+  const { cfg, filename } = walked;
+  const authz = authorizeWithoutUser(cfg.authz, { method: req.method, remoteAddr: req.remoteAddr, env });
+  const granted = cfg.satisfyAny ? state.compatOk || authz === 'granted' : authz === 'granted';
+  if (granted) return finishAccess(ctx, req, walked, env, state, undefined);
+  if (authz !== 'denied-no-user') {
+    return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
+  }
+  const authn = authenticate(ctx, cfg, req, state.uri);
+  if ('kind' in authn) return authn;
+  if ('notFound' in authn) {
+    // AuthBasicAuthoritative Off: a user the file does not know goes on to mod_fcgid's authenticator.
+    const { user, password } = authn.notFound;
+    return askFcgid('AUTHENTICATOR', walked, env, state, { name: user, authType: 'Basic' }, password) ?? userNotFound(cfg, user, state.uri);
+  }
+  return authorizeAs(ctx, req, walked, env, state, authn.user);
+}
+
+/** An authenticated user: mod_fcgid's authorizer (its auth_checker hook runs before authz_core's), else the Require lines. */
+function authorizeAs(ctx: ResolveContext, req: RequestFacts, walked: Walked, env: Map<string, string>, state: AccessState, name: string): Decision {
+  const authUser = { name, authType: walked.cfg.auth.type ?? 'Basic' };
+  return askFcgid('AUTHORIZER', walked, env, state, authUser) ?? authorizeByRequire(ctx, req, walked, env, state, authUser);
+}
+
+/** authz_core: the Require lines for an authenticated user (and the groups AuthGroupFile gives). */
+function authorizeByRequire(
+  ctx: ResolveContext,
+  req: RequestFacts,
+  walked: Walked,
+  env: Map<string, string>,
+  state: AccessState,
+  authUser: { name: string; authType: string },
+): Decision {
+  const { cfg } = walked;
+  const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', authUser.name) : [];
+  if (authorizeUser(cfg.authz, { method: req.method, remoteAddr: req.remoteAddr, env, user: authUser.name, groups }) !== 'granted') {
+    return {
+      kind: 'error',
+      status: 401,
+      cfg,
+      headers: challenge(cfg),
+      log: { module: 'authz_core', level: 'error', message: `AH01631: user ${authUser.name}: authorization failure for "${state.uri}": ` },
     };
-    if ('notFound' in authn) {
-      // AuthBasicAuthoritative Off: a user the file does not know goes on to mod_fcgid's authenticator.
-      const asked = askFcgid(
-        'AUTHENTICATOR',
-        walked,
-        uri,
-        env,
-        { name: authn.notFound.user, authType: 'Basic' },
-        authn.notFound.password,
-        extras,
-        () => authn.notFound.decision,
-        () => authorize(authn.notFound.user),
-      );
-      return asked ?? authn.notFound.decision;
-    }
-    return authorize(authn.user);
-  };
-  return askFcgid('ACCESS_CHECKER', walked, uri, env, undefined, undefined, extras, afterAccessChecker, afterAccessChecker) ?? afterAccessChecker();
+  }
+  return finishAccess(ctx, req, walked, env, state, authUser);
 }
 
 /**
@@ -537,13 +567,6 @@ export function requestExprFacts(ctx: ResolveContext, req: RequestFacts, uri: st
   return exprFactsOf(rewriteEnvironment(ctx, req, uri, filename, pathInfo, env ?? NO_VARIABLES));
 }
 
-/** What mod_fcgid's access-phase programs added: headers for the response (err_headers_out). */
-interface AuthExtras {
-  headers: [string, string][];
-  /** A non-authoritative program's failing status, which the response keeps (as Apache's r->status). */
-  status?: number;
-}
-
 /** What running a mod_fcgid access-phase program gave. */
 export type FcgidAuthOutcome =
   /** The program answered: its status, Location and other header fields. */
@@ -553,62 +576,77 @@ export type FcgidAuthOutcome =
 
 /**
  * mod_fcgid's access checker, authenticator or authorizer, when the directory has one: a
- * decision asking the server to run it, with what follows each answer. Undefined without one.
+ * decision asking the server to run it, with the access phase's state. Undefined without one.
  */
 function askFcgid(
   role: FcgidAuthRole,
   walked: Walked,
-  uri: string,
   env: Map<string, string>,
-  user: { name: string; authType: string } | undefined,
-  password: string | undefined,
-  extras: AuthExtras,
-  declined: () => Decision,
-  passed: () => Decision,
+  state: AccessState,
+  user?: { name: string; authType: string },
+  password?: string,
 ): Decision | undefined {
   const setting = walked.cfg.fcgidAuth[role];
   if (!setting?.program) return undefined;
-  const { cfg } = walked;
-  return {
+  const d: Decision = {
     kind: 'fcgi-auth',
     role,
     program: setting.program,
     path: walked.filename,
-    uri,
+    uri: state.uri,
     pathInfo: walked.pathInfo,
     entry: walked.entry,
-    cfg,
+    cfg: walked.cfg,
     env,
-    ...(user ? { user } : {}),
-    ...(password !== undefined ? { password } : {}),
-    resume(outcome: FcgidAuthOutcome): Decision {
-      if (outcome.ran && outcome.status === 200 && outcome.location === undefined) {
-        // mod_fcgid_modify_auth_header: Variable-X: v becomes X=v for the request.
-        for (const [name, value] of outcome.headers) if (/^variable-/i.test(name)) env.set(name.slice(9), value);
-        extras.headers.push(...outcome.headers);
-        return passed();
-      }
-      if (outcome.ran) extras.headers.push(...outcome.headers);
-      if (!setting.authoritative) {
-        if (outcome.ran) extras.status = outcome.status;
-        if (outcome.ran && outcome.location !== undefined && outcome.status >= 300 && outcome.status < 400) {
-          return { kind: 'redirect', status: outcome.status, location: outcome.location, cfg, authHeaders: extras.headers };
-        }
-        return declined();
-      }
-      const status = outcome.ran ? 401 : outcome.status;
-      return {
-        kind: 'error',
-        status,
-        cfg,
-        headers: Object.fromEntries([...extras.headers, ...(role !== 'ACCESS_CHECKER' ? Object.entries(challenge(cfg)) : [])]),
-        log: {
-          module: 'fcgid',
-          level: 'error',
-          message: `mod_fcgid: ${FCGID_AUTH_NAMES[role].check}${user ? ` of user ${user.name}` : ''} to access ${uri} failed, reason: script returned status ${outcome.status}${outcome.ran && outcome.status === 200 ? '; internal redirection not allowed' : ''}`,
-          explain: `${setting.program} (${FCGID_AUTH_NAMES[role].directive}) did not answer "Status: 200" without a Location, so the request is refused with 401 as mod_fcgid does.`,
-        },
-      };
+    access: state,
+  };
+  if (user) d.user = user;
+  if (password !== undefined) d.password = password;
+  return d;
+}
+
+/**
+ * The request goes on after a mod_fcgid access-phase program answered (mod_fcgid_check_auth):
+ * a 200 without Location passes the phase (its `Variable-X` fields become variables of the
+ * request); otherwise an authoritative program's answer is a 401 (500 when it could not run),
+ * and a non-authoritative one declines to the next module, its status kept for the response.
+ * `d` is left as it was: what it carries is copied.
+ */
+export function continueAfterAuthorizer(ctx: ResolveContext, req: RequestFacts, d: Extract<Decision, { kind: 'fcgi-auth' }>, outcome: FcgidAuthOutcome): Decision {
+  const { cfg, role, user } = d;
+  const walked: Walked = { cfg, filename: d.path, entry: d.entry, pathInfo: d.pathInfo };
+  if (d.access.vary) walked.vary = d.access.vary;
+  const env = new Map(d.env);
+  const state: AccessState = { ...d.access, authHeaders: [...d.access.authHeaders] };
+  const passed = outcome.ran && outcome.status === 200 && outcome.location === undefined;
+  if (outcome.ran) state.authHeaders.push(...outcome.headers);
+  if (passed) {
+    // mod_fcgid_modify_auth_header: Variable-X: v becomes X=v for the request.
+    for (const [name, value] of outcome.headers) if (/^variable-/i.test(name)) env.set(name.slice(9), value);
+    if (role === 'ACCESS_CHECKER') return afterAccessChecker(ctx, req, walked, env, state);
+    if (role === 'AUTHENTICATOR') return authorizeAs(ctx, req, walked, env, state, user!.name);
+    return finishAccess(ctx, req, walked, env, state, user);
+  }
+  const setting = cfg.fcgidAuth[role];
+  if (!setting?.authoritative) {
+    if (outcome.ran) state.status = outcome.status;
+    if (outcome.ran && outcome.location !== undefined && outcome.status >= 300 && outcome.status < 400) {
+      return { kind: 'redirect', status: outcome.status, location: outcome.location, cfg, authHeaders: state.authHeaders };
+    }
+    if (role === 'ACCESS_CHECKER') return afterAccessChecker(ctx, req, walked, env, state);
+    if (role === 'AUTHENTICATOR') return userNotFound(cfg, user!.name, state.uri);
+    return authorizeByRequire(ctx, req, walked, env, state, user!);
+  }
+  return {
+    kind: 'error',
+    status: outcome.ran ? 401 : outcome.status,
+    cfg,
+    headers: Object.fromEntries([...state.authHeaders, ...(role !== 'ACCESS_CHECKER' ? Object.entries(challenge(cfg)) : [])]),
+    log: {
+      module: 'fcgid',
+      level: 'error',
+      message: `mod_fcgid: ${FCGID_AUTH_NAMES[role].check}${user ? ` of user ${user.name}` : ''} to access ${d.uri} failed, reason: script returned status ${outcome.status}${outcome.ran && outcome.status === 200 ? '; internal redirection not allowed' : ''}`,
+      explain: `${d.program} (${FCGID_AUTH_NAMES[role].directive}) did not answer "Status: 200" without a Location, so the request is refused with 401 as mod_fcgid does.`,
     },
   };
 }
@@ -617,14 +655,12 @@ function askFcgid(
 function finishAccess(
   ctx: ResolveContext,
   req: RequestFacts,
-  uri: string,
-  depth: number,
   walked: Walked,
-  user: { docRoot: string; prefix: string } | undefined,
   env: Map<string, string>,
-  extras: AuthExtras,
+  state: AccessState,
   authUser: { name: string; authType: string } | undefined,
 ): Decision {
+  const { uri, depth, userDir: user } = state;
   const { cfg, filename, entry, pathInfo } = walked;
   // mod_env runs in fixups, after access control.
   for (const [k, v] of cfg.setEnv) {
@@ -643,8 +679,8 @@ function finishAccess(
   const vary = [...(walked.vary ?? []), ...(notes.vary ?? [])];
   if (vary.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = vary;
   if (authUser) decided.user = authUser;
-  if (extras.headers.length) decided.authHeaders = [...extras.headers];
-  if (extras.status !== undefined) decided.statusOverride = extras.status;
+  if (state.authHeaders.length) decided.authHeaders = [...state.authHeaders];
+  if (state.status !== undefined) decided.statusOverride = state.status;
   if (decided.kind === 'handler' && user && decided.path.startsWith(user.docRoot)) {
     decided.documentRoot = user.docRoot;
     decided.contextPrefix = user.prefix;
@@ -1144,17 +1180,23 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
 const SERVER_ROOT = '/etc/apache2';
 const serverRootPath = (p: string): string => (p.startsWith('/') ? p : `${SERVER_ROOT}/${p}`);
 
+/** mod_auth_basic's 401 for a user the AuthUserFile does not list (AH01618). */
+function userNotFound(cfg: DirConfig, user: string, uri: string): Decision {
+  return {
+    kind: 'error',
+    status: 401,
+    cfg,
+    headers: challenge(cfg),
+    log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` },
+  };
+}
+
 function challenge(cfg: DirConfig): Record<string, string> {
   return { 'WWW-Authenticate': `Basic realm="${(cfg.auth.name ?? '').replace(/(["\\])/g, '\\$1')}"` };
 }
 
 /** mod_auth_basic `authenticate_basic_user` with mod_authn_file. */
-function authenticate(
-  ctx: ResolveContext,
-  cfg: DirConfig,
-  req: RequestFacts,
-  uri: string,
-): { user: string } | { notFound: { user: string; password: string; decision: Decision } } | Decision {
+function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, uri: string): { user: string } | { notFound: { user: string; password: string } } | Decision {
   const type = cfg.auth.type?.toLowerCase();
   if (!type || type === 'none') {
     return {
@@ -1217,15 +1259,8 @@ function authenticate(
   }
   const hash = findUserHash(text, user);
   if (hash === undefined) {
-    const decision: Decision = {
-      kind: 'error',
-      status: 401,
-      cfg,
-      headers: challenge(cfg),
-      log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` },
-    };
     // AuthBasicAuthoritative Off: the next check_user_id hook (mod_fcgid's authenticator) may know the user.
-    return cfg.auth.basicAuthoritative ? decision : { notFound: { user, password, decision } };
+    return cfg.auth.basicAuthoritative ? userNotFound(cfg, user, uri) : { notFound: { user, password } };
   }
   if (!verifyPassword(password, hash)) {
     return {

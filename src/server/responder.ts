@@ -10,7 +10,7 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
 import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
-import { resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import { continueAfterAuthorizer, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { contentTypeWithCharset, decisionHeaders, endWhole, scriptlessHeaders, seedErrorHeaders } from './response-sink.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
@@ -470,7 +470,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
         ...(redirected ? { redirectEnv: redirected.env } : {}),
       },
       d,
-      (outcome) => respond(site, req, res, facts, d.resume(outcome), log, redirected),
+      (outcome) => respond(site, req, res, facts, continueAfterAuthorizer(site, facts, d, outcome), log, redirected),
     );
     return;
   }
