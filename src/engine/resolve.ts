@@ -10,7 +10,7 @@ import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
-import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
+import { accessCompatAllows, accessCompatDenies, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
@@ -44,7 +44,28 @@ export interface RequestFacts {
   /** Over TLS: HTTPS=on and mod_ssl's SSL_* variables (`%{HTTPS}`, `%{SSL:…}`). */
   tls?: ReadonlyMap<string, string>;
   /** When someone asks for the request's story (`explain`): the steps that decided it are added here. */
-  story?: RewriteTraceStep[];
+  story?: StoryNote[];
+}
+
+/**
+ * What decided one phase of a request, for its story: the module, what it did, and the
+ * directive that made it do so, as written (name and arguments), so that its file:line can be
+ * found among the configuration files the request read.
+ */
+export interface PhaseNote {
+  phase: 'access' | 'authn' | 'authz' | 'handler';
+  module: string;
+  /** The deciding directive's opening words (`Require all denied`, `SetHandler fcgid-script`). */
+  directive?: string;
+  text: string;
+}
+
+/** One note of a request's story: a rewrite rule's turn, or what decided a phase. */
+export type StoryNote = RewriteTraceStep | PhaseNote;
+
+/** Whether a story note is a phase's (not a rewrite rule's turn). */
+export function isPhaseNote(n: StoryNote): n is PhaseNote {
+  return 'phase' in n;
 }
 
 /** mod_setenvif `match_headers` (per-directory rules), then nothing else: SetEnv comes later. */
@@ -462,6 +483,7 @@ function afterWalk(
   const accessReq = { method: req.method, remoteAddr: req.remoteAddr, env };
   const compatOk = cfg.accessCompat ? accessCompatAllows(cfg.accessCompat, accessReq) : true;
   if (!compatOk && !cfg.satisfyAny) {
+    if (req.story) req.story.push(compatNote(cfg, accessReq));
     return { kind: 'error', status: 403, cfg, log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` } };
   }
   const state: AccessState = { uri, depth, compatOk, authHeaders: [] };
@@ -491,18 +513,66 @@ export interface AccessState {
   status?: number;
 }
 
+/** mod_access_compat's refusal, for the story: which of Order, Allow and Deny decided. */
+function compatNote(cfg: DirConfig, req: AccessRequest): PhaseNote {
+  const c = cfg.accessCompat!;
+  return accessCompatDenies(c, req)
+    ? {
+        phase: 'access',
+        module: 'access_compat',
+        directive: 'Deny from',
+        text: `Order ${c.order}: a Deny from line matches the client${c.order === 'deny,allow' ? ' and no Allow from line does' : ''}, so it is refused (403)`,
+      }
+    : { phase: 'access', module: 'access_compat', directive: 'Order', text: `Order ${c.order}: no Allow from line matches the client, so it is refused (403)` };
+}
+
+/** authz_core's verdict, for the story: the Require line that settled it, and Satisfy Any. */
+function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<typeof authorizeWithoutUser>, compatLetIn: boolean): PhaseNote[] {
+  const notes: PhaseNote[] = [];
+  const rule = decidingRequire(cfg.authz, req);
+  const who = req.user !== undefined ? `user ${req.user}` : 'the request';
+  if (rule) {
+    const line = requireLine(rule);
+    const what =
+      verdict === 'granted'
+        ? `grants ${who}`
+        : verdict === 'denied-no-user'
+          ? 'needs an authenticated user: authentication runs'
+          : `refuses ${who}${req.user !== undefined ? ' (401)' : compatLetIn ? '' : ' (403)'}`;
+    notes.push({ phase: 'authz', module: 'authz_core', directive: line, text: `${line} ${what}` });
+  }
+  if (compatLetIn && verdict !== 'granted') {
+    notes.push({ phase: 'access', module: 'access_compat', directive: 'Satisfy any', text: "Satisfy Any: the client passes mod_access_compat's Allow lines, which is enough" });
+  }
+  return notes;
+}
+
+/** Authentication, for the story: the AuthType and AuthUserFile lines it reads. */
+function authnNotes(cfg: DirConfig): PhaseNote[] {
+  const notes: PhaseNote[] = [];
+  if (cfg.auth.type !== undefined)
+    notes.push({ phase: 'authn', module: 'auth_basic', directive: `AuthType ${cfg.auth.type}`, text: `AuthType ${cfg.auth.type}: the browser is asked for a name and password` });
+  if (cfg.auth.userFile !== undefined) {
+    notes.push({ phase: 'authn', module: 'authn_file', directive: 'AuthUserFile', text: `AuthUserFile ${cfg.auth.userFile}: the names and password hashes are checked there` });
+  }
+  return notes;
+}
+
 /**
  * After mod_fcgid's access checker (or without one): authz_core's verdict without a user, and
  * when it needs one, authentication (mod_auth_basic, then mod_fcgid's authenticator).
  */
 function afterAccessChecker(ctx: ResolveContext, req: RequestFacts, walked: Walked, env: Map<string, string>, state: AccessState): Decision {
   const { cfg, filename } = walked;
-  const authz = authorizeWithoutUser(cfg.authz, { method: req.method, remoteAddr: req.remoteAddr, env });
+  const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env };
+  const authz = authorizeWithoutUser(cfg.authz, accessReq);
   const granted = cfg.satisfyAny ? state.compatOk || authz === 'granted' : authz === 'granted';
+  if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz, cfg.satisfyAny && state.compatOk));
   if (granted) return finishAccess(ctx, req, walked, env, state, undefined);
   if (authz !== 'denied-no-user') {
     return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
   }
+  if (req.story) req.story.push(...authnNotes(cfg));
   const authn = authenticate(ctx, cfg, req, state.uri);
   if ('kind' in authn) return authn;
   if ('notFound' in authn) {
@@ -530,7 +600,10 @@ function authorizeByRequire(
 ): Decision {
   const { cfg } = walked;
   const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', authUser.name) : [];
-  if (authorizeUser(cfg.authz, { method: req.method, remoteAddr: req.remoteAddr, env, user: authUser.name, groups }) !== 'granted') {
+  const userReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env, user: authUser.name, groups };
+  const verdict = authorizeUser(cfg.authz, userReq);
+  if (req.story) req.story.push(...authzNotes(cfg, userReq, verdict, false));
+  if (verdict !== 'granted') {
     return {
       kind: 'error',
       status: 401,
@@ -674,6 +747,7 @@ function finishAccess(
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
   if (!decided.env) decided.env = env;
   if (notes.args && !decided.args && decided.kind !== 'internal') decided.args = notes.args;
+  if (req.story && decided.kind === 'handler') req.story.push(handlerNote(cfg, filename, decided.handler));
   if (notes.cookies) decided.cookies = [...notes.cookies, ...(decided.cookies ?? []).filter((c) => !notes.cookies!.includes(c))];
   // ap_if_walk's Vary comes before mod_rewrite's (fixups); error pages drop both.
   const vary = [...(walked.vary ?? []), ...(notes.vary ?? [])];
@@ -686,6 +760,17 @@ function finishAccess(
     decided.contextPrefix = user.prefix;
   }
   return decided;
+}
+
+/** Which directive chose a handler, for the story: SetHandler, or the extension map (AddHandler). */
+function handlerNote(cfg: DirConfig, filename: string, handler: string): PhaseNote {
+  if (cfg.setHandler === handler) return { phase: 'handler', module: 'core', directive: `SetHandler ${handler}`, text: `SetHandler ${handler} chooses the handler` };
+  let ext: string | undefined;
+  for (const e of fileExtensions(filename.slice(filename.lastIndexOf('/') + 1))) if (cfg.extensions.get(e)?.handler === handler) ext = e;
+  if (ext !== undefined) {
+    return { phase: 'handler', module: 'mime', directive: `AddHandler ${handler}`, text: `the extension .${ext} maps to the ${handler} handler (AddHandler ${handler} .${ext})` };
+  }
+  return { phase: 'handler', module: 'core', text: `the ${handler} handler is chosen by mod_rewrite's H= flag or the host's own configuration` };
 }
 
 /** What mod_mime and core's ForceType/SetHandler make of a file name (before mod_rewrite's T= and H=). */
