@@ -15,7 +15,7 @@ import { BoundedLineSplitter } from '../grammar/log-lines.js';
 import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
-import { contentTypeWithCharset, endWhole, scriptAnswerHeaders, scriptlessHeaders, writeBody } from './response-sink.js';
+import { closeInConnectionField, contentTypeWithCharset, endWhole, scriptAnswerHeaders, scriptFieldsForErrorPage, scriptlessHeaders, writeBody } from './response-sink.js';
 import type { SiteContext } from './site-context.js';
 import type { HeaderOp } from '../engine/dir-config.js';
 import { clampedLastModifiedSec, scriptConditionVerdict } from '../engine/script-conditions.js';
@@ -353,9 +353,6 @@ export function runCgi(c: CgiContext): void {
   });
 }
 
-/** Fields the header scan keeps out of err_headers_out (an error page does not carry them). */
-const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location', 'last-modified', 'etag']);
-
 /**
  * util_script.c's end of the header scan: Last-Modified is written afresh from r->mtime, a date
  * in the future becoming the request time (ap_update_mtime, ap_set_last_modified; rewritten in
@@ -522,11 +519,7 @@ export function startResponse(
     }
     fields = [...grouped.values()];
   }
-  // A script's Connection field stays, and ap_set_keepalive merges "close" into it when the
-  // connection ends after this answer; Node would otherwise take the script's word and keep
-  // a connection the client asked to close.
-  const connection = fields.findIndex(([n]) => n.toLowerCase() === 'connection');
-  if (connection !== -1 && !res.shouldKeepAlive) fields[connection] = [fields[connection]![0], [`${fields[connection]![1].join(', ')}, close`]];
+  closeInConnectionField(res, fields);
   if (verdict === 304) {
     // ap_meets_conditions' 304: the script's fields but Content-Type, and no body.
     res.statusCode = 304;
@@ -550,7 +543,7 @@ export function startResponse(
       return 'discard';
     }
     // The error page goes out with the fields util_script.c put in err_headers_out.
-    for (const [name, values] of fields) if (!SCAN_OWN_FIELDS.has(name.toLowerCase())) res.setHeader(name, name.toLowerCase() === 'set-cookie' ? values : values.join(', '));
+    scriptFieldsForErrorPage(res, fields);
     c.fail(412);
     return 'discard';
   }

@@ -248,9 +248,8 @@ function sendFile(
     if (notModified && (facts.method === 'GET' || facts.method === 'HEAD')) {
       const { 'Accept-Ranges': _acceptRanges, ...notModifiedHeaders } = validators;
       if (preset) res.removeHeader('Accept-Ranges');
-      res.writeHead(304, notModifiedHeaders);
       release();
-      res.end();
+      endWhole(res, facts.method, 304, notModifiedHeaders);
       return;
     }
   }
@@ -264,9 +263,8 @@ function sendFile(
       // Apache answers 416 with its error page and no Content-Range.
       const page = cannedErrorPage(416, { method: facts.method, serverAdmin: '', signature: '' });
       dropValidators();
-      res.writeHead(416, { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) });
       release();
-      res.end(page);
+      endWhole(res, facts.method, 416, { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) }, page);
       return;
     }
     // More than one merged range would be multipart/byteranges, which htsandbox does not make:

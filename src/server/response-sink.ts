@@ -143,6 +143,27 @@ export function scriptAnswerHeaders(
   if (scriptVary.length || earlierVary !== undefined || exprVary.length) res.setHeader('Vary', mergeVary([...scriptVary, ...exprVary], earlierVary));
 }
 
+/** Fields the header scan keeps out of err_headers_out (an error page does not carry them). */
+const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location', 'last-modified', 'etag']);
+
+/**
+ * A script's fields on the error page Apache sends in its place (a 412 from the header scan):
+ * only those util_script.c put in err_headers_out go with it; the caller then sends the page.
+ */
+export function scriptFieldsForErrorPage(res: ServerResponse, fields: readonly [string, string[]][]): void {
+  for (const [name, values] of fields) if (!SCAN_OWN_FIELDS.has(name.toLowerCase())) res.setHeader(name, name.toLowerCase() === 'set-cookie' ? values : values.join(', '));
+}
+
+/**
+ * A script's Connection field stays, and ap_set_keepalive merges "close" into it when the
+ * connection ends after this answer; Node would otherwise take the script's word and keep a
+ * connection the client asked to close. Edits `fields` in place.
+ */
+export function closeInConnectionField(res: ServerResponse, fields: [string, string[]][]): void {
+  const connection = fields.findIndex(([n]) => n.toLowerCase() === 'connection');
+  if (connection !== -1 && !res.shouldKeepAlive) fields[connection] = [fields[connection]![0], [`${fields[connection]![1].join(', ')}, close`]];
+}
+
 /** Vary names from the script (and conditions) first, then those set before. */
 function mergeVary(first: readonly string[], earlier: number | string | string[] | undefined): string {
   return joinVary([...varyNames(first), ...varyNames(earlier)]);
