@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { runsThroughPhpCgi } from './cgi-process.js';
 import type { DiskFsView } from './disk-fs-view.js';
 import { fcgidWrapperFor } from '../engine/dir-config.js';
-import { resolveRequest, type Decision, type RequestFacts, type ResolveContext } from '../engine/resolve.js';
+import { isPhaseNote, resolveRequest, type Decision, type PhaseNote, type RequestFacts, type ResolveContext, type StoryNote } from '../engine/resolve.js';
 import type { RewriteTraceStep } from '../engine/rewrite.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { STATUS_REASONS } from '../grammar/error-pages.js';
@@ -100,6 +100,62 @@ function accessLines(files: readonly string[], shown: (p: string) => string): St
   return out;
 }
 
+/** The same, when the story names the deciding lines. */
+const ACCESS_REASONS_TOLD: Record<number, string> = {
+  401: 'this directory asks for a login (the AuthType, AuthUserFile and Require lines above) and the request carries no valid user and password',
+  403: 'the access rule above refuses it',
+};
+
+/** A configuration file's lines, read once per story. */
+type LineCache = Map<string, string[]>;
+
+function linesOf(file: string, cache: LineCache): string[] {
+  let lines = cache.get(file);
+  if (!lines) {
+    try {
+      lines = readFileSync(file, 'latin1').split('\n');
+    } catch {
+      lines = [];
+    }
+    cache.set(file, lines);
+  }
+  return lines;
+}
+
+/** Words of a directive line, lower-cased and quotes dropped, for comparing what is written with what the engine names. */
+function lineWords(text: string): string[] {
+  return text.trim().replace(/["']/g, '').toLowerCase().split(/\s+/);
+}
+
+/**
+ * Where the directive a phase note names is written: the last line among the access files read
+ * that starts with its words (a deeper file's line overrides a parent's). Undefined when it is
+ * in none of them (the host's own configuration).
+ */
+function placeOf(directive: string, files: readonly string[], cache: LineCache): { file: string; line: number } | undefined {
+  const wanted = lineWords(directive);
+  let found: { file: string; line: number } | undefined;
+  for (const file of files) {
+    linesOf(file, cache).forEach((raw, i) => {
+      const words = lineWords(raw);
+      if (wanted.every((w, k) => words[k] === w)) found = { file, line: i + 1 };
+    });
+  }
+  return found;
+}
+
+/**
+ * A phase note as a step of the story, with the deciding line's place. A grant the host's own
+ * configuration makes is left out (it is the same for every request); a refusal is told wherever
+ * it comes from.
+ */
+function phaseStep(n: PhaseNote, files: readonly string[], cache: LineCache, shown: (p: string) => string): StoryStep | undefined {
+  const place = n.directive !== undefined ? placeOf(n.directive, files, cache) : undefined;
+  if (place) return { module: n.module, text: n.text, file: shown(place.file), line: place.line };
+  if (n.phase === 'authz' && / grants /.test(n.text)) return undefined;
+  return { module: n.module, text: n.directive !== undefined ? `${n.text} (in the host's own configuration)` : n.text };
+}
+
 /** What a 401 or 403 without a log line of its own means, in plain words. */
 const ACCESS_REASONS: Record<number, string> = {
   401: 'this directory asks for a login (Basic authentication: AuthType, AuthUserFile and a Require user/valid-user line above) and the request carries no valid user and password',
@@ -157,7 +213,7 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
         : `${method} ${url}: no .htaccess on the way; only the host's own configuration applies`,
       files: files.map(shown),
     });
-    const story: RewriteTraceStep[] = [];
+    const story: StoryNote[] = [];
     const facts: RequestFacts = {
       method,
       rawPath,
@@ -175,7 +231,19 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
     } catch (err) {
       return { error: `htsandbox could not decide this request (a bug; serve would answer 500): ${(err as Error).message}` };
     }
+    const rewriteTurns: RewriteTraceStep[] = [];
+    const lineCache: LineCache = new Map();
+    let accessTold = false;
     for (const s of story) {
+      if (isPhaseNote(s)) {
+        const step = phaseStep(s, files, lineCache, shown);
+        if (!step) continue;
+        step.text = step.text.split(ctx.documentRoot).join(shown(ctx.documentRoot));
+        if (s.phase !== 'handler') accessTold = true;
+        steps.push(step);
+        continue;
+      }
+      rewriteTurns.push(s);
       const step = rewriteStep(s, shown);
       step.text = step.text.split(ctx.documentRoot).join(shown(ctx.documentRoot));
       steps.push(step);
@@ -197,14 +265,16 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
         answer: { status: 500, kind: 'error', why: `more than ${MAX_INTERNAL_REDIRECTS} internal redirects (AH00124): a rewrite rule keeps matching its own result` },
       };
     }
-    const answer = describeDecision(d, suexec, shown, story);
+    const answer = describeDecision(d, suexec, shown, rewriteTurns);
     if (d.kind === 'error' && (d.status === 401 || d.status === 403)) {
-      const rules = accessLines(files, shown);
+      // Without a note of the deciding line (a refusal made before the access phase), the
+      // access lines on the way are listed instead.
+      const rules = accessTold ? [] : accessLines(files, shown);
       if (rules.length) {
         steps.push({ module: 'authz', text: "the access rules on the way (with the server's own, e.g. no .ht* file is ever served):" });
         steps.push(...rules);
       }
-      if (!d.log?.explain) answer.why = ACCESS_REASONS[d.status]! + (d.log ? ` — the host logs: ${d.log.message}` : '');
+      if (!d.log?.explain) answer.why = (accessTold ? ACCESS_REASONS_TOLD : ACCESS_REASONS)[d.status]! + (d.log ? ` — the host logs: ${d.log.message}` : '');
     }
     if (d.kind === 'error') {
       const doc = (d.cfg ?? ctx.serverConfig).errorDocuments.get(d.status);

@@ -50,6 +50,11 @@ function hostMatches(list: readonly string[], req: AccessRequest): boolean {
   });
 }
 
+/** Whether a `Deny from` line of mod_access_compat matches the client (for the request's story). */
+export function accessCompatDenies(c: AccessCompat, req: AccessRequest): boolean {
+  return hostMatches(c.deny, req);
+}
+
 /** mod_access_compat `check_dir_access`: true when the client is let through. */
 export function accessCompatAllows(c: AccessCompat, req: AccessRequest): boolean {
   const allowed = hostMatches(c.allow, req);
@@ -180,4 +185,29 @@ function appliesToMethod(root: AuthzRule, method: string): boolean {
     if (negated ? !rule.methods.some((x) => x.slice(1) === m) : rule.methods.includes(m)) return true;
   }
   return false;
+}
+
+/** How deep `decidingRequire` looks into nested `<Require…>` groups (a story, not a verdict). */
+const DECIDING_DEPTH = 64;
+
+/**
+ * The `Require` line that settled `verdict` (asked only when the request's story is told): in
+ * a group, the first member whose own verdict the group passed on (for `<RequireNone>`, the
+ * member whose grant it turned into a refusal, or whose refusal into a grant). Undefined when
+ * no single line did (no Require lines for this method, or nesting too deep to follow).
+ */
+export function decidingRequire(root: AuthzRule | undefined, req: AccessRequest): Extract<AuthzRule, { kind: 'require' }> | undefined {
+  let rule = root;
+  for (let depth = 0; rule !== undefined && depth < DECIDING_DEPTH; depth++) {
+    if (rule.kind === 'require') return rule;
+    const verdict = evalRule(rule, req);
+    const wanted: readonly AuthzResult[] = rule.op !== 'none' ? [verdict] : verdict === 'denied' ? ['granted'] : ['denied', 'denied-no-user'];
+    rule = rule.rules.find((r) => wanted.includes(evalRule(r, req)));
+  }
+  return undefined;
+}
+
+/** A `Require` line as written (its provider and arguments), for the request's story. */
+export function requireLine(rule: Extract<AuthzRule, { kind: 'require' }>): string {
+  return ['Require', ...(rule.negate ? ['not'] : []), rule.provider, ...rule.args].join(' ');
 }

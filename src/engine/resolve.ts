@@ -10,7 +10,7 @@ import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
-import { accessCompatAllows, authorizeUser, authorizeWithoutUser } from './access.js';
+import { accessCompatAllows, accessCompatDenies, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
@@ -44,7 +44,28 @@ export interface RequestFacts {
   /** Over TLS: HTTPS=on and mod_ssl's SSL_* variables (`%{HTTPS}`, `%{SSL:…}`). */
   tls?: ReadonlyMap<string, string>;
   /** When someone asks for the request's story (`explain`): the steps that decided it are added here. */
-  story?: RewriteTraceStep[];
+  story?: StoryNote[];
+}
+
+/**
+ * What decided one phase of a request, for its story: the module, what it did, and the
+ * directive that made it do so, as written (name and arguments), so that its file:line can be
+ * found among the configuration files the request read.
+ */
+export interface PhaseNote {
+  phase: 'access' | 'authn' | 'authz' | 'handler';
+  module: string;
+  /** The deciding directive's opening words (`Require all denied`, `SetHandler fcgid-script`). */
+  directive?: string;
+  text: string;
+}
+
+/** One note of a request's story: a rewrite rule's turn, or what decided a phase. */
+export type StoryNote = RewriteTraceStep | PhaseNote;
+
+/** Whether a story note is a phase's (not a rewrite rule's turn). */
+export function isPhaseNote(n: StoryNote): n is PhaseNote {
+  return 'phase' in n;
 }
 
 /** mod_setenvif `match_headers` (per-directory rules), then nothing else: SetEnv comes later. */
@@ -112,7 +133,10 @@ type DecisionBody =
       noAnswer?: boolean;
     }
   | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
-  /** Run a mod_fcgid access-phase program (FastCGI Authorizer role), then go on with `resume`. */
+  /**
+   * Run a mod_fcgid access-phase program (FastCGI Authorizer role) for the file the walk found,
+   * then go on with `continueAfterAuthorizer` from `access`, where the access phase stopped.
+   */
   | {
       kind: 'fcgi-auth';
       role: FcgidAuthRole;
@@ -126,7 +150,7 @@ type DecisionBody =
       user?: { name: string; authType: string };
       /** REMOTE_PASSWD, for an authenticator. */
       password?: string;
-      resume(outcome: FcgidAuthOutcome): Decision;
+      access: AccessState;
     }
   | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
   | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
@@ -459,57 +483,136 @@ function afterWalk(
   const accessReq = { method: req.method, remoteAddr: req.remoteAddr, env };
   const compatOk = cfg.accessCompat ? accessCompatAllows(cfg.accessCompat, accessReq) : true;
   if (!compatOk && !cfg.satisfyAny) {
+    if (req.story) req.story.push(compatNote(cfg, accessReq));
     return { kind: 'error', status: 403, cfg, log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` } };
   }
-  const extras: AuthExtras = { headers: [] };
-  const afterAccessChecker = (): Decision => {
-    const authz = authorizeWithoutUser(cfg.authz, accessReq);
-    const granted = cfg.satisfyAny ? compatOk || authz === 'granted' : authz === 'granted';
-    if (granted) return finishAccess(ctx, req, uri, depth, walked, user, env, extras, undefined);
-    if (authz !== 'denied-no-user') {
-      return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
-    }
-    const authn = authenticate(ctx, cfg, req, uri);
-    if ('kind' in authn) return authn;
-    const authorize = (name: string): Decision => {
-      const authUser = { name, authType: cfg.auth.type ?? 'Basic' };
-      const byRequire = (): Decision => {
-        const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', name) : [];
-        if (authorizeUser(cfg.authz, { ...accessReq, user: name, groups }) !== 'granted') {
-          return {
-            kind: 'error',
-            status: 401,
-            cfg,
-            headers: challenge(cfg),
-            log: { module: 'authz_core', level: 'error', message: `AH01631: user ${name}: authorization failure for "${uri}": ` },
-          };
-        }
-        return finishAccess(ctx, req, uri, depth, walked, user, env, extras, authUser);
-      };
-      // mod_fcgid's auth_checker hook runs before authz_core's: its 200 settles authorization.
-      return (
-        askFcgid('AUTHORIZER', walked, uri, env, authUser, undefined, extras, byRequire, () => finishAccess(ctx, req, uri, depth, walked, user, env, extras, authUser)) ??
-        byRequire()
-      );
+  const state: AccessState = { uri, depth, compatOk, authHeaders: [] };
+  if (walked.vary) state.vary = walked.vary;
+  if (user) state.userDir = { docRoot: user.docRoot, prefix: user.prefix };
+  return askFcgid('ACCESS_CHECKER', walked, env, state) ?? afterAccessChecker(ctx, req, walked, env, state);
+}
+
+/**
+ * Where the access phase stands, as plain data: what a decision waiting for a mod_fcgid
+ * program carries so that the request goes on (`continueAfterAuthorizer`) where it stopped.
+ */
+export interface AccessState {
+  /** The request's URI (decoded, normalised). */
+  uri: string;
+  /** Internal redirects so far (DirectoryIndex). */
+  depth: number;
+  /** mod_userdir's document root and URL prefix, for a `/~NAME/` request. */
+  userDir?: { docRoot: string; prefix: string };
+  /** Request headers `<If>` conditions read (ap_expr adds them to Vary). */
+  vary?: string[];
+  /** mod_access_compat's verdict (`Satisfy Any` lets it grant alone). */
+  compatOk: boolean;
+  /** Header fields of the programs' answers so far: they go out with the response (err_headers_out). */
+  authHeaders: [string, string][];
+  /** A non-authoritative program's failing status, which the response keeps (r->status). */
+  status?: number;
+}
+
+/** mod_access_compat's refusal, for the story: which of Order, Allow and Deny decided. */
+function compatNote(cfg: DirConfig, req: AccessRequest): PhaseNote {
+  const c = cfg.accessCompat!;
+  return accessCompatDenies(c, req)
+    ? {
+        phase: 'access',
+        module: 'access_compat',
+        directive: 'Deny from',
+        text: `Order ${c.order}: a Deny from line matches the client${c.order === 'deny,allow' ? ' and no Allow from line does' : ''}, so it is refused (403)`,
+      }
+    : { phase: 'access', module: 'access_compat', directive: 'Order', text: `Order ${c.order}: no Allow from line matches the client, so it is refused (403)` };
+}
+
+/** authz_core's verdict, for the story: the Require line that settled it, and Satisfy Any. */
+function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<typeof authorizeWithoutUser>, compatLetIn: boolean): PhaseNote[] {
+  const notes: PhaseNote[] = [];
+  const rule = decidingRequire(cfg.authz, req);
+  const who = req.user !== undefined ? `user ${req.user}` : 'the request';
+  if (rule) {
+    const line = requireLine(rule);
+    const what =
+      verdict === 'granted'
+        ? `grants ${who}`
+        : verdict === 'denied-no-user'
+          ? 'needs an authenticated user: authentication runs'
+          : `refuses ${who}${req.user !== undefined ? ' (401)' : compatLetIn ? '' : ' (403)'}`;
+    notes.push({ phase: 'authz', module: 'authz_core', directive: line, text: `${line} ${what}` });
+  }
+  if (compatLetIn && verdict !== 'granted') {
+    notes.push({ phase: 'access', module: 'access_compat', directive: 'Satisfy any', text: "Satisfy Any: the client passes mod_access_compat's Allow lines, which is enough" });
+  }
+  return notes;
+}
+
+/** Authentication, for the story: the AuthType and AuthUserFile lines it reads. */
+function authnNotes(cfg: DirConfig): PhaseNote[] {
+  const notes: PhaseNote[] = [];
+  if (cfg.auth.type !== undefined)
+    notes.push({ phase: 'authn', module: 'auth_basic', directive: `AuthType ${cfg.auth.type}`, text: `AuthType ${cfg.auth.type}: the browser is asked for a name and password` });
+  if (cfg.auth.userFile !== undefined) {
+    notes.push({ phase: 'authn', module: 'authn_file', directive: 'AuthUserFile', text: `AuthUserFile ${cfg.auth.userFile}: the names and password hashes are checked there` });
+  }
+  return notes;
+}
+
+/**
+ * After mod_fcgid's access checker (or without one): authz_core's verdict without a user, and
+ * when it needs one, authentication (mod_auth_basic, then mod_fcgid's authenticator).
+ */
+function afterAccessChecker(ctx: ResolveContext, req: RequestFacts, walked: Walked, env: Map<string, string>, state: AccessState): Decision {
+  const { cfg, filename } = walked;
+  const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env };
+  const authz = authorizeWithoutUser(cfg.authz, accessReq);
+  const granted = cfg.satisfyAny ? state.compatOk || authz === 'granted' : authz === 'granted';
+  if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz, cfg.satisfyAny && state.compatOk));
+  if (granted) return finishAccess(ctx, req, walked, env, state, undefined);
+  if (authz !== 'denied-no-user') {
+    return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
+  }
+  if (req.story) req.story.push(...authnNotes(cfg));
+  const authn = authenticate(ctx, cfg, req, state.uri);
+  if ('kind' in authn) return authn;
+  if ('notFound' in authn) {
+    // AuthBasicAuthoritative Off: a user the file does not know goes on to mod_fcgid's authenticator.
+    const { user, password } = authn.notFound;
+    return askFcgid('AUTHENTICATOR', walked, env, state, { name: user, authType: 'Basic' }, password) ?? userNotFound(cfg, user, state.uri);
+  }
+  return authorizeAs(ctx, req, walked, env, state, authn.user);
+}
+
+/** An authenticated user: mod_fcgid's authorizer (its auth_checker hook runs before authz_core's), else the Require lines. */
+function authorizeAs(ctx: ResolveContext, req: RequestFacts, walked: Walked, env: Map<string, string>, state: AccessState, name: string): Decision {
+  const authUser = { name, authType: walked.cfg.auth.type ?? 'Basic' };
+  return askFcgid('AUTHORIZER', walked, env, state, authUser) ?? authorizeByRequire(ctx, req, walked, env, state, authUser);
+}
+
+/** authz_core: the Require lines for an authenticated user (and the groups AuthGroupFile gives). */
+function authorizeByRequire(
+  ctx: ResolveContext,
+  req: RequestFacts,
+  walked: Walked,
+  env: Map<string, string>,
+  state: AccessState,
+  authUser: { name: string; authType: string },
+): Decision {
+  const { cfg } = walked;
+  const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', authUser.name) : [];
+  const userReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env, user: authUser.name, groups };
+  const verdict = authorizeUser(cfg.authz, userReq);
+  if (req.story) req.story.push(...authzNotes(cfg, userReq, verdict, false));
+  if (verdict !== 'granted') {
+    return {
+      kind: 'error',
+      status: 401,
+      cfg,
+      headers: challenge(cfg),
+      log: { module: 'authz_core', level: 'error', message: `AH01631: user ${authUser.name}: authorization failure for "${state.uri}": ` },
     };
-    if ('notFound' in authn) {
-      // AuthBasicAuthoritative Off: a user the file does not know goes on to mod_fcgid's authenticator.
-      const asked = askFcgid(
-        'AUTHENTICATOR',
-        walked,
-        uri,
-        env,
-        { name: authn.notFound.user, authType: 'Basic' },
-        authn.notFound.password,
-        extras,
-        () => authn.notFound.decision,
-        () => authorize(authn.notFound.user),
-      );
-      return asked ?? authn.notFound.decision;
-    }
-    return authorize(authn.user);
-  };
-  return askFcgid('ACCESS_CHECKER', walked, uri, env, undefined, undefined, extras, afterAccessChecker, afterAccessChecker) ?? afterAccessChecker();
+  }
+  return finishAccess(ctx, req, walked, env, state, authUser);
 }
 
 /**
@@ -537,13 +640,6 @@ export function requestExprFacts(ctx: ResolveContext, req: RequestFacts, uri: st
   return exprFactsOf(rewriteEnvironment(ctx, req, uri, filename, pathInfo, env ?? NO_VARIABLES));
 }
 
-/** What mod_fcgid's access-phase programs added: headers for the response (err_headers_out). */
-interface AuthExtras {
-  headers: [string, string][];
-  /** A non-authoritative program's failing status, which the response keeps (as Apache's r->status). */
-  status?: number;
-}
-
 /** What running a mod_fcgid access-phase program gave. */
 export type FcgidAuthOutcome =
   /** The program answered: its status, Location and other header fields. */
@@ -553,62 +649,77 @@ export type FcgidAuthOutcome =
 
 /**
  * mod_fcgid's access checker, authenticator or authorizer, when the directory has one: a
- * decision asking the server to run it, with what follows each answer. Undefined without one.
+ * decision asking the server to run it, with the access phase's state. Undefined without one.
  */
 function askFcgid(
   role: FcgidAuthRole,
   walked: Walked,
-  uri: string,
   env: Map<string, string>,
-  user: { name: string; authType: string } | undefined,
-  password: string | undefined,
-  extras: AuthExtras,
-  declined: () => Decision,
-  passed: () => Decision,
+  state: AccessState,
+  user?: { name: string; authType: string },
+  password?: string,
 ): Decision | undefined {
   const setting = walked.cfg.fcgidAuth[role];
   if (!setting?.program) return undefined;
-  const { cfg } = walked;
-  return {
+  const d: Decision = {
     kind: 'fcgi-auth',
     role,
     program: setting.program,
     path: walked.filename,
-    uri,
+    uri: state.uri,
     pathInfo: walked.pathInfo,
     entry: walked.entry,
-    cfg,
+    cfg: walked.cfg,
     env,
-    ...(user ? { user } : {}),
-    ...(password !== undefined ? { password } : {}),
-    resume(outcome: FcgidAuthOutcome): Decision {
-      if (outcome.ran && outcome.status === 200 && outcome.location === undefined) {
-        // mod_fcgid_modify_auth_header: Variable-X: v becomes X=v for the request.
-        for (const [name, value] of outcome.headers) if (/^variable-/i.test(name)) env.set(name.slice(9), value);
-        extras.headers.push(...outcome.headers);
-        return passed();
-      }
-      if (outcome.ran) extras.headers.push(...outcome.headers);
-      if (!setting.authoritative) {
-        if (outcome.ran) extras.status = outcome.status;
-        if (outcome.ran && outcome.location !== undefined && outcome.status >= 300 && outcome.status < 400) {
-          return { kind: 'redirect', status: outcome.status, location: outcome.location, cfg, authHeaders: extras.headers };
-        }
-        return declined();
-      }
-      const status = outcome.ran ? 401 : outcome.status;
-      return {
-        kind: 'error',
-        status,
-        cfg,
-        headers: Object.fromEntries([...extras.headers, ...(role !== 'ACCESS_CHECKER' ? Object.entries(challenge(cfg)) : [])]),
-        log: {
-          module: 'fcgid',
-          level: 'error',
-          message: `mod_fcgid: ${FCGID_AUTH_NAMES[role].check}${user ? ` of user ${user.name}` : ''} to access ${uri} failed, reason: script returned status ${outcome.status}${outcome.ran && outcome.status === 200 ? '; internal redirection not allowed' : ''}`,
-          explain: `${setting.program} (${FCGID_AUTH_NAMES[role].directive}) did not answer "Status: 200" without a Location, so the request is refused with 401 as mod_fcgid does.`,
-        },
-      };
+    access: state,
+  };
+  if (user) d.user = user;
+  if (password !== undefined) d.password = password;
+  return d;
+}
+
+/**
+ * The request goes on after a mod_fcgid access-phase program answered (mod_fcgid_check_auth):
+ * a 200 without Location passes the phase (its `Variable-X` fields become variables of the
+ * request); otherwise an authoritative program's answer is a 401 (500 when it could not run),
+ * and a non-authoritative one declines to the next module, its status kept for the response.
+ * `d` is left as it was: what it carries is copied.
+ */
+export function continueAfterAuthorizer(ctx: ResolveContext, req: RequestFacts, d: Extract<Decision, { kind: 'fcgi-auth' }>, outcome: FcgidAuthOutcome): Decision {
+  const { cfg, role, user } = d;
+  const walked: Walked = { cfg, filename: d.path, entry: d.entry, pathInfo: d.pathInfo };
+  if (d.access.vary) walked.vary = d.access.vary;
+  const env = new Map(d.env);
+  const state: AccessState = { ...d.access, authHeaders: [...d.access.authHeaders] };
+  const passed = outcome.ran && outcome.status === 200 && outcome.location === undefined;
+  if (outcome.ran) state.authHeaders.push(...outcome.headers);
+  if (passed) {
+    // mod_fcgid_modify_auth_header: Variable-X: v becomes X=v for the request.
+    for (const [name, value] of outcome.headers) if (/^variable-/i.test(name)) env.set(name.slice(9), value);
+    if (role === 'ACCESS_CHECKER') return afterAccessChecker(ctx, req, walked, env, state);
+    if (role === 'AUTHENTICATOR') return authorizeAs(ctx, req, walked, env, state, user!.name);
+    return finishAccess(ctx, req, walked, env, state, user);
+  }
+  const setting = cfg.fcgidAuth[role];
+  if (!setting?.authoritative) {
+    if (outcome.ran) state.status = outcome.status;
+    if (outcome.ran && outcome.location !== undefined && outcome.status >= 300 && outcome.status < 400) {
+      return { kind: 'redirect', status: outcome.status, location: outcome.location, cfg, authHeaders: state.authHeaders };
+    }
+    if (role === 'ACCESS_CHECKER') return afterAccessChecker(ctx, req, walked, env, state);
+    if (role === 'AUTHENTICATOR') return userNotFound(cfg, user!.name, state.uri);
+    return authorizeByRequire(ctx, req, walked, env, state, user!);
+  }
+  return {
+    kind: 'error',
+    status: outcome.ran ? 401 : outcome.status,
+    cfg,
+    headers: Object.fromEntries([...state.authHeaders, ...(role !== 'ACCESS_CHECKER' ? Object.entries(challenge(cfg)) : [])]),
+    log: {
+      module: 'fcgid',
+      level: 'error',
+      message: `mod_fcgid: ${FCGID_AUTH_NAMES[role].check}${user ? ` of user ${user.name}` : ''} to access ${d.uri} failed, reason: script returned status ${outcome.status}${outcome.ran && outcome.status === 200 ? '; internal redirection not allowed' : ''}`,
+      explain: `${d.program} (${FCGID_AUTH_NAMES[role].directive}) did not answer "Status: 200" without a Location, so the request is refused with 401 as mod_fcgid does.`,
     },
   };
 }
@@ -617,14 +728,12 @@ function askFcgid(
 function finishAccess(
   ctx: ResolveContext,
   req: RequestFacts,
-  uri: string,
-  depth: number,
   walked: Walked,
-  user: { docRoot: string; prefix: string } | undefined,
   env: Map<string, string>,
-  extras: AuthExtras,
+  state: AccessState,
   authUser: { name: string; authType: string } | undefined,
 ): Decision {
+  const { uri, depth, userDir: user } = state;
   const { cfg, filename, entry, pathInfo } = walked;
   // mod_env runs in fixups, after access control.
   for (const [k, v] of cfg.setEnv) {
@@ -638,18 +747,30 @@ function finishAccess(
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
   if (!decided.env) decided.env = env;
   if (notes.args && !decided.args && decided.kind !== 'internal') decided.args = notes.args;
+  if (req.story && decided.kind === 'handler') req.story.push(handlerNote(cfg, filename, decided.handler));
   if (notes.cookies) decided.cookies = [...notes.cookies, ...(decided.cookies ?? []).filter((c) => !notes.cookies!.includes(c))];
   // ap_if_walk's Vary comes before mod_rewrite's (fixups); error pages drop both.
   const vary = [...(walked.vary ?? []), ...(notes.vary ?? [])];
   if (vary.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = vary;
   if (authUser) decided.user = authUser;
-  if (extras.headers.length) decided.authHeaders = [...extras.headers];
-  if (extras.status !== undefined) decided.statusOverride = extras.status;
+  if (state.authHeaders.length) decided.authHeaders = [...state.authHeaders];
+  if (state.status !== undefined) decided.statusOverride = state.status;
   if (decided.kind === 'handler' && user && decided.path.startsWith(user.docRoot)) {
     decided.documentRoot = user.docRoot;
     decided.contextPrefix = user.prefix;
   }
   return decided;
+}
+
+/** Which directive chose a handler, for the story: SetHandler, or the extension map (AddHandler). */
+function handlerNote(cfg: DirConfig, filename: string, handler: string): PhaseNote {
+  if (cfg.setHandler === handler) return { phase: 'handler', module: 'core', directive: `SetHandler ${handler}`, text: `SetHandler ${handler} chooses the handler` };
+  let ext: string | undefined;
+  for (const e of fileExtensions(filename.slice(filename.lastIndexOf('/') + 1))) if (cfg.extensions.get(e)?.handler === handler) ext = e;
+  if (ext !== undefined) {
+    return { phase: 'handler', module: 'mime', directive: `AddHandler ${handler}`, text: `the extension .${ext} maps to the ${handler} handler (AddHandler ${handler} .${ext})` };
+  }
+  return { phase: 'handler', module: 'core', text: `the ${handler} handler is chosen by mod_rewrite's H= flag or the host's own configuration` };
 }
 
 /** What mod_mime and core's ForceType/SetHandler make of a file name (before mod_rewrite's T= and H=). */
@@ -1144,17 +1265,23 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
 const SERVER_ROOT = '/etc/apache2';
 const serverRootPath = (p: string): string => (p.startsWith('/') ? p : `${SERVER_ROOT}/${p}`);
 
+/** mod_auth_basic's 401 for a user the AuthUserFile does not list (AH01618). */
+function userNotFound(cfg: DirConfig, user: string, uri: string): Decision {
+  return {
+    kind: 'error',
+    status: 401,
+    cfg,
+    headers: challenge(cfg),
+    log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` },
+  };
+}
+
 function challenge(cfg: DirConfig): Record<string, string> {
   return { 'WWW-Authenticate': `Basic realm="${(cfg.auth.name ?? '').replace(/(["\\])/g, '\\$1')}"` };
 }
 
 /** mod_auth_basic `authenticate_basic_user` with mod_authn_file. */
-function authenticate(
-  ctx: ResolveContext,
-  cfg: DirConfig,
-  req: RequestFacts,
-  uri: string,
-): { user: string } | { notFound: { user: string; password: string; decision: Decision } } | Decision {
+function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, uri: string): { user: string } | { notFound: { user: string; password: string } } | Decision {
   const type = cfg.auth.type?.toLowerCase();
   if (!type || type === 'none') {
     return {
@@ -1217,15 +1344,8 @@ function authenticate(
   }
   const hash = findUserHash(text, user);
   if (hash === undefined) {
-    const decision: Decision = {
-      kind: 'error',
-      status: 401,
-      cfg,
-      headers: challenge(cfg),
-      log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` },
-    };
     // AuthBasicAuthoritative Off: the next check_user_id hook (mod_fcgid's authenticator) may know the user.
-    return cfg.auth.basicAuthoritative ? decision : { notFound: { user, password, decision } };
+    return cfg.auth.basicAuthoritative ? userNotFound(cfg, user, uri) : { notFound: { user, password } };
   }
   if (!verifyPassword(password, hash)) {
     return {

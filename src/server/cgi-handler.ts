@@ -14,8 +14,8 @@ import { cannedErrorPage } from '../grammar/error-pages.js';
 import { BoundedLineSplitter } from '../grammar/log-lines.js';
 import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
-import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { applyExpires, applyHeaderOps, applyHeaderOpsTo, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
+import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
+import { closeInConnectionField, contentTypeWithCharset, endWhole, scriptAnswerHeaders, scriptFieldsForErrorPage, scriptlessHeaders, writeBody } from './response-sink.js';
 import type { SiteContext } from './site-context.js';
 import type { HeaderOp } from '../engine/dir-config.js';
 import { clampedLastModifiedSec, scriptConditionVerdict } from '../engine/script-conditions.js';
@@ -312,7 +312,7 @@ export function runCgi(c: CgiContext): void {
     if (finished) return;
     arm();
     if (headersDone) {
-      if (facts.method !== 'HEAD' && !res.write(chunk)) {
+      if (!writeBody(res, facts.method, chunk)) {
         child.stdout.pause();
         res.once('drain', () => child.stdout.resume());
       }
@@ -334,7 +334,7 @@ export function runCgi(c: CgiContext): void {
       child.stdout.resume();
       return;
     }
-    if (ev.rest.length && facts.method !== 'HEAD') res.write(ev.rest);
+    if (ev.rest.length) writeBody(res, facts.method, ev.rest);
   });
   child.stdout.on('end', () => {
     if (finished) return;
@@ -352,72 +352,6 @@ export function runCgi(c: CgiContext): void {
     res.end();
   });
 }
-
-/**
- * The `Header` lines on an answer made without the script's fields: an error page in its
- * place (`always` ones), or mod_proxy_fcgi's empty answer (both).
- */
-export function applyHeaderLines(c: CgiContext, which: 'always' | 'both' = 'always'): void {
-  const d = c.decision;
-  applyHeaderOps(c.res, c.req, d.cfg.headers, which, d.env, () => requestExprFacts(c.site, c.facts, d.uri, d.path, d.pathInfo, d.env));
-}
-
-/**
- * A script's header fields, the expiry mod_expires adds and the `Header` lines, as Apache's two
- * tables hold them (util_script.c puts a script's fields in err_headers_out): `Header always`
- * lines edit the script's fields, the others (and mod_expires) a table of their own, and both
- * go out, err_headers_out's first (Vary's names merged, as fix_vary merges them).
- */
-function sendScriptFields(c: CgiContext, fields: [string, string[]][], status: number, contentType: string | undefined): void {
-  const { res, req, decision: d } = c;
-  const ops = d.cfg.headers;
-  const authHeaders = d.authHeaders ?? [];
-  if (ops.length === 0 && authHeaders.length === 0) {
-    // The usual case, kept cheap: no second table.
-    for (const [name, values] of fields) {
-      const key = name.toLowerCase();
-      if (key === 'vary') res.setHeader('Vary', mergeVary(values, res.getHeader('vary')));
-      // Repeated fields become one line (util_script.c merges them), cookies excepted.
-      else res.setHeader(name, key === 'set-cookie' ? values : values.join(', '));
-    }
-    if (status < 400) applyExpires(responseTable(res), d.cfg, contentType, d.entry?.mtimeUs);
-    return;
-  }
-  const err = new FieldTable();
-  // An authorizer's fields went out in err_headers_out too (respond() put them on the response).
-  for (const [name, value] of authHeaders) {
-    res.removeHeader(name);
-    err.add(name, value);
-  }
-  for (const [name, values] of fields) for (const v of values) err.add(name, v);
-  const out = new FieldTable();
-  // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
-  if (status < 400 && err.get('expires') === undefined) applyExpires(out, d.cfg, contentType, d.entry?.mtimeUs);
-  const facts = (): ReturnType<typeof requestExprFacts> => requestExprFacts(c.site, c.facts, d.uri, d.path, d.pathInfo, d.env);
-  const exprVary = [...applyHeaderOpsTo(err, req, ops, 'always', d.env, facts), ...applyHeaderOpsTo(out, req, ops, 'onsuccess', d.env, facts)];
-  const earlierVary = res.getHeader('vary');
-  const combined = new Map<string, { name: string; values: string[] }>();
-  for (const f of [...err.entries(), ...out.entries()]) {
-    const key = f.name.toLowerCase();
-    // One line per table and name (cookies one each): the overlay keeps both tables' lines.
-    const lines = key === 'set-cookie' ? f.values : [f.values.join(', ')];
-    const e = combined.get(key);
-    if (e) e.values.push(...lines);
-    else combined.set(key, { name: f.name, values: [...lines] });
-  }
-  const scriptVary = combined.get('vary')?.values ?? [];
-  combined.delete('vary');
-  for (const { name, values } of combined.values()) res.setHeader(name, values.length === 1 ? values[0]! : values);
-  if (scriptVary.length || earlierVary !== undefined || exprVary.length) res.setHeader('Vary', mergeVary([...scriptVary, ...exprVary], earlierVary));
-}
-
-/** Vary names from the script (and conditions) first, then those set before. */
-function mergeVary(first: readonly string[], earlier: number | string | string[] | undefined): string {
-  return joinVary([...varyNames(first), ...varyNames(earlier)]);
-}
-
-/** Fields the header scan keeps out of err_headers_out (an error page does not carry them). */
-const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location', 'last-modified', 'etag']);
 
 /**
  * util_script.c's end of the header scan: Last-Modified is written afresh from r->mtime, a date
@@ -525,7 +459,7 @@ export function startResponse(
     } else if (key === 'content-type') {
       const semi = value.indexOf(';');
       const v = value.replace(/\s+$/, '');
-      out.push(['Content-Type', withDefaultCharset(semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi), c.decision.cfg)]);
+      out.push(['Content-Type', contentTypeWithCharset(semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi), c.decision.cfg)]);
     } else if (key === 'content-length' && opts.keepContentLength && /^\d{1,15}$/.test(value)) {
       // apr_table_set: the last one written is the one kept. One that is not a length would
       // make the answer unreadable: htsandbox frames the body itself then.
@@ -540,7 +474,7 @@ export function startResponse(
   }
   // No Content-Type: the type mod_mime gave the script's own file stays the answer's (x.html.cgi
   // is text/html, app.rb application/x-ruby; a plain .cgi has none).
-  if (c.decision.contentType !== undefined && !out.some(([n]) => n === 'Content-Type')) out.push(['Content-Type', withDefaultCharset(c.decision.contentType, c.decision.cfg)]);
+  if (c.decision.contentType !== undefined && !out.some(([n]) => n === 'Content-Type')) out.push(['Content-Type', contentTypeWithCharset(c.decision.contentType, c.decision.cfg)]);
   const verdict = conditionVerdict(c, out, statusLine === undefined);
   // cgi_handle_response: a local Location with status 200 (no Status line, or `Status: 200`)
   // is an internal redirect, an absolute one Apache's own 302; mod_proxy_fcgi does neither.
@@ -566,11 +500,10 @@ export function startResponse(
     const location = redirectTo;
     // Bytes as the script sent them (latin1): a string body would go out as UTF-8, and with it the head.
     const page = Buffer.from(cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' }), 'latin1');
-    applyHeaderLines(c);
+    scriptlessHeaders(c, c.decision);
     // An empty Location gives the 302 page without the field (as Apache answers `Location: `).
     const head: Record<string, string> = { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) };
-    res.writeHead(302, location === '' ? head : { Location: location, ...head });
-    res.end(c.facts.method === 'HEAD' ? undefined : page);
+    endWhole(res, c.facts.method, 302, location === '' ? head : { Location: location, ...head }, page);
     return 'discard';
   }
   // One field (the usual Content-Type) needs no grouping.
@@ -586,16 +519,13 @@ export function startResponse(
     }
     fields = [...grouped.values()];
   }
-  // A script's Connection field stays, and ap_set_keepalive merges "close" into it when the
-  // connection ends after this answer; Node would otherwise take the script's word and keep
-  // a connection the client asked to close.
-  const connection = fields.findIndex(([n]) => n.toLowerCase() === 'connection');
-  if (connection !== -1 && !res.shouldKeepAlive) fields[connection] = [fields[connection]![0], [`${fields[connection]![1].join(', ')}, close`]];
+  closeInConnectionField(res, fields);
   if (verdict === 304) {
     // ap_meets_conditions' 304: the script's fields but Content-Type, and no body.
     res.statusCode = 304;
-    sendScriptFields(
+    scriptAnswerHeaders(
       c,
+      c.decision,
       fields.filter(([n]) => n !== 'Content-Type'),
       304,
       undefined,
@@ -607,13 +537,13 @@ export function startResponse(
     if (opts.module === 'proxy_fcgi') {
       // mod_proxy_fcgi's 412 keeps the script's fields and has an empty body.
       res.statusCode = 412;
-      sendScriptFields(c, fields, 412, undefined);
+      scriptAnswerHeaders(c, c.decision, fields, 412, undefined);
       res.setHeader('Content-Length', '0');
       res.end();
       return 'discard';
     }
     // The error page goes out with the fields util_script.c put in err_headers_out.
-    for (const [name, values] of fields) if (!SCAN_OWN_FIELDS.has(name.toLowerCase())) res.setHeader(name, name.toLowerCase() === 'set-cookie' ? values : values.join(', '));
+    scriptFieldsForErrorPage(res, fields);
     c.fail(412);
     return 'discard';
   }
@@ -625,7 +555,7 @@ export function startResponse(
   // ap_http_header_filter: a 204 or 304 (AP_STATUS_IS_HEADER_ONLY) loses its Content-Length,
   // Transfer-Encoding and content type, the script's own or the one mod_mime gave its file.
   if (res.statusCode === 204 || res.statusCode === 304) fields = fields.filter(([n]) => n !== 'Content-Type' && n !== 'Content-Length');
-  sendScriptFields(c, fields, status, fields.find(([n]) => n === 'Content-Type')?.[1][0]);
+  scriptAnswerHeaders(c, c.decision, fields, status, fields.find(([n]) => n === 'Content-Type')?.[1][0]);
   if (res.statusCode === 204 || res.statusCode === 304 || res.statusCode < 200) {
     res.end();
     return 'discard';

@@ -21,6 +21,7 @@ import { FCGID_AUTH_NAMES, fcgidWrapperFor } from '../engine/dir-config.js';
 import type { FcgidCmdOptions } from '../engine/fcgi-spawn-policy.js';
 import type { FsEntry } from '../engine/fs-view.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+import { writeBody } from './response-sink.js';
 import { bindAllToRequest, bindToRequest } from './request-guard.js';
 
 export interface FcgidContext extends CgiContext {
@@ -233,7 +234,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           streaming = false;
           return;
         }
-        if (facts.method !== 'HEAD') for (const b of held) res.write(b);
+        for (const b of held) writeBody(res, facts.method, b);
         held.length = 0;
       };
       let retried = false;
@@ -245,7 +246,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
         stdout: (chunk) => {
           if (flushed) {
-            if (streaming && facts.method !== 'HEAD') res.write(chunk);
+            if (streaming) writeBody(res, facts.method, chunk);
             return;
           }
           if (headersDone) {

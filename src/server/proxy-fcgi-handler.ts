@@ -19,7 +19,8 @@ import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/reque
 import { CgiHeaderParser, cgiHeaderErrorMessage, invalidResponseField, type CgiHeaders } from '../grammar/cgi-response.js';
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
-import { applyHeaderLines, requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+import { endWhole, scriptlessHeaders, writeBody } from './response-sink.js';
 import { bindAllToRequest } from './request-guard.js';
 import { attemptsPerRequest, electMember, memberFailed } from '../engine/balancer-policy.js';
 
@@ -182,7 +183,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
     stdout: (chunk) => {
       if (done) return;
       if (headers) {
-        if (streaming && facts.method !== 'HEAD') res.write(chunk);
+        if (streaming) writeBody(res, facts.method, chunk);
         return;
       }
       const ev = parser.push(chunk);
@@ -198,7 +199,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
       }
       headers = ev.headers;
       streaming = startResponse(c, headers, env, { locationRedirects: false, module: 'proxy_fcgi' }) === 'stream';
-      if (streaming && ev.rest.length && facts.method !== 'HEAD') res.write(ev.rest);
+      if (streaming && ev.rest.length) writeBody(res, facts.method, ev.rest);
     },
     stderr: (text) => c.log({ module: 'proxy_fcgi', level: 'error', message: `AH01071: Got error '${text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'` }),
     end: () => {
@@ -287,7 +288,6 @@ function emptyAnswer(c: CgiContext, status: number, contentType?: string): void 
     c.res.destroy();
     return;
   }
-  applyHeaderLines(c, 'both');
-  c.res.writeHead(status, contentType !== undefined ? { 'Content-Type': contentType, 'Content-Length': '0' } : { 'Content-Length': '0' });
-  c.res.end();
+  scriptlessHeaders(c, c.decision, 'both');
+  endWhole(c.res, c.facts.method, status, contentType !== undefined ? { 'Content-Type': contentType, 'Content-Length': '0' } : { 'Content-Length': '0' });
 }

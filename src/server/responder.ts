@@ -10,9 +10,9 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
 import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
-import { requestExprFacts, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { applyExpires, applyHeaderOps, joinVary, responseTable, withDefaultCharset } from './header-ops.js';
-import { applyHeaderLines, runCgi, type CgiContext } from './cgi-handler.js';
+import { continueAfterAuthorizer, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import { contentTypeWithCharset, decisionHeaders, endWhole, scriptlessHeaders, seedErrorHeaders } from './response-sink.js';
+import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
 import { runFcgid, runFcgidAuthorizer, type FcgidContext } from './fcgid-handler.js';
@@ -117,13 +117,17 @@ function sendError(
   const doc = status >= 400 && !recursive && aborted === undefined ? cfg.errorDocuments.get(status) : undefined;
   if (doc) {
     if (doc.kind === 'url') {
-      res.writeHead(302, { Location: doc.value, 'Content-Type': 'text/html; charset=iso-8859-1' });
-      res.end(facts.method === 'HEAD' ? undefined : cannedErrorPage(302, { method: facts.method, location: doc.value, serverAdmin: site.serverAdmin, signature: '' }));
+      endWhole(
+        res,
+        facts.method,
+        302,
+        { Location: doc.value, 'Content-Type': 'text/html; charset=iso-8859-1' },
+        cannedErrorPage(302, { method: facts.method, location: doc.value, serverAdmin: site.serverAdmin, signature: '' }),
+      );
       return;
     }
     if (doc.kind === 'message') {
-      res.writeHead(status, { 'Content-Type': 'text/html; charset=iso-8859-1' });
-      res.end(facts.method === 'HEAD' ? undefined : doc.value);
+      endWhole(res, facts.method, status, { 'Content-Type': 'text/html; charset=iso-8859-1' }, doc.value);
       return;
     }
     const sub = resolveUri(site, { ...facts, method: 'GET' }, doc.value.split('?')[0]!);
@@ -164,8 +168,7 @@ function sendError(
     ...(additionally !== undefined ? { additionally } : {}),
   });
   headers['Content-Length'] = String(Buffer.byteLength(body, 'latin1'));
-  res.writeHead(status, headers);
-  res.end(facts.method === 'HEAD' ? undefined : Buffer.from(body, 'latin1'));
+  endWhole(res, facts.method, status, headers, Buffer.from(body, 'latin1'));
 }
 
 function sendFile(
@@ -208,34 +211,27 @@ function sendFile(
     if (!preset) return;
     for (const name of ['ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(name);
   };
-  if (d.contentType) headers['Content-Type'] = withDefaultCharset(d.contentType, d.cfg);
+  if (d.contentType) headers['Content-Type'] = contentTypeWithCharset(d.contentType, d.cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (statusOverride === undefined) {
     // ap_meets_conditions
+    // ap_meets_conditions: If-Match names no ETag the file has, or (without If-Match)
+    // If-Unmodified-Since is older than the file.
     const ifMatch = req.headers['if-match'];
-    if (
+    const ius = req.headers['if-unmodified-since'];
+    const failsMatch =
       ifMatch &&
       ifMatch !== '*' &&
       (etag === undefined ||
         !ifMatch
           .split(',')
           .map((s) => s.trim())
-          .includes(etag))
-    ) {
+          .includes(etag));
+    if (failsMatch || (!ifMatch && ius && Date.parse(ius) / 1000 < mtimeSec)) {
       // Apache's 412 from ap_meets_conditions carries no body.
       dropValidators();
-      res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
       release();
-      res.end();
-      return;
-    }
-    const ius = req.headers['if-unmodified-since'];
-    if (!ifMatch && ius && Date.parse(ius) / 1000 < mtimeSec) {
-      // Apache's 412 from ap_meets_conditions carries no body.
-      dropValidators();
-      res.writeHead(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
-      release();
-      res.end();
+      endWhole(res, facts.method, 412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
       return;
     }
     const inm = req.headers['if-none-match'];
@@ -252,9 +248,8 @@ function sendFile(
     if (notModified && (facts.method === 'GET' || facts.method === 'HEAD')) {
       const { 'Accept-Ranges': _acceptRanges, ...notModifiedHeaders } = validators;
       if (preset) res.removeHeader('Accept-Ranges');
-      res.writeHead(304, notModifiedHeaders);
       release();
-      res.end();
+      endWhole(res, facts.method, 304, notModifiedHeaders);
       return;
     }
   }
@@ -268,9 +263,8 @@ function sendFile(
       // Apache answers 416 with its error page and no Content-Range.
       const page = cannedErrorPage(416, { method: facts.method, serverAdmin: '', signature: '' });
       dropValidators();
-      res.writeHead(416, { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) });
       release();
-      res.end(page);
+      endWhole(res, facts.method, 416, { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) }, page);
       return;
     }
     // More than one merged range would be multipart/byteranges, which htsandbox does not make:
@@ -327,8 +321,7 @@ function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts
     entries.push({ name, isDir: entry.kind === 'dir', size: entry.size, mtimeMs: Number(entry.mtimeUs / 1000n) });
   }
   const body = renderListing(d.uri, entries, facts.query, d.uri !== '/');
-  res.writeHead(200, { 'Content-Type': 'text/html;charset=UTF-8', 'Content-Length': String(Buffer.byteLength(body)) });
-  res.end(facts.method === 'HEAD' ? undefined : body);
+  endWhole(res, facts.method, 200, { 'Content-Type': 'text/html;charset=UTF-8', 'Content-Length': String(Buffer.byteLength(body)) }, body);
 }
 
 /**
@@ -475,7 +468,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
         ...(redirected ? { redirectEnv: redirected.env } : {}),
       },
       d,
-      (outcome) => respond(site, req, res, facts, d.resume(outcome), log, redirected),
+      (outcome) => respond(site, req, res, facts, continueAfterAuthorizer(site, facts, d, outcome), log, redirected),
     );
     return;
   }
@@ -505,19 +498,9 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
       return;
     }
   }
-  // An access-phase program's header fields go out with whatever the answer is (err_headers_out).
-  for (const [name, value] of d.authHeaders ?? []) {
-    const prev = res.getHeader(name);
-    res.setHeader(name, prev === undefined ? value : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
-  }
-  // mod_rewrite's [CO] cookies (err_headers_out); a name already sent on this request is not
-  // sent again (add_cookie's per-request note survives internal redirects).
-  for (const cookie of d.cookies ?? []) {
-    const prev = res.getHeader('Set-Cookie');
-    const list = prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)];
-    const name = cookie.slice(0, cookie.indexOf('=') + 1);
-    if (!list.some((c) => c.startsWith(name))) res.setHeader('Set-Cookie', [...list, cookie]);
-  }
+  // An access-phase program's header fields and mod_rewrite's [CO] cookies go out with
+  // whatever the answer is (err_headers_out).
+  if (d.authHeaders !== undefined || d.cookies !== undefined) seedErrorHeaders(res, d);
   // mod_rewrite's internal redirect (ap_internal_redirect) answers with the new request's
   // headers_out and output filters, made from the target's per-directory configuration
   // (its <Files>/<FilesMatch>): nothing of this request's Header or Expires lines goes out.
@@ -528,24 +511,10 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
   const isCgi = d.kind === 'handler' && (SCRIPT_HANDLERS.has(d.handler) || d.handler.startsWith('proxy:'));
   // Only scripts read the request body; for everything else it is drained.
   if (!isCgi) req.resume();
-  const cfg = (d.kind === 'error' ? d.cfg : d.cfg) ?? site.serverConfig;
-  const generated = d.kind === 'error' || d.kind === 'redirect' || d.kind === 'handler';
-  if (!generated)
-    applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
-  if (d.kind !== 'error' && d.kind !== 'redirect') {
-    // ap_http_header_filter's fix_vary drops repeated names and joins the rest with ",".
-    if (redirected?.vary?.length || d.vary?.length) {
-      res.setHeader('Vary', joinVary([...(redirected?.vary ?? []), ...(d.vary ?? [])]));
-    }
-  }
-  // A script's answer gets the lines once its own header fields are in (cgi-handler.ts), or,
-  // when it fails, with the error page.
+  const cfg = d.cfg ?? site.serverConfig;
+  // The handler's own fields first (the default handler's validators), then the output side.
   if (d.kind === 'file') presetFileHeaders(res, d);
-  if (!isCgi) {
-    applyHeaderOps(res, req, cfg.headers, generated ? 'always' : 'both', d.env, () =>
-      requestExprFacts(site, facts, 'uri' in d ? d.uri : facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env),
-    );
-  }
+  decisionHeaders({ site, req, res, facts }, d, cfg, isCgi, redirected?.vary);
   switch (d.kind) {
     case 'error':
     case 'redirect':
@@ -583,8 +552,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
       sendListing(site, res, facts, d);
       return;
     case 'options':
-      res.writeHead(200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });
-      res.end();
+      endWhole(res, facts.method, 200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });
       return;
     case 'handler': {
       if (d.handler === 'server-status') {
@@ -602,7 +570,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
           decision: d,
           log: (e) => log(e, facts),
           fail: (status) => {
-            applyHeaderLines(context);
+            scriptlessHeaders(context, d);
             sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log, redirected);
           },
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),

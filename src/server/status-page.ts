@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SiteContext } from './site-context.js';
 import { escapeHtml } from '../grammar/error-pages.js';
 import { statusTime } from '../grammar/apache-time.js';
+import { endWhole } from './response-sink.js';
 
 const DOCTYPE = '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n';
 
@@ -50,8 +51,7 @@ export function sendStatusPage(site: SiteContext, req: IncomingMessage, res: Ser
       `Load1: ${l1}\nLoad5: ${l5}\nLoad15: ${l15}\nTotal Accesses: ${site.stats.requests}\nUptime: ${up}\n` +
       // Not in Apache's list: what a script (and a teacher's dashboard) can read about the pools.
       `FcgidProcesses: ${procs.length}\nFcgidBusy: ${procs.filter((p) => p.state === 'busy').length}\nFcgidStale: ${procs.filter((p) => p.stale).length}\n`;
-    res.writeHead(200, { 'Content-Type': 'text/plain; charset=ISO-8859-1', 'Content-Length': String(Buffer.byteLength(body, 'latin1')) });
-    res.end(req.method === 'HEAD' ? undefined : body, 'latin1');
+    endWhole(res, req.method ?? 'GET', 200, { 'Content-Type': 'text/plain; charset=ISO-8859-1', 'Content-Length': String(Buffer.byteLength(body, 'latin1')) }, body, 'latin1');
     return;
   }
   const out: string[] = [
@@ -86,6 +86,5 @@ export function sendStatusPage(site: SiteContext, req: IncomingMessage, res: Ser
   if (procs.length) out.push('</table>\n\n<hr>\n<b>Active</b> and <b>Idle</b> are time active and time since\nlast request, in seconds.\n');
   out.push('</body></html>\n');
   body = out.join('');
-  res.writeHead(200, { 'Content-Type': 'text/html; charset=ISO-8859-1', 'Content-Length': String(Buffer.byteLength(body, 'latin1')) });
-  res.end(req.method === 'HEAD' ? undefined : body, 'latin1');
+  endWhole(res, req.method ?? 'GET', 200, { 'Content-Type': 'text/html; charset=ISO-8859-1', 'Content-Length': String(Buffer.byteLength(body, 'latin1')) }, body, 'latin1');
 }

@@ -1,0 +1,86 @@
+/**
+ * The access record: when a request's story is asked for, the engine names the line that
+ * decided each phase (Require, Deny from, Satisfy Any, AuthType/AuthUserFile, the handler's
+ * SetHandler/AddHandler), and the story shows its file:line.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tellStory, type Story, type StoryContext } from '../../src/adapters/request-story.js';
+import { loadHost } from '../../src/adapters/server-config-loader.js';
+import { siteResolveContext } from '../../src/adapters/site-resolve-context.js';
+import { resolveRequest, type StoryNote } from '../../src/engine/resolve.js';
+
+let dir: string;
+let ctx: StoryContext;
+
+const SITE: Record<string, string> = {
+  'ip/.htaccess': '# only the office\nRequire ip 10.0.0.0/8\n',
+  'ip/page.txt': 'x',
+  'compat/.htaccess': 'Order deny,allow\nDeny from all\n',
+  'compat/page.txt': 'x',
+  'satisfy/.htaccess': 'Order deny,allow\nDeny from all\nAllow from 127.0.0.1\nAuthType Basic\nAuthName area\nAuthUserFile /nonexistent\nRequire valid-user\nSatisfy any\n',
+  'satisfy/page.txt': 'x',
+  'byext/.htaccess': 'AddHandler fcgid-script .app\n',
+  'byext/x.app': '#!/bin/sh\n',
+};
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'htsandbox-access-record-'));
+  for (const [name, text] of Object.entries(SITE)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  const loaded = loadHost({ profile: 'apache', siteRoot: dir });
+  if ('error' in loaded) throw new Error(loaded.error);
+  const made = siteResolveContext(loaded, dir, { watch: false });
+  if ('error' in made) throw new Error(made.error);
+  ctx = made;
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function story(url: string): Story {
+  const told = tellStory(ctx, { method: 'GET', url, headers: [] }, false, (p) => p.split(dir).join('site'));
+  if ('error' in told) throw new Error(told.error);
+  return told;
+}
+
+describe('the access record', () => {
+  it('names the Require line that refused, at its file:line', () => {
+    const s = story('/ip/page.txt');
+    expect(s.answer.status).toBe(403);
+    expect(s.steps).toContainEqual({ module: 'authz_core', text: 'Require ip 10.0.0.0/8 refuses the request (403)', file: 'site/ip/.htaccess', line: 2 });
+  });
+
+  it("names mod_access_compat's Deny from line", () => {
+    const s = story('/compat/page.txt');
+    expect(s.answer.status).toBe(403);
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'access_compat', file: 'site/compat/.htaccess', line: 2 }));
+  });
+
+  it('names Satisfy Any when the Allow lines let the client in without a login', () => {
+    const s = story('/satisfy/page.txt');
+    expect(s.answer.status).toBe(200);
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'access_compat', file: 'site/satisfy/.htaccess', line: 8 }));
+  });
+
+  it('names the extension map line that chose the handler', () => {
+    const s = story('/byext/x.app');
+    expect(s.steps).toContainEqual({
+      module: 'mime',
+      text: 'the extension .app maps to the fcgid-script handler (AddHandler fcgid-script .app)',
+      file: 'site/byext/.htaccess',
+      line: 1,
+    });
+  });
+
+  it('records nothing when no story is asked for', () => {
+    const facts = { method: 'GET', rawPath: '/ip/page.txt', query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost' };
+    expect(resolveRequest(ctx, facts).kind).toBe('error');
+    const notes: StoryNote[] = [];
+    resolveRequest(ctx, { ...facts, story: notes });
+    expect(notes.length).toBeGreaterThan(0);
+  });
+});
