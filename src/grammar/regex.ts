@@ -2,23 +2,22 @@
  * Apache's regular expressions (PCRE2, compiled by `ap_pregcomp` with AP_REG_EXTENDED and the
  * default DOTALL | DOLLAR_ENDONLY flags) mapped onto engines Node can run.
  *
- * Decision (docs/decisions.md): RE2 first — linear time, so a student's pattern can never stall
- * the server, and it reads `(?i)` and POSIX classes as PCRE does. Patterns RE2 cannot run
- * (backreferences, lookaround) fall back to a translated JavaScript RegExp; those are the only
- * ones that could backtrack, and they are marked so callers can bound their input.
+ * Decision (docs/decisions.md): RE2's syntax and linear-time matching first, through `re2js` (a
+ * plain JavaScript port of RE2: nothing to compile at install, no WebAssembly memory to free) —
+ * linear time, so a student's pattern can never stall the server, and it reads `(?i)` and POSIX
+ * classes as PCRE does. Patterns RE2 cannot run (backreferences, lookaround) fall back to a
+ * translated JavaScript RegExp; those are the only ones that could backtrack, and they are
+ * marked so.
  * Constructs only PCRE has (possessive quantifiers, atomic groups, `\K`, `(?x)` …) are
  * accepted as the host accepts them, but reported as not honoured.
  */
-import { createRequire } from 'node:module';
+import { RE2JS } from 're2js';
 
-type Re2Ctor = new (pattern: string, flags?: string) => RegExpLike;
+/** What both engines offer: `exec` with captures (and named groups), and a boolean `test`. */
 interface RegExpLike {
-  exec(s: string): RegExpExecArray | null;
+  exec(s: string): ArrayLike<string | null | undefined> & { groups?: Record<string, string | undefined> | null } | null;
   test(s: string): boolean;
 }
-
-const require = createRequire(import.meta.url);
-const RE2 = require('re2') as Re2Ctor;
 
 /** A compiled pattern, whichever engine runs it. */
 export interface ApacheRegex {
@@ -84,7 +83,7 @@ function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex
     mayBacktrack: engine === 'js',
     exec(subject) {
       const m = re.exec(subject);
-      return m ? Array.from(m, (x) => (x === undefined ? undefined : x)) : null;
+      return m ? Array.from(m, (x) => (x == null ? undefined : x)) : null;
     },
     test(subject) {
       return re.test(subject);
@@ -176,14 +175,22 @@ function posixClassProblem(p: string): string | undefined {
   return undefined;
 }
 
+/**
+ * AP_REG_EXTENDED with Apache's default DOTALL (ap_regcomp_default_cflags): `.` matches a
+ * newline; without MULTILINE, RE2's `$` matches only at the very end, as PCRE2's
+ * DOLLAR_ENDONLY does.
+ */
+const RE2JS_FLAGS = RE2JS.DOTALL;
+
 function compileUncached(pattern: string, icase: boolean): RegexCompileResult {
-  const flags = icase ? 'si' : 's';
   if (CLASS_ESCAPE_RANGE.test(pattern)) return { ok: false, reason: 'invalid range in character class' };
   const posix = posixClassProblem(pattern);
   if (posix !== undefined) return { ok: false, reason: posix };
   try {
-    return { ok: true, regex: wrap(pattern, 're2', new RE2(pattern, flags)) };
+    const re = RE2JS.compile(pattern, icase ? RE2JS_FLAGS | RE2JS.CASE_INSENSITIVE : RE2JS_FLAGS);
+    return { ok: true, regex: wrap(pattern, 're2', re) };
   } catch (re2Error) {
+    const re2Reason = (re2Error as Error).message.replace(/^error parsing regexp: /, '');
     const js = toJavaScript(pattern);
     if (js) {
       try {
@@ -194,8 +201,8 @@ function compileUncached(pattern: string, icase: boolean): RegexCompileResult {
       }
     }
     if (PCRE_ONLY.test(pattern)) {
-      return { ok: true, regex: undefined, unsupported: (re2Error as Error).message };
+      return { ok: true, regex: undefined, unsupported: re2Reason };
     }
-    return { ok: false, reason: (re2Error as Error).message };
+    return { ok: false, reason: re2Reason };
   }
 }
