@@ -15,7 +15,7 @@ import { RE2JS } from 're2js';
 
 /** What both engines offer: `exec` with captures (and named groups), and a boolean `test`. */
 interface RegExpLike {
-  exec(s: string): ArrayLike<string | null | undefined> & { groups?: Record<string, string | undefined> | null } | null;
+  exec(s: string): (ArrayLike<string | null | undefined> & { groups?: Record<string, string | undefined> | null }) | null;
   test(s: string): boolean;
 }
 
