@@ -1,0 +1,60 @@
+/**
+ * Apache's regular expressions (PCRE2 with DOTALL | DOLLAR_ENDONLY, ap_regcomp) as
+ * src/grammar/regex.ts runs them: RE2's syntax in linear time, so that a hostile URL against a
+ * student's catastrophic pattern is answered at once instead of stalling the server.
+ */
+import { describe, expect, it } from 'vitest';
+import { compileApacheRegex, type ApacheRegex } from '../src/grammar/regex.js';
+
+function compiled(pattern: string, icase = false): ApacheRegex {
+  const r = compileApacheRegex(pattern, icase);
+  if (!r.ok || !r.regex) throw new Error(`${pattern} did not compile: ${JSON.stringify(r)}`);
+  return r.regex;
+}
+
+describe('Apache regex semantics', () => {
+  it("reads PCRE's spellings and Apache's default flags", () => {
+    expect(compiled('^a.b$').test('a\nb')).toBe(true); // DOTALL
+    expect(compiled('^a$').test('a\n')).toBe(false); // DOLLAR_ENDONLY
+    expect(compiled('(?i)^INDEX\\.PHP$').test('index.php')).toBe(true);
+    expect(compiled('^index\\.php$', true).test('INDEX.PHP')).toBe(true); // [NC]
+    expect(compiled('^[[:alpha:]]+[[:digit:]]\\z').test('abc1')).toBe(true);
+    expect(compiled('\\Ablog/(?P<year>\\d{4})/').groups('blog/2024/x')).toEqual({ year: '2024' });
+  });
+
+  it('gives unmatched groups as undefined, as the rewrite engine expects', () => {
+    expect(compiled('^(a)|(b)$').exec('b')).toEqual(['b', undefined, 'b']);
+  });
+
+  it('hands backreferences and lookaround to the backtracking fallback, and says so', () => {
+    const back = compiled('^(\\w+)-\\1$');
+    expect(back.engine).toBe('js');
+    expect(back.mayBacktrack).toBe(true);
+    expect(back.test('ab-ab')).toBe(true);
+    const ahead = compiled('^\\.(?!well-known)');
+    expect(ahead.engine).toBe('js');
+    expect(ahead.test('.well-known/x')).toBe(false);
+    expect(compiled('^(a+)+$').mayBacktrack).toBe(false);
+  });
+});
+
+describe('catastrophic patterns against hostile URLs', () => {
+  // Each would run for minutes (or forever) on a backtracking engine without a limit.
+  const cases: [string, string][] = [
+    ['^(a+)+$', `${'a'.repeat(8000)}b`],
+    ['^(a|aa)*c$', 'a'.repeat(8000)],
+    ['^(.*)*x$', 'y'.repeat(8000)],
+    ['^/(.*)/(.*)/(.*)\\.php$', `/${'a/'.repeat(4000)}`],
+    ['(.*)(.*)(.*)(.*)(.*)=(.*)z', `${'q='.repeat(4000)}`],
+    ['^(\\w+\\s?)*$', `${'word '.repeat(1600)}!`],
+  ];
+  it.each(cases)('%s runs in linear time on RE2 and finds no match', (pattern, subject) => {
+    const re = compiled(pattern);
+    expect(re.mayBacktrack).toBe(false);
+    const start = performance.now();
+    expect(re.exec(subject)).toBeNull();
+    expect(re.test(subject)).toBe(false);
+    // Linear: milliseconds here; a generous bound so a loaded machine cannot fail it.
+    expect(performance.now() - start).toBeLessThan(2000);
+  });
+});
