@@ -3,8 +3,9 @@
  * src/grammar/regex.ts runs them: RE2's syntax in linear time, so that a hostile URL against a
  * student's catastrophic pattern is answered at once instead of stalling the server.
  */
-import { describe, expect, it } from 'vitest';
-import { compileApacheRegex, type ApacheRegex } from '../src/grammar/regex.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { installRegexMatchLimit, REGEX_MATCH_LIMIT_MS, type MatchLimitEvent } from '../src/adapters/regex-match-limit.js';
+import { compileApacheRegex, setBacktrackingExec, type ApacheRegex } from '../src/grammar/regex.js';
 
 function compiled(pattern: string, icase = false): ApacheRegex {
   const r = compileApacheRegex(pattern, icase);
@@ -56,5 +57,35 @@ describe('catastrophic patterns against hostile URLs', () => {
     expect(re.test(subject)).toBe(false);
     // Linear: milliseconds here; a generous bound so a loaded machine cannot fail it.
     expect(performance.now() - start).toBeLessThan(2000);
+  });
+});
+
+describe('the match limit of the backtracking fallback', () => {
+  const events: MatchLimitEvent[] = [];
+  installRegexMatchLimit((e) => events.push(e));
+  afterAll(() => setBacktrackingExec(undefined));
+
+  it('answers lookaround, backreferences and named groups as before', () => {
+    expect(compiled('^\\.(?!well-known)').test('.htaccess')).toBe(true);
+    expect(compiled('^\\.(?!well-known)').test('.well-known/acme')).toBe(false);
+    expect(compiled('^(?P<w>\\w+)-(?P=w)(/.*)?$').exec('ab-ab/x')).toEqual(['ab-ab/x', 'ab', '/x']);
+    expect(compiled('^(?P<w>\\w+)-(?P=w)$').groups('ab-ab')).toEqual({ w: 'ab' });
+    expect(compiled('^(a)|(b)(?=c)').exec('bc')).toEqual(['b', undefined, 'b']);
+    expect(events).toEqual([]);
+  });
+
+  it('takes a runaway match as no match at the limit, says so, and runs the next one', () => {
+    // Exponential on V8 (and on PCRE2, which stops at its match limit: ap_regexec gives no match).
+    const runaway = compiled('^(a+)+\\1$');
+    expect(runaway.engine).toBe('js');
+    const start = performance.now();
+    expect(runaway.exec(`${'a'.repeat(40)}b`)).toBeNull();
+    const took = performance.now() - start;
+    expect(took).toBeGreaterThanOrEqual(REGEX_MATCH_LIMIT_MS - 1);
+    expect(took).toBeLessThan(5000);
+    expect(events).toEqual([{ source: '^(a+)+\\1$', subjectLength: 41, reason: 'limit' }]);
+    // A fresh worker answers the next match.
+    expect(runaway.test('aaaa')).toBe(true);
+    expect(compiled('^(x)\\1(?<=xx)$').test('xx')).toBe(true);
   });
 });

@@ -6,8 +6,8 @@
  * plain JavaScript port of RE2: nothing to compile at install, no WebAssembly memory to free) —
  * linear time, so a student's pattern can never stall the server, and it reads `(?i)` and POSIX
  * classes as PCRE does. Patterns RE2 cannot run (backreferences, lookaround) fall back to a
- * translated JavaScript RegExp; those are the only ones that could backtrack, and they are
- * marked so.
+ * translated JavaScript RegExp; those are the only ones that could backtrack: they are
+ * marked so, and the server runs them under a match limit (adapters/regex-match-limit.ts).
  * Constructs only PCRE has (possessive quantifiers, atomic groups, `\K`, `(?x)` …) are
  * accepted as the host accepts them, but reported as not honoured.
  */
@@ -76,11 +76,30 @@ function toJavaScript(pattern: string): { source: string; flags: string } | unde
 /** Constructs PCRE2 accepts that neither RE2 nor JavaScript can run. */
 const PCRE_ONLY = /[*+?}]\+|\(\?>|\\[KhHvVRXCN]|\(\?x|\(\?\||\(\?R\)|\(\?\d|\(\?&|\(\*[A-Z]|\\g\{?-?\d|\\[pP]\{\^/;
 
+/** A match of the backtracking engine: captures (unmatched: undefined) and named groups. */
+export interface BacktrackingMatch {
+  match: (string | undefined)[];
+  groups: Record<string, string | undefined> | undefined;
+}
+
+/**
+ * Runs one JavaScript-engine match under a match limit (null: no match, or the limit reached,
+ * as `ap_regexec` reports PCRE2's). Installed by the adapters layer (regex-match-limit.ts),
+ * which can stop a match; without it (`check`, unit tests) the match runs here, unbounded.
+ */
+export type BacktrackingExec = (source: string, flags: string, subject: string) => BacktrackingMatch | null;
+let backtrackingExec: BacktrackingExec | undefined;
+
+export function setBacktrackingExec(run: BacktrackingExec | undefined): void {
+  backtrackingExec = run;
+}
+
 function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex {
+  if (engine === 'js') return wrapBacktracking(source, re as RegExp);
   return {
     source,
     engine,
-    mayBacktrack: engine === 'js',
+    mayBacktrack: false,
     exec(subject) {
       const m = re.exec(subject);
       return m ? Array.from(m, (x) => (x == null ? undefined : x)) : null;
@@ -92,6 +111,22 @@ function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex
       const m = re.exec(subject);
       return m?.groups ? { ...m.groups } : undefined;
     },
+  };
+}
+
+function wrapBacktracking(source: string, re: RegExp): ApacheRegex {
+  const run = (subject: string): BacktrackingMatch | null => {
+    if (backtrackingExec) return backtrackingExec(re.source, re.flags, subject);
+    const m = re.exec(subject);
+    return m ? { match: Array.from(m, (x) => (x == null ? undefined : x)), groups: m.groups ? { ...m.groups } : undefined } : null;
+  };
+  return {
+    source,
+    engine: 'js',
+    mayBacktrack: true,
+    exec: (subject) => run(subject)?.match ?? null,
+    test: (subject) => run(subject) !== null,
+    groups: (subject) => run(subject)?.groups,
   };
 }
 
