@@ -43,7 +43,12 @@ for (;;) {
     re = new RegExp(source, flags);
     cache.set(key, re);
   }
-  const m = re.exec(subject);
+  let m = null;
+  try {
+    m = re.exec(subject);
+  } catch {
+    // V8 out of backtrack stack: PCRE2 would fail too (ap_regexec: no match).
+  }
   const out = enc.encode(JSON.stringify(m === null ? null : { match: Array.from(m, (x) => (x === undefined ? null : x)), groups: m.groups ?? null }));
   if (out.length > data.length) {
     ctl[1] = 0;
@@ -69,7 +74,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function startWorker(): Int32Array {
-  shared ??= new SharedArrayBuffer(8 + BUFFER_BYTES);
+  // A new buffer for each worker: one given up on may still write its late answer into the old.
+  shared = new SharedArrayBuffer(8 + BUFFER_BYTES);
   const ctl = new Int32Array(shared, 0, 2);
   Atomics.store(ctl, 0, STARTING);
   const w = new Worker(WORKER_SOURCE, { eval: true, workerData: shared });
