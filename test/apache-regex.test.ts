@@ -3,9 +3,11 @@
  * src/grammar/regex.ts runs them: RE2's syntax in linear time, so that a hostile URL against a
  * student's catastrophic pattern is answered at once instead of stalling the server.
  */
+import { spawnSync } from 'node:child_process';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { installRegexMatchLimit, REGEX_MATCH_LIMIT_MS, type MatchLimitEvent } from '../src/adapters/regex-match-limit.js';
-import { compileApacheRegex, setBacktrackingExec, type ApacheRegex } from '../src/grammar/regex.js';
+import { compileApacheRegex, runsInBoundedTime, setBacktrackingExec, type ApacheRegex } from '../src/grammar/regex.js';
 
 function compiled(pattern: string, icase = false): ApacheRegex {
   const r = compileApacheRegex(pattern, icase);
@@ -88,4 +90,61 @@ describe('the match limit of the backtracking fallback', () => {
     expect(runaway.test('aaaa')).toBe(true);
     expect(compiled('^(x)\\1(?<=xx)$').test('xx')).toBe(true);
   });
+});
+
+describe('backtracking patterns that provably run in bounded time skip the worker', () => {
+  it.each([
+    ['^\\.(?!well-known)', true],
+    ['/\\.|^\\.(?!well-known/)', true],
+    ['^(\\.(?!well-known).*|composer\\.(json|lock)|web\\.config)$', true],
+    ['^.*(?<!\\.php)$', true],
+    ['^(?:ab)*(?=c)', true],
+    ['^(a+)+\\1$', false], // backreference
+    ['^(\\w+)-\\1$', false], // backreference: quadratic
+    ['^(?=.*x).*y', false], // two unbounded quantifiers
+    ['a.*(?!b)', false], // unanchored and unbounded: quadratic
+    ['^a|.*b(?=c)', false], // the second alternative is unanchored
+    ['^(a|b)*(?=c)', false], // a repeated group that can match two ways
+    ['^a?a?a?a?a?a?a?aaaaaaa(?=x)', false], // 128 ways
+  ])('%s: %s', (pattern, bounded) => {
+    expect(runsInBoundedTime(pattern, 's')).toBe(bounded);
+    expect(runsInBoundedTime(pattern, 'sm')).toBe(bounded && !pattern.includes('*'));
+  });
+
+  it('every random pattern it calls bounded matches 8 KB hostile subjects in milliseconds', () => {
+    const atom = fc.constantFrom('a', 'b', '.', '[ab]', '\\w', 'x');
+    // Subjects where overlapping alternatives (`.|b`) and repeats (`a*a*`) have the most ways to fail.
+    const quant = fc.constantFrom('', '', '*', '+', '?', '{2,5}', '*?');
+    const piece: fc.Arbitrary<string> = fc.letrec((tie) => ({
+      p: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.tuple(atom, quant).map(([a, q]) => a + q),
+        fc
+          .tuple(fc.constantFrom('(', '(?:', '(?=', '(?!', '(?<=', '(?<!'), fc.array(tie('p'), { minLength: 1, maxLength: 3 }), fc.constantFrom(')', '|b)'), quant)
+          .map(([open, inner, close, q]) => open + inner.join('') + close + (open.startsWith('(?') && open !== '(?:' ? '' : q)),
+      ),
+    })).p;
+    const patterns = fc.sample(
+      fc.tuple(fc.boolean(), fc.array(piece, { minLength: 1, maxLength: 5 })).map(([anchor, ps]) => (anchor ? '^' : '') + ps.join('')),
+      { numRuns: 3000, seed: 19 },
+    );
+    const bounded = [...new Set(patterns)].filter((p) => {
+      try {
+        new RegExp(p, 's');
+      } catch {
+        return false;
+      }
+      return runsInBoundedTime(p, 's');
+    });
+    expect(bounded.length).toBeGreaterThan(200);
+    // In a child with a deadline: a wrong verdict would hang the matching thread.
+    const script = `const ps = JSON.parse(process.argv[1]); const subjects = ['a'.repeat(8000), 'b'.repeat(8000), 'ab'.repeat(4000), 'ba'.repeat(4000) + '!', 'a'.repeat(8000) + 'y', 'x'.repeat(8000)]; let worst = 0, at = '';
+      for (const p of ps) { const re = new RegExp(p, 's'); for (const s of subjects) { const t = performance.now(); re.exec(s); const d = performance.now() - t; if (d > worst) { worst = d; at = p; } } }
+      console.log(JSON.stringify({ worst, at }));`;
+    const r = spawnSync(process.execPath, ['-e', script, JSON.stringify(bounded)], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, `${r.error ?? ''} ${r.stderr}`).toBe(0);
+    const { worst, at } = JSON.parse(r.stdout) as { worst: number; at: string };
+    // Linear: well under a millisecond per match here; quadratic would be ~100 ms, exponential never end.
+    expect(worst, at).toBeLessThan(50);
+  }, 90_000);
 });

@@ -114,9 +114,107 @@ function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex
   };
 }
 
+/** Most ways a backtracking match may try from one start position, for `runsInBoundedTime`. */
+const BACKTRACKING_CHOICES_MAX = 64;
+
+/**
+ * True when V8 provably needs no more than ~64 × the subject's length (× its length again when
+ * unanchored) steps for this JavaScript pattern, so it can run in place without the match
+ * limit: no backreference; alternatives and bounded repeats multiply to at most 64 choices;
+ * no quantifier on a group that can itself match in more than one way; and at most one
+ * unbounded quantifier, only when the pattern is anchored at the start (`^` without `m`, no
+ * top-level `|`).
+ * Conservative: anything it does not understand counts as unbounded. E.g. `^\.(?!well-known)`
+ * and Drupal's `^(\.(?!well-known).*|composer\.(json|lock))$` qualify; `^(a+)+\1$` does not.
+ */
+export function runsInBoundedTime(source: string, flags: string): boolean {
+  interface Group {
+    bars: number;
+    /** It, or something in it, can match in more than one way (a quantifier or a `|`). */
+    ambiguous: boolean;
+  }
+  const stack: Group[] = [{ bars: 0, ambiguous: false }];
+  let choices = 1;
+  let unbounded = 0;
+  const anchored = source.startsWith('^') && !flags.includes('m');
+  const markAmbiguous = () => {
+    for (const g of stack) g.ambiguous = true;
+  };
+  // Reads a quantifier at `i` (after an atom); returns [index after it, kind].
+  const quantifier = (i: number): [number, 'none' | 'unbounded' | number] => {
+    const c = source[i];
+    let end = i + 1;
+    let kind: 'none' | 'unbounded' | number;
+    if (c === '*' || c === '+') kind = 'unbounded';
+    else if (c === '?') kind = 2;
+    else if (c === '{') {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i));
+      if (!m) return [i, 'none'];
+      end = i + m[0].length;
+      kind = m[2] === undefined ? 1 : m[3] === '' ? 'unbounded' : Number(m[3]) - Number(m[1]) + 1;
+    } else return [i, 'none'];
+    if (source[end] === '?') end++; // lazy
+    return [end, kind];
+  };
+  const apply = (kind: 'unbounded' | number, onGroup: Group | undefined): boolean => {
+    if (onGroup?.ambiguous) return false;
+    markAmbiguous();
+    if (kind === 'unbounded') unbounded++;
+    else choices *= Math.max(kind, 1);
+    return true;
+  };
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i]!;
+    let atomGroup: Group | undefined;
+    if (c === '\\') {
+      const next = source[i + 1] ?? '';
+      if (/[1-9k]/.test(next)) return false; // a backreference
+      i += 2;
+    } else if (c === '[') {
+      i++;
+      if (source[i] === '^') i++;
+      while (i < source.length && source[i] !== ']') i += source[i] === '\\' ? 2 : 1;
+      if (i >= source.length) return false;
+      i++;
+    } else if (c === '(') {
+      stack.push({ bars: 0, ambiguous: false });
+      i++;
+      if (source[i] === '?') {
+        const m = /^\?(?::|=|!|<=|<!|<[A-Za-z_]\w*>)/.exec(source.slice(i));
+        if (!m) return false;
+        i += m[0].length;
+      }
+      continue;
+    } else if (c === ')') {
+      if (stack.length < 2) return false;
+      atomGroup = stack.pop()!;
+      choices *= atomGroup.bars + 1;
+      if (atomGroup.ambiguous) stack[stack.length - 1]!.ambiguous = true;
+      i++;
+    } else if (c === '|') {
+      stack[stack.length - 1]!.bars++;
+      markAmbiguous();
+      i++;
+      continue;
+    } else if (c === '*' || c === '+' || c === '?' || c === '{') {
+      if (c !== '{') return false; // a quantifier with nothing to repeat
+      i++;
+    } else i++;
+    const [end, kind] = quantifier(i);
+    if (kind !== 'none' && !apply(kind, atomGroup)) return false;
+    i = end;
+    if (choices > BACKTRACKING_CHOICES_MAX) return false;
+  }
+  // A top-level `|` leaves every alternative but the first unanchored.
+  const top = stack[0]!;
+  return stack.length === 1 && choices * (top.bars + 1) <= BACKTRACKING_CHOICES_MAX && unbounded <= (anchored && top.bars === 0 ? 1 : 0);
+}
+
 function wrapBacktracking(source: string, re: RegExp): ApacheRegex {
+  const inPlace = runsInBoundedTime(re.source, re.flags);
   const run = (subject: string): BacktrackingMatch | null => {
-    if (backtrackingExec) return backtrackingExec(re.source, re.flags, subject);
+    if (backtrackingExec && !inPlace) return backtrackingExec(re.source, re.flags, subject);
     const m = re.exec(subject);
     return m ? { match: Array.from(m, (x) => (x == null ? undefined : x)), groups: m.groups ? { ...m.groups } : undefined } : null;
   };
