@@ -2,23 +2,22 @@
  * Apache's regular expressions (PCRE2, compiled by `ap_pregcomp` with AP_REG_EXTENDED and the
  * default DOTALL | DOLLAR_ENDONLY flags) mapped onto engines Node can run.
  *
- * Decision (docs/decisions.md): RE2 first — linear time, so a student's pattern can never stall
- * the server, and it reads `(?i)` and POSIX classes as PCRE does. Patterns RE2 cannot run
- * (backreferences, lookaround) fall back to a translated JavaScript RegExp; those are the only
- * ones that could backtrack, and they are marked so callers can bound their input.
+ * Decision (docs/decisions.md): RE2's syntax and linear-time matching first, through `re2js` (a
+ * plain JavaScript port of RE2: nothing to compile at install, no WebAssembly memory to free) —
+ * linear time, so a student's pattern can never stall the server, and it reads `(?i)` and POSIX
+ * classes as PCRE does. Patterns RE2 cannot run (backreferences, lookaround) fall back to a
+ * translated JavaScript RegExp; those are the only ones that could backtrack: they are
+ * marked so, and the server runs them under a match limit (adapters/regex-match-limit.ts).
  * Constructs only PCRE has (possessive quantifiers, atomic groups, `\K`, `(?x)` …) are
  * accepted as the host accepts them, but reported as not honoured.
  */
-import { createRequire } from 'node:module';
+import { RE2JS } from 're2js';
 
-type Re2Ctor = new (pattern: string, flags?: string) => RegExpLike;
+/** What both engines offer: `exec` with captures (and named groups), and a boolean `test`. */
 interface RegExpLike {
-  exec(s: string): RegExpExecArray | null;
+  exec(s: string): (ArrayLike<string | null | undefined> & { groups?: Record<string, string | undefined> | null }) | null;
   test(s: string): boolean;
 }
-
-const require = createRequire(import.meta.url);
-const RE2 = require('re2') as Re2Ctor;
 
 /** A compiled pattern, whichever engine runs it. */
 export interface ApacheRegex {
@@ -77,14 +76,33 @@ function toJavaScript(pattern: string): { source: string; flags: string } | unde
 /** Constructs PCRE2 accepts that neither RE2 nor JavaScript can run. */
 const PCRE_ONLY = /[*+?}]\+|\(\?>|\\[KhHvVRXCN]|\(\?x|\(\?\||\(\?R\)|\(\?\d|\(\?&|\(\*[A-Z]|\\g\{?-?\d|\\[pP]\{\^/;
 
+/** A match of the backtracking engine: captures (unmatched: undefined) and named groups. */
+export interface BacktrackingMatch {
+  match: (string | undefined)[];
+  groups: Record<string, string | undefined> | undefined;
+}
+
+/**
+ * Runs one JavaScript-engine match under a match limit (null: no match, or the limit reached,
+ * as `ap_regexec` reports PCRE2's). Installed by the adapters layer (regex-match-limit.ts),
+ * which can stop a match; without it (`check`, unit tests) the match runs here, unbounded.
+ */
+export type BacktrackingExec = (source: string, flags: string, subject: string) => BacktrackingMatch | null;
+let backtrackingExec: BacktrackingExec | undefined;
+
+export function setBacktrackingExec(run: BacktrackingExec | undefined): void {
+  backtrackingExec = run;
+}
+
 function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex {
+  if (engine === 'js') return wrapBacktracking(source, re as RegExp);
   return {
     source,
     engine,
-    mayBacktrack: engine === 'js',
+    mayBacktrack: false,
     exec(subject) {
       const m = re.exec(subject);
-      return m ? Array.from(m, (x) => (x === undefined ? undefined : x)) : null;
+      return m ? Array.from(m, (x) => (x == null ? undefined : x)) : null;
     },
     test(subject) {
       return re.test(subject);
@@ -93,6 +111,120 @@ function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex
       const m = re.exec(subject);
       return m?.groups ? { ...m.groups } : undefined;
     },
+  };
+}
+
+/** Most ways a backtracking match may try from one start position, for `runsInBoundedTime`. */
+const BACKTRACKING_CHOICES_MAX = 64;
+
+/**
+ * True when V8 provably needs no more than ~64 × the subject's length (× its length again when
+ * unanchored) steps for this JavaScript pattern, so it can run in place without the match
+ * limit: no backreference; alternatives and bounded repeats multiply to at most 64 choices;
+ * no quantifier on a group that can itself match in more than one way; and at most one
+ * unbounded quantifier, only when the pattern is anchored at the start (`^` without `m`, no
+ * top-level `|`).
+ * Conservative: anything it does not understand counts as unbounded. E.g. `^\.(?!well-known)`
+ * and Drupal's `^(\.(?!well-known).*|composer\.(json|lock))$` qualify; `^(a+)+\1$` does not.
+ */
+export function runsInBoundedTime(source: string, flags: string): boolean {
+  interface Group {
+    bars: number;
+    /** It, or something in it, can match in more than one way (a quantifier or a `|`). */
+    ambiguous: boolean;
+  }
+  const stack: Group[] = [{ bars: 0, ambiguous: false }];
+  let choices = 1;
+  let unbounded = 0;
+  const anchored = source.startsWith('^') && !flags.includes('m');
+  const markAmbiguous = () => {
+    for (const g of stack) g.ambiguous = true;
+  };
+  // Reads a quantifier at `i` (after an atom); returns [index after it, kind].
+  const quantifier = (i: number): [number, 'none' | 'unbounded' | number] => {
+    const c = source[i];
+    let end = i + 1;
+    let kind: 'none' | 'unbounded' | number;
+    if (c === '*' || c === '+') kind = 'unbounded';
+    else if (c === '?') kind = 2;
+    else if (c === '{') {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i));
+      if (!m) return [i, 'none'];
+      end = i + m[0].length;
+      kind = m[2] === undefined ? 1 : m[3] === '' ? 'unbounded' : Number(m[3]) - Number(m[1]) + 1;
+    } else return [i, 'none'];
+    if (source[end] === '?') end++; // lazy
+    return [end, kind];
+  };
+  const apply = (kind: 'unbounded' | number, onGroup: Group | undefined): boolean => {
+    if (onGroup?.ambiguous) return false;
+    markAmbiguous();
+    if (kind === 'unbounded') unbounded++;
+    else choices *= Math.max(kind, 1);
+    return true;
+  };
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i]!;
+    let atomGroup: Group | undefined;
+    if (c === '\\') {
+      const next = source[i + 1] ?? '';
+      if (/[1-9k]/.test(next)) return false; // a backreference
+      i += 2;
+    } else if (c === '[') {
+      i++;
+      if (source[i] === '^') i++;
+      while (i < source.length && source[i] !== ']') i += source[i] === '\\' ? 2 : 1;
+      if (i >= source.length) return false;
+      i++;
+    } else if (c === '(') {
+      stack.push({ bars: 0, ambiguous: false });
+      i++;
+      if (source[i] === '?') {
+        const m = /^\?(?::|=|!|<=|<!|<[A-Za-z_]\w*>)/.exec(source.slice(i));
+        if (!m) return false;
+        i += m[0].length;
+      }
+      continue;
+    } else if (c === ')') {
+      if (stack.length < 2) return false;
+      atomGroup = stack.pop()!;
+      choices *= atomGroup.bars + 1;
+      if (atomGroup.ambiguous) stack[stack.length - 1]!.ambiguous = true;
+      i++;
+    } else if (c === '|') {
+      stack[stack.length - 1]!.bars++;
+      markAmbiguous();
+      i++;
+      continue;
+    } else if (c === '*' || c === '+' || c === '?' || c === '{') {
+      if (c !== '{') return false; // a quantifier with nothing to repeat
+      i++;
+    } else i++;
+    const [end, kind] = quantifier(i);
+    if (kind !== 'none' && !apply(kind, atomGroup)) return false;
+    i = end;
+    if (choices > BACKTRACKING_CHOICES_MAX) return false;
+  }
+  // A top-level `|` leaves every alternative but the first unanchored.
+  const top = stack[0]!;
+  return stack.length === 1 && choices * (top.bars + 1) <= BACKTRACKING_CHOICES_MAX && unbounded <= (anchored && top.bars === 0 ? 1 : 0);
+}
+
+function wrapBacktracking(source: string, re: RegExp): ApacheRegex {
+  const inPlace = runsInBoundedTime(re.source, re.flags);
+  const run = (subject: string): BacktrackingMatch | null => {
+    if (backtrackingExec && !inPlace) return backtrackingExec(re.source, re.flags, subject);
+    const m = re.exec(subject);
+    return m ? { match: Array.from(m, (x) => (x == null ? undefined : x)), groups: m.groups ? { ...m.groups } : undefined } : null;
+  };
+  return {
+    source,
+    engine: 'js',
+    mayBacktrack: true,
+    exec: (subject) => run(subject)?.match ?? null,
+    test: (subject) => run(subject) !== null,
+    groups: (subject) => run(subject)?.groups,
   };
 }
 
@@ -176,14 +308,22 @@ function posixClassProblem(p: string): string | undefined {
   return undefined;
 }
 
+/**
+ * AP_REG_EXTENDED with Apache's default DOTALL (ap_regcomp_default_cflags): `.` matches a
+ * newline; without MULTILINE, RE2's `$` matches only at the very end, as PCRE2's
+ * DOLLAR_ENDONLY does.
+ */
+const RE2JS_FLAGS = RE2JS.DOTALL;
+
 function compileUncached(pattern: string, icase: boolean): RegexCompileResult {
-  const flags = icase ? 'si' : 's';
   if (CLASS_ESCAPE_RANGE.test(pattern)) return { ok: false, reason: 'invalid range in character class' };
   const posix = posixClassProblem(pattern);
   if (posix !== undefined) return { ok: false, reason: posix };
   try {
-    return { ok: true, regex: wrap(pattern, 're2', new RE2(pattern, flags)) };
+    const re = RE2JS.compile(pattern, icase ? RE2JS_FLAGS | RE2JS.CASE_INSENSITIVE : RE2JS_FLAGS);
+    return { ok: true, regex: wrap(pattern, 're2', re) };
   } catch (re2Error) {
+    const re2Reason = (re2Error as Error).message.replace(/^error parsing regexp: /, '');
     const js = toJavaScript(pattern);
     if (js) {
       try {
@@ -194,8 +334,8 @@ function compileUncached(pattern: string, icase: boolean): RegexCompileResult {
       }
     }
     if (PCRE_ONLY.test(pattern)) {
-      return { ok: true, regex: undefined, unsupported: (re2Error as Error).message };
+      return { ok: true, regex: undefined, unsupported: re2Reason };
     }
-    return { ok: false, reason: (re2Error as Error).message };
+    return { ok: false, reason: re2Reason };
   }
 }

@@ -21,6 +21,7 @@ import { EMULATED_APACHE_VERSION } from '../grammar/host-config.js';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { Duplex as DuplexStream } from 'node:stream';
+import { installRegexMatchLimit, REGEX_MATCH_LIMIT_MS } from '../adapters/regex-match-limit.js';
 
 export interface HttpFrontOptions {
   site: SiteContext;
@@ -305,6 +306,16 @@ function directoriesOf(documentRoot: string, rawPath: string): string[] {
 /** Creates the server (not yet listening). */
 export function createHttpFront(opts: HttpFrontOptions): Server {
   const { site, logger } = opts;
+  // Backreferences and lookaround run on a backtracking engine: bounded, as PCRE2's match limit
+  // bounds them under ap_regexec (no match at the limit).
+  installRegexMatchLimit((e) =>
+    logger.warn(
+      { module: 'regex', pattern: e.source },
+      e.reason === 'limit'
+        ? `the pattern ${e.source} ran past the match limit (${REGEX_MATCH_LIMIT_MS} ms) on a ${e.subjectLength}-character subject and was taken as not matching, as Apache does at PCRE2's match limit; nested quantifiers with a backreference or lookaround backtrack without end: rewrite the pattern (e.g. [^/]+ for (.*)+)`
+        : `the pattern ${e.source} was not run on a ${e.subjectLength}-character subject (${e.reason}) and was taken as not matching`,
+    ),
+  );
   const limits = site.requestLimits;
   const timeouts = site.readTimeouts;
   const connections = new Map<Socket, Connection>();
