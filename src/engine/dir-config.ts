@@ -10,6 +10,9 @@ import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf, splitWords } from '../grammar/words.js';
 import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
 import { compileRewriteLevel, type RewriteConfig } from './rewrite.js';
+import { MODULE_DIRECTIVES, MODULES } from '../modules/index.js';
+import type { CompiledLine, ModuleDefinition } from '../modules/module.js';
+import { headersModule, type HeadersDirConfig } from '../modules/headers.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
 
@@ -56,7 +59,13 @@ const FCGID_AUTH_ROLE_OF: Readonly<Record<string, FcgidAuthRole>> = {
   authorizer: 'AUTHORIZER',
 };
 
-export interface DirConfig {
+export type { HeaderOp } from '../modules/headers.js';
+
+/**
+ * The merged per-directory configuration: the slices of the modules in `src/modules/`
+ * (each merged by its own `dirConfig.merge`) and the fields the legacy code below still keeps.
+ */
+export interface DirConfig extends HeadersDirConfig {
   /** Options bits in effect. */
   options: number;
   /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
@@ -100,10 +109,6 @@ export interface DirConfig {
   expires: { active: boolean; byType: ReadonlyMap<string, string>; default: string | undefined };
   /** mod_autoindex `IndexIgnore` patterns (accumulated). */
   indexIgnore: readonly string[];
-  /** mod_headers `Header` lines, parent first (all run; a later `set` wins). */
-  headers: readonly HeaderOp[];
-  /** mod_headers `RequestHeader` lines (they change what scripts see), parent first. */
-  requestHeaders: readonly HeaderOp[];
   /** mod_alias Redirect/RedirectMatch, child level first (the first match wins). */
   redirects: readonly RedirectRule[];
 }
@@ -188,18 +193,6 @@ export interface SetEnvIfRule {
   assignments: [string, string | undefined][];
 }
 
-/** One `Header` line. */
-export interface HeaderOp {
-  always: boolean;
-  action: 'set' | 'setifempty' | 'add' | 'append' | 'merge' | 'unset' | 'echo' | 'edit' | 'edit*' | 'note';
-  name: string;
-  value: string;
-  /** `env=VAR` / `env=!VAR` condition. */
-  env?: { name: string; negate: boolean };
-  /** `expr=…` condition (ap_expr). */
-  expr?: Expr;
-}
-
 /** One Redirect or RedirectMatch. */
 export interface RedirectRule {
   status: number;
@@ -225,8 +218,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   satisfyAny: false,
   serverSignature: 'off',
   fileETag: { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET },
-  headers: [],
-  requestHeaders: [],
+  ...headersModule.dirConfig!.empty,
   redirects: [],
   indexIgnore: [],
   limitRequestBody: 1024 * 1024 * 1024,
@@ -380,8 +372,8 @@ interface LevelPlan {
   compat: AccessCompat | undefined;
   files: FilesSection[];
   ifs: IfSection[];
-  headers: HeaderOp[];
-  requestHeaders: HeaderOp[];
+  /** What each module of `src/modules/` compiled from the level's lines, in order. */
+  moduleLines: Map<ModuleDefinition, CompiledLine[]>;
   setEnvIf: SetEnvIfRule[];
   redirects: RedirectRule[];
   /** The `Rewrite*` lines, for compileRewriteLevel. */
@@ -404,8 +396,7 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
     compat: undefined,
     files: [],
     ifs: [],
-    headers: [],
-    requestHeaders: [],
+    moduleLines: new Map(),
     setEnvIf: [],
     redirects: [],
     rewrite: [],
@@ -427,13 +418,18 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
       }
       continue;
     }
-    switch (n.key) {
-      case 'header':
-      case 'requestheader': {
-        const h = headerOp(n.rawArgs);
-        if (h) (n.key === 'header' ? plan.headers : plan.requestHeaders).push(h);
-        break;
+    const owned = MODULE_DIRECTIVES.get(n.key);
+    if (owned) {
+      // The directive's own compile, the one `check` ran; a refused line is not applied.
+      const { value } = owned.directive.compile({ words: splitWords(n.rawArgs).map((w) => w.value), rawArgs: n.rawArgs, kind: 'htaccess', overrideOpts: 0xffff, hasModule });
+      if (value !== undefined) {
+        let lines = plan.moduleLines.get(owned.module);
+        if (!lines) plan.moduleLines.set(owned.module, (lines = []));
+        lines.push({ key: n.key, value });
       }
+      continue;
+    }
+    switch (n.key) {
       case 'redirect':
       case 'redirecttemp':
       case 'redirectpermanent':
@@ -558,8 +554,13 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
   // quadratic, issue 14); maps this level changes are copied on first write.
   if (plan.files.length > 0) cfg.files = base.files.concat(plan.files);
   if (plan.ifs.length > 0) cfg.ifs = base.ifs.concat(plan.ifs);
-  if (plan.headers.length > 0) cfg.headers = base.headers.concat(plan.headers);
-  if (plan.requestHeaders.length > 0) cfg.requestHeaders = base.requestHeaders.concat(plan.requestHeaders);
+  // Each module merges its own slice (its merge_dir_config), in Apache's load order.
+  if (plan.moduleLines.size > 0) {
+    for (const module of MODULES) {
+      const lines = plan.moduleLines.get(module);
+      if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines));
+    }
+  }
   if (plan.setEnvIf.length > 0) cfg.setEnvIf = base.setEnvIf.concat(plan.setEnvIf);
   if (plan.redirects.length > 0) cfg.redirects = plan.redirects.concat(base.redirects);
   let setEnv: Map<string, string | undefined> | undefined;
@@ -761,38 +762,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
   cfg.extensions = ext;
   cfg.errorDocuments = errorDocs;
   return cfg;
-}
-
-function headerOp(rawArgs: string): HeaderOp | undefined {
-  const words = splitWords(rawArgs).map((w) => w.value);
-  let i = 0;
-  let always = false;
-  const first = words[0]?.toLowerCase();
-  if (first === 'always' || first === 'onsuccess') {
-    always = first === 'always';
-    i++;
-  }
-  const action = words[i++]?.toLowerCase() as HeaderOp['action'] | undefined;
-  const name = words[i++];
-  if (!action || !name) return undefined;
-  let value = '';
-  let envWord: string | undefined;
-  if (action === 'unset' || action === 'echo') envWord = words[i];
-  else {
-    value = words[i++] ?? '';
-    envWord = words[i];
-  }
-  const op: HeaderOp = { always, action, name: name.replace(/:.*$/, ''), value };
-  if (envWord && /^env=/i.test(envWord)) {
-    const v = envWord.slice(4);
-    op.env = v.startsWith('!') ? { name: v.slice(1), negate: true } : { name: v, negate: false };
-  } else if (envWord && /^expr=/i.test(envWord)) {
-    const parsed = parseApExpr(envWord.slice(5));
-    // One that does not parse made the file a 500 (validate.ts).
-    if (!parsed.ok) return undefined;
-    op.expr = parsed.expr;
-  }
-  return op;
 }
 
 function redirectRule(key: string, words: string[]): RedirectRule | undefined {

@@ -443,80 +443,6 @@ const satisfy: Validator = ({ words }) => {
   return undefined;
 };
 
-// --- mod_headers (header_cmd / header_inout_cmd) ---
-
-function headerDirective(isResponse: boolean): Validator {
-  return ({ rawArgs }) => {
-    let pos = 0;
-    const next = (): string => {
-      const w = getWordConf(rawArgs, pos);
-      pos = w.next;
-      return w.value;
-    };
-    const more = (): boolean => pos < rawArgs.length;
-    let action = next();
-    if (isResponse && (action.toLowerCase() === 'always' || action.toLowerCase() === 'onsuccess')) action = next();
-    const hdr = next();
-    const value = more() ? next() : undefined;
-    const subs = more() ? next() : undefined;
-    let envclause = more() ? next() : undefined;
-    const name = isResponse ? 'Header' : 'RequestHeader';
-    if (more()) return fail(`${name} has too many arguments`);
-    const a = action.toLowerCase();
-    const known = ['set', 'setifempty', 'add', 'append', 'merge', 'unset', 'echo', 'edit', 'edit*', 'note'];
-    if (!known.includes(a)) {
-      return fail("first argument must be 'add', 'set', 'setifempty', 'append', 'merge', 'unset', 'echo', 'note', 'edit', or 'edit*'.");
-    }
-    let val = value;
-    if (a === 'edit' || a === 'edit*') {
-      if (subs === undefined) return fail('Header edit requires a match and a substitution');
-      const r = regexFinding(val ?? '', false, 'Header edit regex could not be compiled');
-      if (r) return r;
-    } else {
-      if (envclause !== undefined) return fail('Too many arguments to directive');
-      envclause = subs;
-    }
-    if (a === 'unset') {
-      if (val !== undefined) {
-        if (envclause !== undefined) return fail('header unset takes two arguments');
-        envclause = val;
-        val = undefined;
-      }
-    } else if (a === 'echo') {
-      if (val !== undefined) {
-        if (envclause !== undefined) return fail('Header echo takes two arguments');
-        envclause = val;
-        val = undefined;
-      }
-      if (!isResponse) return fail('Header echo only valid on Header directives');
-      const r = regexFinding(hdr, false, 'Header echo regex could not be compiled');
-      if (r) return r;
-    } else if (val === undefined) {
-      return fail('Header requires three arguments');
-    }
-    if (envclause !== undefined) {
-      const e = envclause.toLowerCase();
-      if (e === 'early') return undefined;
-      if (e.startsWith('env=')) {
-        if (envclause.length === 4 || envclause === `${envclause.slice(0, 4)}!`) {
-          return fail('error: missing environment variable name. envclause should be in the form env=envar ');
-        }
-        return undefined;
-      }
-      if (e.startsWith('expr=')) {
-        const parsed = parseApExpr(envclause.slice(5));
-        return parsed.ok ? undefined : fail(`Can't parse envclause/expression: ${parsed.error}`, 'HT110');
-      }
-      return fail(`Unknown parameter: ${envclause}`);
-    }
-    if (val !== undefined) {
-      const bad = /%(?:\{[^}]*\})?([^{tDlibe%])/.exec(val.replace(/%%/g, ''));
-      if (bad && /%[a-zA-Z]/.test(bad[0])) return fail(`Unrecognized header format %${bad[1]}`);
-    }
-    return undefined;
-  };
-}
-
 // --- mod_alias (add_redirect_internal) ---
 
 function redirect(useRegex: boolean, fixedStatus?: number): Validator {
@@ -825,8 +751,6 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['rewriterule', rewriteRule],
   ['rewriteoptions', rewriteOptions],
   ['rewritebase', rewriteBase],
-  ['header', headerDirective(true)],
-  ['requestheader', headerDirective(false)],
   ['redirect', redirect(false)],
   ['redirectmatch', redirect(true)],
   ['redirecttemp', redirect(false, 302)],

@@ -21,6 +21,8 @@ import { EMULATED_APACHE_VERSION } from '../grammar/host-config.js';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { Duplex as DuplexStream } from 'node:stream';
+// Installs the directive registry (the modules' command tables) before any file is read.
+import '../modules/index.js';
 
 export interface HttpFrontOptions {
   site: SiteContext;

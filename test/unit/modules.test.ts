@@ -1,0 +1,71 @@
+/**
+ * The module layer: the registry is made of the modules' command tables, `check` and `serve`
+ * read a directive through the same compile, and a module's slice merges as Apache's
+ * merge_dir_config does.
+ */
+import { describe, expect, it } from 'vitest';
+import { allDirectives, lookupDirective } from '../../src/grammar/directive-registry.js';
+import { MODULES } from '../../src/modules/index.js';
+import { LEGACY_ROWS } from '../../src/modules/legacy.js';
+import { applyLevel, EMPTY_DIR_CONFIG } from '../../src/engine/dir-config.js';
+import { parseConfig } from '../../src/grammar/parser.js';
+import { hostFacts } from '../../src/grammar/host-config.js';
+import { validateNodes } from '../../src/grammar/validate.js';
+
+const loaded: ReadonlySet<string> = new Set(['core', 'headers', 'mime', 'env', 'setenvif', 'expires']);
+const host = hostFacts(loaded);
+
+function htaccess(text: string) {
+  return parseConfig(text, { file: '/site/.htaccess', kind: 'htaccess', host }).nodes;
+}
+
+describe('the directive registry', () => {
+  it('lists every directive of every module, defined once, with its compile', () => {
+    for (const module of MODULES) {
+      for (const d of module.directives) {
+        const spec = lookupDirective(d.name.toLowerCase());
+        expect(spec?.modules, d.name).toEqual([module.name]);
+        expect(spec?.compile, d.name).toBe(d.compile);
+        expect(spec?.emulated, d.name).toBe(d.parsedOnly !== true);
+      }
+    }
+    const legacyNames = new Set(LEGACY_ROWS.map((r) => r[0].toLowerCase()));
+    for (const module of MODULES) for (const d of module.directives) expect(legacyNames.has(d.name.toLowerCase()), d.name).toBe(false);
+    expect(allDirectives().length).toBe(LEGACY_ROWS.length + MODULES.reduce((n, m) => n + m.directives.length, 0));
+  });
+});
+
+describe('mod_headers through the module', () => {
+  const ctx = {
+    kind: 'htaccess' as const,
+    hasModule: (m: string) => loaded.has(m),
+    override: 0x1f,
+    overrideOpts: 0xffff,
+    overrideList: new Set<string>(),
+  };
+
+  it('check reports what the compile refuses, in Apache words, and serve leaves that line out', () => {
+    const nodes = htaccess('Header set X-A one\nHeader frobnicate X-B two\nRequestHeader echo X-C\nHeader always add X-D two\n');
+    const messages = validateNodes(nodes, ctx as Parameters<typeof validateNodes>[1]).map((d) => d.message);
+    expect(messages).toContain("first argument must be 'add', 'set', 'setifempty', 'append', 'merge', 'unset', 'echo', 'note', 'edit', or 'edit*'.");
+    expect(messages).toContain('Header echo only valid on Header directives');
+    const cfg = applyLevel(EMPTY_DIR_CONFIG, nodes, (m) => loaded.has(m));
+    expect(cfg.headers.map((h) => [h.action, h.name, h.always])).toEqual([
+      ['set', 'X-A', false],
+      ['add', 'X-D', true],
+    ]);
+    expect(cfg.requestHeaders).toEqual([]);
+  });
+
+  it('merges a child level after its parent (merge_headers_config)', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('Header set X-P p\nRequestHeader set X-Q q\n'), () => true);
+    const child = applyLevel(parent, htaccess('Header set X-C c\n'), () => true);
+    expect(child.headers.map((h) => h.name)).toEqual(['X-P', 'X-C']);
+    expect(child.requestHeaders).toBe(parent.requestHeaders);
+  });
+
+  it('checks the format tags of an edit in its substitution, not in its pattern', () => {
+    const messages = validateNodes(htaccess('Header edit X-A "%x" y\nHeader edit X-B a "%x"\n'), ctx as Parameters<typeof validateNodes>[1]).map((d) => d.message);
+    expect(messages).toEqual(['Unrecognized header format %x']);
+  });
+});
