@@ -28,6 +28,8 @@ export interface ApacheRegex {
   readonly mayBacktrack: boolean;
   /** Captures: index 0 is the whole match; unmatched groups are undefined. */
   exec(subject: string): (string | undefined)[] | null;
+  /** The first match with where it starts (ap_regexec's pmatch[0].rm_so), or null. */
+  match(subject: string): { index: number; captures: (string | undefined)[] } | null;
   test(subject: string): boolean;
   /** Named groups of the last successful exec (for `MATCH_<NAME>` variables). */
   groups(subject: string): Record<string, string | undefined> | undefined;
@@ -85,6 +87,10 @@ function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex
     exec(subject) {
       const m = re.exec(subject);
       return m ? Array.from(m, (x) => (x === undefined ? undefined : x)) : null;
+    },
+    match(subject) {
+      const m = re.exec(subject);
+      return m ? { index: m.index, captures: Array.from(m, (x) => (x === undefined ? undefined : x)) } : null;
     },
     test(subject) {
       return re.test(subject);

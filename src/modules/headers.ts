@@ -306,6 +306,52 @@ function hasToken(list: readonly string[], value: string): boolean {
 }
 
 /**
+ * `ap_pregsub` (server/util.c, regsub_core): `$0`..`$9` become the captures (an unmatched or
+ * empty one nothing), a backslash makes the next character literal.
+ */
+function pregsub(template: string, captures: readonly (string | undefined)[]): string {
+  let out = '';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i]!;
+    const d = template.charCodeAt(i + 1);
+    if (c === '$' && d >= 48 && d <= 57) {
+      out += captures[d - 48] ?? '';
+      i++;
+    } else if (c === '\\' && i + 1 < template.length) {
+      out += template[++i];
+    } else out += c;
+  }
+  return out;
+}
+
+/**
+ * `process_regexp`: the first match in `value` replaced by the substitution; for `edit*` the
+ * rest after it edited again as a string of its own (so `^` matches at its start, as Apache's
+ * recursion does). An empty match at the end of the rest stops the loop: Apache recurses on
+ * the same string forever there (a crash of its child), which an emulator must not copy.
+ */
+export function editHeaderValue(op: HeaderOp, value: string): string {
+  const regex = op.regex;
+  if (!regex) return value;
+  const substitution = op.value.replace(/%%/g, '%');
+  let out = '';
+  let rest = value;
+  for (;;) {
+    const m = regex.match(rest);
+    if (!m) return out + rest;
+    const whole = m.captures[0] ?? '';
+    out += rest.slice(0, m.index) + pregsub(substitution, m.captures);
+    const after = m.index + whole.length;
+    if (op.action !== 'edit*') return out + rest.slice(after);
+    if (whole.length === 0) {
+      if (after >= rest.length) return out;
+      out += rest[after];
+      rest = rest.slice(after + 1);
+    } else rest = rest.slice(after);
+  }
+}
+
+/**
  * `do_headers_fixup` over one table: the lines of the chosen kinds, in order, each under its
  * condition. The request headers their `expr=` conditions read (for Vary) come back.
  */
@@ -350,7 +396,18 @@ export function applyHeaderLines(
           if (v !== undefined && k === op.name.toLowerCase()) table.set(k, Array.isArray(v) ? v : [v]);
         }
         break;
-      default:
+      case 'edit':
+      case 'edit*':
+        // Each value edited, then the name unset and the results added back at the end.
+        if (list.length > 0) {
+          const edited = list.map((v) => editHeaderValue(op, v));
+          table.remove(op.name);
+          table.set(op.name, edited);
+        }
+        break;
+      case 'note':
+        // Copies the value into r->notes, which only a LogFormat `%{name}n` reads; htsandbox
+        // logs no such field, so the answer is all there is to see, and it is unchanged.
         break;
     }
   }
@@ -388,6 +445,13 @@ export function applyRequestHeaderLines(headers: [string, string][], ops: readon
       }
       case 'unset':
         out = out.filter(([n]) => n.toLowerCase() !== key);
+        break;
+      case 'edit':
+      case 'edit*':
+        if (idx !== -1) {
+          const edited = out.filter(([n]) => n.toLowerCase() === key).map(([n, v]): [string, string] => [n, editHeaderValue(op, v)]);
+          out = [...out.filter(([n]) => n.toLowerCase() !== key), ...edited];
+        }
         break;
       default:
         break;

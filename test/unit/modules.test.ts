@@ -11,6 +11,7 @@ import { applyLevel, EMPTY_DIR_CONFIG } from '../../src/engine/dir-config.js';
 import { parseConfig } from '../../src/grammar/parser.js';
 import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
+import { applyRequestHeaderLines, editHeaderValue } from '../../src/modules/headers.js';
 
 const loaded: ReadonlySet<string> = new Set(['core', 'headers', 'mime', 'env', 'setenvif', 'expires']);
 const host = hostFacts(loaded);
@@ -67,5 +68,37 @@ describe('mod_headers through the module', () => {
   it('checks the format tags of an edit in its substitution, not in its pattern', () => {
     const messages = validateNodes(htaccess('Header edit X-A "%x" y\nHeader edit X-B a "%x"\n'), ctx as Parameters<typeof validateNodes>[1]).map((d) => d.message);
     expect(messages).toEqual(['Unrecognized header format %x']);
+  });
+});
+
+describe('mod_headers edit (process_regexp)', () => {
+  const line = (text: string) => applyLevel(EMPTY_DIR_CONFIG, htaccess(text), () => true).headers[0]!;
+
+  it('edits the rest after a match as a string of its own, as Apache recurses', () => {
+    expect(editHeaderValue(line('Header edit* X "^a" "b"'), 'aaa')).toBe('bbb');
+    expect(editHeaderValue(line('Header edit X "^a" "b"'), 'aaa')).toBe('baa');
+    expect(editHeaderValue(line('Header edit X "(x)?(y)" "[$1|$2|$0]"'), 'ay')).toBe('a[|y|y]');
+  });
+
+  it('ends on patterns that match the empty string (Apache would recurse without end)', () => {
+    expect(editHeaderValue(line('Header edit* X "z*" "-"'), 'abc')).toBe('-a-b-c-');
+    expect(editHeaderValue(line('Header edit* X "$" "!"'), '')).toBe('!');
+  });
+
+  it('edits every value of a request header before a script sees it, and moves it last', () => {
+    const ops = applyLevel(EMPTY_DIR_CONFIG, htaccess('RequestHeader edit* X-A "o" "0"\n'), () => true).requestHeaders;
+    expect(
+      applyRequestHeaderLines(
+        [
+          ['X-A', 'foo'],
+          ['Host', 'h'],
+        ],
+        ops,
+        new Map(),
+      ),
+    ).toEqual([
+      ['Host', 'h'],
+      ['X-A', 'f00'],
+    ]);
   });
 });
