@@ -13,6 +13,7 @@ import { compileRewriteLevel, type RewriteConfig } from './rewrite.js';
 import { MODULE_DIRECTIVES, MODULES } from '../modules/index.js';
 import type { CompiledLine, ModuleDefinition } from '../modules/module.js';
 import { headersModule, type HeadersDirConfig } from '../modules/headers.js';
+import { expiresModule, type ExpiresDirConfig } from '../modules/expires.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
 
@@ -65,7 +66,7 @@ export type { HeaderOp } from '../modules/headers.js';
  * The merged per-directory configuration: the slices of the modules in `src/modules/`
  * (each merged by its own `dirConfig.merge`) and the fields the legacy code below still keeps.
  */
-export interface DirConfig extends HeadersDirConfig {
+export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig {
   /** Options bits in effect. */
   options: number;
   /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
@@ -105,8 +106,6 @@ export interface DirConfig extends HeadersDirConfig {
   setEnv: ReadonlyMap<string, string | undefined>;
   /** mod_setenvif rules, in order. */
   setEnvIf: readonly SetEnvIfRule[];
-  /** mod_expires. */
-  expires: { active: boolean; byType: ReadonlyMap<string, string>; default: string | undefined };
   /** mod_autoindex `IndexIgnore` patterns (accumulated). */
   indexIgnore: readonly string[];
   /** mod_alias Redirect/RedirectMatch, child level first (the first match wins). */
@@ -230,7 +229,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   rewrite: undefined,
   setEnv: new Map(),
   setEnvIf: [],
-  expires: { active: false, byType: new Map(), default: undefined },
+  ...expiresModule.dirConfig!.empty,
 };
 
 /**
@@ -564,7 +563,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
   if (plan.setEnvIf.length > 0) cfg.setEnvIf = base.setEnvIf.concat(plan.setEnvIf);
   if (plan.redirects.length > 0) cfg.redirects = plan.redirects.concat(base.redirects);
   let setEnv: Map<string, string | undefined> | undefined;
-  let expiresByType: Map<string, string> | undefined;
   let indexIgnore: string[] | undefined;
   let fcgidWrappers: Map<string, { argv: string[]; virtual: boolean }> | undefined;
   // The level's own FileETag lines, merged onto the parent's once they are all read.
@@ -652,20 +650,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
         for (const w of words) setEnv.set(w, undefined);
         break;
       }
-      case 'expiresactive':
-        cfg.expires = { ...cfg.expires, active: w0.toLowerCase() === 'on' };
-        break;
-      case 'expiresbytype': {
-        if (!expiresByType) {
-          expiresByType = new Map(base.expires.byType);
-          cfg.expires = { ...cfg.expires, byType: expiresByType };
-        }
-        expiresByType.set(w0.toLowerCase(), words[1] ?? '');
-        break;
-      }
-      case 'expiresdefault':
-        cfg.expires = { ...cfg.expires, default: w0 };
-        break;
       case 'authtype':
         cfg.auth = { ...cfg.auth, type: w0 };
         break;

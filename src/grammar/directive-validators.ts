@@ -492,48 +492,6 @@ function redirect(useRegex: boolean, fixedStatus?: number): Validator {
   };
 }
 
-// --- mod_expires (check_code) ---
-
-function expiresCode(code: string): string | undefined {
-  if (code.startsWith('A') || code.startsWith('M')) return undefined;
-  let pos = 0;
-  const next = (): string => {
-    const w = getWordConf(code, pos);
-    pos = w.next;
-    return w.value;
-  };
-  let word = next();
-  const lw = word.toLowerCase();
-  if (!(lw.startsWith('n') || lw.startsWith('a') || lw.startsWith('m')) || word === '') {
-    return `bad expires code, unrecognised <base> '${word}'`;
-  }
-  word = next();
-  if (word.toLowerCase().startsWith('p')) word = next();
-  while (word !== '') {
-    if (!/^\d/.test(word)) return `bad expires code, numeric value expected <num> '${word}'`;
-    word = next();
-    if (word === '') return 'bad expires code, missing <type>';
-    const t = word.toLowerCase();
-    const ok = t.startsWith('y') || t.startsWith('mo') || t.startsWith('w') || t.startsWith('d') || t.startsWith('h') || t.startsWith('mi') || t.startsWith('s');
-    if (!ok) return `bad expires code, unrecognised <type>'${word}'`;
-    word = next();
-  }
-  return undefined;
-}
-
-const expiresByType: Validator = ({ words }) => {
-  const [mime, code] = words as [string, string];
-  if (!mime.includes('/')) return fail('Invalid mimetype: should contain a slash');
-  const e = expiresCode(code);
-  return e ? fail(`'ExpiresByType ${mime} ${code}': ${e}`) : undefined;
-};
-
-const expiresDefault: Validator = ({ words }) => {
-  const code = words[0]!;
-  const e = expiresCode(code);
-  return e ? fail(`'ExpiresDefault ${code}': ${e}`) : undefined;
-};
-
 // --- mod_setenvif ---
 
 function setEnvIf(name: string, icase: boolean, browser: boolean): Validator {
@@ -755,8 +713,6 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['redirectmatch', redirect(true)],
   ['redirecttemp', redirect(false, 302)],
   ['redirectpermanent', redirect(false, 301)],
-  ['expiresbytype', expiresByType],
-  ['expiresdefault', expiresDefault],
   ['setenvif', setEnvIf('SetEnvIf', false, false)],
   ['setenvifnocase', setEnvIf('SetEnvIfNoCase', true, false)],
   ['browsermatch', setEnvIf('BrowserMatch', false, true)],

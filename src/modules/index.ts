@@ -6,12 +6,13 @@
  */
 import { installDirectiveTable, parseOverrideMask, type DirectiveSpec } from '../grammar/directive-registry.js';
 import { DIRECTIVE_VALIDATORS } from '../grammar/directive-validators.js';
+import { expiresModule } from './expires.js';
 import { headersModule } from './headers.js';
 import { LEGACY_EMULATED, LEGACY_ROWS } from './legacy.js';
 import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 
 /** The modules with a home of their own, in Apache's load order. */
-export const MODULES: readonly ModuleDefinition[] = [headersModule as ModuleDefinition];
+export const MODULES: readonly ModuleDefinition[] = [expiresModule as ModuleDefinition, headersModule as ModuleDefinition];
 
 /** A module's directive, by lower-cased name, with the module that defines it. */
 export interface ModuleDirective {

@@ -7,11 +7,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DirConfig } from '../engine/dir-config.js';
-import { parseExpiresCode } from '../grammar/expires-code.js';
 import type { ExprFacts } from '../grammar/ap-expr.js';
 import { applyHeaderLines, FieldTable, joinVary, staticHeaderPlan, varyNames, type HeaderOp, type HeaderTable, type HeaderTables } from '../modules/headers.js';
 
 export { FieldTable, joinVary, varyNames, type HeaderTable, type HeaderTables } from '../modules/headers.js';
+export { applyExpires } from '../modules/expires.js';
 
 /** The response itself as one table (where only one is in play). */
 export function responseTable(res: ServerResponse): HeaderTable {
@@ -90,37 +90,6 @@ export function applyHeaderOpsTo(
   exprFacts?: () => ExprFacts,
 ): string[] {
   return applyHeaderLines(table, req.headers, ops, which, env, exprFacts);
-}
-
-/**
- * mod_expires: `Expires` and a merged `Cache-Control: max-age` on a successful answer that has
- * no `Expires` yet (a script may set its own), by its media type or ExpiresDefault. `A` counts
- * from now, `M` from the file's modification time (`mtimeUs`; none, nothing is set).
- */
-export function applyExpires(table: HeaderTable, cfg: DirConfig, contentType: string | undefined, mtimeUs: bigint | undefined): void {
-  const e = cfg.expires;
-  if (!e.active || (e.byType.size === 0 && e.default === undefined)) return;
-  if (table.get('expires') !== undefined) return;
-  const bare = contentType?.split(';')[0]!.trim().toLowerCase();
-  let code: string | undefined;
-  if (bare) {
-    code = e.byType.get(bare) ?? e.byType.get(`${bare.split('/')[0]}/*`);
-  }
-  code ??= e.default;
-  if (code === undefined) return;
-  const parsed = parseExpiresCode(code);
-  if (!parsed) return;
-  const nowSec = Math.floor(Date.now() / 1000);
-  let baseSec = nowSec;
-  if (parsed.base === 'M') {
-    if (mtimeUs === undefined) return;
-    baseSec = Number(mtimeUs / 1_000_000n);
-  }
-  const expires = Math.max(baseSec + parsed.seconds, nowSec);
-  table.set('Expires', [new Date(expires * 1000).toUTCString()]);
-  const cc = table.get('cache-control');
-  const maxAge = `max-age=${expires - nowSec}`;
-  table.set('Cache-Control', [cc ? `${cc.join(', ')}, ${maxAge}` : maxAge]);
 }
 
 /**

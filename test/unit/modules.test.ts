@@ -102,3 +102,20 @@ describe('mod_headers edit (process_regexp)', () => {
     ]);
   });
 });
+
+describe('mod_expires through the module', () => {
+  it('merges as merge_expires_dir_configs: active and default replaced, by-type laid over', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('ExpiresActive On\nExpiresByType text/plain A60\nExpiresByType Image/PNG "access plus 1 day"\n'), () => true);
+    const child = applyLevel(parent, htaccess('ExpiresByType text/plain M5\nExpiresDefault "modification plus 2 minutes"\n'), () => true);
+    expect(child.expires.active).toBe(true);
+    expect([...child.expires.byType]).toEqual([
+      ['text/plain', { base: 'M', seconds: 5 }],
+      ['image/png', { base: 'A', seconds: 86400 }],
+    ]);
+    expect(child.expires.default).toEqual({ base: 'M', seconds: 120 });
+    expect(parent.expires.byType.get('text/plain')).toEqual({ base: 'A', seconds: 60 });
+    const off = applyLevel(child, htaccess('ExpiresActive Off\n'), () => true);
+    expect(off.expires.active).toBe(false);
+    expect(off.expires.byType).toBe(child.expires.byType);
+  });
+});
