@@ -14,6 +14,8 @@ import { MODULE_DIRECTIVES, MODULES } from '../modules/index.js';
 import type { CompiledLine, ModuleDefinition } from '../modules/module.js';
 import { headersModule, type HeadersDirConfig } from '../modules/headers.js';
 import { expiresModule, type ExpiresDirConfig } from '../modules/expires.js';
+import { envModule, type EnvDirConfig } from '../modules/env.js';
+import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
 
@@ -66,7 +68,7 @@ export type { HeaderOp } from '../modules/headers.js';
  * The merged per-directory configuration: the slices of the modules in `src/modules/`
  * (each merged by its own `dirConfig.merge`) and the fields the legacy code below still keeps.
  */
-export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig {
+export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig {
   /** Options bits in effect. */
   options: number;
   /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
@@ -102,10 +104,6 @@ export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig {
   limitRequestBody: number;
   /** RLimitCPU / RLimitMEM / RLimitNPROC as written (core_dir_config's limit_*; the nearest level wins). */
   rlimits: RLimitDirectives;
-  /** mod_env: variables set (value) or unset (undefined) for this request, in order. */
-  setEnv: ReadonlyMap<string, string | undefined>;
-  /** mod_setenvif rules, in order. */
-  setEnvIf: readonly SetEnvIfRule[];
   /** mod_autoindex `IndexIgnore` patterns (accumulated). */
   indexIgnore: readonly string[];
   /** mod_alias Redirect/RedirectMatch, child level first (the first match wins). */
@@ -183,14 +181,7 @@ export function fileETagValue(cfg: DirConfig, entry: { size: number; mtimeUs: bi
   return `"${parts.join('-')}"`;
 }
 
-/** One `SetEnvIf`/`SetEnvIfNoCase`/`BrowserMatch` line. */
-export interface SetEnvIfRule {
-  /** Request attribute: a header name, or Remote_Addr, Request_URI, Request_Method … */
-  attribute: string;
-  regex: ApacheRegex;
-  /** `[name, value]`; value undefined means `!name` (unset). */
-  assignments: [string, string | undefined][];
-}
+export type { SetEnvIfRule } from '../modules/setenvif.js';
 
 /** One Redirect or RedirectMatch. */
 export interface RedirectRule {
@@ -227,8 +218,8 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   fcgidWrappers: new Map(),
   fcgidMultiplex: false,
   rewrite: undefined,
-  setEnv: new Map(),
-  setEnvIf: [],
+  ...envModule.dirConfig!.empty,
+  ...setEnvIfModule.dirConfig!.empty,
   ...expiresModule.dirConfig!.empty,
 };
 
@@ -373,7 +364,6 @@ interface LevelPlan {
   ifs: IfSection[];
   /** What each module of `src/modules/` compiled from the level's lines, in order. */
   moduleLines: Map<ModuleDefinition, CompiledLine[]>;
-  setEnvIf: SetEnvIfRule[];
   redirects: RedirectRule[];
   /** The `Rewrite*` lines, for compileRewriteLevel. */
   rewrite: ConfigNode[];
@@ -396,7 +386,6 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
     files: [],
     ifs: [],
     moduleLines: new Map(),
-    setEnvIf: [],
     redirects: [],
     rewrite: [],
   };
@@ -440,17 +429,6 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
         if (r) plan.redirects.push(r);
         break;
       }
-      case 'setenvif':
-      case 'setenvifnocase':
-      case 'browsermatch':
-      case 'browsermatchnocase': {
-        const r = setEnvIfRule(
-          n.key,
-          n.args.map((a) => a.value),
-        );
-        if (r) plan.setEnvIf.push(r);
-        break;
-      }
       case 'order': {
         plan.compat ??= { order: 'deny,allow', allow: [], deny: [] };
         plan.compat.order = (n.args[0]?.value ?? '').toLowerCase() as AccessCompat['order'];
@@ -491,20 +469,6 @@ export function* prepareLevelSteps(levelNodes: readonly ConfigNode[], hasModule:
     for (const f of plan.files) todo.push(f.nodes);
     for (const i of plan.ifs) todo.push(i.nodes);
   }
-}
-
-function setEnvIfRule(key: string, words: string[]): SetEnvIfRule | undefined {
-  const browser = key.startsWith('browsermatch');
-  const attribute = browser ? 'User-Agent' : (words[0] ?? '');
-  const pattern = browser ? (words[0] ?? '') : (words[1] ?? '');
-  const r = compileApacheRegex(pattern, key.endsWith('nocase'));
-  if (!r.ok || !r.regex) return undefined;
-  const assignments: [string, string | undefined][] = words.slice(browser ? 1 : 2).map((a) => {
-    if (a.startsWith('!')) return [a.slice(1), undefined];
-    const eq = a.indexOf('=');
-    return eq === -1 ? [a, '1'] : [a.slice(0, eq), a.slice(eq + 1)];
-  });
-  return { attribute, regex: r.regex, assignments };
 }
 
 const levelMemo = new WeakMap<DirConfig, WeakMap<readonly ConfigNode[], Map<string, DirConfig>>>();
@@ -560,9 +524,7 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
       if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines));
     }
   }
-  if (plan.setEnvIf.length > 0) cfg.setEnvIf = base.setEnvIf.concat(plan.setEnvIf);
   if (plan.redirects.length > 0) cfg.redirects = plan.redirects.concat(base.redirects);
-  let setEnv: Map<string, string | undefined> | undefined;
   let indexIgnore: string[] | undefined;
   let fcgidWrappers: Map<string, { argv: string[]; virtual: boolean }> | undefined;
   // The level's own FileETag lines, merged onto the parent's once they are all read.
@@ -641,15 +603,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
       case 'satisfy':
         cfg.satisfyAny = w0.toLowerCase() === 'any';
         break;
-      case 'setenv': {
-        (setEnv ??= new Map(base.setEnv)).set(w0, words[1] ?? '');
-        break;
-      }
-      case 'unsetenv': {
-        setEnv ??= new Map(base.setEnv);
-        for (const w of words) setEnv.set(w, undefined);
-        break;
-      }
       case 'authtype':
         cfg.auth = { ...cfg.auth, type: w0 };
         break;
@@ -739,7 +692,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
     else delete info[r.field];
     ext.set(key, info);
   }
-  if (setEnv) cfg.setEnv = setEnv;
   if (indexIgnore) cfg.indexIgnore = indexIgnore;
   if (fcgidWrappers) cfg.fcgidWrappers = fcgidWrappers;
   if (fileETag) cfg.fileETag = mergeFileETag(base.fileETag, fileETag);

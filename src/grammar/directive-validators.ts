@@ -492,23 +492,6 @@ function redirect(useRegex: boolean, fixedStatus?: number): Validator {
   };
 }
 
-// --- mod_setenvif ---
-
-function setEnvIf(name: string, icase: boolean, browser: boolean): Validator {
-  return ({ rawArgs }) => {
-    const words = splitWords(rawArgs).map((w) => w.value);
-    let i = 0;
-    if (!browser) {
-      const field = words[i++];
-      if (field === undefined || field === '') return fail(`Missing header-field name for ${name}`);
-    }
-    const regex = words[i++];
-    if (regex === undefined || regex === '') return fail(`Missing regular expression for ${name}`);
-    if (words.length <= i) return fail(`Missing envariable expression for ${name}`);
-    return regexFinding(regex, icase, `${name} regex could not be compiled.`);
-  };
-}
-
 // --- core ---
 
 const STATUS_CODES_FOR_ERRORDOCUMENT = HTTP_STATUS_REASONS;
@@ -713,10 +696,6 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['redirectmatch', redirect(true)],
   ['redirecttemp', redirect(false, 302)],
   ['redirectpermanent', redirect(false, 301)],
-  ['setenvif', setEnvIf('SetEnvIf', false, false)],
-  ['setenvifnocase', setEnvIf('SetEnvIfNoCase', true, false)],
-  ['browsermatch', setEnvIf('BrowserMatch', false, true)],
-  ['browsermatchnocase', setEnvIf('BrowserMatchNoCase', true, true)],
   ['errordocument', errorDocument],
   ['acceptpathinfo', acceptPathInfo],
   ['serversignature', serverSignature],

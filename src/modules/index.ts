@@ -6,13 +6,20 @@
  */
 import { installDirectiveTable, parseOverrideMask, type DirectiveSpec } from '../grammar/directive-registry.js';
 import { DIRECTIVE_VALIDATORS } from '../grammar/directive-validators.js';
+import { envModule } from './env.js';
 import { expiresModule } from './expires.js';
 import { headersModule } from './headers.js';
+import { setEnvIfModule } from './setenvif.js';
 import { LEGACY_EMULATED, LEGACY_ROWS } from './legacy.js';
 import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 
 /** The modules with a home of their own, in Apache's load order. */
-export const MODULES: readonly ModuleDefinition[] = [expiresModule as ModuleDefinition, headersModule as ModuleDefinition];
+export const MODULES: readonly ModuleDefinition[] = [
+  envModule as ModuleDefinition,
+  expiresModule as ModuleDefinition,
+  headersModule as ModuleDefinition,
+  setEnvIfModule as ModuleDefinition,
+];
 
 /** A module's directive, by lower-cased name, with the module that defines it. */
 export interface ModuleDirective {

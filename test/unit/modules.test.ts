@@ -119,3 +119,36 @@ describe('mod_expires through the module', () => {
     expect(off.expires.byType).toBe(child.expires.byType);
   });
 });
+
+describe('mod_env and mod_setenvif through their modules', () => {
+  it('lays a level’s SetEnv/UnsetEnv over the parent’s in order (merge_env_dir_configs)', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('SetEnv A 1\nSetEnv B\n'), () => true);
+    const child = applyLevel(parent, htaccess('SetEnv C 3\nUnsetEnv C A\nUnsetEnv B\nSetEnv B 2\nPassEnv PATH\n'), () => true);
+    expect([...child.setEnv]).toEqual([
+      ['A', undefined],
+      ['B', '2'],
+      ['C', undefined],
+    ]);
+    expect([...parent.setEnv]).toEqual([
+      ['A', '1'],
+      ['B', ''],
+    ]);
+  });
+
+  it('appends the level’s rules; a refused line is left out', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('BrowserMatchNoCase ^curl IS_CURL !OTHER\n'), () => true);
+    const child = applyLevel(parent, htaccess('SetEnvIf Request_URI "\\.png$" PNG=yes\nSetEnvIf X-Only-Two "("\n'), () => true);
+    expect(child.setEnvIf.map((r) => [r.attribute, r.regex.source, r.assignments])).toEqual([
+      [
+        'User-Agent',
+        '^curl',
+        [
+          ['IS_CURL', '1'],
+          ['OTHER', undefined],
+        ],
+      ],
+      ['Request_URI', '\\.png$', [['PNG', 'yes']]],
+    ]);
+    expect(child.setEnvIf[0]!.regex.test('CURL/8')).toBe(true);
+  });
+});
