@@ -15,6 +15,7 @@ import type { CompiledLine, ModuleDefinition } from '../modules/module.js';
 import { headersModule, type HeadersDirConfig } from '../modules/headers.js';
 import { expiresModule, type ExpiresDirConfig } from '../modules/expires.js';
 import { envModule, type EnvDirConfig } from '../modules/env.js';
+import { aliasModule, type AliasDirConfig } from '../modules/alias.js';
 import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
@@ -68,7 +69,7 @@ export type { HeaderOp } from '../modules/headers.js';
  * The merged per-directory configuration: the slices of the modules in `src/modules/`
  * (each merged by its own `dirConfig.merge`) and the fields the legacy code below still keeps.
  */
-export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig {
+export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig, AliasDirConfig {
   /** Options bits in effect. */
   options: number;
   /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
@@ -106,8 +107,6 @@ export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirCon
   rlimits: RLimitDirectives;
   /** mod_autoindex `IndexIgnore` patterns (accumulated). */
   indexIgnore: readonly string[];
-  /** mod_alias Redirect/RedirectMatch, child level first (the first match wins). */
-  redirects: readonly RedirectRule[];
 }
 
 /** http_core.h's etag_components_t bits. */
@@ -183,13 +182,7 @@ export function fileETagValue(cfg: DirConfig, entry: { size: number; mtimeUs: bi
 
 export type { SetEnvIfRule } from '../modules/setenvif.js';
 
-/** One Redirect or RedirectMatch. */
-export interface RedirectRule {
-  status: number;
-  /** URL-path prefix (Redirect) or regex (RedirectMatch). */
-  match: { kind: 'prefix'; path: string } | { kind: 'regex'; regex: ApacheRegex } | { kind: 'all' };
-  target: string | undefined;
-}
+export type { RedirectRule } from '../modules/alias.js';
 
 export const EMPTY_DIR_CONFIG: DirConfig = {
   options: OPT_SYM_LINKS,
@@ -209,7 +202,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   serverSignature: 'off',
   fileETag: { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET },
   ...headersModule.dirConfig!.empty,
-  redirects: [],
+  ...aliasModule.dirConfig!.empty,
   indexIgnore: [],
   limitRequestBody: 1024 * 1024 * 1024,
   rlimits: {},
@@ -364,7 +357,6 @@ interface LevelPlan {
   ifs: IfSection[];
   /** What each module of `src/modules/` compiled from the level's lines, in order. */
   moduleLines: Map<ModuleDefinition, CompiledLine[]>;
-  redirects: RedirectRule[];
   /** The `Rewrite*` lines, for compileRewriteLevel. */
   rewrite: ConfigNode[];
 }
@@ -386,7 +378,6 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
     files: [],
     ifs: [],
     moduleLines: new Map(),
-    redirects: [],
     rewrite: [],
   };
   yield;
@@ -418,17 +409,6 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
       continue;
     }
     switch (n.key) {
-      case 'redirect':
-      case 'redirecttemp':
-      case 'redirectpermanent':
-      case 'redirectmatch': {
-        const r = redirectRule(
-          n.key,
-          n.args.map((a) => a.value),
-        );
-        if (r) plan.redirects.push(r);
-        break;
-      }
       case 'order': {
         plan.compat ??= { order: 'deny,allow', allow: [], deny: [] };
         plan.compat.order = (n.args[0]?.value ?? '').toLowerCase() as AccessCompat['order'];
@@ -524,7 +504,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
       if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines));
     }
   }
-  if (plan.redirects.length > 0) cfg.redirects = plan.redirects.concat(base.redirects);
   let indexIgnore: string[] | undefined;
   let fcgidWrappers: Map<string, { argv: string[]; virtual: boolean }> | undefined;
   // The level's own FileETag lines, merged onto the parent's once they are all read.
@@ -698,32 +677,4 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
   cfg.extensions = ext;
   cfg.errorDocuments = errorDocs;
   return cfg;
-}
-
-function redirectRule(key: string, words: string[]): RedirectRule | undefined {
-  let status = key === 'redirectpermanent' ? 301 : 302;
-  let args = words;
-  if (key === 'redirect' || key === 'redirectmatch') {
-    const f = (words[0] ?? '').toLowerCase();
-    const known: Record<string, number> = { permanent: 301, temp: 302, seeother: 303, gone: 410 };
-    if (known[f] !== undefined) {
-      status = known[f]!;
-      args = words.slice(1);
-    } else if (/^\d/.test(f)) {
-      status = Number.parseInt(f, 10);
-      args = words.slice(1);
-    }
-  }
-  const [from, to] = args;
-  if (from === undefined) return { status, match: { kind: 'all' }, target: undefined };
-  if (key === 'redirectmatch') {
-    const r = compileApacheRegex(from);
-    if (!r.ok || !r.regex) return undefined;
-    return { status, match: { kind: 'regex', regex: r.regex }, target: to };
-  }
-  if (to === undefined && status >= 300 && status < 400) {
-    // dir-context expression form: every request here goes to that URL
-    return { status, match: { kind: 'all' }, target: from };
-  }
-  return { status, match: { kind: 'prefix', path: from }, target: to };
 }

@@ -34,7 +34,7 @@ type Validator = (input: ValidatorInput) => ValidatorFinding | ValidatorFinding[
 const fail = (message: string, code: ErrorCode = 'HT105', hint?: string): ValidatorFinding => (hint === undefined ? { code, message } : { code, message, hint });
 
 /** PCRE compile check shared by every regex-taking directive. */
-function regexFinding(pattern: string, icase: boolean, onError: string): ValidatorFinding | undefined {
+export function regexFinding(pattern: string, icase: boolean, onError: string): ValidatorFinding | undefined {
   const r = compileApacheRegex(pattern, icase);
   if (!r.ok) return fail(onError, 'HT106', `The pattern does not compile: ${r.reason}.`);
   if (r.regex === undefined) {
@@ -443,55 +443,6 @@ const satisfy: Validator = ({ words }) => {
   return undefined;
 };
 
-// --- mod_alias (add_redirect_internal) ---
-
-function redirect(useRegex: boolean, fixedStatus?: number): Validator {
-  return ({ words, kind }) => {
-    let [arg1, arg2, arg3] = words as [string, string | undefined, string | undefined];
-    if (fixedStatus !== undefined) {
-      arg3 = arg2;
-      arg2 = arg1;
-      arg1 = String(fixedStatus);
-    }
-    let status = 302;
-    let grok = 1;
-    const l = arg1.toLowerCase();
-    if (l === 'permanent') status = 301;
-    else if (l === 'temp') status = 302;
-    else if (l === 'seeother') status = 303;
-    else if (l === 'gone') {
-      status = 410;
-      grok = -1;
-    } else if (/^\d/.test(arg1)) {
-      status = Number.parseInt(arg1, 10);
-      if (!isRedirect(status)) grok = -1;
-    } else grok = 0;
-    if (arg3 !== undefined && grok === 0) return fail('Redirect: invalid first argument (of three)');
-    const dirContext = kind === 'htaccess';
-    if (dirContext && ((grok > 0 && arg2 !== undefined && arg3 === undefined) || (grok === 0 && arg2 === undefined))) {
-      return undefined; // the expression form: every request here goes to that URL
-    }
-    if (dirContext && grok < 0 && arg2 === undefined) return undefined;
-    let fake = arg2;
-    let url = arg3;
-    if (arg3 === undefined && grok === 0) {
-      fake = arg1;
-      url = arg2;
-    }
-    if (useRegex && fake !== undefined) {
-      const r = regexFinding(fake, false, 'Regular expression could not be compiled.');
-      if (r) return r;
-    }
-    if (isRedirect(status)) {
-      if (url === undefined) return fail('URL to redirect to is missing');
-      if (!useRegex && !isUrl(url) && !url.startsWith('/')) return fail('Redirect to non-URL');
-    } else if (url !== undefined) {
-      return fail('Redirect URL not valid for this status');
-    }
-    return undefined;
-  };
-}
-
 // --- core ---
 
 const STATUS_CODES_FOR_ERRORDOCUMENT = HTTP_STATUS_REASONS;
@@ -692,10 +643,6 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['rewriterule', rewriteRule],
   ['rewriteoptions', rewriteOptions],
   ['rewritebase', rewriteBase],
-  ['redirect', redirect(false)],
-  ['redirectmatch', redirect(true)],
-  ['redirecttemp', redirect(false, 302)],
-  ['redirectpermanent', redirect(false, 301)],
   ['errordocument', errorDocument],
   ['acceptpathinfo', acceptPathInfo],
   ['serversignature', serverSignature],

@@ -6,6 +6,7 @@
  */
 import { installDirectiveTable, parseOverrideMask, type DirectiveSpec } from '../grammar/directive-registry.js';
 import { DIRECTIVE_VALIDATORS } from '../grammar/directive-validators.js';
+import { aliasModule } from './alias.js';
 import { envModule } from './env.js';
 import { expiresModule } from './expires.js';
 import { headersModule } from './headers.js';
@@ -15,6 +16,7 @@ import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 
 /** The modules with a home of their own, in Apache's load order. */
 export const MODULES: readonly ModuleDefinition[] = [
+  aliasModule as ModuleDefinition,
   envModule as ModuleDefinition,
   expiresModule as ModuleDefinition,
   headersModule as ModuleDefinition,

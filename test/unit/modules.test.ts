@@ -152,3 +152,15 @@ describe('mod_env and mod_setenvif through their modules', () => {
     expect(child.setEnvIf[0]!.regex.test('CURL/8')).toBe(true);
   });
 });
+
+describe('mod_alias through its module', () => {
+  it('puts a level’s redirects before the parent’s (merge_alias_dir_config) and drops refused ones', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('Redirect /old http://example.test/new\n'), () => true);
+    const child = applyLevel(parent, htaccess('RedirectMatch 301 "^/a(.*)" /b$1\nRedirect 410 /gone\nRedirect bogus /x /y\n'), () => true);
+    expect(child.redirects.map((r) => [r.status, r.match.kind, r.target])).toEqual([
+      [301, 'regex', '/b$1'],
+      [410, 'prefix', undefined],
+      [302, 'prefix', 'http://example.test/new'],
+    ]);
+  });
+});
