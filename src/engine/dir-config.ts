@@ -16,6 +16,7 @@ import { headersModule, type HeadersDirConfig } from '../modules/headers.js';
 import { expiresModule, type ExpiresDirConfig } from '../modules/expires.js';
 import { envModule, type EnvDirConfig } from '../modules/env.js';
 import { aliasModule, type AliasDirConfig } from '../modules/alias.js';
+import { mimeModule, type MimeDirConfig } from '../modules/mime.js';
 import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
@@ -32,13 +33,7 @@ export interface AccessCompat {
   deny: string[];
 }
 
-/** What mod_mime knows about one extension. */
-export interface ExtensionInfo {
-  type?: string;
-  handler?: string;
-  charset?: string;
-  encoding?: string;
-}
+export type { ExtensionInfo } from '../modules/mime.js';
 
 /** `ErrorDocument`, classified as `set_error_document` does (after quote removal). */
 export type ErrorDocument = { kind: 'message' | 'local' | 'url'; value: string };
@@ -69,13 +64,12 @@ export type { HeaderOp } from '../modules/headers.js';
  * The merged per-directory configuration: the slices of the modules in `src/modules/`
  * (each merged by its own `dirConfig.merge`) and the fields the legacy code below still keeps.
  */
-export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig, AliasDirConfig {
+export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig, AliasDirConfig, MimeDirConfig {
   /** Options bits in effect. */
   options: number;
   /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
   setHandler: string | undefined;
   forceType: string | undefined;
-  extensions: ReadonlyMap<string, ExtensionInfo>;
   addDefaultCharset: string | undefined;
   directoryIndex: readonly string[];
   directorySlash: boolean;
@@ -188,7 +182,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   options: OPT_SYM_LINKS,
   setHandler: undefined,
   forceType: undefined,
-  extensions: new Map(),
+  ...mimeModule.dirConfig!.empty,
   addDefaultCharset: undefined,
   directoryIndex: ['index.html'],
   directorySlash: true,
@@ -484,13 +478,7 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
     const rw = compileRewriteLevel(plan.rewrite, levelDir, base.rewrite);
     if (rw) cfg.rewrite = rw;
   }
-  const ext = new Map(base.extensions);
   const errorDocs = new Map(base.errorDocuments);
-  const removals: { field: keyof ExtensionInfo; ext: string }[] = [];
-  const setExt = (e: string, field: keyof ExtensionInfo, value: string): void => {
-    const key = e.replace(/^\./, '').toLowerCase();
-    ext.set(key, { ...ext.get(key), [field]: value });
-  };
   if (plan.authz.length > 0) cfg.authz = { kind: 'group', op: 'any', rules: plan.authz };
   if (plan.compat) cfg.accessCompat = plan.compat;
   // What the level appends is joined once (a copy per line made a 20,000-line file
@@ -528,30 +516,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
         break;
       case 'forcetype':
         cfg.forceType = w0.toLowerCase();
-        break;
-      case 'addtype':
-        for (const e of words.slice(1)) setExt(e, 'type', w0.toLowerCase());
-        break;
-      case 'addhandler':
-        for (const e of words.slice(1)) setExt(e, 'handler', w0.toLowerCase());
-        break;
-      case 'addcharset':
-        for (const e of words.slice(1)) setExt(e, 'charset', w0.toLowerCase());
-        break;
-      case 'addencoding':
-        for (const e of words.slice(1)) setExt(e, 'encoding', w0.toLowerCase());
-        break;
-      case 'removehandler':
-        for (const e of words) removals.push({ field: 'handler', ext: e });
-        break;
-      case 'removetype':
-        for (const e of words) removals.push({ field: 'type', ext: e });
-        break;
-      case 'removecharset':
-        for (const e of words) removals.push({ field: 'charset', ext: e });
-        break;
-      case 'removeencoding':
-        for (const e of words) removals.push({ field: 'encoding', ext: e });
         break;
       case 'adddefaultcharset': {
         const l = w0.toLowerCase();
@@ -663,18 +627,9 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
         break;
     }
   }
-  // RemoveX at a level undoes what it inherited for that extension (mod_mime's merge).
-  for (const r of removals) {
-    const key = r.ext.replace(/^\./, '').toLowerCase();
-    const info = { ...ext.get(key) };
-    if (r.field === 'type') info.type = '';
-    else delete info[r.field];
-    ext.set(key, info);
-  }
   if (indexIgnore) cfg.indexIgnore = indexIgnore;
   if (fcgidWrappers) cfg.fcgidWrappers = fcgidWrappers;
   if (fileETag) cfg.fileETag = mergeFileETag(base.fileETag, fileETag);
-  cfg.extensions = ext;
   cfg.errorDocuments = errorDocs;
   return cfg;
 }

@@ -592,7 +592,7 @@ const require: Validator = ({ rawArgs, hasModule }) => {
  * A handler no loaded module provides is not an error for Apache: core's default handler sends
  * the file as it is — a script's source goes out as text. Said once per line.
  */
-function handlerFinding(handler: string, hasModule: (id: string) => boolean): ValidatorFinding | undefined {
+export function handlerFinding(handler: string, hasModule: (id: string) => boolean): ValidatorFinding | undefined {
   const proxy = parseProxyHandler(handler);
   if (proxy !== undefined) {
     if ('error' in proxy) return { code: 'HT207', message: proxy.error };
@@ -623,7 +623,6 @@ function handlerFinding(handler: string, hasModule: (id: string) => boolean): Va
 }
 
 const setHandler: Validator = ({ words, hasModule }) => (words[0] === undefined ? undefined : handlerFinding(words[0], hasModule));
-const addHandler: Validator = ({ words, hasModule }) => (words[0] === undefined || words.length < 2 ? undefined : handlerFinding(words[0], hasModule));
 
 const errorDirective: Validator = ({ rawArgs }) => {
   // Only the surrounding quotes go; escapes inside stay as written.
@@ -656,5 +655,4 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['filterprovider', filterProvider],
   ['error', errorDirective],
   ['sethandler', setHandler],
-  ['addhandler', addHandler],
 ]);

@@ -10,6 +10,7 @@ import { aliasModule } from './alias.js';
 import { envModule } from './env.js';
 import { expiresModule } from './expires.js';
 import { headersModule } from './headers.js';
+import { mimeModule } from './mime.js';
 import { setEnvIfModule } from './setenvif.js';
 import { LEGACY_EMULATED, LEGACY_ROWS } from './legacy.js';
 import type { DirectiveDefinition, ModuleDefinition } from './module.js';
@@ -20,6 +21,7 @@ export const MODULES: readonly ModuleDefinition[] = [
   envModule as ModuleDefinition,
   expiresModule as ModuleDefinition,
   headersModule as ModuleDefinition,
+  mimeModule as ModuleDefinition,
   setEnvIfModule as ModuleDefinition,
 ];
 

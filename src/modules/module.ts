@@ -50,8 +50,9 @@ export interface DirConfigSlice<S extends object> {
 
 /**
  * The request phases and filters a module hooks, by Apache's names (`ap_hook_*`,
- * `ap_register_output_filter`). Each names the exported function that does the work; callers
- * import that function directly, so no phase pays for a lookup.
+ * `ap_register_output_filter`). Each names the function that does the work: exported by the
+ * module file, or, while it still reads the engine's request facts, by src/engine/resolve.ts.
+ * Callers import that function directly, so no phase pays for a lookup.
  */
 export type HookName =
   | 'post_read_request'

@@ -164,3 +164,14 @@ describe('mod_alias through its module', () => {
     ]);
   });
 });
+
+describe('mod_mime through its module', () => {
+  it('lays a level’s extensions over the parent’s; Remove… undoes the field, even one the level added', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('AddType Text/X-Foo .foo bar\nAddHandler cgi-script .foo\nAddCharset UTF-8 .foo\n'), () => true);
+    const child = applyLevel(parent, htaccess('RemoveHandler .FOO\nAddEncoding x-gzip foo\nAddType text/plain .baz\nRemoveType baz\n'), () => true);
+    expect(parent.extensions.get('foo')).toEqual({ type: 'text/x-foo', handler: 'cgi-script', charset: 'utf-8' });
+    expect(child.extensions.get('foo')).toEqual({ type: 'text/x-foo', charset: 'utf-8', encoding: 'x-gzip' });
+    expect(child.extensions.get('bar')).toEqual({ type: 'text/x-foo' });
+    expect(child.extensions.get('baz')).toEqual({ type: '' });
+  });
+});
