@@ -17,6 +17,7 @@ import { expiresModule, type ExpiresDirConfig } from '../modules/expires.js';
 import { envModule, type EnvDirConfig } from '../modules/env.js';
 import { aliasModule, type AliasDirConfig } from '../modules/alias.js';
 import { mimeModule, type MimeDirConfig } from '../modules/mime.js';
+import { dirModule, type DirDirConfig } from '../modules/dir.js';
 import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
@@ -64,15 +65,13 @@ export type { HeaderOp } from '../modules/headers.js';
  * The merged per-directory configuration: the slices of the modules in `src/modules/`
  * (each merged by its own `dirConfig.merge`) and the fields the legacy code below still keeps.
  */
-export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig, AliasDirConfig, MimeDirConfig {
+export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig, AliasDirConfig, MimeDirConfig, DirDirConfig {
   /** Options bits in effect. */
   options: number;
   /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
   setHandler: string | undefined;
   forceType: string | undefined;
   addDefaultCharset: string | undefined;
-  directoryIndex: readonly string[];
-  directorySlash: boolean;
   acceptPathInfo: 'on' | 'off' | 'default';
   errorDocuments: ReadonlyMap<number, ErrorDocument>;
   files: readonly FilesSection[];
@@ -184,8 +183,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   forceType: undefined,
   ...mimeModule.dirConfig!.empty,
   addDefaultCharset: undefined,
-  directoryIndex: ['index.html'],
-  directorySlash: true,
+  ...dirModule.dirConfig!.empty,
   acceptPathInfo: 'default',
   errorDocuments: new Map(),
   files: [],
@@ -522,14 +520,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
         cfg.addDefaultCharset = l === 'off' ? undefined : l === 'on' ? 'iso-8859-1' : w0;
         break;
       }
-      case 'directoryindex': {
-        const list = splitWords(n.rawArgs).map((x) => x.value);
-        cfg.directoryIndex = list[0]?.toLowerCase() === 'disabled' ? [] : list;
-        break;
-      }
-      case 'directoryslash':
-        cfg.directorySlash = w0.toLowerCase() === 'on';
-        break;
       case 'acceptpathinfo':
         cfg.acceptPathInfo = w0.toLowerCase() as DirConfig['acceptPathInfo'];
         break;

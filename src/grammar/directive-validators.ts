@@ -509,20 +509,6 @@ const OPTION_NAMES = ['All', 'None', 'Indexes', 'Includes', 'IncludesNOEXEC', 'F
  * bytes) fails with ENAMETOOLONG, and mod_dir answers that sub-request's 403 when no later
  * name exists (conformance htaccess-edges). The host accepts the line.
  */
-const directoryIndex: Validator = ({ words }) => {
-  const long = words.find((w) => w.split('/').some((c) => Buffer.byteLength(c, 'latin1') > 255));
-  if (long === undefined) return undefined;
-  return { code: 'HT208', message: `DirectoryIndex name of ${long.length} characters: a directory with no other index file answers 403 (file name too long)` };
-};
-
-const directoryIndexRedirect: Validator = ({ words }) => {
-  const w = (words[0] ?? '').toLowerCase();
-  if (['on', 'off', 'permanent', 'temp', 'seeother'].includes(w)) return undefined;
-  const n = Number.parseInt(w, 10);
-  if (Number.isNaN(n) || n < 300 || n > 399) return fail('DirectoryIndexRedirect only accepts values between 300 and 399');
-  return undefined;
-};
-
 /**
  * Output filters each module registers (`ap_register_output_filter`), by module id; core's
  * are always there. mod_filter resolves a provider by these names, case-insensitively, when
@@ -648,10 +634,8 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['limitrequestbody', limitRequestBody],
   ['fileetag', fileETag],
   ['defaulttype', defaultType],
-  ['directoryindexredirect', directoryIndexRedirect],
   ['authbasicprovider', authBasicProvider],
   ['addoutputfilterbytype', addOutputFilterByType],
-  ['directoryindex', directoryIndex],
   ['filterprovider', filterProvider],
   ['error', errorDirective],
   ['sethandler', setHandler],

@@ -7,6 +7,7 @@
 import { installDirectiveTable, parseOverrideMask, type DirectiveSpec } from '../grammar/directive-registry.js';
 import { DIRECTIVE_VALIDATORS } from '../grammar/directive-validators.js';
 import { aliasModule } from './alias.js';
+import { dirModule } from './dir.js';
 import { envModule } from './env.js';
 import { expiresModule } from './expires.js';
 import { headersModule } from './headers.js';
@@ -18,6 +19,7 @@ import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 /** The modules with a home of their own, in Apache's load order. */
 export const MODULES: readonly ModuleDefinition[] = [
   aliasModule as ModuleDefinition,
+  dirModule as ModuleDefinition,
   envModule as ModuleDefinition,
   expiresModule as ModuleDefinition,
   headersModule as ModuleDefinition,

@@ -175,3 +175,13 @@ describe('mod_mime through its module', () => {
     expect(child.extensions.get('baz')).toEqual({ type: '' });
   });
 });
+
+describe('mod_dir through its module', () => {
+  it('keeps the inherited index and slash until a level sets its own', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('DirectorySlash Off\n'), () => true);
+    expect(parent.directoryIndex).toEqual(['index.html']);
+    const child = applyLevel(parent, htaccess('DirectoryIndex index.php "home page.html"\n'), () => true);
+    expect([child.directoryIndex, child.directorySlash]).toEqual([['index.php', 'home page.html'], false]);
+    expect(applyLevel(child, htaccess('DirectoryIndex disabled\nDirectorySlash On\n'), () => true)).toMatchObject({ directoryIndex: [], directorySlash: true });
+  });
+});
