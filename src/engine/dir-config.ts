@@ -18,6 +18,7 @@ import { envModule, type EnvDirConfig } from '../modules/env.js';
 import { aliasModule, type AliasDirConfig } from '../modules/alias.js';
 import { mimeModule, type MimeDirConfig } from '../modules/mime.js';
 import { dirModule, type DirDirConfig } from '../modules/dir.js';
+import { authnCoreModule, type AuthDirConfig } from '../modules/authn-core.js';
 import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
@@ -65,7 +66,7 @@ export type { HeaderOp } from '../modules/headers.js';
  * The merged per-directory configuration: the slices of the modules in `src/modules/`
  * (each merged by its own `dirConfig.merge`) and the fields the legacy code below still keeps.
  */
-export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig, AliasDirConfig, MimeDirConfig, DirDirConfig {
+export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig, AliasDirConfig, MimeDirConfig, DirDirConfig, AuthDirConfig {
   /** Options bits in effect. */
   options: number;
   /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
@@ -84,8 +85,6 @@ export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirCon
   serverSignature: 'on' | 'off' | 'email';
   /** FileETag as core keeps it: absolute bits and the +/- ones (ETAG_* of http_core.h). */
   fileETag: FileETagBits;
-  /** mod_authn_core / mod_auth_basic / mod_authn_file / mod_authz_groupfile. */
-  auth: { type?: string; name?: string; userFile?: string; groupFile?: string; passAuth: boolean; basicAuthoritative: boolean };
   /** mod_fcgid's FastCGI access checker, authenticator and authorizer programs. */
   fcgidAuth: { readonly [R in FcgidAuthRole]?: { program: string; authoritative: boolean } };
   /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
@@ -198,7 +197,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   indexIgnore: [],
   limitRequestBody: 1024 * 1024 * 1024,
   rlimits: {},
-  auth: { passAuth: false, basicAuthoritative: true },
+  ...authnCoreModule.dirConfig!.empty,
   fcgidAuth: {},
   fcgidWrappers: new Map(),
   fcgidMultiplex: false,
@@ -535,21 +534,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
       }
       case 'satisfy':
         cfg.satisfyAny = w0.toLowerCase() === 'any';
-        break;
-      case 'authtype':
-        cfg.auth = { ...cfg.auth, type: w0 };
-        break;
-      case 'authname':
-        cfg.auth = { ...cfg.auth, name: w0 };
-        break;
-      case 'authuserfile':
-        cfg.auth = { ...cfg.auth, userFile: w0 };
-        break;
-      case 'authgroupfile':
-        cfg.auth = { ...cfg.auth, groupFile: w0 };
-        break;
-      case 'authbasicauthoritative':
-        cfg.auth = { ...cfg.auth, basicAuthoritative: w0.toLowerCase() !== 'off' };
         break;
       case 'fcgidaccesschecker':
       case 'fastcgiaccesschecker':

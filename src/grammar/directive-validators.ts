@@ -559,15 +559,6 @@ const filterProvider: Validator = ({ words, hasModule }) => {
   return undefined;
 };
 
-const authBasicProvider: Validator = ({ words, hasModule }) => {
-  const providers: Record<string, string> = { file: 'authn_file', anon: 'authn_anon', dbm: 'authn_dbm', dbd: 'authn_dbd', socache: 'authn_socache' };
-  for (const w of words) {
-    const m = providers[w];
-    if (m === undefined || !hasModule(m)) return fail(`Unknown Authn provider: ${w}`);
-  }
-  return undefined;
-};
-
 const require: Validator = ({ rawArgs, hasModule }) => {
   const r = parseRequire(rawArgs, hasModule);
   return 'error' in r ? fail(r.error) : undefined;
@@ -634,7 +625,6 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['limitrequestbody', limitRequestBody],
   ['fileetag', fileETag],
   ['defaulttype', defaultType],
-  ['authbasicprovider', authBasicProvider],
   ['addoutputfilterbytype', addOutputFilterByType],
   ['filterprovider', filterProvider],
   ['error', errorDirective],

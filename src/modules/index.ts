@@ -7,6 +7,10 @@
 import { installDirectiveTable, parseOverrideMask, type DirectiveSpec } from '../grammar/directive-registry.js';
 import { DIRECTIVE_VALIDATORS } from '../grammar/directive-validators.js';
 import { aliasModule } from './alias.js';
+import { authBasicModule } from './auth-basic.js';
+import { authnCoreModule } from './authn-core.js';
+import { authnFileModule } from './authn-file.js';
+import { authzGroupfileModule } from './authz-groupfile.js';
 import { dirModule } from './dir.js';
 import { envModule } from './env.js';
 import { expiresModule } from './expires.js';
@@ -19,6 +23,10 @@ import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 /** The modules with a home of their own, in Apache's load order. */
 export const MODULES: readonly ModuleDefinition[] = [
   aliasModule as ModuleDefinition,
+  authBasicModule as ModuleDefinition,
+  authnCoreModule as ModuleDefinition,
+  authnFileModule as ModuleDefinition,
+  authzGroupfileModule as ModuleDefinition,
   dirModule as ModuleDefinition,
   envModule as ModuleDefinition,
   expiresModule as ModuleDefinition,
@@ -56,7 +64,7 @@ function registrySpecs(): DirectiveSpec[] {
     for (const d of module.directives) {
       specs.push({
         name: d.name,
-        modules: [module.name],
+        modules: [module.name, ...(d.alsoDefinedBy ?? [])],
         shape: d.shape,
         override: parseOverrideMask(d.override),
         help: d.help,

@@ -28,6 +28,8 @@ export interface DirectiveDefinition<V = unknown> {
   compile(input: ValidatorInput): CompileResult<V>;
   /** Accepted as Apache accepts it, but its effect is not reproduced (`check` says so). */
   parsedOnly?: boolean;
+  /** Other modules whose command tables have it too (`AuthName`: auth_digest); any loaded one makes it valid. */
+  alsoDefinedBy?: readonly string[];
 }
 
 /** One applied line of a level: which directive, and what its compile produced. */

@@ -25,7 +25,7 @@ describe('the directive registry', () => {
     for (const module of MODULES) {
       for (const d of module.directives) {
         const spec = lookupDirective(d.name.toLowerCase());
-        expect(spec?.modules, d.name).toEqual([module.name]);
+        expect(spec?.modules, d.name).toEqual([module.name, ...(d.alsoDefinedBy ?? [])]);
         expect(spec?.compile, d.name).toBe(d.compile);
         expect(spec?.emulated, d.name).toBe(d.parsedOnly !== true);
       }
@@ -183,5 +183,18 @@ describe('mod_dir through its module', () => {
     const child = applyLevel(parent, htaccess('DirectoryIndex index.php "home page.html"\n'), () => true);
     expect([child.directoryIndex, child.directorySlash]).toEqual([['index.php', 'home page.html'], false]);
     expect(applyLevel(child, htaccess('DirectoryIndex disabled\nDirectorySlash On\n'), () => true)).toMatchObject({ directoryIndex: [], directorySlash: true });
+  });
+});
+
+describe('the authentication modules through their tables', () => {
+  it('each sets its own field of the record; the nearest level wins', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('AuthType Basic\nAuthName "Members only"\nAuthUserFile /etc/users\nAuthGroupFile /etc/groups\n'), () => true);
+    const child = applyLevel(parent, htaccess('AuthName Staff\nAuthBasicAuthoritative Off\nCGIPassAuth On\n'), () => true);
+    expect(child.auth).toEqual({ type: 'Basic', name: 'Staff', userFile: '/etc/users', groupFile: '/etc/groups', passAuth: true, basicAuthoritative: false });
+    expect(parent.auth.basicAuthoritative).toBe(true);
+  });
+
+  it('lists AuthName under both modules that define it', () => {
+    expect(lookupDirective('authname')?.modules).toEqual(['authn_core', 'auth_digest']);
   });
 });
