@@ -1,5 +1,7 @@
 // Regenerates docs/errors.md, docs/directives.md and docs/cli.md from the built sources (run `npm run build` first).
 import { writeFileSync } from 'node:fs';
+// The modules' command tables make the directive registry.
+import '../dist/modules/index.js';
 import { renderErrorsMarkdown } from '../dist/vocabulary/catalog-docs.js';
 import { renderDirectivesMarkdown } from '../dist/grammar/directive-docs.js';
 import { renderCliMarkdown } from '../dist/cli/cli-docs.js';

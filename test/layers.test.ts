@@ -1,14 +1,14 @@
 /**
  * The house's layers (docs/architecture in ../shared/docs/style.md): vocabulary → grammar →
- * adapters → server → cli. A lower layer never imports a higher one, and the grammar layer
- * touches no I/O module.
+ * modules → engine → adapters → server → cli. A lower layer never imports a higher one, and
+ * the pure layers (vocabulary, grammar, modules, engine) touch no I/O module.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from './helpers/private-apache.js';
 
-const LAYERS = ['vocabulary', 'grammar', 'engine', 'adapters', 'server', 'cli'];
+const LAYERS = ['vocabulary', 'grammar', 'modules', 'engine', 'adapters', 'server', 'cli'];
 const IO_MODULES = /^node:(fs|net|http|https|child_process|dgram|tls|cluster|worker_threads)(\/|$)/;
 
 function files(dir: string): string[] {
@@ -28,7 +28,7 @@ describe('layering', () => {
           const target = relative(src, join(file, '..', spec)).split('/')[0]!;
           expect(LAYERS.indexOf(target), `${rel} imports ${spec}`).toBeLessThanOrEqual(LAYERS.indexOf(layer));
         }
-        if (layer === 'grammar' || layer === 'vocabulary' || layer === 'engine') {
+        if (layer === 'grammar' || layer === 'vocabulary' || layer === 'modules' || layer === 'engine') {
           expect(IO_MODULES.test(spec), `${rel} imports ${spec}`).toBe(false);
         }
       }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseProxyHandler, proxyBalancers } from '../src/grammar/proxy-target.js';
 import { parseConfig } from '../src/grammar/parser.js';
 import { NO_HOST_FACTS } from '../src/grammar/conditions.js';
-import { DIRECTIVE_VALIDATORS } from '../src/grammar/directive-validators.js';
+import { lookupDirective } from '../src/grammar/directive-registry.js';
 
 describe('proxy: handler names', () => {
   it('reads TCP, unix-socket and balancer targets as mod_proxy does', () => {
@@ -44,7 +44,7 @@ describe('proxy: handler names', () => {
 
   it('check warns about handlers the host has no module for', () => {
     const run = (name: string, words: string[], modules: string[]) =>
-      DIRECTIVE_VALIDATORS.get(name)!({ words, rawArgs: words.join(' '), kind: 'htaccess', overrideOpts: 0, hasModule: (m) => modules.includes(m) });
+      lookupDirective(name)!.compile!({ words, rawArgs: words.join(' '), kind: 'htaccess', overrideOpts: 0, hasModule: (m) => modules.includes(m) }).findings[0];
     expect(run('sethandler', ['proxy:fcgi://127.0.0.1:9000'], ['fcgid'])).toMatchObject({ code: 'HT203', message: expect.stringContaining('mod_proxy and mod_proxy_fcgi') });
     expect(run('sethandler', ['proxy:fcgi://127.0.0.1:9000'], ['proxy', 'proxy_fcgi'])).toBeUndefined();
     expect(run('sethandler', ['proxy:balancer://x'], ['proxy', 'proxy_fcgi'])).toMatchObject({ code: 'HT203', message: expect.stringContaining('mod_proxy_balancer') });

@@ -49,7 +49,7 @@ for (;;) {
   } catch {
     // V8 out of backtrack stack: PCRE2 would fail too (ap_regexec: no match).
   }
-  const out = enc.encode(JSON.stringify(m === null ? null : { match: Array.from(m, (x) => (x === undefined ? null : x)), groups: m.groups ?? null }));
+  const out = enc.encode(JSON.stringify(m === null ? null : { index: m.index, match: Array.from(m, (x) => (x === undefined ? null : x)), groups: m.groups ?? null }));
   if (out.length > data.length) {
     ctl[1] = 0;
   } else {
@@ -129,11 +129,11 @@ function boundedExec(source: string, flags: string, subject: string): Backtracki
     onLimit({ source, subjectLength: subject.length, reason: 'too long' });
     return null;
   }
-  const answer = JSON.parse(decoder.decode(data.slice(0, ctl[1]))) as { match: (string | null)[]; groups: Record<string, string | null> | null } | null;
+  const answer = JSON.parse(decoder.decode(data.slice(0, ctl[1]))) as { index: number; match: (string | null)[]; groups: Record<string, string | null> | null } | null;
   Atomics.store(ctl, 0, IDLE);
   if (answer === null) return null;
   const groups = answer.groups ? Object.fromEntries(Object.entries(answer.groups).map(([k, v]) => [k, v ?? undefined])) : undefined;
-  return { match: answer.match.map((x) => x ?? undefined), groups };
+  return { index: answer.index, match: answer.match.map((x) => x ?? undefined), groups };
 }
 
 /**

@@ -12,6 +12,8 @@ import { moduleIdFromSymbol } from '../grammar/module-catalog.js';
 import { parseConfig, type IncludeResult } from '../grammar/parser.js';
 import { validateNodes } from '../grammar/validate.js';
 import type { HostFacts } from '../grammar/conditions.js';
+// Installs the directive registry (the modules' command tables) before any file is read.
+import '../modules/index.js';
 
 /** The directory of the bundled profiles (`profiles/` in the package). */
 export const PROFILES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../profiles');

@@ -18,6 +18,8 @@ import { checkExecutable, runsThroughPhpCgi } from './cgi-process.js';
 import { resolveRequest, SCRIPT_HANDLERS, type Decision } from '../engine/resolve.js';
 import { fcgidWrapperFor } from '../engine/dir-config.js';
 import { usesFastCgiLibrary, watchesOwnFile } from '../grammar/fastcgi-source.js';
+// Installs the directive registry (the modules' command tables) before any file is read.
+import '../modules/index.js';
 
 /** The most of a script (or program) the doctor reads: enough for any script, and a program's symbol table. */
 const DOCTOR_READ_LIMIT = 8 * 1024 * 1024;

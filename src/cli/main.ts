@@ -6,6 +6,8 @@ import { Command, CommanderError, Option } from 'commander';
 import type { CommandIo } from './io.js';
 import type { CheckOptions } from './check-command.js';
 import type { ServeOptions } from './serve-command.js';
+// Installs the directive registry (the modules' command tables) before any file is read.
+import '../modules/index.js';
 
 // Each command's module is loaded when the command runs: `serve` starts without reading what
 // `test`, `export` or `compare` need, and `--help` reads none of them.

@@ -10,6 +10,16 @@ import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf, splitWords } from '../grammar/words.js';
 import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
 import { compileRewriteLevel, type RewriteConfig } from './rewrite.js';
+import { MODULE_DIRECTIVES, MODULES } from '../modules/index.js';
+import type { CompiledLine, ModuleDefinition } from '../modules/module.js';
+import { headersModule, type HeadersDirConfig } from '../modules/headers.js';
+import { expiresModule, type ExpiresDirConfig } from '../modules/expires.js';
+import { envModule, type EnvDirConfig } from '../modules/env.js';
+import { aliasModule, type AliasDirConfig } from '../modules/alias.js';
+import { mimeModule, type MimeDirConfig } from '../modules/mime.js';
+import { dirModule, type DirDirConfig } from '../modules/dir.js';
+import { authnCoreModule, type AuthDirConfig } from '../modules/authn-core.js';
+import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
 
@@ -25,13 +35,7 @@ export interface AccessCompat {
   deny: string[];
 }
 
-/** What mod_mime knows about one extension. */
-export interface ExtensionInfo {
-  type?: string;
-  handler?: string;
-  charset?: string;
-  encoding?: string;
-}
+export type { ExtensionInfo } from '../modules/mime.js';
 
 /** `ErrorDocument`, classified as `set_error_document` does (after quote removal). */
 export type ErrorDocument = { kind: 'message' | 'local' | 'url'; value: string };
@@ -56,16 +60,19 @@ const FCGID_AUTH_ROLE_OF: Readonly<Record<string, FcgidAuthRole>> = {
   authorizer: 'AUTHORIZER',
 };
 
-export interface DirConfig {
+export type { HeaderOp } from '../modules/headers.js';
+
+/**
+ * The merged per-directory configuration: the slices of the modules in `src/modules/`
+ * (each merged by its own `dirConfig.merge`) and the fields the legacy code below still keeps.
+ */
+export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig, AliasDirConfig, MimeDirConfig, DirDirConfig, AuthDirConfig {
   /** Options bits in effect. */
   options: number;
   /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
   setHandler: string | undefined;
   forceType: string | undefined;
-  extensions: ReadonlyMap<string, ExtensionInfo>;
   addDefaultCharset: string | undefined;
-  directoryIndex: readonly string[];
-  directorySlash: boolean;
   acceptPathInfo: 'on' | 'off' | 'default';
   errorDocuments: ReadonlyMap<number, ErrorDocument>;
   files: readonly FilesSection[];
@@ -78,8 +85,6 @@ export interface DirConfig {
   serverSignature: 'on' | 'off' | 'email';
   /** FileETag as core keeps it: absolute bits and the +/- ones (ETAG_* of http_core.h). */
   fileETag: FileETagBits;
-  /** mod_authn_core / mod_auth_basic / mod_authn_file / mod_authz_groupfile. */
-  auth: { type?: string; name?: string; userFile?: string; groupFile?: string; passAuth: boolean; basicAuthoritative: boolean };
   /** mod_fcgid's FastCGI access checker, authenticator and authorizer programs. */
   fcgidAuth: { readonly [R in FcgidAuthRole]?: { program: string; authoritative: boolean } };
   /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
@@ -92,20 +97,8 @@ export interface DirConfig {
   limitRequestBody: number;
   /** RLimitCPU / RLimitMEM / RLimitNPROC as written (core_dir_config's limit_*; the nearest level wins). */
   rlimits: RLimitDirectives;
-  /** mod_env: variables set (value) or unset (undefined) for this request, in order. */
-  setEnv: ReadonlyMap<string, string | undefined>;
-  /** mod_setenvif rules, in order. */
-  setEnvIf: readonly SetEnvIfRule[];
-  /** mod_expires. */
-  expires: { active: boolean; byType: ReadonlyMap<string, string>; default: string | undefined };
   /** mod_autoindex `IndexIgnore` patterns (accumulated). */
   indexIgnore: readonly string[];
-  /** mod_headers `Header` lines, parent first (all run; a later `set` wins). */
-  headers: readonly HeaderOp[];
-  /** mod_headers `RequestHeader` lines (they change what scripts see), parent first. */
-  requestHeaders: readonly HeaderOp[];
-  /** mod_alias Redirect/RedirectMatch, child level first (the first match wins). */
-  redirects: readonly RedirectRule[];
 }
 
 /** http_core.h's etag_components_t bits. */
@@ -179,43 +172,17 @@ export function fileETagValue(cfg: DirConfig, entry: { size: number; mtimeUs: bi
   return `"${parts.join('-')}"`;
 }
 
-/** One `SetEnvIf`/`SetEnvIfNoCase`/`BrowserMatch` line. */
-export interface SetEnvIfRule {
-  /** Request attribute: a header name, or Remote_Addr, Request_URI, Request_Method … */
-  attribute: string;
-  regex: ApacheRegex;
-  /** `[name, value]`; value undefined means `!name` (unset). */
-  assignments: [string, string | undefined][];
-}
+export type { SetEnvIfRule } from '../modules/setenvif.js';
 
-/** One `Header` line. */
-export interface HeaderOp {
-  always: boolean;
-  action: 'set' | 'setifempty' | 'add' | 'append' | 'merge' | 'unset' | 'echo' | 'edit' | 'edit*' | 'note';
-  name: string;
-  value: string;
-  /** `env=VAR` / `env=!VAR` condition. */
-  env?: { name: string; negate: boolean };
-  /** `expr=…` condition (ap_expr). */
-  expr?: Expr;
-}
-
-/** One Redirect or RedirectMatch. */
-export interface RedirectRule {
-  status: number;
-  /** URL-path prefix (Redirect) or regex (RedirectMatch). */
-  match: { kind: 'prefix'; path: string } | { kind: 'regex'; regex: ApacheRegex } | { kind: 'all' };
-  target: string | undefined;
-}
+export type { RedirectRule } from '../modules/alias.js';
 
 export const EMPTY_DIR_CONFIG: DirConfig = {
   options: OPT_SYM_LINKS,
   setHandler: undefined,
   forceType: undefined,
-  extensions: new Map(),
+  ...mimeModule.dirConfig!.empty,
   addDefaultCharset: undefined,
-  directoryIndex: ['index.html'],
-  directorySlash: true,
+  ...dirModule.dirConfig!.empty,
   acceptPathInfo: 'default',
   errorDocuments: new Map(),
   files: [],
@@ -225,20 +192,19 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   satisfyAny: false,
   serverSignature: 'off',
   fileETag: { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET },
-  headers: [],
-  requestHeaders: [],
-  redirects: [],
+  ...headersModule.dirConfig!.empty,
+  ...aliasModule.dirConfig!.empty,
   indexIgnore: [],
   limitRequestBody: 1024 * 1024 * 1024,
   rlimits: {},
-  auth: { passAuth: false, basicAuthoritative: true },
+  ...authnCoreModule.dirConfig!.empty,
   fcgidAuth: {},
   fcgidWrappers: new Map(),
   fcgidMultiplex: false,
   rewrite: undefined,
-  setEnv: new Map(),
-  setEnvIf: [],
-  expires: { active: false, byType: new Map(), default: undefined },
+  ...envModule.dirConfig!.empty,
+  ...setEnvIfModule.dirConfig!.empty,
+  ...expiresModule.dirConfig!.empty,
 };
 
 /**
@@ -380,10 +346,8 @@ interface LevelPlan {
   compat: AccessCompat | undefined;
   files: FilesSection[];
   ifs: IfSection[];
-  headers: HeaderOp[];
-  requestHeaders: HeaderOp[];
-  setEnvIf: SetEnvIfRule[];
-  redirects: RedirectRule[];
+  /** What each module of `src/modules/` compiled from the level's lines, in order. */
+  moduleLines: Map<ModuleDefinition, CompiledLine[]>;
   /** The `Rewrite*` lines, for compileRewriteLevel. */
   rewrite: ConfigNode[];
 }
@@ -404,10 +368,7 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
     compat: undefined,
     files: [],
     ifs: [],
-    headers: [],
-    requestHeaders: [],
-    setEnvIf: [],
-    redirects: [],
+    moduleLines: new Map(),
     rewrite: [],
   };
   yield;
@@ -427,35 +388,18 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
       }
       continue;
     }
+    const owned = MODULE_DIRECTIVES.get(n.key);
+    if (owned) {
+      // The directive's own compile, the one `check` ran; a refused line is not applied.
+      const { value } = owned.directive.compile({ words: splitWords(n.rawArgs).map((w) => w.value), rawArgs: n.rawArgs, kind: 'htaccess', overrideOpts: 0xffff, hasModule });
+      if (value !== undefined) {
+        let lines = plan.moduleLines.get(owned.module);
+        if (!lines) plan.moduleLines.set(owned.module, (lines = []));
+        lines.push({ key: n.key, value });
+      }
+      continue;
+    }
     switch (n.key) {
-      case 'header':
-      case 'requestheader': {
-        const h = headerOp(n.rawArgs);
-        if (h) (n.key === 'header' ? plan.headers : plan.requestHeaders).push(h);
-        break;
-      }
-      case 'redirect':
-      case 'redirecttemp':
-      case 'redirectpermanent':
-      case 'redirectmatch': {
-        const r = redirectRule(
-          n.key,
-          n.args.map((a) => a.value),
-        );
-        if (r) plan.redirects.push(r);
-        break;
-      }
-      case 'setenvif':
-      case 'setenvifnocase':
-      case 'browsermatch':
-      case 'browsermatchnocase': {
-        const r = setEnvIfRule(
-          n.key,
-          n.args.map((a) => a.value),
-        );
-        if (r) plan.setEnvIf.push(r);
-        break;
-      }
       case 'order': {
         plan.compat ??= { order: 'deny,allow', allow: [], deny: [] };
         plan.compat.order = (n.args[0]?.value ?? '').toLowerCase() as AccessCompat['order'];
@@ -498,20 +442,6 @@ export function* prepareLevelSteps(levelNodes: readonly ConfigNode[], hasModule:
   }
 }
 
-function setEnvIfRule(key: string, words: string[]): SetEnvIfRule | undefined {
-  const browser = key.startsWith('browsermatch');
-  const attribute = browser ? 'User-Agent' : (words[0] ?? '');
-  const pattern = browser ? (words[0] ?? '') : (words[1] ?? '');
-  const r = compileApacheRegex(pattern, key.endsWith('nocase'));
-  if (!r.ok || !r.regex) return undefined;
-  const assignments: [string, string | undefined][] = words.slice(browser ? 1 : 2).map((a) => {
-    if (a.startsWith('!')) return [a.slice(1), undefined];
-    const eq = a.indexOf('=');
-    return eq === -1 ? [a, '1'] : [a.slice(0, eq), a.slice(eq + 1)];
-  });
-  return { attribute, regex: r.regex, assignments };
-}
-
 const levelMemo = new WeakMap<DirConfig, WeakMap<readonly ConfigNode[], Map<string, DirConfig>>>();
 
 /**
@@ -545,25 +475,20 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
     const rw = compileRewriteLevel(plan.rewrite, levelDir, base.rewrite);
     if (rw) cfg.rewrite = rw;
   }
-  const ext = new Map(base.extensions);
   const errorDocs = new Map(base.errorDocuments);
-  const removals: { field: keyof ExtensionInfo; ext: string }[] = [];
-  const setExt = (e: string, field: keyof ExtensionInfo, value: string): void => {
-    const key = e.replace(/^\./, '').toLowerCase();
-    ext.set(key, { ...ext.get(key), [field]: value });
-  };
   if (plan.authz.length > 0) cfg.authz = { kind: 'group', op: 'any', rules: plan.authz };
   if (plan.compat) cfg.accessCompat = plan.compat;
   // What the level appends is joined once (a copy per line made a 20,000-line file
   // quadratic, issue 14); maps this level changes are copied on first write.
   if (plan.files.length > 0) cfg.files = base.files.concat(plan.files);
   if (plan.ifs.length > 0) cfg.ifs = base.ifs.concat(plan.ifs);
-  if (plan.headers.length > 0) cfg.headers = base.headers.concat(plan.headers);
-  if (plan.requestHeaders.length > 0) cfg.requestHeaders = base.requestHeaders.concat(plan.requestHeaders);
-  if (plan.setEnvIf.length > 0) cfg.setEnvIf = base.setEnvIf.concat(plan.setEnvIf);
-  if (plan.redirects.length > 0) cfg.redirects = plan.redirects.concat(base.redirects);
-  let setEnv: Map<string, string | undefined> | undefined;
-  let expiresByType: Map<string, string> | undefined;
+  // Each module merges its own slice (its merge_dir_config), in Apache's load order.
+  if (plan.moduleLines.size > 0) {
+    for (const module of MODULES) {
+      const lines = plan.moduleLines.get(module);
+      if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines));
+    }
+  }
   let indexIgnore: string[] | undefined;
   let fcgidWrappers: Map<string, { argv: string[]; virtual: boolean }> | undefined;
   // The level's own FileETag lines, merged onto the parent's once they are all read.
@@ -589,43 +514,11 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
       case 'forcetype':
         cfg.forceType = w0.toLowerCase();
         break;
-      case 'addtype':
-        for (const e of words.slice(1)) setExt(e, 'type', w0.toLowerCase());
-        break;
-      case 'addhandler':
-        for (const e of words.slice(1)) setExt(e, 'handler', w0.toLowerCase());
-        break;
-      case 'addcharset':
-        for (const e of words.slice(1)) setExt(e, 'charset', w0.toLowerCase());
-        break;
-      case 'addencoding':
-        for (const e of words.slice(1)) setExt(e, 'encoding', w0.toLowerCase());
-        break;
-      case 'removehandler':
-        for (const e of words) removals.push({ field: 'handler', ext: e });
-        break;
-      case 'removetype':
-        for (const e of words) removals.push({ field: 'type', ext: e });
-        break;
-      case 'removecharset':
-        for (const e of words) removals.push({ field: 'charset', ext: e });
-        break;
-      case 'removeencoding':
-        for (const e of words) removals.push({ field: 'encoding', ext: e });
-        break;
       case 'adddefaultcharset': {
         const l = w0.toLowerCase();
         cfg.addDefaultCharset = l === 'off' ? undefined : l === 'on' ? 'iso-8859-1' : w0;
         break;
       }
-      case 'directoryindex': {
-        const list = splitWords(n.rawArgs).map((x) => x.value);
-        cfg.directoryIndex = list[0]?.toLowerCase() === 'disabled' ? [] : list;
-        break;
-      }
-      case 'directoryslash':
-        cfg.directorySlash = w0.toLowerCase() === 'on';
-        break;
       case 'acceptpathinfo':
         cfg.acceptPathInfo = w0.toLowerCase() as DirConfig['acceptPathInfo'];
         break;
@@ -641,44 +534,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
       }
       case 'satisfy':
         cfg.satisfyAny = w0.toLowerCase() === 'any';
-        break;
-      case 'setenv': {
-        (setEnv ??= new Map(base.setEnv)).set(w0, words[1] ?? '');
-        break;
-      }
-      case 'unsetenv': {
-        setEnv ??= new Map(base.setEnv);
-        for (const w of words) setEnv.set(w, undefined);
-        break;
-      }
-      case 'expiresactive':
-        cfg.expires = { ...cfg.expires, active: w0.toLowerCase() === 'on' };
-        break;
-      case 'expiresbytype': {
-        if (!expiresByType) {
-          expiresByType = new Map(base.expires.byType);
-          cfg.expires = { ...cfg.expires, byType: expiresByType };
-        }
-        expiresByType.set(w0.toLowerCase(), words[1] ?? '');
-        break;
-      }
-      case 'expiresdefault':
-        cfg.expires = { ...cfg.expires, default: w0 };
-        break;
-      case 'authtype':
-        cfg.auth = { ...cfg.auth, type: w0 };
-        break;
-      case 'authname':
-        cfg.auth = { ...cfg.auth, name: w0 };
-        break;
-      case 'authuserfile':
-        cfg.auth = { ...cfg.auth, userFile: w0 };
-        break;
-      case 'authgroupfile':
-        cfg.auth = { ...cfg.auth, groupFile: w0 };
-        break;
-      case 'authbasicauthoritative':
-        cfg.auth = { ...cfg.auth, basicAuthoritative: w0.toLowerCase() !== 'off' };
         break;
       case 'fcgidaccesschecker':
       case 'fastcgiaccesschecker':
@@ -746,79 +601,9 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
         break;
     }
   }
-  // RemoveX at a level undoes what it inherited for that extension (mod_mime's merge).
-  for (const r of removals) {
-    const key = r.ext.replace(/^\./, '').toLowerCase();
-    const info = { ...ext.get(key) };
-    if (r.field === 'type') info.type = '';
-    else delete info[r.field];
-    ext.set(key, info);
-  }
-  if (setEnv) cfg.setEnv = setEnv;
   if (indexIgnore) cfg.indexIgnore = indexIgnore;
   if (fcgidWrappers) cfg.fcgidWrappers = fcgidWrappers;
   if (fileETag) cfg.fileETag = mergeFileETag(base.fileETag, fileETag);
-  cfg.extensions = ext;
   cfg.errorDocuments = errorDocs;
   return cfg;
-}
-
-function headerOp(rawArgs: string): HeaderOp | undefined {
-  const words = splitWords(rawArgs).map((w) => w.value);
-  let i = 0;
-  let always = false;
-  const first = words[0]?.toLowerCase();
-  if (first === 'always' || first === 'onsuccess') {
-    always = first === 'always';
-    i++;
-  }
-  const action = words[i++]?.toLowerCase() as HeaderOp['action'] | undefined;
-  const name = words[i++];
-  if (!action || !name) return undefined;
-  let value = '';
-  let envWord: string | undefined;
-  if (action === 'unset' || action === 'echo') envWord = words[i];
-  else {
-    value = words[i++] ?? '';
-    envWord = words[i];
-  }
-  const op: HeaderOp = { always, action, name: name.replace(/:.*$/, ''), value };
-  if (envWord && /^env=/i.test(envWord)) {
-    const v = envWord.slice(4);
-    op.env = v.startsWith('!') ? { name: v.slice(1), negate: true } : { name: v, negate: false };
-  } else if (envWord && /^expr=/i.test(envWord)) {
-    const parsed = parseApExpr(envWord.slice(5));
-    // One that does not parse made the file a 500 (validate.ts).
-    if (!parsed.ok) return undefined;
-    op.expr = parsed.expr;
-  }
-  return op;
-}
-
-function redirectRule(key: string, words: string[]): RedirectRule | undefined {
-  let status = key === 'redirectpermanent' ? 301 : 302;
-  let args = words;
-  if (key === 'redirect' || key === 'redirectmatch') {
-    const f = (words[0] ?? '').toLowerCase();
-    const known: Record<string, number> = { permanent: 301, temp: 302, seeother: 303, gone: 410 };
-    if (known[f] !== undefined) {
-      status = known[f]!;
-      args = words.slice(1);
-    } else if (/^\d/.test(f)) {
-      status = Number.parseInt(f, 10);
-      args = words.slice(1);
-    }
-  }
-  const [from, to] = args;
-  if (from === undefined) return { status, match: { kind: 'all' }, target: undefined };
-  if (key === 'redirectmatch') {
-    const r = compileApacheRegex(from);
-    if (!r.ok || !r.regex) return undefined;
-    return { status, match: { kind: 'regex', regex: r.regex }, target: to };
-  }
-  if (to === undefined && status >= 300 && status < 400) {
-    // dir-context expression form: every request here goes to that URL
-    return { status, match: { kind: 'all' }, target: from };
-  }
-  return { status, match: { kind: 'prefix', path: from }, target: to };
 }

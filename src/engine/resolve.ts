@@ -15,6 +15,7 @@ import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
+import { applyEnvFixup } from '../modules/env.js';
 
 /** One line for the error log, in Apache's wording. */
 export interface LogEvent {
@@ -736,10 +737,7 @@ function finishAccess(
   const { uri, depth, userDir: user } = state;
   const { cfg, filename, entry, pathInfo } = walked;
   // mod_env runs in fixups, after access control.
-  for (const [k, v] of cfg.setEnv) {
-    if (v === undefined) env.delete(k);
-    else env.set(k, v);
-  }
+  applyEnvFixup(cfg, env);
   // So does mod_ssl's (ssl_hook_Fixup): HTTPS and the SSL_* variables join the request's
   // environment, where Header's env= sees them too.
   if (req.tls) for (const [k, v] of req.tls) env.set(k, v);

@@ -34,7 +34,7 @@ type Validator = (input: ValidatorInput) => ValidatorFinding | ValidatorFinding[
 const fail = (message: string, code: ErrorCode = 'HT105', hint?: string): ValidatorFinding => (hint === undefined ? { code, message } : { code, message, hint });
 
 /** PCRE compile check shared by every regex-taking directive. */
-function regexFinding(pattern: string, icase: boolean, onError: string): ValidatorFinding | undefined {
+export function regexFinding(pattern: string, icase: boolean, onError: string): ValidatorFinding | undefined {
   const r = compileApacheRegex(pattern, icase);
   if (!r.ok) return fail(onError, 'HT106', `The pattern does not compile: ${r.reason}.`);
   if (r.regex === undefined) {
@@ -50,10 +50,6 @@ const HTTP_STATUS_REASONS = new Set([
   100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411,
   412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
 ]);
-
-const isRedirect = (s: number): boolean => s >= 300 && s <= 399;
-/** `ap_is_url`: a scheme of letters, digits, `+`, `-`, `.` followed by `:`. */
-const isUrl = (s: string): boolean => /^[A-Za-z0-9+.-]+:/.test(s);
 
 // --- mod_rewrite (cmd_rewritecond / cmd_rewriterule, modules/mappers/mod_rewrite.c) ---
 
@@ -443,188 +439,6 @@ const satisfy: Validator = ({ words }) => {
   return undefined;
 };
 
-// --- mod_headers (header_cmd / header_inout_cmd) ---
-
-function headerDirective(isResponse: boolean): Validator {
-  return ({ rawArgs }) => {
-    let pos = 0;
-    const next = (): string => {
-      const w = getWordConf(rawArgs, pos);
-      pos = w.next;
-      return w.value;
-    };
-    const more = (): boolean => pos < rawArgs.length;
-    let action = next();
-    if (isResponse && (action.toLowerCase() === 'always' || action.toLowerCase() === 'onsuccess')) action = next();
-    const hdr = next();
-    const value = more() ? next() : undefined;
-    const subs = more() ? next() : undefined;
-    let envclause = more() ? next() : undefined;
-    const name = isResponse ? 'Header' : 'RequestHeader';
-    if (more()) return fail(`${name} has too many arguments`);
-    const a = action.toLowerCase();
-    const known = ['set', 'setifempty', 'add', 'append', 'merge', 'unset', 'echo', 'edit', 'edit*', 'note'];
-    if (!known.includes(a)) {
-      return fail("first argument must be 'add', 'set', 'setifempty', 'append', 'merge', 'unset', 'echo', 'note', 'edit', or 'edit*'.");
-    }
-    let val = value;
-    if (a === 'edit' || a === 'edit*') {
-      if (subs === undefined) return fail('Header edit requires a match and a substitution');
-      const r = regexFinding(val ?? '', false, 'Header edit regex could not be compiled');
-      if (r) return r;
-    } else {
-      if (envclause !== undefined) return fail('Too many arguments to directive');
-      envclause = subs;
-    }
-    if (a === 'unset') {
-      if (val !== undefined) {
-        if (envclause !== undefined) return fail('header unset takes two arguments');
-        envclause = val;
-        val = undefined;
-      }
-    } else if (a === 'echo') {
-      if (val !== undefined) {
-        if (envclause !== undefined) return fail('Header echo takes two arguments');
-        envclause = val;
-        val = undefined;
-      }
-      if (!isResponse) return fail('Header echo only valid on Header directives');
-      const r = regexFinding(hdr, false, 'Header echo regex could not be compiled');
-      if (r) return r;
-    } else if (val === undefined) {
-      return fail('Header requires three arguments');
-    }
-    if (envclause !== undefined) {
-      const e = envclause.toLowerCase();
-      if (e === 'early') return undefined;
-      if (e.startsWith('env=')) {
-        if (envclause.length === 4 || envclause === `${envclause.slice(0, 4)}!`) {
-          return fail('error: missing environment variable name. envclause should be in the form env=envar ');
-        }
-        return undefined;
-      }
-      if (e.startsWith('expr=')) {
-        const parsed = parseApExpr(envclause.slice(5));
-        return parsed.ok ? undefined : fail(`Can't parse envclause/expression: ${parsed.error}`, 'HT110');
-      }
-      return fail(`Unknown parameter: ${envclause}`);
-    }
-    if (val !== undefined) {
-      const bad = /%(?:\{[^}]*\})?([^{tDlibe%])/.exec(val.replace(/%%/g, ''));
-      if (bad && /%[a-zA-Z]/.test(bad[0])) return fail(`Unrecognized header format %${bad[1]}`);
-    }
-    return undefined;
-  };
-}
-
-// --- mod_alias (add_redirect_internal) ---
-
-function redirect(useRegex: boolean, fixedStatus?: number): Validator {
-  return ({ words, kind }) => {
-    let [arg1, arg2, arg3] = words as [string, string | undefined, string | undefined];
-    if (fixedStatus !== undefined) {
-      arg3 = arg2;
-      arg2 = arg1;
-      arg1 = String(fixedStatus);
-    }
-    let status = 302;
-    let grok = 1;
-    const l = arg1.toLowerCase();
-    if (l === 'permanent') status = 301;
-    else if (l === 'temp') status = 302;
-    else if (l === 'seeother') status = 303;
-    else if (l === 'gone') {
-      status = 410;
-      grok = -1;
-    } else if (/^\d/.test(arg1)) {
-      status = Number.parseInt(arg1, 10);
-      if (!isRedirect(status)) grok = -1;
-    } else grok = 0;
-    if (arg3 !== undefined && grok === 0) return fail('Redirect: invalid first argument (of three)');
-    const dirContext = kind === 'htaccess';
-    if (dirContext && ((grok > 0 && arg2 !== undefined && arg3 === undefined) || (grok === 0 && arg2 === undefined))) {
-      return undefined; // the expression form: every request here goes to that URL
-    }
-    if (dirContext && grok < 0 && arg2 === undefined) return undefined;
-    let fake = arg2;
-    let url = arg3;
-    if (arg3 === undefined && grok === 0) {
-      fake = arg1;
-      url = arg2;
-    }
-    if (useRegex && fake !== undefined) {
-      const r = regexFinding(fake, false, 'Regular expression could not be compiled.');
-      if (r) return r;
-    }
-    if (isRedirect(status)) {
-      if (url === undefined) return fail('URL to redirect to is missing');
-      if (!useRegex && !isUrl(url) && !url.startsWith('/')) return fail('Redirect to non-URL');
-    } else if (url !== undefined) {
-      return fail('Redirect URL not valid for this status');
-    }
-    return undefined;
-  };
-}
-
-// --- mod_expires (check_code) ---
-
-function expiresCode(code: string): string | undefined {
-  if (code.startsWith('A') || code.startsWith('M')) return undefined;
-  let pos = 0;
-  const next = (): string => {
-    const w = getWordConf(code, pos);
-    pos = w.next;
-    return w.value;
-  };
-  let word = next();
-  const lw = word.toLowerCase();
-  if (!(lw.startsWith('n') || lw.startsWith('a') || lw.startsWith('m')) || word === '') {
-    return `bad expires code, unrecognised <base> '${word}'`;
-  }
-  word = next();
-  if (word.toLowerCase().startsWith('p')) word = next();
-  while (word !== '') {
-    if (!/^\d/.test(word)) return `bad expires code, numeric value expected <num> '${word}'`;
-    word = next();
-    if (word === '') return 'bad expires code, missing <type>';
-    const t = word.toLowerCase();
-    const ok = t.startsWith('y') || t.startsWith('mo') || t.startsWith('w') || t.startsWith('d') || t.startsWith('h') || t.startsWith('mi') || t.startsWith('s');
-    if (!ok) return `bad expires code, unrecognised <type>'${word}'`;
-    word = next();
-  }
-  return undefined;
-}
-
-const expiresByType: Validator = ({ words }) => {
-  const [mime, code] = words as [string, string];
-  if (!mime.includes('/')) return fail('Invalid mimetype: should contain a slash');
-  const e = expiresCode(code);
-  return e ? fail(`'ExpiresByType ${mime} ${code}': ${e}`) : undefined;
-};
-
-const expiresDefault: Validator = ({ words }) => {
-  const code = words[0]!;
-  const e = expiresCode(code);
-  return e ? fail(`'ExpiresDefault ${code}': ${e}`) : undefined;
-};
-
-// --- mod_setenvif ---
-
-function setEnvIf(name: string, icase: boolean, browser: boolean): Validator {
-  return ({ rawArgs }) => {
-    const words = splitWords(rawArgs).map((w) => w.value);
-    let i = 0;
-    if (!browser) {
-      const field = words[i++];
-      if (field === undefined || field === '') return fail(`Missing header-field name for ${name}`);
-    }
-    const regex = words[i++];
-    if (regex === undefined || regex === '') return fail(`Missing regular expression for ${name}`);
-    if (words.length <= i) return fail(`Missing envariable expression for ${name}`);
-    return regexFinding(regex, icase, `${name} regex could not be compiled.`);
-  };
-}
-
 // --- core ---
 
 const STATUS_CODES_FOR_ERRORDOCUMENT = HTTP_STATUS_REASONS;
@@ -691,20 +505,6 @@ const OPTION_NAMES = ['All', 'None', 'Indexes', 'Includes', 'IncludesNOEXEC', 'F
  * bytes) fails with ENAMETOOLONG, and mod_dir answers that sub-request's 403 when no later
  * name exists (conformance htaccess-edges). The host accepts the line.
  */
-const directoryIndex: Validator = ({ words }) => {
-  const long = words.find((w) => w.split('/').some((c) => Buffer.byteLength(c, 'latin1') > 255));
-  if (long === undefined) return undefined;
-  return { code: 'HT208', message: `DirectoryIndex name of ${long.length} characters: a directory with no other index file answers 403 (file name too long)` };
-};
-
-const directoryIndexRedirect: Validator = ({ words }) => {
-  const w = (words[0] ?? '').toLowerCase();
-  if (['on', 'off', 'permanent', 'temp', 'seeother'].includes(w)) return undefined;
-  const n = Number.parseInt(w, 10);
-  if (Number.isNaN(n) || n < 300 || n > 399) return fail('DirectoryIndexRedirect only accepts values between 300 and 399');
-  return undefined;
-};
-
 /**
  * Output filters each module registers (`ap_register_output_filter`), by module id; core's
  * are always there. mod_filter resolves a provider by these names, case-insensitively, when
@@ -755,15 +555,6 @@ const filterProvider: Validator = ({ words, hasModule }) => {
   return undefined;
 };
 
-const authBasicProvider: Validator = ({ words, hasModule }) => {
-  const providers: Record<string, string> = { file: 'authn_file', anon: 'authn_anon', dbm: 'authn_dbm', dbd: 'authn_dbd', socache: 'authn_socache' };
-  for (const w of words) {
-    const m = providers[w];
-    if (m === undefined || !hasModule(m)) return fail(`Unknown Authn provider: ${w}`);
-  }
-  return undefined;
-};
-
 const require: Validator = ({ rawArgs, hasModule }) => {
   const r = parseRequire(rawArgs, hasModule);
   return 'error' in r ? fail(r.error) : undefined;
@@ -774,7 +565,7 @@ const require: Validator = ({ rawArgs, hasModule }) => {
  * A handler no loaded module provides is not an error for Apache: core's default handler sends
  * the file as it is — a script's source goes out as text. Said once per line.
  */
-function handlerFinding(handler: string, hasModule: (id: string) => boolean): ValidatorFinding | undefined {
+export function handlerFinding(handler: string, hasModule: (id: string) => boolean): ValidatorFinding | undefined {
   const proxy = parseProxyHandler(handler);
   if (proxy !== undefined) {
     if ('error' in proxy) return { code: 'HT207', message: proxy.error };
@@ -805,7 +596,6 @@ function handlerFinding(handler: string, hasModule: (id: string) => boolean): Va
 }
 
 const setHandler: Validator = ({ words, hasModule }) => (words[0] === undefined ? undefined : handlerFinding(words[0], hasModule));
-const addHandler: Validator = ({ words, hasModule }) => (words[0] === undefined || words.length < 2 ? undefined : handlerFinding(words[0], hasModule));
 
 const errorDirective: Validator = ({ rawArgs }) => {
   // Only the surrounding quotes go; escapes inside stay as written.
@@ -825,30 +615,14 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['rewriterule', rewriteRule],
   ['rewriteoptions', rewriteOptions],
   ['rewritebase', rewriteBase],
-  ['header', headerDirective(true)],
-  ['requestheader', headerDirective(false)],
-  ['redirect', redirect(false)],
-  ['redirectmatch', redirect(true)],
-  ['redirecttemp', redirect(false, 302)],
-  ['redirectpermanent', redirect(false, 301)],
-  ['expiresbytype', expiresByType],
-  ['expiresdefault', expiresDefault],
-  ['setenvif', setEnvIf('SetEnvIf', false, false)],
-  ['setenvifnocase', setEnvIf('SetEnvIfNoCase', true, false)],
-  ['browsermatch', setEnvIf('BrowserMatch', false, true)],
-  ['browsermatchnocase', setEnvIf('BrowserMatchNoCase', true, true)],
   ['errordocument', errorDocument],
   ['acceptpathinfo', acceptPathInfo],
   ['serversignature', serverSignature],
   ['limitrequestbody', limitRequestBody],
   ['fileetag', fileETag],
   ['defaulttype', defaultType],
-  ['directoryindexredirect', directoryIndexRedirect],
-  ['authbasicprovider', authBasicProvider],
   ['addoutputfilterbytype', addOutputFilterByType],
-  ['directoryindex', directoryIndex],
   ['filterprovider', filterProvider],
   ['error', errorDirective],
   ['sethandler', setHandler],
-  ['addhandler', addHandler],
 ]);

@@ -15,7 +15,7 @@ import { RE2JS } from 're2js';
 
 /** What both engines offer: `exec` with captures (and named groups), and a boolean `test`. */
 interface RegExpLike {
-  exec(s: string): (ArrayLike<string | null | undefined> & { groups?: Record<string, string | undefined> | null }) | null;
+  exec(s: string): (ArrayLike<string | null | undefined> & { index: number; groups?: Record<string, string | undefined> | null }) | null;
   test(s: string): boolean;
 }
 
@@ -27,6 +27,8 @@ export interface ApacheRegex {
   readonly mayBacktrack: boolean;
   /** Captures: index 0 is the whole match; unmatched groups are undefined. */
   exec(subject: string): (string | undefined)[] | null;
+  /** The first match with where it starts (ap_regexec's pmatch[0].rm_so), or null. */
+  match(subject: string): { index: number; captures: (string | undefined)[] } | null;
   test(subject: string): boolean;
   /** Named groups of the last successful exec (for `MATCH_<NAME>` variables). */
   groups(subject: string): Record<string, string | undefined> | undefined;
@@ -78,6 +80,8 @@ const PCRE_ONLY = /[*+?}]\+|\(\?>|\\[KhHvVRXCN]|\(\?x|\(\?\||\(\?R\)|\(\?\d|\(\?
 
 /** A match of the backtracking engine: captures (unmatched: undefined) and named groups. */
 export interface BacktrackingMatch {
+  /** Where the match starts in the subject. */
+  index: number;
   match: (string | undefined)[];
   groups: Record<string, string | undefined> | undefined;
 }
@@ -103,6 +107,10 @@ function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex
     exec(subject) {
       const m = re.exec(subject);
       return m ? Array.from(m, (x) => (x == null ? undefined : x)) : null;
+    },
+    match(subject) {
+      const m = re.exec(subject);
+      return m ? { index: m.index, captures: Array.from(m, (x) => (x == null ? undefined : x)) } : null;
     },
     test(subject) {
       return re.test(subject);
@@ -216,13 +224,17 @@ function wrapBacktracking(source: string, re: RegExp): ApacheRegex {
   const run = (subject: string): BacktrackingMatch | null => {
     if (backtrackingExec && !inPlace) return backtrackingExec(re.source, re.flags, subject);
     const m = re.exec(subject);
-    return m ? { match: Array.from(m, (x) => (x == null ? undefined : x)), groups: m.groups ? { ...m.groups } : undefined } : null;
+    return m ? { index: m.index, match: Array.from(m, (x) => (x == null ? undefined : x)), groups: m.groups ? { ...m.groups } : undefined } : null;
   };
   return {
     source,
     engine: 'js',
     mayBacktrack: true,
     exec: (subject) => run(subject)?.match ?? null,
+    match: (subject) => {
+      const m = run(subject);
+      return m ? { index: m.index, captures: m.match } : null;
+    },
     test: (subject) => run(subject) !== null,
     groups: (subject) => run(subject)?.groups,
   };
@@ -321,7 +333,8 @@ function compileUncached(pattern: string, icase: boolean): RegexCompileResult {
   if (posix !== undefined) return { ok: false, reason: posix };
   try {
     const re = RE2JS.compile(pattern, icase ? RE2JS_FLAGS | RE2JS.CASE_INSENSITIVE : RE2JS_FLAGS);
-    return { ok: true, regex: wrap(pattern, 're2', re) };
+    // re2js types exec() as any[]; it documents the array's `index` and `groups` as RegExp's.
+    return { ok: true, regex: wrap(pattern, 're2', re as unknown as RegExpLike) };
   } catch (re2Error) {
     const re2Reason = (re2Error as Error).message.replace(/^error parsing regexp: /, '');
     const js = toJavaScript(pattern);

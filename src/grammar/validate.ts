@@ -7,7 +7,7 @@ import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import type { ErrorCode } from '../vocabulary/error-catalog.js';
 import { catalogEntry } from '../vocabulary/error-catalog.js';
 import { isConditionalSection } from './conditional-sections.js';
-import { DIRECTIVE_VALIDATORS, HTTP_METHODS, parseRequire, type ValidatorFinding } from './directive-validators.js';
+import { HTTP_METHODS, parseRequire, type ValidatorFinding } from './directive-validators.js';
 import {
   ACCESS_CONF,
   NONFATAL_OVERRIDE,
@@ -211,16 +211,15 @@ class Walker {
         return;
       }
     }
-    const validator = DIRECTIVE_VALIDATORS.get(node.key);
-    if (validator) {
-      const out = validator({
+    if (spec.compile) {
+      // The directive's own handler, the same one `serve` builds its value with.
+      const list = spec.compile({
         words: splitWords(node.rawArgs).map((w) => w.value),
         rawArgs: node.rawArgs,
         kind: this.ctx.kind,
         overrideOpts: this.ctx.kind === 'htaccess' ? this.ctx.overrideOpts : DEFAULT_OVERRIDE_OPTS,
         hasModule: (m) => this.ctx.hasModule(m),
-      });
-      const list = out === undefined ? [] : Array.isArray(out) ? out : [out];
+      }).findings;
       for (const f of list) this.finding(node, f);
       if (list.some((f) => catalogEntry(f.code).severity === 'error')) return;
     }

@@ -16,8 +16,8 @@ import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import { closeInConnectionField, contentTypeWithCharset, endWhole, scriptAnswerHeaders, scriptFieldsForErrorPage, scriptlessHeaders, writeBody } from './response-sink.js';
+import { applyRequestHeaderLines } from '../modules/headers.js';
 import type { SiteContext } from './site-context.js';
-import type { HeaderOp } from '../engine/dir-config.js';
 import { clampedLastModifiedSec, scriptConditionVerdict } from '../engine/script-conditions.js';
 
 /** The PHP CGI binary the Scripts host uses for `.php`. */
@@ -36,47 +36,6 @@ export interface CgiContext {
   redirect: (location: string, env: Map<string, string>) => void;
   /** REDIRECT_* variables when this request is itself an internal redirect. */
   redirectEnv?: ReadonlyMap<string, string> | undefined;
-}
-
-/** mod_headers' RequestHeader runs in fixups: scripts see the edited request headers. */
-function applyRequestHeaders(headers: [string, string][], ops: readonly HeaderOp[], env: ReadonlyMap<string, string>): [string, string][] {
-  let out = headers;
-  for (const op of ops) {
-    if (op.env && env.has(op.env.name) === op.env.negate) continue;
-    const key = op.name.toLowerCase();
-    const idx = out.findIndex(([n]) => n.toLowerCase() === key);
-    const value = op.value.replace(/%%/g, '%');
-    switch (op.action) {
-      case 'set':
-        out = [...out.filter(([n]) => n.toLowerCase() !== key), [op.name, value]];
-        break;
-      case 'setifempty':
-        if (idx === -1) out = [...out, [op.name, value]];
-        break;
-      case 'add':
-      case 'append':
-        out = idx === -1 ? [...out, [op.name, value]] : out.map(([n, v], i) => (i === idx ? [n, `${v}, ${value}`] : [n, v]));
-        break;
-      case 'merge': {
-        const cur = idx === -1 ? undefined : out[idx]![1];
-        if (cur === undefined) out = [...out, [op.name, value]];
-        else if (
-          !cur
-            .split(',')
-            .map((t) => t.trim())
-            .includes(value)
-        )
-          out = out.map(([n, v], i) => (i === idx ? [n, `${v}, ${value}`] : [n, v]));
-        break;
-      }
-      case 'unset':
-        out = out.filter(([n]) => n.toLowerCase() !== key);
-        break;
-      default:
-        break;
-    }
-  }
-  return out;
 }
 
 /** The request's header fields in order, a repeated name's values joined with ", " (as APR's table merge). */
@@ -150,7 +109,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     contextPrefix: d.contextPrefix ?? '',
     contextDocumentRoot: docRoot,
     headers: d.cfg.requestHeaders.length
-      ? applyRequestHeaders(mergedHeaders(req, dropBodyFraming), d.cfg.requestHeaders, d.env ?? NO_VARIABLES)
+      ? applyRequestHeaderLines(mergedHeaders(req, dropBodyFraming), d.cfg.requestHeaders, d.env ?? NO_VARIABLES)
       : mergedHeaders(req, dropBodyFraming),
     remoteAddr: facts.remoteAddr,
     remotePort: req.socket.remotePort ?? 0,

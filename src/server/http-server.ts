@@ -22,6 +22,8 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { Duplex as DuplexStream } from 'node:stream';
 import { installRegexMatchLimit, REGEX_MATCH_LIMIT_MS } from '../adapters/regex-match-limit.js';
+// Installs the directive registry (the modules' command tables) before any file is read.
+import '../modules/index.js';
 
 export interface HttpFrontOptions {
   site: SiteContext;

@@ -12,7 +12,7 @@ import type { Diagnostic } from '../../../src/vocabulary/diagnostic.js';
 import type { ErrorCode } from '../../../src/vocabulary/error-catalog.js';
 import { catalogEntry } from '../../../src/vocabulary/error-catalog.js';
 import { isConditionalSection } from '../../../src/grammar/conditional-sections.js';
-import { DIRECTIVE_VALIDATORS, HTTP_METHODS, parseRequire, type ValidatorFinding } from '../../../src/grammar/directive-validators.js';
+import { HTTP_METHODS, parseRequire, type ValidatorFinding } from '../../../src/grammar/directive-validators.js';
 import {
   ACCESS_CONF,
   NONFATAL_OVERRIDE,
@@ -175,16 +175,14 @@ class Walker {
         return;
       }
     }
-    const validator = DIRECTIVE_VALIDATORS.get(node.key);
-    if (validator) {
-      const out = validator({
+    if (spec.compile) {
+      const list = spec.compile({
         words: splitWords(node.rawArgs).map((w) => w.value),
         rawArgs: node.rawArgs,
         kind: this.ctx.kind,
         overrideOpts: this.ctx.kind === 'htaccess' ? this.ctx.overrideOpts : DEFAULT_OVERRIDE_OPTS,
         hasModule: (m) => this.ctx.hasModule(m),
-      });
-      const list = out === undefined ? [] : Array.isArray(out) ? out : [out];
+      }).findings;
       for (const f of list) this.finding(node, f);
       if (list.some((f) => catalogEntry(f.code).severity === 'error')) return;
     }

@@ -1,0 +1,71 @@
+/**
+ * mod_authn_core (modules/aaa/mod_authn_core.c): `AuthType` and `AuthName`, and the record of
+ * authentication settings the engine's access phases read. Apache keeps these in several
+ * modules' configurations (authn_core, authn_file, authz_groupfile, auth_basic, core's
+ * CGIPassAuth); htsandbox keeps them in one record, each module merging its own fields.
+ */
+import type { CompiledLine, DirConfigSlice, DirectiveDefinition, ModuleDefinition } from './module.js';
+
+/** What the access phases read about authentication. */
+export interface AuthSettings {
+  /** AuthType as written (`Basic`); undefined: none. */
+  type?: string;
+  /** AuthName, the realm. */
+  name?: string;
+  /** AuthUserFile (mod_authn_file), as written. */
+  userFile?: string;
+  /** AuthGroupFile (mod_authz_groupfile), as written. */
+  groupFile?: string;
+  /** CGIPassAuth (core): scripts see the Authorization header. Default off. */
+  passAuth: boolean;
+  /** AuthBasicAuthoritative (mod_auth_basic). Default on. */
+  basicAuthoritative: boolean;
+}
+
+/** The slice every authentication module merges into. */
+export interface AuthDirConfig {
+  auth: AuthSettings;
+}
+
+const EMPTY_AUTH: AuthDirConfig = { auth: { passAuth: false, basicAuthoritative: true } };
+
+/**
+ * A slice whose lines each set one field of the record (the nearest level's line wins, as
+ * each module's merge keeps the child's value when it has one).
+ */
+export function authFieldsSlice(): DirConfigSlice<AuthDirConfig> {
+  return {
+    empty: EMPTY_AUTH,
+    merge: (base: Readonly<AuthDirConfig>, lines: readonly CompiledLine[]) => {
+      const auth = { ...base.auth };
+      for (const l of lines) Object.assign(auth, l.value);
+      return { auth };
+    },
+  };
+}
+
+/** A directive whose value is one field of the record, set to its first argument as written. */
+export function authField(name: string, field: 'type' | 'name' | 'userFile' | 'groupFile', help: string): DirectiveDefinition<Partial<AuthSettings>> {
+  return { name, shape: 'TAKE1', override: 'OR_AUTHCFG', help, compile: ({ words }) => ({ findings: [], value: { [field]: words[0] ?? '' } }) };
+}
+
+const authName = authField('AuthName', 'name', 'the authentication realm (e.g. "Members Only")');
+
+/** mod_authn_core as Apache loads it. */
+export const authnCoreModule: ModuleDefinition<AuthDirConfig> = {
+  name: 'authn_core',
+  directives: [
+    authField('AuthType', 'type', 'an HTTP authorization type (e.g., "Basic")'),
+    { ...authName, alsoDefinedBy: ['auth_digest'] },
+    {
+      name: '<AuthnProviderAlias',
+      shape: 'RAW_ARGS',
+      override: 'RSRC_CONF',
+      help: "container for grouping an authentication provider's directives under a provider alias",
+      compile: () => ({ findings: [], value: undefined }),
+      parsedOnly: true,
+    },
+  ],
+  dirConfig: authFieldsSlice(),
+  hooks: {},
+};

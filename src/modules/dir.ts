@@ -1,0 +1,84 @@
+/**
+ * mod_dir (modules/mappers/mod_dir.c): `DirectoryIndex` and `DirectorySlash`, which
+ * htsandbox applies, and the rest of its table, accepted as Apache accepts it. Its fixups
+ * hook (`fixup_dir`: the trailing-slash redirect, then the index files) is the engine's
+ * `decideAfterAccess` (src/engine/resolve.ts), which reads the file system.
+ */
+import { splitWords } from '../grammar/words.js';
+import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition } from './module.js';
+
+/** mod_dir's slice of the per-directory configuration. */
+export interface DirDirConfig {
+  /** DirectoryIndex names in order (`disabled`: none). Default `index.html`. */
+  directoryIndex: readonly string[];
+  /** DirectorySlash (default on). */
+  directorySlash: boolean;
+}
+
+const directoryIndex: DirectiveDefinition<readonly string[]> = {
+  name: 'DirectoryIndex',
+  shape: 'RAW_ARGS',
+  override: 'DIR_CMD_PERMS',
+  help: 'a list of file names',
+  compile: ({ rawArgs }) => {
+    const list = splitWords(rawArgs).map((x) => x.value);
+    // A name longer than a path component may be is accepted, and can never be found.
+    const long = list.find((w) => w.split('/').some((c) => Buffer.byteLength(c, 'latin1') > 255));
+    const findings =
+      long === undefined
+        ? []
+        : [{ code: 'HT208' as const, message: `DirectoryIndex name of ${long.length} characters: a directory with no other index file answers 403 (file name too long)` }];
+    return { findings, value: list[0]?.toLowerCase() === 'disabled' ? [] : list };
+  },
+};
+
+const directorySlash: DirectiveDefinition<boolean> = {
+  name: 'DirectorySlash',
+  shape: 'FLAG',
+  override: 'DIR_CMD_PERMS',
+  help: 'On or Off',
+  compile: ({ words }) => ({ findings: [], value: (words[0] ?? '').toLowerCase() === 'on' }),
+};
+
+const directoryIndexRedirect: DirectiveDefinition<never> = {
+  name: 'DirectoryIndexRedirect',
+  shape: 'TAKE1',
+  override: 'DIR_CMD_PERMS',
+  help: 'On, Off, or a 3xx status code.',
+  compile: ({ words }) => {
+    const w = (words[0] ?? '').toLowerCase();
+    if (['on', 'off', 'permanent', 'temp', 'seeother'].includes(w)) return { findings: [], value: undefined };
+    const n = Number.parseInt(w, 10);
+    if (Number.isNaN(n) || n < 300 || n > 399) return refused(finding('DirectoryIndexRedirect only accepts values between 300 and 399'));
+    return { findings: [], value: undefined };
+  },
+  parsedOnly: true,
+};
+
+function parsedOnly(name: string, shape: DirectiveDefinition['shape'], help: string): DirectiveDefinition<never> {
+  return { name, shape, override: 'DIR_CMD_PERMS', help, compile: () => ({ findings: [], value: undefined }), parsedOnly: true };
+}
+
+/** `merge_dir_configs`: what a level sets replaces what it inherits. */
+function mergeDir(base: Readonly<DirDirConfig>, lines: readonly CompiledLine[]): Partial<DirDirConfig> {
+  const out: Partial<DirDirConfig> = {};
+  for (const l of lines) {
+    if (l.key === 'directoryindex') out.directoryIndex = l.value as readonly string[];
+    else out.directorySlash = l.value as boolean;
+  }
+  return out;
+}
+
+/** mod_dir as Apache loads it. */
+export const dirModule: ModuleDefinition<DirDirConfig> = {
+  name: 'dir',
+  directives: [
+    parsedOnly('FallbackResource', 'TAKE1', 'Set a default handler'),
+    directoryIndex,
+    directorySlash,
+    parsedOnly('DirectoryCheckHandler', 'FLAG', 'On or Off'),
+    directoryIndexRedirect,
+  ],
+  dirConfig: { empty: { directoryIndex: ['index.html'], directorySlash: true }, merge: mergeDir },
+  hooks: { fixups: 'decideAfterAccess' },
+};

@@ -1,0 +1,461 @@
+/**
+ * mod_headers (modules/metadata/mod_headers.c): `Header` and `RequestHeader`, their
+ * per-directory lists, and what they do to a request's and a response's header tables.
+ *
+ * Apache keeps three lists per directory (fixup_in, fixup_out, fixup_err) and merges them by
+ * appending the child's to the parent's (`merge_headers_config`). `RequestHeader` lines run in
+ * the fixups phase on headers_in (`ap_headers_fixup`), before a script sees them; `Header`
+ * lines run in the FIXUP_HEADERS_OUT output filter: `always` ones on err_headers_out, which
+ * every answer carries, the others on headers_out (`ap_headers_output_filter`), and on the
+ * error path only the `always` ones (`ap_headers_error_filter`).
+ */
+import { evaluateApExpr, parseApExpr, type Expr, type ExprFacts } from '../grammar/ap-expr.js';
+import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
+import { getWordConf } from '../grammar/words.js';
+import { finding, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type DirectiveInput, type ModuleDefinition } from './module.js';
+
+/** One `Header` or `RequestHeader` line (mod_headers' `header_entry`). */
+export interface HeaderOp {
+  /** `Header always`: works on err_headers_out. */
+  always: boolean;
+  action: 'set' | 'setifempty' | 'add' | 'append' | 'merge' | 'unset' | 'echo' | 'edit' | 'edit*' | 'note';
+  /** The header's name (anything from a ':' on dropped, as header_inout_cmd does). */
+  name: string;
+  /** The value's format string; for `edit`/`edit*` the substitution, for `note` the note's name. */
+  value: string;
+  /** `env=VAR` / `env=!VAR` condition. */
+  env?: { name: string; negate: boolean };
+  /** `expr=…` condition (ap_expr). */
+  expr?: Expr;
+  /** `early`: runs at post_read_request only, never in the fixups or the output filter. */
+  early?: boolean;
+  /** `edit`/`edit*`: the pattern (AP_REG_EXTENDED); `echo`: the pattern names are tested with. */
+  regex?: ApacheRegex;
+}
+
+/** mod_headers' slice of the per-directory configuration. */
+export interface HeadersDirConfig {
+  /** `Header` lines, parent first (all run; a later `set` wins). */
+  headers: readonly HeaderOp[];
+  /** `RequestHeader` lines (they change what scripts see), parent first. */
+  requestHeaders: readonly HeaderOp[];
+}
+
+const ACTIONS: ReadonlySet<string> = new Set(['set', 'setifempty', 'add', 'append', 'merge', 'unset', 'echo', 'edit', 'edit*', 'note']);
+
+/** PCRE compile as ap_pregcomp does it, with Apache's message when it fails. */
+function compilePattern(pattern: string, onError: string): { regex: ApacheRegex } | { problem: DirectiveFinding; fatal: boolean } {
+  const r = compileApacheRegex(pattern);
+  if (!r.ok) return { problem: finding(onError, 'HT106', `The pattern does not compile: ${r.reason}.`), fatal: true };
+  if (r.regex === undefined) {
+    return { problem: { code: 'HT201', message: `pattern '${pattern}' uses PCRE features htsandbox cannot run (${r.unsupported}); the host accepts it` }, fatal: false };
+  }
+  return { regex: r.regex };
+}
+
+/** `parse_format_tag`'s check of a format string: `%` followed by a tag mod_headers knows. */
+function formatProblem(format: string): DirectiveFinding | undefined {
+  const bad = /%(?:\{[^}]*\})?([^{tDlibe%])/.exec(format.replace(/%%/g, ''));
+  return bad && /%[a-zA-Z]/.test(bad[0]) ? finding(`Unrecognized header format %${bad[1]}`) : undefined;
+}
+
+/**
+ * `header_cmd` + `header_inout_cmd`: the words read with ap_getword_conf, checked in Apache's
+ * order with its messages, and the line as serve applies it.
+ */
+function compileHeaderLine(isResponse: boolean, rawArgs: string): CompileResult<HeaderOp> {
+  let pos = 0;
+  const next = (): string => {
+    const w = getWordConf(rawArgs, pos);
+    pos = w.next;
+    return w.value;
+  };
+  const more = (): boolean => pos < rawArgs.length;
+  let action = next();
+  let always = false;
+  if (isResponse && (action.toLowerCase() === 'always' || action.toLowerCase() === 'onsuccess')) {
+    always = action.toLowerCase() === 'always';
+    action = next();
+  }
+  const hdr = next();
+  const value = more() ? next() : undefined;
+  const subs = more() ? next() : undefined;
+  let envclause = more() ? next() : undefined;
+  if (more()) return refused(finding(`${isResponse ? 'Header' : 'RequestHeader'} has too many arguments`));
+  const a = action.toLowerCase();
+  if (!ACTIONS.has(a)) {
+    return refused(finding("first argument must be 'add', 'set', 'setifempty', 'append', 'merge', 'unset', 'echo', 'note', 'edit', or 'edit*'."));
+  }
+  const findings: DirectiveFinding[] = [];
+  let val = value;
+  let regex: ApacheRegex | undefined;
+  let unrunnable = false;
+  if (a === 'edit' || a === 'edit*') {
+    if (subs === undefined) return refused(finding('Header edit requires a match and a substitution'));
+    const c = compilePattern(val ?? '', 'Header edit regex could not be compiled');
+    if ('problem' in c) {
+      if (c.fatal) return refused(c.problem);
+      findings.push(c.problem);
+      unrunnable = true;
+    } else regex = c.regex;
+  } else {
+    if (envclause !== undefined) return refused(finding('Too many arguments to directive'));
+    envclause = subs;
+  }
+  if (a === 'unset') {
+    if (val !== undefined) {
+      if (envclause !== undefined) return refused(finding('header unset takes two arguments'));
+      envclause = val;
+      val = undefined;
+    }
+  } else if (a === 'echo') {
+    if (val !== undefined) {
+      if (envclause !== undefined) return refused(finding('Header echo takes two arguments'));
+      envclause = val;
+      val = undefined;
+    }
+    if (!isResponse) return refused(finding('Header echo only valid on Header directives'));
+    const c = compilePattern(hdr, 'Header echo regex could not be compiled');
+    if ('problem' in c) {
+      if (c.fatal) return refused(c.problem);
+      findings.push(c.problem);
+      unrunnable = true;
+    } else regex = c.regex;
+  } else if (val === undefined) {
+    return refused(finding('Header requires three arguments'));
+  }
+  const op: HeaderOp = { always, action: a as HeaderOp['action'], name: hdr.replace(/:.*$/s, ''), value: '' };
+  if (regex) op.regex = regex;
+  if (envclause !== undefined) {
+    const e = envclause.toLowerCase();
+    if (e === 'early') op.early = true;
+    else if (e.startsWith('env=')) {
+      if (envclause.length === 4 || envclause === `${envclause.slice(0, 4)}!`) {
+        return refused(finding('error: missing environment variable name. envclause should be in the form env=envar '));
+      }
+      const v = envclause.slice(4);
+      op.env = v.startsWith('!') ? { name: v.slice(1), negate: true } : { name: v, negate: false };
+    } else if (e.startsWith('expr=')) {
+      const parsed = parseApExpr(envclause.slice(5));
+      if (!parsed.ok) return refused(finding(`Can't parse envclause/expression: ${parsed.error}`, 'HT110'));
+      op.expr = parsed.expr;
+    } else return refused(finding(`Unknown parameter: ${envclause}`));
+  }
+  // parse_format_string: the tags are in the substitution for edit, in the value otherwise.
+  const format = a === 'edit' || a === 'edit*' ? subs : val;
+  if (format !== undefined) {
+    const bad = formatProblem(format);
+    if (bad) return refused(bad);
+    op.value = format;
+  }
+  return { findings, value: unrunnable ? undefined : op };
+}
+
+const header: DirectiveDefinition<HeaderOp> = {
+  name: 'Header',
+  shape: 'RAW_ARGS',
+  override: 'OR_FILEINFO',
+  help: 'an optional condition, an action, header and value followed by optional env clause',
+  compile: (input: DirectiveInput) => compileHeaderLine(true, input.rawArgs),
+};
+
+const requestHeader: DirectiveDefinition<HeaderOp> = {
+  name: 'RequestHeader',
+  shape: 'RAW_ARGS',
+  override: 'OR_FILEINFO',
+  help: 'an action, header and value followed by optional env clause',
+  compile: (input: DirectiveInput) => compileHeaderLine(false, input.rawArgs),
+};
+
+/** `merge_headers_config`: the child's lines after the parent's. */
+function mergeHeaders(base: Readonly<HeadersDirConfig>, lines: readonly CompiledLine[]): Partial<HeadersDirConfig> {
+  const out: HeaderOp[] = [];
+  const inn: HeaderOp[] = [];
+  for (const l of lines) (l.key === 'header' ? out : inn).push(l.value as HeaderOp);
+  const merged: Partial<HeadersDirConfig> = {};
+  if (out.length > 0) merged.headers = base.headers.concat(out);
+  if (inn.length > 0) merged.requestHeaders = base.requestHeaders.concat(inn);
+  return merged;
+}
+
+/** mod_headers as Apache loads it. */
+export const headersModule: ModuleDefinition<HeadersDirConfig> = {
+  name: 'headers',
+  directives: [header, requestHeader],
+  dirConfig: { empty: { headers: [], requestHeaders: [] }, merge: mergeHeaders },
+  hooks: {
+    fixups: 'applyRequestHeaderLines',
+    insert_filter: 'headerLinesFor',
+    output_filter: 'applyHeaderLines',
+    insert_error_filter: 'applyHeaderLines',
+  },
+};
+
+// --- The tables mod_headers edits ---
+
+/** A header table as mod_headers edits it: Apache's headers_in, headers_out or err_headers_out. */
+export interface HeaderTable {
+  /** The values under a name (any case), or undefined. */
+  get(name: string): string[] | undefined;
+  set(name: string, values: string[]): void;
+  remove(name: string): void;
+}
+
+/** A table of its own, in insertion order (a script's err_headers_out, its headers_out). */
+export class FieldTable implements HeaderTable {
+  private readonly fields = new Map<string, { name: string; values: string[] }>();
+
+  get(name: string): string[] | undefined {
+    return this.fields.get(name.toLowerCase())?.values;
+  }
+
+  set(name: string, values: string[]): void {
+    this.fields.set(name.toLowerCase(), { name, values });
+  }
+
+  add(name: string, value: string): void {
+    const f = this.fields.get(name.toLowerCase());
+    if (f) f.values.push(value);
+    else this.set(name, [value]);
+  }
+
+  remove(name: string): void {
+    this.fields.delete(name.toLowerCase());
+  }
+
+  entries(): { name: string; values: string[] }[] {
+    return [...this.fields.values()];
+  }
+}
+
+/** The request's header fields as Node keeps them (lower-cased names). */
+export type RequestHeaderFields = Readonly<Record<string, string | string[] | undefined>>;
+
+/** Which lines run: `always` ones, onsuccess ones, or both (always first). */
+export type HeaderTables = 'always' | 'onsuccess' | 'both';
+
+/** The lines of the chosen tables, in the order the output filter runs them. */
+export function headerLinesFor(ops: readonly HeaderOp[], which: HeaderTables): HeaderOp[] {
+  if (which === 'always') return ops.filter((o) => o.always && !o.early);
+  if (which === 'onsuccess') return ops.filter((o) => !o.always && !o.early);
+  return [...ops.filter((o) => o.always && !o.early), ...ops.filter((o) => !o.always && !o.early)];
+}
+
+/** The names in Vary header values (a value may list several). */
+export function varyNames(v: number | string | readonly string[] | undefined): string[] {
+  const values = v === undefined ? [] : Array.isArray(v) ? v : [String(v)];
+  return values
+    .flatMap((x) => String(x).split(','))
+    .map((t) => t.trim())
+    .filter(Boolean);
+}
+
+/** ap_http_header_filter's fix_vary: each name once (its first spelling), joined with ','. */
+export function joinVary(names: readonly string[]): string {
+  return [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(',');
+}
+
+/** Names the handlers set themselves; a plan touching them must run per response. */
+const HANDLER_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'content-range',
+  'content-encoding',
+  'etag',
+  'last-modified',
+  'accept-ranges',
+  'location',
+  'allow',
+  'server',
+  'date',
+]);
+const planMemo = new WeakMap<readonly HeaderOp[], Map<HeaderTables, [string, string | string[]][] | null>>();
+
+/**
+ * The headers a list of lines produces when it depends on nothing but itself (no condition,
+ * echo, edit or note, no handler-set names): computed once per configuration, null otherwise.
+ */
+export function staticHeaderPlan(ops: readonly HeaderOp[], which: HeaderTables): [string, string | string[]][] | null {
+  let byKind = planMemo.get(ops);
+  if (!byKind) planMemo.set(ops, (byKind = new Map()));
+  const cached = byKind.get(which);
+  if (cached !== undefined) return cached;
+  let plan: [string, string | string[]][] | null = null;
+  const simple = ops.every((o) => !o.env && !o.expr && !['echo', 'edit', 'edit*', 'note'].includes(o.action) && !HANDLER_HEADERS.has(o.name.toLowerCase()));
+  if (simple) {
+    const table = new FieldTable();
+    applyHeaderLines(table, {}, ops, which);
+    plan = table.entries().map((h) => [h.name, h.values.length === 1 ? h.values[0]! : h.values]);
+  }
+  byKind.set(which, plan);
+  return plan;
+}
+
+/** `apr_table_merge`'s join of the values under one name. */
+function merged(list: readonly string[], value: string): string {
+  return list.length ? `${list.join(', ')}, ${value}` : value;
+}
+
+/** `do_headers_fixup`'s hdr_merge test: is `value` already one of the comma-separated tokens? */
+function hasToken(list: readonly string[], value: string): boolean {
+  return list
+    .join(', ')
+    .split(',')
+    .map((t) => t.trim())
+    .includes(value);
+}
+
+/**
+ * `ap_pregsub` (server/util.c, regsub_core): `$0`..`$9` become the captures (an unmatched or
+ * empty one nothing), a backslash makes the next character literal.
+ */
+function pregsub(template: string, captures: readonly (string | undefined)[]): string {
+  let out = '';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i]!;
+    const d = template.charCodeAt(i + 1);
+    if (c === '$' && d >= 48 && d <= 57) {
+      out += captures[d - 48] ?? '';
+      i++;
+    } else if (c === '\\' && i + 1 < template.length) {
+      out += template[++i];
+    } else out += c;
+  }
+  return out;
+}
+
+/**
+ * `process_regexp`: the first match in `value` replaced by the substitution; for `edit*` the
+ * rest after it edited again as a string of its own (so `^` matches at its start, as Apache's
+ * recursion does). An empty match at the end of the rest stops the loop: Apache recurses on
+ * the same string forever there (a crash of its child), which an emulator must not copy.
+ */
+export function editHeaderValue(op: HeaderOp, value: string): string {
+  const regex = op.regex;
+  if (!regex) return value;
+  const substitution = op.value.replace(/%%/g, '%');
+  let out = '';
+  let rest = value;
+  for (;;) {
+    const m = regex.match(rest);
+    if (!m) return out + rest;
+    const whole = m.captures[0] ?? '';
+    out += rest.slice(0, m.index) + pregsub(substitution, m.captures);
+    const after = m.index + whole.length;
+    if (op.action !== 'edit*') return out + rest.slice(after);
+    if (whole.length === 0) {
+      if (after >= rest.length) return out;
+      out += rest[after];
+      rest = rest.slice(after + 1);
+    } else rest = rest.slice(after);
+  }
+}
+
+/**
+ * `do_headers_fixup` over one table: the lines of the chosen kinds, in order, each under its
+ * condition. The request headers their `expr=` conditions read (for Vary) come back.
+ */
+export function applyHeaderLines(
+  table: HeaderTable,
+  requestHeaders: RequestHeaderFields,
+  ops: readonly HeaderOp[],
+  which: HeaderTables,
+  env?: ReadonlyMap<string, string>,
+  exprFacts?: () => ExprFacts,
+): string[] {
+  const vary: string[] = [];
+  let facts: ExprFacts | undefined;
+  for (const op of headerLinesFor(ops, which)) {
+    if (op.expr) {
+      facts ??= exprFacts ? { ...exprFacts(), responseHeader: (name: string) => table.get(name)?.join(', ') } : undefined;
+      if (!facts || !evaluateApExpr(op.expr, facts, vary)) continue;
+    } else if (op.env && (env?.has(op.env.name) ?? false) === op.env.negate) continue;
+    const list = table.get(op.name) ?? [];
+    const value = op.value.replace(/%%/g, '%');
+    switch (op.action) {
+      case 'set':
+        table.set(op.name, [value]);
+        break;
+      case 'setifempty':
+        if (list.length === 0) table.set(op.name, [value]);
+        break;
+      case 'add':
+        table.set(op.name, [...list, value]);
+        break;
+      case 'append':
+        table.set(op.name, [merged(list, value)]);
+        break;
+      case 'merge':
+        if (!hasToken(list, value)) table.set(op.name, [merged(list, value)]);
+        break;
+      case 'unset':
+        table.remove(op.name);
+        break;
+      case 'echo':
+        for (const [k, v] of Object.entries(requestHeaders)) {
+          if (v !== undefined && k === op.name.toLowerCase()) table.set(k, Array.isArray(v) ? v : [v]);
+        }
+        break;
+      case 'edit':
+      case 'edit*':
+        // Each value edited, then the name unset and the results added back at the end.
+        if (list.length > 0) {
+          const edited = list.map((v) => editHeaderValue(op, v));
+          table.remove(op.name);
+          table.set(op.name, edited);
+        }
+        break;
+      case 'note':
+        // Copies the value into r->notes, which only a LogFormat `%{name}n` reads; htsandbox
+        // logs no such field, so the answer is all there is to see, and it is unchanged.
+        break;
+    }
+  }
+  return vary;
+}
+
+/**
+ * `ap_headers_fixup` on a request's fields as a script will see them (in order, a repeated
+ * name's values already joined): `RequestHeader` lines, each under its `env=` condition.
+ */
+export function applyRequestHeaderLines(headers: [string, string][], ops: readonly HeaderOp[], env: ReadonlyMap<string, string>): [string, string][] {
+  let out = headers;
+  for (const op of ops) {
+    if (op.early) continue;
+    if (op.env && env.has(op.env.name) === op.env.negate) continue;
+    const key = op.name.toLowerCase();
+    const idx = out.findIndex(([n]) => n.toLowerCase() === key);
+    const value = op.value.replace(/%%/g, '%');
+    switch (op.action) {
+      case 'set':
+        out = [...out.filter(([n]) => n.toLowerCase() !== key), [op.name, value]];
+        break;
+      case 'setifempty':
+        if (idx === -1) out = [...out, [op.name, value]];
+        break;
+      case 'add':
+      case 'append':
+        out = idx === -1 ? [...out, [op.name, value]] : out.map(([n, v], i) => (i === idx ? [n, `${v}, ${value}`] : [n, v]));
+        break;
+      case 'merge': {
+        const cur = idx === -1 ? undefined : out[idx]![1];
+        if (cur === undefined) out = [...out, [op.name, value]];
+        else if (!hasToken([cur], value)) out = out.map(([n, v], i) => (i === idx ? [n, `${v}, ${value}`] : [n, v]));
+        break;
+      }
+      case 'unset':
+        out = out.filter(([n]) => n.toLowerCase() !== key);
+        break;
+      case 'edit':
+      case 'edit*':
+        if (idx !== -1) {
+          const edited = out.filter(([n]) => n.toLowerCase() === key).map(([n, v]): [string, string] => [n, editHeaderValue(op, v)]);
+          out = [...out.filter(([n]) => n.toLowerCase() !== key), ...edited];
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+/**
+ * What one Apache module is to htsandbox, shaped like an httpd `module` struct
+ * (include/http_config.h): its command table, its per-directory configuration (create +
+ * merge) and the request phases it hooks. httpd's `modules/http/mod_mime.c` is the model:
+ * `mime_cmds[]`, `create_mime_dir_config` / `merge_mime_dir_configs` and `find_ct` on the
+ * type_checker hook, in one file. Pure: a module reads nothing but its arguments.
+ */
+import type { ArgShape, CompileResult } from '../grammar/directive-registry.js';
+import type { ValidatorFinding, ValidatorInput } from '../grammar/directive-validators.js';
+
+export type { CompileResult } from '../grammar/directive-registry.js';
+export type { ValidatorFinding as DirectiveFinding, ValidatorInput as DirectiveInput } from '../grammar/directive-validators.js';
+
+/** One row of a module's command table (`AP_INIT_*` in its `command_rec[]`). */
+export interface DirectiveDefinition<V = unknown> {
+  /** Name as the module spells it (Apache's messages use this spelling). */
+  name: string;
+  /** How Apache splits the arguments before calling the handler. */
+  shape: ArgShape;
+  /** Where it may appear, written as in C (`OR_FILEINFO`, `RSRC_CONF|ACCESS_CONF`). */
+  override: string;
+  /** Apache's help string, appended to its argument-count errors. */
+  help: string;
+  /**
+   * The handler (`header_cmd`, `add_type` …): Apache's findings for `check`, and the value
+   * `serve` applies. `check` and `serve` both call it; undefined value means refused.
+   */
+  compile(input: ValidatorInput): CompileResult<V>;
+  /** Accepted as Apache accepts it, but its effect is not reproduced (`check` says so). */
+  parsedOnly?: boolean;
+  /** Other modules whose command tables have it too (`AuthName`: auth_digest); any loaded one makes it valid. */
+  alsoDefinedBy?: readonly string[];
+}
+
+/** One applied line of a level: which directive, and what its compile produced. */
+export interface CompiledLine<V = unknown> {
+  /** Lower-cased directive name. */
+  key: string;
+  value: V;
+}
+
+/**
+ * A module's slice of the per-directory configuration: its value where nothing is
+ * configured (`create_dir_config`) and how a level's lines land on what it inherits
+ * (`merge_dir_config`, with the level's lines standing for the child config). Called once per
+ * directory and configuration change (the merge is memoised), never per request.
+ */
+export interface DirConfigSlice<S extends object> {
+  empty: Readonly<S>;
+  merge(base: Readonly<S>, lines: readonly CompiledLine[]): Partial<S>;
+}
+
+/**
+ * The request phases and filters a module hooks, by Apache's names (`ap_hook_*`,
+ * `ap_register_output_filter`). Each names the function that does the work: exported by the
+ * module file, or, while it still reads the engine's request facts, by src/engine/resolve.ts.
+ * Callers import that function directly, so no phase pays for a lookup.
+ */
+export type HookName =
+  | 'post_read_request'
+  | 'translate_name'
+  | 'map_to_storage'
+  | 'header_parser'
+  | 'access_checker'
+  | 'check_authn'
+  | 'check_authz'
+  | 'type_checker'
+  | 'fixups'
+  | 'insert_filter'
+  | 'handler'
+  | 'output_filter'
+  | 'insert_error_filter';
+
+/** One Apache module. */
+export interface ModuleDefinition<S extends object = object> {
+  /** Apache's module id as `LoadModule` and `<IfModule>` know it without `_module` (`headers`). */
+  name: string;
+  /** Its command table. */
+  directives: readonly DirectiveDefinition[];
+  /** Its per-directory configuration, when it has one htsandbox applies. */
+  dirConfig?: DirConfigSlice<S>;
+  /** Its hooks: the phase, and the exported function's name that does it. */
+  hooks: Partial<Record<HookName, string>>;
+}
+
+/** Shorthand for a finding. */
+export function finding(message: string, code: ValidatorFinding['code'] = 'HT105', hint?: string): ValidatorFinding {
+  return hint === undefined ? { code, message } : { code, message, hint };
+}
+
+/** A compile result that refuses the line. */
+export function refused(f: ValidatorFinding | ValidatorFinding[]): CompileResult<never> {
+  return { findings: Array.isArray(f) ? f : [f], value: undefined };
+}

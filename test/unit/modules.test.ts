@@ -1,0 +1,200 @@
+/**
+ * The module layer: the registry is made of the modules' command tables, `check` and `serve`
+ * read a directive through the same compile, and a module's slice merges as Apache's
+ * merge_dir_config does.
+ */
+import { describe, expect, it } from 'vitest';
+import { allDirectives, lookupDirective } from '../../src/grammar/directive-registry.js';
+import { MODULES } from '../../src/modules/index.js';
+import { LEGACY_ROWS } from '../../src/modules/legacy.js';
+import { applyLevel, EMPTY_DIR_CONFIG } from '../../src/engine/dir-config.js';
+import { parseConfig } from '../../src/grammar/parser.js';
+import { hostFacts } from '../../src/grammar/host-config.js';
+import { validateNodes } from '../../src/grammar/validate.js';
+import { applyRequestHeaderLines, editHeaderValue } from '../../src/modules/headers.js';
+
+const loaded: ReadonlySet<string> = new Set(['core', 'headers', 'mime', 'env', 'setenvif', 'expires']);
+const host = hostFacts(loaded);
+
+function htaccess(text: string) {
+  return parseConfig(text, { file: '/site/.htaccess', kind: 'htaccess', host }).nodes;
+}
+
+describe('the directive registry', () => {
+  it('lists every directive of every module, defined once, with its compile', () => {
+    for (const module of MODULES) {
+      for (const d of module.directives) {
+        const spec = lookupDirective(d.name.toLowerCase());
+        expect(spec?.modules, d.name).toEqual([module.name, ...(d.alsoDefinedBy ?? [])]);
+        expect(spec?.compile, d.name).toBe(d.compile);
+        expect(spec?.emulated, d.name).toBe(d.parsedOnly !== true);
+      }
+    }
+    const legacyNames = new Set(LEGACY_ROWS.map((r) => r[0].toLowerCase()));
+    for (const module of MODULES) for (const d of module.directives) expect(legacyNames.has(d.name.toLowerCase()), d.name).toBe(false);
+    expect(allDirectives().length).toBe(LEGACY_ROWS.length + MODULES.reduce((n, m) => n + m.directives.length, 0));
+  });
+});
+
+describe('mod_headers through the module', () => {
+  const ctx = {
+    kind: 'htaccess' as const,
+    hasModule: (m: string) => loaded.has(m),
+    override: 0x1f,
+    overrideOpts: 0xffff,
+    overrideList: new Set<string>(),
+  };
+
+  it('check reports what the compile refuses, in Apache words, and serve leaves that line out', () => {
+    const nodes = htaccess('Header set X-A one\nHeader frobnicate X-B two\nRequestHeader echo X-C\nHeader always add X-D two\n');
+    const messages = validateNodes(nodes, ctx as Parameters<typeof validateNodes>[1]).map((d) => d.message);
+    expect(messages).toContain("first argument must be 'add', 'set', 'setifempty', 'append', 'merge', 'unset', 'echo', 'note', 'edit', or 'edit*'.");
+    expect(messages).toContain('Header echo only valid on Header directives');
+    const cfg = applyLevel(EMPTY_DIR_CONFIG, nodes, (m) => loaded.has(m));
+    expect(cfg.headers.map((h) => [h.action, h.name, h.always])).toEqual([
+      ['set', 'X-A', false],
+      ['add', 'X-D', true],
+    ]);
+    expect(cfg.requestHeaders).toEqual([]);
+  });
+
+  it('merges a child level after its parent (merge_headers_config)', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('Header set X-P p\nRequestHeader set X-Q q\n'), () => true);
+    const child = applyLevel(parent, htaccess('Header set X-C c\n'), () => true);
+    expect(child.headers.map((h) => h.name)).toEqual(['X-P', 'X-C']);
+    expect(child.requestHeaders).toBe(parent.requestHeaders);
+  });
+
+  it('checks the format tags of an edit in its substitution, not in its pattern', () => {
+    const messages = validateNodes(htaccess('Header edit X-A "%x" y\nHeader edit X-B a "%x"\n'), ctx as Parameters<typeof validateNodes>[1]).map((d) => d.message);
+    expect(messages).toEqual(['Unrecognized header format %x']);
+  });
+});
+
+describe('mod_headers edit (process_regexp)', () => {
+  const line = (text: string) => applyLevel(EMPTY_DIR_CONFIG, htaccess(text), () => true).headers[0]!;
+
+  it('edits the rest after a match as a string of its own, as Apache recurses', () => {
+    expect(editHeaderValue(line('Header edit* X "^a" "b"'), 'aaa')).toBe('bbb');
+    expect(editHeaderValue(line('Header edit X "^a" "b"'), 'aaa')).toBe('baa');
+    expect(editHeaderValue(line('Header edit X "(x)?(y)" "[$1|$2|$0]"'), 'ay')).toBe('a[|y|y]');
+  });
+
+  it('ends on patterns that match the empty string (Apache would recurse without end)', () => {
+    expect(editHeaderValue(line('Header edit* X "z*" "-"'), 'abc')).toBe('-a-b-c-');
+    expect(editHeaderValue(line('Header edit* X "$" "!"'), '')).toBe('!');
+  });
+
+  it('edits every value of a request header before a script sees it, and moves it last', () => {
+    const ops = applyLevel(EMPTY_DIR_CONFIG, htaccess('RequestHeader edit* X-A "o" "0"\n'), () => true).requestHeaders;
+    expect(
+      applyRequestHeaderLines(
+        [
+          ['X-A', 'foo'],
+          ['Host', 'h'],
+        ],
+        ops,
+        new Map(),
+      ),
+    ).toEqual([
+      ['Host', 'h'],
+      ['X-A', 'f00'],
+    ]);
+  });
+});
+
+describe('mod_expires through the module', () => {
+  it('merges as merge_expires_dir_configs: active and default replaced, by-type laid over', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('ExpiresActive On\nExpiresByType text/plain A60\nExpiresByType Image/PNG "access plus 1 day"\n'), () => true);
+    const child = applyLevel(parent, htaccess('ExpiresByType text/plain M5\nExpiresDefault "modification plus 2 minutes"\n'), () => true);
+    expect(child.expires.active).toBe(true);
+    expect([...child.expires.byType]).toEqual([
+      ['text/plain', { base: 'M', seconds: 5 }],
+      ['image/png', { base: 'A', seconds: 86400 }],
+    ]);
+    expect(child.expires.default).toEqual({ base: 'M', seconds: 120 });
+    expect(parent.expires.byType.get('text/plain')).toEqual({ base: 'A', seconds: 60 });
+    const off = applyLevel(child, htaccess('ExpiresActive Off\n'), () => true);
+    expect(off.expires.active).toBe(false);
+    expect(off.expires.byType).toBe(child.expires.byType);
+  });
+});
+
+describe('mod_env and mod_setenvif through their modules', () => {
+  it('lays a level’s SetEnv/UnsetEnv over the parent’s in order (merge_env_dir_configs)', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('SetEnv A 1\nSetEnv B\n'), () => true);
+    const child = applyLevel(parent, htaccess('SetEnv C 3\nUnsetEnv C A\nUnsetEnv B\nSetEnv B 2\nPassEnv PATH\n'), () => true);
+    expect([...child.setEnv]).toEqual([
+      ['A', undefined],
+      ['B', '2'],
+      ['C', undefined],
+    ]);
+    expect([...parent.setEnv]).toEqual([
+      ['A', '1'],
+      ['B', ''],
+    ]);
+  });
+
+  it('appends the level’s rules; a refused line is left out', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('BrowserMatchNoCase ^curl IS_CURL !OTHER\n'), () => true);
+    const child = applyLevel(parent, htaccess('SetEnvIf Request_URI "\\.png$" PNG=yes\nSetEnvIf X-Only-Two "("\n'), () => true);
+    expect(child.setEnvIf.map((r) => [r.attribute, r.regex.source, r.assignments])).toEqual([
+      [
+        'User-Agent',
+        '^curl',
+        [
+          ['IS_CURL', '1'],
+          ['OTHER', undefined],
+        ],
+      ],
+      ['Request_URI', '\\.png$', [['PNG', 'yes']]],
+    ]);
+    expect(child.setEnvIf[0]!.regex.test('CURL/8')).toBe(true);
+  });
+});
+
+describe('mod_alias through its module', () => {
+  it('puts a level’s redirects before the parent’s (merge_alias_dir_config) and drops refused ones', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('Redirect /old http://example.test/new\n'), () => true);
+    const child = applyLevel(parent, htaccess('RedirectMatch 301 "^/a(.*)" /b$1\nRedirect 410 /gone\nRedirect bogus /x /y\n'), () => true);
+    expect(child.redirects.map((r) => [r.status, r.match.kind, r.target])).toEqual([
+      [301, 'regex', '/b$1'],
+      [410, 'prefix', undefined],
+      [302, 'prefix', 'http://example.test/new'],
+    ]);
+  });
+});
+
+describe('mod_mime through its module', () => {
+  it('lays a level’s extensions over the parent’s; Remove… undoes the field, even one the level added', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('AddType Text/X-Foo .foo bar\nAddHandler cgi-script .foo\nAddCharset UTF-8 .foo\n'), () => true);
+    const child = applyLevel(parent, htaccess('RemoveHandler .FOO\nAddEncoding x-gzip foo\nAddType text/plain .baz\nRemoveType baz\n'), () => true);
+    expect(parent.extensions.get('foo')).toEqual({ type: 'text/x-foo', handler: 'cgi-script', charset: 'utf-8' });
+    expect(child.extensions.get('foo')).toEqual({ type: 'text/x-foo', charset: 'utf-8', encoding: 'x-gzip' });
+    expect(child.extensions.get('bar')).toEqual({ type: 'text/x-foo' });
+    expect(child.extensions.get('baz')).toEqual({ type: '' });
+  });
+});
+
+describe('mod_dir through its module', () => {
+  it('keeps the inherited index and slash until a level sets its own', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('DirectorySlash Off\n'), () => true);
+    expect(parent.directoryIndex).toEqual(['index.html']);
+    const child = applyLevel(parent, htaccess('DirectoryIndex index.php "home page.html"\n'), () => true);
+    expect([child.directoryIndex, child.directorySlash]).toEqual([['index.php', 'home page.html'], false]);
+    expect(applyLevel(child, htaccess('DirectoryIndex disabled\nDirectorySlash On\n'), () => true)).toMatchObject({ directoryIndex: [], directorySlash: true });
+  });
+});
+
+describe('the authentication modules through their tables', () => {
+  it('each sets its own field of the record; the nearest level wins', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('AuthType Basic\nAuthName "Members only"\nAuthUserFile /etc/users\nAuthGroupFile /etc/groups\n'), () => true);
+    const child = applyLevel(parent, htaccess('AuthName Staff\nAuthBasicAuthoritative Off\nCGIPassAuth On\n'), () => true);
+    expect(child.auth).toEqual({ type: 'Basic', name: 'Staff', userFile: '/etc/users', groupFile: '/etc/groups', passAuth: true, basicAuthoritative: false });
+    expect(parent.auth.basicAuthoritative).toBe(true);
+  });
+
+  it('lists AuthName under both modules that define it', () => {
+    expect(lookupDirective('authname')?.modules).toEqual(['authn_core', 'auth_digest']);
+  });
+});
