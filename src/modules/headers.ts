@@ -241,18 +241,26 @@ export function headerLinesFor(ops: readonly HeaderOp[], which: HeaderTables): H
   return [...ops.filter((o) => o.always && !o.early), ...ops.filter((o) => !o.always && !o.early)];
 }
 
-/** The names in Vary header values (a value may list several). */
+/**
+ * The names in Vary header values (a value may list several). uniq_field_values
+ * (http_filters.c) ends a name at a comma or at white space.
+ */
 export function varyNames(v: number | string | readonly string[] | undefined): string[] {
   const values = v === undefined ? [] : Array.isArray(v) ? v : [String(v)];
-  return values
-    .flatMap((x) => String(x).split(','))
-    .map((t) => t.trim())
-    .filter(Boolean);
+  return values.flatMap((x) => String(x).split(/[\s,]+/)).filter(Boolean);
 }
 
-/** ap_http_header_filter's fix_vary: each name once (its first spelling), joined with ','. */
+/**
+ * fixup_vary (http_filters.c): each name once, compared without case; the first spelling
+ * stays (uniq_field_values adds a name only when no earlier one matches it). Joined with ','.
+ */
 export function joinVary(names: readonly string[]): string {
-  return [...new Map(names.map((h) => [h.toLowerCase(), h])).values()].join(',');
+  const seen = new Map<string, string>();
+  for (const h of names) {
+    const key = h.toLowerCase();
+    if (!seen.has(key)) seen.set(key, h);
+  }
+  return [...seen.values()].join(',');
 }
 
 /** Names the handlers set themselves; a plan touching them must run per response. */

@@ -38,18 +38,20 @@ export function applyHeaderOps(
   if (ops.length === 0) return;
   if (which === 'both' && ops.some((o) => o.always) && ops.some((o) => !o.always)) {
     applyBothTables(res, req, ops, env, exprFacts);
-    return;
+  } else {
+    const plan = staticHeaderPlan(ops, which);
+    if (plan) {
+      for (const [name, value] of plan) res.setHeader(name, value);
+    } else {
+      const vary = applyHeaderOpsTo(responseTable(res), req, ops, which, env, exprFacts);
+      // ap_expr merges the request headers it read into Vary, whether or not the condition held.
+      if (vary.length) res.setHeader('Vary', joinVary([...varyNames(res.getHeader('vary')), ...vary]));
+    }
   }
-  const plan = staticHeaderPlan(ops, which);
-  if (plan) {
-    for (const [name, value] of plan) res.setHeader(name, value);
-    return;
-  }
-  const vary = applyHeaderOpsTo(responseTable(res), req, ops, which, env, exprFacts);
-  if (vary.length) {
-    // ap_expr merges the request headers it read into Vary, whether or not the condition held.
-    res.setHeader('Vary', joinVary([...varyNames(res.getHeader('vary')), ...vary]));
-  }
+  // fixup_vary (ap_http_header_filter) runs on every answer: a `Header` line's Vary goes out
+  // as one field, each name once in its first spelling.
+  const v = res.getHeader('vary');
+  if (v !== undefined) res.setHeader('Vary', joinVary(varyNames(v as string | string[])));
 }
 
 /**
