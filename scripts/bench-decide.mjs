@@ -12,6 +12,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { htaccess } from './bench/site.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const build = process.env.BUILD ?? root;
@@ -26,29 +27,6 @@ const work = mkdtempSync(join(tmpdir(), 'htsandbox-bench-decide-'));
 /** The static-htaccess endpoint's site: the same 20 ordinary lines at each of three levels. */
 function staticHtaccessSite() {
   const site = join(work, 'static-htaccess');
-  const htaccess = (lvl) =>
-    [
-      `# level ${lvl}: ordinary per-directory settings`,
-      'Options -Indexes +FollowSymLinks',
-      'DirectoryIndex index.html index.cgi index.fcgi',
-      `Header set X-Level-${lvl} "on"`,
-      'Header always set X-Content-Type-Options "nosniff"',
-      'AddType text/plain .log .conf',
-      'AddType application/json .map',
-      'AddCharset UTF-8 .txt .html',
-      'AddHandler cgi-script .cgi',
-      'ErrorDocument 404 /index.html',
-      'ExpiresActive On',
-      'ExpiresByType text/css "access plus 1 day"',
-      'ExpiresByType image/png "access plus 1 week"',
-      '<FilesMatch "\\.(bak|orig|swp)$">',
-      '  Require all denied',
-      '</FilesMatch>',
-      '<Files "secret.txt">',
-      '  Require all denied',
-      '</Files>',
-      `SetEnv BENCH_LEVEL ${lvl}`,
-    ].join('\n') + '\n';
   let dir = site;
   mkdirSync(dir);
   for (const lvl of [1, 2, 3]) {

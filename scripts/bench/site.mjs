@@ -40,7 +40,7 @@ export function siteToolsMissing() {
 }
 
 // A level of ordinary per-directory settings: Apache re-reads all three files per request.
-function htaccess(level) {
+export function htaccess(level) {
   return `${[
     `# level ${level}: ordinary per-directory settings`,
     'Options -Indexes +FollowSymLinks',
