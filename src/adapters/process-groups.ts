@@ -8,7 +8,7 @@
  *   has since handed out again is never killed. One line written on a kept descriptor per event:
  *   a file per group (open, write, close, then unlink) cost a CGI request five system calls;
  * - a record goes once nobody is left in the group (a script's `sleep 300 &` keeps it); as a
- *   subreaper, that is learnt for every group whose leader went in the last 10 ms in one look
+ *   subreaper, that is learnt for every group whose leader went in the last 50 ms in one look
  *   at our children (whatever a leader leaves running becomes our child when it exits), not with
  *   a kill(-pgid, 0) per group, which throws (an exception per CGI request) when it is empty;
  * - at shutdown every member of every group, and every descendant of theirs, gets SIGTERM, then
@@ -115,6 +115,9 @@ interface GroupRecord {
 /** How often empty groups are forgotten and adopted orphans reaped and recorded. */
 const SWEEP_MS = 1000;
 
+/** How soon after a leader is reaped our children are looked at (orphans recorded, groups forgotten). */
+const ADOPT_DELAY_MS = 50;
+
 /** The groups log's name in the state directory. */
 export const GROUPS_LOG = 'groups.log';
 /** The log is rewritten with only the live records once it has this many lines more than them. */
@@ -186,12 +189,13 @@ export class ProcessGroups {
     if (adopting) this.leaderless.set(pgid, rec.start);
     else if (!groupAlive(pgid)) this.forget(pgid);
     // Its orphans were re-parented as it exited: record them now rather than at the next sweep,
-    // so that a SIGKILL of the server soon after still finds them.
+    // so that a SIGKILL of the server soon after still finds them. One pass serves all the
+    // leaders gone in ADOPT_DELAY_MS (a pass reads a /proc file per thread of the server).
     if (adopting && !this.soon) {
       this.soon = setTimeout(() => {
         this.soon = undefined;
         if (!this.closed) this.adoptChildren();
-      }, 10);
+      }, ADOPT_DELAY_MS);
       this.soon.unref();
     }
   }
