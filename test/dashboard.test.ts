@@ -218,6 +218,26 @@ describe("the dashboard's rules", () => {
     expect(serveDashboard([site], journal, { prefix: '/.htsandbox/', public: false }, fake('127.0.0.1'), res, '/other/')).toBe(false);
   });
 
+  it('keeps the last 300 requests in a ring: newest first, older ids gone, each found by id', () => {
+    const journal = new RequestJournal();
+    const req = (i: number) => ({ method: 'GET', rawHeaders: ['Host', `h${i}`] }) as unknown as IncomingMessage;
+    for (let i = 1; i <= 305; i++) {
+      const rec = journal.begin(req(i), `/r${i}`);
+      if (i % 2 === 0) journal.finish(rec, 200);
+    }
+    const recent = journal.recent();
+    expect(recent).toHaveLength(300);
+    expect(recent[0]!.url).toBe('/r305');
+    expect(recent[299]!.url).toBe('/r6');
+    expect(journal.recent(2).map((r) => r.id)).toEqual([305, 304]);
+    expect(journal.get(5)).toBeUndefined();
+    expect(journal.get(6)?.url).toBe('/r6');
+    expect(journal.get(305)?.status).toBe(0);
+    expect(journal.get(304)?.status).toBe(200);
+    expect(journal.get(306)).toBeUndefined();
+    expect(journal.get(0)).toBeUndefined();
+  });
+
   it('redacts values by header or variable name', () => {
     expect(redactValue('Authorization', 'Basic abc')).toBe('[redacted]');
     expect(redactValue('HTTP_COOKIE', 'a=b')).toBe('[redacted]');

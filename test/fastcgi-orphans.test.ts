@@ -3,7 +3,7 @@
  * ends them, after checking each pid's start time (a reused pid is never killed).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,29 @@ describe('state directories of servers that are gone', () => {
     expect(processStartTime(bystander.pid!)).toBeDefined();
     expect(existsSync(dir)).toBe(false);
     bystander.kill('SIGKILL');
+  });
+
+  it('ends the groups its groups.log still records (not the ones it forgot, not a reused id)', async () => {
+    const parent = mkdtempSync(join(base, 'tmp-'));
+    // Each in a process group of its own, as a script is.
+    const left = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    const forgotten = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    const reused = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    const stat = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+    const line = (pid: number, startShift = 0) => `+${pid} ${Number(stat(pid)[19]) + startShift} ${stat(pid)[3]}`;
+    const dir = join(parent, `${STATE_DIR_PREFIX}999996-1`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'server.pid'), '999996 12345\n');
+    // The last line is torn, as by a SIGKILL in the middle of a write.
+    writeFileSync(join(dir, 'groups.log'), `${line(left.pid!)}\n${line(forgotten.pid!)}\n${line(reused.pid!, 1)}\n-${forgotten.pid}\n+12`);
+    const exited = new Promise((r) => left.once('exit', r));
+    expect(reapLeftovers(parent)).toEqual([left.pid]);
+    await exited;
+    expect(processStartTime(forgotten.pid!)).toBeDefined();
+    expect(processStartTime(reused.pid!)).toBeDefined();
+    expect(existsSync(dir)).toBe(false);
+    forgotten.kill('SIGKILL');
+    reused.kill('SIGKILL');
   });
 
   it('removes an unclaimed directory only once it has stayed empty for a minute', () => {

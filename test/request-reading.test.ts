@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkRequestHead, DEFAULT_REQUEST_LIMITS, overflowStatus, parseRequestReadTimeout, readExpired, REQTIMEOUT_DEFAULTS } from '../src/engine/request-reading.js';
 
+/** Pairs as a test reads them, laid out flat as Node's rawHeaders (what checkRequestHead takes). */
+const flat = (pairs: [string, string][]): string[] => pairs.flat();
+
 describe('request size limits (LimitRequestLine, LimitRequestFieldSize, LimitRequestFields)', () => {
   const L = DEFAULT_REQUEST_LIMITS;
   it('reads a line of limit + 1 bytes and refuses limit + 2 with 414', () => {
@@ -9,17 +12,17 @@ describe('request size limits (LimitRequestLine, LimitRequestFieldSize, LimitReq
   });
   it('refuses a field line over limit + 1 bytes with its note', () => {
     const field = (n: number): [string, string] => ['X-Long', 'x'.repeat(n - 'X-Long: '.length)];
-    expect(checkRequestHead({ requestLineLength: 10, fields: [field(8191)] }, L)).toBeUndefined();
-    expect(checkRequestHead({ requestLineLength: 10, fields: [field(8192)] }, L)).toMatchObject({
+    expect(checkRequestHead({ requestLineLength: 10, fields: flat([field(8191)]) }, L)).toBeUndefined();
+    expect(checkRequestHead({ requestLineLength: 10, fields: flat([field(8192)]) }, L)).toMatchObject({
       status: 400,
       errorNotes: 'Size of a request header field exceeds server limit.',
     });
   });
   it('counts fields up to LimitRequestFields, 0 meaning none', () => {
     const fields = Array.from({ length: 101 }, (_, i): [string, string] => [`X-${i}`, 'v']);
-    expect(checkRequestHead({ requestLineLength: 10, fields: fields.slice(0, 100) }, L)).toBeUndefined();
-    expect(checkRequestHead({ requestLineLength: 10, fields }, L)?.errorNotes).toBe("The number of request header fields exceeds this server's limit.");
-    expect(checkRequestHead({ requestLineLength: 10, fields }, { ...L, fields: 0 })).toBeUndefined();
+    expect(checkRequestHead({ requestLineLength: 10, fields: flat(fields.slice(0, 100)) }, L)).toBeUndefined();
+    expect(checkRequestHead({ requestLineLength: 10, fields: flat(fields) }, L)?.errorNotes).toBe("The number of request header fields exceeds this server's limit.");
+    expect(checkRequestHead({ requestLineLength: 10, fields: flat(fields) }, { ...L, fields: 0 })).toBeUndefined();
   });
   it('tells an overflowing request line from an overflowing field', () => {
     expect(overflowStatus(`GET /${'x'.repeat(9000)}`, L)).toBe(414);
@@ -30,7 +33,7 @@ describe('request size limits (LimitRequestLine, LimitRequestFieldSize, LimitReq
 describe("ap_read_request's Host and Transfer-Encoding checks (HttpProtocolOptions Strict)", () => {
   const L = DEFAULT_REQUEST_LIMITS;
   const head = (httpVersion: string, fields: [string, string][], targetAuthority?: string) =>
-    checkRequestHead({ requestLineLength: 10, fields, httpVersion, ...(targetAuthority !== undefined ? { targetAuthority } : {}) }, L)?.status;
+    checkRequestHead({ requestLineLength: 10, fields: flat(fields), httpVersion, ...(targetAuthority !== undefined ? { targetAuthority } : {}) }, L)?.status;
   it('needs a non-empty Host from HTTP/1.1 on (AH00569), not before', () => {
     expect(head('1.1', [])).toBe(400);
     expect(head('1.1', [['Host', '']])).toBe(400);

@@ -76,6 +76,10 @@ export class DiskFsView implements FsView {
   private readonly texts = new Map<string, string | undefined>();
   /** Directories `prepare` found nothing big to read ahead in, while nothing changed (watched). */
   private readonly prepared = new Set<string>();
+  /** Lists of directories all in `prepared`, with the epoch they were found in. */
+  private readonly preparedLists = new WeakMap<readonly string[], number>();
+  /** Moves on whenever `prepared` is emptied (a change, or its bound). */
+  private prepareEpoch = 0;
 
   constructor(
     private readonly host: HostConfig,
@@ -108,6 +112,7 @@ export class DiskFsView implements FsView {
     this.reads.clear();
     this.texts.clear();
     this.prepared.clear();
+    this.prepareEpoch++;
   }
 
   /** Watches `dir` before it is read (a change in between is then reported, never lost). */
@@ -174,9 +179,17 @@ export class DiskFsView implements FsView {
    * analysis. Undefined when there is nothing to read (the common case costs no extra turn).
    */
   prepare(dirs: readonly string[]): Promise<void> | undefined {
+    // The same list (walkDirectories keeps one per path) found nothing to read ahead, and
+    // nothing changed since: no lookups at all (every request pays here).
+    if (this.preparedLists.get(dirs) === this.prepareEpoch) return undefined;
     const pending: Promise<void>[] = [];
+    let allPrepared = true;
     for (const dir of dirs) {
-      if (this.reads.has(dir) || this.prepared.has(dir)) continue;
+      if (this.prepared.has(dir)) continue;
+      if (this.reads.has(dir)) {
+        allPrepared = false;
+        continue;
+      }
       const policy = overridePolicyFor(this.host, dir);
       if (htaccessIgnored(policy)) continue;
       // Nothing to read ahead here stays so until the watcher reports a change in the
@@ -206,10 +219,14 @@ export class DiskFsView implements FsView {
         break;
       }
       if (!big && remembered) {
-        if (this.prepared.size >= MAX_REMEMBERED) this.prepared.clear();
+        if (this.prepared.size >= MAX_REMEMBERED) {
+          this.prepared.clear();
+          this.prepareEpoch++;
+        }
         this.prepared.add(dir);
-      }
+      } else allPrepared = false;
     }
+    if (allPrepared && pending.length === 0) this.preparedLists.set(dirs, this.prepareEpoch);
     // One more turn after the last slice, so the walk that follows starts a turn of its own.
     return pending.length === 0 ? undefined : Promise.all(pending).then(() => new Promise<void>((resolve) => setImmediate(resolve)));
   }

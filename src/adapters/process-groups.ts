@@ -1,11 +1,16 @@
 /**
  * Every process group a server starts (one per CGI request, one per FastCGI application), kept
  * so that nothing a script starts outlives the server:
- * - each group is recorded in the server's state directory as `<pgid>.group` ("<start> <sid>":
- *   the leader's start time in clock ticks and its session), so that after a SIGKILL of the
- *   server the next one ends what is left (reapLeftovers), matching pgid, session and start time
- *   so that a group id the kernel has since handed out again is never killed;
- * - a record goes once nobody is left in the group (a script's `sleep 300 &` keeps it);
+ * - each group is recorded in the server's state directory, in the append-only `groups.log`
+ *   (`+<pgid> <start> <sid>` when recorded, `-<pgid>` when forgotten; the leader's start time in
+ *   clock ticks and its session), so that after a SIGKILL of the server the next one ends what
+ *   is left (reapLeftovers), matching pgid, session and start time so that a group id the kernel
+ *   has since handed out again is never killed. One line written on a kept descriptor per event:
+ *   a file per group (open, write, close, then unlink) cost a CGI request five system calls;
+ * - a record goes once nobody is left in the group (a script's `sleep 300 &` keeps it); as a
+ *   subreaper, that is learnt for every group whose leader went in the last 50 ms in one look
+ *   at our children (whatever a leader leaves running becomes our child when it exits), not with
+ *   a kill(-pgid, 0) per group, which throws (an exception per CGI request) when it is empty;
  * - at shutdown every member of every group, and every descendant of theirs, gets SIGTERM, then
  *   SIGKILL;
  * - with the native helper, the CLI makes the server a child subreaper (prctl
@@ -15,7 +20,7 @@
  * (setsid, setpgid) escapes, unless the server's cgroup holds it (process-cgroup.ts: root and
  * cgroup v2 only); one that stays in its group is still found and ended.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fastSpawn } from './fast-spawn.js';
 
@@ -110,9 +115,39 @@ interface GroupRecord {
 /** How often empty groups are forgotten and adopted orphans reaped and recorded. */
 const SWEEP_MS = 1000;
 
+/** How soon after a leader is reaped our children are looked at (orphans recorded, groups forgotten). */
+const ADOPT_DELAY_MS = 50;
+
+/** The groups log's name in the state directory. */
+export const GROUPS_LOG = 'groups.log';
+/** The log is rewritten with only the live records once it has this many lines more than them. */
+const LOG_SLACK_LINES = 4096;
+
+/**
+ * The groups a `groups.log` still records (replayed: the last `+` of a pgid not followed by its
+ * `-`). A line torn by a crash, or anything not of the two shapes, is skipped.
+ */
+export function recordedGroups(logText: string): Map<number, { start: number; sid: number }> {
+  const out = new Map<number, { start: number; sid: number }>();
+  for (const line of logText.split('\n')) {
+    const m = /^([+-])(\d+)(?: (\d+) (\d+))?$/.exec(line);
+    if (!m) continue;
+    const pgid = Number(m[2]);
+    if (m[1] === '-') out.delete(pgid);
+    else if (m[3] !== undefined && m[4] !== undefined) out.set(pgid, { start: Number(m[3]), sid: Number(m[4]) });
+  }
+  return out;
+}
+
 export class ProcessGroups {
   private readonly groups = new Map<number, GroupRecord>();
+  /** Groups whose leader was reaped (with the leader's start), for the next adoption pass. */
+  private readonly leaderless = new Map<number, number>();
   private dirReady = false;
+  /** The groups log, open for appending (-1: not open yet). */
+  private logFd = -1;
+  /** Lines in the log. */
+  private logLines = 0;
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
   private closed = false;
@@ -136,7 +171,7 @@ export class ProcessGroups {
         writeFileSync(join(this.dir, 'server.pid'), `${process.pid} ${procInfo(process.pid)?.start ?? ''}\n`);
         this.dirReady = true;
       }
-      writeFileSync(join(this.dir, `${pgid}.group`), `${rec.start} ${rec.sid}\n`);
+      this.log(`+${pgid} ${rec.start} ${rec.sid}\n`);
     } catch {
       /* no state directory (tmp full, read-only): ended at shutdown still, not after a SIGKILL */
     }
@@ -148,15 +183,19 @@ export class ProcessGroups {
 
   /** The group's leader was reaped: forget the group now unless something still runs in it. */
   leaderGone(pgid: number | undefined): void {
-    if (pgid === undefined || !this.groups.has(pgid)) return;
-    if (!groupAlive(pgid)) this.forget(pgid);
+    const rec = pgid === undefined ? undefined : this.groups.get(pgid);
+    if (pgid === undefined || !rec) return;
+    // As a subreaper, the adoption pass below tells, for all groups gone meanwhile at once.
+    if (adopting) this.leaderless.set(pgid, rec.start);
+    else if (!groupAlive(pgid)) this.forget(pgid);
     // Its orphans were re-parented as it exited: record them now rather than at the next sweep,
-    // so that a SIGKILL of the server soon after still finds them.
+    // so that a SIGKILL of the server soon after still finds them. One pass serves all the
+    // leaders gone in ADOPT_DELAY_MS (a pass reads a /proc file per thread of the server).
     if (adopting && !this.soon) {
       this.soon = setTimeout(() => {
         this.soon = undefined;
         if (!this.closed) this.adoptChildren();
-      }, 10);
+      }, ADOPT_DELAY_MS);
       this.soon.unref();
     }
   }
@@ -167,12 +206,39 @@ export class ProcessGroups {
   }
 
   private forget(pgid: number): void {
-    this.groups.delete(pgid);
+    if (!this.groups.delete(pgid)) return;
     try {
-      unlinkSync(join(this.dir, `${pgid}.group`));
+      this.log(`-${pgid}\n`);
     } catch {
-      /* never written */
+      /* no log: its record is never read */
     }
+  }
+
+  /** Appends a line to the groups log (opened on first use), compacting it when it grew long. */
+  private log(line: string): void {
+    if (this.logFd < 0) {
+      if (!this.dirReady) return;
+      this.logFd = openSync(join(this.dir, GROUPS_LOG), 'a', 0o600);
+    }
+    writeSync(this.logFd, line);
+    if (++this.logLines > this.groups.size + LOG_SLACK_LINES) this.compactLog();
+  }
+
+  /** Rewrites the log with the live records only (a new file renamed over the old: never torn). */
+  private compactLog(): void {
+    let text = '';
+    for (const [pgid, rec] of this.groups) text += `+${pgid} ${rec.start} ${rec.sid}\n`;
+    const fresh = join(this.dir, `${GROUPS_LOG}.new`);
+    writeFileSync(fresh, text, { mode: 0o600 });
+    renameSync(fresh, join(this.dir, GROUPS_LOG));
+    closeSync(this.logFd);
+    this.logFd = openSync(join(this.dir, GROUPS_LOG), 'a', 0o600);
+    this.logLines = this.groups.size;
+  }
+
+  /** How many lines the groups log has (tests). */
+  get logLength(): number {
+    return this.logLines;
   }
 
   /** Forgets empty groups; as a subreaper, reaps adopted orphans and records the ones alive. */
@@ -186,13 +252,26 @@ export class ProcessGroups {
 
   /** Our children that we did not spawn are orphans of scripts: reap the dead, record the living. */
   private adoptChildren(): void {
+    // Taken before looking: a leader reaped after this is left for the next pass.
+    const leaderless = [...this.leaderless];
+    this.leaderless.clear();
+    let orphans = false;
     for (const pid of childrenOf(process.pid)) {
       const rec = this.groups.get(pid);
       if (rec?.spawned) continue; // its spawner reaps it
       const info = procInfo(pid);
       if (!info) continue;
       if (info.state === 'Z') fastSpawn!.reap(pid);
-      else if (!this.groups.has(info.pgid)) this.add(info.pgid, info);
+      else {
+        orphans = true;
+        if (!this.groups.has(info.pgid)) this.add(info.pgid, info);
+      }
+    }
+    // Whatever a leader left running was re-parented to us as it exited: with no orphan alive
+    // below us, its group is empty. With one, the group is asked (it may be below the orphan).
+    for (const [pgid, start] of leaderless) {
+      if (this.groups.get(pgid)?.start !== start) continue; // forgotten, or a new group of that id
+      if (!orphans || !groupAlive(pgid)) this.forget(pgid);
     }
   }
 
@@ -237,6 +316,10 @@ export class ProcessGroups {
     }
     if (adopting) this.reapAdopted();
     for (const pgid of [...this.groups.keys()]) this.forget(pgid);
+    if (this.logFd >= 0) {
+      closeSync(this.logFd);
+      this.logFd = -1;
+    }
     if (this.dirReady) rmSync(this.dir, { recursive: true, force: true });
     return count;
   }

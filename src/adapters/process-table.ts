@@ -4,13 +4,13 @@
  * server dies without shutting down (SIGKILL, a crash), its applications keep running; the
  * next server to start finds the directory of a server that is gone and ends them — checking
  * each pid's start time first, so a pid the kernel has since reused is never killed.
- * `<pgid>.group` files (process-groups.ts: "<start> <sid>") name every process group a server
- * started, CGI scripts included: whatever still runs in such a group, in the same session and
+ * The `groups.log` (process-groups.ts: `+<pgid> <start> <sid>` / `-<pgid>` lines; older servers
+ * wrote a `<pgid>.group` file each) names every process group a server started, CGI scripts included: whatever still runs in such a group, in the same session and
  * started no earlier than the recorded leader, is ended too, even once the leader is gone.
  */
 import { readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { allProcesses, groupMembers, type ProcInfo } from './process-groups.js';
+import { allProcesses, GROUPS_LOG, groupMembers, recordedGroups, type ProcInfo } from './process-groups.js';
 
 /** The prefix of every server's state directory under the temporary directory. */
 export const STATE_DIR_PREFIX = 'htsandbox-fcgid-';
@@ -98,18 +98,24 @@ export function reapLeftovers(parent: string): number[] {
     } catch {
       continue;
     }
-    let procs: ProcInfo[] | undefined;
+    // The groups log (process-groups.ts), and `<pgid>.group` files of servers before it.
+    const records: [number, number, number][] = [];
+    try {
+      for (const [pgid, r] of recordedGroups(readFileSync(join(dir, GROUPS_LOG), 'latin1'))) records.push([pgid, r.start, r.sid]);
+    } catch {
+      /* no log: no group was recorded */
+    }
     for (const g of groups) {
-      const pgid = Number.parseInt(g, 10);
-      let recorded: string[];
       try {
-        recorded = readFileSync(join(dir, g), 'latin1').trim().split(' ');
+        const recorded = readFileSync(join(dir, g), 'latin1').trim().split(' ');
+        if (recorded[1] !== undefined) records.push([Number.parseInt(g, 10), Number(recorded[0]), Number(recorded[1])]);
       } catch {
-        continue;
+        /* gone meanwhile */
       }
-      const start = Number(recorded[0]);
-      const sid = Number(recorded[1]);
-      if (!Number.isInteger(pgid) || pgid <= 1 || !Number.isFinite(start) || !Number.isFinite(sid) || recorded[1] === undefined) continue;
+    }
+    let procs: ProcInfo[] | undefined;
+    for (const [pgid, start, sid] of records) {
+      if (!Number.isInteger(pgid) || pgid <= 1 || !Number.isFinite(start) || !Number.isFinite(sid)) continue;
       procs ??= allProcesses();
       for (const p of groupMembers(procs, pgid, start, sid)) {
         if (p.pid === process.pid) continue;

@@ -39,7 +39,8 @@ export interface HeadRefusal {
 export function checkRequestHead(
   head: {
     requestLineLength: number;
-    fields: readonly (readonly [string, string])[];
+    /** The header fields as Node reads them: name, value, name, value… (no array per field). */
+    fields: readonly string[];
     /** The request line's version (`1.1`); given, the Host checks of ap_read_request apply. */
     httpVersion?: string;
     /** The authority of an absolute-form target (`GET http://host/…`): it stands for Host. */
@@ -50,16 +51,18 @@ export function checkRequestHead(
   if (head.requestLineLength > limits.line + 1) {
     return { status: 414, log: `AH00565: request failed: client's request-line exceeds LimitRequestLine (longer than ${limits.line})` };
   }
-  if (limits.fields > 0 && head.fields.length > limits.fields) {
+  const fields = head.fields;
+  if (limits.fields > 0 && fields.length / 2 > limits.fields) {
     return {
       status: 400,
       errorNotes: "The number of request header fields exceeds this server's limit.",
       log: `AH00563: request failed: error reading the headers (more than LimitRequestFields ${limits.fields} fields)`,
     };
   }
-  for (const [name, value] of head.fields) {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!;
     // "Name: value": the line as the client sent it, less the optional spaces Node dropped.
-    if (name.length + 2 + value.length > limits.fieldSize + 1) {
+    if (name.length + 2 + fields[i + 1]!.length > limits.fieldSize + 1) {
       return {
         status: 400,
         errorNotes: 'Size of a request header field exceeds server limit.',
@@ -68,16 +71,21 @@ export function checkRequestHead(
     }
   }
   if (head.httpVersion === undefined) return undefined;
-  return checkHost(head.httpVersion, head.fields, head.targetAuthority) ?? checkTransferEncoding(head.fields);
+  return checkHost(head.httpVersion, fields, head.targetAuthority) ?? checkTransferEncoding(fields);
 }
 
 /**
  * ap_read_request (server/protocol.c, RFC 7230 3.3.3): a Transfer-Encoding whose codings do not
  * end with `chunked` (ap_is_chunked) cannot be framed: 400, AH02539.
  */
-function checkTransferEncoding(fields: readonly (readonly [string, string])[]): HeadRefusal | undefined {
-  const values = fields.filter(([name]) => name.toLowerCase() === 'transfer-encoding').map(([, value]) => value);
-  if (values.length === 0) return undefined;
+function checkTransferEncoding(fields: readonly string[]): HeadRefusal | undefined {
+  // Every request passes here: names are lowered only when their length matches.
+  let values: string[] | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!;
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') (values ??= []).push(fields[i + 1]!);
+  }
+  if (values === undefined) return undefined;
   const codings = values
     .join(',')
     .split(',')
@@ -97,13 +105,16 @@ function checkTransferEncoding(fields: readonly (readonly [string, string])[]): 
  * and strict_hostname_check allows only letters, digits, `-`, `_` and `.`, which also refuses
  * two Host fields (apr_table_get joins them with ", ") and purely numeric names (AH02416).
  */
-function checkHost(httpVersion: string, fields: readonly (readonly [string, string])[], targetAuthority: string | undefined): HeadRefusal | undefined {
+function checkHost(httpVersion: string, fields: readonly string[], targetAuthority: string | undefined): HeadRefusal | undefined {
   const bad = (log: string): HeadRefusal => ({ status: 400, log });
   if (httpVersion === '0.9') return bad('HTTP Request Line; Unsupported HTTP protocol HTTP/0.9 (an explicit HTTP/0.9 version is refused)');
   // The Host field is found without building arrays: every request passes here.
   let host = targetAuthority;
   if (host === undefined) {
-    for (const [name, value] of fields) if (name.length === 4 && name.toLowerCase() === 'host') host = host === undefined ? value : `${host}, ${value}`;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i]!;
+      if (name.length === 4 && name.toLowerCase() === 'host') host = host === undefined ? fields[i + 1]! : `${host}, ${fields[i + 1]!}`;
+    }
   }
   if (host === undefined || host === '') {
     const [major, minor] = httpVersion.split('.').map(Number);

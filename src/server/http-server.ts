@@ -10,7 +10,7 @@ import { bodyFailureAnswered, reportBodyFailure } from './body-failure.js';
 import { endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
 import { balancerClientKey, type PersistenceTable } from '../engine/lvs-persistence.js';
 import { serveDashboard, type DashboardOptions } from './dashboard.js';
-import { addLogLine, type RequestJournal, type RequestRecord } from './request-journal.js';
+import { addLogLine, recordOf, type RequestJournal, type RequestRecord } from './request-journal.js';
 import { accessLogTime } from '../grammar/apache-time.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import type { SiteContext } from './site-context.js';
@@ -280,17 +280,20 @@ const MAX_PREPARED_DIRS = 64;
  * where the walk meets it.
  */
 export function walkDirectories(documentRoot: string, rawPath: string): string[] {
-  // Paths repeat from request to request: the list is made once per path (bounded).
-  const key = `${documentRoot}\0${rawPath}`;
-  const known = walkedPaths.get(key);
+  // Paths repeat from request to request: the list is made once per path (bounded), and is the
+  // same array each time (DiskFsView.prepare remembers lists it found nothing to do for).
+  let paths = walkedPaths.get(documentRoot);
+  if (!paths) walkedPaths.set(documentRoot, (paths = new Map()));
+  const known = paths.get(rawPath);
   if (known) return known;
   const dirs = directoriesOf(documentRoot, rawPath);
-  if (walkedPaths.size >= 1024) walkedPaths.clear();
-  walkedPaths.set(key, dirs);
+  if (paths.size >= 1024) paths.clear();
+  paths.set(rawPath, dirs);
   return dirs;
 }
 
-const walkedPaths = new Map<string, string[]>();
+/** Per document root (one per simulated server), per request path. */
+const walkedPaths = new Map<string, Map<string, string[]>>();
 
 function directoriesOf(documentRoot: string, rawPath: string): string[] {
   const norm = normalizeRequestPath(rawPath);
@@ -339,15 +342,19 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         conn.req = req;
         conn.res = res;
         conn.fresh = false;
-        conn.requestAt = Date.now();
-        startStage(conn, 'body');
-        res.once('finish', () => {
-          if (conn.res !== res) return;
+        conn.requestAt = startStage(conn, 'body');
+      }
+      // One listener for what every answer's end does (the connection's next stage, the
+      // journal): a listener and its once-wrapper per item cost more than the items.
+      res.on('finish', () => {
+        if (conn && conn.res === res) {
           conn.req = undefined;
           conn.res = undefined;
           startStage(conn, 'header');
-        });
-      }
+        }
+        const rec = recordOf(req);
+        if (rec) finishRecord(rec, res);
+      });
       handle(req, res);
     },
   );
@@ -379,6 +386,20 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
   // A client may half-close once its request is sent (`printf … | nc`): the answer still goes
   // out, then the connection ends (Apache reads the request, answers, then sees the EOF).
   (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+
+  const explainPrefix = opts.journal && opts.explainHeader ? `${opts.dashboard?.prefix ?? '/.htsandbox/'}r/` : undefined;
+  /** Ends a request's journal record once its answer has gone out. */
+  const finishRecord = (r: RequestRecord, res: ServerResponse): void => {
+    if (r.reason === undefined && res.statusCode >= 400) {
+      // Apache's own line says more than a generic sentence for a 500; for the rest, plain words.
+      const plain = PLAIN_REASONS[res.statusCode];
+      const last = r.log[r.log.length - 1];
+      // The host's own error line says more than a generic sentence; an info line less.
+      r.reason = last !== undefined && (res.statusCode === 500 || !plain || /:error\]/.test(last)) ? last : plain;
+    }
+    opts.journal?.finish(r, res.statusCode);
+    opts.onRequestDone?.(r);
+  };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const started = opts.accessLog ? new Date() : undefined;
@@ -420,15 +441,13 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       res.end(req.method === 'HEAD' ? undefined : Buffer.from(page, 'latin1'));
     };
     // ap_read_request's checks come before anything else looks at the request.
-    const fields: [string, string][] = [];
-    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) fields.push([req.rawHeaders[i]!, req.rawHeaders[i + 1]!]);
     // The absolute form (`GET http://host/path`): ap_parse_uri takes the path, and the URI's
     // authority replaces the Host field (RFC 7230 5.4); a scheme other than http(s) is 400.
     const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
     const refusal = checkRequestHead(
       {
         requestLineLength: (req.method ?? '').length + target.length + 10,
-        fields,
+        fields: req.rawHeaders,
         httpVersion: req.httpVersion,
         ...(absolute ? { targetAuthority: absolute[2]!.replace(/^.*@/, '') } : {}),
       },
@@ -478,22 +497,11 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       ? opts.backends.servers[opts.backends.persistence.route(balancerClientKey(remoteAddr, req.headers['x-forwarded-for'] as string | undefined), Date.now())]!
       : site;
     if (opts.journal) {
-      const journal = opts.journal;
-      const r = journal.begin(req, req.url ?? '/');
+      // The record is ended by the request's one 'finish' listener (finishRecord).
+      const r = opts.journal.begin(req, req.url ?? '/');
       rec = r;
       r.server = server.server;
-      if (opts.explainHeader) res.setHeader('X-Htsandbox-Explain', `${opts.dashboard?.prefix ?? '/.htsandbox/'}r/${r.id}`);
-      res.once('finish', () => {
-        if (r.reason === undefined && res.statusCode >= 400) {
-          // Apache's own line says more than a generic sentence for a 500; for the rest, plain words.
-          const plain = PLAIN_REASONS[res.statusCode];
-          const last = r.log[r.log.length - 1];
-          // The host's own error line says more than a generic sentence; an info line less.
-          r.reason = last !== undefined && (res.statusCode === 500 || !plain || /:error\]/.test(last)) ? last : plain;
-        }
-        journal.finish(r, res.statusCode);
-        opts.onRequestDone?.(r);
-      });
+      if (explainPrefix !== undefined) res.setHeader('X-Htsandbox-Explain', explainPrefix + r.id);
     }
     const facts: RequestFacts = {
       method: req.method ?? 'GET',
@@ -554,10 +562,16 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     else answer();
   };
 
-  const startStage = (conn: Connection, stage: 'header' | 'body'): void => {
+  /** Starts timing a reading stage of the connection (its progress record is reused); returns now. */
+  const startStage = (conn: Connection, stage: 'header' | 'body'): number => {
     const now = Date.now();
     conn.baseline = conn.counter.bytesRead;
-    conn.progress = { stage, startedAt: now, bytes: 0, lastByteAt: now };
+    const p = conn.progress;
+    p.stage = stage;
+    p.startedAt = now;
+    p.bytes = 0;
+    p.lastByteAt = now;
+    return now;
   };
 
   // The read watchdog: one timer for all connections. A request whose head or body does not

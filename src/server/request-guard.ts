@@ -41,18 +41,24 @@ export function bindToRequest<F extends (...args: any[]) => unknown>(fn: F): F {
   return ((...args: Parameters<F>) => requestScope.run(scope, fn, ...args)) as F;
 }
 
-/** Binds every function of a callback table (a FastCGI exchange) to the current request. */
+/**
+ * Binds every function of a callback table (a FastCGI exchange) to the current request. The
+ * table itself is changed and returned: pass a fresh literal.
+ */
 export function bindAllToRequest<T extends object>(table: T): T {
   const scope = requestScope.getStore();
   if (!scope) return table;
-  const out = { ...table } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(out)) {
-    if (typeof v === 'function') {
-      const fn = v as (...a: unknown[]) => unknown;
-      out[k] = (...args: unknown[]) => requestScope.run(scope, fn, ...args);
-    }
+  // Replaced in place (the tables are fresh literals): no copy and no entry arrays per request.
+  const out = table as Record<string, unknown>;
+  for (const k in out) {
+    const v = out[k];
+    if (typeof v === 'function') out[k] = bound(scope, v as (...a: unknown[]) => unknown);
   }
-  return out as T;
+  return table;
+}
+
+function bound(scope: RequestScope, fn: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
+  return (...args) => requestScope.run(scope, fn, ...args);
 }
 
 /**

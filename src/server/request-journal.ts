@@ -62,12 +62,17 @@ export function redactValue(name: string, value: string): string {
 /** Counters kept whether or not a journal is on (the process's CGI spawns). */
 export const journalCounters = { cgiSpawns: 0 };
 
-/** The record of each request in flight (any journal): handlers note what answered. */
-const inFlight = new WeakMap<IncomingMessage, RequestRecord>();
+/**
+ * The record of a request (any journal), kept on the request object itself: handlers note what
+ * answered. A property, not a WeakMap: a WeakMap entry per request cost its insertion and the
+ * collector's ephemeron pass on every request.
+ */
+const RECORD = Symbol('htsandbox.requestRecord');
+type Recorded = IncomingMessage & { [RECORD]?: RequestRecord };
 
 /** The dashboard's record of a request, when a journal is on. */
 export function recordOf(req: IncomingMessage): RequestRecord | undefined {
-  return inFlight.get(req);
+  return (req as Recorded)[RECORD];
 }
 
 /** How many error-log lines of a request the journal did not keep. */
@@ -100,7 +105,8 @@ export function recordHeaders(rec: RequestRecord): Record<string, string> {
 /** The requests and process events of one running server, with listeners for live views. */
 export class RequestJournal {
   private nextId = 1;
-  private readonly requests: RequestRecord[] = [];
+  /** The last MAX_REQUESTS records, a ring: slot `id % MAX_REQUESTS` (no shifting per request). */
+  private readonly ring: (RequestRecord | undefined)[] = new Array(MAX_REQUESTS).fill(undefined);
   private readonly events: ProcessEvent[] = [];
   private readonly listeners = new Set<(what: 'request' | 'process' | 'shutdown') => void>();
   /** Whether FastCGI records are being kept per request (the dashboard's switch, or --trace-fcgi). */
@@ -123,8 +129,8 @@ export class RequestJournal {
   fcgiRecord(peer: string, direction: 'sent' | 'received', record: string): void {
     const pid = Number(/\[(\d+)\]$/.exec(peer)?.[1]);
     const text = `${direction === 'sent' ? '<-' : '->'} ${record}`;
-    for (let i = this.requests.length - 1, seen = 0; i >= 0 && seen < 64; i--) {
-      const r = this.requests[i]!;
+    for (let id = this.nextId - 1, seen = 0; id > 0 && id >= this.nextId - MAX_REQUESTS && seen < 64; id--) {
+      const r = this.ring[id % MAX_REQUESTS]!;
       if (r.status !== 0) continue;
       seen++;
       if (pid ? r.pid === pid : r.handler.startsWith('proxy:')) {
@@ -142,10 +148,10 @@ export class RequestJournal {
   /** Starts the record of a request (called as it arrives). */
   begin(req: IncomingMessage, url: string): RequestRecord {
     // The fields are kept as Node read them and redacted when shown: every request pays here.
-    const rec: RequestRecord = { id: this.nextId++, time: Date.now(), method: req.method ?? 'GET', url, status: 0, handler: '', server: 1, log: [], rawHeaders: req.rawHeaders };
-    this.requests.push(rec);
-    if (this.requests.length > MAX_REQUESTS) this.requests.shift();
-    inFlight.set(req, rec);
+    const id = this.nextId++;
+    const rec: RequestRecord = { id, time: Date.now(), method: req.method ?? 'GET', url, status: 0, handler: '', server: 1, log: [], rawHeaders: req.rawHeaders };
+    this.ring[id % MAX_REQUESTS] = rec;
+    (req as Recorded)[RECORD] = rec;
     return rec;
   }
 
@@ -157,12 +163,15 @@ export class RequestJournal {
   }
 
   get(id: number): RequestRecord | undefined {
-    return this.requests.find((r) => r.id === id);
+    const r = Number.isInteger(id) && id > 0 ? this.ring[id % MAX_REQUESTS] : undefined;
+    return r?.id === id ? r : undefined;
   }
 
   /** Newest first. */
   recent(limit = MAX_REQUESTS): RequestRecord[] {
-    return this.requests.slice(-limit).reverse();
+    const out: RequestRecord[] = [];
+    for (let id = this.nextId - 1; id > 0 && out.length < Math.min(limit, MAX_REQUESTS); id--) out.push(this.ring[id % MAX_REQUESTS]!);
+    return out;
   }
 
   /** Newest first. */

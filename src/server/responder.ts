@@ -1,7 +1,8 @@
 /** Turns a decision into an HTTP response: static files, Apache's error pages, redirects. */
 import { serverPortOf } from '../engine/host-field.js';
 import { recordOf } from './request-journal.js';
-import { closeSync, createReadStream, openSync, readdirSync, readFileSync } from 'node:fs';
+import { sendFileBytes } from './file-sender.js';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import picomatch from 'picomatch';
@@ -275,7 +276,7 @@ function sendFile(
       headers['Content-Length'] = String(r.end - r.start + 1);
       res.writeHead(206, headers);
       fdOwned = false;
-      createReadStream(d.path, { fd, start: r.start, end: r.end }).pipe(res);
+      sendFileBytes(fd, res, r.start, r.end - r.start + 1);
       return;
     }
   }
@@ -300,9 +301,7 @@ function sendFile(
     return;
   }
   fdOwned = false;
-  const stream = createReadStream(d.path, { fd });
-  stream.on('error', () => res.destroy());
-  stream.pipe(res);
+  sendFileBytes(fd, res, 0, entry.size);
 }
 
 function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts, d: Extract<Decision, { kind: 'listing' }>): void {
