@@ -209,7 +209,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
 
 /**
  * A section's verdict by file name, remembered: the same few names come back on every request,
- * and a lookup costs far less than a pattern match (RE2 runs in native code). Bounded, since
+ * and a lookup costs far less than a pattern match (even a linear-time RE2 match walks the whole name). Bounded, since
  * clients choose the names.
  */
 function remembered(test: (basename: string) => boolean): (basename: string) => boolean {
