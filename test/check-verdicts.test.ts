@@ -101,7 +101,14 @@ for (const host of HOSTS) {
       if (live) {
         apache = await startPrivateApache({ site, extraConfig: (root) => `${host.extra}\n${overrideSections(root, fixtures)}` });
         const statuses = new Map<string, number>();
-        for (const f of fixtures) statuses.set(f.name, await fetchStatus(apache.port, `/${f.name}/index.html`));
+        for (const f of fixtures) {
+          const path = `/${f.name}/index.html`;
+          // No answer at all: Apache's child crashed on the file, or the loaded machine dropped
+          // the connection. Ask once more; a crash repeats, a dropped connection does not.
+          let status = await fetchStatus(apache.port, path);
+          if (status === 0) status = await fetchStatus(apache.port, path);
+          statuses.set(f.name, status);
+        }
         liveVerdicts = verdictsFromLog(apache.errorLog(), apache.siteRoot, statuses);
         if (RECORD) writeFileSync(VERDICTS_FILE, `${JSON.stringify(liveVerdicts, null, 2)}\n`);
       }
