@@ -128,9 +128,10 @@ function lineWords(text: string): string[] {
 }
 
 /**
- * Where the directive a phase note names is written: the last line among the access files read
- * that starts with its words (a deeper file's line overrides a parent's). Undefined when it is
- * in none of them (the host's own configuration).
+ * Where the directive a phase note names is written, for notes whose value does not carry its
+ * place yet (authentication, handler): the last line among the access files read that starts
+ * with its words (a deeper file's line overrides a parent's). Undefined when it is in none of
+ * them (the host's own configuration).
  */
 function placeOf(directive: string, files: readonly string[], cache: LineCache): { file: string; line: number } | undefined {
   const wanted = lineWords(directive);
@@ -145,12 +146,14 @@ function placeOf(directive: string, files: readonly string[], cache: LineCache):
 }
 
 /**
- * A phase note as a step of the story, with the deciding line's place. A grant the host's own
- * configuration makes is left out (it is the same for every request); a refusal is told wherever
- * it comes from.
+ * A phase note as a step of the story, with the deciding line's place: the one its compiled
+ * value carries (access_compat, authz_core), else found by its words. A line outside the
+ * access files read is the host's own configuration. A grant the host's own configuration
+ * makes is left out (it is the same for every request); a refusal is told wherever it comes from.
  */
 function phaseStep(n: PhaseNote, files: readonly string[], cache: LineCache, shown: (p: string) => string): StoryStep | undefined {
-  const place = n.directive !== undefined ? placeOf(n.directive, files, cache) : undefined;
+  const carried = n.source && files.includes(n.source.file) ? n.source : undefined;
+  const place = n.source ? carried : n.directive !== undefined ? placeOf(n.directive, files, cache) : undefined;
   if (place) return { module: n.module, text: n.text, file: shown(place.file), line: place.line };
   if (n.phase === 'authz' && / grants /.test(n.text)) return undefined;
   return { module: n.module, text: n.directive !== undefined ? `${n.text} (in the host's own configuration)` : n.text };

@@ -5,7 +5,6 @@
  */
 import type { ConfigNode, SectionNode } from '../grammar/syntax-tree.js';
 import { parseOptions, OPT_SYM_LINKS } from '../grammar/options.js';
-import { parseRequire } from '../grammar/directive-validators.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf, splitWords } from '../grammar/words.js';
 import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
@@ -20,20 +19,13 @@ import { mimeModule, type MimeDirConfig } from '../modules/mime.js';
 import { dirModule, type DirDirConfig } from '../modules/dir.js';
 import { authnCoreModule, type AuthDirConfig } from '../modules/authn-core.js';
 import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
+import { accessCompatModule, type AccessCompatDirConfig } from '../modules/access-compat.js';
+import { authzCoreModule, type AuthzDirConfig } from '../modules/authz-core.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
 
-/** One `Require` line, or a `<RequireAll|Any|None>` group. */
-export type AuthzRule =
-  | { kind: 'require'; negate: boolean; provider: string; args: string[]; methods?: readonly string[] }
-  | { kind: 'group'; op: 'all' | 'any' | 'none'; rules: AuthzRule[] };
-
-/** mod_access_compat's state (replaced wholesale by any level that sets one of its directives). */
-export interface AccessCompat {
-  order: 'deny,allow' | 'allow,deny' | 'mutual-failure';
-  allow: string[];
-  deny: string[];
-}
+export type { AuthzRule, RequireRule } from '../modules/authz-core.js';
+export type { AccessCompat, HostLine } from '../modules/access-compat.js';
 
 export type { ExtensionInfo } from '../modules/mime.js';
 
@@ -66,7 +58,17 @@ export type { HeaderOp } from '../modules/headers.js';
  * The merged per-directory configuration: the slices of the modules in `src/modules/`
  * (each merged by its own `dirConfig.merge`) and the fields the legacy code below still keeps.
  */
-export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig, AliasDirConfig, MimeDirConfig, DirDirConfig, AuthDirConfig {
+export interface DirConfig
+  extends HeadersDirConfig,
+    ExpiresDirConfig,
+    EnvDirConfig,
+    SetEnvIfDirConfig,
+    AliasDirConfig,
+    MimeDirConfig,
+    DirDirConfig,
+    AuthDirConfig,
+    AuthzDirConfig,
+    AccessCompatDirConfig {
   /** Options bits in effect. */
   options: number;
   /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
@@ -78,10 +80,6 @@ export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirCon
   files: readonly FilesSection[];
   /** `<If>`, `<ElseIf>`, `<Else>` sections in merge order (core's sec_if), applied per request. */
   ifs: readonly IfSection[];
-  /** Implicit RequireAny of the lines at the level that set them; undefined: none configured. */
-  authz: AuthzRule | undefined;
-  accessCompat: AccessCompat | undefined;
-  satisfyAny: boolean;
   serverSignature: 'on' | 'off' | 'email';
   /** FileETag as core keeps it: absolute bits and the +/- ones (ETAG_* of http_core.h). */
   fileETag: FileETagBits;
@@ -187,9 +185,8 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   errorDocuments: new Map(),
   files: [],
   ifs: [],
-  authz: undefined,
-  accessCompat: undefined,
-  satisfyAny: false,
+  ...authzCoreModule.dirConfig!.empty,
+  ...accessCompatModule.dirConfig!.empty,
   serverSignature: 'off',
   fileETag: { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET },
   ...headersModule.dirConfig!.empty,
@@ -270,41 +267,6 @@ function filesSection(node: SectionNode): FilesSection | undefined {
   return { matches: (b) => b === pattern, nodes: node.children };
 }
 
-/**
- * The level's `Require` lines as authz rules, `<Require…>` groups nested, `<Limit>` bodies
- * tagged with their methods. An explicit stack, not recursion: a file may nest thousands deep.
- */
-function requireRules(nodes: readonly ConfigNode[], hasModule: (m: string) => boolean): AuthzRule[] {
-  const top: AuthzRule[] = [];
-  type Task = { nodes: readonly ConfigNode[]; i: number; out: AuthzRule[]; methods: readonly string[] | undefined };
-  const stack: Task[] = [{ nodes, i: 0, out: top, methods: undefined }];
-  while (stack.length > 0) {
-    const task = stack[stack.length - 1]!;
-    if (task.i >= task.nodes.length) {
-      stack.pop();
-      continue;
-    }
-    const n = task.nodes[task.i++]!;
-    const { out, methods } = task;
-    if (n.kind === 'directive' && n.key === 'require') {
-      const r = parseRequire(n.rawArgs, hasModule);
-      if (!('error' in r)) out.push({ kind: 'require', negate: r.negate, provider: r.provider, args: r.args, ...(methods ? { methods } : {}) });
-    } else if (n.kind === 'section' && (n.key === '<requireall' || n.key === '<requireany' || n.key === '<requirenone')) {
-      const op = n.key === '<requireall' ? 'all' : n.key === '<requireany' ? 'any' : 'none';
-      const rules: AuthzRule[] = [];
-      out.push({ kind: 'group', op, rules });
-      stack.push({ nodes: n.children, i: 0, out: rules, methods });
-    } else if (n.kind === 'section' && (n.key === '<limit' || n.key === '<limitexcept')) {
-      const listed = splitWords(n.rawArgs.slice(0, Math.max(0, n.rawArgs.lastIndexOf('>')))).map((w) => w.value);
-      const inner = n.key === '<limit' ? listed : listed.map((m) => `!${m}`);
-      stack.push({ nodes: n.children, i: 0, out, methods: inner });
-    } else if (n.kind === 'section' && n.active && (n.key === '<ifmodule' || n.key === '<ifdefine' || n.key === '<ifversion')) {
-      stack.push({ nodes: n.children, i: 0, out, methods });
-    }
-  }
-  return top;
-}
-
 const SPLICED_SECTIONS = new Set(['<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile']);
 
 /**
@@ -340,10 +302,6 @@ function flatten(nodes: readonly ConfigNode[]): ConfigNode[] {
  */
 interface LevelPlan {
   ops: ConfigNode[];
-  /** The level's `Require` lines as an implicit `<RequireAny>`'s rules. */
-  authz: AuthzRule[];
-  /** mod_access_compat's state when the level sets any of its directives. */
-  compat: AccessCompat | undefined;
   files: FilesSection[];
   ifs: IfSection[];
   /** What each module of `src/modules/` compiled from the level's lines, in order. */
@@ -351,6 +309,9 @@ interface LevelPlan {
   /** The `Rewrite*` lines, for compileRewriteLevel. */
   rewrite: ConfigNode[];
 }
+
+/** The modules that compile a level themselves (`levelLines`). */
+const LEVEL_COMPILED = MODULES.filter((m) => m.levelLines !== undefined);
 
 const planOf = new WeakMap<readonly ConfigNode[], LevelPlan>();
 
@@ -364,13 +325,16 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
   yield;
   const plan: LevelPlan = {
     ops: [],
-    authz: requireRules(nodes, hasModule),
-    compat: undefined,
     files: [],
     ifs: [],
     moduleLines: new Map(),
     rewrite: [],
   };
+  // Modules whose lines nest in their own sections compile the level themselves.
+  for (const module of LEVEL_COMPILED) {
+    const lines = module.levelLines!(nodes, hasModule);
+    if (lines.length > 0) plan.moduleLines.set(module, lines);
+  }
   yield;
   let sinceYield = 0;
   for (const n of nodes) {
@@ -390,32 +354,18 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
     }
     const owned = MODULE_DIRECTIVES.get(n.key);
     if (owned) {
+      if (owned.module.levelLines) continue;
       // The directive's own compile, the one `check` ran; a refused line is not applied.
       const { value } = owned.directive.compile({ words: splitWords(n.rawArgs).map((w) => w.value), rawArgs: n.rawArgs, kind: 'htaccess', overrideOpts: 0xffff, hasModule });
       if (value !== undefined) {
         let lines = plan.moduleLines.get(owned.module);
         if (!lines) plan.moduleLines.set(owned.module, (lines = []));
-        lines.push({ key: n.key, value });
+        lines.push({ key: n.key, value, source: { file: n.file, line: n.line } });
       }
       continue;
     }
-    switch (n.key) {
-      case 'order': {
-        plan.compat ??= { order: 'deny,allow', allow: [], deny: [] };
-        plan.compat.order = (n.args[0]?.value ?? '').toLowerCase() as AccessCompat['order'];
-        break;
-      }
-      case 'allow':
-      case 'deny': {
-        plan.compat ??= { order: 'deny,allow', allow: [], deny: [] };
-        const list = n.key === 'allow' ? plan.compat.allow : plan.compat.deny;
-        for (let i = 1; i < n.args.length; i++) list.push(n.args[i]!.value);
-        break;
-      }
-      default:
-        if (n.key.startsWith('rewrite')) plan.rewrite.push(n);
-        else plan.ops.push(n);
-    }
+    if (n.key.startsWith('rewrite')) plan.rewrite.push(n);
+    else plan.ops.push(n);
   }
   planOf.set(levelNodes, plan);
   return plan;
@@ -476,8 +426,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
     if (rw) cfg.rewrite = rw;
   }
   const errorDocs = new Map(base.errorDocuments);
-  if (plan.authz.length > 0) cfg.authz = { kind: 'group', op: 'any', rules: plan.authz };
-  if (plan.compat) cfg.accessCompat = plan.compat;
   // What the level appends is joined once (a copy per line made a 20,000-line file
   // quadratic, issue 14); maps this level changes are copied on first write.
   if (plan.files.length > 0) cfg.files = base.files.concat(plan.files);
@@ -532,9 +480,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
         else errorDocs.set(code, { kind: 'message', value: target });
         break;
       }
-      case 'satisfy':
-        cfg.satisfyAny = w0.toLowerCase() === 'any';
-        break;
       case 'fcgidaccesschecker':
       case 'fastcgiaccesschecker':
       case 'fcgidauthenticator':

@@ -10,12 +10,13 @@ import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
-import { accessCompatAllows, accessCompatDenies, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
+import { accessCompatAllows, accessCompatDenyingLine, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
+import type { LineSource } from '../modules/module.js';
 
 /** One line for the error log, in Apache's wording. */
 export interface LogEvent {
@@ -58,6 +59,8 @@ export interface PhaseNote {
   module: string;
   /** The deciding directive's opening words (`Require all denied`, `SetHandler fcgid-script`). */
   directive?: string;
+  /** Where the deciding directive is written, when its compiled value carries it. */
+  source?: LineSource;
   text: string;
 }
 
@@ -514,17 +517,26 @@ export interface AccessState {
   status?: number;
 }
 
-/** mod_access_compat's refusal, for the story: which of Order, Allow and Deny decided. */
+/** mod_access_compat's refusal, for the story: which of Order, Allow and Deny decided, and where it is written. */
 function compatNote(cfg: DirConfig, req: AccessRequest): PhaseNote {
   const c = cfg.accessCompat!;
-  return accessCompatDenies(c, req)
-    ? {
-        phase: 'access',
-        module: 'access_compat',
-        directive: 'Deny from',
-        text: `Order ${c.order}: a Deny from line matches the client${c.order === 'deny,allow' ? ' and no Allow from line does' : ''}, so it is refused (403)`,
-      }
-    : { phase: 'access', module: 'access_compat', directive: 'Order', text: `Order ${c.order}: no Allow from line matches the client, so it is refused (403)` };
+  const deny = accessCompatDenyingLine(c, req);
+  if (deny) {
+    return {
+      phase: 'access',
+      module: 'access_compat',
+      directive: 'Deny from',
+      ...(deny.source ? { source: deny.source } : {}),
+      text: `Order ${c.order}: a Deny from line matches the client${c.order === 'deny,allow' ? ' and no Allow from line does' : ''}, so it is refused (403)`,
+    };
+  }
+  return {
+    phase: 'access',
+    module: 'access_compat',
+    directive: 'Order',
+    ...(c.orderSource ? { source: c.orderSource } : {}),
+    text: `Order ${c.order}: no Allow from line matches the client, so it is refused (403)`,
+  };
 }
 
 /** authz_core's verdict, for the story: the Require line that settled it, and Satisfy Any. */
@@ -540,10 +552,16 @@ function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<type
         : verdict === 'denied-no-user'
           ? 'needs an authenticated user: authentication runs'
           : `refuses ${who}${req.user !== undefined ? ' (401)' : compatLetIn ? '' : ' (403)'}`;
-    notes.push({ phase: 'authz', module: 'authz_core', directive: line, text: `${line} ${what}` });
+    notes.push({ phase: 'authz', module: 'authz_core', directive: line, ...(rule.source ? { source: rule.source } : {}), text: `${line} ${what}` });
   }
   if (compatLetIn && verdict !== 'granted') {
-    notes.push({ phase: 'access', module: 'access_compat', directive: 'Satisfy any', text: "Satisfy Any: the client passes mod_access_compat's Allow lines, which is enough" });
+    notes.push({
+      phase: 'access',
+      module: 'access_compat',
+      directive: 'Satisfy any',
+      ...(cfg.satisfySource ? { source: cfg.satisfySource } : {}),
+      text: "Satisfy Any: the client passes mod_access_compat's Allow lines, which is enough",
+    });
   }
   return notes;
 }

@@ -409,36 +409,6 @@ export function parseRequire(rawArgs: string, hasModule: (id: string) => boolean
   return { negate, provider, args };
 }
 
-const order: Validator = ({ words }) => {
-  const w = (words[0] ?? '').toLowerCase();
-  if (!['allow,deny', 'deny,allow', 'mutual-failure'].includes(w)) return fail('unknown order');
-  return undefined;
-};
-
-/** mod_access_compat's `allow_cmd`, per word: all, env=, an address or network, else a host name. */
-const allowDeny: Validator = ({ words }) => {
-  if ((words[0] ?? '').toLowerCase() !== 'from') return fail("allow and deny must be followed by 'from'");
-  for (const w of words.slice(1)) {
-    if (w.startsWith('#')) return fail('No comments are allowed here');
-    const lower = w.toLowerCase();
-    if (lower.startsWith('env=') || lower === 'all') continue;
-    const slash = w.indexOf('/');
-    const problem = slash === -1 ? ipSubnetProblem(w, undefined) : ipSubnetProblem(w.slice(0, slash), w.slice(slash + 1));
-    if (problem === 'einval') {
-      if (slash !== -1) return fail('An IP address was expected');
-      continue; // a host name
-    }
-    if (problem !== undefined) return fail(problem);
-  }
-  return undefined;
-};
-
-const satisfy: Validator = ({ words }) => {
-  const w = (words[0] ?? '').toLowerCase();
-  if (w !== 'all' && w !== 'any') return fail("Satisfy either 'any' or 'all'.");
-  return undefined;
-};
-
 // --- core ---
 
 const STATUS_CODES_FOR_ERRORDOCUMENT = HTTP_STATUS_REASONS;
@@ -555,11 +525,6 @@ const filterProvider: Validator = ({ words, hasModule }) => {
   return undefined;
 };
 
-const require: Validator = ({ rawArgs, hasModule }) => {
-  const r = parseRequire(rawArgs, hasModule);
-  return 'error' in r ? fail(r.error) : undefined;
-};
-
 /** `Error` (generate_error, core.c): always fails, with its own text. */
 /**
  * A handler no loaded module provides is not an error for Apache: core's default handler sends
@@ -606,11 +571,6 @@ const errorDirective: Validator = ({ rawArgs }) => {
 /** Validators by lower-cased directive name. */
 export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<string, Validator>([
   ['options', options],
-  ['order', order],
-  ['allow', allowDeny],
-  ['deny', allowDeny],
-  ['satisfy', satisfy],
-  ['require', require],
   ['rewritecond', rewriteCond],
   ['rewriterule', rewriteRule],
   ['rewriteoptions', rewriteOptions],

@@ -22,6 +22,11 @@ const SITE: Record<string, string> = {
   'compat/page.txt': 'x',
   'satisfy/.htaccess': 'Order deny,allow\nDeny from all\nAllow from 127.0.0.1\nAuthType Basic\nAuthName area\nAuthUserFile /nonexistent\nRequire valid-user\nSatisfy any\n',
   'satisfy/page.txt': 'x',
+  'twodeny/.htaccess': 'Order allow,deny\nAllow from all\nDeny from 127.0.0.0/8\nDeny from 10.9.9.9\n',
+  'twodeny/page.txt': 'x',
+  'twoip/.htaccess': 'Require ip 127.0.0.1\n',
+  'twoip/inner/.htaccess': '# refused here\nRequire ip 10.0.0.1\n<Files nothing-matches>\n  Require ip 10.0.0.1\n</Files>\n',
+  'twoip/inner/page.txt': 'x',
   'byext/.htaccess': 'AddHandler fcgid-script .app\n',
   'byext/x.app': '#!/bin/sh\n',
 };
@@ -58,6 +63,18 @@ describe('the access record', () => {
     const s = story('/compat/page.txt');
     expect(s.answer.status).toBe(403);
     expect(s.steps).toContainEqual(expect.objectContaining({ module: 'access_compat', file: 'site/compat/.htaccess', line: 2 }));
+  });
+
+  it('names the Deny from line that matched the client, not the last one written', () => {
+    const s = story('/twodeny/page.txt');
+    expect(s.answer.status).toBe(403);
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'access_compat', file: 'site/twodeny/.htaccess', line: 3 }));
+  });
+
+  it('names the Require line in effect, not a same-looking line in a section that did not apply', () => {
+    const s = story('/twoip/inner/page.txt');
+    expect(s.answer.status).toBe(403);
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'authz_core', file: 'site/twoip/inner/.htaccess', line: 2 }));
   });
 
   it('names Satisfy Any when the Allow lines let the client in without a login', () => {

@@ -198,3 +198,64 @@ describe('the authentication modules through their tables', () => {
     expect(lookupDirective('authname')?.modules).toEqual(['authn_core', 'auth_digest']);
   });
 });
+
+describe('mod_access_compat through its module', () => {
+  it('a level with Order, Allow or Deny replaces the inherited state; each line keeps its place', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('Order allow,deny\nAllow from 10.0.0.0/8 192.168.1\nSatisfy Any\n'), () => true);
+    expect(parent.accessCompat).toEqual({
+      order: 'allow,deny',
+      orderSource: { file: '/site/.htaccess', line: 1 },
+      allow: [{ hosts: ['10.0.0.0/8', '192.168.1'], source: { file: '/site/.htaccess', line: 2 } }],
+      deny: [],
+    });
+    expect([parent.satisfyAny, parent.satisfySource]).toEqual([true, { file: '/site/.htaccess', line: 3 }]);
+    const child = applyLevel(parent, htaccess('# nothing first\nDeny from env=BAD\n'), () => true);
+    expect(child.accessCompat).toEqual({ order: 'deny,allow', allow: [], deny: [{ hosts: ['env=BAD'], source: { file: '/site/.htaccess', line: 2 } }] });
+    expect(child.satisfyAny).toBe(true);
+    expect(applyLevel(child, htaccess('Satisfy all\n'), () => true).accessCompat).toBe(child.accessCompat);
+  });
+
+  it('a line its compile refuses is not applied, and check reports it', () => {
+    expect(applyLevel(EMPTY_DIR_CONFIG, htaccess('Order sideways\nAllow 10.1\n'), () => true).accessCompat).toBeUndefined();
+    expect(lookupDirective('order')?.modules).toEqual(['access_compat']);
+    expect(
+      lookupDirective('allow')?.compile?.({ words: ['from', '10.0.0.1/99'], rawArgs: 'from 10.0.0.1/99', kind: 'htaccess', overrideOpts: 0, hasModule: () => true }).findings
+        .length,
+    ).toBe(1);
+  });
+});
+
+describe('mod_authz_core through its module', () => {
+  it('compiles a level’s Require lines and groups into one rule tree, each Require with its place', () => {
+    const text = 'Require ip 10.0.0.0/8\n<RequireAll>\n  Require valid-user\n  <Limit POST>\n    Require not user bob\n  </Limit>\n</RequireAll>\nRequire bogus-provider x\n';
+    const cfg = applyLevel(EMPTY_DIR_CONFIG, htaccess(text), () => true);
+    const at = (line: number) => ({ file: '/site/.htaccess', line });
+    expect(cfg.authz).toEqual({
+      kind: 'group',
+      op: 'any',
+      rules: [
+        { kind: 'require', negate: false, provider: 'ip', args: ['10.0.0.0/8'], source: at(1) },
+        {
+          kind: 'group',
+          op: 'all',
+          rules: [
+            { kind: 'require', negate: false, provider: 'valid-user', args: [], source: at(3) },
+            { kind: 'require', negate: true, provider: 'user', args: ['bob'], methods: ['POST'], source: at(5) },
+          ],
+        },
+      ],
+    });
+    // A level without Require lines keeps the parent's rules; one with them replaces them.
+    expect(applyLevel(cfg, htaccess('AuthType Basic\n'), () => true).authz).toBe(cfg.authz);
+    expect(applyLevel(cfg, htaccess('Require all granted\n'), () => true).authz).toEqual({
+      kind: 'group',
+      op: 'any',
+      rules: [{ kind: 'require', negate: false, provider: 'all', args: ['granted'], source: at(1) }],
+    });
+  });
+
+  it('lists authz_host and authz_user, which only add providers', () => {
+    expect(MODULES.map((m) => m.name)).toEqual(expect.arrayContaining(['access_compat', 'authz_core', 'authz_host', 'authz_user']));
+    expect(lookupDirective('<requireall')?.modules).toEqual(['authz_core']);
+  });
+});
