@@ -21,6 +21,7 @@ import { authnCoreModule, type AuthDirConfig } from '../modules/authn-core.js';
 import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
 import { accessCompatModule, type AccessCompatDirConfig } from '../modules/access-compat.js';
 import { authzCoreModule, type AuthzDirConfig } from '../modules/authz-core.js';
+import { autoindexModule, type AutoindexDirConfig } from '../modules/autoindex.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
 
@@ -68,7 +69,8 @@ export interface DirConfig
     DirDirConfig,
     AuthDirConfig,
     AuthzDirConfig,
-    AccessCompatDirConfig {
+    AccessCompatDirConfig,
+    AutoindexDirConfig {
   /** Options bits in effect. */
   options: number;
   /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
@@ -95,8 +97,6 @@ export interface DirConfig
   limitRequestBody: number;
   /** RLimitCPU / RLimitMEM / RLimitNPROC as written (core_dir_config's limit_*; the nearest level wins). */
   rlimits: RLimitDirectives;
-  /** mod_autoindex `IndexIgnore` patterns (accumulated). */
-  indexIgnore: readonly string[];
 }
 
 /** http_core.h's etag_components_t bits. */
@@ -191,7 +191,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   fileETag: { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET },
   ...headersModule.dirConfig!.empty,
   ...aliasModule.dirConfig!.empty,
-  indexIgnore: [],
+  ...autoindexModule.dirConfig!.empty,
   limitRequestBody: 1024 * 1024 * 1024,
   rlimits: {},
   ...authnCoreModule.dirConfig!.empty,
@@ -437,7 +437,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
       if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines));
     }
   }
-  let indexIgnore: string[] | undefined;
   let fcgidWrappers: Map<string, { argv: string[]; virtual: boolean }> | undefined;
   // The level's own FileETag lines, merged onto the parent's once they are all read.
   let fileETag: FileETagBits | undefined;
@@ -531,13 +530,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
         if (w0 !== '') cfg.rlimits = { ...cfg.rlimits, [key]: { soft: w0, hard: words[1] } };
         break;
       }
-      case 'indexignore':
-        indexIgnore ??= [...cfg.indexIgnore];
-        for (const w of words) indexIgnore.push(w);
-        break;
-      case 'indexignorereset':
-        if (w0.toLowerCase() === 'on') indexIgnore = [];
-        break;
       case 'serversignature':
         cfg.serverSignature = w0.toLowerCase() as DirConfig['serverSignature'];
         break;
@@ -546,7 +538,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
         break;
     }
   }
-  if (indexIgnore) cfg.indexIgnore = indexIgnore;
   if (fcgidWrappers) cfg.fcgidWrappers = fcgidWrappers;
   if (fileETag) cfg.fileETag = mergeFileETag(base.fileETag, fileETag);
   cfg.errorDocuments = errorDocs;

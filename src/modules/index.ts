@@ -9,6 +9,7 @@ import { DIRECTIVE_VALIDATORS } from '../grammar/directive-validators.js';
 import { accessCompatModule } from './access-compat.js';
 import { aliasModule } from './alias.js';
 import { authBasicModule } from './auth-basic.js';
+import { autoindexModule } from './autoindex.js';
 import { authnCoreModule } from './authn-core.js';
 import { authnFileModule } from './authn-file.js';
 import { authzCoreModule } from './authz-core.js';
@@ -35,6 +36,7 @@ export const MODULES: readonly ModuleDefinition[] = [
   authzGroupfileModule as ModuleDefinition,
   authzHostModule,
   authzUserModule,
+  autoindexModule as ModuleDefinition,
   dirModule as ModuleDefinition,
   envModule as ModuleDefinition,
   expiresModule as ModuleDefinition,

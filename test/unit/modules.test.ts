@@ -259,3 +259,21 @@ describe('mod_authz_core through its module', () => {
     expect(lookupDirective('<requireall')?.modules).toEqual(['authz_core']);
   });
 });
+
+describe('mod_autoindex through its module', () => {
+  it('IndexIgnoreReset drops the inherited patterns only; the level’s own count wherever written', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('IndexIgnore *.bak\n'), () => true);
+    const child = applyLevel(parent, htaccess('IndexIgnore *.one\nIndexIgnoreReset On\nIndexIgnore *.two .ht*\n'), () => true);
+    expect(child.indexIgnore).toEqual(['*.one', '*.two', '.ht*']);
+    expect(applyLevel(parent, htaccess('IndexIgnore *.one\n'), () => true).indexIgnore).toEqual(['*.one', '*.bak']);
+    expect(applyLevel(parent, htaccess('IndexIgnoreReset On\nIndexIgnoreReset Off\n'), () => true).indexIgnore).toEqual(['*.bak']);
+  });
+
+  it('refuses FancyIndexing with its help text, as ap_set_deprecated does', () => {
+    const spec = lookupDirective('fancyindexing');
+    expect(spec?.modules).toEqual(['autoindex']);
+    expect(spec?.compile?.({ words: ['on'], rawArgs: 'on', kind: 'htaccess', overrideOpts: 0, hasModule: () => true }).findings[0]?.message).toBe(
+      'The FancyIndexing directive is no longer supported. Use IndexOptions FancyIndexing.',
+    );
+  });
+});
