@@ -22,6 +22,7 @@ import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
 import { accessCompatModule, type AccessCompatDirConfig } from '../modules/access-compat.js';
 import { authzCoreModule, type AuthzDirConfig } from '../modules/authz-core.js';
 import { autoindexModule, type AutoindexDirConfig } from '../modules/autoindex.js';
+import { coreModule, ETAG_NONE, ETAG_INODE, ETAG_MTIME, ETAG_SIZE, ETAG_UNSET, type CoreDirConfig } from '../modules/core.js';
 import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
 
@@ -30,8 +31,8 @@ export type { AccessCompat, HostLine } from '../modules/access-compat.js';
 
 export type { ExtensionInfo } from '../modules/mime.js';
 
-/** `ErrorDocument`, classified as `set_error_document` does (after quote removal). */
-export type ErrorDocument = { kind: 'message' | 'local' | 'url'; value: string };
+export type { ErrorDocument, FileETagBits } from '../modules/core.js';
+export { ETAG_ALL, ETAG_INODE, ETAG_MTIME, ETAG_NONE, ETAG_SIZE, ETAG_UNSET } from '../modules/core.js';
 
 /** A `<Files>`/`<FilesMatch>` section, ready to match a basename. */
 export interface FilesSection {
@@ -70,21 +71,13 @@ export interface DirConfig
     AuthDirConfig,
     AuthzDirConfig,
     AccessCompatDirConfig,
-    AutoindexDirConfig {
+    AutoindexDirConfig,
+    CoreDirConfig {
   /** Options bits in effect. */
   options: number;
-  /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
-  setHandler: string | undefined;
-  forceType: string | undefined;
-  addDefaultCharset: string | undefined;
-  acceptPathInfo: 'on' | 'off' | 'default';
-  errorDocuments: ReadonlyMap<number, ErrorDocument>;
   files: readonly FilesSection[];
   /** `<If>`, `<ElseIf>`, `<Else>` sections in merge order (core's sec_if), applied per request. */
   ifs: readonly IfSection[];
-  serverSignature: 'on' | 'off' | 'email';
-  /** FileETag as core keeps it: absolute bits and the +/- ones (ETAG_* of http_core.h). */
-  fileETag: FileETagBits;
   /** mod_fcgid's FastCGI access checker, authenticator and authorizer programs. */
   fcgidAuth: { readonly [R in FcgidAuthRole]?: { program: string; authoritative: boolean } };
   /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
@@ -93,65 +86,6 @@ export interface DirConfig
   fcgidWrappers: ReadonlyMap<string, { argv: string[]; virtual: boolean }>;
   /** `HtsandboxFcgidMultiplex On`: this script's processes may share a connection (htsandbox only). */
   fcgidMultiplex: boolean;
-  /** LimitRequestBody in bytes (0: unlimited). Apache's default since 2.4.54 is 1 GiB. */
-  limitRequestBody: number;
-  /** RLimitCPU / RLimitMEM / RLimitNPROC as written (core_dir_config's limit_*; the nearest level wins). */
-  rlimits: RLimitDirectives;
-}
-
-/** http_core.h's etag_components_t bits. */
-export const ETAG_UNSET = 0;
-export const ETAG_NONE = 1;
-export const ETAG_MTIME = 2;
-export const ETAG_INODE = 4;
-export const ETAG_SIZE = 8;
-export const ETAG_ALL = ETAG_MTIME | ETAG_INODE | ETAG_SIZE;
-
-/** core_dir_config's etag_bits / etag_add / etag_remove. */
-export interface FileETagBits {
-  bits: number;
-  add: number;
-  remove: number;
-}
-
-/** One FileETag line as core.c's set_etag_bits reads it (the validator rejected bad ones). */
-function fileETagLine(words: readonly string[], current: FileETagBits): FileETagBits {
-  let { bits, add, remove } = current;
-  let first = true;
-  for (const raw of words) {
-    const action = raw[0] === '+' || raw[0] === '-' ? raw[0] : '*';
-    const token = (action === '*' ? raw : raw.slice(1)).toLowerCase();
-    if (action === '*' && first) {
-      // The first absolute keyword forgets inherited and earlier relative settings.
-      bits = add = remove = ETAG_UNSET;
-      first = false;
-    }
-    if (token === 'none') bits = ETAG_NONE;
-    else if (token === 'all') bits = ETAG_ALL;
-    else {
-      const bit = token === 'size' ? ETAG_SIZE : token === 'inode' ? ETAG_INODE : ['mtime', 'lmtime', 'lastmodified'].includes(token) ? ETAG_MTIME : ETAG_UNSET;
-      if (action === '+') {
-        add |= bit;
-        remove &= ~bit;
-      } else if (action === '-') {
-        remove |= bit;
-        add &= ~bit;
-      } else bits |= bit;
-    }
-  }
-  return { bits, add, remove };
-}
-
-/** merge_core_dir_configs for FileETag: a level's absolute setting replaces, +/- ones adjust. */
-function mergeFileETag(base: FileETagBits, level: FileETagBits): FileETagBits {
-  let merged: FileETagBits;
-  if (level.bits === ETAG_UNSET) {
-    const add = (base.add & ~level.remove) | level.add;
-    const remove = (base.remove & ~level.add) | level.remove;
-    merged = { bits: (base.bits & ~remove) | add, add, remove };
-  } else merged = { ...level };
-  if (merged.bits !== ETAG_NONE) merged.bits &= ~ETAG_NONE;
-  return merged;
 }
 
 /**
@@ -176,24 +110,16 @@ export type { RedirectRule } from '../modules/alias.js';
 
 export const EMPTY_DIR_CONFIG: DirConfig = {
   options: OPT_SYM_LINKS,
-  setHandler: undefined,
-  forceType: undefined,
+  ...coreModule.dirConfig!.empty,
   ...mimeModule.dirConfig!.empty,
-  addDefaultCharset: undefined,
   ...dirModule.dirConfig!.empty,
-  acceptPathInfo: 'default',
-  errorDocuments: new Map(),
   files: [],
   ifs: [],
   ...authzCoreModule.dirConfig!.empty,
   ...accessCompatModule.dirConfig!.empty,
-  serverSignature: 'off',
-  fileETag: { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET },
   ...headersModule.dirConfig!.empty,
   ...aliasModule.dirConfig!.empty,
   ...autoindexModule.dirConfig!.empty,
-  limitRequestBody: 1024 * 1024 * 1024,
-  rlimits: {},
   ...authnCoreModule.dirConfig!.empty,
   fcgidAuth: {},
   fcgidWrappers: new Map(),
@@ -425,7 +351,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
     const rw = compileRewriteLevel(plan.rewrite, levelDir, base.rewrite);
     if (rw) cfg.rewrite = rw;
   }
-  const errorDocs = new Map(base.errorDocuments);
   // What the level appends is joined once (a copy per line made a 20,000-line file
   // quadratic, issue 14); maps this level changes are copied on first write.
   if (plan.files.length > 0) cfg.files = base.files.concat(plan.files);
@@ -438,8 +363,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
     }
   }
   let fcgidWrappers: Map<string, { argv: string[]; virtual: boolean }> | undefined;
-  // The level's own FileETag lines, merged onto the parent's once they are all read.
-  let fileETag: FileETagBits | undefined;
   for (const n of plan.ops) {
     const words = n.args.map((a) => a.value);
     const w0 = words[0] ?? '';
@@ -453,30 +376,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
           const c = r.change;
           cfg.options = c.absolute ? c.opts : (cfg.options | c.add) & ~c.remove;
         }
-        break;
-      }
-      case 'sethandler':
-        cfg.setHandler = w0.toLowerCase().startsWith('proxy:unix') ? w0 : w0.toLowerCase();
-        break;
-      case 'forcetype':
-        cfg.forceType = w0.toLowerCase();
-        break;
-      case 'adddefaultcharset': {
-        const l = w0.toLowerCase();
-        cfg.addDefaultCharset = l === 'off' ? undefined : l === 'on' ? 'iso-8859-1' : w0;
-        break;
-      }
-      case 'acceptpathinfo':
-        cfg.acceptPathInfo = w0.toLowerCase() as DirConfig['acceptPathInfo'];
-        break;
-      case 'errordocument': {
-        const code = Number.parseInt(w0, 10);
-        const target = n.args[1]?.value ?? '';
-        if (target.toLowerCase() === 'default') errorDocs.delete(code);
-        else if (target.includes(' ')) errorDocs.set(code, { kind: 'message', value: target });
-        else if (target.startsWith('/')) errorDocs.set(code, { kind: 'local', value: target });
-        else if (/^[A-Za-z0-9+.-]+:/.test(target)) errorDocs.set(code, { kind: 'url', value: target });
-        else errorDocs.set(code, { kind: 'message', value: target });
         break;
       }
       case 'fcgidaccesschecker':
@@ -519,27 +418,8 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
       case 'htsandboxfcgidmultiplex':
         cfg.fcgidMultiplex = w0.toLowerCase() === 'on';
         break;
-      case 'limitrequestbody':
-        cfg.limitRequestBody = Number.parseInt(w0, 10) || 0;
-        break;
-      case 'rlimitcpu':
-      case 'rlimitmem':
-      case 'rlimitnproc': {
-        // core.c's merge_core_dir_configs: a level's own limit replaces the inherited one.
-        const key = n.key === 'rlimitcpu' ? 'cpu' : n.key === 'rlimitmem' ? 'mem' : 'nproc';
-        if (w0 !== '') cfg.rlimits = { ...cfg.rlimits, [key]: { soft: w0, hard: words[1] } };
-        break;
-      }
-      case 'serversignature':
-        cfg.serverSignature = w0.toLowerCase() as DirConfig['serverSignature'];
-        break;
-      case 'fileetag':
-        fileETag = fileETagLine(words, fileETag ?? { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET });
-        break;
     }
   }
   if (fcgidWrappers) cfg.fcgidWrappers = fcgidWrappers;
-  if (fileETag) cfg.fileETag = mergeFileETag(base.fileETag, fileETag);
-  cfg.errorDocuments = errorDocs;
   return cfg;
 }

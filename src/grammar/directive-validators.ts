@@ -411,45 +411,6 @@ export function parseRequire(rawArgs: string, hasModule: (id: string) => boolean
 
 // --- core ---
 
-const STATUS_CODES_FOR_ERRORDOCUMENT = HTTP_STATUS_REASONS;
-
-const errorDocument: Validator = ({ words }) => {
-  const code = Number.parseInt(words[0] ?? '', 10);
-  if (!STATUS_CODES_FOR_ERRORDOCUMENT.has(code) || code < 400 || !/^\d+$/.test(words[0] ?? '')) {
-    if (!(code >= 400 && code < 600)) return fail(`Unsupported HTTP response code ${words[0]}`);
-  }
-  return undefined;
-};
-
-const acceptPathInfo: Validator = ({ words }) =>
-  ['on', 'off', 'default'].includes((words[0] ?? '').toLowerCase()) ? undefined : fail('AcceptPathInfo must be set to on, off or default');
-
-const serverSignature: Validator = ({ words }) =>
-  ['on', 'off', 'email'].includes((words[0] ?? '').toLowerCase()) ? undefined : fail('ServerSignature: use one of: off | on | email');
-
-const limitRequestBody: Validator = ({ words }) => {
-  const w = words[0] ?? '';
-  const m = /^\s*([+-]?)(\d*)/.exec(w)!;
-  if (m[2]!.length > 18) return fail('LimitRequestBody argument is not parsable.');
-  if (m[0].length !== w.length || m[2] === '' || (m[1] === '-' && Number(m[2]) > 0)) {
-    return fail('LimitRequestBody requires a non-negative integer.');
-  }
-  return undefined;
-};
-
-const fileETag: Validator = ({ words }) => {
-  for (const raw of words) {
-    const w = raw.replace(/^[+-]/, '').toLowerCase();
-    if (!['none', 'all', 'size', 'lmtime', 'mtime', 'lastmodified', 'inode', 'digest'].includes(w)) {
-      return fail(`Unknown keyword '${raw.replace(/^[+-]/, '')}' for FileETag directive`);
-    }
-    if (/^[+-]/.test(raw) && ['none', 'all', 'digest'].includes(w)) {
-      return fail(`FileETag keyword '${raw.slice(1)}' cannot be used with '+' or '-'`);
-    }
-  }
-  return undefined;
-};
-
 const defaultType: Validator = ({ words }) => {
   const w = (words[0] ?? '').toLowerCase();
   if (w === 'none' || w === 'off') return undefined;
@@ -560,8 +521,6 @@ export function handlerFinding(handler: string, hasModule: (id: string) => boole
   };
 }
 
-const setHandler: Validator = ({ words, hasModule }) => (words[0] === undefined ? undefined : handlerFinding(words[0], hasModule));
-
 const errorDirective: Validator = ({ rawArgs }) => {
   // Only the surrounding quotes go; escapes inside stay as written.
   const text = rawArgs.length >= 2 && rawArgs.startsWith('"') && rawArgs.endsWith('"') ? rawArgs.slice(1, -1) : rawArgs;
@@ -575,14 +534,8 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['rewriterule', rewriteRule],
   ['rewriteoptions', rewriteOptions],
   ['rewritebase', rewriteBase],
-  ['errordocument', errorDocument],
-  ['acceptpathinfo', acceptPathInfo],
-  ['serversignature', serverSignature],
-  ['limitrequestbody', limitRequestBody],
-  ['fileetag', fileETag],
   ['defaulttype', defaultType],
   ['addoutputfilterbytype', addOutputFilterByType],
   ['filterprovider', filterProvider],
   ['error', errorDirective],
-  ['sethandler', setHandler],
 ]);

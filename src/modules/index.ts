@@ -9,6 +9,7 @@ import { DIRECTIVE_VALIDATORS } from '../grammar/directive-validators.js';
 import { accessCompatModule } from './access-compat.js';
 import { aliasModule } from './alias.js';
 import { authBasicModule } from './auth-basic.js';
+import { coreModule } from './core.js';
 import { autoindexModule } from './autoindex.js';
 import { authnCoreModule } from './authn-core.js';
 import { authnFileModule } from './authn-file.js';
@@ -27,6 +28,7 @@ import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 
 /** The modules with a home of their own, in Apache's load order. */
 export const MODULES: readonly ModuleDefinition[] = [
+  coreModule as ModuleDefinition,
   accessCompatModule as ModuleDefinition,
   aliasModule as ModuleDefinition,
   authBasicModule as ModuleDefinition,

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { allDirectives, lookupDirective } from '../../src/grammar/directive-registry.js';
 import { MODULES } from '../../src/modules/index.js';
 import { LEGACY_ROWS } from '../../src/modules/legacy.js';
-import { applyLevel, EMPTY_DIR_CONFIG } from '../../src/engine/dir-config.js';
+import { applyLevel, EMPTY_DIR_CONFIG, fileETagValue } from '../../src/engine/dir-config.js';
 import { parseConfig } from '../../src/grammar/parser.js';
 import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
@@ -275,5 +275,65 @@ describe('mod_autoindex through its module', () => {
     expect(spec?.compile?.({ words: ['on'], rawArgs: 'on', kind: 'htaccess', overrideOpts: 0, hasModule: () => true }).findings[0]?.message).toBe(
       'The FancyIndexing directive is no longer supported. Use IndexOptions FancyIndexing.',
     );
+  });
+});
+
+describe("core's per-directory directives through its module", () => {
+  it('the nearest level wins; ErrorDocument per status, `default` removes one', () => {
+    const parent = applyLevel(
+      EMPTY_DIR_CONFIG,
+      htaccess(
+        'SetHandler Proxy:unix:/run/a.sock|fcgi://x\nAddDefaultCharset On\nErrorDocument 404 /nf.html\nErrorDocument 403 "Go away"\nRLimitCPU 10 20\nLimitRequestBody 100\n',
+      ),
+      () => true,
+    );
+    expect(parent).toMatchObject({
+      setHandler: 'Proxy:unix:/run/a.sock|fcgi://x',
+      addDefaultCharset: 'iso-8859-1',
+      limitRequestBody: 100,
+      rlimits: { cpu: { soft: '10', hard: '20' } },
+    });
+    expect([...parent.errorDocuments]).toEqual([
+      [404, { kind: 'local', value: '/nf.html' }],
+      [403, { kind: 'message', value: 'Go away' }],
+    ]);
+    const child = applyLevel(
+      parent,
+      htaccess(
+        'SetHandler None\nForceType Text/Plain\nErrorDocument 404 default\nErrorDocument 500 http://example.test/\nRLimitMEM 1000\nAcceptPathInfo Off\nServerSignature EMail\n',
+      ),
+      () => true,
+    );
+    expect(child).toMatchObject({ setHandler: 'none', forceType: 'text/plain', addDefaultCharset: 'iso-8859-1', acceptPathInfo: 'off', serverSignature: 'email' });
+    expect(child.rlimits).toEqual({ cpu: { soft: '10', hard: '20' }, mem: { soft: '1000', hard: undefined } });
+    expect([...child.errorDocuments]).toEqual([
+      [403, { kind: 'message', value: 'Go away' }],
+      [500, { kind: 'url', value: 'http://example.test/' }],
+    ]);
+  });
+
+  it('FileETag: an absolute keyword replaces, +/- adjust the inherited bits', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('FileETag INode Size\n'), () => true);
+    expect(fileETagValue(parent, { size: 255, mtimeUs: 16n, ino: 10 })).toBe('"a-ff"');
+    const child = applyLevel(parent, htaccess('FileETag -INode +MTime\n'), () => true);
+    expect(fileETagValue(child, { size: 255, mtimeUs: 16n, ino: 10 })).toBe('"ff-10"');
+    expect(
+      fileETagValue(
+        applyLevel(child, htaccess('FileETag None\n'), () => true),
+        { size: 1, mtimeUs: 1n, ino: 1 },
+      ),
+    ).toBeUndefined();
+  });
+
+  it('refuses what core.c refuses, with its wording', () => {
+    const compile = (name: string, words: string[]) =>
+      lookupDirective(name)
+        ?.compile?.({ words, rawArgs: words.join(' '), kind: 'htaccess', overrideOpts: 0, hasModule: () => true })
+        .findings.map((f) => f.message);
+    expect(compile('errordocument', ['302', '/x'])).toEqual(['Unsupported HTTP response code 302']);
+    expect(compile('fileetag', ['+All'])).toEqual(["FileETag keyword 'All' cannot be used with '+' or '-'"]);
+    expect(compile('limitrequestbody', ['-5'])).toEqual(['LimitRequestBody requires a non-negative integer.']);
+    expect(compile('acceptpathinfo', ['maybe'])).toEqual(['AcceptPathInfo must be set to on, off or default']);
+    expect(lookupDirective('sethandler')?.modules).toEqual(['core']);
   });
 });
