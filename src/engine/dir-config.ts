@@ -22,8 +22,8 @@ import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
 import { accessCompatModule, type AccessCompatDirConfig } from '../modules/access-compat.js';
 import { authzCoreModule, type AuthzDirConfig } from '../modules/authz-core.js';
 import { autoindexModule, type AutoindexDirConfig } from '../modules/autoindex.js';
+import { fcgidModule, type FcgidAuthRole, type FcgidDirConfig } from '../modules/fcgid.js';
 import { coreModule, ETAG_NONE, ETAG_INODE, ETAG_MTIME, ETAG_SIZE, ETAG_UNSET, type CoreDirConfig } from '../modules/core.js';
-import type { RLimitDirectives } from './resource-limits.js';
 import picomatch from 'picomatch';
 
 export type { AuthzRule, RequireRule } from '../modules/authz-core.js';
@@ -40,18 +40,12 @@ export interface FilesSection {
   nodes: readonly ConfigNode[];
 }
 
-/** FCGI_APACHE_ROLE values of mod_fcgid's three access-phase roles. */
-export type FcgidAuthRole = 'ACCESS_CHECKER' | 'AUTHENTICATOR' | 'AUTHORIZER';
+export type { FcgidAuthRole } from '../modules/fcgid.js';
 /** How mod_fcgid names each role: its directive and, in log lines, its check. */
 export const FCGID_AUTH_NAMES: Readonly<Record<FcgidAuthRole, { directive: string; check: string }>> = {
   ACCESS_CHECKER: { directive: 'FcgidAccessChecker', check: 'Access check' },
   AUTHENTICATOR: { directive: 'FcgidAuthenticator', check: 'Authentication' },
   AUTHORIZER: { directive: 'FcgidAuthorizer', check: 'Authorization' },
-};
-const FCGID_AUTH_ROLE_OF: Readonly<Record<string, FcgidAuthRole>> = {
-  accesschecker: 'ACCESS_CHECKER',
-  authenticator: 'AUTHENTICATOR',
-  authorizer: 'AUTHORIZER',
 };
 
 export type { HeaderOp } from '../modules/headers.js';
@@ -72,18 +66,15 @@ export interface DirConfig
     AuthzDirConfig,
     AccessCompatDirConfig,
     AutoindexDirConfig,
-    CoreDirConfig {
+    CoreDirConfig,
+    FcgidDirConfig {
   /** Options bits in effect. */
   options: number;
   files: readonly FilesSection[];
   /** `<If>`, `<ElseIf>`, `<Else>` sections in merge order (core's sec_if), applied per request. */
   ifs: readonly IfSection[];
-  /** mod_fcgid's FastCGI access checker, authenticator and authorizer programs. */
-  fcgidAuth: { readonly [R in FcgidAuthRole]?: { program: string; authoritative: boolean } };
   /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
   rewrite: RewriteConfig | undefined;
-  /** mod_fcgid's FcgidWrapper by suffix (`.php`) or `ALL`: the command that runs such scripts. */
-  fcgidWrappers: ReadonlyMap<string, { argv: string[]; virtual: boolean }>;
   /** `HtsandboxFcgidMultiplex On`: this script's processes may share a connection (htsandbox only). */
   fcgidMultiplex: boolean;
 }
@@ -121,8 +112,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   ...aliasModule.dirConfig!.empty,
   ...autoindexModule.dirConfig!.empty,
   ...authnCoreModule.dirConfig!.empty,
-  fcgidAuth: {},
-  fcgidWrappers: new Map(),
+  ...fcgidModule.dirConfig!.empty,
   fcgidMultiplex: false,
   rewrite: undefined,
   ...envModule.dirConfig!.empty,
@@ -362,7 +352,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
       if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines));
     }
   }
-  let fcgidWrappers: Map<string, { argv: string[]; virtual: boolean }> | undefined;
   for (const n of plan.ops) {
     const words = n.args.map((a) => a.value);
     const w0 = words[0] ?? '';
@@ -378,48 +367,13 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
         }
         break;
       }
-      case 'fcgidaccesschecker':
-      case 'fastcgiaccesschecker':
-      case 'fcgidauthenticator':
-      case 'fastcgiauthenticator':
-      case 'fcgidauthorizer':
-      case 'fastcgiauthorizer': {
-        const role = FCGID_AUTH_ROLE_OF[n.key.replace(/^(fcgid|fastcgi)/, '')]!;
-        // apr_tokenize_to_argv: the program is the first word.
-        const program = splitWords(w0)[0]?.value ?? '';
-        cfg.fcgidAuth = { ...cfg.fcgidAuth, [role]: { program, authoritative: cfg.fcgidAuth[role]?.authoritative ?? true } };
-        break;
-      }
-      case 'fcgidaccesscheckerauthoritative':
-      case 'fastcgiaccesscheckerauthoritative':
-      case 'fcgidauthenticatorauthoritative':
-      case 'fastcgiauthenticatorauthoritative':
-      case 'fcgidauthorizerauthoritative':
-      case 'fastcgiauthorizerauthoritative': {
-        const role = FCGID_AUTH_ROLE_OF[n.key.replace(/^(fcgid|fastcgi)/, '').replace(/authoritative$/, '')]!;
-        const current = cfg.fcgidAuth[role];
-        // Authoritative without a program is remembered for when a later level names one.
-        cfg.fcgidAuth = { ...cfg.fcgidAuth, [role]: { program: current?.program ?? '', authoritative: w0.toLowerCase() !== 'off' } };
-        break;
-      }
       case 'cgipassauth':
         cfg.auth = { ...cfg.auth, passAuth: w0.toLowerCase() === 'on' };
         break;
-      case 'fcgidwrapper':
-      case 'fcgiwrapper': {
-        // FcgidWrapper command [suffix] [virtual]; the command itself may carry arguments.
-        const argv = splitWords(w0).map((x) => x.value);
-        const suffix = words[1] && words[1].toLowerCase() !== 'virtual' ? words[1] : 'ALL';
-        const virtual = words.some((w, i) => i > 0 && w.toLowerCase() === 'virtual');
-        fcgidWrappers ??= new Map(base.fcgidWrappers);
-        fcgidWrappers.set(suffix === 'ALL' ? 'ALL' : suffix.startsWith('.') ? suffix : `.${suffix}`, { argv, virtual });
-        break;
-      }
       case 'htsandboxfcgidmultiplex':
         cfg.fcgidMultiplex = w0.toLowerCase() === 'on';
         break;
     }
   }
-  if (fcgidWrappers) cfg.fcgidWrappers = fcgidWrappers;
   return cfg;
 }

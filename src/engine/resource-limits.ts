@@ -6,7 +6,7 @@
  * procattr limits).
  */
 
-import type { RLimitDirectives, RLimitWords } from '../modules/core.js';
+import type { RLimitWords } from '../modules/core.js';
 
 export type { RLimitDirectives, RLimitWords } from '../modules/core.js';
 

@@ -20,6 +20,7 @@ import { authzUserModule } from './authz-user.js';
 import { dirModule } from './dir.js';
 import { envModule } from './env.js';
 import { expiresModule } from './expires.js';
+import { fcgidModule } from './fcgid.js';
 import { headersModule } from './headers.js';
 import { mimeModule } from './mime.js';
 import { setEnvIfModule } from './setenvif.js';
@@ -42,6 +43,7 @@ export const MODULES: readonly ModuleDefinition[] = [
   dirModule as ModuleDefinition,
   envModule as ModuleDefinition,
   expiresModule as ModuleDefinition,
+  fcgidModule as ModuleDefinition,
   headersModule as ModuleDefinition,
   mimeModule as ModuleDefinition,
   setEnvIfModule as ModuleDefinition,

@@ -337,3 +337,24 @@ describe("core's per-directory directives through its module", () => {
     expect(lookupDirective('sethandler')?.modules).toEqual(['core']);
   });
 });
+
+describe('mod_fcgid through its module', () => {
+  it('wrappers by suffix over the inherited ones; each role keeps its program and flag apart', () => {
+    const parent = applyLevel(
+      EMPTY_DIR_CONFIG,
+      htaccess('FcgidWrapper "/usr/bin/php-cgi -d x=1" .php\nFcgidAuthorizerAuthoritative Off\nFastCgiAccessChecker "/srv/check --fast"\n'),
+      () => true,
+    );
+    expect([...parent.fcgidWrappers]).toEqual([['.php', { argv: ['/usr/bin/php-cgi', '-d', 'x=1'], virtual: false }]]);
+    expect(parent.fcgidAuth).toEqual({ AUTHORIZER: { program: '', authoritative: false }, ACCESS_CHECKER: { program: '/srv/check', authoritative: true } });
+    const child = applyLevel(parent, htaccess('FCGIWrapper /bin/run virtual\nFcgidAuthorizer /srv/authz\nFcgidAccessCheckerAuthoritative Off\n'), () => true);
+    expect([...child.fcgidWrappers]).toEqual([
+      ['.php', { argv: ['/usr/bin/php-cgi', '-d', 'x=1'], virtual: false }],
+      ['ALL', { argv: ['/bin/run'], virtual: true }],
+    ]);
+    expect(child.fcgidAuth).toEqual({ AUTHORIZER: { program: '/srv/authz', authoritative: false }, ACCESS_CHECKER: { program: '/srv/check', authoritative: false } });
+    expect(lookupDirective('fcgidmaxprocesses')?.modules).toEqual(['fcgid']);
+    expect(lookupDirective('fcgidmaxprocesses')?.emulated).toBe(true);
+    expect(lookupDirective('busytimeout')?.emulated).toBe(false);
+  });
+});
