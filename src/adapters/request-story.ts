@@ -129,7 +129,7 @@ function lineWords(text: string): string[] {
 
 /**
  * Where the directive a phase note names is written, for notes whose value does not carry its
- * place yet (authentication, handler): the last line among the access files read that starts
+ * place yet (the handler's SetHandler/AddHandler): the last line among the access files read that starts
  * with its words (a deeper file's line overrides a parent's). Undefined when it is in none of
  * them (the host's own configuration).
  */
@@ -147,7 +147,7 @@ function placeOf(directive: string, files: readonly string[], cache: LineCache):
 
 /**
  * A phase note as a step of the story, with the deciding line's place: the one its compiled
- * value carries (access_compat, authz_core), else found by its words. A line outside the
+ * value carries (access_compat, authz_core, the authentication modules), else found by its words. A line outside the
  * access files read is the host's own configuration. A grant the host's own configuration
  * makes is left out (it is the same for every request); a refusal is told wherever it comes from.
  */

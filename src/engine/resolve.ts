@@ -569,10 +569,24 @@ function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<type
 /** Authentication, for the story: the AuthType and AuthUserFile lines it reads. */
 function authnNotes(cfg: DirConfig): PhaseNote[] {
   const notes: PhaseNote[] = [];
-  if (cfg.auth.type !== undefined)
-    notes.push({ phase: 'authn', module: 'auth_basic', directive: `AuthType ${cfg.auth.type}`, text: `AuthType ${cfg.auth.type}: the browser is asked for a name and password` });
+  const { type: typeSource, userFile: userFileSource } = cfg.authSources;
+  if (cfg.auth.type !== undefined) {
+    notes.push({
+      phase: 'authn',
+      module: 'auth_basic',
+      directive: `AuthType ${cfg.auth.type}`,
+      ...(typeSource ? { source: typeSource } : {}),
+      text: `AuthType ${cfg.auth.type}: the browser is asked for a name and password`,
+    });
+  }
   if (cfg.auth.userFile !== undefined) {
-    notes.push({ phase: 'authn', module: 'authn_file', directive: 'AuthUserFile', text: `AuthUserFile ${cfg.auth.userFile}: the names and password hashes are checked there` });
+    notes.push({
+      phase: 'authn',
+      module: 'authn_file',
+      directive: 'AuthUserFile',
+      ...(userFileSource ? { source: userFileSource } : {}),
+      text: `AuthUserFile ${cfg.auth.userFile}: the names and password hashes are checked there`,
+    });
   }
   return notes;
 }

@@ -27,6 +27,9 @@ const SITE: Record<string, string> = {
   'twoip/.htaccess': 'Require ip 127.0.0.1\n',
   'twoip/inner/.htaccess': '# refused here\nRequire ip 10.0.0.1\n<Files nothing-matches>\n  Require ip 10.0.0.1\n</Files>\n',
   'twoip/inner/page.txt': 'x',
+  'login/.htaccess': 'AuthType Basic\nAuthName area\nAuthUserFile /nonexistent\nRequire valid-user\n',
+  'login/inner/.htaccess': '<Files nothing-matches>\n  AuthUserFile /elsewhere\n</Files>\n',
+  'login/inner/page.txt': 'x',
   'byext/.htaccess': 'AddHandler fcgid-script .app\n',
   'byext/x.app': '#!/bin/sh\n',
 };
@@ -75,6 +78,13 @@ describe('the access record', () => {
     const s = story('/twoip/inner/page.txt');
     expect(s.answer.status).toBe(403);
     expect(s.steps).toContainEqual(expect.objectContaining({ module: 'authz_core', file: 'site/twoip/inner/.htaccess', line: 2 }));
+  });
+
+  it('names the AuthUserFile line in effect, not one in a section that did not apply', () => {
+    const s = story('/login/inner/page.txt');
+    expect(s.answer.status).toBe(401);
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'authn_file', file: 'site/login/.htaccess', line: 3 }));
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'auth_basic', file: 'site/login/.htaccess', line: 1 }));
   });
 
   it('names Satisfy Any when the Allow lines let the client in without a login', () => {
