@@ -794,11 +794,21 @@ function finishAccess(
 
 /** Which directive chose a handler, for the story: SetHandler, or the extension map (AddHandler). */
 function handlerNote(cfg: DirConfig, filename: string, handler: string): PhaseNote {
-  if (cfg.setHandler === handler) return { phase: 'handler', module: 'core', directive: `SetHandler ${handler}`, text: `SetHandler ${handler} chooses the handler` };
+  if (cfg.setHandler === handler) {
+    const source = cfg.setHandlerSource;
+    return { phase: 'handler', module: 'core', directive: `SetHandler ${handler}`, ...(source ? { source } : {}), text: `SetHandler ${handler} chooses the handler` };
+  }
   let ext: string | undefined;
   for (const e of fileExtensions(filename.slice(filename.lastIndexOf('/') + 1))) if (cfg.extensions.get(e)?.handler === handler) ext = e;
   if (ext !== undefined) {
-    return { phase: 'handler', module: 'mime', directive: `AddHandler ${handler}`, text: `the extension .${ext} maps to the ${handler} handler (AddHandler ${handler} .${ext})` };
+    const source = cfg.handlerSources.get(ext);
+    return {
+      phase: 'handler',
+      module: 'mime',
+      directive: `AddHandler ${handler}`,
+      ...(source ? { source } : {}),
+      text: `the extension .${ext} maps to the ${handler} handler (AddHandler ${handler} .${ext})`,
+    };
   }
   return { phase: 'handler', module: 'core', text: `the ${handler} handler is chosen by mod_rewrite's H= flag or the host's own configuration` };
 }

@@ -7,7 +7,7 @@
  * other directives (Options, the sections, the server-wide ones) are still in legacy.ts.
  */
 import { handlerFinding } from '../grammar/directive-validators.js';
-import { finding, refused, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type ModuleDefinition } from './module.js';
+import { finding, refused, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type LineSource, type ModuleDefinition } from './module.js';
 
 /** An RLimit directive's words: soft (a number or `max`) and the optional hard value. */
 export interface RLimitWords {
@@ -44,6 +44,8 @@ export interface FileETagBits {
 export interface CoreDirConfig {
   /** SetHandler value (lower-cased, `proxy:unix…` as written); 'none' cancels an inherited one. */
   setHandler: string | undefined;
+  /** Where the SetHandler line in effect is written. */
+  setHandlerSource: LineSource | undefined;
   forceType: string | undefined;
   addDefaultCharset: string | undefined;
   acceptPathInfo: 'on' | 'off' | 'default';
@@ -159,6 +161,7 @@ function mergeCore(base: Readonly<CoreDirConfig>, lines: readonly CompiledLine[]
     switch (line.kind) {
       case 'field':
         Object.assign(out, line.fields);
+        if ('setHandler' in line.fields) out.setHandlerSource = l.source;
         break;
       case 'errordocument':
         errorDocs ??= new Map(base.errorDocuments);
@@ -181,6 +184,7 @@ function mergeCore(base: Readonly<CoreDirConfig>, lines: readonly CompiledLine[]
 
 const EMPTY_CORE: CoreDirConfig = {
   setHandler: undefined,
+  setHandlerSource: undefined,
   forceType: undefined,
   addDefaultCharset: undefined,
   acceptPathInfo: 'default',

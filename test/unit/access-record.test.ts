@@ -32,6 +32,8 @@ const SITE: Record<string, string> = {
   'login/inner/page.txt': 'x',
   'byext/.htaccess': 'AddHandler fcgid-script .app\n',
   'byext/x.app': '#!/bin/sh\n',
+  'byext/inner/.htaccess': '<Files nothing-matches>\n  AddHandler fcgid-script .app\n</Files>\n',
+  'byext/inner/y.app': '#!/bin/sh\n',
 };
 
 beforeAll(() => {
@@ -101,6 +103,11 @@ describe('the access record', () => {
       file: 'site/byext/.htaccess',
       line: 1,
     });
+  });
+
+  it('names the AddHandler line in effect, not one in a section that did not apply', () => {
+    const s = story('/byext/inner/y.app');
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'mime', file: 'site/byext/.htaccess', line: 1 }));
   });
 
   it('records nothing when no story is asked for', () => {
