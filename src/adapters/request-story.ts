@@ -106,51 +106,14 @@ const ACCESS_REASONS_TOLD: Record<number, string> = {
   403: 'the access rule above refuses it',
 };
 
-/** A configuration file's lines, read once per story. */
-type LineCache = Map<string, string[]>;
-
-function linesOf(file: string, cache: LineCache): string[] {
-  let lines = cache.get(file);
-  if (!lines) {
-    try {
-      lines = readFileSync(file, 'latin1').split('\n');
-    } catch {
-      lines = [];
-    }
-    cache.set(file, lines);
-  }
-  return lines;
-}
-
-/** Words of a directive line, lower-cased and quotes dropped, for comparing what is written with what the engine names. */
-function lineWords(text: string): string[] {
-  return text.trim().replace(/["']/g, '').toLowerCase().split(/\s+/);
-}
-
 /**
- * Where the directive a phase note names is written: the last line among the access files read
- * that starts with its words (a deeper file's line overrides a parent's). Undefined when it is
- * in none of them (the host's own configuration).
+ * A phase note as a step of the story, with the deciding line's place, which its compiled
+ * value carries. A line outside the access files read is the host's own configuration. A
+ * grant the host's own configuration makes is left out (it is the same for every request); a
+ * refusal is told wherever it comes from.
  */
-function placeOf(directive: string, files: readonly string[], cache: LineCache): { file: string; line: number } | undefined {
-  const wanted = lineWords(directive);
-  let found: { file: string; line: number } | undefined;
-  for (const file of files) {
-    linesOf(file, cache).forEach((raw, i) => {
-      const words = lineWords(raw);
-      if (wanted.every((w, k) => words[k] === w)) found = { file, line: i + 1 };
-    });
-  }
-  return found;
-}
-
-/**
- * A phase note as a step of the story, with the deciding line's place. A grant the host's own
- * configuration makes is left out (it is the same for every request); a refusal is told wherever
- * it comes from.
- */
-function phaseStep(n: PhaseNote, files: readonly string[], cache: LineCache, shown: (p: string) => string): StoryStep | undefined {
-  const place = n.directive !== undefined ? placeOf(n.directive, files, cache) : undefined;
+function phaseStep(n: PhaseNote, files: readonly string[], shown: (p: string) => string): StoryStep | undefined {
+  const place = n.source && files.includes(n.source.file) ? n.source : undefined;
   if (place) return { module: n.module, text: n.text, file: shown(place.file), line: place.line };
   if (n.phase === 'authz' && / grants /.test(n.text)) return undefined;
   return { module: n.module, text: n.directive !== undefined ? `${n.text} (in the host's own configuration)` : n.text };
@@ -232,11 +195,10 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       return { error: `htsandbox could not decide this request (a bug; serve would answer 500): ${(err as Error).message}` };
     }
     const rewriteTurns: RewriteTraceStep[] = [];
-    const lineCache: LineCache = new Map();
     let accessTold = false;
     for (const s of story) {
       if (isPhaseNote(s)) {
-        const step = phaseStep(s, files, lineCache, shown);
+        const step = phaseStep(s, files, shown);
         if (!step) continue;
         step.text = step.text.split(ctx.documentRoot).join(shown(ctx.documentRoot));
         if (s.phase !== 'handler') accessTold = true;

@@ -1,5 +1,5 @@
 /** Access control without a user: mod_access_compat's Order/Allow/Deny and mod_authz_core's Require. Pure. */
-import type { AccessCompat, AuthzRule } from './dir-config.js';
+import type { AccessCompat, AuthzRule, HostLine } from './dir-config.js';
 
 export interface AccessRequest {
   method: string;
@@ -50,15 +50,21 @@ function hostMatches(list: readonly string[], req: AccessRequest): boolean {
   });
 }
 
-/** Whether a `Deny from` line of mod_access_compat matches the client (for the request's story). */
-export function accessCompatDenies(c: AccessCompat, req: AccessRequest): boolean {
-  return hostMatches(c.deny, req);
+/** The first of `lines` with a host word that matches the client (`find_allowdeny`). */
+function matchingLine(lines: readonly HostLine[], req: AccessRequest): HostLine | undefined {
+  for (const l of lines) if (hostMatches(l.hosts, req)) return l;
+  return undefined;
+}
+
+/** The `Deny from` line of mod_access_compat that matches the client, if one does (for the request's story). */
+export function accessCompatDenyingLine(c: AccessCompat, req: AccessRequest): HostLine | undefined {
+  return matchingLine(c.deny, req);
 }
 
 /** mod_access_compat `check_dir_access`: true when the client is let through. */
 export function accessCompatAllows(c: AccessCompat, req: AccessRequest): boolean {
-  const allowed = hostMatches(c.allow, req);
-  const denied = hostMatches(c.deny, req);
+  const allowed = matchingLine(c.allow, req) !== undefined;
+  const denied = matchingLine(c.deny, req) !== undefined;
   switch (c.order) {
     case 'deny,allow':
       return !denied || allowed;

@@ -5,7 +5,6 @@
  */
 import type { ConfigNode, SectionNode } from '../grammar/syntax-tree.js';
 import { parseOptions, OPT_SYM_LINKS } from '../grammar/options.js';
-import { parseRequire } from '../grammar/directive-validators.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf, splitWords } from '../grammar/words.js';
 import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
@@ -20,25 +19,20 @@ import { mimeModule, type MimeDirConfig } from '../modules/mime.js';
 import { dirModule, type DirDirConfig } from '../modules/dir.js';
 import { authnCoreModule, type AuthDirConfig } from '../modules/authn-core.js';
 import { setEnvIfModule, type SetEnvIfDirConfig } from '../modules/setenvif.js';
-import type { RLimitDirectives } from './resource-limits.js';
+import { accessCompatModule, type AccessCompatDirConfig } from '../modules/access-compat.js';
+import { authzCoreModule, type AuthzDirConfig } from '../modules/authz-core.js';
+import { autoindexModule, type AutoindexDirConfig } from '../modules/autoindex.js';
+import { fcgidModule, type FcgidAuthRole, type FcgidDirConfig } from '../modules/fcgid.js';
+import { coreModule, ETAG_NONE, ETAG_INODE, ETAG_MTIME, ETAG_SIZE, ETAG_UNSET, type CoreDirConfig } from '../modules/core.js';
 import picomatch from 'picomatch';
 
-/** One `Require` line, or a `<RequireAll|Any|None>` group. */
-export type AuthzRule =
-  | { kind: 'require'; negate: boolean; provider: string; args: string[]; methods?: readonly string[] }
-  | { kind: 'group'; op: 'all' | 'any' | 'none'; rules: AuthzRule[] };
-
-/** mod_access_compat's state (replaced wholesale by any level that sets one of its directives). */
-export interface AccessCompat {
-  order: 'deny,allow' | 'allow,deny' | 'mutual-failure';
-  allow: string[];
-  deny: string[];
-}
+export type { AuthzRule, RequireRule } from '../modules/authz-core.js';
+export type { AccessCompat, HostLine } from '../modules/access-compat.js';
 
 export type { ExtensionInfo } from '../modules/mime.js';
 
-/** `ErrorDocument`, classified as `set_error_document` does (after quote removal). */
-export type ErrorDocument = { kind: 'message' | 'local' | 'url'; value: string };
+export type { ErrorDocument, FileETagBits } from '../modules/core.js';
+export { ETAG_ALL, ETAG_INODE, ETAG_MTIME, ETAG_NONE, ETAG_SIZE, ETAG_UNSET } from '../modules/core.js';
 
 /** A `<Files>`/`<FilesMatch>` section, ready to match a basename. */
 export interface FilesSection {
@@ -46,18 +40,12 @@ export interface FilesSection {
   nodes: readonly ConfigNode[];
 }
 
-/** FCGI_APACHE_ROLE values of mod_fcgid's three access-phase roles. */
-export type FcgidAuthRole = 'ACCESS_CHECKER' | 'AUTHENTICATOR' | 'AUTHORIZER';
+export type { FcgidAuthRole } from '../modules/fcgid.js';
 /** How mod_fcgid names each role: its directive and, in log lines, its check. */
 export const FCGID_AUTH_NAMES: Readonly<Record<FcgidAuthRole, { directive: string; check: string }>> = {
   ACCESS_CHECKER: { directive: 'FcgidAccessChecker', check: 'Access check' },
   AUTHENTICATOR: { directive: 'FcgidAuthenticator', check: 'Authentication' },
   AUTHORIZER: { directive: 'FcgidAuthorizer', check: 'Authorization' },
-};
-const FCGID_AUTH_ROLE_OF: Readonly<Record<string, FcgidAuthRole>> = {
-  accesschecker: 'ACCESS_CHECKER',
-  authenticator: 'AUTHENTICATOR',
-  authorizer: 'AUTHORIZER',
 };
 
 export type { HeaderOp } from '../modules/headers.js';
@@ -66,94 +54,29 @@ export type { HeaderOp } from '../modules/headers.js';
  * The merged per-directory configuration: the slices of the modules in `src/modules/`
  * (each merged by its own `dirConfig.merge`) and the fields the legacy code below still keeps.
  */
-export interface DirConfig extends HeadersDirConfig, ExpiresDirConfig, EnvDirConfig, SetEnvIfDirConfig, AliasDirConfig, MimeDirConfig, DirDirConfig, AuthDirConfig {
+export interface DirConfig
+  extends HeadersDirConfig,
+    ExpiresDirConfig,
+    EnvDirConfig,
+    SetEnvIfDirConfig,
+    AliasDirConfig,
+    MimeDirConfig,
+    DirDirConfig,
+    AuthDirConfig,
+    AuthzDirConfig,
+    AccessCompatDirConfig,
+    AutoindexDirConfig,
+    CoreDirConfig,
+    FcgidDirConfig {
   /** Options bits in effect. */
   options: number;
-  /** SetHandler value (lower-cased); 'none' cancels an inherited one. */
-  setHandler: string | undefined;
-  forceType: string | undefined;
-  addDefaultCharset: string | undefined;
-  acceptPathInfo: 'on' | 'off' | 'default';
-  errorDocuments: ReadonlyMap<number, ErrorDocument>;
   files: readonly FilesSection[];
   /** `<If>`, `<ElseIf>`, `<Else>` sections in merge order (core's sec_if), applied per request. */
   ifs: readonly IfSection[];
-  /** Implicit RequireAny of the lines at the level that set them; undefined: none configured. */
-  authz: AuthzRule | undefined;
-  accessCompat: AccessCompat | undefined;
-  satisfyAny: boolean;
-  serverSignature: 'on' | 'off' | 'email';
-  /** FileETag as core keeps it: absolute bits and the +/- ones (ETAG_* of http_core.h). */
-  fileETag: FileETagBits;
-  /** mod_fcgid's FastCGI access checker, authenticator and authorizer programs. */
-  fcgidAuth: { readonly [R in FcgidAuthRole]?: { program: string; authoritative: boolean } };
   /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
   rewrite: RewriteConfig | undefined;
-  /** mod_fcgid's FcgidWrapper by suffix (`.php`) or `ALL`: the command that runs such scripts. */
-  fcgidWrappers: ReadonlyMap<string, { argv: string[]; virtual: boolean }>;
   /** `HtsandboxFcgidMultiplex On`: this script's processes may share a connection (htsandbox only). */
   fcgidMultiplex: boolean;
-  /** LimitRequestBody in bytes (0: unlimited). Apache's default since 2.4.54 is 1 GiB. */
-  limitRequestBody: number;
-  /** RLimitCPU / RLimitMEM / RLimitNPROC as written (core_dir_config's limit_*; the nearest level wins). */
-  rlimits: RLimitDirectives;
-  /** mod_autoindex `IndexIgnore` patterns (accumulated). */
-  indexIgnore: readonly string[];
-}
-
-/** http_core.h's etag_components_t bits. */
-export const ETAG_UNSET = 0;
-export const ETAG_NONE = 1;
-export const ETAG_MTIME = 2;
-export const ETAG_INODE = 4;
-export const ETAG_SIZE = 8;
-export const ETAG_ALL = ETAG_MTIME | ETAG_INODE | ETAG_SIZE;
-
-/** core_dir_config's etag_bits / etag_add / etag_remove. */
-export interface FileETagBits {
-  bits: number;
-  add: number;
-  remove: number;
-}
-
-/** One FileETag line as core.c's set_etag_bits reads it (the validator rejected bad ones). */
-function fileETagLine(words: readonly string[], current: FileETagBits): FileETagBits {
-  let { bits, add, remove } = current;
-  let first = true;
-  for (const raw of words) {
-    const action = raw[0] === '+' || raw[0] === '-' ? raw[0] : '*';
-    const token = (action === '*' ? raw : raw.slice(1)).toLowerCase();
-    if (action === '*' && first) {
-      // The first absolute keyword forgets inherited and earlier relative settings.
-      bits = add = remove = ETAG_UNSET;
-      first = false;
-    }
-    if (token === 'none') bits = ETAG_NONE;
-    else if (token === 'all') bits = ETAG_ALL;
-    else {
-      const bit = token === 'size' ? ETAG_SIZE : token === 'inode' ? ETAG_INODE : ['mtime', 'lmtime', 'lastmodified'].includes(token) ? ETAG_MTIME : ETAG_UNSET;
-      if (action === '+') {
-        add |= bit;
-        remove &= ~bit;
-      } else if (action === '-') {
-        remove |= bit;
-        add &= ~bit;
-      } else bits |= bit;
-    }
-  }
-  return { bits, add, remove };
-}
-
-/** merge_core_dir_configs for FileETag: a level's absolute setting replaces, +/- ones adjust. */
-function mergeFileETag(base: FileETagBits, level: FileETagBits): FileETagBits {
-  let merged: FileETagBits;
-  if (level.bits === ETAG_UNSET) {
-    const add = (base.add & ~level.remove) | level.add;
-    const remove = (base.remove & ~level.add) | level.remove;
-    merged = { bits: (base.bits & ~remove) | add, add, remove };
-  } else merged = { ...level };
-  if (merged.bits !== ETAG_NONE) merged.bits &= ~ETAG_NONE;
-  return merged;
 }
 
 /**
@@ -178,28 +101,18 @@ export type { RedirectRule } from '../modules/alias.js';
 
 export const EMPTY_DIR_CONFIG: DirConfig = {
   options: OPT_SYM_LINKS,
-  setHandler: undefined,
-  forceType: undefined,
+  ...coreModule.dirConfig!.empty,
   ...mimeModule.dirConfig!.empty,
-  addDefaultCharset: undefined,
   ...dirModule.dirConfig!.empty,
-  acceptPathInfo: 'default',
-  errorDocuments: new Map(),
   files: [],
   ifs: [],
-  authz: undefined,
-  accessCompat: undefined,
-  satisfyAny: false,
-  serverSignature: 'off',
-  fileETag: { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET },
+  ...authzCoreModule.dirConfig!.empty,
+  ...accessCompatModule.dirConfig!.empty,
   ...headersModule.dirConfig!.empty,
   ...aliasModule.dirConfig!.empty,
-  indexIgnore: [],
-  limitRequestBody: 1024 * 1024 * 1024,
-  rlimits: {},
+  ...autoindexModule.dirConfig!.empty,
   ...authnCoreModule.dirConfig!.empty,
-  fcgidAuth: {},
-  fcgidWrappers: new Map(),
+  ...fcgidModule.dirConfig!.empty,
   fcgidMultiplex: false,
   rewrite: undefined,
   ...envModule.dirConfig!.empty,
@@ -270,41 +183,6 @@ function filesSection(node: SectionNode): FilesSection | undefined {
   return { matches: (b) => b === pattern, nodes: node.children };
 }
 
-/**
- * The level's `Require` lines as authz rules, `<Require…>` groups nested, `<Limit>` bodies
- * tagged with their methods. An explicit stack, not recursion: a file may nest thousands deep.
- */
-function requireRules(nodes: readonly ConfigNode[], hasModule: (m: string) => boolean): AuthzRule[] {
-  const top: AuthzRule[] = [];
-  type Task = { nodes: readonly ConfigNode[]; i: number; out: AuthzRule[]; methods: readonly string[] | undefined };
-  const stack: Task[] = [{ nodes, i: 0, out: top, methods: undefined }];
-  while (stack.length > 0) {
-    const task = stack[stack.length - 1]!;
-    if (task.i >= task.nodes.length) {
-      stack.pop();
-      continue;
-    }
-    const n = task.nodes[task.i++]!;
-    const { out, methods } = task;
-    if (n.kind === 'directive' && n.key === 'require') {
-      const r = parseRequire(n.rawArgs, hasModule);
-      if (!('error' in r)) out.push({ kind: 'require', negate: r.negate, provider: r.provider, args: r.args, ...(methods ? { methods } : {}) });
-    } else if (n.kind === 'section' && (n.key === '<requireall' || n.key === '<requireany' || n.key === '<requirenone')) {
-      const op = n.key === '<requireall' ? 'all' : n.key === '<requireany' ? 'any' : 'none';
-      const rules: AuthzRule[] = [];
-      out.push({ kind: 'group', op, rules });
-      stack.push({ nodes: n.children, i: 0, out: rules, methods });
-    } else if (n.kind === 'section' && (n.key === '<limit' || n.key === '<limitexcept')) {
-      const listed = splitWords(n.rawArgs.slice(0, Math.max(0, n.rawArgs.lastIndexOf('>')))).map((w) => w.value);
-      const inner = n.key === '<limit' ? listed : listed.map((m) => `!${m}`);
-      stack.push({ nodes: n.children, i: 0, out, methods: inner });
-    } else if (n.kind === 'section' && n.active && (n.key === '<ifmodule' || n.key === '<ifdefine' || n.key === '<ifversion')) {
-      stack.push({ nodes: n.children, i: 0, out, methods });
-    }
-  }
-  return top;
-}
-
 const SPLICED_SECTIONS = new Set(['<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile']);
 
 /**
@@ -340,10 +218,6 @@ function flatten(nodes: readonly ConfigNode[]): ConfigNode[] {
  */
 interface LevelPlan {
   ops: ConfigNode[];
-  /** The level's `Require` lines as an implicit `<RequireAny>`'s rules. */
-  authz: AuthzRule[];
-  /** mod_access_compat's state when the level sets any of its directives. */
-  compat: AccessCompat | undefined;
   files: FilesSection[];
   ifs: IfSection[];
   /** What each module of `src/modules/` compiled from the level's lines, in order. */
@@ -351,6 +225,9 @@ interface LevelPlan {
   /** The `Rewrite*` lines, for compileRewriteLevel. */
   rewrite: ConfigNode[];
 }
+
+/** The modules that compile a level themselves (`levelLines`). */
+const LEVEL_COMPILED = MODULES.filter((m) => m.levelLines !== undefined);
 
 const planOf = new WeakMap<readonly ConfigNode[], LevelPlan>();
 
@@ -364,13 +241,16 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
   yield;
   const plan: LevelPlan = {
     ops: [],
-    authz: requireRules(nodes, hasModule),
-    compat: undefined,
     files: [],
     ifs: [],
     moduleLines: new Map(),
     rewrite: [],
   };
+  // Modules whose lines nest in their own sections compile the level themselves.
+  for (const module of LEVEL_COMPILED) {
+    const lines = module.levelLines!(nodes, hasModule);
+    if (lines.length > 0) plan.moduleLines.set(module, lines);
+  }
   yield;
   let sinceYield = 0;
   for (const n of nodes) {
@@ -390,32 +270,18 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
     }
     const owned = MODULE_DIRECTIVES.get(n.key);
     if (owned) {
+      if (owned.module.levelLines) continue;
       // The directive's own compile, the one `check` ran; a refused line is not applied.
       const { value } = owned.directive.compile({ words: splitWords(n.rawArgs).map((w) => w.value), rawArgs: n.rawArgs, kind: 'htaccess', overrideOpts: 0xffff, hasModule });
       if (value !== undefined) {
         let lines = plan.moduleLines.get(owned.module);
         if (!lines) plan.moduleLines.set(owned.module, (lines = []));
-        lines.push({ key: n.key, value });
+        lines.push({ key: n.key, value, source: { file: n.file, line: n.line } });
       }
       continue;
     }
-    switch (n.key) {
-      case 'order': {
-        plan.compat ??= { order: 'deny,allow', allow: [], deny: [] };
-        plan.compat.order = (n.args[0]?.value ?? '').toLowerCase() as AccessCompat['order'];
-        break;
-      }
-      case 'allow':
-      case 'deny': {
-        plan.compat ??= { order: 'deny,allow', allow: [], deny: [] };
-        const list = n.key === 'allow' ? plan.compat.allow : plan.compat.deny;
-        for (let i = 1; i < n.args.length; i++) list.push(n.args[i]!.value);
-        break;
-      }
-      default:
-        if (n.key.startsWith('rewrite')) plan.rewrite.push(n);
-        else plan.ops.push(n);
-    }
+    if (n.key.startsWith('rewrite')) plan.rewrite.push(n);
+    else plan.ops.push(n);
   }
   planOf.set(levelNodes, plan);
   return plan;
@@ -475,9 +341,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
     const rw = compileRewriteLevel(plan.rewrite, levelDir, base.rewrite);
     if (rw) cfg.rewrite = rw;
   }
-  const errorDocs = new Map(base.errorDocuments);
-  if (plan.authz.length > 0) cfg.authz = { kind: 'group', op: 'any', rules: plan.authz };
-  if (plan.compat) cfg.accessCompat = plan.compat;
   // What the level appends is joined once (a copy per line made a 20,000-line file
   // quadratic, issue 14); maps this level changes are copied on first write.
   if (plan.files.length > 0) cfg.files = base.files.concat(plan.files);
@@ -489,10 +352,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
       if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines));
     }
   }
-  let indexIgnore: string[] | undefined;
-  let fcgidWrappers: Map<string, { argv: string[]; virtual: boolean }> | undefined;
-  // The level's own FileETag lines, merged onto the parent's once they are all read.
-  let fileETag: FileETagBits | undefined;
   for (const n of plan.ops) {
     const words = n.args.map((a) => a.value);
     const w0 = words[0] ?? '';
@@ -508,102 +367,13 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
         }
         break;
       }
-      case 'sethandler':
-        cfg.setHandler = w0.toLowerCase().startsWith('proxy:unix') ? w0 : w0.toLowerCase();
-        break;
-      case 'forcetype':
-        cfg.forceType = w0.toLowerCase();
-        break;
-      case 'adddefaultcharset': {
-        const l = w0.toLowerCase();
-        cfg.addDefaultCharset = l === 'off' ? undefined : l === 'on' ? 'iso-8859-1' : w0;
-        break;
-      }
-      case 'acceptpathinfo':
-        cfg.acceptPathInfo = w0.toLowerCase() as DirConfig['acceptPathInfo'];
-        break;
-      case 'errordocument': {
-        const code = Number.parseInt(w0, 10);
-        const target = n.args[1]?.value ?? '';
-        if (target.toLowerCase() === 'default') errorDocs.delete(code);
-        else if (target.includes(' ')) errorDocs.set(code, { kind: 'message', value: target });
-        else if (target.startsWith('/')) errorDocs.set(code, { kind: 'local', value: target });
-        else if (/^[A-Za-z0-9+.-]+:/.test(target)) errorDocs.set(code, { kind: 'url', value: target });
-        else errorDocs.set(code, { kind: 'message', value: target });
-        break;
-      }
-      case 'satisfy':
-        cfg.satisfyAny = w0.toLowerCase() === 'any';
-        break;
-      case 'fcgidaccesschecker':
-      case 'fastcgiaccesschecker':
-      case 'fcgidauthenticator':
-      case 'fastcgiauthenticator':
-      case 'fcgidauthorizer':
-      case 'fastcgiauthorizer': {
-        const role = FCGID_AUTH_ROLE_OF[n.key.replace(/^(fcgid|fastcgi)/, '')]!;
-        // apr_tokenize_to_argv: the program is the first word.
-        const program = splitWords(w0)[0]?.value ?? '';
-        cfg.fcgidAuth = { ...cfg.fcgidAuth, [role]: { program, authoritative: cfg.fcgidAuth[role]?.authoritative ?? true } };
-        break;
-      }
-      case 'fcgidaccesscheckerauthoritative':
-      case 'fastcgiaccesscheckerauthoritative':
-      case 'fcgidauthenticatorauthoritative':
-      case 'fastcgiauthenticatorauthoritative':
-      case 'fcgidauthorizerauthoritative':
-      case 'fastcgiauthorizerauthoritative': {
-        const role = FCGID_AUTH_ROLE_OF[n.key.replace(/^(fcgid|fastcgi)/, '').replace(/authoritative$/, '')]!;
-        const current = cfg.fcgidAuth[role];
-        // Authoritative without a program is remembered for when a later level names one.
-        cfg.fcgidAuth = { ...cfg.fcgidAuth, [role]: { program: current?.program ?? '', authoritative: w0.toLowerCase() !== 'off' } };
-        break;
-      }
       case 'cgipassauth':
         cfg.auth = { ...cfg.auth, passAuth: w0.toLowerCase() === 'on' };
         break;
-      case 'fcgidwrapper':
-      case 'fcgiwrapper': {
-        // FcgidWrapper command [suffix] [virtual]; the command itself may carry arguments.
-        const argv = splitWords(w0).map((x) => x.value);
-        const suffix = words[1] && words[1].toLowerCase() !== 'virtual' ? words[1] : 'ALL';
-        const virtual = words.some((w, i) => i > 0 && w.toLowerCase() === 'virtual');
-        fcgidWrappers ??= new Map(base.fcgidWrappers);
-        fcgidWrappers.set(suffix === 'ALL' ? 'ALL' : suffix.startsWith('.') ? suffix : `.${suffix}`, { argv, virtual });
-        break;
-      }
       case 'htsandboxfcgidmultiplex':
         cfg.fcgidMultiplex = w0.toLowerCase() === 'on';
         break;
-      case 'limitrequestbody':
-        cfg.limitRequestBody = Number.parseInt(w0, 10) || 0;
-        break;
-      case 'rlimitcpu':
-      case 'rlimitmem':
-      case 'rlimitnproc': {
-        // core.c's merge_core_dir_configs: a level's own limit replaces the inherited one.
-        const key = n.key === 'rlimitcpu' ? 'cpu' : n.key === 'rlimitmem' ? 'mem' : 'nproc';
-        if (w0 !== '') cfg.rlimits = { ...cfg.rlimits, [key]: { soft: w0, hard: words[1] } };
-        break;
-      }
-      case 'indexignore':
-        indexIgnore ??= [...cfg.indexIgnore];
-        for (const w of words) indexIgnore.push(w);
-        break;
-      case 'indexignorereset':
-        if (w0.toLowerCase() === 'on') indexIgnore = [];
-        break;
-      case 'serversignature':
-        cfg.serverSignature = w0.toLowerCase() as DirConfig['serverSignature'];
-        break;
-      case 'fileetag':
-        fileETag = fileETagLine(words, fileETag ?? { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET });
-        break;
     }
   }
-  if (indexIgnore) cfg.indexIgnore = indexIgnore;
-  if (fcgidWrappers) cfg.fcgidWrappers = fcgidWrappers;
-  if (fileETag) cfg.fileETag = mergeFileETag(base.fileETag, fileETag);
-  cfg.errorDocuments = errorDocs;
   return cfg;
 }

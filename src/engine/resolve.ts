@@ -10,12 +10,13 @@ import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
-import { accessCompatAllows, accessCompatDenies, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
+import { accessCompatAllows, accessCompatDenyingLine, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
+import type { LineSource } from '../modules/module.js';
 
 /** One line for the error log, in Apache's wording. */
 export interface LogEvent {
@@ -58,6 +59,8 @@ export interface PhaseNote {
   module: string;
   /** The deciding directive's opening words (`Require all denied`, `SetHandler fcgid-script`). */
   directive?: string;
+  /** Where the deciding directive is written, when its compiled value carries it. */
+  source?: LineSource;
   text: string;
 }
 
@@ -514,17 +517,26 @@ export interface AccessState {
   status?: number;
 }
 
-/** mod_access_compat's refusal, for the story: which of Order, Allow and Deny decided. */
+/** mod_access_compat's refusal, for the story: which of Order, Allow and Deny decided, and where it is written. */
 function compatNote(cfg: DirConfig, req: AccessRequest): PhaseNote {
   const c = cfg.accessCompat!;
-  return accessCompatDenies(c, req)
-    ? {
-        phase: 'access',
-        module: 'access_compat',
-        directive: 'Deny from',
-        text: `Order ${c.order}: a Deny from line matches the client${c.order === 'deny,allow' ? ' and no Allow from line does' : ''}, so it is refused (403)`,
-      }
-    : { phase: 'access', module: 'access_compat', directive: 'Order', text: `Order ${c.order}: no Allow from line matches the client, so it is refused (403)` };
+  const deny = accessCompatDenyingLine(c, req);
+  if (deny) {
+    return {
+      phase: 'access',
+      module: 'access_compat',
+      directive: 'Deny from',
+      ...(deny.source ? { source: deny.source } : {}),
+      text: `Order ${c.order}: a Deny from line matches the client${c.order === 'deny,allow' ? ' and no Allow from line does' : ''}, so it is refused (403)`,
+    };
+  }
+  return {
+    phase: 'access',
+    module: 'access_compat',
+    directive: 'Order',
+    ...(c.orderSource ? { source: c.orderSource } : {}),
+    text: `Order ${c.order}: no Allow from line matches the client, so it is refused (403)`,
+  };
 }
 
 /** authz_core's verdict, for the story: the Require line that settled it, and Satisfy Any. */
@@ -540,10 +552,16 @@ function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<type
         : verdict === 'denied-no-user'
           ? 'needs an authenticated user: authentication runs'
           : `refuses ${who}${req.user !== undefined ? ' (401)' : compatLetIn ? '' : ' (403)'}`;
-    notes.push({ phase: 'authz', module: 'authz_core', directive: line, text: `${line} ${what}` });
+    notes.push({ phase: 'authz', module: 'authz_core', directive: line, ...(rule.source ? { source: rule.source } : {}), text: `${line} ${what}` });
   }
   if (compatLetIn && verdict !== 'granted') {
-    notes.push({ phase: 'access', module: 'access_compat', directive: 'Satisfy any', text: "Satisfy Any: the client passes mod_access_compat's Allow lines, which is enough" });
+    notes.push({
+      phase: 'access',
+      module: 'access_compat',
+      directive: 'Satisfy any',
+      ...(cfg.satisfySource ? { source: cfg.satisfySource } : {}),
+      text: "Satisfy Any: the client passes mod_access_compat's Allow lines, which is enough",
+    });
   }
   return notes;
 }
@@ -551,10 +569,24 @@ function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<type
 /** Authentication, for the story: the AuthType and AuthUserFile lines it reads. */
 function authnNotes(cfg: DirConfig): PhaseNote[] {
   const notes: PhaseNote[] = [];
-  if (cfg.auth.type !== undefined)
-    notes.push({ phase: 'authn', module: 'auth_basic', directive: `AuthType ${cfg.auth.type}`, text: `AuthType ${cfg.auth.type}: the browser is asked for a name and password` });
+  const { type: typeSource, userFile: userFileSource } = cfg.authSources;
+  if (cfg.auth.type !== undefined) {
+    notes.push({
+      phase: 'authn',
+      module: 'auth_basic',
+      directive: `AuthType ${cfg.auth.type}`,
+      ...(typeSource ? { source: typeSource } : {}),
+      text: `AuthType ${cfg.auth.type}: the browser is asked for a name and password`,
+    });
+  }
   if (cfg.auth.userFile !== undefined) {
-    notes.push({ phase: 'authn', module: 'authn_file', directive: 'AuthUserFile', text: `AuthUserFile ${cfg.auth.userFile}: the names and password hashes are checked there` });
+    notes.push({
+      phase: 'authn',
+      module: 'authn_file',
+      directive: 'AuthUserFile',
+      ...(userFileSource ? { source: userFileSource } : {}),
+      text: `AuthUserFile ${cfg.auth.userFile}: the names and password hashes are checked there`,
+    });
   }
   return notes;
 }
@@ -762,11 +794,21 @@ function finishAccess(
 
 /** Which directive chose a handler, for the story: SetHandler, or the extension map (AddHandler). */
 function handlerNote(cfg: DirConfig, filename: string, handler: string): PhaseNote {
-  if (cfg.setHandler === handler) return { phase: 'handler', module: 'core', directive: `SetHandler ${handler}`, text: `SetHandler ${handler} chooses the handler` };
+  if (cfg.setHandler === handler) {
+    const source = cfg.setHandlerSource;
+    return { phase: 'handler', module: 'core', directive: `SetHandler ${handler}`, ...(source ? { source } : {}), text: `SetHandler ${handler} chooses the handler` };
+  }
   let ext: string | undefined;
   for (const e of fileExtensions(filename.slice(filename.lastIndexOf('/') + 1))) if (cfg.extensions.get(e)?.handler === handler) ext = e;
   if (ext !== undefined) {
-    return { phase: 'handler', module: 'mime', directive: `AddHandler ${handler}`, text: `the extension .${ext} maps to the ${handler} handler (AddHandler ${handler} .${ext})` };
+    const source = cfg.handlerSources.get(ext);
+    return {
+      phase: 'handler',
+      module: 'mime',
+      directive: `AddHandler ${handler}`,
+      ...(source ? { source } : {}),
+      text: `the extension .${ext} maps to the ${handler} handler (AddHandler ${handler} .${ext})`,
+    };
   }
   return { phase: 'handler', module: 'core', text: `the ${handler} handler is chosen by mod_rewrite's H= flag or the host's own configuration` };
 }

@@ -6,17 +6,9 @@
  * procattr limits).
  */
 
-/** The directive's words: soft (a number or `max`) and the optional hard value. */
-export interface RLimitWords {
-  soft: string;
-  hard: string | undefined;
-}
+import type { RLimitWords } from '../modules/core.js';
 
-export interface RLimitDirectives {
-  cpu?: RLimitWords;
-  mem?: RLimitWords;
-  nproc?: RLimitWords;
-}
+export type { RLimitDirectives, RLimitWords } from '../modules/core.js';
 
 /** Which rlimit each directive sets: RLimitMEM is RLIMIT_AS where the platform has it (Linux). */
 export const RLIMIT_OF = { cpu: 'RLIMIT_CPU', mem: 'RLIMIT_AS', nproc: 'RLIMIT_NPROC' } as const;

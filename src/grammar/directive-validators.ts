@@ -409,76 +409,7 @@ export function parseRequire(rawArgs: string, hasModule: (id: string) => boolean
   return { negate, provider, args };
 }
 
-const order: Validator = ({ words }) => {
-  const w = (words[0] ?? '').toLowerCase();
-  if (!['allow,deny', 'deny,allow', 'mutual-failure'].includes(w)) return fail('unknown order');
-  return undefined;
-};
-
-/** mod_access_compat's `allow_cmd`, per word: all, env=, an address or network, else a host name. */
-const allowDeny: Validator = ({ words }) => {
-  if ((words[0] ?? '').toLowerCase() !== 'from') return fail("allow and deny must be followed by 'from'");
-  for (const w of words.slice(1)) {
-    if (w.startsWith('#')) return fail('No comments are allowed here');
-    const lower = w.toLowerCase();
-    if (lower.startsWith('env=') || lower === 'all') continue;
-    const slash = w.indexOf('/');
-    const problem = slash === -1 ? ipSubnetProblem(w, undefined) : ipSubnetProblem(w.slice(0, slash), w.slice(slash + 1));
-    if (problem === 'einval') {
-      if (slash !== -1) return fail('An IP address was expected');
-      continue; // a host name
-    }
-    if (problem !== undefined) return fail(problem);
-  }
-  return undefined;
-};
-
-const satisfy: Validator = ({ words }) => {
-  const w = (words[0] ?? '').toLowerCase();
-  if (w !== 'all' && w !== 'any') return fail("Satisfy either 'any' or 'all'.");
-  return undefined;
-};
-
 // --- core ---
-
-const STATUS_CODES_FOR_ERRORDOCUMENT = HTTP_STATUS_REASONS;
-
-const errorDocument: Validator = ({ words }) => {
-  const code = Number.parseInt(words[0] ?? '', 10);
-  if (!STATUS_CODES_FOR_ERRORDOCUMENT.has(code) || code < 400 || !/^\d+$/.test(words[0] ?? '')) {
-    if (!(code >= 400 && code < 600)) return fail(`Unsupported HTTP response code ${words[0]}`);
-  }
-  return undefined;
-};
-
-const acceptPathInfo: Validator = ({ words }) =>
-  ['on', 'off', 'default'].includes((words[0] ?? '').toLowerCase()) ? undefined : fail('AcceptPathInfo must be set to on, off or default');
-
-const serverSignature: Validator = ({ words }) =>
-  ['on', 'off', 'email'].includes((words[0] ?? '').toLowerCase()) ? undefined : fail('ServerSignature: use one of: off | on | email');
-
-const limitRequestBody: Validator = ({ words }) => {
-  const w = words[0] ?? '';
-  const m = /^\s*([+-]?)(\d*)/.exec(w)!;
-  if (m[2]!.length > 18) return fail('LimitRequestBody argument is not parsable.');
-  if (m[0].length !== w.length || m[2] === '' || (m[1] === '-' && Number(m[2]) > 0)) {
-    return fail('LimitRequestBody requires a non-negative integer.');
-  }
-  return undefined;
-};
-
-const fileETag: Validator = ({ words }) => {
-  for (const raw of words) {
-    const w = raw.replace(/^[+-]/, '').toLowerCase();
-    if (!['none', 'all', 'size', 'lmtime', 'mtime', 'lastmodified', 'inode', 'digest'].includes(w)) {
-      return fail(`Unknown keyword '${raw.replace(/^[+-]/, '')}' for FileETag directive`);
-    }
-    if (/^[+-]/.test(raw) && ['none', 'all', 'digest'].includes(w)) {
-      return fail(`FileETag keyword '${raw.slice(1)}' cannot be used with '+' or '-'`);
-    }
-  }
-  return undefined;
-};
 
 const defaultType: Validator = ({ words }) => {
   const w = (words[0] ?? '').toLowerCase();
@@ -555,11 +486,6 @@ const filterProvider: Validator = ({ words, hasModule }) => {
   return undefined;
 };
 
-const require: Validator = ({ rawArgs, hasModule }) => {
-  const r = parseRequire(rawArgs, hasModule);
-  return 'error' in r ? fail(r.error) : undefined;
-};
-
 /** `Error` (generate_error, core.c): always fails, with its own text. */
 /**
  * A handler no loaded module provides is not an error for Apache: core's default handler sends
@@ -595,8 +521,6 @@ export function handlerFinding(handler: string, hasModule: (id: string) => boole
   };
 }
 
-const setHandler: Validator = ({ words, hasModule }) => (words[0] === undefined ? undefined : handlerFinding(words[0], hasModule));
-
 const errorDirective: Validator = ({ rawArgs }) => {
   // Only the surrounding quotes go; escapes inside stay as written.
   const text = rawArgs.length >= 2 && rawArgs.startsWith('"') && rawArgs.endsWith('"') ? rawArgs.slice(1, -1) : rawArgs;
@@ -606,23 +530,12 @@ const errorDirective: Validator = ({ rawArgs }) => {
 /** Validators by lower-cased directive name. */
 export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<string, Validator>([
   ['options', options],
-  ['order', order],
-  ['allow', allowDeny],
-  ['deny', allowDeny],
-  ['satisfy', satisfy],
-  ['require', require],
   ['rewritecond', rewriteCond],
   ['rewriterule', rewriteRule],
   ['rewriteoptions', rewriteOptions],
   ['rewritebase', rewriteBase],
-  ['errordocument', errorDocument],
-  ['acceptpathinfo', acceptPathInfo],
-  ['serversignature', serverSignature],
-  ['limitrequestbody', limitRequestBody],
-  ['fileetag', fileETag],
   ['defaulttype', defaultType],
   ['addoutputfilterbytype', addOutputFilterByType],
   ['filterprovider', filterProvider],
   ['error', errorDirective],
-  ['sethandler', setHandler],
 ]);

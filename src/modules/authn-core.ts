@@ -4,7 +4,7 @@
  * modules' configurations (authn_core, authn_file, authz_groupfile, auth_basic, core's
  * CGIPassAuth); htsandbox keeps them in one record, each module merging its own fields.
  */
-import type { CompiledLine, DirConfigSlice, DirectiveDefinition, ModuleDefinition } from './module.js';
+import type { CompiledLine, DirConfigSlice, DirectiveDefinition, LineSource, ModuleDefinition } from './module.js';
 
 /** What the access phases read about authentication. */
 export interface AuthSettings {
@@ -22,12 +22,18 @@ export interface AuthSettings {
   basicAuthoritative: boolean;
 }
 
+/** The fields set by a directive of their own, whose line the request's story names. */
+export type AuthField = 'type' | 'name' | 'userFile' | 'groupFile';
+
 /** The slice every authentication module merges into. */
 export interface AuthDirConfig {
   auth: AuthSettings;
+  /** Where the line that set each field in effect is written. */
+  authSources: Readonly<Partial<Record<AuthField, LineSource>>>;
 }
 
-const EMPTY_AUTH: AuthDirConfig = { auth: { passAuth: false, basicAuthoritative: true } };
+const EMPTY_AUTH: AuthDirConfig = { auth: { passAuth: false, basicAuthoritative: true }, authSources: {} };
+const AUTH_FIELDS: readonly AuthField[] = ['type', 'name', 'userFile', 'groupFile'];
 
 /**
  * A slice whose lines each set one field of the record (the nearest level's line wins, as
@@ -38,14 +44,21 @@ export function authFieldsSlice(): DirConfigSlice<AuthDirConfig> {
     empty: EMPTY_AUTH,
     merge: (base: Readonly<AuthDirConfig>, lines: readonly CompiledLine[]) => {
       const auth = { ...base.auth };
-      for (const l of lines) Object.assign(auth, l.value);
-      return { auth };
+      let sources: Partial<Record<AuthField, LineSource>> | undefined;
+      for (const l of lines) {
+        const value = l.value as Partial<AuthSettings>;
+        Object.assign(auth, value);
+        for (const f of AUTH_FIELDS) {
+          if (f in value && l.source) (sources ??= { ...base.authSources })[f] = l.source;
+        }
+      }
+      return sources ? { auth, authSources: sources } : { auth };
     },
   };
 }
 
 /** A directive whose value is one field of the record, set to its first argument as written. */
-export function authField(name: string, field: 'type' | 'name' | 'userFile' | 'groupFile', help: string): DirectiveDefinition<Partial<AuthSettings>> {
+export function authField(name: string, field: AuthField, help: string): DirectiveDefinition<Partial<AuthSettings>> {
   return { name, shape: 'TAKE1', override: 'OR_AUTHCFG', help, compile: ({ words }) => ({ findings: [], value: { [field]: words[0] ?? '' } }) };
 }
 

@@ -6,14 +6,21 @@
  */
 import { installDirectiveTable, parseOverrideMask, type DirectiveSpec } from '../grammar/directive-registry.js';
 import { DIRECTIVE_VALIDATORS } from '../grammar/directive-validators.js';
+import { accessCompatModule } from './access-compat.js';
 import { aliasModule } from './alias.js';
 import { authBasicModule } from './auth-basic.js';
+import { coreModule } from './core.js';
+import { autoindexModule } from './autoindex.js';
 import { authnCoreModule } from './authn-core.js';
 import { authnFileModule } from './authn-file.js';
+import { authzCoreModule } from './authz-core.js';
 import { authzGroupfileModule } from './authz-groupfile.js';
+import { authzHostModule } from './authz-host.js';
+import { authzUserModule } from './authz-user.js';
 import { dirModule } from './dir.js';
 import { envModule } from './env.js';
 import { expiresModule } from './expires.js';
+import { fcgidModule } from './fcgid.js';
 import { headersModule } from './headers.js';
 import { mimeModule } from './mime.js';
 import { setEnvIfModule } from './setenvif.js';
@@ -22,14 +29,21 @@ import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 
 /** The modules with a home of their own, in Apache's load order. */
 export const MODULES: readonly ModuleDefinition[] = [
+  coreModule as ModuleDefinition,
+  accessCompatModule as ModuleDefinition,
   aliasModule as ModuleDefinition,
   authBasicModule as ModuleDefinition,
   authnCoreModule as ModuleDefinition,
   authnFileModule as ModuleDefinition,
+  authzCoreModule as ModuleDefinition,
   authzGroupfileModule as ModuleDefinition,
+  authzHostModule,
+  authzUserModule,
+  autoindexModule as ModuleDefinition,
   dirModule as ModuleDefinition,
   envModule as ModuleDefinition,
   expiresModule as ModuleDefinition,
+  fcgidModule as ModuleDefinition,
   headersModule as ModuleDefinition,
   mimeModule as ModuleDefinition,
   setEnvIfModule as ModuleDefinition,

@@ -5,7 +5,7 @@
  * reads `extensions`; `TypesConfig` is read with the host configuration.
  */
 import { handlerFinding } from '../grammar/directive-validators.js';
-import type { CompiledLine, DirectiveDefinition, ModuleDefinition } from './module.js';
+import type { CompiledLine, DirectiveDefinition, LineSource, ModuleDefinition } from './module.js';
 
 /** What mod_mime knows about one extension. */
 export interface ExtensionInfo {
@@ -19,6 +19,8 @@ export interface ExtensionInfo {
 export interface MimeDirConfig {
   /** By extension, lower-cased, without its dot. */
   extensions: ReadonlyMap<string, ExtensionInfo>;
+  /** Where the AddHandler line in effect for each extension is written. */
+  handlerSources: ReadonlyMap<string, LineSource>;
 }
 
 /** One Add… or Remove… line: which field, the value (none for a removal) and the extensions. */
@@ -64,6 +66,7 @@ const extensionKey = (e: string): string => e.replace(/^\./, '').toLowerCase();
  */
 function mergeMime(base: Readonly<MimeDirConfig>, lines: readonly CompiledLine[]): Partial<MimeDirConfig> {
   const ext = new Map(base.extensions);
+  const handlerSources = new Map(base.handlerSources);
   const removals: ExtensionLine[] = [];
   for (const l of lines) {
     const line = l.value as ExtensionLine;
@@ -74,6 +77,7 @@ function mergeMime(base: Readonly<MimeDirConfig>, lines: readonly CompiledLine[]
     for (const e of line.extensions) {
       const key = extensionKey(e);
       ext.set(key, { ...ext.get(key), [line.field]: line.value });
+      if (line.field === 'handler' && l.source) handlerSources.set(key, l.source);
     }
   }
   for (const r of removals) {
@@ -83,10 +87,11 @@ function mergeMime(base: Readonly<MimeDirConfig>, lines: readonly CompiledLine[]
       // A removed type stays as '' so that the host's mime.types entry does not come back.
       if (r.field === 'type') info.type = '';
       else delete info[r.field];
+      if (r.field === 'handler') handlerSources.delete(key);
       ext.set(key, info);
     }
   }
-  return { extensions: ext };
+  return { extensions: ext, handlerSources };
 }
 
 /** mod_mime as Apache loads it. */
@@ -116,6 +121,6 @@ export const mimeModule: ModuleDefinition<MimeDirConfig> = {
     { name: 'TypesConfig', shape: 'TAKE1', override: 'RSRC_CONF', help: 'the MIME types config file', compile: () => ({ findings: [], value: undefined }) },
     parsedOnly('ModMimeUsePathInfo', 'FLAG', 'ACCESS_CONF', "Set to 'yes' to allow mod_mime to use path info for type checking"),
   ],
-  dirConfig: { empty: { extensions: new Map() }, merge: mergeMime },
+  dirConfig: { empty: { extensions: new Map(), handlerSources: new Map() }, merge: mergeMime },
   hooks: { type_checker: 'typeByName' },
 };

@@ -7,6 +7,7 @@
  */
 import type { ArgShape, CompileResult } from '../grammar/directive-registry.js';
 import type { ValidatorFinding, ValidatorInput } from '../grammar/directive-validators.js';
+import type { ConfigNode } from '../grammar/syntax-tree.js';
 
 export type { CompileResult } from '../grammar/directive-registry.js';
 export type { ValidatorFinding as DirectiveFinding, ValidatorInput as DirectiveInput } from '../grammar/directive-validators.js';
@@ -32,11 +33,18 @@ export interface DirectiveDefinition<V = unknown> {
   alsoDefinedBy?: readonly string[];
 }
 
-/** One applied line of a level: which directive, and what its compile produced. */
+/** Where a configuration line is written (the file as parsed, 1-based line). */
+export interface LineSource {
+  file: string;
+  line: number;
+}
+
+/** One applied line of a level: which directive, what its compile produced, and where it is written. */
 export interface CompiledLine<V = unknown> {
   /** Lower-cased directive name. */
   key: string;
   value: V;
+  source?: LineSource;
 }
 
 /**
@@ -79,6 +87,12 @@ export interface ModuleDefinition<S extends object = object> {
   directives: readonly DirectiveDefinition[];
   /** Its per-directory configuration, when it has one htsandbox applies. */
   dirConfig?: DirConfigSlice<S>;
+  /**
+   * For a module whose lines nest in its own sections (authz_core's `<RequireAll>`): compiles
+   * a level's lines itself, from its spliced nodes, instead of line by line. Its lines reach
+   * `dirConfig.merge` as this returns them.
+   */
+  levelLines?(nodes: readonly ConfigNode[], hasModule: (module: string) => boolean): CompiledLine[];
   /** Its hooks: the phase, and the exported function's name that does it. */
   hooks: Partial<Record<HookName, string>>;
 }

@@ -22,8 +22,18 @@ const SITE: Record<string, string> = {
   'compat/page.txt': 'x',
   'satisfy/.htaccess': 'Order deny,allow\nDeny from all\nAllow from 127.0.0.1\nAuthType Basic\nAuthName area\nAuthUserFile /nonexistent\nRequire valid-user\nSatisfy any\n',
   'satisfy/page.txt': 'x',
+  'twodeny/.htaccess': 'Order allow,deny\nAllow from all\nDeny from 127.0.0.0/8\nDeny from 10.9.9.9\n',
+  'twodeny/page.txt': 'x',
+  'twoip/.htaccess': 'Require ip 127.0.0.1\n',
+  'twoip/inner/.htaccess': '# refused here\nRequire ip 10.0.0.1\n<Files nothing-matches>\n  Require ip 10.0.0.1\n</Files>\n',
+  'twoip/inner/page.txt': 'x',
+  'login/.htaccess': 'AuthType Basic\nAuthName area\nAuthUserFile /nonexistent\nRequire valid-user\n',
+  'login/inner/.htaccess': '<Files nothing-matches>\n  AuthUserFile /elsewhere\n</Files>\n',
+  'login/inner/page.txt': 'x',
   'byext/.htaccess': 'AddHandler fcgid-script .app\n',
   'byext/x.app': '#!/bin/sh\n',
+  'byext/inner/.htaccess': '<Files nothing-matches>\n  AddHandler fcgid-script .app\n</Files>\n',
+  'byext/inner/y.app': '#!/bin/sh\n',
 };
 
 beforeAll(() => {
@@ -60,6 +70,25 @@ describe('the access record', () => {
     expect(s.steps).toContainEqual(expect.objectContaining({ module: 'access_compat', file: 'site/compat/.htaccess', line: 2 }));
   });
 
+  it('names the Deny from line that matched the client, not the last one written', () => {
+    const s = story('/twodeny/page.txt');
+    expect(s.answer.status).toBe(403);
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'access_compat', file: 'site/twodeny/.htaccess', line: 3 }));
+  });
+
+  it('names the Require line in effect, not a same-looking line in a section that did not apply', () => {
+    const s = story('/twoip/inner/page.txt');
+    expect(s.answer.status).toBe(403);
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'authz_core', file: 'site/twoip/inner/.htaccess', line: 2 }));
+  });
+
+  it('names the AuthUserFile line in effect, not one in a section that did not apply', () => {
+    const s = story('/login/inner/page.txt');
+    expect(s.answer.status).toBe(401);
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'authn_file', file: 'site/login/.htaccess', line: 3 }));
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'auth_basic', file: 'site/login/.htaccess', line: 1 }));
+  });
+
   it('names Satisfy Any when the Allow lines let the client in without a login', () => {
     const s = story('/satisfy/page.txt');
     expect(s.answer.status).toBe(200);
@@ -74,6 +103,11 @@ describe('the access record', () => {
       file: 'site/byext/.htaccess',
       line: 1,
     });
+  });
+
+  it('names the AddHandler line in effect, not one in a section that did not apply', () => {
+    const s = story('/byext/inner/y.app');
+    expect(s.steps).toContainEqual(expect.objectContaining({ module: 'mime', file: 'site/byext/.htaccess', line: 1 }));
   });
 
   it('records nothing when no story is asked for', () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { allDirectives, lookupDirective } from '../../src/grammar/directive-registry.js';
 import { MODULES } from '../../src/modules/index.js';
 import { LEGACY_ROWS } from '../../src/modules/legacy.js';
-import { applyLevel, EMPTY_DIR_CONFIG } from '../../src/engine/dir-config.js';
+import { applyLevel, EMPTY_DIR_CONFIG, fileETagValue } from '../../src/engine/dir-config.js';
 import { parseConfig } from '../../src/grammar/parser.js';
 import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
@@ -196,5 +196,165 @@ describe('the authentication modules through their tables', () => {
 
   it('lists AuthName under both modules that define it', () => {
     expect(lookupDirective('authname')?.modules).toEqual(['authn_core', 'auth_digest']);
+  });
+});
+
+describe('mod_access_compat through its module', () => {
+  it('a level with Order, Allow or Deny replaces the inherited state; each line keeps its place', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('Order allow,deny\nAllow from 10.0.0.0/8 192.168.1\nSatisfy Any\n'), () => true);
+    expect(parent.accessCompat).toEqual({
+      order: 'allow,deny',
+      orderSource: { file: '/site/.htaccess', line: 1 },
+      allow: [{ hosts: ['10.0.0.0/8', '192.168.1'], source: { file: '/site/.htaccess', line: 2 } }],
+      deny: [],
+    });
+    expect([parent.satisfyAny, parent.satisfySource]).toEqual([true, { file: '/site/.htaccess', line: 3 }]);
+    const child = applyLevel(parent, htaccess('# nothing first\nDeny from env=BAD\n'), () => true);
+    expect(child.accessCompat).toEqual({ order: 'deny,allow', allow: [], deny: [{ hosts: ['env=BAD'], source: { file: '/site/.htaccess', line: 2 } }] });
+    expect(child.satisfyAny).toBe(true);
+    expect(applyLevel(child, htaccess('Satisfy all\n'), () => true).accessCompat).toBe(child.accessCompat);
+  });
+
+  it('a line its compile refuses is not applied, and check reports it', () => {
+    expect(applyLevel(EMPTY_DIR_CONFIG, htaccess('Order sideways\nAllow 10.1\n'), () => true).accessCompat).toBeUndefined();
+    expect(lookupDirective('order')?.modules).toEqual(['access_compat']);
+    expect(
+      lookupDirective('allow')?.compile?.({ words: ['from', '10.0.0.1/99'], rawArgs: 'from 10.0.0.1/99', kind: 'htaccess', overrideOpts: 0, hasModule: () => true }).findings
+        .length,
+    ).toBe(1);
+  });
+});
+
+describe('mod_authz_core through its module', () => {
+  it('compiles a level’s Require lines and groups into one rule tree, each Require with its place', () => {
+    const text = 'Require ip 10.0.0.0/8\n<RequireAll>\n  Require valid-user\n  <Limit POST>\n    Require not user bob\n  </Limit>\n</RequireAll>\nRequire bogus-provider x\n';
+    const cfg = applyLevel(EMPTY_DIR_CONFIG, htaccess(text), () => true);
+    const at = (line: number) => ({ file: '/site/.htaccess', line });
+    expect(cfg.authz).toEqual({
+      kind: 'group',
+      op: 'any',
+      rules: [
+        { kind: 'require', negate: false, provider: 'ip', args: ['10.0.0.0/8'], source: at(1) },
+        {
+          kind: 'group',
+          op: 'all',
+          rules: [
+            { kind: 'require', negate: false, provider: 'valid-user', args: [], source: at(3) },
+            { kind: 'require', negate: true, provider: 'user', args: ['bob'], methods: ['POST'], source: at(5) },
+          ],
+        },
+      ],
+    });
+    // A level without Require lines keeps the parent's rules; one with them replaces them.
+    expect(applyLevel(cfg, htaccess('AuthType Basic\n'), () => true).authz).toBe(cfg.authz);
+    expect(applyLevel(cfg, htaccess('Require all granted\n'), () => true).authz).toEqual({
+      kind: 'group',
+      op: 'any',
+      rules: [{ kind: 'require', negate: false, provider: 'all', args: ['granted'], source: at(1) }],
+    });
+  });
+
+  it('lists authz_host and authz_user, which only add providers', () => {
+    expect(MODULES.map((m) => m.name)).toEqual(expect.arrayContaining(['access_compat', 'authz_core', 'authz_host', 'authz_user']));
+    expect(lookupDirective('<requireall')?.modules).toEqual(['authz_core']);
+  });
+});
+
+describe('mod_autoindex through its module', () => {
+  it('IndexIgnoreReset drops the inherited patterns only; the level’s own count wherever written', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('IndexIgnore *.bak\n'), () => true);
+    const child = applyLevel(parent, htaccess('IndexIgnore *.one\nIndexIgnoreReset On\nIndexIgnore *.two .ht*\n'), () => true);
+    expect(child.indexIgnore).toEqual(['*.one', '*.two', '.ht*']);
+    expect(applyLevel(parent, htaccess('IndexIgnore *.one\n'), () => true).indexIgnore).toEqual(['*.one', '*.bak']);
+    expect(applyLevel(parent, htaccess('IndexIgnoreReset On\nIndexIgnoreReset Off\n'), () => true).indexIgnore).toEqual(['*.bak']);
+  });
+
+  it('refuses FancyIndexing with its help text, as ap_set_deprecated does', () => {
+    const spec = lookupDirective('fancyindexing');
+    expect(spec?.modules).toEqual(['autoindex']);
+    expect(spec?.compile?.({ words: ['on'], rawArgs: 'on', kind: 'htaccess', overrideOpts: 0, hasModule: () => true }).findings[0]?.message).toBe(
+      'The FancyIndexing directive is no longer supported. Use IndexOptions FancyIndexing.',
+    );
+  });
+});
+
+describe("core's per-directory directives through its module", () => {
+  it('the nearest level wins; ErrorDocument per status, `default` removes one', () => {
+    const parent = applyLevel(
+      EMPTY_DIR_CONFIG,
+      htaccess(
+        'SetHandler Proxy:unix:/run/a.sock|fcgi://x\nAddDefaultCharset On\nErrorDocument 404 /nf.html\nErrorDocument 403 "Go away"\nRLimitCPU 10 20\nLimitRequestBody 100\n',
+      ),
+      () => true,
+    );
+    expect(parent).toMatchObject({
+      setHandler: 'Proxy:unix:/run/a.sock|fcgi://x',
+      addDefaultCharset: 'iso-8859-1',
+      limitRequestBody: 100,
+      rlimits: { cpu: { soft: '10', hard: '20' } },
+    });
+    expect([...parent.errorDocuments]).toEqual([
+      [404, { kind: 'local', value: '/nf.html' }],
+      [403, { kind: 'message', value: 'Go away' }],
+    ]);
+    const child = applyLevel(
+      parent,
+      htaccess(
+        'SetHandler None\nForceType Text/Plain\nErrorDocument 404 default\nErrorDocument 500 http://example.test/\nRLimitMEM 1000\nAcceptPathInfo Off\nServerSignature EMail\n',
+      ),
+      () => true,
+    );
+    expect(child).toMatchObject({ setHandler: 'none', forceType: 'text/plain', addDefaultCharset: 'iso-8859-1', acceptPathInfo: 'off', serverSignature: 'email' });
+    expect(child.rlimits).toEqual({ cpu: { soft: '10', hard: '20' }, mem: { soft: '1000', hard: undefined } });
+    expect([...child.errorDocuments]).toEqual([
+      [403, { kind: 'message', value: 'Go away' }],
+      [500, { kind: 'url', value: 'http://example.test/' }],
+    ]);
+  });
+
+  it('FileETag: an absolute keyword replaces, +/- adjust the inherited bits', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('FileETag INode Size\n'), () => true);
+    expect(fileETagValue(parent, { size: 255, mtimeUs: 16n, ino: 10 })).toBe('"a-ff"');
+    const child = applyLevel(parent, htaccess('FileETag -INode +MTime\n'), () => true);
+    expect(fileETagValue(child, { size: 255, mtimeUs: 16n, ino: 10 })).toBe('"ff-10"');
+    expect(
+      fileETagValue(
+        applyLevel(child, htaccess('FileETag None\n'), () => true),
+        { size: 1, mtimeUs: 1n, ino: 1 },
+      ),
+    ).toBeUndefined();
+  });
+
+  it('refuses what core.c refuses, with its wording', () => {
+    const compile = (name: string, words: string[]) =>
+      lookupDirective(name)
+        ?.compile?.({ words, rawArgs: words.join(' '), kind: 'htaccess', overrideOpts: 0, hasModule: () => true })
+        .findings.map((f) => f.message);
+    expect(compile('errordocument', ['302', '/x'])).toEqual(['Unsupported HTTP response code 302']);
+    expect(compile('fileetag', ['+All'])).toEqual(["FileETag keyword 'All' cannot be used with '+' or '-'"]);
+    expect(compile('limitrequestbody', ['-5'])).toEqual(['LimitRequestBody requires a non-negative integer.']);
+    expect(compile('acceptpathinfo', ['maybe'])).toEqual(['AcceptPathInfo must be set to on, off or default']);
+    expect(lookupDirective('sethandler')?.modules).toEqual(['core']);
+  });
+});
+
+describe('mod_fcgid through its module', () => {
+  it('wrappers by suffix over the inherited ones; each role keeps its program and flag apart', () => {
+    const parent = applyLevel(
+      EMPTY_DIR_CONFIG,
+      htaccess('FcgidWrapper "/usr/bin/php-cgi -d x=1" .php\nFcgidAuthorizerAuthoritative Off\nFastCgiAccessChecker "/srv/check --fast"\n'),
+      () => true,
+    );
+    expect([...parent.fcgidWrappers]).toEqual([['.php', { argv: ['/usr/bin/php-cgi', '-d', 'x=1'], virtual: false }]]);
+    expect(parent.fcgidAuth).toEqual({ AUTHORIZER: { program: '', authoritative: false }, ACCESS_CHECKER: { program: '/srv/check', authoritative: true } });
+    const child = applyLevel(parent, htaccess('FCGIWrapper /bin/run virtual\nFcgidAuthorizer /srv/authz\nFcgidAccessCheckerAuthoritative Off\n'), () => true);
+    expect([...child.fcgidWrappers]).toEqual([
+      ['.php', { argv: ['/usr/bin/php-cgi', '-d', 'x=1'], virtual: false }],
+      ['ALL', { argv: ['/bin/run'], virtual: true }],
+    ]);
+    expect(child.fcgidAuth).toEqual({ AUTHORIZER: { program: '/srv/authz', authoritative: false }, ACCESS_CHECKER: { program: '/srv/check', authoritative: false } });
+    expect(lookupDirective('fcgidmaxprocesses')?.modules).toEqual(['fcgid']);
+    expect(lookupDirective('fcgidmaxprocesses')?.emulated).toBe(true);
+    expect(lookupDirective('busytimeout')?.emulated).toBe(false);
   });
 });

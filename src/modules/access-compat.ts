@@ -1,0 +1,133 @@
+/**
+ * mod_access_compat (modules/aaa/mod_access_compat.c): `Order`, `Allow from`, `Deny from` and
+ * `Satisfy`, checked as `order`, `allow_cmd` and `satisfy` do, merged per directory. Its
+ * access_checker hook (`check_dir_access`) is the engine's (`accessCompatAllows`,
+ * src/engine/access.ts); each line keeps where it is written, so a request's story names the
+ * line that refused it.
+ */
+import { ipSubnetProblem } from '../grammar/directive-validators.js';
+import { finding, refused, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type DirectiveInput, type LineSource, type ModuleDefinition } from './module.js';
+
+/** One `Allow from` or `Deny from` line: its host words (after `from`) and its place. */
+export interface HostLine {
+  hosts: readonly string[];
+  source?: LineSource;
+}
+
+/** mod_access_compat's state (replaced wholesale by any level that sets Order, Allow or Deny). */
+export interface AccessCompat {
+  order: 'deny,allow' | 'allow,deny' | 'mutual-failure';
+  /** Where the level's `Order` line is written; undefined: the default order. */
+  orderSource?: LineSource;
+  allow: readonly HostLine[];
+  deny: readonly HostLine[];
+}
+
+/** mod_access_compat's slice of the per-directory configuration. */
+export interface AccessCompatDirConfig {
+  accessCompat: AccessCompat | undefined;
+  /** `Satisfy Any`: either access control or authorization lets the request in. */
+  satisfyAny: boolean;
+  /** Where the `Satisfy` line in effect is written. */
+  satisfySource: LineSource | undefined;
+}
+
+/** `order`: one of the three orders. */
+function orderFinding({ words }: DirectiveInput): DirectiveFinding | undefined {
+  const w = (words[0] ?? '').toLowerCase();
+  return ['allow,deny', 'deny,allow', 'mutual-failure'].includes(w) ? undefined : finding('unknown order');
+}
+
+/** `allow_cmd`, per word: all, env=, an address or network, else a host name. */
+function allowDenyFinding({ words }: DirectiveInput): DirectiveFinding | undefined {
+  if ((words[0] ?? '').toLowerCase() !== 'from') return finding("allow and deny must be followed by 'from'");
+  for (const w of words.slice(1)) {
+    if (w.startsWith('#')) return finding('No comments are allowed here');
+    const lower = w.toLowerCase();
+    if (lower.startsWith('env=') || lower === 'all') continue;
+    const slash = w.indexOf('/');
+    const problem = slash === -1 ? ipSubnetProblem(w, undefined) : ipSubnetProblem(w.slice(0, slash), w.slice(slash + 1));
+    if (problem === 'einval') {
+      if (slash !== -1) return finding('An IP address was expected');
+      continue; // a host name
+    }
+    if (problem !== undefined) return finding(problem);
+  }
+  return undefined;
+}
+
+/** `satisfy`: all or any. */
+function satisfyFinding({ words }: DirectiveInput): DirectiveFinding | undefined {
+  const w = (words[0] ?? '').toLowerCase();
+  return w === 'all' || w === 'any' ? undefined : finding("Satisfy either 'any' or 'all'.");
+}
+
+type CompatLine = { kind: 'order'; order: AccessCompat['order'] } | { kind: 'allow' | 'deny'; hosts: readonly string[] } | { kind: 'satisfy'; any: boolean };
+
+const orderDirective: DirectiveDefinition<CompatLine> = {
+  name: 'order',
+  shape: 'TAKE1',
+  override: 'OR_LIMIT',
+  help: "'allow,deny', 'deny,allow', or 'mutual-failure'",
+  compile: (input) => {
+    const f = orderFinding(input);
+    return f ? refused(f) : { findings: [], value: { kind: 'order', order: (input.words[0] ?? '').toLowerCase() as AccessCompat['order'] } };
+  },
+};
+
+function hostDirective(name: 'allow' | 'deny'): DirectiveDefinition<CompatLine> {
+  return {
+    name,
+    shape: 'ITERATE2',
+    override: 'OR_LIMIT',
+    help: "'from' followed by hostnames or IP-address wildcards",
+    compile: (input) => {
+      const f = allowDenyFinding(input);
+      return f ? refused(f) : { findings: [], value: { kind: name, hosts: input.words.slice(1) } };
+    },
+  };
+}
+
+const satisfyDirective: DirectiveDefinition<CompatLine> = {
+  name: 'Satisfy',
+  shape: 'TAKE1',
+  override: 'OR_AUTHCFG',
+  help: "access policy if both allow and require used ('all' or 'any')",
+  compile: (input) => {
+    const f = satisfyFinding(input);
+    return f ? refused(f) : { findings: [], value: { kind: 'satisfy', any: (input.words[0] ?? '').toLowerCase() === 'any' } };
+  },
+};
+
+/**
+ * A level that sets Order, Allow or Deny replaces the inherited state (as htsandbox has always
+ * merged it: the conformance suite holds it to Apache); Satisfy's last line wins.
+ */
+function mergeAccessCompat(base: Readonly<AccessCompatDirConfig>, lines: readonly CompiledLine[]): Partial<AccessCompatDirConfig> {
+  let compat: { order: AccessCompat['order']; orderSource?: LineSource; allow: HostLine[]; deny: HostLine[] } | undefined;
+  const out: Partial<AccessCompatDirConfig> = {};
+  for (const l of lines) {
+    const line = l.value as CompatLine;
+    if (line.kind === 'satisfy') {
+      out.satisfyAny = line.any;
+      out.satisfySource = l.source;
+      continue;
+    }
+    compat ??= { order: 'deny,allow', allow: [], deny: [] };
+    if (line.kind === 'order') {
+      compat.order = line.order;
+      if (l.source) compat.orderSource = l.source;
+    } else (line.kind === 'allow' ? compat.allow : compat.deny).push(l.source ? { hosts: line.hosts, source: l.source } : { hosts: line.hosts });
+  }
+  if (compat) out.accessCompat = compat;
+  void base;
+  return out;
+}
+
+/** mod_access_compat as Apache loads it. */
+export const accessCompatModule: ModuleDefinition<AccessCompatDirConfig> = {
+  name: 'access_compat',
+  directives: [orderDirective, hostDirective('allow'), hostDirective('deny'), satisfyDirective],
+  dirConfig: { empty: { accessCompat: undefined, satisfyAny: false, satisfySource: undefined }, merge: mergeAccessCompat },
+  hooks: { access_checker: 'accessCompatAllows' },
+};
