@@ -7,7 +7,7 @@
  */
 import { regexFinding } from '../grammar/directive-validators.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
-import { finding, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type DirectiveInput, type ModuleDefinition } from './module.js';
+import { finding, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type DirectiveInput, type ModuleDefinition, parsedOnly } from './module.js';
 
 /** One Redirect or RedirectMatch. */
 export interface RedirectRule {
@@ -113,10 +113,6 @@ function redirectDirective(name: string, shape: DirectiveDefinition['shape'], he
 }
 
 /** A directive htsandbox accepts as Apache does without reproducing its effect. */
-function parsedOnly(name: string, shape: DirectiveDefinition['shape'], override: string, help: string): DirectiveDefinition<never> {
-  return { name, shape, override, help, compile: () => ({ findings: [], value: undefined }), parsedOnly: true };
-}
-
 /** `merge_alias_dir_config`: the level's redirects before the parent's. */
 function mergeAlias(base: Readonly<AliasDirConfig>, lines: readonly CompiledLine[]): Partial<AliasDirConfig> {
   return { redirects: lines.map((l) => l.value as RedirectRule).concat(base.redirects) };

@@ -4,7 +4,7 @@
  * Basic authentication (`afterWalk`, src/engine/resolve.ts).
  */
 import { authFieldsSlice, type AuthDirConfig, type AuthSettings } from './authn-core.js';
-import { finding, refused, type DirectiveDefinition, type ModuleDefinition } from './module.js';
+import { finding, refused, type DirectiveDefinition, type ModuleDefinition, parsedOnly } from './module.js';
 
 /** The authn providers by name and the module that registers each. */
 const PROVIDERS: Readonly<Record<string, string>> = { file: 'authn_file', anon: 'authn_anon', dbm: 'authn_dbm', dbd: 'authn_dbd', socache: 'authn_socache' };
@@ -32,10 +32,6 @@ const authBasicAuthoritative: DirectiveDefinition<Partial<AuthSettings>> = {
   compile: ({ words }) => ({ findings: [], value: { basicAuthoritative: (words[0] ?? '').toLowerCase() !== 'off' } }),
 };
 
-function parsedOnly(name: string, shape: DirectiveDefinition['shape'], help: string): DirectiveDefinition<never> {
-  return { name, shape, override: 'OR_AUTHCFG', help, compile: () => ({ findings: [], value: undefined }), parsedOnly: true };
-}
-
 /** mod_auth_basic as Apache loads it. */
 export const authBasicModule: ModuleDefinition<AuthDirConfig> = {
   name: 'auth_basic',
@@ -45,9 +41,15 @@ export const authBasicModule: ModuleDefinition<AuthDirConfig> = {
     parsedOnly(
       'AuthBasicFake',
       'TAKE12',
+      'OR_AUTHCFG',
       "Fake basic authentication using the given expressions for username and password, 'off' to disable. Password defaults to 'password' if missing.",
     ),
-    parsedOnly('AuthBasicUseDigestAlgorithm', 'TAKE1', "Set to 'MD5' to use the auth provider's authentication check for digest auth, using a hash of 'user:realm:pass'"),
+    parsedOnly(
+      'AuthBasicUseDigestAlgorithm',
+      'TAKE1',
+      'OR_AUTHCFG',
+      "Set to 'MD5' to use the auth provider's authentication check for digest auth, using a hash of 'user:realm:pass'",
+    ),
   ],
   dirConfig: authFieldsSlice(),
   hooks: { check_authn: 'afterWalk' },

@@ -10,7 +10,7 @@
 import { parseRequire } from '../grammar/directive-validators.js';
 import type { ConfigNode } from '../grammar/syntax-tree.js';
 import { splitWords } from '../grammar/words.js';
-import { finding, refused, type CompiledLine, type DirectiveDefinition, type LineSource, type ModuleDefinition } from './module.js';
+import { finding, refused, type CompiledLine, type DirectiveDefinition, type LineSource, type ModuleDefinition, parsedOnly } from './module.js';
 
 /** One `Require` line as compiled: its provider, arguments, the methods of an enclosing `<Limit>`, its place. */
 export interface RequireRule {
@@ -46,10 +46,6 @@ const requireDirective: DirectiveDefinition<RequireRule> = {
 /** A container or directive whose body `validate.ts` checks and whose lines `levelRules` reads. */
 function section(name: string, help: string, parsedOnly?: true): DirectiveDefinition<never> {
   return { name, shape: 'RAW_ARGS', override: 'OR_AUTHCFG', help, compile: () => ({ findings: [], value: undefined }), ...(parsedOnly ? { parsedOnly } : {}) };
-}
-
-function parsedOnly(name: string, shape: DirectiveDefinition['shape'], override: string, help: string): DirectiveDefinition<never> {
-  return { name, shape, override, help, compile: () => ({ findings: [], value: undefined }), parsedOnly: true };
 }
 
 const GROUP_OPS: Readonly<Record<string, 'all' | 'any' | 'none'>> = { '<requireall': 'all', '<requireany': 'any', '<requirenone': 'none' };

@@ -3,7 +3,7 @@
  * `IndexIgnoreReset` applied, merged as `merge_autoindex_configs` does. Its handler is the
  * server's listing (`sendListing`, src/server/responder.ts), which reads `indexIgnore`.
  */
-import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition } from './module.js';
+import { finding, refused, type CompiledLine, type ModuleDefinition, parsedOnly } from './module.js';
 
 /** mod_autoindex's slice of the per-directory configuration. */
 export interface AutoindexDirConfig {
@@ -12,10 +12,6 @@ export interface AutoindexDirConfig {
 }
 
 type AutoindexLine = { kind: 'ignore'; patterns: readonly string[] } | { kind: 'reset'; on: boolean };
-
-function parsedOnly(name: string, shape: DirectiveDefinition['shape'], help: string): DirectiveDefinition<never> {
-  return { name, shape, override: 'DIR_CMD_PERMS', help, compile: () => ({ findings: [], value: undefined }), parsedOnly: true };
-}
 
 const FANCY_INDEXING_HELP = 'The FancyIndexing directive is no longer supported. Use IndexOptions FancyIndexing.';
 
@@ -39,14 +35,14 @@ function mergeAutoindex(base: Readonly<AutoindexDirConfig>, lines: readonly Comp
 export const autoindexModule: ModuleDefinition<AutoindexDirConfig> = {
   name: 'autoindex',
   directives: [
-    parsedOnly('AddIcon', 'ITERATE2', 'an icon URL followed by one or more filenames'),
-    parsedOnly('AddIconByType', 'ITERATE2', 'an icon URL followed by one or more MIME types'),
-    parsedOnly('AddIconByEncoding', 'ITERATE2', 'an icon URL followed by one or more content encodings'),
-    parsedOnly('AddAlt', 'ITERATE2', 'alternate descriptive text followed by one or more filenames'),
-    parsedOnly('AddAltByType', 'ITERATE2', 'alternate descriptive text followed by one or more MIME types'),
-    parsedOnly('AddAltByEncoding', 'ITERATE2', 'alternate descriptive text followed by one or more content encodings'),
-    parsedOnly('IndexOptions', 'TAKE_ARGV', 'one or more index options [+|-][]'),
-    parsedOnly('IndexOrderDefault', 'TAKE2', '{Ascending,Descending} {Name,Size,Description,Date}'),
+    parsedOnly('AddIcon', 'ITERATE2', 'DIR_CMD_PERMS', 'an icon URL followed by one or more filenames'),
+    parsedOnly('AddIconByType', 'ITERATE2', 'DIR_CMD_PERMS', 'an icon URL followed by one or more MIME types'),
+    parsedOnly('AddIconByEncoding', 'ITERATE2', 'DIR_CMD_PERMS', 'an icon URL followed by one or more content encodings'),
+    parsedOnly('AddAlt', 'ITERATE2', 'DIR_CMD_PERMS', 'alternate descriptive text followed by one or more filenames'),
+    parsedOnly('AddAltByType', 'ITERATE2', 'DIR_CMD_PERMS', 'alternate descriptive text followed by one or more MIME types'),
+    parsedOnly('AddAltByEncoding', 'ITERATE2', 'DIR_CMD_PERMS', 'alternate descriptive text followed by one or more content encodings'),
+    parsedOnly('IndexOptions', 'TAKE_ARGV', 'DIR_CMD_PERMS', 'one or more index options [+|-][]'),
+    parsedOnly('IndexOrderDefault', 'TAKE2', 'DIR_CMD_PERMS', '{Ascending,Descending} {Name,Size,Description,Date}'),
     {
       name: 'IndexIgnore',
       shape: 'ITERATE',
@@ -61,14 +57,14 @@ export const autoindexModule: ModuleDefinition<AutoindexDirConfig> = {
       help: 'Reset the inherited list of IndexIgnore filenames',
       compile: ({ words }) => ({ findings: [], value: { kind: 'reset', on: (words[0] ?? '').toLowerCase() === 'on' } satisfies AutoindexLine }),
     },
-    parsedOnly('AddDescription', 'ITERATE2', 'Descriptive text followed by one or more filenames'),
-    parsedOnly('HeaderName', 'TAKE1', 'a filename'),
-    parsedOnly('ReadmeName', 'TAKE1', 'a filename'),
+    parsedOnly('AddDescription', 'ITERATE2', 'DIR_CMD_PERMS', 'Descriptive text followed by one or more filenames'),
+    parsedOnly('HeaderName', 'TAKE1', 'DIR_CMD_PERMS', 'a filename'),
+    parsedOnly('ReadmeName', 'TAKE1', 'DIR_CMD_PERMS', 'a filename'),
     // ap_set_deprecated: the line is refused with the help text as the error.
     { name: 'FancyIndexing', shape: 'RAW_ARGS', override: 'OR_ALL', help: FANCY_INDEXING_HELP, compile: () => refused(finding(FANCY_INDEXING_HELP)) },
-    parsedOnly('DefaultIcon', 'TAKE1', 'an icon URL'),
-    parsedOnly('IndexStyleSheet', 'TAKE1', 'URL to style sheet'),
-    parsedOnly('IndexHeadInsert', 'TAKE1', 'String to insert in HTML HEAD section'),
+    parsedOnly('DefaultIcon', 'TAKE1', 'DIR_CMD_PERMS', 'an icon URL'),
+    parsedOnly('IndexStyleSheet', 'TAKE1', 'DIR_CMD_PERMS', 'URL to style sheet'),
+    parsedOnly('IndexHeadInsert', 'TAKE1', 'DIR_CMD_PERMS', 'String to insert in HTML HEAD section'),
   ],
   dirConfig: { empty: { indexIgnore: [] }, merge: mergeAutoindex },
   hooks: { handler: 'sendListing' },

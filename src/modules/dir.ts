@@ -5,7 +5,7 @@
  * `decideAfterAccess` (src/engine/resolve.ts), which reads the file system.
  */
 import { splitWords } from '../grammar/words.js';
-import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition } from './module.js';
+import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition, parsedOnly } from './module.js';
 
 /** mod_dir's slice of the per-directory configuration. */
 export interface DirDirConfig {
@@ -55,10 +55,6 @@ const directoryIndexRedirect: DirectiveDefinition<never> = {
   parsedOnly: true,
 };
 
-function parsedOnly(name: string, shape: DirectiveDefinition['shape'], help: string): DirectiveDefinition<never> {
-  return { name, shape, override: 'DIR_CMD_PERMS', help, compile: () => ({ findings: [], value: undefined }), parsedOnly: true };
-}
-
 /** `merge_dir_configs`: what a level sets replaces what it inherits. */
 function mergeDir(base: Readonly<DirDirConfig>, lines: readonly CompiledLine[]): Partial<DirDirConfig> {
   const out: Partial<DirDirConfig> = {};
@@ -73,10 +69,10 @@ function mergeDir(base: Readonly<DirDirConfig>, lines: readonly CompiledLine[]):
 export const dirModule: ModuleDefinition<DirDirConfig> = {
   name: 'dir',
   directives: [
-    parsedOnly('FallbackResource', 'TAKE1', 'Set a default handler'),
+    parsedOnly('FallbackResource', 'TAKE1', 'DIR_CMD_PERMS', 'Set a default handler'),
     directoryIndex,
     directorySlash,
-    parsedOnly('DirectoryCheckHandler', 'FLAG', 'On or Off'),
+    parsedOnly('DirectoryCheckHandler', 'FLAG', 'DIR_CMD_PERMS', 'On or Off'),
     directoryIndexRedirect,
   ],
   dirConfig: { empty: { directoryIndex: ['index.html'], directorySlash: true }, merge: mergeDir },

@@ -3,7 +3,7 @@
  * per-directory merge. The fixups hook (`fixup_env_module`) lays the result over the request's
  * environment; the engine reads `setEnv` when it builds that environment.
  */
-import type { CompiledLine, DirectiveDefinition, ModuleDefinition } from './module.js';
+import { parsedOnly, type CompiledLine, type DirectiveDefinition, type ModuleDefinition } from './module.js';
 
 /** mod_env's slice of the per-directory configuration. */
 export interface EnvDirConfig {
@@ -31,15 +31,8 @@ const unsetEnv: DirectiveDefinition<EnvAssignments> = {
   compile: ({ words }) => ({ findings: [], value: words.map((w): [string, undefined] => [w, undefined]) }),
 };
 
-const passEnv: DirectiveDefinition<never> = {
-  name: 'PassEnv',
-  shape: 'ITERATE',
-  override: 'OR_FILEINFO',
-  help: 'a list of environment variables to pass to CGI.',
-  // It copies the server's own environment at start-up, which a preview does not share.
-  compile: () => ({ findings: [], value: undefined }),
-  parsedOnly: true,
-};
+// It copies the server's own environment at start-up, which a preview does not share.
+const passEnv = parsedOnly('PassEnv', 'ITERATE', 'OR_FILEINFO', 'a list of environment variables to pass to CGI.');
 
 /**
  * `merge_env_dir_configs`: the parent's variables, less those the level unsets, with the

@@ -5,7 +5,7 @@
  * reads `extensions`; `TypesConfig` is read with the host configuration.
  */
 import { handlerFinding } from '../grammar/directive-validators.js';
-import type { CompiledLine, DirectiveDefinition, LineSource, ModuleDefinition } from './module.js';
+import { parsedOnly, type CompiledLine, type DirectiveDefinition, type LineSource, type ModuleDefinition } from './module.js';
 
 /** What mod_mime knows about one extension. */
 export interface ExtensionInfo {
@@ -52,10 +52,6 @@ function removeDirective(name: string, field: keyof ExtensionInfo): DirectiveDef
     help: 'one or more file extensions',
     compile: ({ words }) => ({ findings: [], value: { field, value: undefined, extensions: words } }),
   };
-}
-
-function parsedOnly(name: string, shape: DirectiveDefinition['shape'], override: string, help: string): DirectiveDefinition<never> {
-  return { name, shape, override, help, compile: () => ({ findings: [], value: undefined }), parsedOnly: true };
 }
 
 const extensionKey = (e: string): string => e.replace(/^\./, '').toLowerCase();

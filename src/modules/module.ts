@@ -106,3 +106,11 @@ export function finding(message: string, code: ValidatorFinding['code'] = 'HT105
 export function refused(f: ValidatorFinding | ValidatorFinding[]): CompileResult<never> {
   return { findings: Array.isArray(f) ? f : [f], value: undefined };
 }
+
+/**
+ * A directive Apache accepts that htsandbox reads but does not apply: any arguments are taken,
+ * and `check` says "parsed, not emulated".
+ */
+export function parsedOnly(name: string, shape: DirectiveDefinition['shape'], override: string, help: string): DirectiveDefinition<never> {
+  return { name, shape, override, help, compile: () => ({ findings: [], value: undefined }), parsedOnly: true };
+}

@@ -5,7 +5,7 @@
  * `setEnvIfVariables` (src/engine/resolve.ts), which reads the request's facts.
  */
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
-import { finding, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type ModuleDefinition } from './module.js';
+import { finding, parsedOnly, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type ModuleDefinition } from './module.js';
 
 /** One `SetEnvIf`/`SetEnvIfNoCase`/`BrowserMatch` line. */
 export interface SetEnvIfRule {
@@ -52,14 +52,7 @@ function ruleDirective(name: string, icase: boolean, browser: boolean, help: str
   return { name, shape: 'RAW_ARGS', override: 'OR_FILEINFO', help, compile: ({ words }) => compileRule(name, icase, browser, words) };
 }
 
-const setEnvIfExpr: DirectiveDefinition<never> = {
-  name: 'SetEnvIfExpr',
-  shape: 'RAW_ARGS',
-  override: 'OR_FILEINFO',
-  help: 'an expression and a list of variables.',
-  compile: () => ({ findings: [], value: undefined }),
-  parsedOnly: true,
-};
+const setEnvIfExpr = parsedOnly('SetEnvIfExpr', 'RAW_ARGS', 'OR_FILEINFO', 'an expression and a list of variables.');
 
 /** `merge_setenvif_config`: the level's rules after the parent's. */
 function mergeSetEnvIf(base: Readonly<SetEnvIfDirConfig>, lines: readonly CompiledLine[]): Partial<SetEnvIfDirConfig> {
