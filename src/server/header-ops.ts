@@ -10,7 +10,7 @@ import type { DirConfig } from '../engine/dir-config.js';
 import type { ExprFacts } from '../grammar/ap-expr.js';
 import { applyHeaderLines, FieldTable, joinVary, staticHeaderPlan, varyNames, type HeaderOp, type HeaderTable, type HeaderTables } from '../modules/headers.js';
 
-export { FieldTable, joinVary, varyNames, type HeaderTable, type HeaderTables } from '../modules/headers.js';
+export { applyHeaderLines, FieldTable, joinVary, varyNames, type HeaderTable, type HeaderTables } from '../modules/headers.js';
 export { applyExpires } from '../modules/expires.js';
 
 /** The response itself as one table (where only one is in play). */
@@ -43,7 +43,7 @@ export function applyHeaderOps(
     if (plan) {
       for (const [name, value] of plan) res.setHeader(name, value);
     } else {
-      const vary = applyHeaderOpsTo(responseTable(res), req, ops, which, env, exprFacts);
+      const vary = applyHeaderLines(responseTable(res), req.headers, ops, which, env, exprFacts);
       // ap_expr merges the request headers it read into Vary, whether or not the condition held.
       if (vary.length) res.setHeader('Vary', joinVary([...varyNames(res.getHeader('vary')), ...vary]));
     }
@@ -68,7 +68,7 @@ function applyBothTables(
   exprFacts: (() => ExprFacts) | undefined,
 ): void {
   const err = new FieldTable();
-  const vary = [...applyHeaderOpsTo(err, req, ops, 'always', env, exprFacts), ...applyHeaderOpsTo(responseTable(res), req, ops, 'onsuccess', env, exprFacts)];
+  const vary = [...applyHeaderLines(err, req.headers, ops, 'always', env, exprFacts), ...applyHeaderLines(responseTable(res), req.headers, ops, 'onsuccess', env, exprFacts)];
   for (const { name, values } of err.entries()) {
     const cur = res.getHeader(name);
     const outLines = cur === undefined ? [] : Array.isArray(cur) ? cur.map(String) : [String(cur)];
@@ -77,21 +77,6 @@ function applyBothTables(
     else res.setHeader(name, lines.length === 1 ? lines[0]! : lines);
   }
   if (vary.length) res.setHeader('Vary', joinVary([...varyNames(res.getHeader('vary')), ...vary]));
-}
-
-/**
- * The lines of the chosen tables on one header table; the request headers their `expr=`
- * conditions read (for Vary) come back.
- */
-export function applyHeaderOpsTo(
-  table: HeaderTable,
-  req: IncomingMessage,
-  ops: readonly HeaderOp[],
-  which: HeaderTables,
-  env?: ReadonlyMap<string, string>,
-  exprFacts?: () => ExprFacts,
-): string[] {
-  return applyHeaderLines(table, req.headers, ops, which, env, exprFacts);
 }
 
 /**

@@ -25,7 +25,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, type Decision, type RequestFacts } from '../engine/resolve.js';
 import type { ExprFacts } from '../grammar/ap-expr.js';
-import { applyExpires, applyHeaderOps, applyHeaderOpsTo, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
+import { applyExpires, applyHeaderLines, applyHeaderOps, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
 import type { SiteContext } from './site-context.js';
 
 /** The request an answer belongs to (a CgiContext is one). */
@@ -126,7 +126,7 @@ export function scriptAnswerHeaders(
   // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
   if (status < 400 && err.get('expires') === undefined) applyExpires(out, d.cfg, contentType, d.entry?.mtimeUs);
   const facts = exprFactsFor(r, d);
-  const exprVary = [...applyHeaderOpsTo(err, req, ops, 'always', d.env, facts), ...applyHeaderOpsTo(out, req, ops, 'onsuccess', d.env, facts)];
+  const exprVary = [...applyHeaderLines(err, req.headers, ops, 'always', d.env, facts), ...applyHeaderLines(out, req.headers, ops, 'onsuccess', d.env, facts)];
   const earlierVary = res.getHeader('vary');
   const combined = new Map<string, { name: string; values: string[] }>();
   for (const f of [...err.entries(), ...out.entries()]) {
