@@ -98,11 +98,11 @@ export function setBacktrackingExec(run: BacktrackingExec | undefined): void {
   backtrackingExec = run;
 }
 
-function wrap(source: string, engine: 're2' | 'js', re: RegExpLike): ApacheRegex {
-  if (engine === 'js') return wrapBacktracking(source, re as RegExp);
+/** A pattern RE2 runs (in linear time). */
+function wrapRe2(source: string, re: RegExpLike): ApacheRegex {
   return {
     source,
-    engine,
+    engine: 're2',
     mayBacktrack: false,
     exec(subject) {
       const m = re.exec(subject);
@@ -334,14 +334,14 @@ function compileUncached(pattern: string, icase: boolean): RegexCompileResult {
   try {
     const re = RE2JS.compile(pattern, icase ? RE2JS_FLAGS | RE2JS.CASE_INSENSITIVE : RE2JS_FLAGS);
     // re2js types exec() as any[]; it documents the array's `index` and `groups` as RegExp's.
-    return { ok: true, regex: wrap(pattern, 're2', re as unknown as RegExpLike) };
+    return { ok: true, regex: wrapRe2(pattern, re as unknown as RegExpLike) };
   } catch (re2Error) {
     const re2Reason = (re2Error as Error).message.replace(/^error parsing regexp: /, '');
     const js = toJavaScript(pattern);
     if (js) {
       try {
         const f = icase && !js.flags.includes('i') ? `${js.flags}i` : js.flags;
-        return { ok: true, regex: wrap(pattern, 'js', new RegExp(js.source, f)) };
+        return { ok: true, regex: wrapBacktracking(pattern, new RegExp(js.source, f)) };
       } catch {
         /* fall through */
       }
