@@ -7,9 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/grammar/parser.js';
 import { NO_HOST_FACTS } from '../src/grammar/conditions.js';
-import { compileRewriteLevel, escapeUriPath, rewriteCookie, runRewriteRound, type RewriteEnvironment, type RewriteOutcome } from '../src/engine/rewrite.js';
+import { applyLevel, EMPTY_DIR_CONFIG } from '../src/engine/dir-config.js';
+import type { ConfigNode } from '../src/grammar/syntax-tree.js';
+import { escapeUriPath, rewriteCookie, runRewriteRound, type RewriteEnvironment, type RewriteOutcome } from '../src/engine/rewrite.js';
 
 const DIR = '/srv/site/rw';
+/** The rules of one `.htaccess` in DIR, compiled and merged by mod_rewrite's module. */
+const compileRewriteLevel = (nodes: readonly ConfigNode[]) => applyLevel(EMPTY_DIR_CONFIG, nodes, () => true, 0xffff, DIR).rewrite;
 const env = (vars: Record<string, string> = {}): RewriteEnvironment => ({
   variable: (name) => vars[name] ?? '',
   fileTest: () => false,
@@ -20,7 +24,7 @@ const env = (vars: Record<string, string> = {}): RewriteEnvironment => ({
 
 function round(htaccess: string, path: string, query?: string, vars?: Record<string, string>): RewriteOutcome {
   const nodes = parseConfig(`RewriteEngine On\n${htaccess}\n`, { file: `${DIR}/.htaccess`, kind: 'htaccess', host: NO_HOST_FACTS }).nodes;
-  const cfg = compileRewriteLevel(nodes, DIR, undefined)!;
+  const cfg = compileRewriteLevel(nodes)!;
   const full = `${DIR}/${path}`;
   const filename = full.split('/').slice(0, 5).join('/');
   return runRewriteRound(cfg, { path: full, filename, query, documentRoot: '/srv/site', origin: 'http://localhost:8080' }, env(vars));
@@ -135,7 +139,7 @@ describe('rules after [R] or an absolute substitution (apply_rewrite_list goes o
       kind: 'htaccess',
       host: NO_HOST_FACTS,
     }).nodes;
-    const cfg = compileRewriteLevel(nodes, DIR, undefined)!;
+    const cfg = compileRewriteLevel(nodes)!;
     const input = { path: `${DIR}/a.cgi/x/y`, filename: `${DIR}/a.cgi`, query: undefined, documentRoot: '/srv/site', origin: 'http://localhost:8080' };
     expect(runRewriteRound(cfg, input, env())).toMatchObject({ kind: 'internal', url: '/rw/c.cgi', query: 'pi=x/y' });
     const dpi = compileRewriteLevel(
@@ -144,8 +148,6 @@ describe('rules after [R] or an absolute substitution (apply_rewrite_list goes o
         kind: 'htaccess',
         host: NO_HOST_FACTS,
       }).nodes,
-      DIR,
-      undefined,
     )!;
     expect(runRewriteRound(dpi, input, env())).toMatchObject({ kind: 'internal', url: '/rw/b.cgi' });
   });

@@ -8,7 +8,6 @@ import { parseOptions, OPT_SYM_LINKS } from '../grammar/options.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf, splitWords } from '../grammar/words.js';
 import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
-import { compileRewriteLevel, type RewriteConfig } from './rewrite.js';
 import { MODULE_DIRECTIVES, MODULES } from '../modules/index.js';
 import type { CompiledLine, ModuleDefinition } from '../modules/module.js';
 import { headersModule, type HeadersDirConfig } from '../modules/headers.js';
@@ -23,6 +22,7 @@ import { accessCompatModule, type AccessCompatDirConfig } from '../modules/acces
 import { authzCoreModule, type AuthzDirConfig } from '../modules/authz-core.js';
 import { autoindexModule, type AutoindexDirConfig } from '../modules/autoindex.js';
 import { fcgidModule, type FcgidAuthRole, type FcgidDirConfig } from '../modules/fcgid.js';
+import { rewriteModule, type RewriteDirConfig } from '../modules/rewrite.js';
 import { coreModule, ETAG_NONE, ETAG_INODE, ETAG_MTIME, ETAG_SIZE, ETAG_UNSET, type CoreDirConfig } from '../modules/core.js';
 import picomatch from 'picomatch';
 
@@ -67,14 +67,13 @@ export interface DirConfig
     AccessCompatDirConfig,
     AutoindexDirConfig,
     CoreDirConfig,
-    FcgidDirConfig {
+    FcgidDirConfig,
+    RewriteDirConfig {
   /** Options bits in effect. */
   options: number;
   files: readonly FilesSection[];
   /** `<If>`, `<ElseIf>`, `<Else>` sections in merge order (core's sec_if), applied per request. */
   ifs: readonly IfSection[];
-  /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
-  rewrite: RewriteConfig | undefined;
   /** `HtsandboxFcgidMultiplex On`: this script's processes may share a connection (htsandbox only). */
   fcgidMultiplex: boolean;
 }
@@ -114,7 +113,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   ...authnCoreModule.dirConfig!.empty,
   ...fcgidModule.dirConfig!.empty,
   fcgidMultiplex: false,
-  rewrite: undefined,
+  ...rewriteModule.dirConfig!.empty,
   ...envModule.dirConfig!.empty,
   ...setEnvIfModule.dirConfig!.empty,
   ...expiresModule.dirConfig!.empty,
@@ -222,8 +221,6 @@ interface LevelPlan {
   ifs: IfSection[];
   /** What each module of `src/modules/` compiled from the level's lines, in order. */
   moduleLines: Map<ModuleDefinition, CompiledLine[]>;
-  /** The `Rewrite*` lines, for compileRewriteLevel. */
-  rewrite: ConfigNode[];
 }
 
 /** The modules that compile a level themselves (`levelLines`). */
@@ -244,7 +241,6 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
     files: [],
     ifs: [],
     moduleLines: new Map(),
-    rewrite: [],
   };
   // Modules whose lines nest in their own sections compile the level themselves.
   for (const module of LEVEL_COMPILED) {
@@ -280,8 +276,7 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
       }
       continue;
     }
-    if (n.key.startsWith('rewrite')) plan.rewrite.push(n);
-    else plan.ops.push(n);
+    plan.ops.push(n);
   }
   planOf.set(levelNodes, plan);
   return plan;
@@ -336,20 +331,16 @@ export function applyLevelCached(base: DirConfig, levelNodes: readonly ConfigNod
 export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], hasModule: (m: string) => boolean, overrideOpts = 0xffff, levelDir = ''): DirConfig {
   const plan = levelPlan(levelNodes, hasModule);
   const cfg: DirConfig = { ...base };
-  // mod_rewrite: a level with any rewrite directive replaces the parent's rules (config_perdir_merge).
-  if (levelDir && plan.rewrite.length > 0) {
-    const rw = compileRewriteLevel(plan.rewrite, levelDir, base.rewrite);
-    if (rw) cfg.rewrite = rw;
-  }
   // What the level appends is joined once (a copy per line made a 20,000-line file
   // quadratic, issue 14); maps this level changes are copied on first write.
   if (plan.files.length > 0) cfg.files = base.files.concat(plan.files);
   if (plan.ifs.length > 0) cfg.ifs = base.ifs.concat(plan.ifs);
   // Each module merges its own slice (its merge_dir_config), in Apache's load order.
   if (plan.moduleLines.size > 0) {
+    const level = { dir: levelDir };
     for (const module of MODULES) {
       const lines = plan.moduleLines.get(module);
-      if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines));
+      if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines, level));
     }
   }
   for (const n of plan.ops) {

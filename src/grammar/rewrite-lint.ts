@@ -7,7 +7,7 @@ import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import { catalogEntry, type ErrorCode } from '../vocabulary/error-catalog.js';
 import { compileApacheRegex } from './regex.js';
 import type { ConfigNode, DirectiveNode } from './syntax-tree.js';
-import { rewriteArgLine, rewriteFlagField } from './directive-validators.js';
+import { rewriteArgLine, rewriteFlagField } from './rewrite-args.js';
 
 /** Sections whose contents apply to the whole directory (they only decide whether lines count). */
 const CONDITIONALS = new Set(['<ifmodule', '<ifdefine', '<iffile', '<ifdirective', '<ifsection', '<ifversion']);

@@ -23,6 +23,7 @@ import { expiresModule } from './expires.js';
 import { fcgidModule } from './fcgid.js';
 import { headersModule } from './headers.js';
 import { mimeModule } from './mime.js';
+import { rewriteModule } from './rewrite.js';
 import { setEnvIfModule } from './setenvif.js';
 import { LEGACY_EMULATED, LEGACY_ROWS } from './legacy.js';
 import type { DirectiveDefinition, ModuleDefinition } from './module.js';
@@ -46,6 +47,7 @@ export const MODULES: readonly ModuleDefinition[] = [
   fcgidModule as ModuleDefinition,
   headersModule as ModuleDefinition,
   mimeModule as ModuleDefinition,
+  rewriteModule as ModuleDefinition,
   setEnvIfModule as ModuleDefinition,
 ];
 

@@ -55,7 +55,13 @@ export interface CompiledLine<V = unknown> {
  */
 export interface DirConfigSlice<S extends object> {
   empty: Readonly<S>;
-  merge(base: Readonly<S>, lines: readonly CompiledLine[]): Partial<S>;
+  merge(base: Readonly<S>, lines: readonly CompiledLine[], level?: LevelContext): Partial<S>;
+}
+
+/** Where a level's lines were written, for a merge that depends on it (mod_rewrite's per-dir prefix). */
+export interface LevelContext {
+  /** The directory of a `<Directory>` body or an `.htaccess` ('' for the server's own lines and `<Files>` bodies). */
+  dir: string;
 }
 
 /**
