@@ -471,10 +471,11 @@ export const rewriteModule: ModuleDefinition<RewriteDirConfig> = {
       shape: 'TAKE23',
       override: 'RSRC_CONF',
       help: 'a mapname and a filename and options',
-      // cmd_rewritemap's own refusals; the map itself is read with the host configuration.
+      // cmd_rewritemap refuses an unknown int: function; a prg: map that cannot start fails
+      // only when the server starts it. The map itself is read with the host configuration.
       compile: ({ words }) => {
         const spec = parseRewriteMap(words, (p) => p);
-        return 'error' in spec ? refused(finding(spec.error)) : { findings: [], value: undefined };
+        return 'error' in spec && /^int:/i.test(words[1] ?? '') ? refused(finding(spec.error)) : { findings: [], value: undefined };
       },
     },
   ],

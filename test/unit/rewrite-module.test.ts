@@ -70,9 +70,11 @@ describe('mod_rewrite through its module', () => {
     expect(compile('RewriteBase', '/x', 'server').findings[0]?.message).toBe('RewriteBase: only valid in per-directory config files');
   });
 
-  it("refuses an unknown int: map as cmd_rewritemap does, and leaves the map to the host's reading", () => {
+  it("refuses an unknown int: map as cmd_rewritemap does (apache2 -t agrees), and leaves the map to the host's reading", () => {
     expect(compile('RewriteMap', 'm int:nosuch', 'server').findings.map((f) => f.message)).toEqual(['RewriteMap: internal map not found:nosuch']);
     expect(compile('RewriteMap', 'm int:tolower', 'server')).toEqual({ findings: [], value: undefined });
+    // `apache2 -t` takes an empty prg: command; only starting the server fails on it.
+    expect(compile('RewriteMap', 'm prg:', 'server').findings).toEqual([]);
   });
 
   it('reads a pattern of one character as a regex: only two or more can name a test (cmd_rewritecond)', () => {
