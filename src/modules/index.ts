@@ -11,6 +11,8 @@ import { aliasModule } from './alias.js';
 import { authBasicModule } from './auth-basic.js';
 import { coreModule } from './core.js';
 import { autoindexModule } from './autoindex.js';
+import { cgiModule } from './cgi.js';
+import { cgidModule } from './cgid.js';
 import { authnCoreModule } from './authn-core.js';
 import { authnFileModule } from './authn-file.js';
 import { authzCoreModule } from './authz-core.js';
@@ -25,6 +27,8 @@ import { headersModule } from './headers.js';
 import { mimeModule } from './mime.js';
 import { rewriteModule } from './rewrite.js';
 import { setEnvIfModule } from './setenvif.js';
+import { statusModule } from './status.js';
+import { userdirModule } from './userdir.js';
 import { LEGACY_EMULATED, LEGACY_ROWS } from './legacy.js';
 import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 
@@ -41,6 +45,8 @@ export const MODULES: readonly ModuleDefinition[] = [
   authzHostModule,
   authzUserModule,
   autoindexModule as ModuleDefinition,
+  cgiModule,
+  cgidModule,
   dirModule as ModuleDefinition,
   envModule as ModuleDefinition,
   expiresModule as ModuleDefinition,
@@ -49,6 +55,8 @@ export const MODULES: readonly ModuleDefinition[] = [
   mimeModule as ModuleDefinition,
   rewriteModule as ModuleDefinition,
   setEnvIfModule as ModuleDefinition,
+  statusModule,
+  userdirModule,
 ];
 
 /** A module's directive, by lower-cased name, with the module that defines it. */
