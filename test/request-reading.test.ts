@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkRequestHead, DEFAULT_REQUEST_LIMITS, overflowStatus, parseRequestReadTimeout, readExpired, REQTIMEOUT_DEFAULTS } from '../src/engine/request-reading.js';
+import { checkRequestHead, DEFAULT_REQUEST_LIMITS, overflowStatus, readExpired } from '../src/engine/request-reading.js';
+import { parseRequestReadTimeout, REQTIMEOUT_DEFAULTS } from '../src/modules/reqtimeout.js';
 
 /** Pairs as a test reads them, laid out flat as Node's rawHeaders (what checkRequestHead takes). */
 const flat = (pairs: [string, string][]): string[] => pairs.flat();
@@ -82,6 +83,27 @@ describe('RequestReadTimeout and Timeout', () => {
     expect(parseRequestReadTimeout([['header=20-10,MinRate=5']])).toHaveProperty('error');
     expect(parseRequestReadTimeout([['bogus=1']])).toHaveProperty('error');
     expect(parseRequestReadTimeout([['header']])).toHaveProperty('error');
+  });
+  it("refuses a line with set_reqtimeouts' messages (each one `apache2 -t` printed)", () => {
+    const error = (...words: string[]) => {
+      const r = parseRequestReadTimeout([words]);
+      return 'error' in r ? r.error : undefined;
+    };
+    expect(error('header')).toBe("Invalid RequestReadTimeout parameter. Parameter must be in the form 'key=value'");
+    expect(error('header=x')).toBe("RequestReadTimeout: header=x: Value 'x' not numerical");
+    expect(error('header=10-20')).toBe('RequestReadTimeout: header=10-20: Must set MinRate option if using timeout range');
+    expect(error('header=20-10,MinRate=5')).toBe('RequestReadTimeout: header=20-10,MinRate=5: Maximum timeout must be larger than initial timeout');
+    expect(error('header=10,MinRate=0')).toBe('RequestReadTimeout: header=10,MinRate=0: Minimum data rate must be larger than 0');
+    expect(error('foo=10')).toBe('RequestReadTimeout: foo=10: Unknown RequestReadTimeout parameter');
+    expect(error('header=10,Foo=1')).toBe("RequestReadTimeout: header=10,Foo=1: Cannot parse ',Foo=1'");
+    expect(error('header=10', 'header=x')).toBe("RequestReadTimeout: header=x: Value 'x' not numerical");
+    expect(error('header=-1')).toBe('RequestReadTimeout: header=-1: Must set MinRate option if using timeout range');
+    expect(error('body=-1,MinRate=5')).toBe("RequestReadTimeout: body=-1,MinRate=5: Value '' not numerical");
+    expect(parseRequestReadTimeout([['body=+5']])).toMatchObject({ body: { initialMs: 5000 } });
+    expect(parseRequestReadTimeout([['handshake=5', 'body=10-20,minrate=100']])).toEqual({
+      header: REQTIMEOUT_DEFAULTS.header,
+      body: { initialMs: 10_000, maxMs: 20_000, minRate: 100 },
+    });
   });
   const t = { inactivityMs: 60_000, ...REQTIMEOUT_DEFAULTS };
   it('extends a stage by one second per MinRate bytes, up to its maximum', () => {

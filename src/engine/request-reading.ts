@@ -6,6 +6,7 @@
  * lengths, byte counts and clock readings.
  */
 import { checkHostField } from './host-field.js';
+import type { ReadStage } from '../modules/reqtimeout.js';
 
 /** Core's request size limits (server config only; Apache's defaults below). */
 export interface RequestLimits {
@@ -143,15 +144,6 @@ export function maxHeadBytes(limits: RequestLimits): number {
   return limits.line + 3 + fields * (limits.fieldSize + 3) + 2;
 }
 
-/** One stage of mod_reqtimeout (`header=20-40,MinRate=500`); initialMs 0: the stage is off. */
-export interface ReadStage {
-  initialMs: number;
-  /** The most the stage may be extended to (equals initialMs without a range). */
-  maxMs: number;
-  /** Bytes per second that extend the stage by one second (0: no extension). */
-  minRate: number;
-}
-
 /** How long a client may take: core's Timeout always, mod_reqtimeout's stages when loaded. */
 export interface ReadTimeouts {
   /** Core's `Timeout`: the longest a single read may wait (ms). */
@@ -159,46 +151,6 @@ export interface ReadTimeouts {
   /** mod_reqtimeout's stages (undefined: the module is not loaded). */
   header?: ReadStage;
   body?: ReadStage;
-}
-
-/** mod_reqtimeout's defaults (2.4.39 on): header=20-40,MinRate=500 body=20,MinRate=500. */
-export const REQTIMEOUT_DEFAULTS: { header: ReadStage; body: ReadStage } = {
-  header: { initialMs: 20_000, maxMs: 40_000, minRate: 500 },
-  body: { initialMs: 20_000, maxMs: 20_000, minRate: 500 },
-};
-
-/**
- * `RequestReadTimeout` (set_reqtimeouts in mod_reqtimeout.c): words `stage=timeout[-max][,MinRate=rate]`
- * for the stages handshake, header and body; stages a line does not name keep their defaults.
- * Returns the stages or Apache's error text.
- */
-export function parseRequestReadTimeout(lines: readonly (readonly string[])[]): { header: ReadStage; body: ReadStage } | { error: string } {
-  const out = { header: REQTIMEOUT_DEFAULTS.header, body: REQTIMEOUT_DEFAULTS.body };
-  for (const words of lines) {
-    for (const word of words) {
-      const eq = word.indexOf('=');
-      if (eq === -1) return { error: `RequestReadTimeout: Invalid RequestReadTimeout parameter. Parameter must be in form 'key=value'` };
-      const stage = word.slice(0, eq).toLowerCase();
-      const parts = word.slice(eq + 1).split(',');
-      const m = /^(\d+)(?:-(\d+))?$/.exec(parts[0] ?? '');
-      if (!m) return { error: `RequestReadTimeout: Timeout value must be numeric` };
-      let minRate = 0;
-      for (const opt of parts.slice(1)) {
-        const r = /^minrate=(\d+)$/i.exec(opt);
-        if (!r || Number(r[1]) <= 0) return { error: `RequestReadTimeout: Invalid RequestReadTimeout parameter: ${opt}` };
-        minRate = Number(r[1]);
-      }
-      const initialMs = Number(m[1]) * 1000;
-      const maxMs = m[2] !== undefined ? Number(m[2]) * 1000 : initialMs;
-      if (m[2] !== undefined && minRate === 0) return { error: 'RequestReadTimeout: Must set MinRate option if using timeout range' };
-      if (m[2] !== undefined && maxMs <= initialMs) return { error: 'RequestReadTimeout: Maximum timeout must be larger than initial timeout' };
-      const value: ReadStage = { initialMs, maxMs, minRate };
-      if (stage === 'header') out.header = value;
-      else if (stage === 'body') out.body = value;
-      else if (stage !== 'handshake') return { error: `RequestReadTimeout: Unknown RequestReadTimeout parameter: ${stage}` };
-    }
-  }
-  return out;
 }
 
 /** What the server knows of one stage of reading a request. */

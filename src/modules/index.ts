@@ -25,6 +25,7 @@ import { expiresModule } from './expires.js';
 import { fcgidModule } from './fcgid.js';
 import { headersModule } from './headers.js';
 import { mimeModule } from './mime.js';
+import { reqtimeoutModule } from './reqtimeout.js';
 import { rewriteModule } from './rewrite.js';
 import { setEnvIfModule } from './setenvif.js';
 import { statusModule } from './status.js';
@@ -53,6 +54,7 @@ export const MODULES: readonly ModuleDefinition[] = [
   fcgidModule as ModuleDefinition,
   headersModule as ModuleDefinition,
   mimeModule as ModuleDefinition,
+  reqtimeoutModule,
   rewriteModule as ModuleDefinition,
   setEnvIfModule as ModuleDefinition,
   statusModule,

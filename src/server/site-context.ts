@@ -16,7 +16,8 @@ import { ProcessGroups } from '../adapters/process-groups.js';
 import { proxyBalancers, type BalancerMember } from '../grammar/proxy-target.js';
 import { newBalancerState, type BalancerState } from '../engine/balancer-policy.js';
 import { aprErrorText } from '../adapters/os-errors.js';
-import { DEFAULT_REQUEST_LIMITS, parseRequestReadTimeout, type ReadTimeouts, type RequestLimits } from '../engine/request-reading.js';
+import { DEFAULT_REQUEST_LIMITS, type ReadTimeouts, type RequestLimits } from '../engine/request-reading.js';
+import { parseRequestReadTimeout } from '../modules/reqtimeout.js';
 
 export interface SiteContext extends ResolveContext {
   loaded: LoadedHost;

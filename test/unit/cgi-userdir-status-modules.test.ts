@@ -1,5 +1,5 @@
 /**
- * mod_cgid, mod_cgi, mod_userdir and mod_status through their module files: their command
+ * mod_cgid, mod_cgi, mod_userdir, mod_status and mod_reqtimeout through their module files: their command
  * tables are the registry's rows, and `check` judges their lines as Apache's handlers do
  * (set_script_timeout with ap_timeout_parameter_parse, set_user_dir), in the server
  * configuration and, where the override class forbids them, in `.htaccess`.
@@ -81,6 +81,16 @@ describe('mod_userdir through its module', () => {
     }
     expect(check('UserDir public_html\n', 'htaccess')).toEqual([['HT101', 'UserDir not allowed here']]);
     expect(userdirModule.hooks.translate_name).toBe('userDirTarget');
+  });
+});
+
+describe('mod_reqtimeout through its module', () => {
+  it("gives check set_reqtimeouts' refusal in the server configuration, and is server-only", () => {
+    const modules = ['core', 'reqtimeout'];
+    expect(check('RequestReadTimeout header=20-40,MinRate=500 body=20,MinRate=500\n', 'server', modules)).toEqual([]);
+    expect(check('RequestReadTimeout header=10-20\n', 'server', modules)).toEqual([['HT105', 'RequestReadTimeout: header=10-20: Must set MinRate option if using timeout range']]);
+    expect(check('RequestReadTimeout header=10\n', 'htaccess', modules)).toEqual([['HT101', 'RequestReadTimeout not allowed here']]);
+    expect(lookupDirective('requestreadtimeout')?.help).toBe('Set various timeout parameters for TLS handshake and/or reading request headers and body');
   });
 });
 
