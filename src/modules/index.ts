@@ -24,6 +24,7 @@ import { envModule } from './env.js';
 import { expiresModule } from './expires.js';
 import { fcgidModule } from './fcgid.js';
 import { headersModule } from './headers.js';
+import { httpCoreModule } from './http-core.js';
 import { mimeModule } from './mime.js';
 import { reqtimeoutModule } from './reqtimeout.js';
 import { rewriteModule } from './rewrite.js';
@@ -53,6 +54,7 @@ export const MODULES: readonly ModuleDefinition[] = [
   expiresModule as ModuleDefinition,
   fcgidModule as ModuleDefinition,
   headersModule as ModuleDefinition,
+  httpCoreModule,
   mimeModule as ModuleDefinition,
   reqtimeoutModule,
   rewriteModule as ModuleDefinition,

@@ -18,6 +18,7 @@ import { newBalancerState, type BalancerState } from '../engine/balancer-policy.
 import { aprErrorText } from '../adapters/os-errors.js';
 import { DEFAULT_REQUEST_LIMITS, type ReadTimeouts, type RequestLimits } from '../engine/request-reading.js';
 import { parseRequestReadTimeout } from '../modules/reqtimeout.js';
+import { parseKeepAliveTimeout } from '../modules/http-core.js';
 
 export interface SiteContext extends ResolveContext {
   loaded: LoadedHost;
@@ -196,7 +197,8 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     timeoutMs,
     requestLimits,
     readTimeouts,
-    keepAliveTimeoutMs: num('keepalivetimeout', 5) * 1000,
+    // set_keep_alive_timeout: ap_timeout_parameter_parse, seconds unless a unit says otherwise.
+    keepAliveTimeoutMs: parseKeepAliveTimeout(arg('keepalivetimeout') ?? '5') ?? 5000,
     sslStdEnvVars: all('ssloptions').some((words) => words.some((w) => /^\+?stdenvvars$/i.test(w))),
     rewriteMaps,
     proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, state: newBalancerState(members) }])),

@@ -1,10 +1,14 @@
 /**
- * mod_cgid, mod_cgi, mod_userdir, mod_status and mod_reqtimeout through their module files: their command
+ * mod_cgid, mod_cgi, mod_userdir, mod_status, mod_reqtimeout and http_core through their module files: their command
  * tables are the registry's rows, and `check` judges their lines as Apache's handlers do
  * (set_script_timeout with ap_timeout_parameter_parse, set_user_dir), in the server
  * configuration and, where the override class forbids them, in `.htaccess`.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PROFILES_DIR } from '../../src/adapters/server-config-loader.js';
 import { lookupDirective } from '../../src/grammar/directive-registry.js';
 import { hostFacts } from '../../src/grammar/host-config.js';
 import { parseConfig } from '../../src/grammar/parser.js';
@@ -15,6 +19,7 @@ import { cgidModule } from '../../src/modules/cgid.js';
 import { MODULES } from '../../src/modules/index.js';
 import { statusModule } from '../../src/modules/status.js';
 import { userdirModule } from '../../src/modules/userdir.js';
+import { createSiteContext } from '../../src/server/site-context.js';
 
 function check(text: string, kind: 'server' | 'htaccess', modules: readonly string[] = ['core', 'cgid', 'userdir', 'status']) {
   const loaded = new Set(modules);
@@ -100,5 +105,32 @@ describe('mod_status through its module', () => {
     expect(statusModule.directives).toEqual([]);
     expect(lookupDirective('extendedstatus')?.modules).toEqual(['core']);
     expect(statusModule.hooks.handler).toBe('sendStatusPage');
+  });
+});
+
+describe('http_core through its module', () => {
+  it('refuses a KeepAliveTimeout ap_timeout_parameter_parse cannot read, as set_keep_alive_timeout does', () => {
+    const modules = ['core', 'http_core'];
+    expect(check('KeepAliveTimeout 10x\n', 'server', modules)).toEqual([['HT105', 'KeepAliveTimeout has wrong format']]);
+    expect(check('KeepAliveTimeout 500ms\nKeepAlive On\n', 'server', modules).map(([c]) => c)).toEqual(['HT200']);
+    expect(lookupDirective('keepalivetimeout')?.modules).toEqual(['http_core']);
+  });
+
+  it('serves with the KeepAliveTimeout its unit says (500ms is half a second, not 500 s)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'htsandbox-keepalive-'));
+    try {
+      const configFile = join(dir, 'host.conf');
+      const site = (line: string) => {
+        writeFileSync(configFile, `Include "${PROFILES_DIR}/apache.conf"\n${line}\n`);
+        const s = createSiteContext({ configFile, siteRoot: dir });
+        if ('error' in s) throw new Error(s.error);
+        return s.keepAliveTimeoutMs;
+      };
+      expect(site('KeepAliveTimeout 500ms')).toBe(500);
+      expect(site('KeepAliveTimeout 7')).toBe(7000);
+      expect(site('')).toBe(5000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
