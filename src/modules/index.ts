@@ -26,6 +26,8 @@ import { fcgidModule } from './fcgid.js';
 import { headersModule } from './headers.js';
 import { httpCoreModule } from './http-core.js';
 import { mimeModule } from './mime.js';
+import { proxyModule } from './proxy.js';
+import { proxyFcgiModule } from './proxy-fcgi.js';
 import { reqtimeoutModule } from './reqtimeout.js';
 import { rewriteModule } from './rewrite.js';
 import { setEnvIfModule } from './setenvif.js';
@@ -56,6 +58,8 @@ export const MODULES: readonly ModuleDefinition[] = [
   headersModule as ModuleDefinition,
   httpCoreModule,
   mimeModule as ModuleDefinition,
+  proxyModule,
+  proxyFcgiModule,
   reqtimeoutModule,
   rewriteModule as ModuleDefinition,
   setEnvIfModule as ModuleDefinition,

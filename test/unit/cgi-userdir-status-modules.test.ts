@@ -1,5 +1,6 @@
 /**
- * mod_cgid, mod_cgi, mod_userdir, mod_status, mod_reqtimeout and http_core through their module files: their command
+ * mod_cgid, mod_cgi, mod_userdir, mod_status, mod_reqtimeout, http_core, mod_proxy and
+ * mod_proxy_fcgi through their module files: their command
  * tables are the registry's rows, and `check` judges their lines as Apache's handlers do
  * (set_script_timeout with ap_timeout_parameter_parse, set_user_dir), in the server
  * configuration and, where the override class forbids them, in `.htaccess`.
@@ -132,5 +133,25 @@ describe('http_core through its module', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('mod_proxy and mod_proxy_fcgi through their modules', () => {
+  const modules = ['core', 'proxy', 'proxy_fcgi'];
+  it('emulate <Proxy> and BalancerMember only; the rest is accepted and said so', () => {
+    expect(lookupDirective('<proxy')?.emulated).toBe(true);
+    expect(lookupDirective('balancermember')?.emulated).toBe(true);
+    expect(lookupDirective('proxypass')).toMatchObject({ modules: ['proxy'], emulated: false });
+    expect(lookupDirective('proxyfcgisetenvif')).toMatchObject({ modules: ['proxy_fcgi'], emulated: false });
+  });
+
+  it('refuses what cmd_servertype and cmd_setenv refuse, in .htaccess too (each one `apache2 -t` printed)', () => {
+    expect(check('ProxyFCGIBackendType foo\n', 'htaccess', modules)).toEqual([['HT105', "ProxyFCGIBackendType requires one of the following arguments: 'GENERIC', 'FPM'"]]);
+    expect(check('ProxyFCGIBackendType fpm\nProxyFCGISetEnvIf "true" X\n', 'htaccess', modules).map(([c]) => c)).toEqual(['HT200', 'HT200']);
+    expect(check('ProxyFCGISetEnvIf "1 -eq" X y\n', 'htaccess', modules)).toEqual([['HT105', 'Could not parse expression "1 -eq": syntax error, unexpected $end']]);
+    expect(check('ProxyFCGISetEnvIf "true" !X y\n', 'htaccess', modules)).toEqual([
+      ['HT105', 'Third argument ("y") is not allowed when using ProxyFCGISetEnvIf\'s unset mode (!X)'],
+    ]);
+    expect(check('ProxyFCGISetEnvIf "true" !\n', 'htaccess', modules)).toEqual([['HT105', 'ProxyFCGISetEnvIf: "!" is not a valid variable name']]);
   });
 });
