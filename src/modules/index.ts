@@ -31,8 +31,11 @@ import { proxyFcgiModule } from './proxy-fcgi.js';
 import { reqtimeoutModule } from './reqtimeout.js';
 import { rewriteModule } from './rewrite.js';
 import { setEnvIfModule } from './setenvif.js';
+import { soModule } from './so.js';
 import { statusModule } from './status.js';
+import { unixdModule } from './unixd.js';
 import { userdirModule } from './userdir.js';
+import { versionModule } from './version.js';
 import { LEGACY_EMULATED, LEGACY_ROWS } from './legacy.js';
 import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 
@@ -63,8 +66,11 @@ export const MODULES: readonly ModuleDefinition[] = [
   reqtimeoutModule,
   rewriteModule as ModuleDefinition,
   setEnvIfModule as ModuleDefinition,
+  soModule,
   statusModule,
+  unixdModule,
   userdirModule,
+  versionModule,
 ];
 
 /** A module's directive, by lower-cased name, with the module that defines it. */

@@ -130,13 +130,6 @@ export const LEGACY_ROWS: readonly Row[] = [
   ['LogFormat', 'log_config', 'TAKE12', 'RSRC_CONF', 'a log format string (see docs) and an optional format name'],
   ['BufferedLogs', 'log_config', 'FLAG', 'RSRC_CONF', 'Enable Buffered Logging (experimental)'],
   ['LogIOTrackTTFB', 'logio', 'FLAG', 'OR_ALL', "Set to 'ON' to enable tracking time to first byte"],
-  ['LoadModule', 'so', 'TAKE2', 'RSRC_CONF|EXEC_ON_READ', 'a module name and the name of a shared object file to load it from'],
-  ['LoadFile', 'so', 'ITERATE', 'RSRC_CONF|EXEC_ON_READ', 'shared object file or library to load into the server at runtime'],
-  ['User', 'unixd', 'TAKE1', 'RSRC_CONF', 'Effective user id for this server'],
-  ['Group', 'unixd', 'TAKE1', 'RSRC_CONF', 'Effective group id for this server'],
-  ['ChrootDir', 'unixd', 'TAKE1', 'RSRC_CONF', 'The directory to chroot(2) into'],
-  ['Suexec', 'unixd', 'FLAG', 'RSRC_CONF', 'Enable or disable suEXEC support'],
-  ['<IfVersion', 'version', 'TAKE123', 'EXEC_ON_READ|OR_ALL', 'a comparison operator, a version (and a delimiter)'],
   ['WatchdogInterval', 'watchdog', 'TAKE1', 'RSRC_CONF', 'Watchdog interval in seconds'],
   ['Action', 'actions', 'TAKE23', 'OR_FILEINFO', 'a media type followed by a script name'],
   ['Script', 'actions', 'TAKE2', 'ACCESS_CONF|RSRC_CONF', 'a method followed by a script name'],
@@ -228,7 +221,6 @@ export const LEGACY_ROWS: readonly Row[] = [
  */
 export const LEGACY_EMULATED: ReadonlySet<string> = new Set<string>([
   // Read by the configuration layer itself.
-  'loadmodule',
   'include',
   'includeoptional',
   'define',
@@ -243,15 +235,12 @@ export const LEGACY_EMULATED: ReadonlySet<string> = new Set<string>([
   '<filesmatch',
   '<ifmodule',
   '<ifdefine',
-  '<ifversion',
   '<ifdirective',
   '<ifsection',
   '<iffile',
   '<if',
   '<elseif',
   '<else',
-  'user',
-  'group',
   'servername',
   // Emulated by `serve` (src/engine/).
   'options',

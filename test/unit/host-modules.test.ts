@@ -1,6 +1,6 @@
 /**
- * mod_cgid, mod_cgi, mod_userdir, mod_status, mod_reqtimeout, http_core, mod_proxy and
- * mod_proxy_fcgi through their module files: their command
+ * mod_cgid, mod_cgi, mod_userdir, mod_status, mod_reqtimeout, http_core, mod_proxy,
+ * mod_proxy_fcgi, mod_so, mod_unixd and mod_version through their module files: their command
  * tables are the registry's rows, and `check` judges their lines as Apache's handlers do
  * (set_script_timeout with ap_timeout_parameter_parse, set_user_dir), in the server
  * configuration and, where the override class forbids them, in `.htaccess`.
@@ -153,5 +153,24 @@ describe('mod_proxy and mod_proxy_fcgi through their modules', () => {
       ['HT105', 'Third argument ("y") is not allowed when using ProxyFCGISetEnvIf\'s unset mode (!X)'],
     ]);
     expect(check('ProxyFCGISetEnvIf "true" !\n', 'htaccess', modules)).toEqual([['HT105', 'ProxyFCGISetEnvIf: "!" is not a valid variable name']]);
+  });
+});
+
+describe('mod_so, mod_unixd and mod_version through their modules', () => {
+  it('keep the rows the configuration reader acts on emulated, the rest accepted and said so', () => {
+    for (const [name, module, emulated] of [
+      ['loadmodule', 'so', true],
+      ['loadfile', 'so', false],
+      ['user', 'unixd', true],
+      ['group', 'unixd', true],
+      ['chrootdir', 'unixd', false],
+      ['suexec', 'unixd', false],
+      ['<ifversion', 'version', true],
+    ] as const) {
+      expect(lookupDirective(name), name).toMatchObject({ modules: [module], emulated });
+    }
+    expect(check('User www-data\nGroup www-data\n<IfVersion >= 2.4>\nSuexec On\n</IfVersion>\n', 'server', ['core', 'unixd', 'version'])).toEqual([
+      ['HT200', 'Suexec is accepted by the host but not emulated by htsandbox; the preview may differ'],
+    ]);
   });
 });
