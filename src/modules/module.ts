@@ -120,3 +120,12 @@ export function refused(f: ValidatorFinding | ValidatorFinding[]): CompileResult
 export function parsedOnly(name: string, shape: DirectiveDefinition['shape'], override: string, help: string): DirectiveDefinition<never> {
   return { name, shape, override, help, compile: () => ({ findings: [], value: undefined }), parsedOnly: true };
 }
+
+/**
+ * A directive htsandbox reproduces, read as a whole by the host configuration or the
+ * configuration reader (`User`, `<Proxy>`, `LoadModule` …) rather than per directory: any
+ * arguments the shape allows are taken, and no line carries a value of its own.
+ */
+export function readByHost(name: string, shape: DirectiveDefinition['shape'], override: string, help: string): DirectiveDefinition<never> {
+  return { name, shape, override, help, compile: () => ({ findings: [], value: undefined }) };
+}

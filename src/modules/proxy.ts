@@ -6,18 +6,13 @@
  * accepts it and not reproduced. Its scheme handler for `fcgi://` is mod_proxy_fcgi's
  * (proxy-fcgi.ts).
  */
-import { parsedOnly, type DirectiveDefinition, type ModuleDefinition } from './module.js';
-
-/** A directive the server reads with the host configuration: nothing to compile per line. */
-function emulated(name: string, shape: DirectiveDefinition['shape'], override: string, help: string): DirectiveDefinition<never> {
-  return { name, shape, override, help, compile: () => ({ findings: [], value: undefined }) };
-}
+import { parsedOnly, readByHost, type ModuleDefinition } from './module.js';
 
 /** mod_proxy as Apache loads it. */
 export const proxyModule: ModuleDefinition = {
   name: 'proxy',
   directives: [
-    emulated('<Proxy', 'RAW_ARGS', 'RSRC_CONF', 'Container for directives affecting resources located in the proxied location'),
+    readByHost('<Proxy', 'RAW_ARGS', 'RSRC_CONF', 'Container for directives affecting resources located in the proxied location'),
     parsedOnly('<ProxyMatch', 'RAW_ARGS', 'RSRC_CONF', 'Container for directives affecting resources located in the proxied location, in regular expression syntax'),
     parsedOnly('ProxyRequests', 'FLAG', 'RSRC_CONF', 'on if the true proxy requests should be accepted'),
     parsedOnly('ProxyRemote', 'TAKE23', 'RSRC_CONF', "a scheme, partial URL or '*' and a proxy server"),
@@ -39,7 +34,7 @@ export const proxyModule: ModuleDefinition = {
     parsedOnly('ProxyPreserveHost', 'FLAG', 'RSRC_CONF|ACCESS_CONF', 'on if we should preserve host header while proxying'),
     parsedOnly('ProxyTimeout', 'TAKE1', 'RSRC_CONF', 'Set the timeout (in seconds) for a proxied connection. This overrides the server timeout'),
     parsedOnly('ProxyBadHeader', 'TAKE1', 'RSRC_CONF', 'How to handle bad header line in response: IsError | Ignore | StartBody'),
-    emulated('BalancerMember', 'RAW_ARGS', 'RSRC_CONF|ACCESS_CONF', 'A balancer name and scheme with list of params'),
+    readByHost('BalancerMember', 'RAW_ARGS', 'RSRC_CONF|ACCESS_CONF', 'A balancer name and scheme with list of params'),
     parsedOnly('BalancerGrowth', 'TAKE1', 'RSRC_CONF', 'Number of additional Balancers that can be added post-config'),
     parsedOnly('BalancerPersist', 'FLAG', 'RSRC_CONF', 'on if the balancer should persist changes on reboot/restart made via the Balancer Manager'),
     parsedOnly(

@@ -208,7 +208,7 @@ function flagHint(flag: string, names: readonly string[]): string | undefined {
 }
 
 /** `cmd_rewriterule_setflag`: Apache's verdict on one flag. */
-export function ruleFlagError(key: string, val: string): string | undefined {
+function ruleFlagError(key: string, val: string): string | undefined {
   const first = key[0]?.toLowerCase() ?? '';
   const rest = key.slice(1).toLowerCase();
   if (first === 'd') return undefined; // any D… is taken as DPI

@@ -4,20 +4,13 @@
  * module counts for `<IfModule>` and its directives from that line on (src/grammar/parser.ts,
  * host-config.ts). `LoadFile` is accepted and not reproduced.
  */
-import { parsedOnly, type ModuleDefinition } from './module.js';
+import { parsedOnly, readByHost, type ModuleDefinition } from './module.js';
 
 /** mod_so as httpd builds it in. */
 export const soModule: ModuleDefinition = {
   name: 'so',
   directives: [
-    {
-      name: 'LoadModule',
-      shape: 'TAKE2',
-      override: 'RSRC_CONF|EXEC_ON_READ',
-      help: 'a module name and the name of a shared object file to load it from',
-      // Read by the configuration reader itself, not per directory.
-      compile: () => ({ findings: [], value: undefined }),
-    },
+    readByHost('LoadModule', 'TAKE2', 'RSRC_CONF|EXEC_ON_READ', 'a module name and the name of a shared object file to load it from'),
     parsedOnly('LoadFile', 'ITERATE', 'RSRC_CONF|EXEC_ON_READ', 'shared object file or library to load into the server at runtime'),
   ],
   hooks: {},

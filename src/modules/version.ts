@@ -3,19 +3,11 @@
  * section, which the configuration reader evaluates as it reads (EXEC_ON_READ) against the
  * emulated host's version (src/grammar/conditional-sections.ts), splicing in its body when it holds.
  */
-import type { ModuleDefinition } from './module.js';
+import { readByHost, type ModuleDefinition } from './module.js';
 
 /** mod_version as Apache loads it. */
 export const versionModule: ModuleDefinition = {
   name: 'version',
-  directives: [
-    {
-      name: '<IfVersion',
-      shape: 'TAKE123',
-      override: 'EXEC_ON_READ|OR_ALL',
-      help: 'a comparison operator, a version (and a delimiter)',
-      compile: () => ({ findings: [], value: undefined }),
-    },
-  ],
+  directives: [readByHost('<IfVersion', 'TAKE123', 'EXEC_ON_READ|OR_ALL', 'a comparison operator, a version (and a delimiter)')],
   hooks: {},
 };
