@@ -9,7 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { runsThroughPhpCgi } from './cgi-process.js';
 import type { DiskFsView } from './disk-fs-view.js';
 import { fcgidWrapperFor } from '../engine/dir-config.js';
-import { isPhaseNote, resolveRequest, type Decision, type PhaseNote, type RequestFacts, type ResolveContext, type StoryNote } from '../engine/resolve.js';
+import { isPhaseNote, isPhaseRun, resolveRequest, type Decision, type PhaseNote, type RequestFacts, type ResolveContext, type StoryNote } from '../engine/resolve.js';
 import type { RewriteTraceStep } from '../engine/rewrite.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { STATUS_REASONS } from '../grammar/error-pages.js';
@@ -53,6 +53,8 @@ export interface StoryAnswer {
 export interface Story {
   request: { method: string; url: string };
   steps: StoryStep[];
+  /** The engine's runs of Apache's phases: a URI, then the phases that ran for it, in order (JSON only). */
+  phases: string[];
   answer: StoryAnswer;
 }
 
@@ -161,6 +163,7 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
   }
   if (opts.data !== undefined) headers['content-length'] = String(Buffer.byteLength(opts.data));
   const steps: StoryStep[] = [];
+  const phases: string[] = [];
   let url = opts.url.startsWith('/') ? opts.url : `/${opts.url}`;
   let method = opts.method.toUpperCase();
   let redirectEnv: Map<string, string> | undefined;
@@ -197,6 +200,14 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
     const rewriteTurns: RewriteTraceStep[] = [];
     let accessTold = false;
     for (const s of story) {
+      if (isPhaseRun(s)) {
+        // One line per run: the URI, then the phases that ran for it (a DirectoryIndex candidate runs its own).
+        const last = phases.length - 1;
+        const starts = s.ran === 'post_read_request' || (s.ran === 'translate_name' && !phases[last]?.endsWith(': post_read_request'));
+        if (starts || last < 0) phases.push(`${s.uri}: ${s.ran}`);
+        else phases[last] += `, ${s.ran}`;
+        continue;
+      }
       if (isPhaseNote(s)) {
         const step = phaseStep(s, files, shown);
         if (!step) continue;
@@ -224,6 +235,7 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       return {
         request: { method: opts.method, url: opts.url },
         steps,
+        phases,
         answer: { status: 500, kind: 'error', why: `more than ${MAX_INTERNAL_REDIRECTS} internal redirects (AH00124): a rewrite rule keeps matching its own result` },
       };
     }
@@ -251,7 +263,7 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       }
     }
     method = 'GET';
-    return { request: { method: opts.method, url: opts.url }, steps, answer };
+    return { request: { method: opts.method, url: opts.url }, steps, phases, answer };
   }
 }
 
