@@ -596,6 +596,36 @@ export function resolveRequest(ctx: ResolveContext, req: RequestFacts, depth = 0
   return runPhases(ctx, req, startState(req.rawPath, depth), 0);
 }
 
+/** What a request carries when it starts again at another URL (`ap_internal_redirect`). */
+export interface InternalRedirect {
+  /** The previous request's variables renamed REDIRECT_* (REDIRECT_STATUS, REDIRECT_URL, …). */
+  env: ReadonlyMap<string, string>;
+  /** The new request's method: GET for an error document or a script's Location; unchanged by default (mod_rewrite). */
+  method?: string;
+  /** A RewriteRule with [END] ran earlier on this request chain. */
+  rewriteEnded?: boolean;
+}
+
+/**
+ * `ap_internal_redirect`: the request starts again at `url` (split at its first '?') and runs
+ * every phase anew, so the new URI's own per-directory configuration — its `.htaccess` files,
+ * `<Files>` and `<If>` sections — decides it, not the configuration of the URL it came from.
+ * Error documents, mod_rewrite's internal redirects and a script's local Location all come
+ * here; the server counts them against LimitInternalRecursion.
+ */
+export function redirectInternally(ctx: ResolveContext, req: RequestFacts, url: string, why: InternalRedirect): { facts: RequestFacts; decision: Decision } {
+  const q = url.indexOf('?');
+  const facts: RequestFacts = {
+    ...req,
+    method: why.method ?? req.method,
+    rawPath: q === -1 ? url : url.slice(0, q),
+    query: q === -1 ? undefined : url.slice(q + 1),
+    redirectEnv: why.env,
+    rewriteEnded: Boolean(req.rewriteEnded || why.rewriteEnded),
+  };
+  return { facts, decision: resolveRequest(ctx, facts) };
+}
+
 /** Resolves a URI already decoded and normalised (a DirectoryIndex candidate, an error document, a look-ahead): from translate_name on. */
 export function resolveUri(ctx: ResolveContext, req: RequestFacts, uri: string, depth = 0): Decision {
   return runPhases(ctx, req, startState(uri, depth), TRANSLATE_NAME);

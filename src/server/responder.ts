@@ -11,7 +11,7 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
 import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
-import { continueAfterAuthorizer, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import { continueAfterAuthorizer, redirectInternally as redirectEngine, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { contentTypeWithCharset, decisionHeaders, endWhole, scriptlessHeaders, seedErrorHeaders } from './response-sink.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
@@ -324,8 +324,9 @@ function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts
 }
 
 /**
- * `ap_internal_redirect`: the request starts again at `url` (parsed at its first '?'), with
- * the previous request's variables renamed REDIRECT_*, up to LimitInternalRecursion (10).
+ * `ap_internal_redirect`: the engine runs the request again at `url` with the previous
+ * request's variables renamed REDIRECT_* (`redirectInternally` in the engine), up to
+ * LimitInternalRecursion (10).
  */
 function redirectInternally(
   site: SiteContext,
@@ -353,16 +354,11 @@ function redirectInternally(
     sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.cfg ? { cfg: change.cfg } : {}) }, log, previous);
     return;
   }
-  const q = url.indexOf('?');
-  const next: RequestFacts = {
-    ...facts,
-    method: change.method ?? facts.method,
-    rawPath: q === -1 ? url : url.slice(0, q),
-    query: q === -1 ? undefined : url.slice(q + 1),
-    redirectEnv: env,
-    rewriteEnded: Boolean(facts.rewriteEnded || change.rewriteEnded),
-  };
-  const decision = resolveRequest(site, next);
+  const { facts: next, decision } = redirectEngine(site, facts, url, {
+    env,
+    ...(change.method !== undefined ? { method: change.method } : {}),
+    ...(change.rewriteEnded ? { rewriteEnded: true } : {}),
+  });
   // An error document that is a script answers with the error's status unless it sets one.
   if (change.status !== undefined && decision.kind === 'handler') decision.statusOverride ??= change.status;
   respond(site, req, res, next, decision, log, {
