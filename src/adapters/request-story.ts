@@ -9,6 +9,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { runsThroughPhpCgi } from './cgi-process.js';
 import type { DiskFsView } from './disk-fs-view.js';
 import { fcgidWrapperFor } from '../engine/dir-config.js';
+import { dirConfigOf, printDecision } from '../engine/config-ref.js';
 import { isPhaseNote, isPhaseRun, resolveRequest, type Decision, type PhaseNote, type RequestFacts, type ResolveContext, type StoryNote } from '../engine/resolve.js';
 import type { RewriteTraceStep } from '../engine/rewrite.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
@@ -55,6 +56,11 @@ export interface Story {
   steps: StoryStep[];
   /** The engine's runs of Apache's phases: a URI, then the phases that ran for it, in order (JSON only). */
   phases: string[];
+  /**
+   * The engine's decision as data (JSON only): its configuration as the levels that built it
+   * (the reference's id is this process's own), a file's entry as its kind and size.
+   */
+  decision?: unknown;
   answer: StoryAnswer;
 }
 
@@ -251,7 +257,7 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       if (!d.log?.explain) answer.why = (accessTold ? ACCESS_REASONS_TOLD : ACCESS_REASONS)[d.status]! + (d.log ? ` — the host logs: ${d.log.message}` : '');
     }
     if (d.kind === 'error') {
-      const doc = (d.cfg ?? ctx.serverConfig).errorDocuments.get(d.status);
+      const doc = (d.config ? dirConfigOf(d.config) : ctx.serverConfig).errorDocuments.get(d.status);
       if (doc?.kind === 'local' && round < MAX_INTERNAL_REDIRECTS) {
         steps.push({ module: 'core', text: `ErrorDocument ${d.status} ${doc.value}: the host answers ${d.status} with that page (an internal redirect as GET)` });
         answer.why += `; the body comes from ErrorDocument ${doc.value}`;
@@ -263,8 +269,22 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       }
     }
     method = 'GET';
-    return { request: { method: opts.method, url: opts.url }, steps, phases, answer };
+    return {
+      request: { method: opts.method, url: opts.url },
+      steps,
+      phases,
+      decision: decisionData(d, (text) => text.split(ctx.documentRoot).join(shown(ctx.documentRoot))),
+      answer,
+    };
   }
+}
+
+/** A decision as plain JSON for the story: what does not change between runs and checkouts. */
+function decisionData(d: Decision, shownText: (text: string) => string): unknown {
+  const view: Record<string, unknown> = { ...d };
+  if (d.config) view.config = d.config.levels;
+  if ('entry' in d && d.entry) view.entry = { kind: d.entry.kind, size: d.entry.size };
+  return JSON.parse(shownText(printDecision(view)));
 }
 
 function describeDecision(d: Decision, suexec: boolean, shown: (p: string) => string, story: RewriteTraceStep[]): StoryAnswer {
@@ -301,7 +321,7 @@ function describeDecision(d: Decision, suexec: boolean, shown: (p: string) => st
       };
     case 'handler': {
       if (d.handler === 'fcgid-script') {
-        const wrapper = fcgidWrapperFor(d.cfg, d.path);
+        const wrapper = fcgidWrapperFor(dirConfigOf(d.config), d.path);
         const run = wrapper ? `${wrapper.argv.join(' ')} (FcgidWrapper) for ${shown(d.path)}` : `${shown(d.path)} (${firstLine(d.path) || 'no #! line'})`;
         return {
           status: 200,

@@ -13,7 +13,8 @@ import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
 import { accessCompatAllows, accessCompatDenyingLine, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
-import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
+import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type DirConfig, type FcgidAuthRole } from './dir-config.js';
+import { dirConfigOf, noteLevel, refOf, type ConfigRef } from './config-ref.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
 import type { LineSource } from '../modules/module.js';
@@ -135,7 +136,7 @@ type DecisionBody =
       status: number;
       log?: LogEvent;
       allow?: string;
-      cfg?: DirConfig;
+      config?: ConfigRef;
       errorNotes?: string;
       /** Headers that go out with the error page (err_headers_out), e.g. WWW-Authenticate. */
       headers?: Record<string, string>;
@@ -147,7 +148,7 @@ type DecisionBody =
       /** Apache's process would crash here: the connection is closed with no answer. */
       noAnswer?: boolean;
     }
-  | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
+  | { kind: 'redirect'; status: number; location: string; config: ConfigRef }
   /**
    * Run a mod_fcgid access-phase program (FastCGI Authorizer role) for the file the walk found,
    * then go on with `continueAfterAuthorizer` from `access`, where the access phase stopped.
@@ -160,25 +161,25 @@ type DecisionBody =
       uri: string;
       pathInfo: string;
       entry: FsEntry;
-      cfg: DirConfig;
+      config: ConfigRef;
       env: Map<string, string>;
       user?: { name: string; authType: string };
       /** REMOTE_PASSWD, for an authenticator. */
       password?: string;
       access: AccessState;
     }
-  | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
-  | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
-  | { kind: 'options'; allow: string; cfg: DirConfig }
+  | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; config: ConfigRef }
+  | { kind: 'listing'; path: string; uri: string; config: ConfigRef }
+  | { kind: 'options'; allow: string; config: ConfigRef }
   /** mod_rewrite changed the URL: the request starts again there (same method); `status` is an [R]'s r->status it carries. */
-  | { kind: 'internal'; url: string; query: string | undefined; cfg: DirConfig; rewriteEnv: [string, string | undefined][]; end: boolean; status?: number }
+  | { kind: 'internal'; url: string; query: string | undefined; config: ConfigRef; rewriteEnv: [string, string | undefined][]; end: boolean; status?: number }
   | {
       kind: 'handler';
       handler: string;
       path: string;
       uri: string;
       pathInfo: string;
-      cfg: DirConfig;
+      config: ConfigRef;
       /** The request's document root (a user's web_scripts under --userdir). */
       documentRoot?: string;
       /** CONTEXT_PREFIX (`/~name` under --userdir). */
@@ -255,7 +256,7 @@ function ancestorConfig(ctx: ResolveContext, docRoot: string): { cfg: DirConfig 
       break;
     }
     for (const s of directorySectionsFor(ctx.host, d)) {
-      if (s.components === depth) cfg = applyLevel(cfg, s.node.children, ctx.hasModule);
+      if (s.components === depth) cfg = noteLevel(cfg, applyLevel(cfg, s.node.children, ctx.hasModule), () => sectionWhere(s.node));
     }
     m = { cfg };
   }
@@ -303,7 +304,7 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
   let depth = 0;
   const applyDir = (d: string, level: number, known?: HtaccessRead): Decision | undefined => {
     for (const s of directorySectionsFor(ctx.host, d)) {
-      if (s.components === level) cfg = applyLevel(cfg, s.node.children, ctx.hasModule, 0xffff, d);
+      if (s.components === level) cfg = noteLevel(cfg, applyLevel(cfg, s.node.children, ctx.hasModule, 0xffff, d), () => sectionWhere(s.node));
     }
     const ht = known ?? ctx.fs.htaccess(d);
     if (ht.kind === 'unreadable') {
@@ -346,7 +347,7 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
           },
         };
       }
-      cfg = applyLevel(cfg, ht.analysis.nodes, ctx.hasModule, ht.policy.opts, d);
+      cfg = noteLevel(cfg, applyLevel(cfg, ht.analysis.nodes, ctx.hasModule, ht.policy.opts, d), () => ht.file);
     }
     return undefined;
   };
@@ -413,7 +414,7 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
         return {
           kind: 'error',
           status: 403,
-          cfg,
+          config: refOf(cfg),
           log: { module: 'core', level: 'error', message: `AH00037: Symbolic link not allowed or link target not accessible: ${path}` },
         };
       }
@@ -441,7 +442,7 @@ function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry:
   // that section's own list, which `ap_file_walk` never reads: Apache ignores it (measured:
   // `<Files a><Files a>Header …` sets nothing), so only the sections of the walk count.
   for (const s of base.files) {
-    if (s.matches(basename)) cfg = applyLevel(cfg, s.nodes, ctx.hasModule);
+    if (s.matches(basename)) cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
   }
   return { cfg, filename, entry, pathInfo };
 }
@@ -687,7 +688,12 @@ function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): Ru
     s.compatOk = accessCompatAllows(cfg.accessCompat, accessReq);
     if (!s.compatOk && !cfg.satisfyAny) {
       if (req.story) req.story.push(compatNote(cfg, accessReq));
-      return { kind: 'error', status: 403, cfg, log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` } };
+      return {
+        kind: 'error',
+        status: 403,
+        config: refOf(cfg),
+        log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` },
+      };
     }
   }
   return askFcgid('ACCESS_CHECKER', s) ?? s;
@@ -708,7 +714,12 @@ function accessCheckerEx(_ctx: ResolveContext, req: RequestFacts, s: RunState): 
     return s;
   }
   if (authz !== 'denied-no-user') {
-    return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
+    return {
+      kind: 'error',
+      status: 403,
+      config: refOf(cfg),
+      log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` },
+    };
   }
   return s;
 }
@@ -850,7 +861,7 @@ function authorizeByRequire(ctx: ResolveContext, req: RequestFacts, s: RunState)
     return {
       kind: 'error',
       status: 401,
-      cfg,
+      config: refOf(cfg),
       headers: challenge(cfg),
       log: { module: 'authz_core', level: 'error', message: `AH01631: user ${authUser.name}: authorization failure for "${s.uri}": ` },
     };
@@ -874,7 +885,7 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
       previous = evaluateApExpr(s.condition, facts, vary);
       if (!previous) continue;
     } else previous = undefined;
-    cfg = applyLevel(cfg, s.nodes, ctx.hasModule);
+    cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
   }
   return cfg;
 }
@@ -912,7 +923,7 @@ function askFcgid(role: FcgidAuthRole, s: RunState, user?: { name: string; authT
     uri: s.uri,
     pathInfo: walked.pathInfo,
     entry: walked.entry,
-    cfg: walked.cfg,
+    config: refOf(walked.cfg),
     env: s.env!,
     access,
   };
@@ -930,7 +941,8 @@ function askFcgid(role: FcgidAuthRole, s: RunState, user?: { name: string; authT
  * what it carries is copied.
  */
 export function continueAfterAuthorizer(ctx: ResolveContext, req: RequestFacts, d: Extract<Decision, { kind: 'fcgi-auth' }>, outcome: FcgidAuthOutcome): Decision {
-  const { cfg, role, user } = d;
+  const { role, user } = d;
+  const cfg = dirConfigOf(d.config);
   const s = startState(d.uri, d.access.depth);
   s.userDir = d.access.userDir;
   s.walked = { cfg, filename: d.path, entry: d.entry, pathInfo: d.pathInfo };
@@ -957,7 +969,7 @@ export function continueAfterAuthorizer(ctx: ResolveContext, req: RequestFacts, 
   if (!setting?.authoritative) {
     if (outcome.ran) s.status = outcome.status;
     if (outcome.ran && outcome.location !== undefined && outcome.status >= 300 && outcome.status < 400) {
-      return { kind: 'redirect', status: outcome.status, location: outcome.location, cfg, authHeaders: s.authHeaders };
+      return { kind: 'redirect', status: outcome.status, location: outcome.location, config: refOf(cfg), authHeaders: s.authHeaders };
     }
     if (role === 'ACCESS_CHECKER') return runPhases(ctx, req, s, ACCESS_CHECKER_EX);
     if (role === 'AUTHENTICATOR') return userNotFound(cfg, user!.name, s.uri);
@@ -968,7 +980,7 @@ export function continueAfterAuthorizer(ctx: ResolveContext, req: RequestFacts, 
   return {
     kind: 'error',
     status: outcome.ran ? 401 : outcome.status,
-    cfg,
+    config: refOf(cfg),
     headers: Object.fromEntries([...s.authHeaders, ...(role !== 'ACCESS_CHECKER' ? Object.entries(challenge(cfg)) : [])]),
     log: {
       module: 'fcgid',
@@ -1090,7 +1102,7 @@ function headerRefused(name: string, value: string, status: number | undefined, 
     kind: 'error',
     status: 500,
     ...(status !== undefined && status !== 200 ? { abortedStatus: status } : {}),
-    cfg,
+    config: refOf(cfg),
     log: { module: 'http', level: 'error', message: `AH02430: Response header '${name}' value of '${shown}' contains invalid characters, aborting request`, explain },
   };
 }
@@ -1121,7 +1133,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
         return {
           kind: 'error',
           status: 403,
-          cfg,
+          config: refOf(cfg),
           log: {
             module: 'rewrite',
             level: 'error',
@@ -1156,7 +1168,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
         return {
           kind: 'error',
           status: outcome.status,
-          cfg,
+          config: refOf(cfg),
           ...(outcome.reason
             ? {
                 log: {
@@ -1182,14 +1194,14 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
             'A RewriteRule with [NE] put a decoded control character (e.g. %0d%0a) into its redirect target: drop [NE] so it is escaped again.',
           );
         }
-        return { kind: 'redirect', status: outcome.status, location, cfg };
+        return { kind: 'redirect', status: outcome.status, location, config: refOf(cfg) };
       }
       if (outcome.kind === 'proxy') {
         if (!ctx.hasModule('proxy')) {
           return {
             kind: 'error',
             status: 403,
-            cfg,
+            config: refOf(cfg),
             log: {
               module: 'rewrite',
               level: 'error',
@@ -1201,7 +1213,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
         return {
           kind: 'error',
           status: 500,
-          cfg,
+          config: refOf(cfg),
           log: {
             module: 'htsandbox',
             level: 'error',
@@ -1215,7 +1227,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
           kind: 'internal',
           url: outcome.url,
           query: outcome.query,
-          cfg,
+          config: refOf(cfg),
           rewriteEnv: outcome.env,
           end: outcome.end,
           ...(outcome.status !== undefined ? { status: outcome.status } : {}),
@@ -1242,7 +1254,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
       'A RedirectMatch put a decoded control character (e.g. %0d%0a) into the query string or fragment of its target, which Apache does not escape: keep back-references out of that part.',
     );
   }
-  if (redirect) return { ...redirect, cfg };
+  if (redirect) return { ...redirect, config: refOf(cfg) };
   // The type checker's answer, with mod_rewrite's T= and H= over it.
   const typed = s.typed!;
   let contentType = typed.contentType;
@@ -1265,7 +1277,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
     if (!uri.endsWith('/')) {
       if (cfg.directorySlash) {
         const q = req.query !== undefined ? `?${req.query}` : '';
-        return { kind: 'redirect', status: 301, location: `${req.origin}${encodeUriPath(uri)}/${q}`, cfg };
+        return { kind: 'redirect', status: 301, location: `${req.origin}${encodeUriPath(uri)}/${q}`, config: refOf(cfg) };
       }
     } else if (depth < 10) {
       let remembered: Decision | undefined;
@@ -1298,14 +1310,14 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
     }
     // mod_autoindex lists a directory whether or not the URL ends in a slash (DirectorySlash Off).
     if (cfg.options & OPT_INDEXES && ctx.hasModule('autoindex')) {
-      if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'listing', path: filename, uri, cfg };
+      if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'listing', path: filename, uri, config: refOf(cfg) };
     }
     if (ctx.hasModule('autoindex')) {
       const names = cfg.directoryIndex.length ? cfg.directoryIndex.join(',') : 'none';
       return {
         kind: 'error',
         status: 403,
-        cfg,
+        config: refOf(cfg),
         log: {
           module: 'autoindex',
           level: 'error',
@@ -1313,7 +1325,7 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
         },
       };
     }
-    return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00129: Attempt to serve directory: ${filename}` } };
+    return { kind: 'error', status: 404, config: refOf(cfg), log: { module: 'core', level: 'info', message: `AH00129: Attempt to serve directory: ${filename}` } };
   }
   if (handler && handlerServed(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
   // mod_proxy's handler takes the request whether or not the file exists (the backend decides).
@@ -1324,7 +1336,7 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
     return {
       kind: 'error',
       status: 404,
-      cfg,
+      config: refOf(cfg),
       log: {
         module: 'core',
         level: 'info',
@@ -1340,13 +1352,13 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
     };
   }
   if (pathInfo !== '' && cfg.acceptPathInfo !== 'on') {
-    return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00130: File does not exist: ${filename}${pathInfo}` } };
+    return { kind: 'error', status: 404, config: refOf(cfg), log: { module: 'core', level: 'info', message: `AH00130: File does not exist: ${filename}${pathInfo}` } };
   }
-  if (req.method === 'OPTIONS') return { kind: 'options', allow: allowHeader(), cfg };
+  if (req.method === 'OPTIONS') return { kind: 'options', allow: allowHeader(), config: refOf(cfg) };
   if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
-    return { kind: 'error', status: 405, allow: allowHeader(), cfg };
+    return { kind: 'error', status: 405, allow: allowHeader(), config: refOf(cfg) };
   }
-  const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, cfg };
+  const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, config: refOf(cfg) };
   if (encoding) out.encoding = encoding;
   return out;
 }
@@ -1380,13 +1392,13 @@ function dispatchHandler(
 ): Decision {
   if (handler === 'cgi-script' || handler === 'application/x-httpd-cgi' || handler === 'fcgid-script') {
     if (!(cfg.options & OPT_EXECCGI)) {
-      if (handler === 'fcgid-script') return { kind: 'error', status: 403, cfg };
+      if (handler === 'fcgid-script') return { kind: 'error', status: 403, config: refOf(cfg) };
       const mod = ctx.hasModule('cgid') ? 'cgid' : 'cgi';
       const code = mod === 'cgid' ? 'AH01262' : 'AH02809';
       return {
         kind: 'error',
         status: 403,
-        cfg,
+        config: refOf(cfg),
         log: {
           module: mod,
           level: 'error',
@@ -1396,12 +1408,17 @@ function dispatchHandler(
       };
     }
     if (entry.kind === 'missing') {
-      return { kind: 'error', status: 404, cfg, log: { module: 'cgid', level: 'error', message: `AH01264: script not found or unable to stat: ${filename}${pathInfo}` } };
+      return {
+        kind: 'error',
+        status: 404,
+        config: refOf(cfg),
+        log: { module: 'cgid', level: 'error', message: `AH01264: script not found or unable to stat: ${filename}${pathInfo}` },
+      };
     }
   }
   return contentType !== undefined
-    ? { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry, contentType }
-    : { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry };
+    ? { kind: 'handler', handler, path: filename, uri, pathInfo, config: refOf(cfg), entry, contentType }
+    : { kind: 'handler', handler, path: filename, uri, pathInfo, config: refOf(cfg), entry };
 }
 
 /** `lookup_variable` for `%{VAR}` in per-directory rewrite rules (unknown names give ""). */
@@ -1526,7 +1543,7 @@ function userNotFound(cfg: DirConfig, user: string, uri: string): Decision {
   return {
     kind: 'error',
     status: 401,
-    cfg,
+    config: refOf(cfg),
     headers: challenge(cfg),
     log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` },
   };
@@ -1543,7 +1560,7 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
     return {
       kind: 'error',
       status: 500,
-      cfg,
+      config: refOf(cfg),
       log: {
         module: 'core',
         level: 'error',
@@ -1556,22 +1573,22 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
     return {
       kind: 'error',
       status: 500,
-      cfg,
+      config: refOf(cfg),
       log: { module: 'core', level: 'error', message: `AuthType ${cfg.auth.type} is not emulated by htsandbox`, explain: 'Only AuthType Basic is emulated.' },
     };
   }
   if (cfg.auth.name === undefined) {
-    return { kind: 'error', status: 500, cfg, log: { module: 'auth_basic', level: 'error', message: `AH01615: need AuthName: ${uri}` } };
+    return { kind: 'error', status: 500, config: refOf(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01615: need AuthName: ${uri}` } };
   }
   const header = req.headers?.authorization;
   const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined) return { kind: 'error', status: 401, cfg, headers: challenge(cfg) };
+  if (value === undefined) return { kind: 'error', status: 401, config: refOf(cfg), headers: challenge(cfg) };
   const m = /^\s*(\S+)\s*(.*)$/.exec(value);
   if (!m || m[1]!.toLowerCase() !== 'basic') {
     return {
       kind: 'error',
       status: 401,
-      cfg,
+      config: refOf(cfg),
       headers: challenge(cfg),
       log: { module: 'auth_basic', level: 'error', message: `AH01614: client used wrong authentication scheme: ${uri}` },
     };
@@ -1581,7 +1598,7 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
   const user = colon === -1 ? decoded : decoded.slice(0, colon);
   const password = colon === -1 ? '' : decoded.slice(colon + 1);
   if (!cfg.auth.userFile) {
-    return { kind: 'error', status: 500, cfg, log: { module: 'authn_file', level: 'error', message: `AH01619: AuthUserFile not specified in the configuration` } };
+    return { kind: 'error', status: 500, config: refOf(cfg), log: { module: 'authn_file', level: 'error', message: `AH01619: AuthUserFile not specified in the configuration` } };
   }
   const file = serverRootPath(cfg.auth.userFile);
   const text = ctx.fs.readText(file);
@@ -1589,7 +1606,7 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
     return {
       kind: 'error',
       status: 500,
-      cfg,
+      config: refOf(cfg),
       log: {
         module: 'authn_file',
         level: 'error',
@@ -1607,7 +1624,7 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
     return {
       kind: 'error',
       status: 401,
-      cfg,
+      config: refOf(cfg),
       headers: challenge(cfg),
       log: { module: 'auth_basic', level: 'error', message: `AH01617: user ${user}: authentication failure for "${uri}": Password Mismatch` },
     };

@@ -11,6 +11,7 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
 import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
+import { dirConfigOf, type ConfigRef } from '../engine/config-ref.js';
 import { continueAfterAuthorizer, redirectInternally as redirectEngine, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { contentTypeWithCharset, decisionHeaders, endWhole, scriptlessHeaders, seedErrorHeaders } from './response-sink.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
@@ -80,7 +81,7 @@ function fileValidators(cfg: DirConfig, entry: Extract<Decision, { kind: 'file' 
  * as Apache's headers output filter sees them, so `Header unset ETag` removes the ETag.
  */
 function presetFileHeaders(res: ServerResponse, d: Extract<Decision, { kind: 'file' }>): void {
-  const { etag, lastModified } = fileValidators(d.cfg, d.entry);
+  const { etag, lastModified } = fileValidators(dirConfigOf(d.config), d.entry);
   if (etag !== undefined) res.setHeader('ETag', etag);
   res.setHeader('Last-Modified', lastModified);
   res.setHeader('Accept-Ranges', 'bytes');
@@ -106,7 +107,7 @@ function sendError(
   log: ErrorLogger,
   previous?: RedirectState,
 ): void {
-  const cfg = d.cfg ?? site.serverConfig;
+  const cfg = d.config ? dirConfigOf(d.config) : site.serverConfig;
   // An error while already serving an ErrorDocument (a redirect with an error status, not a
   // script's Location): ap_die answers with the original error, and its "Additionally" line
   // names the status the redirected request carried, which is the original one too.
@@ -150,7 +151,7 @@ function sendError(
       env.set('REDIRECT_STATUS', String(status));
       redirectInternally(site, req, res, facts, doc.value, env, log, previous, {
         method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
-        cfg,
+        ...(d.config ? { config: d.config } : {}),
         status,
       });
       return;
@@ -202,7 +203,8 @@ function sendFile(
   };
   // ap_meets_conditions compares with the ETag the handler made, whatever mod_headers later
   // does to the header; `FileETag None` makes none, so no If-None-Match matches.
-  const { etag, lastModified } = fileValidators(d.cfg, entry);
+  const cfg = dirConfigOf(d.config);
+  const { etag, lastModified } = fileValidators(cfg, entry);
   const mtimeSec = Number(entry.mtimeUs / 1_000_000n);
   // Preset validators are on the response already, as the Header lines left them.
   const validators: Record<string, string> = preset ? {} : { 'Last-Modified': lastModified, ...(etag !== undefined ? { ETag: etag } : {}), 'Accept-Ranges': 'bytes' };
@@ -212,7 +214,7 @@ function sendFile(
     if (!preset) return;
     for (const name of ['ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(name);
   };
-  if (d.contentType) headers['Content-Type'] = contentTypeWithCharset(d.contentType, d.cfg);
+  if (d.contentType) headers['Content-Type'] = contentTypeWithCharset(d.contentType, cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (statusOverride === undefined) {
     // ap_meets_conditions
@@ -305,7 +307,7 @@ function sendFile(
 }
 
 function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts, d: Extract<Decision, { kind: 'listing' }>): void {
-  const ignore = d.cfg.indexIgnore.map((p) => picomatch(p, { dot: true }));
+  const ignore = dirConfigOf(d.config).indexIgnore.map((p) => picomatch(p, { dot: true }));
   const entries: ListingEntry[] = [];
   let names: string[] = [];
   try {
@@ -337,7 +339,7 @@ function redirectInternally(
   env: Map<string, string>,
   log: ErrorLogger,
   previous: RedirectState | undefined,
-  change: { method?: string; rewriteEnded?: boolean; cfg?: DirConfig; explain?: string; vary?: readonly string[]; status?: number },
+  change: { method?: string; rewriteEnded?: boolean; config?: ConfigRef; explain?: string; vary?: readonly string[]; status?: number },
 ): void {
   const depth = (previous?.depth ?? 0) + 1;
   if (depth > 10) {
@@ -351,7 +353,7 @@ function redirectInternally(
       },
       facts,
     );
-    sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.cfg ? { cfg: change.cfg } : {}) }, log, previous);
+    sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.config ? { config: change.config } : {}) }, log, previous);
     return;
   }
   const { facts: next, decision } = redirectEngine(site, facts, url, {
@@ -388,7 +390,7 @@ function internalRedirect(
   env.set('REDIRECT_STATUS', '200');
   redirectInternally(site, req, res, facts, location, env, log, previous, {
     method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
-    cfg: d.cfg,
+    config: d.config,
   });
 }
 
@@ -489,7 +491,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
         },
         facts,
       );
-      sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg ?? site.serverConfig }, log, redirected);
+      sendError(site, req, res, facts, { kind: 'error', status: 500, ...(d.config ? { config: d.config } : {}) }, log, redirected);
       return;
     }
   }
@@ -506,7 +508,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
   const isCgi = d.kind === 'handler' && (SCRIPT_HANDLERS.has(d.handler) || d.handler.startsWith('proxy:'));
   // Only scripts read the request body; for everything else it is drained.
   if (!isCgi) req.resume();
-  const cfg = d.cfg ?? site.serverConfig;
+  const cfg = d.config ? dirConfigOf(d.config) : site.serverConfig;
   // The handler's own fields first (the default handler's validators), then the output side.
   if (d.kind === 'file') presetFileHeaders(res, d);
   decisionHeaders({ site, req, res, facts }, d, cfg, isCgi, redirected?.vary);
@@ -529,7 +531,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
           const err: Decision = {
             kind: 'error',
             status: 403,
-            cfg: f.cfg,
+            config: f.config,
             log: {
               module: 'core',
               level: 'error',
@@ -566,7 +568,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
           log: (e) => log(e, facts),
           fail: (status) => {
             scriptlessHeaders(context, d);
-            sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log, redirected);
+            sendError(site, req, res, facts, { kind: 'error', status, config: d.config }, log, redirected);
           },
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
           redirectEnv: redirected?.env,
@@ -589,7 +591,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
         explain: `${d.path} would run as ${d.handler} on the host; htsandbox does not run CGI/FastCGI scripts yet, so it answers 500.`,
       };
       log(event, facts);
-      sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg }, log, redirected);
+      sendError(site, req, res, facts, { kind: 'error', status: 500, config: d.config }, log, redirected);
       return;
     }
   }

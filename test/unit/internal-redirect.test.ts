@@ -3,13 +3,11 @@
  * RewriteRule, or for an ErrorDocument) runs every phase anew, so its settings come from the
  * target's own `.htaccess`, not from the directory of the URL it came from.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadHost } from '../../src/adapters/server-config-loader.js';
-import { siteResolveContext } from '../../src/adapters/site-resolve-context.js';
 import { isPhaseRun, redirectInternally, resolveRequest, type RequestFacts, type ResolveContext, type StoryNote } from '../../src/engine/resolve.js';
+import { profileContext, writeSite } from '../helpers/site-context.js';
 
 const SITE: Record<string, string> = {
   'from/.htaccess': 'AddType text/x-from-source .txt\nSetEnv DIR_SETTING from\nErrorDocument 404 /to/sorry.txt\nRewriteEngine On\nRewriteRule ^old\\.txt$ /to/target.txt\n',
@@ -23,16 +21,8 @@ let dir: string;
 let ctx: ResolveContext;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'htsandbox-internal-redirect-'));
-  for (const [name, text] of Object.entries(SITE)) {
-    mkdirSync(join(dir, name, '..'), { recursive: true });
-    writeFileSync(join(dir, name), text);
-  }
-  const loaded = loadHost({ profile: 'apache', siteRoot: dir });
-  if ('error' in loaded) throw new Error(loaded.error);
-  const made = siteResolveContext(loaded, dir, { watch: false });
-  if ('error' in made) throw new Error(made.error);
-  ctx = made;
+  dir = writeSite(SITE);
+  ctx = profileContext(dir);
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
