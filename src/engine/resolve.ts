@@ -482,28 +482,24 @@ const PHASES: readonly { readonly name: PhaseName; readonly run: Phase; readonly
   { name: 'handler', run: handlerPhase },
 ];
 
-/** The names of Apache's request phases the runner walks, in order. */
-export const PHASE_NAMES = [
-  'post_read_request',
-  'translate_name',
-  'map_to_storage',
-  'header_parser',
-  'access_checker',
-  'access_checker_ex',
-  'check_user_id',
-  'auth_checker',
-  'type_checker',
-  'fixups',
-  'handler',
-] as const;
-
 /** One of Apache's request phases (hook names as in httpd's `ap_hook_…`). */
-export type PhaseName = (typeof PHASE_NAMES)[number];
+export type PhaseName =
+  | 'post_read_request'
+  | 'translate_name'
+  | 'map_to_storage'
+  | 'header_parser'
+  | 'access_checker'
+  | 'access_checker_ex'
+  | 'check_user_id'
+  | 'auth_checker'
+  | 'type_checker'
+  | 'fixups'
+  | 'handler';
 
 /** A phase: the state to go on with (the same object, updated), or the decision that ends the request. */
 type Phase = (ctx: ResolveContext, req: RequestFacts, s: RunState) => RunState | Decision;
 
-const phaseIndex = (name: PhaseName): number => PHASE_NAMES.indexOf(name);
+const phaseIndex = (name: PhaseName): number => PHASES.findIndex((p) => p.name === name);
 const TRANSLATE_NAME = phaseIndex('translate_name');
 const ACCESS_CHECKER_EX = phaseIndex('access_checker_ex');
 const AUTH_CHECKER = phaseIndex('auth_checker');
