@@ -9,7 +9,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { runsThroughPhpCgi } from './cgi-process.js';
 import type { DiskFsView } from './disk-fs-view.js';
 import { fcgidWrapperFor } from '../engine/dir-config.js';
-import { isPhaseNote, resolveRequest, type Decision, type PhaseNote, type RequestFacts, type ResolveContext, type StoryNote } from '../engine/resolve.js';
+import { dirConfigOf, printDecision } from '../engine/config-ref.js';
+import { isPhaseNote, isPhaseRun, resolveRequest, type Decision, type PhaseNote, type RequestFacts, type ResolveContext, type StoryNote } from '../engine/resolve.js';
 import type { RewriteTraceStep } from '../engine/rewrite.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { STATUS_REASONS } from '../grammar/error-pages.js';
@@ -53,6 +54,13 @@ export interface StoryAnswer {
 export interface Story {
   request: { method: string; url: string };
   steps: StoryStep[];
+  /** The engine's runs of Apache's phases: a URI, then the phases that ran for it, in order (JSON only). */
+  phases: string[];
+  /**
+   * The engine's decision as data (JSON only): its configuration as the levels that built it
+   * (the reference's id is this process's own), a file's entry as its kind and size.
+   */
+  decision?: unknown;
   answer: StoryAnswer;
 }
 
@@ -161,6 +169,7 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
   }
   if (opts.data !== undefined) headers['content-length'] = String(Buffer.byteLength(opts.data));
   const steps: StoryStep[] = [];
+  const phases: string[] = [];
   let url = opts.url.startsWith('/') ? opts.url : `/${opts.url}`;
   let method = opts.method.toUpperCase();
   let redirectEnv: Map<string, string> | undefined;
@@ -197,6 +206,14 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
     const rewriteTurns: RewriteTraceStep[] = [];
     let accessTold = false;
     for (const s of story) {
+      if (isPhaseRun(s)) {
+        // One line per run: the URI, then the phases that ran for it (a DirectoryIndex candidate runs its own).
+        const last = phases.length - 1;
+        const starts = s.ran === 'post_read_request' || (s.ran === 'translate_name' && !phases[last]?.endsWith(': post_read_request'));
+        if (starts || last < 0) phases.push(`${s.uri}: ${s.ran}`);
+        else phases[last] += `, ${s.ran}`;
+        continue;
+      }
       if (isPhaseNote(s)) {
         const step = phaseStep(s, files, shown);
         if (!step) continue;
@@ -224,6 +241,7 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       return {
         request: { method: opts.method, url: opts.url },
         steps,
+        phases,
         answer: { status: 500, kind: 'error', why: `more than ${MAX_INTERNAL_REDIRECTS} internal redirects (AH00124): a rewrite rule keeps matching its own result` },
       };
     }
@@ -239,7 +257,7 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       if (!d.log?.explain) answer.why = (accessTold ? ACCESS_REASONS_TOLD : ACCESS_REASONS)[d.status]! + (d.log ? ` — the host logs: ${d.log.message}` : '');
     }
     if (d.kind === 'error') {
-      const doc = (d.cfg ?? ctx.serverConfig).errorDocuments.get(d.status);
+      const doc = (d.config ? dirConfigOf(d.config) : ctx.serverConfig).errorDocuments.get(d.status);
       if (doc?.kind === 'local' && round < MAX_INTERNAL_REDIRECTS) {
         steps.push({ module: 'core', text: `ErrorDocument ${d.status} ${doc.value}: the host answers ${d.status} with that page (an internal redirect as GET)` });
         answer.why += `; the body comes from ErrorDocument ${doc.value}`;
@@ -251,8 +269,22 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       }
     }
     method = 'GET';
-    return { request: { method: opts.method, url: opts.url }, steps, answer };
+    return {
+      request: { method: opts.method, url: opts.url },
+      steps,
+      phases,
+      decision: decisionData(d, (text) => text.split(ctx.documentRoot).join(shown(ctx.documentRoot))),
+      answer,
+    };
   }
+}
+
+/** A decision as plain JSON for the story: what does not change between runs and checkouts. */
+function decisionData(d: Decision, shownText: (text: string) => string): unknown {
+  const view: Record<string, unknown> = { ...d };
+  if (d.config) view.config = d.config.levels;
+  if ('entry' in d && d.entry) view.entry = { kind: d.entry.kind, size: d.entry.size };
+  return JSON.parse(shownText(printDecision(view)));
 }
 
 function describeDecision(d: Decision, suexec: boolean, shown: (p: string) => string, story: RewriteTraceStep[]): StoryAnswer {
@@ -289,7 +321,7 @@ function describeDecision(d: Decision, suexec: boolean, shown: (p: string) => st
       };
     case 'handler': {
       if (d.handler === 'fcgid-script') {
-        const wrapper = fcgidWrapperFor(d.cfg, d.path);
+        const wrapper = fcgidWrapperFor(dirConfigOf(d.config), d.path);
         const run = wrapper ? `${wrapper.argv.join(' ')} (FcgidWrapper) for ${shown(d.path)}` : `${shown(d.path)} (${firstLine(d.path) || 'no #! line'})`;
         return {
           status: 200,

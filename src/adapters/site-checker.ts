@@ -16,6 +16,7 @@ import type { LoadedHost } from './server-config-loader.js';
 import { siteResolveContext } from './site-resolve-context.js';
 import { checkExecutable, runsThroughPhpCgi } from './cgi-process.js';
 import { resolveRequest, SCRIPT_HANDLERS, type Decision } from '../engine/resolve.js';
+import { dirConfigOf } from '../engine/config-ref.js';
 import { fcgidWrapperFor } from '../engine/dir-config.js';
 import { usesFastCgiLibrary, watchesOwnFile } from '../grammar/fastcgi-source.js';
 // Installs the directive registry (the modules' command tables) before any file is read.
@@ -221,7 +222,7 @@ function checkScripts(
     scripts.push(shown(abs));
     // What serve runs: a FastCGI file with an FcgidWrapper runs the wrapper (checked as a
     // directive); .php on the Scripts host runs through php-cgi.
-    if (d.handler === 'fcgid-script' ? fcgidWrapperFor(d.cfg, abs) !== undefined : runsThroughPhpCgi(abs, suexec)) continue;
+    if (d.handler === 'fcgid-script' ? fcgidWrapperFor(dirConfigOf(d.config), abs) !== undefined : runsThroughPhpCgi(abs, suexec)) continue;
     const problem = checkExecutable(abs);
     if (problem) {
       diagnostics.push({ code: 'HT400', severity: catalogEntry('HT400').severity, file: shown(abs), line: 1, column: 1, message: problem.message, hint: problem.explain });

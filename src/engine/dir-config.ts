@@ -38,6 +38,8 @@ export { ETAG_ALL, ETAG_INODE, ETAG_MTIME, ETAG_NONE, ETAG_SIZE, ETAG_UNSET } fr
 export interface FilesSection {
   matches(basename: string): boolean;
   nodes: readonly ConfigNode[];
+  /** Where it is written and its opening line (`file:line <Files "x">`), for a decision's configuration reference. */
+  where: string;
 }
 
 export type { FcgidAuthRole } from '../modules/fcgid.js';
@@ -150,15 +152,23 @@ export interface IfSection {
   kind: 'if' | 'elseif' | 'else';
   condition: Expr | undefined;
   nodes: readonly ConfigNode[];
+  /** Where it is written and its opening line, for a decision's configuration reference. */
+  where: string;
+}
+
+/** `file:line <Name args>`: where a section is written and how it opens. */
+export function sectionWhere(node: SectionNode): string {
+  const args = node.rawArgs.trim();
+  return `${node.file}:${node.line} <${node.name}${args === '' || args === '>' ? '>' : ` ${args}`}`;
 }
 
 function ifSection(node: SectionNode): IfSection | undefined {
   const kind = node.key === '<if' ? 'if' : node.key === '<elseif' ? 'elseif' : 'else';
-  if (kind === 'else') return { kind, condition: undefined, nodes: node.children };
+  if (kind === 'else') return { kind, condition: undefined, nodes: node.children, where: sectionWhere(node) };
   const raw = node.rawArgs.slice(0, Math.max(0, node.rawArgs.lastIndexOf('>')));
   const parsed = parseApExpr(getWordConf(raw, 0).value);
   // A condition that does not parse made the whole file a 500 (validate.ts); never applied.
-  return parsed.ok ? { kind, condition: parsed.expr, nodes: node.children } : undefined;
+  return parsed.ok ? { kind, condition: parsed.expr, nodes: node.children, where: sectionWhere(node) } : undefined;
 }
 
 function filesSection(node: SectionNode): FilesSection | undefined {
@@ -172,14 +182,14 @@ function filesSection(node: SectionNode): FilesSection | undefined {
     if (!r.ok || !r.regex) return undefined;
     regex = r.regex;
     const re = regex;
-    return { matches: remembered((b) => re.test(b)), nodes: node.children };
+    return { matches: remembered((b) => re.test(b)), nodes: node.children, where: sectionWhere(node) };
   }
   if (/[*?[]/.test(pattern)) {
     // apr_fnmatch(APR_FNM_PATHNAME), case-sensitive, `*` matches a leading dot.
     const isMatch = picomatch(pattern, { dot: true, nobrace: true, noextglob: true, nonegate: true, noglobstar: true });
-    return { matches: remembered((b) => b !== '' && isMatch(b)), nodes: node.children };
+    return { matches: remembered((b) => b !== '' && isMatch(b)), nodes: node.children, where: sectionWhere(node) };
   }
-  return { matches: (b) => b === pattern, nodes: node.children };
+  return { matches: (b) => b === pattern, nodes: node.children, where: sectionWhere(node) };
 }
 
 const SPLICED_SECTIONS = new Set(['<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile']);

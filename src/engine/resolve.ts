@@ -13,7 +13,8 @@ import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
 import { accessCompatAllows, accessCompatDenyingLine, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
-import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, type DirConfig, type FcgidAuthRole } from './dir-config.js';
+import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type DirConfig, type FcgidAuthRole } from './dir-config.js';
+import { dirConfigOf, noteLevel, refOf, type ConfigRef } from './config-ref.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
 import type { LineSource } from '../modules/module.js';
@@ -64,8 +65,19 @@ export interface PhaseNote {
   text: string;
 }
 
-/** One note of a request's story: a rewrite rule's turn, or what decided a phase. */
-export type StoryNote = RewriteTraceStep | PhaseNote;
+/** A phase the runner started, for the story: its name and the URI it ran for (a DirectoryIndex candidate runs its own). */
+export interface PhaseRun {
+  ran: PhaseName;
+  uri: string;
+}
+
+/** One note of a request's story: a phase the runner started, a rewrite rule's turn, or what decided a phase. */
+export type StoryNote = RewriteTraceStep | PhaseNote | PhaseRun;
+
+/** Whether a story note is the runner's note of a phase it started. */
+export function isPhaseRun(n: StoryNote): n is PhaseRun {
+  return 'ran' in n;
+}
 
 /** Whether a story note is a phase's (not a rewrite rule's turn). */
 export function isPhaseNote(n: StoryNote): n is PhaseNote {
@@ -124,7 +136,7 @@ type DecisionBody =
       status: number;
       log?: LogEvent;
       allow?: string;
-      cfg?: DirConfig;
+      config?: ConfigRef;
       errorNotes?: string;
       /** Headers that go out with the error page (err_headers_out), e.g. WWW-Authenticate. */
       headers?: Record<string, string>;
@@ -136,7 +148,7 @@ type DecisionBody =
       /** Apache's process would crash here: the connection is closed with no answer. */
       noAnswer?: boolean;
     }
-  | { kind: 'redirect'; status: number; location: string; cfg: DirConfig }
+  | { kind: 'redirect'; status: number; location: string; config: ConfigRef }
   /**
    * Run a mod_fcgid access-phase program (FastCGI Authorizer role) for the file the walk found,
    * then go on with `continueAfterAuthorizer` from `access`, where the access phase stopped.
@@ -149,25 +161,25 @@ type DecisionBody =
       uri: string;
       pathInfo: string;
       entry: FsEntry;
-      cfg: DirConfig;
+      config: ConfigRef;
       env: Map<string, string>;
       user?: { name: string; authType: string };
       /** REMOTE_PASSWD, for an authenticator. */
       password?: string;
       access: AccessState;
     }
-  | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; cfg: DirConfig }
-  | { kind: 'listing'; path: string; uri: string; cfg: DirConfig }
-  | { kind: 'options'; allow: string; cfg: DirConfig }
+  | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; config: ConfigRef }
+  | { kind: 'listing'; path: string; uri: string; config: ConfigRef }
+  | { kind: 'options'; allow: string; config: ConfigRef }
   /** mod_rewrite changed the URL: the request starts again there (same method); `status` is an [R]'s r->status it carries. */
-  | { kind: 'internal'; url: string; query: string | undefined; cfg: DirConfig; rewriteEnv: [string, string | undefined][]; end: boolean; status?: number }
+  | { kind: 'internal'; url: string; query: string | undefined; config: ConfigRef; rewriteEnv: [string, string | undefined][]; end: boolean; status?: number }
   | {
       kind: 'handler';
       handler: string;
       path: string;
       uri: string;
       pathInfo: string;
-      cfg: DirConfig;
+      config: ConfigRef;
       /** The request's document root (a user's web_scripts under --userdir). */
       documentRoot?: string;
       /** CONTEXT_PREFIX (`/~name` under --userdir). */
@@ -244,7 +256,7 @@ function ancestorConfig(ctx: ResolveContext, docRoot: string): { cfg: DirConfig 
       break;
     }
     for (const s of directorySectionsFor(ctx.host, d)) {
-      if (s.components === depth) cfg = applyLevel(cfg, s.node.children, ctx.hasModule);
+      if (s.components === depth) cfg = noteLevel(cfg, applyLevel(cfg, s.node.children, ctx.hasModule), () => sectionWhere(s.node));
     }
     m = { cfg };
   }
@@ -292,7 +304,7 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
   let depth = 0;
   const applyDir = (d: string, level: number, known?: HtaccessRead): Decision | undefined => {
     for (const s of directorySectionsFor(ctx.host, d)) {
-      if (s.components === level) cfg = applyLevel(cfg, s.node.children, ctx.hasModule, 0xffff, d);
+      if (s.components === level) cfg = noteLevel(cfg, applyLevel(cfg, s.node.children, ctx.hasModule, 0xffff, d), () => sectionWhere(s.node));
     }
     const ht = known ?? ctx.fs.htaccess(d);
     if (ht.kind === 'unreadable') {
@@ -335,7 +347,7 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
           },
         };
       }
-      cfg = applyLevel(cfg, ht.analysis.nodes, ctx.hasModule, ht.policy.opts, d);
+      cfg = noteLevel(cfg, applyLevel(cfg, ht.analysis.nodes, ctx.hasModule, ht.policy.opts, d), () => ht.file);
     }
     return undefined;
   };
@@ -402,7 +414,7 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
         return {
           kind: 'error',
           status: 403,
-          cfg,
+          config: refOf(cfg),
           log: { module: 'core', level: 'error', message: `AH00037: Symbolic link not allowed or link target not accessible: ${path}` },
         };
       }
@@ -430,22 +442,13 @@ function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry:
   // that section's own list, which `ap_file_walk` never reads: Apache ignores it (measured:
   // `<Files a><Files a>Header …` sets nothing), so only the sections of the walk count.
   for (const s of base.files) {
-    if (s.matches(basename)) cfg = applyLevel(cfg, s.nodes, ctx.hasModule);
+    if (s.matches(basename)) cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
   }
   return { cfg, filename, entry, pathInfo };
 }
 
 function allowHeader(): string {
   return 'GET,POST,OPTIONS,HEAD';
-}
-
-/** Resolves one request. `depth` counts internal redirects (DirectoryIndex). */
-export function resolveRequest(ctx: ResolveContext, req: RequestFacts, depth = 0): Decision {
-  const norm = normalizeRequestPath(req.rawPath);
-  if (!norm.ok) {
-    return { kind: 'error', status: norm.status, log: { module: 'core', level: norm.status === 400 ? 'error' : 'info', message: norm.reason } };
-  }
-  return resolveUri(ctx, req, norm.uri, depth);
 }
 
 /** mod_userdir: the document root and path for a `/~NAME/…` URL, when --userdir is on. */
@@ -457,43 +460,294 @@ function userDirTarget(ctx: ResolveContext, uri: string): { docRoot: string; pat
   return { docRoot: `${ctx.userDir.replace(/\/$/, '')}/${name}/web_scripts`, path: m[2] ?? '', prefix: `/~${name}` };
 }
 
-export function resolveUri(ctx: ResolveContext, req: RequestFacts, uri: string, depth = 0): Decision {
-  const user = userDirTarget(ctx, uri);
-  if (user && ctx.fs.stat(user.docRoot).kind !== 'dir') {
-    return { kind: 'error', status: 404, log: { module: 'core', level: 'info', message: `AH00128: File does not exist: ${user.docRoot}` } };
-  }
-  const walked = rememberedWalk(ctx, user ? user.path : uri, user ? user.docRoot : ctx.documentRoot);
-  return afterWalk(ctx, req, uri, depth, walked, user);
+/**
+ * Apache's request phases, in the order `ap_process_request_internal` (httpd server/request.c)
+ * runs their hooks, then the handler (`ap_invoke_handler`). Each phase is a function of the
+ * context, the request and where the request stands: it gives that state back to go on, or a
+ * decision that ends the run. The table is static, so a request allocates no list of phases.
+ * The two `authentication` phases run only while access is not yet granted (Apache runs
+ * check_user_id and auth_checker only when access_checker_ex declined).
+ */
+const PHASES: readonly { readonly name: PhaseName; readonly run: Phase; readonly authentication?: true }[] = [
+  { name: 'post_read_request', run: postReadRequest },
+  { name: 'translate_name', run: translateName },
+  { name: 'map_to_storage', run: mapToStorage },
+  { name: 'header_parser', run: headerParser },
+  { name: 'access_checker', run: accessChecker },
+  { name: 'access_checker_ex', run: accessCheckerEx },
+  { name: 'check_user_id', run: checkUserId, authentication: true },
+  { name: 'auth_checker', run: authChecker, authentication: true },
+  { name: 'type_checker', run: typeChecker },
+  { name: 'fixups', run: fixups },
+  { name: 'handler', run: handlerPhase },
+];
+
+/** One of Apache's request phases (hook names as in httpd's `ap_hook_…`). */
+export type PhaseName =
+  | 'post_read_request'
+  | 'translate_name'
+  | 'map_to_storage'
+  | 'header_parser'
+  | 'access_checker'
+  | 'access_checker_ex'
+  | 'check_user_id'
+  | 'auth_checker'
+  | 'type_checker'
+  | 'fixups'
+  | 'handler';
+
+/** A phase: the state to go on with (the same object, updated), or the decision that ends the request. */
+type Phase = (ctx: ResolveContext, req: RequestFacts, s: RunState) => RunState | Decision;
+
+const phaseIndex = (name: PhaseName): number => PHASES.findIndex((p) => p.name === name);
+const TRANSLATE_NAME = phaseIndex('translate_name');
+const ACCESS_CHECKER_EX = phaseIndex('access_checker_ex');
+const AUTH_CHECKER = phaseIndex('auth_checker');
+const TYPE_CHECKER = phaseIndex('type_checker');
+const FIXUPS = phaseIndex('fixups');
+
+/**
+ * Where a request stands between two phases. Every field is present from the start (one
+ * shape for every request); each phase fills in what it decides.
+ */
+interface RunState {
+  /** The request's URI (decoded, normalised) once post_read_request ran. */
+  uri: string;
+  /** Internal redirects so far (DirectoryIndex). */
+  depth: number;
+  /** translate_name: the document root and the path below it the walk maps. */
+  docRoot: string;
+  walkPath: string;
+  /** mod_userdir's document root and URL prefix, for a `/~NAME/` request. */
+  userDir: { docRoot: string; prefix: string } | undefined;
+  /** map_to_storage: the file, its per-directory configuration, PATH_INFO. */
+  walked: Walked | undefined;
+  /** The request's environment (r->subprocess_env): SetEnvIf, then mod_fcgid's Variable-*, SetEnv. */
+  env: Map<string, string> | undefined;
+  /** mod_access_compat's verdict (`Satisfy Any` lets it grant alone). */
+  compatOk: boolean;
+  /** Access needs nothing more: authz_core (or a FastCGI authorizer) granted the request. */
+  authorized: boolean;
+  /** check_user_id: the authenticated user (r->user, r->ap_auth_type). */
+  user: { name: string; authType: string } | undefined;
+  /** A non-authoritative FcgidAuthorizer declined: auth_checker goes on with the Require lines. */
+  authorizerDeclined: boolean;
+  /** Header fields of mod_fcgid programs' answers so far (err_headers_out). */
+  authHeaders: [string, string][];
+  /** A non-authoritative mod_fcgid program's failing status, which the response keeps (r->status). */
+  status: number | undefined;
+  /** type_checker: what mod_mime and core make of the file name (shared, never changed). */
+  typed: TypeByName | undefined;
+  /** fixups: the content type and handler after mod_rewrite's T= and H=. */
+  contentType: string | undefined;
+  handler: string | undefined;
+  /** fixups: request headers mod_rewrite's conditions read, its [CO] cookies, r->args it changed. */
+  rewriteVary: string[] | undefined;
+  cookies: string[] | undefined;
+  args: { query: string | undefined } | undefined;
 }
 
-function afterWalk(
-  ctx: ResolveContext,
-  req: RequestFacts,
-  uri: string,
-  depth: number,
-  walkedOrDecision: Walked | Decision,
-  user: { docRoot: string; prefix: string } | undefined,
-): Decision {
-  if ('kind' in walkedOrDecision) return walkedOrDecision;
-  let walked = walkedOrDecision;
-  // ap_if_walk runs after the directory and file walks, before access control.
+function startState(uri: string, depth: number): RunState {
+  return {
+    uri,
+    depth,
+    docRoot: '',
+    walkPath: '',
+    userDir: undefined,
+    walked: undefined,
+    env: undefined,
+    compatOk: true,
+    authorized: false,
+    user: undefined,
+    authorizerDeclined: false,
+    authHeaders: [],
+    status: undefined,
+    typed: undefined,
+    contentType: undefined,
+    handler: undefined,
+    rewriteVary: undefined,
+    cookies: undefined,
+    args: undefined,
+  };
+}
+
+/**
+ * Runs the phases from `from` on. When someone asks for the request's story, each phase is
+ * noted as it starts; otherwise the loop costs one property test per phase.
+ */
+function runPhases(ctx: ResolveContext, req: RequestFacts, s: RunState, from: number): Decision {
+  for (let i = from; i < PHASES.length; i++) {
+    const phase = PHASES[i]!;
+    if (phase.authentication && s.authorized) continue;
+    if (req.story) req.story.push({ ran: phase.name, uri: s.uri });
+    const out = phase.run(ctx, req, s);
+    if (out === s) continue;
+    const decided = out as Decision;
+    return i >= FIXUPS ? withRequestNotes(req, s, decided) : decided;
+  }
+  throw new Error('the handler phase decides every request');
+}
+
+/** Resolves one request: every phase, from the request line on. `depth` counts internal redirects (DirectoryIndex). */
+export function resolveRequest(ctx: ResolveContext, req: RequestFacts, depth = 0): Decision {
+  return runPhases(ctx, req, startState(req.rawPath, depth), 0);
+}
+
+/** What a request carries when it starts again at another URL (`ap_internal_redirect`). */
+export interface InternalRedirect {
+  /** The previous request's variables renamed REDIRECT_* (REDIRECT_STATUS, REDIRECT_URL, …). */
+  env: ReadonlyMap<string, string>;
+  /** The new request's method: GET for an error document or a script's Location; unchanged by default (mod_rewrite). */
+  method?: string;
+  /** A RewriteRule with [END] ran earlier on this request chain. */
+  rewriteEnded?: boolean;
+}
+
+/**
+ * `ap_internal_redirect`: the request starts again at `url` (split at its first '?') and runs
+ * every phase anew, so the new URI's own per-directory configuration — its `.htaccess` files,
+ * `<Files>` and `<If>` sections — decides it, not the configuration of the URL it came from.
+ * Error documents, mod_rewrite's internal redirects and a script's local Location all come
+ * here; the server counts them against LimitInternalRecursion.
+ */
+export function redirectInternally(ctx: ResolveContext, req: RequestFacts, url: string, why: InternalRedirect): { facts: RequestFacts; decision: Decision } {
+  const q = url.indexOf('?');
+  const facts: RequestFacts = {
+    ...req,
+    method: why.method ?? req.method,
+    rawPath: q === -1 ? url : url.slice(0, q),
+    query: q === -1 ? undefined : url.slice(q + 1),
+    redirectEnv: why.env,
+    rewriteEnded: Boolean(req.rewriteEnded || why.rewriteEnded),
+  };
+  return { facts, decision: resolveRequest(ctx, facts) };
+}
+
+/** Resolves a URI already decoded and normalised (a DirectoryIndex candidate, an error document, a look-ahead): from translate_name on. */
+export function resolveUri(ctx: ResolveContext, req: RequestFacts, uri: string, depth = 0): Decision {
+  return runPhases(ctx, req, startState(uri, depth), TRANSLATE_NAME);
+}
+
+/**
+ * The request line's path, decoded and normalised. Apache does this at the start of
+ * `ap_process_request_internal`, after the post_read_request hooks (none of the emulated
+ * modules hooks that phase with an effect on the decision), so it is this phase's work here.
+ */
+function postReadRequest(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  const norm = normalizeRequestPath(req.rawPath);
+  if (!norm.ok) {
+    return { kind: 'error', status: norm.status, log: { module: 'core', level: norm.status === 400 ? 'error' : 'info', message: norm.reason } };
+  }
+  s.uri = norm.uri;
+  return s;
+}
+
+/** mod_userdir's `translate_userdir`, else core's `ap_core_translate` (the document root). */
+function translateName(ctx: ResolveContext, _req: RequestFacts, s: RunState): RunState | Decision {
+  const user = userDirTarget(ctx, s.uri);
+  if (!user) {
+    s.docRoot = ctx.documentRoot;
+    s.walkPath = s.uri;
+    return s;
+  }
+  if (ctx.fs.stat(user.docRoot).kind !== 'dir') {
+    return { kind: 'error', status: 404, log: { module: 'core', level: 'info', message: `AH00128: File does not exist: ${user.docRoot}` } };
+  }
+  s.docRoot = user.docRoot;
+  s.walkPath = user.path;
+  s.userDir = { docRoot: user.docRoot, prefix: user.prefix };
+  return s;
+}
+
+/** core's `core_map_to_storage` (`ap_directory_walk`, `ap_file_walk`), then `ap_if_walk`, which runs before access control. */
+function mapToStorage(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  const walked = rememberedWalk(ctx, s.walkPath, s.docRoot);
+  if ('kind' in walked) return walked;
   if (walked.cfg.ifs.length > 0) {
     const vary: string[] = [];
-    walked = { ...walked, cfg: applyIfSections(ctx, req, uri, walked, vary), vary };
+    s.walked = { ...walked, cfg: applyIfSections(ctx, req, s.uri, walked, vary), vary };
+  } else s.walked = walked;
+  return s;
+}
+
+/** mod_setenvif's per-directory `match_headers`. */
+function headerParser(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  s.env = setEnvIfVariables(s.walked!.cfg, req, s.uri);
+  return s;
+}
+
+/** mod_access_compat's `check_dir_access`, then mod_fcgid's access checker (`FcgidAccessChecker`). */
+function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  const { cfg, filename } = s.walked!;
+  if (cfg.accessCompat) {
+    const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
+    s.compatOk = accessCompatAllows(cfg.accessCompat, accessReq);
+    if (!s.compatOk && !cfg.satisfyAny) {
+      if (req.story) req.story.push(compatNote(cfg, accessReq));
+      return {
+        kind: 'error',
+        status: 403,
+        config: refOf(cfg),
+        log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` },
+      };
+    }
   }
-  const { cfg, filename } = walked;
-  // Access: mod_access_compat first, then mod_fcgid's access checker, then authz_core (Satisfy All).
-  const env = setEnvIfVariables(cfg, req, uri);
-  const accessReq = { method: req.method, remoteAddr: req.remoteAddr, env };
-  const compatOk = cfg.accessCompat ? accessCompatAllows(cfg.accessCompat, accessReq) : true;
-  if (!compatOk && !cfg.satisfyAny) {
-    if (req.story) req.story.push(compatNote(cfg, accessReq));
-    return { kind: 'error', status: 403, cfg, log: { module: 'access_compat', level: 'error', message: `AH01797: client denied by server configuration: ${filename}` } };
+  return askFcgid('ACCESS_CHECKER', s) ?? s;
+}
+
+/**
+ * authz_core's `authorize_userless_request`: granted (with Satisfy Any, mod_access_compat's
+ * Allow is enough) ends access control; a refusal is 403; "needs a user" goes on to authentication.
+ */
+function accessCheckerEx(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  const { cfg, filename } = s.walked!;
+  const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
+  const authz = authorizeWithoutUser(cfg.authz, accessReq);
+  const granted = cfg.satisfyAny ? s.compatOk || authz === 'granted' : authz === 'granted';
+  if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz, cfg.satisfyAny && s.compatOk));
+  if (granted) {
+    s.authorized = true;
+    return s;
   }
-  const state: AccessState = { uri, depth, compatOk, authHeaders: [] };
-  if (walked.vary) state.vary = walked.vary;
-  if (user) state.userDir = { docRoot: user.docRoot, prefix: user.prefix };
-  return askFcgid('ACCESS_CHECKER', walked, env, state) ?? afterAccessChecker(ctx, req, walked, env, state);
+  if (authz !== 'denied-no-user') {
+    return {
+      kind: 'error',
+      status: 403,
+      config: refOf(cfg),
+      log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` },
+    };
+  }
+  return s;
+}
+
+/** mod_auth_basic with mod_authn_file, then (AuthBasicAuthoritative Off, user unknown) mod_fcgid's authenticator. */
+function checkUserId(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  const { cfg } = s.walked!;
+  if (req.story) req.story.push(...authnNotes(cfg));
+  const authn = authenticate(ctx, cfg, req, s.uri);
+  if ('kind' in authn) return authn;
+  if ('notFound' in authn) {
+    const { user, password } = authn.notFound;
+    return askFcgid('AUTHENTICATOR', s, { name: user, authType: 'Basic' }, password) ?? userNotFound(cfg, user, s.uri);
+  }
+  s.user = { name: authn.user, authType: cfg.auth.type ?? 'Basic' };
+  return s;
+}
+
+/** mod_fcgid's authorizer (its auth_checker hook runs before authz_core's), else the Require lines for the user. */
+function authChecker(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  if (!s.authorizerDeclined) {
+    const waiting = askFcgid('AUTHORIZER', s, s.user);
+    if (waiting) return waiting;
+  }
+  return authorizeByRequire(ctx, req, s);
+}
+
+/** mod_mime's `find_ct`, then core's `core_override_type` (ForceType, SetHandler). A directory's name has no extension that counts. */
+function typeChecker(ctx: ResolveContext, _req: RequestFacts, s: RunState): RunState | Decision {
+  const { cfg, filename, entry } = s.walked!;
+  s.typed = entry.kind === 'dir' ? typeWithoutExtensions(cfg) : typeByName(ctx, cfg, filename.slice(filename.lastIndexOf('/') + 1));
+  return s;
 }
 
 /**
@@ -591,61 +845,25 @@ function authnNotes(cfg: DirConfig): PhaseNote[] {
   return notes;
 }
 
-/**
- * After mod_fcgid's access checker (or without one): authz_core's verdict without a user, and
- * when it needs one, authentication (mod_auth_basic, then mod_fcgid's authenticator).
- */
-function afterAccessChecker(ctx: ResolveContext, req: RequestFacts, walked: Walked, env: Map<string, string>, state: AccessState): Decision {
-  const { cfg, filename } = walked;
-  const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env };
-  const authz = authorizeWithoutUser(cfg.authz, accessReq);
-  const granted = cfg.satisfyAny ? state.compatOk || authz === 'granted' : authz === 'granted';
-  if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz, cfg.satisfyAny && state.compatOk));
-  if (granted) return finishAccess(ctx, req, walked, env, state, undefined);
-  if (authz !== 'denied-no-user') {
-    return { kind: 'error', status: 403, cfg, log: { module: 'authz_core', level: 'error', message: `AH01630: client denied by server configuration: ${filename}` } };
-  }
-  if (req.story) req.story.push(...authnNotes(cfg));
-  const authn = authenticate(ctx, cfg, req, state.uri);
-  if ('kind' in authn) return authn;
-  if ('notFound' in authn) {
-    // AuthBasicAuthoritative Off: a user the file does not know goes on to mod_fcgid's authenticator.
-    const { user, password } = authn.notFound;
-    return askFcgid('AUTHENTICATOR', walked, env, state, { name: user, authType: 'Basic' }, password) ?? userNotFound(cfg, user, state.uri);
-  }
-  return authorizeAs(ctx, req, walked, env, state, authn.user);
-}
-
-/** An authenticated user: mod_fcgid's authorizer (its auth_checker hook runs before authz_core's), else the Require lines. */
-function authorizeAs(ctx: ResolveContext, req: RequestFacts, walked: Walked, env: Map<string, string>, state: AccessState, name: string): Decision {
-  const authUser = { name, authType: walked.cfg.auth.type ?? 'Basic' };
-  return askFcgid('AUTHORIZER', walked, env, state, authUser) ?? authorizeByRequire(ctx, req, walked, env, state, authUser);
-}
-
 /** authz_core: the Require lines for an authenticated user (and the groups AuthGroupFile gives). */
-function authorizeByRequire(
-  ctx: ResolveContext,
-  req: RequestFacts,
-  walked: Walked,
-  env: Map<string, string>,
-  state: AccessState,
-  authUser: { name: string; authType: string },
-): Decision {
-  const { cfg } = walked;
+function authorizeByRequire(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  const { cfg } = s.walked!;
+  const authUser = s.user!;
   const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', authUser.name) : [];
-  const userReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env, user: authUser.name, groups };
+  const userReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env!, user: authUser.name, groups };
   const verdict = authorizeUser(cfg.authz, userReq);
   if (req.story) req.story.push(...authzNotes(cfg, userReq, verdict, false));
   if (verdict !== 'granted') {
     return {
       kind: 'error',
       status: 401,
-      cfg,
+      config: refOf(cfg),
       headers: challenge(cfg),
-      log: { module: 'authz_core', level: 'error', message: `AH01631: user ${authUser.name}: authorization failure for "${state.uri}": ` },
+      log: { module: 'authz_core', level: 'error', message: `AH01631: user ${authUser.name}: authorization failure for "${s.uri}": ` },
     };
   }
-  return finishAccess(ctx, req, walked, env, state, authUser);
+  s.authorized = true;
+  return s;
 }
 
 /**
@@ -663,7 +881,7 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
       previous = evaluateApExpr(s.condition, facts, vary);
       if (!previous) continue;
     } else previous = undefined;
-    cfg = applyLevel(cfg, s.nodes, ctx.hasModule);
+    cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
   }
   return cfg;
 }
@@ -682,29 +900,28 @@ export type FcgidAuthOutcome =
 
 /**
  * mod_fcgid's access checker, authenticator or authorizer, when the directory has one: a
- * decision asking the server to run it, with the access phase's state. Undefined without one.
+ * decision asking the server to run it, with a plain copy of where the access phase stands.
+ * Undefined without one.
  */
-function askFcgid(
-  role: FcgidAuthRole,
-  walked: Walked,
-  env: Map<string, string>,
-  state: AccessState,
-  user?: { name: string; authType: string },
-  password?: string,
-): Decision | undefined {
+function askFcgid(role: FcgidAuthRole, s: RunState, user?: { name: string; authType: string }, password?: string): Decision | undefined {
+  const walked = s.walked!;
   const setting = walked.cfg.fcgidAuth[role];
   if (!setting?.program) return undefined;
+  const access: AccessState = { uri: s.uri, depth: s.depth, compatOk: s.compatOk, authHeaders: s.authHeaders };
+  if (s.userDir) access.userDir = s.userDir;
+  if (walked.vary) access.vary = walked.vary;
+  if (s.status !== undefined) access.status = s.status;
   const d: Decision = {
     kind: 'fcgi-auth',
     role,
     program: setting.program,
     path: walked.filename,
-    uri: state.uri,
+    uri: s.uri,
     pathInfo: walked.pathInfo,
     entry: walked.entry,
-    cfg: walked.cfg,
-    env,
-    access: state,
+    config: refOf(walked.cfg),
+    env: s.env!,
+    access,
   };
   if (user) d.user = user;
   if (password !== undefined) d.password = password;
@@ -714,40 +931,53 @@ function askFcgid(
 /**
  * The request goes on after a mod_fcgid access-phase program answered (mod_fcgid_check_auth):
  * a 200 without Location passes the phase (its `Variable-X` fields become variables of the
- * request); otherwise an authoritative program's answer is a 401 (500 when it could not run),
- * and a non-authoritative one declines to the next module, its status kept for the response.
- * `d` is left as it was: what it carries is copied.
+ * request) and the runner resumes at the next phase; otherwise an authoritative program's
+ * answer is a 401 (500 when it could not run), and a non-authoritative one declines to the
+ * next module of the same phase, its status kept for the response. `d` is left as it was:
+ * what it carries is copied.
  */
 export function continueAfterAuthorizer(ctx: ResolveContext, req: RequestFacts, d: Extract<Decision, { kind: 'fcgi-auth' }>, outcome: FcgidAuthOutcome): Decision {
-  const { cfg, role, user } = d;
-  const walked: Walked = { cfg, filename: d.path, entry: d.entry, pathInfo: d.pathInfo };
-  if (d.access.vary) walked.vary = d.access.vary;
-  const env = new Map(d.env);
-  const state: AccessState = { ...d.access, authHeaders: [...d.access.authHeaders] };
+  const { role, user } = d;
+  const cfg = dirConfigOf(d.config);
+  const s = startState(d.uri, d.access.depth);
+  s.userDir = d.access.userDir;
+  s.walked = { cfg, filename: d.path, entry: d.entry, pathInfo: d.pathInfo };
+  if (d.access.vary) s.walked.vary = d.access.vary;
+  s.env = new Map(d.env);
+  s.compatOk = d.access.compatOk;
+  s.authHeaders = [...d.access.authHeaders];
+  s.status = d.access.status;
   const passed = outcome.ran && outcome.status === 200 && outcome.location === undefined;
-  if (outcome.ran) state.authHeaders.push(...outcome.headers);
+  if (outcome.ran) s.authHeaders.push(...outcome.headers);
   if (passed) {
     // mod_fcgid_modify_auth_header: Variable-X: v becomes X=v for the request.
-    for (const [name, value] of outcome.headers) if (/^variable-/i.test(name)) env.set(name.slice(9), value);
-    if (role === 'ACCESS_CHECKER') return afterAccessChecker(ctx, req, walked, env, state);
-    if (role === 'AUTHENTICATOR') return authorizeAs(ctx, req, walked, env, state, user!.name);
-    return finishAccess(ctx, req, walked, env, state, user);
+    for (const [name, value] of outcome.headers) if (/^variable-/i.test(name)) s.env.set(name.slice(9), value);
+    if (role === 'ACCESS_CHECKER') return runPhases(ctx, req, s, ACCESS_CHECKER_EX);
+    if (role === 'AUTHENTICATOR') {
+      s.user = { name: user!.name, authType: cfg.auth.type ?? 'Basic' };
+      return runPhases(ctx, req, s, AUTH_CHECKER);
+    }
+    s.user = user;
+    s.authorized = true;
+    return runPhases(ctx, req, s, TYPE_CHECKER);
   }
   const setting = cfg.fcgidAuth[role];
   if (!setting?.authoritative) {
-    if (outcome.ran) state.status = outcome.status;
+    if (outcome.ran) s.status = outcome.status;
     if (outcome.ran && outcome.location !== undefined && outcome.status >= 300 && outcome.status < 400) {
-      return { kind: 'redirect', status: outcome.status, location: outcome.location, cfg, authHeaders: state.authHeaders };
+      return { kind: 'redirect', status: outcome.status, location: outcome.location, config: refOf(cfg), authHeaders: s.authHeaders };
     }
-    if (role === 'ACCESS_CHECKER') return afterAccessChecker(ctx, req, walked, env, state);
-    if (role === 'AUTHENTICATOR') return userNotFound(cfg, user!.name, state.uri);
-    return authorizeByRequire(ctx, req, walked, env, state, user!);
+    if (role === 'ACCESS_CHECKER') return runPhases(ctx, req, s, ACCESS_CHECKER_EX);
+    if (role === 'AUTHENTICATOR') return userNotFound(cfg, user!.name, s.uri);
+    s.user = user;
+    s.authorizerDeclined = true;
+    return runPhases(ctx, req, s, AUTH_CHECKER);
   }
   return {
     kind: 'error',
     status: outcome.ran ? 401 : outcome.status,
-    cfg,
-    headers: Object.fromEntries([...state.authHeaders, ...(role !== 'ACCESS_CHECKER' ? Object.entries(challenge(cfg)) : [])]),
+    config: refOf(cfg),
+    headers: Object.fromEntries([...s.authHeaders, ...(role !== 'ACCESS_CHECKER' ? Object.entries(challenge(cfg)) : [])]),
     log: {
       module: 'fcgid',
       level: 'error',
@@ -757,37 +987,26 @@ export function continueAfterAuthorizer(ctx: ResolveContext, req: RequestFacts, 
   };
 }
 
-/** After access control: mod_env, then the handler decision, with what authentication added. */
-function finishAccess(
-  ctx: ResolveContext,
-  req: RequestFacts,
-  walked: Walked,
-  env: Map<string, string>,
-  state: AccessState,
-  authUser: { name: string; authType: string } | undefined,
-): Decision {
-  const { uri, depth, userDir: user } = state;
-  const { cfg, filename, entry, pathInfo } = walked;
-  // mod_env runs in fixups, after access control.
-  applyEnvFixup(cfg, env);
-  // So does mod_ssl's (ssl_hook_Fixup): HTTPS and the SSL_* variables join the request's
-  // environment, where Header's env= sees them too.
-  if (req.tls) for (const [k, v] of req.tls) env.set(k, v);
-  const notes: AfterAccessNotes = {};
-  const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
-  if (!decided.env) decided.env = env;
-  if (notes.args && !decided.args && decided.kind !== 'internal') decided.args = notes.args;
+/**
+ * A decision made after access control (fixups, handler) carries what the request gathered on
+ * the way: its environment, r->user, err_headers_out of mod_fcgid's programs and mod_rewrite's
+ * cookies, the Vary of `<If>` and of mod_rewrite, r->args as mod_rewrite left them.
+ */
+function withRequestNotes(req: RequestFacts, s: RunState, decided: Decision): Decision {
+  const { cfg, filename } = s.walked!;
+  if (!decided.env) decided.env = s.env!;
+  if (s.args && !decided.args && decided.kind !== 'internal') decided.args = s.args;
   if (req.story && decided.kind === 'handler') req.story.push(handlerNote(cfg, filename, decided.handler));
-  if (notes.cookies) decided.cookies = [...notes.cookies, ...(decided.cookies ?? []).filter((c) => !notes.cookies!.includes(c))];
+  if (s.cookies) decided.cookies = [...s.cookies, ...(decided.cookies ?? []).filter((c) => !s.cookies!.includes(c))];
   // ap_if_walk's Vary comes before mod_rewrite's (fixups); error pages drop both.
-  const vary = [...(walked.vary ?? []), ...(notes.vary ?? [])];
+  const vary = [...(s.walked!.vary ?? []), ...(s.rewriteVary ?? [])];
   if (vary.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = vary;
-  if (authUser) decided.user = authUser;
-  if (state.authHeaders.length) decided.authHeaders = [...state.authHeaders];
-  if (state.status !== undefined) decided.statusOverride = state.status;
-  if (decided.kind === 'handler' && user && decided.path.startsWith(user.docRoot)) {
-    decided.documentRoot = user.docRoot;
-    decided.contextPrefix = user.prefix;
+  if (s.user) decided.user = s.user;
+  if (s.authHeaders.length) decided.authHeaders = [...s.authHeaders];
+  if (s.status !== undefined) decided.statusOverride = s.status;
+  if (decided.kind === 'handler' && s.userDir && decided.path.startsWith(s.userDir.docRoot)) {
+    decided.documentRoot = s.userDir.docRoot;
+    decided.contextPrefix = s.userDir.prefix;
   }
   return decided;
 }
@@ -879,30 +1098,25 @@ function headerRefused(name: string, value: string, status: number | undefined, 
     kind: 'error',
     status: 500,
     ...(status !== undefined && status !== 200 ? { abortedStatus: status } : {}),
-    cfg,
+    config: refOf(cfg),
     log: { module: 'http', level: 'error', message: `AH02430: Response header '${name}' value of '${shown}' contains invalid characters, aborting request`, explain },
   };
 }
 
-/** What decideAfterAccess found on the way: mod_rewrite's Vary, and r->args when it changed them. */
-interface AfterAccessNotes {
-  vary?: string[];
-  cookies?: string[];
-  args?: { query: string | undefined };
-}
-
-function decideAfterAccess(
-  ctx: ResolveContext,
-  req: RequestFacts,
-  uri: string,
-  depth: number,
-  cfg: DirConfig,
-  filename: string,
-  entry: FsEntry,
-  pathInfo: string,
-  env: Map<string, string>,
-  notes: AfterAccessNotes,
-): Decision {
+/**
+ * mod_env's and mod_ssl's fixups, mod_rewrite's per-directory rules (`hook_fixup`), mod_alias's
+ * per-directory redirects, mod_rewrite's T= and H= over the type checker's answer, then
+ * mod_dir's `fixup_dir` (DirectorySlash, DirectoryIndex). The environment's fixups come first
+ * here, so that `%{ENV:…}` in the rules sees SetEnv's variables, as htsandbox always did.
+ */
+function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  const { cfg, filename, entry, pathInfo } = s.walked!;
+  const { uri, depth } = s;
+  const env = s.env!;
+  applyEnvFixup(cfg, env);
+  // mod_ssl's fixup (ssl_hook_Fixup): HTTPS and the SSL_* variables join the request's
+  // environment, where Header's env= sees them too.
+  if (req.tls) for (const [k, v] of req.tls) env.set(k, v);
   // mod_rewrite's per-directory rules run first in fixups.
   let forcedType: string | undefined;
   let forcedHandler: string | undefined;
@@ -915,7 +1129,7 @@ function decideAfterAccess(
         return {
           kind: 'error',
           status: 403,
-          cfg,
+          config: refOf(cfg),
           log: {
             module: 'rewrite',
             level: 'error',
@@ -928,7 +1142,7 @@ function decideAfterAccess(
         { path: full, filename, query: req.query, documentRoot: ctx.documentRoot, origin: req.origin },
         rewriteEnvironment(ctx, req, uri, filename, pathInfo, env),
       );
-      notes.vary = outcome.vary;
+      s.rewriteVary = outcome.vary;
       if (outcome.cookies) {
         // check_headers: a cookie with a decoded control byte is never sent; the answer is a 500.
         const bad = outcome.cookies.find((c) => /[\x00-\x08\x0a-\x1f\x7f]/.test(c));
@@ -940,7 +1154,7 @@ function decideAfterAccess(
             cfg,
             'A RewriteRule [CO=...] flag put a decoded control character (e.g. %0d%0a from a back-reference) into a cookie: build the cookie from text you control, or use [B] on the rule.',
           );
-        notes.cookies = outcome.cookies;
+        s.cookies = outcome.cookies;
       }
       for (const [k, v] of outcome.env) {
         if (v === undefined) env.delete(k);
@@ -950,7 +1164,7 @@ function decideAfterAccess(
         return {
           kind: 'error',
           status: outcome.status,
-          cfg,
+          config: refOf(cfg),
           ...(outcome.reason
             ? {
                 log: {
@@ -976,14 +1190,14 @@ function decideAfterAccess(
             'A RewriteRule with [NE] put a decoded control character (e.g. %0d%0a) into its redirect target: drop [NE] so it is escaped again.',
           );
         }
-        return { kind: 'redirect', status: outcome.status, location, cfg };
+        return { kind: 'redirect', status: outcome.status, location, config: refOf(cfg) };
       }
       if (outcome.kind === 'proxy') {
         if (!ctx.hasModule('proxy')) {
           return {
             kind: 'error',
             status: 403,
-            cfg,
+            config: refOf(cfg),
             log: {
               module: 'rewrite',
               level: 'error',
@@ -995,7 +1209,7 @@ function decideAfterAccess(
         return {
           kind: 'error',
           status: 500,
-          cfg,
+          config: refOf(cfg),
           log: {
             module: 'htsandbox',
             level: 'error',
@@ -1009,7 +1223,7 @@ function decideAfterAccess(
           kind: 'internal',
           url: outcome.url,
           query: outcome.query,
-          cfg,
+          config: refOf(cfg),
           rewriteEnv: outcome.env,
           end: outcome.end,
           ...(outcome.status !== undefined ? { status: outcome.status } : {}),
@@ -1020,7 +1234,7 @@ function decideAfterAccess(
         forcedHandler = outcome.handler;
         if ('query' in outcome) {
           req = { ...req, query: outcome.query };
-          notes.args = { query: outcome.query };
+          s.args = { query: outcome.query };
         }
       }
     }
@@ -1036,12 +1250,11 @@ function decideAfterAccess(
       'A RedirectMatch put a decoded control character (e.g. %0d%0a) into the query string or fragment of its target, which Apache does not escape: keep back-references out of that part.',
     );
   }
-  if (redirect) return { ...redirect, cfg };
-  // Type and handler (mod_mime find_ct, then core_override_type).
-  const typed = entry.kind === 'dir' ? typeWithoutExtensions(cfg) : typeByName(ctx, cfg, filename.slice(filename.lastIndexOf('/') + 1));
+  if (redirect) return { ...redirect, config: refOf(cfg) };
+  // The type checker's answer, with mod_rewrite's T= and H= over it.
+  const typed = s.typed!;
   let contentType = typed.contentType;
   let handler = typed.handler;
-  const encoding = typed.encoding;
   if (forcedType && /[\x00-\x08\x0a-\x1f\x7f]/.test(forcedType)) {
     return headerRefused(
       'Content-Type',
@@ -1054,12 +1267,13 @@ function decideAfterAccess(
   if (forcedType) contentType = forcedType;
   if (forcedHandler) handler = forcedHandler;
   if (!handler && contentType === 'application/x-httpd-cgi') handler = 'cgi-script';
-
+  s.contentType = contentType;
+  s.handler = handler;
   if (entry.kind === 'dir') {
     if (!uri.endsWith('/')) {
       if (cfg.directorySlash) {
         const q = req.query !== undefined ? `?${req.query}` : '';
-        return { kind: 'redirect', status: 301, location: `${req.origin}${encodeUriPath(uri)}/${q}`, cfg };
+        return { kind: 'redirect', status: 301, location: `${req.origin}${encodeUriPath(uri)}/${q}`, config: refOf(cfg) };
       }
     } else if (depth < 10) {
       let remembered: Decision | undefined;
@@ -1077,19 +1291,29 @@ function decideAfterAccess(
       }
       if (remembered) return remembered;
     }
+  }
+  return s;
+}
+
+/** The handler (`ap_invoke_handler`): a script handler, mod_autoindex, mod_status, or core's default handler. */
+function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  const { cfg, filename, entry, pathInfo } = s.walked!;
+  const { uri, handler, contentType } = s;
+  const encoding = s.typed!.encoding;
+  if (entry.kind === 'dir') {
     if (handler && (SCRIPT_HANDLERS.has(handler) || proxyHandlerUsable(ctx, handler))) {
       return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
     }
     // mod_autoindex lists a directory whether or not the URL ends in a slash (DirectorySlash Off).
     if (cfg.options & OPT_INDEXES && ctx.hasModule('autoindex')) {
-      if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'listing', path: filename, uri, cfg };
+      if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'listing', path: filename, uri, config: refOf(cfg) };
     }
     if (ctx.hasModule('autoindex')) {
       const names = cfg.directoryIndex.length ? cfg.directoryIndex.join(',') : 'none';
       return {
         kind: 'error',
         status: 403,
-        cfg,
+        config: refOf(cfg),
         log: {
           module: 'autoindex',
           level: 'error',
@@ -1097,7 +1321,7 @@ function decideAfterAccess(
         },
       };
     }
-    return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00129: Attempt to serve directory: ${filename}` } };
+    return { kind: 'error', status: 404, config: refOf(cfg), log: { module: 'core', level: 'info', message: `AH00129: Attempt to serve directory: ${filename}` } };
   }
   if (handler && handlerServed(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
   // mod_proxy's handler takes the request whether or not the file exists (the backend decides).
@@ -1108,7 +1332,7 @@ function decideAfterAccess(
     return {
       kind: 'error',
       status: 404,
-      cfg,
+      config: refOf(cfg),
       log: {
         module: 'core',
         level: 'info',
@@ -1124,13 +1348,13 @@ function decideAfterAccess(
     };
   }
   if (pathInfo !== '' && cfg.acceptPathInfo !== 'on') {
-    return { kind: 'error', status: 404, cfg, log: { module: 'core', level: 'info', message: `AH00130: File does not exist: ${filename}${pathInfo}` } };
+    return { kind: 'error', status: 404, config: refOf(cfg), log: { module: 'core', level: 'info', message: `AH00130: File does not exist: ${filename}${pathInfo}` } };
   }
-  if (req.method === 'OPTIONS') return { kind: 'options', allow: allowHeader(), cfg };
+  if (req.method === 'OPTIONS') return { kind: 'options', allow: allowHeader(), config: refOf(cfg) };
   if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
-    return { kind: 'error', status: 405, allow: allowHeader(), cfg };
+    return { kind: 'error', status: 405, allow: allowHeader(), config: refOf(cfg) };
   }
-  const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, cfg };
+  const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, config: refOf(cfg) };
   if (encoding) out.encoding = encoding;
   return out;
 }
@@ -1164,13 +1388,13 @@ function dispatchHandler(
 ): Decision {
   if (handler === 'cgi-script' || handler === 'application/x-httpd-cgi' || handler === 'fcgid-script') {
     if (!(cfg.options & OPT_EXECCGI)) {
-      if (handler === 'fcgid-script') return { kind: 'error', status: 403, cfg };
+      if (handler === 'fcgid-script') return { kind: 'error', status: 403, config: refOf(cfg) };
       const mod = ctx.hasModule('cgid') ? 'cgid' : 'cgi';
       const code = mod === 'cgid' ? 'AH01262' : 'AH02809';
       return {
         kind: 'error',
         status: 403,
-        cfg,
+        config: refOf(cfg),
         log: {
           module: mod,
           level: 'error',
@@ -1180,12 +1404,17 @@ function dispatchHandler(
       };
     }
     if (entry.kind === 'missing') {
-      return { kind: 'error', status: 404, cfg, log: { module: 'cgid', level: 'error', message: `AH01264: script not found or unable to stat: ${filename}${pathInfo}` } };
+      return {
+        kind: 'error',
+        status: 404,
+        config: refOf(cfg),
+        log: { module: 'cgid', level: 'error', message: `AH01264: script not found or unable to stat: ${filename}${pathInfo}` },
+      };
     }
   }
   return contentType !== undefined
-    ? { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry, contentType }
-    : { kind: 'handler', handler, path: filename, uri, pathInfo, cfg, entry };
+    ? { kind: 'handler', handler, path: filename, uri, pathInfo, config: refOf(cfg), entry, contentType }
+    : { kind: 'handler', handler, path: filename, uri, pathInfo, config: refOf(cfg), entry };
 }
 
 /** `lookup_variable` for `%{VAR}` in per-directory rewrite rules (unknown names give ""). */
@@ -1310,7 +1539,7 @@ function userNotFound(cfg: DirConfig, user: string, uri: string): Decision {
   return {
     kind: 'error',
     status: 401,
-    cfg,
+    config: refOf(cfg),
     headers: challenge(cfg),
     log: { module: 'auth_basic', level: 'error', message: `AH01618: user ${user} not found: ${uri}` },
   };
@@ -1327,7 +1556,7 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
     return {
       kind: 'error',
       status: 500,
-      cfg,
+      config: refOf(cfg),
       log: {
         module: 'core',
         level: 'error',
@@ -1340,22 +1569,22 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
     return {
       kind: 'error',
       status: 500,
-      cfg,
+      config: refOf(cfg),
       log: { module: 'core', level: 'error', message: `AuthType ${cfg.auth.type} is not emulated by htsandbox`, explain: 'Only AuthType Basic is emulated.' },
     };
   }
   if (cfg.auth.name === undefined) {
-    return { kind: 'error', status: 500, cfg, log: { module: 'auth_basic', level: 'error', message: `AH01615: need AuthName: ${uri}` } };
+    return { kind: 'error', status: 500, config: refOf(cfg), log: { module: 'auth_basic', level: 'error', message: `AH01615: need AuthName: ${uri}` } };
   }
   const header = req.headers?.authorization;
   const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined) return { kind: 'error', status: 401, cfg, headers: challenge(cfg) };
+  if (value === undefined) return { kind: 'error', status: 401, config: refOf(cfg), headers: challenge(cfg) };
   const m = /^\s*(\S+)\s*(.*)$/.exec(value);
   if (!m || m[1]!.toLowerCase() !== 'basic') {
     return {
       kind: 'error',
       status: 401,
-      cfg,
+      config: refOf(cfg),
       headers: challenge(cfg),
       log: { module: 'auth_basic', level: 'error', message: `AH01614: client used wrong authentication scheme: ${uri}` },
     };
@@ -1365,7 +1594,7 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
   const user = colon === -1 ? decoded : decoded.slice(0, colon);
   const password = colon === -1 ? '' : decoded.slice(colon + 1);
   if (!cfg.auth.userFile) {
-    return { kind: 'error', status: 500, cfg, log: { module: 'authn_file', level: 'error', message: `AH01619: AuthUserFile not specified in the configuration` } };
+    return { kind: 'error', status: 500, config: refOf(cfg), log: { module: 'authn_file', level: 'error', message: `AH01619: AuthUserFile not specified in the configuration` } };
   }
   const file = serverRootPath(cfg.auth.userFile);
   const text = ctx.fs.readText(file);
@@ -1373,7 +1602,7 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
     return {
       kind: 'error',
       status: 500,
-      cfg,
+      config: refOf(cfg),
       log: {
         module: 'authn_file',
         level: 'error',
@@ -1391,7 +1620,7 @@ function authenticate(ctx: ResolveContext, cfg: DirConfig, req: RequestFacts, ur
     return {
       kind: 'error',
       status: 401,
-      cfg,
+      config: refOf(cfg),
       headers: challenge(cfg),
       log: { module: 'auth_basic', level: 'error', message: `AH01617: user ${user}: authentication failure for "${uri}": Password Mismatch` },
     };

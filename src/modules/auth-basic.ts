@@ -1,7 +1,7 @@
 /**
  * mod_auth_basic (modules/aaa/mod_auth_basic.c): `AuthBasicAuthoritative`, applied, and the
  * provider list, checked as `add_authn_provider` does. Its check_authn hook is the engine's
- * Basic authentication (`afterWalk`, src/engine/resolve.ts).
+ * check_user_id phase (`checkUserId`, src/engine/resolve.ts).
  */
 import { authFieldsSlice, type AuthDirConfig, type AuthSettings } from './authn-core.js';
 import { finding, refused, type DirectiveDefinition, type ModuleDefinition, parsedOnly } from './module.js';
@@ -52,5 +52,5 @@ export const authBasicModule: ModuleDefinition<AuthDirConfig> = {
     ),
   ],
   dirConfig: authFieldsSlice(),
-  hooks: { check_authn: 'afterWalk' },
+  hooks: { check_authn: 'checkUserId' },
 };

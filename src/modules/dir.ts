@@ -2,7 +2,7 @@
  * mod_dir (modules/mappers/mod_dir.c): `DirectoryIndex` and `DirectorySlash`, which
  * htsandbox applies, and the rest of its table, accepted as Apache accepts it. Its fixups
  * hook (`fixup_dir`: the trailing-slash redirect, then the index files) is the engine's
- * `decideAfterAccess` (src/engine/resolve.ts), which reads the file system.
+ * `fixups` phase (src/engine/resolve.ts), which reads the file system.
  */
 import { splitWords } from '../grammar/words.js';
 import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition, parsedOnly } from './module.js';
@@ -76,5 +76,5 @@ export const dirModule: ModuleDefinition<DirDirConfig> = {
     directoryIndexRedirect,
   ],
   dirConfig: { empty: { directoryIndex: ['index.html'], directorySlash: true }, merge: mergeDir },
-  hooks: { fixups: 'decideAfterAccess' },
+  hooks: { fixups: 'fixups' },
 };

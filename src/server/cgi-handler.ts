@@ -15,6 +15,7 @@ import { BoundedLineSplitter } from '../grammar/log-lines.js';
 import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
+import { dirConfigOf } from '../engine/config-ref.js';
 import { closeInConnectionField, contentTypeWithCharset, endWhole, scriptAnswerHeaders, scriptFieldsForErrorPage, scriptlessHeaders, writeBody } from './response-sink.js';
 import { applyRequestHeaderLines } from '../modules/headers.js';
 import type { SiteContext } from './site-context.js';
@@ -89,6 +90,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
   const serverPort = serverPortOf(host.ok ? host.port : undefined, site.serverName, facts.tls !== undefined);
   const scriptName = d.pathInfo && d.uri.endsWith(d.pathInfo) ? d.uri.slice(0, d.uri.length - d.pathInfo.length) : d.uri;
   const docRoot = d.documentRoot ?? site.documentRoot;
+  const cfg = dirConfigOf(d.config);
   // ap_die's ErrorDocument redirect and a script's local Location (cgi_handler) make the request
   // a GET without Content-Length; mod_rewrite's internal redirect (a front controller) keeps the
   // request's method, body and Content-Length.
@@ -108,8 +110,8 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     documentRoot: docRoot,
     contextPrefix: d.contextPrefix ?? '',
     contextDocumentRoot: docRoot,
-    headers: d.cfg.requestHeaders.length
-      ? applyRequestHeaderLines(mergedHeaders(req, dropBodyFraming), d.cfg.requestHeaders, d.env ?? NO_VARIABLES)
+    headers: cfg.requestHeaders.length
+      ? applyRequestHeaderLines(mergedHeaders(req, dropBodyFraming), cfg.requestHeaders, d.env ?? NO_VARIABLES)
       : mergedHeaders(req, dropBodyFraming),
     remoteAddr: facts.remoteAddr,
     remotePort: req.socket.remotePort ?? 0,
@@ -121,7 +123,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     serverSignature: '',
     protocol: `HTTP/${req.httpVersion}`,
     extra: d.env ?? NO_VARIABLES,
-    passAuth: d.cfg.auth.passAuth,
+    passAuth: cfg.auth.passAuth,
     remoteUser: d.user?.name,
     authType: d.user?.authType,
     path: DEBIAN_APACHE_PATH,
@@ -145,7 +147,7 @@ export function runCgi(c: CgiContext): void {
     c.fail(500);
     return;
   }
-  const limit = d.cfg.limitRequestBody;
+  const limit = dirConfigOf(d.config).limitRequestBody;
   const declared = Number(req.headers['content-length'] ?? '0');
   if (limit > 0 && declared > limit) {
     c.log({ module: 'core', level: 'error', message: `Requested content-length of ${declared} is larger than the configured limit of ${limit}` });
@@ -166,7 +168,7 @@ export function runCgi(c: CgiContext): void {
   const finalEnv = site.suexec ? suexecFilter(env) : env;
   if (viaPhp) finalEnv.PHPRC = dirname(d.path);
   // mod_cgid hands RLimitCPU/MEM/NPROC to the child (setrlimit before exec).
-  const { limits, warnings } = childLimits(d.cfg.rlimits);
+  const { limits, warnings } = childLimits(dirConfigOf(d.config).rlimits);
   for (const message of warnings) c.log({ module: 'core', level: 'error', message });
   const run = { cwd: dirname(d.path), env: finalEnv, limits, groups: site.processGroups };
   // Debian's php-cgi refuses to run without REDIRECT_STATUS (cgi.force_redirect); the host's does run.
@@ -418,7 +420,7 @@ export function startResponse(
     } else if (key === 'content-type') {
       const semi = value.indexOf(';');
       const v = value.replace(/\s+$/, '');
-      out.push(['Content-Type', contentTypeWithCharset(semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi), c.decision.cfg)]);
+      out.push(['Content-Type', contentTypeWithCharset(semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi), dirConfigOf(c.decision.config))]);
     } else if (key === 'content-length' && opts.keepContentLength && /^\d{1,15}$/.test(value)) {
       // apr_table_set: the last one written is the one kept. One that is not a length would
       // make the answer unreadable: htsandbox frames the body itself then.
@@ -433,7 +435,8 @@ export function startResponse(
   }
   // No Content-Type: the type mod_mime gave the script's own file stays the answer's (x.html.cgi
   // is text/html, app.rb application/x-ruby; a plain .cgi has none).
-  if (c.decision.contentType !== undefined && !out.some(([n]) => n === 'Content-Type')) out.push(['Content-Type', contentTypeWithCharset(c.decision.contentType, c.decision.cfg)]);
+  if (c.decision.contentType !== undefined && !out.some(([n]) => n === 'Content-Type'))
+    out.push(['Content-Type', contentTypeWithCharset(c.decision.contentType, dirConfigOf(c.decision.config))]);
   const verdict = conditionVerdict(c, out, statusLine === undefined);
   // cgi_handle_response: a local Location with status 200 (no Status line, or `Status: 200`)
   // is an internal redirect, an absolute one Apache's own 302; mod_proxy_fcgi does neither.

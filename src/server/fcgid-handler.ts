@@ -14,6 +14,7 @@ import type { FcgiApp, FcgiLease, FcgiProcessPool } from '../adapters/fcgi-proce
 import { CgiHeaderParser, cgiHeaderErrorMessage, scriptStatus, type CgiHeaders } from '../grammar/cgi-response.js';
 import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
+import { dirConfigOf } from '../engine/config-ref.js';
 import { Role } from '../grammar/fastcgi-records.js';
 import { capLogLine } from '../grammar/log-lines.js';
 import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
@@ -187,8 +188,9 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
     env[name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^\d/, '_')] = value;
     env[`HTTP_${name.toUpperCase().replace(/-/g, '_')}`] = value;
   }
-  const wrapper = fcgidWrapperFor(d.cfg, d.path);
-  const multiplex = d.cfg.fcgidMultiplex === true;
+  const cfg = dirConfigOf(d.config);
+  const wrapper = fcgidWrapperFor(cfg, d.path);
+  const multiplex = cfg.fcgidMultiplex === true;
   // A script's class, remembered by its file's entry (kept until the file changes), so that no
   // key string is built per request.
   let app = !wrapper && d.entry ? appByEntry.get(d.entry) : undefined;
@@ -379,7 +381,7 @@ export function runFcgidAuthorizer(
     path: d.path,
     uri: d.uri,
     pathInfo: d.pathInfo,
-    cfg: d.cfg,
+    config: d.config,
     entry: d.entry,
     env: d.env,
     ...(d.user ? { user: d.user } : {}),

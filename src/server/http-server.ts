@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { LogEvent, RequestFacts } from '../engine/resolve.js';
 import { resolveRequest } from '../engine/resolve.js';
+import { dirConfigOf } from '../engine/config-ref.js';
 import { respond } from './responder.js';
 import { bodyFailureAnswered, reportBodyFailure } from './body-failure.js';
 import { endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
@@ -533,7 +534,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
           // LimitRequestBody (the directory's): a declared length above it is refused before any
           // handler reads or discards the body, whatever the target (ap_http_filter's check), and
           // the connection closes.
-          const bodyLimit = ('cfg' in decision && decision.cfg ? decision.cfg : server.serverConfig).limitRequestBody;
+          const bodyLimit = ('config' in decision && decision.config ? dirConfigOf(decision.config) : server.serverConfig).limitRequestBody;
           const declared = req.headers['content-length'];
           if (bodyLimit > 0 && declared !== undefined && Number(declared) > bodyLimit) {
             log(

@@ -11,7 +11,8 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
 import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
-import { continueAfterAuthorizer, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import { dirConfigOf, type ConfigRef } from '../engine/config-ref.js';
+import { continueAfterAuthorizer, redirectInternally as redirectEngine, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { contentTypeWithCharset, decisionHeaders, endWhole, scriptlessHeaders, seedErrorHeaders } from './response-sink.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
@@ -80,7 +81,7 @@ function fileValidators(cfg: DirConfig, entry: Extract<Decision, { kind: 'file' 
  * as Apache's headers output filter sees them, so `Header unset ETag` removes the ETag.
  */
 function presetFileHeaders(res: ServerResponse, d: Extract<Decision, { kind: 'file' }>): void {
-  const { etag, lastModified } = fileValidators(d.cfg, d.entry);
+  const { etag, lastModified } = fileValidators(dirConfigOf(d.config), d.entry);
   if (etag !== undefined) res.setHeader('ETag', etag);
   res.setHeader('Last-Modified', lastModified);
   res.setHeader('Accept-Ranges', 'bytes');
@@ -106,7 +107,7 @@ function sendError(
   log: ErrorLogger,
   previous?: RedirectState,
 ): void {
-  const cfg = d.cfg ?? site.serverConfig;
+  const cfg = d.config ? dirConfigOf(d.config) : site.serverConfig;
   // An error while already serving an ErrorDocument (a redirect with an error status, not a
   // script's Location): ap_die answers with the original error, and its "Additionally" line
   // names the status the redirected request carried, which is the original one too.
@@ -150,7 +151,7 @@ function sendError(
       env.set('REDIRECT_STATUS', String(status));
       redirectInternally(site, req, res, facts, doc.value, env, log, previous, {
         method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
-        cfg,
+        ...(d.config ? { config: d.config } : {}),
         status,
       });
       return;
@@ -202,7 +203,8 @@ function sendFile(
   };
   // ap_meets_conditions compares with the ETag the handler made, whatever mod_headers later
   // does to the header; `FileETag None` makes none, so no If-None-Match matches.
-  const { etag, lastModified } = fileValidators(d.cfg, entry);
+  const cfg = dirConfigOf(d.config);
+  const { etag, lastModified } = fileValidators(cfg, entry);
   const mtimeSec = Number(entry.mtimeUs / 1_000_000n);
   // Preset validators are on the response already, as the Header lines left them.
   const validators: Record<string, string> = preset ? {} : { 'Last-Modified': lastModified, ...(etag !== undefined ? { ETag: etag } : {}), 'Accept-Ranges': 'bytes' };
@@ -212,7 +214,7 @@ function sendFile(
     if (!preset) return;
     for (const name of ['ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(name);
   };
-  if (d.contentType) headers['Content-Type'] = contentTypeWithCharset(d.contentType, d.cfg);
+  if (d.contentType) headers['Content-Type'] = contentTypeWithCharset(d.contentType, cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (statusOverride === undefined) {
     // ap_meets_conditions
@@ -305,7 +307,7 @@ function sendFile(
 }
 
 function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts, d: Extract<Decision, { kind: 'listing' }>): void {
-  const ignore = d.cfg.indexIgnore.map((p) => picomatch(p, { dot: true }));
+  const ignore = dirConfigOf(d.config).indexIgnore.map((p) => picomatch(p, { dot: true }));
   const entries: ListingEntry[] = [];
   let names: string[] = [];
   try {
@@ -324,8 +326,9 @@ function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts
 }
 
 /**
- * `ap_internal_redirect`: the request starts again at `url` (parsed at its first '?'), with
- * the previous request's variables renamed REDIRECT_*, up to LimitInternalRecursion (10).
+ * `ap_internal_redirect`: the engine runs the request again at `url` with the previous
+ * request's variables renamed REDIRECT_* (`redirectInternally` in the engine), up to
+ * LimitInternalRecursion (10).
  */
 function redirectInternally(
   site: SiteContext,
@@ -336,7 +339,7 @@ function redirectInternally(
   env: Map<string, string>,
   log: ErrorLogger,
   previous: RedirectState | undefined,
-  change: { method?: string; rewriteEnded?: boolean; cfg?: DirConfig; explain?: string; vary?: readonly string[]; status?: number },
+  change: { method?: string; rewriteEnded?: boolean; config?: ConfigRef; explain?: string; vary?: readonly string[]; status?: number },
 ): void {
   const depth = (previous?.depth ?? 0) + 1;
   if (depth > 10) {
@@ -350,19 +353,14 @@ function redirectInternally(
       },
       facts,
     );
-    sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.cfg ? { cfg: change.cfg } : {}) }, log, previous);
+    sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.config ? { config: change.config } : {}) }, log, previous);
     return;
   }
-  const q = url.indexOf('?');
-  const next: RequestFacts = {
-    ...facts,
-    method: change.method ?? facts.method,
-    rawPath: q === -1 ? url : url.slice(0, q),
-    query: q === -1 ? undefined : url.slice(q + 1),
-    redirectEnv: env,
-    rewriteEnded: Boolean(facts.rewriteEnded || change.rewriteEnded),
-  };
-  const decision = resolveRequest(site, next);
+  const { facts: next, decision } = redirectEngine(site, facts, url, {
+    env,
+    ...(change.method !== undefined ? { method: change.method } : {}),
+    ...(change.rewriteEnded ? { rewriteEnded: true } : {}),
+  });
   // An error document that is a script answers with the error's status unless it sets one.
   if (change.status !== undefined && decision.kind === 'handler') decision.statusOverride ??= change.status;
   respond(site, req, res, next, decision, log, {
@@ -392,7 +390,7 @@ function internalRedirect(
   env.set('REDIRECT_STATUS', '200');
   redirectInternally(site, req, res, facts, location, env, log, previous, {
     method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
-    cfg: d.cfg,
+    config: d.config,
   });
 }
 
@@ -493,7 +491,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
         },
         facts,
       );
-      sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg ?? site.serverConfig }, log, redirected);
+      sendError(site, req, res, facts, { kind: 'error', status: 500, ...(d.config ? { config: d.config } : {}) }, log, redirected);
       return;
     }
   }
@@ -510,7 +508,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
   const isCgi = d.kind === 'handler' && (SCRIPT_HANDLERS.has(d.handler) || d.handler.startsWith('proxy:'));
   // Only scripts read the request body; for everything else it is drained.
   if (!isCgi) req.resume();
-  const cfg = d.cfg ?? site.serverConfig;
+  const cfg = d.config ? dirConfigOf(d.config) : site.serverConfig;
   // The handler's own fields first (the default handler's validators), then the output side.
   if (d.kind === 'file') presetFileHeaders(res, d);
   decisionHeaders({ site, req, res, facts }, d, cfg, isCgi, redirected?.vary);
@@ -533,7 +531,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
           const err: Decision = {
             kind: 'error',
             status: 403,
-            cfg: f.cfg,
+            config: f.config,
             log: {
               module: 'core',
               level: 'error',
@@ -570,7 +568,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
           log: (e) => log(e, facts),
           fail: (status) => {
             scriptlessHeaders(context, d);
-            sendError(site, req, res, facts, { kind: 'error', status, cfg: d.cfg }, log, redirected);
+            sendError(site, req, res, facts, { kind: 'error', status, config: d.config }, log, redirected);
           },
           redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
           redirectEnv: redirected?.env,
@@ -593,7 +591,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
         explain: `${d.path} would run as ${d.handler} on the host; htsandbox does not run CGI/FastCGI scripts yet, so it answers 500.`,
       };
       log(event, facts);
-      sendError(site, req, res, facts, { kind: 'error', status: 500, cfg: d.cfg }, log, redirected);
+      sendError(site, req, res, facts, { kind: 'error', status: 500, config: d.config }, log, redirected);
       return;
     }
   }

@@ -24,6 +24,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, type Decision, type RequestFacts } from '../engine/resolve.js';
+import { dirConfigOf } from '../engine/config-ref.js';
 import type { ExprFacts } from '../grammar/ap-expr.js';
 import { applyExpires, applyHeaderLines, applyHeaderOps, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
 import type { SiteContext } from './site-context.js';
@@ -85,7 +86,7 @@ export function decisionHeaders(r: SinkRequest, d: Decision, cfg: DirConfig, scr
  * (`always` lines), or mod_proxy_fcgi's empty answer (`both`).
  */
 export function scriptlessHeaders(r: SinkRequest, d: Extract<Decision, { kind: 'handler' }>, which: 'always' | 'both' = 'always'): void {
-  applyHeaderOps(r.res, r.req, d.cfg.headers, which, d.env, exprFactsFor(r, d));
+  applyHeaderOps(r.res, r.req, dirConfigOf(d.config).headers, which, d.env, exprFactsFor(r, d));
 }
 
 /**
@@ -102,7 +103,8 @@ export function scriptAnswerHeaders(
   contentType: string | undefined,
 ): void {
   const { res, req } = r;
-  const ops = d.cfg.headers;
+  const cfg = dirConfigOf(d.config);
+  const ops = cfg.headers;
   const authHeaders = d.authHeaders ?? [];
   if (ops.length === 0 && authHeaders.length === 0) {
     // The usual case, kept cheap: no second table.
@@ -112,7 +114,7 @@ export function scriptAnswerHeaders(
       // Repeated fields become one line (util_script.c merges them), cookies excepted.
       else res.setHeader(name, key === 'set-cookie' ? values : values.join(', '));
     }
-    if (status < 400) applyExpires(responseTable(res), d.cfg, contentType, d.entry?.mtimeUs);
+    if (status < 400) applyExpires(responseTable(res), cfg, contentType, d.entry?.mtimeUs);
     return;
   }
   const err = new FieldTable();
@@ -124,7 +126,7 @@ export function scriptAnswerHeaders(
   for (const [name, values] of fields) for (const v of values) err.add(name, v);
   const out = new FieldTable();
   // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
-  if (status < 400 && err.get('expires') === undefined) applyExpires(out, d.cfg, contentType, d.entry?.mtimeUs);
+  if (status < 400 && err.get('expires') === undefined) applyExpires(out, cfg, contentType, d.entry?.mtimeUs);
   const facts = exprFactsFor(r, d);
   const exprVary = [...applyHeaderLines(err, req.headers, ops, 'always', d.env, facts), ...applyHeaderLines(out, req.headers, ops, 'onsuccess', d.env, facts)];
   const earlierVary = res.getHeader('vary');

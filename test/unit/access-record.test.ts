@@ -3,14 +3,11 @@
  * decided each phase (Require, Deny from, Satisfy Any, AuthType/AuthUserFile, the handler's
  * SetHandler/AddHandler), and the story shows its file:line.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tellStory, type Story, type StoryContext } from '../../src/adapters/request-story.js';
-import { loadHost } from '../../src/adapters/server-config-loader.js';
-import { siteResolveContext } from '../../src/adapters/site-resolve-context.js';
 import { resolveRequest, type StoryNote } from '../../src/engine/resolve.js';
+import { profileContext, writeSite } from '../helpers/site-context.js';
 
 let dir: string;
 let ctx: StoryContext;
@@ -37,16 +34,8 @@ const SITE: Record<string, string> = {
 };
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'htsandbox-access-record-'));
-  for (const [name, text] of Object.entries(SITE)) {
-    mkdirSync(join(dir, name, '..'), { recursive: true });
-    writeFileSync(join(dir, name), text);
-  }
-  const loaded = loadHost({ profile: 'apache', siteRoot: dir });
-  if ('error' in loaded) throw new Error(loaded.error);
-  const made = siteResolveContext(loaded, dir, { watch: false });
-  if ('error' in made) throw new Error(made.error);
-  ctx = made;
+  dir = writeSite(SITE);
+  ctx = profileContext(dir);
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,6 +8,7 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyLevel, EMPTY_DIR_CONFIG, type DirConfig } from '../../src/engine/dir-config.js';
+import { refOf } from '../../src/engine/config-ref.js';
 import type { Decision, RequestFacts } from '../../src/engine/resolve.js';
 import { NO_HOST_FACTS } from '../../src/grammar/conditions.js';
 import { parseConfig } from '../../src/grammar/parser.js';
@@ -30,7 +31,7 @@ function request(): SinkRequest {
 }
 
 function scriptDecision(cfg: DirConfig): Extract<Decision, { kind: 'handler' }> {
-  return { kind: 'handler', handler: 'cgi-script', path: '/site/x.cgi', uri: '/x.cgi', pathInfo: '', cfg } as Extract<Decision, { kind: 'handler' }>;
+  return { kind: 'handler', handler: 'cgi-script', path: '/site/x.cgi', uri: '/x.cgi', pathInfo: '', config: refOf(cfg) } as Extract<Decision, { kind: 'handler' }>;
 }
 
 const LINES = ['Header always set X-Always a', 'Header set X-Success b', 'ExpiresActive On', 'ExpiresDefault "access plus 1 hour"', ''].join('\n');
@@ -70,8 +71,9 @@ describe('response sink', () => {
 
   it("gives Apache's own error page the `always` lines only, no expiry, no Vary", () => {
     const r = request();
-    const d: Decision = { kind: 'error', status: 403, cfg: config(LINES), vary: ['Host'] };
-    decisionHeaders(r, d, d.cfg!, false, ['Accept']);
+    const cfg = config(LINES);
+    const d: Decision = { kind: 'error', status: 403, config: refOf(cfg), vary: ['Host'] };
+    decisionHeaders(r, d, cfg, false, ['Accept']);
     expect(r.res.getHeader('x-always')).toBe('a');
     expect(r.res.getHeader('x-success')).toBeUndefined();
     expect(r.res.getHeader('expires')).toBeUndefined();
@@ -81,7 +83,7 @@ describe('response sink', () => {
   it('gives a listing both kinds of lines, mod_expires and the kept Vary', () => {
     const r = request();
     const cfg = config(LINES);
-    decisionHeaders(r, { kind: 'listing', path: '/site', uri: '/', cfg, vary: ['Host'] }, cfg, false, ['Accept']);
+    decisionHeaders(r, { kind: 'listing', path: '/site', uri: '/', config: refOf(cfg), vary: ['Host'] }, cfg, false, ['Accept']);
     expect(r.res.getHeader('x-always')).toBe('a');
     expect(r.res.getHeader('x-success')).toBe('b');
     expect(r.res.getHeader('cache-control')).toBe('max-age=3600');
