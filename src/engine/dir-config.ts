@@ -4,7 +4,6 @@
  * each `.htaccess`, then `<Files>`/`<FilesMatch>`. Pure.
  */
 import type { ConfigNode, SectionNode } from '../grammar/syntax-tree.js';
-import { parseOptions, OPT_SYM_LINKS } from '../grammar/options.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf, splitWords } from '../grammar/words.js';
 import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
@@ -68,8 +67,6 @@ export interface DirConfig
     AutoindexDirConfig,
     CoreDirConfig,
     FcgidDirConfig {
-  /** Options bits in effect. */
-  options: number;
   files: readonly FilesSection[];
   /** `<If>`, `<ElseIf>`, `<Else>` sections in merge order (core's sec_if), applied per request. */
   ifs: readonly IfSection[];
@@ -100,7 +97,6 @@ export type { SetEnvIfRule } from '../modules/setenvif.js';
 export type { RedirectRule } from '../modules/alias.js';
 
 export const EMPTY_DIR_CONFIG: DirConfig = {
-  options: OPT_SYM_LINKS,
   ...coreModule.dirConfig!.empty,
   ...mimeModule.dirConfig!.empty,
   ...dirModule.dirConfig!.empty,
@@ -331,7 +327,8 @@ export function applyLevelCached(base: DirConfig, levelNodes: readonly ConfigNod
 
 /**
  * Applies one configuration level (a `<Directory>` body, an `.htaccess`, a `<Files>` body) on
- * top of what is inherited. `overrideOpts` limits Options in `.htaccess`.
+ * top of what is inherited. `overrideOpts` (AllowOverride Options=…) needs no second look
+ * here: an `.htaccess` with an Options line beyond it was refused whole by `check`'s walk.
  */
 export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], hasModule: (m: string) => boolean, overrideOpts = 0xffff, levelDir = ''): DirConfig {
   const plan = levelPlan(levelNodes, hasModule);
@@ -356,20 +353,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
     const words = n.args.map((a) => a.value);
     const w0 = words[0] ?? '';
     switch (n.key) {
-      case 'options': {
-        const r = parseOptions(
-          splitWords(n.rawArgs).map((x) => x.value),
-          overrideOpts,
-        );
-        if ('change' in r) {
-          const c = r.change;
-          cfg.options = c.absolute ? c.opts : (cfg.options | c.add) & ~c.remove;
-        }
-        break;
-      }
-      case 'cgipassauth':
-        cfg.auth = { ...cfg.auth, passAuth: w0.toLowerCase() === 'on' };
-        break;
       case 'htsandboxfcgidmultiplex':
         cfg.fcgidMultiplex = w0.toLowerCase() === 'on';
         break;

@@ -4,7 +4,6 @@
  */
 import type { ErrorCode } from '../vocabulary/error-catalog.js';
 import { parseApExpr } from './ap-expr.js';
-import { parseOptions } from './options.js';
 import { compileApacheRegex } from './regex.js';
 import { getWordConf, splitWords } from './words.js';
 import { HANDLER_MODULES } from './module-catalog.js';
@@ -411,26 +410,6 @@ export function parseRequire(rawArgs: string, hasModule: (id: string) => boolean
 
 // --- core ---
 
-const defaultType: Validator = ({ words }) => {
-  const w = (words[0] ?? '').toLowerCase();
-  if (w === 'none' || w === 'off') return undefined;
-  return { code: 'HT202', message: 'Ignoring deprecated use of DefaultType (it has no effect in Apache 2.4)' };
-};
-
-const options: Validator = ({ rawArgs, overrideOpts }) => {
-  const r = parseOptions(
-    splitWords(rawArgs).map((w) => w.value),
-    overrideOpts,
-  );
-  if (!('error' in r)) return undefined;
-  const illegal = /^Illegal option (.*)$/.exec(r.error);
-  const suggestion = illegal ? didYouMean(illegal[1]!, OPTION_NAMES) : '';
-  return fail(r.error, 'HT105', suggestion ? `${suggestion.charAt(0).toUpperCase()}${suggestion.slice(1).trimEnd()}` : undefined);
-};
-
-/** Options' keywords as the manual spells them, for "did you mean". */
-const OPTION_NAMES = ['All', 'None', 'Indexes', 'Includes', 'IncludesNOEXEC', 'FollowSymLinks', 'SymLinksIfOwnerMatch', 'ExecCGI', 'MultiViews'];
-
 /**
  * DirectoryIndex names are looked up as files: one with a path component over NAME_MAX (255
  * bytes) fails with ENAMETOOLONG, and mod_dir answers that sub-request's 403 when no later
@@ -529,12 +508,10 @@ const errorDirective: Validator = ({ rawArgs }) => {
 
 /** Validators by lower-cased directive name. */
 export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<string, Validator>([
-  ['options', options],
   ['rewritecond', rewriteCond],
   ['rewriterule', rewriteRule],
   ['rewriteoptions', rewriteOptions],
   ['rewritebase', rewriteBase],
-  ['defaulttype', defaultType],
   ['addoutputfilterbytype', addOutputFilterByType],
   ['filterprovider', filterProvider],
   ['error', errorDirective],

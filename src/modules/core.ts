@@ -1,12 +1,16 @@
 /**
- * core (server/core.c), its simple per-directory directives: `SetHandler`, `ForceType`,
+ * core (server/core.c), its per-directory directives: `Options`, `SetHandler`, `ForceType`,
  * `AddDefaultCharset`, `AcceptPathInfo`, `ErrorDocument`, `ServerSignature`,
- * `LimitRequestBody`, `RLimitCPU`/`MEM`/`NPROC` and `FileETag`, checked as their handlers in
- * core.c check them and merged as `merge_core_dir_configs` does (the nearest level's value
- * wins; ErrorDocument per status; FileETag's +/- keywords adjust the inherited bits). Core's
- * other directives (Options, the sections, the server-wide ones) are still in legacy.ts.
+ * `LimitRequestBody`, `RLimitCPU`/`MEM`/`NPROC`, `FileETag`, `CGIPassAuth` and `DefaultType`,
+ * checked as their handlers in core.c check them and merged as `merge_core_dir_configs` does
+ * (the nearest level's value wins; ErrorDocument per status; the +/- forms of Options and
+ * FileETag adjust the inherited bits). Core's sections and server-wide directives are still in
+ * legacy.ts.
  */
 import { handlerFinding } from '../grammar/directive-validators.js';
+import { OPT_INC_WITH_EXEC, OPT_INCLUDES, OPT_SYM_LINKS, parseOptions, type OptionsChange } from '../grammar/options.js';
+import { didYouMean } from '../grammar/suggest.js';
+import { splitWords } from '../grammar/words.js';
 import { finding, refused, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type LineSource, type ModuleDefinition } from './module.js';
 
 /** An RLimit directive's words: soft (a number or `max`) and the optional hard value. */
@@ -57,6 +61,16 @@ export interface CoreDirConfig {
   rlimits: RLimitDirectives;
   /** FileETag as core keeps it: absolute bits and the +/- ones (ETAG_* of http_core.h). */
   fileETag: FileETagBits;
+  /** Options in effect (OPT_* of src/grammar/options.ts); FollowSymLinks where nothing is set. */
+  options: number;
+  /**
+   * core_dir_config's opts_add / opts_remove: the +/- options of the levels since the nearest
+   * absolute Options line, which a lower level's relative line merges with.
+   */
+  optionsAdd: number;
+  optionsRemove: number;
+  /** CGIPassAuth: scripts see the Authorization header. Default off. */
+  cgiPassAuth: boolean;
 }
 
 /** What one line sets: a field, an error document, a resource limit, or FileETag keywords. */
@@ -64,7 +78,8 @@ type CoreLine =
   | { kind: 'field'; fields: Partial<CoreDirConfig> }
   | { kind: 'errordocument'; status: number; doc: ErrorDocument | undefined }
   | { kind: 'rlimit'; which: keyof RLimitDirectives; soft: string; hard: string | undefined }
-  | { kind: 'fileetag'; words: readonly string[] };
+  | { kind: 'fileetag'; words: readonly string[] }
+  | { kind: 'options'; change: OptionsChange };
 
 const ok = (value: CoreLine): { findings: DirectiveFinding[]; value: CoreLine } => ({ findings: [], value });
 
@@ -151,11 +166,60 @@ function mergeFileETag(base: FileETagBits, level: FileETagBits): FileETagBits {
   return merged;
 }
 
+/** Options' keywords as the manual spells them, for "did you mean". */
+const OPTION_NAMES = ['All', 'None', 'Indexes', 'Includes', 'IncludesNOEXEC', 'FollowSymLinks', 'SymLinksIfOwnerMatch', 'ExecCGI', 'MultiViews'];
+
+/** `set_options`: Apache's error for the line, or what it changes; `overrideOpts` is AllowOverride's Options=… list. */
+const compileOptions: DirectiveDefinition<CoreLine>['compile'] = ({ rawArgs, overrideOpts }) => {
+  const r = parseOptions(
+    splitWords(rawArgs).map((w) => w.value),
+    overrideOpts,
+  );
+  if ('change' in r) return ok({ kind: 'options', change: r.change });
+  const illegal = /^Illegal option (.*)$/.exec(r.error);
+  const suggestion = illegal ? didYouMean(illegal[1]!, OPTION_NAMES) : '';
+  return refused(finding(r.error, 'HT105', suggestion ? `${suggestion.charAt(0).toUpperCase()}${suggestion.slice(1).trimEnd()}` : undefined));
+};
+
+/** A level's own Options, as `set_options` leaves core_dir_config (opts stays unset until an absolute line). */
+interface LevelOptions {
+  absolute: boolean;
+  opts: number;
+  add: number;
+  remove: number;
+}
+
+/** One more Options line of the same level: its words act on what the earlier lines left. */
+function optionsLine(level: LevelOptions, change: OptionsChange): LevelOptions {
+  return {
+    absolute: level.absolute || change.absolute,
+    opts: change.absolute ? change.opts : (level.opts & ~change.remove) | change.add,
+    add: (level.add & ~change.remove) | change.add,
+    remove: (level.remove & ~change.add) | change.remove,
+  };
+}
+
+/**
+ * merge_core_dir_configs for Options: an absolute setting replaces the inherited one with its
+ * +/- lists; a relative one merges its lists with the inherited ones and applies them all, and
+ * IncludesNOEXEC takes exec away from an inherited Includes.
+ */
+function mergeOptions(base: Readonly<CoreDirConfig>, level: LevelOptions): Pick<CoreDirConfig, 'options' | 'optionsAdd' | 'optionsRemove'> {
+  if (level.absolute) return { options: level.opts, optionsAdd: level.add, optionsRemove: level.remove };
+  const optionsAdd = (base.optionsAdd & ~level.remove) | level.add;
+  const optionsRemove = (base.optionsRemove & ~level.add) | level.remove;
+  let options = (base.options & ~optionsRemove) | optionsAdd;
+  const withExec = OPT_INCLUDES | OPT_INC_WITH_EXEC;
+  if ((base.options & withExec) === withExec && (level.opts & withExec) === OPT_INCLUDES) options &= ~OPT_INC_WITH_EXEC;
+  return { options, optionsAdd, optionsRemove };
+}
+
 /** `merge_core_dir_configs` for these fields: the level's lines, in order, over what it inherits. */
 function mergeCore(base: Readonly<CoreDirConfig>, lines: readonly CompiledLine[]): Partial<CoreDirConfig> {
   const out: Partial<CoreDirConfig> = {};
   let errorDocs: Map<number, ErrorDocument> | undefined;
   let fileETag: FileETagBits | undefined;
+  let options: LevelOptions | undefined;
   for (const l of lines) {
     const line = l.value as CoreLine;
     switch (line.kind) {
@@ -175,10 +239,14 @@ function mergeCore(base: Readonly<CoreDirConfig>, lines: readonly CompiledLine[]
       case 'fileetag':
         fileETag = fileETagLine(line.words, fileETag ?? { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET });
         break;
+      case 'options':
+        options = optionsLine(options ?? { absolute: false, opts: 0, add: 0, remove: 0 }, line.change);
+        break;
     }
   }
   if (errorDocs) out.errorDocuments = errorDocs;
   if (fileETag) out.fileETag = mergeFileETag(base.fileETag, fileETag);
+  if (options) Object.assign(out, mergeOptions(base, options));
   return out;
 }
 
@@ -193,12 +261,38 @@ const EMPTY_CORE: CoreDirConfig = {
   limitRequestBody: 1024 * 1024 * 1024,
   rlimits: {},
   fileETag: { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET },
+  // create_core_dir_config for the server: OPT_UNSET|OPT_SYM_LINKS.
+  options: OPT_SYM_LINKS,
+  optionsAdd: 0,
+  optionsRemove: 0,
+  cgiPassAuth: false,
 };
 
 /** core's per-directory directives moved so far. */
 export const coreModule: ModuleDefinition<CoreDirConfig> = {
   name: 'core',
   directives: [
+    { name: 'Options', shape: 'RAW_ARGS', override: 'OR_OPTIONS', help: 'Set a number of attributes for a given directory', compile: compileOptions },
+    {
+      name: 'CGIPassAuth',
+      shape: 'FLAG',
+      override: 'OR_AUTHCFG',
+      help: 'Controls whether HTTP authorization headers, normally hidden, will be passed to scripts',
+      compile: ({ words }) => ok({ kind: 'field', fields: { cgiPassAuth: (words[0] ?? '').toLowerCase() === 'on' } }),
+    },
+    {
+      // set_default_type: a warning unless off/none, and no effect either way (2.4 has no default type).
+      name: 'DefaultType',
+      shape: 'TAKE1',
+      override: 'OR_FILEINFO',
+      help: 'the default media type for otherwise untyped files (DEPRECATED)',
+      compile: ({ words }) => {
+        const w = (words[0] ?? '').toLowerCase();
+        const findings = w === 'none' || w === 'off' ? [] : [finding('Ignoring deprecated use of DefaultType (it has no effect in Apache 2.4)', 'HT202')];
+        return { findings, value: undefined };
+      },
+      parsedOnly: true,
+    },
     {
       name: 'AddDefaultCharset',
       shape: 'TAKE1',

@@ -121,7 +121,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     serverSignature: '',
     protocol: `HTTP/${req.httpVersion}`,
     extra: d.env ?? NO_VARIABLES,
-    passAuth: d.cfg.auth.passAuth,
+    passAuth: d.cfg.cgiPassAuth,
     remoteUser: d.user?.name,
     authType: d.user?.authType,
     path: DEBIAN_APACHE_PATH,

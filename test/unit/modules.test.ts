@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/grammar/parser.js';
 import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
 import { applyRequestHeaderLines, editHeaderValue } from '../../src/modules/headers.js';
+import { OPT_EXECCGI, OPT_INC_WITH_EXEC, OPT_INCLUDES, OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS } from '../../src/grammar/options.js';
 
 const loaded: ReadonlySet<string> = new Set(['core', 'headers', 'mime', 'env', 'setenvif', 'expires']);
 const host = hostFacts(loaded);
@@ -189,8 +190,8 @@ describe('mod_dir through its module', () => {
 describe('the authentication modules through their tables', () => {
   it('each sets its own field of the record; the nearest level wins', () => {
     const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('AuthType Basic\nAuthName "Members only"\nAuthUserFile /etc/users\nAuthGroupFile /etc/groups\n'), () => true);
-    const child = applyLevel(parent, htaccess('AuthName Staff\nAuthBasicAuthoritative Off\nCGIPassAuth On\n'), () => true);
-    expect(child.auth).toEqual({ type: 'Basic', name: 'Staff', userFile: '/etc/users', groupFile: '/etc/groups', passAuth: true, basicAuthoritative: false });
+    const child = applyLevel(parent, htaccess('AuthName Staff\nAuthBasicAuthoritative Off\n'), () => true);
+    expect(child.auth).toEqual({ type: 'Basic', name: 'Staff', userFile: '/etc/users', groupFile: '/etc/groups', basicAuthoritative: false });
     expect(parent.auth.basicAuthoritative).toBe(true);
   });
 
@@ -335,6 +336,51 @@ describe("core's per-directory directives through its module", () => {
     expect(compile('limitrequestbody', ['-5'])).toEqual(['LimitRequestBody requires a non-negative integer.']);
     expect(compile('acceptpathinfo', ['maybe'])).toEqual(['AcceptPathInfo must be set to on, off or default']);
     expect(lookupDirective('sethandler')?.modules).toEqual(['core']);
+  });
+});
+
+describe('core Options and CGIPassAuth through the module', () => {
+  const options = (cfg: { options: number }) => cfg.options;
+  const level = (base: typeof EMPTY_DIR_CONFIG, text: string) => applyLevel(base, htaccess(text), () => true);
+
+  it('an absolute line replaces, a relative one adjusts what is inherited', () => {
+    const parent = level(EMPTY_DIR_CONFIG, 'Options Indexes ExecCGI\n');
+    expect(options(parent)).toBe(OPT_INDEXES | OPT_EXECCGI);
+    expect(options(level(parent, 'Options -ExecCGI +FollowSymLinks\n'))).toBe(OPT_INDEXES | OPT_SYM_LINKS);
+    expect(options(level(parent, 'Options None\n'))).toBe(0);
+  });
+
+  it('keeps the +/- lists of a level for the relative lines below it (merge_core_dir_configs)', () => {
+    // set_options leaves opts_add of the first line in place when the second is absolute; a
+    // relative line in a lower level applies that list again.
+    const parent = level(EMPTY_DIR_CONFIG, 'Options +Indexes\nOptions FollowSymLinks\n');
+    expect(options(parent)).toBe(OPT_SYM_LINKS);
+    expect(options(level(parent, 'Options +MultiViews\n'))).toBe(OPT_SYM_LINKS | OPT_INDEXES | OPT_MULTI);
+    // A level's relative removal is kept for the levels below it.
+    const noIndexes = level(level(EMPTY_DIR_CONFIG, 'Options All\n'), 'Options -Indexes\n');
+    expect(options(level(noIndexes, 'Options +MultiViews\n')) & OPT_INDEXES).toBe(0);
+  });
+
+  it('IncludesNOEXEC below Includes takes exec away', () => {
+    const parent = level(EMPTY_DIR_CONFIG, 'Options Includes\n');
+    expect(options(parent) & OPT_INC_WITH_EXEC).toBe(OPT_INC_WITH_EXEC);
+    expect(options(level(parent, 'Options +IncludesNOEXEC\n')) & (OPT_INCLUDES | OPT_INC_WITH_EXEC)).toBe(OPT_INCLUDES);
+  });
+
+  it('check refuses what set_options refuses, with AllowOverride Options=… as the limit', () => {
+    const compile = (words: string, overrideOpts: number) =>
+      lookupDirective('options')
+        ?.compile?.({ words: words.split(' '), rawArgs: words, kind: 'htaccess', overrideOpts, hasModule: () => true })
+        .findings.map((f) => [f.message, f.hint]);
+    expect(compile('Indexes +ExecCGI', 0xffff)).toEqual([['Either all Options must start with + or -, or no Option may.', undefined]]);
+    expect(compile('+ExecCGI', OPT_INDEXES)).toEqual([['Option ExecCGI not allowed here', undefined]]);
+    expect(compile('Indexs', 0xffff)?.[0]?.[1]).toMatch(/Indexes/);
+    expect(lookupDirective('options')?.modules).toEqual(['core']);
+  });
+
+  it('CGIPassAuth: the nearest level that sets it wins', () => {
+    const on = level(EMPTY_DIR_CONFIG, 'CGIPassAuth On\n');
+    expect([EMPTY_DIR_CONFIG.cgiPassAuth, on.cgiPassAuth, level(on, 'AuthName x\n').cgiPassAuth, level(on, 'CGIPassAuth off\n').cgiPassAuth]).toEqual([false, true, true, false]);
   });
 });
 
