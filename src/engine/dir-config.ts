@@ -3,10 +3,8 @@
  * Apache merges it (`../shared/docs/apache-core.md` §2.4): server `<Directory>` sections,
  * each `.htaccess`, then `<Files>`/`<FilesMatch>`. Pure.
  */
-import type { ConfigNode, SectionNode } from '../grammar/syntax-tree.js';
-import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
-import { getWordConf, splitWords } from '../grammar/words.js';
-import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
+import type { ConfigNode } from '../grammar/syntax-tree.js';
+import { splitWords } from '../grammar/words.js';
 import { compileRewriteLevel, type RewriteConfig } from './rewrite.js';
 import { MODULE_DIRECTIVES, MODULES } from '../modules/index.js';
 import type { CompiledLine, ModuleDefinition } from '../modules/module.js';
@@ -23,21 +21,14 @@ import { authzCoreModule, type AuthzDirConfig } from '../modules/authz-core.js';
 import { autoindexModule, type AutoindexDirConfig } from '../modules/autoindex.js';
 import { fcgidModule, type FcgidAuthRole, type FcgidDirConfig } from '../modules/fcgid.js';
 import { coreModule, ETAG_NONE, ETAG_INODE, ETAG_MTIME, ETAG_SIZE, ETAG_UNSET, type CoreDirConfig } from '../modules/core.js';
-import picomatch from 'picomatch';
 
 export type { AuthzRule, RequireRule } from '../modules/authz-core.js';
 export type { AccessCompat, HostLine } from '../modules/access-compat.js';
 
 export type { ExtensionInfo } from '../modules/mime.js';
 
-export type { ErrorDocument, FileETagBits } from '../modules/core.js';
+export type { ErrorDocument, FileETagBits, FilesSection, IfSection } from '../modules/core.js';
 export { ETAG_ALL, ETAG_INODE, ETAG_MTIME, ETAG_NONE, ETAG_SIZE, ETAG_UNSET } from '../modules/core.js';
-
-/** A `<Files>`/`<FilesMatch>` section, ready to match a basename. */
-export interface FilesSection {
-  matches(basename: string): boolean;
-  nodes: readonly ConfigNode[];
-}
 
 export type { FcgidAuthRole } from '../modules/fcgid.js';
 /** How mod_fcgid names each role: its directive and, in log lines, its check. */
@@ -67,9 +58,6 @@ export interface DirConfig
     AutoindexDirConfig,
     CoreDirConfig,
     FcgidDirConfig {
-  files: readonly FilesSection[];
-  /** `<If>`, `<ElseIf>`, `<Else>` sections in merge order (core's sec_if), applied per request. */
-  ifs: readonly IfSection[];
   /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
   rewrite: RewriteConfig | undefined;
   /** `HtsandboxFcgidMultiplex On`: this script's processes may share a connection (htsandbox only). */
@@ -100,8 +88,6 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   ...coreModule.dirConfig!.empty,
   ...mimeModule.dirConfig!.empty,
   ...dirModule.dirConfig!.empty,
-  files: [],
-  ifs: [],
   ...authzCoreModule.dirConfig!.empty,
   ...accessCompatModule.dirConfig!.empty,
   ...headersModule.dirConfig!.empty,
@@ -116,67 +102,12 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   ...expiresModule.dirConfig!.empty,
 };
 
-/**
- * A section's verdict by file name, remembered: the same few names come back on every request,
- * and a lookup costs far less than a pattern match (even a linear-time RE2 match walks the whole name). Bounded, since
- * clients choose the names.
- */
-function remembered(test: (basename: string) => boolean): (basename: string) => boolean {
-  const seen = new Map<string, boolean>();
-  return (b) => {
-    let verdict = seen.get(b);
-    if (verdict === undefined) {
-      verdict = test(b);
-      if (seen.size >= 1024) seen.clear();
-      seen.set(b, verdict);
-    }
-    return verdict;
-  };
-}
-
 /** `get_wrapper_info`: a file's FcgidWrapper, by the suffix from the last '.' of its name, else ALL. */
 export function fcgidWrapperFor(cfg: DirConfig, path: string): { argv: string[]; virtual: boolean } | undefined {
   if (cfg.fcgidWrappers.size === 0) return undefined;
   const dot = path.lastIndexOf('.');
   const suffix = dot > path.lastIndexOf('/') ? path.slice(dot) : '';
   return cfg.fcgidWrappers.get(suffix) ?? cfg.fcgidWrappers.get('ALL');
-}
-
-/** One `<If>`-family section: its kind, its parsed condition (none for `<Else>`), its body. */
-export interface IfSection {
-  kind: 'if' | 'elseif' | 'else';
-  condition: Expr | undefined;
-  nodes: readonly ConfigNode[];
-}
-
-function ifSection(node: SectionNode): IfSection | undefined {
-  const kind = node.key === '<if' ? 'if' : node.key === '<elseif' ? 'elseif' : 'else';
-  if (kind === 'else') return { kind, condition: undefined, nodes: node.children };
-  const raw = node.rawArgs.slice(0, Math.max(0, node.rawArgs.lastIndexOf('>')));
-  const parsed = parseApExpr(getWordConf(raw, 0).value);
-  // A condition that does not parse made the whole file a 500 (validate.ts); never applied.
-  return parsed.ok ? { kind, condition: parsed.expr, nodes: node.children } : undefined;
-}
-
-function filesSection(node: SectionNode): FilesSection | undefined {
-  const raw = node.rawArgs.slice(0, Math.max(0, node.rawArgs.lastIndexOf('>')));
-  const first = getWordConf(raw, 0);
-  let pattern = first.value;
-  let regex: ApacheRegex | undefined;
-  if (node.key === '<filesmatch' || pattern === '~') {
-    if (pattern === '~') pattern = getWordConf(raw, first.next).value;
-    const r = compileApacheRegex(pattern);
-    if (!r.ok || !r.regex) return undefined;
-    regex = r.regex;
-    const re = regex;
-    return { matches: remembered((b) => re.test(b)), nodes: node.children };
-  }
-  if (/[*?[]/.test(pattern)) {
-    // apr_fnmatch(APR_FNM_PATHNAME), case-sensitive, `*` matches a leading dot.
-    const isMatch = picomatch(pattern, { dot: true, nobrace: true, noextglob: true, nonegate: true, noglobstar: true });
-    return { matches: remembered((b) => b !== '' && isMatch(b)), nodes: node.children };
-  }
-  return { matches: (b) => b === pattern, nodes: node.children };
 }
 
 const SPLICED_SECTIONS = new Set(['<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile']);
@@ -214,8 +145,6 @@ function flatten(nodes: readonly ConfigNode[]): ConfigNode[] {
  */
 interface LevelPlan {
   ops: ConfigNode[];
-  files: FilesSection[];
-  ifs: IfSection[];
   /** What each module of `src/modules/` compiled from the level's lines, in order. */
   moduleLines: Map<ModuleDefinition, CompiledLine[]>;
   /** The `Rewrite*` lines, for compileRewriteLevel. */
@@ -237,8 +166,6 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
   yield;
   const plan: LevelPlan = {
     ops: [],
-    files: [],
-    ifs: [],
     moduleLines: new Map(),
     rewrite: [],
   };
@@ -254,28 +181,22 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
       sinceYield = 0;
       yield;
     }
-    if (n.kind === 'section') {
-      if (n.key === '<files' || n.key === '<filesmatch') {
-        const f = filesSection(n);
-        if (f) plan.files.push(f);
-      } else if (n.key === '<if' || n.key === '<elseif' || n.key === '<else') {
-        const i = ifSection(n);
-        if (i) plan.ifs.push(i);
-      }
-      continue;
-    }
     const owned = MODULE_DIRECTIVES.get(n.key);
     if (owned) {
       if (owned.module.levelLines) continue;
-      // The directive's own compile, the one `check` ran; a refused line is not applied.
+      // The directive's own compile, the one `check` ran; a refused line is not applied. A
+      // section's line (core's `<Files>`, `<If>`) carries its body, applied when it matches.
       const { value } = owned.directive.compile({ words: splitWords(n.rawArgs).map((w) => w.value), rawArgs: n.rawArgs, kind: 'htaccess', overrideOpts: 0xffff, hasModule });
       if (value !== undefined) {
         let lines = plan.moduleLines.get(owned.module);
         if (!lines) plan.moduleLines.set(owned.module, (lines = []));
-        lines.push({ key: n.key, value, source: { file: n.file, line: n.line } });
+        lines.push(
+          n.kind === 'section' ? { key: n.key, value, source: { file: n.file, line: n.line }, body: n.children } : { key: n.key, value, source: { file: n.file, line: n.line } },
+        );
       }
       continue;
     }
+    if (n.kind === 'section') continue;
     if (n.key.startsWith('rewrite')) plan.rewrite.push(n);
     else plan.ops.push(n);
   }
@@ -299,8 +220,7 @@ export function* prepareLevelSteps(levelNodes: readonly ConfigNode[], hasModule:
   const todo: (readonly ConfigNode[])[] = [levelNodes];
   while (todo.length > 0) {
     const plan = yield* levelPlanSteps(todo.pop()!, hasModule);
-    for (const f of plan.files) todo.push(f.nodes);
-    for (const i of plan.ifs) todo.push(i.nodes);
+    for (const line of plan.moduleLines.get(coreModule as ModuleDefinition) ?? []) if (line.body) todo.push(line.body);
   }
 }
 
@@ -338,10 +258,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
     const rw = compileRewriteLevel(plan.rewrite, levelDir, base.rewrite);
     if (rw) cfg.rewrite = rw;
   }
-  // What the level appends is joined once (a copy per line made a 20,000-line file
-  // quadratic, issue 14); maps this level changes are copied on first write.
-  if (plan.files.length > 0) cfg.files = base.files.concat(plan.files);
-  if (plan.ifs.length > 0) cfg.ifs = base.ifs.concat(plan.ifs);
   // Each module merges its own slice (its merge_dir_config), in Apache's load order.
   if (plan.moduleLines.size > 0) {
     for (const module of MODULES) {

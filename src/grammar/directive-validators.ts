@@ -26,6 +26,8 @@ export interface ValidatorFinding {
   code: ErrorCode;
   message: string;
   hint?: string;
+  /** For a section: Apache reports this once the section's body was read, after the body's own errors. */
+  afterBody?: boolean;
 }
 
 type Validator = (input: ValidatorInput) => ValidatorFinding | ValidatorFinding[] | undefined;
@@ -408,13 +410,8 @@ export function parseRequire(rawArgs: string, hasModule: (id: string) => boolean
   return { negate, provider, args };
 }
 
-// --- core ---
+// --- mod_filter ---
 
-/**
- * DirectoryIndex names are looked up as files: one with a path component over NAME_MAX (255
- * bytes) fails with ENAMETOOLONG, and mod_dir answers that sub-request's 403 when no later
- * name exists (conformance htaccess-edges). The host accepts the line.
- */
 /**
  * Output filters each module registers (`ap_register_output_filter`), by module id; core's
  * are always there. mod_filter resolves a provider by these names, case-insensitively, when
@@ -465,7 +462,6 @@ const filterProvider: Validator = ({ words, hasModule }) => {
   return undefined;
 };
 
-/** `Error` (generate_error, core.c): always fails, with its own text. */
 /**
  * A handler no loaded module provides is not an error for Apache: core's default handler sends
  * the file as it is — a script's source goes out as text. Said once per line.
@@ -500,12 +496,6 @@ export function handlerFinding(handler: string, hasModule: (id: string) => boole
   };
 }
 
-const errorDirective: Validator = ({ rawArgs }) => {
-  // Only the surrounding quotes go; escapes inside stay as written.
-  const text = rawArgs.length >= 2 && rawArgs.startsWith('"') && rawArgs.endsWith('"') ? rawArgs.slice(1, -1) : rawArgs;
-  return fail(text, 'HT108');
-};
-
 /** Validators by lower-cased directive name. */
 export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<string, Validator>([
   ['rewritecond', rewriteCond],
@@ -514,5 +504,4 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['rewritebase', rewriteBase],
   ['addoutputfilterbytype', addOutputFilterByType],
   ['filterprovider', filterProvider],
-  ['error', errorDirective],
 ]);

@@ -45,6 +45,8 @@ export interface CompiledLine<V = unknown> {
   key: string;
   value: V;
   source?: LineSource;
+  /** For a section's line (`<Files>`, `<If>`): the lines of its body, applied when it matches. */
+  body?: readonly ConfigNode[];
 }
 
 /**

@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/grammar/parser.js';
 import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
 import { applyRequestHeaderLines, editHeaderValue } from '../../src/modules/headers.js';
+import { coreModule } from '../../src/modules/core.js';
 import { OPT_EXECCGI, OPT_INC_WITH_EXEC, OPT_INCLUDES, OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS } from '../../src/grammar/options.js';
 
 const loaded: ReadonlySet<string> = new Set(['core', 'headers', 'mime', 'env', 'setenvif', 'expires']);
@@ -402,5 +403,60 @@ describe('mod_fcgid through its module', () => {
     expect(lookupDirective('fcgidmaxprocesses')?.modules).toEqual(['fcgid']);
     expect(lookupDirective('fcgidmaxprocesses')?.emulated).toBe(true);
     expect(lookupDirective('busytimeout')?.emulated).toBe(false);
+  });
+});
+
+describe("core's sections through its module", () => {
+  const compile = (name: string, rawArgs: string, kind: 'htaccess' | 'server' = 'htaccess') =>
+    coreModule.directives.find((d) => d.name === name)!.compile({ words: [], rawArgs, kind, overrideOpts: 0xffff, hasModule: () => true });
+  const matches = (name: string, rawArgs: string, basename: string) => (compile(name, rawArgs).value as { matches(b: string): boolean }).matches(basename);
+
+  it('<Files> and <FilesMatch> compile to the test serve applies: a name, an apr_fnmatch wildcard, a regex', () => {
+    expect([matches('<Files', 'wp-config.php>', 'wp-config.php'), matches('<Files', 'wp-config.php>', 'wp-config.phps')]).toEqual([true, false]);
+    expect([matches('<Files', '"*.bak">', '.x.bak'), matches('<Files', '"*.bak">', 'a/b.bak'), matches('<Files', '*.[ch]>', 'x.h')]).toEqual([true, false, true]);
+    expect([matches('<Files', '~ "\\.(gif|png)$">', 'a.png'), matches('<FilesMatch', '"^\\.ht">', '.htpasswd'), matches('<FilesMatch', '"^\\.ht">', 'a.ht')]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+  });
+
+  it('refuses what filesection refuses; "Multiple arguments" comes after the body', () => {
+    expect(compile('<Files', 'a.txt').findings).toEqual([{ code: 'HT103', message: "<Files> directive missing closing '>'" }]);
+    expect(compile('<FilesMatch', '"(">').findings.map((f) => f.message)).toEqual(['Regex could not be compiled']);
+    expect(compile('<Files', 'a b>')).toMatchObject({ findings: [{ code: 'HT102', message: 'Multiple <Files> arguments not (yet) supported.', afterBody: true }] });
+    const ctx = { kind: 'htaccess' as const, hasModule: (m: string) => loaded.has(m), override: 0x1f, overrideOpts: 0xffff, overrideList: new Set<string>() };
+    const messages = validateNodes(htaccess('<Files a b>\nNoSuchThing\n</Files>\n'), ctx).map((d) => d.message);
+    expect(messages[0]).toMatch(/^Invalid command 'NoSuchThing'/);
+    expect(messages[1]).toBe('Multiple <Files> arguments not (yet) supported.');
+  });
+
+  it('<If> parses its condition as ap_expr; <Else> takes none; <Limit> knows httpd methods', () => {
+    expect(compile('<If', '"%{REQUEST_URI} =~ m#^/a#">').value).toMatchObject({ kind: 'if', condition: expect.anything() });
+    expect(compile('<If', '"%{NOPE">').findings[0]?.code).toBe('HT110');
+    expect(compile('<Else', 'x>').findings.map((f) => f.message)).toEqual(['<Else> does not take an argument']);
+    expect(compile('<Limit', 'GET POST>').findings).toEqual([]);
+    expect(compile('<Limit', 'TRACE>').findings.map((f) => f.message)).toEqual(['TRACE cannot be controlled by <Limit>, see TraceEnable']);
+    expect(compile('<LimitExcept', 'FROB>').findings.map((f) => f.message)).toEqual(["Could not register method 'FROB' for <LimitExcept from .htaccess configuration"]);
+    expect(compile('<LimitExcept', 'FROB>', 'server').findings).toEqual([]);
+  });
+
+  it('appends a level’s sections after the inherited ones (sec_file, sec_if), each with its body', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('<Files *.txt>\nForceType text/x-a\n</Files>\n<If "true">\nHeader set X 1\n</If>\n'), () => true);
+    const child = applyLevel(parent, htaccess('<FilesMatch "\\.txt$">\nForceType text/x-b\n</FilesMatch>\n<Else>\n</Else>\n'), () => true);
+    expect(child.files.map((f) => f.matches('a.txt'))).toEqual([true, true]);
+    expect(child.files[0]).toBe(parent.files[0]);
+    expect(applyLevel(child, child.files[1]!.nodes, () => true).forceType).toBe('text/x-b');
+    expect(child.ifs.map((i) => [i.kind, i.nodes.length])).toEqual([
+      ['if', 1],
+      ['else', 0],
+    ]);
+  });
+
+  it('core has no row left in the legacy table', () => {
+    expect(LEGACY_ROWS.filter((r) => r[1].split('|').includes('core')).map((r) => r[0])).toEqual([]);
+    expect(lookupDirective('<files')?.compile).toBe(coreModule.directives.find((d) => d.name === '<Files')!.compile);
+    expect(lookupDirective('documentroot')?.emulated).toBe(true);
+    expect(lookupDirective('enablemmap')?.emulated).toBe(false);
   });
 });
