@@ -20,6 +20,7 @@ import { accessCompatModule, type AccessCompatDirConfig } from '../modules/acces
 import { authzCoreModule, type AuthzDirConfig } from '../modules/authz-core.js';
 import { autoindexModule, type AutoindexDirConfig } from '../modules/autoindex.js';
 import { fcgidModule, type FcgidAuthRole, type FcgidDirConfig } from '../modules/fcgid.js';
+import { htsandboxModule, type HtsandboxDirConfig } from '../modules/htsandbox.js';
 import { coreModule, ETAG_NONE, ETAG_INODE, ETAG_MTIME, ETAG_SIZE, ETAG_UNSET, type CoreDirConfig } from '../modules/core.js';
 
 export type { AuthzRule, RequireRule } from '../modules/authz-core.js';
@@ -57,11 +58,10 @@ export interface DirConfig
     AccessCompatDirConfig,
     AutoindexDirConfig,
     CoreDirConfig,
-    FcgidDirConfig {
+    FcgidDirConfig,
+    HtsandboxDirConfig {
   /** mod_rewrite per-directory configuration (the nearest level that had rewrite directives). */
   rewrite: RewriteConfig | undefined;
-  /** `HtsandboxFcgidMultiplex On`: this script's processes may share a connection (htsandbox only). */
-  fcgidMultiplex: boolean;
 }
 
 /**
@@ -95,7 +95,7 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   ...autoindexModule.dirConfig!.empty,
   ...authnCoreModule.dirConfig!.empty,
   ...fcgidModule.dirConfig!.empty,
-  fcgidMultiplex: false,
+  ...htsandboxModule.dirConfig!.empty,
   rewrite: undefined,
   ...envModule.dirConfig!.empty,
   ...setEnvIfModule.dirConfig!.empty,
@@ -138,13 +138,11 @@ function flatten(nodes: readonly ConfigNode[]): ConfigNode[] {
 /**
  * What a level contributes that does not depend on the levels above it: its lines with the
  * conditional sections spliced in, and, computed once, the lists it appends (compiled
- * patterns, parsed header operations, Require rules …) and the lines whose effect depends on
- * what is inherited (`ops`, applied in order). Kept with the parsed nodes (which live as long
+ * patterns, parsed header operations, Require rules …), each module's lines. Kept with the parsed nodes (which live as long
  * as their file is unchanged), so merging a level onto a new base costs little, and
  * `prepareLevelSteps` can build it ahead, in slices.
  */
 interface LevelPlan {
-  ops: ConfigNode[];
   /** What each module of `src/modules/` compiled from the level's lines, in order. */
   moduleLines: Map<ModuleDefinition, CompiledLine[]>;
   /** The `Rewrite*` lines, for compileRewriteLevel. */
@@ -165,7 +163,6 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
   const nodes = flatten(levelNodes);
   yield;
   const plan: LevelPlan = {
-    ops: [],
     moduleLines: new Map(),
     rewrite: [],
   };
@@ -198,7 +195,6 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
     }
     if (n.kind === 'section') continue;
     if (n.key.startsWith('rewrite')) plan.rewrite.push(n);
-    else plan.ops.push(n);
   }
   planOf.set(levelNodes, plan);
   return plan;
@@ -263,15 +259,6 @@ export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], h
     for (const module of MODULES) {
       const lines = plan.moduleLines.get(module);
       if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines));
-    }
-  }
-  for (const n of plan.ops) {
-    const words = n.args.map((a) => a.value);
-    const w0 = words[0] ?? '';
-    switch (n.key) {
-      case 'htsandboxfcgidmultiplex':
-        cfg.fcgidMultiplex = w0.toLowerCase() === 'on';
-        break;
     }
   }
   return cfg;

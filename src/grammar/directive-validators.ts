@@ -410,58 +410,6 @@ export function parseRequire(rawArgs: string, hasModule: (id: string) => boolean
   return { negate, provider, args };
 }
 
-// --- mod_filter ---
-
-/**
- * Output filters each module registers (`ap_register_output_filter`), by module id; core's
- * are always there. mod_filter resolves a provider by these names, case-insensitively, when
- * it reads the line (`filter_provider`: "Unknown filter provider X"); a FilterDeclare'd name
- * is not one.
- */
-const OUTPUT_FILTERS: Readonly<Record<string, readonly string[]>> = {
-  core: ['core', 'subreq_core', 'content_length', 'old_write', 'http_header', 'http_outerror', 'byterange', 'chunk'],
-  expires: ['mod_expires'],
-  headers: ['fixup_headers_out', 'fixup_headers_err'],
-  deflate: ['deflate', 'inflate'],
-  include: ['includes'],
-  substitute: ['substitute'],
-  sed: ['sed'],
-  ratelimit: ['rate_limit'],
-  buffer: ['buffer'],
-  data: ['data'],
-  charset_lite: ['xlateout'],
-  proxy_html: ['proxy-html'],
-  xml2enc: ['xml2enc'],
-};
-
-function isOutputFilter(name: string, hasModule: (id: string) => boolean): boolean {
-  const lower = name.toLowerCase();
-  return Object.entries(OUTPUT_FILTERS).some(([m, names]) => (m === 'core' || hasModule(m)) && names.includes(lower));
-}
-
-/** mod_filter's `add_type_filter`: each `;`-separated name is a provider that must exist. */
-const addOutputFilterByType: Validator = ({ words, hasModule }) => {
-  for (const name of (words[0] ?? '').split(';')) {
-    if (name !== '' && !isOutputFilter(name, hasModule)) {
-      return fail(
-        `Unknown filter provider ${name}`,
-        'HT105',
-        hasModule('deflate')
-          ? undefined
-          : `${name} is not an output filter of this host (mod_deflate, mod_include … are not loaded): wrap the line in <IfModule mod_deflate.c> or remove it.`,
-      );
-    }
-  }
-  return undefined;
-};
-
-/** mod_filter's `filter_provider`: FilterProvider name provider expression. */
-const filterProvider: Validator = ({ words, hasModule }) => {
-  const provider = words[1] ?? '';
-  if (!isOutputFilter(provider, hasModule)) return fail(`Unknown filter provider ${provider}`);
-  return undefined;
-};
-
 /**
  * A handler no loaded module provides is not an error for Apache: core's default handler sends
  * the file as it is — a script's source goes out as text. Said once per line.
@@ -502,6 +450,4 @@ export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<stri
   ['rewriterule', rewriteRule],
   ['rewriteoptions', rewriteOptions],
   ['rewritebase', rewriteBase],
-  ['addoutputfilterbytype', addOutputFilterByType],
-  ['filterprovider', filterProvider],
 ]);

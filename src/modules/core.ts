@@ -1,22 +1,35 @@
 /**
- * core (server/core.c), its per-directory directives: `Options`, `SetHandler`, `ForceType`,
- * `AddDefaultCharset`, `AcceptPathInfo`, `ErrorDocument`, `ServerSignature`,
- * `LimitRequestBody`, `RLimitCPU`/`MEM`/`NPROC`, `FileETag`, `CGIPassAuth` and `DefaultType`,
- * checked as their handlers in core.c check them and merged as `merge_core_dir_configs` does
- * (the nearest level's value wins; ErrorDocument per status; the +/- forms of Options and
- * FileETag adjust the inherited bits). Core's sections and server-wide directives are still in
- * legacy.ts.
+ * core (server/core.c): its command table, whole. The per-directory directives (`Options`,
+ * `SetHandler`, `ForceType`, `AddDefaultCharset`, `AcceptPathInfo`, `ErrorDocument`,
+ * `ServerSignature`, `LimitRequestBody`, `RLimitCPU`/`MEM`/`NPROC`, `FileETag`, `CGIPassAuth`)
+ * are checked as their handlers in core.c check them and merged as `merge_core_dir_configs`
+ * does (the nearest level's value wins; ErrorDocument per status; the +/- forms of Options and
+ * FileETag adjust the inherited bits). The sections `<Files>`, `<FilesMatch>` and
+ * `<If>`/`<ElseIf>`/`<Else>` compile to the test a request applies them by, and land, with
+ * their bodies, in core's sec_file and sec_if lists; `<Limit>` is checked here and read by the
+ * modules whose lines honour it. The conditional sections and `Define` run while the parser
+ * reads (src/grammar/parser.ts); the server-only containers and server-wide directives are
+ * read with the host configuration.
  */
 import picomatch from 'picomatch';
 import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
 import { handlerFinding, HTTP_METHODS } from '../grammar/directive-validators.js';
 import { compileApacheRegex } from '../grammar/regex.js';
 import type { ConfigNode } from '../grammar/syntax-tree.js';
-import { getWordConf } from '../grammar/words.js';
 import { OPT_INC_WITH_EXEC, OPT_INCLUDES, OPT_SYM_LINKS, parseOptions, type OptionsChange } from '../grammar/options.js';
 import { didYouMean } from '../grammar/suggest.js';
-import { splitWords } from '../grammar/words.js';
-import { finding, parsedOnly, refused, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type LineSource, type ModuleDefinition } from './module.js';
+import { getWordConf, splitWords } from '../grammar/words.js';
+import {
+  finding,
+  hostConfigRow,
+  parsedOnly,
+  refused,
+  type CompiledLine,
+  type DirectiveDefinition,
+  type DirectiveFinding,
+  type LineSource,
+  type ModuleDefinition,
+} from './module.js';
 
 /** An RLimit directive's words: soft (a number or `max`) and the optional hard value. */
 export interface RLimitWords {
@@ -101,9 +114,7 @@ export interface FilesSection {
 }
 
 /** One `<If>`-family section: its kind, its parsed condition (none for `<Else>`), its body. */
-export interface IfSection {
-  kind: 'if' | 'elseif' | 'else';
-  condition: Expr | undefined;
+export interface IfSection extends IfCondition {
   nodes: readonly ConfigNode[];
 }
 
@@ -353,18 +364,6 @@ function compileLimit(name: string): DirectiveDefinition<never>['compile'] {
 const compileError: DirectiveDefinition<never>['compile'] = ({ rawArgs }) =>
   refused(finding(rawArgs.length >= 2 && rawArgs.startsWith('"') && rawArgs.endsWith('"') ? rawArgs.slice(1, -1) : rawArgs, 'HT108'));
 
-/**
- * A directive Apache runs while it reads the configuration (`<IfModule>`, `Define`, `Include`
- * …) or a server-wide one htsandbox reads with the host configuration: the parser and
- * src/grammar/host-config.ts apply it, its compile only accepts it.
- */
-const readWithConfig: DirectiveDefinition<never>['compile'] = () => ({ findings: [], value: undefined });
-
-/** A row of that kind. */
-function configRow(name: string, shape: DirectiveDefinition['shape'], override: string, help: string): DirectiveDefinition<never> {
-  return { name, shape, override, help, compile: readWithConfig };
-}
-
 /** `merge_core_dir_configs` for these fields: the level's lines, in order, over what it inherits. */
 function mergeCore(base: Readonly<CoreDirConfig>, lines: readonly CompiledLine[]): Partial<CoreDirConfig> {
   const out: Partial<CoreDirConfig> = {};
@@ -540,7 +539,7 @@ export const coreModule: ModuleDefinition<CoreDirConfig> = {
     },
     // Sections, the lines Apache runs while reading, and the server-wide directives, in
     // core.c's command table order.
-    configRow('<Directory', 'RAW_ARGS', 'RSRC_CONF', 'Container for directives affecting resources located in the specified directories'),
+    hostConfigRow('<Directory', 'RAW_ARGS', 'RSRC_CONF', 'Container for directives affecting resources located in the specified directories'),
     parsedOnly('<Location', 'RAW_ARGS', 'RSRC_CONF', 'Container for directives affecting resources accessed through the specified URL paths'),
     parsedOnly('<VirtualHost', 'RAW_ARGS', 'RSRC_CONF', 'Container to map directives to a particular virtual host, takes one or more host addresses'),
     { name: '<Files', shape: 'RAW_ARGS', override: 'OR_ALL', help: 'Container for directives affecting files matching specified patterns', compile: compileFiles('<Files', false) },
@@ -558,12 +557,12 @@ export const coreModule: ModuleDefinition<CoreDirConfig> = {
       help: 'Container for authentication directives to be applied when any HTTP method other than those specified is used to access the resource',
       compile: compileLimit('<LimitExcept'),
     },
-    configRow('<IfModule', 'RAW_ARGS', 'EXEC_ON_READ|OR_ALL', 'Container for directives based on existence of specified modules'),
-    configRow('<IfDefine', 'RAW_ARGS', 'EXEC_ON_READ|OR_ALL', 'Container for directives based on existence of command line defines'),
-    configRow('<IfFile', 'RAW_ARGS', 'EXEC_ON_READ|OR_ALL', 'Container for directives based on existence of files on disk'),
-    configRow('<IfDirective', 'RAW_ARGS', 'EXEC_ON_READ|OR_ALL', 'Container for directives based on existence of named directive'),
-    configRow('<IfSection', 'RAW_ARGS', 'EXEC_ON_READ|OR_ALL', 'Container for directives based on existence of named section'),
-    configRow('<DirectoryMatch', 'RAW_ARGS', 'RSRC_CONF', 'Container for directives affecting resources located in the specified directories'),
+    hostConfigRow('<IfModule', 'RAW_ARGS', 'EXEC_ON_READ|OR_ALL', 'Container for directives based on existence of specified modules'),
+    hostConfigRow('<IfDefine', 'RAW_ARGS', 'EXEC_ON_READ|OR_ALL', 'Container for directives based on existence of command line defines'),
+    hostConfigRow('<IfFile', 'RAW_ARGS', 'EXEC_ON_READ|OR_ALL', 'Container for directives based on existence of files on disk'),
+    hostConfigRow('<IfDirective', 'RAW_ARGS', 'EXEC_ON_READ|OR_ALL', 'Container for directives based on existence of named directive'),
+    hostConfigRow('<IfSection', 'RAW_ARGS', 'EXEC_ON_READ|OR_ALL', 'Container for directives based on existence of named section'),
+    hostConfigRow('<DirectoryMatch', 'RAW_ARGS', 'RSRC_CONF', 'Container for directives affecting resources located in the specified directories'),
     parsedOnly('<LocationMatch', 'RAW_ARGS', 'RSRC_CONF', 'Container for directives affecting resources accessed through the specified URL paths'),
     {
       name: '<FilesMatch',
@@ -573,16 +572,16 @@ export const coreModule: ModuleDefinition<CoreDirConfig> = {
       compile: compileFiles('<FilesMatch', true),
     },
     parsedOnly('GprofDir', 'TAKE1', 'RSRC_CONF', 'Directory to plop gmon.out files'),
-    configRow('Define', 'TAKE12', 'EXEC_ON_READ|ACCESS_CONF|RSRC_CONF', 'Define a variable, optionally to a value.  Same as passing -D to the command line.'),
-    configRow('UnDefine', 'TAKE1', 'EXEC_ON_READ|ACCESS_CONF|RSRC_CONF', 'Undefine the existence of a variable. Undo a Define.'),
+    hostConfigRow('Define', 'TAKE12', 'EXEC_ON_READ|ACCESS_CONF|RSRC_CONF', 'Define a variable, optionally to a value.  Same as passing -D to the command line.'),
+    hostConfigRow('UnDefine', 'TAKE1', 'EXEC_ON_READ|ACCESS_CONF|RSRC_CONF', 'Undefine the existence of a variable. Undo a Define.'),
     { name: 'Error', shape: 'RAW_ARGS', override: 'OR_ALL', help: 'Generate error message from within configuration', compile: compileError },
     { name: '<If', shape: 'RAW_ARGS', override: 'OR_ALL', help: 'Container for directives to be conditionally applied', compile: compileIf('<If', 'if') },
     { name: '<ElseIf', shape: 'RAW_ARGS', override: 'OR_ALL', help: 'Container for directives to be conditionally applied', compile: compileIf('<ElseIf', 'elseif') },
     { name: '<Else', shape: 'RAW_ARGS', override: 'OR_ALL', help: 'Container for directives to be conditionally applied', compile: compileIf('<Else', 'else') },
-    configRow('AccessFileName', 'RAW_ARGS', 'RSRC_CONF', 'Name(s) of per-directory config files (default: .htaccess)'),
-    configRow('DocumentRoot', 'TAKE1', 'RSRC_CONF', 'Root directory of the document tree'),
-    configRow('AllowOverride', 'RAW_ARGS', 'ACCESS_CONF', 'Controls what groups of directives can be configured by per-directory config files'),
-    configRow('AllowOverrideList', 'TAKE_ARGV', 'ACCESS_CONF', 'Controls what individual directives can be configured by per-directory config files'),
+    hostConfigRow('AccessFileName', 'RAW_ARGS', 'RSRC_CONF', 'Name(s) of per-directory config files (default: .htaccess)'),
+    hostConfigRow('DocumentRoot', 'TAKE1', 'RSRC_CONF', 'Root directory of the document tree'),
+    hostConfigRow('AllowOverride', 'RAW_ARGS', 'ACCESS_CONF', 'Controls what groups of directives can be configured by per-directory config files'),
+    hostConfigRow('AllowOverrideList', 'TAKE_ARGV', 'ACCESS_CONF', 'Controls what individual directives can be configured by per-directory config files'),
     parsedOnly('EnableMMAP', 'TAKE1', 'OR_FILEINFO', 'Controls whether memory-mapping may be used to read files'),
     parsedOnly('EnableSendfile', 'TAKE1', 'OR_FILEINFO', 'Controls whether sendfile may be used to transmit files'),
     parsedOnly('ReadBufferSize', 'TAKE1', 'ACCESS_CONF|RSRC_CONF', 'Size (in bytes) of the memory buffers used to read data'),
@@ -593,20 +592,20 @@ export const coreModule: ModuleDefinition<CoreDirConfig> = {
     parsedOnly('AcceptFilter', 'TAKE2', 'RSRC_CONF', 'Set the Accept Filter to use for a protocol'),
     parsedOnly('Port', 'TAKE1', 'RSRC_CONF', 'Port was replaced with Listen in Apache 2.0'),
     parsedOnly('HostnameLookups', 'TAKE1', 'ACCESS_CONF|RSRC_CONF', '"on" to enable, "off" to disable reverse DNS lookups, or "double" to enable double-reverse DNS lookups'),
-    configRow('ServerAdmin', 'TAKE1', 'RSRC_CONF', 'The email address of the server administrator'),
-    configRow('ServerName', 'TAKE1', 'RSRC_CONF', 'The hostname and port of the server'),
+    hostConfigRow('ServerAdmin', 'TAKE1', 'RSRC_CONF', 'The email address of the server administrator'),
+    hostConfigRow('ServerName', 'TAKE1', 'RSRC_CONF', 'The hostname and port of the server'),
     parsedOnly('ServerRoot', 'TAKE1', 'RSRC_CONF|EXEC_ON_READ', 'Common directory of server-related files (logs, confs, etc.)'),
     parsedOnly('DefaultRuntimeDir', 'TAKE1', 'RSRC_CONF|EXEC_ON_READ', 'Common directory for run-time files (shared memory, locks, etc.)'),
     parsedOnly('ErrorLog', 'TAKE1', 'RSRC_CONF', 'The filename of the error log'),
     parsedOnly('ErrorLogFormat', 'TAKE12', 'RSRC_CONF', 'Format string for the ErrorLog'),
     parsedOnly('ServerAlias', 'RAW_ARGS', 'RSRC_CONF', 'A name or names alternately used to access the server'),
     parsedOnly('ServerPath', 'TAKE1', 'RSRC_CONF', 'The pathname the server can be reached at'),
-    configRow('Timeout', 'TAKE1', 'RSRC_CONF', 'Timeout duration (sec)'),
+    hostConfigRow('Timeout', 'TAKE1', 'RSRC_CONF', 'Timeout duration (sec)'),
     parsedOnly('ContentDigest', 'FLAG', 'OR_OPTIONS', 'whether or not to send a Content-MD5 header with each request'),
     parsedOnly('UseCanonicalName', 'TAKE1', 'RSRC_CONF|ACCESS_CONF', 'How to work out the ServerName : Port when constructing URLs'),
     parsedOnly('UseCanonicalPhysicalPort', 'TAKE1', 'RSRC_CONF|ACCESS_CONF', 'Whether to use the physical Port when constructing URLs'),
-    configRow('Include', 'TAKE1', 'RSRC_CONF|ACCESS_CONF|EXEC_ON_READ', 'Name(s) of the config file(s) to be included; fails if the wildcard does not match at least one file'),
-    configRow(
+    hostConfigRow('Include', 'TAKE1', 'RSRC_CONF|ACCESS_CONF|EXEC_ON_READ', 'Name(s) of the config file(s) to be included; fails if the wildcard does not match at least one file'),
+    hostConfigRow(
       'IncludeOptional',
       'TAKE1',
       'RSRC_CONF|ACCESS_CONF|EXEC_ON_READ',
@@ -615,9 +614,9 @@ export const coreModule: ModuleDefinition<CoreDirConfig> = {
     parsedOnly('LogLevel', 'ITERATE', 'RSRC_CONF|ACCESS_CONF', 'Level of verbosity in error logging'),
     parsedOnly('NameVirtualHost', 'TAKE1', 'RSRC_CONF', 'A numeric IP address:port, or the name of a host'),
     parsedOnly('ServerTokens', 'TAKE1', 'RSRC_CONF', 'Determine tokens displayed in the Server: header - Min(imal), Major, Minor, Prod(uctOnly), OS, or Full'),
-    configRow('LimitRequestLine', 'TAKE1', 'RSRC_CONF', 'Limit on maximum size of an HTTP request line'),
-    configRow('LimitRequestFieldsize', 'TAKE1', 'RSRC_CONF', 'Limit on maximum size of an HTTP request header field'),
-    configRow('LimitRequestFields', 'TAKE1', 'RSRC_CONF', 'Limit (0 = unlimited) on max number of header fields in a request message'),
+    hostConfigRow('LimitRequestLine', 'TAKE1', 'RSRC_CONF', 'Limit on maximum size of an HTTP request line'),
+    hostConfigRow('LimitRequestFieldsize', 'TAKE1', 'RSRC_CONF', 'Limit on maximum size of an HTTP request header field'),
+    hostConfigRow('LimitRequestFields', 'TAKE1', 'RSRC_CONF', 'Limit (0 = unlimited) on max number of header fields in a request message'),
     parsedOnly('LimitXMLRequestBody', 'TAKE1', 'OR_ALL', 'Limit (in bytes) on maximum size of an XML-based request body'),
     parsedOnly('Mutex', 'RAW_ARGS', 'RSRC_CONF', 'mutex (or "default") and mechanism'),
     parsedOnly('MaxRanges', 'TAKE1', 'RSRC_CONF|ACCESS_CONF', 'Maximum number of Ranges in a request before returning the entire resource, or 0 for unlimited'),

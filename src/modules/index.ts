@@ -24,7 +24,11 @@ import { fcgidModule } from './fcgid.js';
 import { headersModule } from './headers.js';
 import { mimeModule } from './mime.js';
 import { setEnvIfModule } from './setenvif.js';
+import { filterModule } from './filter.js';
+import { htsandboxModule } from './htsandbox.js';
 import { LEGACY_EMULATED, LEGACY_ROWS } from './legacy.js';
+import * as parsedOnlyModules from './parsed-only.js';
+import * as serverWideModules from './server-wide.js';
 import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 
 /** The modules with a home of their own, in Apache's load order. */
@@ -47,6 +51,11 @@ export const MODULES: readonly ModuleDefinition[] = [
   headersModule as ModuleDefinition,
   mimeModule as ModuleDefinition,
   setEnvIfModule as ModuleDefinition,
+  filterModule,
+  htsandboxModule as ModuleDefinition,
+  // Server-wide only, read with the host configuration; then those accepted, not applied.
+  ...Object.values(serverWideModules),
+  ...Object.values(parsedOnlyModules),
 ];
 
 /** A module's directive, by lower-cased name, with the module that defines it. */

@@ -110,6 +110,15 @@ export function refused(f: ValidatorFinding | ValidatorFinding[]): CompileResult
 }
 
 /**
+ * A directive Apache runs while it reads the configuration (`<IfModule>`, `Define`, `Include`
+ * …) or a server-wide one htsandbox reads with the host configuration (src/grammar/host-config.ts,
+ * src/server/site-context.ts): emulated there, so its compile only accepts it.
+ */
+export function hostConfigRow(name: string, shape: DirectiveDefinition['shape'], override: string, help: string): DirectiveDefinition<never> {
+  return { name, shape, override, help, compile: () => ({ findings: [], value: undefined }) };
+}
+
+/**
  * A directive Apache accepts that htsandbox reads but does not apply: any arguments are taken,
  * and `check` says "parsed, not emulated".
  */

@@ -13,6 +13,10 @@ import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
 import { applyRequestHeaderLines, editHeaderValue } from '../../src/modules/headers.js';
 import { coreModule } from '../../src/modules/core.js';
+import { filterModule } from '../../src/modules/filter.js';
+import { htsandboxModule } from '../../src/modules/htsandbox.js';
+import * as parsedOnlyModules from '../../src/modules/parsed-only.js';
+import * as serverWideModules from '../../src/modules/server-wide.js';
 import { OPT_EXECCGI, OPT_INC_WITH_EXEC, OPT_INCLUDES, OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS } from '../../src/grammar/options.js';
 
 const loaded: ReadonlySet<string> = new Set(['core', 'headers', 'mime', 'env', 'setenvif', 'expires']);
@@ -458,5 +462,49 @@ describe("core's sections through its module", () => {
     expect(lookupDirective('<files')?.compile).toBe(coreModule.directives.find((d) => d.name === '<Files')!.compile);
     expect(lookupDirective('documentroot')?.emulated).toBe(true);
     expect(lookupDirective('enablemmap')?.emulated).toBe(false);
+  });
+});
+
+describe('the modules htsandbox does not apply per directory', () => {
+  it('leaves in the legacy table only mod_rewrite, mod_cgi(d) and mod_userdir rows', () => {
+    expect(new Set(LEGACY_ROWS.flatMap((r) => r[1].split('|')))).toEqual(new Set(['cgid', 'cgi', 'rewrite', 'userdir']));
+  });
+
+  it('parsed-only modules accept their directives and apply none; server-wide ones are read with the host configuration', () => {
+    for (const module of Object.values(parsedOnlyModules)) {
+      expect(MODULES).toContain(module);
+      for (const d of module.directives) expect([d.name, lookupDirective(d.name.toLowerCase())?.emulated]).toEqual([d.name, false]);
+    }
+    for (const module of Object.values(serverWideModules)) expect(MODULES).toContain(module);
+    expect(['loadmodule', '<ifversion', 'user', 'keepalivetimeout', 'requestreadtimeout', 'balancermember'].map((k) => lookupDirective(k)?.emulated)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(lookupDirective('php_value')?.modules).toEqual(['php']);
+  });
+
+  it('mod_filter checks a provider as filter_provider and add_type_filter do', () => {
+    const compile = (name: string, words: string[], loadedModules: string[]) =>
+      filterModule.directives
+        .find((d) => d.name === name)!
+        .compile({ words, rawArgs: words.join(' '), kind: 'htaccess', overrideOpts: 0xffff, hasModule: (m) => loadedModules.includes(m) })
+        .findings.map((f) => f.message);
+    expect(compile('AddOutputFilterByType', ['DEFLATE', 'text/html'], [])).toEqual(['Unknown filter provider DEFLATE']);
+    expect(compile('AddOutputFilterByType', ['DEFLATE;INCLUDES', 'text/html'], ['deflate', 'include'])).toEqual([]);
+    expect(compile('FilterProvider', ['f', 'nosuch', 'true'], ['deflate'])).toEqual(['Unknown filter provider nosuch']);
+  });
+
+  it('HtsandboxFcgidMultiplex: the nearest level that sets it wins', () => {
+    const on = applyLevel(EMPTY_DIR_CONFIG, htaccess('HtsandboxFcgidMultiplex On\n'), () => true);
+    expect([EMPTY_DIR_CONFIG.fcgidMultiplex, on.fcgidMultiplex, applyLevel(on, htaccess('HtsandboxFcgidMultiplex off\n'), () => true).fcgidMultiplex]).toEqual([
+      false,
+      true,
+      false,
+    ]);
+    expect(lookupDirective('htsandboxfcgidmultiplex')?.compile).toBe(htsandboxModule.directives[1]!.compile);
   });
 });
