@@ -3,7 +3,7 @@
  * Apache merges it (`../shared/docs/apache-core.md` §2.4): server `<Directory>` sections,
  * each `.htaccess`, then `<Files>`/`<FilesMatch>`. Pure.
  */
-import type { ConfigNode } from '../grammar/syntax-tree.js';
+import type { ConfigNode, SectionNode } from '../grammar/syntax-tree.js';
 import { splitWords } from '../grammar/words.js';
 import { compileRewriteLevel, type RewriteConfig } from './rewrite.js';
 import { MODULE_DIRECTIVES, MODULES } from '../modules/index.js';
@@ -149,6 +149,12 @@ interface LevelPlan {
   rewrite: ConfigNode[];
 }
 
+/** A `<Limit>`'s methods, a `<LimitExcept>`'s as `!METHOD` (how authz_core's rules carry them too). */
+function limitMethods(n: SectionNode): string[] {
+  const listed = splitWords(n.rawArgs.slice(0, Math.max(0, n.rawArgs.lastIndexOf('>')))).map((w) => w.value);
+  return n.key === '<limit' ? listed : listed.map((m) => `!${m}`);
+}
+
 /** The modules that compile a level themselves (`levelLines`). */
 const LEVEL_COMPILED = MODULES.filter((m) => m.levelLines !== undefined);
 
@@ -173,7 +179,17 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
   }
   yield;
   let sinceYield = 0;
-  for (const n of nodes) {
+  // The lines of a `<Limit>`/`<LimitExcept>` belong to the level (`ap_limit_section` walks
+  // them in the same configuration) with its methods as cmd->limited; only the modules that
+  // read that (authz_core, access_compat's Allow/Deny) limit them.
+  const todo: { nodes: readonly ConfigNode[]; i: number; methods: readonly string[] | undefined }[] = [{ nodes, i: 0, methods: undefined }];
+  while (todo.length > 0) {
+    const task = todo[todo.length - 1]!;
+    if (task.i >= task.nodes.length) {
+      todo.pop();
+      continue;
+    }
+    const n = task.nodes[task.i++]!;
     if (++sinceYield === PLAN_SLICE) {
       sinceYield = 0;
       yield;
@@ -187,9 +203,12 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
       if (value !== undefined) {
         let lines = plan.moduleLines.get(owned.module);
         if (!lines) plan.moduleLines.set(owned.module, (lines = []));
-        lines.push(
-          n.kind === 'section' ? { key: n.key, value, source: { file: n.file, line: n.line }, body: n.children } : { key: n.key, value, source: { file: n.file, line: n.line } },
-        );
+        const line: CompiledLine = { key: n.key, value, source: { file: n.file, line: n.line } };
+        if (n.kind === 'section') line.body = n.children;
+        if (task.methods) line.methods = task.methods;
+        lines.push(line);
+      } else if (n.kind === 'section' && (n.key === '<limit' || n.key === '<limitexcept')) {
+        todo.push({ nodes: flatten(n.children), i: 0, methods: limitMethods(n) });
       }
       continue;
     }

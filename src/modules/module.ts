@@ -47,6 +47,12 @@ export interface CompiledLine<V = unknown> {
   source?: LineSource;
   /** For a section's line (`<Files>`, `<If>`): the lines of its body, applied when it matches. */
   body?: readonly ConfigNode[];
+  /**
+   * For a line inside `<Limit>` (`<LimitExcept>`: each `!METHOD`): the methods it is limited
+   * to, Apache's cmd->limited. Only a module whose lines honour it reads it; others apply the
+   * line to every method, as Apache does.
+   */
+  methods?: readonly string[];
 }
 
 /**

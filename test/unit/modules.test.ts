@@ -13,6 +13,7 @@ import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
 import { applyRequestHeaderLines, editHeaderValue } from '../../src/modules/headers.js';
 import { coreModule } from '../../src/modules/core.js';
+import { accessCompatAllows } from '../../src/engine/access.js';
 import { filterModule } from '../../src/modules/filter.js';
 import { htsandboxModule } from '../../src/modules/htsandbox.js';
 import * as parsedOnlyModules from '../../src/modules/parsed-only.js';
@@ -506,5 +507,31 @@ describe('the modules htsandbox does not apply per directory', () => {
       false,
     ]);
     expect(lookupDirective('htsandboxfcgidmultiplex')?.compile).toBe(htsandboxModule.directives[1]!.compile);
+  });
+});
+
+describe('lines inside <Limit> (ap_limit_section)', () => {
+  it('apply to the level; access_compat limits its Allow/Deny lines to the methods', () => {
+    const cfg = applyLevel(
+      EMPTY_DIR_CONFIG,
+      htaccess('<Limit GET POST>\nAuthType Basic\nAuthName inside\n</Limit>\n<LimitExcept GET>\nDeny from all\n</LimitExcept>\nDeny from 10.0.0.1\n'),
+      () => true,
+    );
+    expect(cfg.auth).toMatchObject({ type: 'Basic', name: 'inside' });
+    expect(cfg.accessCompat?.deny.map((l) => [l.hosts, l.methods])).toEqual([
+      [['all'], ['!GET']],
+      [['10.0.0.1'], undefined],
+    ]);
+    const allows = (method: string, remoteAddr = '127.0.0.1') => accessCompatAllows(cfg.accessCompat!, { method, remoteAddr, env: new Map() });
+    expect([allows('GET'), allows('HEAD'), allows('POST'), allows('GET', '10.0.0.1')]).toEqual([true, true, false, false]);
+  });
+
+  it('an Order inside <Limit> sets the order of its methods only, until an Order outside', () => {
+    const level = (text: string) => applyLevel(EMPTY_DIR_CONFIG, htaccess(text), () => true).accessCompat!;
+    const allows = (c: ReturnType<typeof level>, method: string) => accessCompatAllows(c, { method, remoteAddr: '127.0.0.1', env: new Map() });
+    const limited = level('<Limit POST>\nOrder allow,deny\n</Limit>\nAllow from 10.0.0.0/8\n');
+    expect([allows(limited, 'GET'), allows(limited, 'POST')]).toEqual([true, false]);
+    const overridden = level('<Limit POST>\nOrder allow,deny\n</Limit>\nOrder deny,allow\nAllow from 10.0.0.0/8\n');
+    expect([allows(overridden, 'GET'), allows(overridden, 'POST')]).toEqual([true, true]);
   });
 });
