@@ -50,9 +50,16 @@ function hostMatches(list: readonly string[], req: AccessRequest): boolean {
   });
 }
 
-/** The first of `lines` with a host word that matches the client (`find_allowdeny`). */
+/** Whether a line of a `<Limit>` (`!M`: `<LimitExcept>`) covers the request's method; HEAD counts as GET (M_GET). */
+function limitCovers(methods: readonly string[] | undefined, method: string): boolean {
+  if (!methods) return true;
+  const m = method === 'HEAD' ? 'GET' : method;
+  return methods.every((x) => x.startsWith('!')) ? !methods.some((x) => x.slice(1) === m) : methods.includes(m);
+}
+
+/** The first of `lines` for the request's method with a host word that matches the client (`find_allowdeny`). */
 function matchingLine(lines: readonly HostLine[], req: AccessRequest): HostLine | undefined {
-  for (const l of lines) if (hostMatches(l.hosts, req)) return l;
+  for (const l of lines) if (limitCovers(l.methods, req.method) && hostMatches(l.hosts, req)) return l;
   return undefined;
 }
 
@@ -65,7 +72,9 @@ export function accessCompatDenyingLine(c: AccessCompat, req: AccessRequest): Ho
 export function accessCompatAllows(c: AccessCompat, req: AccessRequest): boolean {
   const allowed = matchingLine(c.allow, req) !== undefined;
   const denied = matchingLine(c.deny, req) !== undefined;
-  switch (c.order) {
+  let order = c.order;
+  for (const o of c.limitedOrders ?? []) if (limitCovers(o.methods, req.method)) order = o.order;
+  switch (order) {
     case 'deny,allow':
       return !denied || allowed;
     case 'allow,deny':

@@ -4,10 +4,7 @@
  * each `.htaccess`, then `<Files>`/`<FilesMatch>`. Pure.
  */
 import type { ConfigNode, SectionNode } from '../grammar/syntax-tree.js';
-import { parseOptions, OPT_SYM_LINKS } from '../grammar/options.js';
-import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
-import { getWordConf, splitWords } from '../grammar/words.js';
-import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
+import { splitWords } from '../grammar/words.js';
 import { MODULE_DIRECTIVES, MODULES } from '../modules/index.js';
 import type { CompiledLine, ModuleDefinition } from '../modules/module.js';
 import { headersModule, type HeadersDirConfig } from '../modules/headers.js';
@@ -23,24 +20,16 @@ import { authzCoreModule, type AuthzDirConfig } from '../modules/authz-core.js';
 import { autoindexModule, type AutoindexDirConfig } from '../modules/autoindex.js';
 import { fcgidModule, type FcgidAuthRole, type FcgidDirConfig } from '../modules/fcgid.js';
 import { rewriteModule, type RewriteDirConfig } from '../modules/rewrite.js';
+import { htsandboxModule, type HtsandboxDirConfig } from '../modules/htsandbox.js';
 import { coreModule, ETAG_NONE, ETAG_INODE, ETAG_MTIME, ETAG_SIZE, ETAG_UNSET, type CoreDirConfig } from '../modules/core.js';
-import picomatch from 'picomatch';
 
 export type { AuthzRule, RequireRule } from '../modules/authz-core.js';
 export type { AccessCompat, HostLine } from '../modules/access-compat.js';
 
 export type { ExtensionInfo } from '../modules/mime.js';
 
-export type { ErrorDocument, FileETagBits } from '../modules/core.js';
+export type { ErrorDocument, FileETagBits, FilesSection, IfSection } from '../modules/core.js';
 export { ETAG_ALL, ETAG_INODE, ETAG_MTIME, ETAG_NONE, ETAG_SIZE, ETAG_UNSET } from '../modules/core.js';
-
-/** A `<Files>`/`<FilesMatch>` section, ready to match a basename. */
-export interface FilesSection {
-  matches(basename: string): boolean;
-  nodes: readonly ConfigNode[];
-  /** Where it is written and its opening line (`file:line <Files "x">`), for a decision's configuration reference. */
-  where: string;
-}
 
 export type { FcgidAuthRole } from '../modules/fcgid.js';
 /** How mod_fcgid names each role: its directive and, in log lines, its check. */
@@ -70,15 +59,8 @@ export interface DirConfig
     AutoindexDirConfig,
     CoreDirConfig,
     FcgidDirConfig,
-    RewriteDirConfig {
-  /** Options bits in effect. */
-  options: number;
-  files: readonly FilesSection[];
-  /** `<If>`, `<ElseIf>`, `<Else>` sections in merge order (core's sec_if), applied per request. */
-  ifs: readonly IfSection[];
-  /** `HtsandboxFcgidMultiplex On`: this script's processes may share a connection (htsandbox only). */
-  fcgidMultiplex: boolean;
-}
+    RewriteDirConfig,
+    HtsandboxDirConfig {}
 
 /**
  * http_etag.c's ap_make_etag for a file: inode, size and mtime (microseconds) in hex, joined
@@ -101,12 +83,9 @@ export type { SetEnvIfRule } from '../modules/setenvif.js';
 export type { RedirectRule } from '../modules/alias.js';
 
 export const EMPTY_DIR_CONFIG: DirConfig = {
-  options: OPT_SYM_LINKS,
   ...coreModule.dirConfig!.empty,
   ...mimeModule.dirConfig!.empty,
   ...dirModule.dirConfig!.empty,
-  files: [],
-  ifs: [],
   ...authzCoreModule.dirConfig!.empty,
   ...accessCompatModule.dirConfig!.empty,
   ...headersModule.dirConfig!.empty,
@@ -114,30 +93,12 @@ export const EMPTY_DIR_CONFIG: DirConfig = {
   ...autoindexModule.dirConfig!.empty,
   ...authnCoreModule.dirConfig!.empty,
   ...fcgidModule.dirConfig!.empty,
-  fcgidMultiplex: false,
   ...rewriteModule.dirConfig!.empty,
+  ...htsandboxModule.dirConfig!.empty,
   ...envModule.dirConfig!.empty,
   ...setEnvIfModule.dirConfig!.empty,
   ...expiresModule.dirConfig!.empty,
 };
-
-/**
- * A section's verdict by file name, remembered: the same few names come back on every request,
- * and a lookup costs far less than a pattern match (even a linear-time RE2 match walks the whole name). Bounded, since
- * clients choose the names.
- */
-function remembered(test: (basename: string) => boolean): (basename: string) => boolean {
-  const seen = new Map<string, boolean>();
-  return (b) => {
-    let verdict = seen.get(b);
-    if (verdict === undefined) {
-      verdict = test(b);
-      if (seen.size >= 1024) seen.clear();
-      seen.set(b, verdict);
-    }
-    return verdict;
-  };
-}
 
 /** `get_wrapper_info`: a file's FcgidWrapper, by the suffix from the last '.' of its name, else ALL. */
 export function fcgidWrapperFor(cfg: DirConfig, path: string): { argv: string[]; virtual: boolean } | undefined {
@@ -147,49 +108,10 @@ export function fcgidWrapperFor(cfg: DirConfig, path: string): { argv: string[];
   return cfg.fcgidWrappers.get(suffix) ?? cfg.fcgidWrappers.get('ALL');
 }
 
-/** One `<If>`-family section: its kind, its parsed condition (none for `<Else>`), its body. */
-export interface IfSection {
-  kind: 'if' | 'elseif' | 'else';
-  condition: Expr | undefined;
-  nodes: readonly ConfigNode[];
-  /** Where it is written and its opening line, for a decision's configuration reference. */
-  where: string;
-}
-
 /** `file:line <Name args>`: where a section is written and how it opens. */
 export function sectionWhere(node: SectionNode): string {
   const args = node.rawArgs.trim();
   return `${node.file}:${node.line} <${node.name}${args === '' || args === '>' ? '>' : ` ${args}`}`;
-}
-
-function ifSection(node: SectionNode): IfSection | undefined {
-  const kind = node.key === '<if' ? 'if' : node.key === '<elseif' ? 'elseif' : 'else';
-  if (kind === 'else') return { kind, condition: undefined, nodes: node.children, where: sectionWhere(node) };
-  const raw = node.rawArgs.slice(0, Math.max(0, node.rawArgs.lastIndexOf('>')));
-  const parsed = parseApExpr(getWordConf(raw, 0).value);
-  // A condition that does not parse made the whole file a 500 (validate.ts); never applied.
-  return parsed.ok ? { kind, condition: parsed.expr, nodes: node.children, where: sectionWhere(node) } : undefined;
-}
-
-function filesSection(node: SectionNode): FilesSection | undefined {
-  const raw = node.rawArgs.slice(0, Math.max(0, node.rawArgs.lastIndexOf('>')));
-  const first = getWordConf(raw, 0);
-  let pattern = first.value;
-  let regex: ApacheRegex | undefined;
-  if (node.key === '<filesmatch' || pattern === '~') {
-    if (pattern === '~') pattern = getWordConf(raw, first.next).value;
-    const r = compileApacheRegex(pattern);
-    if (!r.ok || !r.regex) return undefined;
-    regex = r.regex;
-    const re = regex;
-    return { matches: remembered((b) => re.test(b)), nodes: node.children, where: sectionWhere(node) };
-  }
-  if (/[*?[]/.test(pattern)) {
-    // apr_fnmatch(APR_FNM_PATHNAME), case-sensitive, `*` matches a leading dot.
-    const isMatch = picomatch(pattern, { dot: true, nobrace: true, noextglob: true, nonegate: true, noglobstar: true });
-    return { matches: remembered((b) => b !== '' && isMatch(b)), nodes: node.children, where: sectionWhere(node) };
-  }
-  return { matches: (b) => b === pattern, nodes: node.children, where: sectionWhere(node) };
 }
 
 const SPLICED_SECTIONS = new Set(['<ifmodule', '<ifdefine', '<ifversion', '<ifdirective', '<ifsection', '<iffile']);
@@ -220,17 +142,19 @@ function flatten(nodes: readonly ConfigNode[]): ConfigNode[] {
 /**
  * What a level contributes that does not depend on the levels above it: its lines with the
  * conditional sections spliced in, and, computed once, the lists it appends (compiled
- * patterns, parsed header operations, Require rules …) and the lines whose effect depends on
- * what is inherited (`ops`, applied in order). Kept with the parsed nodes (which live as long
+ * patterns, parsed header operations, Require rules …), each module's lines. Kept with the parsed nodes (which live as long
  * as their file is unchanged), so merging a level onto a new base costs little, and
  * `prepareLevelSteps` can build it ahead, in slices.
  */
 interface LevelPlan {
-  ops: ConfigNode[];
-  files: FilesSection[];
-  ifs: IfSection[];
   /** What each module of `src/modules/` compiled from the level's lines, in order. */
   moduleLines: Map<ModuleDefinition, CompiledLine[]>;
+}
+
+/** A `<Limit>`'s methods, a `<LimitExcept>`'s as `!METHOD` (how authz_core's rules carry them too). */
+function limitMethods(n: SectionNode): string[] {
+  const listed = splitWords(n.rawArgs.slice(0, Math.max(0, n.rawArgs.lastIndexOf('>')))).map((w) => w.value);
+  return n.key === '<limit' ? listed : listed.map((m) => `!${m}`);
 }
 
 /** The modules that compile a level themselves (`levelLines`). */
@@ -247,9 +171,6 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
   const nodes = flatten(levelNodes);
   yield;
   const plan: LevelPlan = {
-    ops: [],
-    files: [],
-    ifs: [],
     moduleLines: new Map(),
   };
   // Modules whose lines nest in their own sections compile the level themselves.
@@ -259,34 +180,42 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
   }
   yield;
   let sinceYield = 0;
-  for (const n of nodes) {
+  // The lines of a `<Limit>`/`<LimitExcept>` belong to the level (`ap_limit_section` walks
+  // them in the same configuration) with its methods as cmd->limited; only the modules that
+  // read that (authz_core, access_compat's Allow/Deny) limit them.
+  const todo: { nodes: readonly ConfigNode[]; i: number; methods: readonly string[] | undefined }[] = [{ nodes, i: 0, methods: undefined }];
+  while (todo.length > 0) {
+    const task = todo[todo.length - 1]!;
+    if (task.i >= task.nodes.length) {
+      todo.pop();
+      continue;
+    }
+    const n = task.nodes[task.i++]!;
     if (++sinceYield === PLAN_SLICE) {
       sinceYield = 0;
       yield;
     }
-    if (n.kind === 'section') {
-      if (n.key === '<files' || n.key === '<filesmatch') {
-        const f = filesSection(n);
-        if (f) plan.files.push(f);
-      } else if (n.key === '<if' || n.key === '<elseif' || n.key === '<else') {
-        const i = ifSection(n);
-        if (i) plan.ifs.push(i);
-      }
-      continue;
-    }
     const owned = MODULE_DIRECTIVES.get(n.key);
     if (owned) {
       if (owned.module.levelLines) continue;
-      // The directive's own compile, the one `check` ran; a refused line is not applied.
+      // The directive's own compile, the one `check` ran; a refused line is not applied. A
+      // section's line (core's `<Files>`, `<If>`) carries its body, applied when it matches.
       const { value } = owned.directive.compile({ words: splitWords(n.rawArgs).map((w) => w.value), rawArgs: n.rawArgs, kind: 'htaccess', overrideOpts: 0xffff, hasModule });
       if (value !== undefined) {
         let lines = plan.moduleLines.get(owned.module);
         if (!lines) plan.moduleLines.set(owned.module, (lines = []));
-        lines.push({ key: n.key, value, source: { file: n.file, line: n.line } });
+        const line: CompiledLine = { key: n.key, value, source: { file: n.file, line: n.line } };
+        if (n.kind === 'section') {
+          line.body = n.children;
+          line.where = sectionWhere(n);
+        }
+        if (task.methods) line.methods = task.methods;
+        lines.push(line);
+      } else if (n.kind === 'section' && (n.key === '<limit' || n.key === '<limitexcept')) {
+        todo.push({ nodes: flatten(n.children), i: 0, methods: limitMethods(n) });
       }
       continue;
     }
-    plan.ops.push(n);
   }
   planOf.set(levelNodes, plan);
   return plan;
@@ -308,8 +237,7 @@ export function* prepareLevelSteps(levelNodes: readonly ConfigNode[], hasModule:
   const todo: (readonly ConfigNode[])[] = [levelNodes];
   while (todo.length > 0) {
     const plan = yield* levelPlanSteps(todo.pop()!, hasModule);
-    for (const f of plan.files) todo.push(f.nodes);
-    for (const i of plan.ifs) todo.push(i.nodes);
+    for (const line of plan.moduleLines.get(coreModule as ModuleDefinition) ?? []) if (line.body) todo.push(line.body);
   }
 }
 
@@ -336,44 +264,18 @@ export function applyLevelCached(base: DirConfig, levelNodes: readonly ConfigNod
 
 /**
  * Applies one configuration level (a `<Directory>` body, an `.htaccess`, a `<Files>` body) on
- * top of what is inherited. `overrideOpts` limits Options in `.htaccess`.
+ * top of what is inherited. `overrideOpts` (AllowOverride Options=…) needs no second look
+ * here: an `.htaccess` with an Options line beyond it was refused whole by `check`'s walk.
  */
 export function applyLevel(base: DirConfig, levelNodes: readonly ConfigNode[], hasModule: (m: string) => boolean, overrideOpts = 0xffff, levelDir = ''): DirConfig {
   const plan = levelPlan(levelNodes, hasModule);
   const cfg: DirConfig = { ...base };
-  // What the level appends is joined once (a copy per line made a 20,000-line file
-  // quadratic, issue 14); maps this level changes are copied on first write.
-  if (plan.files.length > 0) cfg.files = base.files.concat(plan.files);
-  if (plan.ifs.length > 0) cfg.ifs = base.ifs.concat(plan.ifs);
   // Each module merges its own slice (its merge_dir_config), in Apache's load order.
   if (plan.moduleLines.size > 0) {
     const level = { dir: levelDir };
     for (const module of MODULES) {
       const lines = plan.moduleLines.get(module);
       if (lines && module.dirConfig) Object.assign(cfg, module.dirConfig.merge(cfg, lines, level));
-    }
-  }
-  for (const n of plan.ops) {
-    const words = n.args.map((a) => a.value);
-    const w0 = words[0] ?? '';
-    switch (n.key) {
-      case 'options': {
-        const r = parseOptions(
-          splitWords(n.rawArgs).map((x) => x.value),
-          overrideOpts,
-        );
-        if ('change' in r) {
-          const c = r.change;
-          cfg.options = c.absolute ? c.opts : (cfg.options | c.add) & ~c.remove;
-        }
-        break;
-      }
-      case 'cgipassauth':
-        cfg.auth = { ...cfg.auth, passAuth: w0.toLowerCase() === 'on' };
-        break;
-      case 'htsandboxfcgidmultiplex':
-        cfg.fcgidMultiplex = w0.toLowerCase() === 'on';
-        break;
     }
   }
   return cfg;

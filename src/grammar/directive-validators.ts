@@ -3,7 +3,6 @@
  * Each returns undefined when Apache accepts the value.
  */
 import type { ErrorCode } from '../vocabulary/error-catalog.js';
-import { parseOptions } from './options.js';
 import { compileApacheRegex } from './regex.js';
 import { getWordConf, splitWords } from './words.js';
 import { HANDLER_MODULES } from './module-catalog.js';
@@ -26,9 +25,10 @@ export interface ValidatorFinding {
   code: ErrorCode;
   message: string;
   hint?: string;
+  /** For a section: Apache reports this once the section's body was read, after the body's own errors. */
+  afterBody?: boolean;
 }
 
-type Validator = (input: ValidatorInput) => ValidatorFinding | ValidatorFinding[] | undefined;
 
 const fail = (message: string, code: ErrorCode = 'HT105', hint?: string): ValidatorFinding => (hint === undefined ? { code, message } : { code, message, hint });
 
@@ -185,84 +185,6 @@ export function parseRequire(rawArgs: string, hasModule: (id: string) => boolean
   return { negate, provider, args };
 }
 
-// --- core ---
-
-const defaultType: Validator = ({ words }) => {
-  const w = (words[0] ?? '').toLowerCase();
-  if (w === 'none' || w === 'off') return undefined;
-  return { code: 'HT202', message: 'Ignoring deprecated use of DefaultType (it has no effect in Apache 2.4)' };
-};
-
-const options: Validator = ({ rawArgs, overrideOpts }) => {
-  const r = parseOptions(
-    splitWords(rawArgs).map((w) => w.value),
-    overrideOpts,
-  );
-  if (!('error' in r)) return undefined;
-  const illegal = /^Illegal option (.*)$/.exec(r.error);
-  const suggestion = illegal ? didYouMean(illegal[1]!, OPTION_NAMES) : '';
-  return fail(r.error, 'HT105', suggestion ? `${suggestion.charAt(0).toUpperCase()}${suggestion.slice(1).trimEnd()}` : undefined);
-};
-
-/** Options' keywords as the manual spells them, for "did you mean". */
-const OPTION_NAMES = ['All', 'None', 'Indexes', 'Includes', 'IncludesNOEXEC', 'FollowSymLinks', 'SymLinksIfOwnerMatch', 'ExecCGI', 'MultiViews'];
-
-/**
- * DirectoryIndex names are looked up as files: one with a path component over NAME_MAX (255
- * bytes) fails with ENAMETOOLONG, and mod_dir answers that sub-request's 403 when no later
- * name exists (conformance htaccess-edges). The host accepts the line.
- */
-/**
- * Output filters each module registers (`ap_register_output_filter`), by module id; core's
- * are always there. mod_filter resolves a provider by these names, case-insensitively, when
- * it reads the line (`filter_provider`: "Unknown filter provider X"); a FilterDeclare'd name
- * is not one.
- */
-const OUTPUT_FILTERS: Readonly<Record<string, readonly string[]>> = {
-  core: ['core', 'subreq_core', 'content_length', 'old_write', 'http_header', 'http_outerror', 'byterange', 'chunk'],
-  expires: ['mod_expires'],
-  headers: ['fixup_headers_out', 'fixup_headers_err'],
-  deflate: ['deflate', 'inflate'],
-  include: ['includes'],
-  substitute: ['substitute'],
-  sed: ['sed'],
-  ratelimit: ['rate_limit'],
-  buffer: ['buffer'],
-  data: ['data'],
-  charset_lite: ['xlateout'],
-  proxy_html: ['proxy-html'],
-  xml2enc: ['xml2enc'],
-};
-
-function isOutputFilter(name: string, hasModule: (id: string) => boolean): boolean {
-  const lower = name.toLowerCase();
-  return Object.entries(OUTPUT_FILTERS).some(([m, names]) => (m === 'core' || hasModule(m)) && names.includes(lower));
-}
-
-/** mod_filter's `add_type_filter`: each `;`-separated name is a provider that must exist. */
-const addOutputFilterByType: Validator = ({ words, hasModule }) => {
-  for (const name of (words[0] ?? '').split(';')) {
-    if (name !== '' && !isOutputFilter(name, hasModule)) {
-      return fail(
-        `Unknown filter provider ${name}`,
-        'HT105',
-        hasModule('deflate')
-          ? undefined
-          : `${name} is not an output filter of this host (mod_deflate, mod_include … are not loaded): wrap the line in <IfModule mod_deflate.c> or remove it.`,
-      );
-    }
-  }
-  return undefined;
-};
-
-/** mod_filter's `filter_provider`: FilterProvider name provider expression. */
-const filterProvider: Validator = ({ words, hasModule }) => {
-  const provider = words[1] ?? '';
-  if (!isOutputFilter(provider, hasModule)) return fail(`Unknown filter provider ${provider}`);
-  return undefined;
-};
-
-/** `Error` (generate_error, core.c): always fails, with its own text. */
 /**
  * A handler no loaded module provides is not an error for Apache: core's default handler sends
  * the file as it is — a script's source goes out as text. Said once per line.
@@ -296,18 +218,3 @@ export function handlerFinding(handler: string, hasModule: (id: string) => boole
     ...(suggestion ? { hint: `${suggestion.charAt(0).toUpperCase()}${suggestion.slice(1)}Handler names are those the host's modules provide.` } : {}),
   };
 }
-
-const errorDirective: Validator = ({ rawArgs }) => {
-  // Only the surrounding quotes go; escapes inside stay as written.
-  const text = rawArgs.length >= 2 && rawArgs.startsWith('"') && rawArgs.endsWith('"') ? rawArgs.slice(1, -1) : rawArgs;
-  return fail(text, 'HT108');
-};
-
-/** Validators by lower-cased directive name. */
-export const DIRECTIVE_VALIDATORS: ReadonlyMap<string, Validator> = new Map<string, Validator>([
-  ['options', options],
-  ['defaulttype', defaultType],
-  ['addoutputfilterbytype', addOutputFilterByType],
-  ['filterprovider', filterProvider],
-  ['error', errorDirective],
-]);

@@ -7,7 +7,7 @@ import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import type { ErrorCode } from '../vocabulary/error-catalog.js';
 import { catalogEntry } from '../vocabulary/error-catalog.js';
 import { isConditionalSection } from './conditional-sections.js';
-import { HTTP_METHODS, parseRequire, type ValidatorFinding } from './directive-validators.js';
+import { parseRequire, type ValidatorFinding, type ValidatorInput } from './directive-validators.js';
 import {
   ACCESS_CONF,
   NONFATAL_OVERRIDE,
@@ -22,10 +22,8 @@ import {
 } from './directive-registry.js';
 import { didYouMean } from './suggest.js';
 import { OPT_ALL, OPT_MULTI, OPT_SYM_OWNER } from './options.js';
-import { parseApExpr } from './ap-expr.js';
-import { compileApacheRegex } from './regex.js';
 import type { ConfigNode, SectionNode } from './syntax-tree.js';
-import { getWordConf, splitWords } from './words.js';
+import { splitWords } from './words.js';
 
 /** Where the walked directives sit and what the host allows there. */
 export interface WalkContext {
@@ -213,13 +211,7 @@ class Walker {
     }
     if (spec.compile) {
       // The directive's own handler, the same one `serve` builds its value with.
-      const list = spec.compile({
-        words: splitWords(node.rawArgs).map((w) => w.value),
-        rawArgs: node.rawArgs,
-        kind: this.ctx.kind,
-        overrideOpts: this.ctx.kind === 'htaccess' ? this.ctx.overrideOpts : DEFAULT_OVERRIDE_OPTS,
-        hasModule: (m) => this.ctx.hasModule(m),
-      }).findings;
+      const list = spec.compile(this.compileInput(node)).findings;
       for (const f of list) this.finding(node, f);
       if (list.some((f) => catalogEntry(f.code).severity === 'error')) return;
     }
@@ -229,6 +221,36 @@ class Walker {
     if (!spec.emulated) {
       this.add('HT200', node, `${spec.name} is accepted by the host but not emulated by htsandbox; the preview may differ`);
     }
+  }
+
+  /** What a directive's compile is given for `node`. */
+  private compileInput(node: ConfigNode): ValidatorInput {
+    return {
+      words: splitWords(node.rawArgs).map((w) => w.value),
+      rawArgs: node.rawArgs,
+      kind: this.ctx.kind,
+      overrideOpts: this.ctx.kind === 'htaccess' ? this.ctx.overrideOpts : DEFAULT_OVERRIDE_OPTS,
+      hasModule: (m) => this.ctx.hasModule(m),
+    };
+  }
+
+  /**
+   * A section's own line through its directive's compile (the one `serve` builds the section
+   * with, core's `filesection`, `ifsection`, `ap_limit_section`): its findings now, and those
+   * Apache gives once the body was read, to report then. Undefined when the line is refused.
+   */
+  private openSection(node: SectionNode, spec: DirectiveSpec): ValidatorFinding[] | undefined {
+    const findings = spec.compile?.(this.compileInput(node)).findings ?? [];
+    const later: ValidatorFinding[] = [];
+    let refused = false;
+    for (const f of findings) {
+      if (f.afterBody) later.push(f);
+      else {
+        this.finding(node, f);
+        if (catalogEntry(f.code).severity === 'error') refused = true;
+      }
+    }
+    return refused ? undefined : later;
   }
 
   /** The override check of `invoke_cmd` (with `AllowOverrideList` and Nonfatal=Override). */
@@ -256,46 +278,22 @@ class Walker {
     const raw = node.rawArgs;
     const gt = raw.lastIndexOf('>');
     const key = node.key;
-    if (key === '<if' || key === '<elseif' || key === '<else') return this.visitIf(node, name, frame);
+    if (key === '<if' || key === '<elseif' || key === '<else') return this.visitIf(node, spec, frame);
     if (key === '<files' || key === '<filesmatch') {
       if (frame.inLimit) {
         this.add('HT101', node, `${name}> cannot occur within <Limit> or <LimitExcept> section`);
         return;
       }
-      if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);
-      let arg = raw.slice(0, gt);
-      let w = getWordConf(arg, 0);
-      if (w.value === '') return this.add('HT102', node, `${name}> directive requires additional arguments`);
-      let regex: string | undefined;
-      if (key === '<filesmatch') regex = w.value;
-      else if (w.value === '~') {
-        arg = arg.slice(w.next);
-        w = getWordConf(arg, 0);
-        regex = w.value;
-      }
-      if (regex !== undefined) {
-        const r = compileApacheRegex(regex);
-        if (!r.ok) return this.add('HT106', node, 'Regex could not be compiled', `The pattern does not compile: ${r.reason}.`);
-        if (r.regex === undefined) this.add('HT201', node, `pattern '${regex}' uses PCRE features htsandbox cannot run; the host accepts it`);
-      }
+      const later = this.openSection(node, spec);
+      if (!later) return;
       const inner = this.ctx.kind === 'server' && !frame.parent ? IN_SECTION : frame.override;
       this.walk(node.children, { ...frame, override: inner, parent: node, ifScope: { last: undefined } }, () => {
-        if (w.next < arg.length) this.add('HT102', node, `Multiple ${name}> arguments not (yet) supported.`);
+        for (const f of later) this.finding(node, f);
       });
       return;
     }
     if (key === '<limit' || key === '<limitexcept') {
-      if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);
-      const methods = splitWords(raw.slice(0, gt)).map((x) => x.value);
-      if (methods.length === 0) return this.add('HT102', node, `${name}> directive requires additional arguments`);
-      for (const m of methods) {
-        if (m === 'TRACE') return this.add('HT105', node, 'TRACE cannot be controlled by <Limit>, see TraceEnable');
-        if (!/^[A-Z-]+$/.test(m) || !HTTP_METHODS.has(m)) {
-          if (this.ctx.kind === 'htaccess') {
-            return this.add('HT105', node, `Could not register method '${m}' for ${name} from .htaccess configuration`);
-          }
-        }
-      }
+      if (!this.openSection(node, spec)) return;
       this.walk(node.children, { ...frame, parent: node, inLimit: true });
       return;
     }
@@ -325,28 +323,17 @@ class Walker {
     this.walk(node.children, { ...frame, parent: node });
   }
 
-  /** core.c `ifsection`: the condition parsed as ap_expr, then the body, then the else-chain. */
-  private visitIf(node: SectionNode, name: string, frame: Frame): void {
-    if (frame.inLimit) return this.add('HT101', node, `${name}> cannot occur within <Limit> or <LimitExcept> section`);
-    const gt = node.rawArgs.lastIndexOf('>');
-    if (gt === -1) return this.add('HT103', node, `${name}> directive missing closing '>'`);
-    const arg = node.rawArgs.slice(0, gt);
-    let rest = '';
-    if (node.key === '<else') {
-      if (arg.trim() !== '') return this.add('HT102', node, '<Else> does not take an argument');
-    } else {
-      const w = getWordConf(arg, 0);
-      if (w.value === '') return this.add('HT102', node, `${name}> directive requires additional arguments`);
-      const parsed = parseApExpr(w.value);
-      if (!parsed.ok) return this.add('HT110', node, `Cannot parse condition clause: ${parsed.error}`);
-      rest = arg.slice(w.next);
-    }
+  /** core.c `ifsection`: the condition (core's compile parses it as ap_expr), the body, then the else-chain. */
+  private visitIf(node: SectionNode, spec: DirectiveSpec, frame: Frame): void {
+    if (frame.inLimit) return this.add('HT101', node, `${spec.name}> cannot occur within <Limit> or <LimitExcept> section`);
+    const later = this.openSection(node, spec);
+    if (!later) return;
     this.walk(node.children, { ...frame, parent: node, ifScope: { last: undefined } }, () => {
       if (node.key !== '<if' && frame.ifScope.last !== 'if') {
         return this.add('HT110', node, '<Else> or <ElseIf> section without previous <If> or <ElseIf> section in same scope');
       }
       frame.ifScope.last = node.key === '<else' ? 'else' : 'if';
-      if (rest.trim() !== '') this.add('HT102', node, `Multiple ${name}> arguments not (yet) supported.`);
+      for (const f of later) this.finding(node, f);
     });
   }
 }

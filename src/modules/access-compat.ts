@@ -12,6 +12,8 @@ import { finding, refused, type CompiledLine, type DirectiveDefinition, type Dir
 export interface HostLine {
   hosts: readonly string[];
   source?: LineSource;
+  /** The methods of the `<Limit>` it is written in (`!M`: `<LimitExcept>`), allow_cmd's a->limited; none: every method. */
+  methods?: readonly string[];
 }
 
 /** mod_access_compat's state (replaced wholesale by any level that sets Order, Allow or Deny). */
@@ -21,6 +23,11 @@ export interface AccessCompat {
   orderSource?: LineSource;
   allow: readonly HostLine[];
   deny: readonly HostLine[];
+  /**
+   * `Order` lines written inside `<Limit>` since the last one outside (which set `order` for
+   * every method): the last that covers a method decides its order (`order()` sets order[m]).
+   */
+  limitedOrders?: readonly { order: AccessCompat['order']; methods: readonly string[] }[];
 }
 
 /** mod_access_compat's slice of the per-directory configuration. */
@@ -104,20 +111,38 @@ const satisfyDirective: DirectiveDefinition<CompatLine> = {
  * merged it: the conformance suite holds it to Apache); Satisfy's last line wins.
  */
 function mergeAccessCompat(base: Readonly<AccessCompatDirConfig>, lines: readonly CompiledLine[]): Partial<AccessCompatDirConfig> {
-  let compat: { order: AccessCompat['order']; orderSource?: LineSource; allow: HostLine[]; deny: HostLine[] } | undefined;
+  let compat:
+    | {
+        order: AccessCompat['order'];
+        orderSource?: LineSource;
+        allow: HostLine[];
+        deny: HostLine[];
+        limitedOrders?: { order: AccessCompat['order']; methods: readonly string[] }[];
+      }
+    | undefined;
   const out: Partial<AccessCompatDirConfig> = {};
   for (const l of lines) {
     const line = l.value as CompatLine;
+    // Satisfy keeps one value for every method here (Apache keeps satisfy[] per method):
+    // inside <Limit> it is left out rather than applied to all.
+    if (l.methods && line.kind === 'satisfy') continue;
     if (line.kind === 'satisfy') {
       out.satisfyAny = line.any;
       out.satisfySource = l.source;
       continue;
     }
     compat ??= { order: 'deny,allow', allow: [], deny: [] };
-    if (line.kind === 'order') {
+    if (line.kind === 'order' && l.methods) (compat.limitedOrders ??= []).push({ order: line.order, methods: l.methods });
+    else if (line.kind === 'order') {
       compat.order = line.order;
       if (l.source) compat.orderSource = l.source;
-    } else (line.kind === 'allow' ? compat.allow : compat.deny).push(l.source ? { hosts: line.hosts, source: l.source } : { hosts: line.hosts });
+      delete compat.limitedOrders;
+    } else {
+      const host: HostLine = { hosts: line.hosts };
+      if (l.source) host.source = l.source;
+      if (l.methods) host.methods = l.methods;
+      (line.kind === 'allow' ? compat.allow : compat.deny).push(host);
+    }
   }
   if (compat) out.accessCompat = compat;
   void base;

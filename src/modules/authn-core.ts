@@ -1,8 +1,8 @@
 /**
  * mod_authn_core (modules/aaa/mod_authn_core.c): `AuthType` and `AuthName`, and the record of
  * authentication settings the engine's access phases read. Apache keeps these in several
- * modules' configurations (authn_core, authn_file, authz_groupfile, auth_basic, core's
- * CGIPassAuth); htsandbox keeps them in one record, each module merging its own fields.
+ * modules' configurations (authn_core, authn_file, authz_groupfile, auth_basic); htsandbox
+ * keeps them in one record, each module merging its own fields.
  */
 import type { CompiledLine, DirConfigSlice, DirectiveDefinition, LineSource, ModuleDefinition } from './module.js';
 
@@ -16,8 +16,6 @@ export interface AuthSettings {
   userFile?: string;
   /** AuthGroupFile (mod_authz_groupfile), as written. */
   groupFile?: string;
-  /** CGIPassAuth (core): scripts see the Authorization header. Default off. */
-  passAuth: boolean;
   /** AuthBasicAuthoritative (mod_auth_basic). Default on. */
   basicAuthoritative: boolean;
 }
@@ -32,7 +30,7 @@ export interface AuthDirConfig {
   authSources: Readonly<Partial<Record<AuthField, LineSource>>>;
 }
 
-const EMPTY_AUTH: AuthDirConfig = { auth: { passAuth: false, basicAuthoritative: true }, authSources: {} };
+const EMPTY_AUTH: AuthDirConfig = { auth: { basicAuthoritative: true }, authSources: {} };
 const AUTH_FIELDS: readonly AuthField[] = ['type', 'name', 'userFile', 'groupFile'];
 
 /**

@@ -1,11 +1,9 @@
 /**
  * The modules htsandbox knows, in the order Apache's Debian build loads them, and the
- * directive registry built from their command tables (plus the legacy table of modules not
- * yet moved here). Loading this file installs the registry, as Apache's core reads the
+ * directive registry built from their command tables. Loading this file installs the registry, as Apache's core reads the
  * command tables of the modules it loaded (`ap_add_module`, server/config.c).
  */
 import { installDirectiveTable, parseOverrideMask, type DirectiveSpec } from '../grammar/directive-registry.js';
-import { DIRECTIVE_VALIDATORS } from '../grammar/directive-validators.js';
 import { accessCompatModule } from './access-compat.js';
 import { aliasModule } from './alias.js';
 import { authBasicModule } from './auth-basic.js';
@@ -36,7 +34,9 @@ import { statusModule } from './status.js';
 import { unixdModule } from './unixd.js';
 import { userdirModule } from './userdir.js';
 import { versionModule } from './version.js';
-import { LEGACY_EMULATED, LEGACY_ROWS } from './legacy.js';
+import { filterModule } from './filter.js';
+import { htsandboxModule } from './htsandbox.js';
+import * as parsedOnlyModules from './parsed-only.js';
 import type { DirectiveDefinition, ModuleDefinition } from './module.js';
 
 /** The modules with a home of their own, in Apache's load order. */
@@ -71,6 +71,10 @@ export const MODULES: readonly ModuleDefinition[] = [
   unixdModule,
   userdirModule,
   versionModule,
+  filterModule,
+  htsandboxModule as ModuleDefinition,
+  // Modules whose directives are accepted, not applied.
+  ...Object.values(parsedOnlyModules),
 ];
 
 /** A module's directive, by lower-cased name, with the module that defines it. */
@@ -86,18 +90,6 @@ export const MODULE_DIRECTIVES: ReadonlyMap<string, ModuleDirective> = new Map(
 
 function registrySpecs(): DirectiveSpec[] {
   const specs: DirectiveSpec[] = [];
-  for (const [name, modules, shape, override, help] of LEGACY_ROWS) {
-    const key = name.toLowerCase();
-    const validator = DIRECTIVE_VALIDATORS.get(key);
-    const spec: DirectiveSpec = { name, modules: modules.split('|'), shape, override: parseOverrideMask(override), help, emulated: LEGACY_EMULATED.has(key) };
-    if (validator) {
-      spec.compile = (input) => {
-        const out = validator(input);
-        return { findings: out === undefined ? [] : Array.isArray(out) ? out : [out], value: undefined };
-      };
-    }
-    specs.push(spec);
-  }
   for (const module of MODULES) {
     for (const d of module.directives) {
       specs.push({

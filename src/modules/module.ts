@@ -45,6 +45,16 @@ export interface CompiledLine<V = unknown> {
   key: string;
   value: V;
   source?: LineSource;
+  /** For a section's line (`<Files>`, `<If>`): the lines of its body, applied when it matches. */
+  body?: readonly ConfigNode[];
+  /** For a section's line: where it is written and how it opens (`file:line <Files "x">`), for a decision's configuration reference. */
+  where?: string;
+  /**
+   * For a line inside `<Limit>` (`<LimitExcept>`: each `!METHOD`): the methods it is limited
+   * to, Apache's cmd->limited. Only a module whose lines honour it reads it; others apply the
+   * line to every method, as Apache does.
+   */
+  methods?: readonly string[];
 }
 
 /**
@@ -123,7 +133,8 @@ export function parsedOnly(name: string, shape: DirectiveDefinition['shape'], ov
 
 /**
  * A directive htsandbox reproduces, read as a whole by the host configuration or the
- * configuration reader (`User`, `<Proxy>`, `LoadModule` …) rather than per directory: any
+ * configuration reader (`User`, `<Proxy>`, `LoadModule`, `<IfModule>`, `Define`, `Include` …)
+ * rather than per directory (src/grammar/host-config.ts, src/server/site-context.ts): any
  * arguments the shape allows are taken, and no line carries a value of its own.
  */
 export function readByHost(name: string, shape: DirectiveDefinition['shape'], override: string, help: string): DirectiveDefinition<never> {

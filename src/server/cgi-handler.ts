@@ -123,7 +123,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     serverSignature: '',
     protocol: `HTTP/${req.httpVersion}`,
     extra: d.env ?? NO_VARIABLES,
-    passAuth: cfg.auth.passAuth,
+    passAuth: cfg.cgiPassAuth,
     remoteUser: d.user?.name,
     authType: d.user?.authType,
     path: DEBIAN_APACHE_PATH,

@@ -6,12 +6,17 @@
 import { describe, expect, it } from 'vitest';
 import { allDirectives, lookupDirective } from '../../src/grammar/directive-registry.js';
 import { MODULES } from '../../src/modules/index.js';
-import { LEGACY_ROWS } from '../../src/modules/legacy.js';
 import { applyLevel, EMPTY_DIR_CONFIG, fileETagValue } from '../../src/engine/dir-config.js';
 import { parseConfig } from '../../src/grammar/parser.js';
 import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
 import { applyRequestHeaderLines, editHeaderValue } from '../../src/modules/headers.js';
+import { coreModule } from '../../src/modules/core.js';
+import { accessCompatAllows } from '../../src/engine/access.js';
+import { filterModule } from '../../src/modules/filter.js';
+import { htsandboxModule } from '../../src/modules/htsandbox.js';
+import * as parsedOnlyModules from '../../src/modules/parsed-only.js';
+import { OPT_EXECCGI, OPT_INC_WITH_EXEC, OPT_INCLUDES, OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS } from '../../src/grammar/options.js';
 
 const loaded: ReadonlySet<string> = new Set(['core', 'headers', 'mime', 'env', 'setenvif', 'expires']);
 const host = hostFacts(loaded);
@@ -30,9 +35,8 @@ describe('the directive registry', () => {
         expect(spec?.emulated, d.name).toBe(d.parsedOnly !== true);
       }
     }
-    const legacyNames = new Set(LEGACY_ROWS.map((r) => r[0].toLowerCase()));
-    for (const module of MODULES) for (const d of module.directives) expect(legacyNames.has(d.name.toLowerCase()), d.name).toBe(false);
-    expect(allDirectives().length).toBe(LEGACY_ROWS.length + MODULES.reduce((n, m) => n + m.directives.length, 0));
+    // Every directive has one home: the registry is exactly the modules' tables.
+    expect(allDirectives().length).toBe(MODULES.reduce((n, m) => n + m.directives.length, 0));
   });
 });
 
@@ -189,8 +193,8 @@ describe('mod_dir through its module', () => {
 describe('the authentication modules through their tables', () => {
   it('each sets its own field of the record; the nearest level wins', () => {
     const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('AuthType Basic\nAuthName "Members only"\nAuthUserFile /etc/users\nAuthGroupFile /etc/groups\n'), () => true);
-    const child = applyLevel(parent, htaccess('AuthName Staff\nAuthBasicAuthoritative Off\nCGIPassAuth On\n'), () => true);
-    expect(child.auth).toEqual({ type: 'Basic', name: 'Staff', userFile: '/etc/users', groupFile: '/etc/groups', passAuth: true, basicAuthoritative: false });
+    const child = applyLevel(parent, htaccess('AuthName Staff\nAuthBasicAuthoritative Off\n'), () => true);
+    expect(child.auth).toEqual({ type: 'Basic', name: 'Staff', userFile: '/etc/users', groupFile: '/etc/groups', basicAuthoritative: false });
     expect(parent.auth.basicAuthoritative).toBe(true);
   });
 
@@ -338,6 +342,51 @@ describe("core's per-directory directives through its module", () => {
   });
 });
 
+describe('core Options and CGIPassAuth through the module', () => {
+  const options = (cfg: { options: number }) => cfg.options;
+  const level = (base: typeof EMPTY_DIR_CONFIG, text: string) => applyLevel(base, htaccess(text), () => true);
+
+  it('an absolute line replaces, a relative one adjusts what is inherited', () => {
+    const parent = level(EMPTY_DIR_CONFIG, 'Options Indexes ExecCGI\n');
+    expect(options(parent)).toBe(OPT_INDEXES | OPT_EXECCGI);
+    expect(options(level(parent, 'Options -ExecCGI +FollowSymLinks\n'))).toBe(OPT_INDEXES | OPT_SYM_LINKS);
+    expect(options(level(parent, 'Options None\n'))).toBe(0);
+  });
+
+  it('keeps the +/- lists of a level for the relative lines below it (merge_core_dir_configs)', () => {
+    // set_options leaves opts_add of the first line in place when the second is absolute; a
+    // relative line in a lower level applies that list again.
+    const parent = level(EMPTY_DIR_CONFIG, 'Options +Indexes\nOptions FollowSymLinks\n');
+    expect(options(parent)).toBe(OPT_SYM_LINKS);
+    expect(options(level(parent, 'Options +MultiViews\n'))).toBe(OPT_SYM_LINKS | OPT_INDEXES | OPT_MULTI);
+    // A level's relative removal is kept for the levels below it.
+    const noIndexes = level(level(EMPTY_DIR_CONFIG, 'Options All\n'), 'Options -Indexes\n');
+    expect(options(level(noIndexes, 'Options +MultiViews\n')) & OPT_INDEXES).toBe(0);
+  });
+
+  it('IncludesNOEXEC below Includes takes exec away', () => {
+    const parent = level(EMPTY_DIR_CONFIG, 'Options Includes\n');
+    expect(options(parent) & OPT_INC_WITH_EXEC).toBe(OPT_INC_WITH_EXEC);
+    expect(options(level(parent, 'Options +IncludesNOEXEC\n')) & (OPT_INCLUDES | OPT_INC_WITH_EXEC)).toBe(OPT_INCLUDES);
+  });
+
+  it('check refuses what set_options refuses, with AllowOverride Options=… as the limit', () => {
+    const compile = (words: string, overrideOpts: number) =>
+      lookupDirective('options')
+        ?.compile?.({ words: words.split(' '), rawArgs: words, kind: 'htaccess', overrideOpts, hasModule: () => true })
+        .findings.map((f) => [f.message, f.hint]);
+    expect(compile('Indexes +ExecCGI', 0xffff)).toEqual([['Either all Options must start with + or -, or no Option may.', undefined]]);
+    expect(compile('+ExecCGI', OPT_INDEXES)).toEqual([['Option ExecCGI not allowed here', undefined]]);
+    expect(compile('Indexs', 0xffff)?.[0]?.[1]).toMatch(/Indexes/);
+    expect(lookupDirective('options')?.modules).toEqual(['core']);
+  });
+
+  it('CGIPassAuth: the nearest level that sets it wins', () => {
+    const on = level(EMPTY_DIR_CONFIG, 'CGIPassAuth On\n');
+    expect([EMPTY_DIR_CONFIG.cgiPassAuth, on.cgiPassAuth, level(on, 'AuthName x\n').cgiPassAuth, level(on, 'CGIPassAuth off\n').cgiPassAuth]).toEqual([false, true, true, false]);
+  });
+});
+
 describe('mod_fcgid through its module', () => {
   it('wrappers by suffix over the inherited ones; each role keeps its program and flag apart', () => {
     const parent = applyLevel(
@@ -356,5 +405,124 @@ describe('mod_fcgid through its module', () => {
     expect(lookupDirective('fcgidmaxprocesses')?.modules).toEqual(['fcgid']);
     expect(lookupDirective('fcgidmaxprocesses')?.emulated).toBe(true);
     expect(lookupDirective('busytimeout')?.emulated).toBe(false);
+  });
+});
+
+describe("core's sections through its module", () => {
+  const compile = (name: string, rawArgs: string, kind: 'htaccess' | 'server' = 'htaccess') =>
+    coreModule.directives.find((d) => d.name === name)!.compile({ words: [], rawArgs, kind, overrideOpts: 0xffff, hasModule: () => true });
+  const matches = (name: string, rawArgs: string, basename: string) => (compile(name, rawArgs).value as { matches(b: string): boolean }).matches(basename);
+
+  it('<Files> and <FilesMatch> compile to the test serve applies: a name, an apr_fnmatch wildcard, a regex', () => {
+    expect([matches('<Files', 'wp-config.php>', 'wp-config.php'), matches('<Files', 'wp-config.php>', 'wp-config.phps')]).toEqual([true, false]);
+    expect([matches('<Files', '"*.bak">', '.x.bak'), matches('<Files', '"*.bak">', 'a/b.bak'), matches('<Files', '*.[ch]>', 'x.h')]).toEqual([true, false, true]);
+    expect([matches('<Files', '~ "\\.(gif|png)$">', 'a.png'), matches('<FilesMatch', '"^\\.ht">', '.htpasswd'), matches('<FilesMatch', '"^\\.ht">', 'a.ht')]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+  });
+
+  it('refuses what filesection refuses; "Multiple arguments" comes after the body', () => {
+    expect(compile('<Files', 'a.txt').findings).toEqual([{ code: 'HT103', message: "<Files> directive missing closing '>'" }]);
+    expect(compile('<FilesMatch', '"(">').findings.map((f) => f.message)).toEqual(['Regex could not be compiled']);
+    expect(compile('<Files', 'a b>')).toMatchObject({ findings: [{ code: 'HT102', message: 'Multiple <Files> arguments not (yet) supported.', afterBody: true }] });
+    const ctx = { kind: 'htaccess' as const, hasModule: (m: string) => loaded.has(m), override: 0x1f, overrideOpts: 0xffff, overrideList: new Set<string>() };
+    const messages = validateNodes(htaccess('<Files a b>\nNoSuchThing\n</Files>\n'), ctx).map((d) => d.message);
+    expect(messages[0]).toMatch(/^Invalid command 'NoSuchThing'/);
+    expect(messages[1]).toBe('Multiple <Files> arguments not (yet) supported.');
+  });
+
+  it('<If> parses its condition as ap_expr; <Else> takes none; <Limit> knows httpd methods', () => {
+    expect(compile('<If', '"%{REQUEST_URI} =~ m#^/a#">').value).toMatchObject({ kind: 'if', condition: expect.anything() });
+    expect(compile('<If', '"%{NOPE">').findings[0]?.code).toBe('HT110');
+    expect(compile('<Else', 'x>').findings.map((f) => f.message)).toEqual(['<Else> does not take an argument']);
+    expect(compile('<Limit', 'GET POST>').findings).toEqual([]);
+    expect(compile('<Limit', 'TRACE>').findings.map((f) => f.message)).toEqual(['TRACE cannot be controlled by <Limit>, see TraceEnable']);
+    expect(compile('<LimitExcept', 'FROB>').findings.map((f) => f.message)).toEqual(["Could not register method 'FROB' for <LimitExcept from .htaccess configuration"]);
+    expect(compile('<LimitExcept', 'FROB>', 'server').findings).toEqual([]);
+  });
+
+  it('appends a level’s sections after the inherited ones (sec_file, sec_if), each with its body', () => {
+    const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('<Files *.txt>\nForceType text/x-a\n</Files>\n<If "true">\nHeader set X 1\n</If>\n'), () => true);
+    const child = applyLevel(parent, htaccess('<FilesMatch "\\.txt$">\nForceType text/x-b\n</FilesMatch>\n<Else>\n</Else>\n'), () => true);
+    expect(child.files.map((f) => f.matches('a.txt'))).toEqual([true, true]);
+    expect(child.files[0]).toBe(parent.files[0]);
+    expect(applyLevel(child, child.files[1]!.nodes, () => true).forceType).toBe('text/x-b');
+    expect(child.ifs.map((i) => [i.kind, i.nodes.length])).toEqual([
+      ['if', 1],
+      ['else', 0],
+    ]);
+  });
+
+  it('core defines its sections and server rows itself', () => {
+    expect(lookupDirective('<files')?.compile).toBe(coreModule.directives.find((d) => d.name === '<Files')!.compile);
+    expect(lookupDirective('documentroot')?.emulated).toBe(true);
+    expect(lookupDirective('enablemmap')?.emulated).toBe(false);
+  });
+});
+
+describe('the modules htsandbox does not apply per directory', () => {
+  it('parsed-only modules accept their directives and apply none; server-wide ones are read with the host configuration', () => {
+    for (const module of Object.values(parsedOnlyModules)) {
+      expect(MODULES).toContain(module);
+      for (const d of module.directives) expect([d.name, lookupDirective(d.name.toLowerCase())?.emulated]).toEqual([d.name, false]);
+    }
+    expect(['loadmodule', '<ifversion', 'user', 'keepalivetimeout', 'requestreadtimeout', 'balancermember'].map((k) => lookupDirective(k)?.emulated)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(lookupDirective('php_value')?.modules).toEqual(['php']);
+  });
+
+  it('mod_filter checks a provider as filter_provider and add_type_filter do', () => {
+    const compile = (name: string, words: string[], loadedModules: string[]) =>
+      filterModule.directives
+        .find((d) => d.name === name)!
+        .compile({ words, rawArgs: words.join(' '), kind: 'htaccess', overrideOpts: 0xffff, hasModule: (m) => loadedModules.includes(m) })
+        .findings.map((f) => f.message);
+    expect(compile('AddOutputFilterByType', ['DEFLATE', 'text/html'], [])).toEqual(['Unknown filter provider DEFLATE']);
+    expect(compile('AddOutputFilterByType', ['DEFLATE;INCLUDES', 'text/html'], ['deflate', 'include'])).toEqual([]);
+    expect(compile('FilterProvider', ['f', 'nosuch', 'true'], ['deflate'])).toEqual(['Unknown filter provider nosuch']);
+  });
+
+  it('HtsandboxFcgidMultiplex: the nearest level that sets it wins', () => {
+    const on = applyLevel(EMPTY_DIR_CONFIG, htaccess('HtsandboxFcgidMultiplex On\n'), () => true);
+    expect([EMPTY_DIR_CONFIG.fcgidMultiplex, on.fcgidMultiplex, applyLevel(on, htaccess('HtsandboxFcgidMultiplex off\n'), () => true).fcgidMultiplex]).toEqual([
+      false,
+      true,
+      false,
+    ]);
+    expect(lookupDirective('htsandboxfcgidmultiplex')?.compile).toBe(htsandboxModule.directives[1]!.compile);
+  });
+});
+
+describe('lines inside <Limit> (ap_limit_section)', () => {
+  it('apply to the level; access_compat limits its Allow/Deny lines to the methods', () => {
+    const cfg = applyLevel(
+      EMPTY_DIR_CONFIG,
+      htaccess('<Limit GET POST>\nAuthType Basic\nAuthName inside\n</Limit>\n<LimitExcept GET>\nDeny from all\n</LimitExcept>\nDeny from 10.0.0.1\n'),
+      () => true,
+    );
+    expect(cfg.auth).toMatchObject({ type: 'Basic', name: 'inside' });
+    expect(cfg.accessCompat?.deny.map((l) => [l.hosts, l.methods])).toEqual([
+      [['all'], ['!GET']],
+      [['10.0.0.1'], undefined],
+    ]);
+    const allows = (method: string, remoteAddr = '127.0.0.1') => accessCompatAllows(cfg.accessCompat!, { method, remoteAddr, env: new Map() });
+    expect([allows('GET'), allows('HEAD'), allows('POST'), allows('GET', '10.0.0.1')]).toEqual([true, true, false, false]);
+  });
+
+  it('an Order inside <Limit> sets the order of its methods only, until an Order outside', () => {
+    const level = (text: string) => applyLevel(EMPTY_DIR_CONFIG, htaccess(text), () => true).accessCompat!;
+    const allows = (c: ReturnType<typeof level>, method: string) => accessCompatAllows(c, { method, remoteAddr: '127.0.0.1', env: new Map() });
+    const limited = level('<Limit POST>\nOrder allow,deny\n</Limit>\nAllow from 10.0.0.0/8\n');
+    expect([allows(limited, 'GET'), allows(limited, 'POST')]).toEqual([true, false]);
+    const overridden = level('<Limit POST>\nOrder allow,deny\n</Limit>\nOrder deny,allow\nAllow from 10.0.0.0/8\n');
+    expect([allows(overridden, 'GET'), allows(overridden, 'POST')]).toEqual([true, true]);
   });
 });
