@@ -8,6 +8,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } fro
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { fastSpawn, reapLater } from './fast-spawn.js';
+import { tagWithRunningRequest } from './request-owner.js';
 import { aprErrorText } from './os-errors.js';
 import type { ProcessGroups } from './process-groups.js';
 import { RLIMIT_OF, resolveRLimit, type RLimitDirectives, type RLimitValue } from '../engine/resource-limits.js';
@@ -224,9 +225,10 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     }
     const [pid, inFd, outFd, errFd] = started;
     opts.groups?.add(pid);
-    const stdin = new Socket({ fd: inFd, readable: false, writable: true });
-    const stdout = new Socket({ fd: outFd, readable: true, writable: false });
-    const stderr = new Socket({ fd: errFd, readable: true, writable: false });
+    // Tied to the running request: a throw in their callbacks ends its response (request-guard.ts).
+    const stdin = tagWithRunningRequest(new Socket({ fd: inFd, readable: false, writable: true }));
+    const stdout = tagWithRunningRequest(new Socket({ fd: outFd, readable: true, writable: false }));
+    const stderr = tagWithRunningRequest(new Socket({ fd: errFd, readable: true, writable: false }));
     let ended = 0;
     let reaped = false;
     const exitCbs: ((code: number) => void)[] = [];
