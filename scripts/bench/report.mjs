@@ -3,7 +3,7 @@
 import { ENDPOINTS } from './site.mjs';
 
 const PEERS = ['nginx', 'lighttpd'];
-const LABEL = { apache: 'Apache', nginx: 'nginx', lighttpd: 'lighttpd' };
+const LABEL = { apache: 'Apache', apache2: 'Apache again', nginx: 'nginx', lighttpd: 'lighttpd' };
 
 export function median(xs) {
   const v = xs.filter((x) => x != null).sort((a, b) => a - b);

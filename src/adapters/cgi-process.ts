@@ -4,12 +4,13 @@
  * environment, what a failure means) lives with the callers.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { fastSpawn, reapLater } from './fast-spawn.js';
+import { tagWithRunningRequest } from './request-owner.js';
 import { aprErrorText } from './os-errors.js';
-import type { ProcessGroups } from './process-groups.js';
+import { type ProcessGroups, readProcFile } from './process-groups.js';
 import { RLIMIT_OF, resolveRLimit, type RLimitDirectives, type RLimitValue } from '../engine/resource-limits.js';
 
 export interface CgiSpawnOptions {
@@ -46,7 +47,7 @@ export const LIMITS_SUPPORTED = fastSpawn !== undefined || PRLIMIT !== undefined
 function ownLimit(which: keyof RLimitDirectives): RLimitValue {
   const parse = (v: string | undefined): number => (v === undefined || v === 'unlimited' ? Infinity : Number(v));
   try {
-    const line = readFileSync('/proc/self/limits', 'latin1')
+    const line = readProcFile('/proc/self/limits')
       .split('\n')
       .find((l) => l.startsWith(LIMITS_ROW[which]));
     const cols = line?.slice(26).trim().split(/\s+/) ?? [];
@@ -63,11 +64,13 @@ function ownLimit(which: keyof RLimitDirectives): RLimitValue {
 export function childLimits(d: RLimitDirectives): { limits: ChildLimit[]; warnings: string[] } {
   const limits: ChildLimit[] = [];
   const warnings: string[] = [];
-  const root = typeof process.geteuid === 'function' && process.geteuid() === 0;
+  // Asked only when a limit is set (a system call per CGI request otherwise).
+  let root: boolean | undefined;
   const names = { cpu: 'RLimitCPU', mem: 'RLimitMEM', nproc: 'RLimitNPROC' } as const;
   for (const which of Object.keys(RLIMIT_OF) as (keyof RLimitDirectives)[]) {
     const words = d[which];
     if (!words) continue;
+    root ??= typeof process.geteuid === 'function' && process.geteuid() === 0;
     const r = resolveRLimit(names[which], words, ownLimit(which), root);
     limits.push({ which, value: r.value });
     if (r.warning) warnings.push(r.warning);
@@ -224,9 +227,10 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     }
     const [pid, inFd, outFd, errFd] = started;
     opts.groups?.add(pid);
-    const stdin = new Socket({ fd: inFd, readable: false, writable: true });
-    const stdout = new Socket({ fd: outFd, readable: true, writable: false });
-    const stderr = new Socket({ fd: errFd, readable: true, writable: false });
+    // Tied to the running request: a throw in their callbacks ends its response (request-guard.ts).
+    const stdin = tagWithRunningRequest(new Socket({ fd: inFd, readable: false, writable: true }));
+    const stdout = tagWithRunningRequest(new Socket({ fd: outFd, readable: true, writable: false }));
+    const stderr = tagWithRunningRequest(new Socket({ fd: errFd, readable: true, writable: false }));
     let ended = 0;
     let reaped = false;
     const exitCbs: ((code: number) => void)[] = [];

@@ -12,6 +12,7 @@ import type { FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from './os-errors.js';
 import { FcgiTracer } from './fcgi-trace.js';
 import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
+import { type OwnedObject, REQUEST_OWNER, runningRequest } from './request-owner.js';
 
 export interface FcgiExchange {
   stdout(chunk: Buffer): void;
@@ -157,6 +158,9 @@ export class FcgiConnection {
     this.requests++;
     const current = { on, received: false, keep };
     this.current = current;
+    // The connection now reads for this request: a throw in its record dispatch ends that
+    // request's response (request-guard.ts finds it from the socket).
+    (this.sock as OwnedObject)[REQUEST_OWNER] = runningRequest();
     if (this.ioTimeoutMs !== ioTimeoutMs) {
       this.ioTimeoutMs = ioTimeoutMs;
       this.sock.setTimeout(ioTimeoutMs);

@@ -10,7 +10,7 @@
  */
 import { readdirSync, readFileSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { allProcesses, GROUPS_LOG, groupMembers, recordedGroups, type ProcInfo } from './process-groups.js';
+import { allProcesses, GROUPS_LOG, groupMembers, readProcFile, recordedGroups, type ProcInfo } from './process-groups.js';
 
 /** The prefix of every server's state directory under the temporary directory. */
 export const STATE_DIR_PREFIX = 'htsandbox-fcgid-';
@@ -18,7 +18,7 @@ export const STATE_DIR_PREFIX = 'htsandbox-fcgid-';
 /** Field 22 of /proc/PID/stat (start time in clock ticks since boot); undefined when the pid does not exist. */
 export function processStartTime(pid: number): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const stat = readProcFile(`/proc/${pid}/stat`);
     // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {

@@ -6,6 +6,7 @@
 import { close, closeSync, openSync, read, unlinkSync, write } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runForRequest, runningRequest } from './request-owner.js';
 
 /** A body past FcgidMaxRequestInMem: an open, already unlinked file of `size` bytes. */
 export interface SpooledBody {
@@ -31,6 +32,8 @@ export class RequestBodySpool {
   private failed: Error | undefined;
   private drained: (() => void) | undefined;
   private discarded = false;
+  /** The request it collects for: `finish` calls back as that request (request-owner.ts). */
+  private readonly owner = runningRequest();
 
   constructor(
     private readonly maxInMemory: number,
@@ -146,8 +149,8 @@ export class RequestBodySpool {
         },
       });
     };
-    if (this.pending === 0) complete();
-    else this.drained = complete;
+    if (this.pending === 0) runForRequest(this.owner, complete);
+    else this.drained = () => runForRequest(this.owner, complete);
   }
 
   /** Drops what was collected (a body over the limit, a client that went away). */

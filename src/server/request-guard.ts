@@ -1,12 +1,28 @@
 /**
- * The last-resort guard: each request's handling runs in an async scope, so an exception that
- * escapes it — synchronously or later, in a stream or socket callback — can be traced back to
- * its response and end that response alone (a 500 if nothing went out yet, otherwise the
- * connection is cut), while the server goes on. The causes are fixed where they start; this
- * only makes a missed one cost one request instead of the whole server.
+ * The last-resort guard: an exception that escapes a request's handling — synchronously or later,
+ * in a stream, socket, child-process or FastCGI callback — is traced back to its response and
+ * ends that response alone (a 500 if nothing went out yet, otherwise the connection is cut),
+ * while the server goes on. The causes are fixed where they start; this only makes a missed one
+ * cost one request instead of the whole server.
+ *
+ * How a later exception finds its request, at no cost per async resource (an AsyncLocalStorage
+ * scope cost about 6 µs per FastCGI request on Node 20: its init hook runs for every async
+ * resource and every promise; docs/performance.md, session 8):
+ * - while a request's own code runs, it is the running request (adapters/request-owner.ts):
+ *   around its handler (`inRequestScope`), each callback bound to it (`bindToRequest`,
+ *   `bindAllToRequest`: a kept FastCGI connection or the process pool calls them from another
+ *   request's turn) and its body spool's completion;
+ * - an exception leaving such code is remembered with its request, however far it then travels;
+ * - what fires later on a request's behalf carries it: the response (tied when its handling
+ *   starts), its connection (Node's `_httpMessage` is the response being written on it), a child
+ *   process and its pipes, a FastCGI connection while it reads for the request. The
+ *   uncaught-exception handler asks Node which resource's callback threw
+ *   (`executionAsyncResource()`, still valid in that handler) and follows it to the request.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { executionAsyncResource } from 'node:async_hooks';
+import { ChildProcess } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
+import { type OwnedObject, REQUEST_OWNER, requestThrowing, runForRequest, runningRequest } from '../adapters/request-owner.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 
 export interface RequestScope {
@@ -21,24 +37,26 @@ export interface RequestScope {
   recovered?: boolean;
 }
 
-const requestScope = new AsyncLocalStorage<RequestScope>();
+/** An object tied to its request (response, socket, child process, timer: REQUEST_OWNER). */
+type Tagged = OwnedObject & { [REQUEST_OWNER]?: RequestScope };
+/** The request whose code is running now (set around its handler and its bound callbacks). */
+const current = (): RequestScope | undefined => runningRequest() as RequestScope | undefined;
 
-/** Runs a request's handling in its scope (everything it starts, callbacks included, inherits it). */
+/** Runs a request's handling with the request as current (its response is tied to it too). */
 export function inRequestScope<T>(scope: RequestScope, fn: () => T): T {
-  return requestScope.run(scope, fn);
+  (scope.res as Tagged)[REQUEST_OWNER] = scope;
+  return runForRequest(scope, fn);
 }
 
 /**
- * Binds a callback to the current request's scope. For callbacks that a shared object (a kept
- * FastCGI connection, the process pool) calls later from another request's context. The scope
- * is re-entered with run() on each call: AsyncResource.bind made a FastCGI request cost 50 %
- * more CPU.
+ * Binds a callback to the current request. For callbacks that a shared object (a kept FastCGI
+ * connection, the process pool) calls later from another request's turn.
  */
 // biome-ignore lint/suspicious/noExplicitAny: it wraps a callback of any arguments and gives its type back
 export function bindToRequest<F extends (...args: any[]) => unknown>(fn: F): F {
-  const scope = requestScope.getStore();
+  const scope = current();
   if (!scope) return fn;
-  return ((...args: Parameters<F>) => requestScope.run(scope, fn, ...args)) as F;
+  return bound(scope, fn as (...a: unknown[]) => unknown) as F;
 }
 
 /**
@@ -46,7 +64,7 @@ export function bindToRequest<F extends (...args: any[]) => unknown>(fn: F): F {
  * table itself is changed and returned: pass a fresh literal.
  */
 export function bindAllToRequest<T extends object>(table: T): T {
-  const scope = requestScope.getStore();
+  const scope = current();
   if (!scope) return table;
   // Replaced in place (the tables are fresh literals): no copy and no entry arrays per request.
   const out = table as Record<string, unknown>;
@@ -58,15 +76,69 @@ export function bindAllToRequest<T extends object>(table: T): T {
 }
 
 function bound(scope: RequestScope, fn: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
-  return (...args) => requestScope.run(scope, fn, ...args);
+  return (...args) => runForRequest(scope, fn, ...args);
+}
+
+/** Node's ChildProcess#spawn (public since Node 0.x, left out of @types/node). */
+type Spawnable = { spawn: (...args: unknown[]) => unknown; stdio: readonly (object | null)[] };
+const childPrototype = ChildProcess.prototype as unknown as Spawnable;
+const spawnChild = childPrototype.spawn;
+childPrototype.spawn = function spawnTagged(this: Spawnable, ...args: unknown[]) {
+  const started = spawnChild.apply(this, args);
+  const scope = current();
+  if (scope) {
+    (this as Tagged)[REQUEST_OWNER] = scope;
+    for (const s of this.stdio ?? []) if (s) (s as Tagged)[REQUEST_OWNER] = scope;
+  }
+  return started;
+};
+
+let ownerSymbol: symbol | undefined;
+/** Node's internal `owner_symbol` (handle → the socket or child process owning it), found once. */
+function ownerOf(handle: object): unknown {
+  if (!ownerSymbol) ownerSymbol = Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol');
+  return ownerSymbol ? (handle as Record<symbol, unknown>)[ownerSymbol] : undefined;
+}
+
+/**
+ * The request a resource fires for: its tag; a response's; a connection's current response
+ * (`_httpMessage`); a request's connection; a handle's owner; a write request's handle; a
+ * nextTick's arguments (Node emits 'end', 'finish', 'close' that way). Only called after an
+ * uncaught exception, so it may look around.
+ */
+function requestOfResource(resource: unknown, depth = 0): RequestScope | undefined {
+  if (depth > 3 || resource === null || (typeof resource !== 'object' && typeof resource !== 'function')) return undefined;
+  const r = resource as Record<string | symbol, unknown>;
+  const tagged = (r as Tagged)[REQUEST_OWNER];
+  if (tagged) return tagged;
+  const next: unknown[] = [r._httpMessage, r.socket, r.handle, ownerOf(r)];
+  if (Array.isArray(r.args)) next.push(...r.args);
+  for (const n of next) {
+    const found = requestOfResource(n, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The request an escaped exception came from, if any can be found. */
+function requestOfError(err: unknown): RequestScope | undefined {
+  const known = (requestThrowing(err) as RequestScope | undefined) ?? current();
+  if (known) return known;
+  try {
+    return requestOfResource(executionAsyncResource());
+  } catch {
+    return undefined; // a getter that throws: the exception stays outside any request
+  }
 }
 
 /**
  * Ends the response of the request an escaped exception came from. False when the exception
  * belongs to no request (the caller logs it as fatal); the server keeps serving either way.
+ * Call it from the process's 'uncaughtException' handler, where Node still knows which
+ * resource's callback threw.
  */
 export function recoverRequestFrom(err: unknown): boolean {
-  const scope = requestScope.getStore();
+  const scope = requestOfError(err);
   if (!scope) return false;
   if (scope.recovered) {
     scope.report(err, 'the response had already been ended by the guard');
