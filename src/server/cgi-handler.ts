@@ -400,7 +400,7 @@ export function startResponse(
     const page = Buffer.from(cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' }), 'latin1');
     c.sink.scriptlessHeaders(c.decision);
     // An empty Location gives the 302 page without the field (as Apache answers `Location: `).
-    const head: Record<string, string> = { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) };
+    const head: Record<string, string> = { 'Content-Type': 'text/html; charset=iso-8859-1' };
     c.sink.whole(302, location === '' ? head : { Location: location, ...head }, page);
     return 'discard';
   }

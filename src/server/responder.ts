@@ -163,7 +163,6 @@ function sendError(sink: ResponseSink, facts: RequestFacts, d: Extract<Decision,
     ...(d.kind === 'error' && d.errorNotes ? { errorNotes: `<br />\n${d.errorNotes}` } : {}),
     ...(additionally !== undefined ? { additionally } : {}),
   });
-  headers['Content-Length'] = String(Buffer.byteLength(body, 'latin1'));
   sink.whole(status, headers, Buffer.from(body, 'latin1'));
 }
 
@@ -258,7 +257,7 @@ function sendFile(
       const page = cannedErrorPage(416, { method: facts.method, serverAdmin: '', signature: '' });
       dropValidators();
       release();
-      sink.whole(416, { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) }, page);
+      sink.whole(416, { 'Content-Type': 'text/html; charset=iso-8859-1' }, page);
       return;
     }
     // More than one merged range would be multipart/byteranges, which htsandbox does not make:
@@ -314,7 +313,7 @@ function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' 
     entries.push({ name, isDir: entry.kind === 'dir', size: entry.size, mtimeMs: Number(entry.mtimeUs / 1000n) });
   }
   const body = renderListing(d.uri, entries, facts.query, d.uri !== '/');
-  sink.whole(200, { 'Content-Type': 'text/html;charset=UTF-8', 'Content-Length': String(Buffer.byteLength(body)) }, body);
+  sink.whole(200, { 'Content-Type': 'text/html;charset=UTF-8' }, body);
 }
 
 /**

@@ -280,7 +280,8 @@ export class ResponseSink {
       if (emptyPreconditionFailed) {
         res.statusCode = 412;
         this.scriptAnswerHeaders(d, fields, 412, undefined);
-        res.setHeader('Content-Length', '0');
+        // An empty body's length; ap_http_header_filter drops a 0 on a HEAD answer.
+        if (!this.headOnly) res.setHeader('Content-Length', '0');
         res.end();
         return 'discard';
       }
@@ -337,13 +338,22 @@ export class ResponseSink {
   }
 
   /**
-   * Step 5 for an answer whose whole body is known: the head, then the body unless the request
-   * is a HEAD (r->header_only: the same head, no body). `head` says its own framing.
+   * Step 5 for an answer whose whole body is known: the head, then the body. Its Content-Length
+   * is the body's (ap_content_length_filter sees the EOS with all of it). For HEAD
+   * (r->header_only) the handler makes no body (ap_send_error_response, mod_status and
+   * mod_autoindex return before it), so the length counted is 0, and ap_http_header_filter
+   * drops a Content-Length of 0 on a HEAD answer: none goes out.
    */
   whole(status: number, head: OutgoingHttpHeaders, body?: string | Buffer, encoding?: BufferEncoding): void {
     const { res } = this;
+    if (this.headOnly) {
+      res.writeHead(status, head['Content-Length'] === '0' ? withoutLength(head) : head);
+      res.end();
+      return;
+    }
+    if (body !== undefined) res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body, encoding) : body.length);
     res.writeHead(status, head);
-    if (this.headOnly || body === undefined) res.end();
+    if (body === undefined) res.end();
     else if (encoding !== undefined && typeof body === 'string') res.end(body, encoding);
     else res.end(body);
   }
@@ -386,6 +396,12 @@ export class ResponseSink {
   abort(): void {
     this.res.destroy();
   }
+}
+
+/** The head without its Content-Length (a HEAD answer's 0). */
+function withoutLength(head: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const { 'Content-Length': _zero, ...rest } = head;
+  return rest;
 }
 
 /** Vary names from the script (and conditions) first, then those set before. */

@@ -50,7 +50,7 @@ export function sendStatusPage(sink: ResponseSink, query: string | undefined): v
       `Load1: ${l1}\nLoad5: ${l5}\nLoad15: ${l15}\nTotal Accesses: ${site.stats.requests}\nUptime: ${up}\n` +
       // Not in Apache's list: what a script (and a teacher's dashboard) can read about the pools.
       `FcgidProcesses: ${procs.length}\nFcgidBusy: ${procs.filter((p) => p.state === 'busy').length}\nFcgidStale: ${procs.filter((p) => p.stale).length}\n`;
-    sink.whole(200, { 'Content-Type': 'text/plain; charset=ISO-8859-1', 'Content-Length': String(Buffer.byteLength(body, 'latin1')) }, body, 'latin1');
+    sink.whole(200, { 'Content-Type': 'text/plain; charset=ISO-8859-1' }, body, 'latin1');
     return;
   }
   const out: string[] = [
@@ -85,5 +85,5 @@ export function sendStatusPage(sink: ResponseSink, query: string | undefined): v
   if (procs.length) out.push('</table>\n\n<hr>\n<b>Active</b> and <b>Idle</b> are time active and time since\nlast request, in seconds.\n');
   out.push('</body></html>\n');
   body = out.join('');
-  sink.whole(200, { 'Content-Type': 'text/html; charset=ISO-8859-1', 'Content-Length': String(Buffer.byteLength(body, 'latin1')) }, body, 'latin1');
+  sink.whole(200, { 'Content-Type': 'text/html; charset=ISO-8859-1' }, body, 'latin1');
 }

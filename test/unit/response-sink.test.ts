@@ -107,14 +107,20 @@ describe('response sink', () => {
     expect(r.res.getHeaderNames()).toEqual([]);
   });
 
-  it('writes the head and no body for HEAD, the same head as for GET', () => {
+  it('frames a whole body with its length, and a HEAD answer with neither body nor length', () => {
     const get = request('GET');
-    get.whole(200, { 'Content-Type': 'text/plain', 'Content-Length': '5' }, 'hello');
-    const headReq = request('HEAD');
-    headReq.whole(200, { 'Content-Type': 'text/plain', 'Content-Length': '5' }, 'hello');
-    expect(head(headReq).replace(/Date: [^\r]*/, '')).toBe(head(get).replace(/Date: [^\r]*/, ''));
+    get.whole(404, { 'Content-Type': 'text/plain' }, 'hello', 'latin1');
+    expect(head(get)).toMatch(/\r\nContent-Length: 5\r\n/);
     expect(written(get)).toContain('hello');
-    expect(written(headReq)).not.toContain('hello');
+    // ap_send_error_response makes no body for HEAD, and ap_http_header_filter drops the 0.
+    const headOnly = request('HEAD');
+    headOnly.whole(404, { 'Content-Type': 'text/plain' }, 'hello', 'latin1');
+    expect(head(headOnly)).toMatch(/^HTTP\/1\.1 404 /);
+    expect(head(headOnly)).not.toMatch(/Content-Length|Transfer-Encoding/);
+    expect(written(headOnly)).not.toContain('hello');
+    const empty = request('HEAD');
+    empty.whole(200, { 'Content-Length': '0' });
+    expect(head(empty)).not.toMatch(/Content-Length/);
   });
 
   it("answers a script's matching If-None-Match with a 304 without Content-Type or body", () => {
