@@ -87,8 +87,6 @@ function presetFileHeaders(sink: ResponseSink, d: Extract<Decision, { kind: 'fil
 
 /** The default handler's fields, which an error answer (made from err_headers_out) drops. */
 const FILE_VALIDATORS = ['ETag', 'Last-Modified', 'Accept-Ranges'] as const;
-/** A 304 keeps the validators but not Accept-Ranges. */
-const RANGES_FIELD = ['Accept-Ranges'] as const;
 
 /** The `<hr><address>` footer for `ServerSignature On|EMail` (ServerTokens Prod: "Apache"). */
 function serverSignature(cfg: DirConfig, site: SiteContext, req: IncomingMessage): string {
@@ -166,6 +164,34 @@ function sendError(sink: ResponseSink, facts: RequestFacts, d: Extract<Decision,
   sink.whole(status, headers, Buffer.from(body, 'latin1'));
 }
 
+/**
+ * ap_meets_conditions' 412 for a file: If-Match names no ETag the file has, or (without
+ * If-Match) If-Unmodified-Since is older than the file.
+ */
+function failsPrecondition(req: IncomingMessage, etag: string | undefined, mtimeSec: number): boolean {
+  const ifMatch = req.headers['if-match'];
+  const ius = req.headers['if-unmodified-since'];
+  if (ifMatch)
+    return (
+      ifMatch !== '*' &&
+      (etag === undefined ||
+        !ifMatch
+          .split(',')
+          .map((s) => s.trim())
+          .includes(etag))
+    );
+  return ius !== undefined && Date.parse(ius) / 1000 < mtimeSec;
+}
+
+/**
+ * The status a file's answer has before its output side runs: 412 when a precondition fails
+ * (mod_expires leaves an error alone), else undefined. Asked only when the request has one.
+ */
+function filePreconditionStatus(req: IncomingMessage, d: Extract<Decision, { kind: 'file' }>): 412 | undefined {
+  if (req.headers['if-match'] === undefined && req.headers['if-unmodified-since'] === undefined) return undefined;
+  return failsPrecondition(req, fileValidators(d.cfg, d.entry).etag, Number(d.entry.mtimeUs / 1_000_000n)) ? 412 : undefined;
+}
+
 function sendFile(
   sink: ResponseSink,
   d: Extract<Decision, { kind: 'file' }>,
@@ -207,24 +233,12 @@ function sendFile(
   if (d.contentType) headers['Content-Type'] = contentTypeWithCharset(d.contentType, d.cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (statusOverride === undefined) {
-    // ap_meets_conditions
-    // ap_meets_conditions: If-Match names no ETag the file has, or (without If-Match)
-    // If-Unmodified-Since is older than the file.
-    const ifMatch = req.headers['if-match'];
-    const ius = req.headers['if-unmodified-since'];
-    const failsMatch =
-      ifMatch &&
-      ifMatch !== '*' &&
-      (etag === undefined ||
-        !ifMatch
-          .split(',')
-          .map((s) => s.trim())
-          .includes(etag));
-    if (failsMatch || (!ifMatch && ius && Date.parse(ius) / 1000 < mtimeSec)) {
-      // Apache's 412 from ap_meets_conditions carries no body.
-      dropValidators();
+    if (failsPrecondition(req, etag, mtimeSec)) {
+      // default_handler sets r->status to 412 and sends only the EOS: the file's own head
+      // (validators, type, the Header lines) with an empty body, and no ErrorDocument.
       release();
-      sink.whole(412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
+      headers['Content-Length'] = '0';
+      sink.whole(412, headers);
       return;
     }
     const inm = req.headers['if-none-match'];
@@ -239,10 +253,10 @@ function sendFile(
             .includes(etag))
       : ims !== undefined && !Number.isNaN(Date.parse(ims)) && Date.parse(ims) / 1000 >= mtimeSec && Date.parse(ims) <= Date.now();
     if (notModified && (facts.method === 'GET' || facts.method === 'HEAD')) {
-      const { 'Accept-Ranges': _acceptRanges, ...notModifiedHeaders } = validators;
-      if (preset) sink.dropHandlerFields(RANGES_FIELD);
+      // The 304 keeps the file's validators and Accept-Ranges (ap_http_header_filter drops
+      // only the body's fields).
       release();
-      sink.whole(304, notModifiedHeaders);
+      sink.whole(304, validators);
       return;
     }
   }
@@ -257,7 +271,7 @@ function sendFile(
       const page = cannedErrorPage(416, { method: facts.method, serverAdmin: '', signature: '' });
       dropValidators();
       release();
-      sink.whole(416, { 'Content-Type': 'text/html; charset=iso-8859-1' }, page);
+      sink.chunked(416, { 'Content-Type': 'text/html; charset=iso-8859-1' }, page);
       return;
     }
     // More than one merged range would be multipart/byteranges, which htsandbox does not make:
@@ -509,7 +523,8 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
   const cfg = d.cfg ?? site.serverConfig;
   // The handler's own fields first (the default handler's validators), then the output side.
   if (d.kind === 'file') presetFileHeaders(sink, d);
-  sink.decisionHeaders(d, cfg, isCgi, redirected?.vary);
+  const knownStatus = d.kind === 'file' && d.statusOverride === undefined && redirected?.status === undefined ? filePreconditionStatus(req, d) : undefined;
+  sink.decisionHeaders(d, cfg, isCgi, redirected?.vary, knownStatus);
   switch (d.kind) {
     case 'error':
     case 'redirect':

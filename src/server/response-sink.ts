@@ -18,11 +18,12 @@
  *    Vary's names once each (fix_vary); a 204 or 304 loses its body's fields.
  * 5. The body: none for HEAD (r->header_only) and none for 204/304; Content-Length when the
  *    whole body is known before the head leaves (ap_content_length_filter sees the EOS in the
- *    first brigade), chunks when it streams.
+ *    first brigade), chunks when it streams or comes after that filter (the 416 page).
  *
  * Conditional requests on a script's answer are checked here too (util_script.c's header scan
  * calls ap_meets_conditions on the fields the script printed); a file's are the default
- * handler's (responder.ts), made before it picks its body. `AddDefaultCharset` belongs to the
+ * handler's (responder.ts), which tells the sink a failed precondition's 412 before the output
+ * side runs (mod_expires leaves an error alone). `AddDefaultCharset` belongs to the
  * handler's content type (ap_make_content_type) and is reached through `contentTypeWithCharset`.
  *
  * The head stays in Node's response (its header store is headers_out as the handler and the
@@ -121,11 +122,13 @@ export class ResponseSink {
    * only the `always` ones. A script's request gets only the Vary mod_rewrite collected here:
    * its lines run once its fields are in (scriptAnswer). `keptVary`: the Vary kept across
    * mod_rewrite's internal redirects (redirect-keeps-vary), which an error page drops.
+   * `status`: the status a file's answer already has (a failed precondition's 412), which
+   * mod_expires leaves alone as it does any error (expires_filter).
    */
-  decisionHeaders(d: Decision, cfg: DirConfig, script: boolean, keptVary?: readonly string[]): void {
+  decisionHeaders(d: Decision, cfg: DirConfig, script: boolean, keptVary?: readonly string[], status?: number): void {
     const { res } = this;
     const made = d.kind === 'file' || d.kind === 'listing' || d.kind === 'options';
-    if (made)
+    if (made && (status === undefined || status < 400))
       applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
     // fix_vary drops repeated names and joins the rest with ",".
     if (d.kind !== 'error' && d.kind !== 'redirect' && (keptVary?.length || d.vary?.length)) res.setHeader('Vary', joinVary([...(keptVary ?? []), ...(d.vary ?? [])]));
@@ -356,6 +359,18 @@ export class ResponseSink {
     if (body === undefined) res.end();
     else if (encoding !== undefined && typeof body === 'string') res.end(body, encoding);
     else res.end(body);
+  }
+
+  /**
+   * A whole body that goes out in chunks, without a length: Apache's 416 page, which the
+   * byterange filter has ap_die make after the content-length filter let the file's EOS by.
+   * None for HEAD.
+   */
+  chunked(status: number, head: OutgoingHttpHeaders, body: string): void {
+    const { res } = this;
+    res.writeHead(status, head);
+    if (!this.headOnly) res.write(body);
+    res.end();
   }
 
   /** Step 5 for a body that follows (a file's bytes): the head with its framing, now. */

@@ -26,6 +26,8 @@ function request(method = 'GET', headers: Record<string, string> = {}): Response
   const req = new IncomingMessage(new Socket());
   req.method = method;
   req.headers = headers;
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = 1;
   const facts = { method, rawPath: '/x', query: undefined, remoteAddr: '127.0.0.1', headers: {} } as unknown as RequestFacts;
   return new ResponseSink({} as SiteContext, req, new ServerResponse(req), facts);
 }
@@ -121,6 +123,14 @@ describe('response sink', () => {
     const empty = request('HEAD');
     empty.whole(200, { 'Content-Length': '0' });
     expect(head(empty)).not.toMatch(/Content-Length/);
+  });
+
+  it("sends Apache's 416 page in chunks, without a length", () => {
+    const r = request('GET');
+    r.chunked(416, { 'Content-Type': 'text/html' }, 'page');
+    expect(head(r)).toMatch(/\r\nTransfer-Encoding: chunked\r\n/);
+    expect(head(r)).not.toMatch(/Content-Length/);
+    expect(written(r)).toContain('page');
   });
 
   it("answers a script's matching If-None-Match with a 304 without Content-Type or body", () => {
