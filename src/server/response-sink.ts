@@ -46,6 +46,13 @@ type HandlerDecision = Extract<Decision, { kind: 'handler' }>;
 /** What a script's answer becomes once its fields are in: its body streams, or it is over. */
 export type ScriptAnswer = 'stream' | 'discard' | 'precondition-failed';
 
+/**
+ * What a handler's ap_rputs writes may hold before they go down the filters: one heap bucket of
+ * APR_BUCKET_BUFF_SIZE (apr_brigade_write flushes the write that does not fit). A body longer
+ * than that reaches ap_content_length_filter before its EOS, so it goes out in chunks.
+ */
+const RPUTS_BUFFER_BYTES = 8000;
+
 /** Fields the header scan keeps out of err_headers_out (an error page does not carry them). */
 const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location', 'last-modified', 'etag']);
 
@@ -342,7 +349,8 @@ export class ResponseSink {
 
   /**
    * Step 5 for an answer whose whole body is known: the head, then the body. Its Content-Length
-   * is the body's (ap_content_length_filter sees the EOS with all of it). For HEAD
+   * is the body's (ap_content_length_filter sees the EOS with all of it) up to
+   * RPUTS_BUFFER_BYTES; a longer one (a big listing) goes out in chunks. For HEAD
    * (r->header_only) the handler makes no body (ap_send_error_response, mod_status and
    * mod_autoindex return before it), so the length counted is 0, and ap_http_header_filter
    * drops a Content-Length of 0 on a HEAD answer: none goes out.
@@ -354,7 +362,17 @@ export class ResponseSink {
       res.end();
       return;
     }
-    if (body !== undefined) res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body, encoding) : body.length);
+    if (body !== undefined) {
+      const length = typeof body === 'string' ? Buffer.byteLength(body, encoding) : body.length;
+      if (length > RPUTS_BUFFER_BYTES) {
+        res.writeHead(status, head);
+        if (encoding !== undefined && typeof body === 'string') res.write(body, encoding);
+        else res.write(body);
+        res.end();
+        return;
+      }
+      res.setHeader('Content-Length', length);
+    }
     res.writeHead(status, head);
     if (body === undefined) res.end();
     else if (encoding !== undefined && typeof body === 'string') res.end(body, encoding);

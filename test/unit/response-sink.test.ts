@@ -125,6 +125,16 @@ describe('response sink', () => {
     expect(head(empty)).not.toMatch(/Content-Length/);
   });
 
+  it('chunks a whole body longer than what ap_rputs buffers (8000 bytes)', () => {
+    const small = request('GET');
+    small.whole(200, { 'Content-Type': 'text/html' }, 'x'.repeat(8000));
+    expect(head(small)).toMatch(/\r\nContent-Length: 8000\r\n/);
+    const big = request('GET');
+    big.whole(200, { 'Content-Type': 'text/html' }, 'x'.repeat(8001));
+    expect(head(big)).toMatch(/\r\nTransfer-Encoding: chunked\r\n/);
+    expect(head(big)).not.toMatch(/Content-Length/);
+  });
+
   it("sends Apache's 416 page in chunks, without a length", () => {
     const r = request('GET');
     r.chunked(416, { 'Content-Type': 'text/html' }, 'page');
