@@ -214,7 +214,6 @@ function* levelPlanSteps(levelNodes: readonly ConfigNode[], hasModule: (m: strin
       } else if (n.kind === 'section' && (n.key === '<limit' || n.key === '<limitexcept')) {
         todo.push({ nodes: flatten(n.children), i: 0, methods: limitMethods(n) });
       }
-      continue;
     }
   }
   planOf.set(levelNodes, plan);

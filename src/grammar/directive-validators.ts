@@ -29,7 +29,6 @@ export interface ValidatorFinding {
   afterBody?: boolean;
 }
 
-
 const fail = (message: string, code: ErrorCode = 'HT105', hint?: string): ValidatorFinding => (hint === undefined ? { code, message } : { code, message, hint });
 
 /** PCRE compile check shared by every regex-taking directive. */

@@ -19,17 +19,7 @@ import type { ConfigNode } from '../grammar/syntax-tree.js';
 import { OPT_INC_WITH_EXEC, OPT_INCLUDES, OPT_SYM_LINKS, parseOptions, type OptionsChange } from '../grammar/options.js';
 import { didYouMean } from '../grammar/suggest.js';
 import { getWordConf, splitWords } from '../grammar/words.js';
-import {
-  finding,
-  readByHost,
-  parsedOnly,
-  refused,
-  type CompiledLine,
-  type DirectiveDefinition,
-  type DirectiveFinding,
-  type LineSource,
-  type ModuleDefinition,
-} from './module.js';
+import { finding, readByHost, parsedOnly, refused, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type LineSource, type ModuleDefinition } from './module.js';
 
 /** An RLimit directive's words: soft (a number or `max`) and the optional hard value. */
 export interface RLimitWords {

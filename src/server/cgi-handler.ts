@@ -16,10 +16,9 @@ import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import { dirConfigOf } from '../engine/config-ref.js';
-import { closeInConnectionField, contentTypeWithCharset, endWhole, scriptAnswerHeaders, scriptFieldsForErrorPage, scriptlessHeaders, writeBody } from './response-sink.js';
+import { contentTypeWithCharset, type ResponseSink } from './response-sink.js';
 import { applyRequestHeaderLines } from '../modules/headers.js';
 import type { SiteContext } from './site-context.js';
-import { clampedLastModifiedSec, scriptConditionVerdict } from '../engine/script-conditions.js';
 
 /** The PHP CGI binary the Scripts host uses for `.php`. */
 const PHP_CGI = '/usr/bin/php-cgi';
@@ -27,7 +26,10 @@ const PHP_CGI = '/usr/bin/php-cgi';
 export interface CgiContext {
   site: SiteContext;
   req: IncomingMessage;
+  /** The response, for its lifecycle (close, drain); the answer itself goes through `sink`. */
   res: ServerResponse;
+  /** Where the answer goes: status, fields and body. */
+  sink: ResponseSink;
   facts: RequestFacts;
   decision: Extract<Decision, { kind: 'handler' }>;
   log: (e: LogEvent) => void;
@@ -136,7 +138,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
 
 /** Runs one CGI request. */
 export function runCgi(c: CgiContext): void {
-  const { site, req, res, facts, decision: d } = c;
+  const { site, req, res, sink, decision: d } = c;
   const base = d.path.slice(d.path.lastIndexOf('/') + 1);
   const viaPhp = runsThroughPhpCgi(d.path, site.suexec);
   const problem = viaPhp ? undefined : checkExecutable(d.path);
@@ -199,7 +201,7 @@ export function runCgi(c: CgiContext): void {
       } else {
         c.log({ module: 'cgid', level: 'warn', message: `AH01220: Timeout waiting for output from CGI script ${d.path}` });
         finish();
-        res.end();
+        sink.end();
       }
     }, timeoutMs);
     timer.unref();
@@ -273,7 +275,7 @@ export function runCgi(c: CgiContext): void {
     if (finished) return;
     arm();
     if (headersDone) {
-      if (!writeBody(res, facts.method, chunk)) {
+      if (!sink.data(chunk)) {
         child.stdout.pause();
         res.once('drain', () => child.stdout.resume());
       }
@@ -295,7 +297,7 @@ export function runCgi(c: CgiContext): void {
       child.stdout.resume();
       return;
     }
-    if (ev.rest.length) writeBody(res, facts.method, ev.rest);
+    if (ev.rest.length) sink.data(ev.rest);
   });
   child.stdout.on('end', () => {
     if (finished) return;
@@ -310,70 +312,8 @@ export function runCgi(c: CgiContext): void {
       }
     }
     finish();
-    res.end();
+    sink.end();
   });
-}
-
-/**
- * util_script.c's end of the header scan: Last-Modified is written afresh from r->mtime, a date
- * in the future becoming the request time (ap_update_mtime, ap_set_last_modified; rewritten in
- * `out`), and without a Status line a GET or HEAD is checked against its conditions
- * (ap_meets_conditions): 304, 412 or undefined.
- */
-function conditionVerdict(c: CgiContext, out: [string, string][], noStatusLine: boolean): 304 | 412 | undefined {
-  const requestSec = Math.floor(Date.now() / 1000);
-  let etag: string | undefined;
-  // r->mtime: the latest date among the Last-Modified fields (ap_update_mtime keeps the
-  // maximum); the field is then written afresh from it, or dropped when none was a date.
-  let lastModified: number | undefined;
-  let lastModifiedAt = -1;
-  for (let i = 0; i < out.length; i++) {
-    const [name, value] = out[i]!;
-    const key = name.toLowerCase();
-    if (key === 'etag') etag = value;
-    else if (key === 'last-modified') {
-      if (lastModifiedAt === -1) lastModifiedAt = i;
-      const sec = clampedLastModifiedSec(value, requestSec);
-      if (sec !== undefined && (lastModified === undefined || sec > lastModified)) lastModified = sec;
-    }
-  }
-  if (lastModifiedAt !== -1) {
-    const kept = out.filter(([n]) => n.toLowerCase() !== 'last-modified');
-    if (lastModified !== undefined) kept.splice(lastModifiedAt, 0, ['Last-Modified', new Date(lastModified * 1000).toUTCString()]);
-    out.splice(0, out.length, ...kept);
-  }
-  const mtimeSec = lastModified ?? requestSec;
-  const method = c.facts.method;
-  const override = c.decision.statusOverride;
-  // Only a successful answer so far is checked (not an ErrorDocument's).
-  if (!noStatusLine || (method !== 'GET' && method !== 'HEAD') || (override !== undefined && (override < 200 || override > 299))) return undefined;
-  const h = c.req.headers;
-  return scriptConditionVerdict({
-    ifMatch: h['if-match'],
-    ifUnmodifiedSince: h['if-unmodified-since'],
-    ifNoneMatch: h['if-none-match'],
-    ifModifiedSince: h['if-modified-since'],
-    etag,
-    mtimeSec,
-    requestSec,
-  });
-}
-
-/**
- * A status below 100 (`Status: 099 Low`), which Apache sends as it is: Node's writeHead refuses
- * it, so the answer is framed as a 200 and the status line is replaced before the head leaves
- * (the head is kept in `_header` until the first write). Only this response is affected.
- */
-function sendStatusLineAsWritten(res: ServerResponse, code: string, reason: string): void {
-  const out = res as ServerResponse & { _header: string | null };
-  const writeHead = res.writeHead;
-  res.statusCode = 200;
-  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
-    writeHead.apply(this, args);
-    if (typeof out._header === 'string') out._header = out._header.replace(/^HTTP\/1\.[01] 200 [^\r]*\r\n/, (line) => `${line.slice(0, 9)}${code} ${reason}\r\n`);
-    this.statusCode = Number(code);
-    return this;
-  } as ServerResponse['writeHead'];
 }
 
 /** `cgi_handle_response`: status and headers from the script; 'discard' when Apache drops the body. */
@@ -393,7 +333,6 @@ export function startResponse(
     keepContentLength?: boolean;
   } = {},
 ): 'stream' | 'discard' {
-  const { res } = c;
   const module = opts.module ?? 'cgid';
   const base = c.decision.path.slice(c.decision.path.lastIndexOf('/') + 1);
   // A failing non-authoritative mod_fcgid program's status stays the request's (r->status).
@@ -437,7 +376,7 @@ export function startResponse(
   // is text/html, app.rb application/x-ruby; a plain .cgi has none).
   if (c.decision.contentType !== undefined && !out.some(([n]) => n === 'Content-Type'))
     out.push(['Content-Type', contentTypeWithCharset(c.decision.contentType, dirConfigOf(c.decision.config))]);
-  const verdict = conditionVerdict(c, out, statusLine === undefined);
+  const verdict = c.sink.scriptConditions(c.decision, out, statusLine === undefined);
   // cgi_handle_response: a local Location with status 200 (no Status line, or `Status: 200`)
   // is an internal redirect, an absolute one Apache's own 302; mod_proxy_fcgi does neither.
   const redirectTo = (opts.locationRedirects ?? true) && verdict === undefined && status === 200 ? location : undefined;
@@ -462,65 +401,14 @@ export function startResponse(
     const location = redirectTo;
     // Bytes as the script sent them (latin1): a string body would go out as UTF-8, and with it the head.
     const page = Buffer.from(cannedErrorPage(302, { method: c.facts.method, location, serverAdmin: c.site.serverAdmin, signature: '' }), 'latin1');
-    scriptlessHeaders(c, c.decision);
+    c.sink.scriptlessHeaders(c.decision);
     // An empty Location gives the 302 page without the field (as Apache answers `Location: `).
-    const head: Record<string, string> = { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) };
-    endWhole(res, c.facts.method, 302, location === '' ? head : { Location: location, ...head }, page);
+    const head: Record<string, string> = { 'Content-Type': 'text/html; charset=iso-8859-1' };
+    c.sink.whole(302, location === '' ? head : { Location: location, ...head }, page);
     return 'discard';
   }
-  // One field (the usual Content-Type) needs no grouping.
-  let fields: [string, string[]][];
-  if (out.length === 1) fields = [[out[0]![0], [out[0]![1]]]];
-  else {
-    const grouped = new Map<string, [string, string[]]>();
-    for (const [n, v] of out) {
-      const k = n.toLowerCase();
-      const e = grouped.get(k);
-      if (e && k !== 'content-type' && k !== 'location') e[1].push(v);
-      else grouped.set(k, [n, [v]]);
-    }
-    fields = [...grouped.values()];
-  }
-  closeInConnectionField(res, fields);
-  if (verdict === 304) {
-    // ap_meets_conditions' 304: the script's fields but Content-Type, and no body.
-    res.statusCode = 304;
-    scriptAnswerHeaders(
-      c,
-      c.decision,
-      fields.filter(([n]) => n !== 'Content-Type'),
-      304,
-      undefined,
-    );
-    res.end();
-    return 'discard';
-  }
-  if (verdict === 412) {
-    if (opts.module === 'proxy_fcgi') {
-      // mod_proxy_fcgi's 412 keeps the script's fields and has an empty body.
-      res.statusCode = 412;
-      scriptAnswerHeaders(c, c.decision, fields, 412, undefined);
-      res.setHeader('Content-Length', '0');
-      res.end();
-      return 'discard';
-    }
-    // The error page goes out with the fields util_script.c put in err_headers_out.
-    scriptFieldsForErrorPage(res, fields);
-    c.fail(412);
-    return 'discard';
-  }
-  // A status the request already had (a failing non-authoritative authorizer's) that no status
-  // line can carry goes out as 500, as ap_get_status_line gives it.
-  res.statusCode = statusLine?.sent ?? (status >= 100 && status <= 599 ? status : 500);
-  if (statusLine) res.statusMessage = statusLine.reason;
-  if (statusLine?.unsendable !== undefined) sendStatusLineAsWritten(res, statusLine.unsendable, statusLine.reason);
-  // ap_http_header_filter: a 204 or 304 (AP_STATUS_IS_HEADER_ONLY) loses its Content-Length,
-  // Transfer-Encoding and content type, the script's own or the one mod_mime gave its file.
-  if (res.statusCode === 204 || res.statusCode === 304) fields = fields.filter(([n]) => n !== 'Content-Type' && n !== 'Content-Length');
-  scriptAnswerHeaders(c, c.decision, fields, status, fields.find(([n]) => n === 'Content-Type')?.[1][0]);
-  if (res.statusCode === 204 || res.statusCode === 304 || res.statusCode < 200) {
-    res.end();
-    return 'discard';
-  }
-  return 'stream';
+  const answer = c.sink.scriptAnswer(c.decision, out, status, statusLine, verdict, module === 'proxy_fcgi');
+  if (answer !== 'precondition-failed') return answer;
+  c.fail(412);
+  return 'discard';
 }

@@ -22,7 +22,6 @@ import { FCGID_AUTH_NAMES, fcgidWrapperFor } from '../engine/dir-config.js';
 import type { FcgidCmdOptions } from '../engine/fcgi-spawn-policy.js';
 import type { FsEntry } from '../engine/fs-view.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
-import { writeBody } from './response-sink.js';
 import { bindAllToRequest, bindToRequest } from './request-guard.js';
 
 export interface FcgidContext extends CgiContext {
@@ -145,14 +144,14 @@ export function runFcgid(c: FcgidContext): void {
   req.on('end', bodyEnded);
   req.on('error', () => {
     spool.discard();
-    res.destroy();
+    c.sink.abort();
   });
   // The body fails on the way (Node's parser reports it on the connection, so the request never
   // ends here). Cut short, add_request_body's read fails and the answer is 500; badly chunked,
   // Apache's mod_fcgid 2.3.9 runs the application with the body read so far and its answer goes
   // out (both seen on the Debian host, test/hostile-corpus.test.ts's *-fcgi cases).
   const take = (failure: BodyFailure): boolean => {
-    if (res.headersSent) return false;
+    if (c.sink.headSent) return false;
     if (failure.kind === 'bad-chunk') {
       c.log({ module: 'fcgid', level: 'info', message: `mod_fcgid: the request body ends early (${failure.reason}); the application gets what was read` });
       bodyEnded();
@@ -171,7 +170,7 @@ export function runFcgid(c: FcgidContext): void {
 }
 
 function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
-  const { res, facts, decision: d } = c;
+  const { res, sink, decision: d } = c;
   const env = requestEnvironment(c, { omit: DROPPED });
   env.HTTP_CONNECTION = 'close';
   // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
@@ -236,7 +235,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           streaming = false;
           return;
         }
-        for (const b of held) writeBody(res, facts.method, b);
+        for (const b of held) sink.data(b);
         held.length = 0;
       };
       let retried = false;
@@ -248,7 +247,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
         stdout: (chunk) => {
           if (flushed) {
-            if (streaming) writeBody(res, facts.method, chunk);
+            if (streaming) sink.data(chunk);
             return;
           }
           if (headersDone) {
@@ -279,8 +278,8 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           lease.release(true);
           closeBody();
           if (clientGone) return;
-          // Head, held body and the last chunk leave in one write: res.end() uncorks.
-          res.cork();
+          // Head, held body and the last chunk leave in one write: the end uncorks.
+          sink.cork();
           if (headersDone && !flushed) flush();
           if (!headersDone) {
             const ev = parser.end();
@@ -290,7 +289,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
               return;
             }
           }
-          if (streaming) res.end();
+          if (streaming) sink.end();
         },
         error: (message, retryable) => {
           if (clientGone) {
@@ -333,7 +332,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
             });
             c.fail(500);
           } else if (streaming) {
-            res.destroy();
+            sink.abort();
           }
         },
       });

@@ -20,7 +20,6 @@ import { CgiHeaderParser, cgiHeaderErrorMessage, invalidResponseField, type CgiH
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
-import { endWhole, scriptlessHeaders, writeBody } from './response-sink.js';
 import { bindAllToRequest } from './request-guard.js';
 import { attemptsPerRequest, electMember, memberFailed } from '../engine/balancer-policy.js';
 
@@ -57,12 +56,12 @@ export function runProxyFcgi(c: CgiContext): void {
   });
   req.on('error', () => {
     spool.discard();
-    res.destroy();
+    c.sink.abort();
   });
   // The body fails on the way (bad chunks, cut short): the prefetch's read fails and its
   // status (ap_map_http_request_error) is the answer; the request never ends here.
   const take = (failure: BodyFailure): boolean => {
-    if (res.headersSent) return false;
+    if (c.sink.headSent) return false;
     spool.discard();
     c.log({ module: 'proxy', level: 'error', message: `reading the request body failed (${failure.reason})` });
     c.fail(failure.status);
@@ -165,7 +164,7 @@ function closeSpooled(body: RequestBody): void {
 }
 
 function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
-  const { res, facts, decision: d } = c;
+  const { res, sink, decision: d } = c;
   const base = d.path.slice(d.path.lastIndexOf('/') + 1);
   const closeBody = (): void => closeSpooled(body);
   const { endpoint, env } = attempt;
@@ -183,7 +182,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
     stdout: (chunk) => {
       if (done) return;
       if (headers) {
-        if (streaming) writeBody(res, facts.method, chunk);
+        if (streaming) sink.data(chunk);
         return;
       }
       const ev = parser.push(chunk);
@@ -199,7 +198,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
       }
       headers = ev.headers;
       streaming = startResponse(c, headers, env, { locationRedirects: false, module: 'proxy_fcgi' }) === 'stream';
-      if (streaming && ev.rest.length) writeBody(res, facts.method, ev.rest);
+      if (streaming && ev.rest.length) sink.data(ev.rest);
     },
     stderr: (text) => c.log({ module: 'proxy_fcgi', level: 'error', message: `AH01071: Got error '${text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'` }),
     end: () => {
@@ -214,7 +213,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
         } else emptyAnswer(c, 200);
         return;
       }
-      if (streaming) res.end();
+      if (streaming) sink.end();
     },
     error: (message, _retryable, detail) => {
       if (done) return;
@@ -245,7 +244,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
       if (headers) {
         // Part of the answer went out: it is cut off.
         c.log({ module: 'proxy_fcgi', level: 'error', message: `AH01075: Error dispatching request to ${describe(endpoint)}: ${message.replace(/: mod_fcgid.*$/, '')}` });
-        res.destroy();
+        sink.abort();
         return;
       }
       if (detail?.code === 'ETIMEDOUT') {
@@ -284,10 +283,10 @@ function contentTypeOf(fields: readonly [string, string][]): string | undefined 
 
 /** An answer with no body and Content-Length 0 (what mod_proxy_fcgi leaves when it has none). */
 function emptyAnswer(c: CgiContext, status: number, contentType?: string): void {
-  if (c.res.headersSent) {
-    c.res.destroy();
+  if (c.sink.headSent) {
+    c.sink.abort();
     return;
   }
-  scriptlessHeaders(c, c.decision, 'both');
-  endWhole(c.res, c.facts.method, status, contentType !== undefined ? { 'Content-Type': contentType, 'Content-Length': '0' } : { 'Content-Length': '0' });
+  c.sink.scriptlessHeaders(c.decision, 'both');
+  c.sink.whole(status, contentType !== undefined ? { 'Content-Type': contentType, 'Content-Length': '0' } : { 'Content-Length': '0' });
 }

@@ -1,7 +1,6 @@
 /** Turns a decision into an HTTP response: static files, Apache's error pages, redirects. */
 import { serverPortOf } from '../engine/host-field.js';
 import { recordOf } from './request-journal.js';
-import { sendFileBytes } from './file-sender.js';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { invalidResponseField } from '../grammar/cgi-response.js';
 import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
 import { dirConfigOf, type ConfigRef } from '../engine/config-ref.js';
 import { continueAfterAuthorizer, redirectInternally as redirectEngine, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { contentTypeWithCharset, decisionHeaders, endWhole, scriptlessHeaders, seedErrorHeaders } from './response-sink.js';
+import { contentTypeWithCharset, ResponseSink } from './response-sink.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
@@ -80,12 +79,15 @@ function fileValidators(cfg: DirConfig, entry: Extract<Decision, { kind: 'file' 
  * Last-Modified, Accept-Ranges). They are set on the response before mod_headers' lines run,
  * as Apache's headers output filter sees them, so `Header unset ETag` removes the ETag.
  */
-function presetFileHeaders(res: ServerResponse, d: Extract<Decision, { kind: 'file' }>): void {
+function presetFileHeaders(sink: ResponseSink, d: Extract<Decision, { kind: 'file' }>): void {
   const { etag, lastModified } = fileValidators(dirConfigOf(d.config), d.entry);
-  if (etag !== undefined) res.setHeader('ETag', etag);
-  res.setHeader('Last-Modified', lastModified);
-  res.setHeader('Accept-Ranges', 'bytes');
+  if (etag !== undefined) sink.handlerField('ETag', etag);
+  sink.handlerField('Last-Modified', lastModified);
+  sink.handlerField('Accept-Ranges', 'bytes');
 }
+
+/** The default handler's fields, which an error answer (made from err_headers_out) drops. */
+const FILE_VALIDATORS = ['ETag', 'Last-Modified', 'Accept-Ranges'] as const;
 
 /** The `<hr><address>` footer for `ServerSignature On|EMail` (ServerTokens Prod: "Apache"). */
 function serverSignature(cfg: DirConfig, site: SiteContext, req: IncomingMessage): string {
@@ -98,15 +100,8 @@ function serverSignature(cfg: DirConfig, site: SiteContext, req: IncomingMessage
   return `<hr>\n<address>Apache Server at ${who} Port ${port}</address>\n`;
 }
 
-function sendError(
-  site: SiteContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  facts: RequestFacts,
-  d: Extract<Decision, { kind: 'error' | 'redirect' }>,
-  log: ErrorLogger,
-  previous?: RedirectState,
-): void {
+function sendError(sink: ResponseSink, facts: RequestFacts, d: Extract<Decision, { kind: 'error' | 'redirect' }>, log: ErrorLogger, previous?: RedirectState): void {
+  const { site, req } = sink;
   const cfg = d.config ? dirConfigOf(d.config) : site.serverConfig;
   // An error while already serving an ErrorDocument (a redirect with an error status, not a
   // script's Location): ap_die answers with the original error, and its "Additionally" line
@@ -119,9 +114,7 @@ function sendError(
   const doc = status >= 400 && !recursive && aborted === undefined ? cfg.errorDocuments.get(status) : undefined;
   if (doc) {
     if (doc.kind === 'url') {
-      endWhole(
-        res,
-        facts.method,
+      sink.whole(
         302,
         { Location: doc.value, 'Content-Type': 'text/html; charset=iso-8859-1' },
         cannedErrorPage(302, { method: facts.method, location: doc.value, serverAdmin: site.serverAdmin, signature: '' }),
@@ -129,12 +122,12 @@ function sendError(
       return;
     }
     if (doc.kind === 'message') {
-      endWhole(res, facts.method, status, { 'Content-Type': 'text/html; charset=iso-8859-1' }, doc.value);
+      sink.whole(status, { 'Content-Type': 'text/html; charset=iso-8859-1' }, doc.value);
       return;
     }
     const sub = resolveUri(site, { ...facts, method: 'GET' }, doc.value.split('?')[0]!);
     if (sub.kind === 'file') {
-      sendFile(res, { ...facts, method: facts.method === 'HEAD' ? 'HEAD' : 'GET' }, sub, req, status);
+      sendFile(sink, sub, status);
       return;
     }
     if (sub.kind === 'error') additionally = status;
@@ -149,7 +142,7 @@ function sendError(
       env.set('REDIRECT_REQUEST_METHOD', facts.method);
       if (d.kind === 'error' && d.errorNotes) env.set('REDIRECT_ERROR_NOTES', d.errorNotes);
       env.set('REDIRECT_STATUS', String(status));
-      redirectInternally(site, req, res, facts, doc.value, env, log, previous, {
+      redirectInternally(sink, facts, doc.value, env, log, previous, {
         method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
         ...(d.config ? { config: d.config } : {}),
         status,
@@ -169,20 +162,46 @@ function sendError(
     ...(d.kind === 'error' && d.errorNotes ? { errorNotes: `<br />\n${d.errorNotes}` } : {}),
     ...(additionally !== undefined ? { additionally } : {}),
   });
-  headers['Content-Length'] = String(Buffer.byteLength(body, 'latin1'));
-  endWhole(res, facts.method, status, headers, Buffer.from(body, 'latin1'));
+  sink.whole(status, headers, Buffer.from(body, 'latin1'));
+}
+
+/**
+ * ap_meets_conditions' 412 for a file: If-Match names no ETag the file has, or (without
+ * If-Match) If-Unmodified-Since is older than the file.
+ */
+function failsPrecondition(req: IncomingMessage, etag: string | undefined, mtimeSec: number): boolean {
+  const ifMatch = req.headers['if-match'];
+  const ius = req.headers['if-unmodified-since'];
+  if (ifMatch)
+    return (
+      ifMatch !== '*' &&
+      (etag === undefined ||
+        !ifMatch
+          .split(',')
+          .map((s) => s.trim())
+          .includes(etag))
+    );
+  return ius !== undefined && Date.parse(ius) / 1000 < mtimeSec;
+}
+
+/**
+ * The status a file's answer has before its output side runs: 412 when a precondition fails
+ * (mod_expires leaves an error alone), else undefined. Asked only when the request has one.
+ */
+function filePreconditionStatus(req: IncomingMessage, d: Extract<Decision, { kind: 'file' }>): 412 | undefined {
+  if (req.headers['if-match'] === undefined && req.headers['if-unmodified-since'] === undefined) return undefined;
+  return failsPrecondition(req, fileValidators(dirConfigOf(d.config), d.entry).etag, Number(d.entry.mtimeUs / 1_000_000n)) ? 412 : undefined;
 }
 
 function sendFile(
-  res: ServerResponse,
-  facts: RequestFacts,
+  sink: ResponseSink,
   d: Extract<Decision, { kind: 'file' }>,
-  req: IncomingMessage,
   statusOverride?: number,
-  unreadable: (d: Extract<Decision, { kind: 'file' }>) => void = () => res.destroy(),
+  unreadable: (d: Extract<Decision, { kind: 'file' }>) => void = () => sink.abort(),
   generation?: number,
   preset = false,
 ): void {
+  const { req, facts } = sink;
   const { entry } = d;
   // The default handler opens the file first: a file the server user cannot read is 403 (AH00132).
   // A small file opened before, with nothing changed on disk since, need not be opened again.
@@ -211,30 +230,17 @@ function sendFile(
   const headers: Record<string, string> = { ...validators };
   // An error answer is made from err_headers_out: the file's validators do not go with it.
   const dropValidators = (): void => {
-    if (!preset) return;
-    for (const name of ['ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(name);
+    if (preset) sink.dropHandlerFields(FILE_VALIDATORS);
   };
   if (d.contentType) headers['Content-Type'] = contentTypeWithCharset(d.contentType, cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (statusOverride === undefined) {
-    // ap_meets_conditions
-    // ap_meets_conditions: If-Match names no ETag the file has, or (without If-Match)
-    // If-Unmodified-Since is older than the file.
-    const ifMatch = req.headers['if-match'];
-    const ius = req.headers['if-unmodified-since'];
-    const failsMatch =
-      ifMatch &&
-      ifMatch !== '*' &&
-      (etag === undefined ||
-        !ifMatch
-          .split(',')
-          .map((s) => s.trim())
-          .includes(etag));
-    if (failsMatch || (!ifMatch && ius && Date.parse(ius) / 1000 < mtimeSec)) {
-      // Apache's 412 from ap_meets_conditions carries no body.
-      dropValidators();
+    if (failsPrecondition(req, etag, mtimeSec)) {
+      // default_handler sets r->status to 412 and sends only the EOS: the file's own head
+      // (validators, type, the Header lines) with an empty body, and no ErrorDocument.
       release();
-      endWhole(res, facts.method, 412, { 'Content-Type': 'text/html; charset=iso-8859-1' });
+      headers['Content-Length'] = '0';
+      sink.whole(412, headers);
       return;
     }
     const inm = req.headers['if-none-match'];
@@ -249,10 +255,10 @@ function sendFile(
             .includes(etag))
       : ims !== undefined && !Number.isNaN(Date.parse(ims)) && Date.parse(ims) / 1000 >= mtimeSec && Date.parse(ims) <= Date.now();
     if (notModified && (facts.method === 'GET' || facts.method === 'HEAD')) {
-      const { 'Accept-Ranges': _acceptRanges, ...notModifiedHeaders } = validators;
-      if (preset) res.removeHeader('Accept-Ranges');
+      // The 304 keeps the file's validators and Accept-Ranges (ap_http_header_filter drops
+      // only the body's fields).
       release();
-      endWhole(res, facts.method, 304, notModifiedHeaders);
+      sink.whole(304, validators);
       return;
     }
   }
@@ -267,7 +273,7 @@ function sendFile(
       const page = cannedErrorPage(416, { method: facts.method, serverAdmin: '', signature: '' });
       dropValidators();
       release();
-      endWhole(res, facts.method, 416, { 'Content-Type': 'text/html; charset=iso-8859-1', 'Content-Length': String(page.length) }, page);
+      sink.chunked(416, { 'Content-Type': 'text/html; charset=iso-8859-1' }, page);
       return;
     }
     // More than one merged range would be multipart/byteranges, which htsandbox does not make:
@@ -276,18 +282,18 @@ function sendFile(
       const r = parsed.ranges[0]!;
       headers['Content-Range'] = `bytes ${r.start}-${r.end}/${entry.size}`;
       headers['Content-Length'] = String(r.end - r.start + 1);
-      res.writeHead(206, headers);
+      sink.start(206, headers);
       fdOwned = false;
-      sendFileBytes(fd, res, r.start, r.end - r.start + 1);
+      sink.fileBytes(fd, r.start, r.end - r.start + 1);
       return;
     }
   }
   headers['Content-Length'] = String(entry.size);
   // A status no status line can carry goes out as 500 (ap_get_status_line).
-  res.writeHead(statusOverride === undefined ? 200 : statusOverride >= 100 && statusOverride <= 599 ? statusOverride : 500, headers);
-  if (facts.method === 'HEAD' || entry.size === 0) {
+  sink.start(statusOverride === undefined ? 200 : statusOverride >= 100 && statusOverride <= 599 ? statusOverride : 500, headers);
+  if (sink.headOnly || entry.size === 0) {
     release();
-    res.end();
+    sink.end();
     return;
   }
   if (entry.size <= SMALL_FILE) {
@@ -296,17 +302,18 @@ function sendFile(
     // stat'ed the file, so a change is seen on the next request. Large ones stream.
     const data = trusted ?? smallFile(d.path, entry.size, entry.mtimeUs, generation);
     if (!data) {
-      res.destroy();
+      sink.abort();
       return;
     }
-    res.end(data);
+    sink.end(data);
     return;
   }
   fdOwned = false;
-  sendFileBytes(fd, res, 0, entry.size);
+  sink.fileBytes(fd, 0, entry.size);
 }
 
-function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts, d: Extract<Decision, { kind: 'listing' }>): void {
+function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' }>): void {
+  const { site, facts } = sink;
   const ignore = dirConfigOf(d.config).indexIgnore.map((p) => picomatch(p, { dot: true }));
   const entries: ListingEntry[] = [];
   let names: string[] = [];
@@ -322,7 +329,7 @@ function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts
     entries.push({ name, isDir: entry.kind === 'dir', size: entry.size, mtimeMs: Number(entry.mtimeUs / 1000n) });
   }
   const body = renderListing(d.uri, entries, facts.query, d.uri !== '/');
-  endWhole(res, facts.method, 200, { 'Content-Type': 'text/html;charset=UTF-8', 'Content-Length': String(Buffer.byteLength(body)) }, body);
+  sink.whole(200, { 'Content-Type': 'text/html;charset=UTF-8' }, body);
 }
 
 /**
@@ -331,9 +338,7 @@ function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts
  * LimitInternalRecursion (10).
  */
 function redirectInternally(
-  site: SiteContext,
-  req: IncomingMessage,
-  res: ServerResponse,
+  sink: ResponseSink,
   facts: RequestFacts,
   url: string,
   env: Map<string, string>,
@@ -353,17 +358,17 @@ function redirectInternally(
       },
       facts,
     );
-    sendError(site, req, res, facts, { kind: 'error', status: 500, ...(change.config ? { config: change.config } : {}) }, log, previous);
+    sendError(sink, facts, { kind: 'error', status: 500, ...(change.config ? { config: change.config } : {}) }, log, previous);
     return;
   }
-  const { facts: next, decision } = redirectEngine(site, facts, url, {
+  const { facts: next, decision } = redirectEngine(sink.site, facts, url, {
     env,
     ...(change.method !== undefined ? { method: change.method } : {}),
     ...(change.rewriteEnded ? { rewriteEnded: true } : {}),
   });
   // An error document that is a script answers with the error's status unless it sets one.
   if (change.status !== undefined && decision.kind === 'handler') decision.statusOverride ??= change.status;
-  respond(site, req, res, next, decision, log, {
+  answer(sink, next, decision, log, {
     env,
     depth,
     ...(change.vary?.length ? { vary: change.vary } : {}),
@@ -373,9 +378,7 @@ function redirectInternally(
 
 /** A CGI's `Location: /local` (no Status): the request starts again as GET at that URL. */
 function internalRedirect(
-  site: SiteContext,
-  req: IncomingMessage,
-  res: ServerResponse,
+  sink: ResponseSink,
   facts: RequestFacts,
   d: Extract<Decision, { kind: 'handler' }>,
   location: string,
@@ -388,22 +391,14 @@ function internalRedirect(
   for (const [k, v] of scriptEnv) env.set(`REDIRECT_${k}`, v);
   env.set('REDIRECT_URL', d.uri);
   env.set('REDIRECT_STATUS', '200');
-  redirectInternally(site, req, res, facts, location, env, log, previous, {
+  redirectInternally(sink, facts, location, env, log, previous, {
     method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
     config: d.config,
   });
 }
 
 /** mod_rewrite's internal redirect: the request starts again at the new URL, same method. */
-function rewriteRedirect(
-  site: SiteContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  facts: RequestFacts,
-  d: Extract<Decision, { kind: 'internal' }>,
-  log: ErrorLogger,
-  previous: RedirectState | undefined,
-): void {
+function rewriteRedirect(sink: ResponseSink, facts: RequestFacts, d: Extract<Decision, { kind: 'internal' }>, log: ErrorLogger, previous: RedirectState | undefined): void {
   // The request's variables (SetEnv, E=) come back with a REDIRECT_ prefix.
   const env = new Map<string, string>();
   for (const [k, v] of previous?.env ?? []) env.set(`REDIRECT_${k}`, v);
@@ -416,7 +411,7 @@ function rewriteRedirect(
   // QSL can leave a '?' in the path: the new URL is split at its first one.
   const url = d.url + (d.query !== undefined ? `?${d.query}` : '');
   // mod_rewrite sets redirect-keeps-vary: the Vary it collected survives the redirect.
-  redirectInternally(site, req, res, facts, url, env, log, previous, {
+  redirectInternally(sink, facts, url, env, log, previous, {
     vary: [...(previous?.vary ?? []), ...(d.vary ?? [])],
     rewriteEnded: d.end,
     ...(d.status !== undefined ? { status: d.status } : {}),
@@ -442,8 +437,19 @@ export interface RedirectState {
   status?: number;
 }
 
-/** Sends the response for a decision. */
+/** Sends the response for a decision: the request's one sink is made here. */
 export function respond(site: SiteContext, req: IncomingMessage, res: ServerResponse, facts: RequestFacts, d: Decision, log: ErrorLogger, redirected?: RedirectState): void {
+  answer(new ResponseSink(site, req, res, facts), facts, d, log, redirected);
+}
+
+/**
+ * Answers a decision through the request's sink; an internal redirect, an error document and an
+ * authorizer's verdict come back here with the same sink (one answer per request, as Apache's
+ * redirected request_rec shares its connection's output filters).
+ */
+function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: ErrorLogger, redirected?: RedirectState): void {
+  const { site, req, res } = sink;
+  sink.facts = facts;
   const rec = recordOf(req);
   if (rec)
     rec.handler = d.kind === 'handler' ? d.handler : d.kind === 'file' ? 'static' : d.kind === 'listing' ? 'autoindex' : d.kind === 'fcgi-auth' ? 'fcgid-authorizer' : d.kind;
@@ -454,6 +460,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
         site,
         req,
         res,
+        sink,
         facts,
         log: (e) => log(e, facts),
         pool: site.fcgiPool,
@@ -465,15 +472,18 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
         ...(redirected ? { redirectEnv: redirected.env } : {}),
       },
       d,
-      (outcome) => respond(site, req, res, facts, continueAfterAuthorizer(site, facts, d, outcome), log, redirected),
+      (outcome) => answer(sink, facts, continueAfterAuthorizer(site, facts, d, outcome), log, redirected),
     );
     return;
   }
   // mod_rewrite replaced r->args while ignoring a rewrite to the same file.
-  if (d.args) facts = { ...facts, query: d.args.query };
+  if (d.args) {
+    facts = { ...facts, query: d.args.query };
+    sink.facts = facts;
+  }
   if (d.kind === 'error' && d.log) log(d.log, facts);
   if (d.kind === 'error' && d.noAnswer) {
-    res.destroy();
+    sink.abort();
     return;
   }
   // An access-phase program's fields (and a redirect's Location) meet the core output filter's
@@ -491,18 +501,18 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
         },
         facts,
       );
-      sendError(site, req, res, facts, { kind: 'error', status: 500, ...(d.config ? { config: d.config } : {}) }, log, redirected);
+      sendError(sink, facts, { kind: 'error', status: 500, ...(d.config ? { config: d.config } : {}) }, log, redirected);
       return;
     }
   }
   // An access-phase program's header fields and mod_rewrite's [CO] cookies go out with
   // whatever the answer is (err_headers_out).
-  if (d.authHeaders !== undefined || d.cookies !== undefined) seedErrorHeaders(res, d);
+  if (d.authHeaders !== undefined || d.cookies !== undefined) sink.seedErrorHeaders(d);
   // mod_rewrite's internal redirect (ap_internal_redirect) answers with the new request's
   // headers_out and output filters, made from the target's per-directory configuration
   // (its <Files>/<FilesMatch>): nothing of this request's Header or Expires lines goes out.
   if (d.kind === 'internal') {
-    rewriteRedirect(site, req, res, facts, d, log, redirected);
+    rewriteRedirect(sink, facts, d, log, redirected);
     return;
   }
   const isCgi = d.kind === 'handler' && (SCRIPT_HANDLERS.has(d.handler) || d.handler.startsWith('proxy:'));
@@ -510,24 +520,23 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
   if (!isCgi) req.resume();
   const cfg = d.config ? dirConfigOf(d.config) : site.serverConfig;
   // The handler's own fields first (the default handler's validators), then the output side.
-  if (d.kind === 'file') presetFileHeaders(res, d);
-  decisionHeaders({ site, req, res, facts }, d, cfg, isCgi, redirected?.vary);
+  if (d.kind === 'file') presetFileHeaders(sink, d);
+  const knownStatus = d.kind === 'file' && d.statusOverride === undefined && redirected?.status === undefined ? filePreconditionStatus(req, d) : undefined;
+  sink.decisionHeaders(d, cfg, isCgi, redirected?.vary, knownStatus);
   switch (d.kind) {
     case 'error':
     case 'redirect':
-      sendError(site, req, res, facts, d, log, redirected);
+      sendError(sink, facts, d, log, redirected);
       return;
     case 'file':
       // A failing non-authoritative FcgidAuthorizer's status stays the request's (r->status);
       // an error document keeps the error's status.
       sendFile(
-        res,
-        facts,
+        sink,
         d,
-        req,
         d.statusOverride ?? redirected?.status,
         (f) => {
-          for (const name of ['ETag', 'Last-Modified', 'Accept-Ranges']) res.removeHeader(name);
+          sink.dropHandlerFields(FILE_VALIDATORS);
           const err: Decision = {
             kind: 'error',
             status: 403,
@@ -539,21 +548,21 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
               explain: `The server user cannot read ${f.path}: make it readable by that user (for example chmod o+r, or chown it to the site's owner).`,
             },
           };
-          respond(site, req, res, facts, err, log);
+          answer(sink, facts, err, log);
         },
         site.fs.generation,
         true,
       );
       return;
     case 'listing':
-      sendListing(site, res, facts, d);
+      sendListing(sink, d);
       return;
     case 'options':
-      endWhole(res, facts.method, 200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });
+      sink.whole(200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });
       return;
     case 'handler': {
       if (d.handler === 'server-status') {
-        sendStatusPage(site, req, res, facts.query);
+        sendStatusPage(sink, facts.query);
         return;
       }
       if (isCgi) {
@@ -563,14 +572,15 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
           site,
           req,
           res,
+          sink,
           facts,
           decision: d,
           log: (e) => log(e, facts),
           fail: (status) => {
-            scriptlessHeaders(context, d);
-            sendError(site, req, res, facts, { kind: 'error', status, config: d.config }, log, redirected);
+            sink.scriptlessHeaders(d);
+            sendError(sink, facts, { kind: 'error', status, config: d.config }, log, redirected);
           },
-          redirect: (location, env) => internalRedirect(site, req, res, facts, d, location, env, log, redirected),
+          redirect: (location, env) => internalRedirect(sink, facts, d, location, env, log, redirected),
           redirectEnv: redirected?.env,
           pool: site.fcgiPool,
           limits: site.fcgiLimits,
@@ -591,7 +601,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
         explain: `${d.path} would run as ${d.handler} on the host; htsandbox does not run CGI/FastCGI scripts yet, so it answers 500.`,
       };
       log(event, facts);
-      sendError(site, req, res, facts, { kind: 'error', status: 500, config: d.config }, log, redirected);
+      sendError(sink, facts, { kind: 'error', status: 500, config: d.config }, log, redirected);
       return;
     }
   }

@@ -1,8 +1,10 @@
 /**
- * The one place every answer's output side runs: a static file, a listing, OPTIONS, the status
- * page, Apache's own error pages and redirects, and a script's answer (CGI, mod_fcgid,
- * mod_proxy_fcgi) all hand their status and header fields here, and the rules Apache applies in
- * its output filters run once, in Apache's order:
+ * The one place every answer leaves through: a static file (ranges and 304 included), a listing,
+ * OPTIONS, the status page, Apache's own error pages and redirects, and a script's answer (CGI,
+ * mod_fcgid, mod_proxy_fcgi). A handler hands its sink the status, the fields of Apache's two
+ * header tables (headers_out, err_headers_out) and its body (bytes, a file's range, a stream);
+ * the sink alone writes the status line and the head, and runs the output side once, in
+ * Apache's order:
  *
  * 1. err_headers_out is seeded with what earlier phases put there: an access-phase program's
  *    fields and mod_rewrite's [CO] cookies (they leave with any answer, error pages included).
@@ -13,157 +15,428 @@
  *    err_headers_out alone (ap_send_error_response clears headers_out), so only `always` lines
  *    show on it; a script's answer keeps both tables whatever its status.
  * 4. ap_http_header_filter: both tables go out, err_headers_out's lines first under one name, and
- *    Vary's names once each (fix_vary).
- * 5. The body: none for HEAD (ap_http_header_filter's r->header_only) and none for 204/304;
- *    Content-Length when the whole body is known, chunks when it streams.
+ *    Vary's names once each (fix_vary); a 204 or 304 loses its body's fields.
+ * 5. The body: none for HEAD (r->header_only) and none for 204/304; Content-Length when the
+ *    whole body is known before the head leaves (ap_content_length_filter sees the EOS in the
+ *    first brigade), chunks when it streams or comes after that filter (the 416 page).
  *
- * `AddDefaultCharset` belongs to the handler's content type (ap_make_content_type) and is
- * reached through `contentTypeWithCharset`. Conditional requests stay where Apache checks them:
- * the default handler for files (responder.ts), the header scan for scripts (cgi-handler.ts).
+ * Conditional requests on a script's answer are checked here too (util_script.c's header scan
+ * calls ap_meets_conditions on the fields the script printed); a file's are the default
+ * handler's (responder.ts), which tells the sink a failed precondition's 412 before the output
+ * side runs (mod_expires leaves an error alone). `AddDefaultCharset` belongs to the
+ * handler's content type (ap_make_content_type) and is reached through `contentTypeWithCharset`.
+ *
+ * The head stays in Node's response (its header store is headers_out as the handler and the
+ * output rules leave it) until the sink writes it: no second copy of the fields is kept per
+ * answer, and a sink is the only object an answer adds (undici's handler: start, data, end).
  */
+import { closeSync } from 'node:fs';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, type Decision, type RequestFacts } from '../engine/resolve.js';
 import { dirConfigOf } from '../engine/config-ref.js';
+import { clampedLastModifiedSec, scriptConditionVerdict } from '../engine/script-conditions.js';
 import type { ExprFacts } from '../grammar/ap-expr.js';
+import type { ScriptStatus } from '../grammar/cgi-response.js';
+import { sendFileBytes } from './file-sender.js';
 import { applyExpires, applyHeaderLines, applyHeaderOps, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
 import type { SiteContext } from './site-context.js';
 
-/** The request an answer belongs to (a CgiContext is one). */
-export interface SinkRequest {
-  site: SiteContext;
-  req: IncomingMessage;
-  res: ServerResponse;
-  facts: RequestFacts;
-}
+type HandlerDecision = Extract<Decision, { kind: 'handler' }>;
+
+/** What a script's answer becomes once its fields are in: its body streams, or it is over. */
+export type ScriptAnswer = 'stream' | 'discard' | 'precondition-failed';
 
 /**
- * What ap_expr reads for a `Header … expr=` line: the URI, file and PATH_INFO the decision
- * names (none for an error), with the request's environment.
+ * What a handler's ap_rputs writes may hold before they go down the filters: one heap bucket of
+ * APR_BUCKET_BUFF_SIZE (apr_brigade_write flushes the write that does not fit). A body longer
+ * than that reaches ap_content_length_filter before its EOS, so it goes out in chunks.
  */
-function exprFactsFor(r: SinkRequest, d: Decision): () => ExprFacts {
-  return () => requestExprFacts(r.site, r.facts, 'uri' in d ? d.uri : r.facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env);
-}
-
-/**
- * Step 1: what the access phase and mod_rewrite left in err_headers_out. An access-phase
- * program's fields add to what is there; a [CO] cookie whose name already went out on this
- * request is not sent again (add_cookie's note survives internal redirects).
- */
-export function seedErrorHeaders(res: ServerResponse, d: Decision): void {
-  for (const [name, value] of d.authHeaders ?? []) {
-    const prev = res.getHeader(name);
-    res.setHeader(name, prev === undefined ? value : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
-  }
-  for (const cookie of d.cookies ?? []) {
-    const prev = res.getHeader('Set-Cookie');
-    const list = prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)];
-    const name = cookie.slice(0, cookie.indexOf('=') + 1);
-    if (!list.some((c) => c.startsWith(name))) res.setHeader('Set-Cookie', [...list, cookie]);
-  }
-}
-
-/**
- * Steps 2–4 as a decision reaches its handler. A file, listing or OPTIONS answer (its handler's
- * own fields, a file's validators, already on the response) gets mod_expires and both kinds of
- * `Header` lines; Apache's own error page or redirect, the status page and a missing handler
- * only the `always` ones. A script's request gets only the Vary mod_rewrite collected here:
- * its lines run once its fields are in (scriptAnswerHeaders). `keptVary`: the Vary kept across
- * mod_rewrite's internal redirects (redirect-keeps-vary), which an error page drops.
- */
-export function decisionHeaders(r: SinkRequest, d: Decision, cfg: DirConfig, script: boolean, keptVary?: readonly string[]): void {
-  const { res } = r;
-  const made = d.kind === 'file' || d.kind === 'listing' || d.kind === 'options';
-  if (made)
-    applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
-  // fix_vary drops repeated names and joins the rest with ",".
-  if (d.kind !== 'error' && d.kind !== 'redirect' && (keptVary?.length || d.vary?.length)) res.setHeader('Vary', joinVary([...(keptVary ?? []), ...(d.vary ?? [])]));
-  if (!script && cfg.headers.length > 0) applyHeaderOps(res, r.req, cfg.headers, made ? 'both' : 'always', d.env, exprFactsFor(r, d));
-}
-
-/**
- * Step 3 on a script's request answered without the script's fields: an error page in its place
- * (`always` lines), or mod_proxy_fcgi's empty answer (`both`).
- */
-export function scriptlessHeaders(r: SinkRequest, d: Extract<Decision, { kind: 'handler' }>, which: 'always' | 'both' = 'always'): void {
-  applyHeaderOps(r.res, r.req, dirConfigOf(d.config).headers, which, d.env, exprFactsFor(r, d));
-}
-
-/**
- * Steps 2–4 for a script's answer: util_script.c puts the script's fields in err_headers_out
- * (after what the access phase left there), mod_expires and the onsuccess lines work on a
- * headers_out of their own, and both go out, err_headers_out's first, Vary's names merged with
- * the script's and the conditions' first. `status`: the script's; `contentType`: its answer's.
- */
-export function scriptAnswerHeaders(
-  r: SinkRequest,
-  d: Extract<Decision, { kind: 'handler' }>,
-  fields: [string, string[]][],
-  status: number,
-  contentType: string | undefined,
-): void {
-  const { res, req } = r;
-  const cfg = dirConfigOf(d.config);
-  const ops = cfg.headers;
-  const authHeaders = d.authHeaders ?? [];
-  if (ops.length === 0 && authHeaders.length === 0) {
-    // The usual case, kept cheap: no second table.
-    for (const [name, values] of fields) {
-      const key = name.toLowerCase();
-      if (key === 'vary') res.setHeader('Vary', mergeVary(values, res.getHeader('vary')));
-      // Repeated fields become one line (util_script.c merges them), cookies excepted.
-      else res.setHeader(name, key === 'set-cookie' ? values : values.join(', '));
-    }
-    if (status < 400) applyExpires(responseTable(res), cfg, contentType, d.entry?.mtimeUs);
-    return;
-  }
-  const err = new FieldTable();
-  // An authorizer's fields went out in err_headers_out too (seedErrorHeaders put them on the response).
-  for (const [name, value] of authHeaders) {
-    res.removeHeader(name);
-    err.add(name, value);
-  }
-  for (const [name, values] of fields) for (const v of values) err.add(name, v);
-  const out = new FieldTable();
-  // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
-  if (status < 400 && err.get('expires') === undefined) applyExpires(out, cfg, contentType, d.entry?.mtimeUs);
-  const facts = exprFactsFor(r, d);
-  const exprVary = [...applyHeaderLines(err, req.headers, ops, 'always', d.env, facts), ...applyHeaderLines(out, req.headers, ops, 'onsuccess', d.env, facts)];
-  const earlierVary = res.getHeader('vary');
-  const combined = new Map<string, { name: string; values: string[] }>();
-  for (const f of [...err.entries(), ...out.entries()]) {
-    const key = f.name.toLowerCase();
-    // One line per table and name (cookies one each): the overlay keeps both tables' lines.
-    const lines = key === 'set-cookie' ? f.values : [f.values.join(', ')];
-    const e = combined.get(key);
-    if (e) e.values.push(...lines);
-    else combined.set(key, { name: f.name, values: [...lines] });
-  }
-  const scriptVary = combined.get('vary')?.values ?? [];
-  combined.delete('vary');
-  for (const { name, values } of combined.values()) res.setHeader(name, values.length === 1 ? values[0]! : values);
-  if (scriptVary.length || earlierVary !== undefined || exprVary.length) res.setHeader('Vary', mergeVary([...scriptVary, ...exprVary], earlierVary));
-}
+const RPUTS_BUFFER_BYTES = 8000;
 
 /** Fields the header scan keeps out of err_headers_out (an error page does not carry them). */
 const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location', 'last-modified', 'etag']);
 
-/**
- * A script's fields on the error page Apache sends in its place (a 412 from the header scan):
- * only those util_script.c put in err_headers_out go with it; the caller then sends the page.
- */
-export function scriptFieldsForErrorPage(res: ServerResponse, fields: readonly [string, string[]][]): void {
-  for (const [name, values] of fields) if (!SCAN_OWN_FIELDS.has(name.toLowerCase())) res.setHeader(name, name.toLowerCase() === 'set-cookie' ? values : values.join(', '));
+/** One answer's way out: made once per request, kept across internal redirects. */
+export class ResponseSink {
+  /** The request as the decision being answered sees it (an internal redirect's, once there is one). */
+  facts: RequestFacts;
+
+  constructor(
+    /** The site the request belongs to. */
+    readonly site: SiteContext,
+    readonly req: IncomingMessage,
+    /** Node's response: its header store is the answer's headers_out until the head is written. */
+    readonly res: ServerResponse,
+    facts: RequestFacts,
+  ) {
+    this.facts = facts;
+  }
+
+  /** r->header_only: the head goes out, the body does not (a HEAD request). */
+  get headOnly(): boolean {
+    return this.facts.method === 'HEAD';
+  }
+
+  /** Whether the head has left: after it, an error can only cut the answer off. */
+  get headSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  /**
+   * What ap_expr reads for a `Header … expr=` line: the URI, file and PATH_INFO the decision
+   * names (none for an error), with the request's environment.
+   */
+  private exprFactsFor(d: Decision): () => ExprFacts {
+    return () => requestExprFacts(this.site, this.facts, 'uri' in d ? d.uri : this.facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env);
+  }
+
+  /**
+   * Step 1: what the access phase and mod_rewrite left in err_headers_out. An access-phase
+   * program's fields add to what is there; a [CO] cookie whose name already went out on this
+   * request is not sent again (add_cookie's note survives internal redirects).
+   */
+  seedErrorHeaders(d: Decision): void {
+    const { res } = this;
+    for (const [name, value] of d.authHeaders ?? []) {
+      const prev = res.getHeader(name);
+      res.setHeader(name, prev === undefined ? value : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
+    }
+    for (const cookie of d.cookies ?? []) {
+      const prev = res.getHeader('Set-Cookie');
+      const list = prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)];
+      const name = cookie.slice(0, cookie.indexOf('=') + 1);
+      if (!list.some((c) => c.startsWith(name))) res.setHeader('Set-Cookie', [...list, cookie]);
+    }
+  }
+
+  /**
+   * A field the handler itself puts in headers_out before the output rules run (the default
+   * handler's validators: `Header unset ETag` sees them, as Apache's filter does).
+   */
+  handlerField(name: string, value: string): void {
+    this.res.setHeader(name, value);
+  }
+
+  /** Drops fields the handler put in headers_out (an error answer is made from err_headers_out). */
+  dropHandlerFields(names: readonly string[]): void {
+    for (const name of names) this.res.removeHeader(name);
+  }
+
+  /**
+   * Steps 2–4 as a decision reaches its handler. A file, listing or OPTIONS answer (its
+   * handler's own fields, a file's validators, already in) gets mod_expires and both kinds of
+   * `Header` lines; Apache's own error page or redirect, the status page and a missing handler
+   * only the `always` ones. A script's request gets only the Vary mod_rewrite collected here:
+   * its lines run once its fields are in (scriptAnswer). `keptVary`: the Vary kept across
+   * mod_rewrite's internal redirects (redirect-keeps-vary), which an error page drops.
+   * `status`: the status a file's answer already has (a failed precondition's 412), which
+   * mod_expires leaves alone as it does any error (expires_filter).
+   */
+  decisionHeaders(d: Decision, cfg: DirConfig, script: boolean, keptVary?: readonly string[], status?: number): void {
+    const { res } = this;
+    const made = d.kind === 'file' || d.kind === 'listing' || d.kind === 'options';
+    if (made && (status === undefined || status < 400))
+      applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
+    // fix_vary drops repeated names and joins the rest with ",".
+    if (d.kind !== 'error' && d.kind !== 'redirect' && (keptVary?.length || d.vary?.length)) res.setHeader('Vary', joinVary([...(keptVary ?? []), ...(d.vary ?? [])]));
+    if (!script && cfg.headers.length > 0) applyHeaderOps(res, this.req, cfg.headers, made ? 'both' : 'always', d.env, this.exprFactsFor(d));
+  }
+
+  /**
+   * Step 3 on a script's request answered without the script's fields: an error page in its
+   * place (`always` lines), or mod_proxy_fcgi's empty answer (`both`).
+   */
+  scriptlessHeaders(d: HandlerDecision, which: 'always' | 'both' = 'always'): void {
+    applyHeaderOps(this.res, this.req, dirConfigOf(d.config).headers, which, d.env, this.exprFactsFor(d));
+  }
+
+  /**
+   * Steps 2–4 for a script's answer: util_script.c puts the script's fields in err_headers_out
+   * (after what the access phase left there), mod_expires and the onsuccess lines work on a
+   * headers_out of their own, and both go out, err_headers_out's first, Vary's names merged with
+   * the script's and the conditions' first. `status`: the script's; `contentType`: its answer's.
+   */
+  scriptAnswerHeaders(d: HandlerDecision, fields: [string, string[]][], status: number, contentType: string | undefined): void {
+    const { res, req } = this;
+    const cfg = dirConfigOf(d.config);
+    const ops = cfg.headers;
+    const authHeaders = d.authHeaders ?? [];
+    if (ops.length === 0 && authHeaders.length === 0) {
+      // The usual case, kept cheap: no second table.
+      for (const [name, values] of fields) {
+        const key = name.toLowerCase();
+        if (key === 'vary') res.setHeader('Vary', mergeVary(values, res.getHeader('vary')));
+        // Repeated fields become one line (util_script.c merges them), cookies excepted.
+        else res.setHeader(name, key === 'set-cookie' ? values : values.join(', '));
+      }
+      if (status < 400) applyExpires(responseTable(res), cfg, contentType, d.entry?.mtimeUs);
+      return;
+    }
+    const err = new FieldTable();
+    // An authorizer's fields went out in err_headers_out too (seedErrorHeaders put them on the response).
+    for (const [name, value] of authHeaders) {
+      res.removeHeader(name);
+      err.add(name, value);
+    }
+    for (const [name, values] of fields) for (const v of values) err.add(name, v);
+    const out = new FieldTable();
+    // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
+    if (status < 400 && err.get('expires') === undefined) applyExpires(out, cfg, contentType, d.entry?.mtimeUs);
+    const facts = this.exprFactsFor(d);
+    const exprVary = [...applyHeaderLines(err, req.headers, ops, 'always', d.env, facts), ...applyHeaderLines(out, req.headers, ops, 'onsuccess', d.env, facts)];
+    const earlierVary = res.getHeader('vary');
+    const combined = new Map<string, { name: string; values: string[] }>();
+    for (const f of [...err.entries(), ...out.entries()]) {
+      const key = f.name.toLowerCase();
+      // One line per table and name (cookies one each): the overlay keeps both tables' lines.
+      const lines = key === 'set-cookie' ? f.values : [f.values.join(', ')];
+      const e = combined.get(key);
+      if (e) e.values.push(...lines);
+      else combined.set(key, { name: f.name, values: [...lines] });
+    }
+    const scriptVary = combined.get('vary')?.values ?? [];
+    combined.delete('vary');
+    for (const { name, values } of combined.values()) res.setHeader(name, values.length === 1 ? values[0]! : values);
+    if (scriptVary.length || earlierVary !== undefined || exprVary.length) res.setHeader('Vary', mergeVary([...scriptVary, ...exprVary], earlierVary));
+  }
+
+  /**
+   * util_script.c's end of the header scan: Last-Modified is written afresh from r->mtime, a
+   * date in the future becoming the request time (ap_update_mtime, ap_set_last_modified;
+   * rewritten in `out`), and without a Status line a GET or HEAD is checked against its
+   * conditions (ap_meets_conditions): 304, 412 or undefined.
+   */
+  scriptConditions(d: HandlerDecision, out: [string, string][], noStatusLine: boolean): 304 | 412 | undefined {
+    const requestSec = Math.floor(Date.now() / 1000);
+    let etag: string | undefined;
+    // r->mtime: the latest date among the Last-Modified fields (ap_update_mtime keeps the
+    // maximum); the field is then written afresh from it, or dropped when none was a date.
+    let lastModified: number | undefined;
+    let lastModifiedAt = -1;
+    for (let i = 0; i < out.length; i++) {
+      const [name, value] = out[i]!;
+      const key = name.toLowerCase();
+      if (key === 'etag') etag = value;
+      else if (key === 'last-modified') {
+        if (lastModifiedAt === -1) lastModifiedAt = i;
+        const sec = clampedLastModifiedSec(value, requestSec);
+        if (sec !== undefined && (lastModified === undefined || sec > lastModified)) lastModified = sec;
+      }
+    }
+    if (lastModifiedAt !== -1) {
+      const kept = out.filter(([n]) => n.toLowerCase() !== 'last-modified');
+      if (lastModified !== undefined) kept.splice(lastModifiedAt, 0, ['Last-Modified', new Date(lastModified * 1000).toUTCString()]);
+      out.splice(0, out.length, ...kept);
+    }
+    const mtimeSec = lastModified ?? requestSec;
+    const method = this.facts.method;
+    const override = d.statusOverride;
+    // Only a successful answer so far is checked (not an ErrorDocument's).
+    if (!noStatusLine || (method !== 'GET' && method !== 'HEAD') || (override !== undefined && (override < 200 || override > 299))) return undefined;
+    const h = this.req.headers;
+    return scriptConditionVerdict({
+      ifMatch: h['if-match'],
+      ifUnmodifiedSince: h['if-unmodified-since'],
+      ifNoneMatch: h['if-none-match'],
+      ifModifiedSince: h['if-modified-since'],
+      etag,
+      mtimeSec,
+      requestSec,
+    });
+  }
+
+  /**
+   * A script's answer once its header scan is done (`out`: its fields, Content-Type already
+   * with AddDefaultCharset; `verdict`: scriptConditions'). 'stream': its body follows through
+   * `data` and `end`; 'discard': the answer is over; 'precondition-failed': the caller sends
+   * Apache's 412 page, which carries the fields util_script.c put in err_headers_out.
+   * `emptyPreconditionFailed`: mod_proxy_fcgi's 412 keeps all the script's fields, no body.
+   */
+  scriptAnswer(
+    d: HandlerDecision,
+    out: readonly [string, string][],
+    status: number,
+    statusLine: ScriptStatus | undefined,
+    verdict: 304 | 412 | undefined,
+    emptyPreconditionFailed: boolean,
+  ): ScriptAnswer {
+    const { res } = this;
+    // One field (the usual Content-Type) needs no grouping.
+    let fields: [string, string[]][];
+    if (out.length === 1) fields = [[out[0]![0], [out[0]![1]]]];
+    else {
+      const grouped = new Map<string, [string, string[]]>();
+      for (const [n, v] of out) {
+        const k = n.toLowerCase();
+        const e = grouped.get(k);
+        if (e && k !== 'content-type' && k !== 'location') e[1].push(v);
+        else grouped.set(k, [n, [v]]);
+      }
+      fields = [...grouped.values()];
+    }
+    this.closeInConnectionField(fields);
+    if (verdict === 304) {
+      // ap_meets_conditions' 304: the script's fields but Content-Type, and no body.
+      res.statusCode = 304;
+      this.scriptAnswerHeaders(
+        d,
+        fields.filter(([n]) => n !== 'Content-Type'),
+        304,
+        undefined,
+      );
+      res.end();
+      return 'discard';
+    }
+    if (verdict === 412) {
+      if (emptyPreconditionFailed) {
+        res.statusCode = 412;
+        this.scriptAnswerHeaders(d, fields, 412, undefined);
+        // An empty body's length; ap_http_header_filter drops a 0 on a HEAD answer.
+        if (!this.headOnly) res.setHeader('Content-Length', '0');
+        res.end();
+        return 'discard';
+      }
+      for (const [name, values] of fields) if (!SCAN_OWN_FIELDS.has(name.toLowerCase())) res.setHeader(name, name.toLowerCase() === 'set-cookie' ? values : values.join(', '));
+      return 'precondition-failed';
+    }
+    // A status the request already had (a failing non-authoritative authorizer's) that no
+    // status line can carry goes out as 500, as ap_get_status_line gives it.
+    const sent = statusLine?.sent ?? (status >= 100 && status <= 599 ? status : 500);
+    res.statusCode = sent;
+    if (statusLine) res.statusMessage = statusLine.reason;
+    // A status line written as the script gave it is framed as a 200 (its body follows).
+    const framed = statusLine?.unsendable !== undefined ? 200 : sent;
+    if (statusLine?.unsendable !== undefined) this.statusLineAsWritten(statusLine.unsendable, statusLine.reason);
+    // ap_http_header_filter: a 204 or 304 (AP_STATUS_IS_HEADER_ONLY) loses its Content-Length,
+    // Transfer-Encoding and content type, the script's own or the one mod_mime gave its file.
+    if (framed === 204 || framed === 304) fields = fields.filter(([n]) => n !== 'Content-Type' && n !== 'Content-Length');
+    this.scriptAnswerHeaders(d, fields, status, fields.find(([n]) => n === 'Content-Type')?.[1][0]);
+    if (framed === 204 || framed === 304 || framed < 200) {
+      res.end();
+      return 'discard';
+    }
+    // The head waits for the first bytes of the body or its end: a body over by then gets a
+    // Content-Length, a longer one chunks (Node frames it as ap_content_length_filter would).
+    return 'stream';
+  }
+
+  /**
+   * A script's Connection field stays, and ap_set_keepalive merges "close" into it when the
+   * connection ends after this answer; Node would otherwise take the script's word and keep a
+   * connection the client asked to close. Edits `fields` in place.
+   */
+  private closeInConnectionField(fields: [string, string[]][]): void {
+    const connection = fields.findIndex(([n]) => n.toLowerCase() === 'connection');
+    if (connection !== -1 && !this.res.shouldKeepAlive) fields[connection] = [fields[connection]![0], [`${fields[connection]![1].join(', ')}, close`]];
+  }
+
+  /**
+   * A status below 100 (`Status: 099 Low`), which Apache sends as it is: Node's writeHead refuses
+   * it, so the answer is framed as a 200 and the status line is replaced before the head leaves
+   * (the head is kept in `_header` until the first write). Only this response is affected.
+   */
+  private statusLineAsWritten(code: string, reason: string): void {
+    const res = this.res;
+    const out = res as ServerResponse & { _header: string | null };
+    const writeHead = res.writeHead;
+    res.statusCode = 200;
+    res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+      writeHead.apply(this, args);
+      if (typeof out._header === 'string') out._header = out._header.replace(/^HTTP\/1\.[01] 200 [^\r]*\r\n/, (line) => `${line.slice(0, 9)}${code} ${reason}\r\n`);
+      this.statusCode = Number(code);
+      return this;
+    } as ServerResponse['writeHead'];
+  }
+
+  /**
+   * Step 5 for an answer whose whole body is known: the head, then the body. Its Content-Length
+   * is the body's (ap_content_length_filter sees the EOS with all of it) up to
+   * RPUTS_BUFFER_BYTES; a longer one (a big listing) goes out in chunks. For HEAD
+   * (r->header_only) the handler makes no body (ap_send_error_response, mod_status and
+   * mod_autoindex return before it), so the length counted is 0, and ap_http_header_filter
+   * drops a Content-Length of 0 on a HEAD answer: none goes out.
+   */
+  whole(status: number, head: OutgoingHttpHeaders, body?: string | Buffer, encoding?: BufferEncoding): void {
+    const { res } = this;
+    if (this.headOnly) {
+      res.writeHead(status, head['Content-Length'] === '0' ? withoutLength(head) : head);
+      res.end();
+      return;
+    }
+    if (body !== undefined) {
+      const length = typeof body === 'string' ? Buffer.byteLength(body, encoding) : body.length;
+      if (length > RPUTS_BUFFER_BYTES) {
+        res.writeHead(status, head);
+        if (encoding !== undefined && typeof body === 'string') res.write(body, encoding);
+        else res.write(body);
+        res.end();
+        return;
+      }
+      res.setHeader('Content-Length', length);
+    }
+    res.writeHead(status, head);
+    if (body === undefined) res.end();
+    else if (encoding !== undefined && typeof body === 'string') res.end(body, encoding);
+    else res.end(body);
+  }
+
+  /**
+   * A whole body that goes out in chunks, without a length: Apache's 416 page, which the
+   * byterange filter has ap_die make after the content-length filter let the file's EOS by.
+   * None for HEAD.
+   */
+  chunked(status: number, head: OutgoingHttpHeaders, body: string): void {
+    const { res } = this;
+    res.writeHead(status, head);
+    if (!this.headOnly) res.write(body);
+    res.end();
+  }
+
+  /** Step 5 for a body that follows (a file's bytes): the head with its framing, now. */
+  start(status: number, head: OutgoingHttpHeaders): void {
+    this.res.writeHead(status, head);
+  }
+
+  /**
+   * A chunk of a streamed body, dropped for HEAD. False when the client is behind (wait for
+   * 'drain'), as `res.write` says.
+   */
+  data(chunk: Buffer): boolean {
+    return this.headOnly ? true : this.res.write(chunk);
+  }
+
+  /** The end of the answer, with its last bytes (none for HEAD). */
+  end(last?: Buffer): void {
+    if (last === undefined || this.headOnly) this.res.end();
+    else this.res.end(last);
+  }
+
+  /** `size` bytes of the open file `fd` from `start` as the rest of the body; `fd` is closed in every case. */
+  fileBytes(fd: number, start: number, size: number): void {
+    if (this.headOnly || size === 0) {
+      closeSync(fd);
+      this.res.end();
+      return;
+    }
+    sendFileBytes(fd, this.res, start, size);
+  }
+
+  /** Holds what is written until the end, so that head, body and end leave in one write. */
+  cork(): void {
+    this.res.cork();
+  }
+
+  /** The answer cannot be whole (or was never begun): the connection ends without more. */
+  abort(): void {
+    this.res.destroy();
+  }
 }
 
-/**
- * A script's Connection field stays, and ap_set_keepalive merges "close" into it when the
- * connection ends after this answer; Node would otherwise take the script's word and keep a
- * connection the client asked to close. Edits `fields` in place.
- */
-export function closeInConnectionField(res: ServerResponse, fields: [string, string[]][]): void {
-  const connection = fields.findIndex(([n]) => n.toLowerCase() === 'connection');
-  if (connection !== -1 && !res.shouldKeepAlive) fields[connection] = [fields[connection]![0], [`${fields[connection]![1].join(', ')}, close`]];
+/** The head without its Content-Length (a HEAD answer's 0). */
+function withoutLength(head: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const { 'Content-Length': _zero, ...rest } = head;
+  return rest;
 }
 
 /** Vary names from the script (and conditions) first, then those set before. */
@@ -174,23 +447,4 @@ function mergeVary(first: readonly string[], earlier: number | string | string[]
 /** `AddDefaultCharset` on a handler's content type (ap_make_content_type). */
 export function contentTypeWithCharset(type: string, cfg: DirConfig): string {
   return withDefaultCharset(type, cfg);
-}
-
-/**
- * Step 5 for an answer whose whole body is known: the head, then the body unless the request
- * is a HEAD (r->header_only: the same head, no body). `headers` says its own framing.
- */
-export function endWhole(res: ServerResponse, method: string, status: number, headers: OutgoingHttpHeaders, body?: string | Buffer, encoding?: BufferEncoding): void {
-  res.writeHead(status, headers);
-  if (method === 'HEAD' || body === undefined) res.end();
-  else if (encoding !== undefined && typeof body === 'string') res.end(body, encoding);
-  else res.end(body);
-}
-
-/**
- * Step 5 for a streamed body: a chunk of it, dropped for HEAD. False when the client is
- * behind (wait for 'drain'), as `res.write` says.
- */
-export function writeBody(res: ServerResponse, method: string, chunk: Buffer): boolean {
-  return method === 'HEAD' ? true : res.write(chunk);
 }

@@ -5,11 +5,9 @@
  * code older than their script on disk.
  */
 import { loadavg } from 'node:os';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SiteContext } from './site-context.js';
 import { escapeHtml } from '../grammar/error-pages.js';
 import { statusTime } from '../grammar/apache-time.js';
-import { endWhole } from './response-sink.js';
+import type { ResponseSink } from './response-sink.js';
 
 const DOCTYPE = '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n';
 
@@ -35,7 +33,8 @@ function uptimeText(seconds: number): string {
 const STATE_TEXT = { idle: 'Ready', busy: 'Working', dying: 'Exiting' } as const;
 
 /** Answers one server-status request. */
-export function sendStatusPage(site: SiteContext, req: IncomingMessage, res: ServerResponse, query: string | undefined): void {
+export function sendStatusPage(sink: ResponseSink, query: string | undefined): void {
+  const { site, req } = sink;
   const now = Date.now();
   const up = Math.floor((now - site.stats.startedAt) / 1000);
   const [l1, l5, l15] = loadavg().map((x) => x.toFixed(2));
@@ -51,7 +50,7 @@ export function sendStatusPage(site: SiteContext, req: IncomingMessage, res: Ser
       `Load1: ${l1}\nLoad5: ${l5}\nLoad15: ${l15}\nTotal Accesses: ${site.stats.requests}\nUptime: ${up}\n` +
       // Not in Apache's list: what a script (and a teacher's dashboard) can read about the pools.
       `FcgidProcesses: ${procs.length}\nFcgidBusy: ${procs.filter((p) => p.state === 'busy').length}\nFcgidStale: ${procs.filter((p) => p.stale).length}\n`;
-    endWhole(res, req.method ?? 'GET', 200, { 'Content-Type': 'text/plain; charset=ISO-8859-1', 'Content-Length': String(Buffer.byteLength(body, 'latin1')) }, body, 'latin1');
+    sink.whole(200, { 'Content-Type': 'text/plain; charset=ISO-8859-1' }, body, 'latin1');
     return;
   }
   const out: string[] = [
@@ -86,5 +85,5 @@ export function sendStatusPage(site: SiteContext, req: IncomingMessage, res: Ser
   if (procs.length) out.push('</table>\n\n<hr>\n<b>Active</b> and <b>Idle</b> are time active and time since\nlast request, in seconds.\n');
   out.push('</body></html>\n');
   body = out.join('');
-  endWhole(res, req.method ?? 'GET', 200, { 'Content-Type': 'text/html; charset=ISO-8859-1', 'Content-Length': String(Buffer.byteLength(body, 'latin1')) }, body, 'latin1');
+  sink.whole(200, { 'Content-Type': 'text/html; charset=ISO-8859-1' }, body, 'latin1');
 }
