@@ -45,6 +45,8 @@ export interface RequestFacts {
   rewriteEnded?: boolean;
   /** Over TLS: HTTPS=on and mod_ssl's SSL_* variables (`%{HTTPS}`, `%{SSL:…}`). */
   tls?: ReadonlyMap<string, string>;
+  /** r->request_time: when the request arrived, microseconds since the epoch. */
+  requestTimeUs?: number;
   /** When someone asks for the request's story (`explain`): the steps that decided it are added here. */
   story?: StoryNote[];
 }
@@ -1297,7 +1299,7 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
     map(name, key) {
       return ctx.rewriteMaps?.lookup(name, key);
     },
-    requestTimeMs: () => Date.now(),
+    requestTimeMs: () => (req.requestTimeUs === undefined ? Date.now() : req.requestTimeUs / 1000),
   };
 }
 

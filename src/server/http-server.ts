@@ -511,6 +511,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       origin: `${tlsVariables && (req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${hostHeader}`,
       headers: req.headers,
       rawTarget: req.url ?? '/',
+      requestTimeUs: Math.round((performance.timeOrigin + performance.now()) * 1000),
     };
     if (tlsVariables && (req.socket as TLSSocket).encrypted) facts.tls = tlsVariables(req.socket as TLSSocket);
     // The request's scope: an exception escaping its handling later (in a stream callback) ends

@@ -11,7 +11,7 @@ import { applyLevel, EMPTY_DIR_CONFIG, fileETagValue } from '../../src/engine/di
 import { parseConfig } from '../../src/grammar/parser.js';
 import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
-import { applyRequestHeaderLines, editHeaderValue } from '../../src/modules/headers.js';
+import { applyHeaderLines, applyRequestHeaderLines, editHeaderValue, FieldTable, parseHeaderFormat } from '../../src/modules/headers.js';
 
 const loaded: ReadonlySet<string> = new Set(['core', 'headers', 'mime', 'env', 'setenvif', 'expires']);
 const host = hostFacts(loaded);
@@ -68,6 +68,35 @@ describe('mod_headers through the module', () => {
   it('checks the format tags of an edit in its substitution, not in its pattern', () => {
     const messages = validateNodes(htaccess('Header edit X-A "%x" y\nHeader edit X-B a "%x"\n'), ctx as Parameters<typeof validateNodes>[1]).map((d) => d.message);
     expect(messages).toEqual(['Unrecognized header format %x']);
+  });
+});
+
+describe('mod_headers format strings (parse_format_string, process_tags)', () => {
+  it('splits text and tags as parse_misc_string and parse_format_tag do', () => {
+    expect(parseHeaderFormat('a\\tb\\\\c\\qd')).toEqual({ parts: ['a\tb\\c\\qd'] });
+    expect(parseHeaderFormat('100%% x %')).toEqual({ parts: ['100', '%', ' x ', '%'] });
+    expect(parseHeaderFormat('%{A}e-%D%{x}t')).toEqual({ parts: [{ tag: 'e', arg: 'A' }, '-', { tag: 'D', arg: '' }, { tag: 't', arg: 'x' }] });
+    expect(parseHeaderFormat('\\%{A}e')).toEqual({ parts: ['\\', { tag: 'e', arg: 'A' }] });
+    expect(parseHeaderFormat('%q')).toEqual({ error: 'Unrecognized header format %q' });
+    expect(parseHeaderFormat('%{REQUEST_URI}')).toEqual({ error: 'Unrecognized header format %' });
+  });
+
+  it('expands variables without case, "(null)" when unset, and reads time only through facts', () => {
+    const ops = applyLevel(EMPTY_DIR_CONFIG, htaccess('Header set X-A "%{my}e|%{NO}e|%t"\nHeader set X-B "x" env=MY\n'), () => true).headers;
+    const table = new FieldTable();
+    const facts = () => ({
+      variable: () => '',
+      header: () => '',
+      env: () => undefined,
+      osenv: () => undefined,
+      fileTest: () => false,
+      readFile: () => undefined,
+      remoteAddr: '',
+      requestTimeUs: 42,
+    });
+    applyHeaderLines(table, {}, ops, 'onsuccess', new Map([['MY', 'v\r\nw']]), facts);
+    expect(table.get('x-a')).toEqual(['v  w|(null)|t=42']);
+    expect(table.get('x-b')).toEqual(['x']);
   });
 });
 
