@@ -47,6 +47,11 @@ export interface RequestFacts {
   tls?: ReadonlyMap<string, string>;
   /** r->request_time: when the request arrived, microseconds since the epoch. */
   requestTimeUs?: number;
+  /**
+   * A lookup sub-request (ap_sub_req_lookup_dirent, mod_autoindex's per entry): it runs up to
+   * the fixups and stops before the handler, so a passing lookup is a `file` decision.
+   */
+  lookupOnly?: boolean;
   /** When someone asks for the request's story (`explain`): the steps that decided it are added here. */
   story?: StoryNote[];
 }
@@ -1039,6 +1044,12 @@ function decideAfterAccess(
     );
   }
   if (redirect) return { ...redirect, cfg };
+  // A lookup stops before the handler (a directory after mod_dir's index search below). What is
+  // neither a file nor a directory (missing, a dangling link) is what mod_dir and
+  // mod_autoindex skip: a 404 says so.
+  if (req.lookupOnly && entry.kind !== 'dir') {
+    return entry.kind === 'file' ? { kind: 'file', path: filename, uri, entry, contentType: undefined, cfg } : { kind: 'error', status: 404, cfg };
+  }
   // Type and handler (mod_mime find_ct, then core_override_type).
   const typed = entry.kind === 'dir' ? typeWithoutExtensions(cfg) : typeByName(ctx, cfg, filename.slice(filename.lastIndexOf('/') + 1));
   let contentType = typed.contentType;
@@ -1067,11 +1078,14 @@ function decideAfterAccess(
       let remembered: Decision | undefined;
       for (const name of cfg.directoryIndex) {
         const target = name.startsWith('/') ? name : `${uri}${name}`;
-        const sub = resolveUri(ctx, req, target, depth + 1);
-        // mod_dir takes a candidate that is a regular file; a handler that would take anything
-        // (mod_proxy's) does not make a missing index file exist.
-        if (sub.kind === 'handler' && sub.handler.startsWith('proxy:') && sub.entry?.kind !== 'file') continue;
-        if (sub.kind === 'file' || sub.kind === 'handler') return sub;
+        // fixup_dir looks each candidate up (ap_sub_req_lookup_uri: no handler runs, so a
+        // missing index.cgi where ExecCGI is off is skipped, not a 403) and takes the first
+        // that passes and is a regular file, as the request itself.
+        const sub = resolveUri(ctx, req.lookupOnly ? req : { ...req, lookupOnly: true }, target, depth + 1);
+        if (sub.kind === 'file') {
+          if (sub.entry.kind !== 'file') continue;
+          return req.lookupOnly ? sub : resolveUri(ctx, req, target, depth + 1);
+        }
         if (sub.kind === 'redirect') return sub;
         // A candidate a RewriteRule sent elsewhere is not a regular file: mod_dir moves on.
         if (sub.kind === 'internal' || (sub.kind === 'error' && sub.status === 404)) continue;
@@ -1079,6 +1093,7 @@ function decideAfterAccess(
       }
       if (remembered) return remembered;
     }
+    if (req.lookupOnly) return { kind: 'file', path: filename, uri, entry, contentType: undefined, cfg };
     if (handler && (SCRIPT_HANDLERS.has(handler) || proxyHandlerUsable(ctx, handler))) {
       return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
     }

@@ -11,6 +11,7 @@ import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
 import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
+import { listingShowsEntry } from '../engine/autoindex-entries.js';
 import { continueAfterAuthorizer, resolveRequest, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { contentTypeWithCharset, decisionHeaders, endWhole, scriptlessHeaders, seedErrorHeaders } from './response-sink.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
@@ -317,6 +318,7 @@ function sendListing(site: SiteContext, res: ServerResponse, facts: RequestFacts
     if (name === '.' || name === '..' || ignore.some((m) => m(name))) continue;
     const entry = site.fs.stat(join(d.path, name));
     if (entry.kind !== 'file' && entry.kind !== 'dir') continue;
+    if (!listingShowsEntry(site, facts, d.uri, name, entry.kind === 'dir')) continue;
     entries.push({ name, isDir: entry.kind === 'dir', size: entry.size, mtimeMs: Number(entry.mtimeUs / 1000n) });
   }
   const body = renderListing(d.uri, entries, facts.query, d.uri !== '/');
