@@ -15,7 +15,13 @@ export interface DirDirConfig {
   directorySlash: boolean;
 }
 
-const directoryIndex: DirectiveDefinition<readonly string[]> = {
+/**
+ * One `DirectoryIndex` line as add_index reads it: its names, or `disabled` written alone
+ * (which empties the level's list so far; `disabled` among other names is a file name).
+ */
+type DirectoryIndexLine = { disabled: true } | { disabled: false; names: readonly string[] };
+
+const directoryIndex: DirectiveDefinition<DirectoryIndexLine> = {
   name: 'DirectoryIndex',
   shape: 'RAW_ARGS',
   override: 'DIR_CMD_PERMS',
@@ -28,7 +34,8 @@ const directoryIndex: DirectiveDefinition<readonly string[]> = {
       long === undefined
         ? []
         : [{ code: 'HT208' as const, message: `DirectoryIndex name of ${long.length} characters: a directory with no other index file answers 403 (file name too long)` }];
-    return { findings, value: list[0]?.toLowerCase() === 'disabled' ? [] : list };
+    const value: DirectoryIndexLine = list.length === 1 && list[0]!.toLowerCase() === 'disabled' ? { disabled: true } : { disabled: false, names: list };
+    return { findings, value };
   },
 };
 
@@ -55,13 +62,21 @@ const directoryIndexRedirect: DirectiveDefinition<never> = {
   parsedOnly: true,
 };
 
-/** `merge_dir_configs`: what a level sets replaces what it inherits. */
+/**
+ * `merge_dir_configs`: what a level sets replaces what it inherits. Within a level, each
+ * `DirectoryIndex` line adds its names to the level's list (add_index pushes onto one array),
+ * and `DirectoryIndex disabled` alone empties it.
+ */
 function mergeDir(base: Readonly<DirDirConfig>, lines: readonly CompiledLine[]): Partial<DirDirConfig> {
   const out: Partial<DirDirConfig> = {};
+  let names: string[] | undefined;
   for (const l of lines) {
-    if (l.key === 'directoryindex') out.directoryIndex = l.value as readonly string[];
-    else out.directorySlash = l.value as boolean;
+    if (l.key === 'directoryindex') {
+      const line = l.value as DirectoryIndexLine;
+      names = line.disabled ? [] : [...(names ?? []), ...line.names];
+    } else out.directorySlash = l.value as boolean;
   }
+  if (names) out.directoryIndex = names;
   return out;
 }
 
