@@ -775,13 +775,14 @@ function finishAccess(
 ): Decision {
   const { uri, depth, userDir: user } = state;
   const { cfg, filename, entry, pathInfo } = walked;
-  // mod_env runs in fixups, after access control.
-  applyEnvFixup(cfg, env);
-  // So does mod_ssl's (ssl_hook_Fixup): HTTPS and the SSL_* variables join the request's
+  // mod_ssl's fixup (ssl_hook_Fixup): HTTPS and the SSL_* variables join the request's
   // environment, where Header's env= sees them too.
   if (req.tls) for (const [k, v] of req.tls) env.set(k, v);
   const notes: AfterAccessNotes = {};
   const decided = decideAfterAccess(ctx, req, uri, depth, cfg, filename, entry, pathInfo, env, notes);
+  // mod_env's fixup runs after mod_rewrite's (APR_HOOK_FIRST): per-directory RewriteConds and
+  // [E=] do not see SetEnv's variables (Apache's well-known "use SetEnvIf instead").
+  applyEnvFixup(cfg, env);
   if (!decided.env) decided.env = env;
   if (notes.args && !decided.args && decided.kind !== 'internal') decided.args = notes.args;
   if (req.story && decided.kind === 'handler') req.story.push(handlerNote(cfg, filename, decided.handler));
