@@ -13,6 +13,7 @@ import { loadavg } from 'node:os';
 import { evaluateApExpr, evaluateApExprString, parseApExpr, parseApExprString, type Expr, type ExprFacts, type Word } from '../grammar/ap-expr.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf } from '../grammar/words.js';
+import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
 import { finding, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type DirectiveInput, type ModuleDefinition } from './module.js';
 
 /** One `Header` or `RequestHeader` line (mod_headers' `header_entry`). */
@@ -481,8 +482,9 @@ function pregsub(template: string, captures: readonly (string | undefined)[]): s
 /**
  * `process_regexp`: the first match in `value` replaced by the substitution; for `edit*` the
  * rest after it edited again as a string of its own (so `^` matches at its start, as Apache's
- * recursion does). An empty match at the end of the rest stops the loop: Apache recurses on
- * the same string forever there (a crash of its child), which an emulator must not copy.
+ * recursion does). A rest in which the pattern matches the empty string at its very start is
+ * edited again unchanged, for ever: Apache's child runs out of stack and dies (segmentation
+ * fault, the client gets no answer). That is thrown as HostProcessCrash.
  */
 export function editHeaderValue(op: HeaderOp, value: string, substitution = processTags(op, undefined, () => undefined)): string {
   const regex = op.regex;
@@ -496,11 +498,13 @@ export function editHeaderValue(op: HeaderOp, value: string, substitution = proc
     out += rest.slice(0, m.index) + pregsub(substitution, m.captures);
     const after = m.index + whole.length;
     if (op.action !== 'edit*') return out + rest.slice(after);
-    if (whole.length === 0) {
-      if (after >= rest.length) return out;
-      out += rest[after];
-      rest = rest.slice(after + 1);
-    } else rest = rest.slice(after);
+    if (after === 0) {
+      throw new HostProcessCrash(
+        `Header edit* ${op.name}: the pattern matches the empty string at the start of "${rest}", so Apache edits the same text again without end and its process crashes (segmentation fault): the client gets no answer`,
+        'make the pattern match at least one character (`x+` rather than `x*`, no bare `$` or `^` alternative), or use `Header edit` for a single replacement',
+      );
+    }
+    rest = rest.slice(after);
   }
 }
 

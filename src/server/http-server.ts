@@ -7,7 +7,8 @@ import type { LogEvent, RequestFacts } from '../engine/resolve.js';
 import { resolveRequest } from '../engine/resolve.js';
 import { respond } from './responder.js';
 import { bodyFailureAnswered, reportBodyFailure } from './body-failure.js';
-import { endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
+import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
+import { endAsHostCrashes, endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
 import { balancerClientKey, type PersistenceTable } from '../engine/lvs-persistence.js';
 import { serveDashboard, type DashboardOptions } from './dashboard.js';
 import { addLogLine, recordOf, type RequestJournal, type RequestRecord } from './request-journal.js';
@@ -526,6 +527,8 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
           { module: 'htsandbox', err, url: target },
           `internal error while handling ${facts.method} ${target} (${outcome}); the server goes on. This is a bug in htsandbox: please report it with this log line.`,
         ),
+      reportHostCrash: (err) =>
+        log({ module: 'headers', level: 'error', message: `${err.message}; htsandbox closes the connection the same way`, explain: `To fix: ${err.hint}.` }, { remoteAddr }),
     };
     const answer = (): void =>
       inRequestScope(scope, () => {
@@ -547,7 +550,8 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
           respond(server, req, res, facts, decision, log);
         } catch (err) {
           scope.recovered = true;
-          scope.report(err, endFailedResponse(scope));
+          if (err instanceof HostProcessCrash) endAsHostCrashes(scope, err);
+          else scope.report(err, endFailedResponse(scope));
         }
       });
     let ahead: Promise<void> | undefined;

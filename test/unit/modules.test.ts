@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/grammar/parser.js';
 import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
 import { applyHeaderLines, applyRequestHeaderLines, editHeaderValue, FieldTable, parseHeaderFormat } from '../../src/modules/headers.js';
+import { HostProcessCrash } from '../../src/vocabulary/host-process-crash.js';
 
 const loaded: ReadonlySet<string> = new Set(['core', 'headers', 'mime', 'env', 'setenvif', 'expires']);
 const host = hostFacts(loaded);
@@ -109,9 +110,13 @@ describe('mod_headers edit (process_regexp)', () => {
     expect(editHeaderValue(line('Header edit X "(x)?(y)" "[$1|$2|$0]"'), 'ay')).toBe('a[|y|y]');
   });
 
-  it('ends on patterns that match the empty string (Apache would recurse without end)', () => {
-    expect(editHeaderValue(line('Header edit* X "z*" "-"'), 'abc')).toBe('-a-b-c-');
-    expect(editHeaderValue(line('Header edit* X "$" "!"'), '')).toBe('!');
+  it('throws where Apache recurses without end on an empty match at the start (its child crashes)', () => {
+    expect(() => editHeaderValue(line('Header edit* X "z*" "-"'), 'abc')).toThrow(HostProcessCrash);
+    expect(() => editHeaderValue(line('Header edit* X "b|$" "-"'), 'abc')).toThrow(HostProcessCrash);
+    expect(() => editHeaderValue(line('Header edit* X "$" "!"'), '')).toThrow(HostProcessCrash);
+    expect(editHeaderValue(line('Header edit* X "^$" "-"'), 'abc')).toBe('abc');
+    expect(editHeaderValue(line('Header edit* X "b*c" "-"'), 'abcbc')).toBe('a--');
+    expect(editHeaderValue(line('Header edit X "z*" "-"'), 'abc')).toBe('-abc');
   });
 
   it('edits every value of a request header before a script sees it, and moves it last', () => {
