@@ -1045,12 +1045,8 @@ function decideAfterAccess(
     );
   }
   if (redirect) return { ...redirect, cfg };
-  // A lookup stops before the handler (a directory after mod_dir's index search below). What is
-  // neither a file nor a directory (missing, a dangling link) is what mod_dir and
-  // mod_autoindex skip: a 404 says so.
-  if (req.lookupOnly && entry.kind !== 'dir') {
-    return entry.kind === 'file' ? { kind: 'file', path: filename, uri, entry, contentType: undefined, cfg } : { kind: 'error', status: 404, cfg };
-  }
+  // A lookup stops before the handler: a file here, a directory after mod_dir's index search below.
+  if (req.lookupOnly && entry.kind === 'file') return { kind: 'file', path: filename, uri, entry, contentType: undefined, cfg };
   // Type and handler (mod_mime find_ct, then core_override_type).
   const typed = entry.kind === 'dir' ? typeWithoutExtensions(cfg) : typeByName(ctx, cfg, filename.slice(filename.lastIndexOf('/') + 1));
   let contentType = typed.contentType;
@@ -1068,6 +1064,15 @@ function decideAfterAccess(
   if (forcedType) contentType = forcedType;
   if (forcedHandler) handler = forcedHandler;
   if (!handler && contentType === 'application/x-httpd-cgi') handler = 'cgi-script';
+  // mod_dir's fixup_dflt: nothing on disk and no handler (a missing `x.cgi` has one) takes
+  // the FallbackResource.
+  if (entry.kind === 'missing' && !handler) {
+    const fallback = fallbackResource(ctx, req, uri, depth, cfg);
+    if (fallback) return fallback;
+  }
+  // What is neither a file nor a directory (missing, a dangling link) is what mod_dir and
+  // mod_autoindex skip: a lookup says so with a 404.
+  if (req.lookupOnly && entry.kind !== 'dir') return { kind: 'error', status: 404, cfg };
 
   if (entry.kind === 'dir') {
     if (!uri.endsWith('/')) {
@@ -1082,7 +1087,7 @@ function decideAfterAccess(
         // fixup_dir looks each candidate up (ap_sub_req_lookup_uri: no handler runs, so a
         // missing index.cgi where ExecCGI is off is skipped, not a 403) and takes the first
         // that passes and is a regular file, as the request itself.
-        const sub = resolveUri(ctx, req.lookupOnly ? req : { ...req, lookupOnly: true }, target, depth + 1);
+        const sub = resolveUri(ctx, lookupOf(req), target, depth + 1);
         if (sub.kind === 'file') {
           if (sub.entry.kind !== 'file') continue;
           return req.lookupOnly ? sub : resolveUri(ctx, req, target, depth + 1);
@@ -1151,6 +1156,47 @@ function decideAfterAccess(
   const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, cfg };
   if (encoding) out.encoding = encoding;
   return out;
+}
+
+/**
+ * A lookup sub-request of `req` (ap_sub_req_lookup_uri). Its URL is parsed from a path alone, so
+ * a redirect it makes names no port (ap_construct_url falls back to the scheme's default).
+ */
+function lookupOf(req: RequestFacts): RequestFacts {
+  return req.lookupOnly ? req : { ...req, lookupOnly: true, origin: req.origin.replace(/:\d+$/, '') };
+}
+
+/**
+ * `fixup_dflt` (mod_dir): the FallbackResource URL (relative to the request's directory when
+ * it has no leading slash) is looked up with the request's query string; a regular file that
+ * passes becomes the request (ap_internal_fast_redirect: no REDIRECT_* variables, SCRIPT_NAME
+ * is the fallback's, REQUEST_URI the client's), a redirect or an error other than 404 is the
+ * answer, and anything else leaves the request to its 404. A fallback that is itself missing
+ * recurses until the sub-request nesting limit, a 500.
+ */
+function fallbackResource(ctx: ResolveContext, req: RequestFacts, uri: string, depth: number, cfg: DirConfig): Decision | undefined {
+  const name = cfg.fallbackResource;
+  if (name === undefined || name.toLowerCase() === 'disabled') return undefined;
+  if (depth >= 10) {
+    return {
+      kind: 'error',
+      status: 500,
+      cfg,
+      log: {
+        module: 'core',
+        level: 'error',
+        message:
+          "AH00125: Request exceeded the limit of 10 subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.",
+        explain: `FallbackResource ${name} names a URL that is itself missing, so each lookup falls back again: point it at an existing file.`,
+      },
+    };
+  }
+  const target = name.startsWith('/') ? name : `${uri.slice(0, uri.lastIndexOf('/') + 1)}${name}`;
+  const sub = resolveUri(ctx, lookupOf(req), target, depth + 1);
+  if (sub.kind === 'file' && sub.entry.kind === 'file') return req.lookupOnly ? sub : resolveUri(ctx, req, target, depth + 1);
+  if (sub.kind === 'redirect') return sub;
+  if (sub.kind === 'error' && sub.status !== 404) return sub;
+  return undefined;
 }
 
 /** Whether a loaded module takes requests for one of the known handler names. */

@@ -13,6 +13,8 @@ export interface DirDirConfig {
   directoryIndex: readonly string[];
   /** DirectorySlash (default on). */
   directorySlash: boolean;
+  /** FallbackResource as written (`disabled` turns an inherited one off); unset by default. */
+  fallbackResource?: string;
 }
 
 /**
@@ -74,7 +76,8 @@ function mergeDir(base: Readonly<DirDirConfig>, lines: readonly CompiledLine[]):
     if (l.key === 'directoryindex') {
       const line = l.value as DirectoryIndexLine;
       names = line.disabled ? [] : [...(names ?? []), ...line.names];
-    } else out.directorySlash = l.value as boolean;
+    } else if (l.key === 'fallbackresource') out.fallbackResource = l.value as string;
+    else out.directorySlash = l.value as boolean;
   }
   if (names) out.directoryIndex = names;
   return out;
@@ -84,7 +87,7 @@ function mergeDir(base: Readonly<DirDirConfig>, lines: readonly CompiledLine[]):
 export const dirModule: ModuleDefinition<DirDirConfig> = {
   name: 'dir',
   directives: [
-    parsedOnly('FallbackResource', 'TAKE1', 'DIR_CMD_PERMS', 'Set a default handler'),
+    { name: 'FallbackResource', shape: 'TAKE1', override: 'DIR_CMD_PERMS', help: 'Set a default handler', compile: ({ words }) => ({ findings: [], value: words[0] ?? '' }) },
     directoryIndex,
     directorySlash,
     parsedOnly('DirectoryCheckHandler', 'FLAG', 'DIR_CMD_PERMS', 'On or Off'),
