@@ -3,6 +3,7 @@ import { createWriteStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { createHttpFront } from '../server/http-server.js';
+import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
 import { recoverRequestFrom } from '../server/request-guard.js';
 import { backendServers, createSiteContext, setSiteLogger } from '../server/site-context.js';
 import { PersistenceTable } from '../engine/lvs-persistence.js';
@@ -280,6 +281,8 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
         (kind: string) =>
         (err: unknown): void => {
           const recovered = recoverRequestFrom(err);
+          // Where the host's process would crash, the request's own log line said so: no bug.
+          if (recovered && err instanceof HostProcessCrash) return;
           logger.fatal(
             { module: 'htsandbox', err },
             `${kind}${recovered ? ' in a request (its response was ended)' : ' outside any request'}; htsandbox keeps serving. This is a bug in htsandbox: please report it with this log line.`,

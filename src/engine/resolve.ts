@@ -46,6 +46,13 @@ export interface RequestFacts {
   rewriteEnded?: boolean;
   /** Over TLS: HTTPS=on and mod_ssl's SSL_* variables (`%{HTTPS}`, `%{SSL:…}`). */
   tls?: ReadonlyMap<string, string>;
+  /** r->request_time: when the request arrived, microseconds since the epoch. */
+  requestTimeUs?: number;
+  /**
+   * A lookup sub-request (ap_sub_req_lookup_dirent, mod_autoindex's per entry): it runs up to
+   * the fixups and stops before the handler, so a passing lookup is a `file` decision.
+   */
+  lookupOnly?: boolean;
   /** When someone asks for the request's story (`explain`): the steps that decided it are added here. */
   story?: StoryNote[];
 }
@@ -994,6 +1001,9 @@ export function continueAfterAuthorizer(ctx: ResolveContext, req: RequestFacts, 
  */
 function withRequestNotes(req: RequestFacts, s: RunState, decided: Decision): Decision {
   const { cfg, filename } = s.walked!;
+  // mod_env's fixup runs after mod_rewrite's (APR_HOOK_FIRST): per-directory RewriteConds and
+  // [E=] do not see SetEnv's variables (Apache's well-known "use SetEnvIf instead").
+  applyEnvFixup(cfg, s.env!);
   if (!decided.env) decided.env = s.env!;
   if (s.args && !decided.args && decided.kind !== 'internal') decided.args = s.args;
   if (req.story && decided.kind === 'handler') req.story.push(handlerNote(cfg, filename, decided.handler));
@@ -1104,16 +1114,15 @@ function headerRefused(name: string, value: string, status: number | undefined, 
 }
 
 /**
- * mod_env's and mod_ssl's fixups, mod_rewrite's per-directory rules (`hook_fixup`), mod_alias's
- * per-directory redirects, mod_rewrite's T= and H= over the type checker's answer, then
- * mod_dir's `fixup_dir` (DirectorySlash, DirectoryIndex). The environment's fixups come first
- * here, so that `%{ENV:…}` in the rules sees SetEnv's variables, as htsandbox always did.
+ * mod_ssl's fixup, mod_rewrite's per-directory rules (`hook_fixup`), mod_alias's per-directory
+ * redirects, mod_rewrite's T= and H= over the type checker's answer, mod_dir's `fixup_dflt`
+ * (FallbackResource) and `fixup_dir` (DirectorySlash, DirectoryIndex). mod_env's fixup runs
+ * later (withRequestNotes), as in Apache, so `%{ENV:…}` in the rules does not see SetEnv.
  */
 function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
   const { cfg, filename, entry, pathInfo } = s.walked!;
   const { uri, depth } = s;
   const env = s.env!;
-  applyEnvFixup(cfg, env);
   // mod_ssl's fixup (ssl_hook_Fixup): HTTPS and the SSL_* variables join the request's
   // environment, where Header's env= sees them too.
   if (req.tls) for (const [k, v] of req.tls) env.set(k, v);
@@ -1251,6 +1260,8 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
     );
   }
   if (redirect) return { ...redirect, config: refOf(cfg) };
+  // A lookup stops before the handler: a file here, a directory after mod_dir's index search below.
+  if (req.lookupOnly && entry.kind === 'file') return { kind: 'file', path: filename, uri, entry, contentType: undefined, config: refOf(cfg) };
   // The type checker's answer, with mod_rewrite's T= and H= over it.
   const typed = s.typed!;
   let contentType = typed.contentType;
@@ -1269,6 +1280,15 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
   if (!handler && contentType === 'application/x-httpd-cgi') handler = 'cgi-script';
   s.contentType = contentType;
   s.handler = handler;
+  // mod_dir's fixup_dflt: nothing on disk and no handler (a missing `x.cgi` has one) takes
+  // the FallbackResource.
+  if (entry.kind === 'missing' && !handler) {
+    const fallback = fallbackResource(ctx, req, uri, depth, cfg);
+    if (fallback) return fallback;
+  }
+  // What is neither a file nor a directory (missing, a dangling link) is what mod_dir and
+  // mod_autoindex skip: a lookup says so with a 404.
+  if (req.lookupOnly && entry.kind !== 'dir') return { kind: 'error', status: 404, config: refOf(cfg) };
   if (entry.kind === 'dir') {
     if (!uri.endsWith('/')) {
       if (cfg.directorySlash) {
@@ -1279,11 +1299,14 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
       let remembered: Decision | undefined;
       for (const name of cfg.directoryIndex) {
         const target = name.startsWith('/') ? name : `${uri}${name}`;
-        const sub = resolveUri(ctx, req, target, depth + 1);
-        // mod_dir takes a candidate that is a regular file; a handler that would take anything
-        // (mod_proxy's) does not make a missing index file exist.
-        if (sub.kind === 'handler' && sub.handler.startsWith('proxy:') && sub.entry?.kind !== 'file') continue;
-        if (sub.kind === 'file' || sub.kind === 'handler') return sub;
+        // fixup_dir looks each candidate up (ap_sub_req_lookup_uri: no handler runs, so a
+        // missing index.cgi where ExecCGI is off is skipped, not a 403) and takes the first
+        // that passes and is a regular file, as the request itself.
+        const sub = resolveUri(ctx, lookupOf(req), target, depth + 1);
+        if (sub.kind === 'file') {
+          if (sub.entry.kind !== 'file') continue;
+          return req.lookupOnly ? sub : resolveUri(ctx, req, target, depth + 1);
+        }
         if (sub.kind === 'redirect') return sub;
         // A candidate a RewriteRule sent elsewhere is not a regular file: mod_dir moves on.
         if (sub.kind === 'internal' || (sub.kind === 'error' && sub.status === 404)) continue;
@@ -1301,6 +1324,7 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
   const { uri, handler, contentType } = s;
   const encoding = s.typed!.encoding;
   if (entry.kind === 'dir') {
+    if (req.lookupOnly) return { kind: 'file', path: filename, uri, entry, contentType: undefined, config: refOf(cfg) };
     if (handler && (SCRIPT_HANDLERS.has(handler) || proxyHandlerUsable(ctx, handler))) {
       return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
     }
@@ -1357,6 +1381,47 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
   const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, config: refOf(cfg) };
   if (encoding) out.encoding = encoding;
   return out;
+}
+
+/**
+ * A lookup sub-request of `req` (ap_sub_req_lookup_uri). Its URL is parsed from a path alone, so
+ * a redirect it makes names no port (ap_construct_url falls back to the scheme's default).
+ */
+function lookupOf(req: RequestFacts): RequestFacts {
+  return req.lookupOnly ? req : { ...req, lookupOnly: true, origin: req.origin.replace(/:\d+$/, '') };
+}
+
+/**
+ * `fixup_dflt` (mod_dir): the FallbackResource URL (relative to the request's directory when
+ * it has no leading slash) is looked up with the request's query string; a regular file that
+ * passes becomes the request (ap_internal_fast_redirect: no REDIRECT_* variables, SCRIPT_NAME
+ * is the fallback's, REQUEST_URI the client's), a redirect or an error other than 404 is the
+ * answer, and anything else leaves the request to its 404. A fallback that is itself missing
+ * recurses until the sub-request nesting limit, a 500.
+ */
+function fallbackResource(ctx: ResolveContext, req: RequestFacts, uri: string, depth: number, cfg: DirConfig): Decision | undefined {
+  const name = cfg.fallbackResource;
+  if (name === undefined || name.toLowerCase() === 'disabled') return undefined;
+  if (depth >= 10) {
+    return {
+      kind: 'error',
+      status: 500,
+      config: refOf(cfg),
+      log: {
+        module: 'core',
+        level: 'error',
+        message:
+          "AH00125: Request exceeded the limit of 10 subrequest nesting levels due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace.",
+        explain: `FallbackResource ${name} names a URL that is itself missing, so each lookup falls back again: point it at an existing file.`,
+      },
+    };
+  }
+  const target = name.startsWith('/') ? name : `${uri.slice(0, uri.lastIndexOf('/') + 1)}${name}`;
+  const sub = resolveUri(ctx, lookupOf(req), target, depth + 1);
+  if (sub.kind === 'file' && sub.entry.kind === 'file') return req.lookupOnly ? sub : resolveUri(ctx, req, target, depth + 1);
+  if (sub.kind === 'redirect') return sub;
+  if (sub.kind === 'error' && sub.status !== 404) return sub;
+  return undefined;
 }
 
 /** Whether a loaded module takes requests for one of the known handler names. */
@@ -1526,7 +1591,7 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
     map(name, key) {
       return ctx.rewriteMaps?.lookup(name, key);
     },
-    requestTimeMs: () => Date.now(),
+    requestTimeMs: () => (req.requestTimeUs === undefined ? Date.now() : req.requestTimeUs / 1000),
   };
 }
 

@@ -214,6 +214,7 @@ export function exprFactsOf(env: RewriteEnvironment): ExprFacts {
     },
     readFile: (path) => env.readText(path),
     remoteAddr: env.variable('REMOTE_ADDR'),
+    requestTimeUs: Math.round((env.requestTimeMs?.() ?? Date.now()) * 1000),
   };
 }
 

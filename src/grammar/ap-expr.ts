@@ -182,10 +182,19 @@ class Scanner {
   }
 
   /**
-   * The inside of a quoted string (`delim`) or of a `%{func:…}` argument (delim undefined,
-   * ends at `}`): text, escapes, variables and `$N`.
+   * A whole string expression (the scanner's `str` state from the start, as
+   * AP_EXPR_FLAG_STRING_RESULT begins it): text, escapes, variables and `$N` up to the end,
+   * where quotes and `}` are plain text.
    */
-  private stringParts(delim: string | undefined): Word[] {
+  stringExpression(): Word {
+    return concat(this.stringParts(undefined, true));
+  }
+
+  /**
+   * The inside of a quoted string (`delim`) or of a `%{func:…}` argument (delim undefined,
+   * ends at `}`), or a string expression (`toEnd`): text, escapes, variables and `$N`.
+   */
+  private stringParts(delim: string | undefined, toEnd = false): Word[] {
     const parts: Word[] = [];
     let text = '';
     const flush = (): void => {
@@ -194,6 +203,10 @@ class Scanner {
     };
     for (;;) {
       const c = this.s[this.i];
+      if (c === undefined && toEnd) {
+        flush();
+        return parts;
+      }
       if (c === undefined) this.fail('Unterminated string or variable');
       if (c === '\n') this.fail('Unterminated string or variable');
       if (delim !== undefined && c === delim) {
@@ -201,7 +214,7 @@ class Scanner {
         flush();
         return parts;
       }
-      if (delim === undefined && c === '}') {
+      if (delim === undefined && !toEnd && c === '}') {
         this.i++;
         flush();
         return parts;
@@ -547,6 +560,19 @@ export function parseApExpr(text: string): { ok: true; expr: Expr } | { ok: fals
   }
 }
 
+/**
+ * Parses a string expression (ap_expr_parse_cmd with AP_EXPR_FLAG_STRING_RESULT, as for a
+ * `Header … "expr=…"` value); the error is Apache's reason.
+ */
+export function parseApExprString(text: string): { ok: true; word: Word } | { ok: false; error: string } {
+  try {
+    return { ok: true, word: new Scanner(text).stringExpression() };
+  } catch (err) {
+    if (err instanceof ExprError) return { ok: false, error: err.message };
+    throw err;
+  }
+}
+
 // ----------------------------------------------------------------------- the evaluator ---
 
 /** What a request holds, as ap_expr reads it. */
@@ -566,6 +592,8 @@ export interface ExprFacts {
   /** A response header so far (`resp()`), where there is a response (mod_headers). */
   responseHeader?(name: string): string | undefined;
   remoteAddr: string;
+  /** r->request_time, microseconds since the epoch (mod_headers' `%t` and `%D` read it). */
+  requestTimeUs?: number;
 }
 
 interface EvalState {
@@ -838,6 +866,14 @@ export function evaluateApExpr(e: Expr, facts: ExprFacts, vary?: string[]): bool
   const r = evaluateApExprFully(e, facts);
   vary?.push(...r.vary);
   return r.result;
+}
+
+/**
+ * A string expression's value (ap_expr_str_exec). Unlike a condition's, the request headers
+ * it reads are not added to Vary: ap_expr_exec_ctx merges them only for a boolean result.
+ */
+export function evaluateApExprString(w: Word, facts: ExprFacts): string {
+  return wordValue(w, { facts, captures: [], vary: [] });
 }
 
 /** The result with the last regex match's groups (`ap_expr_exec_re`, for mod_rewrite's %N) and the headers read. */

@@ -13,9 +13,17 @@ export interface DirDirConfig {
   directoryIndex: readonly string[];
   /** DirectorySlash (default on). */
   directorySlash: boolean;
+  /** FallbackResource as written (`disabled` turns an inherited one off); unset by default. */
+  fallbackResource?: string;
 }
 
-const directoryIndex: DirectiveDefinition<readonly string[]> = {
+/**
+ * One `DirectoryIndex` line as add_index reads it: its names, or `disabled` written alone
+ * (which empties the level's list so far; `disabled` among other names is a file name).
+ */
+type DirectoryIndexLine = { disabled: true } | { disabled: false; names: readonly string[] };
+
+const directoryIndex: DirectiveDefinition<DirectoryIndexLine> = {
   name: 'DirectoryIndex',
   shape: 'RAW_ARGS',
   override: 'DIR_CMD_PERMS',
@@ -28,7 +36,8 @@ const directoryIndex: DirectiveDefinition<readonly string[]> = {
       long === undefined
         ? []
         : [{ code: 'HT208' as const, message: `DirectoryIndex name of ${long.length} characters: a directory with no other index file answers 403 (file name too long)` }];
-    return { findings, value: list[0]?.toLowerCase() === 'disabled' ? [] : list };
+    const value: DirectoryIndexLine = list.length === 1 && list[0]!.toLowerCase() === 'disabled' ? { disabled: true } : { disabled: false, names: list };
+    return { findings, value };
   },
 };
 
@@ -55,13 +64,22 @@ const directoryIndexRedirect: DirectiveDefinition<never> = {
   parsedOnly: true,
 };
 
-/** `merge_dir_configs`: what a level sets replaces what it inherits. */
+/**
+ * `merge_dir_configs`: what a level sets replaces what it inherits. Within a level, each
+ * `DirectoryIndex` line adds its names to the level's list (add_index pushes onto one array),
+ * and `DirectoryIndex disabled` alone empties it.
+ */
 function mergeDir(base: Readonly<DirDirConfig>, lines: readonly CompiledLine[]): Partial<DirDirConfig> {
   const out: Partial<DirDirConfig> = {};
+  let names: string[] | undefined;
   for (const l of lines) {
-    if (l.key === 'directoryindex') out.directoryIndex = l.value as readonly string[];
+    if (l.key === 'directoryindex') {
+      const line = l.value as DirectoryIndexLine;
+      names = line.disabled ? [] : [...(names ?? []), ...line.names];
+    } else if (l.key === 'fallbackresource') out.fallbackResource = l.value as string;
     else out.directorySlash = l.value as boolean;
   }
+  if (names) out.directoryIndex = names;
   return out;
 }
 
@@ -69,7 +87,7 @@ function mergeDir(base: Readonly<DirDirConfig>, lines: readonly CompiledLine[]):
 export const dirModule: ModuleDefinition<DirDirConfig> = {
   name: 'dir',
   directives: [
-    parsedOnly('FallbackResource', 'TAKE1', 'DIR_CMD_PERMS', 'Set a default handler'),
+    { name: 'FallbackResource', shape: 'TAKE1', override: 'DIR_CMD_PERMS', help: 'Set a default handler', compile: ({ words }) => ({ findings: [], value: words[0] ?? '' }) },
     directoryIndex,
     directorySlash,
     parsedOnly('DirectoryCheckHandler', 'FLAG', 'DIR_CMD_PERMS', 'On or Off'),

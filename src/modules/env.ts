@@ -37,11 +37,17 @@ const passEnv = parsedOnly('PassEnv', 'ITERATE', 'OR_FILEINFO', 'a list of envir
 /**
  * `merge_env_dir_configs`: the parent's variables, less those the level unsets, with the
  * level's own set over them. Applying the level's lines in order gives the same table, since
- * an UnsetEnv also drops what the level set before it.
+ * an UnsetEnv also drops what the level set before it. Names compare without case (an APR
+ * table).
  */
 function mergeEnv(base: Readonly<EnvDirConfig>, lines: readonly CompiledLine[]): Partial<EnvDirConfig> {
   const vars = new Map(base.setEnv);
-  for (const l of lines) for (const [name, value] of l.value as EnvAssignments) vars.set(name, value);
+  for (const l of lines) {
+    for (const [name, value] of l.value as EnvAssignments) {
+      for (const k of vars.keys()) if (k !== name && k.toLowerCase() === name.toLowerCase()) vars.delete(k);
+      vars.set(name, value);
+    }
+  }
   return { setEnv: vars };
 }
 
@@ -54,12 +60,26 @@ export const envModule: ModuleDefinition<EnvDirConfig> = {
 };
 
 /**
- * `fixup_env_module`: the directory's variables laid over the request's environment (an
- * unset one removed from it).
+ * `fixup_env_module`: `apr_table_overlay(r->subprocess_env, vars)` puts the directory's
+ * variables *after* the request's own, so a variable SetEnvIf or a RewriteRule [E=] already
+ * set keeps that value for everything that reads the table's first entry (Header's `%{VAR}e`
+ * and `env=`, ap_expr's `reqenv`). UnsetEnv only took names out of the configuration's table:
+ * it never removes a variable the request set itself. (On a script's answer Apache's CGI
+ * variables are merged with the last value winning, so there the SetEnv value shows; htsandbox
+ * keeps the first one.)
  */
 export function applyEnvFixup(cfg: EnvDirConfig, env: Map<string, string>): void {
   for (const [k, v] of cfg.setEnv) {
-    if (v === undefined) env.delete(k);
-    else env.set(k, v);
+    if (v === undefined) continue;
+    if (env.has(k)) continue;
+    const key = k.toLowerCase();
+    let present = false;
+    for (const name of env.keys()) {
+      if (name.toLowerCase() === key) {
+        present = true;
+        break;
+      }
+    }
+    if (!present) env.set(k, v);
   }
 }

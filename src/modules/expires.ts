@@ -21,6 +21,11 @@ export interface ExpiresDirConfig {
     active: boolean;
     /** ExpiresByType by lower-cased media type (`text/*` for a wildcard). */
     byType: ReadonlyMap<string, ExpiresCode>;
+    /**
+     * Whether the `major/*` entries are looked at: only when the last level that had any
+     * mod_expires line wrote a wildcard (merge_expires_dir_configs takes `add->wildcards`).
+     */
+    wildcards: boolean;
     default: ExpiresCode | undefined;
   };
 }
@@ -96,10 +101,13 @@ const expiresDefault: DirectiveDefinition<ExpiresCode> = {
 
 /**
  * `merge_expires_dir_configs`: a level's ExpiresActive and ExpiresDefault replace the
- * inherited ones, its ExpiresByType entries are laid over the inherited table.
+ * inherited ones, its ExpiresByType entries are laid over the inherited table, and its own
+ * wildcard flag replaces the inherited one: a level with any mod_expires line (Apache merges
+ * a module's slice only where the level has one) but no `type/*` entry turns the inherited
+ * wildcard entries off, so `ExpiresByType image/*` of a parent no longer applies there.
  */
 function mergeExpires(base: Readonly<ExpiresDirConfig>, lines: readonly CompiledLine[]): Partial<ExpiresDirConfig> {
-  const e = { ...base.expires };
+  const e = { ...base.expires, wildcards: false };
   let byType: Map<string, ExpiresCode> | undefined;
   for (const l of lines) {
     if (l.key === 'expiresactive') e.active = l.value as boolean;
@@ -107,6 +115,8 @@ function mergeExpires(base: Readonly<ExpiresDirConfig>, lines: readonly Compiled
     else {
       const { type, code } = l.value as { type: string; code: ExpiresCode };
       (byType ??= new Map(base.expires.byType)).set(type, code);
+      // set_expiresbytype: what follows the last slash is exactly "*".
+      if (type.slice(type.lastIndexOf('/') + 1) === '*') e.wildcards = true;
     }
   }
   if (byType) e.byType = byType;
@@ -117,7 +127,7 @@ function mergeExpires(base: Readonly<ExpiresDirConfig>, lines: readonly Compiled
 export const expiresModule: ModuleDefinition<ExpiresDirConfig> = {
   name: 'expires',
   directives: [expiresActive, expiresByType, expiresDefault],
-  dirConfig: { empty: { expires: { active: false, byType: new Map(), default: undefined } }, merge: mergeExpires },
+  dirConfig: { empty: { expires: { active: false, byType: new Map(), default: undefined, wildcards: false } }, merge: mergeExpires },
   hooks: { output_filter: 'applyExpires' },
 };
 
@@ -131,11 +141,12 @@ export function applyExpires(table: HeaderTable, cfg: ExpiresDirConfig, contentT
   const e = cfg.expires;
   if (!e.active || (e.byType.size === 0 && e.default === undefined)) return;
   if (table.get('expires') !== undefined) return;
+  // ap_field_noparam for the exact entry; the wildcard one is the type up to its first slash.
   const bare = contentType?.split(';')[0]!.trim().toLowerCase();
   let code: ExpiresCode | undefined;
-  if (bare) {
-    code = e.byType.get(bare) ?? e.byType.get(`${bare.split('/')[0]}/*`);
-  }
+  if (bare) code = e.byType.get(bare);
+  const slash = contentType?.indexOf('/') ?? -1;
+  if (code === undefined && e.wildcards && slash !== -1) code = e.byType.get(`${contentType!.slice(0, slash).toLowerCase()}/*`);
   code ??= e.default;
   if (code === undefined) return;
   const nowSec = Math.floor(Date.now() / 1000);

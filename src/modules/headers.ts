@@ -9,9 +9,11 @@
  * every answer carries, the others on headers_out (`ap_headers_output_filter`), and on the
  * error path only the `always` ones (`ap_headers_error_filter`).
  */
-import { evaluateApExpr, parseApExpr, type Expr, type ExprFacts } from '../grammar/ap-expr.js';
+import { loadavg } from 'node:os';
+import { evaluateApExpr, evaluateApExprString, parseApExpr, parseApExprString, type Expr, type ExprFacts, type Word } from '../grammar/ap-expr.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf } from '../grammar/words.js';
+import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
 import { finding, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type DirectiveInput, type ModuleDefinition } from './module.js';
 
 /** One `Header` or `RequestHeader` line (mod_headers' `header_entry`). */
@@ -21,8 +23,12 @@ export interface HeaderOp {
   action: 'set' | 'setifempty' | 'add' | 'append' | 'merge' | 'unset' | 'echo' | 'edit' | 'edit*' | 'note';
   /** The header's name (anything from a ':' on dropped, as header_inout_cmd does). */
   name: string;
-  /** The value's format string; for `edit`/`edit*` the substitution, for `note` the note's name. */
+  /** The value's format string as written; for `edit`/`edit*` the substitution, for `note` the note's name. */
   value: string;
+  /** The format string as parse_format_string splits it (absent for `unset`, `echo`, an `expr=` value). */
+  format?: readonly FormatPart[];
+  /** A value written `expr=…` (case-sensitive): an ap_expr string, evaluated per request. */
+  valueExpr?: Word;
   /** `env=VAR` / `env=!VAR` condition. */
   env?: { name: string; negate: boolean };
   /** `expr=…` condition (ap_expr). */
@@ -41,6 +47,67 @@ export interface HeadersDirConfig {
   requestHeaders: readonly HeaderOp[];
 }
 
+/**
+ * One piece of a format string: literal text (its backslash escapes already read), or a tag
+ * mod_headers registers in header_pre_config: `%D` `%t` `%{VAR}e` `%{VAR}s` `%l` `%i` `%b`.
+ */
+export type FormatPart = string | { tag: 'D' | 't' | 'e' | 's' | 'l' | 'i' | 'b'; arg: string };
+
+const FORMAT_TAGS = 'Dteslib';
+
+/**
+ * `parse_format_string` + `parse_format_tag` + `parse_misc_string`: text up to a `%` with
+ * `\\`, `\r`, `\n`, `\t` read (any other backslash kept as written); `%%`, or `%` at the
+ * end, is a `%`; `%{arg}X` and `%X` are tags, and an unknown X is refused.
+ */
+export function parseHeaderFormat(s: string): { parts: FormatPart[] } | { error: string } {
+  const parts: FormatPart[] = [];
+  let i = 0;
+  while (i < s.length) {
+    if (s[i] !== '%') {
+      let text = '';
+      while (i < s.length && s[i] !== '%') {
+        const c = s[i]!;
+        if (c !== '\\') {
+          text += c;
+          i++;
+          continue;
+        }
+        const e = s[i + 1];
+        const escaped = e === '\\' ? '\\' : e === 'r' ? '\r' : e === 'n' ? '\n' : e === 't' ? '\t' : undefined;
+        if (escaped !== undefined) {
+          text += escaped;
+          i += 2;
+        } else {
+          // Copied verbatim; the next character is read as usual (a `%` still starts a tag).
+          text += '\\';
+          i++;
+        }
+      }
+      parts.push(text);
+      continue;
+    }
+    i++;
+    if (i >= s.length || s[i] === '%') {
+      parts.push('%');
+      if (i < s.length) i++;
+      continue;
+    }
+    let arg = '';
+    if (s[i] === '{') {
+      // ap_getword(…, '}'): up to the brace, or everything left when there is none.
+      const close = s.indexOf('}', i + 1);
+      arg = s.slice(i + 1, close === -1 ? s.length : close);
+      i = close === -1 ? s.length : close + 1;
+    }
+    const tag = s[i] ?? '';
+    if (tag === '' || !FORMAT_TAGS.includes(tag)) return { error: `Unrecognized header format %${tag}` };
+    parts.push({ tag: tag as Exclude<FormatPart, string>['tag'], arg });
+    i++;
+  }
+  return { parts };
+}
+
 const ACTIONS: ReadonlySet<string> = new Set(['set', 'setifempty', 'add', 'append', 'merge', 'unset', 'echo', 'edit', 'edit*', 'note']);
 
 /** PCRE compile as ap_pregcomp does it, with Apache's message when it fails. */
@@ -51,12 +118,6 @@ function compilePattern(pattern: string, onError: string): { regex: ApacheRegex 
     return { problem: { code: 'HT201', message: `pattern '${pattern}' uses PCRE features htsandbox cannot run (${r.unsupported}); the host accepts it` }, fatal: false };
   }
   return { regex: r.regex };
-}
-
-/** `parse_format_tag`'s check of a format string: `%` followed by a tag mod_headers knows. */
-function formatProblem(format: string): DirectiveFinding | undefined {
-  const bad = /%(?:\{[^}]*\})?([^{tDlibe%])/.exec(format.replace(/%%/g, ''));
-  return bad && /%[a-zA-Z]/.test(bad[0]) ? finding(`Unrecognized header format %${bad[1]}`) : undefined;
 }
 
 /**
@@ -143,10 +204,17 @@ function compileHeaderLine(isResponse: boolean, rawArgs: string): CompileResult<
   }
   // parse_format_string: the tags are in the substitution for edit, in the value otherwise.
   const format = a === 'edit' || a === 'edit*' ? subs : val;
-  if (format !== undefined) {
-    const bad = formatProblem(format);
-    if (bad) return refused(bad);
+  if (format !== undefined && a !== 'unset' && a !== 'echo') {
     op.value = format;
+    if (format.startsWith('expr=')) {
+      const parsed = parseApExprString(format.slice(5));
+      if (!parsed.ok) return refused(finding(`Can't parse value expression : ${parsed.error}`, 'HT110'));
+      op.valueExpr = parsed.word;
+    } else {
+      const parsed = parseHeaderFormat(format);
+      if ('error' in parsed) return refused(finding(parsed.error));
+      op.format = parsed.parts;
+    }
   }
   return { findings, value: unrunnable ? undefined : op };
 }
@@ -289,7 +357,7 @@ export function staticHeaderPlan(ops: readonly HeaderOp[], which: HeaderTables):
   const cached = byKind.get(which);
   if (cached !== undefined) return cached;
   let plan: [string, string | string[]][] | null = null;
-  const simple = ops.every((o) => !o.env && !o.expr && !['echo', 'edit', 'edit*', 'note'].includes(o.action) && !HANDLER_HEADERS.has(o.name.toLowerCase()));
+  const simple = ops.every((o) => !o.env && !o.expr && constantValue(o) && !['echo', 'edit', 'edit*', 'note'].includes(o.action) && !HANDLER_HEADERS.has(o.name.toLowerCase()));
   if (simple) {
     const table = new FieldTable();
     applyHeaderLines(table, {}, ops, which);
@@ -297,6 +365,85 @@ export function staticHeaderPlan(ops: readonly HeaderOp[], which: HeaderTables):
   }
   byKind.set(which, plan);
   return plan;
+}
+
+/** Microseconds since the epoch, now (apr_time_now). */
+function nowUs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}
+
+/** `apr_table_get` on r->subprocess_env: names compare without case. */
+function envValue(env: ReadonlyMap<string, string> | undefined, name: string): string | undefined {
+  if (!env) return undefined;
+  const exact = env.get(name);
+  if (exact !== undefined) return exact;
+  const key = name.toLowerCase();
+  for (const [k, v] of env) if (k.toLowerCase() === key) return v;
+  return undefined;
+}
+
+/** `unwrap_header`: CR and LF in a variable's value become spaces. */
+function unwrapHeader(v: string): string {
+  return v.replace(/[\r\n]/g, ' ');
+}
+
+/**
+ * `process_tags`: an `expr=` value evaluated (ap_expr_str_exec), or each tag's handler run
+ * and the pieces joined. `facts` is asked only for what needs the request.
+ */
+function processTags(op: HeaderOp, env: ReadonlyMap<string, string> | undefined, facts: () => ExprFacts | undefined): string {
+  if (op.valueExpr) {
+    const f = facts();
+    return f ? evaluateApExprString(op.valueExpr, f) : '';
+  }
+  if (!op.format) return op.value;
+  let out = '';
+  for (const part of op.format) {
+    if (typeof part === 'string') {
+      out += part;
+      continue;
+    }
+    switch (part.tag) {
+      case 'D': {
+        const now = nowUs();
+        out += `D=${now - (facts()?.requestTimeUs ?? now)}`;
+        break;
+      }
+      case 't':
+        out += `t=${facts()?.requestTimeUs ?? nowUs()}`;
+        break;
+      case 'e': {
+        const v = envValue(env, part.arg);
+        out += v === undefined ? '(null)' : unwrapHeader(v);
+        break;
+      }
+      case 's': {
+        // ap_ssl_var_lookup: mod_ssl's variable, "(null)" when empty or without TLS.
+        const v = facts()?.variable(`SSL:${part.arg}`) ?? '';
+        out += v === '' ? '(null)' : unwrapHeader(v);
+        break;
+      }
+      case 'l': {
+        const [a = 0, b = 0, c = 0] = loadavg();
+        out += `l=${a.toFixed(2)}/${b.toFixed(2)}/${c.toFixed(2)}`;
+        break;
+      }
+      // ap_get_sload counts the scoreboard's idle and busy workers; htsandbox has no worker
+      // pool: this request is the busy one.
+      case 'i':
+        out += 'i=0';
+        break;
+      case 'b':
+        out += 'b=1';
+        break;
+    }
+  }
+  return out;
+}
+
+/** Whether a line's value is the same for every request (no tag, no expression). */
+function constantValue(op: HeaderOp): boolean {
+  return !op.valueExpr && (op.format ?? []).every((p) => typeof p === 'string');
 }
 
 /** `apr_table_merge`'s join of the values under one name. */
@@ -335,13 +482,13 @@ function pregsub(template: string, captures: readonly (string | undefined)[]): s
 /**
  * `process_regexp`: the first match in `value` replaced by the substitution; for `edit*` the
  * rest after it edited again as a string of its own (so `^` matches at its start, as Apache's
- * recursion does). An empty match at the end of the rest stops the loop: Apache recurses on
- * the same string forever there (a crash of its child), which an emulator must not copy.
+ * recursion does). A rest in which the pattern matches the empty string at its very start is
+ * edited again unchanged, for ever: Apache's child runs out of stack and dies (segmentation
+ * fault, the client gets no answer). That is thrown as HostProcessCrash.
  */
-export function editHeaderValue(op: HeaderOp, value: string): string {
+export function editHeaderValue(op: HeaderOp, value: string, substitution = processTags(op, undefined, () => undefined)): string {
   const regex = op.regex;
   if (!regex) return value;
-  const substitution = op.value.replace(/%%/g, '%');
   let out = '';
   let rest = value;
   for (;;) {
@@ -351,11 +498,13 @@ export function editHeaderValue(op: HeaderOp, value: string): string {
     out += rest.slice(0, m.index) + pregsub(substitution, m.captures);
     const after = m.index + whole.length;
     if (op.action !== 'edit*') return out + rest.slice(after);
-    if (whole.length === 0) {
-      if (after >= rest.length) return out;
-      out += rest[after];
-      rest = rest.slice(after + 1);
-    } else rest = rest.slice(after);
+    if (after === 0) {
+      throw new HostProcessCrash(
+        `Header edit* ${op.name}: the pattern matches the empty string at the start of "${rest}", so Apache edits the same text again without end and its process crashes (segmentation fault): the client gets no answer`,
+        'make the pattern match at least one character (`x+` rather than `x*`, no bare `$` or `^` alternative), or use `Header edit` for a single replacement',
+      );
+    }
+    rest = rest.slice(after);
   }
 }
 
@@ -373,13 +522,14 @@ export function applyHeaderLines(
 ): string[] {
   const vary: string[] = [];
   let facts: ExprFacts | undefined;
+  const getFacts = (): ExprFacts | undefined => (facts ??= exprFacts ? { ...exprFacts(), responseHeader: (name: string) => table.get(name)?.join(', ') } : undefined);
   for (const op of headerLinesFor(ops, which)) {
     if (op.expr) {
-      facts ??= exprFacts ? { ...exprFacts(), responseHeader: (name: string) => table.get(name)?.join(', ') } : undefined;
-      if (!facts || !evaluateApExpr(op.expr, facts, vary)) continue;
-    } else if (op.env && (env?.has(op.env.name) ?? false) === op.env.negate) continue;
+      const f = getFacts();
+      if (!f || !evaluateApExpr(op.expr, f, vary)) continue;
+    } else if (op.env && (envValue(env, op.env.name) !== undefined) === op.env.negate) continue;
     const list = table.get(op.name) ?? [];
-    const value = op.value.replace(/%%/g, '%');
+    const value = op.action === 'unset' || op.action === 'echo' ? '' : processTags(op, env, getFacts);
     switch (op.action) {
       case 'set':
         table.set(op.name, [value]);
@@ -408,7 +558,7 @@ export function applyHeaderLines(
       case 'edit*':
         // Each value edited, then the name unset and the results added back at the end.
         if (list.length > 0) {
-          const edited = list.map((v) => editHeaderValue(op, v));
+          const edited = list.map((v) => editHeaderValue(op, v, value));
           table.remove(op.name);
           table.set(op.name, edited);
         }
@@ -426,14 +576,25 @@ export function applyHeaderLines(
  * `ap_headers_fixup` on a request's fields as a script will see them (in order, a repeated
  * name's values already joined): `RequestHeader` lines, each under its `env=` condition.
  */
-export function applyRequestHeaderLines(headers: [string, string][], ops: readonly HeaderOp[], env: ReadonlyMap<string, string>): [string, string][] {
+export function applyRequestHeaderLines(
+  headers: [string, string][],
+  ops: readonly HeaderOp[],
+  env: ReadonlyMap<string, string>,
+  /** What an `expr=` condition or value and the time tags read (asked only when one needs it). */
+  exprFacts?: () => ExprFacts,
+): [string, string][] {
   let out = headers;
+  let facts: ExprFacts | undefined;
+  const getFacts = (): ExprFacts | undefined => (facts ??= exprFacts?.());
   for (const op of ops) {
     if (op.early) continue;
-    if (op.env && env.has(op.env.name) === op.env.negate) continue;
+    if (op.expr) {
+      const f = getFacts();
+      if (!f || !evaluateApExpr(op.expr, f)) continue;
+    } else if (op.env && (envValue(env, op.env.name) !== undefined) === op.env.negate) continue;
     const key = op.name.toLowerCase();
     const idx = out.findIndex(([n]) => n.toLowerCase() === key);
-    const value = op.value.replace(/%%/g, '%');
+    const value = op.action === 'unset' ? '' : processTags(op, env, getFacts);
     switch (op.action) {
       case 'set':
         out = [...out.filter(([n]) => n.toLowerCase() !== key), [op.name, value]];
@@ -457,7 +618,7 @@ export function applyRequestHeaderLines(headers: [string, string][], ops: readon
       case 'edit':
       case 'edit*':
         if (idx !== -1) {
-          const edited = out.filter(([n]) => n.toLowerCase() === key).map(([n, v]): [string, string] => [n, editHeaderValue(op, v)]);
+          const edited = out.filter(([n]) => n.toLowerCase() === key).map(([n, v]): [string, string] => [n, editHeaderValue(op, v, value)]);
           out = [...out.filter(([n]) => n.toLowerCase() !== key), ...edited];
         }
         break;

@@ -8,7 +8,8 @@ import { resolveRequest } from '../engine/resolve.js';
 import { dirConfigOf } from '../engine/config-ref.js';
 import { respond } from './responder.js';
 import { bodyFailureAnswered, reportBodyFailure } from './body-failure.js';
-import { endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
+import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
+import { endAsHostCrashes, endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
 import { balancerClientKey, type PersistenceTable } from '../engine/lvs-persistence.js';
 import { serveDashboard, type DashboardOptions } from './dashboard.js';
 import { addLogLine, recordOf, type RequestJournal, type RequestRecord } from './request-journal.js';
@@ -512,6 +513,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       origin: `${tlsVariables && (req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${hostHeader}`,
       headers: req.headers,
       rawTarget: req.url ?? '/',
+      requestTimeUs: Math.round((performance.timeOrigin + performance.now()) * 1000),
     };
     if (tlsVariables && (req.socket as TLSSocket).encrypted) facts.tls = tlsVariables(req.socket as TLSSocket);
     // The request's scope: an exception escaping its handling later (in a stream callback) ends
@@ -526,6 +528,8 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
           { module: 'htsandbox', err, url: target },
           `internal error while handling ${facts.method} ${target} (${outcome}); the server goes on. This is a bug in htsandbox: please report it with this log line.`,
         ),
+      reportHostCrash: (err) =>
+        log({ module: 'headers', level: 'error', message: `${err.message}; htsandbox closes the connection the same way`, explain: `To fix: ${err.hint}.` }, { remoteAddr }),
     };
     const answer = (): void =>
       inRequestScope(scope, () => {
@@ -547,7 +551,8 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
           respond(server, req, res, facts, decision, log);
         } catch (err) {
           scope.recovered = true;
-          scope.report(err, endFailedResponse(scope));
+          if (err instanceof HostProcessCrash) endAsHostCrashes(scope, err);
+          else scope.report(err, endFailedResponse(scope));
         }
       });
     let ahead: Promise<void> | undefined;

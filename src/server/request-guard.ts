@@ -24,6 +24,7 @@ import { ChildProcess } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
 import { type OwnedObject, REQUEST_OWNER, requestThrowing, runForRequest, runningRequest } from '../adapters/request-owner.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
+import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
 
 export interface RequestScope {
   res: ServerResponse;
@@ -33,6 +34,8 @@ export interface RequestScope {
   serverAdmin: string;
   /** Writes the loud log line (the error and what happened to the response). */
   report: (err: unknown, outcome: string) => void;
+  /** Logs a request on which the host's process would have crashed (not a bug of htsandbox). */
+  reportHostCrash?: (err: HostProcessCrash) => void;
   /** Set once the guard has ended the response: later errors of the same request are only logged. */
   recovered?: boolean;
 }
@@ -145,8 +148,19 @@ export function recoverRequestFrom(err: unknown): boolean {
     return true;
   }
   scope.recovered = true;
-  scope.report(err, endFailedResponse(scope));
+  if (err instanceof HostProcessCrash) endAsHostCrashes(scope, err);
+  else scope.report(err, endFailedResponse(scope));
   return true;
+}
+
+/**
+ * Where Apache's child would crash (HostProcessCrash): the connection closes without an
+ * answer, as the host's client sees it, and the log says why and what to change.
+ */
+export function endAsHostCrashes(scope: Pick<RequestScope, 'res' | 'report' | 'reportHostCrash'>, err: HostProcessCrash): void {
+  scope.res.destroy();
+  if (scope.reportHostCrash) scope.reportHostCrash(err);
+  else scope.report(err, 'the connection is closed without an answer, as on the host');
 }
 
 /** A 500 with Apache's page when nothing went out yet, else the connection is cut. Says which. */

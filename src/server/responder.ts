@@ -13,6 +13,7 @@ import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
 import { dirConfigOf, type ConfigRef } from '../engine/config-ref.js';
 import { continueAfterAuthorizer, redirectInternally as redirectEngine, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { contentTypeWithCharset, ResponseSink } from './response-sink.js';
+import { listingShowsEntry } from '../engine/autoindex-entries.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
@@ -326,6 +327,7 @@ function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' 
     if (name === '.' || name === '..' || ignore.some((m) => m(name))) continue;
     const entry = site.fs.stat(join(d.path, name));
     if (entry.kind !== 'file' && entry.kind !== 'dir') continue;
+    if (!listingShowsEntry(site, facts, d.uri, name, entry.kind === 'dir')) continue;
     entries.push({ name, isDir: entry.kind === 'dir', size: entry.size, mtimeMs: Number(entry.mtimeUs / 1000n) });
   }
   const body = renderListing(d.uri, entries, facts.query, d.uri !== '/');

@@ -10,7 +10,8 @@ import { applyLevel, EMPTY_DIR_CONFIG, fileETagValue } from '../../src/engine/di
 import { parseConfig } from '../../src/grammar/parser.js';
 import { hostFacts } from '../../src/grammar/host-config.js';
 import { validateNodes } from '../../src/grammar/validate.js';
-import { applyRequestHeaderLines, editHeaderValue } from '../../src/modules/headers.js';
+import { applyHeaderLines, applyRequestHeaderLines, editHeaderValue, FieldTable, parseHeaderFormat } from '../../src/modules/headers.js';
+import { HostProcessCrash } from '../../src/vocabulary/host-process-crash.js';
 import { coreModule } from '../../src/modules/core.js';
 import { accessCompatAllows } from '../../src/engine/access.js';
 import { filterModule } from '../../src/modules/filter.js';
@@ -75,6 +76,35 @@ describe('mod_headers through the module', () => {
   });
 });
 
+describe('mod_headers format strings (parse_format_string, process_tags)', () => {
+  it('splits text and tags as parse_misc_string and parse_format_tag do', () => {
+    expect(parseHeaderFormat('a\\tb\\\\c\\qd')).toEqual({ parts: ['a\tb\\c\\qd'] });
+    expect(parseHeaderFormat('100%% x %')).toEqual({ parts: ['100', '%', ' x ', '%'] });
+    expect(parseHeaderFormat('%{A}e-%D%{x}t')).toEqual({ parts: [{ tag: 'e', arg: 'A' }, '-', { tag: 'D', arg: '' }, { tag: 't', arg: 'x' }] });
+    expect(parseHeaderFormat('\\%{A}e')).toEqual({ parts: ['\\', { tag: 'e', arg: 'A' }] });
+    expect(parseHeaderFormat('%q')).toEqual({ error: 'Unrecognized header format %q' });
+    expect(parseHeaderFormat('%{REQUEST_URI}')).toEqual({ error: 'Unrecognized header format %' });
+  });
+
+  it('expands variables without case, "(null)" when unset, and reads time only through facts', () => {
+    const ops = applyLevel(EMPTY_DIR_CONFIG, htaccess('Header set X-A "%{my}e|%{NO}e|%t"\nHeader set X-B "x" env=MY\n'), () => true).headers;
+    const table = new FieldTable();
+    const facts = () => ({
+      variable: () => '',
+      header: () => '',
+      env: () => undefined,
+      osenv: () => undefined,
+      fileTest: () => false,
+      readFile: () => undefined,
+      remoteAddr: '',
+      requestTimeUs: 42,
+    });
+    applyHeaderLines(table, {}, ops, 'onsuccess', new Map([['MY', 'v\r\nw']]), facts);
+    expect(table.get('x-a')).toEqual(['v  w|(null)|t=42']);
+    expect(table.get('x-b')).toEqual(['x']);
+  });
+});
+
 describe('mod_headers edit (process_regexp)', () => {
   const line = (text: string) => applyLevel(EMPTY_DIR_CONFIG, htaccess(text), () => true).headers[0]!;
 
@@ -84,9 +114,13 @@ describe('mod_headers edit (process_regexp)', () => {
     expect(editHeaderValue(line('Header edit X "(x)?(y)" "[$1|$2|$0]"'), 'ay')).toBe('a[|y|y]');
   });
 
-  it('ends on patterns that match the empty string (Apache would recurse without end)', () => {
-    expect(editHeaderValue(line('Header edit* X "z*" "-"'), 'abc')).toBe('-a-b-c-');
-    expect(editHeaderValue(line('Header edit* X "$" "!"'), '')).toBe('!');
+  it('throws where Apache recurses without end on an empty match at the start (its child crashes)', () => {
+    expect(() => editHeaderValue(line('Header edit* X "z*" "-"'), 'abc')).toThrow(HostProcessCrash);
+    expect(() => editHeaderValue(line('Header edit* X "b|$" "-"'), 'abc')).toThrow(HostProcessCrash);
+    expect(() => editHeaderValue(line('Header edit* X "$" "!"'), '')).toThrow(HostProcessCrash);
+    expect(editHeaderValue(line('Header edit* X "^$" "-"'), 'abc')).toBe('abc');
+    expect(editHeaderValue(line('Header edit* X "b*c" "-"'), 'abcbc')).toBe('a--');
+    expect(editHeaderValue(line('Header edit X "z*" "-"'), 'abc')).toBe('-abc');
   });
 
   it('edits every value of a request header before a script sees it, and moves it last', () => {
