@@ -32,6 +32,10 @@ describe('layering', () => {
           expect(IO_MODULES.test(spec), `${rel} imports ${spec}`).toBe(false);
         }
       }
+      // The process's environment is input the server reads and passes in, never read below it.
+      if (layer === 'grammar' || layer === 'vocabulary' || layer === 'modules' || layer === 'engine') {
+        expect(/\bprocess\.env\b/.test(text.replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '')), `${rel} reads process.env`).toBe(false);
+      }
     });
   }
 });

@@ -4,6 +4,7 @@
  * and handler selection, mod_dir. Pure: the file system is seen through an `FsView`.
  */
 import { parseProxyHandler } from '../grammar/proxy-target.js';
+import type { ErrorCode } from '../vocabulary/error-catalog.js';
 import type { HostConfig } from '../grammar/host-config.js';
 import { directorySectionsFor } from '../grammar/host-config.js';
 import { fileExtensions } from '../grammar/mime-types.js';
@@ -26,6 +27,8 @@ export interface LogEvent {
   message: string;
   /** Plain-words explanation for students (htsandbox's addition). */
   explain?: string;
+  /** The catalog code of a run-time failure (docs/errors.md): the log shows it, and its hint when `explain` is absent. */
+  code?: ErrorCode;
 }
 
 export interface RequestFacts {
@@ -209,6 +212,8 @@ export interface ResolveContext {
   hasModule: (m: string) => boolean;
   /** The server's `RewriteMap`s; without it every lookup fails (gives the default). */
   rewriteMaps?: RewriteMapLookup;
+  /** The server process's environment variables, for ap_expr's `osenv()` (read by the server, not here). */
+  osEnv?: (name: string) => string | undefined;
   /** False on the Scripts host, whose patched mod_status ignores `SetHandler server-status` in .htaccess. */
   statusHandlerPermitted?: boolean;
 }
@@ -323,6 +328,7 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
           module: 'core',
           level: 'crit',
           message: `(13)Permission denied: AH00529: ${ht.file} pcfg_openfile: unable to check htaccess file, ensure it is readable and that '${d.endsWith('/') ? d : `${d}/`}' is executable`,
+          code: 'HT302',
         },
       };
     }
@@ -1592,6 +1598,7 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
       return ctx.rewriteMaps?.lookup(name, key);
     },
     requestTimeMs: () => (req.requestTimeUs === undefined ? Date.now() : req.requestTimeUs / 1000),
+    osenv: (name) => ctx.osEnv?.(name),
   };
 }
 

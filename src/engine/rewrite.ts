@@ -35,6 +35,8 @@ export interface RewriteEnvironment {
   map(name: string, key: string): string | undefined;
   /** The request's time (ms since the epoch), for a [CO] cookie's expiry. */
   requestTimeMs?(): number;
+  /** ap_expr's `osenv('NAME')`: the server process's environment (the server passes it in: no I/O here). */
+  osenv?(name: string): string | undefined;
   /** Set when someone asks for the request's story: each rule's turn is told here. */
   trace?(step: RewriteTraceStep): void;
 }
@@ -206,7 +208,7 @@ export function exprFactsOf(env: RewriteEnvironment): ExprFacts {
     variable: (name) => (name === 'REQUEST_STATUS' ? '200' : env.variable(name)),
     header: (name) => env.variable(`HTTP:${name}`),
     env: (name) => env.variable(`ENV:${name}`) || undefined,
-    osenv: (name) => process.env[name],
+    osenv: (name) => env.osenv?.(name),
     fileTest: (op, path) => {
       // -L and -h are the same test; -F, -U and -A would run a subrequest: the file is tested.
       const kind = op === 'L' || op === 'h' ? 'l' : op === 'F' || op === 'U' || op === 'A' ? 'f' : op;

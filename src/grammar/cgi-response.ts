@@ -119,6 +119,11 @@ export function cgiHeaderErrorMessage(e: CgiHeaderError, scriptBasename: string)
   }
 }
 
+/** The catalog code of a script's header-block failure: none at all (HT501), or a refused line (HT500). */
+export function cgiHeaderErrorCode(e: CgiHeaderError): 'HT500' | 'HT501' {
+  return e.type === 'bad-header' ? 'HT500' : 'HT501';
+}
+
 // --- What the core output filter lets out (http_filters.c, check_headers and validate_status_line) ---
 
 /** RFC 7230 tchar: what a field name may hold (check_header's ap_scan_http_token, strict mode). */

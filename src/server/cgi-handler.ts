@@ -9,7 +9,16 @@ import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { checkExecutable, childLimits, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
-import { CgiHeaderParser, cgiHeaderErrorMessage, escapeLogText, invalidResponseField, scriptStatus, type CgiHeaders, type ScriptStatus } from '../grammar/cgi-response.js';
+import {
+  CgiHeaderParser,
+  cgiHeaderErrorCode,
+  cgiHeaderErrorMessage,
+  escapeLogText,
+  invalidResponseField,
+  scriptStatus,
+  type CgiHeaders,
+  type ScriptStatus,
+} from '../grammar/cgi-response.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { BoundedLineSplitter } from '../grammar/log-lines.js';
 import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
@@ -144,7 +153,7 @@ export function runCgi(c: CgiContext): void {
   const problem = viaPhp ? undefined : checkExecutable(d.path);
   if (problem) {
     c.log({ module: 'cgid', level: 'error', message: problem.message });
-    c.log({ module: 'cgid', level: 'error', message: `End of script output before headers: ${base}`, explain: problem.explain });
+    c.log({ module: 'cgid', level: 'error', message: `End of script output before headers: ${base}`, explain: problem.explain, code: 'HT400' });
     req.resume();
     c.fail(500);
     return;
@@ -152,7 +161,7 @@ export function runCgi(c: CgiContext): void {
   const limit = dirConfigOf(d.config).limitRequestBody;
   const declared = Number(req.headers['content-length'] ?? '0');
   if (limit > 0 && declared > limit) {
-    c.log({ module: 'core', level: 'error', message: `Requested content-length of ${declared} is larger than the configured limit of ${limit}` });
+    c.log({ module: 'core', level: 'error', message: `Requested content-length of ${declared} is larger than the configured limit of ${limit}`, code: 'HT504' });
     req.resume();
     c.fail(413);
     return;
@@ -195,7 +204,7 @@ export function runCgi(c: CgiContext): void {
       }
       killGroup(child.pid);
       if (!headersDone) {
-        c.log({ module: 'cgid', level: 'error', message: `Script timed out before returning headers: ${base}` });
+        c.log({ module: 'cgid', level: 'error', message: `Script timed out before returning headers: ${base}`, code: 'HT502' });
         finish();
         c.fail(504);
       } else {
@@ -218,7 +227,7 @@ export function runCgi(c: CgiContext): void {
     child.endOfRequest(() => c.log({ module: 'cgid', level: 'error', message: `AH01259: CGI process ${child.pid} didn't exit, sending SIGKILL` }));
   });
   child.onError((err) => {
-    c.log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed` });
+    c.log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed`, code: 'HT400' });
   });
   // mod_cgid writes a script's stderr to the error log as it is, line by line; a line is cut at
   // Apache's MAX_STRING_LEN so that a script without newlines cannot fill our memory. When the
@@ -285,7 +294,7 @@ export function runCgi(c: CgiContext): void {
     if (ev.kind === 'more') return;
     headersDone = true;
     if (ev.kind === 'error') {
-      c.log({ module: 'cgid', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+      c.log({ module: 'cgid', level: 'error', message: cgiHeaderErrorMessage(ev.error, base), code: cgiHeaderErrorCode(ev.error) });
       finish();
       killGroup(child.pid);
       c.fail(500);
@@ -305,7 +314,7 @@ export function runCgi(c: CgiContext): void {
       const ev = parser.end();
       headersDone = true;
       if (ev.kind === 'error') {
-        c.log({ module: 'cgid', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+        c.log({ module: 'cgid', level: 'error', message: cgiHeaderErrorMessage(ev.error, base), code: cgiHeaderErrorCode(ev.error) });
         finish();
         c.fail(500);
         return;

@@ -11,7 +11,7 @@ import { checkExecutable } from '../adapters/cgi-process.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
 import type { FcgiExchange } from '../adapters/fcgi-client.js';
 import type { FcgiApp, FcgiLease, FcgiProcessPool } from '../adapters/fcgi-process-pool.js';
-import { CgiHeaderParser, cgiHeaderErrorMessage, scriptStatus, type CgiHeaders } from '../grammar/cgi-response.js';
+import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, scriptStatus, type CgiHeaders } from '../grammar/cgi-response.js';
 import { DEBIAN_APACHE_PATH } from '../engine/cgi-environment.js';
 import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
 import { dirConfigOf } from '../engine/config-ref.js';
@@ -124,7 +124,7 @@ export function runFcgid(c: FcgidContext): void {
     if (ended) return;
     ended = true;
     if (tooLong) {
-      c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: HTTP request length ${size} (so far) exceeds MaxRequestLen (${c.limits.maxRequestLen})` });
+      c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: HTTP request length ${size} (so far) exceeds MaxRequestLen (${c.limits.maxRequestLen})`, code: 'HT504' });
       c.fail(500);
       return;
     }
@@ -262,7 +262,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           if (ev.kind === 'error') {
             streaming = false;
             flushed = true;
-            c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+            c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base), code: cgiHeaderErrorCode(ev.error) });
             c.fail(500);
             return;
           }
@@ -284,7 +284,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           if (!headersDone) {
             const ev = parser.end();
             if (ev.kind === 'error') {
-              c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+              c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base), code: cgiHeaderErrorCode(ev.error) });
               c.fail(500);
               return;
             }
@@ -323,6 +323,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
                 module: 'core',
                 level: 'error',
                 message: text,
+                code: ev && ev.kind === 'error' ? cgiHeaderErrorCode(ev.error) : 'HT501',
                 ...(looksLikeCgi
                   ? {
                       explain: `${d.path} is mapped to fcgid-script but did not accept a FastCGI connection: it printed a CGI response to stdout instead. Use a FastCGI library (e.g. Perl FCGI, Ruby fcgi, flup) or map the file to cgi-script.`,
@@ -353,11 +354,11 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       if (err.code === 'EXEC') {
         // The host forks, the exec fails, and the connection is reset: a 500.
         c.log({ module: 'fcgid', level: 'warn', message: '(104)Connection reset by peer: mod_fcgid: error reading data from FastCGI server' });
-        c.log({ module: 'core', level: 'error', message: `End of script output before headers: ${base}`, explain: err.message });
+        c.log({ module: 'core', level: 'error', message: `End of script output before headers: ${base}`, explain: err.message, code: 'HT400' });
         c.fail(500);
         return;
       }
-      c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: ${err.message}` });
+      c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: ${err.message}`, ...(err.code === 'NO_SLOT' ? { code: 'HT503' as const } : {}) });
       c.fail(err.code === 'NO_SLOT' ? 503 : 500);
     },
   );
@@ -424,7 +425,7 @@ export function runFcgidAuthorizer(
           if (ev.kind === 'more') return;
           if (ev.kind === 'error') {
             failed = true;
-            c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+            c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base), code: cgiHeaderErrorCode(ev.error) });
             return;
           }
           headers = ev.headers;
@@ -435,7 +436,7 @@ export function runFcgidAuthorizer(
           if (!headers && !failed) {
             const ev = parser.end();
             if (ev.kind === 'headers') headers = ev.headers;
-            else if (ev.kind === 'error') c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+            else if (ev.kind === 'error') c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base), code: cgiHeaderErrorCode(ev.error) });
           }
           if (!headers) {
             done({ ran: false, status: 500 });

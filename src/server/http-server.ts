@@ -1,4 +1,5 @@
 /** The HTTP front: parses the request line, asks the resolver, responds; logs as Apache would. */
+import { catalogEntry } from '../vocabulary/error-catalog.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -410,14 +411,16 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     let rec: RequestRecord | undefined;
     const log = (event: LogEvent, f: { remoteAddr: string }): void => {
       const line = `[${event.module}:${event.level}] [client ${f.remoteAddr}] ${event.message}`;
+      // The reason in plain words first, then the host's own line. A run-time failure with a
+      // catalog code and no explanation of its own gets the catalog's advice (docs/errors.md).
+      const explain = event.explain ?? (event.code ? `${event.code}: ${catalogEntry(event.code).hint ?? catalogEntry(event.code).summary}` : undefined);
       if (rec) {
         addLogLine(rec, line);
-        if (event.explain) rec.reason ??= event.explain;
+        if (explain) rec.reason ??= explain;
       }
-      const fields = { module: event.module, apache: line, url: target };
+      const fields = event.code ? { module: event.module, apache: line, url: target, code: event.code } : { module: event.module, apache: line, url: target };
       const level = event.level === 'alert' || event.level === 'crit' ? 'error' : event.level === 'warn' ? 'warn' : event.level === 'info' ? 'debug' : 'error';
-      // The reason in plain words first, then the host's own line.
-      if (event.explain) logger[level === 'debug' ? 'debug' : 'warn']({ module: 'htsandbox', url: target }, event.explain);
+      if (explain) logger[level === 'debug' ? 'debug' : 'warn']({ module: 'htsandbox', url: target, ...(event.code ? { code: event.code } : {}) }, explain);
       logger[level](fields, event.message);
     };
     const remoteAddr = remoteAddress(req);
@@ -542,7 +545,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
           const declared = req.headers['content-length'];
           if (bodyLimit > 0 && declared !== undefined && Number(declared) > bodyLimit) {
             log(
-              { module: 'http', level: 'error', message: `AH01587: Requested content-length of ${declared} is larger than the configured limit of ${bodyLimit}` },
+              { module: 'http', level: 'error', message: `AH01587: Requested content-length of ${declared} is larger than the configured limit of ${bodyLimit}`, code: 'HT504' },
               { remoteAddr },
             );
             refuse(413);

@@ -16,7 +16,7 @@
 import { answeredBodyFailure, watchBodyFailure, type BodyFailure } from './body-failure.js';
 import { FcgiConnection, type FcgiExchange } from '../adapters/fcgi-client.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
-import { CgiHeaderParser, cgiHeaderErrorMessage, invalidResponseField, type CgiHeaders } from '../grammar/cgi-response.js';
+import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, invalidResponseField, type CgiHeaders } from '../grammar/cgi-response.js';
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
@@ -188,7 +188,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
       const ev = parser.push(chunk);
       if (ev.kind === 'more') return;
       if (ev.kind === 'error') {
-        c.log({ module: 'proxy_fcgi', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+        c.log({ module: 'proxy_fcgi', level: 'error', message: cgiHeaderErrorMessage(ev.error, base), code: cgiHeaderErrorCode(ev.error) });
         c.log({ module: 'proxy_fcgi', level: 'error', message: 'AH01070: Error parsing script headers' });
         finish();
         // The handler itself answers this 500 (an empty one): the member stays in rotation. The
@@ -208,7 +208,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
         // No header block at all is an empty 200; one cut short is a 500.
         const ev = parser.end();
         if (ev.kind === 'error' && ev.error.type !== 'no-headers') {
-          c.log({ module: 'proxy_fcgi', level: 'error', message: cgiHeaderErrorMessage(ev.error, base) });
+          c.log({ module: 'proxy_fcgi', level: 'error', message: cgiHeaderErrorMessage(ev.error, base), code: cgiHeaderErrorCode(ev.error) });
           emptyAnswer(c, 500);
         } else emptyAnswer(c, 200);
         return;
@@ -236,6 +236,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
           module: 'proxy_fcgi',
           level: 'error',
           message: `AH01079: failed to make connection to backend: ${endpoint.kind === 'tcp' ? endpoint.host : 'httpd-UDS'}`,
+          code: 'HT503',
           explain: `Nothing accepts FastCGI connections at ${endpoint.kind === 'tcp' ? `${endpoint.host}:${endpoint.port}` : endpoint.path}: start the FastCGI server (e.g. php-fpm) there, or fix the address in the SetHandler line.`,
         });
         c.fail(503);
@@ -249,7 +250,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
       }
       if (detail?.code === 'ETIMEDOUT') {
         // Silent past the timeout (ProxyTimeout, which defaults to Timeout): a 504.
-        c.log({ module: 'proxy_fcgi', level: 'error', message: `${aprErrorText('ETIMEDOUT', '')}: AH01075: Error dispatching request to ${describe(endpoint)}:` });
+        c.log({ module: 'proxy_fcgi', level: 'error', message: `${aprErrorText('ETIMEDOUT', '')}: AH01075: Error dispatching request to ${describe(endpoint)}:`, code: 'HT502' });
         c.fail(504);
         return;
       }

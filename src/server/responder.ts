@@ -547,6 +547,7 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
               module: 'core',
               level: 'error',
               message: `(13)Permission denied: AH00132: file permissions deny server access: ${f.path}`,
+              code: 'HT505',
               explain: `The server user cannot read ${f.path}: make it readable by that user (for example chmod o+r, or chown it to the site's owner).`,
             },
           };

@@ -201,6 +201,7 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     keepAliveTimeoutMs: parseKeepAliveTimeout(arg('keepalivetimeout') ?? '5') ?? 5000,
     sslStdEnvVars: all('ssloptions').some((words) => words.some((w) => /^\+?stdenvvars$/i.test(w))),
     rewriteMaps,
+    osEnv: (name: string) => process.env[name],
     proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, state: newBalancerState(members) }])),
     proxyBalancerProblems: balancerErrors.map((e) => `${e.file}:${e.line}: ${e.message}`),
     stats: { startedAt: Date.now(), requests: 0 },

@@ -239,6 +239,50 @@ const entries = [
     summary: '(check --probe) Script mapped to fcgid-script did not answer as a FastCGI application when started as one',
     hint: 'Started with a listening socket on its standard input, as mod_fcgid starts it, the script wrote a CGI answer and exited (or said nothing): the host answers 500. Make it a CGI script again, or use a FastCGI library.',
   },
+  // --- while serving: what a request met at run time (the log line carries the code) ---
+  {
+    code: 'HT500',
+    severity: 'error',
+    status: 500,
+    summary: "A script's header block is one the host refuses (a malformed or over-long line, a byte HTTP does not allow, an invalid Status line)",
+    hint: 'Print "Name: value" lines with printable ASCII only, end them with one empty line before the body, and give Status as a three-digit code and a reason.',
+  },
+  {
+    code: 'HT501',
+    severity: 'error',
+    status: 500,
+    summary: 'A script ended, or its process died, before it printed its header block (End of script output before headers)',
+    hint: 'Run the script by hand (./script.cgi) to see its error; make it print at least "Content-Type: text/html" and an empty line before anything else, on stdout.',
+  },
+  {
+    code: 'HT502',
+    severity: 'error',
+    status: 504,
+    summary: "A script stayed silent past the host's timeout (Timeout, FcgidIOTimeout, ProxyTimeout): it is stopped",
+    hint: 'Make the script answer sooner (long work belongs in a background job), or print its headers first and flush them while it works.',
+  },
+  {
+    code: 'HT503',
+    severity: 'error',
+    status: 503,
+    summary:
+      'No FastCGI process could take the request in time (every slot busy: FcgidMaxProcesses, FcgidMaxProcessesPerClass), or a mod_proxy_fcgi backend refused the connection',
+    hint: 'Let each request finish quickly so processes free up; for proxy:fcgi, start the FastCGI server at the address the SetHandler line names.',
+  },
+  {
+    code: 'HT504',
+    severity: 'error',
+    status: 413,
+    summary: 'A request body larger than the host allows (LimitRequestBody, FcgidMaxRequestLen)',
+    hint: "Send a smaller body, or raise LimitRequestBody in the .htaccess (FcgidMaxRequestLen is the host's, not yours to change).",
+  },
+  {
+    code: 'HT505',
+    severity: 'error',
+    status: 403,
+    summary: 'A file or directory the web server may not read (its permissions deny the server)',
+    hint: 'Make files readable (chmod 644) and directories searchable (chmod 755) by the web server.',
+  },
   // --- usage ---
   { code: 'HT900', severity: 'error', summary: 'Command-line usage error', hint: 'Run htsandbox COMMAND --help for the options and examples.' },
 ] as const satisfies readonly CatalogEntry[];

@@ -20,6 +20,8 @@ export async function serveInProcess(
     strict?: boolean;
     servers?: number;
     persistenceSeconds?: number;
+    /** Where the error log goes (default: nowhere). */
+    errorLog?: string;
   } = {},
 ): Promise<RunningServer> {
   const controller = new AbortController();
