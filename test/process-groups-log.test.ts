@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GROUPS_LOG, ProcessGroups, recordedGroups } from '../src/adapters/process-groups.js';
+import { GROUPS_LOG, ProcessGroups, procInfo, recordedGroups } from '../src/adapters/process-groups.js';
 
 describe('the groups log (what the next server ends after a SIGKILL)', () => {
   it('replays records and removals; the last record of a pgid wins; torn or foreign lines are skipped', () => {
@@ -41,5 +42,29 @@ describe('the groups log (what the next server ends after a SIGKILL)', () => {
     expect([...replayed.keys()]).toEqual([own]);
     expect(await groups.endAll(0)).toBe(0);
     expect(groups.size).toBe(0);
+  });
+
+  it("reads a process's state, parent, group, session and start time past a command name with spaces and parentheses", async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'htsandbox-procinfo-'));
+    dirs.push(parent);
+    // The kernel's command name is the file's name (15 bytes at most): ") 1 2 (x" would shift a
+    // parser that counted fields from the first ')'.
+    const program = join(parent, ') 1 2 (x');
+    copyFileSync('/bin/sleep', program);
+    const child = spawn(program, ['5'], { stdio: 'ignore', detached: true });
+    try {
+      await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject));
+      const pid = child.pid!;
+      // Until exec is done the name is still node's: wait for the new one.
+      for (let i = 0; i < 100 && !readFileSync(`/proc/${pid}/stat`, 'latin1').includes(') 1 2 (x)'); i++) await new Promise((r) => setTimeout(r, 10));
+      const info = procInfo(pid);
+      const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') 1 2 (x) ')[1]!.split(' ');
+      expect(info).toEqual({ pid, state: fields[0], ppid: process.pid, pgid: pid, sid: pid, start: Number(fields[19]) });
+      expect(info!.start).toBeGreaterThan(0);
+      expect(procInfo(process.pid)?.pid).toBe(process.pid);
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
   });
 });

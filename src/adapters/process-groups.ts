@@ -63,8 +63,27 @@ export function procInfo(pid: number): ProcInfo | undefined {
     return undefined;
   }
   // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { pid, state: f[0] ?? '?', ppid: Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), start: Number(f[19]) };
+  // Fields 3–6 and 22 are taken where they lie, not split into some fifty strings: every CGI
+  // request reads one (ProcessGroups.add).
+  let at = stat.lastIndexOf(')') + 2;
+  const field = (): string => {
+    const end = stat.indexOf(' ', at);
+    const text = end === -1 ? stat.slice(at) : stat.slice(at, end);
+    at = end === -1 ? stat.length : end + 1;
+    return text;
+  };
+  const skip = (n: number): void => {
+    for (let i = 0; i < n && at < stat.length; i++) {
+      const end = stat.indexOf(' ', at);
+      at = end === -1 ? stat.length : end + 1;
+    }
+  };
+  const state = field() || '?';
+  const ppid = Number(field());
+  const pgid = Number(field());
+  const sid = Number(field());
+  skip(15);
+  return { pid, state, ppid, pgid, sid, start: Number(field()) };
 }
 
 /** Every process visible in /proc. */

@@ -140,15 +140,19 @@ export const expiresModule: ModuleDefinition<ExpiresDirConfig> = {
 export function applyExpires(table: HeaderTable, cfg: ExpiresDirConfig, contentType: string | undefined, mtimeUs: bigint | undefined): void {
   const e = cfg.expires;
   if (!e.active || (e.byType.size === 0 && e.default === undefined)) return;
-  if (table.get('expires') !== undefined) return;
   // ap_field_noparam for the exact entry; the wildcard one is the type up to its first slash.
-  const bare = contentType?.split(';')[0]!.trim().toLowerCase();
+  // (The code is found before the table is asked: most answers have none, and asking costs more.)
   let code: ExpiresCode | undefined;
-  if (bare) code = e.byType.get(bare);
-  const slash = contentType?.indexOf('/') ?? -1;
-  if (code === undefined && e.wildcards && slash !== -1) code = e.byType.get(`${contentType!.slice(0, slash).toLowerCase()}/*`);
+  if (contentType) {
+    const semi = contentType.indexOf(';');
+    const bare = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+    if (bare) code = e.byType.get(bare);
+    const slash = contentType.indexOf('/');
+    if (code === undefined && e.wildcards && slash !== -1) code = e.byType.get(`${contentType.slice(0, slash).toLowerCase()}/*`);
+  }
   code ??= e.default;
   if (code === undefined) return;
+  if (table.get('expires') !== undefined) return;
   const nowSec = Math.floor(Date.now() / 1000);
   let baseSec = nowSec;
   if (code.base === 'M') {

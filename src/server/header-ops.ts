@@ -67,16 +67,43 @@ function applyBothTables(
   env: ReadonlyMap<string, string> | undefined,
   exprFacts: (() => ExprFacts) | undefined,
 ): void {
+  const plans = bothTablePlans(ops);
+  if (plans) {
+    // Only `set` lines with constant values: what each table gets does not depend on the answer.
+    for (const [name, value] of plans.onsuccess) res.setHeader(name, value);
+    for (const [name, value] of plans.always) mergeErrLines(res, name, typeof value === 'string' ? [value] : value, res.getHeader(name));
+    return;
+  }
   const err = new FieldTable();
   const vary = [...applyHeaderLines(err, req.headers, ops, 'always', env, exprFacts), ...applyHeaderLines(responseTable(res), req.headers, ops, 'onsuccess', env, exprFacts)];
-  for (const { name, values } of err.entries()) {
-    const cur = res.getHeader(name);
-    const outLines = cur === undefined ? [] : Array.isArray(cur) ? cur.map(String) : [String(cur)];
-    const lines = [...values, ...outLines];
-    if (name.toLowerCase() === 'vary') res.setHeader(name, joinVary(varyNames(lines)));
-    else res.setHeader(name, lines.length === 1 ? lines[0]! : lines);
-  }
+  for (const { name, values } of err.entries()) mergeErrLines(res, name, values, res.getHeader(name));
   if (vary.length) res.setHeader('Vary', joinVary([...varyNames(res.getHeader('vary')), ...vary]));
+}
+
+/** err_headers_out's lines under `name` go out before headers_out's (`cur`, what `res` has). */
+function mergeErrLines(res: ServerResponse, name: string, values: readonly string[], cur: ReturnType<ServerResponse['getHeader']>): void {
+  const outLines = cur === undefined ? [] : Array.isArray(cur) ? cur.map(String) : [String(cur)];
+  const lines = [...values, ...outLines];
+  if (name.toLowerCase() === 'vary') res.setHeader(name, joinVary(varyNames(lines)));
+  else res.setHeader(name, lines.length === 1 ? lines[0]! : lines);
+}
+
+type HeaderPlan = [string, string | string[]][];
+const bothPlanMemo = new WeakMap<readonly HeaderOp[], { always: HeaderPlan; onsuccess: HeaderPlan } | null>();
+
+/**
+ * Both tables' headers, computed once per configuration, when every line is a plain `set` of a
+ * constant value (no condition, no handler-set name): a `set` replaces whatever the answer had,
+ * so the result is the same on every answer. Null when any line depends on the answer.
+ */
+function bothTablePlans(ops: readonly HeaderOp[]): { always: HeaderPlan; onsuccess: HeaderPlan } | null {
+  let plans = bothPlanMemo.get(ops);
+  if (plans !== undefined) return plans;
+  const always = ops.every((o) => o.action === 'set') ? staticHeaderPlan(ops, 'always') : null;
+  const onsuccess = always ? staticHeaderPlan(ops, 'onsuccess') : null;
+  plans = always && onsuccess ? { always, onsuccess } : null;
+  bothPlanMemo.set(ops, plans);
+  return plans;
 }
 
 /**
