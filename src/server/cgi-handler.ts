@@ -385,6 +385,7 @@ export function startResponse(
   // is text/html, app.rb application/x-ruby; a plain .cgi has none).
   if (c.decision.contentType !== undefined && !out.some(([n]) => n === 'Content-Type'))
     out.push(['Content-Type', contentTypeWithCharset(c.decision.contentType, dirConfigOf(c.decision.config))]);
+  c.sink.scriptVariables = env;
   const verdict = c.sink.scriptConditions(c.decision, out, statusLine === undefined);
   // cgi_handle_response: a local Location with status 200 (no Status line, or `Status: 200`)
   // is an internal redirect, an absolute one Apache's own 302; mod_proxy_fcgi does neither.

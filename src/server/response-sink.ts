@@ -61,6 +61,12 @@ const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location'
 export class ResponseSink {
   /** The request as the decision being answered sees it (an internal redirect's, once there is one). */
   facts: RequestFacts;
+  /**
+   * The variables a script was given (ap_add_common_vars and ap_add_cgi_vars put them in
+   * r->subprocess_env, where mod_headers' output filter reads `%{VAR}e` and `%{env:VAR}` after
+   * the handler), set once the script runs.
+   */
+  scriptVariables: Readonly<Record<string, string>> | undefined;
 
   constructor(
     /** The site the request belongs to. */
@@ -71,6 +77,14 @@ export class ResponseSink {
     facts: RequestFacts,
   ) {
     this.facts = facts;
+  }
+
+  /** r->subprocess_env after a script's handler: the request's variables, the script's over them. */
+  private scriptEnvironment(requestEnv: Map<string, string> | undefined): Map<string, string> | undefined {
+    if (!this.scriptVariables) return requestEnv;
+    const env = new Map(requestEnv);
+    for (const k in this.scriptVariables) env.set(k, this.scriptVariables[k]!);
+    return env;
   }
 
   /** r->header_only: the head goes out, the body does not (a HEAD request). */
@@ -183,8 +197,9 @@ export class ResponseSink {
     const out = new FieldTable();
     // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
     if (status < 400 && err.get('expires') === undefined) applyExpires(out, cfg, contentType, d.entry?.mtimeUs);
-    const facts = this.exprFactsFor(d);
-    const exprVary = [...applyHeaderLines(err, req.headers, ops, 'always', d.env, facts), ...applyHeaderLines(out, req.headers, ops, 'onsuccess', d.env, facts)];
+    const env = this.scriptEnvironment(d.env);
+    const facts = (): ExprFacts => requestExprFacts(this.site, this.facts, d.uri, d.path, d.pathInfo, env);
+    const exprVary = [...applyHeaderLines(err, req.headers, ops, 'always', env, facts), ...applyHeaderLines(out, req.headers, ops, 'onsuccess', env, facts)];
     const earlierVary = res.getHeader('vary');
     const combined = new Map<string, { name: string; values: string[] }>();
     for (const f of [...err.entries(), ...out.entries()]) {
