@@ -183,6 +183,30 @@ async function startBackends(caseDir: string): Promise<{ stop(): Promise<void> }
 let agreed = 0;
 let total = 0;
 
+/**
+ * A real application's process can fail now and then under load on either server (gitweb's
+ * FastCGI process once answered a 500 on Apache and, another time, on htsandbox, for the same
+ * request, each time alone among 59): in the real-application cases (`app-*`), a safe request
+ * (GET, HEAD) whose answer differs from Apache's record is asked once more, and the second answer
+ * is judged. It is said on stderr, so a retry is never silent. A difference that repeats fails.
+ */
+async function askAgainOnce(
+  caseName: string,
+  r: CaseRequest,
+  expected: RecordedResponse | undefined,
+  who: string,
+  first: RecordedResponse,
+  ask: (r: CaseRequest) => Promise<RecordedResponse>,
+): Promise<RecordedResponse> {
+  const safe = (r.method ?? 'GET') === 'GET' || r.method === 'HEAD';
+  if (RECORD || !caseName.startsWith('app-') || !safe || !expected) return first;
+  const diffs = compareResponses(r, expected, first);
+  if (diffs.length === 0) return first;
+  const second = await ask(r);
+  process.stderr.write(`[retry] ${caseName}/${r.name}: ${who} first answered ${first.status} (${diffs[0]}); asked again: ${second.status}\n`);
+  return second;
+}
+
 describe('conformance with Apache', () => {
   afterAll(() => {
     if (tlsFiles) rmSync(tlsFiles.dir, { recursive: true, force: true });
@@ -234,13 +258,18 @@ describe('conformance with Apache', () => {
             });
           }
           mine = await startHtsandbox(caseDir);
+          const started = { apache, mine };
+          const askApache = async (r: CaseRequest): Promise<RecordedResponse> => {
+            const a = await sendToApache(started.apache!.port, r, tls);
+            return normalizeResponse(r.name, a.status, a.headers, a.body, started.apache!.siteRoot, started.apache!.port);
+          };
+          const askOurs = async (r: CaseRequest): Promise<RecordedResponse> => {
+            const b = await send(started.mine!.port, r, tls);
+            return normalizeResponse(r.name, b.status, b.headers, b.body, started.mine!.siteRoot, started.mine!.port);
+          };
           for (const r of requests) {
-            if (apache) {
-              const a = await sendToApache(apache.port, r, tls);
-              apacheAnswers.set(r.name, normalizeResponse(r.name, a.status, a.headers, a.body, apache.siteRoot, apache.port));
-            }
-            const b = await send(mine.port, r, tls);
-            ours.set(r.name, normalizeResponse(r.name, b.status, b.headers, b.body, mine.siteRoot, mine.port));
+            if (apache) apacheAnswers.set(r.name, await askAgainOnce(name, r, recorded.get(r.name), 'Apache', await askApache(r), askApache));
+            ours.set(r.name, await askAgainOnce(name, r, recorded.get(r.name), 'htsandbox', await askOurs(r), askOurs));
           }
         } finally {
           if (mine) {
