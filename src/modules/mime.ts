@@ -5,7 +5,7 @@
  * reads `extensions`; `TypesConfig` is read with the host configuration.
  */
 import { handlerFinding } from '../grammar/directive-validators.js';
-import { parsedOnly, type CompiledLine, type DirectiveDefinition, type LineSource, type ModuleDefinition } from './module.js';
+import { parsedOnly, readByHost, type CompiledLine, type DirectiveDefinition, type LineSource, type ModuleDefinition } from './module.js';
 
 /** What mod_mime knows about one extension. */
 export interface ExtensionInfo {
@@ -114,7 +114,7 @@ export const mimeModule: ModuleDefinition<MimeDirConfig> = {
     parsedOnly('RemoveOutputFilter', 'ITERATE', 'OR_FILEINFO', 'one or more file extensions'),
     removeDirective('RemoveType', 'type'),
     // Read with the host configuration (host-config.ts), not per directory.
-    { name: 'TypesConfig', shape: 'TAKE1', override: 'RSRC_CONF', help: 'the MIME types config file', compile: () => ({ findings: [], value: undefined }) },
+    readByHost('TypesConfig', 'TAKE1', 'RSRC_CONF', 'the MIME types config file'),
     parsedOnly('ModMimeUsePathInfo', 'FLAG', 'ACCESS_CONF', "Set to 'yes' to allow mod_mime to use path info for type checking"),
   ],
   dirConfig: { empty: { extensions: new Map(), handlerSources: new Map() }, merge: mergeMime },

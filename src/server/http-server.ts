@@ -1,5 +1,5 @@
 /** The HTTP front: parses the request line, asks the resolver, responds; logs as Apache would. */
-import { catalogEntry } from '../vocabulary/error-catalog.js';
+import { catalogEntry, type ErrorCode } from '../vocabulary/error-catalog.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -282,6 +282,12 @@ const MAX_PREPARED_DIRS = 64;
  * component may be a directory too). A guess is enough: a directory missed here is read
  * where the walk meets it.
  */
+/** A run-time failure's code with the catalog's advice (its summary when it has none). */
+function catalogAdvice(code: ErrorCode): string {
+  const entry = catalogEntry(code);
+  return `${code}: ${entry.hint ?? entry.summary}`;
+}
+
 export function walkDirectories(documentRoot: string, rawPath: string): string[] {
   // Paths repeat from request to request: the list is made once per path (bounded), and is the
   // same array each time (DiskFsView.prepare remembers lists it found nothing to do for).
@@ -413,7 +419,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       const line = `[${event.module}:${event.level}] [client ${f.remoteAddr}] ${event.message}`;
       // The reason in plain words first, then the host's own line. A run-time failure with a
       // catalog code and no explanation of its own gets the catalog's advice (docs/errors.md).
-      const explain = event.explain ?? (event.code ? `${event.code}: ${catalogEntry(event.code).hint ?? catalogEntry(event.code).summary}` : undefined);
+      const explain = event.explain ?? (event.code ? catalogAdvice(event.code) : undefined);
       if (rec) {
         addLogLine(rec, line);
         if (explain) rec.reason ??= explain;
