@@ -249,7 +249,7 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     };
     const onEnd = (): void => {
       ended++;
-      if (ended === 2) reapLater(pid, settle);
+      if (ended === 2 && !reaped) reapLater(pid, settle);
     };
     stdout.once('close', onEnd);
     stderr.once('close', onEnd);

@@ -1,7 +1,8 @@
 /**
  * Every process group a server starts (one per CGI request, one per FastCGI application), kept
  * so that nothing a script starts outlives the server:
- * - each group is recorded in the server's state directory, in the append-only `groups.log`
+ * - each group is recorded in the server's state directory (unless the server's own cgroup holds
+ *   everything: groupsHeldByCgroup), in the append-only `groups.log`
  *   (`+<pgid> <start> <sid>` when recorded, `-<pgid>` when forgotten; the leader's start time in
  *   clock ticks and its session), so that after a SIGKILL of the server the next one ends what
  *   is left (reapLeftovers), matching pgid, session and start time so that a group id the kernel
@@ -130,6 +131,20 @@ export function withDescendants(procs: readonly ProcInfo[], roots: Iterable<numb
 let adopting = false;
 
 /**
+ * Set once the server runs in a cgroup of its own (process-cgroup.ts). After a SIGKILL the next
+ * server kills everything in that cgroup, which holds every group recorded here and whatever
+ * left them, so the groups log would only repeat it: it is not written, which spares each CGI
+ * request its two appends (and the log's rewrites). The groups are still kept in memory, for
+ * the sweep and for shutdown's SIGTERM-then-SIGKILL.
+ */
+let heldByCgroup = false;
+
+/** The server's cgroup holds every process it starts: the groups log is not needed. */
+export function groupsHeldByCgroup(): void {
+  heldByCgroup = true;
+}
+
+/**
  * Makes this process a child subreaper (native helper only). Returns what was lost when it
  * could not be done, for the log; undefined when orphans now come back to us.
  */
@@ -203,6 +218,7 @@ export class ProcessGroups {
     if (!info) return; // gone already: nothing can be left of it that was not in it
     const rec = { start: info.start, sid: info.sid, spawned: member === undefined };
     this.groups.set(pgid, rec);
+    if (heldByCgroup) return this.startSweeping();
     try {
       if (!this.dirReady) {
         mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -213,10 +229,13 @@ export class ProcessGroups {
     } catch {
       /* no state directory (tmp full, read-only): ended at shutdown still, not after a SIGKILL */
     }
-    if (!this.timer) {
-      this.timer = setInterval(() => this.sweep(), SWEEP_MS);
-      this.timer.unref();
-    }
+    this.startSweeping();
+  }
+
+  private startSweeping(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.timer.unref();
   }
 
   /** The group's leader was reaped: forget the group now unless something still runs in it. */

@@ -8,7 +8,7 @@ import { recoverRequestFrom } from '../server/request-guard.js';
 import { backendServers, createSiteContext, setSiteLogger } from '../server/site-context.js';
 import { PersistenceTable } from '../engine/lvs-persistence.js';
 import { reapLeftovers } from '../adapters/process-table.js';
-import { adoptOrphans } from '../adapters/process-groups.js';
+import { adoptOrphans, groupsHeldByCgroup } from '../adapters/process-groups.js';
 import { endServerCgroup, enterServerCgroup, reapLeftoverCgroups } from '../adapters/process-cgroup.js';
 import { setFcgiTraceSink } from '../adapters/fcgi-trace.js';
 import { errorLogBacklog, errorLogCaughtUp } from '../vocabulary/error-log-backlog.js';
@@ -187,6 +187,7 @@ export async function runServe(opts: ServeOptions, io: CommandIo): Promise<numbe
   // A cgroup of our own, where one is writable, holds even what leaves its session.
   if (!opts.signal) {
     const noCgroup = enterServerCgroup();
+    if (!noCgroup) groupsHeldByCgroup();
     const lost = adoptOrphans();
     if (lost && noCgroup) logger.warn({ module: 'core' }, `cannot adopt orphaned script processes: ${lost}; and no cgroup of our own: ${noCgroup}`);
   }
