@@ -458,18 +458,20 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
           ? 'answers 403 Forbidden ([F])'
           : rule.flags.gone
             ? 'answers 410 Gone ([G])'
-            : rule.substitution === '-'
-              ? 'leaves the URL as it is (substitution "-")'
-              : rule.flags.status !== undefined
-                ? `answers ${rule.flags.status} ([R=${rule.flags.status}])`
+            : rule.flags.status !== undefined
+              ? `answers ${rule.flags.status} ([R=${rule.flags.status}])`
+              : rule.substitution === '-'
+                ? 'leaves the URL as it is (substitution "-")'
                 : '';
       }
-      if (rule.flags.forbidden || rule.flags.gone || (rule.substitution !== '-' && rule.flags.status !== undefined)) if (traced) env.trace!(traced);
+      if (rule.flags.forbidden || rule.flags.gone || rule.flags.status !== undefined) if (traced) env.trace!(traced);
       if (rule.flags.forbidden) return { kind: 'status', status: 403, env: envSets, vary };
       if (rule.flags.gone) return { kind: 'status', status: 410, env: envSets, vary };
+      // [F], [G] and an [R] outside 3xx are one flag in mod_rewrite (RULEFLAG_STATUS): the
+      // status is the answer whatever the substitution, '-' included (`- [R=400]` is a 400).
+      if (rule.flags.status !== undefined) return { kind: 'status', status: rule.flags.status, env: envSets, vary };
       if (rule.substitution === '-' && traced) env.trace!(traced);
       if (rule.substitution !== '-') {
-        if (rule.flags.status !== undefined) return { kind: 'status', status: rule.flags.status, env: envSets, vary };
         const absolute = ABSOLUTE_URI.test(out);
         // Query string: a '?' in the substitution starts a new one (QSA appends the old);
         // splitout_queryargs leaves URLs of schemes without query strings alone, and drops r->args.

@@ -68,12 +68,13 @@ export const APACHE_REASONS: Readonly<Record<number, string>> = {
   511: 'Network Authentication Required',
 };
 
-/** The statuses htsandbox answers with a page of its own, with Apache's reason phrases. */
+/**
+ * The statuses Apache 2.4.71 has a status line for (`status_lines` in http_protocol.c; 306,
+ * 418 and 425 are not among them: `[R=418]` is refused as an invalid code), with its reason
+ * phrases: the title of its error pages and the codes a RewriteRule's [R=…] may name.
+ */
 export const STATUS_REASONS: Readonly<Record<number, string>> = Object.fromEntries(
-  [200, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 406, 408, 410, 411, 412, 413, 414, 415, 416, 417, 500, 501, 502, 503, 504].map((code) => [
-    code,
-    APACHE_REASONS[code]!,
-  ]),
+  Object.entries(APACHE_REASONS).filter(([code]) => code !== '306' && code !== '418' && code !== '425'),
 );
 
 // The test first: most strings have nothing to escape, and four replaces each allocate.
@@ -103,6 +104,7 @@ function bodyFor(status: number, c: ErrorPageContext): string {
     case 303:
       return `<p>The answer to your request is located <a href="${escapeHtml(c.location ?? '')}">here</a>.</p>\n`;
     case 401:
+    case 407:
       return "<p>This server could not verify that you\nare authorized to access the document\nrequested.  Either you supplied the wrong\ncredentials (e.g., bad password), or your\nbrowser doesn't understand how to supply\nthe credentials required.</p>\n";
     case 400:
       return notes('<p>Your browser sent a request that this server could not understand.<br />\n', '</p>\n');
@@ -130,6 +132,51 @@ function bodyFor(status: number, c: ErrorPageContext): string {
       return '<p>The server is temporarily unable to service your\nrequest due to maintenance downtime or capacity\nproblems. Please try again later.</p>\n';
     case 504:
       return '<p>The gateway did not receive a timely response\nfrom the upstream server or application.</p>\n';
+    case 300:
+      return '';
+    case 305:
+      // ap_send_error_response passes no location for a 305 (observed: an empty line).
+      return '<p>This resource is only accessible through the proxy\n<br />\nYou will need to configure your client to use that proxy.</p>\n';
+    case 406:
+      return '<p>An appropriate representation of the requested resource could not be found on this server.</p>\n';
+    case 411:
+      return notes(`<p>A request of the requested method ${escapeHtml(c.method)} requires a valid Content-length.<br />\n`, '</p>\n');
+    case 415:
+      return '<p>The supplied request data is not in a format\nacceptable for processing by this resource.</p>\n';
+    case 417:
+      return '<p>No expectation was seen, the Expect request-header \nfield was not presented by the client.\n</p><p>Only the 100-continue expectation is supported.</p>\n';
+    case 421:
+      return '<p>The client needs a new connection for this\nrequest as the requested host name does not match\nthe Server Name Indication (SNI) in use for this\nconnection.</p>\n';
+    case 422:
+      return '<p>The server understands the media type of the\nrequest entity, but was unable to process the\ncontained instructions.</p>\n';
+    case 423:
+      return '<p>The requested resource is currently locked.\nThe lock must be released or proper identification\ngiven before the method can be applied.</p>\n';
+    case 424:
+      return '<p>The method could not be performed on the resource\nbecause the requested action depended on another\naction and that other action failed.</p>\n';
+    case 426:
+      return "<p>The requested resource can only be retrieved\nusing SSL.  The server is willing to upgrade the current\nconnection to SSL, but your client doesn't support it.\nEither upgrade your client, or try requesting the page\nusing https://\n";
+    case 428:
+      return '<p>The request is required to be conditional.</p>\n';
+    case 429:
+      return '<p>The user has sent too many requests\nin a given amount of time.</p>\n';
+    case 431:
+      return '<p>The server refused this request because\nthe request header fields are too large.</p>\n';
+    case 451:
+      return notes('<p>Access to this URL has been denied for legal reasons.<br />\n', '</p>\n');
+    case 502:
+      // Apache's own text has CRLF line ends here.
+      return notes('<p>The proxy server received an invalid\r\nresponse from an upstream server.<br />\r\n', '</p>\n');
+    case 506:
+      // The variant's URI is a note only mod_negotiation sets (not loaded on the host): empty.
+      return '<p>A variant for the requested resource\n<pre>\n\n</pre>\nis itself a negotiable resource. This indicates a configuration error.</p>\n';
+    case 507:
+      return '<p>The method could not be performed on the resource\nbecause the server is unable to store the\nrepresentation needed to successfully complete the\nrequest.  There is insufficient free space left in\nyour storage allocation.</p>\n';
+    case 508:
+      return '<p>The server terminated an operation because\nit encountered an infinite loop.</p>\n';
+    case 510:
+      return '<p>A mandatory extension policy in the request is not\naccepted by the server for this resource.</p>\n';
+    case 511:
+      return '<p>The client needs to authenticate to gain\nnetwork access.</p>\n';
     default:
       return (
         '<p>The server encountered an internal error or\nmisconfiguration and was unable to complete\nyour request.</p>\n' +

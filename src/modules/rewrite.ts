@@ -12,6 +12,7 @@ import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { rewriteArgLine, rewriteFlagField } from '../grammar/rewrite-args.js';
 import { parseRewriteMap } from '../grammar/rewrite-map.js';
 import { didYouMean } from '../grammar/suggest.js';
+import { STATUS_REASONS } from '../grammar/error-pages.js';
 import { finding, refused, type CompileResult, type CompiledLine, type DirectiveInput, type LevelContext, type LineSource, type ModuleDefinition } from './module.js';
 
 /** One RewriteCond, compiled. */
@@ -106,12 +107,6 @@ export type RewriteLine =
   | { kind: 'base'; base: string }
   | { kind: 'cond'; cond: RewriteCond | undefined }
   | { kind: 'rule'; rule: Omit<RewriteRule, 'source' | 'conds'> | undefined };
-
-/** The reason phrases httpd knows (`status_lines`): [R=code] must name one (or be 500). */
-const HTTP_STATUS_REASONS = new Set([
-  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411,
-  412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
-]);
 
 /** `cmd_rewriterule_setflag`'s accepted spellings, by first letter: the rest of the key. */
 const RULE_FLAG_WORDS: Record<string, string[]> = {
@@ -217,7 +212,8 @@ function ruleFlagError(key: string, val: string): string | undefined {
   if (first === 'b' && rest === 'ne' && val === '') return "flag 'BNE' wants a list of characters (i.e. [BNE=...])";
   if (first === 'r' && /^\d/.test(val)) {
     const status = Number.parseInt(val, 10);
-    if (status !== 500 && !HTTP_STATUS_REASONS.has(status)) return `invalid HTTP response code '${val}' for flag 'R'`;
+    // ap_index_of_response: a code without a status line of its own shares 500's and is refused.
+    if (status !== 500 && STATUS_REASONS[status] === undefined) return `invalid HTTP response code '${val}' for flag 'R'`;
   }
   return undefined;
 }

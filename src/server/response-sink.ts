@@ -374,6 +374,15 @@ export class ResponseSink {
    */
   whole(status: number, head: OutgoingHttpHeaders, body?: string | Buffer, encoding?: BufferEncoding): void {
     const { res } = this;
+    if (status === 204 || status === 304) {
+      // ap_http_header_filter: a header-only status (a `[R=304]`'s canned page) goes out
+      // without its body, and without a Content-Type or Content-Length.
+      const { 'Content-Type': _type, 'Content-Length': _length, ...rest } = head;
+      res.removeHeader('Content-Type');
+      res.writeHead(status, rest);
+      res.end();
+      return;
+    }
     if (this.headOnly) {
       res.writeHead(status, head['Content-Length'] === '0' ? withoutLength(head) : head);
       res.end();
