@@ -178,7 +178,17 @@ type DecisionBody =
       password?: string;
       access: AccessState;
     }
-  | { kind: 'file'; path: string; uri: string; entry: FsEntry; contentType: string | undefined; encoding?: string; config: ConfigRef }
+  | {
+      kind: 'file';
+      path: string;
+      uri: string;
+      entry: FsEntry;
+      contentType: string | undefined;
+      encoding?: string;
+      /** r->content_languages, for Content-Language. */
+      languages?: readonly string[];
+      config: ConfigRef;
+    }
   | { kind: 'listing'; path: string; uri: string; config: ConfigRef }
   | { kind: 'options'; allow: string; config: ConfigRef }
   /** mod_rewrite changed the URL: the request starts again there (same method); `status` is an [R]'s r->status it carries. */
@@ -198,6 +208,8 @@ type DecisionBody =
       entry?: FsEntry;
       /** The type mod_mime gave the script's file: the answer's when the script prints none. */
       contentType?: string;
+      /** r->content_languages (AddLanguage, DefaultLanguage): merged into the answer's Content-Language. */
+      languages?: readonly string[];
     };
 
 export interface ResolveContext {
@@ -1053,6 +1065,8 @@ interface TypeByName {
   contentType: string | undefined;
   handler: string | undefined;
   encoding: string | undefined;
+  /** r->content_languages: AddLanguage's by extension, else DefaultLanguage's. */
+  languages?: readonly string[];
 }
 
 /**
@@ -1073,6 +1087,7 @@ function typeByName(ctx: ResolveContext, cfg: DirConfig, basename: string): Type
   let handler: string | undefined;
   let charset: string | undefined;
   let encoding: string | undefined;
+  let languages: string[] | undefined;
   for (const ext of fileExtensions(basename)) {
     const info = cfg.extensions.get(ext);
     if (info?.type !== undefined && info.type !== '') contentType = info.type;
@@ -1083,8 +1098,10 @@ function typeByName(ctx: ResolveContext, cfg: DirConfig, basename: string): Type
     if (info?.handler) handler = info.handler;
     if (info?.charset) charset = info.charset;
     if (info?.encoding) encoding = encoding ? `${encoding}, ${info.encoding}` : info.encoding;
+    if (info?.language) (languages ??= []).push(info.language);
   }
-  typed = overrideType(cfg, { contentType, handler, encoding }, charset);
+  if (!languages && cfg.defaultLanguage !== undefined) languages = [cfg.defaultLanguage];
+  typed = overrideType(cfg, languages ? { contentType, handler, encoding, languages } : { contentType, handler, encoding }, charset);
   if (memo.byName.size >= MAX_REMEMBERED_NAMES) memo.byName.clear();
   memo.byName.set(basename, typed);
   return typed;
@@ -1328,7 +1345,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
 function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
   const { cfg, filename, entry, pathInfo } = s.walked!;
   const { uri, handler, contentType } = s;
-  const encoding = s.typed!.encoding;
+  const { encoding, languages } = s.typed!;
   if (entry.kind === 'dir') {
     if (req.lookupOnly) return { kind: 'file', path: filename, uri, entry, contentType: undefined, config: refOf(cfg) };
     if (handler && (SCRIPT_HANDLERS.has(handler) || proxyHandlerUsable(ctx, handler))) {
@@ -1353,9 +1370,12 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
     }
     return { kind: 'error', status: 404, config: refOf(cfg), log: { module: 'core', level: 'info', message: `AH00129: Attempt to serve directory: ${filename}` } };
   }
-  if (handler && handlerServed(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
-  // mod_proxy's handler takes the request whether or not the file exists (the backend decides).
-  if (handler && proxyHandlerUsable(ctx, handler)) return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
+  if (handler && (handlerServed(ctx, handler) || proxyHandlerUsable(ctx, handler))) {
+    // mod_proxy's handler takes the request whether or not the file exists (the backend decides).
+    const d = dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
+    if (languages && d.kind === 'handler') d.languages = languages;
+    return d;
+  }
   // core's default handler
   if (entry.kind === 'missing') {
     const ignoredStatus = handler === 'server-status' && ctx.hasModule('status');
@@ -1386,6 +1406,7 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
   }
   const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, config: refOf(cfg) };
   if (encoding) out.encoding = encoding;
+  if (languages) out.languages = languages;
   return out;
 }
 

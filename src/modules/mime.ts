@@ -1,6 +1,6 @@
 /**
  * mod_mime (modules/http/mod_mime.c): the extension table (`AddType`, `AddHandler`,
- * `AddCharset`, `AddEncoding` and their `Remove*`), merged per directory as
+ * `AddCharset`, `AddEncoding`, `AddLanguage` and their `Remove*`, `DefaultLanguage`), merged per directory as
  * `merge_mime_dir_configs` does. Its type_checker hook (`find_ct`) is the engine's, which
  * reads `extensions`; `TypesConfig` is read with the host configuration.
  */
@@ -13,6 +13,8 @@ export interface ExtensionInfo {
   handler?: string;
   charset?: string;
   encoding?: string;
+  /** AddLanguage's (lower-cased, as add_extension_info stores every value). */
+  language?: string;
 }
 
 /** mod_mime's slice of the per-directory configuration. */
@@ -21,6 +23,8 @@ export interface MimeDirConfig {
   extensions: ReadonlyMap<string, ExtensionInfo>;
   /** Where the AddHandler line in effect for each extension is written. */
   handlerSources: ReadonlyMap<string, LineSource>;
+  /** DefaultLanguage: the language of a file none of whose extensions names one (as written). */
+  defaultLanguage: string | undefined;
 }
 
 /** One Add… or Remove… line: which field, the value (none for a removal) and the extensions. */
@@ -64,7 +68,12 @@ function mergeMime(base: Readonly<MimeDirConfig>, lines: readonly CompiledLine[]
   const ext = new Map(base.extensions);
   const handlerSources = new Map(base.handlerSources);
   const removals: ExtensionLine[] = [];
+  let defaultLanguage = base.defaultLanguage;
   for (const l of lines) {
+    if (typeof l.value === 'string') {
+      defaultLanguage = l.value; // DefaultLanguage: the level's last line wins over the parent's
+      continue;
+    }
     const line = l.value as ExtensionLine;
     if (line.value === undefined) {
       removals.push(line);
@@ -87,7 +96,7 @@ function mergeMime(base: Readonly<MimeDirConfig>, lines: readonly CompiledLine[]
       ext.set(key, info);
     }
   }
-  return { extensions: ext, handlerSources };
+  return { extensions: ext, handlerSources, defaultLanguage };
 }
 
 /** mod_mime as Apache loads it. */
@@ -101,22 +110,29 @@ export const mimeModule: ModuleDefinition<MimeDirConfig> = {
       return { findings: f ? [f] : [], value: undefined };
     }),
     parsedOnly('AddInputFilter', 'ITERATE2', 'OR_FILEINFO', 'input filter name (or ; delimited names) followed by one or more file extensions'),
-    parsedOnly('AddLanguage', 'ITERATE2', 'OR_FILEINFO', 'a language (e.g., fr), followed by one or more file extensions'),
+    addDirective('AddLanguage', 'language', 'a language (e.g., fr), followed by one or more file extensions'),
     parsedOnly('AddOutputFilter', 'ITERATE2', 'OR_FILEINFO', 'output filter name (or ; delimited names) followed by one or more file extensions'),
     addDirective('AddType', 'type', 'a mime type followed by one or more file extensions'),
-    parsedOnly('DefaultLanguage', 'TAKE1', 'OR_FILEINFO', 'language to use for documents with no other language file extension'),
+    {
+      name: 'DefaultLanguage',
+      shape: 'TAKE1',
+      override: 'OR_FILEINFO',
+      help: 'language to use for documents with no other language file extension',
+      // Kept as written: mod_mime copies it without lower-casing (Apache answers `DE` for `DE`).
+      compile: ({ words }) => ({ findings: [], value: words[0] ?? '' }),
+    },
     parsedOnly('MultiviewsMatch', 'ITERATE', 'OR_FILEINFO', 'NegotiatedOnly (default), Handlers and/or Filters, or Any'),
     removeDirective('RemoveCharset', 'charset'),
     removeDirective('RemoveEncoding', 'encoding'),
     removeDirective('RemoveHandler', 'handler'),
     parsedOnly('RemoveInputFilter', 'ITERATE', 'OR_FILEINFO', 'one or more file extensions'),
-    parsedOnly('RemoveLanguage', 'ITERATE', 'OR_FILEINFO', 'one or more file extensions'),
+    removeDirective('RemoveLanguage', 'language'),
     parsedOnly('RemoveOutputFilter', 'ITERATE', 'OR_FILEINFO', 'one or more file extensions'),
     removeDirective('RemoveType', 'type'),
     // Read with the host configuration (host-config.ts), not per directory.
     readByHost('TypesConfig', 'TAKE1', 'RSRC_CONF', 'the MIME types config file'),
     parsedOnly('ModMimeUsePathInfo', 'FLAG', 'ACCESS_CONF', "Set to 'yes' to allow mod_mime to use path info for type checking"),
   ],
-  dirConfig: { empty: { extensions: new Map(), handlerSources: new Map() }, merge: mergeMime },
+  dirConfig: { empty: { extensions: new Map(), handlerSources: new Map(), defaultLanguage: undefined }, merge: mergeMime },
   hooks: { type_checker: 'typeByName' },
 };

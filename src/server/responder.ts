@@ -235,6 +235,7 @@ function sendFile(
   };
   if (d.contentType) headers['Content-Type'] = contentTypeWithCharset(d.contentType, cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
+  if (d.languages) headers['Content-Language'] = d.languages.join(',');
   if (statusOverride === undefined) {
     if (failsPrecondition(req, etag, mtimeSec)) {
       // default_handler sets r->status to 412 and sends only the EOS: the file's own head

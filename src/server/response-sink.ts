@@ -58,6 +58,21 @@ const RPUTS_BUFFER_BYTES = 8000;
 const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location', 'last-modified', 'etag']);
 
 /** One answer's way out: made once per request, kept across internal redirects. */
+/**
+ * ap_http_header_filter's Content-Language: r->content_languages (AddLanguage, DefaultLanguage),
+ * then each language the answer's own field names that is not among them (compared without
+ * case), joined with ",".
+ */
+function mergedLanguages(languages: readonly string[], field: number | string | string[] | undefined): string {
+  if (field === undefined) return languages.join(',');
+  const out = [...languages];
+  for (const token of String(field).split(',')) {
+    const t = token.trim();
+    if (t !== '' && !out.some((l) => l.toLowerCase() === t.toLowerCase())) out.push(t);
+  }
+  return out.join(',');
+}
+
 export class ResponseSink {
   /** The request as the decision being answered sees it (an internal redirect's, once there is one). */
   facts: RequestFacts;
@@ -172,6 +187,11 @@ export class ResponseSink {
    * the script's and the conditions' first. `status`: the script's; `contentType`: its answer's.
    */
   scriptAnswerHeaders(d: HandlerDecision, fields: [string, string[]][], status: number, contentType: string | undefined): void {
+    this.scriptFields(d, fields, status, contentType);
+    if (d.languages) this.res.setHeader('Content-Language', mergedLanguages(d.languages, this.res.getHeader('content-language')));
+  }
+
+  private scriptFields(d: HandlerDecision, fields: [string, string[]][], status: number, contentType: string | undefined): void {
     const { res, req } = this;
     const cfg = dirConfigOf(d.config);
     const ops = cfg.headers;
