@@ -111,7 +111,9 @@ export function setEnvIfVariables(cfg: DirConfig, req: RequestFacts, uri: string
       subject = Array.isArray(h) ? h.join(', ') : h;
       if (subject === undefined && env.has(rule.attribute)) subject = env.get(rule.attribute);
     }
-    if (subject === undefined || !rule.regex.test(subject)) continue;
+    // match_headers: a field (or variable) that is not there is matched as "" (so `^$` and
+    // `.*` match a request without it, as on the host).
+    if (!rule.regex.test(subject ?? '')) continue;
     for (const [name, value] of rule.assignments) {
       if (value === undefined) env.delete(name);
       else env.set(name, value);
