@@ -1252,6 +1252,25 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
           },
         };
       }
+      if (outcome.kind === 'internal' && outcome.handler !== undefined && outcome.handler !== 'redirect-handler' && outcome.handler !== 'server-status') {
+        // hook_fixup hands the rewritten URL to its redirect handler as r->filename
+        // "redirect:<url>", but mod_rewrite's type hook runs after it (APR_HOOK_LAST) and puts
+        // the rule's [H] in place of that handler, which then finds no such file: a 404
+        // (mod_status's handler looks at no file: that page is left to the redirect, as before).
+        const target = `redirect:${outcome.url}${outcome.query !== undefined ? `?${outcome.query}` : ''}`;
+        const cgi = outcome.handler === 'cgi-script' || outcome.handler === 'application/x-httpd-cgi';
+        return {
+          kind: 'error',
+          status: 404,
+          config: refOf(cfg),
+          log: {
+            module: cgi ? 'cgid' : 'core',
+            level: cgi ? 'error' : 'info',
+            message: cgi ? `AH01264: stderr from ${target}: script not found or unable to stat` : `AH00128: File does not exist: ${target}`,
+            explain: `In a .htaccess, a RewriteRule that changes the URL and also sets a handler with [H=${outcome.handler}] makes the host apply that handler to its internal "redirect:" placeholder instead of the new URL, so the answer is 404. Drop [H] and map the handler with AddHandler or <Files … SetHandler> where the target lives, or use the substitution "-" to keep the URL.`,
+          },
+        };
+      }
       if (outcome.kind === 'internal') {
         return {
           kind: 'internal',
