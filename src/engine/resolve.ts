@@ -58,6 +58,11 @@ export interface RequestFacts {
   lookupOnly?: boolean;
   /** When someone asks for the request's story (`explain`): the steps that decided it are added here. */
   story?: StoryNote[];
+  /**
+   * An internal redirect's previous request: its per-directory configuration and user. When the
+   * new URI has the very same configuration, access control is not run again (below).
+   */
+  previous?: { config: ConfigRef; user: { name: string; authType: string } | undefined };
 }
 
 /**
@@ -555,6 +560,8 @@ interface RunState {
   compatOk: boolean;
   /** Access needs nothing more: authz_core (or a FastCGI authorizer) granted the request. */
   authorized: boolean;
+  /** An internal redirect to the same configuration: access control is not run (accessChecker). */
+  skipAccess: boolean;
   /** check_user_id: the authenticated user (r->user, r->ap_auth_type). */
   user: { name: string; authType: string } | undefined;
   /** A non-authoritative FcgidAuthorizer declined: auth_checker goes on with the Require lines. */
@@ -585,6 +592,7 @@ function startState(uri: string, depth: number): RunState {
     env: undefined,
     compatOk: true,
     authorized: false,
+    skipAccess: false,
     user: undefined,
     authorizerDeclined: false,
     authHeaders: [],
@@ -622,6 +630,8 @@ export function resolveRequest(ctx: ResolveContext, req: RequestFacts, depth = 0
 
 /** What a request carries when it starts again at another URL (`ap_internal_redirect`). */
 export interface InternalRedirect {
+  /** The previous request's per-directory configuration and user (access control may be skipped). */
+  previous?: { config: ConfigRef; user: { name: string; authType: string } | undefined };
   /** The previous request's variables renamed REDIRECT_* (REDIRECT_STATUS, REDIRECT_URL, …). */
   env: ReadonlyMap<string, string>;
   /** The new request's method: GET for an error document or a script's Location; unchanged by default (mod_rewrite). */
@@ -647,6 +657,8 @@ export function redirectInternally(ctx: ResolveContext, req: RequestFacts, url: 
     redirectEnv: why.env,
     rewriteEnded: Boolean(req.rewriteEnded || why.rewriteEnded),
   };
+  if (why.previous) facts.previous = why.previous;
+  else delete facts.previous;
   return { facts, decision: resolveRequest(ctx, facts) };
 }
 
@@ -706,6 +718,16 @@ function headerParser(_ctx: ResolveContext, req: RequestFacts, s: RunState): Run
 /** mod_access_compat's `check_dir_access`, then mod_fcgid's access checker (`FcgidAccessChecker`). */
 function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
   const { cfg, filename } = s.walked!;
+  if (req.previous && req.previous.config === refOf(cfg)) {
+    // ap_process_request_internal: an internal redirect whose per-directory configuration is
+    // the previous request's (the same directory walk, no other <Files>/<If>) does not run
+    // access control again and keeps its user, even when that request was refused: an
+    // ErrorDocument in a `Require all denied` directory is served.
+    s.authorized = true;
+    s.user = req.previous.user;
+    s.skipAccess = true;
+    return s;
+  }
   if (cfg.accessCompat) {
     const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
     s.compatOk = accessCompatAllows(cfg.accessCompat, accessReq);
@@ -727,6 +749,7 @@ function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): Ru
  * Allow is enough) ends access control; a refusal is 403; "needs a user" goes on to authentication.
  */
 function accessCheckerEx(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  if (s.skipAccess) return s;
   const { cfg, filename } = s.walked!;
   const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
   const authz = authorizeWithoutUser(cfg.authz, accessReq);

@@ -478,7 +478,23 @@ export const coreModule: ModuleDefinition<CoreDirConfig> = {
       help: 'Change responses for HTTP errors',
       compile: ({ words }) => {
         const code = Number.parseInt(words[0] ?? '', 10);
-        return code >= 400 && code < 600 ? ok(errorDocumentLine(words)) : refused(finding(`Unsupported HTTP response code ${words[0]}`));
+        if (!(code >= 400 && code < 600)) return refused(finding(`Unsupported HTTP response code ${words[0]}`));
+        const line = errorDocumentLine(words);
+        // set_error_document: a client sent elsewhere would never be asked for credentials, so
+        // the line is dropped (a notice in the host's log) and the 401 keeps what it had.
+        if (code === 401 && line.kind === 'errordocument' && line.doc?.kind === 'url') {
+          return {
+            findings: [
+              finding(
+                'AH00113: cannot use a full URL in a 401 ErrorDocument directive --- ignoring!',
+                'HT202',
+                'Point ErrorDocument 401 at a local page (/login.html) or a message; a full URL is ignored for 401.',
+              ),
+            ],
+            value: undefined,
+          };
+        }
+        return ok(line);
       },
     },
     {

@@ -126,8 +126,12 @@ function sendError(sink: ResponseSink, facts: RequestFacts, d: Extract<Decision,
       sink.whole(status, { 'Content-Type': 'text/html; charset=iso-8859-1' }, doc.value);
       return;
     }
-    const sub = resolveUri(site, { ...facts, method: 'GET' }, doc.value.split('?')[0]!);
+    const prior = d.config ? { previous: { config: d.config, user: d.user } } : {};
+    const sub = resolveUri(site, { ...facts, method: 'GET', ...prior }, doc.value.split('?')[0]!);
     if (sub.kind === 'file') {
+      // The error's own fields (a 401's WWW-Authenticate) are in err_headers_out: they go out
+      // with the error document's answer.
+      if (d.kind === 'error' && d.headers) sink.keepErrorFields(d.headers);
       sendFile(sink, sub, status);
       return;
     }
@@ -146,6 +150,7 @@ function sendError(sink: ResponseSink, facts: RequestFacts, d: Extract<Decision,
       redirectInternally(sink, facts, doc.value, env, log, previous, {
         method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
         ...(d.config ? { config: d.config } : {}),
+        ...(d.user ? { user: d.user } : {}),
         status,
       });
       return;
@@ -347,7 +352,16 @@ function redirectInternally(
   env: Map<string, string>,
   log: ErrorLogger,
   previous: RedirectState | undefined,
-  change: { method?: string; rewriteEnded?: boolean; config?: ConfigRef; explain?: string; vary?: readonly string[]; status?: number },
+  change: {
+    method?: string;
+    rewriteEnded?: boolean;
+    /** The previous request's configuration and user: the new one skips access control when it has the same. */
+    config?: ConfigRef;
+    user?: { name: string; authType: string };
+    explain?: string;
+    vary?: readonly string[];
+    status?: number;
+  },
 ): void {
   const depth = (previous?.depth ?? 0) + 1;
   if (depth > 10) {
@@ -366,6 +380,7 @@ function redirectInternally(
   }
   const { facts: next, decision } = redirectEngine(sink.site, facts, url, {
     env,
+    ...(change.config ? { previous: { config: change.config, user: change.user } } : {}),
     ...(change.method !== undefined ? { method: change.method } : {}),
     ...(change.rewriteEnded ? { rewriteEnded: true } : {}),
   });
@@ -397,6 +412,7 @@ function internalRedirect(
   redirectInternally(sink, facts, location, env, log, previous, {
     method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
     config: d.config,
+    ...(d.user ? { user: d.user } : {}),
   });
 }
 
@@ -415,6 +431,8 @@ function rewriteRedirect(sink: ResponseSink, facts: RequestFacts, d: Extract<Dec
   const url = d.url + (d.query !== undefined ? `?${d.query}` : '');
   // mod_rewrite sets redirect-keeps-vary: the Vary it collected survives the redirect.
   redirectInternally(sink, facts, url, env, log, previous, {
+    config: d.config,
+    ...(d.user ? { user: d.user } : {}),
     vary: [...(previous?.vary ?? []), ...(d.vary ?? [])],
     rewriteEnded: d.end,
     ...(d.status !== undefined ? { status: d.status } : {}),

@@ -125,6 +125,11 @@ export class ResponseSink {
    * program's fields add to what is there; a [CO] cookie whose name already went out on this
    * request is not sent again (add_cookie's note survives internal redirects).
    */
+  /** An error's own fields (a 401's WWW-Authenticate: err_headers_out) that go out with its ErrorDocument's answer. */
+  keepErrorFields(fields: Readonly<Record<string, string>>): void {
+    for (const [name, value] of Object.entries(fields)) this.res.setHeader(name, value);
+  }
+
   seedErrorHeaders(d: Decision): void {
     const { res } = this;
     for (const [name, value] of d.authHeaders ?? []) {
