@@ -343,6 +343,8 @@ export function startResponse(
      * pieces, so the content-length filter computes none and keeps the app's field).
      */
     keepContentLength?: boolean;
+    /** The whole body is known, and empty (the application ended before writing any). */
+    emptyBody?: boolean;
   } = {},
 ): 'stream' | 'discard' {
   const module = opts.module ?? 'cgid';
@@ -372,9 +374,10 @@ export function startResponse(
       const semi = value.indexOf(';');
       const v = value.replace(/\s+$/, '');
       out.push(['Content-Type', contentTypeWithCharset(semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi), dirConfigOf(c.decision.config))]);
-    } else if (key === 'content-length' && opts.keepContentLength && /^\d{1,15}$/.test(value)) {
-      // apr_table_set: the last one written is the one kept. One that is not a length would
-      // make the answer unreadable: htsandbox frames the body itself then.
+    } else if (key === 'content-length' && opts.keepContentLength) {
+      // apr_table_set: the last one written is the one kept, as written: one that is not a
+      // length, or not the body's, goes out too (the client cannot read that answer, on the
+      // host either; the connection is the client's to give up).
       const at = out.findIndex(([n]) => n === 'Content-Length');
       if (at !== -1) out.splice(at, 1);
       out.push(['Content-Length', value]);
@@ -383,6 +386,14 @@ export function startResponse(
     } else {
       out.push([name, value]);
     }
+  }
+  const length = opts.keepContentLength ? out.findIndex(([n]) => n === 'Content-Length') : -1;
+  if (length !== -1) {
+    // ap_content_length_filter counts a body it sees whole before passing any of it: only an
+    // empty one here (mod_fcgid passes the first bytes on before the end), and not for a HEAD
+    // whose application gave a length. ap_http_header_filter then drops a HEAD answer's 0.
+    if (opts.emptyBody && !c.sink.headOnly) out[length] = ['Content-Length', '0'];
+    else if (c.sink.headOnly && out[length]![1] === '0') out.splice(length, 1);
   }
   // No Content-Type: the type mod_mime gave the script's own file stays the answer's (x.html.cgi
   // is text/html, app.rb application/x-ruby; a plain .cgi has none).
