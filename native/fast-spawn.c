@@ -30,7 +30,36 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char **string_array(napi_env env, napi_value arr) {
+/*
+ * An environment string as bytes. htsandbox keeps request and configuration text as byte
+ * strings (one UTF-16 unit per byte, as Buffer's latin1), and Apache hands scripts those bytes
+ * as they are (a decoded %E9 in PATH_INFO is the byte 0xE9): each unit is one byte. A string
+ * with a unit above 0xFF is not a byte string but text, and goes as UTF-8.
+ */
+static char *byte_string(napi_env env, napi_value v) {
+  size_t units = 0;
+  napi_get_value_string_utf16(env, v, NULL, 0, &units);
+  char16_t *text = malloc((units + 1) * sizeof(char16_t));
+  napi_get_value_string_utf16(env, v, text, units + 1, &units);
+  int wide = 0;
+  for (size_t i = 0; i < units && !wide; i++) wide = text[i] > 0xff;
+  char *out;
+  if (wide) {
+    size_t len = 0;
+    napi_get_value_string_utf8(env, v, NULL, 0, &len);
+    out = malloc(len + 1);
+    napi_get_value_string_utf8(env, v, out, len + 1, &len);
+  } else {
+    out = malloc(units + 1);
+    for (size_t i = 0; i < units; i++) out[i] = (char)text[i];
+    out[units] = 0;
+  }
+  free(text);
+  return out;
+}
+
+/* An array of strings: UTF-8 (paths and arguments, as Node's fs writes them), or byte strings. */
+static char **string_array(napi_env env, napi_value arr, int bytes) {
   uint32_t n = 0;
   napi_get_array_length(env, arr, &n);
   char **out = calloc(n + 1, sizeof(char *));
@@ -38,6 +67,10 @@ static char **string_array(napi_env env, napi_value arr) {
     napi_value v;
     size_t len = 0;
     napi_get_element(env, arr, i, &v);
+    if (bytes) {
+      out[i] = byte_string(env, v);
+      continue;
+    }
     napi_get_value_string_utf8(env, v, NULL, 0, &len);
     out[i] = malloc(len + 1);
     napi_get_value_string_utf8(env, v, out[i], len + 1, &len);
@@ -166,8 +199,8 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
     }
   }
   char *program = string_arg(env, argv[0]);
-  char **args = string_array(env, argv[1]);
-  char **envp = string_array(env, argv[2]);
+  char **args = string_array(env, argv[1], 0);
+  char **envp = string_array(env, argv[2], 1);
   char *cwd = string_arg(env, argv[3]);
 
   int in[2], out[2], err[2];
@@ -396,6 +429,10 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "listenUnix", fn);
   napi_create_function(env, "closeFd", NAPI_AUTO_LENGTH, CloseFd, NULL, &fn);
   napi_set_named_property(env, exports, "closeFd", fn);
+  /* spawn's environment strings are byte strings (byte_string); a helper built before says nothing. */
+  napi_value yes;
+  napi_get_boolean(env, 1, &yes);
+  napi_set_named_property(env, exports, "envBytes", yes);
   return exports;
 }
 

@@ -165,6 +165,9 @@ describe('ap_expr evaluation', () => {
     expect(run("!('a/b' -fnmatch 'a?b') && !('a/b' -fnmatch 'a[/]b') && 'a/b' -strmatch 'a?b'", f)).toBe(true);
     expect(run("toupper('ab') . tolower('CD') == 'ABcd' && escape('a b') == 'a%20b' && unescape('a%20b') == 'a b'", f)).toBe(true);
     expect(run('base64("ab") == "YWI=" && unbase64("YWI=") == "ab"', f)).toBe(true);
+    // unescape is byte-wise (a UTF-8 é is two characters), keeps %2F, and is empty on a bad escape or %00.
+    expect(run("unescape('caf%C3%A9') == 'caf\u00c3\u00a9' && unescape('%e9') == '\u00e9' && unescape('a%2Fb') == 'a%2Fb'", f)).toBe(true);
+    expect(run("-z unescape('a%zzb') && -z unescape('a%4') && -z unescape('a%00b')", f)).toBe(true);
     expect(run("md5('a') == '0cc175b9c0f1b6a831c399e269772661' && sha1('a') == '86f7e437faa5a7fce15d1ddcb9eaeaea377667b8'", f)).toBe(true);
     expect(run("file('/srv/site/x.txt') == 'hello\\n' && filesize('/srv/site/x.txt') -eq 6 && filesize('/nope') == '0'", f)).toBe(true);
   });

@@ -1,9 +1,12 @@
 /**
  * FastCGI applications that misbehave: malformed records, a hang (FcgidIOTimeout), an app that
  * never accepts, a crash mid-response. Each is a clean 5xx with a log line, the server keeps
- * serving, and no application process is left after shutdown.
+ * serving, and no application process is left after shutdown. A wrong Content-Length goes out
+ * as the application wrote it (as mod_fcgid sends it: the fastcgi-content-length conformance
+ * case), and the server keeps serving.
  */
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,10 +35,30 @@ while True:
           ? 'time.sleep(60)'
           : behaviour === 'crash-mid'
             ? "conn.sendall(record(6, b'Content-Type: text/plain\\r\\n\\r\\npartial')); sys.exit(3)"
-            : "conn.sendall(record(6, b'Content-Type: text/plain\\r\\n\\r\\nfine\\n') + record(6, b'') + record(3, b'\\x00' * 8))"
+            : behaviour.startsWith('length-')
+              ? `conn.sendall(record(6, b'Content-Type: text/plain\\r\\nContent-Length: ${behaviour.slice(7)}\\r\\n\\r\\nfine\\n') + record(6, b'') + record(3, b'\\x00' * 8))`
+              : "conn.sendall(record(6, b'Content-Type: text/plain\\r\\n\\r\\nfine\\n') + record(6, b'') + record(3, b'\\x00' * 8))"
     }
     conn.close()
 `;
+
+/** Content-Length values for a 5-byte body: too long, too short, not a number. */
+const WRONG_LENGTHS = ['100', '2', '5x'];
+
+/** What a keep-alive connection receives for one request within `ms`. */
+function rawAnswer(port: number, path: string, ms: number, method = 'GET'): Promise<string> {
+  return new Promise((res) => {
+    const s = connect(port, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('error', () => undefined);
+    s.write(`${method} ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    setTimeout(() => {
+      s.destroy();
+      res(got);
+    }, ms);
+  });
+}
 
 function alive(): string[] {
   try {
@@ -49,7 +72,7 @@ beforeAll(async () => {
   // The mark is in the path, so the apps' command lines carry it (for pgrep).
   const site = join(base, MARK);
   mkdirSync(site);
-  for (const b of ['malformed', 'hang', 'never-accept', 'crash-mid', 'fine']) {
+  for (const b of ['malformed', 'hang', 'never-accept', 'crash-mid', 'fine', ...WRONG_LENGTHS.map((n) => `length-${n}`)]) {
     writeFileSync(join(site, `${b}.fcgi`), app(b));
     chmodSync(join(site, `${b}.fcgi`), 0o755);
   }
@@ -83,6 +106,16 @@ describe('FastCGI faults', () => {
       expect(server.log()).toContain(logText);
       expect((await get(server.port, '/fine.fcgi')).status).toBe(200);
     }, 15_000);
+  }
+
+  for (const length of WRONG_LENGTHS) {
+    it(`Content-Length: ${length} for a 5-byte body goes out as written, with the body; the server keeps serving`, async () => {
+      const answer = await rawAnswer(server.port, `/length-${length}.fcgi`, 500);
+      expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 200 OK\\r\\n[^]*\\r\\nContent-Length: ${length}\\r\\n[^]*\\r\\n\\r\\nfine\\n$`));
+      expect(answer).not.toMatch(/Transfer-Encoding/i);
+      expect((await get(server.port, '/fine.fcgi')).body.toString()).toBe('fine\n');
+      expect(await rawAnswer(server.port, `/length-${length}.fcgi`, 300, 'HEAD')).toMatch(new RegExp(`\\r\\nContent-Length: ${length}\\r\\n[^]*\\r\\n\\r\\n$`));
+    });
   }
 
   it('after shutdown no application process remains', async () => {

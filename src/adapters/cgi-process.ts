@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { fastSpawn, reapLater } from './fast-spawn.js';
+import { fastSpawn, launchWithEnvironmentBytes, reapLater } from './fast-spawn.js';
 import { tagWithRunningRequest } from './request-owner.js';
 import { aprErrorText } from './os-errors.js';
 import { type ProcessGroups, readProcFile } from './process-groups.js';
@@ -204,13 +204,15 @@ export const SPAWN_MECHANISM = fast ? 'posix_spawn' : 'child_process';
 /** Starts the process in a new process group (so the whole group can be killed). */
 export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
   if (fast) {
-    const envp = Object.entries(opts.env).map(([k, v]) => `${k}=${v}`);
+    // A helper built before `envBytes` writes UTF-8: the shell sets bytes above 0x7f.
+    const run = fast.envBytes ? opts : launchWithEnvironmentBytes(opts);
+    const envp = Object.entries(run.env).map(([k, v]) => `${k}=${v}`);
     let started: [number, number, number, number];
     const limits = (opts.limits ?? []).flatMap((l) => [RESOURCE_NUMBER[l.which], l.value.soft === Infinity ? -1 : l.value.soft, l.value.hard === Infinity ? -1 : l.value.hard]);
     try {
       started = limits.length
-        ? fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd, -1, limits)
-        : fast.spawn(opts.program, [opts.program, ...opts.args], envp, opts.cwd);
+        ? fast.spawn(run.program, [run.program, ...run.args], envp, opts.cwd, -1, limits)
+        : fast.spawn(run.program, [run.program, ...run.args], envp, opts.cwd);
     } catch (err) {
       const failed = new Socket();
       const errorCbs: ((e: Error) => void)[] = [];
@@ -273,7 +275,10 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
   const [program, args] = wrap
     ? [PRLIMIT, [...opts.limits!.map((l) => `${PRLIMIT_OPTION[l.which]}=${rlimValue(l.value.soft)}:${rlimValue(l.value.hard)}`), '--', opts.program, ...opts.args]]
     : [opts.program, opts.args];
-  const child = spawn(program, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: 'pipe' });
+  // Node's spawn writes the environment as UTF-8: the shell sets bytes above 0x7f (outside
+  // prlimit, so that its command substitutions do not count against RLimitNPROC).
+  const launch = launchWithEnvironmentBytes({ program, args, env: opts.env });
+  const child = spawn(launch.program, launch.args, { cwd: opts.cwd, env: launch.env, detached: true, stdio: 'pipe' });
   opts.groups?.add(child.pid);
   child.once('exit', () => opts.groups?.leaderGone(child.pid));
   return {

@@ -13,6 +13,11 @@ export interface FastSpawn {
    * [resource, soft, hard] triples (-1: unlimited), set in the child before exec (fork path).
    */
   spawn(program: string, argv: string[], envp: string[], cwd: string, fd0?: number, limits?: number[]): [number, number, number, number];
+  /**
+   * True when spawn writes each environment string as bytes (one per UTF-16 unit; UTF-8 only
+   * for a string with a unit above 0xFF). Missing in a helper built before: it wrote UTF-8.
+   */
+  envBytes?: boolean;
   /** prctl(PR_SET_CHILD_SUBREAPER): 0, or -errno. Missing in a helper built before it existed. */
   setChildSubreaper?(): number;
   /** Exit status, -1 while running, -2 when not our child. */
@@ -50,4 +55,59 @@ export function reapLater(pid: number, cb: (code: number) => void, delay = 1): v
     return;
   }
   setTimeout(() => reapLater(pid, cb, Math.min(delay * 2, 200)), delay).unref();
+}
+
+/** A byte above 0x7f in a byte string (request and configuration text are kept as latin1). */
+const HIGH_BYTE = /[\x80-\xff]/;
+/** A unit above 0xFF: the string is text, not bytes (written as UTF-8 by every path). */
+const WIDE = /[^\x00-\xff]/;
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PRINTF_PLAIN = /[A-Za-z0-9 ,./:=_+@-]/;
+
+/** A byte string as a printf format that prints exactly its bytes (ASCII only: argv is UTF-8 too). */
+function printfFormat(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    if (ch === '%') out += '%%';
+    else if (PRINTF_PLAIN.test(ch)) out += ch;
+    else out += `\\${ch.charCodeAt(0).toString(8).padStart(3, '0')}`;
+  }
+  return out;
+}
+
+/** How to start a program: what to exec, its arguments, its environment. */
+export interface Launch {
+  program: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * Apache hands a script the bytes of its variables (a decoded `%E9` in PATH_INFO is the byte
+ * 0xE9; apr_proc_create's execve takes them as they are). The native helper with `envBytes`
+ * does the same; Node's child_process (and an older helper) writes every environment string as
+ * UTF-8, so there a value with a byte above 0x7f is set by /bin/sh instead, from printf's
+ * octal escapes, and the shell execs the program (same pid, same process group). dash adds
+ * its own PWD: the program gets the one it was given, or none. Launches needing none of this
+ * are returned as they are.
+ */
+export function launchWithEnvironmentBytes(launch: Launch): Launch {
+  const { env } = launch;
+  let moved: string[] | undefined;
+  for (const k in env) {
+    const v = env[k]!;
+    if (HIGH_BYTE.test(v) && !WIDE.test(v) && SHELL_NAME.test(k)) (moved ??= []).push(k);
+  }
+  if (!moved) return launch;
+  if ('PWD' in env && !moved.includes('PWD')) moved.push('PWD');
+  const rest = { ...env };
+  let script = '';
+  for (const k of moved) {
+    delete rest[k];
+    // $(…) drops trailing newlines: a final 'x' keeps them, and is taken off after.
+    script += `${k}=$(printf '${printfFormat(env[k]!)}x'); export ${k}="\${${k}%x}"; `;
+  }
+  if (!('PWD' in env)) script += 'unset PWD; ';
+  script += 'exec "$@"';
+  return { program: '/bin/sh', args: ['-c', script, 'sh', launch.program, ...launch.args], env: rest };
 }

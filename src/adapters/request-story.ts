@@ -233,7 +233,8 @@ export function tellStory(ctx: StoryContext, opts: StoryRequest, suexec: boolean
       url = next;
       redirectEnv = new Map([
         ['REDIRECT_STATUS', '200'],
-        ['REDIRECT_URL', rawPath],
+        // The previous r->uri, decoded (as the server's responder gives it).
+        ['REDIRECT_URL', norm.ok ? norm.uri : rawPath],
       ]);
       continue;
     }

@@ -7,6 +7,7 @@ import { closeSync, createReadStream, readFileSync, readSync, statSync, writeSyn
 import { dirname } from 'node:path';
 import type { RewriteMapLookup } from '../engine/resolve.js';
 import { internalMap, lookupTextMap, pickRandomPart, type RewriteMapSpec } from '../grammar/rewrite-map.js';
+import { textAsBytes } from '../grammar/byte-strings.js';
 import { fastSpawn, reapLater } from './fast-spawn.js';
 
 type Log = (level: 'error' | 'warn' | 'info', message: string) => void;
@@ -59,7 +60,9 @@ export class RewriteMapStore implements RewriteMapLookup {
         continue;
       }
       try {
-        const env = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
+        // The server's own environment is text (Node decoded it as UTF-8): a helper that writes
+        // byte strings (envBytes) gets its UTF-8 bytes back as one.
+        const env = Object.entries(process.env).map(([k, v]) => `${k}=${fastSpawn!.envBytes ? textAsBytes(v ?? '') : (v ?? '')}`);
         const [pid, stdinFd, stdoutFd, stderrFd] = fastSpawn.spawn(spec.argv[0]!, spec.argv, env, dirname(spec.argv[0]!));
         // What the program says on stderr goes to the error log, as Apache's does.
         createReadStream('', { fd: stderrFd })

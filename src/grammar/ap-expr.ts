@@ -660,11 +660,7 @@ function callFunction(name: string, arg: string, st: EvalState): string {
     case 'escape':
       return escapePath(arg);
     case 'unescape':
-      try {
-        return decodeURIComponent(arg);
-      } catch {
-        return arg;
-      }
+      return unescapeKeepSlashes(arg) ?? '';
     case 'base64':
       return Buffer.from(arg, 'latin1').toString('base64');
     case 'unbase64':
@@ -682,6 +678,30 @@ function callFunction(name: string, arg: string, st: EvalState): string {
       // note is empty here; ldap is not emulated.
       return '';
   }
+}
+
+/**
+ * unescape_func's `ap_unescape_url_keep2f(s, 0)`: each `%XX` becomes its byte (one character per
+ * byte: `%C3%A9` is two), `%2F` stays as written; a malformed escape or `%00` fails, and the
+ * function's value is then empty (the `env-bytes` conformance case).
+ */
+function unescapeKeepSlashes(s: string): string | undefined {
+  if (!s.includes('%')) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (ch !== '%') {
+      out += ch;
+      continue;
+    }
+    const hex = s.slice(i + 1, i + 3);
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return undefined;
+    const code = Number.parseInt(hex, 16);
+    if (code === 0) return undefined;
+    out += code === 0x2f ? s.slice(i, i + 3) : String.fromCharCode(code);
+    i += 2;
+  }
+  return out;
 }
 
 /** ap_escape_uri: what is not safe in a path becomes %XX. */

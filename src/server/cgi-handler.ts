@@ -8,6 +8,7 @@ import { answeredBodyFailure, watchBodyFailure } from './body-failure.js';
 import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
+import { textAsBytes } from '../grammar/byte-strings.js';
 import { checkExecutable, childLimits, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
 import {
   CgiHeaderParser,
@@ -100,7 +101,9 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
   const serverName = bare.startsWith('[') || bare.endsWith(']') ? bare.replace(/^\[|\]$/g, '') : bare;
   const serverPort = serverPortOf(host.ok ? host.port : undefined, site.serverName, facts.tls !== undefined);
   const scriptName = d.pathInfo && d.uri.endsWith(d.pathInfo) ? d.uri.slice(0, d.uri.length - d.pathInfo.length) : d.uri;
-  const docRoot = d.documentRoot ?? site.documentRoot;
+  // Paths on disk are text to Node (fs writes them as UTF-8); the script gets their bytes, as
+  // the request's own values (PATH_INFO is a byte string already).
+  const docRoot = textAsBytes(d.documentRoot ?? site.documentRoot);
   const cfg = dirConfigOf(d.config);
   // ap_die's ErrorDocument redirect and a script's local Location (cgi_handler) make the request
   // a GET without Content-Length; mod_rewrite's internal redirect (a front controller) keeps the
@@ -117,7 +120,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     scriptName,
     pathInfo: d.pathInfo,
     pathTranslated: d.pathInfo ? docRoot + d.pathInfo : undefined,
-    scriptFilename: d.path,
+    scriptFilename: textAsBytes(d.path),
     documentRoot: docRoot,
     contextPrefix: d.contextPrefix ?? '',
     contextDocumentRoot: docRoot,
@@ -340,6 +343,8 @@ export function startResponse(
      * pieces, so the content-length filter computes none and keeps the app's field).
      */
     keepContentLength?: boolean;
+    /** The whole body is known, and empty (the application ended before writing any). */
+    emptyBody?: boolean;
   } = {},
 ): 'stream' | 'discard' {
   const module = opts.module ?? 'cgid';
@@ -369,9 +374,10 @@ export function startResponse(
       const semi = value.indexOf(';');
       const v = value.replace(/\s+$/, '');
       out.push(['Content-Type', contentTypeWithCharset(semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi), dirConfigOf(c.decision.config))]);
-    } else if (key === 'content-length' && opts.keepContentLength && /^\d{1,15}$/.test(value)) {
-      // apr_table_set: the last one written is the one kept. One that is not a length would
-      // make the answer unreadable: htsandbox frames the body itself then.
+    } else if (key === 'content-length' && opts.keepContentLength) {
+      // apr_table_set: the last one written is the one kept, as written: one that is not a
+      // length, or not the body's, goes out too (the client cannot read that answer, on the
+      // host either; the connection is the client's to give up).
       const at = out.findIndex(([n]) => n === 'Content-Length');
       if (at !== -1) out.splice(at, 1);
       out.push(['Content-Length', value]);
@@ -380,6 +386,14 @@ export function startResponse(
     } else {
       out.push([name, value]);
     }
+  }
+  const length = opts.keepContentLength ? out.findIndex(([n]) => n === 'Content-Length') : -1;
+  if (length !== -1) {
+    // ap_content_length_filter counts a body it sees whole before passing any of it: only an
+    // empty one here (mod_fcgid passes the first bytes on before the end), and not for a HEAD
+    // whose application gave a length. ap_http_header_filter then drops a HEAD answer's 0.
+    if (opts.emptyBody && !c.sink.headOnly) out[length] = ['Content-Length', '0'];
+    else if (c.sink.headOnly && out[length]![1] === '0') out.splice(length, 1);
   }
   // No Content-Type: the type mod_mime gave the script's own file stays the answer's (x.html.cgi
   // is text/html, app.rb application/x-ruby; a plain .cgi has none).

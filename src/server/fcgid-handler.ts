@@ -229,9 +229,9 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       let headers: CgiHeaders | undefined;
       const held: Buffer[] = [];
       let heldBytes = 0;
-      const flush = (): void => {
+      const flush = (ended = false): void => {
         flushed = true;
-        if (startResponse(c, headers!, env, { module: 'fcgid', keepContentLength: true }) === 'discard') {
+        if (startResponse(c, headers!, env, { module: 'fcgid', keepContentLength: true, emptyBody: ended && heldBytes === 0 }) === 'discard') {
           streaming = false;
           return;
         }
@@ -280,7 +280,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           if (clientGone) return;
           // Head, held body and the last chunk leave in one write: the end uncorks.
           sink.cork();
-          if (headersDone && !flushed) flush();
+          if (headersDone && !flushed) flush(true);
           if (!headersDone) {
             const ev = parser.end();
             if (ev.kind === 'error') {

@@ -19,6 +19,7 @@ import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/reque
 import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, invalidResponseField, type CgiHeaders } from '../grammar/cgi-response.js';
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
+import { textAsBytes } from '../grammar/byte-strings.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
 import { bindAllToRequest } from './request-guard.js';
 import { attemptsPerRequest, electMember, memberFailed } from '../engine/balancer-policy.js';
@@ -29,9 +30,10 @@ const PREFETCH_BYTES = 16384;
 /** `ap_proxy_canonenc` for a path: these characters stay, every other byte is %XX. */
 const PATH_SAFE = /[A-Za-z0-9$\-_.+!*'(),;:@&=/~]/;
 
-function canonPath(path: string): string {
+function canonPath(bytes: string): string {
   let out = '';
-  for (const byte of Buffer.from(path, 'utf8')) {
+  // A byte string (byte-strings.ts): each unit is one byte.
+  for (const byte of Buffer.from(bytes, 'latin1')) {
     const ch = String.fromCharCode(byte);
     out += byte < 0x80 && PATH_SAFE.test(ch) ? ch : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
@@ -94,7 +96,10 @@ export function runProxyFcgi(c: CgiContext): void {
         } else delete env.CONTENT_LENGTH;
       }
       if (target.kind === 'fcgi') {
-        exchange(c, body, { endpoint: target.endpoint, env: { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${target.scriptFilenamePrefix}${canonPath(d.path)}` } });
+        exchange(c, body, {
+          endpoint: target.endpoint,
+          env: { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${target.scriptFilenamePrefix}${canonPath(textAsBytes(d.path))}` },
+        });
         return;
       }
       const balancer = c.site.proxyBalancers.get(target.name);
@@ -122,7 +127,13 @@ export function runProxyFcgi(c: CgiContext): void {
         const m = balancer.members[index]!;
         return {
           endpoint: m.endpoint,
-          env: { ...env, BALANCER_NAME: name, BALANCER_WORKER_NAME: m.url, BALANCER_WORKER_ROUTE: '', SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(d.path)}` },
+          env: {
+            ...env,
+            BALANCER_NAME: name,
+            BALANCER_WORKER_NAME: m.url,
+            BALANCER_WORKER_ROUTE: '',
+            SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(textAsBytes(d.path))}`,
+          },
           failed: (refused) => {
             memberFailed(balancer.state, index, Date.now());
             if (refused)

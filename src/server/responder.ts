@@ -9,6 +9,7 @@ import { parseByteRanges, withinRangeLimits } from '../grammar/byte-ranges.js';
 import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
+import { normalizeRequestPath } from '../grammar/url-path.js';
 import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
 import { dirConfigOf, type ConfigRef } from '../engine/config-ref.js';
 import { continueAfterAuthorizer, redirectInternally as redirectEngine, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
@@ -142,7 +143,7 @@ function sendError(sink: ResponseSink, facts: RequestFacts, d: Extract<Decision,
       const env = new Map<string, string>();
       for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
       if (facts.query !== undefined) env.set('REDIRECT_QUERY_STRING', facts.query);
-      env.set('REDIRECT_URL', decodeURIComponentSafe(facts.rawPath || '/'));
+      env.set('REDIRECT_URL', previousUri(facts.rawPath));
       // ap_die notes the original method (and any error-notes) before the redirect makes it a GET.
       env.set('REDIRECT_REQUEST_METHOD', facts.method);
       if (d.kind === 'error' && d.errorNotes) env.set('REDIRECT_ERROR_NOTES', d.errorNotes);
@@ -424,7 +425,7 @@ function rewriteRedirect(sink: ResponseSink, facts: RequestFacts, d: Extract<Dec
   for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
   // internal_internal_redirect: the new request inherits r->status (an [R] made local again).
   env.set('REDIRECT_STATUS', String(d.status ?? 200));
-  env.set('REDIRECT_URL', facts.rawPath ? decodeURIComponentSafe(facts.rawPath) : '/');
+  env.set('REDIRECT_URL', previousUri(facts.rawPath));
   // r->args was already rewritten: that is what REDIRECT_QUERY_STRING shows.
   if (d.query !== undefined) env.set('REDIRECT_QUERY_STRING', d.query);
   // QSL can leave a '?' in the path: the new URL is split at its first one.
@@ -440,12 +441,15 @@ function rewriteRedirect(sink: ResponseSink, facts: RequestFacts, d: Extract<Dec
   });
 }
 
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
+/**
+ * REDIRECT_URL is the previous request's r->uri (internal_internal_redirect): its path decoded
+ * and normalised, as bytes (a `%E9` is the byte 0xE9, not a UTF-8 sequence). A path refused
+ * while it was decoded (`%2F`, `%00`) was decoded all the same (ap_unescape_url goes on after
+ * a forbidden byte), so every valid `%XX` is decoded then.
+ */
+function previousUri(rawPath: string): string {
+  const norm = normalizeRequestPath(rawPath || '/');
+  return norm.ok ? norm.uri : rawPath.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 /** Internal-redirect state: REDIRECT_* variables and how deep we are (LimitInternalRecursion 10). */

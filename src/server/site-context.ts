@@ -9,6 +9,7 @@ import type { DiskFsView } from '../adapters/disk-fs-view.js';
 import { loadHost, type HostSource, type LoadedHost } from '../adapters/server-config-loader.js';
 import type { ResolveContext } from '../engine/resolve.js';
 import { walkActive } from '../grammar/syntax-tree.js';
+import { textAsBytes } from '../grammar/byte-strings.js';
 import { parseRewriteMap, type RewriteMapSpec } from '../grammar/rewrite-map.js';
 import { RewriteMapStore } from '../adapters/rewrite-maps.js';
 import { STATE_DIR_PREFIX } from '../adapters/process-table.js';
@@ -201,7 +202,11 @@ export function createSiteContext(src: HostSource, runtime: { reloadOnChange?: b
     keepAliveTimeoutMs: parseKeepAliveTimeout(arg('keepalivetimeout') ?? '5') ?? 5000,
     sslStdEnvVars: all('ssloptions').some((words) => words.some((w) => /^\+?stdenvvars$/i.test(w))),
     rewriteMaps,
-    osEnv: (name: string) => process.env[name],
+    // The server's environment is text to Node; expressions compare and print byte strings.
+    osEnv: (name: string) => {
+      const value = process.env[name];
+      return value === undefined ? undefined : textAsBytes(value);
+    },
     proxyBalancers: new Map([...balancers].map(([name, members]) => [name, { members, state: newBalancerState(members) }])),
     proxyBalancerProblems: balancerErrors.map((e) => `${e.file}:${e.line}: ${e.message}`),
     stats: { startedAt: Date.now(), requests: 0 },

@@ -1,0 +1,13 @@
+/**
+ * Byte strings. Apache works on bytes; htsandbox keeps request and configuration text as
+ * latin1 strings, one UTF-16 unit per byte (Buffer's 'latin1'): a decoded `%E9` is the unit
+ * 0xE9, `café` read from a UTF-8 `.htaccess` is `caf\u00c3\u00a9`. Text that Node decoded as
+ * UTF-8 (the server's own environment) is turned back into its bytes before it joins them. Pure.
+ */
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Text (a JS string of Unicode characters) as the byte string of its UTF-8 encoding. */
+export function textAsBytes(text: string): string {
+  return NON_ASCII.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
+}

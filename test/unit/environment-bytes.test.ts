@@ -1,0 +1,73 @@
+/**
+ * Scripts get the bytes of their variables, as Apache passes them (the `env-bytes` conformance
+ * case): byte strings (one UTF-16 unit per byte) go out one byte per unit on every way a
+ * process is started: the native helper's spawn, and Node's own spawn through /bin/sh
+ * (launchWithEnvironmentBytes) where the helper is not built or predates `envBytes`.
+ */
+import { spawnSync } from 'node:child_process';
+import { readSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { textAsBytes } from '../../src/grammar/byte-strings.js';
+import { fastSpawn, launchWithEnvironmentBytes, reapLater } from '../../src/adapters/fast-spawn.js';
+
+/** `env`'s output of a process started with `launch`, through Node's spawn, as bytes. */
+function environmentSeen(env: Record<string, string>): Buffer {
+  const launch = launchWithEnvironmentBytes({ program: '/usr/bin/env', args: [], env });
+  const run = spawnSync(launch.program, launch.args, { env: launch.env, cwd: '/tmp' });
+  expect(run.status).toBe(0);
+  return run.stdout;
+}
+
+const line = (name: string, latin1: string): Buffer => Buffer.from(`${name}=${latin1}\n`, 'latin1');
+
+describe('textAsBytes', () => {
+  it('gives text the bytes of its UTF-8 form, and leaves ASCII as it is', () => {
+    const ascii = '/srv/site';
+    expect(textAsBytes(ascii)).toBe(ascii);
+    expect(textAsBytes('/home/josé')).toBe('/home/jos\u00c3\u00a9');
+    expect(textAsBytes('€')).toBe('\u00e2\u0082\u00ac');
+  });
+});
+
+describe('launchWithEnvironmentBytes (Node spawn)', () => {
+  it('leaves a launch without bytes above 0x7f alone', () => {
+    const launch = { program: '/bin/true', args: ['a'], env: { A: 'plain', PATH: '/bin' } };
+    expect(launchWithEnvironmentBytes(launch)).toBe(launch);
+  });
+
+  it('passes each byte of a value, whatever the shell would make of it', () => {
+    const tricky = 'caf\u00e9 %s %% \\n \' " $(echo no) `no` \u00ff\n\n';
+    const out = environmentSeen({ A: 'plain', V: tricky, W: '\u00c3\u00a9' });
+    expect(out.includes(line('V', tricky))).toBe(true);
+    expect(out.includes(line('W', '\u00c3\u00a9'))).toBe(true);
+    expect(out.includes(line('A', 'plain'))).toBe(true);
+  });
+
+  it("adds nothing of the shell's own (no PWD unless given)", () => {
+    const out = environmentSeen({ A: 'plain', V: 'caf\u00e9' });
+    expect(out.toString('latin1').split('\n').sort()).toEqual(['', 'A=plain', 'V=caf\u00e9']);
+  });
+
+  it('keeps a PWD that was given as it was', () => {
+    const out = environmentSeen({ PWD: '/given', V: '\u00e9' });
+    expect(out.toString('latin1')).toContain('PWD=/given\n');
+  });
+
+  it('leaves text above 0xFF to Node (UTF-8)', () => {
+    const out = environmentSeen({ T: '€' });
+    expect(out.toString('utf8')).toContain('T=€\n');
+  });
+});
+
+describe.runIf(fastSpawn?.envBytes)('the native helper', () => {
+  it('writes byte strings one byte per unit, and text above 0xFF as UTF-8', async () => {
+    const [pid, stdin, stdout, stderr] = fastSpawn!.spawn('/usr/bin/env', ['/usr/bin/env'], ['V=caf\u00e9', 'W=caf\u00c3\u00a9', 'T=€'], '/tmp');
+    fastSpawn!.closeFd(stdin);
+    await new Promise<void>((done) => reapLater(pid, () => done()));
+    const buf = Buffer.alloc(4096);
+    const n = readSync(stdout, buf, 0, buf.length, null);
+    fastSpawn!.closeFd(stdout);
+    fastSpawn!.closeFd(stderr);
+    expect(buf.subarray(0, n)).toEqual(Buffer.concat([line('V', 'caf\u00e9'), line('W', 'caf\u00c3\u00a9'), Buffer.from('T=€\n', 'utf8')]));
+  });
+});
