@@ -880,9 +880,16 @@ function authorizeByRequire(ctx: ResolveContext, req: RequestFacts, s: RunState)
 }
 
 /**
+ * The path core's `ifsection` gives the lines of an `<If>` (cmd->path = "*If"): what a module
+ * that keeps the directory of its per-dir configuration (mod_rewrite's per-dir prefix) sees.
+ */
+const IF_SECTION_PATH = '*If';
+
+/**
  * `ap_if_walk`: each `<If>`/`<ElseIf>` whose condition holds, or `<Else>` after ones that did
  * not, is merged in order; sections nested in a merged one join the end of the list.
  */
+
 function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, walked: Walked, vary: string[]): DirConfig {
   const facts = requestExprFacts(ctx, req, uri, walked.filename, walked.pathInfo);
   let cfg = walked.cfg;
@@ -894,7 +901,7 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
       previous = evaluateApExpr(s.condition, facts, vary);
       if (!previous) continue;
     } else previous = undefined;
-    cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
+    cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule, 0xffff, IF_SECTION_PATH), () => s.where);
   }
   return cfg;
 }
@@ -1135,6 +1142,8 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
   // mod_rewrite's per-directory rules run first in fixups.
   let forcedType: string | undefined;
   let forcedHandler: string | undefined;
+  /** mod_rewrite's internal redirect, made by its handler once the fixups are done. */
+  let rewritten: Decision | undefined;
   const rw = cfg.rewrite;
   if (rw && rw.engine && rw.rules.length > 0 && !req.rewriteEnded) {
     const full = filename + pathInfo;
@@ -1234,7 +1243,9 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
         };
       }
       if (outcome.kind === 'internal') {
-        return {
+        // hook_fixup returns OK: the other fixups still run (on r->args as the rules left
+        // them) before rewrite's redirect handler, and mod_alias's or mod_dir's redirect wins.
+        rewritten = {
           kind: 'internal',
           url: outcome.url,
           query: outcome.query,
@@ -1243,6 +1254,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
           end: outcome.end,
           ...(outcome.status !== undefined ? { status: outcome.status } : {}),
         };
+        req = { ...req, query: outcome.query };
       }
       if (outcome.kind === 'unchanged') {
         forcedType = outcome.type;
@@ -1266,6 +1278,12 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
     );
   }
   if (redirect) return { ...redirect, config: refOf(cfg) };
+  if (rewritten) {
+    // mod_dir's fixup_dir redirects a directory without its trailing slash before it steps
+    // aside for rewrite's redirect handler (r->finfo is still the directory's).
+    if (entry.kind === 'dir' && !uri.endsWith('/') && cfg.directorySlash) return dirSlashRedirect(req, uri, cfg);
+    return rewritten;
+  }
   // A lookup stops before the handler: a file here, a directory after mod_dir's index search below.
   if (req.lookupOnly && entry.kind === 'file') return { kind: 'file', path: filename, uri, entry, contentType: undefined, config: refOf(cfg) };
   // The type checker's answer, with mod_rewrite's T= and H= over it.
@@ -1297,10 +1315,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
   if (req.lookupOnly && entry.kind !== 'dir') return { kind: 'error', status: 404, config: refOf(cfg) };
   if (entry.kind === 'dir') {
     if (!uri.endsWith('/')) {
-      if (cfg.directorySlash) {
-        const q = req.query !== undefined ? `?${req.query}` : '';
-        return { kind: 'redirect', status: 301, location: `${req.origin}${encodeUriPath(uri)}/${q}`, config: refOf(cfg) };
-      }
+      if (cfg.directorySlash) return dirSlashRedirect(req, uri, cfg);
     } else if (depth < 10) {
       let remembered: Decision | undefined;
       for (const name of cfg.directoryIndex) {
@@ -1322,6 +1337,12 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
     }
   }
   return s;
+}
+
+/** mod_dir's `fixup_dir` for a directory asked for without its trailing slash (DirectorySlash On): a 301 to it with one. */
+function dirSlashRedirect(req: RequestFacts, uri: string, cfg: DirConfig): Decision {
+  const q = req.query !== undefined ? `?${req.query}` : '';
+  return { kind: 'redirect', status: 301, location: `${req.origin}${encodeUriPath(uri)}/${q}`, config: refOf(cfg) };
 }
 
 /** The handler (`ap_invoke_handler`): a script handler, mod_autoindex, mod_status, or core's default handler. */

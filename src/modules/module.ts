@@ -70,7 +70,7 @@ export interface DirConfigSlice<S extends object> {
 
 /** Where a level's lines were written, for a merge that depends on it (mod_rewrite's per-dir prefix). */
 export interface LevelContext {
-  /** The directory of a `<Directory>` body or an `.htaccess` ('' for the server's own lines and `<Files>` bodies). */
+  /** The directory of a `<Directory>` body or an `.htaccess`, "*If" for an `<If>` body ('' for the server's own lines and `<Files>` bodies). */
   dir: string;
 }
 
