@@ -93,3 +93,27 @@ describe('htsandbox check', () => {
     expect(out).toMatch(/off\/\.htaccess:2:1 warning HT222 /);
   });
 });
+
+describe('HT224: rules inside <If> (per-dir prefix "*If/"; the rewrite-in-if conformance case)', () => {
+  it('flags an anchored pattern, which never matches the whole file system path', () => {
+    expect(lint('RewriteEngine On\n<If "-n %{QUERY_STRING}">\nRewriteRule ^x\\.txt$ /t.txt [L]\n</If>\n')).toMatchObject({ codes: ['HT224'], lines: [3] });
+    expect(lint('RewriteEngine On\n<If "true">\n</If>\n<Else>\nRewriteRule ^$ /t.txt [L]\n</Else>\n').codes).toEqual(['HT224']);
+  });
+  it('flags a relative substitution (400) and a relative [R] without a RewriteBase of the <If>', () => {
+    expect(lint('RewriteEngine On\n<If "true">\nRewriteRule x\\.txt$ y.txt [L]\n</If>\n').codes).toEqual(['HT224']);
+    expect(lint('RewriteEngine On\n<If "true">\nRewriteRule x\\.txt$ y.txt [R,L]\n</If>\n').codes).toEqual(['HT224']);
+    expect(lint('RewriteEngine On\n<If "true">\nRewriteBase /d/\nRewriteRule x\\.txt$ y.txt [R,L]\n</If>\n').codes).toEqual([]);
+    expect(lint('RewriteEngine On\n<If "true">\nRewriteBase /d/\nRewriteRule x\\.txt$ y.txt [L]\n</If>\n').codes).toEqual(['HT224']);
+  });
+  it('leaves rules that work there alone, and ^/ is no HT220 there', () => {
+    const ok = 'RewriteRule x\\.txt$ /t.txt [L]\nRewriteRule ^/(.*)$ /s.cgi?p=$1 [L]\nRewriteRule .* - [F]\nRewriteRule (.*) $1.html\nRewriteRule a$ https://example.com/ [R,L]\n';
+    expect(lint(`RewriteEngine On\n<If "true">\n${ok}</If>\n`).codes).toEqual([]);
+  });
+});
+
+describe('HT224 and MergeBase', () => {
+  it("takes the file's RewriteBase for a relative [R] inside <If> under RewriteOptions MergeBase", () => {
+    expect(lint('RewriteEngine On\nRewriteOptions MergeBase\nRewriteBase /d/\n<If "true">\nRewriteRule x\\.txt$ y.txt [R,L]\n</If>\n').codes).toEqual([]);
+    expect(lint('RewriteEngine On\nRewriteBase /d/\n<If "true">\nRewriteRule x\\.txt$ y.txt [R,L]\n</If>\n').codes).toEqual(['HT224']);
+  });
+});
