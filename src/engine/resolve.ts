@@ -11,7 +11,16 @@ import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
-import { accessCompatAllows, accessCompatDenyingLine, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
+import {
+  accessCompatAllows,
+  accessCompatDenyingLine,
+  accessCompatSatisfy,
+  authorizeUser,
+  authorizeWithoutUser,
+  decidingRequire,
+  requireLine,
+  type AccessRequest,
+} from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type DirConfig, type FcgidAuthRole } from './dir-config.js';
@@ -695,7 +704,7 @@ function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): Ru
   if (cfg.accessCompat) {
     const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
     s.compatOk = accessCompatAllows(cfg.accessCompat, accessReq);
-    if (!s.compatOk && !cfg.satisfyAny) {
+    if (!s.compatOk && !accessCompatSatisfy(cfg.accessCompat, req.method)?.any) {
       if (req.story) req.story.push(compatNote(cfg, accessReq));
       return {
         kind: 'error',
@@ -716,8 +725,9 @@ function accessCheckerEx(_ctx: ResolveContext, req: RequestFacts, s: RunState): 
   const { cfg, filename } = s.walked!;
   const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
   const authz = authorizeWithoutUser(cfg.authz, accessReq);
-  const granted = cfg.satisfyAny ? s.compatOk || authz === 'granted' : authz === 'granted';
-  if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz, cfg.satisfyAny && s.compatOk));
+  const satisfyAny = accessCompatSatisfy(cfg.accessCompat, req.method)?.any === true;
+  const granted = satisfyAny ? s.compatOk || authz === 'granted' : authz === 'granted';
+  if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz, satisfyAny && s.compatOk));
   if (granted) {
     s.authorized = true;
     return s;
@@ -822,11 +832,12 @@ function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<type
     notes.push({ phase: 'authz', module: 'authz_core', directive: line, ...(rule.source ? { source: rule.source } : {}), text: `${line} ${what}` });
   }
   if (compatLetIn && verdict !== 'granted') {
+    const satisfySource = accessCompatSatisfy(cfg.accessCompat, req.method)?.source;
     notes.push({
       phase: 'access',
       module: 'access_compat',
       directive: 'Satisfy any',
-      ...(cfg.satisfySource ? { source: cfg.satisfySource } : {}),
+      ...(satisfySource ? { source: satisfySource } : {}),
       text: "Satisfy Any: the client passes mod_access_compat's Allow lines, which is enough",
     });
   }
