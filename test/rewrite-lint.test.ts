@@ -22,10 +22,10 @@ const lint = (text: string, inherited?: boolean): { codes: string[]; lines: numb
 };
 
 describe('HT220: a per-directory pattern that starts with ^/', () => {
-  it('is flagged, escaped or not, also inside <IfModule> and <Files>', () => {
+  it('is flagged, escaped or not, also inside <IfModule>, not inside <Files> or <If> (whole file system path there)', () => {
     expect(lint('RewriteEngine On\nRewriteRule ^/old$ new.html\n').codes).toEqual(['HT220']);
     expect(lint('RewriteEngine On\n<IfModule mod_rewrite.c>\nRewriteRule ^\\/old new.html\n</IfModule>\n').codes).toEqual(['HT220']);
-    expect(lint('RewriteEngine On\n<Files x>\nRewriteRule ^/old new.html\n</Files>\n').codes).toEqual(['HT220']);
+    expect(lint('RewriteEngine On\n<Files x>\nRewriteRule ^/old /new.html\n</Files>\n').codes).toEqual([]);
   });
   it('is not flagged without the anchor, when optional (^/?), negated, or in a RewriteCond', () => {
     expect(lint('RewriteEngine On\nRewriteRule /old new.html\nRewriteRule !^/x - [F]\nRewriteCond %{REQUEST_URI} ^/a\nRewriteRule ^a b\n').codes).toEqual([]);
@@ -115,5 +115,25 @@ describe('HT224 and MergeBase', () => {
   it("takes the file's RewriteBase for a relative [R] inside <If> under RewriteOptions MergeBase", () => {
     expect(lint('RewriteEngine On\nRewriteOptions MergeBase\nRewriteBase /d/\n<If "true">\nRewriteRule x\\.txt$ y.txt [R,L]\n</If>\n').codes).toEqual([]);
     expect(lint('RewriteEngine On\nRewriteBase /d/\n<If "true">\nRewriteRule x\\.txt$ y.txt [R,L]\n</If>\n').codes).toEqual(['HT224']);
+  });
+});
+
+describe('HT224 inside <Files> (per-dir prefix: the pattern and a slash; the rewrite-in-if conformance case)', () => {
+  it('flags an anchored pattern and a relative substitution, with the section and its prefix named', () => {
+    const r = lintRewrite(
+      parseConfig('RewriteEngine On\n<Files "x.txt">\nRewriteRule ^x\\.txt$ /t.txt\n</Files>\n<FilesMatch "^b">\nRewriteRule b$ c.txt [R]\n</FilesMatch>\n', {
+        file: '.htaccess',
+        kind: 'htaccess',
+        host: FACTS,
+      }).nodes,
+      undefined,
+    );
+    expect(r.diagnostics.map((d) => [d.code, d.line])).toEqual([
+      ['HT224', 3],
+      ['HT224', 6],
+    ]);
+    expect(r.diagnostics[0]!.message).toContain('inside <Files>');
+    expect(r.diagnostics[1]!.message).toContain('redirects to /^b/c.txt');
+    expect(lint('RewriteEngine On\n<Files ~ "^y">\nRewriteRule y$ c.txt\n</Files>\n').codes).toEqual(['HT224']);
   });
 });

@@ -464,7 +464,8 @@ function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry:
   // that section's own list, which `ap_file_walk` never reads: Apache ignores it (measured:
   // `<Files a><Files a>Header …` sets nothing), so only the sections of the walk count.
   for (const s of base.files) {
-    if (s.matches(basename)) cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
+    // Its lines have the pattern as their path (filesection's cmd->path): mod_rewrite's per-dir prefix.
+    if (s.matches(basename)) cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule, 0xffff, s.path), () => s.where);
   }
   return { cfg, filename, entry, pathInfo };
 }

@@ -8,6 +8,7 @@ import { catalogEntry, type ErrorCode } from '../vocabulary/error-catalog.js';
 import { compileApacheRegex } from './regex.js';
 import type { ConfigNode, DirectiveNode, SectionNode } from './syntax-tree.js';
 import { rewriteArgLine, rewriteFlagField } from './rewrite-args.js';
+import { splitWords } from './words.js';
 
 /** Sections whose contents apply to the whole directory (they only decide whether lines count). */
 const CONDITIONALS = new Set(['<ifmodule', '<ifdefine', '<iffile', '<ifdirective', '<ifsection', '<ifversion']);
@@ -35,18 +36,22 @@ function diagnostic(code: ErrorCode, node: ConfigNode, message: string, hint?: s
   return { code, severity: entry.severity, file: node.file, line: node.line, column: node.column, message, ...(h !== undefined ? { hint: h } : {}) };
 }
 
-/** `<If>`, `<ElseIf>`, `<Else>`: their lines are merged after the directory's, with the path "*If". */
-const IF_SECTIONS = new Set(['<if', '<elseif', '<else']);
+/**
+ * Sections whose lines core gives a path that is no directory (cmd->path): `<If>`, `<ElseIf>`,
+ * `<Else>` ("*If") and `<Files>`, `<FilesMatch>` (their pattern). mod_rewrite's per-dir prefix
+ * there is that path and a '/'.
+ */
+const PREFIX_SECTIONS = new Set(['<if', '<elseif', '<else', '<files', '<filesmatch']);
 
 /**
  * The directives that apply to the directory as a whole, in file order, those nested in other
- * sections, and, among those, the ones inside an `<If>` (no recursion).
+ * sections, and, for those, the innermost `<If>`- or `<Files>`-like section holding them (no recursion).
  */
-function directoryLevelDirectives(nodes: readonly ConfigNode[]): { level: DirectiveNode[]; nested: DirectiveNode[]; inIf: Set<DirectiveNode> } {
+function directoryLevelDirectives(nodes: readonly ConfigNode[]): { level: DirectiveNode[]; nested: DirectiveNode[]; prefixSection: Map<DirectiveNode, SectionNode> } {
   const level: DirectiveNode[] = [];
   const nested: DirectiveNode[] = [];
-  const inIf = new Set<DirectiveNode>();
-  const stack: { list: readonly ConfigNode[]; at: number; levelWide: boolean; ifBody: boolean }[] = [{ list: nodes, at: 0, levelWide: true, ifBody: false }];
+  const prefixSection = new Map<DirectiveNode, SectionNode>();
+  const stack: { list: readonly ConfigNode[]; at: number; levelWide: boolean; section: SectionNode | undefined }[] = [{ list: nodes, at: 0, levelWide: true, section: undefined }];
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
     if (top.at >= top.list.length) {
@@ -56,12 +61,22 @@ function directoryLevelDirectives(nodes: readonly ConfigNode[]): { level: Direct
     const node = top.list[top.at++]!;
     if (node.kind === 'directive') {
       (top.levelWide ? level : nested).push(node);
-      if (top.ifBody) inIf.add(node);
+      if (top.section) prefixSection.set(node, top.section);
     } else if (node.active) {
-      stack.push({ list: node.children, at: 0, levelWide: top.levelWide && CONDITIONALS.has(node.key), ifBody: top.ifBody || IF_SECTIONS.has(node.key) });
+      stack.push({ list: node.children, at: 0, levelWide: top.levelWide && CONDITIONALS.has(node.key), section: PREFIX_SECTIONS.has(node.key) ? node : top.section });
     }
   }
-  return { level, nested, inIf };
+  return { level, nested, prefixSection };
+}
+
+/** How a section is named in a message, and the per-dir prefix its rules get. */
+function sectionPrefix(section: SectionNode): { name: string; prefix: string } {
+  if (section.key === '<files' || section.key === '<filesmatch') {
+    const words = splitWords(section.rawArgs.slice(0, Math.max(0, section.rawArgs.lastIndexOf('>')))).map((w) => w.value);
+    const pattern = section.key === '<files' && words[0] === '~' ? (words[1] ?? '') : (words[0] ?? '');
+    return { name: section.key === '<files' ? '<Files>' : '<FilesMatch>', prefix: `${pattern}/` };
+  }
+  return { name: section.key === '<if' ? '<If>' : section.key === '<elseif' ? '<ElseIf>' : '<Else>', prefix: '*If/' };
 }
 
 /** A substitution that is a path relative to the per-dir prefix (not '-', '/…', a URL or an expansion that may give one). */
@@ -99,26 +114,10 @@ function endsRound(f: Map<string, string>): boolean {
   return r !== undefined && /^\d/.test(r) && !redirects(f);
 }
 
-/** The innermost `<If>`/`<ElseIf>`/`<Else>` that holds `target`, if any. */
-function enclosingIf(nodes: readonly ConfigNode[], target: DirectiveNode): SectionNode | undefined {
-  const stack: { list: readonly ConfigNode[]; at: number; section: SectionNode | undefined }[] = [{ list: nodes, at: 0, section: undefined }];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
-    if (top.at >= top.list.length) {
-      stack.pop();
-      continue;
-    }
-    const node = top.list[top.at++]!;
-    if (node === target) return top.section;
-    if (node.kind === 'section') stack.push({ list: node.children, at: 0, section: IF_SECTIONS.has(node.key) ? node : top.section });
-  }
-  return undefined;
-}
-
 /** Lints the rewrite rules of one `.htaccess` file. */
 export function lintRewrite(nodes: readonly ConfigNode[], inheritedEngine: boolean | undefined): RewriteLintResult {
   const diagnostics: Diagnostic[] = [];
-  const { level, nested, inIf } = directoryLevelDirectives(nodes);
+  const { level, nested, prefixSection } = directoryLevelDirectives(nodes);
   let engine: boolean | undefined;
   const rules: RuleFacts[] = [];
   let pendingConditions = 0;
@@ -135,9 +134,9 @@ export function lintRewrite(nodes: readonly ConfigNode[], inheritedEngine: boole
 
   // A per-directory pattern is matched against the path below this directory: no leading '/'
   // (an optional one, "^/?", is the usual way to write rules for both contexts).
-  // Inside an <If> the pattern sees the whole file system path instead (HT224 below).
+  // Inside an <If> or <Files> the pattern sees the whole file system path instead (HT224 below).
   for (const node of [...level, ...nested]) {
-    if (node.key !== 'rewriterule' || inIf.has(node)) continue;
+    if (node.key !== 'rewriterule' || prefixSection.has(node)) continue;
     const facts = ruleFacts(node, 0);
     if (!facts || facts.negate || !/^\^(?:\/|\\\/)(?![?*]|\{0)/.test(facts.pattern)) continue;
     diagnostics.push(
@@ -151,42 +150,43 @@ export function lintRewrite(nodes: readonly ConfigNode[], inheritedEngine: boole
   }
 
   // Inside an <If>, mod_rewrite's per-dir prefix is "*If/" (core's ifsection sets cmd->path to
-  // "*If"): nothing is stripped from the file system path the pattern sees, and a relative
-  // substitution is put under "*If/", which hook_fixup answers with 400 (and [R] sends the
-  // browser to /*If/… unless a RewriteBase of the <If> replaces that prefix).
-  // The file's RewriteBase reaches the <If> only under RewriteOptions MergeBase.
+  // "*If"), inside a <Files> its pattern and '/' (filesection): nothing is stripped from the
+  // file system path the pattern sees, and a relative substitution is put under that prefix,
+  // which hook_fixup answers with 400 (and [R] sends the browser to /*If/… unless a
+  // RewriteBase of the section replaces the prefix). The file's RewriteBase reaches the
+  // section only under RewriteOptions MergeBase.
   const mergedBase = level.some((n) => n.key === 'rewritebase') && level.some((n) => n.key === 'rewriteoptions' && n.args.some((a) => a.value.toLowerCase() === 'mergebase'));
-  const withBase = (node: DirectiveNode): boolean => {
-    if (mergedBase) return true;
-    const section = enclosingIf(nodes, node);
-    return section !== undefined && section.children.some((c) => c.kind === 'directive' && c.key === 'rewritebase');
-  };
   for (const node of nested) {
-    if (node.key !== 'rewriterule' || !inIf.has(node)) continue;
+    const section = prefixSection.get(node);
+    if (node.key !== 'rewriterule' || !section) continue;
     const facts = ruleFacts(node, 0);
     const line = rewriteArgLine(node.rawArgs);
     if (!facts || !line) continue;
+    const { name, prefix } = sectionPrefix(section);
     if (!facts.negate && /^\^(?:[A-Za-z0-9_~-]|\\\.|\$)/.test(facts.pattern)) {
       diagnostics.push(
         diagnostic(
           'HT224',
           node,
-          `RewriteRule pattern '${facts.pattern}' never matches inside <If>: there the pattern is matched against the whole file system path, which starts with '/', not against the path below this directory`,
-          `Drop the ^ anchor (e.g. '${facts.pattern.slice(1)}'), or move the rule out of the <If> and put its condition in a RewriteCond (RewriteCond expr "…").`,
+          `RewriteRule pattern '${facts.pattern}' never matches inside ${name}: there the pattern is matched against the whole file system path, which starts with '/', not against the path below this directory`,
+          `Drop the ^ anchor (e.g. '${facts.pattern.slice(1)}'), or move the rule out of the ${name} and put its condition in a RewriteCond${name.startsWith('<F') ? ' (RewriteCond %{REQUEST_FILENAME} …)' : ' (RewriteCond expr "…")'}.`,
         ),
       );
-    } else if (relativeSubstitution(line.a2) && !(redirects(facts.flags) && withBase(node))) {
-      diagnostics.push(
-        diagnostic(
-          'HT224',
-          node,
-          redirects(facts.flags)
-            ? `RewriteRule inside <If> redirects to /*If/${line.a2}: a relative substitution there is put under the <If>'s prefix "*If/", not this directory`
-            : `RewriteRule inside <If> answers 400 Bad Request: a relative substitution there is put under the <If>'s prefix "*If/", which is no path`,
-          `Write the substitution from the site's root (e.g. '/dir/${line.a2}')${redirects(facts.flags) ? ', or add a RewriteBase inside the <If>' : ''}.`,
-        ),
-      );
+      continue;
     }
+    if (!relativeSubstitution(line.a2)) continue;
+    const redirect = redirects(facts.flags);
+    if (redirect && (mergedBase || section.children.some((c) => c.kind === 'directive' && c.key === 'rewritebase'))) continue;
+    diagnostics.push(
+      diagnostic(
+        'HT224',
+        node,
+        redirect
+          ? `RewriteRule inside ${name} redirects to /${prefix}${line.a2}: a relative substitution there is put under the section's prefix "${prefix}", not this directory`
+          : `RewriteRule inside ${name} answers 400 Bad Request: a relative substitution there is put under the section's prefix "${prefix}", which is no path`,
+        `Write the substitution from the site's root (e.g. '/dir/${line.a2}')${redirect ? `, or add a RewriteBase inside the ${name}` : ''}.`,
+      ),
+    );
   }
 
   if (rules.length > 0 && effective !== true) {

@@ -193,8 +193,8 @@ const entries = [
   {
     code: 'HT224',
     severity: 'warning',
-    summary: 'RewriteRule inside <If> written as for the directory: there the pattern sees the whole file system path and a relative substitution has no directory',
-    hint: 'Write the pattern without the ^ anchor and the substitution from the site root, or move the rule out of the <If> and use a RewriteCond.',
+    summary: 'RewriteRule inside <If> or <Files> written as for the directory: there the pattern sees the whole file system path and a relative substitution has no directory',
+    hint: 'Write the pattern without the ^ anchor and the substitution from the site root, or move the rule out of the section and use a RewriteCond.',
   },
   // --- I/O while checking or loading ---
   {

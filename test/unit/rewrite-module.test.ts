@@ -134,6 +134,13 @@ describe('mod_rewrite through its module', () => {
     expect(inIf.rewrite?.rules.map((r) => r.pattern)).toEqual(['b$']);
   });
 
+  it('gives the lines of a <Files> its pattern as per-dir prefix (filesection sets cmd->path to it)', () => {
+    const outside = level('RewriteEngine On\nRewriteRule ^a x\n<Files "x.txt">\nRewriteRule x$ /y\n</Files>\n');
+    const files = outside.files[0]!;
+    expect(files.path).toBe('x.txt');
+    expect(applyLevel(outside, files.nodes, (m) => loaded.has(m), 0xffff, files.path).rewrite).toMatchObject({ engine: true, dir: 'x.txt/' });
+  });
+
   it("leaves the server's own lines alone: only a directory's level has a per-dir prefix", () => {
     const server = applyLevel(EMPTY_DIR_CONFIG, nodesOf('RewriteEngine On\nRewriteRule ^a b\n'), (m) => loaded.has(m));
     expect(server.rewrite).toBeUndefined();
