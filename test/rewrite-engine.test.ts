@@ -190,3 +190,26 @@ describe('[P], a trailing ? and [N=limit]', () => {
     expect(round('RewriteRule ^(a{0,1})x$ $1ax [N=4]', 'x')).toMatchObject({ kind: 'internal', url: '/rw/aax' });
   });
 });
+
+describe('rules inside an <If> (per-dir prefix "*If/"; the rewrite-in-if conformance case)', () => {
+  /** The lines as an `<If>` in DIR's .htaccess gives them to mod_rewrite. */
+  function ifRound(lines: string, path: string): RewriteOutcome {
+    const nodes = parseConfig(`RewriteEngine On\n${lines}\n`, { file: `${DIR}/.htaccess`, kind: 'htaccess', host: NO_HOST_FACTS }).nodes;
+    const cfg = applyLevel(EMPTY_DIR_CONFIG, nodes, () => true, 0xffff, '*If').rewrite!;
+    const full = `${DIR}/${path}`;
+    return runRewriteRound(cfg, { path: full, filename: full, query: undefined, documentRoot: '/srv/site', origin: 'http://localhost:8080' }, env());
+  }
+  it('matches the pattern against the whole file system path', () => {
+    expect(ifRound('RewriteRule ^x\\.txt$ /t.txt', 'x.txt')).toMatchObject({ kind: 'unchanged' });
+    expect(ifRound('RewriteRule ^(/.*)$ /show.cgi?s=$1', 'x.txt')).toMatchObject({ kind: 'internal', url: '/show.cgi', query: `s=${DIR}/x.txt` });
+  });
+  it('answers 400 to a relative substitution, with or without RewriteBase', () => {
+    expect(ifRound('RewriteRule x\\.txt$ y.txt', 'x.txt')).toMatchObject({ kind: 'status', status: 400 });
+    expect(ifRound('RewriteBase /rw/\nRewriteRule x\\.txt$ y.txt', 'x.txt')).toMatchObject({ kind: 'status', status: 400 });
+  });
+  it('redirects a relative [R] to /*If/…, or under RewriteBase', () => {
+    expect(ifRound('RewriteRule x\\.txt$ y.txt [R]', 'x.txt')).toMatchObject({ kind: 'redirect', status: 302, location: 'http://localhost:8080/*If/y.txt' });
+    expect(ifRound('RewriteBase /rw/\nRewriteRule x\\.txt$ y.txt [R]', 'x.txt')).toMatchObject({ location: 'http://localhost:8080/rw/y.txt' });
+    expect(ifRound('RewriteBase /\nRewriteRule x\\.txt$ y.txt [R]', 'x.txt')).toMatchObject({ location: 'http://localhost:8080/y.txt' });
+  });
+});

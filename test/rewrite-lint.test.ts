@@ -22,10 +22,10 @@ const lint = (text: string, inherited?: boolean): { codes: string[]; lines: numb
 };
 
 describe('HT220: a per-directory pattern that starts with ^/', () => {
-  it('is flagged, escaped or not, also inside <IfModule> and <Files>', () => {
+  it('is flagged, escaped or not, also inside <IfModule>, not inside <Files> or <If> (whole file system path there)', () => {
     expect(lint('RewriteEngine On\nRewriteRule ^/old$ new.html\n').codes).toEqual(['HT220']);
     expect(lint('RewriteEngine On\n<IfModule mod_rewrite.c>\nRewriteRule ^\\/old new.html\n</IfModule>\n').codes).toEqual(['HT220']);
-    expect(lint('RewriteEngine On\n<Files x>\nRewriteRule ^/old new.html\n</Files>\n').codes).toEqual(['HT220']);
+    expect(lint('RewriteEngine On\n<Files x>\nRewriteRule ^/old /new.html\n</Files>\n').codes).toEqual([]);
   });
   it('is not flagged without the anchor, when optional (^/?), negated, or in a RewriteCond', () => {
     expect(lint('RewriteEngine On\nRewriteRule /old new.html\nRewriteRule !^/x - [F]\nRewriteCond %{REQUEST_URI} ^/a\nRewriteRule ^a b\n').codes).toEqual([]);
@@ -91,5 +91,49 @@ describe('htsandbox check', () => {
     expect(out).toMatch(/off\/\.htaccess:2:1 warning HT220 /);
     expect(out).toMatch(/off\/\.htaccess:2:1 warning HT221 /);
     expect(out).toMatch(/off\/\.htaccess:2:1 warning HT222 /);
+  });
+});
+
+describe('HT224: rules inside <If> (per-dir prefix "*If/"; the rewrite-in-if conformance case)', () => {
+  it('flags an anchored pattern, which never matches the whole file system path', () => {
+    expect(lint('RewriteEngine On\n<If "-n %{QUERY_STRING}">\nRewriteRule ^x\\.txt$ /t.txt [L]\n</If>\n')).toMatchObject({ codes: ['HT224'], lines: [3] });
+    expect(lint('RewriteEngine On\n<If "true">\n</If>\n<Else>\nRewriteRule ^$ /t.txt [L]\n</Else>\n').codes).toEqual(['HT224']);
+  });
+  it('flags a relative substitution (400) and a relative [R] without a RewriteBase of the <If>', () => {
+    expect(lint('RewriteEngine On\n<If "true">\nRewriteRule x\\.txt$ y.txt [L]\n</If>\n').codes).toEqual(['HT224']);
+    expect(lint('RewriteEngine On\n<If "true">\nRewriteRule x\\.txt$ y.txt [R,L]\n</If>\n').codes).toEqual(['HT224']);
+    expect(lint('RewriteEngine On\n<If "true">\nRewriteBase /d/\nRewriteRule x\\.txt$ y.txt [R,L]\n</If>\n').codes).toEqual([]);
+    expect(lint('RewriteEngine On\n<If "true">\nRewriteBase /d/\nRewriteRule x\\.txt$ y.txt [L]\n</If>\n').codes).toEqual(['HT224']);
+  });
+  it('leaves rules that work there alone, and ^/ is no HT220 there', () => {
+    const ok = 'RewriteRule x\\.txt$ /t.txt [L]\nRewriteRule ^/(.*)$ /s.cgi?p=$1 [L]\nRewriteRule .* - [F]\nRewriteRule (.*) $1.html\nRewriteRule a$ https://example.com/ [R,L]\n';
+    expect(lint(`RewriteEngine On\n<If "true">\n${ok}</If>\n`).codes).toEqual([]);
+  });
+});
+
+describe('HT224 and MergeBase', () => {
+  it("takes the file's RewriteBase for a relative [R] inside <If> under RewriteOptions MergeBase", () => {
+    expect(lint('RewriteEngine On\nRewriteOptions MergeBase\nRewriteBase /d/\n<If "true">\nRewriteRule x\\.txt$ y.txt [R,L]\n</If>\n').codes).toEqual([]);
+    expect(lint('RewriteEngine On\nRewriteBase /d/\n<If "true">\nRewriteRule x\\.txt$ y.txt [R,L]\n</If>\n').codes).toEqual(['HT224']);
+  });
+});
+
+describe('HT224 inside <Files> (per-dir prefix: the pattern and a slash; the rewrite-in-if conformance case)', () => {
+  it('flags an anchored pattern and a relative substitution, with the section and its prefix named', () => {
+    const r = lintRewrite(
+      parseConfig('RewriteEngine On\n<Files "x.txt">\nRewriteRule ^x\\.txt$ /t.txt\n</Files>\n<FilesMatch "^b">\nRewriteRule b$ c.txt [R]\n</FilesMatch>\n', {
+        file: '.htaccess',
+        kind: 'htaccess',
+        host: FACTS,
+      }).nodes,
+      undefined,
+    );
+    expect(r.diagnostics.map((d) => [d.code, d.line])).toEqual([
+      ['HT224', 3],
+      ['HT224', 6],
+    ]);
+    expect(r.diagnostics[0]!.message).toContain('inside <Files>');
+    expect(r.diagnostics[1]!.message).toContain('redirects to /^b/c.txt');
+    expect(lint('RewriteEngine On\n<Files ~ "^y">\nRewriteRule y$ c.txt\n</Files>\n').codes).toEqual(['HT224']);
   });
 });

@@ -1,5 +1,5 @@
 /** Access control without a user: mod_access_compat's Order/Allow/Deny and mod_authz_core's Require. Pure. */
-import type { AccessCompat, AuthzRule, HostLine } from './dir-config.js';
+import type { AccessCompat, AuthzRule, HostLine, SatisfyLine } from './dir-config.js';
 
 export interface AccessRequest {
   method: string;
@@ -66,6 +66,17 @@ function matchingLine(lines: readonly HostLine[], req: AccessRequest): HostLine 
 /** The `Deny from` line of mod_access_compat that matches the client, if one does (for the request's story). */
 export function accessCompatDenyingLine(c: AccessCompat, req: AccessRequest): HostLine | undefined {
   return matchingLine(c.deny, req);
+}
+
+/**
+ * `access_compat_ap_satisfies`: satisfy[r->method_number], the last `Satisfy` line that covers
+ * the method (HEAD is GET's); none, SATISFY_NOSPEC, counts as All.
+ */
+export function accessCompatSatisfy(c: AccessCompat | undefined, method: string): SatisfyLine | undefined {
+  if (!c) return undefined;
+  let satisfy = c.satisfy;
+  for (const s of c.limitedSatisfy ?? []) if (limitCovers(s.methods, method)) satisfy = s;
+  return satisfy;
 }
 
 /** mod_access_compat `check_dir_access`: true when the client is let through. */

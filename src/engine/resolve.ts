@@ -11,7 +11,16 @@ import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
-import { accessCompatAllows, accessCompatDenyingLine, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
+import {
+  accessCompatAllows,
+  accessCompatDenyingLine,
+  accessCompatSatisfy,
+  authorizeUser,
+  authorizeWithoutUser,
+  decidingRequire,
+  requireLine,
+  type AccessRequest,
+} from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type DirConfig, type FcgidAuthRole } from './dir-config.js';
@@ -474,7 +483,8 @@ function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry:
   // that section's own list, which `ap_file_walk` never reads: Apache ignores it (measured:
   // `<Files a><Files a>Header …` sets nothing), so only the sections of the walk count.
   for (const s of base.files) {
-    if (s.matches(basename)) cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
+    // Its lines have the pattern as their path (filesection's cmd->path): mod_rewrite's per-dir prefix.
+    if (s.matches(basename)) cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule, 0xffff, s.path), () => s.where);
   }
   return { cfg, filename, entry, pathInfo };
 }
@@ -731,7 +741,7 @@ function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): Ru
   if (cfg.accessCompat) {
     const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
     s.compatOk = accessCompatAllows(cfg.accessCompat, accessReq);
-    if (!s.compatOk && !cfg.satisfyAny) {
+    if (!s.compatOk && !accessCompatSatisfy(cfg.accessCompat, req.method)?.any) {
       if (req.story) req.story.push(compatNote(cfg, accessReq));
       return {
         kind: 'error',
@@ -753,8 +763,9 @@ function accessCheckerEx(_ctx: ResolveContext, req: RequestFacts, s: RunState): 
   const { cfg, filename } = s.walked!;
   const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
   const authz = authorizeWithoutUser(cfg.authz, accessReq);
-  const granted = cfg.satisfyAny ? s.compatOk || authz === 'granted' : authz === 'granted';
-  if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz, cfg.satisfyAny && s.compatOk));
+  const satisfyAny = accessCompatSatisfy(cfg.accessCompat, req.method)?.any === true;
+  const granted = satisfyAny ? s.compatOk || authz === 'granted' : authz === 'granted';
+  if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz, satisfyAny && s.compatOk));
   if (granted) {
     s.authorized = true;
     return s;
@@ -859,11 +870,12 @@ function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<type
     notes.push({ phase: 'authz', module: 'authz_core', directive: line, ...(rule.source ? { source: rule.source } : {}), text: `${line} ${what}` });
   }
   if (compatLetIn && verdict !== 'granted') {
+    const satisfySource = accessCompatSatisfy(cfg.accessCompat, req.method)?.source;
     notes.push({
       phase: 'access',
       module: 'access_compat',
       directive: 'Satisfy any',
-      ...(cfg.satisfySource ? { source: cfg.satisfySource } : {}),
+      ...(satisfySource ? { source: satisfySource } : {}),
       text: "Satisfy Any: the client passes mod_access_compat's Allow lines, which is enough",
     });
   }
@@ -917,9 +929,16 @@ function authorizeByRequire(ctx: ResolveContext, req: RequestFacts, s: RunState)
 }
 
 /**
+ * The path core's `ifsection` gives the lines of an `<If>` (cmd->path = "*If"): what a module
+ * that keeps the directory of its per-dir configuration (mod_rewrite's per-dir prefix) sees.
+ */
+const IF_SECTION_PATH = '*If';
+
+/**
  * `ap_if_walk`: each `<If>`/`<ElseIf>` whose condition holds, or `<Else>` after ones that did
  * not, is merged in order; sections nested in a merged one join the end of the list.
  */
+
 function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, walked: Walked, vary: string[]): DirConfig {
   const facts = requestExprFacts(ctx, req, uri, walked.filename, walked.pathInfo);
   let cfg = walked.cfg;
@@ -931,7 +950,7 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
       previous = evaluateApExpr(s.condition, facts, vary);
       if (!previous) continue;
     } else previous = undefined;
-    cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
+    cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule, 0xffff, IF_SECTION_PATH), () => s.where);
   }
   return cfg;
 }
@@ -1177,6 +1196,8 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
   // mod_rewrite's per-directory rules run first in fixups.
   let forcedType: string | undefined;
   let forcedHandler: string | undefined;
+  /** mod_rewrite's internal redirect, made by its handler once the fixups are done. */
+  let rewritten: Decision | undefined;
   const rw = cfg.rewrite;
   if (rw && rw.engine && rw.rules.length > 0 && !req.rewriteEnded) {
     const full = filename + pathInfo;
@@ -1295,7 +1316,9 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
         };
       }
       if (outcome.kind === 'internal') {
-        return {
+        // hook_fixup returns OK: the other fixups still run (on r->args as the rules left
+        // them) before rewrite's redirect handler, and mod_alias's or mod_dir's redirect wins.
+        rewritten = {
           kind: 'internal',
           url: outcome.url,
           query: outcome.query,
@@ -1304,6 +1327,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
           end: outcome.end,
           ...(outcome.status !== undefined ? { status: outcome.status } : {}),
         };
+        req = { ...req, query: outcome.query };
       }
       if (outcome.kind === 'unchanged') {
         forcedType = outcome.type;
@@ -1327,6 +1351,12 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
     );
   }
   if (redirect) return { ...redirect, config: refOf(cfg) };
+  if (rewritten) {
+    // mod_dir's fixup_dir redirects a directory without its trailing slash before it steps
+    // aside for rewrite's redirect handler (r->finfo is still the directory's).
+    if (entry.kind === 'dir' && !uri.endsWith('/') && cfg.directorySlash) return dirSlashRedirect(req, uri, cfg);
+    return rewritten;
+  }
   // A lookup stops before the handler: a file here, a directory after mod_dir's index search below.
   if (req.lookupOnly && entry.kind === 'file') return { kind: 'file', path: filename, uri, entry, contentType: undefined, config: refOf(cfg) };
   // The type checker's answer, with mod_rewrite's T= and H= over it.
@@ -1358,10 +1388,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
   if (req.lookupOnly && entry.kind !== 'dir') return { kind: 'error', status: 404, config: refOf(cfg) };
   if (entry.kind === 'dir') {
     if (!uri.endsWith('/')) {
-      if (cfg.directorySlash) {
-        const q = req.query !== undefined ? `?${req.query}` : '';
-        return { kind: 'redirect', status: 301, location: `${req.origin}${encodeUriPath(uri)}/${q}`, config: refOf(cfg) };
-      }
+      if (cfg.directorySlash) return dirSlashRedirect(req, uri, cfg);
     } else if (depth < 10) {
       let remembered: Decision | undefined;
       for (const name of cfg.directoryIndex) {
@@ -1383,6 +1410,12 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
     }
   }
   return s;
+}
+
+/** mod_dir's `fixup_dir` for a directory asked for without its trailing slash (DirectorySlash On): a 301 to it with one. */
+function dirSlashRedirect(req: RequestFacts, uri: string, cfg: DirConfig): Decision {
+  const q = req.query !== undefined ? `?${req.query}` : '';
+  return { kind: 'redirect', status: 301, location: `${req.origin}${encodeUriPath(uri)}/${q}`, config: refOf(cfg) };
 }
 
 /** The handler (`ap_invoke_handler`): a script handler, mod_autoindex, mod_status, or core's default handler. */

@@ -559,17 +559,25 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
   const scheme = ABSOLUTE_URI.exec(filename);
   if (scheme) {
     // hook_fixup: "it was finally rewritten to a remote URL". RewriteBase replaces the per-dir
-    // prefix in its path (a relative [R] target without one leaks the file system path).
+    // prefix (without its leading '/') after the host's '/' (subst_prefix_path); a relative [R]
+    // target without one leaks the file system path, or "*If/" inside an <If>.
     let location = filename;
-    const pathStart = filename.indexOf('/', scheme[0].length);
-    if (cfg.base !== undefined && pathStart !== -1 && filename.startsWith(cfg.dir, pathStart)) {
-      location = filename.slice(0, pathStart) + cfg.base.replace(/\/?$/, '/') + filename.slice(pathStart + cfg.dir.length);
+    const afterHost = filename.indexOf('/', scheme[0].length) + 1;
+    if (cfg.base !== undefined && afterHost > 0 && afterHost < filename.length) {
+      const prefix = (cfg.dir.startsWith('/') ? cfg.dir.slice(1) : cfg.dir).replace(/\/$/, '');
+      if (filename.startsWith(prefix, afterHost) && filename[afterHost + prefix.length] === '/') {
+        const base = cfg.base.slice(1);
+        location = filename.slice(0, afterHost) + (base === '' || base.endsWith('/') ? base : `${base}/`) + filename.slice(afterHost + prefix.length + 1);
+      }
     }
     const status = forcedStatus !== undefined && forcedStatus >= 300 && forcedStatus < 400 ? forcedStatus : 302;
     return finishRedirect(status, location, query, input.query, noescape, envSets, vary);
   }
   const refused = unsafeQuery(query, envSets, vary);
   if (refused) return refused;
+  // hook_fixup: a local result must be an absolute path, else 400 (a relative substitution
+  // inside an <If>, whose per-dir prefix "*If/" is no path; RewriteBase does not help here).
+  if (!filename.startsWith('/')) return { kind: 'status', status: 400, env: envSets, vary };
   // Back from a filesystem path to a URL: RewriteBase replaces the directory, else the
   // document root is stripped.
   let url = filename;

@@ -6,8 +6,9 @@
 import type { Diagnostic } from '../vocabulary/diagnostic.js';
 import { catalogEntry, type ErrorCode } from '../vocabulary/error-catalog.js';
 import { compileApacheRegex } from './regex.js';
-import type { ConfigNode, DirectiveNode } from './syntax-tree.js';
+import type { ConfigNode, DirectiveNode, SectionNode } from './syntax-tree.js';
 import { rewriteArgLine, rewriteFlagField } from './rewrite-args.js';
+import { splitWords } from './words.js';
 
 /** Sections whose contents apply to the whole directory (they only decide whether lines count). */
 const CONDITIONALS = new Set(['<ifmodule', '<ifdefine', '<iffile', '<ifdirective', '<ifsection', '<ifversion']);
@@ -35,11 +36,22 @@ function diagnostic(code: ErrorCode, node: ConfigNode, message: string, hint?: s
   return { code, severity: entry.severity, file: node.file, line: node.line, column: node.column, message, ...(h !== undefined ? { hint: h } : {}) };
 }
 
-/** The directives that apply to the directory as a whole, in file order (no recursion). */
-function directoryLevelDirectives(nodes: readonly ConfigNode[]): { level: DirectiveNode[]; nested: DirectiveNode[] } {
+/**
+ * Sections whose lines core gives a path that is no directory (cmd->path): `<If>`, `<ElseIf>`,
+ * `<Else>` ("*If") and `<Files>`, `<FilesMatch>` (their pattern). mod_rewrite's per-dir prefix
+ * there is that path and a '/'.
+ */
+const PREFIX_SECTIONS = new Set(['<if', '<elseif', '<else', '<files', '<filesmatch']);
+
+/**
+ * The directives that apply to the directory as a whole, in file order, those nested in other
+ * sections, and, for those, the innermost `<If>`- or `<Files>`-like section holding them (no recursion).
+ */
+function directoryLevelDirectives(nodes: readonly ConfigNode[]): { level: DirectiveNode[]; nested: DirectiveNode[]; prefixSection: Map<DirectiveNode, SectionNode> } {
   const level: DirectiveNode[] = [];
   const nested: DirectiveNode[] = [];
-  const stack: { list: readonly ConfigNode[]; at: number; levelWide: boolean }[] = [{ list: nodes, at: 0, levelWide: true }];
+  const prefixSection = new Map<DirectiveNode, SectionNode>();
+  const stack: { list: readonly ConfigNode[]; at: number; levelWide: boolean; section: SectionNode | undefined }[] = [{ list: nodes, at: 0, levelWide: true, section: undefined }];
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
     if (top.at >= top.list.length) {
@@ -47,11 +59,28 @@ function directoryLevelDirectives(nodes: readonly ConfigNode[]): { level: Direct
       continue;
     }
     const node = top.list[top.at++]!;
-    if (node.kind === 'directive') (top.levelWide ? level : nested).push(node);
-    else if (node.active) stack.push({ list: node.children, at: 0, levelWide: top.levelWide && CONDITIONALS.has(node.key) });
+    if (node.kind === 'directive') {
+      (top.levelWide ? level : nested).push(node);
+      if (top.section) prefixSection.set(node, top.section);
+    } else if (node.active) {
+      stack.push({ list: node.children, at: 0, levelWide: top.levelWide && CONDITIONALS.has(node.key), section: PREFIX_SECTIONS.has(node.key) ? node : top.section });
+    }
   }
-  return { level, nested };
+  return { level, nested, prefixSection };
 }
+
+/** How a section is named in a message, and the per-dir prefix its rules get. */
+function sectionPrefix(section: SectionNode): { name: string; prefix: string } {
+  if (section.key === '<files' || section.key === '<filesmatch') {
+    const words = splitWords(section.rawArgs.slice(0, Math.max(0, section.rawArgs.lastIndexOf('>')))).map((w) => w.value);
+    const pattern = section.key === '<files' && words[0] === '~' ? (words[1] ?? '') : (words[0] ?? '');
+    return { name: section.key === '<files' ? '<Files>' : '<FilesMatch>', prefix: `${pattern}/` };
+  }
+  return { name: section.key === '<if' ? '<If>' : section.key === '<elseif' ? '<ElseIf>' : '<Else>', prefix: '*If/' };
+}
+
+/** A substitution that is a path relative to the per-dir prefix (not '-', '/…', a URL or an expansion that may give one). */
+const relativeSubstitution = (s: string): boolean => s !== '-' && !/^(?:\/|[$%]|[A-Za-z][A-Za-z0-9+.-]*:)/.test(s);
 
 function ruleFacts(node: DirectiveNode, conditions: number): RuleFacts | undefined {
   const line = rewriteArgLine(node.rawArgs);
@@ -88,7 +117,7 @@ function endsRound(f: Map<string, string>): boolean {
 /** Lints the rewrite rules of one `.htaccess` file. */
 export function lintRewrite(nodes: readonly ConfigNode[], inheritedEngine: boolean | undefined): RewriteLintResult {
   const diagnostics: Diagnostic[] = [];
-  const { level, nested } = directoryLevelDirectives(nodes);
+  const { level, nested, prefixSection } = directoryLevelDirectives(nodes);
   let engine: boolean | undefined;
   const rules: RuleFacts[] = [];
   let pendingConditions = 0;
@@ -105,8 +134,9 @@ export function lintRewrite(nodes: readonly ConfigNode[], inheritedEngine: boole
 
   // A per-directory pattern is matched against the path below this directory: no leading '/'
   // (an optional one, "^/?", is the usual way to write rules for both contexts).
+  // Inside an <If> or <Files> the pattern sees the whole file system path instead (HT224 below).
   for (const node of [...level, ...nested]) {
-    if (node.key !== 'rewriterule') continue;
+    if (node.key !== 'rewriterule' || prefixSection.has(node)) continue;
     const facts = ruleFacts(node, 0);
     if (!facts || facts.negate || !/^\^(?:\/|\\\/)(?![?*]|\{0)/.test(facts.pattern)) continue;
     diagnostics.push(
@@ -115,6 +145,46 @@ export function lintRewrite(nodes: readonly ConfigNode[], inheritedEngine: boole
         node,
         `RewriteRule pattern '${facts.pattern}' never matches here: in .htaccess the pattern is matched against the path below this directory, which has no leading slash`,
         `Drop the leading slash (e.g. '^${facts.pattern.replace(/^\^\\?\//, '')}'), or test %{REQUEST_URI} (which has it) in a RewriteCond.`,
+      ),
+    );
+  }
+
+  // Inside an <If>, mod_rewrite's per-dir prefix is "*If/" (core's ifsection sets cmd->path to
+  // "*If"), inside a <Files> its pattern and '/' (filesection): nothing is stripped from the
+  // file system path the pattern sees, and a relative substitution is put under that prefix,
+  // which hook_fixup answers with 400 (and [R] sends the browser to /*If/… unless a
+  // RewriteBase of the section replaces the prefix). The file's RewriteBase reaches the
+  // section only under RewriteOptions MergeBase.
+  const mergedBase = level.some((n) => n.key === 'rewritebase') && level.some((n) => n.key === 'rewriteoptions' && n.args.some((a) => a.value.toLowerCase() === 'mergebase'));
+  for (const node of nested) {
+    const section = prefixSection.get(node);
+    if (node.key !== 'rewriterule' || !section) continue;
+    const facts = ruleFacts(node, 0);
+    const line = rewriteArgLine(node.rawArgs);
+    if (!facts || !line) continue;
+    const { name, prefix } = sectionPrefix(section);
+    if (!facts.negate && /^\^(?:[A-Za-z0-9_~-]|\\\.|\$)/.test(facts.pattern)) {
+      diagnostics.push(
+        diagnostic(
+          'HT224',
+          node,
+          `RewriteRule pattern '${facts.pattern}' never matches inside ${name}: there the pattern is matched against the whole file system path, which starts with '/', not against the path below this directory`,
+          `Drop the ^ anchor (e.g. '${facts.pattern.slice(1)}'), or move the rule out of the ${name} and put its condition in a RewriteCond${name.startsWith('<F') ? ' (RewriteCond %{REQUEST_FILENAME} …)' : ' (RewriteCond expr "…")'}.`,
+        ),
+      );
+      continue;
+    }
+    if (!relativeSubstitution(line.a2)) continue;
+    const redirect = redirects(facts.flags);
+    if (redirect && (mergedBase || section.children.some((c) => c.kind === 'directive' && c.key === 'rewritebase'))) continue;
+    diagnostics.push(
+      diagnostic(
+        'HT224',
+        node,
+        redirect
+          ? `RewriteRule inside ${name} redirects to /${prefix}${line.a2}: a relative substitution there is put under the section's prefix "${prefix}", not this directory`
+          : `RewriteRule inside ${name} answers 400 Bad Request: a relative substitution there is put under the section's prefix "${prefix}", which is no path`,
+        `Write the substitution from the site's root (e.g. '/dir/${line.a2}')${redirect ? `, or add a RewriteBase inside the ${name}` : ''}.`,
       ),
     );
   }

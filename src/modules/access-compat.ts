@@ -28,15 +28,23 @@ export interface AccessCompat {
    * every method): the last that covers a method decides its order (`order()` sets order[m]).
    */
   limitedOrders?: readonly { order: AccessCompat['order']; methods: readonly string[] }[];
+  /** The last `Satisfy` outside `<Limit>` (it set satisfy[m] for every method); none: all. */
+  satisfy?: SatisfyLine;
+  /** `Satisfy` lines inside `<Limit>` since that one: the last that covers a method decides it. */
+  limitedSatisfy?: readonly SatisfyLine[];
+}
+
+/** One `Satisfy` line: `Any` (either access control or authorization lets the request in) or `All`. */
+export interface SatisfyLine {
+  any: boolean;
+  source?: LineSource;
+  /** The methods of the `<Limit>` it is written in (`!M`: `<LimitExcept>`). */
+  methods?: readonly string[];
 }
 
 /** mod_access_compat's slice of the per-directory configuration. */
 export interface AccessCompatDirConfig {
   accessCompat: AccessCompat | undefined;
-  /** `Satisfy Any`: either access control or authorization lets the request in. */
-  satisfyAny: boolean;
-  /** Where the `Satisfy` line in effect is written. */
-  satisfySource: LineSource | undefined;
 }
 
 /** `order`: one of the three orders. */
@@ -107,10 +115,12 @@ const satisfyDirective: DirectiveDefinition<CompatLine> = {
 };
 
 /**
- * A level that sets Order, Allow or Deny replaces the inherited state (as htsandbox has always
- * merged it: the conformance suite holds it to Apache); Satisfy's last line wins.
+ * mod_access_compat has no merger ("default is to override"): a level with any of its lines
+ * (Order, Allow, Deny or Satisfy) replaces the inherited state whole, Satisfy included. Order
+ * and Satisfy are kept per method (order[m], satisfy[m]): a line outside `<Limit>` sets every
+ * method, one inside sets the methods of its `<Limit>`.
  */
-function mergeAccessCompat(base: Readonly<AccessCompatDirConfig>, lines: readonly CompiledLine[]): Partial<AccessCompatDirConfig> {
+function mergeAccessCompat(_base: Readonly<AccessCompatDirConfig>, lines: readonly CompiledLine[]): Partial<AccessCompatDirConfig> {
   let compat:
     | {
         order: AccessCompat['order'];
@@ -118,21 +128,21 @@ function mergeAccessCompat(base: Readonly<AccessCompatDirConfig>, lines: readonl
         allow: HostLine[];
         deny: HostLine[];
         limitedOrders?: { order: AccessCompat['order']; methods: readonly string[] }[];
+        satisfy?: SatisfyLine;
+        limitedSatisfy?: SatisfyLine[];
       }
     | undefined;
-  const out: Partial<AccessCompatDirConfig> = {};
   for (const l of lines) {
     const line = l.value as CompatLine;
-    // Satisfy keeps one value for every method here (Apache keeps satisfy[] per method):
-    // inside <Limit> it is left out rather than applied to all.
-    if (l.methods && line.kind === 'satisfy') continue;
-    if (line.kind === 'satisfy') {
-      out.satisfyAny = line.any;
-      out.satisfySource = l.source;
-      continue;
-    }
     compat ??= { order: 'deny,allow', allow: [], deny: [] };
-    if (line.kind === 'order' && l.methods) (compat.limitedOrders ??= []).push({ order: line.order, methods: l.methods });
+    if (line.kind === 'satisfy') {
+      const satisfy: SatisfyLine = { any: line.any, ...(l.source ? { source: l.source } : {}) };
+      if (l.methods) (compat.limitedSatisfy ??= []).push({ ...satisfy, methods: l.methods });
+      else {
+        compat.satisfy = satisfy;
+        delete compat.limitedSatisfy;
+      }
+    } else if (line.kind === 'order' && l.methods) (compat.limitedOrders ??= []).push({ order: line.order, methods: l.methods });
     else if (line.kind === 'order') {
       compat.order = line.order;
       if (l.source) compat.orderSource = l.source;
@@ -144,15 +154,13 @@ function mergeAccessCompat(base: Readonly<AccessCompatDirConfig>, lines: readonl
       (line.kind === 'allow' ? compat.allow : compat.deny).push(host);
     }
   }
-  if (compat) out.accessCompat = compat;
-  void base;
-  return out;
+  return compat ? { accessCompat: compat } : {};
 }
 
 /** mod_access_compat as Apache loads it. */
 export const accessCompatModule: ModuleDefinition<AccessCompatDirConfig> = {
   name: 'access_compat',
   directives: [orderDirective, hostDirective('allow'), hostDirective('deny'), satisfyDirective],
-  dirConfig: { empty: { accessCompat: undefined, satisfyAny: false, satisfySource: undefined }, merge: mergeAccessCompat },
+  dirConfig: { empty: { accessCompat: undefined }, merge: mergeAccessCompat },
   hooks: { access_checker: 'accessCompatAllows' },
 };

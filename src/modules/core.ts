@@ -89,6 +89,8 @@ export interface CoreDirConfig {
 export interface FilesCondition {
   kind: 'files';
   matches(basename: string): boolean;
+  /** The pattern as `filesection` leaves it in cmd->path: the "directory" of the section's per-dir configurations. */
+  path: string;
 }
 
 /** What an `<If>`/`<ElseIf>`/`<Else>` line compiles to: its kind and parsed condition (none for `<Else>`). */
@@ -100,6 +102,8 @@ export interface IfCondition {
 /** A `<Files>`/`<FilesMatch>` section, ready to match a basename. */
 export interface FilesSection {
   matches(basename: string): boolean;
+  /** cmd->path of its lines: the pattern (mod_rewrite's per-dir prefix there is this + '/'). */
+  path: string;
   nodes: readonly ConfigNode[];
   /** Where it is written and its opening line (`file:line <Files "x">`), for a decision's configuration reference. */
   where: string;
@@ -316,7 +320,9 @@ function compileFiles(name: string, isRegex: boolean): DirectiveDefinition<CoreL
       matches = (b) => b === pattern;
     }
     if (w.next < arg.length) findings.push(afterBody(`Multiple ${name}> arguments not (yet) supported.`));
-    return { findings, value: matches ? { kind: 'files', matches } : undefined };
+    // cmd->path: the regex or the name (which apr_filepath_merge would make canonical: only a
+    // name with a '/', which no basename matches, changes).
+    return { findings, value: matches ? { kind: 'files', matches, path: w.value } : undefined };
   };
 }
 
@@ -389,7 +395,7 @@ function mergeCore(base: Readonly<CoreDirConfig>, lines: readonly CompiledLine[]
         options = optionsLine(options ?? { absolute: false, opts: 0, add: 0, remove: 0 }, line.change);
         break;
       case 'files':
-        (files ??= []).push({ matches: line.matches, nodes: l.body ?? [], where: l.where ?? '' });
+        (files ??= []).push({ matches: line.matches, path: line.path, nodes: l.body ?? [], where: l.where ?? '' });
         break;
       case 'if':
       case 'elseif':

@@ -70,7 +70,11 @@ export interface DirConfigSlice<S extends object> {
 
 /** Where a level's lines were written, for a merge that depends on it (mod_rewrite's per-dir prefix). */
 export interface LevelContext {
-  /** The directory of a `<Directory>` body or an `.htaccess` ('' for the server's own lines and `<Files>` bodies). */
+  /**
+   * The path core gives the level's lines (cmd->path): the directory of a `<Directory>` body or
+   * an `.htaccess`, the pattern of a `<Files>` body, "*If" for an `<If>` body; '' for the
+   * server's own lines.
+   */
   dir: string;
 }
 

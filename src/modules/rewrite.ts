@@ -82,16 +82,20 @@ export interface RewriteRule {
   conds: RewriteCond[];
 }
 
-/** mod_rewrite's per-directory configuration of one level. */
+/** mod_rewrite's per-directory configuration (`rewrite_perdir_conf`) as merged so far. */
 export interface RewriteConfig {
+  /** RewriteEngine as last set on the way down (`state_set`); unset is off. */
   engine: boolean | undefined;
+  /** RewriteOptions of the nearest level that has any (`options_set`), lower-cased. */
   options: ReadonlySet<string>;
   base: string | undefined;
   rules: readonly RewriteRule[];
-  /** The directory the rules were written for (their per-dir prefix), with a trailing slash. */
+  /**
+   * The per-dir prefix (`directory`), with a trailing slash: the directory the level was
+   * written for, or "*If/" for a level inside `<If>` (core's `ifsection` sets cmd->path to
+   * "*If"), which no path starts with.
+   */
   dir: string;
-  /** True when this level had any rewrite directive (a level without one keeps the parent's). */
-  ownRules: boolean;
 }
 
 /** mod_rewrite's slice of the per-directory configuration. */
@@ -382,48 +386,58 @@ function compileCond({ rawArgs }: DirectiveInput): CompileResult<RewriteLine> {
 }
 
 /**
- * `config_perdir_merge` for a level that has rewrite directives: its own engine state, options,
- * base and rules (each with the conditions before it), with the parent's rules before or after
- * them under `RewriteOptions Inherit`/`InheritBefore`. Only a level written for a directory has
- * a per-dir prefix to strip; the server's own lines are not per-directory rules.
+ * `config_perdir_merge` for a level that has rewrite directives (a level without any keeps its
+ * parent's configuration whole: ap_merge_per_dir_configs). The engine state, the options and,
+ * under `MergeBase`, the base come from the nearest level that set them; the per-dir prefix is
+ * this level's; the rules are this level's, with the parent's after them under `Inherit` (or
+ * the parent's `InheritDown`) or before them under `InheritBefore` (`InheritDownBefore`), the
+ * merged options deciding. Only a level written for a directory (or an `<If>` in one) has a
+ * per-dir prefix; the server's own lines are not per-directory rules.
  */
 function mergeRewrite(parent: Readonly<RewriteDirConfig>, lines: readonly CompiledLine[], level?: LevelContext): Partial<RewriteDirConfig> {
   const dir = level?.dir ?? '';
   if (dir === '') return {};
   let engine: boolean | undefined;
   let base: string | undefined;
-  const options = new Set<string>();
-  const rules: RewriteRule[] = [];
+  let ownOptions: Set<string> | undefined;
+  const ownRules: RewriteRule[] = [];
   let pending: RewriteCond[] = [];
   for (const l of lines) {
     const line = l.value as RewriteLine;
     if (line.kind === 'engine') engine = line.on;
     else if (line.kind === 'base') base = line.base;
-    else if (line.kind === 'options') for (const o of line.options) options.add(o);
-    else if (line.kind === 'cond') {
+    else if (line.kind === 'options') {
+      // cmd_rewriteoptions: each line adds to the level's options (`|=`).
+      ownOptions ??= new Set();
+      for (const o of line.options) ownOptions.add(o);
+    } else if (line.kind === 'cond') {
       if (line.cond) pending.push(line.cond);
     } else {
-      if (line.rule) rules.push({ ...line.rule, ...(l.source ? { source: l.source } : {}), conds: pending });
+      if (line.rule) ownRules.push({ ...line.rule, ...(l.source ? { source: l.source } : {}), conds: pending });
       pending = [];
     }
   }
   const inherited = parent.rewrite;
-  let allRules: RewriteRule[] = rules;
-  if (inherited && !options.has('ignoreinherit')) {
-    if (options.has('inherit')) allRules = [...rules, ...inherited.rules];
-    else if (options.has('inheritbefore')) allRules = [...inherited.rules, ...rules];
+  const parentOptions: ReadonlySet<string> = inherited?.options ?? NO_OPTIONS;
+  const options = ownOptions ?? parentOptions;
+  const ignore = options.has('ignoreinherit');
+  let rules: readonly RewriteRule[] = ownRules;
+  if (inherited) {
+    if (options.has('inherit') || (parentOptions.has('inheritdown') && !ignore)) rules = [...ownRules, ...inherited.rules];
+    else if (options.has('inheritbefore') || (parentOptions.has('inheritdownbefore') && !ignore)) rules = [...inherited.rules, ...ownRules];
   }
   return {
     rewrite: {
       engine: engine ?? inherited?.engine,
       options,
       base: base ?? (options.has('mergebase') ? inherited?.base : undefined),
-      rules: allRules,
+      rules,
       dir: dir.endsWith('/') ? dir : `${dir}/`,
-      ownRules: true,
     },
   };
 }
+
+const NO_OPTIONS: ReadonlySet<string> = new Set();
 
 /** mod_rewrite as Apache loads it. */
 export const rewriteModule: ModuleDefinition<RewriteDirConfig> = {

@@ -190,6 +190,12 @@ const entries = [
     summary: 'RewriteRule that is never reached: an earlier rule without conditions matches every path and ends the rules',
     hint: 'Move the rule above the catch-all one, or give the catch-all rule a RewriteCond.',
   },
+  {
+    code: 'HT224',
+    severity: 'warning',
+    summary: 'RewriteRule inside <If> or <Files> written as for the directory: there the pattern sees the whole file system path and a relative substitution has no directory',
+    hint: 'Write the pattern without the ^ anchor and the substitution from the site root, or move the rule out of the section and use a RewriteCond.',
+  },
   // --- I/O while checking or loading ---
   {
     code: 'HT300',

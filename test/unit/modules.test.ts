@@ -13,7 +13,7 @@ import { validateNodes } from '../../src/grammar/validate.js';
 import { applyHeaderLines, applyRequestHeaderLines, editHeaderValue, FieldTable, parseHeaderFormat } from '../../src/modules/headers.js';
 import { HostProcessCrash } from '../../src/vocabulary/host-process-crash.js';
 import { coreModule } from '../../src/modules/core.js';
-import { accessCompatAllows } from '../../src/engine/access.js';
+import { accessCompatAllows, accessCompatSatisfy } from '../../src/engine/access.js';
 import { filterModule } from '../../src/modules/filter.js';
 import { htsandboxModule } from '../../src/modules/htsandbox.js';
 import * as parsedOnlyModules from '../../src/modules/parsed-only.js';
@@ -238,19 +238,37 @@ describe('the authentication modules through their tables', () => {
 });
 
 describe('mod_access_compat through its module', () => {
-  it('a level with Order, Allow or Deny replaces the inherited state; each line keeps its place', () => {
+  it('a level with any of its lines replaces the inherited state whole, Satisfy included; each line keeps its place', () => {
     const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('Order allow,deny\nAllow from 10.0.0.0/8 192.168.1\nSatisfy Any\n'), () => true);
     expect(parent.accessCompat).toEqual({
       order: 'allow,deny',
       orderSource: { file: '/site/.htaccess', line: 1 },
       allow: [{ hosts: ['10.0.0.0/8', '192.168.1'], source: { file: '/site/.htaccess', line: 2 } }],
       deny: [],
+      satisfy: { any: true, source: { file: '/site/.htaccess', line: 3 } },
     });
-    expect([parent.satisfyAny, parent.satisfySource]).toEqual([true, { file: '/site/.htaccess', line: 3 }]);
+    // No merger in mod_access_compat: the child's Satisfy is back to "not specified" (All).
     const child = applyLevel(parent, htaccess('# nothing first\nDeny from env=BAD\n'), () => true);
     expect(child.accessCompat).toEqual({ order: 'deny,allow', allow: [], deny: [{ hosts: ['env=BAD'], source: { file: '/site/.htaccess', line: 2 } }] });
-    expect(child.satisfyAny).toBe(true);
-    expect(applyLevel(child, htaccess('Satisfy all\n'), () => true).accessCompat).toBe(child.accessCompat);
+    // … and a level with only Satisfy drops the inherited Order, Allow and Deny.
+    expect(applyLevel(child, htaccess('Satisfy any\n'), () => true).accessCompat).toEqual({
+      order: 'deny,allow',
+      allow: [],
+      deny: [],
+      satisfy: { any: true, source: { file: '/site/.htaccess', line: 1 } },
+    });
+    expect(applyLevel(child, htaccess('AddType text/plain .x\n'), () => true).accessCompat).toBe(child.accessCompat);
+  });
+
+  it('keeps Satisfy per method: a <Limit> line sets its methods, a line outside sets them all', () => {
+    const at = (text: string) => applyLevel(EMPTY_DIR_CONFIG, htaccess(text), () => true).accessCompat;
+    const limited = at('Satisfy all\n<Limit POST PUT>\nSatisfy any\n</Limit>\n');
+    expect([accessCompatSatisfy(limited, 'GET')?.any, accessCompatSatisfy(limited, 'POST')?.any, accessCompatSatisfy(limited, 'PUT')?.any]).toEqual([false, true, true]);
+    const except = at('<LimitExcept GET>\nSatisfy any\n</LimitExcept>\n');
+    expect([accessCompatSatisfy(except, 'GET'), accessCompatSatisfy(except, 'HEAD'), accessCompatSatisfy(except, 'POST')?.any]).toEqual([undefined, undefined, true]);
+    expect(accessCompatSatisfy(at('<Limit GET>\nSatisfy any\n</Limit>\n'), 'HEAD')?.any).toBe(true);
+    // A later line outside <Limit> sets every method again.
+    expect(accessCompatSatisfy(at('<Limit POST>\nSatisfy any\n</Limit>\nSatisfy all\n'), 'POST')?.any).toBe(false);
   });
 
   it('a line its compile refuses is not applied, and check reports it', () => {

@@ -108,10 +108,37 @@ describe('mod_rewrite through its module', () => {
     expect(own.rewrite).toMatchObject({ engine: true, base: undefined, dir: `${DIR}/` });
     expect(level('RewriteOptions Inherit\nRewriteRule ^c1 y\n', parent).rewrite?.rules.map((r) => r.pattern)).toEqual(['^c1', '^p1']);
     expect(level('RewriteOptions InheritBefore\nRewriteRule ^c1 y\n', parent).rewrite?.rules.map((r) => r.pattern)).toEqual(['^p1', '^c1']);
-    expect(level('RewriteOptions Inherit IgnoreInherit\nRewriteRule ^c1 y\n', parent).rewrite?.rules.map((r) => r.pattern)).toEqual(['^c1']);
     expect(level('RewriteOptions MergeBase\n', parent).rewrite?.base).toBe('/p/');
     // A level without rewrite lines keeps its parent's configuration as it is.
     expect(level('AddType text/plain .x\n', parent).rewrite).toBe(parent.rewrite);
+  });
+
+  it('takes the options of the nearest level that set them: Inherit reaches below, InheritDown is the parent asking', () => {
+    const inherit = level('RewriteEngine On\nRewriteOptions Inherit\nRewriteRule ^p1 x\n', EMPTY_DIR_CONFIG, '/site');
+    const child = level('RewriteRule ^c1 y\n', inherit);
+    expect([...child.rewrite!.options]).toEqual(['inherit']);
+    expect(child.rewrite?.rules.map((r) => r.pattern)).toEqual(['^c1', '^p1']);
+    // A level's own RewriteOptions replace the inherited ones.
+    expect(level('RewriteOptions AllowNoSlash\nRewriteRule ^c1 y\n', inherit).rewrite?.rules.map((r) => r.pattern)).toEqual(['^c1']);
+    const down = level('RewriteEngine On\nRewriteOptions InheritDownBefore\nRewriteRule ^p1 x\n', EMPTY_DIR_CONFIG, '/site');
+    expect(level('RewriteRule ^c1 y\n', down).rewrite?.rules.map((r) => r.pattern)).toEqual(['^p1', '^c1']);
+    expect(level('RewriteOptions IgnoreInherit\nRewriteRule ^c1 y\n', down).rewrite?.rules.map((r) => r.pattern)).toEqual(['^c1']);
+    // IgnoreInherit only refuses the parent's InheritDown: the level's own Inherit still holds.
+    expect(level('RewriteOptions Inherit IgnoreInherit\nRewriteRule ^c1 y\n', down).rewrite?.rules.map((r) => r.pattern)).toEqual(['^c1', '^p1']);
+  });
+
+  it('gives the lines of an <If> the per-dir prefix "*If/" (ifsection sets cmd->path to "*If")', () => {
+    const outside = level('RewriteEngine On\nRewriteBase /b/\nRewriteRule ^a x\n');
+    const inIf = applyLevel(outside, nodesOf('RewriteRule b$ y\n'), (m) => loaded.has(m), 0xffff, '*If');
+    expect(inIf.rewrite).toMatchObject({ engine: true, base: undefined, dir: '*If/' });
+    expect(inIf.rewrite?.rules.map((r) => r.pattern)).toEqual(['b$']);
+  });
+
+  it('gives the lines of a <Files> its pattern as per-dir prefix (filesection sets cmd->path to it)', () => {
+    const outside = level('RewriteEngine On\nRewriteRule ^a x\n<Files "x.txt">\nRewriteRule x$ /y\n</Files>\n');
+    const files = outside.files[0]!;
+    expect(files.path).toBe('x.txt');
+    expect(applyLevel(outside, files.nodes, (m) => loaded.has(m), 0xffff, files.path).rewrite).toMatchObject({ engine: true, dir: 'x.txt/' });
   });
 
   it("leaves the server's own lines alone: only a directory's level has a per-dir prefix", () => {
