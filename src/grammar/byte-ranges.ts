@@ -106,3 +106,24 @@ export function parseByteRanges(field: string, length: number): ByteRanges {
 export function withinRangeLimits(r: Extract<ByteRanges, { kind: 'ranges' }>): boolean {
   return r.ranges.length <= MAX_RANGES && r.overlaps <= MAX_RANGE_OVERLAPS && r.reversals <= MAX_RANGE_REVERSALS;
 }
+
+/**
+ * byterange_filter's answer to several ranges: a multipart/byteranges body, each part headed by
+ * the file's type (none when it has none) and its Content-range, the last boundary closed with
+ * "--". `parts`: each merged range with its bytes. Pure: the boundary is the caller's (Apache's
+ * is 16 random hex digits).
+ */
+export function multipartByteranges(
+  parts: readonly { start: number; end: number; data: Buffer }[],
+  size: number,
+  contentType: string | undefined,
+  boundary: string,
+): { contentType: string; body: Buffer } {
+  const typeLine = contentType ? `\r\nContent-type: ${contentType}` : '';
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    chunks.push(Buffer.from(`\r\n--${boundary}${typeLine}\r\nContent-range: bytes ${p.start}-${p.end}/${size}\r\n\r\n`, 'latin1'), p.data);
+  }
+  chunks.push(Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'));
+  return { contentType: `multipart/byteranges; boundary=${boundary}`, body: Buffer.concat(chunks) };
+}

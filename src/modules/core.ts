@@ -63,6 +63,8 @@ export interface CoreDirConfig {
   acceptPathInfo: 'on' | 'off' | 'default';
   errorDocuments: ReadonlyMap<number, ErrorDocument>;
   serverSignature: 'on' | 'off' | 'email';
+  /** ContentDigest On: the default handler sends the file's Content-MD5. */
+  contentDigest: boolean;
   /** LimitRequestBody in bytes (0: unlimited). Apache's default since 2.4.54 is 1 GiB. */
   limitRequestBody: number;
   /** RLimitCPU / RLimitMEM / RLimitNPROC as written (core_dir_config's limit_*; the nearest level wins). */
@@ -422,6 +424,7 @@ const EMPTY_CORE: CoreDirConfig = {
   acceptPathInfo: 'default',
   errorDocuments: new Map(),
   serverSignature: 'off',
+  contentDigest: false,
   limitRequestBody: 1024 * 1024 * 1024,
   rlimits: {},
   fileETag: { bits: ETAG_UNSET, add: ETAG_UNSET, remove: ETAG_UNSET },
@@ -617,7 +620,13 @@ export const coreModule: ModuleDefinition<CoreDirConfig> = {
     parsedOnly('ServerAlias', 'RAW_ARGS', 'RSRC_CONF', 'A name or names alternately used to access the server'),
     parsedOnly('ServerPath', 'TAKE1', 'RSRC_CONF', 'The pathname the server can be reached at'),
     readByHost('Timeout', 'TAKE1', 'RSRC_CONF', 'Timeout duration (sec)'),
-    parsedOnly('ContentDigest', 'FLAG', 'OR_OPTIONS', 'whether or not to send a Content-MD5 header with each request'),
+    {
+      name: 'ContentDigest',
+      shape: 'FLAG',
+      override: 'OR_OPTIONS',
+      help: 'whether or not to send a Content-MD5 header with each request',
+      compile: ({ words }) => ok({ kind: 'field', fields: { contentDigest: (words[0] ?? '').toLowerCase() === 'on' } }),
+    },
     parsedOnly('UseCanonicalName', 'TAKE1', 'RSRC_CONF|ACCESS_CONF', 'How to work out the ServerName : Port when constructing URLs'),
     parsedOnly('UseCanonicalPhysicalPort', 'TAKE1', 'RSRC_CONF|ACCESS_CONF', 'Whether to use the physical Port when constructing URLs'),
     readByHost('Include', 'TAKE1', 'RSRC_CONF|ACCESS_CONF|EXEC_ON_READ', 'Name(s) of the config file(s) to be included; fails if the wildcard does not match at least one file'),

@@ -1,11 +1,17 @@
 /** Turns a decision into an HTTP response: static files, Apache's error pages, redirects. */
 import { serverPortOf } from '../engine/host-field.js';
 import { recordOf } from './request-journal.js';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import picomatch from 'picomatch';
-import { parseByteRanges, withinRangeLimits } from '../grammar/byte-ranges.js';
+import { multipartByteranges, parseByteRanges, withinRangeLimits } from '../grammar/byte-ranges.js';
+
+/** The largest file whose Content-MD5 ContentDigest makes (read whole, at once: a bigger one gets none). */
+const CONTENT_DIGEST_LIMIT = 16 * 1024 * 1024;
+/** The most bytes a multi-range answer reads at once (see sendFile). */
+const MULTIPART_READ_LIMIT = 8 * 1024 * 1024;
 import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
@@ -242,6 +248,11 @@ function sendFile(
   if (d.contentType) headers['Content-Type'] = contentTypeWithCharset(d.contentType, cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (d.languages) headers['Content-Language'] = d.languages.join(',');
+  // ContentDigest On: default_handler's Content-MD5, of the whole file (also on a range's answer).
+  if (cfg.contentDigest && entry.size <= CONTENT_DIGEST_LIMIT) {
+    const whole = trusted ?? readFileSync(d.path);
+    headers['Content-MD5'] = createHash('md5').update(whole).digest('base64');
+  }
   if (statusOverride === undefined) {
     if (failsPrecondition(req, etag, mtimeSec)) {
       // default_handler sets r->status to 412 and sends only the EOS: the file's own head
@@ -273,7 +284,10 @@ function sendFile(
   const range = req.headers.range;
   const ifRange = req.headers['if-range'];
   const rangeApplies =
-    statusOverride === undefined && facts.method === 'GET' && range !== undefined && (!ifRange || (etag !== undefined && ifRange === etag) || ifRange === lastModified);
+    statusOverride === undefined &&
+    (facts.method === 'GET' || facts.method === 'HEAD') &&
+    range !== undefined &&
+    (!ifRange || (etag !== undefined && ifRange === etag) || ifRange === lastModified);
   if (rangeApplies && entry.size > 0) {
     const parsed = parseByteRanges(range, entry.size);
     if (parsed.kind === 'unsatisfiable') {
@@ -284,13 +298,42 @@ function sendFile(
       sink.chunked(416, { 'Content-Type': 'text/html; charset=iso-8859-1' }, page);
       return;
     }
-    // More than one merged range would be multipart/byteranges, which htsandbox does not make:
-    // the whole file goes out (as when the filter's limits are passed).
+    if (parsed.kind === 'ranges' && withinRangeLimits(parsed) && parsed.ranges.length > 1) {
+      // Several ranges: one multipart/byteranges body. Its parts are read here at once, so a
+      // request asking for more than MULTIPART_READ_LIMIT bytes in all gets the whole file
+      // instead (streamed), rather than holding the server up (a difference from the host).
+      const total = parsed.ranges.reduce((n, r) => n + r.end - r.start + 1, 0);
+      if (total <= MULTIPART_READ_LIMIT) {
+        const file = fd >= 0 ? fd : openSync(d.path, 'r');
+        try {
+          const parts = parsed.ranges.map((r) => {
+            const data = Buffer.allocUnsafe(r.end - r.start + 1);
+            const n = readSync(file, data, 0, data.length, r.start);
+            return { start: r.start, end: r.end, data: data.subarray(0, n) };
+          });
+          const made = multipartByteranges(parts, entry.size, headers['Content-Type'], randomBytes(8).toString('hex'));
+          headers['Content-Type'] = made.contentType;
+          headers['Content-Length'] = String(made.body.length);
+          sink.start(206, headers);
+          if (sink.headOnly) sink.end();
+          else sink.end(made.body);
+        } finally {
+          if (file !== fd) closeSync(file);
+          release();
+        }
+        return;
+      }
+    }
     if (parsed.kind === 'ranges' && withinRangeLimits(parsed) && parsed.ranges.length === 1) {
       const r = parsed.ranges[0]!;
       headers['Content-Range'] = `bytes ${r.start}-${r.end}/${entry.size}`;
       headers['Content-Length'] = String(r.end - r.start + 1);
       sink.start(206, headers);
+      if (sink.headOnly) {
+        release();
+        sink.end();
+        return;
+      }
       fdOwned = false;
       sink.fileBytes(fd, r.start, r.end - r.start + 1);
       return;
