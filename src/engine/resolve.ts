@@ -11,7 +11,16 @@ import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
-import { accessCompatAllows, accessCompatDenyingLine, authorizeUser, authorizeWithoutUser, decidingRequire, requireLine, type AccessRequest } from './access.js';
+import {
+  accessCompatAllows,
+  accessCompatDenyingLine,
+  authorizeUser,
+  authorizeWithoutUser,
+  decidingRequire,
+  requireLine,
+  type AccessRequest,
+  type HostNameLookup,
+} from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type DirConfig, type FcgidAuthRole } from './dir-config.js';
@@ -228,6 +237,8 @@ export interface ResolveContext {
   osEnv?: (name: string) => string | undefined;
   /** False on the Scripts host, whose patched mod_status ignores `SetHandler server-status` in .htaccess. */
   statusHandlerPermitted?: boolean;
+  /** The resolver `Require host` and `Require forward-dns` ask; without it no name is known. */
+  hostNames?: HostNameLookup;
 }
 
 /** Answers `${name:key}`; undefined when the map or key is unknown or the lookup failed. */
@@ -724,9 +735,9 @@ function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): Ru
  * authz_core's `authorize_userless_request`: granted (with Satisfy Any, mod_access_compat's
  * Allow is enough) ends access control; a refusal is 403; "needs a user" goes on to authentication.
  */
-function accessCheckerEx(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+function accessCheckerEx(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
   const { cfg, filename } = s.walked!;
-  const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
+  const accessReq = authzRequest(ctx, req, s);
   const authz = authorizeWithoutUser(cfg.authz, accessReq);
   const granted = cfg.satisfyAny ? s.compatOk || authz === 'granted' : authz === 'granted';
   if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz, cfg.satisfyAny && s.compatOk));
@@ -743,6 +754,29 @@ function accessCheckerEx(_ctx: ResolveContext, req: RequestFacts, s: RunState): 
     };
   }
   return s;
+}
+
+/**
+ * What authz_core's providers read of the request: `Require expr` sees REMOTE_USER and
+ * AUTH_TYPE once a user is known, and the request headers it reads join Vary (ap_expr_exec).
+ */
+function authzRequest(ctx: ResolveContext, req: RequestFacts, s: RunState, user?: { name: string; authType: string }, groups?: readonly string[]): AccessRequest {
+  // The walk may be a remembered one, shared between requests: Vary gets a copy of its own.
+  if (!s.walked!.vary) s.walked = { ...s.walked!, vary: [] };
+  const walked = s.walked!;
+  const out: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env!, vary: walked.vary! };
+  if (user) out.user = user.name;
+  if (groups) out.groups = groups;
+  if (ctx.hostNames) out.hostNames = ctx.hostNames;
+  let facts: ExprFacts | undefined;
+  out.exprFacts = () => {
+    if (facts) return facts;
+    const base = requestExprFacts(ctx, req, s.uri, walked.filename, walked.pathInfo, s.env);
+    const variable = (name: string): string => (name === 'REMOTE_USER' ? (user?.name ?? '') : name === 'AUTH_TYPE' ? (user?.authType ?? '') : base.variable(name));
+    facts = { ...base, variable };
+    return facts;
+  };
+  return out;
 }
 
 /** mod_auth_basic with mod_authn_file, then (AuthBasicAuthoritative Off, user unknown) mod_fcgid's authenticator. */
@@ -875,17 +909,24 @@ function authorizeByRequire(ctx: ResolveContext, req: RequestFacts, s: RunState)
   const { cfg } = s.walked!;
   const authUser = s.user!;
   const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', authUser.name) : [];
-  const userReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env!, user: authUser.name, groups };
+  const userReq = authzRequest(ctx, req, s, authUser, groups);
   const verdict = authorizeUser(cfg.authz, userReq);
   if (req.story) req.story.push(...authzNotes(cfg, userReq, verdict, false));
-  if (verdict !== 'granted') {
+  if (verdict === 'denied-no-user') {
+    // authorize_user_core after authentication: still no verdict without a user (`Require expr` reading REMOTE_USER).
     return {
       kind: 'error',
       status: 401,
       config: refOf(cfg),
       headers: challenge(cfg),
-      log: { module: 'authz_core', level: 'error', message: `AH01631: user ${authUser.name}: authorization failure for "${s.uri}": ` },
+      log: { module: 'authz_core', level: 'error', message: `AH01629: authorization failure (no authenticated user): ${s.uri}` },
     };
+  }
+  if (verdict !== 'granted') {
+    const log = { module: 'authz_core', level: 'error', message: `AH01631: user ${authUser.name}: authorization failure for "${s.uri}": ` } as const;
+    // AuthzSendForbiddenOnFailure On: 403, and no new challenge.
+    if (cfg.forbiddenOnFailure) return { kind: 'error', status: 403, config: refOf(cfg), log };
+    return { kind: 'error', status: 401, config: refOf(cfg), headers: challenge(cfg), log };
   }
   s.authorized = true;
   return s;
