@@ -864,7 +864,7 @@ function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<type
         ? `grants ${who}`
         : verdict === 'denied-no-user'
           ? 'needs an authenticated user: authentication runs'
-          : `refuses ${who}${req.user !== undefined ? ' (401)' : compatLetIn ? '' : ' (403)'}`;
+          : `refuses ${who}${req.user !== undefined ? (cfg.forbiddenOnFailure ? ' (403: AuthzSendForbiddenOnFailure On)' : ' (401)') : compatLetIn ? '' : ' (403)'}`;
     notes.push({ phase: 'authz', module: 'authz_core', directive: line, ...(rule.source ? { source: rule.source } : {}), text: `${line} ${what}` });
   }
   if (compatLetIn && verdict !== 'granted') {
