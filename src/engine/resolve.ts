@@ -855,7 +855,9 @@ function compatNote(cfg: DirConfig, req: AccessRequest): PhaseNote {
 /** authz_core's verdict, for the story: the Require line that settled it, and Satisfy Any. */
 function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<typeof authorizeWithoutUser>, compatLetIn: boolean): PhaseNote[] {
   const notes: PhaseNote[] = [];
-  const rule = decidingRequire(cfg.authz, req);
+  // Told after the verdict: its re-evaluation must not add the headers it reads to Vary again.
+  const { vary: _told, ...quiet } = req;
+  const rule = decidingRequire(cfg.authz, quiet);
   const who = req.user !== undefined ? `user ${req.user}` : 'the request';
   if (rule) {
     const line = requireLine(rule);
@@ -863,7 +865,9 @@ function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<type
       verdict === 'granted'
         ? `grants ${who}`
         : verdict === 'denied-no-user'
-          ? 'needs an authenticated user: authentication runs'
+          ? req.user !== undefined
+            ? `still needs a user: it reads REMOTE_USER and does not hold for ${who} (401)`
+            : 'needs an authenticated user: authentication runs'
           : `refuses ${who}${req.user !== undefined ? (cfg.forbiddenOnFailure ? ' (403: AuthzSendForbiddenOnFailure On)' : ' (401)') : compatLetIn ? '' : ' (403)'}`;
     notes.push({ phase: 'authz', module: 'authz_core', directive: line, ...(rule.source ? { source: rule.source } : {}), text: `${line} ${what}` });
   }
@@ -975,7 +979,7 @@ function askFcgid(role: FcgidAuthRole, s: RunState, user?: { name: string; authT
   if (!setting?.program) return undefined;
   const access: AccessState = { uri: s.uri, depth: s.depth, compatOk: s.compatOk, authHeaders: s.authHeaders };
   if (s.userDir) access.userDir = s.userDir;
-  if (walked.vary) access.vary = walked.vary;
+  if (walked.vary?.length) access.vary = walked.vary;
   if (s.status !== undefined) access.status = s.status;
   const d: Decision = {
     kind: 'fcgi-auth',
