@@ -25,6 +25,11 @@ export interface AccessRequest {
   vary?: string[];
   /** For `Require host` and `Require forward-dns`; without it no name is known (both refuse). */
   hostNames?: HostNameLookup;
+  /**
+   * The client's name once looked up (conn->remote_host): kept for the request's later
+   * lookups and for REMOTE_HOST; '' when the address has no name.
+   */
+  clientName?: { name?: string };
 }
 
 type AuthzResult = 'granted' | 'denied' | 'neutral' | 'denied-no-user';
@@ -190,9 +195,13 @@ function sameAddress(a: string, b: string): boolean {
  * name that maps back to the address; undefined otherwise (the check then logs AH01753).
  */
 function doubleReverseName(req: AccessRequest): string | undefined {
-  const name = req.hostNames?.nameOf(req.remoteAddr);
-  if (name === undefined) return undefined;
-  return req.hostNames!.addressesOf(name).some((a) => sameAddress(a, req.remoteAddr)) ? name : undefined;
+  if (!req.hostNames) return undefined;
+  const memo = req.clientName ?? {};
+  // ap_get_remote_host: the reverse name, lower-cased, is kept even when the double check fails.
+  memo.name ??= req.hostNames.nameOf(req.remoteAddr)?.toLowerCase() ?? '';
+  const name = memo.name;
+  if (name === '') return undefined;
+  return req.hostNames.addressesOf(name).some((a) => sameAddress(a, req.remoteAddr)) ? name : undefined;
 }
 
 /** The names of a `host`/`forward-dns` line: its string expression evaluated, up to a `#` (a comment). */

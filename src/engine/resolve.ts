@@ -134,6 +134,8 @@ export type Decision = DecisionBody & {
   env?: Map<string, string>;
   /** REMOTE_USER and AUTH_TYPE once Basic authentication succeeded. */
   user?: { name: string; authType: string };
+  /** The client's name, when `Require host` looked it up (conn->remote_host: scripts see it as REMOTE_HOST). */
+  remoteHost?: string;
   /** Request headers mod_rewrite's conditions read (its `Vary`); error pages drop them, as Apache's do. */
   vary?: string[];
   /** Header fields of mod_fcgid access-phase programs' answers: they go out with the response. */
@@ -566,6 +568,8 @@ interface RunState {
   authorized: boolean;
   /** check_user_id: the authenticated user (r->user, r->ap_auth_type). */
   user: { name: string; authType: string } | undefined;
+  /** The client's name as `Require host` looked it up (Apache keeps it on the connection). */
+  clientName: { name?: string };
   /** A non-authoritative FcgidAuthorizer declined: auth_checker goes on with the Require lines. */
   authorizerDeclined: boolean;
   /** Header fields of mod_fcgid programs' answers so far (err_headers_out). */
@@ -595,6 +599,7 @@ function startState(uri: string, depth: number): RunState {
     compatOk: true,
     authorized: false,
     user: undefined,
+    clientName: {},
     authorizerDeclined: false,
     authHeaders: [],
     status: undefined,
@@ -768,6 +773,7 @@ function authzRequest(ctx: ResolveContext, req: RequestFacts, s: RunState, user?
   if (user) out.user = user.name;
   if (groups) out.groups = groups;
   if (ctx.hostNames) out.hostNames = ctx.hostNames;
+  out.clientName = s.clientName;
   let facts: ExprFacts | undefined;
   out.exprFacts = () => {
     if (facts) return facts;
@@ -828,6 +834,8 @@ export interface AccessState {
   authHeaders: [string, string][];
   /** A non-authoritative program's failing status, which the response keeps (r->status). */
   status?: number;
+  /** The client's name, when `Require host` looked it up ('' for none). */
+  clientName?: string;
 }
 
 /** mod_access_compat's refusal, for the story: which of Order, Allow and Deny decided, and where it is written. */
@@ -981,6 +989,7 @@ function askFcgid(role: FcgidAuthRole, s: RunState, user?: { name: string; authT
   if (s.userDir) access.userDir = s.userDir;
   if (walked.vary?.length) access.vary = walked.vary;
   if (s.status !== undefined) access.status = s.status;
+  if (s.clientName.name !== undefined) access.clientName = s.clientName.name;
   const d: Decision = {
     kind: 'fcgi-auth',
     role,
@@ -1017,6 +1026,7 @@ export function continueAfterAuthorizer(ctx: ResolveContext, req: RequestFacts, 
   s.compatOk = d.access.compatOk;
   s.authHeaders = [...d.access.authHeaders];
   s.status = d.access.status;
+  if (d.access.clientName !== undefined) s.clientName.name = d.access.clientName;
   const passed = outcome.ran && outcome.status === 200 && outcome.location === undefined;
   if (outcome.ran) s.authHeaders.push(...outcome.headers);
   if (passed) {
@@ -1075,6 +1085,7 @@ function withRequestNotes(req: RequestFacts, s: RunState, decided: Decision): De
   const vary = [...(s.walked!.vary ?? []), ...(s.rewriteVary ?? [])];
   if (vary.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = vary;
   if (s.user) decided.user = s.user;
+  if (s.clientName.name) decided.remoteHost = s.clientName.name;
   if (s.authHeaders.length) decided.authHeaders = [...s.authHeaders];
   if (s.status !== undefined) decided.statusOverride = s.status;
   if (decided.kind === 'handler' && s.userDir && decided.path.startsWith(s.userDir.docRoot)) {

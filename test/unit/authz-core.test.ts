@@ -142,6 +142,14 @@ describe('Require host and forward-dns', () => {
     expect(authorizeWithoutUser(cfg.authz, get({ exprFacts: facts({}) }))).toBe('denied');
   });
 
+  it('keeps the reverse name, lower-cased, for REMOTE_HOST even when the double check fails', () => {
+    const clientName: { name?: string } = {};
+    const spoofed = { nameOf: () => 'WWW.Example.com', addressesOf: () => ['10.1.1.1'] };
+    const verdict = authorizeWithoutUser(levels('Require host example.com').authz, get({ remoteAddr: '10.9.9.9', hostNames: spoofed, clientName, exprFacts: facts({}) }));
+    expect(verdict).toBe('denied');
+    expect(clientName).toEqual({ name: 'www.example.com' });
+  });
+
   it('a # ends the list of names', () => {
     expect(authorizeWithoutUser(levels('Require host example.invalid # localhost').authz, get({ hostNames, exprFacts: facts({}) }))).toBe('denied');
   });
