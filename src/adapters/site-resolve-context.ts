@@ -10,6 +10,7 @@ import type { ResolveContext } from '../engine/resolve.js';
 import { parseMimeTypes } from '../grammar/mime-types.js';
 import { DiskFsView } from './disk-fs-view.js';
 import { ChangeWatcher } from './change-watcher.js';
+import { systemHostNames } from './host-names.js';
 import type { LoadedHost } from './server-config-loader.js';
 
 export function siteResolveContext(
@@ -38,5 +39,6 @@ export function siteResolveContext(
     hasModule,
     // The Scripts host (the profile that loads suexec) patches mod_status to ignore .htaccess use.
     statusHandlerPermitted: !host.modules.has('suexec'),
+    hostNames: systemHostNames(),
   };
 }

@@ -1,5 +1,15 @@
 /** Access control without a user: mod_access_compat's Order/Allow/Deny and mod_authz_core's Require. Pure. */
+import { evaluateApExpr, evaluateApExprString, type ExprFacts } from '../grammar/ap-expr.js';
+import { getWordConf } from '../grammar/words.js';
 import type { AccessCompat, AuthzRule, HostLine, SatisfyLine } from './dir-config.js';
+
+/** Name lookups of the client's address (the adapter's resolver: here /etc/hosts, no network). */
+export interface HostNameLookup {
+  /** The name an address maps back to (getnameinfo), if any. */
+  nameOf(addr: string): string | undefined;
+  /** The addresses a name has (getaddrinfo, any family). */
+  addressesOf(name: string): readonly string[];
+}
 
 export interface AccessRequest {
   method: string;
@@ -9,6 +19,17 @@ export interface AccessRequest {
   user?: string;
   /** That user's groups (AuthGroupFile). */
   groups?: readonly string[];
+  /** What ap_expr reads of the request (`Require expr`, `host`, `forward-dns`); without it those refuse. */
+  exprFacts?: () => ExprFacts;
+  /** Request headers the expressions read (ap_expr adds them to Vary). */
+  vary?: string[];
+  /** For `Require host` and `Require forward-dns`; without it no name is known (both refuse). */
+  hostNames?: HostNameLookup;
+  /**
+   * The client's name once looked up (conn->remote_host): kept for the request's later
+   * lookups and for REMOTE_HOST; '' when the address has no name.
+   */
+  clientName?: { name?: string };
 }
 
 type AuthzResult = 'granted' | 'denied' | 'neutral' | 'denied-no-user';
@@ -95,53 +116,116 @@ export function accessCompatAllows(c: AccessCompat, req: AccessRequest): boolean
   }
 }
 
-/** A group's verdict from its members' (`authz_core_check_section`'s logic). */
-function combine(op: 'all' | 'any' | 'none', results: readonly AuthzResult[]): AuthzResult {
-  if (op === 'all') {
-    if (results.some((r) => r === 'denied')) return 'denied';
-    if (results.some((r) => r === 'denied-no-user')) return 'denied-no-user';
-    return results.some((r) => r === 'granted') ? 'granted' : 'neutral';
+type Group = Extract<AuthzRule, { kind: 'group' }>;
+type Require = Extract<AuthzRule, { kind: 'require' }>;
+
+/** A group's logic: `<RequireNone>` is Apache's negated OR section. */
+const isAnd = (g: Group): boolean => g.op === 'all';
+
+/**
+ * `apply_authz_sections`' fold of a member's verdict into its group's: NEUTRAL members do not
+ * count; in an AND group a DENIED ends it and DENIED_NO_USER wins over GRANTED; in an OR group
+ * a GRANTED ends it and DENIED_NO_USER wins over DENIED. True when the group is settled.
+ */
+function fold(and: boolean, acc: AuthzResult, child: AuthzResult): { acc: AuthzResult; done: boolean } {
+  if (child === 'neutral') return { acc, done: false };
+  if (and) {
+    if (child === 'denied') return { acc: 'denied', done: true };
+    if ((child === 'denied-no-user' && acc !== 'denied') || acc === 'neutral') return { acc: child, done: false };
+    return { acc, done: false };
   }
-  if (op === 'any') {
-    if (results.some((r) => r === 'granted')) return 'granted';
-    if (results.some((r) => r === 'denied-no-user')) return 'denied-no-user';
-    return results.some((r) => r === 'denied') ? 'denied' : 'neutral';
-  }
-  // none: granted if nothing granted
-  if (results.some((r) => r === 'granted')) return 'denied';
-  return results.some((r) => r === 'denied' || r === 'denied-no-user') ? 'granted' : 'neutral';
+  if (child === 'granted') return { acc: 'granted', done: true };
+  if ((child === 'denied-no-user' && acc === 'denied') || acc === 'neutral') return { acc: child, done: false };
+  return { acc, done: false };
+}
+
+/** A negated line or `<RequireNone>`: a grant becomes a refusal, a refusal NEUTRAL (never a grant). */
+function negated(r: AuthzResult): AuthzResult {
+  return r === 'granted' ? 'denied' : r === 'denied' || r === 'denied-no-user' ? 'neutral' : r;
+}
+
+/** Whether a line of a `<Limit>` (`!M`: `<LimitExcept>`) covers the request's method (HEAD counts as GET). */
+function requireCovers(rule: Require, method: string): boolean {
+  return limitCovers(rule.methods, method);
 }
 
 /**
- * Evaluates a rule tree bottom-up with an explicit stack: `<RequireAll>` may nest thousands
- * deep (Apache serves 10,000 levels), deeper than our call stack.
+ * `apply_authz_sections`, bottom-up with an explicit stack: `<RequireAll>` may nest thousands
+ * deep (Apache serves 10,000 levels), deeper than our call stack. A rule no line of which
+ * covers the request's method (section->limited) gives GRANTED under an AND parent and NEUTRAL
+ * under an OR one; the root's parent is AND (`authorize_user_core`).
  */
-function evalRule(root: AuthzRule, req: AccessRequest): AuthzResult {
-  type Frame = { group: Extract<AuthzRule, { kind: 'group' }>; next: number; results: AuthzResult[] };
-  if (root.kind !== 'group') return evalRequire(root, req);
-  const stack: Frame[] = [{ group: root, next: 0, results: [] }];
+function evalRule(root: AuthzRule, req: AccessRequest, parentAnd = true): AuthzResult {
+  const limitedOut = (and: boolean): AuthzResult => (and ? 'granted' : 'neutral');
+  if (root.kind !== 'group') return requireCovers(root, req.method) ? evalRequire(root, req) : limitedOut(parentAnd);
+  // skip: an enclosing group is already settled; its later members are walked for `covered` only.
+  type Frame = { group: Group; parentAnd: boolean; next: number; acc: AuthzResult; done: boolean; covered: boolean; skip: boolean };
+  const stack: Frame[] = [{ group: root, parentAnd, next: 0, acc: 'neutral', done: false, covered: false, skip: false }];
   for (;;) {
     const top = stack[stack.length - 1]!;
     if (top.next < top.group.rules.length) {
       const r = top.group.rules[top.next++]!;
-      if (r.kind === 'group') stack.push({ group: r, next: 0, results: [] });
-      else top.results.push(evalRequire(r, req));
+      if (r.kind === 'group') {
+        stack.push({ group: r, parentAnd: isAnd(top.group), next: 0, acc: 'neutral', done: false, covered: false, skip: top.skip || top.done });
+        continue;
+      }
+      if (!requireCovers(r, req.method)) {
+        if (!top.done) ({ acc: top.acc, done: top.done } = fold(isAnd(top.group), top.acc, limitedOut(isAnd(top.group))));
+        continue;
+      }
+      top.covered = true;
+      // Apache stops at a settling member; later ones are not asked (their lookups not made).
+      if (!top.done && !top.skip) ({ acc: top.acc, done: top.done } = fold(isAnd(top.group), top.acc, evalRequire(r, req)));
       continue;
     }
-    const verdict = combine(top.group.op, top.results);
     stack.pop();
+    const verdict = !top.covered ? limitedOut(top.parentAnd) : top.group.op === 'none' ? negated(top.acc) : top.acc;
     if (stack.length === 0) return verdict;
-    stack[stack.length - 1]!.results.push(verdict);
+    const parent = stack[stack.length - 1]!;
+    if (top.covered) parent.covered = true;
+    if (!parent.done) ({ acc: parent.acc, done: parent.done } = fold(isAnd(parent.group), parent.acc, verdict));
   }
 }
 
-function evalRequire(rule: Extract<AuthzRule, { kind: 'require' }>, req: AccessRequest): AuthzResult {
-  if (rule.methods) {
-    const applies = rule.methods.some((m) => (m.startsWith('!') ? m.slice(1) !== req.method : m === req.method || (m === 'GET' && req.method === 'HEAD')));
-    const negated = rule.methods.every((m) => m.startsWith('!'));
-    const limitApplies = negated ? !rule.methods.some((m) => m.slice(1) === req.method || (m === '!GET' && req.method === 'HEAD')) : applies;
-    if (!limitApplies) return 'neutral';
-  }
+/** `in_domain`: the name is the domain, or ends in `.domain` (a domain written `.x` matches any name ending so). */
+export function inDomain(domain: string, name: string): boolean {
+  const d = domain.toLowerCase();
+  const n = name.toLowerCase();
+  if (n.length < d.length || !n.endsWith(d)) return false;
+  return n.length === d.length || d.startsWith('.') || n[n.length - d.length - 1] === '.';
+}
+
+/** Addresses compared as apr_sockaddr_equal does: an IPv4-mapped IPv6 address is its IPv4 one. */
+function sameAddress(a: string, b: string): boolean {
+  const plain = (x: string): string => (x.toLowerCase().startsWith('::ffff:') && x.includes('.') ? x.slice(7) : x.toLowerCase());
+  return plain(a) === plain(b);
+}
+
+/**
+ * `ap_get_useragent_host(r, REMOTE_DOUBLE_REV)`: the client's name when its address maps to a
+ * name that maps back to the address; undefined otherwise (the check then logs AH01753).
+ */
+function doubleReverseName(req: AccessRequest): string | undefined {
+  if (!req.hostNames) return undefined;
+  const memo = req.clientName ?? {};
+  // ap_get_remote_host: the reverse name, lower-cased, is kept even when the double check fails.
+  memo.name ??= req.hostNames.nameOf(req.remoteAddr)?.toLowerCase() ?? '';
+  const name = memo.name;
+  if (name === '') return undefined;
+  return req.hostNames.addressesOf(name).some((a) => sameAddress(a, req.remoteAddr)) ? name : undefined;
+}
+
+/** The names of a `host`/`forward-dns` line: its string expression evaluated, up to a `#` (a comment). */
+function requiredNames(rule: Require, req: AccessRequest): string[] {
+  let text = rule.names && req.exprFacts ? evaluateApExprString(rule.names, req.exprFacts()) : '';
+  const hash = text.indexOf('#');
+  if (hash !== -1) text = text.slice(0, hash);
+  const names: string[] = [];
+  for (let w = getWordConf(text, 0); w.value !== ''; w = getWordConf(text, w.next)) names.push(w.value);
+  return names;
+}
+
+function evalRequire(rule: Require, req: AccessRequest): AuthzResult {
   let result: AuthzResult;
   switch (rule.provider) {
     case 'all':
@@ -159,10 +243,24 @@ function evalRequire(rule: Extract<AuthzRule, { kind: 'require' }>, req: AccessR
     case 'method':
       result = rule.args.includes(req.method) || (req.method === 'HEAD' && rule.args.includes('GET')) ? 'granted' : 'denied';
       break;
-    case 'host':
-    case 'forward-dns':
-      result = 'denied';
+    case 'expr': {
+      // expr_check_authorization: false is DENIED_NO_USER when the expression reads REMOTE_USER.
+      const ok = rule.expr !== undefined && req.exprFacts !== undefined && evaluateApExpr(rule.expr.expr, req.exprFacts(), req.vary);
+      result = ok ? 'granted' : rule.expr?.wantUser ? 'denied-no-user' : 'denied';
       break;
+    }
+    case 'host': {
+      // host_check_authorization: a name only through a double-reverse lookup.
+      const name = doubleReverseName(req);
+      result = name !== undefined && requiredNames(rule, req).some((d) => inDomain(d, name)) ? 'granted' : 'denied';
+      break;
+    }
+    case 'forward-dns': {
+      // forward_dns_check_authorization: any address of a listed name is the client's.
+      const names = requiredNames(rule, req);
+      result = names.some((n) => req.hostNames?.addressesOf(n).some((a) => sameAddress(a, req.remoteAddr))) ? 'granted' : 'denied';
+      break;
+    }
     case 'valid-user':
       result = req.user !== undefined ? 'granted' : 'denied-no-user';
       break;
@@ -175,42 +273,21 @@ function evalRequire(rule: Extract<AuthzRule, { kind: 'require' }>, req: AccessR
     default:
       result = 'denied-no-user';
   }
-  if (rule.negate) {
-    if (result === 'granted') return 'denied';
-    if (result === 'denied') return 'neutral';
-  }
-  return result;
+  return rule.negate ? negated(result) : result;
 }
 
 /** `authorize_user`: the verdict once a user is known. */
 export function authorizeUser(rule: AuthzRule | undefined, req: AccessRequest): AuthzResult {
-  if (!rule || !appliesToMethod(rule, req.method)) return 'granted';
+  if (!rule) return 'granted';
   const r = evalRule(rule, req);
   return r === 'neutral' ? 'denied' : r;
 }
 
 /** `authorize_userless`: the verdict before any authentication. */
 export function authorizeWithoutUser(rule: AuthzRule | undefined, req: AccessRequest): AuthzResult {
-  if (!rule || !appliesToMethod(rule, req.method)) return 'granted';
+  if (!rule) return 'granted';
   const r = evalRule(rule, req);
   return r === 'neutral' ? 'denied' : r;
-}
-
-/** False when every Require line is inside a <Limit>/<LimitExcept> that excludes this method. */
-function appliesToMethod(root: AuthzRule, method: string): boolean {
-  const m = method === 'HEAD' ? 'GET' : method;
-  const todo: AuthzRule[] = [root];
-  while (todo.length > 0) {
-    const rule = todo.pop()!;
-    if (rule.kind === 'group') {
-      for (const r of rule.rules) todo.push(r);
-      continue;
-    }
-    if (!rule.methods) return true;
-    const negated = rule.methods.every((x) => x.startsWith('!'));
-    if (negated ? !rule.methods.some((x) => x.slice(1) === m) : rule.methods.includes(m)) return true;
-  }
-  return false;
 }
 
 /** How deep `decidingRequire` looks into nested `<Require…>` groups (a story, not a verdict). */
@@ -228,7 +305,8 @@ export function decidingRequire(root: AuthzRule | undefined, req: AccessRequest)
     if (rule.kind === 'require') return rule;
     const verdict = evalRule(rule, req);
     const wanted: readonly AuthzResult[] = rule.op !== 'none' ? [verdict] : verdict === 'denied' ? ['granted'] : ['denied', 'denied-no-user'];
-    rule = rule.rules.find((r) => wanted.includes(evalRule(r, req)));
+    const and = rule.op === 'all';
+    rule = rule.rules.find((r) => wanted.includes(evalRule(r, req, and)));
   }
   return undefined;
 }

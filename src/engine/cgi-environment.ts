@@ -38,6 +38,8 @@ export interface CgiRequestInfo {
   path: string;
   remoteUser?: string | undefined;
   authType?: string | undefined;
+  /** The client's name, once looked up (`Require host`); REMOTE_HOST is set only then. */
+  remoteHost?: string | undefined;
   /** REDIRECT_* variables after an internal redirect. */
   redirect?: ReadonlyMap<string, string> | undefined;
   /** Over TLS: HTTPS and mod_ssl's SSL_* variables (ssl_hook_Fixup). */
@@ -165,6 +167,8 @@ export function buildCgiEnvironment(info: CgiRequestInfo): Record<string, string
   env.SERVER_NAME = escapeHtml(info.serverName);
   env.SERVER_ADDR = info.serverAddr;
   env.SERVER_PORT = String(info.serverPort);
+  // ap_add_common_vars: REMOTE_HOST only when a name is known (add_unless_null).
+  if (info.remoteHost) env.REMOTE_HOST = info.remoteHost;
   env.REMOTE_ADDR = info.remoteAddr;
   env.DOCUMENT_ROOT = info.documentRoot;
   env.REQUEST_SCHEME = info.tls ? 'https' : 'http';

@@ -20,6 +20,7 @@ import {
   decidingRequire,
   requireLine,
   type AccessRequest,
+  type HostNameLookup,
 } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
@@ -141,6 +142,8 @@ export type Decision = DecisionBody & {
   env?: Map<string, string>;
   /** REMOTE_USER and AUTH_TYPE once Basic authentication succeeded. */
   user?: { name: string; authType: string };
+  /** The client's name, when `Require host` looked it up (conn->remote_host: scripts see it as REMOTE_HOST). */
+  remoteHost?: string;
   /** Request headers mod_rewrite's conditions read (its `Vary`); error pages drop them, as Apache's do. */
   vary?: string[];
   /** Header fields of mod_fcgid access-phase programs' answers: they go out with the response. */
@@ -244,6 +247,8 @@ export interface ResolveContext {
   osEnv?: (name: string) => string | undefined;
   /** False on the Scripts host, whose patched mod_status ignores `SetHandler server-status` in .htaccess. */
   statusHandlerPermitted?: boolean;
+  /** The resolver `Require host` and `Require forward-dns` ask; without it no name is known. */
+  hostNames?: HostNameLookup;
 }
 
 /** Answers `${name:key}`; undefined when the map or key is unknown or the lookup failed. */
@@ -574,6 +579,8 @@ interface RunState {
   skipAccess: boolean;
   /** check_user_id: the authenticated user (r->user, r->ap_auth_type). */
   user: { name: string; authType: string } | undefined;
+  /** The client's name as `Require host` looked it up (Apache keeps it on the connection). */
+  clientName: { name?: string };
   /** A non-authoritative FcgidAuthorizer declined: auth_checker goes on with the Require lines. */
   authorizerDeclined: boolean;
   /** Header fields of mod_fcgid programs' answers so far (err_headers_out). */
@@ -604,6 +611,7 @@ function startState(uri: string, depth: number): RunState {
     authorized: false,
     skipAccess: false,
     user: undefined,
+    clientName: {},
     authorizerDeclined: false,
     authHeaders: [],
     status: undefined,
@@ -758,10 +766,10 @@ function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): Ru
  * authz_core's `authorize_userless_request`: granted (with Satisfy Any, mod_access_compat's
  * Allow is enough) ends access control; a refusal is 403; "needs a user" goes on to authentication.
  */
-function accessCheckerEx(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+function accessCheckerEx(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
   if (s.skipAccess) return s;
   const { cfg, filename } = s.walked!;
-  const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
+  const accessReq = authzRequest(ctx, req, s);
   const authz = authorizeWithoutUser(cfg.authz, accessReq);
   const satisfyAny = accessCompatSatisfy(cfg.accessCompat, req.method)?.any === true;
   const granted = satisfyAny ? s.compatOk || authz === 'granted' : authz === 'granted';
@@ -779,6 +787,30 @@ function accessCheckerEx(_ctx: ResolveContext, req: RequestFacts, s: RunState): 
     };
   }
   return s;
+}
+
+/**
+ * What authz_core's providers read of the request: `Require expr` sees REMOTE_USER and
+ * AUTH_TYPE once a user is known, and the request headers it reads join Vary (ap_expr_exec).
+ */
+function authzRequest(ctx: ResolveContext, req: RequestFacts, s: RunState, user?: { name: string; authType: string }, groups?: readonly string[]): AccessRequest {
+  // The walk may be a remembered one, shared between requests: Vary gets a copy of its own.
+  if (!s.walked!.vary) s.walked = { ...s.walked!, vary: [] };
+  const walked = s.walked!;
+  const out: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env!, vary: walked.vary! };
+  if (user) out.user = user.name;
+  if (groups) out.groups = groups;
+  if (ctx.hostNames) out.hostNames = ctx.hostNames;
+  out.clientName = s.clientName;
+  let facts: ExprFacts | undefined;
+  out.exprFacts = () => {
+    if (facts) return facts;
+    const base = requestExprFacts(ctx, req, s.uri, walked.filename, walked.pathInfo, s.env);
+    const variable = (name: string): string => (name === 'REMOTE_USER' ? (user?.name ?? '') : name === 'AUTH_TYPE' ? (user?.authType ?? '') : base.variable(name));
+    facts = { ...base, variable };
+    return facts;
+  };
+  return out;
 }
 
 /** mod_auth_basic with mod_authn_file, then (AuthBasicAuthoritative Off, user unknown) mod_fcgid's authenticator. */
@@ -830,6 +862,8 @@ export interface AccessState {
   authHeaders: [string, string][];
   /** A non-authoritative program's failing status, which the response keeps (r->status). */
   status?: number;
+  /** The client's name, when `Require host` looked it up ('' for none). */
+  clientName?: string;
 }
 
 /** mod_access_compat's refusal, for the story: which of Order, Allow and Deny decided, and where it is written. */
@@ -857,7 +891,9 @@ function compatNote(cfg: DirConfig, req: AccessRequest): PhaseNote {
 /** authz_core's verdict, for the story: the Require line that settled it, and Satisfy Any. */
 function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<typeof authorizeWithoutUser>, compatLetIn: boolean): PhaseNote[] {
   const notes: PhaseNote[] = [];
-  const rule = decidingRequire(cfg.authz, req);
+  // Told after the verdict: its re-evaluation must not add the headers it reads to Vary again.
+  const { vary: _told, ...quiet } = req;
+  const rule = decidingRequire(cfg.authz, quiet);
   const who = req.user !== undefined ? `user ${req.user}` : 'the request';
   if (rule) {
     const line = requireLine(rule);
@@ -865,8 +901,10 @@ function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<type
       verdict === 'granted'
         ? `grants ${who}`
         : verdict === 'denied-no-user'
-          ? 'needs an authenticated user: authentication runs'
-          : `refuses ${who}${req.user !== undefined ? ' (401)' : compatLetIn ? '' : ' (403)'}`;
+          ? req.user !== undefined
+            ? `still needs a user: it reads REMOTE_USER and does not hold for ${who} (401)`
+            : 'needs an authenticated user: authentication runs'
+          : `refuses ${who}${req.user !== undefined ? (cfg.forbiddenOnFailure ? ' (403: AuthzSendForbiddenOnFailure On)' : ' (401)') : compatLetIn ? '' : ' (403)'}`;
     notes.push({ phase: 'authz', module: 'authz_core', directive: line, ...(rule.source ? { source: rule.source } : {}), text: `${line} ${what}` });
   }
   if (compatLetIn && verdict !== 'granted') {
@@ -912,17 +950,24 @@ function authorizeByRequire(ctx: ResolveContext, req: RequestFacts, s: RunState)
   const { cfg } = s.walked!;
   const authUser = s.user!;
   const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', authUser.name) : [];
-  const userReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env!, user: authUser.name, groups };
+  const userReq = authzRequest(ctx, req, s, authUser, groups);
   const verdict = authorizeUser(cfg.authz, userReq);
   if (req.story) req.story.push(...authzNotes(cfg, userReq, verdict, false));
-  if (verdict !== 'granted') {
+  if (verdict === 'denied-no-user') {
+    // authorize_user_core after authentication: still no verdict without a user (`Require expr` reading REMOTE_USER).
     return {
       kind: 'error',
       status: 401,
       config: refOf(cfg),
       headers: challenge(cfg),
-      log: { module: 'authz_core', level: 'error', message: `AH01631: user ${authUser.name}: authorization failure for "${s.uri}": ` },
+      log: { module: 'authz_core', level: 'error', message: `AH01629: authorization failure (no authenticated user): ${s.uri}` },
     };
+  }
+  if (verdict !== 'granted') {
+    const log = { module: 'authz_core', level: 'error', message: `AH01631: user ${authUser.name}: authorization failure for "${s.uri}": ` } as const;
+    // AuthzSendForbiddenOnFailure On: 403, and no new challenge.
+    if (cfg.forbiddenOnFailure) return { kind: 'error', status: 403, config: refOf(cfg), log };
+    return { kind: 'error', status: 401, config: refOf(cfg), headers: challenge(cfg), log };
   }
   s.authorized = true;
   return s;
@@ -978,8 +1023,9 @@ function askFcgid(role: FcgidAuthRole, s: RunState, user?: { name: string; authT
   if (!setting?.program) return undefined;
   const access: AccessState = { uri: s.uri, depth: s.depth, compatOk: s.compatOk, authHeaders: s.authHeaders };
   if (s.userDir) access.userDir = s.userDir;
-  if (walked.vary) access.vary = walked.vary;
+  if (walked.vary?.length) access.vary = walked.vary;
   if (s.status !== undefined) access.status = s.status;
+  if (s.clientName.name !== undefined) access.clientName = s.clientName.name;
   const d: Decision = {
     kind: 'fcgi-auth',
     role,
@@ -1016,6 +1062,7 @@ export function continueAfterAuthorizer(ctx: ResolveContext, req: RequestFacts, 
   s.compatOk = d.access.compatOk;
   s.authHeaders = [...d.access.authHeaders];
   s.status = d.access.status;
+  if (d.access.clientName !== undefined) s.clientName.name = d.access.clientName;
   const passed = outcome.ran && outcome.status === 200 && outcome.location === undefined;
   if (outcome.ran) s.authHeaders.push(...outcome.headers);
   if (passed) {
@@ -1074,6 +1121,7 @@ function withRequestNotes(req: RequestFacts, s: RunState, decided: Decision): De
   const vary = [...(s.walked!.vary ?? []), ...(s.rewriteVary ?? [])];
   if (vary.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = vary;
   if (s.user) decided.user = s.user;
+  if (s.clientName.name) decided.remoteHost = s.clientName.name;
   if (s.authHeaders.length) decided.authHeaders = [...s.authHeaders];
   if (s.status !== undefined) decided.statusOverride = s.status;
   if (decided.kind === 'handler' && s.userDir && decided.path.startsWith(s.userDir.docRoot)) {

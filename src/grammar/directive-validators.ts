@@ -3,6 +3,7 @@
  * Each returns undefined when Apache accepts the value.
  */
 import type { ErrorCode } from '../vocabulary/error-catalog.js';
+import { type Expr, parseApExpr, parseApExprString, type Word } from './ap-expr.js';
 import { compileApacheRegex } from './regex.js';
 import { getWordConf, splitWords } from './words.js';
 import { HANDLER_MODULES } from './module-catalog.js';
@@ -155,7 +156,10 @@ function ipProblem(w: string): string | undefined {
 }
 
 /** Parses a `Require` line: provider and arguments, or Apache's error. */
-export function parseRequire(rawArgs: string, hasModule: (id: string) => boolean): { negate: boolean; provider: string; args: string[] } | { error: string } {
+export function parseRequire(
+  rawArgs: string,
+  hasModule: (id: string) => boolean,
+): { negate: boolean; provider: string; args: string[]; expr?: Expr; names?: Word } | { error: string } {
   let w = getWordConf(rawArgs, 0);
   let provider = w.value;
   let negate = false;
@@ -168,6 +172,19 @@ export function parseRequire(rawArgs: string, hasModule: (id: string) => boolean
   }
   const module = AUTHZ_PROVIDERS[provider];
   if (module === undefined || !hasModule(module)) return { error: `Unknown Authz provider: ${provider}` };
+  if (provider === 'expr') {
+    // expr_parse_config: the rest of the line is the expression; surrounding quotes are skipped.
+    const text = rest.length >= 2 && rest.startsWith('"') && rest.endsWith('"') ? rest.slice(1, -1) : rest;
+    const parsed = parseApExpr(text);
+    if (!parsed.ok) return { error: `Cannot parse expression in require line: ${parsed.error}` };
+    return { negate, provider, args: [rest], expr: parsed.expr };
+  }
+  if (provider === 'host' || provider === 'forward-dns') {
+    // host_parse_config: the rest of the line is a string expression, giving the names.
+    const parsed = parseApExprString(rest);
+    if (!parsed.ok) return { error: `Cannot parse expression in require line: ${parsed.error}` };
+    return { negate, provider, args: [rest], names: parsed.word };
+  }
   const args = splitWords(rest).map((x) => x.value);
   if (provider === 'all') {
     const a = rest.trim().toLowerCase();

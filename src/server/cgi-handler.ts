@@ -139,6 +139,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     extra: d.env ?? NO_VARIABLES,
     passAuth: cfg.cgiPassAuth,
     remoteUser: d.user?.name,
+    remoteHost: d.remoteHost,
     authType: d.user?.authType,
     path: DEBIAN_APACHE_PATH,
     redirect: c.redirectEnv,
