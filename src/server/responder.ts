@@ -299,7 +299,8 @@ function sendFile(
       return;
     }
     if (parsed.kind === 'ranges' && withinRangeLimits(parsed) && parsed.ranges.length > 1) {
-      // Several ranges: one multipart/byteranges body. Its parts are read here at once, so a
+      // Several ranges: one multipart/byteranges body (its boundary a random 64-bit number in
+      // hex without leading zeros, as Apache prints it, so its length varies too). Its parts are read here at once, so a
       // request asking for more than MULTIPART_READ_LIMIT bytes in all gets the whole file
       // instead (streamed), rather than holding the server up (a difference from the host).
       const total = parsed.ranges.reduce((n, r) => n + r.end - r.start + 1, 0);
@@ -311,7 +312,7 @@ function sendFile(
             const n = readSync(file, data, 0, data.length, r.start);
             return { start: r.start, end: r.end, data: data.subarray(0, n) };
           });
-          const made = multipartByteranges(parts, entry.size, headers['Content-Type'], randomBytes(8).toString('hex'));
+          const made = multipartByteranges(parts, entry.size, headers['Content-Type'], randomBytes(8).readBigUInt64BE().toString(16));
           headers['Content-Type'] = made.contentType;
           headers['Content-Length'] = String(made.body.length);
           sink.start(206, headers);
