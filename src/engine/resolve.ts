@@ -1283,8 +1283,13 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
     );
   }
   if (redirect) return { ...redirect, config: refOf(cfg) };
-  // A lookup stops before the handler: a file here, a directory after mod_dir's index search below.
-  if (req.lookupOnly && entry.kind === 'file') return { kind: 'file', path: filename, uri, entry, contentType: undefined, config: refOf(cfg) };
+  // A lookup stops before the handler: a file here, a directory after mod_dir's index search
+  // below. The type checker has run (mod_autoindex reads rr->content_type and its encoding).
+  if (req.lookupOnly && entry.kind === 'file') {
+    const looked: Decision = { kind: 'file', path: filename, uri, entry, contentType: forcedType ?? s.typed?.contentType, config: refOf(cfg) };
+    if (s.typed?.encoding && !forcedType) looked.encoding = s.typed.encoding;
+    return looked;
+  }
   // The type checker's answer, with mod_rewrite's T= and H= over it.
   const typed = s.typed!;
   let contentType = typed.contentType;
@@ -1328,6 +1333,10 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
         const sub = resolveUri(ctx, lookupOf(req), target, depth + 1);
         if (sub.kind === 'file') {
           if (sub.entry.kind !== 'file') continue;
+          // DirectoryIndexRedirect: Location is ap_construct_url of the index's URI (no query string).
+          if (cfg.directoryIndexRedirect >= 300 && cfg.directoryIndexRedirect <= 399) {
+            return { kind: 'redirect', status: cfg.directoryIndexRedirect, location: `${req.origin}${target}`, config: refOf(cfg) };
+          }
           return req.lookupOnly ? sub : resolveUri(ctx, req, target, depth + 1);
         }
         if (sub.kind === 'redirect') return sub;
