@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyLevel, EMPTY_DIR_CONFIG } from '../engine/dir-config.js';
-import { startDirectoryWalk } from '../modules/autoindex.js';
+import { startMergeChain } from '../modules/autoindex.js';
 import type { ResolveContext } from '../engine/resolve.js';
 import { parseMimeTypes } from '../grammar/mime-types.js';
 import { DiskFsView } from './disk-fs-view.js';
@@ -36,7 +36,7 @@ export function siteResolveContext(
     fs: new DiskFsView(host, loaded.facts, opts.watch ? ChangeWatcher.create() : undefined),
     documentRoot: resolve(host.documentRoot ?? siteRoot),
     // Sections and .htaccess files then merge as a request's walk does (mod_autoindex cares).
-    serverConfig: { ...serverConfig, ...startDirectoryWalk(serverConfig) },
+    serverConfig: { ...serverConfig, ...startMergeChain(serverConfig) },
     mimeTypes,
     hasModule,
     // The Scripts host (the profile that loads suexec) patches mod_status to ignore .htaccess use.

@@ -18,6 +18,7 @@ import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type Di
 import { dirConfigOf, noteLevel, refOf, type ConfigRef } from './config-ref.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
+import { startMergeChain } from '../modules/autoindex.js';
 import type { LineSource } from '../modules/module.js';
 
 /** One line for the error log, in Apache's wording. */
@@ -466,8 +467,15 @@ function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry:
   // Each matching section is merged in list order. A `<Files>` nested in another lands in
   // that section's own list, which `ap_file_walk` never reads: Apache ignores it (measured:
   // `<Files a><Files a>Header …` sets nothing), so only the sections of the walk count.
+  let chained = false;
   for (const s of base.files) {
-    if (s.matches(basename)) cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
+    if (!s.matches(basename)) continue;
+    // ap_file_walk merges its sections among themselves, then onto the directory's configuration.
+    if (!chained) {
+      cfg = { ...cfg, ...startMergeChain(cfg) };
+      chained = true;
+    }
+    cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
   }
   return { cfg, filename, entry, pathInfo };
 }
@@ -906,6 +914,8 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
       previous = evaluateApExpr(s.condition, facts, vary);
       if (!previous) continue;
     } else previous = undefined;
+    // ap_if_walk, like ap_file_walk, merges its sections among themselves first.
+    if (cfg === walked.cfg) cfg = { ...cfg, ...startMergeChain(cfg) };
     cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
   }
   return cfg;

@@ -128,7 +128,7 @@ export interface AutoindexDirConfig {
   /** The server's own settings (lookup_defaults), once the server configuration is read. */
   autoindexServer?: AutoindexSettings;
   /** The walk's levels with mod_autoindex directives, merged among themselves. */
-  autoindexChain?: AutoindexSettings;
+  autoindexChain?: AutoindexSettings | undefined;
 }
 
 /** `create_autoindex_config`. */
@@ -366,7 +366,7 @@ export function mergeSettings(b: AutoindexSettings, add: AutoindexSettings): Aut
 }
 
 /**
- * A level with mod_autoindex lines. Before `startDirectoryWalk` (the server's own lines) it
+ * A level with mod_autoindex lines. Before `startMergeChain` (the server's own lines) it
  * merges onto the server's settings; after, onto the walk's chain, which then merges onto
  * the server's settings.
  */
@@ -381,9 +381,14 @@ function mergeAutoindex(base: Readonly<AutoindexDirConfig>, lines: readonly Comp
   return { autoindexChain: chain, autoindex: merged, indexIgnore: merged.ignore };
 }
 
-/** The server's configuration becomes lookup_defaults: the levels of a request's walk merge among themselves before they merge onto it. */
-export function startDirectoryWalk(cfg: Readonly<AutoindexDirConfig>): Pick<AutoindexDirConfig, 'autoindexServer'> {
-  return { autoindexServer: cfg.autoindex };
+/**
+ * Starts a new merge of sections onto what is in effect: the server's configuration before
+ * the directory walk (lookup_defaults), the walk's result before `<Files>` (ap_file_walk) and
+ * before `<If>` (ap_if_walk). Each walk merges its levels among themselves from nothing, then
+ * onto r->per_dir_config.
+ */
+export function startMergeChain(cfg: Readonly<AutoindexDirConfig>): Pick<AutoindexDirConfig, 'autoindexServer' | 'autoindexChain'> {
+  return { autoindexServer: cfg.autoindex, autoindexChain: undefined };
 }
 
 const line = (value: AutoindexLine) => ({ findings: [], value });

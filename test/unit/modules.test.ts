@@ -16,7 +16,7 @@ import { coreModule } from '../../src/modules/core.js';
 import { accessCompatAllows } from '../../src/engine/access.js';
 import { filterModule } from '../../src/modules/filter.js';
 import { htsandboxModule } from '../../src/modules/htsandbox.js';
-import { AI, startDirectoryWalk } from '../../src/modules/autoindex.js';
+import { AI, startMergeChain } from '../../src/modules/autoindex.js';
 import * as parsedOnlyModules from '../../src/modules/parsed-only.js';
 import { OPT_EXECCGI, OPT_INC_WITH_EXEC, OPT_INCLUDES, OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS } from '../../src/grammar/options.js';
 
@@ -310,7 +310,7 @@ describe('mod_autoindex through its module', () => {
 
   it('IndexOptions: +/- items are incremental, a plain keyword resets, None clears (add_opts, merge_autoindex_configs)', () => {
     const server = applyLevel(EMPTY_DIR_CONFIG, htaccess('IndexOptions FancyIndexing VersionSort HTMLTable NameWidth=*\n'), () => true);
-    const walk = { ...server, ...startDirectoryWalk(server) };
+    const walk = { ...server, ...startMergeChain(server) };
     const incremental = applyLevel(walk, htaccess('IndexOptions +SuppressSize\n'), () => true).autoindex;
     expect(incremental.opts & (AI.FANCY_INDEXING | AI.TABLE_INDEXING | AI.SUPPRESS_SIZE)).toBe(AI.FANCY_INDEXING | AI.TABLE_INDEXING | AI.SUPPRESS_SIZE);
     const reset = applyLevel(walk, htaccess('IndexOptions FancyIndexing\n'), () => true).autoindex;
@@ -324,7 +324,7 @@ describe('mod_autoindex through its module', () => {
 
   it('levels merge among themselves before the server options: two incremental levels lose FancyIndexing', () => {
     const server = applyLevel(EMPTY_DIR_CONFIG, htaccess('IndexOptions FancyIndexing HTMLTable\n'), () => true);
-    const walk = { ...server, ...startDirectoryWalk(server) };
+    const walk = { ...server, ...startMergeChain(server) };
     const parent = applyLevel(walk, htaccess('IndexOptions +SuppressSize\n'), () => true);
     expect(parent.autoindex.opts & AI.TABLE_INDEXING).not.toBe(0);
     // A level without mod_autoindex lines has no configuration of the module: nothing merges.
