@@ -78,9 +78,12 @@ export function wildcardMatch(str: string, pattern: string, caseless = false): b
   return go(0, 0);
 }
 
-/** `apr_fnmatch` with no flags (a `*` crosses '/'); APR_FNM_PERIOD makes a leading '.' literal. */
-export function fnmatch(pattern: string, str: string, period = false): boolean {
-  if (period && str.startsWith('.') && !pattern.startsWith('.')) return false;
+/**
+ * `apr_fnmatch` without APR_FNM_PATHNAME (a `*` crosses '/'): `*`, `?`, `[...]` and, unless
+ * APR_FNM_NOESCAPE, backslash escapes; APR_FNM_PERIOD: a leading '.' is matched only by a '.'.
+ */
+export function fnmatch(pattern: string, str: string, flags: { period?: boolean; noEscape?: boolean } = {}): boolean {
+  if (flags.period && str.startsWith('.') && !pattern.startsWith('.')) return false;
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
@@ -95,8 +98,8 @@ export function fnmatch(pattern: string, str: string, period = false): boolean {
         re += `[${set.replace(/\\/g, '\\\\')}]`;
         i = end;
       }
-    } else if (c === '\\' && !period && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
-    else re += c.replace(/[.+^${}()|\\\]/]/g, '\\$&');
+    } else if (c === '\\' && !flags.noEscape && i + 1 < pattern.length) re += pattern[++i]!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   }
   try {
     return new RegExp(`^${re}$`).test(str);
@@ -242,7 +245,7 @@ export function listingRequest(s: AutoindexSettings, query: string | undefined):
 
 /** Whether P= lets `name` through (apr_fnmatch with APR_FNM_NOESCAPE | APR_FNM_PERIOD). */
 export function patternAdmits(pattern: string | undefined, name: string): boolean {
-  return pattern === undefined || fnmatch(pattern, bytesOf(name), true);
+  return pattern === undefined || fnmatch(pattern, bytesOf(name), { period: true, noEscape: true });
 }
 
 interface Row {
