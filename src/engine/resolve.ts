@@ -15,7 +15,7 @@ import { accessCompatAllows, accessCompatDenyingLine, authorizeUser, authorizeWi
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type DirConfig, type FcgidAuthRole } from './dir-config.js';
-import { dirConfigOf, noteLevel, refOf, type ConfigRef } from './config-ref.js';
+import { dirConfigOf, noteCopy, noteLevel, refOf, type ConfigRef } from './config-ref.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
 import { startMergeChain } from '../modules/autoindex.js';
@@ -461,6 +461,21 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
   return fileWalk(ctx, cfg, dir, ctx.fs.stat(dir), '');
 }
 
+const mergeChains = new WeakMap<DirConfig, DirConfig>();
+/**
+ * `cfg` as the base of a new walk: ap_file_walk and ap_if_walk merge their sections among
+ * themselves, then onto what the walk before them made (mod_autoindex's options depend on
+ * it). One object per base, so what is merged onto it stays memoised.
+ */
+function newMergeChain(cfg: DirConfig): DirConfig {
+  let out = mergeChains.get(cfg);
+  if (!out) {
+    out = noteCopy(cfg, { ...cfg, ...startMergeChain(cfg) });
+    mergeChains.set(cfg, out);
+  }
+  return out;
+}
+
 function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry: FsEntry, pathInfo: string): Walked {
   const basename = filename.slice(filename.lastIndexOf('/') + 1);
   let cfg = base;
@@ -470,9 +485,8 @@ function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry:
   let chained = false;
   for (const s of base.files) {
     if (!s.matches(basename)) continue;
-    // ap_file_walk merges its sections among themselves, then onto the directory's configuration.
     if (!chained) {
-      cfg = { ...cfg, ...startMergeChain(cfg) };
+      cfg = newMergeChain(cfg);
       chained = true;
     }
     cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
@@ -914,8 +928,7 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
       previous = evaluateApExpr(s.condition, facts, vary);
       if (!previous) continue;
     } else previous = undefined;
-    // ap_if_walk, like ap_file_walk, merges its sections among themselves first.
-    if (cfg === walked.cfg) cfg = { ...cfg, ...startMergeChain(cfg) };
+    if (cfg === walked.cfg) cfg = newMergeChain(cfg);
     cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule), () => s.where);
   }
   return cfg;
