@@ -4,7 +4,7 @@ import { listingRequest, renderListing, strfsize, strnatcmp } from '../src/gramm
 import { applyLevel, EMPTY_DIR_CONFIG } from '../src/engine/dir-config.js';
 import { parseConfig } from '../src/grammar/parser.js';
 import { hostFacts } from '../src/grammar/host-config.js';
-import { AI } from '../src/modules/autoindex.js';
+import { AI } from '../src/grammar/autoindex-options.js';
 
 const host = hostFacts(new Set(['autoindex']));
 const settingsOf = (text: string) => applyLevel(EMPTY_DIR_CONFIG, parseConfig(text, { file: '/host.conf', kind: 'server', host }).nodes, () => true).autoindex;

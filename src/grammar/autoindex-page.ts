@@ -6,7 +6,7 @@
  * a byte string (one character per byte, 'latin1'), as Apache measures and cuts names in bytes.
  */
 import { escapeHtml } from './error-pages.js';
-import { AI, type AutoindexSettings, type IconItem } from '../modules/autoindex.js';
+import { AI, type AutoindexSettings, type IconItem } from './autoindex-options.js';
 
 /** A string's UTF-8 bytes as a byte string. */
 export const bytesOf = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');

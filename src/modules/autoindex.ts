@@ -5,32 +5,8 @@
  * and description lists, `IndexStyleSheet` and `IndexHeadInsert`. Its handler is the server's
  * listing (`sendListing`, src/server/responder.ts) drawn by src/grammar/autoindex-page.ts.
  */
+import { AI, type AutoindexSettings, type DescriptionItem, type IconItem } from '../grammar/autoindex-options.js';
 import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition } from './module.js';
-
-/** IndexOptions bits, as mod_autoindex.c numbers them. */
-export const AI = {
-  NO_OPTIONS: 1 << 0,
-  ICONS_ARE_LINKS: 1 << 1,
-  SCAN_HTML_TITLES: 1 << 2,
-  SUPPRESS_ICON: 1 << 3,
-  SUPPRESS_LAST_MOD: 1 << 4,
-  SUPPRESS_SIZE: 1 << 5,
-  SUPPRESS_DESC: 1 << 6,
-  SUPPRESS_PREAMBLE: 1 << 7,
-  SUPPRESS_COLSORT: 1 << 8,
-  SUPPRESS_RULES: 1 << 9,
-  FOLDERS_FIRST: 1 << 10,
-  VERSION_SORT: 1 << 11,
-  TRACK_MODIFIED: 1 << 12,
-  FANCY_INDEXING: 1 << 13,
-  TABLE_INDEXING: 1 << 14,
-  IGNORE_CLIENT: 1 << 15,
-  IGNORE_CASE: 1 << 16,
-  EMIT_XHTML: 1 << 17,
-  SHOW_FORBIDDEN: 1 << 18,
-  ADDALTCLASS: 1 << 19,
-  OPTION_UNSET: 1 << 20,
-} as const;
 
 const OPTION_KEYWORDS: Record<string, number> = {
   fancyindexing: AI.FANCY_INDEXING,
@@ -57,59 +33,8 @@ const OPTION_KEYWORDS: Record<string, number> = {
 /** DEFAULT_ICON_WIDTH / DEFAULT_ICON_HEIGHT / DEFAULT_NAME_WIDTH / DEFAULT_DESC_WIDTH. */
 const DEFAULT_ICON_WIDTH = 20;
 const DEFAULT_ICON_HEIGHT = 22;
-export const DEFAULT_NAME_WIDTH = 23;
-export const DEFAULT_DESC_WIDTH = 23;
-
-/** How a width is set: a number, `=*` (fit the longest), or not at this level (K_UNSET). */
-export type WidthAdjust = 'fixed' | 'adjust' | 'unset';
-
-/** One AddIcon* / AddAlt* item (`struct item`): BY_PATH, BY_TYPE or BY_ENCODING, its pattern and data. */
-export interface IconItem {
-  by: 'path' | 'type' | 'encoding';
-  /** apply_to: a path pattern gets a leading `*` unless it has wildcards already. */
-  applyTo: string;
-  data: string;
-}
-
-/** One AddDescription (`ai_desc_t`). */
-export interface DescriptionItem {
-  pattern: string;
-  description: string;
-  /** The pattern has a '/': it is matched against the full file name. */
-  fullPath: boolean;
-  /** Matched with apr_fnmatch; otherwise it is a substring of the name. */
-  wildcards: boolean;
-}
-
-/** `autoindex_config_rec`, all but the IndexIgnore list. */
-export interface AutoindexSettings {
-  opts: number;
-  incremented: number;
-  decremented: number;
-  nameWidth: number;
-  nameAdjust: WidthAdjust;
-  descWidth: number;
-  descAdjust: WidthAdjust;
-  iconWidth: number;
-  iconHeight: number;
-  ctype?: string;
-  charset?: string;
-  dateFormat?: 'old';
-  defaultKey?: 'N' | 'M' | 'S' | 'D';
-  defaultDirection?: 'A' | 'D';
-  header?: string;
-  readme?: string;
-  styleSheet?: string;
-  headInsert?: string;
-  defaultIcon?: string;
-  icons: readonly IconItem[];
-  alts: readonly IconItem[];
-  descriptions: readonly DescriptionItem[];
-  /** ign_list: IndexIgnore patterns. */
-  ignore: readonly string[];
-  /** ign_noinherit: `IndexIgnoreReset On` at this level (a merged configuration has it off). */
-  noInherit: boolean;
-}
+const DEFAULT_NAME_WIDTH = 23;
+const DEFAULT_DESC_WIDTH = 23;
 
 /**
  * mod_autoindex's slice of the per-directory configuration. Apache creates a module's

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { parseByteRanges, withinRangeLimits } from '../grammar/byte-ranges.js';
 import { listingRequest, patternAdmits, renderListing, wildcardMatch, type Insert, type ListingEntry } from '../grammar/autoindex-page.js';
-import { AI } from '../modules/autoindex.js';
+import { AI } from '../grammar/autoindex-options.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
 import { fileETagValue, type DirConfig } from '../engine/dir-config.js';

@@ -16,7 +16,8 @@ import { coreModule } from '../../src/modules/core.js';
 import { accessCompatAllows } from '../../src/engine/access.js';
 import { filterModule } from '../../src/modules/filter.js';
 import { htsandboxModule } from '../../src/modules/htsandbox.js';
-import { AI, startMergeChain } from '../../src/modules/autoindex.js';
+import { startMergeChain } from '../../src/modules/autoindex.js';
+import { AI } from '../../src/grammar/autoindex-options.js';
 import * as parsedOnlyModules from '../../src/modules/parsed-only.js';
 import { OPT_EXECCGI, OPT_INC_WITH_EXEC, OPT_INCLUDES, OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS } from '../../src/grammar/options.js';
 
