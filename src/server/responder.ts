@@ -330,8 +330,13 @@ function listingInsert(sink: ResponseSink, dirUri: string, name: string | undefi
   } catch {
     return undefined;
   }
-  // response_is_html: the sub-request runs (a static file: its bytes); text/* is copied escaped.
-  if (type === 'text/html' || type === 'application/xhtml+xml') return { html: data };
+  // response_is_html: the sub-request runs. A static file gives its bytes; one a handler would
+  // run (a script) is left out here, as when ap_run_sub_req fails: the page keeps its own
+  // preamble and <h1>. Any other text/* file is copied in <pre>, escaped.
+  if (type === 'text/html' || type === 'application/xhtml+xml') {
+    const run = resolveUri(site, { ...lookup, lookupOnly: false }, d.uri);
+    return run.kind === 'file' ? { html: data } : undefined;
+  }
   return type.startsWith('text/') ? { text: data } : undefined;
 }
 
