@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { applyLevel, EMPTY_DIR_CONFIG } from '../engine/dir-config.js';
+import { startMergeChain } from '../modules/autoindex.js';
 import type { ResolveContext } from '../engine/resolve.js';
 import { parseMimeTypes } from '../grammar/mime-types.js';
 import { DiskFsView } from './disk-fs-view.js';
@@ -30,11 +31,13 @@ export function siteResolveContext(
       return { error: `cannot read TypesConfig ${file}: ${(err as Error).message}` };
     }
   }
+  const serverConfig = applyLevel(EMPTY_DIR_CONFIG, host.nodes, hasModule);
   return {
     host,
     fs: new DiskFsView(host, loaded.facts, opts.watch ? ChangeWatcher.create() : undefined),
     documentRoot: resolve(host.documentRoot ?? siteRoot),
-    serverConfig: applyLevel(EMPTY_DIR_CONFIG, host.nodes, hasModule),
+    // Sections and .htaccess files then merge as a request's walk does (mod_autoindex cares).
+    serverConfig: { ...serverConfig, ...startMergeChain(serverConfig) },
     mimeTypes,
     hasModule,
     // The Scripts host (the profile that loads suexec) patches mod_status to ignore .htaccess use.

@@ -49,6 +49,12 @@ export function noteLevel(base: DirConfig, next: DirConfig, label: () => string)
   return next;
 }
 
+/** Notes that `copy` is `cfg` with bookkeeping changed, no level merged: it names the same levels. */
+export function noteCopy(cfg: DirConfig, copy: DirConfig): DirConfig {
+  if (copy !== cfg && !refs.has(copy)) register(copy, refOf(cfg).levels);
+  return copy;
+}
+
 /**
  * The compiled configuration a decision's reference stands for: the engine's own reference,
  * or a copy of it (by id) while this process still holds that configuration. A reference from

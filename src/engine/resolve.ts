@@ -25,9 +25,10 @@ import {
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type DirConfig, type FcgidAuthRole } from './dir-config.js';
-import { dirConfigOf, noteLevel, refOf, type ConfigRef } from './config-ref.js';
+import { dirConfigOf, noteCopy, noteLevel, refOf, type ConfigRef } from './config-ref.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
+import { startMergeChain } from '../modules/autoindex.js';
 import type { LineSource } from '../modules/module.js';
 
 /** One line for the error log, in Apache's wording. */
@@ -481,15 +482,36 @@ function walk(ctx: ResolveContext, uri: string, docRoot: string): Walked | Decis
   return fileWalk(ctx, cfg, dir, ctx.fs.stat(dir), '');
 }
 
+const mergeChains = new WeakMap<DirConfig, DirConfig>();
+/**
+ * `cfg` as the base of a new walk: ap_file_walk and ap_if_walk merge their sections among
+ * themselves, then onto what the walk before them made (mod_autoindex's options depend on
+ * it). One object per base, so what is merged onto it stays memoised.
+ */
+function newMergeChain(cfg: DirConfig): DirConfig {
+  let out = mergeChains.get(cfg);
+  if (!out) {
+    out = noteCopy(cfg, { ...cfg, ...startMergeChain(cfg) });
+    mergeChains.set(cfg, out);
+  }
+  return out;
+}
+
 function fileWalk(ctx: ResolveContext, base: DirConfig, filename: string, entry: FsEntry, pathInfo: string): Walked {
   const basename = filename.slice(filename.lastIndexOf('/') + 1);
   let cfg = base;
   // Each matching section is merged in list order. A `<Files>` nested in another lands in
   // that section's own list, which `ap_file_walk` never reads: Apache ignores it (measured:
   // `<Files a><Files a>Header …` sets nothing), so only the sections of the walk count.
+  let chained = false;
   for (const s of base.files) {
+    if (!s.matches(basename)) continue;
+    if (!chained) {
+      cfg = newMergeChain(cfg);
+      chained = true;
+    }
     // Its lines have the pattern as their path (filesection's cmd->path): mod_rewrite's per-dir prefix.
-    if (s.matches(basename)) cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule, 0xffff, s.path), () => s.where);
+    cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule, 0xffff, s.path), () => s.where);
   }
   return { cfg, filename, entry, pathInfo };
 }
@@ -995,6 +1017,7 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
       previous = evaluateApExpr(s.condition, facts, vary);
       if (!previous) continue;
     } else previous = undefined;
+    if (cfg === walked.cfg) cfg = newMergeChain(cfg);
     cfg = noteLevel(cfg, applyLevel(cfg, s.nodes, ctx.hasModule, 0xffff, IF_SECTION_PATH), () => s.where);
   }
   return cfg;
@@ -1405,8 +1428,13 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
     if (entry.kind === 'dir' && !uri.endsWith('/') && cfg.directorySlash) return dirSlashRedirect(req, uri, cfg);
     return rewritten;
   }
-  // A lookup stops before the handler: a file here, a directory after mod_dir's index search below.
-  if (req.lookupOnly && entry.kind === 'file') return { kind: 'file', path: filename, uri, entry, contentType: undefined, config: refOf(cfg) };
+  // A lookup stops before the handler: a file here, a directory after mod_dir's index search
+  // below. The type checker has run (mod_autoindex reads rr->content_type and its encoding).
+  if (req.lookupOnly && entry.kind === 'file') {
+    const looked: Decision = { kind: 'file', path: filename, uri, entry, contentType: forcedType ?? s.typed?.contentType, config: refOf(cfg) };
+    if (s.typed?.encoding && !forcedType) looked.encoding = s.typed.encoding;
+    return looked;
+  }
   // The type checker's answer, with mod_rewrite's T= and H= over it.
   const typed = s.typed!;
   let contentType = typed.contentType;
@@ -1447,6 +1475,10 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
         const sub = resolveUri(ctx, lookupOf(req), target, depth + 1);
         if (sub.kind === 'file') {
           if (sub.entry.kind !== 'file') continue;
+          // DirectoryIndexRedirect: Location is ap_construct_url of the index's URI (no query string).
+          if (cfg.directoryIndexRedirect >= 300 && cfg.directoryIndexRedirect <= 399) {
+            return { kind: 'redirect', status: cfg.directoryIndexRedirect, location: `${req.origin}${target}`, config: refOf(cfg) };
+          }
           return req.lookupOnly ? sub : resolveUri(ctx, req, target, depth + 1);
         }
         if (sub.kind === 'redirect') return sub;

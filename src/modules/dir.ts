@@ -1,6 +1,6 @@
 /**
- * mod_dir (modules/mappers/mod_dir.c): `DirectoryIndex` and `DirectorySlash`, which
- * htsandbox applies, and the rest of its table, accepted as Apache accepts it. Its fixups
+ * mod_dir (modules/mappers/mod_dir.c): `DirectoryIndex`, `DirectorySlash`,
+ * `DirectoryIndexRedirect` and `FallbackResource`, which htsandbox applies, and the rest of its table, accepted as Apache accepts it. Its fixups
  * hook (`fixup_dir`: the trailing-slash redirect, then the index files) is the engine's
  * `fixups` phase (src/engine/resolve.ts), which reads the file system.
  */
@@ -15,6 +15,8 @@ export interface DirDirConfig {
   directorySlash: boolean;
   /** FallbackResource as written (`disabled` turns an inherited one off); unset by default. */
   fallbackResource?: string;
+  /** DirectoryIndexRedirect: the 3xx status that sends a client to the index file, 0 (the default) serves it. */
+  directoryIndexRedirect: number;
 }
 
 /**
@@ -49,19 +51,22 @@ const directorySlash: DirectiveDefinition<boolean> = {
   compile: ({ words }) => ({ findings: [], value: (words[0] ?? '').toLowerCase() === 'on' }),
 };
 
-const directoryIndexRedirect: DirectiveDefinition<never> = {
+/** `configure_redirect`: the status DirectoryIndexRedirect answers with (0: off). */
+const directoryIndexRedirect: DirectiveDefinition<number> = {
   name: 'DirectoryIndexRedirect',
   shape: 'TAKE1',
   override: 'DIR_CMD_PERMS',
   help: 'On, Off, or a 3xx status code.',
   compile: ({ words }) => {
     const w = (words[0] ?? '').toLowerCase();
-    if (['on', 'off', 'permanent', 'temp', 'seeother'].includes(w)) return { findings: [], value: undefined };
+    const named: Record<string, number> = { on: 302, off: 0, permanent: 301, temp: 302, seeother: 303 };
+    if (named[w] !== undefined) return { findings: [], value: named[w]! };
+    if (!/^[0-9]/.test(w)) return refused(finding('DirectoryIndexRedirect ON|OFF|permanent|temp|seeother|3xx'));
+    // atoi: the leading digits.
     const n = Number.parseInt(w, 10);
-    if (Number.isNaN(n) || n < 300 || n > 399) return refused(finding('DirectoryIndexRedirect only accepts values between 300 and 399'));
-    return { findings: [], value: undefined };
+    if (n < 300 || n > 399) return refused(finding('DirectoryIndexRedirect only accepts values between 300 and 399'));
+    return { findings: [], value: n };
   },
-  parsedOnly: true,
 };
 
 /**
@@ -77,6 +82,7 @@ function mergeDir(base: Readonly<DirDirConfig>, lines: readonly CompiledLine[]):
       const line = l.value as DirectoryIndexLine;
       names = line.disabled ? [] : [...(names ?? []), ...line.names];
     } else if (l.key === 'fallbackresource') out.fallbackResource = l.value as string;
+    else if (l.key === 'directoryindexredirect') out.directoryIndexRedirect = l.value as number;
     else out.directorySlash = l.value as boolean;
   }
   if (names) out.directoryIndex = names;
@@ -93,6 +99,6 @@ export const dirModule: ModuleDefinition<DirDirConfig> = {
     parsedOnly('DirectoryCheckHandler', 'FLAG', 'DIR_CMD_PERMS', 'On or Off'),
     directoryIndexRedirect,
   ],
-  dirConfig: { empty: { directoryIndex: ['index.html'], directorySlash: true }, merge: mergeDir },
+  dirConfig: { empty: { directoryIndex: ['index.html'], directorySlash: true, directoryIndexRedirect: 0 }, merge: mergeDir },
   hooks: { fixups: 'fixups' },
 };

@@ -5,14 +5,9 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:f
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import picomatch from 'picomatch';
 import { multipartByteranges, parseByteRanges, withinRangeLimits } from '../grammar/byte-ranges.js';
-
-/** The largest file whose Content-MD5 ContentDigest makes (read whole, at once: a bigger one gets none). */
-const CONTENT_DIGEST_LIMIT = 16 * 1024 * 1024;
-/** The most bytes a multi-range answer reads at once (see sendFile). */
-const MULTIPART_READ_LIMIT = 8 * 1024 * 1024;
-import { renderListing, type ListingEntry } from '../grammar/autoindex-page.js';
+import { listingRequest, patternAdmits, renderListing, wildcardMatch, type Insert, type ListingEntry } from '../grammar/autoindex-page.js';
+import { AI } from '../grammar/autoindex-options.js';
 import { cannedErrorPage, escapeHtml } from '../grammar/error-pages.js';
 import { invalidResponseField } from '../grammar/cgi-response.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
@@ -20,12 +15,17 @@ import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
 import { dirConfigOf, type ConfigRef } from '../engine/config-ref.js';
 import { continueAfterAuthorizer, redirectInternally as redirectEngine, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { contentTypeWithCharset, ResponseSink } from './response-sink.js';
-import { listingShowsEntry } from '../engine/autoindex-entries.js';
+import { listingEntryLookup } from '../engine/autoindex-entries.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
 import { runFcgid, runFcgidAuthorizer, type FcgidContext } from './fcgid-handler.js';
 import type { SiteContext } from './site-context.js';
+
+/** The largest file whose Content-MD5 ContentDigest makes (read whole, at once: a bigger one gets none). */
+const CONTENT_DIGEST_LIMIT = 16 * 1024 * 1024;
+/** The most bytes a multi-range answer reads at once (see sendFile). */
+const MULTIPART_READ_LIMIT = 8 * 1024 * 1024;
 
 /** Files up to this size are read in one call (and cached) instead of streamed. */
 const SMALL_FILE = 64 * 1024;
@@ -364,9 +364,58 @@ function sendFile(
   sink.fileBytes(fd, 0, entry.size);
 }
 
+/** ap_sub_req_lookup_uri of a HeaderName / ReadmeName: an HTML file goes in as it is, another text/* file in <pre>. */
+function listingInsert(sink: ResponseSink, dirUri: string, name: string | undefined, query: string | undefined): Insert {
+  if (name === undefined) return undefined;
+  const { site, facts } = sink;
+  const base = dirUri.slice(0, dirUri.lastIndexOf('/') + 1);
+  const lookup: RequestFacts = { ...facts, method: 'GET', query, lookupOnly: true };
+  delete lookup.story;
+  const d = resolveUri(site, lookup, name.startsWith('/') ? name : `${base}${name}`);
+  if (d.kind !== 'file' || d.entry.kind !== 'file' || d.contentType === undefined) return undefined;
+  const type = d.contentType.split(';')[0]!.trim().toLowerCase();
+  let data: string;
+  try {
+    data = readFileSync(d.path).toString('latin1');
+  } catch {
+    return undefined;
+  }
+  // response_is_html: the sub-request runs. A static file gives its bytes; one a handler would
+  // run (a script) is left out here, as when ap_run_sub_req fails: the page keeps its own
+  // preamble and <h1>. Any other text/* file is copied in <pre>, escaped.
+  if (type === 'text/html' || type === 'application/xhtml+xml') {
+    const run = resolveUri(site, { ...lookup, lookupOnly: false }, d.uri);
+    return run.kind === 'file' ? { html: data } : undefined;
+  }
+  return type.startsWith('text/') ? { text: data } : undefined;
+}
+
+/** What ScanHTMLTitles reads of a file (find_title: MAX_STRING_LEN - 1 bytes), when it is HTML without an encoding. */
+function htmlHeadOf(path: string, contentType: string | undefined, encoding: string | undefined): string | undefined {
+  const type = contentType?.split(';')[0]!.trim().toLowerCase();
+  if (encoding !== undefined || !(type === 'text/html' || type === 'application/xhtml+xml' || type === 'text/x-server-parsed-html')) return undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buf = Buffer.alloc(8191);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString('latin1').split('\0')[0];
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** mod_autoindex's handler (`index_directory`). */
 function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' }>): void {
   const { site, facts } = sink;
-  const ignore = dirConfigOf(d.config).indexIgnore.map((p) => picomatch(p, { dot: true }));
+  const cfg = dirConfigOf(d.config);
+  const settings = cfg.autoindex;
+  const request = listingRequest(settings, facts.query);
+  // ignore_entry: the name against each IndexIgnore pattern's last component (ap_strcmp_match).
+  const ignored = (name: string): boolean => cfg.indexIgnore.some((p) => wildcardMatch(name, p.slice(p.lastIndexOf('/') + 1)));
+  const dirPath = d.path.endsWith('/') ? d.path : `${d.path}/`;
   const entries: ListingEntry[] = [];
   let names: string[] = [];
   try {
@@ -374,15 +423,55 @@ function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' 
   } catch {
     names = [];
   }
+  const fancy = (request.opts & (AI.FANCY_INDEXING | AI.TABLE_INDEXING)) !== 0;
   for (const name of names) {
-    if (name === '.' || name === '..' || ignore.some((m) => m(name))) continue;
-    const entry = site.fs.stat(join(d.path, name));
+    if (name === '.' || name === '..' || !patternAdmits(request.pattern, name) || ignored(name)) continue;
+    const path = join(d.path, name);
+    const entry = site.fs.stat(path);
     if (entry.kind !== 'file' && entry.kind !== 'dir') continue;
-    if (!listingShowsEntry(site, facts, d.uri, name, entry.kind === 'dir')) continue;
-    entries.push({ name, isDir: entry.kind === 'dir', size: entry.size, mtimeMs: Number(entry.mtimeUs / 1000n) });
+    const isDir = entry.kind === 'dir';
+    const found = listingEntryLookup(site, facts, d.uri, name, isDir, (request.opts & AI.SHOW_FORBIDDEN) !== 0);
+    if (!found) continue;
+    const listed: ListingEntry = { name, isDir, size: entry.size, mtimeMs: Number(entry.mtimeUs / 1000n), filename: `${dirPath}${name}` };
+    if (found.contentType !== undefined) listed.contentType = found.contentType.split(';')[0]!.trim();
+    if (found.encoding !== undefined) listed.encoding = found.encoding;
+    if (fancy && !isDir && request.opts & AI.SCAN_HTML_TITLES) {
+      const head = htmlHeadOf(path, found.contentType, found.encoding);
+      if (head !== undefined) listed.htmlHead = head;
+    }
+    entries.push(listed);
   }
-  const body = renderListing(d.uri, entries, facts.query, d.uri !== '/');
-  sink.whole(200, { 'Content-Type': 'text/html;charset=UTF-8' }, body);
+  // make_parent_entry: none at the root, nor when IndexIgnore matches "..".
+  const parentShown = d.uri !== '/' && d.uri !== '' && !ignored('..');
+  const headers: Record<string, string> = {};
+  const ctype = settings.ctype ?? 'text/html';
+  // No Charset=: ISO-8859-1 (APR_HAS_UNICODE_FS is 0 on Unix); `Charset=` empty: no parameter.
+  const charset = settings.charset ?? 'ISO-8859-1';
+  headers['Content-Type'] = charset ? `${ctype};charset=${charset}` : ctype;
+  if (request.opts & AI.TRACK_MODIFIED) {
+    const dirEntry = site.fs.stat(d.path);
+    if (dirEntry.kind === 'dir') {
+      const { etag, lastModified } = fileValidators(cfg, dirEntry);
+      headers['Last-Modified'] = lastModified;
+      if (etag !== undefined) headers.ETag = etag;
+    }
+  }
+  if (sink.headOnly) {
+    sink.whole(200, headers);
+    return;
+  }
+  const page = renderListing({
+    uri: d.uri,
+    settings,
+    request,
+    entries,
+    parentShown,
+    dirPath,
+    header: listingInsert(sink, d.uri, settings.header, facts.query),
+    readme: listingInsert(sink, d.uri, settings.readme, undefined),
+    signature: serverSignature(cfg, site, sink.req).replace(/^<hr>\n/, ''),
+  });
+  sink.whole(200, headers, Buffer.from(page, 'latin1'));
 }
 
 /**

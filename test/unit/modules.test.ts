@@ -16,6 +16,8 @@ import { coreModule } from '../../src/modules/core.js';
 import { accessCompatAllows, accessCompatSatisfy } from '../../src/engine/access.js';
 import { filterModule } from '../../src/modules/filter.js';
 import { htsandboxModule } from '../../src/modules/htsandbox.js';
+import { startMergeChain } from '../../src/modules/autoindex.js';
+import { AI } from '../../src/grammar/autoindex-options.js';
 import * as parsedOnlyModules from '../../src/modules/parsed-only.js';
 import { OPT_EXECCGI, OPT_INC_WITH_EXEC, OPT_INCLUDES, OPT_INDEXES, OPT_MULTI, OPT_SYM_LINKS } from '../../src/grammar/options.js';
 
@@ -323,6 +325,51 @@ describe('mod_autoindex through its module', () => {
     expect(child.indexIgnore).toEqual(['*.one', '*.two', '.ht*']);
     expect(applyLevel(parent, htaccess('IndexIgnore *.one\n'), () => true).indexIgnore).toEqual(['*.one', '*.bak']);
     expect(applyLevel(parent, htaccess('IndexIgnoreReset On\nIndexIgnoreReset Off\n'), () => true).indexIgnore).toEqual(['*.bak']);
+  });
+
+  it('IndexOptions: +/- items are incremental, a plain keyword resets, None clears (add_opts, merge_autoindex_configs)', () => {
+    const server = applyLevel(EMPTY_DIR_CONFIG, htaccess('IndexOptions FancyIndexing VersionSort HTMLTable NameWidth=*\n'), () => true);
+    const walk = { ...server, ...startMergeChain(server) };
+    const incremental = applyLevel(walk, htaccess('IndexOptions +SuppressSize\n'), () => true).autoindex;
+    expect(incremental.opts & (AI.FANCY_INDEXING | AI.TABLE_INDEXING | AI.SUPPRESS_SIZE)).toBe(AI.FANCY_INDEXING | AI.TABLE_INDEXING | AI.SUPPRESS_SIZE);
+    const reset = applyLevel(walk, htaccess('IndexOptions FancyIndexing\n'), () => true).autoindex;
+    expect(reset.opts & (AI.TABLE_INDEXING | AI.VERSION_SORT)).toBe(0);
+    expect(reset.nameAdjust).toBe('adjust');
+    // A plain keyword after +X on one line drops the +X.
+    const dropped = applyLevel(walk, htaccess('IndexOptions +SuppressSize SuppressIcon\n'), () => true).autoindex;
+    expect(dropped.opts & (AI.SUPPRESS_SIZE | AI.FANCY_INDEXING)).toBe(0);
+    expect(applyLevel(walk, htaccess('IndexOptions None\n'), () => true).autoindex.opts).toBe(AI.NO_OPTIONS);
+  });
+
+  it('levels merge among themselves before the server options: two incremental levels lose FancyIndexing', () => {
+    const server = applyLevel(EMPTY_DIR_CONFIG, htaccess('IndexOptions FancyIndexing HTMLTable\n'), () => true);
+    const walk = { ...server, ...startMergeChain(server) };
+    const parent = applyLevel(walk, htaccess('IndexOptions +SuppressSize\n'), () => true);
+    expect(parent.autoindex.opts & AI.TABLE_INDEXING).not.toBe(0);
+    // A level without mod_autoindex lines has no configuration of the module: nothing merges.
+    expect(applyLevel(parent, htaccess('Options +Indexes\n'), () => true).autoindex).toBe(parent.autoindex);
+    const child = applyLevel(parent, htaccess('IndexOptions +SuppressIcon\n'), () => true).autoindex;
+    expect(child.opts & (AI.FANCY_INDEXING | AI.TABLE_INDEXING)).toBe(0);
+    expect(child.opts & (AI.SUPPRESS_ICON | AI.SUPPRESS_SIZE)).toBe(AI.SUPPRESS_ICON | AI.SUPPRESS_SIZE);
+    const cancelled = applyLevel(
+      applyLevel(walk, htaccess('IndexOptions +FoldersFirst\n'), () => true),
+      htaccess('IndexOptions -FoldersFirst\n'),
+      () => true,
+    ).autoindex;
+    expect(cancelled.opts & (AI.TABLE_INDEXING | AI.FOLDERS_FIRST)).toBe(AI.TABLE_INDEXING);
+  });
+
+  it('refuses IndexOptions and IndexOrderDefault lines as add_opts and set_default_order do', () => {
+    const compile = (name: string, words: string[]) =>
+      lookupDirective(name)?.compile?.({ words, rawArgs: words.join(' '), kind: 'htaccess', overrideOpts: 0, hasModule: () => true }).findings[0]?.message;
+    expect(compile('indexoptions', ['Fancy'])).toBe('Invalid directory indexing option');
+    expect(compile('indexoptions', ['None', 'HTMLTable'])).toBe("Cannot combine other IndexOptions keywords with 'None'");
+    expect(compile('indexoptions', ['+None'])).toBe("Cannot combine '+' or '-' with 'None' keyword");
+    expect(compile('indexoptions', ['NameWidth=3'])).toBe('NameWidth value must be greater than 5');
+    expect(compile('indexoptions', ['+FancyIndexing', 'NameWidth=*'])).toBeUndefined();
+    expect(compile('indexorderdefault', ['Up', 'Name'])).toBe("First keyword must be 'Ascending' or 'Descending'");
+    expect(compile('directoryindexredirect', ['200'])).toBe('DirectoryIndexRedirect only accepts values between 300 and 399');
+    expect(compile('directoryindexredirect', ['sometimes'])).toBe('DirectoryIndexRedirect ON|OFF|permanent|temp|seeother|3xx');
   });
 
   it('refuses FancyIndexing with its help text, as ap_set_deprecated does', () => {
