@@ -114,7 +114,7 @@ describe('htsandbox check', () => {
   });
 
   it('warns but exits 0 for directives that are accepted but not emulated', async () => {
-    const r = await run(['check', site({ '.htaccess': 'ContentDigest On\n' }), '--not-emulated']);
+    const r = await run(['check', site({ '.htaccess': 'EnableMMAP Off\n' }), '--not-emulated']);
     expect(r.code).toBe(0);
     expect(r.out).toContain('HT200');
   });
