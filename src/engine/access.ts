@@ -32,6 +32,28 @@ export interface AccessRequest {
   clientName?: { name?: string };
 }
 
+/** Rule trees that read more of the request than method, address and environment. */
+const readsRequest = new WeakMap<AuthzRule, boolean>();
+
+/**
+ * Whether a rule tree has a `Require expr`, `host` or `forward-dns` line: only then does a
+ * request need expression facts, a Vary list of its own and name lookups (made per request,
+ * they showed in every request's time). Remembered per tree (a configuration's, shared).
+ */
+export function authzReadsRequest(root: AuthzRule): boolean {
+  const known = readsRequest.get(root);
+  if (known !== undefined) return known;
+  let found = false;
+  const todo: AuthzRule[] = [root];
+  while (todo.length > 0 && !found) {
+    const r = todo.pop()!;
+    if (r.kind === 'group') todo.push(...r.rules);
+    else found = r.provider === 'expr' || r.provider === 'host' || r.provider === 'forward-dns';
+  }
+  readsRequest.set(root, found);
+  return found;
+}
+
 type AuthzResult = 'granted' | 'denied' | 'neutral' | 'denied-no-user';
 
 function ipv4(addr: string): number[] | undefined {

@@ -17,6 +17,7 @@ import {
   accessCompatSatisfy,
   authorizeUser,
   authorizeWithoutUser,
+  authzReadsRequest,
   decidingRequire,
   requireLine,
   type AccessRequest,
@@ -816,12 +817,15 @@ function accessCheckerEx(ctx: ResolveContext, req: RequestFacts, s: RunState): R
  * AUTH_TYPE once a user is known, and the request headers it reads join Vary (ap_expr_exec).
  */
 function authzRequest(ctx: ResolveContext, req: RequestFacts, s: RunState, user?: { name: string; authType: string }, groups?: readonly string[]): AccessRequest {
+  const out: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
+  if (user) out.user = user.name;
+  if (groups) out.groups = groups;
+  const rules = s.walked!.cfg.authz;
+  if (!rules || !authzReadsRequest(rules)) return out;
   // The walk may be a remembered one, shared between requests: Vary gets a copy of its own.
   if (!s.walked!.vary) s.walked = { ...s.walked!, vary: [] };
   const walked = s.walked!;
-  const out: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env!, vary: walked.vary! };
-  if (user) out.user = user.name;
-  if (groups) out.groups = groups;
+  out.vary = walked.vary!;
   if (ctx.hostNames) out.hostNames = ctx.hostNames;
   out.clientName = s.clientName;
   let facts: ExprFacts | undefined;
