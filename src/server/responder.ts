@@ -135,25 +135,32 @@ function sendError(sink: ResponseSink, facts: RequestFacts, d: Extract<Decision,
     }
     const prior = d.config ? { previous: { config: d.config, user: d.user } } : {};
     const sub = resolveUri(site, { ...facts, method: 'GET', ...prior }, doc.value.split('?')[0]!);
+    // ap_die: the request goes on as a GET to the error document, which sees the original
+    // request as REDIRECT_* and answers with the error's status unless (a script) it sets one.
+    const env = new Map<string, string>();
+    for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
+    if (facts.query !== undefined) env.set('REDIRECT_QUERY_STRING', facts.query);
+    env.set('REDIRECT_URL', previousUri(facts.rawPath));
+    // ap_die notes the original method (and any error-notes) before the redirect makes it a GET.
+    env.set('REDIRECT_REQUEST_METHOD', facts.method);
+    if (d.kind === 'error' && d.errorNotes) env.set('REDIRECT_ERROR_NOTES', d.errorNotes);
+    env.set('REDIRECT_STATUS', String(status));
     if (sub.kind === 'file') {
       // The error's own fields (a 401's WWW-Authenticate) are in err_headers_out: they go out
-      // with the error document's answer.
+      // with the error document's answer, and the document's own onsuccess Header lines
+      // apply (its headers_out goes out too; mod_expires skips an error).
       if (d.kind === 'error' && d.headers) sink.keepErrorFields(d.headers);
+      // REDIRECT_URL and REDIRECT_QUERY_STRING are made for scripts only (ap_add_cgi_vars):
+      // the environment Header reads has the renamed variables and REDIRECT_STATUS.
+      const seen = new Map([...(sub.env ?? []), ...env]);
+      seen.delete('REDIRECT_URL');
+      seen.delete('REDIRECT_QUERY_STRING');
+      sink.errorDocumentHeaders(sub, seen);
       sendFile(sink, sub, status);
       return;
     }
     if (sub.kind === 'error') additionally = status;
     else if (sub.kind === 'handler') {
-      // ap_die: the request goes on as a GET to the error document, a script here, which sees
-      // the original request as REDIRECT_* and answers with the error's status unless it sets one.
-      const env = new Map<string, string>();
-      for (const [k, v] of d.env ?? []) env.set(`REDIRECT_${k}`, v);
-      if (facts.query !== undefined) env.set('REDIRECT_QUERY_STRING', facts.query);
-      env.set('REDIRECT_URL', previousUri(facts.rawPath));
-      // ap_die notes the original method (and any error-notes) before the redirect makes it a GET.
-      env.set('REDIRECT_REQUEST_METHOD', facts.method);
-      if (d.kind === 'error' && d.errorNotes) env.set('REDIRECT_ERROR_NOTES', d.errorNotes);
-      env.set('REDIRECT_STATUS', String(status));
       redirectInternally(sink, facts, doc.value, env, log, previous, {
         method: facts.method === 'HEAD' ? 'HEAD' : 'GET',
         ...(d.config ? { config: d.config } : {}),

@@ -125,6 +125,17 @@ export class ResponseSink {
    * program's fields add to what is there; a [CO] cookie whose name already went out on this
    * request is not sent again (add_cookie's note survives internal redirects).
    */
+  /**
+   * A file ErrorDocument's answer: its configuration's onsuccess `Header` lines (headers_out is
+   * the redirected request's own). Its `always` lines are not run again: the error's already
+   * are on the response (err_headers_out, copied into the redirect), and for a document in
+   * the same directory they are the same lines.
+   */
+  errorDocumentHeaders(d: Decision & { kind: 'file' }, env: ReadonlyMap<string, string>): void {
+    const cfg = dirConfigOf(d.config);
+    if (cfg.headers.length > 0) applyHeaderOps(this.res, this.req, cfg.headers, 'onsuccess', env, this.exprFactsFor(d));
+  }
+
   /** An error's own fields (a 401's WWW-Authenticate: err_headers_out) that go out with its ErrorDocument's answer. */
   keepErrorFields(fields: Readonly<Record<string, string>>): void {
     for (const [name, value] of Object.entries(fields)) this.res.setHeader(name, value);
