@@ -598,8 +598,6 @@ interface RunState {
   compatOk: boolean;
   /** Access needs nothing more: authz_core (or a FastCGI authorizer) granted the request. */
   authorized: boolean;
-  /** An internal redirect to the same configuration: access control is not run (accessChecker). */
-  skipAccess: boolean;
   /** check_user_id: the authenticated user (r->user, r->ap_auth_type). */
   user: { name: string; authType: string } | undefined;
   /** The client's name as `Require host` looked it up (Apache keeps it on the connection). */
@@ -632,7 +630,6 @@ function startState(uri: string, depth: number): RunState {
     env: undefined,
     compatOk: true,
     authorized: false,
-    skipAccess: false,
     user: undefined,
     clientName: {},
     authorizerDeclined: false,
@@ -766,7 +763,6 @@ function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): Ru
     // ErrorDocument in a `Require all denied` directory is served.
     s.authorized = true;
     s.user = req.previous.user;
-    s.skipAccess = true;
     return s;
   }
   if (cfg.accessCompat) {
@@ -790,7 +786,8 @@ function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): Ru
  * Allow is enough) ends access control; a refusal is 403; "needs a user" goes on to authentication.
  */
 function accessCheckerEx(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
-  if (s.skipAccess) return s;
+  // Already authorized here only by accessChecker's same-configuration redirect.
+  if (s.authorized) return s;
   const { cfg, filename } = s.walked!;
   const accessReq = authzRequest(ctx, req, s);
   const authz = authorizeWithoutUser(cfg.authz, accessReq);

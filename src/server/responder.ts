@@ -213,6 +213,19 @@ function filePreconditionStatus(req: IncomingMessage, d: Extract<Decision, { kin
   return failsPrecondition(req, fileValidators(dirConfigOf(d.config), d.entry).etag, Number(d.entry.mtimeUs / 1_000_000n)) ? 412 : undefined;
 }
 
+/** A file's Content-MD5, made once per file view entry (the view keeps an entry while the file is unchanged). */
+const digestMemo = new WeakMap<object, string>();
+function contentDigest(path: string, entry: object, bytes: Buffer | undefined): string {
+  let digest = digestMemo.get(entry);
+  if (digest === undefined) {
+    digest = createHash('md5')
+      .update(bytes ?? readFileSync(path))
+      .digest('base64');
+    digestMemo.set(entry, digest);
+  }
+  return digest;
+}
+
 function sendFile(
   sink: ResponseSink,
   d: Extract<Decision, { kind: 'file' }>,
@@ -256,10 +269,7 @@ function sendFile(
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (d.languages) headers['Content-Language'] = d.languages.join(',');
   // ContentDigest On: default_handler's Content-MD5, of the whole file (also on a range's answer).
-  if (cfg.contentDigest && entry.size <= CONTENT_DIGEST_LIMIT) {
-    const whole = trusted ?? readFileSync(d.path);
-    headers['Content-MD5'] = createHash('md5').update(whole).digest('base64');
-  }
+  if (cfg.contentDigest && entry.size <= CONTENT_DIGEST_LIMIT) headers['Content-MD5'] = contentDigest(d.path, entry, trusted);
   if (statusOverride === undefined) {
     if (failsPrecondition(req, etag, mtimeSec)) {
       // default_handler sets r->status to 412 and sends only the EOS: the file's own head
