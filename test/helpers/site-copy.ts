@@ -14,20 +14,28 @@ export const FIXED_MTIME = 1_000_000_000;
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
-function walk(dir: string, visit: (p: string) => void): void {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
+/**
+ * Visits every path under `dir` as bytes: a case's setup may make names that are not UTF-8
+ * (nonascii-names), which a string path would turn into U+FFFD and then not find.
+ */
+function walk(dir: Buffer, visit: (p: Buffer) => void): void {
+  for (const name of readdirSync(dir, { encoding: 'buffer' })) {
+    const p = Buffer.concat([dir, SLASH, name]);
     visit(p);
     const st = lstatSync(p);
     if (st.isDirectory() && !st.isSymbolicLink()) walk(p, visit);
   }
 }
 
+const SLASH = Buffer.from('/');
+const HTACCESS = Buffer.from('/.htaccess');
+
 /** Finishes a copy in place: setup script, placeholders, owner, modes, then mtimes (deepest first). */
 export function finishSiteCopy(siteRoot: string, modesFile?: string, setupScript?: string): void {
   if (setupScript && existsSync(setupScript)) execFileSync('sh', [setupScript, siteRoot], { stdio: ['ignore', 'ignore', 'inherit'] });
-  walk(siteRoot, (p) => {
-    if (p.endsWith('/.htaccess') && lstatSync(p).isFile()) {
+  const root = Buffer.from(siteRoot);
+  walk(root, (p) => {
+    if (p.subarray(-HTACCESS.length).equals(HTACCESS) && lstatSync(p).isFile()) {
       const text = readFileSync(p, 'latin1');
       if (text.includes('{{ROOT}}')) writeFileSync(p, text.split('{{ROOT}}').join(siteRoot), 'latin1');
     }
@@ -39,8 +47,8 @@ export function finishSiteCopy(siteRoot: string, modesFile?: string, setupScript
       if (m) chmodSync(join(siteRoot, m[2]!), Number.parseInt(m[1]!, 8));
     }
   }
-  const all: string[] = [];
-  walk(siteRoot, (p) => all.push(p));
+  const all: Buffer[] = [];
+  walk(root, (p) => all.push(p));
   for (const p of all.reverse()) {
     if (lstatSync(p).isSymbolicLink()) lutimesSync(p, FIXED_MTIME, FIXED_MTIME);
     else utimesSync(p, FIXED_MTIME, FIXED_MTIME);
