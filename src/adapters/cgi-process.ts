@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { fastSpawn, launchWithEnvironmentBytes, reapLater } from './fast-spawn.js';
+import { fastSpawn, launchWithBytes, reapLater } from './fast-spawn.js';
+import { osPath } from './byte-paths.js';
 import { tagWithRunningRequest } from './request-owner.js';
 import { aprErrorText } from './os-errors.js';
 import { type ProcessGroups, readProcFile } from './process-groups.js';
@@ -113,7 +114,7 @@ export function checkExecutable(file: string): ExecProblem | undefined {
   });
   let mode: number;
   try {
-    mode = statSync(file).mode;
+    mode = statSync(osPath(file)).mode;
   } catch {
     return fail('ENOENT', `${file} does not exist.`);
   }
@@ -123,7 +124,7 @@ export function checkExecutable(file: string): ExecProblem | undefined {
   const head = Buffer.alloc(256);
   let n = 0;
   try {
-    const fd = openSync(file, 'r');
+    const fd = openSync(osPath(file), 'r');
     n = readSync(fd, head, 0, head.length, 0);
     closeSync(fd);
   } catch {
@@ -144,7 +145,7 @@ export function checkExecutable(file: string): ExecProblem | undefined {
   }
   const interpreter = line.trim().split(/\s+/)[0] ?? '';
   try {
-    statSync(interpreter);
+    statSync(osPath(interpreter));
   } catch {
     return fail(
       'ENOENT',
@@ -205,14 +206,12 @@ export const SPAWN_MECHANISM = fast ? 'posix_spawn' : 'child_process';
 export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
   if (fast) {
     // A helper built before `envBytes` writes UTF-8: the shell sets bytes above 0x7f.
-    const run = fast.envBytes ? opts : launchWithEnvironmentBytes(opts);
+    const run = launchWithBytes(opts, fast.envBytes === true);
     const envp = Object.entries(run.env).map(([k, v]) => `${k}=${v}`);
     let started: [number, number, number, number];
     const limits = (opts.limits ?? []).flatMap((l) => [RESOURCE_NUMBER[l.which], l.value.soft === Infinity ? -1 : l.value.soft, l.value.hard === Infinity ? -1 : l.value.hard]);
     try {
-      started = limits.length
-        ? fast.spawn(run.program, [run.program, ...run.args], envp, opts.cwd, -1, limits)
-        : fast.spawn(run.program, [run.program, ...run.args], envp, opts.cwd);
+      started = limits.length ? fast.spawn(run.program, [run.program, ...run.args], envp, run.cwd, -1, limits) : fast.spawn(run.program, [run.program, ...run.args], envp, run.cwd);
     } catch (err) {
       const failed = new Socket();
       const errorCbs: ((e: Error) => void)[] = [];
@@ -277,8 +276,8 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     : [opts.program, opts.args];
   // Node's spawn writes the environment as UTF-8: the shell sets bytes above 0x7f (outside
   // prlimit, so that its command substitutions do not count against RLimitNPROC).
-  const launch = launchWithEnvironmentBytes({ program, args, env: opts.env });
-  const child = spawn(launch.program, launch.args, { cwd: opts.cwd, env: launch.env, detached: true, stdio: 'pipe' });
+  const launch = launchWithBytes({ program, args, env: opts.env, cwd: opts.cwd }, false);
+  const child = spawn(launch.program, launch.args, { cwd: launch.cwd, env: launch.env, detached: true, stdio: 'pipe' });
   opts.groups?.add(child.pid);
   child.once('exit', () => opts.groups?.leaderGone(child.pid));
   return {

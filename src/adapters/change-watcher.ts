@@ -9,6 +9,7 @@
  * queue overflow) drops every cached answer: coarse, but never stale.
  */
 import { fastSpawn } from './fast-spawn.js';
+import { utf8Text } from './byte-paths.js';
 
 /** Beyond this many directories, new ones are simply not cached (the default per-user inotify limit is 8192). */
 const MAX_WATCHED_DIRECTORIES = 4096;
@@ -32,7 +33,10 @@ export class ChangeWatcher {
   watch(dir: string): boolean {
     if (this.watched.has(dir)) return true;
     if (this.watched.size >= MAX_WATCHED_DIRECTORIES) return false;
-    if (fastSpawn!.inotifyWatch(this.fd, dir) < 0) return false;
+    // The helper takes text and writes it as UTF-8: a directory whose name is not UTF-8 goes
+    // unwatched (its answers are looked up again each time).
+    const text = utf8Text(dir);
+    if (text === undefined || fastSpawn!.inotifyWatch(this.fd, text) < 0) return false;
     this.watched.add(dir);
     return true;
   }

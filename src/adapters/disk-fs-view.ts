@@ -3,8 +3,9 @@
  * until it changes (path, mtime, size, inode), as style.md §9 asks; Apache itself re-reads
  * every file on every request, so an edit shows on the next request either way.
  */
-import { lstatSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
+import { lstatSync, openSync, readFileSync, statSync, type BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { osPath, readdirBytes } from './byte-paths.js';
 import type { ChangeWatcher } from './change-watcher.js';
 import { withFcgidProgramCheck } from './fcgid-programs.js';
 import { analyzeHtaccess, analyzeHtaccessSteps, type HtaccessAnalysis } from '../grammar/htaccess-analysis.js';
@@ -26,7 +27,7 @@ function statWith(fn: typeof statSync, path: string): FsEntry {
   try {
     // throwIfNoEntry: a missing file is common (probes for .htaccess, index files) and an
     // exception per miss is costly.
-    const st = fn(path, { bigint: true, throwIfNoEntry: false });
+    const st = fn(osPath(path), { bigint: true, throwIfNoEntry: false });
     return st ? toEntry(st) : MISSING;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -152,12 +153,27 @@ export class DiskFsView implements FsView {
     const watched = this.watched(dirname(path));
     let text: string | undefined;
     try {
-      text = readFileSync(path, 'latin1');
+      text = readFileSync(osPath(path), 'latin1');
     } catch {
       text = undefined;
     }
     const small = text === undefined || text.length <= 1 << 20;
     return this.remember(this.texts, path, watched && small && this.lstat(path).kind !== 'symlink', text);
+  }
+
+  /**
+   * The server's reads of what a request found (the view's paths are byte strings, see
+   * byte-paths.ts); each throws as Node's function does. `open` opens for reading.
+   */
+  open(path: string): number {
+    return openSync(osPath(path), 'r');
+  }
+  readFile(path: string): Buffer {
+    return readFileSync(osPath(path));
+  }
+  /** The names in directory `dir`, as byte strings. */
+  readdir(dir: string): string[] {
+    return readdirBytes(dir);
   }
 
   htaccess(dir: string): HtaccessRead {
@@ -200,7 +216,7 @@ export class DiskFsView implements FsView {
         const file = join(dir, name);
         let st: BigIntStats | undefined;
         try {
-          st = statSync(file, { bigint: true, throwIfNoEntry: false });
+          st = statSync(osPath(file), { bigint: true, throwIfNoEntry: false });
         } catch {
           break; // not a directory, or not readable: the walk says so
         }
@@ -234,7 +250,7 @@ export class DiskFsView implements FsView {
   private async readSliced(file: string, key: string, policy: OverridePolicy): Promise<void> {
     let text: string;
     try {
-      text = readFileSync(file, 'latin1');
+      text = readFileSync(osPath(file), 'latin1');
     } catch {
       return; // the walk reports it
     }
@@ -263,7 +279,7 @@ export class DiskFsView implements FsView {
       const file = join(dir, name);
       let st: BigIntStats | undefined;
       try {
-        st = statSync(file, { bigint: true, throwIfNoEntry: false });
+        st = statSync(osPath(file), { bigint: true, throwIfNoEntry: false });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         // ENAMETOOLONG: the directory's own name is too long; its look in the walk says so.
@@ -276,7 +292,7 @@ export class DiskFsView implements FsView {
       if (cached && cached.key === key) return cached.read;
       let text: string;
       try {
-        text = readFileSync(file, 'latin1');
+        text = readFileSync(osPath(file), 'latin1');
       } catch {
         return { kind: 'unreadable', file, dir };
       }

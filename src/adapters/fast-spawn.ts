@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { utf8Text } from './byte-paths.js';
 
 export interface FastSpawn {
   /**
@@ -75,39 +76,65 @@ function printfFormat(value: string): string {
   return out;
 }
 
-/** How to start a program: what to exec, its arguments, its environment. */
+/** How to start a program: what to exec, its arguments, its environment, where. */
 export interface Launch {
   program: string;
   args: string[];
   env: Record<string, string>;
+  /** The directory it starts in. */
+  cwd: string;
 }
 
 /**
  * Apache hands a script the bytes of its variables (a decoded `%E9` in PATH_INFO is the byte
- * 0xE9; apr_proc_create's execve takes them as they are). The native helper with `envBytes`
- * does the same; Node's child_process (and an older helper) writes every environment string as
- * UTF-8, so there a value with a byte above 0x7f is set by /bin/sh instead, from printf's
- * octal escapes, and the shell execs the program (same pid, same process group). dash adds
- * its own PWD: the program gets the one it was given, or none. Launches needing none of this
- * are returned as they are.
+ * 0xE9; apr_proc_create's execve takes them as they are), and execs its path and changes to its
+ * directory with their bytes. Paths here are byte strings (byte-paths.ts); the native helper's
+ * paths and arguments, and everything Node's child_process takes, are text written as UTF-8. A
+ * path whose bytes are UTF-8 is handed over as that text. Environment values go out as bytes
+ * when `envBytes` (the native helper says it writes them so); otherwise, and for a path that is
+ * not UTF-8 (a Latin-1 name), /bin/sh sets them from printf's octal escapes, changes directory
+ * and execs the program (same pid, same process group). dash adds its own PWD: the program gets
+ * the one it was given, or none. A launch needing none of this is returned as it is.
  */
-export function launchWithEnvironmentBytes(launch: Launch): Launch {
+export function launchWithBytes(launch: Launch, envBytes: boolean): Launch {
   const { env } = launch;
   let moved: string[] | undefined;
-  for (const k in env) {
-    const v = env[k]!;
-    if (HIGH_BYTE.test(v) && !WIDE.test(v) && SHELL_NAME.test(k)) (moved ??= []).push(k);
+  if (!envBytes) {
+    for (const k in env) {
+      const v = env[k]!;
+      if (HIGH_BYTE.test(v) && !WIDE.test(v) && SHELL_NAME.test(k)) (moved ??= []).push(k);
+    }
   }
-  if (!moved) return launch;
+  const cwd = utf8Text(launch.cwd);
+  const words = [launch.program, ...launch.args];
+  const texts = words.map(utf8Text);
+  if (!moved && cwd !== undefined && texts.every((t) => t !== undefined)) {
+    if (cwd === launch.cwd && texts.every((t, i) => t === words[i])) return launch;
+    return { program: texts[0]!, args: texts.slice(1) as string[], env, cwd };
+  }
+  let script = '';
+  // Directory first: the environment's PWD is set after dash's cd has set its own.
+  if (cwd === undefined) script += `_hts_d=$(printf '${printfFormat(launch.cwd)}x'); cd "\${_hts_d%x}" || exit 127; `;
+  moved ??= [];
   if ('PWD' in env && !moved.includes('PWD')) moved.push('PWD');
   const rest = { ...env };
-  let script = '';
   for (const k of moved) {
     delete rest[k];
     // $(…) drops trailing newlines: a final 'x' keeps them, and is taken off after.
     script += `${k}=$(printf '${printfFormat(env[k]!)}x'); export ${k}="\${${k}%x}"; `;
   }
   if (!('PWD' in env)) script += 'unset PWD; ';
-  script += 'exec "$@"';
-  return { program: '/bin/sh', args: ['-c', script, 'sh', launch.program, ...launch.args], env: rest };
+  // Words that are text go to sh as arguments; the others are made from their bytes.
+  const positional: string[] = [];
+  const exec = words.map((word, i) => {
+    const text = texts[i];
+    if (text !== undefined) {
+      positional.push(text);
+      return `"\${${positional.length}}"`;
+    }
+    script += `_hts_w${i}=$(printf '${printfFormat(word)}x'); `;
+    return `"\${_hts_w${i}%x}"`;
+  });
+  script += `exec ${exec.join(' ')}`;
+  return { program: '/bin/sh', args: ['-c', script, 'sh', ...positional], env: rest, cwd: cwd ?? '/' };
 }

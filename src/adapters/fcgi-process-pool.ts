@@ -12,7 +12,7 @@ import { BoundedLineSplitter } from '../grammar/log-lines.js';
 import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { FcgiConnection } from './fcgi-client.js';
 import { FcgiMuxConnection, queryCapacity } from './fcgi-mux-client.js';
-import { fastSpawn, launchWithEnvironmentBytes, reapLater } from './fast-spawn.js';
+import { fastSpawn, launchWithBytes, reapLater } from './fast-spawn.js';
 import { ProcessTable } from './process-table.js';
 import type { ProcessGroups } from './process-groups.js';
 import { decideAcquire, decideAfterRequest, decideSweep, scoreAfter, spawnWaitMs, type FcgiLimits, type ProcRecord, type SpawnScore } from '../engine/fcgi-spawn-policy.js';
@@ -438,9 +438,9 @@ export class FcgiProcessPool {
     const table = this.table;
     const id = this.nextId++;
     const socketPath = join(this.socketDir, `${process.pid}.${this.counter++}`);
-    // FcgidInitialEnv values are bytes: Node's spawn (and a helper built before `envBytes`)
-    // writes UTF-8, so the shell sets those above 0x7f.
-    const run = fast?.envBytes ? app : launchWithEnvironmentBytes(app);
+    // FcgidInitialEnv values and the program's path are bytes: Node's spawn (and a helper built
+    // before `envBytes`) writes UTF-8, so the shell sets those above 0x7f.
+    const run = launchWithBytes(app, fast?.envBytes === true);
     const envp = Object.entries(run.env).map(([k, v]) => `${k}=${v}`);
     let pid: number;
     let outputs: Readable[];
@@ -451,7 +451,7 @@ export class FcgiProcessPool {
     if (fast) {
       const fd = fast.listenUnix(socketPath, 511);
       try {
-        const [p, , outFd, errFd] = fast.spawn(run.program, [run.program, ...run.args], envp, app.cwd, fd);
+        const [p, , outFd, errFd] = fast.spawn(run.program, [run.program, ...run.args], envp, run.cwd, fd);
         pid = p;
         outputs = [new Socket({ fd: outFd, readable: true, writable: false }), new Socket({ fd: errFd, readable: true, writable: false })];
       } finally {
@@ -465,7 +465,7 @@ export class FcgiProcessPool {
       const boundPath = `${socketPath}.bind`;
       fallbackServer.listen(boundPath);
       const fd = (fallbackServer as unknown as { _handle: { fd: number } })._handle.fd;
-      const child = spawn(run.program, run.args, { cwd: app.cwd, env: run.env, detached: true, stdio: [fd, 'pipe', 'pipe'] });
+      const child = spawn(run.program, run.args, { cwd: run.cwd, env: run.env, detached: true, stdio: [fd, 'pipe', 'pipe'] });
       renameSync(boundPath, socketPath);
       fallbackServer.close();
       pid = child.pid ?? -1;

@@ -11,6 +11,7 @@ import { builtInModules, hostFacts, readHostConfig, type HostConfig } from '../g
 import { moduleIdFromSymbol } from '../grammar/module-catalog.js';
 import { parseConfig, type IncludeResult } from '../grammar/parser.js';
 import { validateNodes } from '../grammar/validate.js';
+import { textAsBytes } from '../grammar/byte-strings.js';
 import type { HostFacts } from '../grammar/conditions.js';
 // Installs the directive registry (the modules' command tables) before any file is read.
 import '../modules/index.js';
@@ -102,10 +103,11 @@ export function loadHost(src: HostSource): LoadedHost | { error: string } {
     return { error: `cannot read ${where.file}: ${(err as Error).message}` };
   }
   const defines = new Map<string, string>([
-    ['HTSANDBOX_SITE_ROOT', src.siteRoot],
+    // The configuration is read as bytes (latin1): paths from the command line join it as theirs.
+    ['HTSANDBOX_SITE_ROOT', textAsBytes(src.siteRoot)],
     ['HTSANDBOX_PROFILES', PROFILES_DIR],
   ]);
-  if (src.userDir) defines.set('HTSANDBOX_USERDIR', src.userDir);
+  if (src.userDir) defines.set('HTSANDBOX_USERDIR', textAsBytes(src.userDir));
   // As in Apache, a module counts for <IfModule> from its LoadModule line on.
   const loaded = builtInModules();
   const parsed = parseConfig(text, {

@@ -9,6 +9,7 @@ import { applyLevel, EMPTY_DIR_CONFIG } from '../engine/dir-config.js';
 import { startMergeChain } from '../modules/autoindex.js';
 import type { ResolveContext } from '../engine/resolve.js';
 import { parseMimeTypes } from '../grammar/mime-types.js';
+import { textAsBytes } from '../grammar/byte-strings.js';
 import { DiskFsView } from './disk-fs-view.js';
 import { ChangeWatcher } from './change-watcher.js';
 import { systemHostNames } from './host-names.js';
@@ -35,7 +36,8 @@ export function siteResolveContext(
   return {
     host,
     fs: new DiskFsView(host, loaded.facts, opts.watch ? ChangeWatcher.create() : undefined),
-    documentRoot: resolve(host.documentRoot ?? siteRoot),
+    // A byte string, as every path the resolver makes (byte-paths.ts); the configuration's is one.
+    documentRoot: host.documentRoot !== undefined ? resolve(host.documentRoot) : textAsBytes(resolve(siteRoot)),
     // Sections and .htaccess files then merge as a request's walk does (mod_autoindex cares).
     serverConfig: { ...serverConfig, ...startMergeChain(serverConfig) },
     mimeTypes,

@@ -8,9 +8,6 @@
 import { escapeHtml } from './error-pages.js';
 import { AI, type AutoindexSettings, type IconItem } from './autoindex-options.js';
 
-/** A string's UTF-8 bytes as a byte string. */
-export const bytesOf = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
-
 /** `apr_strfsize`: four characters, e.g. "  4 ", "1.2K", " 12M". */
 export function strfsize(size: number): string {
   if (size < 0) return '  - ';
@@ -128,7 +125,7 @@ function findDescription(s: AutoindexSettings, filename: string): string | undef
   const only = filename.slice(filename.lastIndexOf('/') + 1);
   for (const t of s.descriptions) {
     const name = t.fullPath ? filename : only;
-    if (t.wildcards ? fnmatch(t.pattern, name) : name.includes(t.pattern)) return bytesOf(t.description);
+    if (t.wildcards ? fnmatch(t.pattern, name) : name.includes(t.pattern)) return t.description;
   }
   return undefined;
 }
@@ -245,7 +242,7 @@ export function listingRequest(s: AutoindexSettings, query: string | undefined):
 
 /** Whether P= lets `name` through (apr_fnmatch with APR_FNM_NOESCAPE | APR_FNM_PERIOD). */
 export function patternAdmits(pattern: string | undefined, name: string): boolean {
-  return pattern === undefined || fnmatch(pattern, bytesOf(name), { period: true, noEscape: true });
+  return pattern === undefined || fnmatch(pattern, name, { period: true, noEscape: true });
 }
 
 interface Row {
@@ -402,8 +399,8 @@ export function renderListing(page: ListingPage): string {
   const styled = s.styleSheet !== undefined;
   const rows: Row[] = [];
   if (page.parentShown) {
-    const testpath = bytesOf(`${page.dirPath}..`);
-    const row: Row = { name: bytesOf(parentUri(page.uri)), parent: true, isDir: true, dirFirst: false, size: -1, lm: -1 };
+    const testpath = `${page.dirPath}..`;
+    const row: Row = { name: parentUri(page.uri), parent: true, isDir: true, dirFirst: false, size: -1, lm: -1 };
     if (opts & AI.FANCY_INDEXING) {
       const icon = findItem(s.icons, testpath, undefined, undefined, true) ?? findItem(s.icons, '^^DIRECTORY^^', undefined, undefined, true);
       if (icon !== undefined) row.icon = icon;
@@ -414,10 +411,10 @@ export function renderListing(page: ListingPage): string {
     rows.push(row);
   }
   for (const e of page.entries) {
-    const row: Row = { name: bytesOf(e.isDir ? `${e.name}/` : e.name), parent: false, isDir: e.isDir, dirFirst: false, size: -1, lm: -1 };
+    const row: Row = { name: e.isDir ? `${e.name}/` : e.name, parent: false, isDir: e.isDir, dirFirst: false, size: -1, lm: -1 };
     if (fancy) {
       row.lm = e.mtimeMs;
-      const filename = bytesOf(e.filename);
+      const filename = e.filename;
       if (e.isDir) {
         row.dirFirst = (opts & AI.FOLDERS_FIRST) !== 0;
         const icon = findItem(s.icons, filename, undefined, undefined, true) ?? findItem(s.icons, '^^DIRECTORY^^', undefined, undefined, true);
@@ -439,15 +436,15 @@ export function renderListing(page: ListingPage): string {
   const ignoreCase = (opts & AI.IGNORE_CASE) !== 0;
   rows.sort((a, b) => compareRows(a, b, key, direction === 'A', versionSort, ignoreCase));
 
-  const title = escapeHtml(bytesOf(page.uri).replace(/(?<=.)\/+$/, ''));
+  const title = escapeHtml(page.uri.replace(/(?<=.)\/+$/, ''));
   let out = '';
   // emit_head: the header file replaces the <h1> (an HTML one also the preamble, with SuppressHTMLPreamble).
   const preamble = (): string => {
     let p = xhtml
       ? `<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n<html xmlns="http://www.w3.org/1999/xhtml">\n <head>\n  <title>Index of ${title}</title>\n`
       : `<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n<html>\n <head>\n  <title>Index of ${title}</title>\n`;
-    if (styled) p += `  <link rel="stylesheet" href="${bytesOf(s.styleSheet!)}" type="text/css"${xhtml ? ' />\n' : '>\n'}`;
-    if (s.headInsert !== undefined) p += bytesOf(s.headInsert);
+    if (styled) p += `  <link rel="stylesheet" href="${s.styleSheet!}" type="text/css"${xhtml ? ' />\n' : '>\n'}`;
+    if (s.headInsert !== undefined) p += s.headInsert;
     return `${p} </head>\n <body>\n`;
   };
   const header = page.header;
@@ -544,7 +541,7 @@ function outputDirectories(rows: readonly Row[], s: AutoindexSettings, opts: num
     const iconCell = (): string => {
       let c = opts & AI.ICONS_ARE_LINKS ? `<a href="${anchor}">` : '';
       const icon = r.icon ?? s.defaultIcon;
-      if (icon !== undefined) c += `<img src="${escapeHtml(bytesOf(icon))}" alt="[${r.alt ?? '   '}]"${sizes()}>`;
+      if (icon !== undefined) c += `<img src="${escapeHtml(icon)}" alt="[${r.alt ?? '   '}]"${sizes()}>`;
       else c += table ? '&nbsp;' : '     ';
       return c;
     };

@@ -11,3 +11,11 @@ const NON_ASCII = /[^\x00-\x7f]/;
 export function textAsBytes(text: string): string {
   return NON_ASCII.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
 }
+
+/**
+ * `ap_str_tolower` (apr_tolower, C locale): only A-Z change. String's toLowerCase would also
+ * fold the units 0xC0-0xDE, so that a Latin-1 `\xC9` byte would be taken for `\xE9`.
+ */
+export function asciiLower(s: string): string {
+  return NON_ASCII.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s.toLowerCase();
+}

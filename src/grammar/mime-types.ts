@@ -1,4 +1,5 @@
 /** The `TypesConfig` file (mime.types format): extension → media type; a later line wins. Pure. */
+import { asciiLower } from './byte-strings.js';
 
 export function parseMimeTypes(text: string): Map<string, string> {
   const map = new Map<string, string>();
@@ -24,5 +25,5 @@ export function fileExtensions(basename: string): string[] {
   return parts
     .slice(1)
     .filter((p) => p !== '')
-    .map((p) => p.toLowerCase());
+    .map(asciiLower);
 }

@@ -5,6 +5,7 @@
  * reads `extensions`; `TypesConfig` is read with the host configuration.
  */
 import { handlerFinding } from '../grammar/directive-validators.js';
+import { asciiLower } from '../grammar/byte-strings.js';
 import { parsedOnly, readByHost, type CompiledLine, type DirectiveDefinition, type LineSource, type ModuleDefinition } from './module.js';
 
 /** What mod_mime knows about one extension. */
@@ -58,7 +59,7 @@ function removeDirective(name: string, field: keyof ExtensionInfo): DirectiveDef
   };
 }
 
-const extensionKey = (e: string): string => e.replace(/^\./, '').toLowerCase();
+const extensionKey = (e: string): string => asciiLower(e.replace(/^\./, ''));
 
 /**
  * `merge_mime_dir_configs`: the parent's table with the level's additions laid over it; a

@@ -8,7 +8,6 @@ import { answeredBodyFailure, watchBodyFailure } from './body-failure.js';
 import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
-import { textAsBytes } from '../grammar/byte-strings.js';
 import { checkExecutable, childLimits, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
 import {
   CgiHeaderParser,
@@ -101,9 +100,8 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
   const serverName = bare.startsWith('[') || bare.endsWith(']') ? bare.replace(/^\[|\]$/g, '') : bare;
   const serverPort = serverPortOf(host.ok ? host.port : undefined, site.serverName, facts.tls !== undefined);
   const scriptName = d.pathInfo && d.uri.endsWith(d.pathInfo) ? d.uri.slice(0, d.uri.length - d.pathInfo.length) : d.uri;
-  // Paths on disk are text to Node (fs writes them as UTF-8); the script gets their bytes, as
-  // the request's own values (PATH_INFO is a byte string already).
-  const docRoot = textAsBytes(d.documentRoot ?? site.documentRoot);
+  // Paths are byte strings (adapters/byte-paths.ts), as the request's own values.
+  const docRoot = d.documentRoot ?? site.documentRoot;
   const cfg = dirConfigOf(d.config);
   // ap_die's ErrorDocument redirect and a script's local Location (cgi_handler) make the request
   // a GET without Content-Length; mod_rewrite's internal redirect (a front controller) keeps the
@@ -120,7 +118,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     scriptName,
     pathInfo: d.pathInfo,
     pathTranslated: d.pathInfo ? docRoot + d.pathInfo : undefined,
-    scriptFilename: textAsBytes(d.path),
+    scriptFilename: d.path,
     documentRoot: docRoot,
     contextPrefix: d.contextPrefix ?? '',
     contextDocumentRoot: docRoot,

@@ -6,6 +6,7 @@
 import { answeredBodyFailure, watchBodyFailure, type BodyFailure } from './body-failure.js';
 import { recordOf } from './request-journal.js';
 import { statSync } from 'node:fs';
+import { osPath } from '../adapters/byte-paths.js';
 import { dirname } from 'node:path';
 import { checkExecutable } from '../adapters/cgi-process.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
@@ -394,7 +395,7 @@ export function runFcgidAuthorizer(
   const program = d.program;
   let st: { dev: number; ino: number };
   try {
-    st = statSync(program);
+    st = statSync(osPath(program));
   } catch {
     c.log({
       module: 'fcgid',

@@ -19,7 +19,6 @@ import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/reque
 import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, invalidResponseField, type CgiHeaders } from '../grammar/cgi-response.js';
 import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
-import { textAsBytes } from '../grammar/byte-strings.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
 import { bindAllToRequest } from './request-guard.js';
 import { attemptsPerRequest, electMember, memberFailed } from '../engine/balancer-policy.js';
@@ -98,7 +97,7 @@ export function runProxyFcgi(c: CgiContext): void {
       if (target.kind === 'fcgi') {
         exchange(c, body, {
           endpoint: target.endpoint,
-          env: { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${target.scriptFilenamePrefix}${canonPath(textAsBytes(d.path))}` },
+          env: { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${target.scriptFilenamePrefix}${canonPath(d.path)}` },
         });
         return;
       }
@@ -132,7 +131,7 @@ export function runProxyFcgi(c: CgiContext): void {
             BALANCER_NAME: name,
             BALANCER_WORKER_NAME: m.url,
             BALANCER_WORKER_ROUTE: '',
-            SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(textAsBytes(d.path))}`,
+            SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(d.path)}`,
           },
           failed: (refused) => {
             memberFailed(balancer.state, index, Date.now());

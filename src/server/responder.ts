@@ -1,7 +1,7 @@
 /** Turns a decision into an HTTP response: static files, Apache's error pages, redirects. */
 import { serverPortOf } from '../engine/host-field.js';
 import { recordOf } from './request-journal.js';
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -41,7 +41,7 @@ function trustedSmallFile(path: string, size: number, mtimeUs: bigint, generatio
   return generation !== undefined && hit && hit.generation === generation && hit.key === `${size}:${mtimeUs}` ? hit.data : undefined;
 }
 
-function smallFile(path: string, size: number, mtimeUs: bigint, generation: number | undefined): Buffer | undefined {
+function smallFile(site: SiteContext, path: string, size: number, mtimeUs: bigint, generation: number | undefined): Buffer | undefined {
   const key = `${size}:${mtimeUs}`;
   const hit = smallFiles.get(path);
   if (hit && hit.key === key) {
@@ -50,7 +50,7 @@ function smallFile(path: string, size: number, mtimeUs: bigint, generation: numb
   }
   let data: Buffer;
   try {
-    data = readFileSync(path);
+    data = site.fs.readFile(path);
   } catch {
     return undefined;
   }
@@ -134,7 +134,10 @@ function sendError(sink: ResponseSink, facts: RequestFacts, d: Extract<Decision,
       return;
     }
     const prior = d.config ? { previous: { config: d.config, user: d.user } } : {};
-    const sub = resolveUri(site, { ...facts, method: 'GET', ...prior }, doc.value.split('?')[0]!);
+    // ap_internal_redirect parses the document's URL as a request's: its path is decoded
+    // (`%C3%A9` and `%E9` name different files, as a request's would).
+    const norm = normalizeRequestPath(doc.value.split('?')[0]!);
+    const sub: Decision = norm.ok ? resolveUri(site, { ...facts, method: 'GET', ...prior }, norm.uri) : { kind: 'error', status: norm.status };
     // ap_die: the request goes on as a GET to the error document, which sees the original
     // request as REDIRECT_* and answers with the error's status unless (a script) it sets one.
     const env = new Map<string, string>();
@@ -215,11 +218,11 @@ function filePreconditionStatus(req: IncomingMessage, d: Extract<Decision, { kin
 
 /** A file's Content-MD5, made once per file view entry (the view keeps an entry while the file is unchanged). */
 const digestMemo = new WeakMap<object, string>();
-function contentDigest(path: string, entry: object, bytes: Buffer | undefined): string {
+function contentDigest(site: SiteContext, path: string, entry: object, bytes: Buffer | undefined): string {
   let digest = digestMemo.get(entry);
   if (digest === undefined) {
     digest = createHash('md5')
-      .update(bytes ?? readFileSync(path))
+      .update(bytes ?? site.fs.readFile(path))
       .digest('base64');
     digestMemo.set(entry, digest);
   }
@@ -242,7 +245,7 @@ function sendFile(
   let fd = -1;
   if (!trusted) {
     try {
-      fd = openSync(d.path, 'r');
+      fd = sink.site.fs.open(d.path);
     } catch {
       unreadable(d);
       return;
@@ -269,7 +272,7 @@ function sendFile(
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (d.languages) headers['Content-Language'] = d.languages.join(',');
   // ContentDigest On: default_handler's Content-MD5, of the whole file (also on a range's answer).
-  if (cfg.contentDigest && entry.size <= CONTENT_DIGEST_LIMIT) headers['Content-MD5'] = contentDigest(d.path, entry, trusted);
+  if (cfg.contentDigest && entry.size <= CONTENT_DIGEST_LIMIT) headers['Content-MD5'] = contentDigest(sink.site, d.path, entry, trusted);
   if (statusOverride === undefined) {
     if (failsPrecondition(req, etag, mtimeSec)) {
       // default_handler sets r->status to 412 and sends only the EOS: the file's own head
@@ -322,7 +325,7 @@ function sendFile(
       // instead (streamed), rather than holding the server up (a difference from the host).
       const total = parsed.ranges.reduce((n, r) => n + r.end - r.start + 1, 0);
       if (total <= MULTIPART_READ_LIMIT) {
-        const file = fd >= 0 ? fd : openSync(d.path, 'r');
+        const file = fd >= 0 ? fd : sink.site.fs.open(d.path);
         try {
           const parts = parsed.ranges.map((r) => {
             const data = Buffer.allocUnsafe(r.end - r.start + 1);
@@ -369,7 +372,7 @@ function sendFile(
     release();
     // Small files come from a bounded cache keyed by (path, size, mtime): the walk has just
     // stat'ed the file, so a change is seen on the next request. Large ones stream.
-    const data = trusted ?? smallFile(d.path, entry.size, entry.mtimeUs, generation);
+    const data = trusted ?? smallFile(sink.site, d.path, entry.size, entry.mtimeUs, generation);
     if (!data) {
       sink.abort();
       return;
@@ -393,7 +396,7 @@ function listingInsert(sink: ResponseSink, dirUri: string, name: string | undefi
   const type = d.contentType.split(';')[0]!.trim().toLowerCase();
   let data: string;
   try {
-    data = readFileSync(d.path).toString('latin1');
+    data = site.fs.readFile(d.path).toString('latin1');
   } catch {
     return undefined;
   }
@@ -408,12 +411,12 @@ function listingInsert(sink: ResponseSink, dirUri: string, name: string | undefi
 }
 
 /** What ScanHTMLTitles reads of a file (find_title: MAX_STRING_LEN - 1 bytes), when it is HTML without an encoding. */
-function htmlHeadOf(path: string, contentType: string | undefined, encoding: string | undefined): string | undefined {
+function htmlHeadOf(site: SiteContext, path: string, contentType: string | undefined, encoding: string | undefined): string | undefined {
   const type = contentType?.split(';')[0]!.trim().toLowerCase();
   if (encoding !== undefined || !(type === 'text/html' || type === 'application/xhtml+xml' || type === 'text/x-server-parsed-html')) return undefined;
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
+    fd = site.fs.open(path);
     const buf = Buffer.alloc(8191);
     const n = readSync(fd, buf, 0, buf.length, 0);
     return buf.subarray(0, n).toString('latin1').split('\0')[0];
@@ -436,7 +439,7 @@ function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' 
   const entries: ListingEntry[] = [];
   let names: string[] = [];
   try {
-    names = readdirSync(d.path);
+    names = site.fs.readdir(d.path);
   } catch {
     names = [];
   }
@@ -453,7 +456,7 @@ function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' 
     if (found.contentType !== undefined) listed.contentType = found.contentType.split(';')[0]!.trim();
     if (found.encoding !== undefined) listed.encoding = found.encoding;
     if (fancy && !isDir && request.opts & AI.SCAN_HTML_TITLES) {
-      const head = htmlHeadOf(path, found.contentType, found.encoding);
+      const head = htmlHeadOf(site, path, found.contentType, found.encoding);
       if (head !== undefined) listed.htmlHead = head;
     }
     entries.push(listed);

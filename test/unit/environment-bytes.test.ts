@@ -2,18 +2,20 @@
  * Scripts get the bytes of their variables, as Apache passes them (the `env-bytes` conformance
  * case): byte strings (one UTF-16 unit per byte) go out one byte per unit on every way a
  * process is started: the native helper's spawn, and Node's own spawn through /bin/sh
- * (launchWithEnvironmentBytes) where the helper is not built or predates `envBytes`.
+ * (launchWithBytes) where the helper is not built or predates `envBytes`. The same goes for
+ * the program's path and its directory (the `nonascii-names` case).
  */
 import { spawnSync } from 'node:child_process';
-import { readSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { textAsBytes } from '../../src/grammar/byte-strings.js';
-import { fastSpawn, launchWithEnvironmentBytes, reapLater } from '../../src/adapters/fast-spawn.js';
+import { fastSpawn, launchWithBytes, reapLater } from '../../src/adapters/fast-spawn.js';
 
 /** `env`'s output of a process started with `launch`, through Node's spawn, as bytes. */
 function environmentSeen(env: Record<string, string>): Buffer {
-  const launch = launchWithEnvironmentBytes({ program: '/usr/bin/env', args: [], env });
-  const run = spawnSync(launch.program, launch.args, { env: launch.env, cwd: '/tmp' });
+  const launch = launchWithBytes({ program: '/usr/bin/env', args: [], env, cwd: '/tmp' }, false);
+  const run = spawnSync(launch.program, launch.args, { env: launch.env, cwd: launch.cwd });
   expect(run.status).toBe(0);
   return run.stdout;
 }
@@ -29,10 +31,15 @@ describe('textAsBytes', () => {
   });
 });
 
-describe('launchWithEnvironmentBytes (Node spawn)', () => {
+describe('launchWithBytes (Node spawn)', () => {
   it('leaves a launch without bytes above 0x7f alone', () => {
-    const launch = { program: '/bin/true', args: ['a'], env: { A: 'plain', PATH: '/bin' } };
-    expect(launchWithEnvironmentBytes(launch)).toBe(launch);
+    const launch = { program: '/bin/true', args: ['a'], env: { A: 'plain', PATH: '/bin' }, cwd: '/tmp' };
+    expect(launchWithBytes(launch, false)).toBe(launch);
+  });
+
+  it('leaves values to a spawn that writes bytes (envBytes)', () => {
+    const launch = { program: '/bin/true', args: [], env: { V: 'caf\u00e9' }, cwd: '/tmp' };
+    expect(launchWithBytes(launch, true)).toBe(launch);
   });
 
   it('passes each byte of a value, whatever the shell would make of it', () => {
@@ -56,6 +63,49 @@ describe('launchWithEnvironmentBytes (Node spawn)', () => {
   it('leaves text above 0xFF to Node (UTF-8)', () => {
     const out = environmentSeen({ T: '€' });
     expect(out.toString('utf8')).toContain('T=€\n');
+  });
+});
+
+describe('launchWithBytes: paths', () => {
+  const e = '\u00c3\u00a9'; // e acute in UTF-8: two bytes
+  const E = '\u00e9'; // the same in Latin-1: one byte, not UTF-8
+  /** A script under a directory named by byte string `dir`, named `name`, printing $0 and its directory. */
+  function scriptIn(root: string, dir: string, name: string): { path: string; dir: string } {
+    const d = `${root}/${dir}`;
+    mkdirSync(Buffer.from(d, 'latin1'));
+    const path = `${d}/${name}`;
+    writeFileSync(Buffer.from(path, 'latin1'), '#!/bin/sh\nprintf "%s|%s|%s" "$0" "$(pwd)" "$1"\n');
+    chmodSync(Buffer.from(path, 'latin1'), 0o755);
+    return { path, dir: d };
+  }
+  function run(launch: ReturnType<typeof launchWithBytes>): string {
+    const out = spawnSync(launch.program, launch.args, { env: launch.env, cwd: launch.cwd });
+    expect(out.status).toBe(0);
+    return out.stdout.toString('latin1');
+  }
+
+  it('hands UTF-8 bytes over as the text they encode, without a shell', () => {
+    const root = mkdtempSync(`${tmpdir()}/bytes-`);
+    try {
+      const s = scriptIn(root, `d${e}`, `${e}.cgi`);
+      const launch = launchWithBytes({ program: s.path, args: [`a${e}`], env: {}, cwd: s.dir }, true);
+      expect(launch.program).toBe(`${root}/d\u00e9/\u00e9.cgi`);
+      expect(run(launch)).toBe(`${s.path}|${s.dir}|a${e}`);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('execs a path that is not UTF-8 from its bytes, in a directory that is not either', () => {
+    const root = mkdtempSync(`${tmpdir()}/bytes-`);
+    try {
+      const s = scriptIn(root, `d${E}%s\n$x'`, `${E}.cgi`);
+      const launch = launchWithBytes({ program: s.path, args: [`a${E}`], env: { V: E }, cwd: s.dir }, true);
+      expect(launch.program).toBe('/bin/sh');
+      expect(run(launch)).toBe(`${s.path}|${s.dir}|a${E}`);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
