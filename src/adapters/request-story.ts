@@ -6,6 +6,7 @@
  * `htsandbox test` request.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { osPath } from './byte-paths.js';
 import { runsThroughPhpCgi } from './cgi-process.js';
 import type { DiskFsView } from './disk-fs-view.js';
 import { fcgidWrapperFor } from '../engine/dir-config.js';
@@ -19,7 +20,7 @@ const MAX_INTERNAL_REDIRECTS = 10;
 
 function firstLine(path: string): string {
   try {
-    const head = readFileSync(path).subarray(0, 256).toString('latin1');
+    const head = readFileSync(osPath(path)).subarray(0, 256).toString('latin1');
     return head.split('\n')[0]!.replace(/\r$/, '');
   } catch {
     return '';
@@ -77,7 +78,7 @@ function accessFilesOnPath(ctx: StoryContext, uriPath: string): string[] {
   for (const d of consider) {
     let isDir = false;
     try {
-      isDir = statSync(d).isDirectory();
+      isDir = statSync(osPath(d)).isDirectory();
     } catch {
       break;
     }
@@ -94,7 +95,7 @@ function accessLines(files: readonly string[], shown: (p: string) => string): St
   for (const f of files) {
     let text: string;
     try {
-      text = readFileSync(f, 'latin1');
+      text = readFileSync(osPath(f), 'latin1');
     } catch {
       continue;
     }

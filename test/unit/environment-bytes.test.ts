@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { textAsBytes } from '../../src/grammar/byte-strings.js';
+import { asciiLower, textAsBytes } from '../../src/grammar/byte-strings.js';
+import { osPath, utf8Text } from '../../src/adapters/byte-paths.js';
 import { fastSpawn, launchWithBytes, reapLater } from '../../src/adapters/fast-spawn.js';
 
 /** `env`'s output of a process started with `launch`, through Node's spawn, as bytes. */
@@ -28,6 +29,26 @@ describe('textAsBytes', () => {
     expect(textAsBytes(ascii)).toBe(ascii);
     expect(textAsBytes('/home/josé')).toBe('/home/jos\u00c3\u00a9');
     expect(textAsBytes('€')).toBe('\u00e2\u0082\u00ac');
+  });
+});
+
+describe('paths as bytes', () => {
+  it('gives Node a non-ASCII byte string as its bytes, and ASCII or text as it is', () => {
+    expect(osPath('/srv/a.txt')).toBe('/srv/a.txt');
+    expect(osPath('/srv/\u00e9')).toEqual(Buffer.from([0x2f, 0x73, 0x72, 0x76, 0x2f, 0xe9]));
+    expect(osPath('/srv/€')).toBe('/srv/€');
+  });
+
+  it('finds the text of UTF-8 bytes, and none for bytes that are not UTF-8', () => {
+    expect(utf8Text('/a')).toBe('/a');
+    expect(utf8Text('/\u00c3\u00a9')).toBe('/é');
+    expect(utf8Text('/\u00e9')).toBeUndefined();
+    expect(utf8Text('/\u00ef\u00bf\u00bd')).toBe('/\ufffd');
+  });
+
+  it('folds A-Z only (ap_str_tolower)', () => {
+    expect(asciiLower('TXT')).toBe('txt');
+    expect(asciiLower('\u00c9X')).toBe('\u00c9x');
   });
 });
 
