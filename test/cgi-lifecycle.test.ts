@@ -158,3 +158,19 @@ describe('spawning mechanism', () => {
     expect(SPAWN_MECHANISM).toBe(built ? 'posix_spawn' : 'child_process');
   });
 });
+
+describe('a script that cannot be started', () => {
+  it('ends its output at once and reports the error, whichever mechanism spawned it', async () => {
+    const { spawnCgi } = await import('../src/adapters/cgi-process.js');
+    const child = spawnCgi({ program: join(base, 'site', 'no-such-script.cgi'), args: [], cwd: base, env: {} });
+    const error = new Promise<Error>((resolve) => child.onError(resolve));
+    const ended = new Promise<void>((resolve) => child.stdout.once('end', resolve));
+    child.stdout.resume();
+    child.stderr.resume();
+    child.stdin.on('error', () => undefined);
+    child.stdin.end('a body nobody reads');
+    const outcome = await Promise.race([ended.then(() => 'ended'), new Promise((resolve) => setTimeout(() => resolve('still open'), 2000))]);
+    expect(outcome).toBe('ended');
+    expect((await error).message).toMatch(/no such file/i);
+  });
+});
