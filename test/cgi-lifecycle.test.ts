@@ -1,6 +1,6 @@
 /** CGI processes are accounted for: timeouts and client aborts leave nothing behind, no fd leaks. */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,10 +152,31 @@ describe('CGI lifecycle', () => {
 describe('spawning mechanism', () => {
   it('uses the posix_spawn addon when it is built (always in CI)', async () => {
     const { SPAWN_MECHANISM } = await import('../src/adapters/cgi-process.js');
-    const { existsSync } = await import('node:fs');
     const built = existsSync(join(import.meta.dirname, '../build/Release/fast_spawn.node'));
     if (process.env.HTSANDBOX_REQUIRE_PEERS === '1') expect(built).toBe(true);
     expect(SPAWN_MECHANISM).toBe(built ? 'posix_spawn' : 'child_process');
+  });
+
+  it('a spawn that runs out of file descriptors midway leaves none of its pipes open', () => {
+    const helper = join(import.meta.dirname, '../build/Release/fast_spawn.node');
+    if (!existsSync(helper)) {
+      expect(process.env.HTSANDBOX_REQUIRE_PEERS).not.toBe('1');
+      return;
+    }
+    // Three fds free: the stdin pipe is made, the stdout pipe fails with EMFILE.
+    const probe = `
+      const fs = require('fs');
+      const fast = require(${JSON.stringify(helper)});
+      const before = fs.readdirSync('/proc/self/fd').length;
+      const fillers = [];
+      try { for (;;) fillers.push(fs.openSync('/dev/null', 'r')); } catch {}
+      for (let i = 0; i < 3; i++) fs.closeSync(fillers.pop());
+      let threw = 0;
+      for (let i = 0; i < 5; i++) { try { fast.spawn('/bin/true', ['/bin/true'], [], '/'); } catch { threw++; } }
+      for (const f of fillers) fs.closeSync(f);
+      console.log(JSON.stringify({ threw, leaked: fs.readdirSync('/proc/self/fd').length - before }));`;
+    const out = execFileSync('/bin/sh', ['-c', 'ulimit -n 64 && exec "$0" -e "$1"', process.execPath, probe]).toString();
+    expect(JSON.parse(out)).toEqual({ threw: 5, leaked: 0 });
   });
 });
 
