@@ -66,7 +66,7 @@ function ipv4(addr: string): number[] | undefined {
 /** `Require ip` / `Allow from` address match: full, partial (`10.1`), CIDR or netmask. */
 export function ipMatches(spec: string, remote: string): boolean {
   const r = ipv4(remote);
-  if (spec.includes(':')) return spec === remote || (spec === '::1' && remote === '::1');
+  if (spec.includes(':')) return spec === remote;
   if (!r) return false;
   const [addr, mask] = spec.split('/', 2) as [string, string | undefined];
   const parts = addr
@@ -314,12 +314,11 @@ export function authorizeUser(rule: AuthzRule | undefined, req: AccessRequest): 
   return r === 'neutral' ? 'denied' : r;
 }
 
-/** `authorize_userless`: the verdict before any authentication. */
-export function authorizeWithoutUser(rule: AuthzRule | undefined, req: AccessRequest): AuthzResult {
-  if (!rule) return 'granted';
-  const r = evalRule(rule, req);
-  return r === 'neutral' ? 'denied' : r;
-}
+/**
+ * `authorize_userless`: the verdict before any authentication, reached as `authorize_user`'s
+ * is; only what the caller makes of DENIED_NO_USER differs (authenticate first, not 401).
+ */
+export const authorizeWithoutUser: (rule: AuthzRule | undefined, req: AccessRequest) => AuthzResult = authorizeUser;
 
 /** How deep `decidingRequire` looks into nested `<Require…>` groups (a story, not a verdict). */
 const DECIDING_DEPTH = 64;
