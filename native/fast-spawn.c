@@ -203,9 +203,14 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   char **envp = string_array(env, argv[2], 1);
   char *cwd = string_arg(env, argv[3]);
 
-  int in[2], out[2], err[2];
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
     int e = errno;
+    /* Out of fds (EMFILE) midway: the pipes already made must not outlive the failed call. */
+    int *made[] = {in, out, err};
+    for (int i = 0; i < 3; i++)
+      for (int j = 0; j < 2; j++)
+        if (made[i][j] >= 0) close(made[i][j]);
     free(program); free(cwd); free_array(args); free_array(envp);
     return throw_errno(env, e, "pipe2");
   }

@@ -1,6 +1,6 @@
 /** CGI processes are accounted for: timeouts and client aborts leave nothing behind, no fd leaks. */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,9 +152,46 @@ describe('CGI lifecycle', () => {
 describe('spawning mechanism', () => {
   it('uses the posix_spawn addon when it is built (always in CI)', async () => {
     const { SPAWN_MECHANISM } = await import('../src/adapters/cgi-process.js');
-    const { existsSync } = await import('node:fs');
     const built = existsSync(join(import.meta.dirname, '../build/Release/fast_spawn.node'));
     if (process.env.HTSANDBOX_REQUIRE_PEERS === '1') expect(built).toBe(true);
     expect(SPAWN_MECHANISM).toBe(built ? 'posix_spawn' : 'child_process');
+  });
+
+  it('a spawn that runs out of file descriptors midway leaves none of its pipes open', () => {
+    const helper = join(import.meta.dirname, '../build/Release/fast_spawn.node');
+    if (!existsSync(helper)) {
+      expect(process.env.HTSANDBOX_REQUIRE_PEERS).not.toBe('1');
+      return;
+    }
+    // Three fds free: the stdin pipe is made, the stdout pipe fails with EMFILE.
+    const probe = `
+      const fs = require('fs');
+      const fast = require(${JSON.stringify(helper)});
+      const before = fs.readdirSync('/proc/self/fd').length;
+      const fillers = [];
+      try { for (;;) fillers.push(fs.openSync('/dev/null', 'r')); } catch {}
+      for (let i = 0; i < 3; i++) fs.closeSync(fillers.pop());
+      let threw = 0;
+      for (let i = 0; i < 5; i++) { try { fast.spawn('/bin/true', ['/bin/true'], [], '/'); } catch { threw++; } }
+      for (const f of fillers) fs.closeSync(f);
+      console.log(JSON.stringify({ threw, leaked: fs.readdirSync('/proc/self/fd').length - before }));`;
+    const out = execFileSync('/bin/sh', ['-c', 'ulimit -n 64 && exec "$0" -e "$1"', process.execPath, probe]).toString();
+    expect(JSON.parse(out)).toEqual({ threw: 5, leaked: 0 });
+  });
+});
+
+describe('a script that cannot be started', () => {
+  it('ends its output at once and reports the error, whichever mechanism spawned it', async () => {
+    const { spawnCgi } = await import('../src/adapters/cgi-process.js');
+    const child = spawnCgi({ program: join(base, 'site', 'no-such-script.cgi'), args: [], cwd: base, env: {} });
+    const error = new Promise<Error>((resolve) => child.onError(resolve));
+    const ended = new Promise<void>((resolve) => child.stdout.once('end', resolve));
+    child.stdout.resume();
+    child.stderr.resume();
+    child.stdin.on('error', () => undefined);
+    child.stdin.end('a body nobody reads');
+    const outcome = await Promise.race([ended.then(() => 'ended'), new Promise((resolve) => setTimeout(() => resolve('still open'), 2000))]);
+    expect(outcome).toBe('ended');
+    expect((await error).message).toMatch(/no such file/i);
   });
 });

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { fastSpawn, launchWithBytes, reapLater } from './fast-spawn.js';
 import { osPath } from './byte-paths.js';
 import { tagWithRunningRequest } from './request-owner.js';
@@ -199,6 +199,26 @@ function cgidCleanup(pid: number, exited: () => boolean, onExit: (cb: () => void
 
 const fast = fastSpawn;
 
+/**
+ * A script the helper could not start (exec failed, no fds or processes left): its output ends
+ * at once, as a child_process spawn's does, so the request is answered as a script that printed
+ * nothing (500, "End of script output before headers") instead of waiting for its timeout; what
+ * is written to its input is dropped.
+ */
+function notStarted(err: Error): CgiProcess {
+  const errorCbs: ((e: Error) => void)[] = [];
+  queueMicrotask(() => errorCbs.forEach((cb) => cb(err)));
+  return {
+    pid: undefined,
+    stdin: new Writable({ write: (_chunk, _encoding, done) => done() }),
+    stdout: Readable.from([]),
+    stderr: Readable.from([]),
+    onExit: () => undefined,
+    onError: (cb) => errorCbs.push(cb),
+    endOfRequest: () => undefined,
+  };
+}
+
 /** Which mechanism starts scripts (for logs and docs). */
 export const SPAWN_MECHANISM = fast ? 'posix_spawn' : 'child_process';
 
@@ -213,18 +233,7 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     try {
       started = limits.length ? fast.spawn(run.program, [run.program, ...run.args], envp, run.cwd, -1, limits) : fast.spawn(run.program, [run.program, ...run.args], envp, run.cwd);
     } catch (err) {
-      const failed = new Socket();
-      const errorCbs: ((e: Error) => void)[] = [];
-      queueMicrotask(() => errorCbs.forEach((cb) => cb(err as Error)));
-      return {
-        pid: undefined,
-        stdin: failed,
-        stdout: failed,
-        stderr: failed,
-        onExit: () => undefined,
-        onError: (cb) => errorCbs.push(cb),
-        endOfRequest: () => undefined,
-      };
+      return notStarted(err as Error);
     }
     const [pid, inFd, outFd, errFd] = started;
     opts.groups?.add(pid);

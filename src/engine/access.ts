@@ -1,7 +1,7 @@
 /** Access control without a user: mod_access_compat's Order/Allow/Deny and mod_authz_core's Require. Pure. */
 import { evaluateApExpr, evaluateApExprString, type ExprFacts } from '../grammar/ap-expr.js';
 import { getWordConf } from '../grammar/words.js';
-import type { AccessCompat, AuthzRule, HostLine, SatisfyLine } from './dir-config.js';
+import type { AccessCompat, AuthzRule, HostLine, HostWord, SatisfyLine } from './dir-config.js';
 
 /** Name lookups of the client's address (the adapter's resolver: here /etc/hosts, no network). */
 export interface HostNameLookup {
@@ -23,7 +23,7 @@ export interface AccessRequest {
   exprFacts?: () => ExprFacts;
   /** Request headers the expressions read (ap_expr adds them to Vary). */
   vary?: string[];
-  /** For `Require host` and `Require forward-dns`; without it no name is known (both refuse). */
+  /** For `Allow|Deny from NAME`, `Require host` and `Require forward-dns`; without it no name is known (none match). */
   hostNames?: HostNameLookup;
   /**
    * The client's name once looked up (conn->remote_host): kept for the request's later
@@ -66,7 +66,7 @@ function ipv4(addr: string): number[] | undefined {
 /** `Require ip` / `Allow from` address match: full, partial (`10.1`), CIDR or netmask. */
 export function ipMatches(spec: string, remote: string): boolean {
   const r = ipv4(remote);
-  if (spec.includes(':')) return spec === remote || (spec === '::1' && remote === '::1');
+  if (spec.includes(':')) return spec === remote;
   if (!r) return false;
   const [addr, mask] = spec.split('/', 2) as [string, string | undefined];
   const parts = addr
@@ -80,17 +80,26 @@ export function ipMatches(spec: string, remote: string): boolean {
   return (toInt(r) & m) >>> 0 === (toInt(full) & m) >>> 0;
 }
 
-function hostMatches(list: readonly string[], req: AccessRequest): boolean {
-  return list.some((w) => {
-    const l = w.toLowerCase();
-    if (l === 'all') return true;
-    if (l.startsWith('env=')) {
-      const name = w.slice(4);
-      return name.startsWith('!') ? !req.env.has(name.slice(1)) : req.env.has(name);
+/** `find_allowdeny`'s test of one line's words: a host name needs the client's double-reverse name (looked up once). */
+function hostMatches(list: readonly HostWord[], req: AccessRequest): boolean {
+  for (const w of list) {
+    switch (w.kind) {
+      case 'all':
+        return true;
+      case 'env':
+        if (req.env.has(w.name) !== w.negate) return true;
+        break;
+      case 'ip':
+        if (ipMatches(w.spec, req.remoteAddr)) return true;
+        break;
+      case 'host': {
+        const name = doubleReverseName(req);
+        if (name !== undefined && inDomain(w.domain, name)) return true;
+        break;
+      }
     }
-    if (/^[\d./]+$/.test(w) || w.includes(':')) return ipMatches(w, req.remoteAddr);
-    return false; // host names: no reverse DNS (HostnameLookups Off)
-  });
+  }
+  return false;
 }
 
 /** Whether a line of a `<Limit>` (`!M`: `<LimitExcept>`) covers the request's method; HEAD counts as GET (M_GET). */
@@ -305,12 +314,11 @@ export function authorizeUser(rule: AuthzRule | undefined, req: AccessRequest): 
   return r === 'neutral' ? 'denied' : r;
 }
 
-/** `authorize_userless`: the verdict before any authentication. */
-export function authorizeWithoutUser(rule: AuthzRule | undefined, req: AccessRequest): AuthzResult {
-  if (!rule) return 'granted';
-  const r = evalRule(rule, req);
-  return r === 'neutral' ? 'denied' : r;
-}
+/**
+ * `authorize_userless`: the verdict before any authentication, reached as `authorize_user`'s
+ * is; only what the caller makes of DENIED_NO_USER differs (authenticate first, not 401).
+ */
+export const authorizeWithoutUser: (rule: AuthzRule | undefined, req: AccessRequest) => AuthzResult = authorizeUser;
 
 /** How deep `decidingRequire` looks into nested `<Require…>` groups (a story, not a verdict). */
 const DECIDING_DEPTH = 64;

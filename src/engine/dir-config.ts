@@ -24,7 +24,7 @@ import { htsandboxModule, type HtsandboxDirConfig } from '../modules/htsandbox.j
 import { coreModule, ETAG_NONE, ETAG_INODE, ETAG_MTIME, ETAG_SIZE, ETAG_UNSET, type CoreDirConfig } from '../modules/core.js';
 
 export type { AuthzRule, RequireRule } from '../modules/authz-core.js';
-export type { AccessCompat, HostLine, SatisfyLine } from '../modules/access-compat.js';
+export type { AccessCompat, HostLine, HostWord, SatisfyLine } from '../modules/access-compat.js';
 
 export type { ExtensionInfo } from '../modules/mime.js';
 

@@ -25,7 +25,7 @@ import {
 } from './access.js';
 import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
-import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type DirConfig, type FcgidAuthRole } from './dir-config.js';
+import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type DirConfig, type FcgidAuthRole, type SatisfyLine } from './dir-config.js';
 import { dirConfigOf, noteCopy, noteLevel, refOf, type ConfigRef } from './config-ref.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
@@ -754,7 +754,7 @@ function headerParser(_ctx: ResolveContext, req: RequestFacts, s: RunState): Run
 }
 
 /** mod_access_compat's `check_dir_access`, then mod_fcgid's access checker (`FcgidAccessChecker`). */
-function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+function accessChecker(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
   const { cfg, filename } = s.walked!;
   if (req.previous && req.previous.config === refOf(cfg)) {
     // ap_process_request_internal: an internal redirect whose per-directory configuration is
@@ -766,7 +766,7 @@ function accessChecker(_ctx: ResolveContext, req: RequestFacts, s: RunState): Ru
     return s;
   }
   if (cfg.accessCompat) {
-    const accessReq: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
+    const accessReq = accessRequest(ctx, req, s);
     s.compatOk = accessCompatAllows(cfg.accessCompat, accessReq);
     if (!s.compatOk && !accessCompatSatisfy(cfg.accessCompat, req.method)?.any) {
       if (req.story) req.story.push(compatNote(cfg, accessReq));
@@ -789,12 +789,18 @@ function accessCheckerEx(ctx: ResolveContext, req: RequestFacts, s: RunState): R
   // Already authorized here only by accessChecker's same-configuration redirect.
   if (s.authorized) return s;
   const { cfg, filename } = s.walked!;
+  const satisfy = accessCompatSatisfy(cfg.accessCompat, req.method);
+  if (satisfy?.any && s.compatOk) {
+    // ap_process_request_internal, SATISFY_ANY: an access_checker's OK ends access control;
+    // the Require lines are never asked (no Vary from their expressions, no name lookups).
+    if (req.story) req.story.push(satisfyAnyNote(satisfy));
+    s.authorized = true;
+    return s;
+  }
   const accessReq = authzRequest(ctx, req, s);
   const authz = authorizeWithoutUser(cfg.authz, accessReq);
-  const satisfyAny = accessCompatSatisfy(cfg.accessCompat, req.method)?.any === true;
-  const granted = satisfyAny ? s.compatOk || authz === 'granted' : authz === 'granted';
-  if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz, satisfyAny && s.compatOk));
-  if (granted) {
+  if (req.story) req.story.push(...authzNotes(cfg, accessReq, authz));
+  if (authz === 'granted') {
     s.authorized = true;
     return s;
   }
@@ -810,11 +816,22 @@ function accessCheckerEx(ctx: ResolveContext, req: RequestFacts, s: RunState): R
 }
 
 /**
+ * What access control reads of every request: method, address, variables, and the resolver for
+ * host names (`Allow from NAME`, `Require host`), asked only when a line names a host; the
+ * client's name, once looked up, is kept on the request (conn->remote_host).
+ */
+function accessRequest(ctx: ResolveContext, req: RequestFacts, s: RunState): AccessRequest {
+  const out: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env!, clientName: s.clientName };
+  if (ctx.hostNames) out.hostNames = ctx.hostNames;
+  return out;
+}
+
+/**
  * What authz_core's providers read of the request: `Require expr` sees REMOTE_USER and
  * AUTH_TYPE once a user is known, and the request headers it reads join Vary (ap_expr_exec).
  */
 function authzRequest(ctx: ResolveContext, req: RequestFacts, s: RunState, user?: { name: string; authType: string }, groups?: readonly string[]): AccessRequest {
-  const out: AccessRequest = { method: req.method, remoteAddr: req.remoteAddr, env: s.env! };
+  const out = accessRequest(ctx, req, s);
   if (user) out.user = user.name;
   if (groups) out.groups = groups;
   const rules = s.walked!.cfg.authz;
@@ -823,8 +840,6 @@ function authzRequest(ctx: ResolveContext, req: RequestFacts, s: RunState, user?
   if (!s.walked!.vary) s.walked = { ...s.walked!, vary: [] };
   const walked = s.walked!;
   out.vary = walked.vary!;
-  if (ctx.hostNames) out.hostNames = ctx.hostNames;
-  out.clientName = s.clientName;
   let facts: ExprFacts | undefined;
   out.exprFacts = () => {
     if (facts) return facts;
@@ -911,36 +926,34 @@ function compatNote(cfg: DirConfig, req: AccessRequest): PhaseNote {
   };
 }
 
-/** authz_core's verdict, for the story: the Require line that settled it, and Satisfy Any. */
-function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<typeof authorizeWithoutUser>, compatLetIn: boolean): PhaseNote[] {
-  const notes: PhaseNote[] = [];
+/** authz_core's verdict, for the story: the Require line that settled it. */
+function authzNotes(cfg: DirConfig, req: AccessRequest, verdict: ReturnType<typeof authorizeWithoutUser>): PhaseNote[] {
   // Told after the verdict: its re-evaluation must not add the headers it reads to Vary again.
   const { vary: _told, ...quiet } = req;
   const rule = decidingRequire(cfg.authz, quiet);
+  if (!rule) return [];
   const who = req.user !== undefined ? `user ${req.user}` : 'the request';
-  if (rule) {
-    const line = requireLine(rule);
-    const what =
-      verdict === 'granted'
-        ? `grants ${who}`
-        : verdict === 'denied-no-user'
-          ? req.user !== undefined
-            ? `still needs a user: it reads REMOTE_USER and does not hold for ${who} (401)`
-            : 'needs an authenticated user: authentication runs'
-          : `refuses ${who}${req.user !== undefined ? (cfg.forbiddenOnFailure ? ' (403: AuthzSendForbiddenOnFailure On)' : ' (401)') : compatLetIn ? '' : ' (403)'}`;
-    notes.push({ phase: 'authz', module: 'authz_core', directive: line, ...(rule.source ? { source: rule.source } : {}), text: `${line} ${what}` });
-  }
-  if (compatLetIn && verdict !== 'granted') {
-    const satisfySource = accessCompatSatisfy(cfg.accessCompat, req.method)?.source;
-    notes.push({
-      phase: 'access',
-      module: 'access_compat',
-      directive: 'Satisfy any',
-      ...(satisfySource ? { source: satisfySource } : {}),
-      text: "Satisfy Any: the client passes mod_access_compat's Allow lines, which is enough",
-    });
-  }
-  return notes;
+  const line = requireLine(rule);
+  const what =
+    verdict === 'granted'
+      ? `grants ${who}`
+      : verdict === 'denied-no-user'
+        ? req.user !== undefined
+          ? `still needs a user: it reads REMOTE_USER and does not hold for ${who} (401)`
+          : 'needs an authenticated user: authentication runs'
+        : `refuses ${who}${req.user !== undefined ? (cfg.forbiddenOnFailure ? ' (403: AuthzSendForbiddenOnFailure On)' : ' (401)') : ' (403)'}`;
+  return [{ phase: 'authz', module: 'authz_core', directive: line, ...(rule.source ? { source: rule.source } : {}), text: `${line} ${what}` }];
+}
+
+/** `Satisfy Any` letting the request in on mod_access_compat's verdict alone, for the story. */
+function satisfyAnyNote(satisfy: SatisfyLine): PhaseNote {
+  return {
+    phase: 'access',
+    module: 'access_compat',
+    directive: 'Satisfy any',
+    ...(satisfy.source ? { source: satisfy.source } : {}),
+    text: "Satisfy Any: the client passes mod_access_compat's Allow lines, which is enough; the Require lines are not asked",
+  };
 }
 
 /** Authentication, for the story: the AuthType and AuthUserFile lines it reads. */
@@ -975,7 +988,7 @@ function authorizeByRequire(ctx: ResolveContext, req: RequestFacts, s: RunState)
   const groups = cfg.auth.groupFile ? groupsOf(ctx.fs.readText(serverRootPath(cfg.auth.groupFile)) ?? '', authUser.name) : [];
   const userReq = authzRequest(ctx, req, s, authUser, groups);
   const verdict = authorizeUser(cfg.authz, userReq);
-  if (req.story) req.story.push(...authzNotes(cfg, userReq, verdict, false));
+  if (req.story) req.story.push(...authzNotes(cfg, userReq, verdict));
   if (verdict === 'denied-no-user') {
     // authorize_user_core after authentication: still no verdict without a user (`Require expr` reading REMOTE_USER).
     return {

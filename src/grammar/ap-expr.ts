@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { compileApacheRegex, type ApacheRegex } from './regex.js';
+import { compileFnmatch } from './fnmatch.js';
 
 // ---------------------------------------------------------------- the names ap_expr knows ---
 
@@ -748,33 +749,20 @@ function compare(op: CompareOp, a: string, b: string): boolean {
   }
 }
 
+/** Compiled apr_fnmatch tests by flags and pattern: a literal pattern is compiled once, not per request. */
+const fnmatchTests = new Map<string, (subject: string) => boolean>();
+const MAX_FNMATCH_TESTS = 512;
+
 /** apr_fnmatch: no flags (-strmatch), APR_FNM_CASE_BLIND (-strcmatch) or APR_FNM_PATHNAME (-fnmatch). */
 function fnmatch(pattern: string, subject: string, icase: boolean, pathname = false): boolean {
-  // Hand-written: picomatch's '*' never crosses '/', apr_fnmatch's does without APR_FNM_PATHNAME.
-  const any = pathname ? '[^/]' : '[\\s\\S]';
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') re += `${any}*`;
-    else if (c === '?') re += any;
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let body = pattern.slice(i + 1, end);
-        if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        // With APR_FNM_PATHNAME a bracket never matches '/'.
-        re += `${pathname ? '(?!/)' : ''}[${body.replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else if (c === '\\' && i + 1 < pattern.length) re += `\\${pattern[++i]}`.replace(/^\\([A-Za-z0-9])$/, '$1');
-    else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
+  const key = `${icase ? 'i' : '-'}${pathname ? 'p' : '-'}${pattern}`;
+  let test = fnmatchTests.get(key);
+  if (!test) {
+    if (fnmatchTests.size >= MAX_FNMATCH_TESTS) fnmatchTests.clear();
+    test = compileFnmatch(pattern, { caseBlind: icase, pathname });
+    fnmatchTests.set(key, test);
   }
-  try {
-    return new RegExp(`${re}$`, icase ? 'i' : '').test(subject);
-  } catch {
-    return false;
-  }
+  return test(subject);
 }
 
 function ipMatch(addr: string, spec: string): boolean {

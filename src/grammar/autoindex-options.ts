@@ -46,8 +46,8 @@ export interface DescriptionItem {
   description: string;
   /** The pattern has a '/': it is matched against the full file name. */
   fullPath: boolean;
-  /** Matched with apr_fnmatch; otherwise it is a substring of the name. */
-  wildcards: boolean;
+  /** The pattern's test, compiled with the line: apr_fnmatch when it has wildcards, else a substring search. */
+  matches: (name: string) => boolean;
 }
 
 /** `autoindex_config_rec`, all but the IndexIgnore list. */

@@ -7,6 +7,7 @@
  */
 import { escapeHtml } from './error-pages.js';
 import { AI, type AutoindexSettings, type IconItem } from './autoindex-options.js';
+import { compileFnmatch } from './fnmatch.js';
 
 /** `apr_strfsize`: four characters, e.g. "  4 ", "1.2K", " 12M". */
 export function strfsize(size: number): string {
@@ -56,53 +57,37 @@ function escapePath(name: string, partial: boolean): string {
   return out;
 }
 
-/** `ap_strcmp_match` / `ap_strcasecmp_match`: `*` and `?` wildcards. */
-export function wildcardMatch(str: string, pattern: string, caseless = false): boolean {
-  const s = caseless ? str.toLowerCase() : str;
-  const p = caseless ? pattern.toLowerCase() : pattern;
-  const memo = new Map<number, boolean>();
-  const go = (x: number, y: number): boolean => {
-    const key = x * (p.length + 1) + y;
-    const known = memo.get(key);
-    if (known !== undefined) return known;
-    let r: boolean;
-    if (y === p.length) r = x === s.length;
-    else if (p[y] === '*') r = go(x, y + 1) || (x < s.length && go(x + 1, y));
-    else r = x < s.length && (p[y] === '?' || p[y] === s[x]) && go(x + 1, y + 1);
-    memo.set(key, r);
-    return r;
-  };
-  return go(0, 0);
-}
+/** A byte's code, A-Z folded to a-z when `caseless` (apr_tolower in the C locale). */
+const foldedAt = (s: string, i: number, caseless: boolean): number => {
+  const c = s.charCodeAt(i);
+  return caseless && c >= 65 && c <= 90 ? c + 32 : c;
+};
 
 /**
- * `apr_fnmatch` without APR_FNM_PATHNAME (a `*` crosses '/'): `*`, `?`, `[...]` and, unless
- * APR_FNM_NOESCAPE, backslash escapes; APR_FNM_PERIOD: a leading '.' is matched only by a '.'.
+ * `ap_strcmp_match` / `ap_strcasecmp_match`: `*` and `?` wildcards. Backtracks to the last `*`
+ * only (what a later `*` can match, an earlier one never needs to): no allocation, as it runs
+ * for every icon, alt and IndexIgnore pattern of every entry of a listing.
  */
-export function fnmatch(pattern: string, str: string, flags: { period?: boolean; noEscape?: boolean } = {}): boolean {
-  if (flags.period && str.startsWith('.') && !pattern.startsWith('.')) return false;
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') re += '[\\s\\S]*';
-    else if (c === '?') re += '[\\s\\S]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end === -1) re += '\\[';
-      else {
-        let set = pattern.slice(i + 1, end);
-        if (set[0] === '!') set = `^${set.slice(1)}`;
-        re += `[${set.replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else if (c === '\\' && !flags.noEscape && i + 1 < pattern.length) re += pattern[++i]!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+export function wildcardMatch(str: string, pattern: string, caseless = false): boolean {
+  let x = 0;
+  let y = 0;
+  let starY = -1;
+  let starX = 0;
+  while (x < str.length) {
+    const p = pattern[y];
+    if (p === '*') {
+      starY = y++;
+      starX = x;
+    } else if (p !== undefined && (p === '?' || foldedAt(pattern, y, caseless) === foldedAt(str, x, caseless))) {
+      x++;
+      y++;
+    } else if (starY !== -1) {
+      y = starY + 1;
+      x = ++starX;
+    } else return false;
   }
-  try {
-    return new RegExp(`^${re}$`).test(str);
-  } catch {
-    return false;
-  }
+  while (pattern[y] === '*') y++;
+  return y === pattern.length;
 }
 
 /** `find_item`: the first item for this path (or ^^SPECIAL^^ name), type or encoding. */
@@ -125,7 +110,7 @@ function findDescription(s: AutoindexSettings, filename: string): string | undef
   const only = filename.slice(filename.lastIndexOf('/') + 1);
   for (const t of s.descriptions) {
     const name = t.fullPath ? filename : only;
-    if (t.wildcards ? fnmatch(t.pattern, name) : name.includes(t.pattern)) return t.description;
+    if (t.matches(name)) return t.description;
   }
   return undefined;
 }
@@ -181,8 +166,8 @@ export interface ListingRequest {
   direction: 'A' | 'D';
   /** The F=, V= and P= arguments repeated in the column links. */
   colargs: string;
-  /** P=: only the names this wildcard matches. */
-  pattern?: string;
+  /** P=: only the names this wildcard matches (apr_fnmatch with APR_FNM_NOESCAPE | APR_FNM_PERIOD), compiled once per listing. */
+  pattern?: (name: string) => boolean;
 }
 
 /** `index_directory`'s query string reading: C=, O=, F=, V=, P=; a syntax error ends it. */
@@ -236,13 +221,13 @@ export function listingRequest(s: AutoindexSettings, query: string | undefined):
     } else q = '';
   }
   const out: ListingRequest = { opts, key, direction, colargs: `${fval}${vval}${ppre}${epattern}` };
-  if (pattern !== undefined) out.pattern = pattern;
+  if (pattern !== undefined) out.pattern = compileFnmatch(pattern, { period: true, noEscape: true });
   return out;
 }
 
-/** Whether P= lets `name` through (apr_fnmatch with APR_FNM_NOESCAPE | APR_FNM_PERIOD). */
-export function patternAdmits(pattern: string | undefined, name: string): boolean {
-  return pattern === undefined || fnmatch(pattern, name, { period: true, noEscape: true });
+/** Whether P= lets `name` (as read from the directory) through. */
+export function patternAdmits(request: ListingRequest, name: string): boolean {
+  return request.pattern === undefined || request.pattern(name);
 }
 
 interface Row {

@@ -8,9 +8,16 @@
 import { ipSubnetProblem } from '../grammar/directive-validators.js';
 import { finding, refused, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type DirectiveInput, type LineSource, type ModuleDefinition } from './module.js';
 
+/**
+ * One word after `Allow from` / `Deny from`, classified once as `allow_cmd` does (a->type):
+ * `env=!X` (T_NENV), `env=X` (T_ENV), `all`, an address or network (T_IP, as written), or
+ * else a host name or domain (T_HOST), which needs the client's double-reverse name.
+ */
+export type HostWord = { kind: 'all' } | { kind: 'env'; name: string; negate: boolean } | { kind: 'ip'; spec: string } | { kind: 'host'; domain: string };
+
 /** One `Allow from` or `Deny from` line: its host words (after `from`) and its place. */
 export interface HostLine {
-  hosts: readonly string[];
+  hosts: readonly HostWord[];
   source?: LineSource;
   /** The methods of the `<Limit>` it is written in (`!M`: `<LimitExcept>`), allow_cmd's a->limited; none: every method. */
   methods?: readonly string[];
@@ -53,22 +60,27 @@ function orderFinding({ words }: DirectiveInput): DirectiveFinding | undefined {
   return ['allow,deny', 'deny,allow', 'mutual-failure'].includes(w) ? undefined : finding('unknown order');
 }
 
-/** `allow_cmd`, per word: all, env=, an address or network, else a host name. */
-function allowDenyFinding({ words }: DirectiveInput): DirectiveFinding | undefined {
+/** `allow_cmd`: what follows `from`, word by word, or Apache's error for the line. */
+function hostWords({ words }: DirectiveInput): HostWord[] | DirectiveFinding {
   if ((words[0] ?? '').toLowerCase() !== 'from') return finding("allow and deny must be followed by 'from'");
+  const out: HostWord[] = [];
   for (const w of words.slice(1)) {
     if (w.startsWith('#')) return finding('No comments are allowed here');
     const lower = w.toLowerCase();
-    if (lower.startsWith('env=') || lower === 'all') continue;
-    const slash = w.indexOf('/');
-    const problem = slash === -1 ? ipSubnetProblem(w, undefined) : ipSubnetProblem(w.slice(0, slash), w.slice(slash + 1));
-    if (problem === 'einval') {
-      if (slash !== -1) return finding('An IP address was expected');
-      continue; // a host name
+    if (lower.startsWith('env=!')) out.push({ kind: 'env', name: w.slice(5), negate: true });
+    else if (lower.startsWith('env=')) out.push({ kind: 'env', name: w.slice(4), negate: false });
+    else if (lower === 'all') out.push({ kind: 'all' });
+    else {
+      const slash = w.indexOf('/');
+      const problem = slash === -1 ? ipSubnetProblem(w, undefined) : ipSubnetProblem(w.slice(0, slash), w.slice(slash + 1));
+      if (problem === 'einval') {
+        if (slash !== -1) return finding('An IP address was expected');
+        out.push({ kind: 'host', domain: w });
+      } else if (problem !== undefined) return finding(problem);
+      else out.push({ kind: 'ip', spec: w });
     }
-    if (problem !== undefined) return finding(problem);
   }
-  return undefined;
+  return out;
 }
 
 /** `satisfy`: all or any. */
@@ -77,7 +89,7 @@ function satisfyFinding({ words }: DirectiveInput): DirectiveFinding | undefined
   return w === 'all' || w === 'any' ? undefined : finding("Satisfy either 'any' or 'all'.");
 }
 
-type CompatLine = { kind: 'order'; order: AccessCompat['order'] } | { kind: 'allow' | 'deny'; hosts: readonly string[] } | { kind: 'satisfy'; any: boolean };
+type CompatLine = { kind: 'order'; order: AccessCompat['order'] } | { kind: 'allow' | 'deny'; hosts: readonly HostWord[] } | { kind: 'satisfy'; any: boolean };
 
 const orderDirective: DirectiveDefinition<CompatLine> = {
   name: 'order',
@@ -97,8 +109,8 @@ function hostDirective(name: 'allow' | 'deny'): DirectiveDefinition<CompatLine> 
     override: 'OR_LIMIT',
     help: "'from' followed by hostnames or IP-address wildcards",
     compile: (input) => {
-      const f = allowDenyFinding(input);
-      return f ? refused(f) : { findings: [], value: { kind: name, hosts: input.words.slice(1) } };
+      const hosts = hostWords(input);
+      return Array.isArray(hosts) ? { findings: [], value: { kind: name, hosts } } : refused(hosts);
     },
   };
 }

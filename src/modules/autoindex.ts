@@ -6,6 +6,7 @@
  * listing (`sendListing`, src/server/responder.ts) drawn by src/grammar/autoindex-page.ts.
  */
 import { AI, type AutoindexSettings, type DescriptionItem, type IconItem } from '../grammar/autoindex-options.js';
+import { compileFnmatch } from '../grammar/fnmatch.js';
 import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition } from './module.js';
 
 const OPTION_KEYWORDS: Record<string, number> = {
@@ -188,11 +189,12 @@ function item(by: IconItem['by'], to: string, data: string): IconItem {
   return { by, applyTo, data };
 }
 
-/** `add_desc`: a pattern with wildcards or a '/' is matched whole, with `*` around it. */
+/** `add_desc`: a pattern with wildcards or a '/' is matched whole (apr_fnmatch), with `*` around it. */
 function description(desc: string, to: string): DescriptionItem {
   const fullPath = to.includes('/');
-  const wildcards = fullPath || /[*?[]/.test(to);
-  return { pattern: wildcards ? `${fullPath ? '*/' : '*'}${to}*` : to, description: desc, fullPath, wildcards };
+  if (!fullPath && !/[*?[]/.test(to)) return { pattern: to, description: desc, fullPath, matches: (name) => name.includes(to) };
+  const pattern = `${fullPath ? '*/' : '*'}${to}*`;
+  return { pattern, description: desc, fullPath, matches: compileFnmatch(pattern) };
 }
 
 /** Runs the level's lines on a fresh `create_autoindex_config`, in order. */

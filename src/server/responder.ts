@@ -445,7 +445,7 @@ function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' 
   }
   const fancy = (request.opts & (AI.FANCY_INDEXING | AI.TABLE_INDEXING)) !== 0;
   for (const name of names) {
-    if (name === '.' || name === '..' || !patternAdmits(request.pattern, name) || ignored(name)) continue;
+    if (name === '.' || name === '..' || !patternAdmits(request, name) || ignored(name)) continue;
     const path = join(d.path, name);
     const entry = site.fs.stat(path);
     if (entry.kind !== 'file' && entry.kind !== 'dir') continue;

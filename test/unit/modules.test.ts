@@ -245,13 +245,25 @@ describe('mod_access_compat through its module', () => {
     expect(parent.accessCompat).toEqual({
       order: 'allow,deny',
       orderSource: { file: '/site/.htaccess', line: 1 },
-      allow: [{ hosts: ['10.0.0.0/8', '192.168.1'], source: { file: '/site/.htaccess', line: 2 } }],
+      allow: [
+        {
+          hosts: [
+            { kind: 'ip', spec: '10.0.0.0/8' },
+            { kind: 'ip', spec: '192.168.1' },
+          ],
+          source: { file: '/site/.htaccess', line: 2 },
+        },
+      ],
       deny: [],
       satisfy: { any: true, source: { file: '/site/.htaccess', line: 3 } },
     });
     // No merger in mod_access_compat: the child's Satisfy is back to "not specified" (All).
     const child = applyLevel(parent, htaccess('# nothing first\nDeny from env=BAD\n'), () => true);
-    expect(child.accessCompat).toEqual({ order: 'deny,allow', allow: [], deny: [{ hosts: ['env=BAD'], source: { file: '/site/.htaccess', line: 2 } }] });
+    expect(child.accessCompat).toEqual({
+      order: 'deny,allow',
+      allow: [],
+      deny: [{ hosts: [{ kind: 'env', name: 'BAD', negate: false }], source: { file: '/site/.htaccess', line: 2 } }],
+    });
     // … and a level with only Satisfy drops the inherited Order, Allow and Deny.
     expect(applyLevel(child, htaccess('Satisfy any\n'), () => true).accessCompat).toEqual({
       order: 'deny,allow',
@@ -260,6 +272,44 @@ describe('mod_access_compat through its module', () => {
       satisfy: { any: true, source: { file: '/site/.htaccess', line: 1 } },
     });
     expect(applyLevel(child, htaccess('AddType text/plain .x\n'), () => true).accessCompat).toBe(child.accessCompat);
+  });
+
+  it('classifies each host word once, as allow_cmd does: env=!, env=, all, an address, else a name', () => {
+    const cfg = applyLevel(EMPTY_DIR_CONFIG, htaccess('Allow from ENV=!Quiet env=Loud ALL 10.1 ::1 2001:db8::/32 localhost .example.org\n'), () => true);
+    expect(cfg.accessCompat?.allow[0]?.hosts).toEqual([
+      { kind: 'env', name: 'Quiet', negate: true },
+      { kind: 'env', name: 'Loud', negate: false },
+      { kind: 'all' },
+      { kind: 'ip', spec: '10.1' },
+      { kind: 'ip', spec: '::1' },
+      { kind: 'ip', spec: '2001:db8::/32' },
+      { kind: 'host', domain: 'localhost' },
+      { kind: 'host', domain: '.example.org' },
+    ]);
+  });
+
+  it('matches a host word against the double-reverse name, looked up once and kept as the client name', () => {
+    const cfg = applyLevel(EMPTY_DIR_CONFIG, htaccess('Order allow,deny\nAllow from all\nDeny from example.org nope.test\n'), () => true);
+    let reverse = 0;
+    const hostNames = {
+      nameOf: (addr: string) => {
+        reverse++;
+        return addr === '192.0.2.7' || addr === '192.0.2.8' ? 'WWW.Example.org' : undefined;
+      },
+      addressesOf: (name: string) => (name === 'www.example.org' ? ['192.0.2.7'] : []),
+    };
+    const ask = (remoteAddr: string) => {
+      const clientName: { name?: string } = {};
+      const allowed = accessCompatAllows(cfg.accessCompat!, { method: 'GET', remoteAddr, env: new Map(), hostNames, clientName });
+      return [allowed, clientName.name];
+    };
+    expect(ask('192.0.2.7')).toEqual([false, 'www.example.org']);
+    expect(reverse).toBe(1);
+    // The name does not map back to the address: no name counts (REMOTE_DOUBLE_REV), though it is kept.
+    expect(ask('192.0.2.8')).toEqual([true, 'www.example.org']);
+    expect(ask('192.0.2.9')).toEqual([true, '']);
+    // Without a resolver no name is known.
+    expect(accessCompatAllows(cfg.accessCompat!, { method: 'GET', remoteAddr: '192.0.2.7', env: new Map() })).toBe(true);
   });
 
   it('keeps Satisfy per method: a <Limit> line sets its methods, a line outside sets them all', () => {
@@ -609,8 +659,8 @@ describe('lines inside <Limit> (ap_limit_section)', () => {
     );
     expect(cfg.auth).toMatchObject({ type: 'Basic', name: 'inside' });
     expect(cfg.accessCompat?.deny.map((l) => [l.hosts, l.methods])).toEqual([
-      [['all'], ['!GET']],
-      [['10.0.0.1'], undefined],
+      [[{ kind: 'all' }], ['!GET']],
+      [[{ kind: 'ip', spec: '10.0.0.1' }], undefined],
     ]);
     const allows = (method: string, remoteAddr = '127.0.0.1') => accessCompatAllows(cfg.accessCompat!, { method, remoteAddr, env: new Map() });
     expect([allows('GET'), allows('HEAD'), allows('POST'), allows('GET', '10.0.0.1')]).toEqual([true, true, false, false]);
