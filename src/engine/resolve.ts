@@ -68,6 +68,11 @@ export interface RequestFacts {
    * the fixups and stops before the handler, so a passing lookup is a `file` decision.
    */
   lookupOnly?: boolean;
+  /**
+   * A mod_rewrite look-ahead's sub-request (%{LA-U:…}): its main request's URI, and how deep
+   * look-aheads are nested. A look-ahead from it at that same URI is refused (subreq_ok).
+   */
+  lookaheadOf?: { uri: string; depth: number };
   /** When someone asks for the request's story (`explain`): the steps that decided it are added here. */
   story?: StoryNote[];
   /**
@@ -1025,8 +1030,16 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
 }
 
 /** What ap_expr reads of a request (for `<If>` and `Header … expr=`): mod_rewrite's view of it. */
-export function requestExprFacts(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, env?: ReadonlyMap<string, string>): ExprFacts {
-  return exprFactsOf(rewriteEnvironment(ctx, req, uri, filename, pathInfo, env ?? NO_VARIABLES));
+export function requestExprFacts(
+  ctx: ResolveContext,
+  req: RequestFacts,
+  uri: string,
+  filename: string,
+  pathInfo: string,
+  env?: ReadonlyMap<string, string>,
+  user?: { name: string; authType: string },
+): ExprFacts {
+  return exprFactsOf(rewriteEnvironment(ctx, req, uri, filename, pathInfo, env ?? NO_VARIABLES, user));
 }
 
 /** What running a mod_fcgid access-phase program gave. */
@@ -1290,7 +1303,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
       const outcome = runRewriteRound(
         rw,
         { path: full, filename, query: req.query, documentRoot: ctx.documentRoot, origin: req.origin },
-        rewriteEnvironment(ctx, req, uri, filename, pathInfo, env),
+        rewriteEnvironment(ctx, req, uri, filename, pathInfo, env, s.user),
       );
       s.rewriteVary = outcome.vary;
       if (outcome.cookies) {
@@ -1668,7 +1681,19 @@ function dispatchHandler(
 }
 
 /** `lookup_variable` for `%{VAR}` in per-directory rewrite rules (unknown names give ""). */
-function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, env: ReadonlyMap<string, string>): RewriteEnvironment {
+/**
+ * mod_rewrite's `lookup_variable` on this request. `user` is r->user: per-directory rules run in
+ * fixups, after authentication, so %{REMOTE_USER} and %{AUTH_TYPE} see who logged in.
+ */
+function rewriteEnvironment(
+  ctx: ResolveContext,
+  req: RequestFacts,
+  uri: string,
+  filename: string,
+  pathInfo: string,
+  env: ReadonlyMap<string, string>,
+  user?: { name: string; authType: string },
+): RewriteEnvironment {
   const header = (name: string): string => {
     const v = req.headers?.[name.toLowerCase()];
     return Array.isArray(v) ? v.join(', ') : (v ?? '');
@@ -1701,6 +1726,10 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
           return pathInfo;
         case 'REQUEST_METHOD':
           return req.method;
+        case 'REMOTE_USER':
+          return user?.name ?? '';
+        case 'AUTH_TYPE':
+          return user?.authType ?? '';
         case 'REQUEST_SCHEME':
           return req.tls ? 'https' : 'http';
         case 'HTTPS':
@@ -1773,6 +1802,31 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
       const sub = resolveUri(ctx, { ...req, method: 'GET' }, value, 9);
       return sub.kind !== 'error' || sub.status < 400;
     },
+    lookaheadVariable(kind, path, name) {
+      // LA-F's sub-request looks the file up (ap_sub_req_lookup_file); a file under the
+      // document root has the configuration of its URL, one outside it nothing of the site's.
+      let target = path;
+      if (kind === 'F') {
+        const root = ctx.documentRoot.endsWith('/') ? ctx.documentRoot.slice(0, -1) : ctx.documentRoot;
+        if (!path.startsWith(`${root}/`)) return '';
+        target = path.slice(root.length);
+      }
+      // subreq_ok: no look-ahead from a sub-request at its main request's own URI.
+      const depth = req.lookaheadOf?.depth ?? 0;
+      if (req.lookaheadOf?.uri === uri || depth >= MAX_LOOKAHEAD_DEPTH) return '';
+      const lookup: RequestFacts = { ...req, method: 'GET', lookupOnly: true, lookaheadOf: { uri, depth: depth + 1 } };
+      delete lookup.story;
+      const sub = resolveUri(ctx, lookup, target, 9);
+      // The sub-request's r->user: it authenticates again with the request's own credentials
+      // (or takes the main request's user where the configuration is the same).
+      const upper = name.toUpperCase();
+      if (upper === 'REMOTE_USER') return sub.user?.name ?? '';
+      if (upper === 'AUTH_TYPE') return sub.user?.authType ?? '';
+      if (upper === 'IS_SUBREQ') return 'true';
+      // r->filename: what translate_name made of the URL, even when nothing is there.
+      if (upper === 'REQUEST_FILENAME' || upper === 'SCRIPT_FILENAME') return 'path' in sub ? sub.path : `${ctx.documentRoot.replace(/\/$/, '')}${target}`;
+      return undefined;
+    },
     map(name, key) {
       return ctx.rewriteMaps?.lookup(name, key);
     },
@@ -1780,6 +1834,9 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
     osenv: (name) => ctx.osEnv?.(name),
   };
 }
+
+/** Nested look-ahead sub-requests at most (each at another URL than its parent's). */
+const MAX_LOOKAHEAD_DEPTH = 10;
 
 /** Debian's ServerRoot: relative AuthUserFile/AuthGroupFile paths resolve against it, as on the host. */
 const SERVER_ROOT = '/etc/apache2';

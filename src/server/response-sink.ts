@@ -117,7 +117,7 @@ export class ResponseSink {
    * names (none for an error), with the request's environment.
    */
   private exprFactsFor(d: Decision): () => ExprFacts {
-    return () => requestExprFacts(this.site, this.facts, 'uri' in d ? d.uri : this.facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env);
+    return () => requestExprFacts(this.site, this.facts, 'uri' in d ? d.uri : this.facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env, d.user);
   }
 
   /**
@@ -234,7 +234,7 @@ export class ResponseSink {
     // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
     if (status < 400 && err.get('expires') === undefined) applyExpires(out, cfg, contentType, d.entry?.mtimeUs);
     const env = this.scriptEnvironment(d.env);
-    const facts = (): ExprFacts => requestExprFacts(this.site, this.facts, d.uri, d.path, d.pathInfo, env);
+    const facts = (): ExprFacts => requestExprFacts(this.site, this.facts, d.uri, d.path, d.pathInfo, env, d.user);
     const exprVary = [...applyHeaderLines(err, req.headers, ops, 'always', env, facts), ...applyHeaderLines(out, req.headers, ops, 'onsuccess', env, facts)];
     const earlierVary = res.getHeader('vary');
     const combined = new Map<string, { name: string; values: string[] }>();
