@@ -10,7 +10,7 @@ import { directorySectionsFor } from '../grammar/host-config.js';
 import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
-import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
+import { evaluateApExpr, evaluateApExprFully, type ExprFacts } from '../grammar/ap-expr.js';
 import {
   accessCompatAllows,
   accessCompatDenyingLine,
@@ -30,6 +30,7 @@ import { dirConfigOf, noteCopy, noteLevel, refOf, type ConfigRef } from './confi
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
 import { startMergeChain } from '../modules/autoindex.js';
+import { substituteCaptures } from '../modules/setenvif.js';
 import type { LineSource } from '../modules/module.js';
 
 /** One line for the error log, in Apache's wording. */
@@ -116,29 +117,51 @@ export function isPhaseNote(n: StoryNote): n is PhaseNote {
   return 'phase' in n;
 }
 
-/** mod_setenvif `match_headers` (per-directory rules), then nothing else: SetEnv comes later. */
-export function setEnvIfVariables(cfg: DirConfig, req: RequestFacts, uri: string): Map<string, string> {
+/**
+ * mod_setenvif `match_headers` (per-directory rules), then nothing else: SetEnv comes later.
+ * `exprFacts` gives what a `SetEnvIfExpr` reads of the request, over the variables set so far;
+ * the request headers such an expression reads go to `vary` (ap_expr_exec merges them).
+ */
+export function setEnvIfVariables(cfg: DirConfig, req: RequestFacts, uri: string, exprFacts?: (env: Map<string, string>) => ExprFacts, vary?: string[]): Map<string, string> {
   const env = new Map<string, string>();
+  let facts: ExprFacts | undefined;
   for (const rule of cfg.setEnvIf) {
-    const a = rule.attribute.toLowerCase();
-    let subject: string | undefined;
-    if (a === 'remote_addr') subject = req.remoteAddr;
-    else if (a === 'request_method') subject = req.method;
-    else if (a === 'request_uri') subject = uri;
-    else if (a === 'request_protocol') subject = 'HTTP/1.1';
-    else if (a === 'remote_host') subject = req.remoteAddr;
-    else if (a === 'server_addr') subject = '127.0.0.1';
-    else {
-      const h = req.headers?.[a];
-      subject = Array.isArray(h) ? h.join(', ') : h;
-      if (subject === undefined && env.has(rule.attribute)) subject = env.get(rule.attribute);
+    let captures: readonly (string | undefined)[] = [];
+    if ('expr' in rule) {
+      if (!exprFacts) continue;
+      facts ??= exprFacts(env);
+      const r = evaluateApExprFully(rule.expr, facts);
+      vary?.push(...r.vary);
+      if (!r.result) continue;
+      captures = r.captures;
+    } else {
+      const a = rule.attribute.toLowerCase();
+      let subject: string | undefined;
+      if (a === 'remote_addr') subject = req.remoteAddr;
+      else if (a === 'request_method') subject = req.method;
+      else if (a === 'request_uri') subject = uri;
+      else if (a === 'request_protocol') subject = 'HTTP/1.1';
+      else if (a === 'remote_host') subject = req.remoteAddr;
+      else if (a === 'server_addr') subject = '127.0.0.1';
+      else {
+        const h = req.headers?.[a];
+        subject = Array.isArray(h) ? h.join(', ') : h;
+        if (subject === undefined && env.has(rule.attribute)) subject = env.get(rule.attribute);
+      }
+      // match_headers: a field (or variable) that is not there is matched as "" (so `^$` and
+      // `.*` match a request without it, as on the host).
+      if (rule.literal) {
+        if (!rule.regex.test(subject ?? '')) continue;
+      } else {
+        const m = rule.regex.exec(subject ?? '');
+        if (!m) continue;
+        captures = m;
+      }
     }
-    // match_headers: a field (or variable) that is not there is matched as "" (so `^$` and
-    // `.*` match a request without it, as on the host).
-    if (!rule.regex.test(subject ?? '')) continue;
     for (const [name, value] of rule.assignments) {
-      if (value === undefined) env.delete(name);
-      else env.set(name, value);
+      if (value.startsWith('!')) env.delete(name);
+      // A plain pattern's values are set as written; the others go through ap_pregsub.
+      else env.set(name, 'expr' in rule || !rule.literal ? substituteCaptures(value, captures) : value);
     }
   }
   return env;
@@ -753,8 +776,14 @@ function mapToStorage(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
 }
 
 /** mod_setenvif's per-directory `match_headers`. */
-function headerParser(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
-  s.env = setEnvIfVariables(s.walked!.cfg, req, s.uri);
+function headerParser(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  const walked = s.walked!;
+  const vary: string[] = [];
+  s.env = setEnvIfVariables(walked.cfg, req, s.uri, (env) => requestExprFacts(ctx, req, s.uri, walked.filename, walked.pathInfo, env), vary);
+  if (vary.length) {
+    // The walk may be a remembered one, shared between requests: Vary gets a copy of its own.
+    s.walked = { ...walked, vary: [...(walked.vary ?? []), ...vary] };
+  }
   return s;
 }
 
