@@ -10,6 +10,7 @@ import { directorySectionsFor } from '../grammar/host-config.js';
 import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
+import { apPregsub } from '../grammar/regex.js';
 import { evaluateApExpr, evaluateApExprFully, type ExprFacts } from '../grammar/ap-expr.js';
 import {
   accessCompatAllows,
@@ -30,7 +31,6 @@ import { dirConfigOf, noteCopy, noteLevel, refOf, type ConfigRef } from './confi
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
 import { startMergeChain } from '../modules/autoindex.js';
-import { substituteCaptures } from '../modules/setenvif.js';
 import type { LineSource } from '../modules/module.js';
 
 /** One line for the error log, in Apache's wording. */
@@ -161,7 +161,7 @@ export function setEnvIfVariables(cfg: DirConfig, req: RequestFacts, uri: string
     for (const [name, value] of rule.assignments) {
       if (value.startsWith('!')) env.delete(name);
       // A plain pattern's values are set as written; the others go through ap_pregsub.
-      else env.set(name, 'expr' in rule || !rule.literal ? substituteCaptures(value, captures) : value);
+      else env.set(name, 'expr' in rule || !rule.literal ? apPregsub(value, captures) : value);
     }
   }
   return env;

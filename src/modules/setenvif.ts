@@ -62,27 +62,6 @@ function envAssignments(words: readonly string[]): [string, string][] {
   });
 }
 
-/**
- * `ap_pregsub`: `$0`..`$9` become the match's groups (nothing for a group that did not take
- * part); a backslash takes the next character as it is.
- */
-export function substituteCaptures(value: string, captures: readonly (string | undefined)[]): string {
-  if (!value.includes('$') && !value.includes('\\')) return value;
-  let out = '';
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i]!;
-    const next = value[i + 1];
-    if (c === '$' && next !== undefined && next >= '0' && next <= '9') {
-      out += captures[Number(next)] ?? '';
-      i++;
-    } else if (c === '\\' && next !== undefined) {
-      out += next;
-      i++;
-    } else out += c;
-  }
-  return out;
-}
-
 /** mod_setenvif's slice of the per-directory configuration. */
 export interface SetEnvIfDirConfig {
   /** The rules, parent's first, in order. */

@@ -13,7 +13,7 @@ import { validateNodes } from '../../src/grammar/validate.js';
 import { applyHeaderLines, applyRequestHeaderLines, editHeaderValue, FieldTable, parseHeaderFormat } from '../../src/modules/headers.js';
 import { HostProcessCrash } from '../../src/vocabulary/host-process-crash.js';
 import { coreModule } from '../../src/modules/core.js';
-import { substituteCaptures } from '../../src/modules/setenvif.js';
+import { apPregsub } from '../../src/grammar/regex.js';
 import { accessCompatAllows, accessCompatSatisfy } from '../../src/engine/access.js';
 import { filterModule } from '../../src/modules/filter.js';
 import { htsandboxModule } from '../../src/modules/htsandbox.js';
@@ -209,11 +209,11 @@ describe('mod_env and mod_setenvif through their modules', () => {
   });
 });
 
-describe('mod_setenvif values (ap_pregsub)', () => {
+describe('ap_pregsub (mod_setenvif values, mod_headers edit)', () => {
   it('puts groups in for $N, nothing for a group that did not match, and unescapes a backslash', () => {
-    expect(substituteCaptures('a$1b$2c$9', ['xy', 'x', undefined])).toBe('axbc');
-    expect(substituteCaptures('a\\b\\$1&', ['z', 'q'])).toBe('ab$1&');
-    expect(substituteCaptures('plain', [])).toBe('plain');
+    expect(apPregsub('a$1b$2c$9', ['xy', 'x', undefined])).toBe('axbc');
+    expect(apPregsub('a\\b\\$1&', ['z', 'q'])).toBe('ab$1&');
+    expect(apPregsub('plain', [])).toBe('plain');
   });
 });
 
