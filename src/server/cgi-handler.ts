@@ -145,7 +145,8 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     remoteHost: d.remoteHost,
     authType: d.user?.authType,
     path: DEBIAN_APACHE_PATH,
-    redirect: cfg.qualifyRedirectUrl && c.previousUrl !== undefined && c.redirectEnv?.has('REDIRECT_URL') ? new Map([...c.redirectEnv, ['REDIRECT_URL', c.previousUrl]]) : c.redirectEnv,
+    redirect:
+      cfg.qualifyRedirectUrl && c.previousUrl !== undefined && c.redirectEnv?.has('REDIRECT_URL') ? new Map([...c.redirectEnv, ['REDIRECT_URL', c.previousUrl]]) : c.redirectEnv,
     tls: facts.tls,
     createEnvironment: opts.createEnvironment,
     omit: opts.omit,
