@@ -10,7 +10,8 @@ import { directorySectionsFor } from '../grammar/host-config.js';
 import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
-import { evaluateApExpr, type ExprFacts } from '../grammar/ap-expr.js';
+import { apPregsub } from '../grammar/regex.js';
+import { evaluateApExpr, evaluateApExprFully, type ExprFacts } from '../grammar/ap-expr.js';
 import {
   accessCompatAllows,
   accessCompatDenyingLine,
@@ -68,6 +69,11 @@ export interface RequestFacts {
    * the fixups and stops before the handler, so a passing lookup is a `file` decision.
    */
   lookupOnly?: boolean;
+  /**
+   * A mod_rewrite look-ahead's sub-request (%{LA-U:…}): its main request's URI, and how deep
+   * look-aheads are nested. A look-ahead from it at that same URI is refused (subreq_ok).
+   */
+  lookaheadOf?: { uri: string; depth: number };
   /** When someone asks for the request's story (`explain`): the steps that decided it are added here. */
   story?: StoryNote[];
   /**
@@ -111,29 +117,51 @@ export function isPhaseNote(n: StoryNote): n is PhaseNote {
   return 'phase' in n;
 }
 
-/** mod_setenvif `match_headers` (per-directory rules), then nothing else: SetEnv comes later. */
-export function setEnvIfVariables(cfg: DirConfig, req: RequestFacts, uri: string): Map<string, string> {
+/**
+ * mod_setenvif `match_headers` (per-directory rules), then nothing else: SetEnv comes later.
+ * `exprFacts` gives what a `SetEnvIfExpr` reads of the request, over the variables set so far;
+ * the request headers such an expression reads go to `vary` (ap_expr_exec merges them).
+ */
+export function setEnvIfVariables(cfg: DirConfig, req: RequestFacts, uri: string, exprFacts?: (env: Map<string, string>) => ExprFacts, vary?: string[]): Map<string, string> {
   const env = new Map<string, string>();
+  let facts: ExprFacts | undefined;
   for (const rule of cfg.setEnvIf) {
-    const a = rule.attribute.toLowerCase();
-    let subject: string | undefined;
-    if (a === 'remote_addr') subject = req.remoteAddr;
-    else if (a === 'request_method') subject = req.method;
-    else if (a === 'request_uri') subject = uri;
-    else if (a === 'request_protocol') subject = 'HTTP/1.1';
-    else if (a === 'remote_host') subject = req.remoteAddr;
-    else if (a === 'server_addr') subject = '127.0.0.1';
-    else {
-      const h = req.headers?.[a];
-      subject = Array.isArray(h) ? h.join(', ') : h;
-      if (subject === undefined && env.has(rule.attribute)) subject = env.get(rule.attribute);
+    let captures: readonly (string | undefined)[] = [];
+    if ('expr' in rule) {
+      if (!exprFacts) continue;
+      facts ??= exprFacts(env);
+      const r = evaluateApExprFully(rule.expr, facts);
+      vary?.push(...r.vary);
+      if (!r.result) continue;
+      captures = r.captures;
+    } else {
+      const a = rule.attribute.toLowerCase();
+      let subject: string | undefined;
+      if (a === 'remote_addr') subject = req.remoteAddr;
+      else if (a === 'request_method') subject = req.method;
+      else if (a === 'request_uri') subject = uri;
+      else if (a === 'request_protocol') subject = 'HTTP/1.1';
+      else if (a === 'remote_host') subject = req.remoteAddr;
+      else if (a === 'server_addr') subject = '127.0.0.1';
+      else {
+        const h = req.headers?.[a];
+        subject = Array.isArray(h) ? h.join(', ') : h;
+        if (subject === undefined && env.has(rule.attribute)) subject = env.get(rule.attribute);
+      }
+      // match_headers: a field (or variable) that is not there is matched as "" (so `^$` and
+      // `.*` match a request without it, as on the host).
+      if (rule.literal) {
+        if (!rule.regex.test(subject ?? '')) continue;
+      } else {
+        const m = rule.regex.exec(subject ?? '');
+        if (!m) continue;
+        captures = m;
+      }
     }
-    // match_headers: a field (or variable) that is not there is matched as "" (so `^$` and
-    // `.*` match a request without it, as on the host).
-    if (!rule.regex.test(subject ?? '')) continue;
     for (const [name, value] of rule.assignments) {
-      if (value === undefined) env.delete(name);
-      else env.set(name, value);
+      if (value.startsWith('!')) env.delete(name);
+      // A plain pattern's values are set as written; the others go through ap_pregsub.
+      else env.set(name, 'expr' in rule || !rule.literal ? apPregsub(value, captures) : value);
     }
   }
   return env;
@@ -748,8 +776,14 @@ function mapToStorage(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
 }
 
 /** mod_setenvif's per-directory `match_headers`. */
-function headerParser(_ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
-  s.env = setEnvIfVariables(s.walked!.cfg, req, s.uri);
+function headerParser(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
+  const walked = s.walked!;
+  const vary: string[] = [];
+  s.env = setEnvIfVariables(walked.cfg, req, s.uri, (env) => requestExprFacts(ctx, req, s.uri, walked.filename, walked.pathInfo, env), vary);
+  if (vary.length) {
+    // The walk may be a remembered one, shared between requests: Vary gets a copy of its own.
+    s.walked = { ...walked, vary: [...(walked.vary ?? []), ...vary] };
+  }
   return s;
 }
 
@@ -1038,8 +1072,16 @@ function applyIfSections(ctx: ResolveContext, req: RequestFacts, uri: string, wa
 }
 
 /** What ap_expr reads of a request (for `<If>` and `Header … expr=`): mod_rewrite's view of it. */
-export function requestExprFacts(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, env?: ReadonlyMap<string, string>): ExprFacts {
-  return exprFactsOf(rewriteEnvironment(ctx, req, uri, filename, pathInfo, env ?? NO_VARIABLES));
+export function requestExprFacts(
+  ctx: ResolveContext,
+  req: RequestFacts,
+  uri: string,
+  filename: string,
+  pathInfo: string,
+  env?: ReadonlyMap<string, string>,
+  user?: { name: string; authType: string },
+): ExprFacts {
+  return exprFactsOf(rewriteEnvironment(ctx, req, uri, filename, pathInfo, env ?? NO_VARIABLES, user));
 }
 
 /** What running a mod_fcgid access-phase program gave. */
@@ -1303,7 +1345,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
       const outcome = runRewriteRound(
         rw,
         { path: full, filename, query: req.query, documentRoot: ctx.documentRoot, origin: req.origin },
-        rewriteEnvironment(ctx, req, uri, filename, pathInfo, env),
+        rewriteEnvironment(ctx, req, uri, filename, pathInfo, env, s.user),
       );
       s.rewriteVary = outcome.vary;
       if (outcome.cookies) {
@@ -1681,7 +1723,19 @@ function dispatchHandler(
 }
 
 /** `lookup_variable` for `%{VAR}` in per-directory rewrite rules (unknown names give ""). */
-function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string, filename: string, pathInfo: string, env: ReadonlyMap<string, string>): RewriteEnvironment {
+/**
+ * mod_rewrite's `lookup_variable` on this request. `user` is r->user: per-directory rules run in
+ * fixups, after authentication, so %{REMOTE_USER} and %{AUTH_TYPE} see who logged in.
+ */
+function rewriteEnvironment(
+  ctx: ResolveContext,
+  req: RequestFacts,
+  uri: string,
+  filename: string,
+  pathInfo: string,
+  env: ReadonlyMap<string, string>,
+  user?: { name: string; authType: string },
+): RewriteEnvironment {
   const header = (name: string): string => {
     const v = req.headers?.[name.toLowerCase()];
     return Array.isArray(v) ? v.join(', ') : (v ?? '');
@@ -1714,6 +1768,10 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
           return pathInfo;
         case 'REQUEST_METHOD':
           return req.method;
+        case 'REMOTE_USER':
+          return user?.name ?? '';
+        case 'AUTH_TYPE':
+          return user?.authType ?? '';
         case 'REQUEST_SCHEME':
           return req.tls ? 'https' : 'http';
         case 'HTTPS':
@@ -1786,6 +1844,31 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
       const sub = resolveUri(ctx, { ...req, method: 'GET' }, value, 9);
       return sub.kind !== 'error' || sub.status < 400;
     },
+    lookaheadVariable(kind, path, name) {
+      // LA-F's sub-request looks the file up (ap_sub_req_lookup_file); a file under the
+      // document root has the configuration of its URL, one outside it nothing of the site's.
+      let target = path;
+      if (kind === 'F') {
+        const root = ctx.documentRoot.endsWith('/') ? ctx.documentRoot.slice(0, -1) : ctx.documentRoot;
+        if (!path.startsWith(`${root}/`)) return '';
+        target = path.slice(root.length);
+      }
+      // subreq_ok: no look-ahead from a sub-request at its main request's own URI.
+      const depth = req.lookaheadOf?.depth ?? 0;
+      if (req.lookaheadOf?.uri === uri || depth >= MAX_LOOKAHEAD_DEPTH) return '';
+      const lookup: RequestFacts = { ...req, method: 'GET', lookupOnly: true, lookaheadOf: { uri, depth: depth + 1 } };
+      delete lookup.story;
+      const sub = resolveUri(ctx, lookup, target, 9);
+      // The sub-request's r->user: it authenticates again with the request's own credentials
+      // (or takes the main request's user where the configuration is the same).
+      const upper = name.toUpperCase();
+      if (upper === 'REMOTE_USER') return sub.user?.name ?? '';
+      if (upper === 'AUTH_TYPE') return sub.user?.authType ?? '';
+      if (upper === 'IS_SUBREQ') return 'true';
+      // r->filename: what translate_name made of the URL, even when nothing is there.
+      if (upper === 'REQUEST_FILENAME' || upper === 'SCRIPT_FILENAME') return 'path' in sub ? sub.path : `${ctx.documentRoot.replace(/\/$/, '')}${target}`;
+      return undefined;
+    },
     map(name, key) {
       return ctx.rewriteMaps?.lookup(name, key);
     },
@@ -1793,6 +1876,9 @@ function rewriteEnvironment(ctx: ResolveContext, req: RequestFacts, uri: string,
     osenv: (name) => ctx.osEnv?.(name),
   };
 }
+
+/** Nested look-ahead sub-requests at most (each at another URL than its parent's). */
+const MAX_LOOKAHEAD_DEPTH = 10;
 
 /** Debian's ServerRoot: relative AuthUserFile/AuthGroupFile paths resolve against it, as on the host. */
 const SERVER_ROOT = '/etc/apache2';

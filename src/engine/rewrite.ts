@@ -31,6 +31,12 @@ export interface RewriteEnvironment {
   readText(path: string): string | undefined;
   /** -U / -F look-aheads. */
   lookahead(kind: 'U' | 'F', value: string): boolean;
+  /**
+   * `%{LA-U:VAR}` / `%{LA-F:VAR}`: VAR as a sub-request for `path` (a URL for U, a file for F)
+   * sees it: undefined for a variable the sub-request shares with the request (a header, the
+   * time). Absent where look-aheads are not available (the variable is then "").
+   */
+  lookaheadVariable?(kind: 'U' | 'F', path: string, name: string): string | undefined;
   /** `${name:key}`: the map's value, undefined when the map or the key is unknown. */
   map(name: string, key: string): string | undefined;
   /** The request's time (ms since the epoch), for a [CO] cookie's expiry. */
@@ -352,6 +358,8 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
   let round = 1;
   const vary: string[] = [];
   let varyThis: string[] = [];
+  /** The current rule's subject (ctx->uri), which the LA-U/LA-F look-aheads start from. */
+  let subject = '';
   // %{ENV:x} sees what [E=] set earlier in this round; %{REQUEST_FILENAME} is r->filename as
   // the rules changed it; header lookups are noted for Vary.
   const roundEnv: RewriteEnvironment = {
@@ -362,6 +370,18 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
         for (let k = envSets.length - 1; k >= 0; k--) if (envSets[k]![0] === key) return envSets[k]![1] ?? '';
       }
       if (changed && (name === 'REQUEST_FILENAME' || name === 'SCRIPT_FILENAME')) return filename;
+      const la = /^LA-([UF]):(.+)$/i.exec(name);
+      if (la) {
+        const kind = la[1]!.toUpperCase() as 'U' | 'F';
+        const inner = la[2]!;
+        if (!env.lookaheadVariable) return '';
+        // ctx->uri is the rule's subject; per directory, LA-U prefixes a relative one with
+        // RewriteBase (else the directory's path: la_u), LA-F with the directory's path, and
+        // LA-F of a subject that is already absolute is an LA-U.
+        const lookKind = kind === 'F' && subject.startsWith('/') ? 'U' : kind;
+        const path = subject.startsWith('/') ? subject : kind === 'U' ? `${cfg.base ?? cfg.dir}${subject}` : `${cfg.dir}${subject}`;
+        return env.lookaheadVariable(lookKind, path, inner) ?? roundEnv.variable(inner);
+      }
       const value = env.variable(name);
       const header = headerOfVariable(name);
       if (header !== undefined && value !== '' && header.toLowerCase() !== 'host') varyThis.push(header);
@@ -378,7 +398,7 @@ function runRules(cfg: RewriteConfig, input: RewriteInput, env: RewriteEnvironme
       }
       // apply_rewrite_rule: "add path info postfix", then "strip per-dir prefix" when it is there.
       const full = filename + pathInfo;
-      const subject = full.startsWith(cfg.dir) ? full.slice(cfg.dir.length) : full === cfg.dir.slice(0, -1) ? '' : full;
+      subject = full.startsWith(cfg.dir) ? full.slice(cfg.dir.length) : full === cfg.dir.slice(0, -1) ? '' : full;
       const m = rule.regex.exec(subject);
       const matched = rule.negate ? m === null : m !== null;
       const ruleCaps = rule.negate ? [] : (m ?? []);

@@ -352,3 +352,24 @@ function compileUncached(pattern: string, icase: boolean): RegexCompileResult {
     return { ok: false, reason: re2Reason };
   }
 }
+
+/**
+ * `ap_pregsub`: `$0`..`$9` become the match's groups (nothing for a group that did not take
+ * part); a backslash takes the next character as it is. mod_headers' edit and mod_setenvif's
+ * values use it.
+ */
+export function apPregsub(template: string, captures: readonly (string | undefined)[]): string {
+  if (!template.includes('$') && !template.includes('\\')) return template;
+  let out = '';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i]!;
+    const d = template.charCodeAt(i + 1);
+    if (c === '$' && d >= 48 && d <= 57) {
+      out += captures[d - 48] ?? '';
+      i++;
+    } else if (c === '\\' && i + 1 < template.length) {
+      out += template[++i];
+    } else out += c;
+  }
+  return out;
+}

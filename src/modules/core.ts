@@ -81,6 +81,10 @@ export interface CoreDirConfig {
   optionsRemove: number;
   /** CGIPassAuth: scripts see the Authorization header. Default off. */
   cgiPassAuth: boolean;
+  /** `CGIVar REQUEST_URI current-uri`: a script's REQUEST_URI is r->uri (after a rewrite), not the request line's. */
+  requestUriCurrent: boolean;
+  /** QualifyRedirectURL On: a script's REDIRECT_URL is the previous request's full URL (scheme, host, query). */
+  qualifyRedirectUrl: boolean;
   /** core_dir_config's sec_file: the `<Files>`/`<FilesMatch>` sections in merge order, matched per request. */
   files: readonly FilesSection[];
   /** core_dir_config's sec_if: `<If>`, `<ElseIf>`, `<Else>` sections in merge order, applied per request. */
@@ -433,6 +437,8 @@ const EMPTY_CORE: CoreDirConfig = {
   optionsAdd: 0,
   optionsRemove: 0,
   cgiPassAuth: false,
+  requestUriCurrent: false,
+  qualifyRedirectUrl: false,
   files: [],
   ifs: [],
 };
@@ -654,8 +660,27 @@ export const coreModule: ModuleDefinition<CoreDirConfig> = {
     ),
     parsedOnly('RegexDefaultOptions', 'RAW_ARGS', 'RSRC_CONF', "default options for regexes (prefixed by '+' to add, '-' to del)"),
     parsedOnly('LimitInternalRecursion', 'TAKE12', 'RSRC_CONF', 'maximum recursion depth of internal redirects and subrequests'),
-    parsedOnly('CGIVar', 'TAKE2', 'OR_FILEINFO', 'Controls how some CGI variables are set'),
-    parsedOnly('QualifyRedirectURL', 'FLAG', 'OR_FILEINFO', 'Controls whether the REDIRECT_URL environment variable is fully qualified'),
+    {
+      // set_cgi_var: REQUEST_URI is the only variable it knows (its name compared as written).
+      name: 'CGIVar',
+      shape: 'TAKE2',
+      override: 'OR_FILEINFO',
+      help: 'Controls how some CGI variables are set',
+      compile: ({ words }) => {
+        const [variable = '', rule = ''] = words;
+        if (variable !== 'REQUEST_URI') return refused(finding(`Unrecognized CGI variable: "${variable}"`, 'HT105'));
+        const r = rule.toLowerCase();
+        if (r !== 'current-uri' && r !== 'original-uri') return refused(finding("Valid rules for REQUEST_URI are 'current-uri' and 'original-uri'", 'HT105'));
+        return ok({ kind: 'field', fields: { requestUriCurrent: r === 'current-uri' } });
+      },
+    },
+    {
+      name: 'QualifyRedirectURL',
+      shape: 'FLAG',
+      override: 'OR_FILEINFO',
+      help: 'Controls whether the REDIRECT_URL environment variable is fully qualified',
+      compile: ({ words }) => ok({ kind: 'field', fields: { qualifyRedirectUrl: (words[0] ?? '').toLowerCase() === 'on' } }),
+    },
     parsedOnly('StrictHostCheck', 'FLAG', 'RSRC_CONF', 'Controls whether a hostname match is required'),
     parsedOnly('SetOutputFilter', 'TAKE1', 'OR_FILEINFO', 'filter (or ; delimited list of filters) to be run on the request content'),
     parsedOnly('SetInputFilter', 'TAKE1', 'OR_FILEINFO', 'filter (or ; delimited list of filters) to be run on the request body'),

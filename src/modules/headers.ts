@@ -11,7 +11,7 @@
  */
 import { loadavg } from 'node:os';
 import { evaluateApExpr, evaluateApExprString, parseApExpr, parseApExprString, type Expr, type ExprFacts, type Word } from '../grammar/ap-expr.js';
-import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
+import { apPregsub, compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf } from '../grammar/words.js';
 import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
 import { finding, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type DirectiveInput, type ModuleDefinition } from './module.js';
@@ -461,25 +461,6 @@ function hasToken(list: readonly string[], value: string): boolean {
 }
 
 /**
- * `ap_pregsub` (server/util.c, regsub_core): `$0`..`$9` become the captures (an unmatched or
- * empty one nothing), a backslash makes the next character literal.
- */
-function pregsub(template: string, captures: readonly (string | undefined)[]): string {
-  let out = '';
-  for (let i = 0; i < template.length; i++) {
-    const c = template[i]!;
-    const d = template.charCodeAt(i + 1);
-    if (c === '$' && d >= 48 && d <= 57) {
-      out += captures[d - 48] ?? '';
-      i++;
-    } else if (c === '\\' && i + 1 < template.length) {
-      out += template[++i];
-    } else out += c;
-  }
-  return out;
-}
-
-/**
  * `process_regexp`: the first match in `value` replaced by the substitution; for `edit*` the
  * rest after it edited again as a string of its own (so `^` matches at its start, as Apache's
  * recursion does). A rest in which the pattern matches the empty string at its very start is
@@ -495,7 +476,7 @@ export function editHeaderValue(op: HeaderOp, value: string, substitution = proc
     const m = regex.match(rest);
     if (!m) return out + rest;
     const whole = m.captures[0] ?? '';
-    out += rest.slice(0, m.index) + pregsub(substitution, m.captures);
+    out += rest.slice(0, m.index) + apPregsub(substitution, m.captures);
     const after = m.index + whole.length;
     if (op.action !== 'edit*') return out + rest.slice(after);
     if (after === 0) {
@@ -509,8 +490,29 @@ export function editHeaderValue(op: HeaderOp, value: string, substitution = proc
 }
 
 /**
+ * What a `Header` line did to the response's content type (r->content_type, which
+ * ap_http_header_filter writes over any Content-Type field): `set` replaces it, `unset` drops
+ * it, `edit`/`edit*` edit it. `add`, `append` and `merge` only add fields, which that filter
+ * then replaces unless no content type is left.
+ */
+export type ContentTypeStep = { action: 'set'; value: string } | { action: 'unset' } | { action: 'edit'; op: HeaderOp; substitution: string };
+
+/** The handler's content type after the steps (undefined: none; a Content-Type field a line added may then go out). */
+export function contentTypeAfter(steps: readonly ContentTypeStep[], handlerType: string | undefined): string | undefined {
+  let type = handlerType;
+  for (const step of steps) {
+    if (step.action === 'set') type = step.value;
+    else if (step.action === 'unset') type = undefined;
+    else if (type !== undefined) type = editHeaderValue(step.op, type, step.substitution);
+  }
+  return type;
+}
+
+/**
  * `do_headers_fixup` over one table: the lines of the chosen kinds, in order, each under its
- * condition. The request headers their `expr=` conditions read (for Vary) come back.
+ * condition. The request headers their `expr=` conditions read (for Vary) come back. Lines on
+ * Content-Type also act on the response's content type: what they did is added to
+ * `contentTypeSteps` when given (the handler's type may not be known yet).
  */
 export function applyHeaderLines(
   table: HeaderTable,
@@ -519,6 +521,7 @@ export function applyHeaderLines(
   which: HeaderTables,
   env?: ReadonlyMap<string, string>,
   exprFacts?: () => ExprFacts,
+  contentTypeSteps?: ContentTypeStep[],
 ): string[] {
   const vary: string[] = [];
   let facts: ExprFacts | undefined;
@@ -530,6 +533,11 @@ export function applyHeaderLines(
     } else if (op.env && (envValue(env, op.env.name) !== undefined) === op.env.negate) continue;
     const list = table.get(op.name) ?? [];
     const value = op.action === 'unset' || op.action === 'echo' ? '' : processTags(op, env, getFacts);
+    if (contentTypeSteps && op.name.toLowerCase() === 'content-type') {
+      if (op.action === 'set') contentTypeSteps.push({ action: 'set', value });
+      else if (op.action === 'unset') contentTypeSteps.push({ action: 'unset' });
+      else if (op.action === 'edit' || op.action === 'edit*') contentTypeSteps.push({ action: 'edit', op, substitution: value });
+    }
     switch (op.action) {
       case 'set':
         table.set(op.name, [value]);

@@ -48,6 +48,8 @@ export interface CgiContext {
   redirect: (location: string, env: Map<string, string>) => void;
   /** REDIRECT_* variables when this request is itself an internal redirect. */
   redirectEnv?: ReadonlyMap<string, string> | undefined;
+  /** The previous request's full URL after an internal redirect (REDIRECT_URL under QualifyRedirectURL On). */
+  previousUrl?: string | undefined;
 }
 
 /** The request's header fields in order, a repeated name's values joined with ", " (as APR's table merge). */
@@ -113,7 +115,8 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
   return buildCgiEnvironment({
     // An ErrorDocument's script runs as a GET, even for a HEAD (whose body is still dropped).
     method: errorRedirect ? 'GET' : facts.method,
-    requestUri: req.url ?? '/',
+    // CGIVar REQUEST_URI current-uri: r->uri, the path this request maps (after a rewrite), no query.
+    requestUri: cfg.requestUriCurrent ? d.uri : (req.url ?? '/'),
     query: facts.query,
     scriptName,
     pathInfo: d.pathInfo,
@@ -140,7 +143,8 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     remoteHost: d.remoteHost,
     authType: d.user?.authType,
     path: DEBIAN_APACHE_PATH,
-    redirect: c.redirectEnv,
+    redirect:
+      cfg.qualifyRedirectUrl && c.previousUrl !== undefined && c.redirectEnv?.has('REDIRECT_URL') ? new Map([...c.redirectEnv, ['REDIRECT_URL', c.previousUrl]]) : c.redirectEnv,
     tls: facts.tls,
     createEnvironment: opts.createEnvironment,
     omit: opts.omit,

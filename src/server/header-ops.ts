@@ -8,9 +8,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DirConfig } from '../engine/dir-config.js';
 import type { ExprFacts } from '../grammar/ap-expr.js';
-import { applyHeaderLines, FieldTable, joinVary, staticHeaderPlan, varyNames, type HeaderOp, type HeaderTable, type HeaderTables } from '../modules/headers.js';
+import {
+  applyHeaderLines,
+  FieldTable,
+  joinVary,
+  staticHeaderPlan,
+  varyNames,
+  type ContentTypeStep,
+  type HeaderOp,
+  type HeaderTable,
+  type HeaderTables,
+} from '../modules/headers.js';
 
-export { applyHeaderLines, FieldTable, joinVary, varyNames, type HeaderTable, type HeaderTables } from '../modules/headers.js';
+export { applyHeaderLines, contentTypeAfter, FieldTable, joinVary, varyNames, type ContentTypeStep, type HeaderTable, type HeaderTables } from '../modules/headers.js';
 export { applyExpires } from '../modules/expires.js';
 
 /** The response itself as one table (where only one is in play). */
@@ -34,16 +44,18 @@ export function applyHeaderOps(
   env?: ReadonlyMap<string, string>,
   /** What an `expr=` condition reads of the request (asked only when one has it). */
   exprFacts?: () => ExprFacts,
+  /** Where the lines on Content-Type leave what they do to the content type (applied as the head goes out). */
+  contentTypeSteps?: ContentTypeStep[],
 ): void {
   if (ops.length === 0) return;
   if (which === 'both' && ops.some((o) => o.always) && ops.some((o) => !o.always)) {
-    applyBothTables(res, req, ops, env, exprFacts);
+    applyBothTables(res, req, ops, env, exprFacts, contentTypeSteps);
   } else {
     const plan = staticHeaderPlan(ops, which);
     if (plan) {
       for (const [name, value] of plan) res.setHeader(name, value);
     } else {
-      const vary = applyHeaderLines(responseTable(res), req.headers, ops, which, env, exprFacts);
+      const vary = applyHeaderLines(responseTable(res), req.headers, ops, which, env, exprFacts, contentTypeSteps);
       // ap_expr merges the request headers it read into Vary, whether or not the condition held.
       if (vary.length) res.setHeader('Vary', joinVary([...varyNames(res.getHeader('vary')), ...vary]));
     }
@@ -66,6 +78,7 @@ function applyBothTables(
   ops: readonly HeaderOp[],
   env: ReadonlyMap<string, string> | undefined,
   exprFacts: (() => ExprFacts) | undefined,
+  contentTypeSteps: ContentTypeStep[] | undefined,
 ): void {
   const plans = bothTablePlans(ops);
   if (plans) {
@@ -75,7 +88,10 @@ function applyBothTables(
     return;
   }
   const err = new FieldTable();
-  const vary = [...applyHeaderLines(err, req.headers, ops, 'always', env, exprFacts), ...applyHeaderLines(responseTable(res), req.headers, ops, 'onsuccess', env, exprFacts)];
+  const vary = [
+    ...applyHeaderLines(err, req.headers, ops, 'always', env, exprFacts, contentTypeSteps),
+    ...applyHeaderLines(responseTable(res), req.headers, ops, 'onsuccess', env, exprFacts, contentTypeSteps),
+  ];
   for (const { name, values } of err.entries()) mergeErrLines(res, name, values, res.getHeader(name));
   if (vary.length) res.setHeader('Vary', joinVary([...varyNames(res.getHeader('vary')), ...vary]));
 }

@@ -542,6 +542,9 @@ function redirectInternally(
   if (change.status !== undefined && decision.kind === 'handler') decision.statusOverride ??= change.status;
   answer(sink, next, decision, log, {
     env,
+    // QualifyRedirectURL's REDIRECT_URL: the previous request's parsed URI made whole
+    // (apr_uri_unparse with the scheme, host and port filled in, its query string kept).
+    previousUrl: `${facts.origin}${facts.rawPath}${facts.query !== undefined ? `?${facts.query}` : ''}`,
     depth,
     ...(change.vary?.length ? { vary: change.vary } : {}),
     ...(change.status !== undefined ? { status: change.status } : {}),
@@ -608,6 +611,8 @@ function previousUri(rawPath: string): string {
 /** Internal-redirect state: REDIRECT_* variables and how deep we are (LimitInternalRecursion 10). */
 export interface RedirectState {
   env: ReadonlyMap<string, string>;
+  /** The previous request's full URL, for a script under QualifyRedirectURL On. */
+  previousUrl?: string;
   depth: number;
   /** Vary kept across mod_rewrite's internal redirects. */
   vary?: readonly string[];
@@ -647,7 +652,7 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
         initialEnv: site.fcgiInitialEnv,
         passHeaders: site.fcgiPassHeaders,
         cmdOptions: site.fcgiCmdOptions,
-        ...(redirected ? { redirectEnv: redirected.env } : {}),
+        ...(redirected ? { redirectEnv: redirected.env, previousUrl: redirected.previousUrl } : {}),
       },
       d,
       (outcome) => answer(sink, facts, continueAfterAuthorizer(site, facts, d, outcome), log, redirected),
@@ -761,6 +766,7 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
           },
           redirect: (location, env) => internalRedirect(sink, facts, d, location, env, log, redirected),
           redirectEnv: redirected?.env,
+          previousUrl: redirected?.previousUrl,
           pool: site.fcgiPool,
           limits: site.fcgiLimits,
           keepConn: site.fcgiKeepConn,

@@ -39,7 +39,18 @@ import { clampedLastModifiedSec, scriptConditionVerdict } from '../engine/script
 import type { ExprFacts } from '../grammar/ap-expr.js';
 import type { ScriptStatus } from '../grammar/cgi-response.js';
 import { sendFileBytes } from './file-sender.js';
-import { applyExpires, applyHeaderLines, applyHeaderOps, FieldTable, joinVary, responseTable, varyNames, withDefaultCharset } from './header-ops.js';
+import {
+  applyExpires,
+  applyHeaderLines,
+  applyHeaderOps,
+  contentTypeAfter,
+  FieldTable,
+  joinVary,
+  responseTable,
+  varyNames,
+  withDefaultCharset,
+  type ContentTypeStep,
+} from './header-ops.js';
 import type { SiteContext } from './site-context.js';
 
 type HandlerDecision = Extract<Decision, { kind: 'handler' }>;
@@ -82,6 +93,12 @@ export class ResponseSink {
    * the handler), set once the script runs.
    */
   scriptVariables: Readonly<Record<string, string>> | undefined;
+  /**
+   * What the `Header` lines on Content-Type did to the content type, in order, for the answer
+   * the server makes itself: its type is in the head it writes later (ap_http_header_filter
+   * writes r->content_type over the field, after mod_headers changed it).
+   */
+  private contentTypeSteps: ContentTypeStep[] = [];
 
   constructor(
     /** The site the request belongs to. */
@@ -117,7 +134,7 @@ export class ResponseSink {
    * names (none for an error), with the request's environment.
    */
   private exprFactsFor(d: Decision): () => ExprFacts {
-    return () => requestExprFacts(this.site, this.facts, 'uri' in d ? d.uri : this.facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env);
+    return () => requestExprFacts(this.site, this.facts, 'uri' in d ? d.uri : this.facts.rawPath, 'path' in d ? d.path : '', d.kind === 'handler' ? d.pathInfo : '', d.env, d.user);
   }
 
   /**
@@ -133,7 +150,7 @@ export class ResponseSink {
    */
   errorDocumentHeaders(d: Decision & { kind: 'file' }, env: ReadonlyMap<string, string>): void {
     const cfg = dirConfigOf(d.config);
-    if (cfg.headers.length > 0) applyHeaderOps(this.res, this.req, cfg.headers, 'onsuccess', env, this.exprFactsFor(d));
+    if (cfg.headers.length > 0) applyHeaderOps(this.res, this.req, cfg.headers, 'onsuccess', env, this.exprFactsFor(d), this.contentTypeSteps);
   }
 
   /** An error's own fields (a 401's WWW-Authenticate: err_headers_out) that go out with its ErrorDocument's answer. */
@@ -185,7 +202,7 @@ export class ResponseSink {
       applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
     // fix_vary drops repeated names and joins the rest with ",".
     if (d.kind !== 'error' && d.kind !== 'redirect' && (keptVary?.length || d.vary?.length)) res.setHeader('Vary', joinVary([...(keptVary ?? []), ...(d.vary ?? [])]));
-    if (!script && cfg.headers.length > 0) applyHeaderOps(res, this.req, cfg.headers, made ? 'both' : 'always', d.env, this.exprFactsFor(d));
+    if (!script && cfg.headers.length > 0) applyHeaderOps(res, this.req, cfg.headers, made ? 'both' : 'always', d.env, this.exprFactsFor(d), this.contentTypeSteps);
   }
 
   /**
@@ -193,7 +210,7 @@ export class ResponseSink {
    * place (`always` lines), or mod_proxy_fcgi's empty answer (`both`).
    */
   scriptlessHeaders(d: HandlerDecision, which: 'always' | 'both' = 'always'): void {
-    applyHeaderOps(this.res, this.req, dirConfigOf(d.config).headers, which, d.env, this.exprFactsFor(d));
+    applyHeaderOps(this.res, this.req, dirConfigOf(d.config).headers, which, d.env, this.exprFactsFor(d), this.contentTypeSteps);
   }
 
   /**
@@ -229,13 +246,17 @@ export class ResponseSink {
       res.removeHeader(name);
       err.add(name, value);
     }
-    for (const [name, values] of fields) for (const v of values) err.add(name, v);
+    // The script's Content-Type is r->content_type (ap_set_content_type), not a field: only the
+    // lines on Content-Type change it, and the header filter writes it over any such field.
+    for (const [name, values] of fields) if (name !== 'Content-Type') for (const v of values) err.add(name, v);
     const out = new FieldTable();
     // mod_expires' filter runs before mod_headers' (AP_FTYPE_CONTENT_SET-2), and not on an error.
     if (status < 400 && err.get('expires') === undefined) applyExpires(out, cfg, contentType, d.entry?.mtimeUs);
     const env = this.scriptEnvironment(d.env);
-    const facts = (): ExprFacts => requestExprFacts(this.site, this.facts, d.uri, d.path, d.pathInfo, env);
-    const exprVary = [...applyHeaderLines(err, req.headers, ops, 'always', env, facts), ...applyHeaderLines(out, req.headers, ops, 'onsuccess', env, facts)];
+    const facts = (): ExprFacts => requestExprFacts(this.site, this.facts, d.uri, d.path, d.pathInfo, env, d.user);
+    const steps: ContentTypeStep[] = [];
+    const exprVary = [...applyHeaderLines(err, req.headers, ops, 'always', env, facts, steps), ...applyHeaderLines(out, req.headers, ops, 'onsuccess', env, facts, steps)];
+    const type = steps.length ? contentTypeAfter(steps, contentType) : contentType;
     const earlierVary = res.getHeader('vary');
     const combined = new Map<string, { name: string; values: string[] }>();
     for (const f of [...err.entries(), ...out.entries()]) {
@@ -248,6 +269,7 @@ export class ResponseSink {
     }
     const scriptVary = combined.get('vary')?.values ?? [];
     combined.delete('vary');
+    if (type !== undefined) combined.set('content-type', { name: 'Content-Type', values: [type] });
     for (const { name, values } of combined.values()) res.setHeader(name, values.length === 1 ? values[0]! : values);
     if (scriptVary.length || earlierVary !== undefined || exprVary.length) res.setHeader('Vary', mergeVary([...scriptVary, ...exprVary], earlierVary));
   }
@@ -408,8 +430,9 @@ export class ResponseSink {
    * mod_autoindex return before it), so the length counted is 0, and ap_http_header_filter
    * drops a Content-Length of 0 on a HEAD answer: none goes out.
    */
-  whole(status: number, head: OutgoingHttpHeaders, body?: string | Buffer, encoding?: BufferEncoding): void {
+  whole(status: number, givenHead: OutgoingHttpHeaders, body?: string | Buffer, encoding?: BufferEncoding): void {
     const { res } = this;
+    const head = this.withHeaderLinesType(givenHead);
     if (status === 204 || status === 304) {
       // ap_http_header_filter: a header-only status (a `[R=304]`'s canned page) goes out
       // without its body, and without a Content-Type or Content-Length.
@@ -448,14 +471,14 @@ export class ResponseSink {
    */
   chunked(status: number, head: OutgoingHttpHeaders, body: string): void {
     const { res } = this;
-    res.writeHead(status, head);
+    res.writeHead(status, this.withHeaderLinesType(head));
     if (!this.headOnly) res.write(body);
     res.end();
   }
 
   /** Step 5 for a body that follows (a file's bytes): the head with its framing, now. */
   start(status: number, head: OutgoingHttpHeaders): void {
-    this.res.writeHead(status, head);
+    this.res.writeHead(status, this.withHeaderLinesType(head));
   }
 
   /**
@@ -480,6 +503,22 @@ export class ResponseSink {
       return;
     }
     sendFileBytes(fd, this.res, start, size);
+  }
+
+  /**
+   * The head with the content type the `Header` lines left (contentTypeSteps): none left, and a
+   * field a line added (`Header add Content-Type`) is what goes out. A multipart/byteranges
+   * answer keeps its type (the byterange filter sets it after mod_headers ran).
+   */
+  private withHeaderLinesType(head: OutgoingHttpHeaders): OutgoingHttpHeaders {
+    if (this.contentTypeSteps.length === 0) return head;
+    const given = head['Content-Type'];
+    if (typeof given === 'string' && given.startsWith('multipart/byteranges')) return head;
+    const type = contentTypeAfter(this.contentTypeSteps, typeof given === 'string' ? given : undefined);
+    const { 'Content-Type': _given, ...rest } = head;
+    if (type === undefined) return rest;
+    this.res.removeHeader('Content-Type');
+    return { ...rest, 'Content-Type': type };
   }
 
   /** Holds what is written until the end, so that head, body and end leave in one write. */

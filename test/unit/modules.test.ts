@@ -13,6 +13,7 @@ import { validateNodes } from '../../src/grammar/validate.js';
 import { applyHeaderLines, applyRequestHeaderLines, editHeaderValue, FieldTable, parseHeaderFormat } from '../../src/modules/headers.js';
 import { HostProcessCrash } from '../../src/vocabulary/host-process-crash.js';
 import { coreModule } from '../../src/modules/core.js';
+import { apPregsub } from '../../src/grammar/regex.js';
 import { accessCompatAllows, accessCompatSatisfy } from '../../src/engine/access.js';
 import { filterModule } from '../../src/modules/filter.js';
 import { htsandboxModule } from '../../src/modules/htsandbox.js';
@@ -178,18 +179,41 @@ describe('mod_env and mod_setenvif through their modules', () => {
   it('appends the level’s rules; a refused line is left out', () => {
     const parent = applyLevel(EMPTY_DIR_CONFIG, htaccess('BrowserMatchNoCase ^curl IS_CURL !OTHER\n'), () => true);
     const child = applyLevel(parent, htaccess('SetEnvIf Request_URI "\\.png$" PNG=yes\nSetEnvIf X-Only-Two "("\n'), () => true);
-    expect(child.setEnvIf.map((r) => [r.attribute, r.regex.source, r.assignments])).toEqual([
+    expect(child.setEnvIf.map((r) => ('attribute' in r ? [r.attribute, r.regex.source, r.assignments] : []))).toEqual([
       [
         'User-Agent',
         '^curl',
         [
           ['IS_CURL', '1'],
-          ['OTHER', undefined],
+          ['OTHER', '!'],
         ],
       ],
       ['Request_URI', '\\.png$', [['PNG', 'yes']]],
     ]);
-    expect(child.setEnvIf[0]!.regex.test('CURL/8')).toBe(true);
+    const first = child.setEnvIf[0]!;
+    expect('regex' in first && first.regex.test('CURL/8')).toBe(true);
+  });
+
+  it('keeps a SetEnvIfExpr with its variables, and refuses one that does not parse', () => {
+    const cfg = applyLevel(EMPTY_DIR_CONFIG, htaccess('SetEnvIfExpr "%{REQUEST_URI} =~ /x(.)/" X=$1 !Y Z=\nSetEnvIfExpr "%{REQUEST_URI} =~" W\n'), () => true);
+    expect(cfg.setEnvIf.map((r) => ['expr' in r, r.assignments])).toEqual([
+      [
+        true,
+        [
+          ['X', '$1'],
+          ['Y', '!'],
+          ['Z', '1'],
+        ],
+      ],
+    ]);
+  });
+});
+
+describe('ap_pregsub (mod_setenvif values, mod_headers edit)', () => {
+  it('puts groups in for $N, nothing for a group that did not match, and unescapes a backslash', () => {
+    expect(apPregsub('a$1b$2c$9', ['xy', 'x', undefined])).toBe('axbc');
+    expect(apPregsub('a\\b\\$1&', ['z', 'q'])).toBe('ab$1&');
+    expect(apPregsub('plain', [])).toBe('plain');
   });
 });
 
