@@ -25,8 +25,34 @@ const byId = new Map<number, WeakRef<DirConfig>>();
 const forget = new FinalizationRegistry<number>((id) => byId.delete(id));
 let lastId = 0;
 
-function register(cfg: DirConfig, levels: readonly string[]): ConfigRef {
-  const ref: ConfigRef = Object.freeze({ id: ++lastId, levels: Object.freeze(levels) });
+/** How a reference was made: its parent's reference and the label of the level merged onto it. */
+const madeFrom = new WeakMap<ConfigRef, { parent: ConfigRef | undefined; label: string | undefined }>();
+
+/** The levels of `ref`, outermost first, walking up its parents once (linear in the depth). */
+function levelsOf(ref: ConfigRef): readonly string[] {
+  const labels: string[] = [];
+  for (let r: ConfigRef | undefined = ref; r; ) {
+    const from = madeFrom.get(r);
+    if (!from) break;
+    if (from.label !== undefined) labels.push(from.label);
+    r = from.parent;
+  }
+  return Object.freeze(labels.reverse());
+}
+
+/**
+ * `parent` undefined: the server's own configuration (level "server"); `label` undefined: a copy
+ * naming the same levels as `parent`.
+ */
+function register(cfg: DirConfig, parent: ConfigRef | undefined, label: string | undefined): ConfigRef {
+  let made: readonly string[] | undefined;
+  const ref = { id: ++lastId } as ConfigRef;
+  // The list is built when first read (explain, the dashboard, a copied reference), not per
+  // merge: 8,000 nested <If> sections would otherwise copy a growing list 8,000 times (quadratic
+  // memory, seconds of garbage collection). Enumerable, so JSON and structuredClone see it.
+  Object.defineProperty(ref, 'levels', { enumerable: true, get: () => (made ??= levelsOf(ref)) });
+  Object.freeze(ref);
+  madeFrom.set(ref, { parent, label: parent === undefined ? 'server' : label });
   refs.set(cfg, ref);
   configs.set(ref, cfg);
   byId.set(ref.id, new WeakRef(cfg));
@@ -37,7 +63,7 @@ function register(cfg: DirConfig, levels: readonly string[]): ConfigRef {
 /** The reference a decision carries for `cfg`: made once per configuration object, then looked up. */
 export function refOf(cfg: DirConfig): ConfigRef {
   // A configuration no level was noted for is the server's own (the root every walk starts from).
-  return refs.get(cfg) ?? register(cfg, ['server']);
+  return refs.get(cfg) ?? register(cfg, undefined, undefined);
 }
 
 /**
@@ -45,13 +71,17 @@ export function refOf(cfg: DirConfig): ConfigRef {
  * memoised, so the same object comes back for the same levels and is noted once.
  */
 export function noteLevel(base: DirConfig, next: DirConfig, label: () => string): DirConfig {
-  if (next !== base && !refs.has(next)) register(next, [...refOf(base).levels, label()]);
+  if (next !== base && !refs.has(next)) {
+    register(next, refOf(base), label());
+  }
   return next;
 }
 
 /** Notes that `copy` is `cfg` with bookkeeping changed, no level merged: it names the same levels. */
 export function noteCopy(cfg: DirConfig, copy: DirConfig): DirConfig {
-  if (copy !== cfg && !refs.has(copy)) register(copy, refOf(cfg).levels);
+  if (copy !== cfg && !refs.has(copy)) {
+    register(copy, refOf(cfg), undefined);
+  }
   return copy;
 }
 
