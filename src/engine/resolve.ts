@@ -778,6 +778,11 @@ function mapToStorage(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
 /** mod_setenvif's per-directory `match_headers`. */
 function headerParser(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
   const walked = s.walked!;
+  // Most directories have no SetEnvIf lines: no closure or Vary list for them.
+  if (walked.cfg.setEnvIf.length === 0) {
+    s.env = new Map();
+    return s;
+  }
   const vary: string[] = [];
   s.env = setEnvIfVariables(walked.cfg, req, s.uri, (env) => requestExprFacts(ctx, req, s.uri, walked.filename, walked.pathInfo, env), vary);
   if (vary.length) {
