@@ -49,6 +49,24 @@ export function runForRequest<A extends unknown[], R>(owner: object | undefined,
   }
 }
 
+/**
+ * runForRequest for a callback of at most three arguments, passed as they are: no rest array
+ * and no spread call (a bound FastCGI callback runs several times per request).
+ */
+export function callForRequest(owner: object, fn: (a: unknown, b: unknown, c: unknown) => unknown, a: unknown, b: unknown, c: unknown): unknown {
+  const outer = running;
+  running = owner;
+  try {
+    return fn(a, b, c);
+  } catch (err) {
+    if ((typeof err === 'object' && err !== null) || typeof err === 'function') thrownFor.set(err, owner);
+    else lastThrownValue = { value: err, owner };
+    throw err;
+  } finally {
+    running = outer;
+  }
+}
+
 /** The request an exception was thrown for, when it left code run by runForRequest. */
 export function requestThrowing(err: unknown): object | undefined {
   if ((typeof err === 'object' && err !== null) || typeof err === 'function') return thrownFor.get(err);

@@ -24,6 +24,9 @@ const configs = new WeakMap<ConfigRef, DirConfig>();
 const byId = new Map<number, WeakRef<DirConfig>>();
 const forget = new FinalizationRegistry<number>((id) => byId.delete(id));
 let lastId = 0;
+/** dirConfigOf's last engine-made reference and its configuration (the reference keeps it alive anyway). */
+let lastRef: ConfigRef | undefined;
+let lastConfig: DirConfig | undefined;
 
 /** How a reference was made: its parent's reference and the label of the level merged onto it. */
 const madeFrom = new WeakMap<ConfigRef, { parent: ConfigRef | undefined; label: string | undefined }>();
@@ -91,8 +94,15 @@ export function noteCopy(cfg: DirConfig, copy: DirConfig): DirConfig {
  * another process, or to a configuration since dropped, leads nowhere: that is an error.
  */
 export function dirConfigOf(ref: ConfigRef): DirConfig {
+  // A request asks for its decision's configuration a dozen times: the last answer is kept
+  // (a WeakMap lookup per call showed in the per-request profile).
+  if (ref === lastRef) return lastConfig!;
   const own = configs.get(ref);
-  if (own) return own;
+  if (own) {
+    lastRef = ref;
+    lastConfig = own;
+    return own;
+  }
   const cfg = byId.get(ref.id)?.deref();
   const levels = cfg && refs.get(cfg)?.levels;
   if (!cfg || !levels || levels.length !== ref.levels.length || levels.some((l, i) => l !== ref.levels[i])) {

@@ -45,7 +45,7 @@ export function checkRequestHead(
     /** The request line's version (`1.1`); given, the Host checks of ap_read_request apply. */
     httpVersion?: string;
     /** The authority of an absolute-form target (`GET http://host/…`): it stands for Host. */
-    targetAuthority?: string;
+    targetAuthority?: string | undefined;
   },
   limits: RequestLimits,
 ): HeadRefusal | undefined {

@@ -454,13 +454,14 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     // ap_read_request's checks come before anything else looks at the request.
     // The absolute form (`GET http://host/path`): ap_parse_uri takes the path, and the URI's
     // authority replaces the Host field (RFC 7230 5.4); a scheme other than http(s) is 400.
-    const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
+    // (An origin-form target, the usual one, starts with '/': no pattern is run on it.)
+    const absolute = target.charCodeAt(0) === 47 ? null : /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
     const refusal = checkRequestHead(
       {
         requestLineLength: (req.method ?? '').length + target.length + 10,
         fields: req.rawHeaders,
         httpVersion: req.httpVersion,
-        ...(absolute ? { targetAuthority: absolute[2]!.replace(/^.*@/, '') } : {}),
+        targetAuthority: absolute ? absolute[2]!.replace(/^.*@/, '') : undefined,
       },
       limits,
     );

@@ -22,7 +22,7 @@
 import { executionAsyncResource } from 'node:async_hooks';
 import { ChildProcess } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
-import { type OwnedObject, REQUEST_OWNER, requestThrowing, runForRequest, runningRequest } from '../adapters/request-owner.js';
+import { callForRequest, type OwnedObject, REQUEST_OWNER, requestThrowing, runningRequest } from '../adapters/request-owner.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
 
@@ -48,12 +48,13 @@ const current = (): RequestScope | undefined => runningRequest() as RequestScope
 /** Runs a request's handling with the request as current (its response is tied to it too). */
 export function inRequestScope<T>(scope: RequestScope, fn: () => T): T {
   (scope.res as Tagged)[REQUEST_OWNER] = scope;
-  return runForRequest(scope, fn);
+  return callForRequest(scope, fn, undefined, undefined, undefined) as T;
 }
 
 /**
  * Binds a callback to the current request. For callbacks that a shared object (a kept FastCGI
- * connection, the process pool) calls later from another request's turn.
+ * connection, the process pool) calls later from another request's turn. The callbacks take at
+ * most three arguments (the bound function passes three, undefined where none was given).
  */
 // biome-ignore lint/suspicious/noExplicitAny: it wraps a callback of any arguments and gives its type back
 export function bindToRequest<F extends (...args: any[]) => unknown>(fn: F): F {
@@ -78,8 +79,8 @@ export function bindAllToRequest<T extends object>(table: T): T {
   return table;
 }
 
-function bound(scope: RequestScope, fn: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
-  return (...args) => runForRequest(scope, fn, ...args);
+function bound(scope: RequestScope, fn: (...a: unknown[]) => unknown): (a?: unknown, b?: unknown, c?: unknown) => unknown {
+  return (a, b, c) => callForRequest(scope, fn, a, b, c);
 }
 
 /** Node's ChildProcess#spawn (public since Node 0.x, left out of @types/node). */

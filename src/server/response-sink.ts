@@ -68,6 +68,15 @@ const RPUTS_BUFFER_BYTES = 8000;
 /** Fields the header scan keeps out of err_headers_out (an error page does not carry them). */
 const SCAN_OWN_FIELDS: ReadonlySet<string> = new Set(['content-type', 'location', 'last-modified', 'etag']);
 
+/**
+ * A field's name without case. The names the header scan writes itself (startResponse gives
+ * Content-Type, Content-Length and Location their canonical spelling) are known; only a
+ * script's own spelling is lowered. Every script answer asks this of each field several times.
+ */
+function fieldKey(name: string): string {
+  return name === 'Content-Type' ? 'content-type' : name === 'Content-Length' ? 'content-length' : name === 'Location' ? 'location' : name.toLowerCase();
+}
+
 /** One answer's way out: made once per request, kept across internal redirects. */
 /**
  * ap_http_header_filter's Content-Language: r->content_languages (AddLanguage, DefaultLanguage),
@@ -232,7 +241,7 @@ export class ResponseSink {
     if (ops.length === 0 && authHeaders.length === 0) {
       // The usual case, kept cheap: no second table.
       for (const [name, values] of fields) {
-        const key = name.toLowerCase();
+        const key = fieldKey(name);
         if (key === 'vary') res.setHeader('Vary', mergeVary(values, res.getHeader('vary')));
         // Repeated fields become one line (util_script.c merges them), cookies excepted.
         else res.setHeader(name, key === 'set-cookie' ? values : values.join(', '));
@@ -289,7 +298,7 @@ export class ResponseSink {
     let lastModifiedAt = -1;
     for (let i = 0; i < out.length; i++) {
       const [name, value] = out[i]!;
-      const key = name.toLowerCase();
+      const key = fieldKey(name);
       if (key === 'etag') etag = value;
       else if (key === 'last-modified') {
         if (lastModifiedAt === -1) lastModifiedAt = i;
@@ -341,7 +350,7 @@ export class ResponseSink {
     else {
       const grouped = new Map<string, [string, string[]]>();
       for (const [n, v] of out) {
-        const k = n.toLowerCase();
+        const k = fieldKey(n);
         const e = grouped.get(k);
         if (e && k !== 'content-type' && k !== 'location') e[1].push(v);
         else grouped.set(k, [n, [v]]);
@@ -400,7 +409,7 @@ export class ResponseSink {
    * connection the client asked to close. Edits `fields` in place.
    */
   private closeInConnectionField(fields: [string, string[]][]): void {
-    const connection = fields.findIndex(([n]) => n.toLowerCase() === 'connection');
+    const connection = fields.findIndex(([n]) => n.length === 10 && n.toLowerCase() === 'connection');
     if (connection !== -1 && !this.res.shouldKeepAlive) fields[connection] = [fields[connection]![0], [`${fields[connection]![1].join(', ')}, close`]];
   }
 
