@@ -41,8 +41,7 @@ export function runForRequest<A extends unknown[], R>(owner: object | undefined,
   try {
     return fn(...args);
   } catch (err) {
-    if ((typeof err === 'object' && err !== null) || typeof err === 'function') thrownFor.set(err, owner);
-    else lastThrownValue = { value: err, owner };
+    noteThrown(err, owner);
     throw err;
   } finally {
     running = outer;
@@ -59,12 +58,17 @@ export function callForRequest(owner: object, fn: (a: unknown, b: unknown, c: un
   try {
     return fn(a, b, c);
   } catch (err) {
-    if ((typeof err === 'object' && err !== null) || typeof err === 'function') thrownFor.set(err, owner);
-    else lastThrownValue = { value: err, owner };
+    noteThrown(err, owner);
     throw err;
   } finally {
     running = outer;
   }
+}
+
+/** Remembers that `err` left code run for `owner`. */
+function noteThrown(err: unknown, owner: object): void {
+  if ((typeof err === 'object' && err !== null) || typeof err === 'function') thrownFor.set(err, owner);
+  else lastThrownValue = { value: err, owner };
 }
 
 /** The request an exception was thrown for, when it left code run by runForRequest. */
