@@ -737,7 +737,13 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
       sendListing(sink, d);
       return;
     case 'options':
-      sink.whole(200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });
+      // ap_send_http_options: no body; the type is the one mod_mime gave the file, if any.
+      sink.whole(
+        200,
+        d.contentType === undefined
+          ? { Allow: d.allow, 'Content-Length': '0' }
+          : { Allow: d.allow, 'Content-Length': '0', 'Content-Type': contentTypeWithCharset(d.contentType, cfg) },
+      );
       return;
     case 'handler': {
       if (d.handler === 'server-status') {
