@@ -387,7 +387,7 @@ export function runFcgidAuthorizer(
     env: d.env,
     ...(d.user ? { user: d.user } : {}),
   };
-  const env = requestEnvironment({ ...c, decision: asHandler, fail: () => undefined, redirect: () => undefined }, { omit: DROPPED });
+  const env = requestEnvironment({ ...c, decision: asHandler }, { omit: DROPPED });
   for (const k of ['CONTENT_LENGTH', 'PATH_INFO', 'PATH_TRANSLATED', 'SCRIPT_NAME']) delete env[k];
   env.HTTP_CONNECTION = 'close';
   env.FCGI_APACHE_ROLE = d.role;
