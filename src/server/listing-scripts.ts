@@ -1,6 +1,6 @@
 /**
- * A HeaderName / ReadmeName that is a CGI script: mod_autoindex runs it as a sub-request
- * (ap_run_sub_req) and its body goes into the listing in place of the file. The listing itself
+ * A HeaderName / ReadmeName that is a script (cgi-script or fcgid-script): mod_autoindex runs it
+ * as a sub-request (ap_run_sub_req) and its body goes into the listing in place of the file. The listing itself
  * is drawn synchronously; only a page with such a script waits for it here.
  */
 import { dirname } from 'node:path';
@@ -11,11 +11,12 @@ import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage } from '../grammar/cgi-response.js';
 import { BoundedLineSplitter } from '../grammar/log-lines.js';
 import { PHP_CGI, requestEnvironment } from './cgi-handler.js';
+import { responderBody, responderEnvironment } from './fcgid-handler.js';
 import type { ResponseSink } from './response-sink.js';
 
 /** A header or readme the listing has to run first. */
 export interface ListingScript {
-  /** The sub-request's handler decision (a `cgi-script`). */
+  /** The sub-request's handler decision (a `cgi-script` or an `fcgid-script`). */
   decision: Extract<Decision, { kind: 'handler' }>;
   /** The sub-request's r->args: the listing's for the header (emit_head appends them), none for the readme. */
   query: string | undefined;
@@ -42,9 +43,16 @@ function subrequestFields(header: boolean): (fields: [string, string][]) => [str
   };
 }
 
+/** A sub-request's protocol is "INCLUDED", and its port the scheme's default: its URI was parsed from a path alone. */
+function asSubrequest(env: Record<string, string>, tls: boolean): void {
+  env.SERVER_PROTOCOL = 'INCLUDED';
+  env.SERVER_PORT = tls ? '443' : '80';
+}
+
 /**
- * Runs the script as mod_cgid does for a sub-request and gives its body (whatever Status it
- * printed), or undefined when it gave no valid headers (ap_run_sub_req failed: nothing goes in).
+ * Runs the script as mod_cgid or mod_fcgid does for a sub-request and gives its body (whatever
+ * Status it printed), or undefined when it gave no valid headers (ap_run_sub_req failed:
+ * nothing goes in).
  */
 export function runListingScript(
   sink: ResponseSink,
@@ -58,11 +66,32 @@ export function runListingScript(
   // The sub-request starts with a copy of the request's environment (make_sub_request); its own
   // SetEnv / SetEnvIf lines add to it.
   const decision = mainEnv ? { ...d, env: new Map([...mainEnv, ...(d.env ?? [])]) } : d;
-  const env = requestEnvironment({ site, req, facts, decision }, { editHeaders: subrequestFields(script.header) });
-  // A sub-request's protocol is "INCLUDED", and its port the scheme's default: its URI was
-  // parsed from a path alone (ap_get_server_port has no port from it).
-  env.SERVER_PROTOCOL = 'INCLUDED';
-  env.SERVER_PORT = facts.tls !== undefined ? '443' : '80';
+  const editHeaders = subrequestFields(script.header);
+  if (d.handler === 'fcgid-script') {
+    const source = {
+      site,
+      req,
+      facts,
+      decision,
+      log,
+      pool: site.fcgiPool,
+      limits: site.fcgiLimits,
+      keepConn: site.fcgiKeepConn,
+      initialEnv: site.fcgiInitialEnv,
+      passHeaders: site.fcgiPassHeaders,
+      cmdOptions: site.fcgiCmdOptions,
+    };
+    const env = responderEnvironment(source, 0, editHeaders);
+    asSubrequest(env, facts.tls !== undefined);
+    return responderBody(source, env, MAX_INSERT_BYTES);
+  }
+  const env = requestEnvironment({ site, req, facts, decision }, { editHeaders });
+  asSubrequest(env, facts.tls !== undefined);
+  return runCgiForBody(site, decision, env, log);
+}
+
+/** A CGI script run with no body, its output collected. */
+function runCgiForBody(site: ResponseSink['site'], d: ListingScript['decision'], env: Record<string, string>, log: (e: LogEvent) => void): Promise<Buffer | undefined> {
   const finalEnv = site.suexec ? suexecFilter(env) : env;
   const viaPhp = runsThroughPhpCgi(d.path, site.suexec);
   if (viaPhp) finalEnv.PHPRC = dirname(d.path);
