@@ -382,11 +382,15 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
 }
 
 /**
- * A GET sub-request to a responder whose body goes into another answer (a listing's HeaderName):
- * the body, whatever Status the application printed, or undefined when it gave no valid headers
- * or could not be reached (ap_run_sub_req failed).
+ * A GET sub-request to a responder whose output goes into another answer (a listing's
+ * HeaderName): its header fields and body, or undefined when it gave no valid headers or could
+ * not be reached (ap_run_sub_req failed).
  */
-export function responderBody(c: ResponderSource & Pick<FcgidContext, 'pool' | 'keepConn' | 'log'>, env: Record<string, string>, maxBytes: number): Promise<Buffer | undefined> {
+export function responderOutput(
+  c: ResponderSource & Pick<FcgidContext, 'pool' | 'keepConn' | 'log'>,
+  env: Record<string, string>,
+  maxBytes: number,
+): Promise<{ fields: [string, string][]; body: Buffer } | undefined> {
   const base = c.decision.path.slice(c.decision.path.lastIndexOf('/') + 1);
   const app = responderApp(c);
   return new Promise((resolve) => {
@@ -419,7 +423,7 @@ export function responderBody(c: ResponderSource & Pick<FcgidContext, 'pool' | '
               resolve(undefined);
               return;
             }
-            resolve(ev.kind === 'headers' ? ev.rest : NO_BODY);
+            resolve(ev.kind === 'headers' ? { fields: ev.headers.fields, body: ev.rest } : { fields: [], body: NO_BODY });
           },
           error: (message, retryable) => {
             if (retryable && !retried && !lease.mux) {

@@ -7,11 +7,11 @@ import { dirname } from 'node:path';
 import { childLimits, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
 import { dirConfigOf } from '../engine/config-ref.js';
 import { suexecFilter } from '../engine/cgi-environment.js';
-import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
-import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage } from '../grammar/cgi-response.js';
+import { resolveUri, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, scriptStatus } from '../grammar/cgi-response.js';
 import { BoundedLineSplitter } from '../grammar/log-lines.js';
 import { PHP_CGI, requestEnvironment } from './cgi-handler.js';
-import { responderBody, responderEnvironment } from './fcgid-handler.js';
+import { responderOutput, responderEnvironment } from './fcgid-handler.js';
 import type { ResponseSink } from './response-sink.js';
 
 /** A header or readme the listing has to run first. */
@@ -49,17 +49,56 @@ function asSubrequest(env: Record<string, string>, tls: boolean): void {
   env.SERVER_PORT = tls ? '443' : '80';
 }
 
+/** What a script printed: its header fields and its body. */
+interface ScriptOutput {
+  fields: [string, string][];
+  body: Buffer;
+}
+
+/** How many internal redirects a header script's `Location:` may chain (LimitInternalRecursion). */
+const MAX_REDIRECTS = 10;
+
 /**
- * Runs the script as mod_cgid or mod_fcgid does for a sub-request and gives its body (whatever
- * Status it printed), or undefined when it gave no valid headers (ap_run_sub_req failed:
- * nothing goes in).
+ * Runs the script as mod_cgid or mod_fcgid does for a sub-request and gives what goes into the
+ * page: its body (whatever Status it printed), or undefined when ap_run_sub_req fails (no valid
+ * headers, or an absolute `Location:`, Apache's 302). A local `Location:` without a Status is
+ * an internal redirect of the sub-request: the target's output goes in instead.
  */
-export function runListingScript(
+export async function runListingScript(
   sink: ResponseSink,
   script: ListingScript,
   mainEnv: ReadonlyMap<string, string> | undefined,
   log: (e: LogEvent) => void,
+  depth = 0,
 ): Promise<Buffer | undefined> {
+  const output = await scriptOutput(sink, script, mainEnv, log);
+  if (output === undefined) return undefined;
+  let status = 200;
+  let location: string | undefined;
+  for (const [name, value] of output.fields) {
+    const key = name.toLowerCase();
+    if (key === 'status') status = scriptStatus(value).code;
+    else if (key === 'location') location = value;
+  }
+  if (location === undefined || status !== 200) return output.body;
+  if (!location.startsWith('/') || depth >= MAX_REDIRECTS) return undefined;
+  const q = location.indexOf('?');
+  const query = q === -1 ? undefined : location.slice(q + 1);
+  const target: RequestFacts = { ...sink.facts, method: 'GET', query };
+  delete target.story;
+  const d = resolveUri(sink.site, target, q === -1 ? location : location.slice(0, q));
+  if (d.kind === 'handler' && (d.handler === 'cgi-script' || d.handler === 'fcgid-script')) {
+    return runListingScript(sink, { decision: d, query, header: script.header }, mainEnv, log, depth + 1);
+  }
+  if (d.kind !== 'file' || d.entry.kind !== 'file') return undefined;
+  try {
+    return sink.site.fs.readFile(d.path);
+  } catch {
+    return undefined;
+  }
+}
+
+function scriptOutput(sink: ResponseSink, script: ListingScript, mainEnv: ReadonlyMap<string, string> | undefined, log: (e: LogEvent) => void): Promise<ScriptOutput | undefined> {
   const { site, req } = sink;
   const d = script.decision;
   const facts: RequestFacts = { ...sink.facts, method: 'GET', query: script.query };
@@ -83,15 +122,15 @@ export function runListingScript(
     };
     const env = responderEnvironment(source, 0, editHeaders);
     asSubrequest(env, facts.tls !== undefined);
-    return responderBody(source, env, MAX_INSERT_BYTES);
+    return responderOutput(source, env, MAX_INSERT_BYTES);
   }
   const env = requestEnvironment({ site, req, facts, decision }, { editHeaders });
   asSubrequest(env, facts.tls !== undefined);
-  return runCgiForBody(site, decision, env, log);
+  return runCgiForOutput(site, decision, env, log);
 }
 
 /** A CGI script run with no body, its output collected. */
-function runCgiForBody(site: ResponseSink['site'], d: ListingScript['decision'], env: Record<string, string>, log: (e: LogEvent) => void): Promise<Buffer | undefined> {
+function runCgiForOutput(site: ResponseSink['site'], d: ListingScript['decision'], env: Record<string, string>, log: (e: LogEvent) => void): Promise<ScriptOutput | undefined> {
   const finalEnv = site.suexec ? suexecFilter(env) : env;
   const viaPhp = runsThroughPhpCgi(d.path, site.suexec);
   if (viaPhp) finalEnv.PHPRC = dirname(d.path);
@@ -103,11 +142,11 @@ function runCgiForBody(site: ResponseSink['site'], d: ListingScript['decision'],
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    const settle = (body: Buffer | undefined): void => {
+    const settle = (output: ScriptOutput | undefined): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve(body);
+      resolve(output);
     };
     const timer = setTimeout(() => {
       killGroup(child.pid);
@@ -140,7 +179,7 @@ function runCgiForBody(site: ResponseSink['site'], d: ListingScript['decision'],
         settle(undefined);
         return;
       }
-      settle(ev.kind === 'headers' ? ev.rest : Buffer.alloc(0));
+      settle(ev.kind === 'headers' ? { fields: ev.headers.fields, body: ev.rest } : { fields: [], body: Buffer.alloc(0) });
     });
   });
 }
