@@ -239,7 +239,7 @@ type DecisionBody =
       config: ConfigRef;
     }
   | { kind: 'listing'; path: string; uri: string; config: ConfigRef }
-  | { kind: 'options'; allow: string; config: ConfigRef }
+  | { kind: 'options'; allow: string; config: ConfigRef /** mod_mime's type of the file (none for a name without one). */; contentType?: string }
   /** mod_rewrite changed the URL: the request starts again there (same method); `status` is an [R]'s r->status it carries. */
   | { kind: 'internal'; url: string; query: string | undefined; config: ConfigRef; rewriteEnv: [string, string | undefined][]; end: boolean; status?: number }
   | {
@@ -296,6 +296,9 @@ const DIR_ENTRY: FsEntry = { kind: 'dir', size: 0, mtimeUs: 0n, uid: -1, mode: 0
 export const SCRIPT_HANDLERS: ReadonlySet<string> = new Set(['cgi-script', 'application/x-httpd-cgi', 'fcgid-script']);
 /** Handlers some module provides; any other name falls to the default handler. */
 const KNOWN_HANDLERS = new Set([...SCRIPT_HANDLERS, 'server-status']);
+
+/** mod_mime's type for a directory (DIR_MAGIC_TYPE). */
+const DIR_MAGIC_TYPE = 'httpd/unix-directory';
 
 interface Walked {
   cfg: DirConfig;
@@ -1570,10 +1573,10 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
       return dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
     }
     // mod_autoindex lists a directory whether or not the URL ends in a slash (DirectorySlash Off).
-    if (cfg.options & OPT_INDEXES && ctx.hasModule('autoindex')) {
-      if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'listing', path: filename, uri, config: refOf(cfg) };
-    }
-    if (ctx.hasModule('autoindex')) {
+    // It takes only GET (and HEAD): any other method goes on to core's default handler, whatever
+    // Options says (handle_autoindex declines before it looks at Indexes).
+    if (ctx.hasModule('autoindex') && (req.method === 'GET' || req.method === 'HEAD')) {
+      if (cfg.options & OPT_INDEXES) return { kind: 'listing', path: filename, uri, config: refOf(cfg) };
       const names = cfg.directoryIndex.length ? cfg.directoryIndex.join(',') : 'none';
       return {
         kind: 'error',
@@ -1586,15 +1589,28 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
         },
       };
     }
-    return { kind: 'error', status: 404, config: refOf(cfg), log: { module: 'core', level: 'info', message: `AH00129: Attempt to serve directory: ${filename}` } };
   }
-  if (handler && (handlerServed(ctx, handler) || proxyHandlerUsable(ctx, handler))) {
+  if (entry.kind !== 'dir' && handler && (handlerServed(ctx, handler) || proxyHandlerUsable(ctx, handler))) {
     // mod_proxy's handler takes the request whether or not the file exists (the backend decides).
     const d = dispatchHandler(ctx, cfg, handler, filename, uri, pathInfo, entry, contentType);
     if (languages && d.kind === 'handler') d.languages = languages;
     return d;
   }
-  // core's default handler
+  // core's default handler. A method other than GET and POST is answered before the file is
+  // looked at: OPTIONS with the methods allowed (and mod_mime's type, a directory's
+  // DIR_MAGIC_TYPE), the others with 405, whether the file exists or not.
+  if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
+    if (req.method === 'OPTIONS') {
+      const options: Decision = { kind: 'options', allow: allowHeader(), config: refOf(cfg) };
+      const type = entry.kind === 'dir' ? DIR_MAGIC_TYPE : contentType;
+      if (type !== undefined) options.contentType = type;
+      return options;
+    }
+    return { kind: 'error', status: 405, allow: allowHeader(), config: refOf(cfg) };
+  }
+  if (entry.kind === 'dir') {
+    return { kind: 'error', status: 404, config: refOf(cfg), log: { module: 'core', level: 'info', message: `AH00129: Attempt to serve directory: ${filename}` } };
+  }
   if (entry.kind === 'missing') {
     const ignoredStatus = handler === 'server-status' && ctx.hasModule('status');
     return {
@@ -1617,10 +1633,6 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
   }
   if (pathInfo !== '' && cfg.acceptPathInfo !== 'on') {
     return { kind: 'error', status: 404, config: refOf(cfg), log: { module: 'core', level: 'info', message: `AH00130: File does not exist: ${filename}${pathInfo}` } };
-  }
-  if (req.method === 'OPTIONS') return { kind: 'options', allow: allowHeader(), config: refOf(cfg) };
-  if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
-    return { kind: 'error', status: 405, allow: allowHeader(), config: refOf(cfg) };
   }
   const out: Decision = { kind: 'file', path: filename, uri, entry, contentType, config: refOf(cfg) };
   if (encoding) out.encoding = encoding;

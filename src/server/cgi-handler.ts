@@ -25,12 +25,13 @@ import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import { dirConfigOf } from '../engine/config-ref.js';
+import type { DirConfig } from '../engine/dir-config.js';
 import { contentTypeWithCharset, type ResponseSink } from './response-sink.js';
 import { applyRequestHeaderLines } from '../modules/headers.js';
 import type { SiteContext } from './site-context.js';
 
 /** The PHP CGI binary the Scripts host uses for `.php`. */
-const PHP_CGI = '/usr/bin/php-cgi';
+export const PHP_CGI = '/usr/bin/php-cgi';
 
 export interface CgiContext {
   site: SiteContext;
@@ -91,7 +92,15 @@ const NO_VARIABLES: ReadonlyMap<string, string> = new Map();
  * The CGI/1.1 environment of this request (the FastCGI PARAMS are the same variables); `omit`:
  * variables the module removes from the table (mod_fcgid's HTTP_KEEP_ALIVE, HTTP_TE, …).
  */
-export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: boolean; omit?: ReadonlySet<string> } = {}): Record<string, string> {
+export function requestEnvironment(
+  c: Pick<CgiContext, 'site' | 'req' | 'facts' | 'decision' | 'redirectEnv' | 'previousUrl'>,
+  opts: {
+    createEnvironment?: boolean;
+    omit?: ReadonlySet<string>;
+    /** A sub-request's header fields, made from the request's (before its RequestHeader lines). */
+    editHeaders?: (fields: [string, string][]) => [string, string][];
+  } = {},
+): Record<string, string> {
   const { site, req, facts, decision: d } = c;
   const hostHeader = req.headers.host ?? site.serverName;
   // fix_hostname's r->hostname (lower-cased, no trailing dot) and ap_get_server_port: the
@@ -125,9 +134,7 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     documentRoot: docRoot,
     contextPrefix: d.contextPrefix ?? '',
     contextDocumentRoot: docRoot,
-    headers: cfg.requestHeaders.length
-      ? applyRequestHeaderLines(mergedHeaders(req, dropBodyFraming), cfg.requestHeaders, d.env ?? NO_VARIABLES)
-      : mergedHeaders(req, dropBodyFraming),
+    headers: requestFields(mergedHeaders(req, dropBodyFraming), opts.editHeaders, cfg.requestHeaders, d.env),
     remoteAddr: facts.remoteAddr,
     remotePort: req.socket.remotePort ?? 0,
     serverAddr: localAddress.startsWith('::ffff:') ? localAddress.slice(7) : localAddress,
@@ -149,6 +156,17 @@ export function requestEnvironment(c: CgiContext, opts: { createEnvironment?: bo
     createEnvironment: opts.createEnvironment,
     omit: opts.omit,
   });
+}
+
+/** The fields a script sees: the request's (or a sub-request's, made from them), then the RequestHeader lines. */
+function requestFields(
+  fields: [string, string][],
+  edit: ((fields: [string, string][]) => [string, string][]) | undefined,
+  lines: DirConfig['requestHeaders'],
+  env: ReadonlyMap<string, string> | undefined,
+): [string, string][] {
+  const own = edit ? edit(fields) : fields;
+  return lines.length ? applyRequestHeaderLines(own, lines, env ?? NO_VARIABLES) : own;
 }
 
 /** Runs one CGI request. */

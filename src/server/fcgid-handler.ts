@@ -170,15 +170,15 @@ export function runFcgid(c: FcgidContext): void {
   }
 }
 
-function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
-  const { res, sink, decision: d } = c;
-  const env = requestEnvironment(c, { omit: DROPPED });
+/** Where a responder's FastCGI parameters and process class come from (a sub-request has no `res`). */
+export type ResponderSource = Pick<FcgidContext, 'site' | 'req' | 'facts' | 'decision' | 'redirectEnv' | 'initialEnv' | 'cmdOptions' | 'limits' | 'passHeaders'>;
+
+/** The FastCGI PARAMS of a responder request with a body of `length` bytes. */
+export function responderEnvironment(c: ResponderSource, length: number, editHeaders?: (fields: [string, string][]) => [string, string][]): Record<string, string> {
+  const env = requestEnvironment(c, editHeaders ? { omit: DROPPED, editHeaders } : { omit: DROPPED });
   env.HTTP_CONNECTION = 'close';
   // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
-  env.CONTENT_LENGTH = String(isSpooled(body) ? body.size : body.length);
-  const closeBody = (): void => {
-    if (isSpooled(body)) body.close();
-  };
+  env.CONTENT_LENGTH = String(length);
   // FcgidPassHeader X: the raw header as X (name as written) and as HTTP_X.
   for (const name of c.passHeaders) {
     const v = c.req.headers[name.toLowerCase()];
@@ -188,6 +188,12 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
     env[name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^\d/, '_')] = value;
     env[`HTTP_${name.toUpperCase().replace(/-/g, '_')}`] = value;
   }
+  return env;
+}
+
+/** The process class that runs the script (its FcgidWrapper's, or its own). */
+function responderApp(c: ResponderSource): BuiltApp {
+  const d = c.decision;
   const cfg = dirConfigOf(d.config);
   const wrapper = fcgidWrapperFor(cfg, d.path);
   const multiplex = cfg.fcgidMultiplex === true;
@@ -209,6 +215,16 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
     });
     if (!wrapper && d.entry) appByEntry.set(d.entry, app);
   }
+  return app;
+}
+
+function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
+  const { res, sink, decision: d } = c;
+  const env = responderEnvironment(c, isSpooled(body) ? body.size : body.length);
+  const closeBody = (): void => {
+    if (isSpooled(body)) body.close();
+  };
+  const app = responderApp(c);
   acquireThen(
     c.pool,
     app,
@@ -366,6 +382,73 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
 }
 
 /**
+ * A GET sub-request to a responder whose output goes into another answer (a listing's
+ * HeaderName): its header fields and body, or undefined when it gave no valid headers or could
+ * not be reached (ap_run_sub_req failed).
+ */
+export function responderOutput(
+  c: ResponderSource & Pick<FcgidContext, 'pool' | 'keepConn' | 'log'>,
+  env: Record<string, string>,
+  maxBytes: number,
+): Promise<{ fields: [string, string][]; body: Buffer } | undefined> {
+  const base = c.decision.path.slice(c.decision.path.lastIndexOf('/') + 1);
+  const app = responderApp(c);
+  return new Promise((resolve) => {
+    acquireThen(
+      c.pool,
+      app,
+      (lease) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        let retried = false;
+        const ioTimeoutMs = app.limits?.ioTimeoutMs ?? c.limits.ioTimeoutMs;
+        const send = (fresh: boolean): void => {
+          if (lease.mux) lease.mux.request(env, NO_BODY, ioTimeoutMs, exchange);
+          else lease.connection(fresh || !c.keepConn).request(env, NO_BODY, ioTimeoutMs, exchange, c.keepConn);
+        };
+        const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
+          stdout: (chunk) => {
+            if (size >= maxBytes) return;
+            chunks.push(chunk);
+            size += chunk.length;
+          },
+          stderr: (text) => logStderrLines(c, text),
+          end: () => {
+            lease.release(true);
+            const parser = new CgiHeaderParser({ foldContinuations: true });
+            let ev = parser.push(Buffer.concat(chunks));
+            if (ev.kind === 'more') ev = parser.end();
+            if (ev.kind === 'error') {
+              c.log({ module: 'core', level: 'error', message: cgiHeaderErrorMessage(ev.error, base), code: cgiHeaderErrorCode(ev.error) });
+              resolve(undefined);
+              return;
+            }
+            resolve(ev.kind === 'headers' ? { fields: ev.headers.fields, body: ev.rest } : { fields: [], body: NO_BODY });
+          },
+          error: (message, retryable) => {
+            if (retryable && !retried && !lease.mux) {
+              retried = true;
+              chunks.length = 0;
+              size = 0;
+              send(true);
+              return;
+            }
+            lease.release(false);
+            c.log({ module: 'fcgid', level: 'warn', message });
+            resolve(undefined);
+          },
+        });
+        send(false);
+      },
+      (err: Error & { code?: string }) => {
+        c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: ${err.message}` });
+        resolve(undefined);
+      },
+    );
+  });
+}
+
+/**
  * mod_fcgid's access checker, authenticator or authorizer (`mod_fcgid_check_auth`): the
  * program gets the request's CGI variables minus CONTENT_LENGTH, PATH_INFO, PATH_TRANSLATED
  * and SCRIPT_NAME, plus FCGI_APACHE_ROLE (and REMOTE_PASSWD for an authenticator), in the
@@ -387,7 +470,7 @@ export function runFcgidAuthorizer(
     env: d.env,
     ...(d.user ? { user: d.user } : {}),
   };
-  const env = requestEnvironment({ ...c, decision: asHandler, fail: () => undefined, redirect: () => undefined }, { omit: DROPPED });
+  const env = requestEnvironment({ ...c, decision: asHandler }, { omit: DROPPED });
   for (const k of ['CONTENT_LENGTH', 'PATH_INFO', 'PATH_TRANSLATED', 'SCRIPT_NAME']) delete env[k];
   env.HTTP_CONNECTION = 'close';
   env.FCGI_APACHE_ROLE = d.role;

@@ -17,6 +17,8 @@ import { continueAfterAuthorizer, redirectInternally as redirectEngine, resolveU
 import { contentTypeWithCharset, ResponseSink } from './response-sink.js';
 import { listingEntryLookup } from '../engine/autoindex-entries.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
+import { runListingScript, type ListingScript } from './listing-scripts.js';
+import { bindToRequest } from './request-guard.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
 import { runFcgid, runFcgidAuthorizer, type FcgidContext } from './fcgid-handler.js';
@@ -384,30 +386,37 @@ function sendFile(
   sink.fileBytes(fd, 0, entry.size);
 }
 
-/** ap_sub_req_lookup_uri of a HeaderName / ReadmeName: an HTML file goes in as it is, another text/* file in <pre>. */
-function listingInsert(sink: ResponseSink, dirUri: string, name: string | undefined, query: string | undefined): Insert {
+/**
+ * ap_sub_req_lookup_uri of a HeaderName / ReadmeName: an HTML file goes in as it is, another
+ * text/* file in <pre>; an HTML one a CGI handler runs is a script to run first.
+ */
+function listingInsert(sink: ResponseSink, dirUri: string, name: string | undefined, which: 'header' | 'readme'): Insert | ListingScript {
   if (name === undefined) return undefined;
   const { site, facts } = sink;
+  // emit_head appends the listing's query string to the header's URI; emit_tail does not.
+  const query = which === 'header' ? facts.query : undefined;
   const base = dirUri.slice(0, dirUri.lastIndexOf('/') + 1);
   const lookup: RequestFacts = { ...facts, method: 'GET', query, lookupOnly: true };
   delete lookup.story;
   const d = resolveUri(site, lookup, name.startsWith('/') ? name : `${base}${name}`);
   if (d.kind !== 'file' || d.entry.kind !== 'file' || d.contentType === undefined) return undefined;
   const type = d.contentType.split(';')[0]!.trim().toLowerCase();
-  let data: string;
+  // response_is_html: the sub-request runs. A static file gives its bytes, a CGI or FastCGI
+  // script its output's body (whatever its Status); another handler (mod_proxy_fcgi's) is left
+  // out here, as when ap_run_sub_req fails: the page keeps its own preamble and <h1>. Any other text/* file
+  // is copied in <pre>, escaped, even a script: it is not run.
+  if (type === 'text/html' || type === 'application/xhtml+xml') {
+    const run = resolveUri(site, { ...lookup, lookupOnly: false }, d.uri);
+    if (run.kind === 'handler' && (run.handler === 'cgi-script' || run.handler === 'fcgid-script')) return { decision: run, query, header: which === 'header' };
+    if (run.kind !== 'file') return undefined;
+  }
+  if (!type.startsWith('text/')) return undefined;
   try {
-    data = site.fs.readFile(d.path).toString('latin1');
+    const data = site.fs.readFile(d.path).toString('latin1');
+    return type === 'text/html' || type === 'application/xhtml+xml' ? { html: data } : { text: data };
   } catch {
     return undefined;
   }
-  // response_is_html: the sub-request runs. A static file gives its bytes; one a handler would
-  // run (a script) is left out here, as when ap_run_sub_req fails: the page keeps its own
-  // preamble and <h1>. Any other text/* file is copied in <pre>, escaped.
-  if (type === 'text/html' || type === 'application/xhtml+xml') {
-    const run = resolveUri(site, { ...lookup, lookupOnly: false }, d.uri);
-    return run.kind === 'file' ? { html: data } : undefined;
-  }
-  return type.startsWith('text/') ? { text: data } : undefined;
 }
 
 /** What ScanHTMLTitles reads of a file (find_title: MAX_STRING_LEN - 1 bytes), when it is HTML without an encoding. */
@@ -428,7 +437,7 @@ function htmlHeadOf(site: SiteContext, path: string, contentType: string | undef
 }
 
 /** mod_autoindex's handler (`index_directory`). */
-function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' }>): void {
+function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' }>, log: ErrorLogger): void {
   const { site, facts } = sink;
   const cfg = dirConfigOf(d.config);
   const settings = cfg.autoindex;
@@ -480,19 +489,42 @@ function sendListing(sink: ResponseSink, d: Extract<Decision, { kind: 'listing' 
     sink.whole(200, headers);
     return;
   }
-  const page = renderListing({
-    uri: d.uri,
-    settings,
-    request,
-    entries,
-    parentShown,
-    dirPath,
-    header: listingInsert(sink, d.uri, settings.header, facts.query),
-    readme: listingInsert(sink, d.uri, settings.readme, undefined),
-    signature: serverSignature(cfg, site, sink.req).replace(/^<hr>\n/, ''),
-  });
-  sink.whole(200, headers, Buffer.from(page, 'latin1'));
+  const header = listingInsert(sink, d.uri, settings.header, 'header');
+  const readme = listingInsert(sink, d.uri, settings.readme, 'readme');
+  const draw = (headerInsert: Insert, readmeInsert: Insert): void => {
+    const page = renderListing({
+      uri: d.uri,
+      settings,
+      request,
+      entries,
+      parentShown,
+      dirPath,
+      header: headerInsert,
+      readme: readmeInsert,
+      signature: serverSignature(cfg, site, sink.req).replace(/^<hr>\n/, ''),
+    });
+    sink.whole(200, headers, Buffer.from(page, 'latin1'));
+  };
+  if (!isListingScript(header) && !isListingScript(readme)) {
+    draw(header, readme);
+    return;
+  }
+  // emit_head runs its sub-request before emit_tail's: the header's script first.
+  const logEvent = (e: LogEvent): void => log(e, facts);
+  const ran = async (insert: Insert | ListingScript): Promise<Insert> => {
+    if (!isListingScript(insert)) return insert;
+    const body = await runListingScript(sink, insert, d.env, logEvent);
+    return body === undefined ? undefined : { html: body.toString('latin1') };
+  };
+  void ran(header).then(
+    bindToRequest(async (headerInsert: Insert) => {
+      const readmeInsert = await ran(readme);
+      if (!sink.res.destroyed) draw(headerInsert, readmeInsert);
+    }),
+  );
 }
+
+const isListingScript = (insert: Insert | ListingScript): insert is ListingScript => insert !== undefined && 'decision' in insert;
 
 /**
  * `ap_internal_redirect`: the engine runs the request again at `url` with the previous
@@ -739,10 +771,16 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
       );
       return;
     case 'listing':
-      sendListing(sink, d);
+      sendListing(sink, d, log);
       return;
     case 'options':
-      sink.whole(200, { Allow: d.allow, 'Content-Length': '0', 'Content-Type': 'text/plain' });
+      // ap_send_http_options: no body; the type is the one mod_mime gave the file, if any.
+      sink.whole(
+        200,
+        d.contentType === undefined
+          ? { Allow: d.allow, 'Content-Length': '0' }
+          : { Allow: d.allow, 'Content-Length': '0', 'Content-Type': contentTypeWithCharset(d.contentType, cfg) },
+      );
       return;
     case 'handler': {
       if (d.handler === 'server-status') {
