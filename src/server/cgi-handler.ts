@@ -8,7 +8,7 @@ import { answeredBodyFailure, watchBodyFailure } from './body-failure.js';
 import { journalCounters, recordOf } from './request-journal.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
-import { checkExecutable, childLimits, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
+import { checkExecutable, childLimits, type CgiProcess, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
 import {
   CgiHeaderParser,
   cgiHeaderErrorCode,
@@ -169,6 +169,37 @@ function requestFields(
   return lines.length ? applyRequestHeaderLines(own, lines, env ?? NO_VARIABLES) : own;
 }
 
+/**
+ * Starts `d`'s script as mod_cgid does, with its environment `env` (the suexec filter, PHPRC for
+ * php-cgi, RLimit*), and logs its exec failure and its stderr. For a request and for a listing's
+ * header script (a sub-request) alike.
+ */
+export function startCgiScript(site: SiteContext, d: Extract<Decision, { kind: 'handler' }>, env: Record<string, string>, log: (e: LogEvent) => void): CgiProcess {
+  const viaPhp = runsThroughPhpCgi(d.path, site.suexec);
+  const finalEnv = site.suexec ? suexecFilter(env) : env;
+  if (viaPhp) finalEnv.PHPRC = dirname(d.path);
+  // mod_cgid hands RLimitCPU/MEM/NPROC to the child (setrlimit before exec).
+  const { limits, warnings } = childLimits(dirConfigOf(d.config).rlimits);
+  for (const message of warnings) log({ module: 'core', level: 'error', message });
+  const run = { cwd: dirname(d.path), env: finalEnv, limits, groups: site.processGroups };
+  // Debian's php-cgi refuses to run without REDIRECT_STATUS (cgi.force_redirect); the host's does run.
+  const child = viaPhp ? spawnCgi({ program: PHP_CGI, args: ['-d', 'cgi.force_redirect=0', '-f', d.path], ...run }) : spawnCgi({ program: d.path, args: [], ...run });
+  child.onError((err) => {
+    log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed`, code: 'HT400' });
+  });
+  // mod_cgid writes a script's stderr to the error log as it is, line by line; a line is cut at
+  // Apache's MAX_STRING_LEN so that a script without newlines cannot fill our memory. When the
+  // log falls behind, the script's stderr waits (in Apache its write blocks on the log's).
+  const stderrLines = new BoundedLineSplitter();
+  const logStderr = (message: string): void => log({ module: 'cgid', level: 'error', message });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderrLines.push(chunk, logStderr);
+    holdWhileErrorLogBehind(child.stderr);
+  });
+  child.stderr.on('end', () => stderrLines.end(logStderr));
+  return child;
+}
+
 /** Runs one CGI request. */
 export function runCgi(c: CgiContext): void {
   const { site, req, res, sink, decision: d } = c;
@@ -200,14 +231,7 @@ export function runCgi(c: CgiContext): void {
     return;
   }
   const env = requestEnvironment(c);
-  const finalEnv = site.suexec ? suexecFilter(env) : env;
-  if (viaPhp) finalEnv.PHPRC = dirname(d.path);
-  // mod_cgid hands RLimitCPU/MEM/NPROC to the child (setrlimit before exec).
-  const { limits, warnings } = childLimits(dirConfigOf(d.config).rlimits);
-  for (const message of warnings) c.log({ module: 'core', level: 'error', message });
-  const run = { cwd: dirname(d.path), env: finalEnv, limits, groups: site.processGroups };
-  // Debian's php-cgi refuses to run without REDIRECT_STATUS (cgi.force_redirect); the host's does run.
-  const child = viaPhp ? spawnCgi({ program: PHP_CGI, args: ['-d', 'cgi.force_redirect=0', '-f', d.path], ...run }) : spawnCgi({ program: d.path, args: [], ...run });
+  const child = startCgiScript(site, d, env, c.log);
   journalCounters.cgiSpawns++;
   const rec = recordOf(c.req);
   if (rec && child.pid) rec.pid = child.pid;
@@ -250,19 +274,6 @@ export function runCgi(c: CgiContext): void {
     finish();
     child.endOfRequest(() => c.log({ module: 'cgid', level: 'error', message: `AH01259: CGI process ${child.pid} didn't exit, sending SIGKILL` }));
   });
-  child.onError((err) => {
-    c.log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed`, code: 'HT400' });
-  });
-  // mod_cgid writes a script's stderr to the error log as it is, line by line; a line is cut at
-  // Apache's MAX_STRING_LEN so that a script without newlines cannot fill our memory. When the
-  // log falls behind, the script's stderr waits (in Apache its write blocks on the log's).
-  const stderrLines = new BoundedLineSplitter();
-  const logStderr = (message: string): void => c.log({ module: 'cgid', level: 'error', message });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderrLines.push(chunk, logStderr);
-    holdWhileErrorLogBehind(child.stderr);
-  });
-  child.stderr.on('end', () => stderrLines.end(logStderr));
   req.pipe(child.stdin);
   child.stdin.on('error', () => {
     /* the script stopped reading: Apache discards the rest of the body */

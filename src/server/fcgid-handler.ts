@@ -18,23 +18,17 @@ import type { Decision, FcgidAuthOutcome } from '../engine/resolve.js';
 import { dirConfigOf } from '../engine/config-ref.js';
 import { Role } from '../grammar/fastcgi-records.js';
 import { capLogLine } from '../grammar/log-lines.js';
-import type { FcgiLimits } from '../engine/fcgi-spawn-policy.js';
 import { FCGID_AUTH_NAMES, fcgidWrapperFor } from '../engine/dir-config.js';
-import type { FcgidCmdOptions } from '../engine/fcgi-spawn-policy.js';
 import type { FsEntry } from '../engine/fs-view.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
 import { bindAllToRequest, bindToRequest } from './request-guard.js';
 
-export interface FcgidContext extends CgiContext {
-  pool: FcgiProcessPool;
-  limits: FcgiLimits;
-  /** Keep one connection per process (FCGI_KEEP_CONN); off: a connection per request, as mod_fcgid. */
-  keepConn: boolean;
-  initialEnv: ReadonlyMap<string, string>;
-  passHeaders: readonly string[];
-  /** `FcgidCmdOptions` by command: a class's own limits and environment. */
-  cmdOptions: ReadonlyMap<string, FcgidCmdOptions>;
-}
+/**
+ * A FastCGI request's context: a CGI request's. The process pool and mod_fcgid's settings
+ * (FcgidMaxRequestLen …, FcgidInitialEnv, FcgidPassHeader, FcgidCmdOptions, keeping one
+ * connection per process) are the site's own, read through `site`.
+ */
+export type FcgidContext = CgiContext;
 
 /** Variables mod_fcgid removes from the table (mod_fcgid.c; it forces HTTP_CONNECTION=close). */
 const DROPPED: ReadonlySet<string> = new Set(['HTTP_KEEP_ALIVE', 'HTTP_TE', 'HTTP_TRAILER', 'HTTP_TRANSFER_ENCODING', 'HTTP_UPGRADE']);
@@ -56,12 +50,12 @@ const appByEntry = new WeakMap<FsEntry, BuiltApp>();
 
 /** A process class as mod_fcgid starts it: PATH plus FcgidInitialEnv, in the program's directory. */
 function fcgiApp(
-  c: Pick<FcgidContext, 'initialEnv' | 'cmdOptions' | 'limits'>,
+  c: Pick<FcgidContext, 'site'>,
   a: { classKey: string; program: string; args: string[]; label: string; version?: string; multiplex?: boolean; ioTimeoutMs?: number },
 ): BuiltApp {
   const key = `${a.classKey}\0${a.program}\0${a.args.join('\0')}\0${a.label}\0${a.version ?? ''}\0${a.multiplex ? 'mpx' : ''}`;
   const cached = appCache.get(key);
-  if (cached && cached.initialEnv === c.initialEnv) return cached;
+  if (cached && cached.initialEnv === c.site.fcgiInitialEnv) return cached;
   if (appCache.size > 1000) appCache.clear();
   const app = buildFcgiApp(c, a);
   appCache.set(key, app);
@@ -69,17 +63,17 @@ function fcgiApp(
 }
 
 function buildFcgiApp(
-  c: Pick<FcgidContext, 'initialEnv' | 'cmdOptions' | 'limits'>,
+  c: Pick<FcgidContext, 'site'>,
   a: { classKey: string; program: string; args: string[]; label: string; version?: string; multiplex?: boolean; ioTimeoutMs?: number },
 ): BuiltApp {
-  const cmd = c.cmdOptions.get(a.program);
+  const cmd = c.site.fcgiCmdOptions.get(a.program);
   return {
-    initialEnv: c.initialEnv,
-    ...(cmd ? { limits: { ...c.limits, ...cmd.limits } } : {}),
+    initialEnv: c.site.fcgiInitialEnv,
+    ...(cmd ? { limits: { ...c.site.fcgiLimits, ...cmd.limits } } : {}),
     ...a,
     cwd: dirname(a.program),
     // FcgidCmdOptions replaces the server's FcgidInitialEnv for its command.
-    env: { PATH: DEBIAN_APACHE_PATH, ...Object.fromEntries(cmd ? cmd.initialEnv : c.initialEnv) },
+    env: { PATH: DEBIAN_APACHE_PATH, ...Object.fromEntries(cmd ? cmd.initialEnv : c.site.fcgiInitialEnv) },
     preflight: () => {
       const problem = checkExecutable(a.program);
       return problem ? Object.assign(new Error(problem.explain), { code: 'EXEC' }) : undefined;
@@ -107,13 +101,13 @@ export function runFcgid(c: FcgidContext): void {
   }
   // mod_fcgid reads the whole body before it takes a process (add_request_body): up to
   // FcgidMaxRequestInMem in memory, the rest in a temporary file.
-  const spool = new RequestBodySpool(c.limits.maxRequestInMem);
+  const spool = new RequestBodySpool(c.site.fcgiLimits.maxRequestInMem);
   let tooLong = false;
   let size = 0;
   req.on('data', (chunk: Buffer) => {
     if (tooLong) return;
     size += chunk.length;
-    if (size > c.limits.maxRequestLen) {
+    if (size > c.site.fcgiLimits.maxRequestLen) {
       tooLong = true;
       spool.discard();
       return;
@@ -125,7 +119,12 @@ export function runFcgid(c: FcgidContext): void {
     if (ended) return;
     ended = true;
     if (tooLong) {
-      c.log({ module: 'fcgid', level: 'warn', message: `mod_fcgid: HTTP request length ${size} (so far) exceeds MaxRequestLen (${c.limits.maxRequestLen})`, code: 'HT504' });
+      c.log({
+        module: 'fcgid',
+        level: 'warn',
+        message: `mod_fcgid: HTTP request length ${size} (so far) exceeds MaxRequestLen (${c.site.fcgiLimits.maxRequestLen})`,
+        code: 'HT504',
+      });
       c.fail(500);
       return;
     }
@@ -171,7 +170,7 @@ export function runFcgid(c: FcgidContext): void {
 }
 
 /** Where a responder's FastCGI parameters and process class come from (a sub-request has no `res`). */
-export type ResponderSource = Pick<FcgidContext, 'site' | 'req' | 'facts' | 'decision' | 'redirectEnv' | 'initialEnv' | 'cmdOptions' | 'limits' | 'passHeaders'>;
+export type ResponderSource = Pick<FcgidContext, 'site' | 'req' | 'facts' | 'decision' | 'redirectEnv'>;
 
 /** The FastCGI PARAMS of a responder request with a body of `length` bytes. */
 export function responderEnvironment(c: ResponderSource, length: number, editHeaders?: (fields: [string, string][]) => [string, string][]): Record<string, string> {
@@ -180,7 +179,7 @@ export function responderEnvironment(c: ResponderSource, length: number, editHea
   // mod_fcgid always sends CONTENT_LENGTH (the de-chunked length), 0 for a GET.
   env.CONTENT_LENGTH = String(length);
   // FcgidPassHeader X: the raw header as X (name as written) and as HTTP_X.
-  for (const name of c.passHeaders) {
+  for (const name of c.site.fcgiPassHeaders) {
     const v = c.req.headers[name.toLowerCase()];
     const value = Array.isArray(v) ? v.join(', ') : v;
     if (value === undefined) continue;
@@ -200,7 +199,7 @@ function responderApp(c: ResponderSource): BuiltApp {
   // A script's class, remembered by its file's entry (kept until the file changes), so that no
   // key string is built per request.
   let app = !wrapper && d.entry ? appByEntry.get(d.entry) : undefined;
-  if (!app || app.label !== d.path || (app.multiplex === true) !== multiplex || app.initialEnv !== c.initialEnv) {
+  if (!app || app.label !== d.path || (app.multiplex === true) !== multiplex || app.initialEnv !== c.site.fcgiInitialEnv) {
     const st = d.entry ?? { dev: 0, ino: 0 };
     const program = wrapper ? wrapper.argv[0]! : d.path;
     app = fcgiApp(c, {
@@ -211,7 +210,7 @@ function responderApp(c: ResponderSource): BuiltApp {
       label: d.path,
       // A wrapper's class runs many scripts: an edit to one of them is not stale code.
       ...(d.entry && !wrapper ? { version: `${d.entry.mtimeUs}:${d.entry.size}` } : {}),
-      ...(multiplex ? { multiplex: true, ioTimeoutMs: c.limits.ioTimeoutMs } : {}),
+      ...(multiplex ? { multiplex: true, ioTimeoutMs: c.site.fcgiLimits.ioTimeoutMs } : {}),
     });
     if (!wrapper && d.entry) appByEntry.set(d.entry, app);
   }
@@ -226,7 +225,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
   };
   const app = responderApp(c);
   acquireThen(
-    c.pool,
+    c.site.fcgiPool,
     app,
     (lease) => {
       const rec = recordOf(c.req);
@@ -258,8 +257,10 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
       let retried = false;
       let abort: () => void = () => undefined;
       const send = (fresh: boolean): void => {
-        const ioTimeoutMs = app.limits?.ioTimeoutMs ?? c.limits.ioTimeoutMs;
-        abort = lease.mux ? lease.mux.request(env, body, ioTimeoutMs, exchange) : lease.connection(fresh || !c.keepConn).request(env, body, ioTimeoutMs, exchange, c.keepConn);
+        const ioTimeoutMs = app.limits?.ioTimeoutMs ?? c.site.fcgiLimits.ioTimeoutMs;
+        abort = lease.mux
+          ? lease.mux.request(env, body, ioTimeoutMs, exchange)
+          : lease.connection(fresh || !c.site.fcgiKeepConn).request(env, body, ioTimeoutMs, exchange, c.site.fcgiKeepConn);
       };
       const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
         stdout: (chunk) => {
@@ -270,7 +271,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           if (headersDone) {
             held.push(chunk);
             heldBytes += chunk.length;
-            if (heldBytes > c.limits.outputBufferSize) flush();
+            if (heldBytes > c.site.fcgiLimits.outputBufferSize) flush();
             return;
           }
           const ev = parser.push(chunk);
@@ -288,7 +289,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
             held.push(ev.rest);
             heldBytes += ev.rest.length;
           }
-          if (heldBytes > c.limits.outputBufferSize) flush();
+          if (heldBytes > c.site.fcgiLimits.outputBufferSize) flush();
         },
         stderr: (text) => logStderrLines(c, text),
         end: () => {
@@ -387,7 +388,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
  * not be reached (ap_run_sub_req failed).
  */
 export function responderOutput(
-  c: ResponderSource & Pick<FcgidContext, 'pool' | 'keepConn' | 'log'>,
+  c: ResponderSource & Pick<FcgidContext, 'log'>,
   env: Record<string, string>,
   maxBytes: number,
 ): Promise<{ fields: [string, string][]; body: Buffer } | undefined> {
@@ -395,16 +396,16 @@ export function responderOutput(
   const app = responderApp(c);
   return new Promise((resolve) => {
     acquireThen(
-      c.pool,
+      c.site.fcgiPool,
       app,
       (lease) => {
         const chunks: Buffer[] = [];
         let size = 0;
         let retried = false;
-        const ioTimeoutMs = app.limits?.ioTimeoutMs ?? c.limits.ioTimeoutMs;
+        const ioTimeoutMs = app.limits?.ioTimeoutMs ?? c.site.fcgiLimits.ioTimeoutMs;
         const send = (fresh: boolean): void => {
           if (lease.mux) lease.mux.request(env, NO_BODY, ioTimeoutMs, exchange);
-          else lease.connection(fresh || !c.keepConn).request(env, NO_BODY, ioTimeoutMs, exchange, c.keepConn);
+          else lease.connection(fresh || !c.site.fcgiKeepConn).request(env, NO_BODY, ioTimeoutMs, exchange, c.site.fcgiKeepConn);
         };
         const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
           stdout: (chunk) => {
@@ -492,7 +493,7 @@ export function runFcgidAuthorizer(
   const app = fcgiApp(c, { classKey: `${st.dev}:${st.ino}:${program}`, program, args: [], label: program });
   const base = program.slice(program.lastIndexOf('/') + 1);
   acquireThen(
-    c.pool,
+    c.site.fcgiPool,
     app,
     (lease) => {
       const parser = new CgiHeaderParser({ foldContinuations: true });
@@ -500,7 +501,7 @@ export function runFcgidAuthorizer(
       let failed = false;
       let retried = false;
       const send = (fresh: boolean): void => {
-        lease.connection(fresh || !c.keepConn).request(env, undefined, c.limits.ioTimeoutMs, exchange, c.keepConn, Role.AUTHORIZER);
+        lease.connection(fresh || !c.site.fcgiKeepConn).request(env, undefined, c.site.fcgiLimits.ioTimeoutMs, exchange, c.site.fcgiKeepConn, Role.AUTHORIZER);
       };
       const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
         stdout: (chunk) => {

@@ -3,14 +3,10 @@
  * as a sub-request (ap_run_sub_req) and its body goes into the listing in place of the file. The listing itself
  * is drawn synchronously; only a page with such a script waits for it here.
  */
-import { dirname } from 'node:path';
-import { childLimits, killGroup, runsThroughPhpCgi, spawnCgi } from '../adapters/cgi-process.js';
-import { dirConfigOf } from '../engine/config-ref.js';
-import { suexecFilter } from '../engine/cgi-environment.js';
+import { killGroup } from '../adapters/cgi-process.js';
 import { resolveUri, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, scriptStatus } from '../grammar/cgi-response.js';
-import { BoundedLineSplitter } from '../grammar/log-lines.js';
-import { PHP_CGI, requestEnvironment } from './cgi-handler.js';
+import { requestEnvironment, startCgiScript } from './cgi-handler.js';
 import { responderOutput, responderEnvironment } from './fcgid-handler.js';
 import type { ResponseSink } from './response-sink.js';
 
@@ -113,12 +109,6 @@ function scriptOutput(sink: ResponseSink, script: ListingScript, mainEnv: Readon
       facts,
       decision,
       log,
-      pool: site.fcgiPool,
-      limits: site.fcgiLimits,
-      keepConn: site.fcgiKeepConn,
-      initialEnv: site.fcgiInitialEnv,
-      passHeaders: site.fcgiPassHeaders,
-      cmdOptions: site.fcgiCmdOptions,
     };
     const env = responderEnvironment(source, 0, editHeaders);
     asSubrequest(env, facts.tls !== undefined);
@@ -131,14 +121,9 @@ function scriptOutput(sink: ResponseSink, script: ListingScript, mainEnv: Readon
 
 /** A CGI script run with no body, its output collected. */
 function runCgiForOutput(site: ResponseSink['site'], d: ListingScript['decision'], env: Record<string, string>, log: (e: LogEvent) => void): Promise<ScriptOutput | undefined> {
-  const finalEnv = site.suexec ? suexecFilter(env) : env;
-  const viaPhp = runsThroughPhpCgi(d.path, site.suexec);
-  if (viaPhp) finalEnv.PHPRC = dirname(d.path);
-  const { limits } = childLimits(dirConfigOf(d.config).rlimits);
-  const run = { cwd: dirname(d.path), env: finalEnv, limits, groups: site.processGroups };
   const base = d.path.slice(d.path.lastIndexOf('/') + 1);
   return new Promise((resolve) => {
-    const child = viaPhp ? spawnCgi({ program: PHP_CGI, args: ['-d', 'cgi.force_redirect=0', '-f', d.path], ...run }) : spawnCgi({ program: d.path, args: [], ...run });
+    const child = startCgiScript(site, d, env, log);
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
@@ -154,13 +139,6 @@ function runCgiForOutput(site: ResponseSink['site'], d: ListingScript['decision'
       settle(undefined);
     }, site.timeoutMs);
     timer.unref();
-    child.onError((err) => {
-      log({ module: 'cgid', level: 'error', message: `(${(err as NodeJS.ErrnoException).errno ?? 0})${err.message}: AH01241: exec of '${d.path}' failed`, code: 'HT400' });
-    });
-    const stderrLines = new BoundedLineSplitter();
-    const logStderr = (message: string): void => log({ module: 'cgid', level: 'error', message });
-    child.stderr.on('data', (chunk: Buffer) => stderrLines.push(chunk, logStderr));
-    child.stderr.on('end', () => stderrLines.end(logStderr));
     // A GET sub-request has no body: the script reads EOF at once.
     child.stdin.on('error', () => undefined);
     child.stdin.end();

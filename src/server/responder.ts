@@ -21,7 +21,7 @@ import { runListingScript, type ListingScript } from './listing-scripts.js';
 import { bindToRequest } from './request-guard.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
-import { runFcgid, runFcgidAuthorizer, type FcgidContext } from './fcgid-handler.js';
+import { runFcgid, runFcgidAuthorizer } from './fcgid-handler.js';
 import type { SiteContext } from './site-context.js';
 
 /** The largest file whose Content-MD5 ContentDigest makes (read whole, at once: a bigger one gets none). */
@@ -678,12 +678,6 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
         sink,
         facts,
         log: (e) => log(e, facts),
-        pool: site.fcgiPool,
-        limits: site.fcgiLimits,
-        keepConn: site.fcgiKeepConn,
-        initialEnv: site.fcgiInitialEnv,
-        passHeaders: site.fcgiPassHeaders,
-        cmdOptions: site.fcgiCmdOptions,
         ...(redirected ? { redirectEnv: redirected.env, previousUrl: redirected.previousUrl } : {}),
       },
       d,
@@ -790,7 +784,7 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
       if (isCgi) {
         // One literal of one shape (no spreads): this runs for every script request.
         const fcgid = d.handler === 'fcgid-script';
-        const context: CgiContext | FcgidContext = {
+        const context: CgiContext = {
           site,
           req,
           res,
@@ -805,12 +799,6 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
           redirect: (location, env) => internalRedirect(sink, facts, d, location, env, log, redirected),
           redirectEnv: redirected?.env,
           previousUrl: redirected?.previousUrl,
-          pool: site.fcgiPool,
-          limits: site.fcgiLimits,
-          keepConn: site.fcgiKeepConn,
-          initialEnv: site.fcgiInitialEnv,
-          passHeaders: site.fcgiPassHeaders,
-          cmdOptions: site.fcgiCmdOptions,
         };
         if (fcgid) runFcgid(context);
         else if (d.handler.startsWith('proxy:')) runProxyFcgi(context);
