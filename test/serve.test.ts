@@ -30,6 +30,23 @@ afterAll(async () => {
 });
 
 describe('serve', () => {
+  it('writes one combined-format access line per answer, after it went out', async () => {
+    const logged = await serveInProcess(root, { profile: 'apache', accessLog: '-' });
+    try {
+      await get(logged.port, '/page.txt', 'GET', { Referer: 'http://ref.example/', 'User-Agent': 'probe/1' });
+      await get(logged.port, '/missing.txt', 'HEAD');
+      const lines = logged
+        .output()
+        .split('\n')
+        .filter((l) => l.includes(' HTTP/1.1" '));
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/^127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET \/page\.txt HTTP\/1\.1" 200 5 "http:\/\/ref\.example\/" "probe\/1"$/);
+      expect(lines[1]).toMatch(/"HEAD \/missing\.txt HTTP\/1\.1" 404 \S+ "-" "-"$/);
+    } finally {
+      expect(await logged.stop()).toBe(0);
+    }
+  });
+
   it("prints exactly the ready line, then the dashboard's address, on stdout", () => {
     expect(server.output()).toBe(
       `htsandbox: serving ${root} at http://127.0.0.1:${server.port}/\ndashboard: http://127.0.0.1:${server.port}/.htsandbox/ (loopback clients only)\n`,

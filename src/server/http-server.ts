@@ -13,7 +13,7 @@ import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
 import { endAsHostCrashes, endFailedResponse, inRequestScope, type RequestScope } from './request-guard.js';
 import { balancerClientKey, type PersistenceTable } from '../engine/lvs-persistence.js';
 import { serveDashboard, type DashboardOptions } from './dashboard.js';
-import { addLogLine, recordOf, type RequestJournal, type RequestRecord } from './request-journal.js';
+import { addLogLine, type RequestJournal, type RequestRecord } from './request-journal.js';
 import { accessLogTime } from '../grammar/apache-time.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import type { SiteContext } from './site-context.js';
@@ -80,6 +80,14 @@ interface Connection {
   fresh: boolean;
   /** When the current request's head arrived (ms). */
   requestAt: number;
+}
+
+/** The response's handling (its one 'finish' listener finds it here). */
+const FRONT_REQUEST = Symbol('htsandbox.frontRequest');
+type FrontResponse = ServerResponse & { [FRONT_REQUEST]?: { finished(): void } };
+/** Every response's one 'finish' listener (shared: no closure per request). */
+function onResponseFinish(this: FrontResponse): void {
+  this[FRONT_REQUEST]?.finished();
 }
 
 /** How soon after its request a client's FIN counts as a half-close rather than leaving. */
@@ -353,18 +361,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         conn.fresh = false;
         conn.requestAt = startStage(conn, 'body');
       }
-      // One listener for what every answer's end does (the connection's next stage, the
-      // journal): a listener and its once-wrapper per item cost more than the items.
-      res.on('finish', () => {
-        if (conn && conn.res === res) {
-          conn.req = undefined;
-          conn.res = undefined;
-          startStage(conn, 'header');
-        }
-        const rec = recordOf(req);
-        if (rec) finishRecord(rec, res);
-      });
-      handle(req, res);
+      new FrontRequest(req, res, conn).handle();
     },
   );
   server.maxHeadersCount = limits.fields > 0 ? limits.fields + 1 : 0;
@@ -410,16 +407,71 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     opts.onRequestDone?.(r);
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const started = opts.accessLog ? new Date() : undefined;
-    let target = req.url ?? '/';
-    let hostHeader = req.headers.host ?? `${site.serverName}`;
-    let rec: RequestRecord | undefined;
-    const log = (event: LogEvent, f: { remoteAddr: string }): void => {
-      const line = `[${event.module}:${event.level}] [client ${f.remoteAddr}] ${event.message}`;
+  /**
+   * One request's handling, from the head's checks to the resolver's answer. One object per
+   * request with its methods on the class, in place of a handful of closures per request (the
+   * request path's per-request allocations, docs/performance.md, session 11); it is also the
+   * request's scope for the guard (request-guard.ts).
+   */
+  class FrontRequest implements RequestScope {
+    readonly method: string;
+    /** The request-target (its path and query once an absolute form is taken apart), for log lines. */
+    url: string;
+    readonly serverAdmin = site.serverAdmin;
+    recovered?: boolean;
+    /** The journal's record (undefined without a dashboard). */
+    rec: RequestRecord | undefined = undefined;
+    readonly remoteAddr: string;
+    /** When the request began, for the access log (only kept when one is written). */
+    readonly started: Date | undefined;
+    /** The simulated server that answers (the balancer's pick with --servers). */
+    server: SiteContext = site;
+    facts: RequestFacts | undefined = undefined;
+    /** The error logger handed to the responder (bound once: the handlers call it detached). */
+    readonly log: (event: LogEvent, f: { remoteAddr: string }) => void;
+
+    constructor(
+      readonly req: IncomingMessage,
+      readonly res: ServerResponse,
+      readonly conn: Connection | undefined,
+    ) {
+      this.method = req.method ?? 'GET';
+      this.url = req.url ?? '/';
+      this.remoteAddr = remoteAddress(req);
+      this.started = opts.accessLog ? new Date() : undefined;
+      this.log = (event) => this.logEvent(event);
+      // One listener for what every answer's end does (the connection's next stage, the journal,
+      // the access log): a listener and its once-wrapper per item cost more than the items.
+      (res as FrontResponse)[FRONT_REQUEST] = this;
+      res.on('finish', onResponseFinish);
+    }
+
+    /** The answer has gone out: the connection reads its next head, the records end. */
+    finished(): void {
+      const { conn, res } = this;
+      if (conn && conn.res === res) {
+        conn.req = undefined;
+        conn.res = undefined;
+        startStage(conn, 'header');
+      }
+      if (this.rec) finishRecord(this.rec, res);
+      if (opts.accessLog) {
+        const req = this.req;
+        const len = res.getHeader('content-length');
+        opts.accessLog(
+          `${this.remoteAddr} - - [${accessLogTime(this.started!)}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
+        );
+      }
+    }
+
+    /** An error-log event of this request: to the journal's record and the server's log. */
+    logEvent(event: LogEvent): void {
+      const target = this.url;
+      const line = `[${event.module}:${event.level}] [client ${this.remoteAddr}] ${event.message}`;
       // The reason in plain words first, then the host's own line. A run-time failure with a
       // catalog code and no explanation of its own gets the catalog's advice (docs/errors.md).
       const explain = event.explain ?? (event.code ? catalogAdvice(event.code) : undefined);
+      const rec = this.rec;
       if (rec) {
         addLogLine(rec, line);
         if (explain) rec.reason ??= explain;
@@ -428,21 +480,12 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       const level = event.level === 'alert' || event.level === 'crit' ? 'error' : event.level === 'warn' ? 'warn' : event.level === 'info' ? 'debug' : 'error';
       if (explain) logger[level === 'debug' ? 'debug' : 'warn']({ module: 'htsandbox', url: target, ...(event.code ? { code: event.code } : {}) }, explain);
       logger[level](fields, event.message);
-    };
-    const remoteAddr = remoteAddress(req);
-    site.stats.requests++;
-    res.setHeader('Server', 'Apache (htsandbox)');
-    if (opts.accessLog) {
-      const write = opts.accessLog;
-      res.on('finish', () => {
-        const len = res.getHeader('content-length');
-        write(
-          `${remoteAddr} - - [${accessLogTime(started!)}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
-        );
-      });
     }
-    const refuse = (status: number, errorNotes?: string, allow?: string): void => {
-      const page = cannedErrorPage(status, { method: req.method ?? 'GET', serverAdmin: site.serverAdmin, signature: '', ...(errorNotes ? { errorNotes } : {}) });
+
+    /** Core's own error answer (ap_send_error_response's page), and the connection closes. */
+    refuse(status: number, errorNotes?: string, allow?: string): void {
+      const { req, res } = this;
+      const page = cannedErrorPage(status, { method: this.method, serverAdmin: site.serverAdmin, signature: '', ...(errorNotes ? { errorNotes } : {}) });
       const headers: Record<string, string> = { Connection: 'close', 'Content-Type': 'text/html; charset=iso-8859-1' };
       // Apache sends its 413 (met while the body is read) without a length, ended by the close.
       if (status === 413) res.useChunkedEncodingByDefault = false;
@@ -450,133 +493,163 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       if (allow !== undefined) headers.Allow = allow;
       res.writeHead(status, STATUS_REASONS[status] ?? '', headers);
       res.end(req.method === 'HEAD' ? undefined : Buffer.from(page, 'latin1'));
-    };
-    // ap_read_request's checks come before anything else looks at the request.
-    // The absolute form (`GET http://host/path`): ap_parse_uri takes the path, and the URI's
-    // authority replaces the Host field (RFC 7230 5.4); a scheme other than http(s) is 400.
-    // (An origin-form target, the usual one, starts with '/': no pattern is run on it.)
-    const absolute = target.charCodeAt(0) === 47 ? null : /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
-    const refusal = checkRequestHead(
-      {
-        requestLineLength: (req.method ?? '').length + target.length + 10,
-        fields: req.rawHeaders,
-        httpVersion: req.httpVersion,
-        targetAuthority: absolute ? absolute[2]!.replace(/^.*@/, '') : undefined,
-      },
-      limits,
-    );
-    if (refusal) {
-      log({ module: 'core', level: 'info', message: refusal.log, ...(refusal.explain ? { explain: refusal.explain } : {}) }, { remoteAddr });
-      refuse(refusal.status, refusal.errorNotes);
-      return;
     }
-    // ap_parse_request_line (HttpProtocolOptions Strict) refuses a target with a fragment or
-    // with user information in its authority.
-    if (target.includes('#') || absolute?.[2]!.includes('@')) {
-      log(
-        { module: 'core', level: 'info', message: `HTTP Request Line; URI must not contain a ${target.includes('#') ? 'fragment' : 'username/password'}: ${target}` },
-        { remoteAddr },
+
+    /** The guard's loud line: an exception escaped this request's handling (a bug of htsandbox). */
+    report(err: unknown, outcome: string): void {
+      logger.error(
+        { module: 'htsandbox', err, url: this.url },
+        `internal error while handling ${this.method} ${this.url} (${outcome}); the server goes on. This is a bug in htsandbox: please report it with this log line.`,
       );
-      refuse(400);
-      return;
     }
-    if (absolute) {
-      if (!/^https?$/i.test(absolute[1]!)) {
-        log(
-          { module: 'core', level: 'info', message: `AH10388: Request header field \`Host\` / scheme of ${target} not served here (absolute URI with scheme ${absolute[1]})` },
-          { remoteAddr },
-        );
-        refuse(400);
+
+    /** A request on which the host's process would have crashed (not a bug of htsandbox). */
+    reportHostCrash(err: HostProcessCrash): void {
+      this.logEvent({ module: 'headers', level: 'error', message: `${err.message}; htsandbox closes the connection the same way`, explain: `To fix: ${err.hint}.` });
+    }
+
+    handle(): void {
+      const { req, res } = this;
+      let target = this.url;
+      let hostHeader = req.headers.host ?? `${site.serverName}`;
+      site.stats.requests++;
+      res.setHeader('Server', 'Apache (htsandbox)');
+      // ap_read_request's checks come before anything else looks at the request.
+      // The absolute form (`GET http://host/path`): ap_parse_uri takes the path, and the URI's
+      // authority replaces the Host field (RFC 7230 5.4); a scheme other than http(s) is 400.
+      // (An origin-form target, the usual one, starts with '/': no pattern is run on it.)
+      const absolute = target.charCodeAt(0) === 47 ? null : /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/.exec(target);
+      const refusal = checkRequestHead(
+        {
+          requestLineLength: (req.method ?? '').length + target.length + 10,
+          fields: req.rawHeaders,
+          httpVersion: req.httpVersion,
+          targetAuthority: absolute ? absolute[2]!.replace(/^.*@/, '') : undefined,
+        },
+        limits,
+      );
+      if (refusal) {
+        this.logEvent({ module: 'core', level: 'info', message: refusal.log, ...(refusal.explain ? { explain: refusal.explain } : {}) });
+        this.refuse(refusal.status, refusal.errorNotes);
         return;
       }
-      hostHeader = absolute[2]!;
-      req.headers.host = hostHeader;
-      const raw = req.rawHeaders.filter((_, i, a) => (i % 2 === 0 ? a[i]!.toLowerCase() !== 'host' : a[i - 1]!.toLowerCase() !== 'host'));
-      req.rawHeaders.splice(0, req.rawHeaders.length, 'Host', hostHeader, ...raw);
-      target = absolute[3] || '/';
-    }
-    // `OPTIONS *` asks about the server: core answers 200 with an empty body (ap_send_http_options).
-    if (target === '*' && req.method === 'OPTIONS') {
-      res.writeHead(200, { 'Content-Length': '0' });
-      res.end();
-      return;
-    }
-    const q = target.indexOf('?');
-    const rawPath = q === -1 ? target : target.slice(0, q);
-    if (opts.dashboard && opts.journal && serveDashboard(opts.backends?.servers ?? [site], opts.journal, opts.dashboard, req, res, rawPath, opts.backends?.persistence)) return;
-    // The host's balancer sends the client to its server; each server has its own FastCGI processes.
-    const server = opts.backends
-      ? opts.backends.servers[opts.backends.persistence.route(balancerClientKey(remoteAddr, req.headers['x-forwarded-for'] as string | undefined), Date.now())]!
-      : site;
-    if (opts.journal) {
-      // The record is ended by the request's one 'finish' listener (finishRecord).
-      const r = opts.journal.begin(req, req.url ?? '/');
-      rec = r;
-      r.server = server.server;
-      if (explainPrefix !== undefined) res.setHeader('X-Htsandbox-Explain', explainPrefix + r.id);
-    }
-    const facts: RequestFacts = {
-      method: req.method ?? 'GET',
-      rawPath,
-      query: q === -1 ? undefined : target.slice(q + 1),
-      remoteAddr,
-      origin: `${tlsVariables && (req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${hostHeader}`,
-      headers: req.headers,
-      rawTarget: req.url ?? '/',
-      requestTimeUs: Math.round((performance.timeOrigin + performance.now()) * 1000),
-    };
-    if (tlsVariables && (req.socket as TLSSocket).encrypted) facts.tls = tlsVariables(req.socket as TLSSocket);
-    // The request's scope: an exception escaping its handling later (in a stream callback) ends
-    // this response only (request-guard.ts; the serve command's process handlers find it).
-    const scope: RequestScope = {
-      res,
-      method: facts.method,
-      url: target,
-      serverAdmin: site.serverAdmin,
-      report: (err, outcome) =>
-        logger.error(
-          { module: 'htsandbox', err, url: target },
-          `internal error while handling ${facts.method} ${target} (${outcome}); the server goes on. This is a bug in htsandbox: please report it with this log line.`,
-        ),
-      reportHostCrash: (err) =>
-        log({ module: 'headers', level: 'error', message: `${err.message}; htsandbox closes the connection the same way`, explain: `To fix: ${err.hint}.` }, { remoteAddr }),
-    };
-    const answer = (): void =>
-      inRequestScope(scope, () => {
-        try {
-          const decision = resolveRequest(server, facts);
-          // LimitRequestBody (the directory's): a declared length above it is refused before any
-          // handler reads or discards the body, whatever the target (ap_http_filter's check), and
-          // the connection closes.
-          const bodyLimit = ('config' in decision && decision.config ? dirConfigOf(decision.config) : server.serverConfig).limitRequestBody;
-          const declared = req.headers['content-length'];
-          if (bodyLimit > 0 && declared !== undefined && Number(declared) > bodyLimit) {
-            log(
-              { module: 'http', level: 'error', message: `AH01587: Requested content-length of ${declared} is larger than the configured limit of ${bodyLimit}`, code: 'HT504' },
-              { remoteAddr },
-            );
-            refuse(413);
-            return;
-          }
-          respond(server, req, res, facts, decision, log);
-        } catch (err) {
-          scope.recovered = true;
-          if (err instanceof HostProcessCrash) endAsHostCrashes(scope, err);
-          else scope.report(err, endFailedResponse(scope));
+      // ap_parse_request_line (HttpProtocolOptions Strict) refuses a target with a fragment or
+      // with user information in its authority.
+      if (target.includes('#') || absolute?.[2]!.includes('@')) {
+        this.logEvent({
+          module: 'core',
+          level: 'info',
+          message: `HTTP Request Line; URI must not contain a ${target.includes('#') ? 'fragment' : 'username/password'}: ${target}`,
+        });
+        this.refuse(400);
+        return;
+      }
+      if (absolute) {
+        if (!/^https?$/i.test(absolute[1]!)) {
+          this.logEvent({
+            module: 'core',
+            level: 'info',
+            message: `AH10388: Request header field \`Host\` / scheme of ${target} not served here (absolute URI with scheme ${absolute[1]})`,
+          });
+          this.refuse(400);
+          return;
         }
-      });
-    let ahead: Promise<void> | undefined;
-    try {
-      server.fs.sync();
-      // A huge .htaccess on the way is read first, in slices, so other clients go on being
-      // answered meanwhile; the walk then finds it cached.
-      ahead = server.fs.prepare(walkDirectories(server.documentRoot, rawPath));
-    } catch (err) {
-      logger.error({ err, url: target }, 'internal error while reading access files ahead of the request');
+        hostHeader = absolute[2]!;
+        req.headers.host = hostHeader;
+        const raw = req.rawHeaders.filter((_, i, a) => (i % 2 === 0 ? a[i]!.toLowerCase() !== 'host' : a[i - 1]!.toLowerCase() !== 'host'));
+        req.rawHeaders.splice(0, req.rawHeaders.length, 'Host', hostHeader, ...raw);
+        target = absolute[3] || '/';
+        this.url = target;
+      }
+      // `OPTIONS *` asks about the server: core answers 200 with an empty body (ap_send_http_options).
+      if (target === '*' && req.method === 'OPTIONS') {
+        res.writeHead(200, { 'Content-Length': '0' });
+        res.end();
+        return;
+      }
+      const q = target.indexOf('?');
+      const rawPath = q === -1 ? target : target.slice(0, q);
+      if (opts.dashboard && opts.journal && serveDashboard(opts.backends?.servers ?? [site], opts.journal, opts.dashboard, req, res, rawPath, opts.backends?.persistence)) return;
+      // The host's balancer sends the client to its server; each server has its own FastCGI processes.
+      const server = opts.backends
+        ? opts.backends.servers[opts.backends.persistence.route(balancerClientKey(this.remoteAddr, req.headers['x-forwarded-for'] as string | undefined), Date.now())]!
+        : site;
+      this.server = server;
+      if (opts.journal) {
+        // The record is ended by the request's one 'finish' listener (finished).
+        const r = opts.journal.begin(req, req.url ?? '/');
+        this.rec = r;
+        r.server = server.server;
+        if (explainPrefix !== undefined) res.setHeader('X-Htsandbox-Explain', explainPrefix + r.id);
+      }
+      const encrypted = tlsVariables !== undefined && (req.socket as TLSSocket).encrypted;
+      const facts: RequestFacts = {
+        method: this.method,
+        rawPath,
+        query: q === -1 ? undefined : target.slice(q + 1),
+        remoteAddr: this.remoteAddr,
+        origin: `${encrypted ? 'https' : 'http'}://${hostHeader}`,
+        headers: req.headers,
+        rawTarget: req.url ?? '/',
+        requestTimeUs: Math.round((performance.timeOrigin + performance.now()) * 1000),
+      };
+      if (encrypted) facts.tls = tlsVariables(req.socket as TLSSocket);
+      this.facts = facts;
+      let ahead: Promise<void> | undefined;
+      try {
+        server.fs.sync();
+        // A huge .htaccess on the way is read first, in slices, so other clients go on being
+        // answered meanwhile; the walk then finds it cached.
+        ahead = server.fs.prepare(walkDirectories(server.documentRoot, rawPath));
+      } catch (err) {
+        logger.error({ err, url: target }, 'internal error while reading access files ahead of the request');
+      }
+      if (ahead)
+        ahead.then(
+          () => this.answerInScope(),
+          () => this.answerInScope(),
+        );
+      else this.answerInScope();
     }
-    if (ahead) ahead.then(answer, answer);
-    else answer();
-  };
+
+    /**
+     * Resolves and answers, as the request's scope: an exception escaping its handling later (in
+     * a stream callback) ends this response only (request-guard.ts; the serve command's process
+     * handlers find it).
+     */
+    answerInScope(): void {
+      inRequestScope(this, answerRequest, this);
+    }
+
+    answer(): void {
+      const { req, res, server } = this;
+      const facts = this.facts!;
+      try {
+        const decision = resolveRequest(server, facts);
+        // LimitRequestBody (the directory's): a declared length above it is refused before any
+        // handler reads or discards the body, whatever the target (ap_http_filter's check), and
+        // the connection closes.
+        const bodyLimit = ('config' in decision && decision.config ? dirConfigOf(decision.config) : server.serverConfig).limitRequestBody;
+        const declared = req.headers['content-length'];
+        if (bodyLimit > 0 && declared !== undefined && Number(declared) > bodyLimit) {
+          this.logEvent({
+            module: 'http',
+            level: 'error',
+            message: `AH01587: Requested content-length of ${declared} is larger than the configured limit of ${bodyLimit}`,
+            code: 'HT504',
+          });
+          this.refuse(413);
+          return;
+        }
+        respond(server, req, res, facts, decision, this.log);
+      } catch (err) {
+        this.recovered = true;
+        if (err instanceof HostProcessCrash) endAsHostCrashes(this, err);
+        else this.report(err, endFailedResponse(this));
+      }
+    }
+  }
+  const answerRequest = (r: FrontRequest): void => r.answer();
 
   /** Starts timing a reading stage of the connection (its progress record is reused); returns now. */
   const startStage = (conn: Connection, stage: 'header' | 'body'): number => {

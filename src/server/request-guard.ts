@@ -45,10 +45,13 @@ type Tagged = OwnedObject & { [REQUEST_OWNER]?: RequestScope };
 /** The request whose code is running now (set around its handler and its bound callbacks). */
 const current = (): RequestScope | undefined => runningRequest() as RequestScope | undefined;
 
-/** Runs a request's handling with the request as current (its response is tied to it too). */
-export function inRequestScope<T>(scope: RequestScope, fn: () => T): T {
+/**
+ * Runs a request's handling with the request as current (its response is tied to it too).
+ * `fn` gets `arg`, so a caller can pass a function made once instead of a closure per request.
+ */
+export function inRequestScope<T, A = undefined>(scope: RequestScope, fn: (arg: A) => T, arg?: A): T {
   (scope.res as Tagged)[REQUEST_OWNER] = scope;
-  return callForRequest(scope, fn, undefined, undefined, undefined) as T;
+  return callForRequest(scope, fn as (a: unknown) => unknown, arg, undefined, undefined) as T;
 }
 
 /**

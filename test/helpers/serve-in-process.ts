@@ -22,6 +22,8 @@ export async function serveInProcess(
     persistenceSeconds?: number;
     /** Where the error log goes (default: nowhere). */
     errorLog?: string;
+    /** Where the combined-format access log goes ('-': the captured stderr; default: nowhere). */
+    accessLog?: string;
   } = {},
 ): Promise<RunningServer> {
   const controller = new AbortController();
