@@ -165,6 +165,13 @@ describe('ap_expr evaluation', () => {
     expect(run("!('a/b' -fnmatch 'a?b') && !('a/b' -fnmatch 'a[/]b') && 'a/b' -strmatch 'a?b'", f)).toBe(true);
     expect(run("toupper('ab') . tolower('CD') == 'ABcd' && escape('a b') == 'a%20b' && unescape('a%20b') == 'a b'", f)).toBe(true);
     expect(run('base64("ab") == "YWI=" && unbase64("YWI=") == "ab"', f)).toBe(true);
+    // apr_tolower/apr_toupper and APR_FNM_CASE_BLIND in the C locale: bytes above 0x7F stay.
+    expect(run("tolower('CAF\u00c9') == 'caf\u00c9' && toupper('caf\u00e9\u00df\u00ff\u00b5') == 'CAF\u00e9\u00df\u00ff\u00b5'", f)).toBe(true);
+    expect(run("!('caf\u00c9' -strcmatch 'caf\u00e9') && 'CAF\u00e9' -strcmatch 'caf\u00e9' && !('caf\u00c9' -strcmatch 'caf[\u00e0-\u00ef]')", f)).toBe(true);
+    expect(run("'caf\u00e3' -strcmatch 'CAF[\u00e0-\u00ef]' && 'Q' -strcmatch '[a-z]' && 'q' -strcmatch '[A-Z]' && '_' -strcmatch '[Z-a]' && !('_' -strcmatch '[!Z-a]')", f)).toBe(
+      true,
+    );
+    expect(run('%{HTTP:X-W} !~ /^caf\\xe9$/i && %{HTTP:X-W} =~ /^CAF\u00c9$/i', facts({}, { 'x-w': 'caf\u00c9' }))).toBe(true);
     // unescape is byte-wise (a UTF-8 é is two characters), keeps %2F, and is empty on a bad escape or %00.
     expect(run("unescape('caf%C3%A9') == 'caf\u00c3\u00a9' && unescape('%e9') == '\u00e9' && unescape('a%2Fb') == 'a%2Fb'", f)).toBe(true);
     expect(run("-z unescape('a%zzb') && -z unescape('a%4') && -z unescape('a%00b')", f)).toBe(true);

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { installRegexMatchLimit, REGEX_MATCH_LIMIT_MS, type MatchLimitEvent } from '../src/adapters/regex-match-limit.js';
-import { compileApacheRegex, runsInBoundedTime, setBacktrackingExec, type ApacheRegex } from '../src/grammar/regex.js';
+import { compileApacheRegex, patternBytesApart, runsInBoundedTime, setBacktrackingExec, type ApacheRegex } from '../src/grammar/regex.js';
 
 function compiled(pattern: string, icase = false): ApacheRegex {
   const r = compileApacheRegex(pattern, icase);
@@ -38,6 +38,46 @@ describe('Apache regex semantics', () => {
     expect(ahead.engine).toBe('js');
     expect(ahead.test('.well-known/x')).toBe(false);
     expect(compiled('^(a+)+$').mayBacktrack).toBe(false);
+  });
+});
+
+describe('caseless matching folds A-Z only, as PCRE2 with its C-locale tables (case-folding case)', () => {
+  // Subjects are byte strings: \xc9 is the byte 0xC9 ('É' in Latin-1), \xe9 is 'é'.
+  it.each([
+    ['^caf\xe9$', true, 'caf\xc9', false],
+    ['^caf\xe9$', true, 'CAF\xe9', true],
+    ['^caf\\xe9$', true, 'caf\xc9', false],
+    ['^caf\\x{e9}$', true, 'caf\xc9', false],
+    ['^caf\\351$', true, 'caf\xc9', false],
+    ['(?i)^caf\xe9$', false, 'caf\xc9', false],
+    ['^caf(?i:\xe9)$', false, 'caf\xc9', false],
+    ['^caf[\xe0-\xef]$', true, 'caf\xc9', false],
+    ['^caf[^\xe9]$', true, 'caf\xc9', true],
+    ['^caf[\\x00-\\xc9]$', true, 'caf\xe9', false],
+    ['^caf[\\x00-\\xc9]$', true, 'caf\xc9', true],
+    // The backtracking engine (a backreference, lookahead): no folding, and \s is not 0xA0.
+    ['^(c)af\xe9(\\1)?$', true, 'caf\xc9', false],
+    ['^caf(\\xe9)\\1$', true, 'caf\xe9\xc9', false],
+    ['^caf(?=\\xe9)', true, 'caf\xc9', false],
+    ['^(c)af\\s(\\1)?$', false, 'caf\xa0', false],
+    ['^(c)af\\s(\\1)?$', false, 'caf ', true],
+  ])('%s (icase %s) against %j: %s', (pattern, icase, subject, matches) => {
+    expect(compiled(pattern, icase).test(subject)).toBe(matches);
+  });
+
+  it("gives captures, named groups and positions in the subject's own bytes", () => {
+    expect(compiled('^caf(\xe9|\xc9)(?P<rest>.*)$', true).exec('CAF\xc9\xff!')).toEqual(['CAF\xc9\xff!', '\xc9', '\xff!']);
+    expect(compiled('^caf(\xe9|\xc9)(?P<rest>.*)$', true).groups('CAF\xc9\xff!')).toEqual({ rest: '\xff!' });
+    expect(compiled('(?i)\xe9(.)', false).match('ab\xe9\xb5')).toEqual({ index: 2, captures: ['\xe9\xb5', '\xb5'] });
+    expect(compiled('^(\\w)\\1(.)$').exec('aa\xe9')).toEqual(['aa\xe9', 'a', '\xe9']);
+  });
+
+  it('leaves a pattern that names no high byte as it was', () => {
+    expect(patternBytesApart('^index\\.php$')).toBe('^index\\.php$');
+    expect(compiled('^caf.$', true).test('CAF\xc9')).toBe(true);
+    // A class range across 0x7F/0x80 is split; escapes of ASCII stay as written.
+    expect(patternBytesApart('[\\x20-\\xff]\\x41')).toBe('[\\x20-\\x7f\ue080-\ue0ff]\\x41');
+    expect(patternBytesApart('\\p{Lu}')).toBeUndefined();
   });
 });
 

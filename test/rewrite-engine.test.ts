@@ -213,3 +213,20 @@ describe('rules inside an <If> (per-dir prefix "*If/"; the rewrite-in-if conform
     expect(ifRound('RewriteBase /\nRewriteRule x\\.txt$ y.txt [R]', 'x.txt')).toMatchObject({ location: 'http://localhost:8080/y.txt' });
   });
 });
+
+describe('[NC] compares bytes with A-Z folded only (strcasecmp in the C locale; case-folding case)', () => {
+  // The header value is a byte string: \xc9 is 'É' in Latin-1, \xe9 is 'é'.
+  const matched = (cond: string, value: string): boolean =>
+    round(`RewriteCond %{HTTP:X-W} ${cond}\nRewriteRule ^x$ /yes`, 'x', undefined, { 'HTTP:X-W': value }).kind === 'internal';
+  it.each([
+    ['^caf\xe9$ [NC]', 'CAF\xe9', true],
+    ['^caf\xe9$ [NC]', 'caf\xc9', false],
+    ['=caf\xe9 [NC]', 'CAF\xe9', true],
+    ['=caf\xe9 [NC]', 'caf\xc9', false],
+    // strcasecmp: 0xC9 < 0xE0 (toLowerCase would compare 0xE9 with 0xE0).
+    ['<caf\xe0 [NC]', 'caf\xc9', true],
+    ['<caf\xe0 [NC]', 'caf\xe9', false],
+  ])('RewriteCond %s against %j: %s', (cond, value, expected) => {
+    expect(matched(cond, value)).toBe(expected);
+  });
+});

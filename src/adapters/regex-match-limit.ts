@@ -8,7 +8,7 @@
  * started for the next one. The server is held up for at most the limit, once per hostile match.
  */
 import { Worker } from 'node:worker_threads';
-import { setBacktrackingExec, type BacktrackingMatch } from '../grammar/regex.js';
+import { bytesBack, setBacktrackingExec, type BacktrackingMatch } from '../grammar/regex.js';
 
 /** Wall-clock bound of one match; PCRE2's default match limit (10,000,000) is of this order. */
 export const REGEX_MATCH_LIMIT_MS = 100;
@@ -62,6 +62,7 @@ for (;;) {
 `;
 
 export interface MatchLimitEvent {
+  /** The JavaScript pattern, its high bytes where the pattern names them (regex.ts moves them apart). */
   source: string;
   subjectLength: number;
   reason: 'limit' | 'too long' | 'worker failed';
@@ -101,13 +102,13 @@ function boundedExec(source: string, flags: string, subject: string): Backtracki
   const ctl = worker && shared ? new Int32Array(shared, 0, 2) : startWorker();
   if (Atomics.load(ctl, 0) === STARTING && Atomics.wait(ctl, 0, STARTING, START_MS) === 'timed-out') {
     stopWorker();
-    onLimit({ source, subjectLength: subject.length, reason: 'worker failed' });
+    onLimit({ source: bytesBack(source), subjectLength: subject.length, reason: 'worker failed' });
     return null;
   }
   const data = new Uint8Array(shared!, 8);
   const request = encoder.encode(JSON.stringify({ source, flags, subject }));
   if (request.length > data.length) {
-    onLimit({ source, subjectLength: subject.length, reason: 'too long' });
+    onLimit({ source: bytesBack(source), subjectLength: subject.length, reason: 'too long' });
     return null;
   }
   data.set(request);
@@ -121,12 +122,12 @@ function boundedExec(source: string, flags: string, subject: string): Backtracki
   }
   if (Atomics.load(ctl, 0) !== ANSWER) {
     stopWorker();
-    onLimit({ source, subjectLength: subject.length, reason: 'limit' });
+    onLimit({ source: bytesBack(source), subjectLength: subject.length, reason: 'limit' });
     return null;
   }
   if (ctl[1] === 0) {
     Atomics.store(ctl, 0, IDLE);
-    onLimit({ source, subjectLength: subject.length, reason: 'too long' });
+    onLimit({ source: bytesBack(source), subjectLength: subject.length, reason: 'too long' });
     return null;
   }
   const answer = JSON.parse(decoder.decode(data.slice(0, ctl[1]))) as { index: number; match: (string | null)[]; groups: Record<string, string | null> | null } | null;

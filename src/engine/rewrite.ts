@@ -3,6 +3,7 @@
  * pure: the rules src/modules/rewrite.ts compiled and merged for a directory, run over a
  * request's filename. The file tests and variables come through callbacks the resolver supplies.
  */
+import { asciiLower } from '../grammar/byte-strings.js';
 import { evaluateApExprFully, type ExprFacts } from '../grammar/ap-expr.js';
 import type { LineSource } from '../modules/module.js';
 import type { RewriteCond, RewriteConfig, RewriteFlags } from '../modules/rewrite.js';
@@ -197,10 +198,10 @@ function lexCompare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** `strcasecmp` on bytes. */
+/** `strcasecmp` on bytes (C locale: only A-Z fold). */
 function caseCompare(a: string, b: string): number {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
+  const x = asciiLower(a);
+  const y = asciiLower(b);
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
@@ -244,7 +245,7 @@ function evalCond(
       break;
     }
     case 'eq':
-      ok = cond.nocase ? input.toLowerCase() === cond.pattern.toLowerCase() : input === cond.pattern;
+      ok = cond.nocase ? asciiLower(input) === asciiLower(cond.pattern) : input === cond.pattern;
       break;
     case 'lt':
     case 'le':

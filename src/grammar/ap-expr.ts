@@ -6,6 +6,7 @@
  * holds comes in through ExprFacts.
  */
 import { createHash } from 'node:crypto';
+import { asciiLower, asciiUpper } from './byte-strings.js';
 import { compileApacheRegex, type ApacheRegex } from './regex.js';
 import { compileFnmatch } from './fnmatch.js';
 
@@ -655,9 +656,9 @@ function callFunction(name: string, arg: string, st: EvalState): string {
       // mod's env: the request's notes, then its environment, then the server's.
       return f.env(arg) ?? f.osenv(arg) ?? '';
     case 'tolower':
-      return arg.toLowerCase();
+      return asciiLower(arg);
     case 'toupper':
-      return arg.toUpperCase();
+      return asciiUpper(arg);
     case 'escape':
       return escapePath(arg);
     case 'unescape':

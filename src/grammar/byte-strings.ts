@@ -19,3 +19,11 @@ export function textAsBytes(text: string): string {
 export function asciiLower(s: string): string {
   return NON_ASCII.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s.toLowerCase();
 }
+
+/**
+ * `ap_str_toupper` (apr_toupper, C locale): only a-z change. String's toUpperCase would also
+ * fold 0xE0-0xFE, turn 0xDF into "SS" and 0xB5, 0xFF into units above 0xFF (no longer bytes).
+ */
+export function asciiUpper(s: string): string {
+  return NON_ASCII.test(s) ? s.replace(/[a-z]+/g, (m) => m.toUpperCase()) : s.toUpperCase();
+}

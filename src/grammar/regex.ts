@@ -240,6 +240,166 @@ function wrapBacktracking(source: string, re: RegExp): ApacheRegex {
   };
 }
 
+/**
+ * Case folding of bytes 0x80-0xFF. Apache's PCRE2 runs without UTF mode on its built-in "C"
+ * locale tables: `[NC]`, `(?i)`, SetEnvIfNoCase and ap_expr's `/…/i` fold A-Z only (a live run:
+ * `^caf\xE9$` [NC] does not match `caf\xC9`; a caseless backreference does not fold either), and
+ * `\s` is the six ASCII spaces. Both engines here fold by Unicode, so in the byte strings
+ * htsandbox matches (byte-strings.ts) 0xC0-0xDE would fold with 0xE0-0xFE, and JavaScript's `\s`
+ * takes 0xA0 for a space. Where that could matter the pattern and the subject move the bytes
+ * 0x80-0xFF, one to one, to U+E080-U+E0FF (private use: no case, not a space, not a word
+ * character, in both engines) and the captures move back. A pattern that names no byte above
+ * 0x7F, with no caseless flag, is compiled and run as it always was.
+ */
+const APART = 0xe000;
+const HIGH_BYTE = /[\x80-\xff]/;
+const HIGH_BYTES = /[\x80-\xff]/g;
+const APART_UNITS = /[\ue080-\ue0ff]/g;
+const apartUnit = (c: string): string => String.fromCharCode(c.charCodeAt(0) + APART);
+const byteUnit = (c: string): string => String.fromCharCode(c.charCodeAt(0) - APART);
+
+/** A byte string with its bytes 0x80-0xFF moved apart (see above). */
+function bytesApart(s: string): string {
+  return s.replace(HIGH_BYTES, apartUnit);
+}
+
+/** The inverse of `bytesApart`, for captures and for naming a moved pattern in a log line. */
+export function bytesBack(s: string): string {
+  return s.replace(APART_UNITS, byteUnit);
+}
+
+/** A caseless flag: the AP_REG_ICASE of the caller, or `(?i)`, `(?i:`, `(?mi)`, `(?^i)` … in the pattern. */
+const INLINE_CASELESS = /\(\?\^?[a-zA-Z-]*i/;
+/** Something that can name a byte above 0x7F: one such byte, `\x`, `\o{` or a three-digit octal escape. */
+const NAMES_HIGH_BYTE = /[^\x00-\x7f]|\\(?:x|o\{|[0-3][0-7]{2})/;
+
+/** The code a character escape at `p[i]` (the backslash) names, and where it ends; undefined when it names none. */
+function escapedCode(p: string, i: number): { code: number; end: number } | undefined {
+  const c = p[i + 1];
+  if (c === 'x') {
+    if (p[i + 2] === '{') {
+      const m = /^\{([0-9a-fA-F]+)\}/.exec(p.slice(i + 2));
+      return m ? { code: Number.parseInt(m[1]!, 16), end: i + 2 + m[0].length } : undefined;
+    }
+    const m = /^[0-9a-fA-F]{0,2}/.exec(p.slice(i + 2))!;
+    return { code: m[0] === '' ? 0 : Number.parseInt(m[0], 16), end: i + 2 + m[0].length };
+  }
+  if (c === 'o') {
+    const m = /^\{([0-7]+)\}/.exec(p.slice(i + 2));
+    return m ? { code: Number.parseInt(m[1]!, 8), end: i + 2 + m[0].length } : undefined;
+  }
+  // `\0dd` is always octal; `\[1-9]…` is a backreference unless it has three octal digits and
+  // there are not that many groups: only \200-\377 name a high byte, so those are taken as octal.
+  const m = /^(?:0[0-7]{0,2}|[23][0-7]{2})/.exec(p.slice(i + 1));
+  return m ? { code: Number.parseInt(m[0], 8), end: i + 1 + m[0].length } : undefined;
+}
+
+/**
+ * The pattern with every byte it names in 0x80-0xFF moved to U+E080-U+E0FF (written as that
+ * character), a class range that crosses 0x7F/0x80 split in two; undefined for what it cannot
+ * move (`\p{…}` keeps Unicode's properties of the bytes, which the move would hide).
+ */
+export function patternBytesApart(p: string): string | undefined {
+  let out = '';
+  // One character of the pattern at i: its code (undefined for a class escape such as \d), its text, where it ends.
+  const item = (i: number): { code: number | undefined; text: string; end: number } | undefined => {
+    const c = p[i]!;
+    if (c !== '\\') return { code: c.charCodeAt(0), text: c, end: i + 1 };
+    const next = p[i + 1];
+    if (next === undefined) return { code: undefined, text: c, end: i + 1 };
+    if (next === 'p' || next === 'P') return undefined;
+    const e = escapedCode(p, i);
+    if (e) return { code: e.code, text: p.slice(i, e.end), end: e.end };
+    if (next === 'c') return { code: undefined, text: p.slice(i, i + 3), end: i + 3 };
+    if (/[a-zA-Z0-9]/.test(next)) return { code: undefined, text: p.slice(i, i + 2), end: i + 2 };
+    return { code: next.charCodeAt(0), text: p.slice(i, i + 2), end: i + 2 };
+  };
+  const written = (x: { code: number | undefined; text: string }): string =>
+    x.code !== undefined && x.code >= 0x80 && x.code <= 0xff ? String.fromCharCode(x.code + APART) : x.text;
+  let i = 0;
+  while (i < p.length) {
+    const c = p[i]!;
+    if (c === '\\' && p[i + 1] === 'Q') {
+      const end = p.indexOf('\\E', i + 2);
+      const stop = end === -1 ? p.length : end + 2;
+      out += bytesApart(p.slice(i, stop));
+      i = stop;
+      continue;
+    }
+    if (c !== '[') {
+      const x = item(i);
+      if (!x) return undefined;
+      out += written(x);
+      i = x.end;
+      continue;
+    }
+    // A class: `[`, an optional `^`, a leading `]` taken literally, items and ranges up to `]`.
+    out += '[';
+    i++;
+    if (p[i] === '^') out += p[i++];
+    let first = true;
+    while (i < p.length && (p[i] !== ']' || first)) {
+      first = false;
+      if (p[i] === '[' && p[i + 1] === ':') {
+        const end = p.indexOf(':]', i + 2);
+        if (end === -1) return undefined;
+        out += p.slice(i, end + 2);
+        i = end + 2;
+        continue;
+      }
+      const lo = item(i);
+      if (!lo) return undefined;
+      i = lo.end;
+      if (p[i] === '-' && p[i + 1] !== undefined && p[i + 1] !== ']' && lo.code !== undefined) {
+        const hi = item(i + 1);
+        if (!hi) return undefined;
+        if (hi.code !== undefined) {
+          i = hi.end;
+          if (lo.code < 0x80 && hi.code >= 0x80 && hi.code <= 0xff) out += `${lo.text}-\\x7f${String.fromCharCode(0x80 + APART)}-${written(hi)}`;
+          else out += `${written(lo)}-${written(hi)}`;
+          continue;
+        }
+      }
+      out += written(lo);
+    }
+    if (i >= p.length) return undefined;
+    out += ']';
+    i++;
+  }
+  return out;
+}
+
+/**
+ * `inner` (compiled from the moved pattern) as a regex of the original: the subject's high bytes
+ * move apart before the match, the captures move back after it.
+ */
+function withBytesApart(source: string, inner: ApacheRegex): ApacheRegex {
+  const back = (m: (string | undefined)[]): (string | undefined)[] => m.map((x) => (x === undefined ? x : bytesBack(x)));
+  return {
+    source,
+    engine: inner.engine,
+    mayBacktrack: inner.mayBacktrack,
+    exec(subject) {
+      if (!HIGH_BYTE.test(subject)) return inner.exec(subject);
+      const m = inner.exec(bytesApart(subject));
+      return m && back(m);
+    },
+    match(subject) {
+      if (!HIGH_BYTE.test(subject)) return inner.match(subject);
+      const m = inner.match(bytesApart(subject));
+      return m && { index: m.index, captures: back(m.captures) };
+    },
+    test(subject) {
+      return inner.test(HIGH_BYTE.test(subject) ? bytesApart(subject) : subject);
+    },
+    groups(subject) {
+      if (!HIGH_BYTE.test(subject)) return inner.groups(subject);
+      const g = inner.groups(bytesApart(subject));
+      return g && Object.fromEntries(Object.entries(g).map(([k, v]) => [k, v === undefined ? v : bytesBack(v)]));
+    },
+  };
+}
+
 /** PCRE2 refuses a range with a class escape at either end (`[a-\d]`); RE2 reads it literally. */
 const CLASS_ESCAPE_RANGE = /\[(?:[^\]\\]|\\.)*?(?:[^\\[]-\\[dDsSwWhHvV]|\\[dDsSwWhHvV]-[^\]])/;
 
@@ -257,10 +417,25 @@ export function compileApacheRegex(pattern: string, icase = false): RegexCompile
   let result = compiled.get(key);
   if (result === undefined) {
     result = compileUncached(pattern, icase);
+    if (result.ok && result.regex && movesBytesApart(pattern, icase, result.regex)) {
+      const moved = patternBytesApart(pattern);
+      const inner = moved === undefined ? undefined : compileUncached(moved, icase);
+      if (inner?.ok && inner.regex) result = { ok: true, regex: withBytesApart(pattern, inner.regex) };
+    }
     if (compiled.size >= COMPILED_MAX) compiled.clear();
     compiled.set(key, result);
   }
   return result;
+}
+
+/**
+ * Whether the bytes must move apart for `regex` to match as PCRE2 does: the JavaScript engine
+ * (its `\s` takes 0xA0, its caseless matching folds Latin-1), RE2 when the match is caseless and
+ * the pattern can name a high byte.
+ */
+function movesBytesApart(pattern: string, icase: boolean, regex: ApacheRegex): boolean {
+  if (regex.engine === 'js') return true;
+  return (icase || INLINE_CASELESS.test(pattern)) && NAMES_HIGH_BYTE.test(pattern);
 }
 
 const POSIX_NAMES = new Set(['alpha', 'lower', 'upper', 'alnum', 'ascii', 'blank', 'cntrl', 'digit', 'graph', 'print', 'punct', 'space', 'word', 'xdigit']);

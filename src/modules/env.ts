@@ -3,6 +3,7 @@
  * per-directory merge. The fixups hook (`fixup_env_module`) lays the result over the request's
  * environment; the engine reads `setEnv` when it builds that environment.
  */
+import { asciiLower } from '../grammar/byte-strings.js';
 import { parsedOnly, type CompiledLine, type DirectiveDefinition, type ModuleDefinition } from './module.js';
 
 /** mod_env's slice of the per-directory configuration. */
@@ -44,7 +45,7 @@ function mergeEnv(base: Readonly<EnvDirConfig>, lines: readonly CompiledLine[]):
   const vars = new Map(base.setEnv);
   for (const l of lines) {
     for (const [name, value] of l.value as EnvAssignments) {
-      for (const k of vars.keys()) if (k !== name && k.toLowerCase() === name.toLowerCase()) vars.delete(k);
+      for (const k of vars.keys()) if (k !== name && asciiLower(k) === asciiLower(name)) vars.delete(k);
       vars.set(name, value);
     }
   }
@@ -72,10 +73,10 @@ export function applyEnvFixup(cfg: EnvDirConfig, env: Map<string, string>): void
   for (const [k, v] of cfg.setEnv) {
     if (v === undefined) continue;
     if (env.has(k)) continue;
-    const key = k.toLowerCase();
+    const key = asciiLower(k);
     let present = false;
     for (const name of env.keys()) {
-      if (name.toLowerCase() === key) {
+      if (asciiLower(name) === key) {
         present = true;
         break;
       }

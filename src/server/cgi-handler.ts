@@ -19,6 +19,7 @@ import {
   type CgiHeaders,
   type ScriptStatus,
 } from '../grammar/cgi-response.js';
+import { asciiLower } from '../grammar/byte-strings.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { BoundedLineSplitter } from '../grammar/log-lines.js';
 import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
@@ -26,7 +27,7 @@ import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine
 import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
 import { dirConfigOf } from '../engine/config-ref.js';
 import type { DirConfig } from '../engine/dir-config.js';
-import { contentTypeWithCharset, type ResponseSink } from './response-sink.js';
+import type { ResponseSink } from './response-sink.js';
 import { applyRequestHeaderLines } from '../modules/headers.js';
 import type { SiteContext } from './site-context.js';
 
@@ -405,7 +406,7 @@ export function startResponse(
     } else if (key === 'content-type') {
       const semi = value.indexOf(';');
       const v = value.replace(/\s+$/, '');
-      out.push(['Content-Type', contentTypeWithCharset(semi === -1 ? v.toLowerCase() : v.slice(0, semi).toLowerCase() + v.slice(semi), dirConfigOf(c.decision.config))]);
+      out.push(['Content-Type', c.sink.handlerContentType(semi === -1 ? asciiLower(v) : asciiLower(v.slice(0, semi)) + v.slice(semi), dirConfigOf(c.decision.config))]);
     } else if (key === 'content-length' && opts.keepContentLength) {
       // apr_table_set: the last one written is the one kept, as written: one that is not a
       // length, or not the body's, goes out too (the client cannot read that answer, on the
@@ -430,7 +431,7 @@ export function startResponse(
   // No Content-Type: the type mod_mime gave the script's own file stays the answer's (x.html.cgi
   // is text/html, app.rb application/x-ruby; a plain .cgi has none).
   if (c.decision.contentType !== undefined && !out.some(([n]) => n === 'Content-Type'))
-    out.push(['Content-Type', contentTypeWithCharset(c.decision.contentType, dirConfigOf(c.decision.config))]);
+    out.push(['Content-Type', c.sink.handlerContentType(c.decision.contentType, dirConfigOf(c.decision.config))]);
   c.sink.scriptVariables = env;
   const verdict = c.sink.scriptConditions(c.decision, out, statusLine === undefined);
   // cgi_handle_response: a local Location with status 200 (no Status line, or `Status: 200`)

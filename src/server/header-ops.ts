@@ -6,7 +6,7 @@
  * (src/modules/headers.ts); this file adapts them to a ServerResponse.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DirConfig } from '../engine/dir-config.js';
+import { asciiLower } from '../grammar/byte-strings.js';
 import type { ExprFacts } from '../grammar/ap-expr.js';
 import {
   applyHeaderLines,
@@ -124,10 +124,12 @@ function bothTablePlans(ops: readonly HeaderOp[]): { always: HeaderPlan; onsucce
 
 /**
  * `AddDefaultCharset` (ap_make_content_type): a type that contains text/plain or text/html
- * and no `charset=` gets `; charset=` and the configured name.
+ * and no `charset=`, all without case (ap_strcasestr: `Text/HTML` and `x-text/plainish` get
+ * one, `Charset=koi8-r` keeps its own), gets `; charset=` and the configured name.
  */
-export function withDefaultCharset(type: string, cfg: DirConfig): string {
-  const charset = cfg.addDefaultCharset;
-  if (charset === undefined || type.includes('charset=')) return type;
-  return type.includes('text/plain') || type.includes('text/html') ? `${type}; charset=${charset}` : type;
+export function withDefaultCharset(type: string, charset: string | undefined): string {
+  if (charset === undefined) return type;
+  const t = asciiLower(type);
+  if (t.includes('charset=')) return type;
+  return t.includes('text/plain') || t.includes('text/html') ? `${type}; charset=${charset}` : type;
 }

@@ -14,7 +14,7 @@ import { normalizeRequestPath } from '../grammar/url-path.js';
 import { fileETagValue, type DirConfig } from '../engine/dir-config.js';
 import { dirConfigOf, type ConfigRef } from '../engine/config-ref.js';
 import { continueAfterAuthorizer, redirectInternally as redirectEngine, resolveUri, SCRIPT_HANDLERS, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
-import { contentTypeWithCharset, ResponseSink } from './response-sink.js';
+import { ResponseSink } from './response-sink.js';
 import { listingEntryLookup } from '../engine/autoindex-entries.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
 import { runListingScript, type ListingScript } from './listing-scripts.js';
@@ -270,7 +270,7 @@ function sendFile(
   const dropValidators = (): void => {
     if (preset) sink.dropHandlerFields(FILE_VALIDATORS);
   };
-  if (d.contentType) headers['Content-Type'] = contentTypeWithCharset(d.contentType, cfg);
+  if (d.contentType) headers['Content-Type'] = sink.handlerContentType(d.contentType, cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (d.languages) headers['Content-Language'] = d.languages.join(',');
   // ContentDigest On: default_handler's Content-MD5, of the whole file (also on a range's answer).
@@ -773,7 +773,7 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
         200,
         d.contentType === undefined
           ? { Allow: d.allow, 'Content-Length': '0' }
-          : { Allow: d.allow, 'Content-Length': '0', 'Content-Type': contentTypeWithCharset(d.contentType, cfg) },
+          : { Allow: d.allow, 'Content-Length': '0', 'Content-Type': sink.handlerContentType(d.contentType, cfg) },
       );
       return;
     case 'handler': {

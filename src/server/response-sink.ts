@@ -23,8 +23,10 @@
  * Conditional requests on a script's answer are checked here too (util_script.c's header scan
  * calls ap_meets_conditions on the fields the script printed); a file's are the default
  * handler's (responder.ts), which tells the sink a failed precondition's 412 before the output
- * side runs (mod_expires leaves an error alone). `AddDefaultCharset` belongs to the
- * handler's content type (ap_make_content_type) and is reached through `contentTypeWithCharset`.
+ * side runs (mod_expires leaves an error alone). `AddDefaultCharset` (ap_make_content_type) is
+ * applied where ap_http_header_filter applies it, to the content type as it leaves: the
+ * handler's type when no `Header` line touched it (`handlerContentType`), else the type the lines
+ * left, which gets the charset again (`Header set Content-Type text/plain`, on any answer).
  *
  * The head stays in Node's response (its header store is headers_out as the handler and the
  * output rules leave it) until the sink writes it: no second copy of the fields is kept per
@@ -108,6 +110,13 @@ export class ResponseSink {
    * writes r->content_type over the field, after mod_headers changed it).
    */
   private contentTypeSteps: ContentTypeStep[] = [];
+  /**
+   * The handler's content type (r->content_type) as given and as it goes out with
+   * AddDefaultCharset: the `Header` lines act on the first, so an edit sees no charset.
+   */
+  private handlerType: { given: string; sent: string } | undefined;
+  /** AddDefaultCharset of the configuration answering, for the type the `Header` lines leave. */
+  private defaultCharset: string | undefined;
 
   constructor(
     /** The site the request belongs to. */
@@ -159,6 +168,7 @@ export class ResponseSink {
    */
   errorDocumentHeaders(d: Decision & { kind: 'file' }, env: ReadonlyMap<string, string>): void {
     const cfg = dirConfigOf(d.config);
+    this.defaultCharset = cfg.addDefaultCharset;
     if (cfg.headers.length > 0) applyHeaderOps(this.res, this.req, cfg.headers, 'onsuccess', env, this.exprFactsFor(d), this.contentTypeSteps);
   }
 
@@ -206,6 +216,7 @@ export class ResponseSink {
    */
   decisionHeaders(d: Decision, cfg: DirConfig, script: boolean, keptVary?: readonly string[], status?: number): void {
     const { res } = this;
+    this.defaultCharset = cfg.addDefaultCharset;
     const made = d.kind === 'file' || d.kind === 'listing' || d.kind === 'options';
     if (made && (status === undefined || status < 400))
       applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
@@ -219,7 +230,26 @@ export class ResponseSink {
    * place (`always` lines), or mod_proxy_fcgi's empty answer (`both`).
    */
   scriptlessHeaders(d: HandlerDecision, which: 'always' | 'both' = 'always'): void {
-    applyHeaderOps(this.res, this.req, dirConfigOf(d.config).headers, which, d.env, this.exprFactsFor(d), this.contentTypeSteps);
+    const cfg = dirConfigOf(d.config);
+    this.defaultCharset = cfg.addDefaultCharset;
+    applyHeaderOps(this.res, this.req, cfg.headers, which, d.env, this.exprFactsFor(d), this.contentTypeSteps);
+  }
+
+  /**
+   * The Content-Type field of a handler's type (a file's, a script's own): with AddDefaultCharset
+   * (ap_make_content_type). The type as given is kept for the `Header` lines on Content-Type.
+   */
+  handlerContentType(type: string, cfg: DirConfig): string {
+    const sent = withDefaultCharset(type, cfg.addDefaultCharset);
+    this.handlerType = { given: type, sent };
+    return sent;
+  }
+
+  /** The type the `Header` lines leave of `sent` (a handler's Content-Type field), with AddDefaultCharset again. */
+  private typeAfterHeaderLines(steps: readonly ContentTypeStep[], sent: string | undefined, charset: string | undefined): string | undefined {
+    const given = sent !== undefined && sent === this.handlerType?.sent ? this.handlerType.given : sent;
+    const type = contentTypeAfter(steps, given);
+    return type === undefined ? undefined : withDefaultCharset(type, charset);
   }
 
   /**
@@ -265,7 +295,7 @@ export class ResponseSink {
     const facts = (): ExprFacts => requestExprFacts(this.site, this.facts, d.uri, d.path, d.pathInfo, env, d.user);
     const steps: ContentTypeStep[] = [];
     const exprVary = [...applyHeaderLines(err, req.headers, ops, 'always', env, facts, steps), ...applyHeaderLines(out, req.headers, ops, 'onsuccess', env, facts, steps)];
-    const type = steps.length ? contentTypeAfter(steps, contentType) : contentType;
+    const type = steps.length ? this.typeAfterHeaderLines(steps, contentType, cfg.addDefaultCharset) : contentType;
     const earlierVary = res.getHeader('vary');
     const combined = new Map<string, { name: string; values: string[] }>();
     for (const f of [...err.entries(), ...out.entries()]) {
@@ -523,7 +553,7 @@ export class ResponseSink {
     if (this.contentTypeSteps.length === 0) return head;
     const given = head['Content-Type'];
     if (typeof given === 'string' && given.startsWith('multipart/byteranges')) return head;
-    const type = contentTypeAfter(this.contentTypeSteps, typeof given === 'string' ? given : undefined);
+    const type = this.typeAfterHeaderLines(this.contentTypeSteps, typeof given === 'string' ? given : undefined, this.defaultCharset);
     const { 'Content-Type': _given, ...rest } = head;
     if (type === undefined) return rest;
     this.res.removeHeader('Content-Type');
@@ -550,9 +580,4 @@ function withoutLength(head: OutgoingHttpHeaders): OutgoingHttpHeaders {
 /** Vary names from the script (and conditions) first, then those set before. */
 function mergeVary(first: readonly string[], earlier: number | string | string[] | undefined): string {
   return joinVary([...varyNames(first), ...varyNames(earlier)]);
-}
-
-/** `AddDefaultCharset` on a handler's content type (ap_make_content_type). */
-export function contentTypeWithCharset(type: string, cfg: DirConfig): string {
-  return withDefaultCharset(type, cfg);
 }

@@ -111,6 +111,31 @@ describe('response sink', () => {
     expect(r.res.getHeaderNames()).toEqual([]);
   });
 
+  it('gives the type a `Header` line leaves AddDefaultCharset again, as ap_http_header_filter does (case-folding case)', () => {
+    const typeOf = (lines: string, handlerType: string, status = 200): string | undefined => {
+      const r = request();
+      const cfg = config(`${lines}\n`);
+      const d: Decision = { kind: 'listing', path: '/site', uri: '/', config: refOf(cfg) };
+      r.decisionHeaders(d, cfg, false);
+      r.whole(status, { 'Content-Type': r.handlerContentType(handlerType, cfg) }, 'x');
+      return /\r\nContent-Type: ([^\r]*)\r\n/.exec(head(r))?.[1];
+    };
+    expect(typeOf('AddDefaultCharset utf-8\nHeader set Content-Type text/plain', 'application/json')).toBe('text/plain; charset=utf-8');
+    expect(typeOf('AddDefaultCharset On\nHeader always set Content-Type Text/HTML', 'text/plain')).toBe('Text/HTML; charset=iso-8859-1');
+    expect(typeOf('AddDefaultCharset utf-8\nHeader set Content-Type x-text/plainish', 'text/plain')).toBe('x-text/plainish; charset=utf-8');
+    expect(typeOf('AddDefaultCharset utf-8\nHeader set Content-Type "text/plain; Charset=koi8-r"', 'text/plain')).toBe('text/plain; Charset=koi8-r');
+    expect(typeOf('AddDefaultCharset utf-8\nHeader set Content-Type application/json', 'text/plain')).toBe('application/json');
+    expect(typeOf('Header set Content-Type text/plain', 'text/html')).toBe('text/plain');
+    // The lines see the handler's type without the charset: `^text/html$` matches it.
+    expect(typeOf('AddDefaultCharset utf-8\nHeader edit Content-Type ^text/html$ text/plain', 'text/html')).toBe('text/plain; charset=utf-8');
+    // A script's own type: the same, on a script error status too.
+    const r = request();
+    const cfg = config('AddDefaultCharset utf-8\nHeader edit Content-Type ^text/html$ text/plain\n');
+    const sent = r.handlerContentType('text/html', cfg);
+    r.scriptAnswerHeaders(scriptDecision(cfg), [['Content-Type', [sent]]], 404, sent);
+    expect(r.res.getHeader('content-type')).toBe('text/plain; charset=utf-8');
+  });
+
   it('frames a whole body with its length, and a HEAD answer with neither body nor length', () => {
     const get = request('GET');
     get.whole(404, { 'Content-Type': 'text/plain' }, 'hello', 'latin1');
