@@ -1529,7 +1529,9 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
   if (entry.kind === 'dir') {
     if (!uri.endsWith('/')) {
       if (cfg.directorySlash) return dirSlashRedirect(req, uri, cfg);
-    } else if (depth < 10) {
+    } else if (depth < 10 && !(cfg.directoryCheckHandler && handler)) {
+      // DirectoryCheckHandler On: a handler another module set (anything but mod_dir's
+      // DIR_MAGIC_TYPE, which is no handler here) takes the directory itself.
       let remembered: Decision | undefined;
       for (const name of cfg.directoryIndex) {
         const target = name.startsWith('/') ? name : `${uri}${name}`;
@@ -1574,8 +1576,10 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
     }
     // mod_autoindex lists a directory whether or not the URL ends in a slash (DirectorySlash Off).
     // It takes only GET (and HEAD): any other method goes on to core's default handler, whatever
-    // Options says (handle_autoindex declines before it looks at Indexes).
-    if (ctx.hasModule('autoindex') && (req.method === 'GET' || req.method === 'HEAD')) {
+    // Options says (handle_autoindex declines before it looks at Indexes). It takes only
+    // DIR_MAGIC_TYPE: a directory another handler was set for (SetHandler default-handler, a
+    // name no module serves) goes on to core's default handler too, a 404.
+    if (!handler && ctx.hasModule('autoindex') && (req.method === 'GET' || req.method === 'HEAD')) {
       if (cfg.options & OPT_INDEXES) return { kind: 'listing', path: filename, uri, config: refOf(cfg) };
       const names = cfg.directoryIndex.length ? cfg.directoryIndex.join(',') : 'none';
       return {
@@ -1602,7 +1606,9 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
   if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
     if (req.method === 'OPTIONS') {
       const options: Decision = { kind: 'options', allow: allowHeader(), config: refOf(cfg) };
-      const type = entry.kind === 'dir' ? DIR_MAGIC_TYPE : contentType;
+      // fixup_dir clears DIR_MAGIC_TYPE where DirectoryCheckHandler On gave the directory to its handler.
+      const handedOver = cfg.directoryCheckHandler && handler !== undefined && uri.endsWith('/');
+      const type = entry.kind === 'dir' ? (handedOver ? undefined : DIR_MAGIC_TYPE) : contentType;
       if (type !== undefined) options.contentType = type;
       return options;
     }
@@ -1731,6 +1737,24 @@ function dispatchHandler(
         status: 404,
         config: refOf(cfg),
         log: { module: 'cgid', level: 'error', message: `AH01264: script not found or unable to stat: ${filename}${pathInfo}` },
+      };
+    }
+    // A directory the handler reaches (its index files not searched, or none found): mod_fcgid
+    // refuses it without a word, mod_cgid with a line in the error log.
+    if (entry.kind === 'dir') {
+      if (handler === 'fcgid-script') return { kind: 'error', status: 403, config: refOf(cfg) };
+      const mod = ctx.hasModule('cgid') ? 'cgid' : 'cgi';
+      const dir = filename.endsWith('/') || !uri.endsWith('/') ? filename : `${filename}/`;
+      return {
+        kind: 'error',
+        status: 403,
+        config: refOf(cfg),
+        log: {
+          module: mod,
+          level: 'error',
+          message: `${mod === 'cgid' ? 'AH01265: ' : ''}stderr from ${dir}: attempt to invoke directory as script`,
+          explain: `${dir} is a directory mapped to ${handler} (SetHandler): give it an index file, or set the handler for script files only (<FilesMatch> or AddHandler).`,
+        },
       };
     }
   }
