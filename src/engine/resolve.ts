@@ -60,8 +60,10 @@ export interface RequestFacts {
   redirectEnv?: ReadonlyMap<string, string>;
   /** A rewrite rule with [END] ran earlier on this request chain. */
   rewriteEnded?: boolean;
-  /** Over TLS: HTTPS=on and mod_ssl's SSL_* variables (`%{HTTPS}`, `%{SSL:…}`). */
+  /** Over TLS: what mod_ssl puts into the environment (HTTPS=on, the SSL_* variables under StdEnvVars). */
   tls?: ReadonlyMap<string, string>;
+  /** Over TLS: every variable ssl_var_lookup answers (`%{SSL:…}`, mod_headers' `%{…}s`), whatever SSLOptions says. */
+  sslLookup?: ReadonlyMap<string, string>;
   /** r->request_time: when the request arrived, microseconds since the epoch. */
   requestTimeUs?: number;
   /**
@@ -1789,7 +1791,7 @@ function rewriteEnvironment(
       const name = raw.toUpperCase();
       if (name.startsWith('HTTP:')) return header(raw.slice(5));
       // %{SSL:VAR}: mod_ssl's variable lookup ("" over plain HTTP).
-      if (name.startsWith('SSL:')) return req.tls?.get(raw.slice(4).toUpperCase()) ?? '';
+      if (name.startsWith('SSL:')) return (req.sslLookup ?? req.tls)?.get(raw.slice(4).toUpperCase()) ?? '';
       if (name.startsWith('ENV:')) {
         const key = raw.slice(4);
         return env.get(key) ?? req.redirectEnv?.get(key) ?? '';
