@@ -60,8 +60,10 @@ export interface RequestFacts {
   redirectEnv?: ReadonlyMap<string, string>;
   /** A rewrite rule with [END] ran earlier on this request chain. */
   rewriteEnded?: boolean;
-  /** Over TLS: HTTPS=on and mod_ssl's SSL_* variables (`%{HTTPS}`, `%{SSL:…}`). */
+  /** Over TLS: what mod_ssl puts into the environment (HTTPS=on, the SSL_* variables under StdEnvVars). */
   tls?: ReadonlyMap<string, string>;
+  /** Over TLS: every variable ssl_var_lookup answers (`%{SSL:…}`, mod_headers' `%{…}s`), whatever SSLOptions says. */
+  sslLookup?: ReadonlyMap<string, string>;
   /** r->request_time: when the request arrived, microseconds since the epoch. */
   requestTimeUs?: number;
   /**
@@ -1529,7 +1531,9 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
   if (entry.kind === 'dir') {
     if (!uri.endsWith('/')) {
       if (cfg.directorySlash) return dirSlashRedirect(req, uri, cfg);
-    } else if (depth < 10) {
+    } else if (depth < 10 && !(cfg.directoryCheckHandler && handler)) {
+      // DirectoryCheckHandler On: a handler another module set (anything but mod_dir's
+      // DIR_MAGIC_TYPE, which is no handler here) takes the directory itself.
       let remembered: Decision | undefined;
       for (const name of cfg.directoryIndex) {
         const target = name.startsWith('/') ? name : `${uri}${name}`;
@@ -1574,8 +1578,10 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
     }
     // mod_autoindex lists a directory whether or not the URL ends in a slash (DirectorySlash Off).
     // It takes only GET (and HEAD): any other method goes on to core's default handler, whatever
-    // Options says (handle_autoindex declines before it looks at Indexes).
-    if (ctx.hasModule('autoindex') && (req.method === 'GET' || req.method === 'HEAD')) {
+    // Options says (handle_autoindex declines before it looks at Indexes). It takes only
+    // DIR_MAGIC_TYPE: a directory another handler was set for (SetHandler default-handler, a
+    // name no module serves) goes on to core's default handler too, a 404.
+    if (!handler && ctx.hasModule('autoindex') && (req.method === 'GET' || req.method === 'HEAD')) {
       if (cfg.options & OPT_INDEXES) return { kind: 'listing', path: filename, uri, config: refOf(cfg) };
       const names = cfg.directoryIndex.length ? cfg.directoryIndex.join(',') : 'none';
       return {
@@ -1602,7 +1608,9 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
   if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
     if (req.method === 'OPTIONS') {
       const options: Decision = { kind: 'options', allow: allowHeader(), config: refOf(cfg) };
-      const type = entry.kind === 'dir' ? DIR_MAGIC_TYPE : contentType;
+      // fixup_dir clears DIR_MAGIC_TYPE where DirectoryCheckHandler On gave the directory to its handler.
+      const handedOver = cfg.directoryCheckHandler && handler !== undefined && uri.endsWith('/');
+      const type = entry.kind === 'dir' ? (handedOver ? undefined : DIR_MAGIC_TYPE) : contentType;
       if (type !== undefined) options.contentType = type;
       return options;
     }
@@ -1733,6 +1741,24 @@ function dispatchHandler(
         log: { module: 'cgid', level: 'error', message: `AH01264: script not found or unable to stat: ${filename}${pathInfo}` },
       };
     }
+    // A directory the handler reaches (its index files not searched, or none found): mod_fcgid
+    // refuses it without a word, mod_cgid with a line in the error log.
+    if (entry.kind === 'dir') {
+      if (handler === 'fcgid-script') return { kind: 'error', status: 403, config: refOf(cfg) };
+      const mod = ctx.hasModule('cgid') ? 'cgid' : 'cgi';
+      const dir = filename.endsWith('/') || !uri.endsWith('/') ? filename : `${filename}/`;
+      return {
+        kind: 'error',
+        status: 403,
+        config: refOf(cfg),
+        log: {
+          module: mod,
+          level: 'error',
+          message: `${mod === 'cgid' ? 'AH01265: ' : ''}stderr from ${dir}: attempt to invoke directory as script`,
+          explain: `${dir} is a directory mapped to ${handler} (SetHandler): give it an index file, or set the handler for script files only (<FilesMatch> or AddHandler).`,
+        },
+      };
+    }
   }
   return contentType !== undefined
     ? { kind: 'handler', handler, path: filename, uri, pathInfo, config: refOf(cfg), entry, contentType }
@@ -1765,7 +1791,7 @@ function rewriteEnvironment(
       const name = raw.toUpperCase();
       if (name.startsWith('HTTP:')) return header(raw.slice(5));
       // %{SSL:VAR}: mod_ssl's variable lookup ("" over plain HTTP).
-      if (name.startsWith('SSL:')) return req.tls?.get(raw.slice(4).toUpperCase()) ?? '';
+      if (name.startsWith('SSL:')) return (req.sslLookup ?? req.tls)?.get(raw.slice(4).toUpperCase()) ?? '';
       if (name.startsWith('ENV:')) {
         const key = raw.slice(4);
         return env.get(key) ?? req.redirectEnv?.get(key) ?? '';

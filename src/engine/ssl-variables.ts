@@ -54,10 +54,12 @@ function dnVariables(prefix: string, dn: string, out: Map<string, string>): void
   }
 }
 
-/** HTTPS and the SSL_* variables, in mod_ssl's names. */
-export function sslVariables(conn: TlsConnectionFacts, cert: ServerCertificateFacts, stdEnvVars: boolean): Map<string, string> {
+/**
+ * HTTPS and the SSL_* variables, in mod_ssl's names: what ssl_var_lookup answers (`%{SSL:…}`
+ * in mod_rewrite and ap_expr, `%{…}s` in mod_headers), whatever SSLOptions says.
+ */
+export function sslVariables(conn: TlsConnectionFacts, cert: ServerCertificateFacts): Map<string, string> {
   const out = new Map<string, string>([['HTTPS', 'on']]);
-  if (!stdEnvVars) return out;
   const bits = String(cipherBits(conn.cipher));
   out.set('SSL_VERSION_INTERFACE', conn.interface);
   out.set('SSL_VERSION_LIBRARY', conn.library);
@@ -84,3 +86,10 @@ export function sslVariables(conn: TlsConnectionFacts, cert: ServerCertificateFa
   if (conn.serverName) out.set('SSL_TLS_SNI', conn.serverName);
   return out;
 }
+
+/** What mod_ssl's fixup puts into the request's environment: HTTPS, and the rest under `SSLOptions +StdEnvVars`. */
+export function sslEnvironment(lookup: ReadonlyMap<string, string>, stdEnvVars: boolean): ReadonlyMap<string, string> {
+  return stdEnvVars ? lookup : HTTPS_ONLY;
+}
+
+const HTTPS_ONLY: ReadonlyMap<string, string> = new Map([['HTTPS', 'on']]);

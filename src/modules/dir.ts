@@ -1,11 +1,11 @@
 /**
  * mod_dir (modules/mappers/mod_dir.c): `DirectoryIndex`, `DirectorySlash`,
- * `DirectoryIndexRedirect` and `FallbackResource`, which htsandbox applies, and the rest of its table, accepted as Apache accepts it. Its fixups
+ * `DirectoryIndexRedirect`, `DirectoryCheckHandler` and `FallbackResource`, which htsandbox applies, and the rest of its table, accepted as Apache accepts it. Its fixups
  * hook (`fixup_dir`: the trailing-slash redirect, then the index files) is the engine's
  * `fixups` phase (src/engine/resolve.ts), which reads the file system.
  */
 import { splitWords } from '../grammar/words.js';
-import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition, parsedOnly } from './module.js';
+import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition } from './module.js';
 
 /** mod_dir's slice of the per-directory configuration. */
 export interface DirDirConfig {
@@ -13,6 +13,12 @@ export interface DirDirConfig {
   directoryIndex: readonly string[];
   /** DirectorySlash (default on). */
   directorySlash: boolean;
+  /**
+   * DirectoryCheckHandler (default off): when on, a directory whose handler another module set
+   * (SetHandler, RewriteRule [H=]) is not searched for its index files; the trailing-slash
+   * redirect happens either way (fixup_dir checks it after the redirect).
+   */
+  directoryCheckHandler: boolean;
   /** FallbackResource as written (`disabled` turns an inherited one off); unset by default. */
   fallbackResource?: string;
   /** DirectoryIndexRedirect: the 3xx status that sends a client to the index file, 0 (the default) serves it. */
@@ -51,6 +57,14 @@ const directorySlash: DirectiveDefinition<boolean> = {
   compile: ({ words }) => ({ findings: [], value: (words[0] ?? '').toLowerCase() === 'on' }),
 };
 
+const directoryCheckHandler: DirectiveDefinition<boolean> = {
+  name: 'DirectoryCheckHandler',
+  shape: 'FLAG',
+  override: 'DIR_CMD_PERMS',
+  help: 'On or Off',
+  compile: ({ words }) => ({ findings: [], value: (words[0] ?? '').toLowerCase() === 'on' }),
+};
+
 /** `configure_redirect`: the status DirectoryIndexRedirect answers with (0: off). */
 const directoryIndexRedirect: DirectiveDefinition<number> = {
   name: 'DirectoryIndexRedirect',
@@ -83,6 +97,7 @@ function mergeDir(base: Readonly<DirDirConfig>, lines: readonly CompiledLine[]):
       names = line.disabled ? [] : [...(names ?? []), ...line.names];
     } else if (l.key === 'fallbackresource') out.fallbackResource = l.value as string;
     else if (l.key === 'directoryindexredirect') out.directoryIndexRedirect = l.value as number;
+    else if (l.key === 'directorycheckhandler') out.directoryCheckHandler = l.value as boolean;
     else out.directorySlash = l.value as boolean;
   }
   if (names) out.directoryIndex = names;
@@ -96,9 +111,9 @@ export const dirModule: ModuleDefinition<DirDirConfig> = {
     { name: 'FallbackResource', shape: 'TAKE1', override: 'DIR_CMD_PERMS', help: 'Set a default handler', compile: ({ words }) => ({ findings: [], value: words[0] ?? '' }) },
     directoryIndex,
     directorySlash,
-    parsedOnly('DirectoryCheckHandler', 'FLAG', 'DIR_CMD_PERMS', 'On or Off'),
+    directoryCheckHandler,
     directoryIndexRedirect,
   ],
-  dirConfig: { empty: { directoryIndex: ['index.html'], directorySlash: true, directoryIndexRedirect: 0 }, merge: mergeDir },
+  dirConfig: { empty: { directoryIndex: ['index.html'], directorySlash: true, directoryCheckHandler: false, directoryIndexRedirect: 0 }, merge: mergeDir },
   hooks: { fixups: 'fixups' },
 };

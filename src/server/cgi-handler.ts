@@ -24,7 +24,8 @@ import { cannedErrorPage } from '../grammar/error-pages.js';
 import { BoundedLineSplitter } from '../grammar/log-lines.js';
 import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { buildCgiEnvironment, DEBIAN_APACHE_PATH, suexecFilter } from '../engine/cgi-environment.js';
-import type { Decision, LogEvent, RequestFacts } from '../engine/resolve.js';
+import { requestExprFacts, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import type { ExprFacts } from '../grammar/ap-expr.js';
 import { dirConfigOf } from '../engine/config-ref.js';
 import type { DirConfig } from '../engine/dir-config.js';
 import type { ResponseSink } from './response-sink.js';
@@ -135,7 +136,9 @@ export function requestEnvironment(
     documentRoot: docRoot,
     contextPrefix: d.contextPrefix ?? '',
     contextDocumentRoot: docRoot,
-    headers: requestFields(mergedHeaders(req, dropBodyFraming), opts.editHeaders, cfg.requestHeaders, d.env),
+    headers: requestFields(mergedHeaders(req, dropBodyFraming), opts.editHeaders, cfg.requestHeaders, d.env, () =>
+      requestExprFacts(site, facts, d.uri, d.path, d.pathInfo, d.env, d.user),
+    ),
     remoteAddr: facts.remoteAddr,
     remotePort: req.socket.remotePort ?? 0,
     serverAddr: localAddress.startsWith('::ffff:') ? localAddress.slice(7) : localAddress,
@@ -165,9 +168,11 @@ function requestFields(
   edit: ((fields: [string, string][]) => [string, string][]) | undefined,
   lines: DirConfig['requestHeaders'],
   env: ReadonlyMap<string, string> | undefined,
+  /** What an `expr=` condition or value, `%{…}s` and `%t` read (made only when a line needs it). */
+  exprFacts: () => ExprFacts,
 ): [string, string][] {
   const own = edit ? edit(fields) : fields;
-  return lines.length ? applyRequestHeaderLines(own, lines, env ?? NO_VARIABLES) : own;
+  return lines.length ? applyRequestHeaderLines(own, lines, env ?? NO_VARIABLES, exprFacts) : own;
 }
 
 /**

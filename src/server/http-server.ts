@@ -19,7 +19,7 @@ import { normalizeRequestPath } from '../grammar/url-path.js';
 import type { SiteContext } from './site-context.js';
 import { cannedErrorPage, STATUS_REASONS } from '../grammar/error-pages.js';
 import { checkRequestHead, maxHeadBytes, overflowStatus, readExpired, type ReadProgress } from '../engine/request-reading.js';
-import { sslVariables, type ServerCertificateFacts } from '../engine/ssl-variables.js';
+import { sslEnvironment, sslVariables, type ServerCertificateFacts } from '../engine/ssl-variables.js';
 import { EMULATED_APACHE_VERSION } from '../grammar/host-config.js';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { createSecureContext, TLSSocket } from 'node:tls';
@@ -192,18 +192,24 @@ function certificateFacts(pemText: string): ServerCertificateFacts {
  * server, any other stays plain. One port for both is what lets an `.htaccess` that forces
  * `https://%{HTTP_HOST}/…` land in the preview. Returns the per-request variables reader.
  */
+/** A TLS connection's variables: all that ssl_var_lookup answers, and what goes into the environment. */
+interface TlsFacts {
+  lookup: ReadonlyMap<string, string>;
+  env: ReadonlyMap<string, string>;
+}
+
 function speakTlsToo(
   server: Server,
   identity: { key: string; cert: string },
   track: { handshake(raw: Socket): void; secured(tlsSocket: TLSSocket, raw: Socket): void },
   logger: Logger,
   stdEnvVars: boolean,
-): (s: TLSSocket) => Map<string, string> {
+): (s: TLSSocket) => TlsFacts {
   const [httpConnection] = server.listeners('connection') as ((s: Duplex) => void)[];
   if (!httpConnection) throw new Error('node:http registered no connection listener');
   server.removeListener('connection', httpConnection);
   const cert = certificateFacts(identity.cert);
-  const perConnection = new WeakMap<TLSSocket, Map<string, string>>();
+  const perConnection = new WeakMap<TLSSocket, TlsFacts>();
   const secureContext = createSecureContext({ key: identity.key, cert: identity.cert });
   server.prependListener('connection', (raw: Socket) => {
     // Until a protocol takes the connection, a reset must not go unheard (an unhandled 'error').
@@ -259,11 +265,11 @@ function speakTlsToo(
       raw.resume();
     });
   });
-  return (s: TLSSocket): Map<string, string> => {
+  return (s: TLSSocket): TlsFacts => {
     let vars = perConnection.get(s);
     if (!vars) {
       const cipher = s.getCipher();
-      vars = sslVariables(
+      const lookup = sslVariables(
         {
           protocol: s.getProtocol() ?? '',
           cipher: cipher?.name ?? '',
@@ -274,8 +280,8 @@ function speakTlsToo(
           interface: `mod_ssl/${EMULATED_APACHE_VERSION}`,
         },
         cert,
-        stdEnvVars,
       );
+      vars = { lookup, env: sslEnvironment(lookup, stdEnvVars) };
       perConnection.set(s, vars);
     }
     return vars;
@@ -593,7 +599,11 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         rawTarget: req.url ?? '/',
         requestTimeUs: Math.round((performance.timeOrigin + performance.now()) * 1000),
       };
-      if (encrypted) facts.tls = tlsVariables(req.socket as TLSSocket);
+      if (encrypted) {
+        const tls = tlsVariables(req.socket as TLSSocket);
+        facts.tls = tls.env;
+        facts.sslLookup = tls.lookup;
+      }
       this.facts = facts;
       let ahead: Promise<void> | undefined;
       try {

@@ -1,5 +1,6 @@
 /**
- * A HeaderName / ReadmeName that is a script (cgi-script or fcgid-script): mod_autoindex runs it
+ * A HeaderName / ReadmeName that is a script (cgi-script, fcgid-script, or a `proxy:` handler's
+ * FastCGI backend): mod_autoindex runs it
  * as a sub-request (ap_run_sub_req) and its body goes into the listing in place of the file. The listing itself
  * is drawn synchronously; only a page with such a script waits for it here.
  */
@@ -8,17 +9,24 @@ import { resolveUri, type Decision, type LogEvent, type RequestFacts } from '../
 import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, scriptStatus } from '../grammar/cgi-response.js';
 import { requestEnvironment, startCgiScript } from './cgi-handler.js';
 import { responderOutput, responderEnvironment } from './fcgid-handler.js';
+import { proxyFcgiOutput } from './proxy-fcgi-handler.js';
 import type { ResponseSink } from './response-sink.js';
 
 /** A header or readme the listing has to run first. */
 export interface ListingScript {
-  /** The sub-request's handler decision (a `cgi-script` or an `fcgid-script`). */
+  /** The sub-request's handler decision (a `cgi-script`, an `fcgid-script` or a `proxy:` one). */
   decision: Extract<Decision, { kind: 'handler' }>;
   /** The sub-request's r->args: the listing's for the header (emit_head appends them), none for the readme. */
   query: string | undefined;
   /** emit_head sets Accept to "text/html, text/plain" and unsets Accept-Encoding around its sub-request. */
   header: boolean;
 }
+
+/** mod_proxy's handler takes any handler name that starts with `proxy:` (strncmp, case-sensitive). */
+const isProxyHandler = (handler: string): boolean => handler.startsWith('proxy:');
+
+/** The handlers whose output a listing's sub-request puts into the page. */
+export const isListingHandler = (handler: string): boolean => handler === 'cgi-script' || handler === 'fcgid-script' || isProxyHandler(handler);
 
 /** A script's body is copied into the page: one that writes without end is cut here. */
 const MAX_INSERT_BYTES = 8 * 1024 * 1024;
@@ -69,6 +77,8 @@ export async function runListingScript(
 ): Promise<Buffer | undefined> {
   const output = await scriptOutput(sink, script, mainEnv, log);
   if (output === undefined) return undefined;
+  // mod_proxy_fcgi passes a Location on with the backend's status: the body goes in as it is.
+  if (isProxyHandler(script.decision.handler)) return output.body;
   let status = 200;
   let location: string | undefined;
   for (const [name, value] of output.fields) {
@@ -83,7 +93,7 @@ export async function runListingScript(
   const target: RequestFacts = { ...sink.facts, method: 'GET', query };
   delete target.story;
   const d = resolveUri(sink.site, target, q === -1 ? location : location.slice(0, q));
-  if (d.kind === 'handler' && (d.handler === 'cgi-script' || d.handler === 'fcgid-script')) {
+  if (d.kind === 'handler' && isListingHandler(d.handler)) {
     return runListingScript(sink, { decision: d, query, header: script.header }, mainEnv, log, depth + 1);
   }
   if (d.kind !== 'file' || d.entry.kind !== 'file') return undefined;
@@ -102,6 +112,12 @@ function scriptOutput(sink: ResponseSink, script: ListingScript, mainEnv: Readon
   // SetEnv / SetEnvIf lines add to it.
   const decision = mainEnv ? { ...d, env: new Map([...mainEnv, ...(d.env ?? [])]) } : d;
   const editHeaders = subrequestFields(script.header);
+  if (isProxyHandler(d.handler)) {
+    // mod_proxy_fcgi sends Apache's table as it is (no CGI renaming), as for a main request.
+    const env = requestEnvironment({ site, req, facts, decision }, { createEnvironment: false, editHeaders });
+    asSubrequest(env, facts.tls !== undefined);
+    return proxyFcgiOutput({ site, decision, log }, env, MAX_INSERT_BYTES);
+  }
   if (d.handler === 'fcgid-script') {
     const source = {
       site,

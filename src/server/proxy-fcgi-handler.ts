@@ -39,6 +39,9 @@ function canonPath(bytes: string): string {
   return out;
 }
 
+/** One STDERR record as mod_proxy_fcgi logs it: on one line, backslashes and line ends escaped. */
+const stderrLine = (text: string): string => `AH01071: Got error '${text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
+
 const describe = (e: FcgiEndpoint): string => (e.kind === 'tcp' ? `${e.host}:${e.port}` : `httpd-UDS:0`);
 
 /** Runs one request through a `proxy:` handler. */
@@ -210,7 +213,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
       streaming = startResponse(c, headers, env, { locationRedirects: false, module: 'proxy_fcgi' }) === 'stream';
       if (streaming && ev.rest.length) sink.data(ev.rest);
     },
-    stderr: (text) => c.log({ module: 'proxy_fcgi', level: 'error', message: `AH01071: Got error '${text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'` }),
+    stderr: (text) => c.log({ module: 'proxy_fcgi', level: 'error', message: stderrLine(text) }),
     end: () => {
       if (done) return;
       finish();
@@ -282,6 +285,84 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
   conn.request(env, body, c.site.timeoutMs, on, false);
   res.on('close', () => {
     if (!res.writableFinished && !done) finish();
+  });
+}
+
+/**
+ * A `proxy:` handler run as a sub-request (a listing's HeaderName / ReadmeName): the request
+ * goes to the backend without a body, and what it answers is collected, not sent. Seen on
+ * Apache 2.4: the body goes into the page whatever the Status or Location (mod_proxy_fcgi
+ * follows no Location); a backend that answers nothing is an empty body; one that cannot be
+ * reached (a 503) or answers a malformed header block (a 500) fails the sub-request.
+ * A balancer's member is elected once; one that fails goes into error, no other is tried.
+ */
+export function proxyFcgiOutput(
+  c: Pick<CgiContext, 'site' | 'decision' | 'log'>,
+  env: Record<string, string>,
+  maxBytes: number,
+): Promise<{ fields: [string, string][]; body: Buffer } | undefined> {
+  const d = c.decision;
+  const base = d.path.slice(d.path.lastIndexOf('/') + 1);
+  const target = parseProxyHandler(d.handler);
+  let endpoint: FcgiEndpoint;
+  let failed: (() => void) | undefined;
+  if (!target || 'error' in target || target.kind === 'other') {
+    c.log({ module: 'proxy', level: 'warn', message: `AH01144: No protocol handler was valid for the URL ${d.handler}` });
+    return Promise.resolve(undefined);
+  }
+  if (target.kind === 'fcgi') {
+    endpoint = target.endpoint;
+    env = { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${target.scriptFilenamePrefix}${canonPath(d.path)}` };
+  } else {
+    const balancer = c.site.proxyBalancers.get(target.name);
+    const elected = balancer ? electMember(balancer.state, Date.now()) : undefined;
+    if (!balancer || !elected) return Promise.resolve(undefined);
+    const m = balancer.members[elected.index]!;
+    endpoint = m.endpoint;
+    failed = () => memberFailed(balancer.state, elected.index, Date.now());
+    env = {
+      ...env,
+      BALANCER_NAME: `balancer://${target.name}`,
+      BALANCER_WORKER_NAME: m.url,
+      BALANCER_WORKER_ROUTE: '',
+      SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(d.path)}`,
+    };
+  }
+  return new Promise((resolve) => {
+    const conn = new FcgiConnection(endpoint);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (output: { fields: [string, string][]; body: Buffer } | undefined): void => {
+      conn.close();
+      resolve(output);
+    };
+    const on: FcgiExchange = bindAllToRequest<FcgiExchange>({
+      stdout: (chunk) => {
+        if (size >= maxBytes) return;
+        chunks.push(chunk);
+        size += chunk.length;
+      },
+      stderr: (text) => c.log({ module: 'proxy_fcgi', level: 'error', message: stderrLine(text) }),
+      end: () => {
+        const parser = new CgiHeaderParser();
+        let ev = parser.push(Buffer.concat(chunks));
+        if (ev.kind === 'more') ev = parser.end();
+        if (ev.kind === 'error' && ev.error.type !== 'no-headers') {
+          c.log({ module: 'proxy_fcgi', level: 'error', message: cgiHeaderErrorMessage(ev.error, base), code: cgiHeaderErrorCode(ev.error) });
+          settle(undefined);
+          return;
+        }
+        settle(ev.kind === 'headers' ? { fields: ev.headers.fields, body: ev.rest } : { fields: [], body: Buffer.alloc(0) });
+      },
+      error: (message, _retryable, detail) => {
+        const refused = detail !== undefined && !detail.connected;
+        if (refused) failed?.();
+        const what = refused ? `AH00957: FCGI: attempt to connect to ${describe(endpoint)} failed` : `AH01075: Error dispatching request to ${describe(endpoint)}: ${message}`;
+        c.log({ module: 'proxy', level: 'error', message: `${what} (a listing's sub-request)` });
+        settle(undefined);
+      },
+    });
+    conn.request(env, Buffer.alloc(0), c.site.timeoutMs, on, false);
   });
 }
 

@@ -17,7 +17,7 @@ import { continueAfterAuthorizer, redirectInternally as redirectEngine, resolveU
 import { ResponseSink } from './response-sink.js';
 import { listingEntryLookup } from '../engine/autoindex-entries.js';
 import { runCgi, type CgiContext } from './cgi-handler.js';
-import { runListingScript, type ListingScript } from './listing-scripts.js';
+import { isListingHandler, runListingScript, type ListingScript } from './listing-scripts.js';
 import { bindToRequest } from './request-guard.js';
 import { runProxyFcgi } from './proxy-fcgi-handler.js';
 import { sendStatusPage } from './status-page.js';
@@ -401,13 +401,12 @@ function listingInsert(sink: ResponseSink, dirUri: string, name: string | undefi
   const d = resolveUri(site, lookup, name.startsWith('/') ? name : `${base}${name}`);
   if (d.kind !== 'file' || d.entry.kind !== 'file' || d.contentType === undefined) return undefined;
   const type = d.contentType.split(';')[0]!.trim().toLowerCase();
-  // response_is_html: the sub-request runs. A static file gives its bytes, a CGI or FastCGI
-  // script its output's body (whatever its Status); another handler (mod_proxy_fcgi's) is left
-  // out here, as when ap_run_sub_req fails: the page keeps its own preamble and <h1>. Any other text/* file
-  // is copied in <pre>, escaped, even a script: it is not run.
+  // response_is_html: the sub-request runs. A static file gives its bytes, a CGI, FastCGI or
+  // mod_proxy_fcgi script its output's body (whatever its Status). Any other text/* file is
+  // copied in <pre>, escaped, even a script: it is not run.
   if (type === 'text/html' || type === 'application/xhtml+xml') {
     const run = resolveUri(site, { ...lookup, lookupOnly: false }, d.uri);
-    if (run.kind === 'handler' && (run.handler === 'cgi-script' || run.handler === 'fcgid-script')) return { decision: run, query, header: which === 'header' };
+    if (run.kind === 'handler' && isListingHandler(run.handler)) return { decision: run, query, header: which === 'header' };
     if (run.kind !== 'file') return undefined;
   }
   if (!type.startsWith('text/')) return undefined;
