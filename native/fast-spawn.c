@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <node_api.h>
+#include <uv.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -378,12 +379,8 @@ static napi_value InotifyWatch(napi_env env, napi_callback_info info) {
   return int_result(env, wd < 0 ? -e : wd);
 }
 
-/* inotifyDrain(fd) -> number of events read (0: nothing changed), -1 on queue overflow or error */
-static napi_value InotifyDrain(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd = int_arg(env, argv[0]);
+/* Reads the inotify queue until it is empty: the number of events, -1 on overflow or error. */
+static int32_t drain_inotify(int fd) {
   char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
   int32_t count = 0;
   for (;;) {
@@ -391,7 +388,7 @@ static napi_value InotifyDrain(napi_env env, napi_callback_info info) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) break;
-      return int_result(env, -1);
+      return -1;
     }
     if (n == 0) break;
     for (char *p = buf; p < buf + n;) {
@@ -401,7 +398,103 @@ static napi_value InotifyDrain(napi_env env, napi_callback_info info) {
       p += sizeof(struct inotify_event) + ev->len;
     }
   }
-  return int_result(env, count);
+  return count;
+}
+
+/* inotifyDrain(fd) -> number of events read (0: nothing changed), -1 on queue overflow or error */
+static napi_value InotifyDrain(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  return int_result(env, drain_inotify(int_arg(env, argv[0])));
+}
+
+/*
+ * The inotify queue watched by the event loop itself. Reading the queue at the start of every
+ * request cost a read() that found nothing, about 3 us on the VMs measured (docs/performance.md,
+ * session 11). Instead libuv polls the queue with the connections: when it is readable, this
+ * callback drains it and bumps a counter in memory the server reads without a call. The
+ * kernel queues an event before the writing call returns, so an edit made before a request was
+ * sent is ready before that request's bytes, and epoll reports ready descriptors in the order
+ * they became ready: the counter has moved when the request is handled.
+ */
+typedef struct {
+  uv_poll_t handle;
+  int fd;
+  /* counts[0]: times the queue had events; counts[1]: 1 once the queue cannot be read. */
+  int32_t *counts;
+  napi_env env;
+  napi_ref keep; /* the counts' ArrayBuffer, alive as long as the poll */
+  napi_async_cleanup_hook_handle cleanup;
+} inotify_poll;
+
+static void on_inotify_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  inotify_poll *w = handle->data;
+  int32_t n = status < 0 ? -1 : drain_inotify(w->fd);
+  if (n != 0) w->counts[0]++;
+  if (status < 0) {
+    /* The descriptor failed: no more news from it, so every request must look again. */
+    w->counts[1] = 1;
+    uv_poll_stop(handle);
+  }
+}
+
+static void on_inotify_poll_closed(uv_handle_t *handle) {
+  inotify_poll *w = handle->data;
+  napi_delete_reference(w->env, w->keep);
+  napi_remove_async_cleanup_hook(w->cleanup);
+  free(w);
+}
+
+/* The environment ends (a worker thread's): the handle must be closed before its loop is. */
+static void inotify_poll_cleanup(napi_async_cleanup_hook_handle hook, void *arg) {
+  (void)hook;
+  inotify_poll *w = arg;
+  uv_poll_stop(&w->handle);
+  uv_close((uv_handle_t *)&w->handle, on_inotify_poll_closed);
+}
+
+static void on_failed_poll_closed(uv_handle_t *handle) {
+  free(handle->data);
+}
+
+/* inotifyPollInLoop(fd, counts: Int32Array of 2 over its own ArrayBuffer) -> 0 or -errno */
+static napi_value InotifyPollInLoop(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = int_arg(env, argv[0]);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *data = NULL;
+  napi_value buffer;
+  size_t offset = 0;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_int32_array || length < 2)
+    return int_result(env, -EINVAL);
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) return int_result(env, -ENOSYS);
+  inotify_poll *w = calloc(1, sizeof *w);
+  if (!w) return int_result(env, -ENOMEM);
+  w->fd = fd;
+  w->counts = data;
+  w->env = env;
+  int rc = uv_poll_init(loop, &w->handle, fd);
+  if (rc < 0) {
+    free(w);
+    return int_result(env, rc);
+  }
+  w->handle.data = w;
+  rc = uv_poll_start(&w->handle, UV_READABLE, on_inotify_readable);
+  if (rc < 0) {
+    uv_close((uv_handle_t *)&w->handle, on_failed_poll_closed);
+    return int_result(env, rc);
+  }
+  /* A watcher does not keep the process alive. */
+  uv_unref((uv_handle_t *)&w->handle);
+  napi_create_reference(env, buffer, 1, &w->keep);
+  napi_add_async_cleanup_hook(env, inotify_poll_cleanup, w, &w->cleanup);
+  return int_result(env, 0);
 }
 
 /*
@@ -424,6 +517,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "inotifyWatch", fn);
   napi_create_function(env, "inotifyDrain", NAPI_AUTO_LENGTH, InotifyDrain, NULL, &fn);
   napi_set_named_property(env, exports, "inotifyDrain", fn);
+  napi_create_function(env, "inotifyPollInLoop", NAPI_AUTO_LENGTH, InotifyPollInLoop, NULL, &fn);
+  napi_set_named_property(env, exports, "inotifyPollInLoop", fn);
   napi_create_function(env, "pollIn", NAPI_AUTO_LENGTH, PollIn, NULL, &fn);
   napi_set_named_property(env, exports, "pollIn", fn);
   napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, Spawn, NULL, &fn);

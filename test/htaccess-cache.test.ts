@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createSiteContext } from '../src/server/site-context.js';
 import { resolveRequest } from '../src/engine/resolve.js';
+import { fastSpawn } from '../src/adapters/fast-spawn.js';
 
 describe('htaccess cache', () => {
   const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -31,14 +32,21 @@ describe('htaccess cache', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
-  it('sees every kind of change on the next request, with or without inotify', async () => {
-    for (const inotify of [true, false]) {
+  it('the native helper lets the event loop poll the inotify queue', () => {
+    if (!fastSpawn) return;
+    expect(typeof fastSpawn.inotifyPollInLoop).toBe('function');
+  });
+
+  it('sees every kind of change on the next request: queue polled by the loop, read per turn, no inotify', async () => {
+    for (const mode of ['polled', 'per-turn', 'none'] as const) {
       const root = mkdtempSync(join(tmpdir(), 'htsandbox-cache-'));
       mkdirSync(join(root, 'sub'));
       writeFileSync(join(root, 'sub', 'a.txt'), 'a');
-      if (!inotify) process.env.HTSANDBOX_NO_INOTIFY = '1';
+      if (mode === 'none') process.env.HTSANDBOX_NO_INOTIFY = '1';
+      if (mode === 'per-turn') process.env.HTSANDBOX_INOTIFY_PER_TURN = '1';
       const site = createSiteContext({ siteRoot: root, profile: 'apache' });
       delete process.env.HTSANDBOX_NO_INOTIFY;
+      delete process.env.HTSANDBOX_INOTIFY_PER_TURN;
       if ('error' in site) throw new Error(site.error);
       const req = { method: 'GET', rawPath: '/sub/a.txt', query: undefined, remoteAddr: '127.0.0.1', origin: 'http://localhost' };
       const status = async (): Promise<number> => {

@@ -33,6 +33,12 @@ export interface FastSpawn {
   inotifyWatch(fd: number, path: string): number;
   /** Reads every queued event: how many (0: none), -1 on overflow or error. */
   inotifyDrain(fd: number): number;
+  /**
+   * Has the event loop poll the queue: each time it holds events it is drained and counts[0]
+   * goes up (counts[1] becomes 1 if the queue cannot be read any more). 0, or -errno. A helper
+   * built before this existed has no such function.
+   */
+  inotifyPollInLoop?(fd: number, counts: Int32Array): number;
 }
 
 function load(): FastSpawn | undefined {
