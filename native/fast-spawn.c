@@ -3,9 +3,9 @@
  * so the cost does not grow with the server's heap as fork() does), in a new process group,
  * with default signal dispositions (Node ignores SIGPIPE; scripts must not inherit that),
  * and returns the parent's ends of three pipes. Reaping is explicit: reap(pid).
- * It also gives the server inotify without libuv's event loop: the static path drains the
- * queue synchronously at the start of each request, so an edit made before a request is
- * always seen by it.
+ * It also gives the server inotify: the event loop polls the queue and a counter in shared
+ * memory tells a request whether anything changed (or the queue is read at the start of a
+ * request), so an edit made before a request is always seen by it.
  * With resource limits (RLimitCPU/MEM/NPROC) the child is started with fork() instead, because
  * setrlimit must run in the child between fork and exec (apr_proc_create's limit_proc does the
  * same for mod_cgid); posix_spawn has no attribute for it.
