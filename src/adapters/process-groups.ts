@@ -104,9 +104,18 @@ export function allProcesses(): ProcInfo[] {
   return out;
 }
 
+/**
+ * A spawned group's start and session before they are read (ProcessGroups.add): matches no
+ * process's start, so a pending group is signalled through its members, never as -pgid
+ * (tryKill), and its members are all that have its pgid (groupMembers: the pgid cannot be
+ * another group's while the record lives, as its leader or a member still holds it, and a
+ * group lies within one session).
+ */
+const START_PENDING = -1;
+
 /** The members of a recorded group: same pgid and session, started no earlier than its leader. */
 export function groupMembers(procs: readonly ProcInfo[], pgid: number, start: number, sid: number): ProcInfo[] {
-  return procs.filter((p) => p.pgid === pgid && p.sid === sid && p.start >= start);
+  return procs.filter((p) => p.pgid === pgid && (p.sid === sid || sid === START_PENDING) && p.start >= start);
 }
 
 /** `roots` and every process below them (by parent pid). */
@@ -214,6 +223,19 @@ export class ProcessGroups {
    */
   add(pgid: number | undefined, member?: ProcInfo): void {
     if (pgid === undefined || pgid <= 1 || this.closed) return;
+    if (member === undefined && heldByCgroup) {
+      // Read at once, the leader's /proc/PID/stat cost 170 µs of a CGI request (its new image
+      // still loading: docs/performance.md, session 11); a turn later it is cheap. Meanwhile no
+      // log line waits for it (the cgroup holds the group), and nothing can take its pgid: the
+      // leader is our child, unreaped, so the record is only marked as not yet known.
+      this.groups.set(pgid, { start: START_PENDING, sid: START_PENDING, spawned: true });
+      this.pendingStarts.push(pgid);
+      if (!this.startsScheduled) {
+        this.startsScheduled = true;
+        setImmediate(this.readPendingStarts);
+      }
+      return this.startSweeping();
+    }
     const info = member ?? procInfo(pgid);
     if (!info) return; // gone already: nothing can be left of it that was not in it
     const rec = { start: info.start, sid: info.sid, spawned: member === undefined };
@@ -231,6 +253,24 @@ export class ProcessGroups {
     }
     this.startSweeping();
   }
+
+  /** Spawned groups whose leader's start is read on the next turn of the loop. */
+  private readonly pendingStarts: number[] = [];
+  private startsScheduled = false;
+  private readonly readPendingStarts = (): void => {
+    this.startsScheduled = false;
+    for (const pgid of this.pendingStarts) {
+      const rec = this.groups.get(pgid);
+      if (rec?.start !== START_PENDING) continue;
+      const info = procInfo(pgid);
+      // Gone already (reaped): leaderGone has dealt with the record, which keeps START_PENDING.
+      if (info) {
+        rec.start = info.start;
+        rec.sid = info.sid;
+      }
+    }
+    this.pendingStarts.length = 0;
+  };
 
   private startSweeping(): void {
     if (this.timer) return;
