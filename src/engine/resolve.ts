@@ -1706,6 +1706,12 @@ function proxyHandlerUsable(ctx: ResolveContext, handler: string): boolean {
   return false;
 }
 
+/** mod_cgid's (or mod_cgi's) 403 with its error-log line; `message` gets the module's name. */
+function cgiRefusal(ctx: ResolveContext, cfg: DirConfig, message: (mod: 'cgid' | 'cgi') => string, explain: string): Decision {
+  const mod = ctx.hasModule('cgid') ? 'cgid' : 'cgi';
+  return { kind: 'error', status: 403, config: refOf(cfg), log: { module: mod, level: 'error', message: message(mod), explain } };
+}
+
 function dispatchHandler(
   ctx: ResolveContext,
   cfg: DirConfig,
@@ -1719,19 +1725,12 @@ function dispatchHandler(
   if (handler === 'cgi-script' || handler === 'application/x-httpd-cgi' || handler === 'fcgid-script') {
     if (!(cfg.options & OPT_EXECCGI)) {
       if (handler === 'fcgid-script') return { kind: 'error', status: 403, config: refOf(cfg) };
-      const mod = ctx.hasModule('cgid') ? 'cgid' : 'cgi';
-      const code = mod === 'cgid' ? 'AH01262' : 'AH02809';
-      return {
-        kind: 'error',
-        status: 403,
-        config: refOf(cfg),
-        log: {
-          module: mod,
-          level: 'error',
-          message: `${code}: stderr from ${filename}: Options ExecCGI is off in this directory`,
-          explain: `${filename} is mapped to ${handler} but Options ExecCGI is off here: add "Options +ExecCGI" to the .htaccess of its directory.`,
-        },
-      };
+      return cgiRefusal(
+        ctx,
+        cfg,
+        (mod) => `${mod === 'cgid' ? 'AH01262' : 'AH02809'}: stderr from ${filename}: Options ExecCGI is off in this directory`,
+        `${filename} is mapped to ${handler} but Options ExecCGI is off here: add "Options +ExecCGI" to the .htaccess of its directory.`,
+      );
     }
     if (entry.kind === 'missing') {
       return {
@@ -1745,19 +1744,13 @@ function dispatchHandler(
     // refuses it without a word, mod_cgid with a line in the error log.
     if (entry.kind === 'dir') {
       if (handler === 'fcgid-script') return { kind: 'error', status: 403, config: refOf(cfg) };
-      const mod = ctx.hasModule('cgid') ? 'cgid' : 'cgi';
       const dir = filename.endsWith('/') || !uri.endsWith('/') ? filename : `${filename}/`;
-      return {
-        kind: 'error',
-        status: 403,
-        config: refOf(cfg),
-        log: {
-          module: mod,
-          level: 'error',
-          message: `${mod === 'cgid' ? 'AH01265: ' : ''}stderr from ${dir}: attempt to invoke directory as script`,
-          explain: `${dir} is a directory mapped to ${handler} (SetHandler): give it an index file, or set the handler for script files only (<FilesMatch> or AddHandler).`,
-        },
-      };
+      return cgiRefusal(
+        ctx,
+        cfg,
+        (mod) => `${mod === 'cgid' ? 'AH01265: ' : ''}stderr from ${dir}: attempt to invoke directory as script`,
+        `${dir} is a directory mapped to ${handler} (SetHandler): give it an index file, or set the handler for script files only (<FilesMatch> or AddHandler).`,
+      );
     }
   }
   return contentType !== undefined
