@@ -17,7 +17,7 @@ import { answeredBodyFailure, watchBodyFailure, type BodyFailure } from './body-
 import { FcgiConnection, type FcgiExchange } from '../adapters/fcgi-client.js';
 import { isSpooled, RequestBodySpool, type RequestBody } from '../adapters/request-body-spool.js';
 import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, invalidResponseField, type CgiHeaders } from '../grammar/cgi-response.js';
-import { parseProxyHandler, type FcgiEndpoint } from '../grammar/proxy-target.js';
+import { parseProxyHandler, type BalancerMember, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
 import { bindAllToRequest } from './request-guard.js';
@@ -41,6 +41,22 @@ function canonPath(bytes: string): string {
 
 /** One STDERR record as mod_proxy_fcgi logs it: on one line, backslashes and line ends escaped. */
 const stderrLine = (text: string): string => `AH01071: Got error '${text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
+
+/** The table a `proxy:fcgi://` backend gets: mod_proxy_fcgi's SCRIPT_FILENAME, no kept connection. */
+function directTable(env: Record<string, string>, scriptFilenamePrefix: string, path: string): Record<string, string> {
+  return { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${scriptFilenamePrefix}${canonPath(path)}` };
+}
+
+/** The table a balancer's member gets: mod_proxy_balancer's variables and the member's SCRIPT_FILENAME. */
+function memberTable(env: Record<string, string>, balancerName: string, m: BalancerMember, path: string): Record<string, string> {
+  return {
+    ...env,
+    BALANCER_NAME: balancerName,
+    BALANCER_WORKER_NAME: m.url,
+    BALANCER_WORKER_ROUTE: '',
+    SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(path)}`,
+  };
+}
 
 const describe = (e: FcgiEndpoint): string => (e.kind === 'tcp' ? `${e.host}:${e.port}` : `httpd-UDS:0`);
 
@@ -98,10 +114,7 @@ export function runProxyFcgi(c: CgiContext): void {
         } else delete env.CONTENT_LENGTH;
       }
       if (target.kind === 'fcgi') {
-        exchange(c, body, {
-          endpoint: target.endpoint,
-          env: { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${target.scriptFilenamePrefix}${canonPath(d.path)}` },
-        });
+        exchange(c, body, { endpoint: target.endpoint, env: directTable(env, target.scriptFilenamePrefix, d.path) });
         return;
       }
       const balancer = c.site.proxyBalancers.get(target.name);
@@ -129,13 +142,7 @@ export function runProxyFcgi(c: CgiContext): void {
         const m = balancer.members[index]!;
         return {
           endpoint: m.endpoint,
-          env: {
-            ...env,
-            BALANCER_NAME: name,
-            BALANCER_WORKER_NAME: m.url,
-            BALANCER_WORKER_ROUTE: '',
-            SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(d.path)}`,
-          },
+          env: memberTable(env, name, m, d.path),
           failed: (refused) => {
             memberFailed(balancer.state, index, Date.now());
             if (refused)
@@ -312,7 +319,7 @@ export function proxyFcgiOutput(
   }
   if (target.kind === 'fcgi') {
     endpoint = target.endpoint;
-    env = { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${target.scriptFilenamePrefix}${canonPath(d.path)}` };
+    env = directTable(env, target.scriptFilenamePrefix, d.path);
   } else {
     const balancer = c.site.proxyBalancers.get(target.name);
     const elected = balancer ? electMember(balancer.state, Date.now()) : undefined;
@@ -320,13 +327,7 @@ export function proxyFcgiOutput(
     const m = balancer.members[elected.index]!;
     endpoint = m.endpoint;
     failed = () => memberFailed(balancer.state, elected.index, Date.now());
-    env = {
-      ...env,
-      BALANCER_NAME: `balancer://${target.name}`,
-      BALANCER_WORKER_NAME: m.url,
-      BALANCER_WORKER_ROUTE: '',
-      SCRIPT_FILENAME: `${m.scriptFilenamePrefix}${canonPath(d.path)}`,
-    };
+    env = memberTable(env, `balancer://${target.name}`, m, d.path);
   }
   return new Promise((resolve) => {
     const conn = new FcgiConnection(endpoint);

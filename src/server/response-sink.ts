@@ -114,7 +114,8 @@ export class ResponseSink {
    * The handler's content type (r->content_type) as given and as it goes out with
    * AddDefaultCharset: the `Header` lines act on the first, so an edit sees no charset.
    */
-  private handlerType: { given: string; sent: string } | undefined;
+  private handlerTypeGiven: string | undefined;
+  private handlerTypeSent: string | undefined;
   /** AddDefaultCharset of the configuration answering, for the type the `Header` lines leave. */
   private defaultCharset: string | undefined;
 
@@ -241,13 +242,14 @@ export class ResponseSink {
    */
   handlerContentType(type: string, cfg: DirConfig): string {
     const sent = withDefaultCharset(type, cfg.addDefaultCharset);
-    this.handlerType = { given: type, sent };
+    this.handlerTypeGiven = type;
+    this.handlerTypeSent = sent;
     return sent;
   }
 
   /** The type the `Header` lines leave of `sent` (a handler's Content-Type field), with AddDefaultCharset again. */
   private typeAfterHeaderLines(steps: readonly ContentTypeStep[], sent: string | undefined, charset: string | undefined): string | undefined {
-    const given = sent !== undefined && sent === this.handlerType?.sent ? this.handlerType.given : sent;
+    const given = sent !== undefined && sent === this.handlerTypeSent ? this.handlerTypeGiven : sent;
     const type = contentTypeAfter(steps, given);
     return type === undefined ? undefined : withDefaultCharset(type, charset);
   }
