@@ -21,7 +21,7 @@ import { capLogLine } from '../grammar/log-lines.js';
 import { FCGID_AUTH_NAMES, fcgidWrapperFor } from '../engine/dir-config.js';
 import type { FsEntry } from '../engine/fs-view.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
-import { bindAllToRequest, bindToRequest } from './request-guard.js';
+import { bindExchange, bindToRequest } from './request-guard.js';
 
 /**
  * A FastCGI request's context: a CGI request's. The process pool and mod_fcgid's settings
@@ -262,7 +262,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
           ? lease.mux.request(env, body, ioTimeoutMs, exchange)
           : lease.connection(fresh || !c.site.fcgiKeepConn).request(env, body, ioTimeoutMs, exchange, c.site.fcgiKeepConn);
       };
-      const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
+      const exchange: FcgiExchange = bindExchange({
         stdout: (chunk) => {
           if (flushed) {
             if (streaming) sink.data(chunk);
@@ -407,7 +407,7 @@ export function responderOutput(
           if (lease.mux) lease.mux.request(env, NO_BODY, ioTimeoutMs, exchange);
           else lease.connection(fresh || !c.site.fcgiKeepConn).request(env, NO_BODY, ioTimeoutMs, exchange, c.site.fcgiKeepConn);
         };
-        const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
+        const exchange: FcgiExchange = bindExchange({
           stdout: (chunk) => {
             if (size >= maxBytes) return;
             chunks.push(chunk);
@@ -503,7 +503,7 @@ export function runFcgidAuthorizer(
       const send = (fresh: boolean): void => {
         lease.connection(fresh || !c.site.fcgiKeepConn).request(env, undefined, c.site.fcgiLimits.ioTimeoutMs, exchange, c.site.fcgiKeepConn, Role.AUTHORIZER);
       };
-      const exchange: FcgiExchange = bindAllToRequest<FcgiExchange>({
+      const exchange: FcgiExchange = bindExchange({
         stdout: (chunk) => {
           if (headers || failed) return; // the body of an authorizer's answer is ignored
           const ev = parser.push(chunk);

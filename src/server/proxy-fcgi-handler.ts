@@ -20,7 +20,7 @@ import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, invalidResp
 import { parseProxyHandler, type BalancerMember, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
-import { bindAllToRequest } from './request-guard.js';
+import { bindExchange } from './request-guard.js';
 import { attemptsPerRequest, electMember, memberFailed } from '../engine/balancer-policy.js';
 
 /** mod_proxy_fcgi's prefetch (MAX_MEM_SPOOL): a chunked body that fits is sent with a length. */
@@ -198,7 +198,7 @@ function exchange(c: CgiContext, body: RequestBody, attempt: Attempt): void {
     conn.close();
     if (!keepBody) closeBody();
   };
-  const on: FcgiExchange = bindAllToRequest<FcgiExchange>({
+  const on: FcgiExchange = bindExchange({
     stdout: (chunk) => {
       if (done) return;
       if (headers) {
@@ -337,7 +337,7 @@ export function proxyFcgiOutput(
       conn.close();
       resolve(output);
     };
-    const on: FcgiExchange = bindAllToRequest<FcgiExchange>({
+    const on: FcgiExchange = bindExchange({
       stdout: (chunk) => {
         if (size >= maxBytes) return;
         chunks.push(chunk);

@@ -23,6 +23,7 @@ import { executionAsyncResource } from 'node:async_hooks';
 import { ChildProcess } from 'node:child_process';
 import type { ServerResponse } from 'node:http';
 import { callForRequest, type OwnedObject, REQUEST_OWNER, requestThrowing, runningRequest } from '../adapters/request-owner.js';
+import type { FcgiExchange } from '../adapters/fcgi-client.js';
 import { cannedErrorPage } from '../grammar/error-pages.js';
 import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
 
@@ -67,20 +68,22 @@ export function bindToRequest<F extends (...args: any[]) => unknown>(fn: F): F {
 }
 
 /**
- * Binds every function of a callback table (a FastCGI exchange) to the current request. The
- * table itself is changed and returned: pass a fresh literal.
+ * Binds a FastCGI exchange's four callbacks to the current request, field by field: named
+ * stores keep this monomorphic, where a loop over the table's keys made every load and store
+ * a megamorphic keyed one (seen in profiles of FastCGI requests). Returns a new table.
  */
-export function bindAllToRequest<T extends object>(table: T): T {
+export function bindExchange(e: FcgiExchange): FcgiExchange {
   const scope = current();
-  if (!scope) return table;
-  // Replaced in place (the tables are fresh literals): no copy and no entry arrays per request.
-  const out = table as Record<string, unknown>;
-  for (const k in out) {
-    const v = out[k];
-    if (typeof v === 'function') out[k] = bound(scope, v as (...a: unknown[]) => unknown);
-  }
-  return table;
+  if (!scope) return e;
+  return {
+    stdout: bound(scope, e.stdout as AnyCallback),
+    stderr: bound(scope, e.stderr as AnyCallback),
+    end: bound(scope, e.end as AnyCallback),
+    error: bound(scope, e.error as AnyCallback),
+  } as FcgiExchange;
 }
+
+type AnyCallback = (...a: unknown[]) => unknown;
 
 function bound(scope: RequestScope, fn: (...a: unknown[]) => unknown): (a?: unknown, b?: unknown, c?: unknown) => unknown {
   return (a, b, c) => callForRequest(scope, fn, a, b, c);
