@@ -239,7 +239,7 @@ export function runCgi(c: CgiContext): void {
   const env = requestEnvironment(c);
   const child = startCgiScript(site, d, env, c.log);
   journalCounters.cgiSpawns++;
-  const rec = recordOf(c.req);
+  const rec = recordOf(c.res);
   if (rec && child.pid) rec.pid = child.pid;
   const parser = new CgiHeaderParser();
   let headersDone = false;

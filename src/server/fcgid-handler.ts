@@ -228,7 +228,7 @@ function dispatch(c: FcgidContext, body: RequestBody, base: string): void {
     c.site.fcgiPool,
     app,
     (lease) => {
-      const rec = recordOf(c.req);
+      const rec = recordOf(c.res);
       if (rec) rec.pid = lease.pid;
       if (res.destroyed) {
         // The client left while the request waited for a process: nothing to send it.

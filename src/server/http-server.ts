@@ -17,6 +17,7 @@ import { addLogLine, type RequestJournal, type RequestRecord } from './request-j
 import { accessLogTime } from '../grammar/apache-time.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import type { SiteContext } from './site-context.js';
+import { JournaledResponse } from './response-sink.js';
 import { cannedErrorPage, STATUS_REASONS } from '../grammar/error-pages.js';
 import { checkRequestHead, maxHeadBytes, overflowStatus, readExpired, type ReadProgress } from '../engine/request-reading.js';
 import { sslEnvironment, sslVariables, type ServerCertificateFacts } from '../engine/ssl-variables.js';
@@ -347,8 +348,11 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
   const limits = site.requestLimits;
   const timeouts = site.readTimeouts;
   const connections = new Map<Socket, Connection>();
+  const explainPrefix = opts.journal && opts.explainHeader ? `${opts.dashboard?.prefix ?? '/.htsandbox/'}r/` : undefined;
   const server = createServer(
     {
+      // With a journal, every response carries its record (and the explain link) from its start.
+      ...(opts.journal ? { ServerResponse: JournaledResponse as typeof ServerResponse } : {}),
       requireHostHeader: false,
       // Node's parser must hold any head within Apache's limits; the limits themselves are
       // checked below with Apache's answers (414, 400 with its notes).
@@ -399,7 +403,6 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
   // out, then the connection ends (Apache reads the request, answers, then sees the EOF).
   (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
 
-  const explainPrefix = opts.journal && opts.explainHeader ? `${opts.dashboard?.prefix ?? '/.htsandbox/'}r/` : undefined;
   /** Ends a request's journal record once its answer has gone out. */
   const finishRecord = (r: RequestRecord, res: ServerResponse): void => {
     if (r.reason === undefined && res.statusCode >= 400) {
@@ -583,10 +586,10 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       this.server = server;
       if (opts.journal) {
         // The record is ended by the request's one 'finish' listener (finished).
-        const r = opts.journal.begin(req, req.url ?? '/');
+        const r = opts.journal.begin(req, res as JournaledResponse, req.url ?? '/');
         this.rec = r;
         r.server = server.server;
-        if (explainPrefix !== undefined) res.setHeader('X-Htsandbox-Explain', explainPrefix + r.id);
+        if (explainPrefix !== undefined) (res as JournaledResponse).explainLink = explainPrefix + r.id;
       }
       const encrypted = tlsVariables !== undefined && (req.socket as TLSSocket).encrypted;
       const facts: RequestFacts = {

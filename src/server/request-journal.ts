@@ -4,7 +4,8 @@
  * bounded rings, so a long-running server holds the last few hundred of each, never more.
  * Credentials never enter it: header values and environment entries are redacted on the way in.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JournaledResponse } from './response-sink.js';
 import { capLogLine } from '../grammar/log-lines.js';
 
 /** One request as the dashboard lists it. */
@@ -22,17 +23,17 @@ export interface RequestRecord {
   /** The simulated back-end server that answered (1 until `--servers` exists). */
   server: number;
   /** The script's or FastCGI application's process, when one answered. */
-  pid?: number;
+  pid?: number | undefined;
   /** Milliseconds from arrival to the end of the answer; undefined while in flight. */
-  durationMs?: number;
+  durationMs?: number | undefined;
   /** For an error, or a request something went wrong for: what happened, in plain words. */
-  reason?: string;
+  reason?: string | undefined;
   /** The error log lines the request produced (Apache's wording), in order. */
   log: string[];
   /** The request's raw header fields as Node read them; shown through recordHeaders (redacted). */
   rawHeaders: readonly string[];
   /** The FastCGI records exchanged for it, in words, when recording was on (at most 200). */
-  fcgiRecords?: string[];
+  fcgiRecords?: string[] | undefined;
 }
 
 /** A FastCGI process event: spawned, exited, replaced code, killed for a limit. */
@@ -62,17 +63,9 @@ export function redactValue(name: string, value: string): string {
 /** Counters kept whether or not a journal is on (the process's CGI spawns). */
 export const journalCounters = { cgiSpawns: 0 };
 
-/**
- * The record of a request (any journal), kept on the request object itself: handlers note what
- * answered. A property, not a WeakMap: a WeakMap entry per request cost its insertion and the
- * collector's ephemeron pass on every request.
- */
-const RECORD = Symbol('htsandbox.requestRecord');
-type Recorded = IncomingMessage & { [RECORD]?: RequestRecord };
-
 /** The dashboard's record of a request, when a journal is on. */
-export function recordOf(req: IncomingMessage): RequestRecord | undefined {
-  return (req as Recorded)[RECORD];
+export function recordOf(res: ServerResponse): RequestRecord | undefined {
+  return (res as Partial<JournaledResponse>).record;
 }
 
 /** How many error-log lines of a request the journal did not keep. */
@@ -146,12 +139,29 @@ export class RequestJournal {
   }
 
   /** Starts the record of a request (called as it arrives). */
-  begin(req: IncomingMessage, url: string): RequestRecord {
+  begin(req: IncomingMessage, res: JournaledResponse, url: string): RequestRecord {
     // The fields are kept as Node read them and redacted when shown: every request pays here.
     const id = this.nextId++;
-    const rec: RequestRecord = { id, time: Date.now(), method: req.method ?? 'GET', url, status: 0, handler: '', server: 1, log: [], rawHeaders: req.rawHeaders };
+    // Every field from the start, optional ones undefined: a record keeps one hidden class all
+    // its life (adding `pid` or `durationMs` later gave records two or three shapes, and every
+    // site that reads them a polymorphic access).
+    const rec: RequestRecord = {
+      id,
+      time: Date.now(),
+      method: req.method ?? 'GET',
+      url,
+      status: 0,
+      handler: '',
+      server: 1,
+      pid: undefined,
+      durationMs: undefined,
+      reason: undefined,
+      log: [],
+      rawHeaders: req.rawHeaders,
+      fcgiRecords: undefined,
+    };
     this.ring[id % MAX_REQUESTS] = rec;
-    (req as Recorded)[RECORD] = rec;
+    res.record = rec;
     return rec;
   }
 
@@ -209,6 +219,8 @@ export class RequestJournal {
   }
 
   private emit(what: 'request' | 'process' | 'shutdown'): void {
+    // Every request ends here; a live view is rarely open.
+    if (this.listeners.size === 0) return;
     for (const fn of this.listeners) fn(what);
   }
 }

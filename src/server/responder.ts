@@ -664,7 +664,7 @@ export function respond(site: SiteContext, req: IncomingMessage, res: ServerResp
 function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: ErrorLogger, redirected?: RedirectState): void {
   const { site, req, res } = sink;
   sink.facts = facts;
-  const rec = recordOf(req);
+  const rec = recordOf(res);
   if (rec)
     rec.handler = d.kind === 'handler' ? d.handler : d.kind === 'file' ? 'static' : d.kind === 'listing' ? 'autoindex' : d.kind === 'fcgi-auth' ? 'fcgid-authorizer' : d.kind;
   if (d.kind === 'fcgi-auth') {

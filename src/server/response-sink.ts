@@ -33,7 +33,7 @@
  * answer, and a sink is the only object an answer adds (undici's handler: start, data, end).
  */
 import { closeSync } from 'node:fs';
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, type Decision, type RequestFacts } from '../engine/resolve.js';
 import { dirConfigOf } from '../engine/config-ref.js';
@@ -53,7 +53,44 @@ import {
   withDefaultCharset,
   type ContentTypeStep,
 } from './header-ops.js';
+import type { RequestRecord } from './request-journal.js';
 import type { SiteContext } from './site-context.js';
+
+/** Node's head writer, left out of @types/node: it builds `_header` from the status line and fields. */
+type HeadStore = { _storeHeader(firstLine: string, headers: unknown): void; _header: string | null };
+const storeHeader = (ServerResponse.prototype as unknown as HeadStore)._storeHeader;
+
+/**
+ * The response class of a server with a journal (request-journal.ts): it holds the request's
+ * record (handlers note what answered) and ends its head with
+ * `X-Htsandbox-Explain: <dashboard>/r/<id>`. Here because only the sink writes a head.
+ * - Both fields exist from the constructor on, so responses keep one hidden class; the record
+ *   used to be a symbol property added to Node's IncomingMessage after Node's own code had
+ *   seen it, and a WeakMap entry per request cost its insertion and the collector's ephemeron
+ *   pass.
+ * - The explain line is added to the head Node has built, after every rule of the host's has
+ *   run. A `setHeader` as the request arrived gave every answer a header table from its start,
+ *   so Node validated and stored each field one by one where `writeHead` takes a head as given.
+ */
+export class JournaledResponse extends ServerResponse {
+  record: RequestRecord | undefined;
+  /** The explain link, once the record begins (none for what is answered before, or --strict). */
+  explainLink: string | undefined;
+
+  // Node passes its options (highWaterMark …) as a second argument the typings leave out.
+  constructor(...args: [IncomingMessage, ...unknown[]]) {
+    super(...(args as [IncomingMessage]));
+    this.record = undefined;
+    this.explainLink = undefined;
+  }
+
+  _storeHeader(firstLine: string, headers: unknown): void {
+    storeHeader.call(this, firstLine, headers);
+    const link = this.explainLink;
+    const self = this as unknown as HeadStore;
+    if (link !== undefined && self._header !== null) self._header = `${self._header.slice(0, -2)}X-Htsandbox-Explain: ${link}\r\n\r\n`;
+  }
+}
 
 type HandlerDecision = Extract<Decision, { kind: 'handler' }>;
 
