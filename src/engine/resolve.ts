@@ -1323,6 +1323,15 @@ function headerRefused(name: string, value: string, status: number | undefined, 
  * (FallbackResource) and `fixup_dir` (DirectorySlash, DirectoryIndex). mod_env's fixup runs
  * later (withRequestNotes), as in Apache, so `%{ENV:…}` in the rules does not see SetEnv.
  */
+/**
+ * fixup_dir under DirectoryCheckHandler On: a handler another module set (anything but mod_dir's
+ * DIR_MAGIC_TYPE, which is no handler here) takes a directory URL ending in a slash itself, and
+ * its index files are not searched.
+ */
+function directoryHandedOver(cfg: DirConfig, handler: string | undefined): boolean {
+  return cfg.directoryCheckHandler && handler !== undefined;
+}
+
 function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState | Decision {
   const { cfg, filename, entry, pathInfo } = s.walked!;
   const { uri, depth } = s;
@@ -1531,9 +1540,7 @@ function fixups(ctx: ResolveContext, req: RequestFacts, s: RunState): RunState |
   if (entry.kind === 'dir') {
     if (!uri.endsWith('/')) {
       if (cfg.directorySlash) return dirSlashRedirect(req, uri, cfg);
-    } else if (depth < 10 && !(cfg.directoryCheckHandler && handler)) {
-      // DirectoryCheckHandler On: a handler another module set (anything but mod_dir's
-      // DIR_MAGIC_TYPE, which is no handler here) takes the directory itself.
+    } else if (depth < 10 && !directoryHandedOver(cfg, handler)) {
       let remembered: Decision | undefined;
       for (const name of cfg.directoryIndex) {
         const target = name.startsWith('/') ? name : `${uri}${name}`;
@@ -1608,8 +1615,8 @@ function handlerPhase(ctx: ResolveContext, req: RequestFacts, s: RunState): RunS
   if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') {
     if (req.method === 'OPTIONS') {
       const options: Decision = { kind: 'options', allow: allowHeader(), config: refOf(cfg) };
-      // fixup_dir clears DIR_MAGIC_TYPE where DirectoryCheckHandler On gave the directory to its handler.
-      const handedOver = cfg.directoryCheckHandler && handler !== undefined && uri.endsWith('/');
+      // fixup_dir clears DIR_MAGIC_TYPE where it left the directory to its handler.
+      const handedOver = uri.endsWith('/') && directoryHandedOver(cfg, handler);
       const type = entry.kind === 'dir' ? (handedOver ? undefined : DIR_MAGIC_TYPE) : contentType;
       if (type !== undefined) options.contentType = type;
       return options;

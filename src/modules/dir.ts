@@ -5,7 +5,7 @@
  * `fixups` phase (src/engine/resolve.ts), which reads the file system.
  */
 import { splitWords } from '../grammar/words.js';
-import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition } from './module.js';
+import { finding, refused, type CompiledLine, type DirectiveDefinition, type ModuleDefinition, compileFlag } from './module.js';
 
 /** mod_dir's slice of the per-directory configuration. */
 export interface DirDirConfig {
@@ -54,7 +54,7 @@ const directorySlash: DirectiveDefinition<boolean> = {
   shape: 'FLAG',
   override: 'DIR_CMD_PERMS',
   help: 'On or Off',
-  compile: ({ words }) => ({ findings: [], value: (words[0] ?? '').toLowerCase() === 'on' }),
+  compile: compileFlag,
 };
 
 const directoryCheckHandler: DirectiveDefinition<boolean> = {
@@ -62,7 +62,7 @@ const directoryCheckHandler: DirectiveDefinition<boolean> = {
   shape: 'FLAG',
   override: 'DIR_CMD_PERMS',
   help: 'On or Off',
-  compile: ({ words }) => ({ findings: [], value: (words[0] ?? '').toLowerCase() === 'on' }),
+  compile: compileFlag,
 };
 
 /** `configure_redirect`: the status DirectoryIndexRedirect answers with (0: off). */

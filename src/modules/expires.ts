@@ -6,7 +6,7 @@
 import { parseExpiresCode } from '../grammar/expires-code.js';
 import { getWordConf } from '../grammar/words.js';
 import type { HeaderTable } from './headers.js';
-import { finding, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type ModuleDefinition } from './module.js';
+import { finding, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type ModuleDefinition, compileFlag } from './module.js';
 
 /** An expiry code read once: counted from access (`A`) or modification (`M`), in seconds. */
 export interface ExpiresCode {
@@ -69,7 +69,7 @@ const expiresActive: DirectiveDefinition<boolean> = {
   shape: 'FLAG',
   override: 'DIR_CMD_PERMS',
   help: "Limited to 'on' or 'off'",
-  compile: ({ words }) => ({ findings: [], value: (words[0] ?? '').toLowerCase() === 'on' }),
+  compile: compileFlag,
 };
 
 const expiresByType: DirectiveDefinition<{ type: string; code: ExpiresCode }> = {

@@ -5,7 +5,7 @@
  * (src/server/site-context.ts); `HtsandboxFcgidMultiplex` may also be set per directory (an
  * `.htaccess` wraps it in `<IfDirective HtsandboxFcgidMultiplex>`, which the host skips).
  */
-import { readByHost, type CompiledLine, type ModuleDefinition } from './module.js';
+import { compileFlag, readByHost, type CompiledLine, type ModuleDefinition } from './module.js';
 
 /** htsandbox's slice of the per-directory configuration. */
 export interface HtsandboxDirConfig {
@@ -28,7 +28,7 @@ export const htsandboxModule: ModuleDefinition<HtsandboxDirConfig> = {
       shape: 'FLAG',
       override: 'RSRC_CONF|ACCESS_CONF|OR_FILEINFO',
       help: 'multiplex requests on one FastCGI connection, if the application can (htsandbox; in .htaccess wrap it in <IfDirective HtsandboxFcgidMultiplex>)',
-      compile: ({ words }) => ({ findings: [], value: (words[0] ?? '').toLowerCase() === 'on' }),
+      compile: compileFlag,
     },
     readByHost('HtsandboxFcgidSleepQuirk', 'FLAG', 'RSRC_CONF', 'sleep like mod_fcgid when every process is busy (htsandbox)'),
     readByHost('HtsandboxReloadOnChange', 'FLAG', 'RSRC_CONF', 'replace FastCGI processes when their script changes (htsandbox)'),

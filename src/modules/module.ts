@@ -128,6 +128,14 @@ export function refused(f: ValidatorFinding | ValidatorFinding[]): CompileResult
 }
 
 /**
+ * The compile of a FLAG directive (`set_flag_slot`): the shape has already refused anything but
+ * On or Off, in any case, so the value is whether it is On.
+ */
+export function compileFlag({ words }: ValidatorInput): CompileResult<boolean> {
+  return { findings: [], value: (words[0] ?? '').toLowerCase() === 'on' };
+}
+
+/**
  * A directive Apache accepts that htsandbox reads but does not apply: any arguments are taken,
  * and `check` says "parsed, not emulated".
  */

@@ -64,25 +64,17 @@ const storeHeader = (ServerResponse.prototype as unknown as HeadStore)._storeHea
  * The response class of a server with a journal (request-journal.ts): it holds the request's
  * record (handlers note what answered) and ends its head with
  * `X-Htsandbox-Explain: <dashboard>/r/<id>`. Here because only the sink writes a head.
- * - Both fields exist from the constructor on, so responses keep one hidden class; the record
- *   used to be a symbol property added to Node's IncomingMessage after Node's own code had
- *   seen it, and a WeakMap entry per request cost its insertion and the collector's ephemeron
- *   pass.
+ * - Both fields exist from construction on, so responses keep one hidden class (the record was
+ *   a symbol property added to Node's IncomingMessage after Node's own code had seen it).
  * - The explain line is added to the head Node has built, after every rule of the host's has
  *   run. A `setHeader` as the request arrived gave every answer a header table from its start,
  *   so Node validated and stored each field one by one where `writeHead` takes a head as given.
  */
 export class JournaledResponse extends ServerResponse {
+  // Class fields (ES2022): defined, undefined, as each response is constructed.
   record: RequestRecord | undefined;
   /** The explain link, once the record begins (none for what is answered before, or --strict). */
   explainLink: string | undefined;
-
-  // Node passes its options (highWaterMark …) as a second argument the typings leave out.
-  constructor(...args: [IncomingMessage, ...unknown[]]) {
-    super(...(args as [IncomingMessage]));
-    this.record = undefined;
-    this.explainLink = undefined;
-  }
 
   _storeHeader(firstLine: string, headers: unknown): void {
     storeHeader.call(this, firstLine, headers);
