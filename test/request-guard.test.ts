@@ -3,7 +3,10 @@
  * a callback nothing bound by hand, still ends its own request's response (500) and the process
  * serves on. Each path here is one way the guard finds the request: the connection's current
  * response behind a nextTick ('end' of the request body), a CGI script's pipe tagged when it was
- * started, a body spool calling back as its request, a bound callback called from elsewhere.
+ * started, a body spool calling back as its request, a bound callback called from elsewhere, and
+ * a FastCGI exchange's callbacks (bindExchange) called from another request's turn, the way a kept
+ * connection or the process pool calls them: a throw inside one, and a script started inside one
+ * (an ErrorDocument's CGI from `end`), whose pipe is tagged only because the callback was bound.
  */
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
@@ -22,7 +25,7 @@ const dist = (p: string): string => JSON.stringify(join(PROJECT_ROOT, 'dist', p)
 // A real process with the serve command's final net; each path throws in a different callback.
 const PROGRAM = `
   import { createServer } from 'node:http';
-  import { inRequestScope, bindToRequest, recoverRequestFrom } from ${dist('server/request-guard.js')};
+  import { inRequestScope, bindToRequest, bindExchange, recoverRequestFrom } from ${dist('server/request-guard.js')};
   import { spawnCgi } from ${dist('adapters/cgi-process.js')};
   import { RequestBodySpool } from ${dist('adapters/request-body-spool.js')};
   process.on('uncaughtException', (err) => { process.stderr.write('recovered=' + recoverRequestFrom(err) + ' ' + err.message + '\\n'); });
@@ -54,6 +57,24 @@ const PROGRAM = `
         later.push(bindToRequest(() => { throw new Error('thrown in a bound callback'); }));
         return;
       }
+      const none = () => undefined;
+      if (req.url === '/exchange-throw') {
+        req.resume();
+        const exchange = bindExchange({ stdout: () => { throw new Error('thrown in a FastCGI callback'); }, stderr: none, end: none, error: none });
+        later.push(() => exchange.stdout(Buffer.from('x')));
+        return;
+      }
+      if (req.url === '/exchange-spawn') {
+        req.resume();
+        const end = () => {
+          const child = spawnCgi({ program: '/bin/echo', args: ['x'], cwd: '/', env: {} });
+          child.stdout.on('data', () => { throw new Error('thrown in the pipe of a script started from a FastCGI callback'); });
+          child.stdin.end();
+        };
+        const exchange = bindExchange({ stdout: none, stderr: none, end, error: none });
+        later.push(() => exchange.end());
+        return;
+      }
     });
   });
   server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
@@ -80,10 +101,10 @@ describe('the last-resort guard, without an async scope', () => {
           req.on('error', (e) => res({ status: 0, body: '', error: e.message }));
           req.end(body);
         });
-      const paths = ['/body-end', '/cgi', '/spool', '/bound'];
+      const paths = ['/body-end', '/cgi', '/spool', '/bound', '/exchange-throw', '/exchange-spawn'];
       const answers = await Promise.all([...paths.map((p) => send(p, 'some body')), send('/ok')]);
-      expect(answers.map((a) => a.status)).toEqual([500, 500, 500, 500, 200]);
-      for (const a of answers.slice(0, 4)) expect(a.body).toContain('<title>500 Internal Server Error</title>');
+      expect(answers.map((a) => a.status)).toEqual([...paths.map(() => 500), 200]);
+      for (const a of answers.slice(0, paths.length)) expect(a.body).toContain('<title>500 Internal Server Error</title>');
       expect(await send('/ok')).toEqual({ status: 200, body: 'fine' });
       expect(child.exitCode).toBeNull();
       for (const p of paths) expect(log).toContain(`report: ${p} answered 500`);
