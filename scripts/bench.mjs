@@ -15,7 +15,8 @@
 //     --servers LIST           apache,htsandbox,nginx,lighttpd (default all; missing peers are skipped);
 //                              add apache2 for a second Apache timed as a candidate: its ratio to
 //                              the first is the run's noise floor (issue 16's Apache-against-Apache)
-//     --build NAME=DIR         also time the htsandbox build in DIR (repeatable), e.g. a baseline
+//     --build 'NAME=DIR[ ARGS]'  also time the htsandbox build in DIR (repeatable), e.g. a baseline;
+//                              ARGS go to its `serve` (e.g. 'nodash=. --no-dashboard': the record off)
 //     --duration S --rounds N --warmup S --connections C   (default 5, 3, 2, 16: about 7 minutes in all)
 //     --json FILE --markdown FILE   write the results
 //     --no-memory              skip the memory benchmark
@@ -82,10 +83,11 @@ for (const k of kinds) if (!['apache', 'apache2', 'htsandbox', 'nginx', 'lighttp
 const builds = [];
 if (kinds.includes('htsandbox')) builds.push({ name: 'htsandbox', dir: root });
 for (const b of opt.build) {
-  const m = /^([A-Za-z][\w.-]*)=(.+)$/.exec(b);
-  if (!m) usage(`--build takes NAME=DIR (got ${b})`);
+  const m = /^([A-Za-z][\w.-]*)=(\S+)((?:\s+\S+)*)\s*$/.exec(b);
+  if (!m) usage(`--build takes NAME=DIR, then serve's arguments if any (got ${b})`);
   if (['apache', 'apache2', 'htsandbox', 'nginx', 'lighttpd'].includes(m[1])) usage(`--build ${m[1]}: the name is taken`);
-  builds.push({ name: m[1], dir: resolve(m[2]) });
+  if (builds.some((x) => x.name === m[1])) usage(`--build ${m[1]}: given twice`);
+  builds.push({ name: m[1], dir: resolve(m[2]), args: m[3].split(/\s+/).filter(Boolean) });
 }
 const requirePeers = process.env.HTSANDBOX_REQUIRE_PEERS === '1';
 
@@ -102,7 +104,7 @@ if (!opt.smoke && spawnSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' })
 const plan = []; // [name, kind, buildDir?] in the order servers start and appear in the table
 for (const kind of ['apache', 'apache2', 'htsandbox', 'nginx', 'lighttpd']) {
   if (!kinds.includes(kind) && !(kind === 'htsandbox' && builds.length)) continue;
-  if (kind === 'htsandbox') for (const b of builds) plan.push({ name: b.name, kind, dir: b.dir });
+  if (kind === 'htsandbox') for (const b of builds) plan.push({ name: b.name, kind, dir: b.dir, args: b.args ?? [] });
   else if (kind === 'apache2') plan.push({ name: kind, kind: 'apache' });
   else plan.push({ name: kind, kind });
 }
@@ -158,7 +160,7 @@ try {
     server.port = await freePort();
     try {
       if (p.kind === 'apache') await startApache(server, site, join(root, 'profiles'));
-      else if (p.kind === 'htsandbox') await startHtsandbox(server, site, p.dir);
+      else if (p.kind === 'htsandbox') await startHtsandbox(server, site, p.dir, p.args);
       else if (p.kind === 'nginx') await startNginx(server, site);
       else await startLighttpd(server, site);
       server.up = true;

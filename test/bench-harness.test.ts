@@ -120,9 +120,11 @@ describe.runIf(runs)('npm run bench -- --smoke', () => {
 
   it('fails, and still stops the others, when a server does not start', async () => {
     const notBuilt = mkdtempSync(join(work, 'not-built-'));
-    const { code, output, runDir } = await runBench(['--smoke', '--servers', 'apache', '--build', `broken=${notBuilt}`]);
+    // A build's serve arguments reach its serve: an unknown one stops it from starting.
+    const { code, output, runDir } = await runBench(['--smoke', '--servers', 'apache', '--build', `broken=${notBuilt}`, '--build', `badarg=${PROJECT_ROOT} --no-such-option`]);
     expect(code, output).toBe(1);
     expect(output).toMatch(/broken did not start: .*is not built/);
+    expect(output).toMatch(/badarg did not start/);
     expect(output).toMatch(/bench: apache up/);
     expect(processesOfSite(runDir)).toEqual([]);
     expect(existsSync(runDir)).toBe(false);

@@ -27,10 +27,28 @@ export function summarize(results, servers) {
         errors: runs.reduce((a, r) => a + (r.errors ?? 0) + (r.non2xx ?? 0), 0),
         // Rounds in which no request completed (wrk's timeout is longer than a round).
         stalled: runs.filter((r) => !r.rps).length,
+        perRound: perRoundRatios(runs, byServer.apache),
       };
     }
   }
   return out;
+}
+
+/**
+ * Each round's rate divided by Apache's in the same round (seconds apart), as median and
+ * quartiles. The machine has slow stretches of several seconds that slow every process
+ * (docs/performance.md, session 12); a ratio of medians taken over the whole run moves with
+ * where they fell, a ratio within one round much less.
+ */
+function perRoundRatios(runs, apacheRuns) {
+  if (!apacheRuns?.length) return null;
+  const q = runs
+    .map((r, i) => (r.rps && apacheRuns[i]?.rps ? r.rps / apacheRuns[i].rps : null))
+    .filter((x) => x != null)
+    .sort((a, b) => a - b);
+  if (!q.length) return null;
+  const at = (f) => q[Math.min(q.length - 1, Math.floor(f * q.length))];
+  return { median: median(q), q1: at(0.25), q3: at(0.75), rounds: q.length };
 }
 
 const rps = (v) => (v == null ? '-' : Math.round(v).toLocaleString('en-US'));
@@ -58,6 +76,19 @@ export function markdownTable(summary, { servers, builds, endpoints, meta }) {
     rows.push(cells);
   }
   const table = rows.map((r) => `| ${r.join(' | ')} |`).join('\n');
+  // The same ratios taken round by round: the measure to compare builds by (and a second Apache
+  // gives its noise floor).
+  const paired = [['endpoint', ...builds.map((b) => `${LABEL[b] ?? b} / Apache, per round`)]];
+  paired.push(paired[0].map(() => '---'));
+  for (const n of endpoints)
+    paired.push([
+      n,
+      ...builds.map((b) => {
+        const p = summary[n]?.[b]?.perRound;
+        return p ? `${p.median.toFixed(2)}× (${p.q1.toFixed(2)}–${p.q3.toFixed(2)}, ${p.rounds} rounds)` : '-';
+      }),
+    ]);
+  const pairedTable = builds.length ? `\n\n${paired.map((r) => `| ${r.join(' | ')} |`).join('\n')}` : '';
   const notes = [
     `req/s, median of ${meta.rounds} round${meta.rounds === 1 ? '' : 's'} of \`${meta.wrk}\` (p99: median of the rounds' wrk p99, coordinated-omission corrected), ` +
       `rounds rotating through the servers after a ${meta.warmup} s warm-up; ${meta.cpus} CPUs, load ${meta.load.map((x) => x.toFixed(2)).join(' ')} at the end, ${meta.date}.`,
@@ -68,5 +99,10 @@ export function markdownTable(summary, { servers, builds, endpoints, meta }) {
       "can take more from a single-threaded server (htsandbox) than from Apache's and nginx's many threads and processes.",
   ];
   if (meta.skipped.length) notes.push(`Not run: ${meta.skipped.map((s) => `${s.name} (${s.reason})`).join('; ')}.`);
-  return `${table}\n\n${notes.join('\n')}`;
+  if (builds.length)
+    notes.push(
+      'Per round: each round of a build divided by the round of Apache in the same rotation, median (quartiles). ' +
+        'Compare builds by these; a second Apache (`--servers …,apache2`) gives the run its noise floor.',
+    );
+  return `${table}${pairedTable}\n\n${notes.join('\n')}`;
 }

@@ -325,7 +325,7 @@ export function writeHostConfig(file, siteRoot, profilesDir) {
 
 // ---- htsandbox (this checkout, or another build) -------------------------------------------------
 
-export async function startHtsandbox(server, siteRoot, buildDir) {
+export async function startHtsandbox(server, siteRoot, buildDir, serveArgs = []) {
   const profiles = join(buildDir, 'profiles');
   const hostConf = join(server.dir, 'host.conf');
   writeHostConfig(hostConf, siteRoot, profiles);
@@ -334,7 +334,7 @@ export async function startHtsandbox(server, siteRoot, buildDir) {
   // Its state directory (process groups, spooled bodies) goes under the run directory too.
   const tmp = join(server.dir, 'tmp');
   mkdirSync(tmp);
-  const child = server.spawn(process.execPath, [bin, 'serve', siteRoot, '--port', String(server.port), '--host', '127.0.0.1', '--config', hostConf], {
+  const child = server.spawn(process.execPath, [bin, 'serve', siteRoot, '--port', String(server.port), '--host', '127.0.0.1', '--config', hostConf, ...serveArgs], {
     env: { PATH: CLEAN_PATH, LANG: 'C', HOME: server.dir, TMPDIR: tmp },
   });
   server.mustStayUp.add(child);
