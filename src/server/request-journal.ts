@@ -68,6 +68,12 @@ export function recordOf(res: ServerResponse): RequestRecord | undefined {
   return (res as Partial<JournaledResponse>).record;
 }
 
+/**
+ * The log of a record with no error-log line yet, shared: most requests log nothing, and every
+ * object a record holds is copied by each young collection while the ring keeps the record.
+ */
+const NO_LINES: string[] = Object.freeze([]) as unknown as string[];
+
 /** How many error-log lines of a request the journal did not keep. */
 const logLinesNotKept = new WeakMap<RequestRecord, number>();
 
@@ -77,6 +83,7 @@ const logLinesNotKept = new WeakMap<RequestRecord, number>();
  * how many more lines went to the error log only.
  */
 export function addLogLine(rec: RequestRecord, line: string): void {
+  if (rec.log === NO_LINES) rec.log = [];
   if (rec.log.length < MAX_LOG_LINES) {
     // A copy, not a slice: a slice would keep the whole chunk of script output it came from.
     rec.log.push(Buffer.from(capLogLine(line, MAX_LOG_LINE)).toString());
@@ -156,7 +163,7 @@ export class RequestJournal {
       pid: undefined,
       durationMs: undefined,
       reason: undefined,
-      log: [],
+      log: NO_LINES,
       rawHeaders: req.rawHeaders,
       fcgiRecords: undefined,
     };

@@ -57,16 +57,16 @@ import type { RequestRecord } from './request-journal.js';
 import type { SiteContext } from './site-context.js';
 
 /** Node's head writer, left out of @types/node: it builds `_header` from the status line and fields. */
-type HeadStore = { _storeHeader(firstLine: string, headers: unknown): void; _header: string | null };
+type HeadStore = { _storeHeader(firstLine: string, headers: unknown): void };
 const storeHeader = (ServerResponse.prototype as unknown as HeadStore)._storeHeader;
 
 /**
  * The response class of a server with a journal (request-journal.ts): it holds the request's
- * record (handlers note what answered) and ends its head with
+ * record (handlers note what answered) and starts its head's fields with
  * `X-Htsandbox-Explain: <dashboard>/r/<id>`. Here because only the sink writes a head.
  * - Both fields exist from construction on, so responses keep one hidden class (the record was
  *   a symbol property added to Node's IncomingMessage after Node's own code had seen it).
- * - The explain line is added to the head Node has built, after every rule of the host's has
+ * - The explain line is added as Node builds the head, after every rule of the host's has
  *   run. A `setHeader` as the request arrived gave every answer a header table from its start,
  *   so Node validated and stored each field one by one where `writeHead` takes a head as given.
  */
@@ -77,10 +77,11 @@ export class JournaledResponse extends ServerResponse {
   explainLink: string | undefined;
 
   _storeHeader(firstLine: string, headers: unknown): void {
-    storeHeader.call(this, firstLine, headers);
+    // Node builds the head from the status line on: the link goes in right after it, as the
+    // head's first field. Cutting the end off the finished head and joining a new one made Node
+    // copy the whole head once more for every answer.
     const link = this.explainLink;
-    const self = this as unknown as HeadStore;
-    if (link !== undefined && self._header !== null) self._header = `${self._header.slice(0, -2)}X-Htsandbox-Explain: ${link}\r\n\r\n`;
+    storeHeader.call(this, link === undefined ? firstLine : `${firstLine}X-Htsandbox-Explain: ${link}\r\n`, headers);
   }
 }
 
