@@ -179,3 +179,32 @@ describe('ap_expr evaluation', () => {
     expect(run("file('/srv/site/x.txt') == 'hello\\n' && filesize('/srv/site/x.txt') -eq 6 && filesize('/nope') == '0'", f)).toBe(true);
   });
 });
+
+describe("mod_ssl's names in ap_expr (ssl_expr_lookup)", () => {
+  const withSsl = { ssl: true };
+  it('exist only where mod_ssl is loaded, in any case (as Apache 2.4.71 finds them)', () => {
+    for (const text of ["%{SSL_PROTOCOL} == ''", "%{ssl_protocol} == ''", "%{SSL:HTTPS} == 'on'", "%{ssl:HTTPS} == 'on'", "SSL('HTTPS') == 'on'"]) {
+      expect(parseApExpr(text, withSsl).ok, text).toBe(true);
+      expect(parseApExpr(text), text).toMatchObject({ ok: false });
+    }
+    expect(parseApExpr("%{ssl_protocol} == ''")).toEqual({ ok: false, error: "Variable 'ssl_protocol' does not exist" });
+    expect(parseApExpr("%{ssl:HTTPS} == ''")).toEqual({ ok: false, error: "Function 'ssl' does not exist" });
+    expect(parseApExpr("%{SSLX} == ''", withSsl)).toEqual({ ok: false, error: "Variable 'SSLX' does not exist" });
+    // Core's own names come first: HTTPS is core's variable whether mod_ssl is loaded or not.
+    expect(parseApExpr("%{HTTPS} == 'on'", withSsl)).toMatchObject({ ok: true, expr: { a: { kind: 'var', name: 'HTTPS' } } });
+  });
+
+  it("ask the facts: the variable form the connection's record, the function form the whole lookup", () => {
+    const asked: string[] = [];
+    const f: ExprFacts = {
+      ...facts(),
+      ssl: (name, how) => {
+        asked.push(`${how}:${name}`);
+        return how === 'variable' ? 'TLSv1.3' : 'on';
+      },
+    };
+    const p = parseApExpr("%{ssl_Protocol} == 'TLSv1.3' && %{SSL:HTTPS} == 'on' && ssl('https') == 'on'", withSsl);
+    expect(p.ok && evaluateApExpr(p.expr, f)).toBe(true);
+    expect(asked).toEqual(['variable:PROTOCOL', 'function:HTTPS', 'function:https']);
+  });
+});

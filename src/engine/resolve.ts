@@ -6,7 +6,7 @@
 import { parseProxyHandler } from '../grammar/proxy-target.js';
 import type { ErrorCode } from '../vocabulary/error-catalog.js';
 import type { HostConfig } from '../grammar/host-config.js';
-import { directorySectionsFor } from '../grammar/host-config.js';
+import { directorySectionsFor, EMULATED_APACHE_VERSION } from '../grammar/host-config.js';
 import { fileExtensions } from '../grammar/mime-types.js';
 import { OPT_EXECCGI, OPT_INDEXES, OPT_SYM_LINKS, OPT_SYM_OWNER } from '../grammar/options.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
@@ -28,6 +28,7 @@ import { findUserHash, groupsOf, verifyPassword } from '../grammar/htpasswd.js';
 import { escapeUriPath, exprFactsOf, HEADER_VARIABLES, runRewriteRound, type RewriteEnvironment, type RewriteTraceStep } from './rewrite.js';
 import { applyLevelCached as applyLevel, FCGID_AUTH_NAMES, sectionWhere, type DirConfig, type FcgidAuthRole, type SatisfyLine } from './dir-config.js';
 import { dirConfigOf, noteCopy, noteLevel, refOf, type ConfigRef } from './config-ref.js';
+import { sslConnectionVariable, sslLookup } from './ssl-variables.js';
 import type { FsEntry, FsView, HtaccessRead } from './fs-view.js';
 import { applyEnvFixup } from '../modules/env.js';
 import { startMergeChain } from '../modules/autoindex.js';
@@ -1785,13 +1786,13 @@ function rewriteEnvironment(
   };
   const hostHeader = header('host');
   const pad = (n: number): string => String(n).padStart(2, '0');
-  return {
+  const environment: RewriteEnvironment = {
     ...(req.story ? { trace: (step: RewriteTraceStep) => void req.story!.push(step) } : {}),
     variable(raw: string): string {
       const name = raw.toUpperCase();
       if (name.startsWith('HTTP:')) return header(raw.slice(5));
-      // %{SSL:VAR}: mod_ssl's variable lookup ("" over plain HTTP).
-      if (name.startsWith('SSL:')) return (req.sslLookup ?? req.tls)?.get(raw.slice(4).toUpperCase()) ?? '';
+      // %{SSL:VAR}: mod_ssl's ssl_var_lookup, "" when mod_ssl is not loaded (rewrite_ssl_lookup unset).
+      if (name.startsWith('SSL:')) return ctx.hasModule('ssl') ? sslLookup(raw.slice(4), req.sslLookup ?? req.tls, environment.variable, SSL_INTERFACE) : '';
       if (name.startsWith('ENV:')) {
         const key = raw.slice(4);
         return env.get(key) ?? req.redirectEnv?.get(key) ?? '';
@@ -1917,8 +1918,15 @@ function rewriteEnvironment(
     },
     requestTimeMs: () => (req.requestTimeUs === undefined ? Date.now() : req.requestTimeUs / 1000),
     osenv: (name) => ctx.osEnv?.(name),
+    // mod_ssl's two lookups in ap_expr (parsed only where mod_ssl is loaded).
+    sslVariable: (name, how) =>
+      how === 'variable' ? sslConnectionVariable(name, req.sslLookup ?? req.tls) : sslLookup(name, req.sslLookup ?? req.tls, environment.variable, SSL_INTERFACE),
   };
+  return environment;
 }
+
+/** SSL_VERSION_INTERFACE: mod_ssl's version is the host's Apache's. */
+const SSL_INTERFACE = `mod_ssl/${EMULATED_APACHE_VERSION}`;
 
 /** Nested look-ahead sub-requests at most (each at another URL than its parent's). */
 const MAX_LOOKAHEAD_DEPTH = 10;

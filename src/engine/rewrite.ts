@@ -44,6 +44,8 @@ export interface RewriteEnvironment {
   requestTimeMs?(): number;
   /** ap_expr's `osenv('NAME')`: the server process's environment (the server passes it in: no I/O here). */
   osenv?(name: string): string | undefined;
+  /** mod_ssl's answers to ap_expr (ExprFacts.ssl). */
+  sslVariable?(name: string, how: 'variable' | 'function'): string;
   /** Set when someone asks for the request's story: each rule's turn is told here. */
   trace?(step: RewriteTraceStep): void;
 }
@@ -222,6 +224,7 @@ export function exprFactsOf(env: RewriteEnvironment): ExprFacts {
       return kind === 'e' || kind === 'f' || kind === 's' || kind === 'd' || kind === 'l' || kind === 'x' ? env.fileTest(kind, path) : false;
     },
     readFile: (path) => env.readText(path),
+    ssl: (name, how) => env.sslVariable?.(name, how) ?? '',
     remoteAddr: env.variable('REMOTE_ADDR'),
     requestTimeUs: Math.round((env.requestTimeMs?.() ?? Date.now()) * 1000),
   };

@@ -93,3 +93,86 @@ export function sslEnvironment(lookup: ReadonlyMap<string, string>, stdEnvVars: 
 }
 
 const HTTPS_ONLY: ReadonlyMap<string, string> = new Map([['HTTPS', 'on']]);
+
+/**
+ * The request's own names ssl_var_lookup answers first (its request part), meaning what
+ * mod_rewrite's variables of the same names mean.
+ */
+const REQUEST_NAMES: ReadonlySet<string> = new Set([
+  'HTTP_USER_AGENT',
+  'HTTP_REFERER',
+  'HTTP_COOKIE',
+  'HTTP_FORWARDED',
+  'HTTP_HOST',
+  'HTTP_PROXY_CONNECTION',
+  'HTTP_ACCEPT',
+  'REQUEST_METHOD',
+  'REQUEST_SCHEME',
+  'REQUEST_URI',
+  'REQUEST_FILENAME',
+  'REMOTE_ADDR',
+  'REMOTE_HOST',
+  'REMOTE_IDENT',
+  'REMOTE_USER',
+  'SERVER_ADMIN',
+  'SERVER_NAME',
+  'SERVER_PORT',
+  'SERVER_PROTOCOL',
+  'SCRIPT_FILENAME',
+  'PATH_INFO',
+  'QUERY_STRING',
+  'IS_SUBREQ',
+  'DOCUMENT_ROOT',
+  'AUTH_TYPE',
+  'THE_REQUEST',
+]);
+
+/** What ssl_var_lookup answers without a connection: the time, the server, the versions. */
+const INDEPENDENT_NAMES: ReadonlySet<string> = new Set([
+  'SERVER_SOFTWARE',
+  'API_VERSION',
+  'TIME_YEAR',
+  'TIME_MON',
+  'TIME_DAY',
+  'TIME_HOUR',
+  'TIME_MIN',
+  'TIME_SEC',
+  'TIME_WDAY',
+  'TIME',
+]);
+
+/**
+ * ssl_var_lookup (ssl_engine_vars.c), which mod_rewrite's `%{SSL:name}`, ap_expr's `SSL(name)`
+ * and mod_headers' `%{name}s` call, over TLS or not: the request's names first (`request`
+ * answers them as mod_rewrite does), then the connection's (`tls`: its SSL_* names, undefined
+ * over plain HTTP, where HTTPS is "off"), then what needs neither (the versions, the time).
+ * Names are found in any case (`%{SSL:https}` is "on" on Apache 2.4.71); what follows `HTTP:`
+ * or `ENV:` keeps its own. An unknown name is "".
+ */
+export function sslLookup(name: string, tls: ReadonlyMap<string, string> | undefined, request: (name: string) => string, versionInterface: string): string {
+  const upper = name.toUpperCase();
+  if (REQUEST_NAMES.has(upper) || (name.length > 5 && upper.startsWith('HTTP:')) || (name.length > 4 && upper.startsWith('ENV:'))) {
+    const value = request(REQUEST_NAMES.has(upper) ? upper : `${upper.slice(0, upper.indexOf(':'))}${name.slice(upper.indexOf(':'))}`);
+    if (value !== '') return value;
+  }
+  if (upper === 'HTTPS') return tls ? 'on' : 'off';
+  if (name.length > 4 && upper.startsWith('SSL_') && tls) {
+    // The certificate's names keep mod_ssl's spelling (SSL_SERVER_SAN_Email_0).
+    const value = tls.get(name) ?? tls.get(upper);
+    if (value !== undefined) return value;
+  }
+  // ssl_var_lookup_ssl_version: the interface is known without a connection; the library's
+  // name is read from the connection's facts, so over plain HTTP it is left out.
+  if (upper === 'SSL_VERSION_INTERFACE') return versionInterface;
+  if (INDEPENDENT_NAMES.has(upper)) return request(upper);
+  return '';
+}
+
+/**
+ * ap_expr's `%{SSL_name}` (expr_var_fn; `name` upper-case, without its `SSL_`):
+ * ssl_var_lookup_ssl on the connection's own facts; "" over plain HTTP, where mod_ssl has no
+ * record of the connection (the `expr-ssl` conformance case).
+ */
+export function sslConnectionVariable(name: string, tls: ReadonlyMap<string, string> | undefined): string {
+  return tls?.get(`SSL_${name}`) ?? '';
+}

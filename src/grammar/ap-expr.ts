@@ -100,6 +100,8 @@ export type Word =
   | { kind: 'string'; value: string }
   | { kind: 'digit'; value: string }
   | { kind: 'var'; name: string }
+  /** mod_ssl's `%{SSL_…}` (ssl_expr_lookup): the name as written, without its `SSL_`. */
+  | { kind: 'ssl'; name: string }
   | { kind: 'func'; name: string; arg: Word }
   | { kind: 'backref'; n: number }
   | { kind: 'concat'; parts: Word[] };
@@ -150,9 +152,28 @@ const KEYWORD_OPS: Record<string, string> = {
 const DASH_OPS: Record<string, string> = { '-in': 'in', '-eq': '-eq', '-ne': '-ne', '-ge': '-ge', '-le': '-le', '-gt': '-gt', '-lt': '-lt' };
 const REGEX_DELIMITERS = '/#$%^,;:_?|-!.\'"';
 
+/** What the server loaded that adds names to the language (each module's expr_lookup hook). */
+export interface ApExprModules {
+  /**
+   * mod_ssl: names core does not know that start with `SSL_` are its variables, and `SSL`
+   * (`SSL(x)`, `%{SSL:x}`) its string function (ssl_engine_vars.c, ssl_expr_lookup), any case
+   * (Apache 2.4.71 takes `%{ssl_protocol}` and `%{ssl:https}`: the `expr-ssl` conformance
+   * cases). Without it both are parse errors, as in Apache.
+   */
+  ssl?: boolean;
+}
+
+/** mod_ssl's string function, when it is loaded. */
+function sslFunction(name: string, modules: ApExprModules): boolean {
+  return modules.ssl === true && name.toUpperCase() === 'SSL';
+}
+
 class Scanner {
   private i = 0;
-  constructor(private readonly s: string) {}
+  constructor(
+    private readonly s: string,
+    readonly modules: ApExprModules = {},
+  ) {}
 
   private fail(message: string): never {
     throw new ExprError(message);
@@ -170,13 +191,16 @@ class Scanner {
     const c = this.s[this.i];
     if (c === '}') {
       this.i++;
-      if (!VARIABLES.has(name.toUpperCase())) this.fail(`Variable '${name}' does not exist`);
-      return { kind: 'var', name: name.toUpperCase() };
+      if (VARIABLES.has(name.toUpperCase())) return { kind: 'var', name: name.toUpperCase() };
+      // Core's lookup comes first; mod_ssl takes what starts with "SSL_".
+      if (this.modules.ssl && name.toUpperCase().startsWith('SSL_')) return { kind: 'ssl', name: name.slice(4).toUpperCase() };
+      this.fail(`Variable '${name}' does not exist`);
     }
     if (c === ':') {
       this.i++;
       const parts = this.stringParts(undefined);
       if (parts.length === 0) this.fail("syntax error, unexpected '}'");
+      if (sslFunction(name, this.modules)) return { kind: 'func', name: 'SSL', arg: concat(parts) };
       if (!STRING_FUNCTIONS.has(name.toLowerCase())) this.fail(`Function '${name}' does not exist`);
       return { kind: 'func', name: name.toLowerCase(), arg: concat(parts) };
     }
@@ -526,6 +550,7 @@ class Parser {
         const arg = this.word();
         if (!this.isPunct(')')) this.fail();
         this.advance();
+        if (sslFunction(t.v, this.sc.modules)) return { kind: 'func', name: 'SSL', arg };
         if (!STRING_FUNCTIONS.has(t.v.toLowerCase())) throw new ExprError(`Function '${t.v}' does not exist`);
         return { kind: 'func', name: t.v.toLowerCase(), arg };
       }
@@ -550,9 +575,9 @@ function describeToken(t: Token): string {
 }
 
 /** Parses a boolean expression; the error is Apache's reason (after "Cannot parse condition clause: "). */
-export function parseApExpr(text: string): { ok: true; expr: Expr } | { ok: false; error: string } {
+export function parseApExpr(text: string, modules?: ApExprModules): { ok: true; expr: Expr } | { ok: false; error: string } {
   try {
-    return { ok: true, expr: new Parser(new Scanner(text)).parse() };
+    return { ok: true, expr: new Parser(new Scanner(text, modules)).parse() };
   } catch (err) {
     if (err instanceof ExprError) return { ok: false, error: err.message };
     // Thousands of nested parentheses outrun this recursive parser: an error in bison's words
@@ -566,9 +591,9 @@ export function parseApExpr(text: string): { ok: true; expr: Expr } | { ok: fals
  * Parses a string expression (ap_expr_parse_cmd with AP_EXPR_FLAG_STRING_RESULT, as for a
  * `Header … "expr=…"` value); the error is Apache's reason.
  */
-export function parseApExprString(text: string): { ok: true; word: Word } | { ok: false; error: string } {
+export function parseApExprString(text: string, modules?: ApExprModules): { ok: true; word: Word } | { ok: false; error: string } {
   try {
-    return { ok: true, word: new Scanner(text).stringExpression() };
+    return { ok: true, word: new Scanner(text, modules).stringExpression() };
   } catch (err) {
     if (err instanceof ExprError) return { ok: false, error: err.message };
     throw err;
@@ -593,6 +618,12 @@ export interface ExprFacts {
   readFile(path: string): string | undefined;
   /** A response header so far (`resp()`), where there is a response (mod_headers). */
   responseHeader?(name: string): string | undefined;
+  /**
+   * mod_ssl's answers: `variable`, its `%{SSL_name}` (ssl_var_lookup_ssl: the connection's TLS
+   * facts, "" over plain HTTP); `function`, its `SSL(name)` (ssl_var_lookup: also HTTPS,
+   * request variables and the versions, over plain HTTP too).
+   */
+  ssl?(name: string, how: 'variable' | 'function'): string;
   remoteAddr: string;
   /** r->request_time, microseconds since the epoch (mod_headers' `%t` and `%D` read it). */
   requestTimeUs?: number;
@@ -631,6 +662,8 @@ function wordValue(w: Word, st: EvalState): string {
       const header = HEADER_OF_VARIABLE[w.name];
       return header !== undefined ? readHeader(header, st, true) : st.facts.variable(w.name);
     }
+    case 'ssl':
+      return st.facts.ssl?.(w.name, 'variable') ?? '';
     case 'backref':
       return st.captures[w.n] ?? '';
     case 'concat':
@@ -676,6 +709,8 @@ function callFunction(name: string, arg: string, st: EvalState): string {
       return String(f.readFile(arg)?.length ?? 0);
     case 'resp':
       return f.responseHeader?.(arg) ?? '';
+    case 'SSL':
+      return f.ssl?.(arg, 'function') ?? '';
     default:
       // note is empty here; ldap is not emulated.
       return '';

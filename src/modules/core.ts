@@ -334,13 +334,13 @@ function compileFiles(name: string, isRegex: boolean): DirectiveDefinition<CoreL
 
 /** `ifsection` (core.c): the condition parsed as ap_expr; `<Else>` takes none. */
 function compileIf(name: string, kind: IfCondition['kind']): DirectiveDefinition<CoreLine>['compile'] {
-  return ({ rawArgs }) => {
+  return ({ rawArgs, hasModule }) => {
     const arg = sectionArgs(rawArgs);
     if (arg === undefined) return refused(finding(`${name}> directive missing closing '>'`, 'HT103'));
     if (kind === 'else') return arg.trim() !== '' ? refused(finding('<Else> does not take an argument', 'HT102')) : ok({ kind, condition: undefined });
     const w = getWordConf(arg, 0);
     if (w.value === '') return refused(finding(`${name}> directive requires additional arguments`, 'HT102'));
-    const parsed = parseApExpr(w.value);
+    const parsed = parseApExpr(w.value, { ssl: hasModule('ssl') });
     if (!parsed.ok) return refused(finding(`Cannot parse condition clause: ${parsed.error}`, 'HT110'));
     return { findings: arg.slice(w.next).trim() !== '' ? [afterBody(`Multiple ${name}> arguments not (yet) supported.`)] : [], value: { kind, condition: parsed.expr } };
   };

@@ -10,7 +10,7 @@
  * error path only the `always` ones (`ap_headers_error_filter`).
  */
 import { loadavg } from 'node:os';
-import { evaluateApExpr, evaluateApExprString, parseApExpr, parseApExprString, type Expr, type ExprFacts, type Word } from '../grammar/ap-expr.js';
+import { type ApExprModules, evaluateApExpr, evaluateApExprString, parseApExpr, parseApExprString, type Expr, type ExprFacts, type Word } from '../grammar/ap-expr.js';
 import { apPregsub, compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf } from '../grammar/words.js';
 import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
@@ -124,7 +124,7 @@ function compilePattern(pattern: string, onError: string): { regex: ApacheRegex 
  * `header_cmd` + `header_inout_cmd`: the words read with ap_getword_conf, checked in Apache's
  * order with its messages, and the line as serve applies it.
  */
-function compileHeaderLine(isResponse: boolean, rawArgs: string): CompileResult<HeaderOp> {
+function compileHeaderLine(isResponse: boolean, rawArgs: string, modules: ApExprModules): CompileResult<HeaderOp> {
   let pos = 0;
   const next = (): string => {
     const w = getWordConf(rawArgs, pos);
@@ -197,7 +197,7 @@ function compileHeaderLine(isResponse: boolean, rawArgs: string): CompileResult<
       const v = envclause.slice(4);
       op.env = v.startsWith('!') ? { name: v.slice(1), negate: true } : { name: v, negate: false };
     } else if (e.startsWith('expr=')) {
-      const parsed = parseApExpr(envclause.slice(5));
+      const parsed = parseApExpr(envclause.slice(5), modules);
       if (!parsed.ok) return refused(finding(`Can't parse envclause/expression: ${parsed.error}`, 'HT110'));
       op.expr = parsed.expr;
     } else return refused(finding(`Unknown parameter: ${envclause}`));
@@ -207,7 +207,7 @@ function compileHeaderLine(isResponse: boolean, rawArgs: string): CompileResult<
   if (format !== undefined && a !== 'unset' && a !== 'echo') {
     op.value = format;
     if (format.startsWith('expr=')) {
-      const parsed = parseApExprString(format.slice(5));
+      const parsed = parseApExprString(format.slice(5), modules);
       if (!parsed.ok) return refused(finding(`Can't parse value expression : ${parsed.error}`, 'HT110'));
       op.valueExpr = parsed.word;
     } else {
@@ -224,7 +224,7 @@ const header: DirectiveDefinition<HeaderOp> = {
   shape: 'RAW_ARGS',
   override: 'OR_FILEINFO',
   help: 'an optional condition, an action, header and value followed by optional env clause',
-  compile: (input: DirectiveInput) => compileHeaderLine(true, input.rawArgs),
+  compile: (input: DirectiveInput) => compileHeaderLine(true, input.rawArgs, { ssl: input.hasModule('ssl') }),
 };
 
 const requestHeader: DirectiveDefinition<HeaderOp> = {
@@ -232,7 +232,7 @@ const requestHeader: DirectiveDefinition<HeaderOp> = {
   shape: 'RAW_ARGS',
   override: 'OR_FILEINFO',
   help: 'an action, header and value followed by optional env clause',
-  compile: (input: DirectiveInput) => compileHeaderLine(false, input.rawArgs),
+  compile: (input: DirectiveInput) => compileHeaderLine(false, input.rawArgs, { ssl: input.hasModule('ssl') }),
 };
 
 /** `merge_headers_config`: the child's lines after the parent's. */

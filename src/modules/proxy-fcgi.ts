@@ -13,9 +13,9 @@ const accepted = { findings: [], value: undefined } as const;
  * `cmd_setenv`: the condition must parse; the unset form (`!NAME`) takes no value. The value is
  * a string expression, which htsandbox does not parse (accepted as written).
  */
-function setEnvIfProblem({ words }: DirectiveInput): string | undefined {
+function setEnvIfProblem({ words, hasModule }: DirectiveInput): string | undefined {
   const [condition = '', name = '', value] = words;
-  const parsed = parseApExpr(condition);
+  const parsed = parseApExpr(condition, { ssl: hasModule('ssl') });
   if (!parsed.ok) return `Could not parse expression "${condition}": ${parsed.error}`;
   if (name.startsWith('!')) {
     if (value !== undefined) return `Third argument ("${value}") is not allowed when using ProxyFCGISetEnvIf's unset mode (${name})`;

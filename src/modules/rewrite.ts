@@ -327,7 +327,7 @@ function compileRule({ rawArgs }: DirectiveInput): CompileResult<RewriteLine> {
 }
 
 /** `cmd_rewritecond`: Apache's verdict on the line, and the condition serve tests. */
-function compileCond({ rawArgs }: DirectiveInput): CompileResult<RewriteLine> {
+function compileCond({ rawArgs, hasModule }: DirectiveInput): CompileResult<RewriteLine> {
   const line = rewriteArgLine(rawArgs);
   if (!line) return refused(finding(`RewriteCond: bad argument line '${rawArgs}'`));
   const cond: RewriteCond = { input: line.a1, kind: 'regex', pattern: '', negate: false, nocase: false, ornext: false, novary: false };
@@ -371,7 +371,7 @@ function compileCond({ rawArgs }: DirectiveInput): CompileResult<RewriteLine> {
   }
   cond.pattern = p;
   if (cond.kind === 'expr') {
-    const parsed = parseApExpr(p);
+    const parsed = parseApExpr(p, { ssl: hasModule('ssl') });
     if (!parsed.ok) return refused(finding(`RewriteCond: cannot compile expression "${p}": ${parsed.error}`, 'HT110'));
     cond.expr = parsed.expr;
   } else if (cond.kind === 'regex') {

@@ -90,10 +90,10 @@ function compileRule(name: string, icase: boolean, browser: boolean, words: read
 }
 
 /** `add_setenvifexpr`: the expression (ap_expr_parse_cmd), then the variables. */
-function compileExprRule(words: readonly string[]): CompileResult<SetEnvIfRule> {
+function compileExprRule(words: readonly string[], hasModule: (id: string) => boolean): CompileResult<SetEnvIfRule> {
   const text = words[0];
   if (text === undefined || text === '') return refused(finding('Missing expression for SetEnvIfExpr'));
-  const parsed = parseApExpr(text);
+  const parsed = parseApExpr(text, { ssl: hasModule('ssl') });
   if (!parsed.ok) return refused(finding(`Could not parse expression "${text}": ${parsed.error}`, 'HT110'));
   if (words.length < 2) return refused(finding('Missing envariable expression for SetEnvIfExpr'));
   return { findings: [], value: { expr: parsed.expr, assignments: envAssignments(words.slice(1)) } };
@@ -108,7 +108,7 @@ const setEnvIfExpr: DirectiveDefinition<SetEnvIfRule> = {
   shape: 'RAW_ARGS',
   override: 'OR_FILEINFO',
   help: 'an expression and a list of variables.',
-  compile: ({ words }) => compileExprRule(words),
+  compile: ({ words, hasModule }) => compileExprRule(words, hasModule),
 };
 
 /** `merge_setenvif_config`: the level's rules after the parent's. */
