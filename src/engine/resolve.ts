@@ -1786,13 +1786,15 @@ function rewriteEnvironment(
   };
   const hostHeader = header('host');
   const pad = (n: number): string => String(n).padStart(2, '0');
+  /** What mod_ssl knows of the connection: every variable ssl_var_lookup answers over TLS. */
+  const tls = req.sslLookup ?? req.tls;
   const environment: RewriteEnvironment = {
     ...(req.story ? { trace: (step: RewriteTraceStep) => void req.story!.push(step) } : {}),
     variable(raw: string): string {
       const name = raw.toUpperCase();
       if (name.startsWith('HTTP:')) return header(raw.slice(5));
       // %{SSL:VAR}: mod_ssl's ssl_var_lookup, "" when mod_ssl is not loaded (rewrite_ssl_lookup unset).
-      if (name.startsWith('SSL:')) return ctx.hasModule('ssl') ? sslLookup(raw.slice(4), req.sslLookup ?? req.tls, environment.variable, SSL_INTERFACE) : '';
+      if (name.startsWith('SSL:')) return ctx.hasModule('ssl') ? sslLookup(raw.slice(4), tls, environment.variable, SSL_INTERFACE) : '';
       if (name.startsWith('ENV:')) {
         const key = raw.slice(4);
         return env.get(key) ?? req.redirectEnv?.get(key) ?? '';
@@ -1919,8 +1921,7 @@ function rewriteEnvironment(
     requestTimeMs: () => (req.requestTimeUs === undefined ? Date.now() : req.requestTimeUs / 1000),
     osenv: (name) => ctx.osEnv?.(name),
     // mod_ssl's two lookups in ap_expr (parsed only where mod_ssl is loaded).
-    sslVariable: (name, how) =>
-      how === 'variable' ? sslConnectionVariable(name, req.sslLookup ?? req.tls) : sslLookup(name, req.sslLookup ?? req.tls, environment.variable, SSL_INTERFACE),
+    sslVariable: (name, how) => (how === 'variable' ? sslConnectionVariable(name, tls) : sslLookup(name, tls, environment.variable, SSL_INTERFACE)),
   };
   return environment;
 }

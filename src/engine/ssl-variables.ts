@@ -144,7 +144,7 @@ const INDEPENDENT_NAMES: ReadonlySet<string> = new Set([
 /**
  * ssl_var_lookup (ssl_engine_vars.c), which mod_rewrite's `%{SSL:name}`, ap_expr's `SSL(name)`
  * and mod_headers' `%{name}s` call, over TLS or not: the request's names first (`request`
- * answers them as mod_rewrite does), then the connection's (`tls`: its SSL_* names, undefined
+ * answers them as mod_rewrite's lookup_variable does), then the connection's (`tls`: its SSL_* names, undefined
  * over plain HTTP, where HTTPS is "off"), then what needs neither (the versions, the time).
  * Names are found in any case (`%{SSL:https}` is "on" on Apache 2.4.71); what follows `HTTP:`
  * or `ENV:` keeps its own. An unknown name is "".
@@ -152,7 +152,8 @@ const INDEPENDENT_NAMES: ReadonlySet<string> = new Set([
 export function sslLookup(name: string, tls: ReadonlyMap<string, string> | undefined, request: (name: string) => string, versionInterface: string): string {
   const upper = name.toUpperCase();
   if (REQUEST_NAMES.has(upper) || (name.length > 5 && upper.startsWith('HTTP:')) || (name.length > 4 && upper.startsWith('ENV:'))) {
-    const value = request(REQUEST_NAMES.has(upper) ? upper : `${upper.slice(0, upper.indexOf(':'))}${name.slice(upper.indexOf(':'))}`);
+    // A request name goes as mod_ssl knows it; after `HTTP:` or `ENV:` the case is the name's own.
+    const value = request(REQUEST_NAMES.has(upper) ? upper : name);
     if (value !== '') return value;
   }
   if (upper === 'HTTPS') return tls ? 'on' : 'off';

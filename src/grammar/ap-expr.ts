@@ -163,6 +163,11 @@ export interface ApExprModules {
   ssl?: boolean;
 }
 
+/** The names the loaded modules add, from the host's module list (`hasModule` takes a module id). */
+export function exprModulesOf(hasModule: (id: string) => boolean): ApExprModules {
+  return { ssl: hasModule('ssl') };
+}
+
 /** mod_ssl's string function, when it is loaded. */
 function sslFunction(name: string, modules: ApExprModules): boolean {
   return modules.ssl === true && name.toUpperCase() === 'SSL';

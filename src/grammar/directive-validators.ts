@@ -3,7 +3,7 @@
  * Each returns undefined when Apache accepts the value.
  */
 import type { ErrorCode } from '../vocabulary/error-catalog.js';
-import { type Expr, parseApExpr, parseApExprString, type Word } from './ap-expr.js';
+import { type Expr, exprModulesOf, parseApExpr, parseApExprString, type Word } from './ap-expr.js';
 import { compileApacheRegex } from './regex.js';
 import { getWordConf, splitWords } from './words.js';
 import { HANDLER_MODULES } from './module-catalog.js';
@@ -175,13 +175,13 @@ export function parseRequire(
   if (provider === 'expr') {
     // expr_parse_config: the rest of the line is the expression; surrounding quotes are skipped.
     const text = rest.length >= 2 && rest.startsWith('"') && rest.endsWith('"') ? rest.slice(1, -1) : rest;
-    const parsed = parseApExpr(text, { ssl: hasModule('ssl') });
+    const parsed = parseApExpr(text, exprModulesOf(hasModule));
     if (!parsed.ok) return { error: `Cannot parse expression in require line: ${parsed.error}` };
     return { negate, provider, args: [rest], expr: parsed.expr };
   }
   if (provider === 'host' || provider === 'forward-dns') {
     // host_parse_config: the rest of the line is a string expression, giving the names.
-    const parsed = parseApExprString(rest, { ssl: hasModule('ssl') });
+    const parsed = parseApExprString(rest, exprModulesOf(hasModule));
     if (!parsed.ok) return { error: `Cannot parse expression in require line: ${parsed.error}` };
     return { negate, provider, args: [rest], names: parsed.word };
   }

@@ -12,7 +12,7 @@
  * read with the host configuration.
  */
 import picomatch from 'picomatch';
-import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
+import { exprModulesOf, parseApExpr, type Expr } from '../grammar/ap-expr.js';
 import { handlerFinding, HTTP_METHODS } from '../grammar/directive-validators.js';
 import { compileApacheRegex } from '../grammar/regex.js';
 import type { ConfigNode } from '../grammar/syntax-tree.js';
@@ -340,7 +340,7 @@ function compileIf(name: string, kind: IfCondition['kind']): DirectiveDefinition
     if (kind === 'else') return arg.trim() !== '' ? refused(finding('<Else> does not take an argument', 'HT102')) : ok({ kind, condition: undefined });
     const w = getWordConf(arg, 0);
     if (w.value === '') return refused(finding(`${name}> directive requires additional arguments`, 'HT102'));
-    const parsed = parseApExpr(w.value, { ssl: hasModule('ssl') });
+    const parsed = parseApExpr(w.value, exprModulesOf(hasModule));
     if (!parsed.ok) return refused(finding(`Cannot parse condition clause: ${parsed.error}`, 'HT110'));
     return { findings: arg.slice(w.next).trim() !== '' ? [afterBody(`Multiple ${name}> arguments not (yet) supported.`)] : [], value: { kind, condition: parsed.expr } };
   };

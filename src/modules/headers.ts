@@ -10,7 +10,17 @@
  * error path only the `always` ones (`ap_headers_error_filter`).
  */
 import { loadavg } from 'node:os';
-import { type ApExprModules, evaluateApExpr, evaluateApExprString, parseApExpr, parseApExprString, type Expr, type ExprFacts, type Word } from '../grammar/ap-expr.js';
+import {
+  type ApExprModules,
+  evaluateApExpr,
+  exprModulesOf,
+  evaluateApExprString,
+  parseApExpr,
+  parseApExprString,
+  type Expr,
+  type ExprFacts,
+  type Word,
+} from '../grammar/ap-expr.js';
 import { apPregsub, compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { getWordConf } from '../grammar/words.js';
 import { HostProcessCrash } from '../vocabulary/host-process-crash.js';
@@ -224,7 +234,7 @@ const header: DirectiveDefinition<HeaderOp> = {
   shape: 'RAW_ARGS',
   override: 'OR_FILEINFO',
   help: 'an optional condition, an action, header and value followed by optional env clause',
-  compile: (input: DirectiveInput) => compileHeaderLine(true, input.rawArgs, { ssl: input.hasModule('ssl') }),
+  compile: (input: DirectiveInput) => compileHeaderLine(true, input.rawArgs, exprModulesOf(input.hasModule)),
 };
 
 const requestHeader: DirectiveDefinition<HeaderOp> = {
@@ -232,7 +242,7 @@ const requestHeader: DirectiveDefinition<HeaderOp> = {
   shape: 'RAW_ARGS',
   override: 'OR_FILEINFO',
   help: 'an action, header and value followed by optional env clause',
-  compile: (input: DirectiveInput) => compileHeaderLine(false, input.rawArgs, { ssl: input.hasModule('ssl') }),
+  compile: (input: DirectiveInput) => compileHeaderLine(false, input.rawArgs, exprModulesOf(input.hasModule)),
 };
 
 /** `merge_headers_config`: the child's lines after the parent's. */

@@ -4,7 +4,7 @@
  * answers `SetHandler "proxy:fcgi://…"`. `ProxyFCGIBackendType` and `ProxyFCGISetEnvIf` are
  * checked as `cmd_servertype` and `cmd_setenv` check them, and not reproduced.
  */
-import { parseApExpr } from '../grammar/ap-expr.js';
+import { exprModulesOf, parseApExpr } from '../grammar/ap-expr.js';
 import { finding, refused, type DirectiveInput, type ModuleDefinition } from './module.js';
 
 const accepted = { findings: [], value: undefined } as const;
@@ -15,7 +15,7 @@ const accepted = { findings: [], value: undefined } as const;
  */
 function setEnvIfProblem({ words, hasModule }: DirectiveInput): string | undefined {
   const [condition = '', name = '', value] = words;
-  const parsed = parseApExpr(condition, { ssl: hasModule('ssl') });
+  const parsed = parseApExpr(condition, exprModulesOf(hasModule));
   if (!parsed.ok) return `Could not parse expression "${condition}": ${parsed.error}`;
   if (name.startsWith('!')) {
     if (value !== undefined) return `Third argument ("${value}") is not allowed when using ProxyFCGISetEnvIf's unset mode (${name})`;

@@ -6,7 +6,7 @@
  * engine's `runRewriteRound` (src/engine/rewrite.ts); `RewriteMap`, a server-only directive, is
  * read with the host configuration (src/server/site-context.ts).
  */
-import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
+import { exprModulesOf, parseApExpr, type Expr } from '../grammar/ap-expr.js';
 import { regexFinding } from '../grammar/directive-validators.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { rewriteArgLine, rewriteFlagField } from '../grammar/rewrite-args.js';
@@ -371,7 +371,7 @@ function compileCond({ rawArgs, hasModule }: DirectiveInput): CompileResult<Rewr
   }
   cond.pattern = p;
   if (cond.kind === 'expr') {
-    const parsed = parseApExpr(p, { ssl: hasModule('ssl') });
+    const parsed = parseApExpr(p, exprModulesOf(hasModule));
     if (!parsed.ok) return refused(finding(`RewriteCond: cannot compile expression "${p}": ${parsed.error}`, 'HT110'));
     cond.expr = parsed.expr;
   } else if (cond.kind === 'regex') {

@@ -4,7 +4,7 @@
  * header_parser hook (`match_headers`) is the engine's `setEnvIfVariables`
  * (src/engine/resolve.ts), which reads the request's facts.
  */
-import { parseApExpr, type Expr } from '../grammar/ap-expr.js';
+import { exprModulesOf, parseApExpr, type Expr } from '../grammar/ap-expr.js';
 import { compileApacheRegex, type ApacheRegex } from '../grammar/regex.js';
 import { finding, refused, type CompileResult, type CompiledLine, type DirectiveDefinition, type DirectiveFinding, type ModuleDefinition } from './module.js';
 
@@ -93,7 +93,7 @@ function compileRule(name: string, icase: boolean, browser: boolean, words: read
 function compileExprRule(words: readonly string[], hasModule: (id: string) => boolean): CompileResult<SetEnvIfRule> {
   const text = words[0];
   if (text === undefined || text === '') return refused(finding('Missing expression for SetEnvIfExpr'));
-  const parsed = parseApExpr(text, { ssl: hasModule('ssl') });
+  const parsed = parseApExpr(text, exprModulesOf(hasModule));
   if (!parsed.ok) return refused(finding(`Could not parse expression "${text}": ${parsed.error}`, 'HT110'));
   if (words.length < 2) return refused(finding('Missing envariable expression for SetEnvIfExpr'));
   return { findings: [], value: { expr: parsed.expr, assignments: envAssignments(words.slice(1)) } };

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { sslConnectionVariable, sslLookup } from '../../src/engine/ssl-variables.js';
 
-const request = (name: string): string => ({ REQUEST_METHOD: 'GET', 'HTTP:X-Probe': 'probe', SERVER_SOFTWARE: 'Apache' })[name] ?? '';
+// mod_rewrite's lookup_variable: the name in any case.
+const request = (name: string): string => ({ REQUEST_METHOD: 'GET', 'HTTP:X-PROBE': 'probe', SERVER_SOFTWARE: 'Apache' })[name.toUpperCase()] ?? '';
 const tls = new Map([
   ['HTTPS', 'on'],
   ['SSL_PROTOCOL', 'TLSv1.3'],
