@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { STARTER_SITE } from '../src/cli/init-command.js';
 import { isLoopback, serveDashboard } from '../src/server/dashboard.js';
 import { RequestJournal, recordOf, redactValue } from '../src/server/request-journal.js';
-import type { JournaledResponse } from '../src/server/response-sink.js';
+import type { HostResponse } from '../src/server/response-sink.js';
 import type { SiteContext } from '../src/server/site-context.js';
 import { get, serveInProcess } from './helpers/serve-in-process.js';
 import { peerAvailable, perlFcgiMissing } from './helpers/peers.js';
@@ -223,7 +223,7 @@ describe("the dashboard's rules", () => {
     const journal = new RequestJournal();
     const req = (i: number) => ({ method: 'GET', rawHeaders: ['Host', `h${i}`] }) as unknown as IncomingMessage;
     for (let i = 1; i <= 305; i++) {
-      const res = {} as JournaledResponse;
+      const res = {} as HostResponse;
       const rec = journal.begin(req(i), res, `/r${i}`);
       expect(recordOf(res)).toBe(rec);
       if (i % 2 === 0) journal.finish(rec, 200);

@@ -8,7 +8,7 @@
  * has a broken `.htaccess`, and a RewriteRule's [F]/[G] hide an entry; a script in a directory
  * without ExecCGI (a handler's 403) does not.
  */
-import { resolveUri, type RequestFacts, type ResolveContext } from './resolve.js';
+import { factsWith, resolveUri, type RequestFacts, type ResolveContext } from './resolve.js';
 
 /** What the lookup of a listed entry found: its type and encoding (for icons, titles), when it is a file. */
 export interface EntryLookup {
@@ -20,8 +20,7 @@ export interface EntryLookup {
 export function listingEntryLookup(ctx: ResolveContext, req: RequestFacts, dirUri: string, name: string, isDir: boolean, showForbidden = false): EntryLookup | undefined {
   // ap_make_dirstr_parent: the URI up to its last slash, then the entry (a directory gets its slash).
   const parent = dirUri.slice(0, dirUri.lastIndexOf('/') + 1);
-  const lookup: RequestFacts = { ...req, method: 'GET', query: undefined, lookupOnly: true };
-  delete lookup.story;
+  const lookup = factsWith(req, { method: 'GET', query: undefined, lookupOnly: true, story: undefined });
   const d = resolveUri(ctx, lookup, `${parent}${name}${isDir ? '/' : ''}`);
   if (d.kind === 'error' && (d.status < 200 || d.status >= 400) && !(showForbidden && (d.status === 401 || d.status === 403))) return undefined;
   const found: EntryLookup = {};

@@ -17,7 +17,7 @@ import { addLogLine, type RequestJournal, type RequestRecord } from './request-j
 import { accessLogTime } from '../grammar/apache-time.js';
 import { normalizeRequestPath } from '../grammar/url-path.js';
 import type { SiteContext } from './site-context.js';
-import { JournaledResponse } from './response-sink.js';
+import { HostResponse, SERVER_BANNER } from './response-sink.js';
 import { cannedErrorPage, STATUS_REASONS } from '../grammar/error-pages.js';
 import { checkRequestHead, maxHeadBytes, overflowStatus, readExpired, type ReadProgress } from '../engine/request-reading.js';
 import { sslEnvironment, sslVariables, type ServerCertificateFacts } from '../engine/ssl-variables.js';
@@ -106,7 +106,7 @@ function rawErrorResponse(status: number, method: string, extra: { allow?: strin
   return (
     `HTTP/1.1 ${status} ${STATUS_REASONS[status] ?? ''}\r\n` +
     `Date: ${new Date().toUTCString()}\r\n` +
-    'Server: Apache (htsandbox)\r\n' +
+    `Server: ${SERVER_BANNER}\r\n` +
     (extra.allow !== undefined ? `Allow: ${extra.allow}\r\n` : '') +
     `Content-Length: ${Buffer.byteLength(page, 'latin1')}\r\n` +
     'Connection: close\r\n' +
@@ -351,8 +351,9 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
   const explainPrefix = opts.journal && opts.explainHeader ? `${opts.dashboard?.prefix ?? '/.htsandbox/'}r/` : undefined;
   const server = createServer(
     {
-      // With a journal, every response carries its record (and the explain link) from its start.
-      ...(opts.journal ? { ServerResponse: JournaledResponse as typeof ServerResponse } : {}),
+      // Every response writes core's Server field itself; with a journal it also carries its
+      // record (and the explain link) from its start.
+      ServerResponse: HostResponse as typeof ServerResponse,
       requireHostHeader: false,
       // Node's parser must hold any head within Apache's limits; the limits themselves are
       // checked below with Apache's answers (414, 400 with its notes).
@@ -466,7 +467,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       if (this.rec) finishRecord(this.rec, res);
       if (opts.accessLog) {
         const req = this.req;
-        const len = res.getHeader('content-length');
+        const len = (res as HostResponse).sentContentLength();
         opts.accessLog(
           `${this.remoteAddr} - - [${accessLogTime(this.started!)}] "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} ${len ?? '-'} "${req.headers.referer ?? '-'}" "${req.headers['user-agent'] ?? '-'}"`,
         );
@@ -522,7 +523,6 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       let target = this.url;
       let hostHeader = req.headers.host ?? `${site.serverName}`;
       site.stats.requests++;
-      res.setHeader('Server', 'Apache (htsandbox)');
       // ap_read_request's checks come before anything else looks at the request.
       // The absolute form (`GET http://host/path`): ap_parse_uri takes the path, and the URI's
       // authority replaces the Host field (RFC 7230 5.4); a scheme other than http(s) is 400.
@@ -586,10 +586,10 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
       this.server = server;
       if (opts.journal) {
         // The record is ended by the request's one 'finish' listener (finished).
-        const r = opts.journal.begin(req, res as JournaledResponse, req.url ?? '/');
+        const r = opts.journal.begin(req, res as HostResponse, req.url ?? '/');
         this.rec = r;
         r.server = server.server;
-        if (explainPrefix !== undefined) (res as JournaledResponse).explainLink = explainPrefix + r.id;
+        if (explainPrefix !== undefined) (res as HostResponse).explainLink = explainPrefix + r.id;
       }
       const encrypted = tlsVariables !== undefined && (req.socket as TLSSocket).encrypted;
       const facts: RequestFacts = {

@@ -5,7 +5,7 @@
  * is drawn synchronously; only a page with such a script waits for it here.
  */
 import { killGroup } from '../adapters/cgi-process.js';
-import { resolveUri, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
+import { factsWith, resolveUri, type Decision, type LogEvent, type RequestFacts } from '../engine/resolve.js';
 import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, scriptStatus } from '../grammar/cgi-response.js';
 import { requestEnvironment, startCgiScript } from './cgi-handler.js';
 import { responderOutput, responderEnvironment } from './fcgid-handler.js';
@@ -90,8 +90,7 @@ export async function runListingScript(
   if (!location.startsWith('/') || depth >= MAX_REDIRECTS) return undefined;
   const q = location.indexOf('?');
   const query = q === -1 ? undefined : location.slice(q + 1);
-  const target: RequestFacts = { ...sink.facts, method: 'GET', query };
-  delete target.story;
+  const target = factsWith(sink.facts, { method: 'GET', query, story: undefined });
   const d = resolveUri(sink.site, target, q === -1 ? location : location.slice(0, q));
   if (d.kind === 'handler' && isListingHandler(d.handler)) {
     return runListingScript(sink, { decision: d, query, header: script.header }, mainEnv, log, depth + 1);

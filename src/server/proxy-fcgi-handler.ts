@@ -20,6 +20,7 @@ import { CgiHeaderParser, cgiHeaderErrorCode, cgiHeaderErrorMessage, invalidResp
 import { parseProxyHandler, type BalancerMember, type FcgiEndpoint } from '../grammar/proxy-target.js';
 import { aprErrorText } from '../adapters/os-errors.js';
 import { requestEnvironment, startResponse, type CgiContext } from './cgi-handler.js';
+import { HostResponse } from './response-sink.js';
 import { bindExchange } from './request-guard.js';
 import { attemptsPerRequest, electMember, memberFailed } from '../engine/balancer-policy.js';
 
@@ -44,7 +45,8 @@ const stderrLine = (text: string): string => `AH01071: Got error '${text.replace
 
 /** The table a `proxy:fcgi://` backend gets: mod_proxy_fcgi's SCRIPT_FILENAME, no kept connection. */
 function directTable(env: Record<string, string>, scriptFilenamePrefix: string, path: string): Record<string, string> {
-  return { ...env, 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${scriptFilenamePrefix}${canonPath(path)}` };
+  // Object.assign, not a spread that adds a field: that makes a new hidden class per request (resolve.ts, factsWith).
+  return Object.assign({}, env, { 'proxy-nokeepalive': '1', SCRIPT_FILENAME: `${scriptFilenamePrefix}${canonPath(path)}` });
 }
 
 /** The table a balancer's member gets: mod_proxy_balancer's variables and the member's SCRIPT_FILENAME. */
@@ -63,6 +65,9 @@ const describe = (e: FcgiEndpoint): string => (e.kind === 'tcp' ? `${e.host}:${e
 /** Runs one request through a `proxy:` handler. */
 export function runProxyFcgi(c: CgiContext): void {
   const { req, res, decision: d } = c;
+  // proxy_handler makes the request a proxied one (r->proxyreq) before anything else: the
+  // backend's own Server and Date fields go out (response-sink.ts, HostResponse).
+  if (res instanceof HostResponse) res.proxied = true;
   const target = parseProxyHandler(d.handler);
   if (!target || 'error' in target || target.kind === 'other') {
     c.log({ module: 'proxy', level: 'warn', message: `AH01144: No protocol handler was valid for the URL ${d.handler}` });

@@ -5,7 +5,7 @@
  * Credentials never enter it: header values and environment entries are redacted on the way in.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { JournaledResponse } from './response-sink.js';
+import type { HostResponse } from './response-sink.js';
 import { capLogLine } from '../grammar/log-lines.js';
 
 /** One request as the dashboard lists it. */
@@ -65,7 +65,7 @@ export const journalCounters = { cgiSpawns: 0 };
 
 /** The dashboard's record of a request, when a journal is on. */
 export function recordOf(res: ServerResponse): RequestRecord | undefined {
-  return (res as Partial<JournaledResponse>).record;
+  return (res as Partial<HostResponse>).record;
 }
 
 /**
@@ -146,7 +146,7 @@ export class RequestJournal {
   }
 
   /** Starts the record of a request (called as it arrives). */
-  begin(req: IncomingMessage, res: JournaledResponse, url: string): RequestRecord {
+  begin(req: IncomingMessage, res: HostResponse, url: string): RequestRecord {
     // The fields are kept as Node read them and redacted when shown: every request pays here.
     const id = this.nextId++;
     // Every field from the start, optional ones undefined: a record keeps one hidden class all

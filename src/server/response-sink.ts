@@ -33,7 +33,7 @@
  * answer, and a sink is the only object an answer adds (undici's handler: start, data, end).
  */
 import { closeSync } from 'node:fs';
-import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type IncomingMessage, type OutgoingHttpHeaders, OutgoingMessage, ServerResponse } from 'node:http';
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, type Decision, type RequestFacts } from '../engine/resolve.js';
 import { dirConfigOf } from '../engine/config-ref.js';
@@ -60,28 +60,60 @@ import type { SiteContext } from './site-context.js';
 type HeadStore = { _storeHeader(firstLine: string, headers: unknown): void };
 const storeHeader = (ServerResponse.prototype as unknown as HeadStore)._storeHeader;
 
+/** Node's header table (kOutHeaders): a null-prototype object of lowered name → [name, value]. */
+type FieldStore = Record<string, [string, unknown]>;
+/** Node's symbol for the header table of an outgoing message, found once. */
+const OUT_HEADERS: symbol | undefined = Object.getOwnPropertySymbols(new OutgoingMessage()).find((s) => s.description === 'kOutHeaders');
+
+/** The banner every answer carries (ServerTokens Prod says `Apache`; this says who answered). */
+export const SERVER_BANNER = 'Apache (htsandbox)';
+
 /**
- * The response class of a server with a journal (request-journal.ts): it holds the request's
- * record (handlers note what answered) and starts its head's fields with
- * `X-Htsandbox-Explain: <dashboard>/r/<id>`. Here because only the sink writes a head.
- * - Both fields exist from construction on, so responses keep one hidden class (the record was
- *   a symbol property added to Node's IncomingMessage after Node's own code had seen it).
- * - The explain line is added as Node builds the head, after every rule of the host's has
- *   run. A `setHeader` as the request arrived gave every answer a header table from its start,
- *   so Node validated and stored each field one by one where `writeHead` takes a head as given.
+ * The server's response class: the head's core fields and, with a journal, the request's record
+ * (request-journal.ts: handlers note what answered) and the explain link. Here because only the
+ * sink writes a head.
+ * - `Server` (and `Date`, which Node adds) are core's: ap_basic_http_header writes both and
+ *   unsets them from headers_out (err_headers_out is overlaid into it first), so neither a
+ *   `Header` line nor a CGI or FastCGI script changes them; only a proxied answer
+ *   (r->proxyreq: mod_proxy_fcgi) keeps its backend's. Verified against Apache 2.4.
+ * - The banner and the explain link go in as Node builds the head, right after the status line
+ *   (Apache sends Date and Server first): no `setHeader` as the request arrives, so an answer
+ *   whose handler gives its head whole (a static file) is written by `writeHead` as given
+ *   instead of field by field through Node's header table.
+ * - Every field exists from construction on, so responses keep one hidden class.
  */
-export class JournaledResponse extends ServerResponse {
-  // Class fields (ES2022): defined, undefined, as each response is constructed.
+export class HostResponse extends ServerResponse {
+  // Class fields (ES2022): defined as each response is constructed.
   record: RequestRecord | undefined;
   /** The explain link, once the record begins (none for what is answered before, or --strict). */
   explainLink: string | undefined;
+  /** mod_proxy answers (r->proxyreq): the backend's Server and Date fields are kept. */
+  proxied = false;
+
+  /**
+   * The Content-Length the head carried, read from the head as written: a head given whole to
+   * `writeHead` never enters Node's header table, so `getHeader` does not know it.
+   */
+  sentContentLength(): string | undefined {
+    const head = (this as unknown as { _header: unknown })._header;
+    return typeof head === 'string' ? /\r\ncontent-length: *(\d+)/i.exec(head)?.[1] : undefined;
+  }
 
   _storeHeader(firstLine: string, headers: unknown): void {
-    // Node builds the head from the status line on: the link goes in right after it, as the
-    // head's first field. Cutting the end off the finished head and joining a new one made Node
-    // copy the whole head once more for every answer.
+    const table = OUT_HEADERS === undefined ? undefined : ((this as unknown as Record<symbol, FieldStore | null>)[OUT_HEADERS] ?? undefined);
+    let banner = true;
+    if (table !== undefined) {
+      if (this.proxied) banner = table.server === undefined;
+      else {
+        if (table.server !== undefined) delete table.server;
+        if (table.date !== undefined) delete table.date;
+      }
+    }
+    // Node's removeHeader('Date') stops its Date for good: core writes one on every answer.
+    this.sendDate = true;
     const link = this.explainLink;
-    storeHeader.call(this, link === undefined ? firstLine : `${firstLine}X-Htsandbox-Explain: ${link}\r\n`, headers);
+    const core = banner ? `${firstLine}Server: ${SERVER_BANNER}\r\n` : firstLine;
+    storeHeader.call(this, link === undefined ? core : `${core}X-Htsandbox-Explain: ${link}\r\n`, headers);
   }
 }
 
@@ -249,7 +281,7 @@ export class ResponseSink {
     const { res } = this;
     this.defaultCharset = cfg.addDefaultCharset;
     const made = d.kind === 'file' || d.kind === 'listing' || d.kind === 'options';
-    if (made && (status === undefined || status < 400))
+    if (made && cfg.expires.active && (status === undefined || status < 400))
       applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
     // fix_vary drops repeated names and joins the rest with ",".
     if (d.kind !== 'error' && d.kind !== 'redirect' && (keptVary?.length || d.vary?.length)) res.setHeader('Vary', joinVary([...(keptVary ?? []), ...(d.vary ?? [])]));

@@ -34,7 +34,22 @@ export interface RecordedResponse {
 }
 
 /** Headers that vary between runs of the same server and are never compared. */
-const VOLATILE = new Set(['date', 'expires', 'server', 'connection', 'keep-alive', 'transfer-encoding']);
+const VOLATILE = new Set(['expires', 'connection', 'keep-alive', 'transfer-encoding']);
+
+/** How far from the time of the run a Date may be and still be the server's own clock. */
+const CLOCK_SLACK_MS = 24 * 3600 * 1000;
+
+/**
+ * Core's own fields, as placeholders: `Server` with the server's banner (Apache's `Apache`,
+ * htsandbox's `Apache (htsandbox)`) is `{banner}`, and a `Date` near the time of the run is
+ * `{now}`. Any other value (a proxied backend's, one a rule or script set) stays as it is, so
+ * `header:server` and `header:date` check who wrote these fields.
+ */
+function coreField(key: string, value: string): string {
+  if (key === 'server') return /^Apache(?: \(htsandbox\))?$/.test(value) ? '{banner}' : value;
+  if (key === 'date') return Math.abs(Date.parse(value) - Date.now()) < CLOCK_SLACK_MS ? '{now}' : value;
+  return value;
+}
 
 /** Replaces the server's own site root and port by placeholders, drops volatile headers. */
 export function normalizeResponse(
@@ -51,7 +66,7 @@ export function normalizeResponse(
   for (const [k, v] of Object.entries(headers)) {
     const key = k.toLowerCase();
     if (VOLATILE.has(key) || v === undefined) continue;
-    out[key] = norm(Array.isArray(v) ? v.join(key === 'set-cookie' ? '\n' : ', ') : v);
+    out[key] = coreField(key, norm(Array.isArray(v) ? v.join(key === 'set-cookie' ? '\n' : ', ') : v));
   }
   return { name, status, headers: out, body: norm(body.toString('latin1')) };
 }

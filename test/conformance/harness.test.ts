@@ -53,9 +53,17 @@ describe('conformance harness', () => {
   });
 
   it('normalises the site root and the port', () => {
-    const n = normalizeResponse('x', 301, { location: 'http://localhost:4567/a/', Date: 'x' }, Buffer.from('/srv/site/a at 4567'), '/srv/site', 4567);
+    const n = normalizeResponse('x', 301, { location: 'http://localhost:4567/a/', Connection: 'close' }, Buffer.from('/srv/site/a at 4567'), '/srv/site', 4567);
     expect(n.headers).toEqual({ location: 'http://localhost:{port}/a/' });
     expect(n.body).toBe('{root}/a at {port}');
+  });
+
+  it("keeps core's Server and Date as placeholders, and anyone else's as they are", () => {
+    const now = new Date().toUTCString();
+    const core = (server: string, date: string): Record<string, string> => normalizeResponse('x', 200, { Server: server, Date: date }, Buffer.alloc(0), '/srv/site', 4567).headers;
+    expect(core('Apache', now)).toEqual({ server: '{banner}', date: '{now}' });
+    expect(core('Apache (htsandbox)', now)).toEqual({ server: '{banner}', date: '{now}' });
+    expect(core('Backend/1.0', 'Tue, 01 Jan 2019 00:00:00 GMT')).toEqual({ server: 'Backend/1.0', date: 'Tue, 01 Jan 2019 00:00:00 GMT' });
   });
 
   describe("body masks (volatile parts of an application's page)", () => {
