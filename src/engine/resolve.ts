@@ -1217,9 +1217,11 @@ function withRequestNotes(req: RequestFacts, s: RunState, decided: Decision): De
   if (s.args && !decided.args && decided.kind !== 'internal') decided.args = s.args;
   if (req.story && decided.kind === 'handler') req.story.push(handlerNote(cfg, filename, decided.handler));
   if (s.cookies) decided.cookies = [...s.cookies, ...(decided.cookies ?? []).filter((c) => !s.cookies!.includes(c))];
-  // ap_if_walk's Vary comes before mod_rewrite's (fixups); error pages drop both.
-  const vary = [...(s.walked!.vary ?? []), ...(s.rewriteVary ?? [])];
-  if (vary.length && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = vary;
+  // ap_if_walk's Vary comes before mod_rewrite's (fixups); error pages drop both. (Most
+  // requests have neither: no list is made for them.)
+  const walkedVary = s.walked!.vary;
+  const rewriteVary = s.rewriteVary;
+  if ((walkedVary?.length || rewriteVary?.length) && decided.kind !== 'error' && decided.kind !== 'redirect') decided.vary = [...(walkedVary ?? []), ...(rewriteVary ?? [])];
   if (s.user) decided.user = s.user;
   if (s.clientName.name) decided.remoteHost = s.clientName.name;
   if (s.authHeaders.length) decided.authHeaders = [...s.authHeaders];

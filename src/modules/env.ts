@@ -72,6 +72,11 @@ export const envModule: ModuleDefinition<EnvDirConfig> = {
 export function applyEnvFixup(cfg: EnvDirConfig, env: Map<string, string>): void {
   for (const [k, v] of cfg.setEnv) {
     if (v === undefined) continue;
+    // The usual case: the request set no variable of its own (nothing to compare names with).
+    if (env.size === 0) {
+      env.set(k, v);
+      continue;
+    }
     if (env.has(k)) continue;
     const key = asciiLower(k);
     let present = false;

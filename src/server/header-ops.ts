@@ -122,6 +122,45 @@ function bothTablePlans(ops: readonly HeaderOp[]): { always: HeaderPlan; onsucce
   return plans;
 }
 
+/** Fields for a head: name, value, and the name lower-cased. */
+export type HeadFields = readonly (readonly [string, string | string[], string])[];
+const headFieldsMemo = new WeakMap<readonly HeaderOp[], HeadFields | null>();
+
+/**
+ * What `applyHeaderOps(…, 'both')` leaves in an answer's header table that was empty before,
+ * when the lines are constant (a plan per configuration, see staticHeaderPlan and
+ * bothTablePlans) and none names Vary: the same `set`s, and `always` lines' values before the
+ * onsuccess ones under one name. A file, listing or OPTIONS answer whose table is still empty
+ * gives these with its own head to `writeHead`, where Node takes them as given instead of
+ * storing each in its header table (docs/performance.md, session 14). Null otherwise.
+ */
+export function headFieldsOfLines(ops: readonly HeaderOp[]): HeadFields | null {
+  let fields = headFieldsMemo.get(ops);
+  if (fields !== undefined) return fields;
+  fields = null;
+  const both = ops.some((o) => o.always) && ops.some((o) => !o.always);
+  const merged = new Map<string, [string, string[]]>();
+  const lines = (v: string | string[]): string[] => (typeof v === 'string' ? [v] : [...v]);
+  let plain = true;
+  if (both) {
+    const plans = bothTablePlans(ops);
+    if (plans) {
+      for (const [name, value] of plans.onsuccess) merged.set(name.toLowerCase(), [name, lines(value)]);
+      for (const [name, value] of plans.always) {
+        const cur = merged.get(name.toLowerCase());
+        merged.set(name.toLowerCase(), [name, [...lines(value), ...(cur?.[1] ?? [])]]);
+      }
+    } else plain = false;
+  } else {
+    const plan = staticHeaderPlan(ops, 'both');
+    if (plan) for (const [name, value] of plan) merged.set(name.toLowerCase(), [name, lines(value)]);
+    else plain = false;
+  }
+  if (plain && !merged.has('vary')) fields = [...merged].map(([lower, [name, values]]) => [name, values.length === 1 ? values[0]! : values, lower] as const);
+  headFieldsMemo.set(ops, fields);
+  return fields;
+}
+
 /**
  * `AddDefaultCharset` (ap_make_content_type): a type that contains text/plain or text/html
  * and no `charset=`, all without case (ap_strcasestr: `Text/HTML` and `x-text/plainish` get

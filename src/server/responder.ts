@@ -284,10 +284,6 @@ function sendFile(
     if (etag !== undefined) headers.ETag = etag;
     headers['Accept-Ranges'] = 'bytes';
   }
-  // An error answer is made from err_headers_out: the file's validators do not go with it.
-  const dropValidators = (): void => {
-    if (preset) sink.dropHandlerFields(FILE_VALIDATORS);
-  };
   if (d.contentType) headers['Content-Type'] = sink.handlerContentType(d.contentType, cfg);
   if (d.encoding) headers['Content-Encoding'] = d.encoding;
   if (d.languages) headers['Content-Language'] = d.languages.join(',');
@@ -333,7 +329,7 @@ function sendFile(
     if (parsed.kind === 'unsatisfiable') {
       // Apache answers 416 with its error page and no Content-Range.
       const page = cannedErrorPage(416, { method: facts.method, serverAdmin: '', signature: '' });
-      dropValidators();
+      sink.errorAfterHandler(d, cfg);
       release();
       sink.chunked(416, { 'Content-Type': 'text/html; charset=iso-8859-1' }, page);
       return;
@@ -745,9 +741,10 @@ function answer(sink: ResponseSink, facts: RequestFacts, d: Decision, log: Error
   if (!isCgi) req.resume();
   const cfg = d.config ? dirConfigOf(d.config) : site.serverConfig;
   // The handler's own fields first (the default handler's validators), then the output side.
-  // Only `Header` lines look at them before the head goes out: without any, they go into the
-  // head the file's answer gives whole (Node writes it as given, not field by field).
-  const preset = d.kind === 'file' && cfg.headers.length > 0;
+  // Only `Header` lines look at them before the head goes out: without any, or with constant
+  // lines that go into the head too (ResponseSink.headerLinesIntoHead), they go into the head
+  // the file's answer gives whole (Node writes it as given, not field by field).
+  const preset = d.kind === 'file' && cfg.headers.length > 0 && !sink.headerLinesIntoHead(cfg);
   if (preset) presetFileHeaders(sink, d);
   const knownStatus = d.kind === 'file' && d.statusOverride === undefined && redirected?.status === undefined ? filePreconditionStatus(req, d) : undefined;
   sink.decisionHeaders(d, cfg, isCgi, redirected?.vary, knownStatus);

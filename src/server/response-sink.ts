@@ -47,6 +47,8 @@ import {
   applyHeaderOps,
   contentTypeAfter,
   FieldTable,
+  headFieldsOfLines,
+  type HeadFields,
   joinVary,
   responseTable,
   varyNames,
@@ -180,6 +182,11 @@ export class ResponseSink {
   private handlerTypeSent: string | undefined;
   /** AddDefaultCharset of the configuration answering, for the type the `Header` lines leave. */
   private defaultCharset: string | undefined;
+  /**
+   * Constant `Header` lines' fields for an answer the server makes whose header table was
+   * empty (header-ops.ts, headFieldsOfLines): they join the head given to `writeHead`.
+   */
+  private headFields: HeadFields | undefined;
 
   constructor(
     /** The site the request belongs to. */
@@ -279,13 +286,49 @@ export class ResponseSink {
    */
   decisionHeaders(d: Decision, cfg: DirConfig, script: boolean, keptVary?: readonly string[], status?: number): void {
     const { res } = this;
+    // A second answer (the error a file's answer became) finds the first one's lines in the table.
+    if (this.headFields) for (const [name, value] of this.takeHeadFields()!) res.setHeader(name, value);
     this.defaultCharset = cfg.addDefaultCharset;
     const made = d.kind === 'file' || d.kind === 'listing' || d.kind === 'options';
     if (made && cfg.expires.active && (status === undefined || status < 400))
       applyExpires(responseTable(res), cfg, d.kind === 'file' ? d.contentType : d.kind === 'listing' ? 'text/html' : undefined, d.kind === 'file' ? d.entry.mtimeUs : undefined);
     // fix_vary drops repeated names and joins the rest with ",".
     if (d.kind !== 'error' && d.kind !== 'redirect' && (keptVary?.length || d.vary?.length)) res.setHeader('Vary', joinVary([...(keptVary ?? []), ...(d.vary ?? [])]));
-    if (!script && cfg.headers.length > 0) applyHeaderOps(res, this.req, cfg.headers, made ? 'both' : 'always', d.env, this.exprFactsFor(d), this.contentTypeSteps);
+    if (!script && cfg.headers.length > 0) {
+      const fields = made && headerTableEmpty(res) ? headFieldsOfLines(cfg.headers) : null;
+      if (fields) this.headFields = fields;
+      else applyHeaderOps(res, this.req, cfg.headers, made ? 'both' : 'always', d.env, this.exprFactsFor(d), this.contentTypeSteps);
+    }
+  }
+
+  /**
+   * ap_send_error_response for an error met once the handler has begun (the byterange filter's
+   * 416): headers_out is cleared, so the handler's fields, mod_expires' and the onsuccess
+   * `Header` lines' go; err_headers_out stays (an access-phase program's fields, [CO] cookies,
+   * the `always` lines).
+   */
+  errorAfterHandler(d: Decision, cfg: DirConfig): void {
+    const { res } = this;
+    this.headFields = undefined;
+    this.contentTypeSteps.length = 0;
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    if (d.authHeaders !== undefined || d.cookies !== undefined) this.seedErrorHeaders(d);
+    if (cfg.headers.length > 0) applyHeaderOps(res, this.req, cfg.headers, 'always', d.env, this.exprFactsFor(d), this.contentTypeSteps);
+  }
+
+  /**
+   * Whether the `Header` lines of `cfg` will go into the head as given (constant lines, nothing
+   * else in the header table): then nothing needs the handler's fields in the table first.
+   */
+  headerLinesIntoHead(cfg: DirConfig): boolean {
+    return headerTableEmpty(this.res) && headFieldsOfLines(cfg.headers) !== null;
+  }
+
+  /** The pending head fields, once. */
+  private takeHeadFields(): HeadFields | undefined {
+    const fields = this.headFields;
+    this.headFields = undefined;
+    return fields;
   }
 
   /**
@@ -609,11 +652,13 @@ export class ResponseSink {
   }
 
   /**
-   * The head with the content type the `Header` lines left (contentTypeSteps): none left, and a
+   * The head with the constant `Header` lines' fields when they go into it (headFields), and
+   * with the content type the `Header` lines left (contentTypeSteps): none left, and a
    * field a line added (`Header add Content-Type`) is what goes out. A multipart/byteranges
    * answer keeps its type (the byterange filter sets it after mod_headers ran).
    */
-  private withHeaderLinesType(head: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  private withHeaderLinesType(handlerHead: OutgoingHttpHeaders): OutgoingHttpHeaders {
+    const head = this.headFields ? withFields(handlerHead, this.takeHeadFields()!) : handlerHead;
     if (this.contentTypeSteps.length === 0) return head;
     const given = head['Content-Type'];
     if (typeof given === 'string' && given.startsWith('multipart/byteranges')) return head;
@@ -633,6 +678,42 @@ export class ResponseSink {
   abort(): void {
     this.res.destroy();
   }
+}
+
+/** Whether nothing is in the response's header table yet (Node makes it with the first field). */
+function headerTableEmpty(res: ServerResponse): boolean {
+  // A Node whose table cannot be found: the lines always go through the table.
+  if (OUT_HEADERS === undefined) return false;
+  const table = (res as unknown as Record<symbol, FieldStore | null | undefined>)[OUT_HEADERS];
+  if (table === null || table === undefined) return true;
+  for (const _ in table) return false;
+  return true;
+}
+
+/**
+ * The handler's head with the `Header` lines' fields after it. A name the handler gives itself
+ * keeps the handler's value, as when the lines' fields were in the table first and `writeHead`
+ * set the handler's over them. Built field by field on an empty object (responder.ts, sendFile).
+ */
+function withFields(head: OutgoingHttpHeaders, fields: HeadFields): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const name in head) out[name] = head[name];
+  for (const [name, value, lower] of fields) if (!hasFieldNamed(head, lower)) out[name] = value;
+  return out;
+}
+
+/** Lower-cased head keys: the handlers' few spellings, lowered once. */
+const loweredKeys = new Map<string, string>();
+function hasFieldNamed(head: OutgoingHttpHeaders, lower: string): boolean {
+  for (const name in head) {
+    let l = loweredKeys.get(name);
+    if (l === undefined) {
+      if (loweredKeys.size >= 256) loweredKeys.clear();
+      loweredKeys.set(name, (l = name.toLowerCase()));
+    }
+    if (l === lower) return true;
+  }
+  return false;
 }
 
 /** The head without its Content-Length (a HEAD answer's 0). */
