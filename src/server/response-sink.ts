@@ -383,7 +383,7 @@ export class ResponseSink {
         // Repeated fields become one line (util_script.c merges them), cookies excepted.
         else res.setHeader(name, key === 'set-cookie' ? values : values.join(', '));
       }
-      if (status < 400) applyExpires(responseTable(res), cfg, contentType, d.entry?.mtimeUs);
+      if (status < 400 && cfg.expires.active) applyExpires(responseTable(res), cfg, contentType, d.entry?.mtimeUs);
       return;
     }
     const err = new FieldTable();
