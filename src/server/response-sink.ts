@@ -67,6 +67,11 @@ type FieldStore = Record<string, [string, unknown]>;
 /** Node's symbol for the header table of an outgoing message, found once. */
 const OUT_HEADERS: symbol | undefined = Object.getOwnPropertySymbols(new OutgoingMessage()).find((s) => s.description === 'kOutHeaders');
 
+/** The response's header table as Node keeps it (undefined: none yet, or not found). */
+function headerTableOf(res: ServerResponse): FieldStore | undefined {
+  return OUT_HEADERS === undefined ? undefined : ((res as unknown as Record<symbol, FieldStore | null | undefined>)[OUT_HEADERS] ?? undefined);
+}
+
 /** The banner every answer carries (ServerTokens Prod says `Apache`; this says who answered). */
 export const SERVER_BANNER = 'Apache (htsandbox)';
 
@@ -102,7 +107,7 @@ export class HostResponse extends ServerResponse {
   }
 
   _storeHeader(firstLine: string, headers: unknown): void {
-    const table = OUT_HEADERS === undefined ? undefined : ((this as unknown as Record<symbol, FieldStore | null>)[OUT_HEADERS] ?? undefined);
+    const table = headerTableOf(this);
     let banner = true;
     if (table !== undefined) {
       if (this.proxied) banner = table.server === undefined;
@@ -684,8 +689,8 @@ export class ResponseSink {
 function headerTableEmpty(res: ServerResponse): boolean {
   // A Node whose table cannot be found: the lines always go through the table.
   if (OUT_HEADERS === undefined) return false;
-  const table = (res as unknown as Record<symbol, FieldStore | null | undefined>)[OUT_HEADERS];
-  if (table === null || table === undefined) return true;
+  const table = headerTableOf(res);
+  if (table === undefined) return true;
   for (const _ in table) return false;
   return true;
 }
