@@ -33,7 +33,7 @@
  * answer, and a sink is the only object an answer adds (undici's handler: start, data, end).
  */
 import { closeSync } from 'node:fs';
-import { type IncomingMessage, type OutgoingHttpHeaders, OutgoingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, OutgoingMessage, ServerResponse } from 'node:http';
 import type { DirConfig } from '../engine/dir-config.js';
 import { requestExprFacts, type Decision, type RequestFacts } from '../engine/resolve.js';
 import { dirConfigOf } from '../engine/config-ref.js';
@@ -87,6 +87,11 @@ export const SERVER_BANNER = 'Apache (htsandbox)';
  *   (Apache sends Date and Server first): no `setHeader` as the request arrives, so an answer
  *   whose handler gives its head whole (a static file) is written by `writeHead` as given
  *   instead of field by field through Node's header table.
+ * - A script's fields can be given whole (`giveFields`) and enter Node's header table only when
+ *   something asks the table (every header method is overridden for that). Node's table is a
+ *   null-prototype object, a dictionary to V8: when the only name the server sets through
+ *   `setHeader` is a script's Content-Type, that store's inline cache stays monomorphic and
+ *   misses on every fresh table, a runtime call of about 5k instructions per FastCGI request.
  * - Every field exists from construction on, so responses keep one hidden class.
  */
 export class HostResponse extends ServerResponse {
@@ -96,6 +101,73 @@ export class HostResponse extends ServerResponse {
   explainLink: string | undefined;
   /** mod_proxy answers (r->proxyreq): the backend's Server and Date fields are kept. */
   proxied = false;
+  /** Fields given whole for the head, not yet in Node's header table (giveFields). */
+  private givenFields: GivenFields | undefined = undefined;
+
+  /**
+   * Fields for the head, in order, given while the header table is empty: they go out as given
+   * unless the table is asked first, which puts them in it.
+   */
+  giveFields(fields: GivenFields): void {
+    this.intoTable();
+    if (fields.length === 0) return;
+    if (headerTableEmpty(this)) this.givenFields = fields;
+    else for (const [name, value] of fields) super.setHeader(name, value);
+  }
+
+  /** The given fields into Node's header table, before anything reads or changes it. */
+  private intoTable(): void {
+    const fields = this.givenFields;
+    if (fields === undefined) return;
+    this.givenFields = undefined;
+    for (const [name, value] of fields) super.setHeader(name, value);
+  }
+
+  /** Whether fields wait to go into the head as given (the header table then is not empty). */
+  hasGivenFields(): boolean {
+    return this.givenFields !== undefined;
+  }
+
+  override setHeader(name: string, value: number | string | readonly string[]): this {
+    this.intoTable();
+    return super.setHeader(name, value);
+  }
+  override appendHeader(name: string, value: string | readonly string[]): this {
+    this.intoTable();
+    return super.appendHeader(name, value);
+  }
+  override getHeader(name: string): number | string | string[] | undefined {
+    this.intoTable();
+    return super.getHeader(name);
+  }
+  override getHeaders(): OutgoingHttpHeaders {
+    this.intoTable();
+    return super.getHeaders();
+  }
+  override getHeaderNames(): string[] {
+    this.intoTable();
+    return super.getHeaderNames();
+  }
+  // Node has it (v15.13); @types/node does not declare it.
+  getRawHeaderNames(): string[] {
+    this.intoTable();
+    return (ServerResponse.prototype as unknown as { getRawHeaderNames(this: ServerResponse): string[] }).getRawHeaderNames.call(this);
+  }
+  override hasHeader(name: string): boolean {
+    this.intoTable();
+    return super.hasHeader(name);
+  }
+  override removeHeader(name: string): void {
+    this.intoTable();
+    super.removeHeader(name);
+  }
+  // Node's writeHead merges a head it is given into a non-empty table field by field.
+  override writeHead(statusCode: number, statusMessage?: string, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
+  override writeHead(statusCode: number, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
+  override writeHead(statusCode: number, reasonOrHeaders?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+    if (headers !== undefined || (reasonOrHeaders !== undefined && typeof reasonOrHeaders !== 'string')) this.intoTable();
+    return typeof reasonOrHeaders === 'string' ? super.writeHead(statusCode, reasonOrHeaders, headers) : super.writeHead(statusCode, headers ?? reasonOrHeaders);
+  }
 
   /**
    * The Content-Length the head carried, read from the head as written: a head given whole to
@@ -106,9 +178,19 @@ export class HostResponse extends ServerResponse {
     return typeof head === 'string' ? /\r\ncontent-length: *(\d+)/i.exec(head)?.[1] : undefined;
   }
 
-  _storeHeader(firstLine: string, headers: unknown): void {
-    const table = headerTableOf(this);
+  _storeHeader(firstLine: string, given: unknown): void {
+    let headers = given;
     let banner = true;
+    // Only the implicit head (writeHead with a status alone) comes with fields still given.
+    const fields = this.givenFields;
+    if (fields !== undefined) {
+      this.givenFields = undefined;
+      if (this.proxied) {
+        headers = fields;
+        banner = !fields.some(([name]) => name.length === 6 && name.toLowerCase() === 'server');
+      } else headers = fields.some(([name]) => isCoreField(name)) ? fields.filter(([name]) => !isCoreField(name)) : fields;
+    }
+    const table = headerTableOf(this);
     if (table !== undefined) {
       if (this.proxied) banner = table.server === undefined;
       else {
@@ -123,6 +205,14 @@ export class HostResponse extends ServerResponse {
     storeHeader.call(this, link === undefined ? core : `${core}X-Htsandbox-Explain: ${link}\r\n`, headers);
   }
 }
+
+/** Server or Date: core writes them (ap_basic_http_header), whatever a handler gave. */
+function isCoreField(name: string): boolean {
+  return (name.length === 6 && name.toLowerCase() === 'server') || (name.length === 4 && name.toLowerCase() === 'date');
+}
+
+/** A head's fields as Node's `writeHead` takes them in a list: name, then one value or several lines. */
+export type GivenFields = [string, string | string[]][];
 
 type HandlerDecision = Extract<Decision, { kind: 'handler' }>;
 
@@ -381,7 +471,17 @@ export class ResponseSink {
     const ops = cfg.headers;
     const authHeaders = d.authHeaders ?? [];
     if (ops.length === 0 && authHeaders.length === 0) {
-      // The usual case, kept cheap: no second table.
+      // The usual case, kept cheap: no second table, and with nothing in the table yet and no
+      // mod_expires, the fields are given whole for the head (HostResponse).
+      if (res instanceof HostResponse && !(status < 400 && cfg.expires.active) && headerTableEmpty(res)) {
+        const given: GivenFields = [];
+        for (const [name, values] of fields) {
+          const key = fieldKey(name);
+          given.push([name, key === 'vary' ? mergeVary(values, undefined) : key === 'set-cookie' ? values : values.join(', ')]);
+        }
+        res.giveFields(given);
+        return;
+      }
       for (const [name, values] of fields) {
         const key = fieldKey(name);
         if (key === 'vary') res.setHeader('Vary', mergeVary(values, res.getHeader('vary')));
@@ -689,6 +789,7 @@ export class ResponseSink {
 function headerTableEmpty(res: ServerResponse): boolean {
   // A Node whose table cannot be found: the lines always go through the table.
   if (OUT_HEADERS === undefined) return false;
+  if (res instanceof HostResponse && res.hasGivenFields()) return false;
   const table = headerTableOf(res);
   if (table === undefined) return true;
   for (const _ in table) return false;

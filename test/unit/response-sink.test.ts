@@ -12,7 +12,7 @@ import type { Decision, RequestFacts } from '../../src/engine/resolve.js';
 import { refOf } from '../../src/engine/config-ref.js';
 import { NO_HOST_FACTS } from '../../src/grammar/conditions.js';
 import { parseConfig } from '../../src/grammar/parser.js';
-import { ResponseSink } from '../../src/server/response-sink.js';
+import { HostResponse, ResponseSink } from '../../src/server/response-sink.js';
 import type { SiteContext } from '../../src/server/site-context.js';
 import { PROJECT_ROOT } from '../helpers/private-apache.js';
 
@@ -31,6 +31,17 @@ function request(method = 'GET', headers: Record<string, string> = {}): Response
   req.httpVersionMinor = 1;
   const facts = { method, rawPath: '/x', query: undefined, remoteAddr: '127.0.0.1', headers: {} } as unknown as RequestFacts;
   return new ResponseSink({} as SiteContext, req, new ServerResponse(req), facts);
+}
+
+/** A sink on the server's own response class (fields can be given whole). */
+function hostRequest(method = 'GET'): ResponseSink {
+  const req = new IncomingMessage(new Socket());
+  req.method = method;
+  req.headers = {};
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = 1;
+  const facts = { method, rawPath: '/x', query: undefined, remoteAddr: '127.0.0.1', headers: {} } as unknown as RequestFacts;
+  return new ResponseSink({} as SiteContext, req, new HostResponse(req), facts);
 }
 
 /** The head as it would leave (Node keeps it until the socket takes it). */
@@ -236,6 +247,66 @@ describe('response sink', () => {
         return imports.some((m) => m[1]!.replace(/[{}\s]/g, '') !== 'applyRequestHeaderLinesfrom');
       });
     expect(users).toEqual([]);
+  });
+
+  it("gives a script's fields whole to the head, core's Server and Date excepted", () => {
+    const r = hostRequest();
+    const fields: [string, string[]][] = [
+      ['Content-Type', ['text/plain']],
+      ['X-Two', ['a', 'b']],
+      ['Set-Cookie', ['c=1', 'd=2']],
+      ['Server', ['Mine/1.0']],
+      ['date', ['Tue, 01 Jan 2019 00:00:00 GMT']],
+    ];
+    r.scriptAnswerHeaders(scriptDecision(EMPTY_DIR_CONFIG), fields, 200, 'text/plain');
+    expect((r.res as HostResponse).hasGivenFields()).toBe(true);
+    r.end(Buffer.from('hi'));
+    const h = head(r);
+    expect(h).toMatch(/^HTTP\/1\.1 200 OK\r\nServer: Apache \(htsandbox\)\r\nContent-Type: text\/plain\r\nX-Two: a, b\r\nSet-Cookie: c=1\r\nSet-Cookie: d=2\r\nDate: /);
+    expect(h).not.toContain('Mine/1.0');
+    expect(h).not.toContain('2019');
+    expect(h).toContain('Content-Length: 2\r\n');
+  });
+
+  it('puts given fields in the header table once anything asks it', () => {
+    const r = hostRequest();
+    r.scriptAnswerHeaders(
+      scriptDecision(EMPTY_DIR_CONFIG),
+      [
+        ['Content-Type', ['text/plain']],
+        ['X-A', ['1']],
+      ],
+      200,
+      'text/plain',
+    );
+    const res = r.res as HostResponse;
+    expect(res.getHeader('x-a')).toBe('1');
+    expect(res.hasGivenFields()).toBe(false);
+    res.setHeader('X-A', '2');
+    res.removeHeader('Content-Type');
+    r.end();
+    const h = head(r);
+    expect(h.match(/X-A/g)).toEqual(['X-A']);
+    expect(h).toContain('X-A: 2\r\n');
+    expect(h).not.toContain('Content-Type');
+  });
+
+  it("keeps a proxied answer's own Server with given fields", () => {
+    const r = hostRequest();
+    (r.res as HostResponse).proxied = true;
+    r.scriptAnswerHeaders(
+      scriptDecision(EMPTY_DIR_CONFIG),
+      [
+        ['Server', ['Backend/1.0']],
+        ['Content-Type', ['text/plain']],
+      ],
+      200,
+      'text/plain',
+    );
+    r.end();
+    const h = head(r);
+    expect(h).toContain('Server: Backend/1.0\r\n');
+    expect(h).not.toContain('htsandbox');
   });
 
   it('alone writes the status line and head of every answer', () => {
