@@ -93,6 +93,18 @@ describe('CgiHeaderParser', () => {
       }),
       { numRuns: 3000 },
     );
+    // Long lines, around the parser's text windows and Apache's limit, in any chunking.
+    const length = fc.oneof(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 505, max: 520 }), fc.integer({ min: 8185, max: 8195 }), fc.constant(9000));
+    const line = fc.tuple(length, fc.boolean()).map(([n, cr]) => `X:${'v'.repeat(Math.max(0, n - 2))}`.slice(0, n) + (cr ? '\r' : ''));
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 5 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 4 }), (lines, ended, cuts) => {
+        const b = Buffer.from(`${lines.join('\n')}${ended ? '\n\nbody' : ''}`, 'latin1');
+        const expected = model(b);
+        expect(parseChunks([b])).toEqual(expected);
+        expect(parseChunks(split(b, cuts))).toEqual(expected);
+      }),
+      { numRuns: 400 },
+    );
   });
   it("reports Apache's three header errors", () => {
     expect(parseChunks([Buffer.from('')]).event).toEqual({ kind: 'error', error: { type: 'no-headers' } });
