@@ -51,6 +51,9 @@ export interface RequestFacts {
   rawPath: string;
   query: string | undefined;
   remoteAddr: string;
+  /** The client's port and the address it reached (REMOTE_PORT, SERVER_ADDR), when known. */
+  remotePort?: number;
+  serverAddr?: string;
   /** Scheme://host[:port] the client used (for absolute redirects). */
   origin: string;
   /** Request headers, lower-cased names (for SetEnvIf). */

@@ -108,7 +108,7 @@ export function requestEnvironment(
   // fix_hostname's r->hostname (lower-cased, no trailing dot) and ap_get_server_port: the
   // Host field's port, else ServerName's, else the scheme's default (UseCanonicalName Off).
   const host = checkHostField(hostHeader);
-  const portMatch = /:(\d+)$/.exec(hostHeader);
+  const portMatch = host.ok ? null : /:(\d+)$/.exec(hostHeader);
   const bare = host.ok ? host.name : portMatch ? hostHeader.slice(0, portMatch.index) : hostHeader;
   const serverName = bare.startsWith('[') || bare.endsWith(']') ? bare.replace(/^\[|\]$/g, '') : bare;
   const serverPort = serverPortOf(host.ok ? host.port : undefined, site.serverName, facts.tls !== undefined);
@@ -121,7 +121,7 @@ export function requestEnvironment(
   // request's method, body and Content-Length.
   const errorRedirect = Number(c.redirectEnv?.get('REDIRECT_STATUS') ?? '200') >= 400;
   const dropBodyFraming = c.redirectEnv !== undefined && (errorRedirect || facts.method !== req.method);
-  const localAddress = req.socket.localAddress ?? '127.0.0.1';
+  const localAddress = facts.serverAddr ?? req.socket.localAddress ?? '127.0.0.1';
   // One literal of one shape (no conditional spreads): this runs for every script request.
   return buildCgiEnvironment({
     // An ErrorDocument's script runs as a GET, even for a HEAD (whose body is still dropped).
@@ -140,7 +140,7 @@ export function requestEnvironment(
       requestExprFacts(site, facts, d.uri, d.path, d.pathInfo, d.env, d.user),
     ),
     remoteAddr: facts.remoteAddr,
-    remotePort: req.socket.remotePort ?? 0,
+    remotePort: facts.remotePort ?? req.socket.remotePort ?? 0,
     serverAddr: localAddress.startsWith('::ffff:') ? localAddress.slice(7) : localAddress,
     serverPort,
     serverName,

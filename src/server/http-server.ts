@@ -62,9 +62,25 @@ const PLAIN_REASONS: Record<number, string> = {
   501: 'The method is not one the server implements.',
 };
 
-function remoteAddress(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '0.0.0.0';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
+/** A connection's two ends, as the environment names them (an IPv4 client without its ::ffff:). */
+interface ConnectionAddresses {
+  remoteAddr: string;
+  remotePort: number;
+  serverAddr: string;
+}
+
+/**
+ * Read from the socket once per connection: each read of a socket's address goes through
+ * Node's getpeername/getsockname wrappers (their cache is behind symbol-keyed loads).
+ */
+function addressesOf(socket: Socket): ConnectionAddresses {
+  const remote = socket.remoteAddress ?? '0.0.0.0';
+  const local = socket.localAddress ?? '127.0.0.1';
+  return {
+    remoteAddr: remote.startsWith('::ffff:') ? remote.slice(7) : remote,
+    remotePort: socket.remotePort ?? 0,
+    serverAddr: local.startsWith('::ffff:') ? local.slice(7) : local,
+  };
 }
 
 /** What the server tracks of one connection: how far the current request has been read. */
@@ -81,6 +97,8 @@ interface Connection {
   fresh: boolean;
   /** When the current request's head arrived (ms). */
   requestAt: number;
+  /** Its addresses, once a request has asked. */
+  addresses: ConnectionAddresses | undefined;
 }
 
 /** The response's handling (its one 'finish' listener finds it here). */
@@ -390,7 +408,14 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
             raw.setTimeout(0);
             const now = Date.now();
             const s = tlsSocket as unknown as Socket;
-            connections.set(s, { counter: raw, baseline: raw.bytesRead, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true, requestAt: 0 });
+            connections.set(s, {
+              counter: raw,
+              baseline: raw.bytesRead,
+              progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now },
+              fresh: true,
+              requestAt: 0,
+              addresses: undefined,
+            });
             tlsSocket.on('close', () => connections.delete(s));
             tlsSocket.on('end', () => clientFinished(s));
             watchdog ??= setInterval(watch, tick).unref();
@@ -432,6 +457,8 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     /** The journal's record (undefined without a dashboard). */
     rec: RequestRecord | undefined = undefined;
     readonly remoteAddr: string;
+    /** The connection's addresses (REMOTE_PORT and SERVER_ADDR for scripts). */
+    readonly addresses: ConnectionAddresses;
     /** When the request began, for the access log (only kept when one is written). */
     readonly started: Date | undefined;
     /** The simulated server that answers (the balancer's pick with --servers). */
@@ -447,7 +474,8 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     ) {
       this.method = req.method ?? 'GET';
       this.url = req.url ?? '/';
-      this.remoteAddr = remoteAddress(req);
+      this.addresses = conn ? (conn.addresses ??= addressesOf(req.socket)) : addressesOf(req.socket);
+      this.remoteAddr = this.addresses.remoteAddr;
       this.started = opts.accessLog ? new Date() : undefined;
       this.log = (event) => this.logEvent(event);
       // One listener for what every answer's end does (the connection's next stage, the journal,
@@ -597,6 +625,8 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
         rawPath,
         query: q === -1 ? undefined : target.slice(q + 1),
         remoteAddr: this.remoteAddr,
+        remotePort: this.addresses.remotePort,
+        serverAddr: this.addresses.serverAddr,
         origin: `${encrypted ? 'https' : 'http'}://${hostHeader}`,
         headers: req.headers,
         rawTarget: req.url ?? '/',
@@ -763,7 +793,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
     const now = Date.now();
-    connections.set(s, { counter: s, baseline: 0, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true, requestAt: 0 });
+    connections.set(s, { counter: s, baseline: 0, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true, requestAt: 0, addresses: undefined });
     s.on('close', () => connections.delete(s));
     s.on('end', () => clientFinished(s));
     watchdog ??= setInterval(watch, tick).unref();
