@@ -5,9 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { Readable, Writable } from 'node:stream';
-import { fastSpawn, launchWithBytes, reapLater } from './fast-spawn.js';
+import { fastSpawn, launchWithBytes, pipeSocket, reapLater } from './fast-spawn.js';
 import { osPath } from './byte-paths.js';
 import { tagWithRunningRequest } from './request-owner.js';
 import { aprErrorText } from './os-errors.js';
@@ -238,9 +237,9 @@ export function spawnCgi(opts: CgiSpawnOptions): CgiProcess {
     const [pid, inFd, outFd, errFd] = started;
     opts.groups?.add(pid);
     // Tied to the running request: a throw in their callbacks ends its response (request-guard.ts).
-    const stdin = tagWithRunningRequest(new Socket({ fd: inFd, readable: false, writable: true }));
-    const stdout = tagWithRunningRequest(new Socket({ fd: outFd, readable: true, writable: false }));
-    const stderr = tagWithRunningRequest(new Socket({ fd: errFd, readable: true, writable: false }));
+    const stdin = tagWithRunningRequest(pipeSocket(inFd, 'write'));
+    const stdout = tagWithRunningRequest(pipeSocket(outFd, 'read'));
+    const stderr = tagWithRunningRequest(pipeSocket(errFd, 'read'));
     let ended = 0;
     let reaped = false;
     const exitCbs: ((code: number) => void)[] = [];

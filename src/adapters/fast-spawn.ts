@@ -4,6 +4,7 @@
  * FastCGI apps. Undefined when it was not built; callers then fall back to child_process.
  */
 import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { utf8Text } from './byte-paths.js';
@@ -143,4 +144,24 @@ export function launchWithBytes(launch: Launch, envBytes: boolean): Launch {
   });
   script += `exec ${exec.join(' ')}`;
   return { program: '/bin/sh', args: ['-c', script, 'sh', ...positional], env: rest, cwd: cwd ?? '/' };
+}
+
+/**
+ * A net.Socket on one end of a pipe the helper made (the child's stdin, stdout or stderr).
+ * The options already hold every field Node's Socket constructor sets, with the values it
+ * forces: Node 20 copies them with a spread and then adds allowHalfOpen, emitClose, autoDestroy
+ * and decodeStrings, and a copy given new fields gets a new hidden class on every call, so each
+ * option the stream constructors read after it missed V8's inline caches (three sockets per CGI
+ * request). With the fields present the copy keeps one class (docs/performance.md, session 15).
+ */
+export function pipeSocket(fd: number, direction: 'read' | 'write'): Socket {
+  return new Socket({
+    fd,
+    readable: direction === 'read',
+    writable: direction === 'write',
+    allowHalfOpen: false,
+    emitClose: false,
+    autoDestroy: true,
+    decodeStrings: false,
+  } as ConstructorParameters<typeof Socket>[0]);
 }

@@ -5,14 +5,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
-import { createServer, Socket, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BoundedLineSplitter } from '../grammar/log-lines.js';
 import { holdWhileErrorLogBehind } from '../vocabulary/error-log-backlog.js';
 import { FcgiConnection } from './fcgi-client.js';
 import { FcgiMuxConnection, queryCapacity } from './fcgi-mux-client.js';
-import { fastSpawn, launchWithBytes, reapLater } from './fast-spawn.js';
+import { fastSpawn, launchWithBytes, pipeSocket, reapLater } from './fast-spawn.js';
 import { ProcessTable } from './process-table.js';
 import type { ProcessGroups } from './process-groups.js';
 import { decideAcquire, decideAfterRequest, decideSweep, scoreAfter, spawnWaitMs, type FcgiLimits, type ProcRecord, type SpawnScore } from '../engine/fcgi-spawn-policy.js';
@@ -453,7 +453,7 @@ export class FcgiProcessPool {
       try {
         const [p, , outFd, errFd] = fast.spawn(run.program, [run.program, ...run.args], envp, run.cwd, fd);
         pid = p;
-        outputs = [new Socket({ fd: outFd, readable: true, writable: false }), new Socket({ fd: errFd, readable: true, writable: false })];
+        outputs = [pipeSocket(outFd, 'read'), pipeSocket(errFd, 'read')];
       } finally {
         fast.closeFd(fd);
       }
