@@ -23,25 +23,22 @@ function config(text: string): DirConfig {
   return applyLevel(EMPTY_DIR_CONFIG, parsed.nodes, (m) => MODULES.has(m));
 }
 
-function request(method = 'GET', headers: Record<string, string> = {}): ResponseSink {
+function request(method = 'GET', headers: Record<string, string> = {}, Response: typeof ServerResponse = ServerResponse): ResponseSink {
   const req = new IncomingMessage(new Socket());
   req.method = method;
   req.headers = headers;
   req.httpVersionMajor = 1;
   req.httpVersionMinor = 1;
   const facts = { method, rawPath: '/x', query: undefined, remoteAddr: '127.0.0.1', headers: {} } as unknown as RequestFacts;
-  return new ResponseSink({} as SiteContext, req, new ServerResponse(req), facts);
+  return new ResponseSink({} as SiteContext, req, new Response(req), facts);
 }
 
 /** A sink on the server's own response class (fields can be given whole). */
-function hostRequest(method = 'GET'): ResponseSink {
-  const req = new IncomingMessage(new Socket());
-  req.method = method;
-  req.headers = {};
-  req.httpVersionMajor = 1;
-  req.httpVersionMinor = 1;
-  const facts = { method, rawPath: '/x', query: undefined, remoteAddr: '127.0.0.1', headers: {} } as unknown as RequestFacts;
-  return new ResponseSink({} as SiteContext, req, new HostResponse(req), facts);
+const hostRequest = (): ResponseSink => request('GET', {}, HostResponse as typeof ServerResponse);
+
+/** A script's 200 with `fields` (no Header lines, no mod_expires). */
+function scriptFieldsOn(r: ResponseSink, fields: [string, string[]][]): void {
+  r.scriptAnswerHeaders(scriptDecision(EMPTY_DIR_CONFIG), fields, 200, 'text/plain');
 }
 
 /** The head as it would leave (Node keeps it until the socket takes it). */
@@ -258,7 +255,7 @@ describe('response sink', () => {
       ['Server', ['Mine/1.0']],
       ['date', ['Tue, 01 Jan 2019 00:00:00 GMT']],
     ];
-    r.scriptAnswerHeaders(scriptDecision(EMPTY_DIR_CONFIG), fields, 200, 'text/plain');
+    scriptFieldsOn(r, fields);
     expect((r.res as HostResponse).hasGivenFields()).toBe(true);
     r.end(Buffer.from('hi'));
     const h = head(r);
@@ -270,15 +267,10 @@ describe('response sink', () => {
 
   it('puts given fields in the header table once anything asks it', () => {
     const r = hostRequest();
-    r.scriptAnswerHeaders(
-      scriptDecision(EMPTY_DIR_CONFIG),
-      [
-        ['Content-Type', ['text/plain']],
-        ['X-A', ['1']],
-      ],
-      200,
-      'text/plain',
-    );
+    scriptFieldsOn(r, [
+      ['Content-Type', ['text/plain']],
+      ['X-A', ['1']],
+    ]);
     const res = r.res as HostResponse;
     expect(res.getHeader('x-a')).toBe('1');
     expect(res.hasGivenFields()).toBe(false);
@@ -294,15 +286,10 @@ describe('response sink', () => {
   it("keeps a proxied answer's own Server with given fields", () => {
     const r = hostRequest();
     (r.res as HostResponse).proxied = true;
-    r.scriptAnswerHeaders(
-      scriptDecision(EMPTY_DIR_CONFIG),
-      [
-        ['Server', ['Backend/1.0']],
-        ['Content-Type', ['text/plain']],
-      ],
-      200,
-      'text/plain',
-    );
+    scriptFieldsOn(r, [
+      ['Server', ['Backend/1.0']],
+      ['Content-Type', ['text/plain']],
+    ]);
     r.end();
     const h = head(r);
     expect(h).toContain('Server: Backend/1.0\r\n');
