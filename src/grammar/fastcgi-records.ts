@@ -36,11 +36,8 @@ export interface FcgiRecord {
 
 /** A record header with no padding (the content follows separately). */
 export function recordHeader(type: number, requestId: number, length: number): Buffer {
-  const h = Buffer.alloc(FCGI_HEADER_LEN);
-  h[0] = FCGI_VERSION;
-  h[1] = type;
-  h.writeUInt16BE(requestId, 2);
-  h.writeUInt16BE(length, 4);
+  const h = Buffer.allocUnsafe(FCGI_HEADER_LEN);
+  writeHeader(h, 0, type, requestId, length);
   return h;
 }
 
@@ -237,12 +234,11 @@ function writeRememberedPairs(env: Readonly<Record<string, string>>, m: ParamsMe
       runTo = oldStarts[i + 1]!;
     } else {
       if (runFrom >= 0) {
-        if (off + runTo - runFrom > FCGI_MAX_CONTENT) {
+        off = appendRun(prev!, runFrom, runTo, out, off);
+        if (off < 0) {
           m.forget();
           return -1;
         }
-        copyBytes(prev!, runFrom, runTo, out, off);
-        off += runTo - runFrom;
         runFrom = -1;
       }
       const size = lengthSize(k.length) + lengthSize(v.length) + k.length + v.length;
@@ -262,18 +258,24 @@ function writeRememberedPairs(env: Readonly<Record<string, string>>, m: ParamsMe
     i++;
   }
   if (runFrom >= 0) {
-    if (off + runTo - runFrom > FCGI_MAX_CONTENT) {
+    off = appendRun(prev!, runFrom, runTo, out, off);
+    if (off < 0) {
       m.forget();
       return -1;
     }
-    copyBytes(prev!, runFrom, runTo, out, off);
-    off += runTo - runFrom;
   }
   newStarts[i] = off;
   m.count = i;
   m.starts = newStarts;
   m.spare = oldStarts;
   return off;
+}
+
+/** A run of the previous request's pairs after `off`; the new end, or -1 when the record would overflow. */
+function appendRun(prev: Buffer, from: number, to: number, out: Buffer, off: number): number {
+  if (off + to - from > FCGI_MAX_CONTENT) return -1;
+  copyBytes(prev, from, to, out, off);
+  return off + to - from;
 }
 
 /** Twice the room, the starts kept. */
@@ -383,9 +385,9 @@ export function decodeEndRequest(content: Buffer): { appStatus: number; protocol
 
 export type DecodeResult = { records: FcgiRecord[]; error?: string };
 
-/** Incremental decoder: push chunks of any size, get whole records out. */
 const EMPTY = Buffer.alloc(0);
 
+/** Incremental decoder: push chunks of any size, get whole records out. */
 export class RecordDecoder {
   private pending: Buffer = EMPTY;
   private failed: string | undefined;

@@ -187,7 +187,7 @@ export class HostResponse extends ServerResponse {
       this.givenFields = undefined;
       if (this.proxied) {
         headers = fields;
-        banner = !fields.some(([name]) => name.length === 6 && name.toLowerCase() === 'server');
+        banner = !fields.some(([name]) => isServerField(name));
       } else headers = fields.some(([name]) => isCoreField(name)) ? fields.filter(([name]) => !isCoreField(name)) : fields;
     }
     const table = headerTableOf(this);
@@ -206,9 +206,11 @@ export class HostResponse extends ServerResponse {
   }
 }
 
+const isServerField = (name: string): boolean => name.length === 6 && name.toLowerCase() === 'server';
+
 /** Server or Date: core writes them (ap_basic_http_header), whatever a handler gave. */
 function isCoreField(name: string): boolean {
-  return (name.length === 6 && name.toLowerCase() === 'server') || (name.length === 4 && name.toLowerCase() === 'date');
+  return isServerField(name) || (name.length === 4 && name.toLowerCase() === 'date');
 }
 
 /** A head's fields as Node's `writeHead` takes them in a list: name, then one value or several lines. */
