@@ -17,6 +17,9 @@
 //                              the first is the run's noise floor (issue 16's Apache-against-Apache)
 //     --build 'NAME=DIR[ ARGS]'  also time the htsandbox build in DIR (repeatable), e.g. a baseline;
 //                              ARGS go to its `serve` (e.g. 'nodash=. --no-dashboard': the record off)
+//     --compare 'A,B/C,D'      also print, round by round, builds A and B (geometric mean) over C
+//                              and D, e.g. 'nodash,nodash2/base,base2' (repeatable; with apache2
+//                              the table adds Apache again over Apache as the floor)
 //     --duration S --rounds N --warmup S --connections C   (default 5, 3, 2, 16: about 7 minutes in all)
 //     --json FILE --markdown FILE   write the results
 //     --no-memory              skip the memory benchmark
@@ -28,7 +31,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { markdownTable, summarize } from './bench/report.mjs';
+import { markdownTable, parseComparison, summarize } from './bench/report.mjs';
 import { Server, fetchBody, freePort, processesOf, serverMissing, startApache, startHtsandbox, startLighttpd, startNginx } from './bench/servers.mjs';
 import { ENDPOINTS, buildSite, copySite, siteToolsMissing } from './bench/site.mjs';
 import { runWrk, stopWrk } from './bench/wrk.mjs';
@@ -42,6 +45,7 @@ const { values: opt } = parseArgs({
     endpoints: { type: 'string', default: 'all' },
     servers: { type: 'string', default: 'apache,htsandbox,nginx,lighttpd' },
     build: { type: 'string', multiple: true, default: [] },
+    compare: { type: 'string', multiple: true, default: [] },
     duration: { type: 'string' },
     rounds: { type: 'string' },
     warmup: { type: 'string' },
@@ -89,6 +93,13 @@ for (const b of opt.build) {
   if (builds.some((x) => x.name === m[1])) usage(`--build ${m[1]}: given twice`);
   builds.push({ name: m[1], dir: resolve(m[2]), args: m[3].split(/\s+/).filter(Boolean) });
 }
+const comparisons = opt.compare.map((c) => {
+  const parsed = parseComparison(c);
+  if (!parsed) usage(`--compare takes NAMES/NAMES, e.g. nodash,nodash2/base,base2 (got ${c})`);
+  for (const name of [...parsed.numerator, ...parsed.denominator])
+    if (!builds.some((b) => b.name === name) && !['apache', 'apache2', 'nginx', 'lighttpd'].includes(name)) usage(`--compare ${c}: no server or build named ${name}`);
+  return parsed;
+});
 const requirePeers = process.env.HTSANDBOX_REQUIRE_PEERS === '1';
 
 // ---- what can run here --------------------------------------------------------------------------
@@ -260,7 +271,7 @@ if (opt.smoke) {
     `bench --smoke: ${serverNames.join(', ') || 'no server'} started, ${endpointNames.length} endpoints checked, all stopped${skipped.length ? `; skipped ${skipped.map((s) => s.name).join(', ')}` : ''}`,
   );
 } else {
-  const table = markdownTable(summary, { servers: serverNames, builds: buildNames, endpoints: endpointNames, meta });
+  const table = markdownTable(summary, { servers: serverNames, builds: buildNames, endpoints: endpointNames, meta, comparisons, results });
   console.log(`\n${table}`);
   if (opt.markdown) writeFileSync(opt.markdown, `${table}\n`);
 }

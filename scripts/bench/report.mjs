@@ -51,11 +51,48 @@ function perRoundRatios(runs, apacheRuns) {
   return { median: median(q), q1: at(0.25), q3: at(0.75), rounds: q.length };
 }
 
+/**
+ * One build group against another, round by round: in each round, the geometric mean of the
+ * first group's rates over the second's (e.g. two processes of this build over two of a
+ * baseline, `--compare nodash,nodash2/base,base2`). Two processes of one build differ by up to
+ * 8–16 % on this VM (docs/performance.md, sessions 13–16): a group averages over what each
+ * process was dealt at start, and the per-round quotient over the machine's slow stretches.
+ * Gives median, quartiles and the geometric mean of the rounds' quotients.
+ */
+export function groupRatios(byServer, numerator, denominator) {
+  const gm = (xs) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+  const n = Math.min(...[...numerator, ...denominator].map((s) => byServer?.[s]?.length ?? 0));
+  const q = [];
+  for (let i = 0; i < n; i++) {
+    const a = numerator.map((s) => byServer[s][i].rps);
+    const b = denominator.map((s) => byServer[s][i].rps);
+    if ([...a, ...b].every((x) => x > 0)) q.push(gm(a) / gm(b));
+  }
+  if (!q.length) return null;
+  const sorted = [...q].sort((x, y) => x - y);
+  const at = (f) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))];
+  return { median: median(sorted), q1: at(0.25), q3: at(0.75), geomean: gm(q), rounds: q.length };
+}
+
+/** `A,B/C,D` → { numerator: [A, B], denominator: [C, D] }, or null if it is not that shape. */
+export function parseComparison(text) {
+  const m = /^([^/]+)\/([^/]+)$/.exec(text.trim());
+  if (!m) return null;
+  const names = (s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
+  const numerator = names(m[1]);
+  const denominator = names(m[2]);
+  return numerator.length && denominator.length ? { numerator, denominator } : null;
+}
+
 const rps = (v) => (v == null ? '-' : Math.round(v).toLocaleString('en-US'));
 const ms = (v) => (v == null ? '-' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const ratio = (a, b) => (a == null || !b ? '-' : `${(a / b).toFixed(2)}×`);
 
-export function markdownTable(summary, { servers, builds, endpoints, meta }) {
+export function markdownTable(summary, { servers, builds, endpoints, meta, comparisons = [], results = {} }) {
   const head = ['endpoint', ...servers.map((s) => LABEL[s] ?? s)];
   for (const b of builds) head.push(`${b} / Apache`, `${b} / best peer`);
   const rows = [head, head.map(() => '---')];
@@ -89,6 +126,21 @@ export function markdownTable(summary, { servers, builds, endpoints, meta }) {
       }),
     ]);
   const pairedTable = builds.length ? `\n\n${paired.map((r) => `| ${r.join(' | ')} |`).join('\n')}` : '';
+  // --compare: build groups against each other, with the second Apache against the first as
+  // the run's floor when it ran.
+  const groups = [...comparisons];
+  if (groups.length && servers.includes('apache2')) groups.push({ numerator: ['apache2'], denominator: ['apache'] });
+  const compared = [['endpoint', ...groups.map((g) => `${g.numerator.map((x) => LABEL[x] ?? x).join(' + ')} / ${g.denominator.map((x) => LABEL[x] ?? x).join(' + ')}, per round`)]];
+  compared.push(compared[0].map(() => '---'));
+  for (const n of endpoints)
+    compared.push([
+      n,
+      ...groups.map((g) => {
+        const p = groupRatios(results[n], g.numerator, g.denominator);
+        return p ? `${p.median.toFixed(3)} (${p.q1.toFixed(3)}–${p.q3.toFixed(3)}; geometric mean ${p.geomean.toFixed(3)})` : '-';
+      }),
+    ]);
+  const comparedTable = comparisons.length ? `\n\n${compared.map((r) => `| ${r.join(' | ')} |`).join('\n')}` : '';
   const notes = [
     `req/s, median of ${meta.rounds} round${meta.rounds === 1 ? '' : 's'} of \`${meta.wrk}\` (p99: median of the rounds' wrk p99, coordinated-omission corrected), ` +
       `rounds rotating through the servers after a ${meta.warmup} s warm-up; ${meta.cpus} CPUs, load ${meta.load.map((x) => x.toFixed(2)).join(' ')} at the end, ${meta.date}.`,
@@ -104,5 +156,6 @@ export function markdownTable(summary, { servers, builds, endpoints, meta }) {
       'Per round: each round of a build divided by the round of Apache in the same rotation, median (quartiles). ' +
         'Compare builds by these; a second Apache (`--servers …,apache2`) gives the run its noise floor.',
     );
-  return `${table}${pairedTable}\n\n${notes.join('\n')}`;
+  if (comparisons.length) notes.push("Compared: in each round, the geometric mean of the first group's rates over the second's; median (quartiles; geometric mean) of the rounds.");
+  return `${table}${pairedTable}${comparedTable}\n\n${notes.join('\n')}`;
 }
