@@ -57,10 +57,19 @@ export function encodeStream(type: number, requestId: number, data: Buffer): Buf
 }
 
 export function encodeBeginRequest(requestId: number, role: number, flags: number): Buffer {
-  const body = Buffer.alloc(8);
-  body.writeUInt16BE(role, 0);
-  body[2] = flags;
-  return encodeRecord(RecordType.BEGIN_REQUEST, requestId, body);
+  const record = Buffer.allocUnsafe(2 * FCGI_HEADER_LEN);
+  writeBeginRequest(record, 0, requestId, role, flags);
+  return record;
+}
+
+/** A BEGIN_REQUEST record at `off`: its header, the role, the flags, five reserved bytes. */
+function writeBeginRequest(out: Buffer, at: number, requestId: number, role: number, flags: number): number {
+  const off = writeHeader(out, at, RecordType.BEGIN_REQUEST, requestId, 8);
+  out[off] = role >>> 8;
+  out[off + 1] = role & 0xff;
+  out[off + 2] = flags;
+  for (let i = 3; i < 8; i++) out[off + i] = 0;
+  return off + 8;
 }
 
 /** One name-value pair (1-byte lengths below 128, 4-byte otherwise, as mod_fcgid writes them). */
@@ -313,12 +322,7 @@ export function encodeRequest(
   const bodyRecords = Math.ceil(body.length / FCGI_MAX_CONTENT);
   const headBytes = 2 * FCGI_HEADER_LEN + paramsBytes + FCGI_HEADER_LEN + (stdin === null ? 0 : inline ? bodyRecords * FCGI_HEADER_LEN + body.length + FCGI_HEADER_LEN : 0);
   const head = Buffer.allocUnsafe(headBytes);
-  let off = writeHeader(head, 0, RecordType.BEGIN_REQUEST, requestId, 8);
-  head[off] = role >>> 8;
-  head[off + 1] = role & 0xff;
-  head[off + 2] = flags;
-  for (let i = 3; i < 8; i++) head[off + i] = 0;
-  off += 8;
+  let off = writeBeginRequest(head, 0, requestId, role, flags);
   if (layout) off = writeParams(head, off, requestId, layout);
   else if (remembered > 0) {
     off = writeHeader(head, off, RecordType.PARAMS, requestId, remembered);

@@ -101,6 +101,12 @@ interface Connection {
   addresses: ConnectionAddresses | undefined;
 }
 
+/** A connection's state before its first request: its head is being read from now on. */
+function newConnection(counter: Connection['counter'], baseline: number): Connection {
+  const now = Date.now();
+  return { counter, baseline, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true, requestAt: 0, addresses: undefined };
+}
+
 /** The response's handling (its one 'finish' listener finds it here). */
 const FRONT_REQUEST = Symbol('htsandbox.frontRequest');
 type FrontResponse = ServerResponse & { [FRONT_REQUEST]?: { finished(): void } };
@@ -406,16 +412,8 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
           },
           secured: (tlsSocket, raw) => {
             raw.setTimeout(0);
-            const now = Date.now();
             const s = tlsSocket as unknown as Socket;
-            connections.set(s, {
-              counter: raw,
-              baseline: raw.bytesRead,
-              progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now },
-              fresh: true,
-              requestAt: 0,
-              addresses: undefined,
-            });
+            connections.set(s, newConnection(raw, raw.bytesRead));
             tlsSocket.on('close', () => connections.delete(s));
             tlsSocket.on('end', () => clientFinished(s));
             watchdog ??= setInterval(watch, tick).unref();
@@ -792,8 +790,7 @@ export function createHttpFront(opts: HttpFrontOptions): Server {
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
-    const now = Date.now();
-    connections.set(s, { counter: s, baseline: 0, progress: { stage: 'header', startedAt: now, bytes: 0, lastByteAt: now }, fresh: true, requestAt: 0, addresses: undefined });
+    connections.set(s, newConnection(s, 0));
     s.on('close', () => connections.delete(s));
     s.on('end', () => clientFinished(s));
     watchdog ??= setInterval(watch, tick).unref();

@@ -475,22 +475,17 @@ export class ResponseSink {
     if (ops.length === 0 && authHeaders.length === 0) {
       // The usual case, kept cheap: no second table, and with nothing in the table yet and no
       // mod_expires, the fields are given whole for the head (HostResponse).
-      if (res instanceof HostResponse && !(status < 400 && cfg.expires.active) && headerTableEmpty(res)) {
-        const given: GivenFields = [];
-        for (const [name, values] of fields) {
-          const key = fieldKey(name);
-          given.push([name, key === 'vary' ? mergeVary(values, undefined) : key === 'set-cookie' ? values : values.join(', ')]);
-        }
-        res.giveFields(given);
-        return;
-      }
+      const expires = status < 400 && cfg.expires.active;
+      const given: GivenFields | undefined = res instanceof HostResponse && !expires && headerTableEmpty(res) ? [] : undefined;
       for (const [name, values] of fields) {
         const key = fieldKey(name);
-        if (key === 'vary') res.setHeader('Vary', mergeVary(values, res.getHeader('vary')));
         // Repeated fields become one line (util_script.c merges them), cookies excepted.
-        else res.setHeader(name, key === 'set-cookie' ? values : values.join(', '));
+        const value = key === 'vary' ? mergeVary(values, given ? undefined : res.getHeader('vary')) : key === 'set-cookie' ? values : values.join(', ');
+        if (given) given.push([name, value]);
+        else res.setHeader(key === 'vary' ? 'Vary' : name, value);
       }
-      if (status < 400 && cfg.expires.active) applyExpires(responseTable(res), cfg, contentType, d.entry?.mtimeUs);
+      if (given) (res as HostResponse).giveFields(given);
+      else if (expires) applyExpires(responseTable(res), cfg, contentType, d.entry?.mtimeUs);
       return;
     }
     const err = new FieldTable();
