@@ -42,13 +42,15 @@ export function summarize(results, servers) {
  */
 function perRoundRatios(runs, apacheRuns) {
   if (!apacheRuns?.length) return null;
-  const q = runs
-    .map((r, i) => (r.rps && apacheRuns[i]?.rps ? r.rps / apacheRuns[i].rps : null))
-    .filter((x) => x != null)
-    .sort((a, b) => a - b);
-  if (!q.length) return null;
+  const q = runs.map((r, i) => (r.rps && apacheRuns[i]?.rps ? r.rps / apacheRuns[i].rps : null)).filter((x) => x != null);
+  return q.length ? { ...spread(q), rounds: q.length } : null;
+}
+
+/** Median and quartiles of some quotients. */
+function spread(values) {
+  const q = [...values].sort((a, b) => a - b);
   const at = (f) => q[Math.min(q.length - 1, Math.floor(f * q.length))];
-  return { median: median(q), q1: at(0.25), q3: at(0.75), rounds: q.length };
+  return { median: median(q), q1: at(0.25), q3: at(0.75) };
 }
 
 /**
@@ -68,10 +70,7 @@ export function groupRatios(byServer, numerator, denominator) {
     const b = denominator.map((s) => byServer[s][i].rps);
     if ([...a, ...b].every((x) => x > 0)) q.push(gm(a) / gm(b));
   }
-  if (!q.length) return null;
-  const sorted = [...q].sort((x, y) => x - y);
-  const at = (f) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))];
-  return { median: median(sorted), q1: at(0.25), q3: at(0.75), geomean: gm(q), rounds: q.length };
+  return q.length ? { ...spread(q), geomean: gm(q), rounds: q.length } : null;
 }
 
 /** `A,B/C,D` → { numerator: [A, B], denominator: [C, D] }, or null if it is not that shape. */
